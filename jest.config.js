@@ -1,0 +1,35 @@
+// One runner, three suites: unit (fakes allowed), integration and e2e (real Kafka, ClickHouse,
+// Redis started by deploy/local/up).
+const swc = ['@swc/jest', require('./jest.swc.js')];
+const common = {
+  transform: { '^.+\\.ts$': swc },
+  testEnvironment: 'node',
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  setupFiles: ['<rootDir>/test/setup/load-stack-env.js'],
+  testEnvironmentOptions: { globalsCleanup: 'off' },
+};
+// Real services: generous per-test limits (no timing assertions live in tests).
+const realServices = {
+  testTimeout: 180_000,
+  globalSetup: '<rootDir>/test/setup/integration-global-setup.ts',
+};
+module.exports = {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs,tools}/**/*.spec.ts'] },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: [
+        '<rootDir>/{apps,libs,tools}/**/*.int-spec.ts',
+        '<rootDir>/test/integration/**/*.int-spec.ts',
+      ],
+      ...realServices,
+    },
+    {
+      ...common,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'],
+      ...realServices,
+    },
+  ],
+};

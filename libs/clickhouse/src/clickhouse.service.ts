@@ -1,0 +1,91 @@
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+import { bindQuery, type QueryParams } from './query-binder';
+import { parseClickHouseError } from './clickhouse-error';
+
+export interface ClickHouseConnection {
+  url: string;
+  database?: string;
+  username: string;
+  password: string;
+  requestTimeoutMs?: number;
+}
+
+export interface HealthStatus {
+  ok: boolean;
+  version?: string;
+  error?: string;
+}
+
+/**
+ * The one place that talks to ClickHouse over HTTP. Binds parameters client-side and normalises
+ * errors so callers see the same ClickHouseError on 18.16 and on modern servers. Repositories use it;
+ * services never do.
+ */
+export class ClickHouseService {
+  readonly client: ClickHouseClient;
+  readonly database: string | undefined;
+
+  constructor(conn: ClickHouseConnection) {
+    this.database = conn.database;
+    this.client = createClient({
+      url: conn.url,
+      username: conn.username,
+      password: conn.password,
+      database: conn.database,
+      request_timeout: conn.requestTimeoutMs ?? 60_000,
+      compression: { request: false, response: false },
+      // Errors are normalised and thrown to the caller, who decides whether to log them.
+      log: { level: ClickHouseLogLevel.OFF },
+    });
+  }
+
+  async query<T = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<T[]> {
+    const query = bindQuery(sql, params); // bind errors are the caller's, not the server's
+    try {
+      const rs = await this.client.query({ query, format: 'JSONEachRow' });
+      return await rs.json<T>();
+    } catch (err) {
+      throw parseClickHouseError(err);
+    }
+  }
+
+  async command(sql: string, params?: QueryParams): Promise<void> {
+    const query = bindQuery(sql, params);
+    try {
+      await this.client.command({ query });
+    } catch (err) {
+      throw parseClickHouseError(err);
+    }
+  }
+
+  /** Inserts rows as JSONEachRow; rows must carry every column (18.16 ignores column DEFAULTs). */
+  async insert(table: string, rows: readonly object[]): Promise<void> {
+    if (rows.length === 0) return;
+    try {
+      await this.client.insert({ table, values: rows as object[], format: 'JSONEachRow' });
+    } catch (err) {
+      throw parseClickHouseError(err);
+    }
+  }
+
+  async health(): Promise<HealthStatus> {
+    try {
+      const ping = await this.client.ping();
+      if (!ping.success) return { ok: false, error: String((ping as { error?: unknown }).error) };
+      const [row] = await this.query<{ v: string }>('SELECT version() AS v');
+      return { ok: true, version: row?.v };
+    } catch (err) {
+      return { ok: false, error: parseClickHouseError(err).message };
+    }
+  }
+
+  async serverVersion(): Promise<[number, number]> {
+    const [row] = await this.query<{ v: string }>('SELECT version() AS v');
+    const [major = 0, minor = 0] = (row?.v ?? '0.0').split('.').map(Number);
+    return [major, minor];
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}

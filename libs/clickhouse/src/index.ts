@@ -1,0 +1,5 @@
+export * from './query-binder';
+export * from './clickhouse-error';
+export * from './clickhouse.service';
+export * from './clickhouse.module';
+export * from './migrations/migration-runner';

@@ -1,0 +1,46 @@
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { loadConfig } from '@mmctr/config';
+import { ClickHouseService } from '../clickhouse.service';
+import { MigrationRunner, loadMigrations } from './migration-runner';
+
+export const MIGRATIONS_DIR = join(__dirname, '..', '..', '..', '..', 'migrations');
+
+export async function runMigrations(argv: string[]): Promise<void> {
+  const program = new Command('migrate')
+    .description('Apply ClickHouse migrations from migrations/ (idempotent)')
+    .option('--dir <path>', 'migrations folder', MIGRATIONS_DIR)
+    .option('--database <name>', 'target database (default: CLICKHOUSE_DATABASE)')
+    .option('--status', 'list applied migrations and exit')
+    .parse(argv, { from: 'user' });
+  const opts = program.opts<{ dir: string; database?: string; status?: boolean }>();
+  const config = loadConfig();
+  const admin = new ClickHouseService({
+    url: config.CLICKHOUSE_URL,
+    username: config.CLICKHOUSE_USER,
+    password: config.CLICKHOUSE_PASSWORD,
+  });
+  const database = opts.database ?? config.CLICKHOUSE_DATABASE;
+  const runner = new MigrationRunner(admin, database, loadMigrations(opts.dir), (l) => console.log(l));
+  try {
+    if (opts.status) {
+      for (const m of await runner.applied()) console.log(`${m.version}\t${m.name}\t${m.checksum}`);
+      return;
+    }
+    const result = await runner.migrate();
+    console.log(
+      result.applied.length === 0
+        ? `database ${database}: up to date (${result.alreadyApplied} migrations applied earlier)`
+        : `database ${database}: applied ${result.applied.length} migration(s)`,
+    );
+  } finally {
+    await admin.close();
+  }
+}
+
+if (require.main === module) {
+  runMigrations(process.argv.slice(2)).catch((err: Error) => {
+    console.error(`migrate: ${err.message}`);
+    process.exit(1);
+  });
+}

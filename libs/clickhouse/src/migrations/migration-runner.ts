@@ -1,0 +1,107 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ClickHouseService } from '../clickhouse.service';
+import { quoteIdentifier } from '../query-binder';
+import { splitSqlStatements } from './sql-splitter';
+
+export interface Migration {
+  version: number;
+  name: string;
+  checksum: string;
+  sql: string;
+}
+
+export interface MigrationResult {
+  applied: Migration[];
+  alreadyApplied: number;
+}
+
+export class MigrationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MigrationError';
+  }
+}
+
+const FILE_NAME = /^(\d{4})_([a-z0-9_]+)\.sql$/;
+/** Migrations name the target database with this marker; it is replaced by the quoted name. */
+export const DATABASE_MARKER = '{{database}}';
+
+export function loadMigrations(dir: string): Migration[] {
+  const migrations = readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .map((file) => {
+      const m = FILE_NAME.exec(file);
+      if (!m) throw new MigrationError(`migration file '${file}' must be named NNNN_snake_case.sql`);
+      const sql = readFileSync(join(dir, file), 'utf8');
+      const checksum = createHash('sha256').update(sql).digest('hex');
+      return { version: Number(m[1]), name: m[2]!, checksum, sql };
+    })
+    .sort((a, b) => a.version - b.version);
+  migrations.forEach((m, i) => {
+    if (i > 0 && migrations[i - 1]!.version === m.version) {
+      throw new MigrationError(`two migrations share version ${m.version}`);
+    }
+  });
+  return migrations;
+}
+
+/**
+ * Applies numbered SQL files once each, recording version and checksum in `schema_migrations`.
+ * Refuses to run if an applied file was edited or removed. Runs on 18.16 and modern servers: the
+ * ledger is a plain MergeTree and every statement is idempotent (IF NOT EXISTS).
+ * `admin` must be a client without a default database, so that it can create the database.
+ */
+export class MigrationRunner {
+  private readonly db: string;
+
+  constructor(
+    private readonly admin: ClickHouseService,
+    database: string,
+    private readonly migrations: Migration[],
+    private readonly log: (line: string) => void = () => undefined,
+  ) {
+    this.db = quoteIdentifier(database);
+  }
+
+  async applied(): Promise<{ version: number; name: string; checksum: string }[]> {
+    return this.admin.query(
+      `SELECT version, any(name) AS name, any(checksum) AS checksum FROM ${this.db}.schema_migrations GROUP BY version ORDER BY version`,
+    );
+  }
+
+  async migrate(): Promise<MigrationResult> {
+    await this.admin.command(`CREATE DATABASE IF NOT EXISTS ${this.db}`);
+    await this.admin.command(
+      `CREATE TABLE IF NOT EXISTS ${this.db}.schema_migrations (version UInt32, name String, checksum String, applied_at DateTime) ENGINE = MergeTree ORDER BY version`,
+    );
+    const applied = new Map((await this.applied()).map((r) => [Number(r.version), r]));
+    for (const [version, row] of applied) {
+      const file = this.migrations.find((m) => m.version === version);
+      if (!file) throw new MigrationError(`applied migration ${version} (${row.name}) has no file any more`);
+      if (file.checksum !== row.checksum) {
+        throw new MigrationError(
+          `checksum mismatch for applied migration ${version}_${file.name}.sql: it was edited after it ran ` +
+            `(recorded ${row.checksum.slice(0, 12)}, file ${file.checksum.slice(0, 12)}); add a new migration instead`,
+        );
+      }
+    }
+    const pending = this.migrations.filter((m) => !applied.has(m.version));
+    for (const migration of pending) {
+      this.log(`applying ${String(migration.version).padStart(4, '0')}_${migration.name}`);
+      for (const statement of splitSqlStatements(migration.sql)) {
+        await this.admin.command(statement.split(DATABASE_MARKER).join(this.db));
+      }
+      await this.admin.insert(`${this.db}.schema_migrations`, [
+        {
+          version: migration.version,
+          name: migration.name,
+          checksum: migration.checksum,
+          applied_at: Math.floor(Date.now() / 1000),
+        },
+      ]);
+    }
+    return { applied: pending, alreadyApplied: applied.size };
+  }
+}

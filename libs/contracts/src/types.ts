@@ -1,0 +1,51 @@
+// TypeScript views of the JSON Schemas in ./schemas (the schemas are the contract; these mirror them).
+export const SCHEMA_VERSION = 1 as const;
+
+export type EventType = 'impression' | 'click' | 'conversion';
+
+export interface EventContext {
+  device?: string;
+  placement?: string;
+  country?: string;
+}
+
+export interface BehaviourEvent {
+  schema_version: typeof SCHEMA_VERSION;
+  event_id: string;
+  type: EventType;
+  ts_ms: number;
+  user_id: string;
+  item_id: string;
+  request_id: string;
+  position?: number;
+  context?: EventContext;
+  value?: number;
+}
+
+export interface CatalogueItem {
+  schema_version: typeof SCHEMA_VERSION;
+  item_id: string;
+  ts_ms: number;
+  title: string;
+  description?: string;
+  category?: string;
+  tags?: string[];
+  image?: string;
+}
+
+export interface ScoreLogRecord {
+  schema_version: typeof SCHEMA_VERSION;
+  request_id: string;
+  ts_ms: number;
+  user_id: string;
+  model_version: string;
+  feature_spec_version: string;
+  shadow_model_version?: string;
+  context?: EventContext;
+  history_item_ids: string[];
+  item_ids: string[];
+  positions: number[];
+  ctrs: number[];
+  shadow_ctrs?: number[];
+  degraded: boolean;
+}

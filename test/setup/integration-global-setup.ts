@@ -1,0 +1,36 @@
+// Integration and e2e suites run against the real stack (deploy/local/up). This checks that it
+// answers, applies the migrations and creates the topics, so each test starts from a known schema.
+import './load-stack-env.js';
+import { loadConfig } from '@mmctr/config';
+import { ClickHouseService, MigrationRunner, loadMigrations } from '@mmctr/clickhouse';
+import { createKafka, ensureTopics, platformTopics } from '@mmctr/kafka';
+import { createRedis, redisHealth } from '@mmctr/online-store';
+import { MIGRATIONS_DIR } from '@mmctr/clickhouse/src/migrations/migrate.cli';
+
+export default async function globalSetup(): Promise<void> {
+  const config = loadConfig();
+  const admin = new ClickHouseService({
+    url: config.CLICKHOUSE_URL,
+    username: config.CLICKHOUSE_USER,
+    password: config.CLICKHOUSE_PASSWORD,
+  });
+  try {
+    const health = await admin.health();
+    if (!health.ok)
+      throw new Error(
+        `ClickHouse at ${config.CLICKHOUSE_URL} does not answer (${health.error}); run deploy/local/up`,
+      );
+    await new MigrationRunner(admin, config.CLICKHOUSE_DATABASE, loadMigrations(MIGRATIONS_DIR)).migrate();
+  } finally {
+    await admin.close();
+  }
+  const redis = createRedis(config);
+  try {
+    const r = await redisHealth(redis);
+    if (!r.ok)
+      throw new Error(`Redis at ${config.REDIS_URL} does not answer (${r.error}); run deploy/local/up`);
+  } finally {
+    redis.disconnect();
+  }
+  await ensureTopics(createKafka(config), platformTopics(config));
+}

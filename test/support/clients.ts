@@ -1,0 +1,21 @@
+import { randomBytes } from 'node:crypto';
+import { loadConfig, type AppConfig } from '@mmctr/config';
+import { ClickHouseService, clickHouseFromConfig } from '@mmctr/clickhouse';
+
+export const testConfig = (): AppConfig => loadConfig();
+
+/** A client on the migrated test database. */
+export const testClickHouse = (): ClickHouseService => clickHouseFromConfig(testConfig());
+
+/** A client with no default database (can create and drop databases). */
+export function adminClickHouse(): ClickHouseService {
+  const c = testConfig();
+  return new ClickHouseService({
+    url: c.CLICKHOUSE_URL,
+    username: c.CLICKHOUSE_USER,
+    password: c.CLICKHOUSE_PASSWORD,
+  });
+}
+
+export const uniqueName = (prefix: string): string =>
+  `${prefix}_${Date.now()}_${randomBytes(3).toString('hex')}`;
