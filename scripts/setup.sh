@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on a fresh machine, from the package registries only:
+# Debian packages and Kafka jars (deploy/local/up does those), npm packages, the Python environment.
+# Idempotent: a second run only checks.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+step "npm packages"
+lock_hash="$(sha256sum package-lock.json | cut -d' ' -f1)"
+if [[ -f node_modules/.mmctr-lock-hash && "$(cat node_modules/.mmctr-lock-hash)" == "$lock_hash" ]]; then
+  echo "node_modules is current"
+else
+  npm ci --no-audit --no-fund
+  echo "$lock_hash" > node_modules/.mmctr-lock-hash
+fi
+
+if [[ -f apps/trainer/pyproject.toml ]]; then
+  step "Python environment (.venv)"
+  bash scripts/setup-python.sh
+fi

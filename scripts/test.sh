@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, starts the local stack, runs lint, type-check and every
+# suite (unit, integration, e2e, trainer), prints each runner's summary and stops the stack.
+# Exits non-zero if anything failed.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bash scripts/setup.sh
+step "local stack"
+started_here=0
+bash deploy/local/status >/dev/null 2>&1 || started_here=1
+bash deploy/local/up
+if [[ "${MMCTR_KEEP_STACK:-0}" != "1" && $started_here == 1 ]]; then trap 'bash deploy/local/down' EXIT; fi
+
+results=()
+failed=0
+run() {
+  local name="$1"; shift
+  step "$name"
+  if "$@"; then results+=("PASS  $name"); else results+=("FAIL  $name"); failed=$((failed + 1)); fi
+}
+
+run "lint (eslint + prettier)" npm run -s lint
+run "type-check" npm run -s typecheck
+run "unit tests" npx jest --selectProjects unit --ci
+run "integration tests (real Kafka, ClickHouse, Redis)" npx jest --selectProjects integration --ci --runInBand
+run "e2e tests" npx jest --selectProjects e2e --ci --runInBand --passWithNoTests
+if [[ -d apps/trainer/tests ]]; then
+  run "trainer tests (pytest)" .venv/bin/python -m pytest apps/trainer/tests -q
+fi
+
+step "summary"
+printf '%s\n' "${results[@]}"
+passed=$(( ${#results[@]} - failed ))
+echo "suites: $passed passed, $failed failed"
+exit $(( failed > 0 ))
