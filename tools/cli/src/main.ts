@@ -8,9 +8,13 @@ interface CommandModule {
 }
 
 export function buildProgram(): Command {
-  const program = new Command('mmctr').description('mmctr: multimodal CTR platform command line').showHelpAfterError();
+  const program = new Command('mmctr')
+    .description('mmctr: multimodal CTR platform command line')
+    .showHelpAfterError();
   const dir = join(__dirname, 'commands');
-  for (const file of readdirSync(dir).filter((f) => /\.command\.(ts|js)$/.test(f)).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => /\.command\.(ts|js)$/.test(f))
+    .sort()) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     (require(join(dir, file)) as CommandModule).register(program);
   }

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Creates the project's Python environment (.venv at the repo root) and installs the trainer
+# (apps/trainer, editable, with its dev extras) from PyPI. Idempotent: a stamp file holds a hash of
+# apps/trainer/pyproject.toml and of this script, so a second run with nothing changed is instant.
+# The PyPI torch wheel brings CUDA libraries (several GB); the trainer uses CUDA when a GPU is
+# present and the CPU otherwise.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+PY="${MMCTR_PYTHON:-python3}"
+VENV="$ROOT/.venv"
+STAMP="$VENV/.mmctr-trainer-stamp"
+want="$(cat apps/trainer/pyproject.toml scripts/setup-python.sh | sha256sum | cut -d' ' -f1)"
+
+if [[ -x "$VENV/bin/python" && -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]]; then
+  echo ".venv is current"
+  exit 0
+fi
+
+if [[ ! -x "$VENV/bin/python" ]]; then
+  echo "creating $VENV with $("$PY" --version 2>&1)"
+  "$PY" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install --quiet --upgrade pip setuptools wheel
+"$VENV/bin/python" -m pip install --progress-bar off -e "apps/trainer[dev]"
+"$VENV/bin/python" -c 'import torch, onnx, onnxruntime, numpy; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), "onnxruntime", onnxruntime.__version__)'
+echo "$want" > "$STAMP"
