@@ -4,7 +4,18 @@ import prettier from 'eslint-config-prettier';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['node_modules', 'dist', '.local', '.cache', '.venv', 'coverage', 'apps/trainer', 'test-artifacts'] },
+  {
+    ignores: [
+      'node_modules',
+      'dist',
+      '.local',
+      '.cache',
+      '.venv',
+      'coverage',
+      'apps/trainer',
+      'test-artifacts',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -21,8 +21,8 @@ run() {
 run "lint (eslint + prettier)" npm run -s lint
 run "type-check" npm run -s typecheck
 run "unit tests" npx jest --selectProjects unit --ci
-run "integration tests (real Kafka, ClickHouse, Redis)" npx jest --selectProjects integration --ci --runInBand
-run "e2e tests" npx jest --selectProjects e2e --ci --runInBand --passWithNoTests
+run "integration tests (real Kafka, ClickHouse, Redis)" npx jest --selectProjects integration --ci --runInBand --forceExit
+run "e2e tests" npx jest --selectProjects e2e --ci --runInBand --forceExit --passWithNoTests
 if [[ -d apps/trainer/tests ]]; then
   run "trainer tests (pytest)" .venv/bin/python -m pytest apps/trainer/tests -q
 fi
