@@ -38,6 +38,36 @@ export const configSchema = z.object({
   REDIS_URL: url(['redis:', 'rediss:']),
   REDIS_KEY_PREFIX: z.string().default('mmctr:'),
 
+  // Ingest (apps/ingest): consumer group, batch bounds (see docs/ingestion.md) and retry backoff.
+  INGEST_GROUP_ID: z.string().min(1).default('mmctr-ingest'),
+  INGEST_BATCH_MAX_ROWS: int(1, 1_000_000).default(20_000),
+  INGEST_BATCH_MAX_WAIT_MS: int(1, 60_000).default(500),
+  INGEST_MAX_PENDING_ROWS: int(1, 10_000_000).default(60_000),
+  INGEST_FETCH_MAX_BYTES_PER_PARTITION: int(1024, 100 * 1024 * 1024).default(4 * 1024 * 1024),
+  INGEST_RETRY_INITIAL_MS: int(1, 60_000).default(200),
+  INGEST_RETRY_MAX_MS: int(1, 600_000).default(5_000),
+  INGEST_SHUTDOWN_GRACE_MS: int(0, 600_000).default(20_000),
+
+  // Online store (libs/online-store): which behaviour types feed a user's recent-behaviour list.
+  ONLINE_HISTORY_TYPES: z
+    .string()
+    .default('click')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .refine(
+      (list) => list.length > 0 && list.every((t) => ['impression', 'click', 'conversion'].includes(t)),
+      'must be a comma-separated list of impression, click, conversion',
+    )
+    .transform((list) => list as ('impression' | 'click' | 'conversion')[]),
+  ONLINE_HISTORY_CAP: int(1, 10_000).default(100),
+  ONLINE_HISTORY_TTL_S: int(0, 10 * 365 * 86_400).default(90 * 86_400),
+  EMBEDDINGS_QUEUE: z.string().min(1).default('item-embeddings'),
+  BULLMQ_PREFIX: z.string().min(1).default('bull'),
+
   HTTP_HOST: z.string().default('127.0.0.1'),
   HTTP_PORT: int(0, 65535).default(3000),
   METRICS_ENABLED: bool.default('true'),

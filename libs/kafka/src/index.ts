@@ -1,2 +1,3 @@
 export * from './kafka-client';
 export * from './topics';
+export * from './event-producer';

@@ -1,1 +1,5 @@
 export * from './redis-client';
+export * from './content-hash';
+export * from './history';
+export * from './online-store';
+export * from './item-embedding-queue';
