@@ -13,6 +13,14 @@ else
   echo "$lock_hash" > node_modules/.mmctr-lock-hash
 fi
 
+step "browser for the dashboard's end-to-end test"
+if command -v chromium >/dev/null; then
+  echo "chromium is installed"
+else
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+fi
+
 if [[ -f apps/trainer/pyproject.toml ]]; then
   step "Python environment (.venv)"
   bash scripts/setup-python.sh

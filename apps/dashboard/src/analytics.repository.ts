@@ -1,0 +1,88 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ClickHouseService } from '@mmctr/clickhouse';
+
+export interface CtrPoint {
+  t: number;
+  impressions: number;
+  clicks: number;
+  ctr: number;
+}
+export interface CalibrationBucket {
+  model_version: string;
+  bucket: number;
+  n: number;
+  predicted: number;
+  observed: number;
+}
+export interface ModelRow {
+  version: string;
+  model_type: string;
+  status: string;
+  metrics: string;
+  created_at: string;
+}
+export interface IngestPoint {
+  t: number;
+  rows: number;
+  invalid: number;
+  avg_insert_ms: number;
+}
+
+/** The analyst views the dashboard charts, read from ClickHouse. */
+@Injectable()
+export class AnalyticsRepository {
+  constructor(@Inject(ClickHouseService) private readonly clickhouse: ClickHouseService) {}
+
+  /** CTR per hour of event time (the synthetic streams span days). */
+  async ctrOverTime(): Promise<CtrPoint[]> {
+    const rows = await this.clickhouse.query<{ t: string; impressions: string; clicks: string }>(
+      `SELECT toUnixTimestamp(toStartOfHour(event_time)) AS t, count() AS impressions, sum(clicked) AS clicks
+       FROM impressions_labeled GROUP BY t ORDER BY t`,
+    );
+    return rows.map((r) => {
+      const impressions = Number(r.impressions);
+      const clicks = Number(r.clicks);
+      return { t: Number(r.t) * 1000, impressions, clicks, ctr: impressions ? clicks / impressions : 0 };
+    });
+  }
+
+  /** Predicted vs observed CTR per 0.02-wide bucket of the served score, per model version. */
+  async calibration(): Promise<CalibrationBucket[]> {
+    const rows = await this.clickhouse.query<Record<keyof CalibrationBucket, string>>(
+      `SELECT model_version, least(floor(ctr * 50), 25) / 50 AS bucket, count() AS n,
+              avg(ctr) AS predicted, avg(clicked) AS observed
+       FROM score_log_items
+       ANY LEFT JOIN (SELECT request_id, item_id, clicked FROM impressions_labeled) USING (request_id, item_id)
+       GROUP BY model_version, bucket ORDER BY model_version, bucket`,
+    );
+    return rows.map((r) => ({
+      model_version: r.model_version,
+      bucket: Number(r.bucket),
+      n: Number(r.n),
+      predicted: Number(r.predicted),
+      observed: Number(r.observed),
+    }));
+  }
+
+  async models(): Promise<ModelRow[]> {
+    return this.clickhouse.query<ModelRow>(
+      `SELECT version, model_type, toString(status) AS status, metrics, toString(created_at) AS created_at
+       FROM models_current ORDER BY created_at DESC, version LIMIT 50`,
+    );
+  }
+
+  /** Rows stored per minute over the last 6 hours of wall-clock time. */
+  async ingestThroughput(): Promise<IngestPoint[]> {
+    const rows = await this.clickhouse.query<Record<keyof IngestPoint, string>>(
+      `SELECT toUnixTimestamp(toStartOfMinute(event_time)) AS t, sum(rows) AS rows, sum(invalid) AS invalid,
+              avg(insert_ms) AS avg_insert_ms
+       FROM ingest_batches WHERE event_time >= now() - 21600 GROUP BY t ORDER BY t`,
+    );
+    return rows.map((r) => ({
+      t: Number(r.t) * 1000,
+      rows: Number(r.rows),
+      invalid: Number(r.invalid),
+      avg_insert_ms: Number(r.avg_insert_ms),
+    }));
+  }
+}

@@ -1,0 +1,67 @@
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Queue } from 'bullmq';
+import type { Admin } from 'kafkajs';
+import { APP_CONFIG, type AppConfig } from '@mmctr/config';
+import { createKafka } from '@mmctr/kafka';
+import { DASHBOARD_CONFIG, type DashboardConfig } from './dashboard-config';
+
+export interface QueueDepth {
+  waiting: number;
+  active: number;
+  delayed: number;
+  failed: number;
+  completed: number;
+}
+
+/** Live pipeline state: the ingest group's Kafka lag and the embedding queue's depth. */
+@Injectable()
+export class PipelineStateRepository implements OnApplicationShutdown {
+  private readonly admin: Admin;
+  private adminConnected: Promise<void> | null = null;
+  private readonly queue: Queue;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(DASHBOARD_CONFIG) dashboard: DashboardConfig,
+  ) {
+    this.admin = createKafka(config).admin();
+    const redis = new URL(config.REDIS_URL);
+    this.queue = new Queue(dashboard.EMBED_QUEUE_NAME, {
+      connection: { host: redis.hostname, port: Number(redis.port || 6379), maxRetriesPerRequest: 1 },
+    });
+  }
+
+  /** Messages the ingest consumer group has not committed yet, summed over its topics' partitions. */
+  async ingestLag(): Promise<number> {
+    this.adminConnected ??= this.admin.connect();
+    await this.adminConnected;
+    const topics = [this.config.KAFKA_TOPIC_EVENTS, this.config.KAFKA_TOPIC_ITEMS];
+    const committed = await this.admin.fetchOffsets({ groupId: this.config.INGEST_GROUP_ID, topics });
+    let lag = 0;
+    for (const topic of topics) {
+      const ends = await this.admin.fetchTopicOffsets(topic);
+      const done = committed.find((c) => c.topic === topic)?.partitions ?? [];
+      for (const p of ends) {
+        const c = Number(done.find((d) => d.partition === p.partition)?.offset ?? -1);
+        lag += Number(p.high) - (c >= 0 ? c : Number(p.low));
+      }
+    }
+    return lag;
+  }
+
+  async queueDepth(): Promise<QueueDepth> {
+    const c = await this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed');
+    return {
+      waiting: c.waiting ?? 0,
+      active: c.active ?? 0,
+      delayed: c.delayed ?? 0,
+      failed: c.failed ?? 0,
+      completed: c.completed ?? 0,
+    };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.queue.close();
+    if (this.adminConnected) await this.admin.disconnect();
+  }
+}

@@ -1,0 +1,177 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { chromium, type Browser } from 'playwright-core';
+import type { ClickHouseService } from '@mmctr/clickhouse';
+import { testClickHouse, uniqueName } from '../support/clients';
+
+// Loads the dashboard in headless Chromium (Debian's package) against the real ClickHouse, Kafka and
+// Redis, and checks that every chart renders with data. The screenshot is kept as a test artefact.
+const ARTIFACTS = join(__dirname, '..', '..', 'test-artifacts');
+
+describe('dashboard (headless Chromium)', () => {
+  let app: NestFastifyApplication;
+  let browser: Browser;
+  let ch: ClickHouseService;
+  const run = uniqueName('dash');
+  const modelVersion = `${run}-qin`;
+
+  beforeAll(async () => {
+    ch = testClickHouse();
+    const base = Date.UTC(2026, 0, 5);
+    const now = Math.floor(Date.now() / 1000);
+    const events: object[] = [];
+    const scored: { request_id: string; item_ids: string[]; ctrs: number[] }[] = [];
+    for (let r = 0; r < 40; r++) {
+      const request_id = `${run}-r${r}`;
+      const ts = base + r * 3_600_000;
+      const items = [0, 1, 2, 3].map((i) => `${run}-i${(r + i) % 7}`);
+      items.forEach((item_id, position) => {
+        const common = {
+          user_id: `${run}-u${r % 5}`,
+          item_id,
+          request_id,
+          position,
+          device: 'mobile',
+          placement: 'feed',
+          country: 'DE',
+          value: 0,
+          schema_version: 1,
+          ingested_at: now,
+        };
+        events.push({
+          ...common,
+          event_id: `${request_id}-imp${position}`,
+          type: 'impression',
+          ts_ms: ts,
+          event_time: Math.floor(ts / 1000),
+        });
+        if ((r + position) % 5 === 0) {
+          events.push({
+            ...common,
+            event_id: `${request_id}-clk${position}`,
+            type: 'click',
+            ts_ms: ts + 2000,
+            event_time: Math.floor(ts / 1000) + 2,
+          });
+        }
+      });
+      scored.push({
+        request_id,
+        item_ids: items,
+        ctrs: items.map((_, p) => ((r + p) % 5 === 0 ? 0.3 : 0.05)),
+      });
+    }
+    await ch.insert('events', events);
+    await ch.insert(
+      'score_log',
+      scored.map((s, r) => ({
+        request_id: s.request_id,
+        ts_ms: base + r * 3_600_000,
+        event_time: Math.floor((base + r * 3_600_000) / 1000),
+        user_id: `${run}-u${r % 5}`,
+        model_version: modelVersion,
+        feature_spec_version: 'fs-1',
+        shadow_model_version: '',
+        device: 'mobile',
+        placement: 'feed',
+        country: 'DE',
+        history_item_ids: [],
+        item_ids: s.item_ids,
+        positions: [0, 1, 2, 3],
+        ctrs: s.ctrs,
+        shadow_ctrs: [],
+        degraded: 0,
+        ingested_at: now,
+      })),
+    );
+    await ch.insert('models', [
+      {
+        version: modelVersion,
+        model_type: 'qin',
+        status: 'production',
+        artifact_uri: '/tmp/none',
+        feature_spec_version: 'fs-1',
+        metrics: JSON.stringify({ test_auc: 0.8123 }),
+        train_from_ms: base,
+        train_to_ms: base + 86_400_000,
+        git_rev: 'test',
+        created_at: now,
+        updated_ms: Date.now(),
+      },
+    ]);
+    await ch.insert('ingest_batches', [
+      {
+        ts_ms: Date.now(),
+        event_time: now,
+        consumer: run,
+        topic: 'mmctr.events.v1',
+        partition: 0,
+        first_offset: 0,
+        last_offset: 99,
+        rows: 100,
+        invalid: 1,
+        insert_ms: 12,
+        max_event_lag_ms: 300,
+      },
+    ]);
+
+    process.env.HTTP_PORT = '0';
+    process.env.DASHBOARD_SAMPLE_INTERVAL_MS = '500';
+    const { bootstrap } = await import('../../apps/dashboard/src/main');
+    app = await bootstrap();
+    browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await app?.close();
+    await ch?.close();
+  });
+
+  it('renders every chart with data and lists the production model', async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    await page.goto(url);
+    await page.waitForSelector('body[data-loaded="true"]');
+    // Lag and queue depth come from periodic samples; wait until the page has drawn some.
+    await page.waitForFunction(
+      () =>
+        ['chart-lag', 'chart-queue'].every(
+          (id) => Number(document.getElementById(id)?.getAttribute('data-points')) > 0,
+        ),
+      undefined,
+      { timeout: 60_000 },
+    );
+    const points = await page.evaluate(() =>
+      Object.fromEntries(
+        ['chart-ctr', 'chart-calibration', 'chart-lag', 'chart-queue', 'chart-ingest'].map((id) => [
+          id,
+          Number(document.getElementById(id)?.getAttribute('data-points')),
+        ]),
+      ),
+    );
+    for (const [id, n] of Object.entries(points)) expect([id, n > 0]).toEqual([id, true]);
+    expect(await page.locator('#chart-ctr path.series').count()).toBeGreaterThan(0);
+    expect(await page.locator('#chart-calibration circle.point').count()).toBeGreaterThan(0);
+    expect(await page.locator('#legend-calibration').textContent()).toContain(modelVersion);
+    const row = page.locator('#models tr.production', { hasText: modelVersion });
+    await expect(row.textContent()).resolves.toContain('0.8123');
+    expect(await page.locator('.error').allTextContents()).toEqual(['', '', '', '', '', '']);
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
+  });
+});
