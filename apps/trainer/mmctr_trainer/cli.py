@@ -1,0 +1,185 @@
+"""mmctr-train: build training sets, train / export / register models, promote and list versions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .ch import ClickHouse
+
+
+def _add_ch(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--database", help="ClickHouse database (default: CLICKHOUSE_DATABASE from deploy/local/stack.env)")
+    p.add_argument("--clickhouse-url", help="default: CLICKHOUSE_URL")
+
+
+def _ch(args: argparse.Namespace) -> ClickHouse:
+    ch = ClickHouse.from_env(database=args.database)
+    if getattr(args, "clickhouse_url", None):
+        ch.url = args.clickhouse_url
+    return ch
+
+
+def _add_split(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--feature-spec", help="feature_spec.json (default libs/features/feature_spec.json)")
+    p.add_argument("--meta", help="a data generator's meta.json with the split timestamps")
+    p.add_argument("--train-end-ms", type=int)
+    p.add_argument("--val-end-ms", type=int)
+    p.add_argument("--from-ms", type=int)
+    p.add_argument("--to-ms", type=int)
+    p.add_argument("--chunk-rows", type=int, default=200_000, help="impressions per user hash-bucket (memory bound)")
+    p.add_argument("--projection-version", help="item_embeddings projection version (default: the newest)")
+
+
+def _build(args: argparse.Namespace, ch: ClickHouse, out: Path):
+    from .dataset import build_training_set, read_split_meta
+    from .features import load_feature_spec
+
+    spec = load_feature_spec(args.feature_spec)
+    bounds = read_split_meta(args.meta) if args.meta else {}
+    for k in ("train_end_ms", "val_end_ms", "from_ms", "to_ms"):
+        if getattr(args, k) is not None:
+            bounds[k] = getattr(args, k)
+    return spec, build_training_set(ch, spec, out, chunk_rows=args.chunk_rows,
+                                    projection_version=args.projection_version, **bounds)
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    _spec, res = _build(args, _ch(args), Path(args.out))
+    print(json.dumps(res.meta["splits"], indent=1))
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .dataset import TrainSet
+    from .features import FeatureSpec, serving_signature
+    from .layers import ModelSchema
+    from .pipeline import WithoutVectors, train_export_register
+    from .train import load_config
+
+    ch = _ch(args)
+    if args.trainset and (Path(args.trainset) / "meta.json").exists() and not args.rebuild:
+        ts = TrainSet(args.trainset)
+        spec = FeatureSpec.from_json(ts.meta["feature_spec"])
+        print(f"[build] reusing {args.trainset}")
+    else:
+        folder = Path(args.trainset or Path(".local") / "trainsets" / ch.database)
+        spec, _res = _build(args, ch, folder)
+        ts = TrainSet(folder)
+    data = WithoutVectors(ts) if args.no_mm else ts
+    b = ts.meta["boundaries"]
+    data_range = {"database": ch.database, "from_ms": b["from_ms"], "to_ms": b["to_ms"],
+                  "train_end_ms": b["train_end_ms"], "val_end_ms": b["val_end_ms"], "splits": ts.meta["splits"],
+                  "projection_version": ts.meta.get("projection_version"), "multimodal": not args.no_mm}
+    config = load_config(args.config)
+    models = ["lr", "autoint", "din", "qin"] if args.model == "all" else [args.model]
+    results = []
+    for m in models:
+        r = train_export_register(model_name=m, schema=ModelSchema.from_spec(spec), data=data, config=config,
+                                  spec_json=spec.to_json(), signature=serving_signature(spec), data_range=data_range,
+                                  ch=None if args.no_register else ch, registry=args.registry, out=args.out,
+                                  max_epochs=args.max_epochs)
+        results.append(r)
+    if len(results) > 1:
+        from .train import metrics_table
+
+        print("\n" + metrics_table([r["metrics"] for r in results]))
+    for r in results:
+        print(f"version {r['version']} -> {r['artifact']}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .pipeline import train_export_register
+    from .tabular import TabularSet
+    from .train import load_config
+
+    fields = [f.strip() for f in args.fields.split(",") if f.strip()]
+    data = TabularSet(args.csv, args.label, fields, buckets=args.buckets, split=args.split, time_col=args.time_col)
+    print(f"[import] {data.meta['rows']} rows, fields {fields}: " +
+          ", ".join(f"{s} {v['rows']}" for s, v in data.meta["splits"].items()))
+    spec = data.feature_spec()
+    sig = {"inputs": "same names as the ClickHouse models; user_fields [1, U] are the CSV columns, the rest zeros "
+                     "(L = 1, D = 1)", "user_field_order": fields, "outputs": [{"name": "ctr", "shape": ["B"]}]}
+    models = ["lr", "autoint", "din", "qin"] if args.model == "all" else [args.model]
+    ch = None if args.no_register else _ch(args)
+    for m in models:
+        r = train_export_register(model_name=m, schema=data.schema(), data=data, config=load_config(args.config),
+                                  spec_json=spec, signature=sig, data_range=data.meta, ch=ch, registry=args.registry,
+                                  out=args.out, max_epochs=args.max_epochs)
+        print(f"version {r['version']} -> {r['artifact']}")
+    return 0
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    from .registry import promote
+
+    retired = promote(_ch(args), args.version)
+    print(f"{args.version}: production" + (f"; retired {', '.join(retired)}" if retired else ""))
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from .registry import current, format_list
+
+    rows = current(_ch(args))
+    print(json.dumps(rows, indent=1) if args.json else format_list(rows))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="mmctr-train", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    p = sub.add_parser("build", help="build a point-in-time training set from ClickHouse into a folder")
+    _add_ch(p)
+    _add_split(p)
+    p.add_argument("--out", required=True)
+    p.set_defaults(fn=cmd_build)
+
+    def train_opts(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--model", default="qin", choices=["qin", "autoint", "din", "lr", "all"])
+        p.add_argument("--config", help="JSON config (path or a name under apps/trainer/configs: default, tiny)")
+        p.add_argument("--out", help="artifact root (default: --registry, MMCTR_REGISTRY or .local/registry)")
+        p.add_argument("--registry", help="artifact root")
+        p.add_argument("--max-epochs", type=int)
+        p.add_argument("--no-register", action="store_true", help="write the artifact but no row in ClickHouse")
+
+    p = sub.add_parser("train", help="train on ClickHouse data, export ONNX (+ int8), register a candidate")
+    _add_ch(p)
+    _add_split(p)
+    train_opts(p)
+    p.add_argument("--trainset", help="training-set folder (reused when it exists; default .local/trainsets/<db>)")
+    p.add_argument("--rebuild", action="store_true", help="rebuild the training set even if --trainset exists")
+    p.add_argument("--no-mm", action="store_true", help="zero the multimodal vectors (ablation)")
+    p.set_defaults(fn=cmd_train)
+
+    p = sub.add_parser("import", help="train the same models on your own tabular CSV")
+    _add_ch(p)
+    train_opts(p)
+    p.add_argument("--csv", required=True)
+    p.add_argument("--label", required=True)
+    p.add_argument("--fields", required=True, help="comma-separated categorical columns")
+    p.add_argument("--split", default="random", choices=["random", "time"])
+    p.add_argument("--time-col")
+    p.add_argument("--buckets", type=int, default=65536, help="hash buckets per field")
+    p.set_defaults(fn=cmd_import)
+
+    p = sub.add_parser("promote", help="make VERSION production (the previous production version is retired)")
+    _add_ch(p)
+    p.add_argument("version")
+    p.set_defaults(fn=cmd_promote)
+
+    p = sub.add_parser("list", help="list registered model versions")
+    _add_ch(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=cmd_list)
+
+    args = ap.parse_args(argv)
+    return int(args.fn(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

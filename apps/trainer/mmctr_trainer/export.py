@@ -1,0 +1,107 @@
+"""ONNX export with the serving signature, int8 dynamic quantisation and onnxruntime scoring.
+
+Inputs: user_fields [Bu, U], hist_ids [Bu, L], hist_tags [Bu, L, 5], hist_cat [Bu, L], hist_mm [Bu, L, D]
+(serving passes Bu = 1: one user, broadcast over the candidates inside the graph) and cand_fields [B, 3],
+cand_tags [B, 5], cand_mm [B, D]; output ctr [B]. Bu may also equal B (offline evaluation, one user per
+row). QIN's quadratic rows are folded into one matrix per layer; BatchNorm / dropout in eval mode.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .layers import CTRModel, ModelSchema
+from .train import INPUT_NAMES, DataSource
+
+OPSET = 17
+
+
+def example_inputs(schema: ModelSchema, batch: int = 4, user_batch: int = 1, seed: int = 0) -> dict[str, np.ndarray]:
+    """Random inputs within the schema's ranges (parity tests, export tracing)."""
+    r = np.random.default_rng(seed)
+    L, D, U = schema.history_length, schema.mm_dim, len(schema.user_buckets)
+    hist_len = r.integers(0, L + 1, size=user_batch)
+    live = np.arange(L)[None, :] < hist_len[:, None]
+    hist_ids = np.where(live, r.integers(1, schema.item_buckets, size=(user_batch, L)), 0)
+    hist_tags = r.integers(0, schema.tag_buckets, size=(user_batch, L, 5)) * live[:, :, None]
+    return {
+        "user_fields": np.stack([r.integers(0, b, size=user_batch) for b in schema.user_buckets], 1).astype(np.int64).reshape(user_batch, U),
+        "hist_ids": hist_ids.astype(np.int64),
+        "hist_tags": hist_tags.astype(np.int64),
+        "hist_cat": (r.integers(0, schema.category_buckets, size=(user_batch, L)) * live).astype(np.int64),
+        "hist_mm": (r.standard_normal((user_batch, L, D)) * live[:, :, None]).astype(np.float32),
+        "cand_fields": np.stack([r.integers(0, schema.item_buckets, size=batch), r.integers(0, schema.category_buckets, size=batch),
+                                 r.integers(0, schema.position_buckets, size=batch)], 1).astype(np.int64),
+        "cand_tags": r.integers(0, schema.tag_buckets, size=(batch, 5)).astype(np.int64),
+        "cand_mm": r.standard_normal((batch, D)).astype(np.float32),
+    }
+
+
+def serving_copy(model: CTRModel) -> CTRModel:
+    m = copy.deepcopy(model).cpu().eval()
+    return m.prepare_for_export()
+
+
+def export_onnx(model: CTRModel, path: str | Path, opset: int = OPSET) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    m = serving_copy(model)
+    ex = example_inputs(m.schema, batch=3, user_batch=1)
+    args = tuple(torch.from_numpy(ex[n]) for n in INPUT_NAMES)
+    dyn: dict[str, dict[int, str]] = {n: {0: "Bu"} for n in INPUT_NAMES[:5]}
+    for n in ("hist_ids", "hist_tags", "hist_cat", "hist_mm"):
+        dyn[n][1] = "L"
+    for n in INPUT_NAMES[5:]:
+        dyn[n] = {0: "B"}
+    dyn["ctr"] = {0: "B"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(m, args, str(path), input_names=INPUT_NAMES, output_names=["ctr"], dynamic_axes=dyn,
+                          opset_version=opset, dynamo=False, do_constant_folding=True)
+    import onnx
+
+    onnx.checker.check_model(str(path))
+    return path
+
+
+def quantize_int8(src: str | Path, dst: str | Path) -> Path:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+    return Path(dst)
+
+
+class OnnxScorer:
+    def __init__(self, path: str | Path, threads: int = 2):
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+    def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        feeds = {n: np.ascontiguousarray(inputs[n]) for n in INPUT_NAMES}
+        return self.session.run(["ctr"], feeds)[0]
+
+    def predict(self, data: DataSource, split: str, batch_size: int = 4096, limit: int | None = None) -> np.ndarray:
+        out = [self.run(b) for b in data.batches(split, batch_size, limit=limit)]
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+
+
+def model_card(model: CTRModel, spec_json: dict[str, Any] | None, signature: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "model_type": model.model_type,
+        "params": model.params,
+        "schema": model.schema.to_json(),
+        "opset": OPSET,
+        "signature": signature,
+        "feature_spec_version": (spec_json or {}).get("version"),
+        "folded_quadratic_rows": model.model_type == "qin",
+    }

@@ -1,0 +1,55 @@
+"""AutoInt+: stacked multi-head self-attention over the field embeddings plus a parallel DNN.
+
+Fields: the user fields, the history's masked means of item id, category, tags and projected vector, and
+the candidate's id, category, position, mean tags and projected vector."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..layers import MLP, CTRModel, Embeddings, InteractingLayer, ModelSchema, expand_batch, masked_mean
+
+
+class AutoIntPlus(CTRModel):
+    model_type = "autoint"
+
+    def __init__(self, schema: ModelSchema, params: dict[str, Any]):
+        super().__init__(schema, params)
+        e = int(params.get("embedding_dim", 64))
+        self.emb = Embeddings(schema, e)
+        self.n_fields = len(schema.user_buckets) + 9
+        att_dim = int(params.get("attention_dim", e))
+        heads = int(params.get("heads", 2))
+        layers = []
+        d = e
+        for _ in range(int(params.get("attention_layers", 3))):
+            layers.append(InteractingLayer(d, att_dim, heads))
+            d = att_dim
+        self.interacting = nn.ModuleList(layers)
+        self.att_out = nn.Linear(self.n_fields * d, 1)
+        self.dnn = MLP(self.n_fields * e, list(params.get("hidden", [400, 400])), float(params.get("dropout", 0.1)),
+                       bool(params.get("batch_norm", True)))
+
+    def logits(self, user_fields: Tensor, hist_ids: Tensor, hist_tags: Tensor, hist_cat: Tensor, hist_mm: Tensor,
+               cand_fields: Tensor, cand_tags: Tensor, cand_mm: Tensor) -> Tensor:
+        b = cand_fields.shape[0]
+        em = self.emb
+        mask = hist_ids > 0
+        hist = em.history(hist_ids, hist_tags, hist_cat, hist_mm)  # [Bu, L, 4E]: id, category, tags, vector
+        pooled = masked_mean(hist, mask).reshape(hist.shape[0], 4, em.dim)
+        user = torch.cat([em.user_fields(user_fields), pooled], 1)  # [Bu, U + 4, E]
+        cand = torch.stack([
+            em._look(em.item, cand_fields[:, 0]),
+            em._look(em.category, cand_fields[:, 1]),
+            em.pos(cand_fields),
+            em.tags(cand_tags),
+            em.mm(cand_mm),
+        ], 1)  # [B, 5, E]
+        x = torch.cat([expand_batch(user, b), cand], 1)  # [B, F, E]
+        h = x
+        for layer in self.interacting:
+            h = layer(h)
+        return (self.att_out(h.flatten(1)) + self.dnn(x.flatten(1))).squeeze(-1)

@@ -1,0 +1,46 @@
+"""DIN-style target attention: an attention MLP over [h, t, h - t, h * t] weights the history (no softmax),
+then an MLP over [user fields; position; t; weighted history] gives the logit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..layers import MLP, CTRModel, Embeddings, ModelSchema, expand_batch
+
+
+class DIN(CTRModel):
+    model_type = "din"
+
+    def __init__(self, schema: ModelSchema, params: dict[str, Any]):
+        super().__init__(schema, params)
+        e = int(params.get("embedding_dim", 64))
+        self.emb = Embeddings(schema, e)
+        i = self.emb.item_dim
+        att = list(params.get("attention_hidden", [80, 40]))
+        layers: list[nn.Module] = []
+        d = 4 * i
+        for h in att:
+            layers += [nn.Linear(d, h), nn.PReLU()]
+            d = h
+        layers.append(nn.Linear(d, 1))
+        self.attention = nn.Sequential(*layers)
+        in_dim = (len(schema.user_buckets) + 1) * e + 2 * i
+        self.mlp = MLP(in_dim, list(params.get("hidden", [200, 80])), float(params.get("dropout", 0.1)),
+                       bool(params.get("batch_norm", True)))
+
+    def logits(self, user_fields: Tensor, hist_ids: Tensor, hist_tags: Tensor, hist_cat: Tensor, hist_mm: Tensor,
+               cand_fields: Tensor, cand_tags: Tensor, cand_mm: Tensor) -> Tensor:
+        b = cand_fields.shape[0]
+        t = self.emb.candidate(cand_fields, cand_tags, cand_mm)  # [B, I]
+        s = expand_batch(self.emb.history(hist_ids, hist_tags, hist_cat, hist_mm), b)  # [B, L, I]
+        mask = expand_batch(hist_ids > 0, b)
+        tt = t.unsqueeze(1).expand_as(s)
+        w = self.attention(torch.cat([s, tt, s - tt, s * tt], -1)).squeeze(-1)  # [B, L]
+        w = w * mask.to(w.dtype)
+        pooled = torch.matmul(w.unsqueeze(1), s).squeeze(1)  # [B, I]
+        user = expand_batch(self.emb.user_fields(user_fields).flatten(1), b)
+        x = torch.cat([user, self.emb.pos(cand_fields), t, pooled], -1)
+        return self.mlp(x).squeeze(-1)

@@ -1,0 +1,51 @@
+"""QIN (Quadratic Interest Network): adaptive sparse target attention over the behaviour sequence plus a
+quadratic network, as in shared/notes/models.md.
+
+Item representation t = [id; category; mean(tags); W_mm mm] (4E; the notes' MicroLens items had no
+category, 3 x 128). Attention width A = 2 x 4E (the notes' 384 -> 768). x0 = [user field embeddings;
+position; t; o], then `layers` quadratic layers with `rows` rows each (folded into one matrix per layer
+for inference), y = sigmoid(w^T x + b).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..layers import CTRModel, Embeddings, ModelSchema, QuadraticLayer, SparseTargetAttention, expand_batch
+
+
+class QIN(CTRModel):
+    model_type = "qin"
+
+    def __init__(self, schema: ModelSchema, params: dict[str, Any]):
+        super().__init__(schema, params)
+        e = int(params.get("embedding_dim", 64))
+        self.emb = Embeddings(schema, e)
+        i = self.emb.item_dim
+        self.attention = SparseTargetAttention(i, int(params.get("attention_factor", 2)) * i)
+        d = (len(schema.user_buckets) + 1) * e + 2 * i
+        self.qnn = nn.ModuleList([
+            QuadraticLayer(d, int(params.get("rows", 4)), float(params.get("dropout", 0.1)), bool(params.get("batch_norm", True)))
+            for _ in range(int(params.get("layers", 4)))
+        ])
+        self.out = nn.Linear(d, 1)
+
+    def logits(self, user_fields: Tensor, hist_ids: Tensor, hist_tags: Tensor, hist_cat: Tensor, hist_mm: Tensor,
+               cand_fields: Tensor, cand_tags: Tensor, cand_mm: Tensor) -> Tensor:
+        b = cand_fields.shape[0]
+        t = self.emb.candidate(cand_fields, cand_tags, cand_mm)  # [B, I]
+        s = self.emb.history(hist_ids, hist_tags, hist_cat, hist_mm)  # [Bu, L, I]
+        o = self.attention(t, s, hist_ids > 0)  # K/V at batch Bu
+        user = expand_batch(self.emb.user_fields(user_fields).flatten(1), b)
+        x = torch.cat([user, self.emb.pos(cand_fields), t, o], -1)
+        for layer in self.qnn:
+            x = layer(x)
+        return self.out(x).squeeze(-1)
+
+    def prepare_for_export(self) -> "QIN":
+        for layer in self.qnn:
+            layer.fold()  # type: ignore[operator]
+        return self

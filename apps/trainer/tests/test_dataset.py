@@ -1,0 +1,105 @@
+"""Point-in-time correctness of the training-set builder, with events crafted to leak if it were wrong."""
+
+import numpy as np
+import pytest
+
+from mmctr_trainer.dataset import TrainSet, build_training_set
+from mmctr_trainer.features import bucket
+
+from .helpers import embedding, event, fresh_db, item, tiny_spec
+
+T = 1_700_000_000_000
+W = 30 * 60 * 1000
+
+
+@pytest.fixture(scope="module")
+def leak_set(ch, tmp_path_factory):
+    db = fresh_db(ch, ch.database + "_leak")
+    spec = tiny_spec(L=8, D=4)
+    ev = [
+        event("click", T - 100, "u1", "B", "r0"),              # before: in the history
+        event("click", T, "u1", "C", "rX"),                    # exactly at the impression time: not in history
+        event("impression", T, "u1", "A", "r1", position=3, event_id="imp1"),
+        event("impression", T, "u1", "A", "r1", position=3, event_id="imp1"),  # redelivered: counted once
+        event("click", T + 1000, "u1", "A", "r1"),             # same request: label 1, not in imp1's history
+        event("click", T + 2000, "u1", "D", "r9"),             # later click: not in imp1's history
+        event("impression", T + 5000, "u1", "A", "r2", position=40, event_id="imp2"),
+        event("click", T + 5000 + W + 1, "u1", "A", "r2"),     # outside the attribution window: label 0
+        event("impression", T + 6000, "u1", "B", "r3", event_id="imp3"),
+        event("click", T + 6500, "u2", "B", "r3"),             # same request and item, other user: not a label
+        event("click", T - 50, "u2", "E", "r7"),               # another user's click: never in u1's history
+        event("impression", T + 7000, "u2", "D", "r8", event_id="imp4"),
+        event("impression", T + 200_000, "u1", "F", "r4", event_id="imp5"),  # F first seen in test: cold start
+    ]
+    db.insert("events", ev)
+    db.insert("items", [
+        item("A", T - 1000, "old", ["t1"], "h1"),
+        item("A", T + 500, "new", ["t2", "t3"], "h2"),          # later update: imp1 must see "old"
+        item("B", T - 5000, "bcat", [], "hb"),
+        item("F", T + 300_000, "late", ["t9"], "hf"),           # listed after its impression: missing at imp5
+    ])
+    db.insert("item_embeddings", [
+        embedding("A", "h1", [1.0, 0.0, 0.0, 0.0]),
+        embedding("A", "h2", [0.0, 2.0, 0.0, 0.0]),
+        embedding("B", "hb", [0.0, 0.0, 3.0, 0.0, 9.0]),      # longer than D: truncated
+    ])
+    out = tmp_path_factory.mktemp("leak")
+    res = build_training_set(db, spec, out, train_end_ms=T + 4000, val_end_ms=T + 100_000, chunk_rows=1,
+                             attribution_window_ms=W, log=lambda _m: None)
+    yield spec, TrainSet(out), res
+    ch.command(f"DROP DATABASE IF EXISTS {db.database}", database="default")
+
+
+def _rows(ts: TrainSet, split: str):
+    n = ts.rows(split)
+    g = ts.gather(split, np.arange(n))
+    g["ts_ms"] = np.asarray(ts.cols[split]["ts_ms"])
+    g["cold"] = np.asarray(ts.cols[split]["cold"])
+    return g
+
+
+def test_counts_and_splits(leak_set):
+    _spec, ts, res = leak_set
+    assert (ts.rows("train"), ts.rows("val"), ts.rows("test")) == (1, 3, 1)
+    assert res.meta["projection_version"] == "p1"
+
+
+def test_label_and_history_do_not_leak(leak_set):
+    spec, ts, _ = leak_set
+    h = lambda item_id: bucket("item_id", item_id, spec.item_buckets)  # noqa: E731
+    tr = _rows(ts, "train")
+    # imp1 at T: clicked (same request, 1 s later); history = [B] only: not C (at T), not A (same request, later), not D
+    assert tr["label"].tolist() == [1.0]
+    assert tr["hist_ids"][0].tolist() == [h("B")] + [0] * 7
+    # candidate A as of T: the old version (category 'old', tag t1, vector h1), not the later update
+    assert tr["cand_fields"][0, 0] == h("A")
+    assert tr["cand_fields"][0, 1] == bucket("category", "old", spec.category_buckets)
+    assert tr["cand_tags"][0].tolist() == [bucket("tag", "t1", spec.tag_buckets), 0, 0, 0, 0]
+    assert tr["cand_mm"][0].tolist() == [1.0, 0.0, 0.0, 0.0]
+    assert tr["cand_fields"][0, 2] == bucket("position", "3", 64)
+    # history item B as of T: its vector (truncated to D)
+    assert tr["hist_mm"][0, 0].tolist() == [0.0, 0.0, 3.0, 0.0]
+    assert tr["hist_mm"][0, 1:].sum() == 0
+
+    va = _rows(ts, "val")
+    by_ts = {int(t): i for i, t in enumerate(va["ts_ms"])}
+    i2 = by_ts[T + 5000]
+    assert va["label"][i2] == 0.0  # the click came after the attribution window
+    assert va["hist_ids"][i2].tolist() == [h("D"), h("A"), h("C"), h("B")] + [0] * 4  # newest first
+    assert va["cand_fields"][i2, 1] == bucket("category", "new", spec.category_buckets)
+    assert va["hist_mm"][i2, 1].tolist() == [0.0, 2.0, 0.0, 0.0]  # history item A as of T+5000: new version
+    assert va["cand_fields"][i2, 2] == bucket("position", "31", 64)  # clipped
+    i3 = by_ts[T + 6000]
+    assert va["label"][i3] == 0.0  # the click on (r3, B) was another user's
+    i4 = by_ts[T + 7000]
+    assert va["hist_ids"][i4].tolist() == [h("B"), h("E")] + [0] * 6  # u2's own clicks only
+    assert va["user_fields"][i4, 0] == bucket("user_id", "u2", spec.user_field("user_id").buckets)
+
+
+def test_cold_start_and_missing_item_features(leak_set):
+    spec, ts, _ = leak_set
+    te = _rows(ts, "test")
+    assert te["cold"].tolist() == [1]
+    assert te["cand_fields"][0, 0] == bucket("item_id", "F", spec.item_buckets)
+    assert te["cand_fields"][0, 1] == 0 and te["cand_tags"][0].sum() == 0 and te["cand_mm"][0].sum() == 0
+    assert int(ts.cold("val").sum()) == 0

@@ -1,0 +1,97 @@
+"""Models: forward shapes, broadcasting of user-level tensors, QIN's exact fold, ONNX parity (>= 10k samples)
+and the int8 variant."""
+
+import numpy as np
+import pytest
+import torch
+
+from mmctr_trainer.export import OnnxScorer, example_inputs, export_onnx, quantize_int8, serving_copy
+from mmctr_trainer.layers import ModelSchema
+from mmctr_trainer.models import MODELS, build_model
+from mmctr_trainer.train import INPUT_NAMES, load_config
+
+SCHEMA = ModelSchema(user_buckets=[97, 7, 7, 11, 25], item_buckets=211, category_buckets=17, position_buckets=33,
+                     tag_buckets=53, history_length=12, mm_dim=16)
+CFG = load_config("tiny")
+
+
+def _t(x):
+    return [torch.from_numpy(x[n]) for n in INPUT_NAMES]
+
+
+def _warm(model, steps=20):
+    """A few optimiser steps so that BatchNorm statistics and weights are not at their initial values."""
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    model.train()
+    for s in range(steps):
+        x = example_inputs(SCHEMA, batch=64, user_batch=64, seed=100 + s)
+        y = torch.from_numpy((x["cand_fields"][:, 0] % 3 == 0).astype(np.float32))
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(model.logits(*_t(x)), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.reg_loss()
+    return model.eval()
+
+
+@pytest.fixture(scope="module", params=sorted(MODELS))
+def trained(request):
+    torch.manual_seed(0)
+    return request.param, _warm(build_model(request.param, SCHEMA, CFG["models"][request.param]))
+
+
+def test_user_tensors_broadcast(trained):
+    """One user (batch 1) with B candidates == the same user repeated B times."""
+    _name, model = trained
+    x = example_inputs(SCHEMA, batch=9, user_batch=1, seed=3)
+    rep = {k: (np.repeat(v, 9, axis=0) if k in INPUT_NAMES[:5] else v) for k, v in x.items()}
+    with torch.no_grad():
+        a = model(*_t(x)).numpy()
+        b = model(*_t(rep)).numpy()
+    assert a.shape == (9,)
+    np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_qin_fold_is_exact():
+    torch.manual_seed(1)
+    model = _warm(build_model("qin", SCHEMA, CFG["models"]["qin"]))
+    x = example_inputs(SCHEMA, batch=256, user_batch=256, seed=5)
+    with torch.no_grad():
+        a = model(*_t(x)).numpy()
+        folded = serving_copy(model)
+        b = folded(*_t(x)).numpy()
+    assert all(layer.folded is not None for layer in folded.qnn)
+    assert folded.qnn[0].folded[0].shape == (folded.qnn[0].dim, folded.qnn[0].dim)
+    assert np.abs(a - b).max() <= 1e-6
+
+
+def test_onnx_parity_and_int8(trained, tmp_path):
+    name, model = trained
+    path = export_onnx(model, tmp_path / "model.onnx")
+    import onnx
+
+    m = onnx.load(str(path))
+    assert m.opset_import[0].version >= 17
+    assert [i.name for i in m.graph.input] == INPUT_NAMES and [o.name for o in m.graph.output] == ["ctr"]
+    scorer = OnnxScorer(path)
+    worst, n = 0.0, 0
+    # offline shape: one user per row (Bu = B), 10 x 1000 samples
+    for s in range(10):
+        x = example_inputs(SCHEMA, batch=1000, user_batch=1000, seed=1000 + s)
+        with torch.no_grad():
+            p_t = model(*_t(x)).numpy()
+        worst = max(worst, float(np.abs(scorer.run(x) - p_t).max()))
+        n += 1000
+    # serving shape: one user, 200 candidates per request, 10 requests
+    for s in range(10):
+        x = example_inputs(SCHEMA, batch=200, user_batch=1, seed=2000 + s)
+        with torch.no_grad():
+            p_t = model(*_t(x)).numpy()
+        worst = max(worst, float(np.abs(scorer.run(x) - p_t).max()))
+        n += 200
+    assert n >= 10_000
+    assert worst <= 1e-4, f"{name}: max |dp| {worst}"
+    q = quantize_int8(path, tmp_path / "model.int8.onnx")
+    x = example_inputs(SCHEMA, batch=500, user_batch=1, seed=9)
+    p8 = OnnxScorer(q).run(x)
+    assert p8.shape == (500,) and np.isfinite(p8).all()
