@@ -1,0 +1,6 @@
+export * from './config';
+export * from './generate';
+export { auc, logLoss } from './metrics';
+export { Rng } from './prng';
+export { itemSvg, topicStyle } from './image';
+export { CATEGORIES, topicVocabulary } from './vocabulary';
