@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { loadConfigSection } from '@mmctr/config';
 
 /** Dashboard-only settings; the shared connection settings come from @mmctr/config. */
 export const dashboardConfigSchema = z.object({
@@ -10,9 +11,5 @@ export type DashboardConfig = z.output<typeof dashboardConfigSchema>;
 export const DASHBOARD_CONFIG = Symbol('DASHBOARD_CONFIG');
 
 export function loadDashboardConfig(env: NodeJS.ProcessEnv = process.env): DashboardConfig {
-  const r = dashboardConfigSchema.safeParse(env);
-  if (r.success) return r.data;
-  throw new Error(
-    `Invalid configuration:\n  ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n  ')}`,
-  );
+  return loadConfigSection(dashboardConfigSchema, env);
 }

@@ -84,8 +84,16 @@ export class ConfigError extends Error {
 
 /** Parses the environment once; throws ConfigError naming each missing or malformed variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
-  const result = configSchema.safeParse(env);
-  if (result.success) return result.data;
+  return loadConfigSection(configSchema, env);
+}
+
+/** The same fail-fast parsing for an app's own variables (each app keeps its extra schema beside it). */
+export function loadConfigSection<S extends z.ZodTypeAny>(
+  schema: S,
+  env: NodeJS.ProcessEnv = process.env,
+): z.output<S> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data as z.output<S>;
   const problems = result.error.issues.map((issue) => {
     const name = issue.path.join('.');
     const missing = env[name] === undefined;
