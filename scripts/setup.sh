@@ -24,4 +24,6 @@ fi
 if [[ -f apps/trainer/pyproject.toml ]]; then
   step "Python environment (.venv)"
   bash scripts/setup-python.sh
+  step "pretrained encoders (registries only)"
+  bash scripts/setup-models.sh
 fi

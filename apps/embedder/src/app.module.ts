@@ -1,0 +1,27 @@
+import { Global, Module } from '@nestjs/common';
+import { AppConfigModule, APP_CONFIG, type AppConfig } from '@mmctr/config';
+import { ClickHouseModule } from '@mmctr/clickhouse';
+import { EmbeddingModule } from './embedding/embedding.module';
+import { WorkerModule } from './embedding/worker.module';
+import { HealthController } from './health/health.controller';
+import { LOGGER, createLogger } from './logger';
+import { MetricsController } from './metrics/metrics.controller';
+
+@Global()
+@Module({
+  providers: [
+    { provide: LOGGER, inject: [APP_CONFIG], useFactory: (c: AppConfig) => createLogger(c.LOG_LEVEL) },
+  ],
+  exports: [LOGGER],
+})
+export class LoggerModule {}
+
+/** Encoders, storage and the CLI's services; no queue consumer (the CLI runs this alone). */
+@Module({ imports: [AppConfigModule, LoggerModule, ClickHouseModule, EmbeddingModule] })
+export class EmbedderCoreModule {}
+
+@Module({
+  imports: [EmbedderCoreModule, WorkerModule],
+  controllers: [HealthController, MetricsController],
+})
+export class AppModule {}

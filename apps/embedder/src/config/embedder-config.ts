@@ -1,0 +1,80 @@
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const list = z
+  .string()
+  .default('')
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+
+/** The embedder's own variables (the shared ones come from @mmctr/config). */
+export const embedderConfigSchema = z.object({
+  /** Where scripts/setup-models.sh put the encoders, manifest.json and projections/. */
+  EMBEDDER_MODELS_DIR: z
+    .string()
+    .default('.cache/models')
+    .transform((p) => resolve(p)),
+  /** Projection artifacts; default <EMBEDDER_MODELS_DIR>/projections (share it between workers). */
+  EMBEDDER_PROJECTIONS_DIR: z.string().optional(),
+  /** Jobs a worker holds at once; enough to fill inference batches while images download. */
+  EMBEDDER_CONCURRENCY: int(1, 1_000).default(64),
+  EMBEDDER_BATCH_MAX: int(1, 512).default(16),
+  EMBEDDER_BATCH_WAIT_MS: int(0, 10_000).default(10),
+  /** Worker threads that run the ONNX sessions, and onnxruntime's intra-op threads in each. */
+  EMBEDDER_INFERENCE_THREADS: int(1, 16).default(1),
+  EMBEDDER_ORT_THREADS: int(1, 64).default(2),
+  /** Size of the fused vector of a newly fitted projection, and the fit's item sample. */
+  EMBEDDER_FUSED_DIM: int(2, 1_024).default(128),
+  EMBEDDER_PCA_SAMPLE: int(10, 1_000_000).default(4_000),
+  /** How often the worker looks for a newer current projection. */
+  EMBEDDER_PROJECTION_RELOAD_MS: int(100, 3_600_000).default(10_000),
+  EMBEDDER_LOCK_DURATION_MS: int(1_000, 3_600_000).default(30_000),
+  EMBEDDER_STALLED_INTERVAL_MS: int(500, 3_600_000).default(30_000),
+  EMBEDDER_SHUTDOWN_GRACE_MS: int(0, 600_000).default(30_000),
+
+  /** Hosts http(s) images may come from (exact, `*.suffix`, or `*`); empty = no remote images. */
+  EMBEDDER_IMAGE_ALLOWED_HOSTS: list,
+  /** Lets allow-listed hosts resolve to private, loopback or link-local addresses (tests, on-prem). */
+  EMBEDDER_IMAGE_ALLOW_PRIVATE: bool.default('false'),
+  EMBEDDER_IMAGE_ALLOW_FILES: bool.default('true'),
+  /** Directories local images must lie under; empty = anywhere the process can read. */
+  EMBEDDER_IMAGE_FILE_ROOTS: list.transform((dirs) => dirs.map((d) => resolve(d))),
+  EMBEDDER_IMAGE_MAX_BYTES: int(1_024, 1_024 * 1_024 * 1_024).default(10 * 1_024 * 1_024),
+  EMBEDDER_IMAGE_TIMEOUT_MS: int(10, 600_000).default(5_000),
+  EMBEDDER_IMAGE_MAX_REDIRECTS: int(0, 10).default(3),
+  /** sharp's limitInputPixels: larger images are refused before decoding (decompression bombs). */
+  EMBEDDER_IMAGE_MAX_PIXELS: int(1, 1_000_000_000).default(40_000_000),
+});
+
+export type EmbedderConfig = Omit<z.output<typeof embedderConfigSchema>, 'EMBEDDER_PROJECTIONS_DIR'> & {
+  EMBEDDER_PROJECTIONS_DIR: string;
+};
+export const EMBEDDER_CONFIG = Symbol('EMBEDDER_CONFIG');
+
+export class EmbedderConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid embedder configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'EmbedderConfigError';
+  }
+}
+
+/** Parses the embedder's variables; throws naming each malformed one. */
+export function loadEmbedderConfig(env: NodeJS.ProcessEnv = process.env): EmbedderConfig {
+  const result = embedderConfigSchema.safeParse(env);
+  if (result.success)
+    return {
+      ...result.data,
+      EMBEDDER_PROJECTIONS_DIR: resolve(
+        result.data.EMBEDDER_PROJECTIONS_DIR ?? join(result.data.EMBEDDER_MODELS_DIR, 'projections'),
+      ),
+    };
+  throw new EmbedderConfigError(
+    result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`),
+  );
+}

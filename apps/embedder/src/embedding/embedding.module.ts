@@ -1,0 +1,161 @@
+import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import IORedis from 'ioredis';
+import type Redis from 'ioredis';
+import type { Logger } from 'pino';
+import { APP_CONFIG, type AppConfig } from '@mmctr/config';
+import { ClickHouseService } from '@mmctr/clickhouse';
+import { createRedis } from '@mmctr/online-store';
+import { EMBEDDER_CONFIG, type EmbedderConfig, loadEmbedderConfig } from '../config/embedder-config';
+import { ImageLoader } from '../image/image-loader';
+import { InferencePool } from '../inference/inference-pool';
+import { readModelSet, type ModelSet } from '../inference/model-manifest';
+import { LOGGER } from '../logger';
+import { EmbedderMetrics } from '../metrics/embedder-metrics';
+import { ProjectionStore } from '../projection/projection-store';
+import { EmbeddingRepository } from '../storage/embedding.repository';
+import { MmVectorRepository } from '../storage/mm-vector.repository';
+import { BULL_REDIS, INFERENCE_POOL, MODEL_SET, REDIS } from '../tokens';
+import { BackfillService } from './backfill.service';
+import { EmbeddingService } from './embedding.service';
+
+/**
+ * Everything that embeds an item, without the queue consumer: the app adds the worker, the CLI uses
+ * this alone. Needs AppConfigModule, ClickHouseModule and a LOGGER provider.
+ */
+@Global()
+@Module({
+  providers: [
+    { provide: EMBEDDER_CONFIG, useFactory: (): EmbedderConfig => loadEmbedderConfig() },
+    {
+      provide: MODEL_SET,
+      inject: [EMBEDDER_CONFIG],
+      useFactory: (c: EmbedderConfig) => readModelSet(c.EMBEDDER_MODELS_DIR),
+    },
+    { provide: EmbedderMetrics, useFactory: () => new EmbedderMetrics() },
+    {
+      provide: INFERENCE_POOL,
+      inject: [MODEL_SET, EMBEDDER_CONFIG, EmbedderMetrics],
+      useFactory: (models: ModelSet, c: EmbedderConfig, metrics: EmbedderMetrics) =>
+        InferencePool.start(models, {
+          threads: c.EMBEDDER_INFERENCE_THREADS,
+          intraOpThreads: c.EMBEDDER_ORT_THREADS,
+          maxBatch: c.EMBEDDER_BATCH_MAX,
+          maxWaitMs: c.EMBEDDER_BATCH_WAIT_MS,
+          onBatch: (s) => {
+            metrics.batchSeconds.observe({ encoder: s.kind }, s.seconds);
+            metrics.batchSize.observe({ encoder: s.kind }, s.size);
+          },
+        }),
+    },
+    { provide: REDIS, inject: [APP_CONFIG], useFactory: (c: AppConfig) => createRedis(c) },
+    {
+      provide: BULL_REDIS,
+      inject: [APP_CONFIG],
+      useFactory: (c: AppConfig) => new IORedis(c.REDIS_URL, { maxRetriesPerRequest: null }),
+    },
+    {
+      provide: ProjectionStore,
+      inject: [EMBEDDER_CONFIG],
+      useFactory: (c: EmbedderConfig) =>
+        new ProjectionStore(c.EMBEDDER_PROJECTIONS_DIR, c.EMBEDDER_PROJECTION_RELOAD_MS),
+    },
+    {
+      provide: ImageLoader,
+      inject: [EMBEDDER_CONFIG],
+      useFactory: (c: EmbedderConfig) =>
+        new ImageLoader({
+          allowedHosts: c.EMBEDDER_IMAGE_ALLOWED_HOSTS,
+          allowPrivate: c.EMBEDDER_IMAGE_ALLOW_PRIVATE,
+          allowFiles: c.EMBEDDER_IMAGE_ALLOW_FILES,
+          fileRoots: c.EMBEDDER_IMAGE_FILE_ROOTS,
+          maxBytes: c.EMBEDDER_IMAGE_MAX_BYTES,
+          timeoutMs: c.EMBEDDER_IMAGE_TIMEOUT_MS,
+          maxRedirects: c.EMBEDDER_IMAGE_MAX_REDIRECTS,
+        }),
+    },
+    {
+      provide: EmbeddingRepository,
+      inject: [ClickHouseService],
+      useFactory: (ch: ClickHouseService) => new EmbeddingRepository(ch),
+    },
+    {
+      provide: MmVectorRepository,
+      inject: [REDIS, APP_CONFIG],
+      useFactory: (redis: Redis, c: AppConfig) => new MmVectorRepository(redis, c.REDIS_KEY_PREFIX),
+    },
+    {
+      provide: EmbeddingService,
+      inject: [
+        MODEL_SET,
+        ImageLoader,
+        INFERENCE_POOL,
+        ProjectionStore,
+        EmbeddingRepository,
+        MmVectorRepository,
+        EMBEDDER_CONFIG,
+      ],
+      useFactory: (
+        models: ModelSet,
+        loader: ImageLoader,
+        pool: InferencePool,
+        projections: ProjectionStore,
+        repo: EmbeddingRepository,
+        mm: MmVectorRepository,
+        c: EmbedderConfig,
+      ) =>
+        new EmbeddingService(models, loader, pool, projections, repo, mm, {
+          maxPixels: c.EMBEDDER_IMAGE_MAX_PIXELS,
+        }),
+    },
+    {
+      provide: BackfillService,
+      inject: [
+        MODEL_SET,
+        EmbeddingService,
+        EmbeddingRepository,
+        MmVectorRepository,
+        ProjectionStore,
+        EMBEDDER_CONFIG,
+      ],
+      useFactory: (
+        models: ModelSet,
+        service: EmbeddingService,
+        repo: EmbeddingRepository,
+        mm: MmVectorRepository,
+        projections: ProjectionStore,
+        c: EmbedderConfig,
+      ) =>
+        new BackfillService(models, service, repo, mm, projections, {
+          fusedDim: c.EMBEDDER_FUSED_DIM,
+          pcaSample: c.EMBEDDER_PCA_SAMPLE,
+        }),
+    },
+  ],
+  exports: [
+    EMBEDDER_CONFIG,
+    MODEL_SET,
+    INFERENCE_POOL,
+    REDIS,
+    BULL_REDIS,
+    EmbedderMetrics,
+    ProjectionStore,
+    EmbeddingRepository,
+    MmVectorRepository,
+    EmbeddingService,
+    BackfillService,
+  ],
+})
+export class EmbeddingModule implements OnApplicationShutdown {
+  constructor(
+    @Inject(INFERENCE_POOL) private readonly pool: InferencePool,
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(BULL_REDIS) private readonly bullRedis: Redis,
+    @Inject(LOGGER) private readonly log: Logger,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.pool.close();
+    await Promise.allSettled([this.redis.quit(), this.bullRedis.quit()]);
+    this.log.info('embedder resources released');
+  }
+}

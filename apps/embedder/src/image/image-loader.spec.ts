@@ -1,0 +1,144 @@
+import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import sharp from 'sharp';
+import { EmbedFailure } from '../errors';
+import { ImageLoader, type ImageLoaderOptions } from './image-loader';
+import { toEncoderPixels, PIXELS_PER_IMAGE } from './image-preprocess';
+
+const base: ImageLoaderOptions = {
+  allowedHosts: [],
+  allowPrivate: false,
+  allowFiles: true,
+  fileRoots: [],
+  maxBytes: 1_000_000,
+  timeoutMs: 2_000,
+  maxRedirects: 2,
+};
+
+async function failure(p: Promise<unknown>): Promise<EmbedFailure> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof EmbedFailure) return err;
+    throw err;
+  }
+  throw new Error('expected a failure');
+}
+
+describe('ImageLoader', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'imgload-'));
+  let png: Buffer;
+  let server: http.Server;
+  let port: number;
+
+  beforeAll(async () => {
+    png = await sharp({ create: { width: 300, height: 200, channels: 4, background: '#10a0f080' } })
+      .png()
+      .toBuffer();
+    writeFileSync(join(dir, 'ok.png'), png);
+    writeFileSync(join(dir, 'note.txt'), 'hello');
+    writeFileSync(join(dir, 'broken.png'), png.subarray(0, 60));
+    server = http.createServer((req, res) => {
+      if (req.url === '/ok.png') return void res.end(png);
+      if (req.url === '/redirect') return void res.writeHead(302, { location: '/ok.png' }).end();
+      if (req.url === '/to-metadata')
+        return void res.writeHead(302, { location: 'http://169.254.169.254/latest' }).end();
+      if (req.url === '/slow') return void setTimeout(() => res.end(png), 1_000);
+      if (req.url === '/big') return void res.end(Buffer.alloc(2_000_000));
+      if (req.url === '/flaky') return void res.writeHead(503).end();
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(() => new Promise((r) => server.close(r)));
+
+  it('reads paths and file:// URLs and sniffs the type', async () => {
+    const loader = new ImageLoader(base);
+    expect((await loader.load(join(dir, 'ok.png'))).type).toBe('image/png');
+    expect((await loader.load(pathToFileURL(join(dir, 'ok.png')).href)).bytes.equals(png)).toBe(true);
+  });
+
+  it('fails permanently on missing files, non-images, and files outside the roots', async () => {
+    const loader = new ImageLoader({ ...base, fileRoots: [dir] });
+    expect((await failure(loader.load(join(dir, 'missing.png')))).reason).toBe('image_not_found');
+    expect((await failure(loader.load(join(dir, 'note.txt')))).reason).toBe('image_unsupported_type');
+    expect((await failure(loader.load('/etc/hostname'))).reason).toBe('image_blocked');
+    symlinkSync('/etc/hostname', join(dir, 'escape.png'));
+    const escaped = await failure(loader.load(join(dir, 'escape.png')));
+    expect(escaped.reason).toBe('image_blocked');
+    expect(escaped.permanent).toBe(true);
+    expect(
+      (await failure(new ImageLoader({ ...base, allowFiles: false }).load(join(dir, 'ok.png')))).reason,
+    ).toBe('image_blocked');
+  });
+
+  it('refuses other schemes', async () => {
+    const loader = new ImageLoader({ ...base, allowedHosts: ['*'] });
+    for (const src of ['ftp://example.com/a.png', 'data:image/png;base64,AAAA', 'gopher://x/']) {
+      expect((await failure(loader.load(src))).reason).toBe('image_blocked');
+    }
+  });
+
+  it('blocks hosts that are not allow-listed, and private addresses even when they are', async () => {
+    const url = `http://127.0.0.1:${port}/ok.png`;
+    expect((await failure(new ImageLoader(base).load(url))).message).toMatch(/not allow-listed/);
+    const listed = new ImageLoader({ ...base, allowedHosts: ['127.0.0.1'] });
+    const err = await failure(listed.load(url));
+    expect(err.reason).toBe('image_blocked');
+    expect(err.permanent).toBe(true);
+    // A public-looking name that resolves to a private address (DNS rebinding style).
+    const rebound = new ImageLoader({ ...base, allowedHosts: ['images.example.com'] }, async () => [
+      { address: '93.184.216.34', family: 4 },
+      { address: '10.0.0.5', family: 4 },
+    ]);
+    expect((await failure(rebound.load('http://images.example.com/a.png'))).message).toMatch(/10\.0\.0\.5/);
+    const v6 = new ImageLoader({ ...base, allowedHosts: ['*'] });
+    expect((await failure(v6.load('http://[::ffff:127.0.0.1]/a.png'))).reason).toBe('image_blocked');
+    expect((await failure(v6.load('http://user:pw@example.com/a.png'))).reason).toBe('image_blocked');
+  });
+
+  it('fetches from allowed private hosts when configured, connecting to the vetted address', async () => {
+    // The name resolves (by the injected lookup) to 127.0.0.1: the request must go there.
+    const loader = new ImageLoader(
+      { ...base, allowedHosts: ['images.test'], allowPrivate: true },
+      async () => [{ address: '127.0.0.1', family: 4 }],
+    );
+    expect((await loader.load(`http://images.test:${port}/ok.png`)).bytes.equals(png)).toBe(true);
+    expect((await loader.load(`http://images.test:${port}/redirect`)).type).toBe('image/png');
+  });
+
+  it('re-checks redirects and classifies HTTP failures', async () => {
+    const loader = new ImageLoader({
+      ...base,
+      allowedHosts: ['127.0.0.1'],
+      allowPrivate: true,
+      timeoutMs: 300,
+    });
+    const u = (p: string) => `http://127.0.0.1:${port}${p}`;
+    expect((await failure(loader.load(u('/to-metadata')))).reason).toBe('image_blocked');
+    expect((await failure(loader.load(u('/nope')))).reason).toBe('image_not_found');
+    const flaky = await failure(loader.load(u('/flaky')));
+    expect([flaky.reason, flaky.permanent]).toEqual(['image_fetch_failed', false]);
+    const slow = await failure(loader.load(u('/slow')));
+    expect([slow.reason, slow.permanent]).toEqual(['image_timeout', false]);
+    expect((await failure(loader.load(u('/big')))).reason).toBe('image_too_large');
+  });
+
+  it('decodes to 224x224 RGB and refuses undecodable images and pixel bombs', async () => {
+    const px = await toEncoderPixels(png, 1_000_000);
+    expect(px.length).toBe(PIXELS_PER_IMAGE);
+    const broken = await failure(toEncoderPixels(png.subarray(0, 60), 1_000_000));
+    expect([broken.reason, broken.permanent]).toEqual(['image_undecodable', true]);
+    expect((await failure(toEncoderPixels(png, 1_000))).reason).toBe('image_too_large');
+    const grey = await sharp({ create: { width: 10, height: 30, channels: 3, background: '#808080' } })
+      .greyscale()
+      .png()
+      .toBuffer();
+    expect((await toEncoderPixels(grey, 1_000_000)).length).toBe(PIXELS_PER_IMAGE);
+  });
+});

@@ -1,0 +1,184 @@
+// Embedding throughput: the BullMQ pipeline (apps/embedder, real Redis + ClickHouse) against a plain
+// loop running the same ONNX models over the same inputs with no queue, measured in the same run.
+//   node -r ./scripts/register.js bench/embed/run.ts [--items 200] [--batch 16] [--rounds 3]
+// Needs the local stack (deploy/local/up) and the models (scripts/setup-models.sh).
+import 'reflect-metadata';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NestFactory } from '@nestjs/core';
+import type { CatalogueItem } from '@mmctr/contracts';
+import { ItemEmbeddingQueue } from '@mmctr/online-store';
+import { generate, SMALL_PRESET } from '@mmctr/synth';
+import {
+  AppModule,
+  EmbedderMetrics,
+  Encoders,
+  ImageLoader,
+  itemText,
+  PIXELS_PER_IMAGE,
+  readModelSet,
+  toEncoderPixels,
+} from '../../apps/embedder/src';
+import {
+  bullConnection,
+  features,
+  readJsonl,
+  REPO_ROOT,
+  runEnv,
+  waitForJobs,
+} from '../../apps/embedder/src/testing/harness';
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+async function timed(fn: () => Promise<void>): Promise<number> {
+  const t = performance.now();
+  await fn();
+  return (performance.now() - t) / 1000;
+}
+
+interface PlainLoop {
+  images: (items: CatalogueItem[]) => Promise<number>;
+  texts: (items: CatalogueItem[]) => Promise<number>;
+  release: () => Promise<void>;
+}
+
+/** The limit: the same encoders over the same inputs, batch after batch, no queue, no storage. */
+async function plainLoop(batch: number): Promise<PlainLoop> {
+  const models = readModelSet(join(REPO_ROOT, '.cache', 'models'));
+  const encoders = await Encoders.load(models, 2);
+  const loader = new ImageLoader({
+    allowedHosts: [],
+    allowPrivate: false,
+    allowFiles: true,
+    fileRoots: [],
+    maxBytes: 10 * 1024 * 1024,
+    timeoutMs: 5_000,
+    maxRedirects: 0,
+  });
+  // Warm-up outside the timings, as the app's threads are warm by the time jobs arrive.
+  await encoders.encodeTexts(['warm up']);
+  await encoders.encodeImages(new Uint8Array(PIXELS_PER_IMAGE), 1);
+  return {
+    images: (items) =>
+      timed(async () => {
+        for (let i = 0; i < items.length; i += batch) {
+          const part = items.slice(i, i + batch);
+          const pixels = await Promise.all(
+            part.map(async (it) => toEncoderPixels((await loader.load(it.image!)).bytes, 40_000_000)),
+          );
+          const buf = new Uint8Array(pixels.length * PIXELS_PER_IMAGE);
+          pixels.forEach((p, j) => buf.set(p, j * PIXELS_PER_IMAGE));
+          await encoders.encodeImages(buf, pixels.length);
+        }
+      }),
+    texts: (items) =>
+      timed(async () => {
+        for (let i = 0; i < items.length; i += batch)
+          await encoders.encodeTexts(items.slice(i, i + batch).map((it) => itemText(it)));
+      }),
+    release: () => encoders.release(),
+  };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  const n = arg('items', 200);
+  const batch = arg('batch', 16);
+  // Plain and queue alternate, round after round: drifting load from other processes on this shared
+  // machine then hits both sides alike; the median ratio is reported.
+  const rounds = arg('rounds', 3);
+  const root = mkdtempSync(join(tmpdir(), 'mmctr-bench-embed-'));
+  await generate({ ...SMALL_PRESET, items: { count: n } }, { outDir: join(root, 'synth') });
+  const items = readJsonl<CatalogueItem>(join(root, 'synth', 'items.jsonl'));
+
+  const run = `bench${Date.now().toString(36)}`;
+  const env = runEnv(run, join(root, 'projections'));
+  Object.assign(process.env, env, { EMBEDDER_BATCH_MAX: String(batch) });
+
+  const plain = await plainLoop(batch);
+  const app = await NestFactory.createApplicationContext(AppModule, { logger: false });
+  await app.init();
+  const bull = bullConnection();
+  const producer = new ItemEmbeddingQueue(bull, { name: env.EMBEDDINGS_QUEUE });
+  let done = 0;
+  const queued = async (suffix: string, map: (i: CatalogueItem) => CatalogueItem) => {
+    const jobs = features(items.map((i) => map({ ...i, item_id: `${run}-${suffix}-${i.item_id}` })));
+    const seconds = await timed(async () => {
+      await producer.enqueue(jobs);
+      const c = await waitForJobs(producer.queue, done + jobs.length, 600_000);
+      if (c.failed) throw new Error(`${c.failed} jobs failed`);
+    });
+    done += jobs.length;
+    return seconds;
+  };
+  // Warm the pipeline first (thread start-up, first-batch allocations).
+  await queued('warm', (i) => i);
+
+  const imageOnly = (i: CatalogueItem) => ({ ...i, title: '', description: '', tags: [] });
+  const textOnly = (i: CatalogueItem) => ({ ...i, image: '' });
+  const per: { plainImg: number; queueImg: number; plainTxt: number; queueTxt: number }[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const plainImg = await plain.images(items);
+    const queueImg = await queued(`img${r}`, imageOnly);
+    const plainTxt = await plain.texts(items);
+    const queueTxt = await queued(`txt${r}`, textOnly);
+    per.push({ plainImg, queueImg, plainTxt, queueTxt });
+    console.log(
+      `round ${r + 1}: images ${(n / plainImg).toFixed(1)} vs ${(n / queueImg).toFixed(1)}/s (${(plainImg / queueImg).toFixed(2)}), ` +
+        `texts ${(n / plainTxt).toFixed(1)} vs ${(n / queueTxt).toFixed(1)}/s (${(plainTxt / queueTxt).toFixed(2)})`,
+    );
+  }
+  const batches = await app.get(EmbedderMetrics).batchSize.get();
+  const sizes = Object.fromEntries(
+    batches.values
+      .filter((v) => v.metricName?.endsWith('_sum') || v.metricName?.endsWith('_count'))
+      .map((v) => [
+        `${String(v.labels.encoder)}${v.metricName!.endsWith('_sum') ? '_items' : '_batches'}`,
+        v.value,
+      ]),
+  );
+  await producer.queue.obliterate({ force: true });
+  await producer.close();
+  bull.disconnect();
+  await app.close();
+  await plain.release();
+
+  const rate = (k: keyof (typeof per)[number]) => median(per.map((p) => n / p[k]));
+  const result = {
+    items: n,
+    batch,
+    rounds,
+    plain: { images_per_s: rate('plainImg'), texts_per_s: rate('plainTxt') },
+    queue: { images_per_s: rate('queueImg'), texts_per_s: rate('queueTxt') },
+    ratio: {
+      images: median(per.map((p) => p.plainImg / p.queueImg)),
+      texts: median(per.map((p) => p.plainTxt / p.queueTxt)),
+    },
+    per_round: per,
+    batches: sizes,
+    at: new Date().toISOString(),
+  };
+  const f = (x: number) => x.toFixed(1).padStart(7);
+  console.log(`items ${n}, batch ${batch}, medians of ${rounds} rounds`);
+  console.log(`            plain loop   queue   ratio (target >= 0.8)`);
+  console.log(
+    `images/s  ${f(result.plain.images_per_s)}  ${f(result.queue.images_per_s)}   ${result.ratio.images.toFixed(2)}`,
+  );
+  console.log(
+    `texts/s   ${f(result.plain.texts_per_s)}  ${f(result.queue.texts_per_s)}   ${result.ratio.texts.toFixed(2)}`,
+  );
+  console.log(`inference batches: ${JSON.stringify(sizes)}`);
+  const out = join(REPO_ROOT, 'bench', 'results');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, `embed-${Date.now()}.json`), JSON.stringify(result, null, 2) + '\n');
+}
+
+main().catch((err: Error) => {
+  console.error(err);
+  process.exit(1);
+});
