@@ -1,0 +1,238 @@
+import { hostname } from 'node:os';
+import {
+  Inject,
+  Injectable,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Logger } from 'pino';
+import { APP_CONFIG, type AppConfig } from '@mmctr/config';
+import type { BehaviourEvent, CatalogueItem } from '@mmctr/contracts';
+import { ensureTopics, platformTopics } from '@mmctr/kafka';
+import { LOGGER } from '../logger';
+import { IngestMetrics } from '../metrics/ingest-metrics.service';
+import { Batcher } from './batcher';
+import { chunkRows, offsetsToCommit, type PartitionChunk } from './chunk';
+import { DeadLetterRepository } from './dead-letter.repository';
+import { FlowControl } from './flow-control';
+import { IngestPipeline } from './ingest-pipeline.service';
+import { routeMessages } from './message-router';
+import { KAFKA } from './tokens';
+
+const HEARTBEAT_EVERY_MS = 3_000;
+
+/** Waits for `work`, heartbeating meanwhile so a long store retry does not get us kicked from the group. */
+async function withHeartbeat(work: Promise<void>, heartbeat: () => Promise<void>): Promise<void> {
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    const tick = new Promise<false>(
+      (resolve) => (timer = setTimeout(() => resolve(false), HEARTBEAT_EVERY_MS)),
+    );
+    const done = await Promise.race([work.then(() => true), tick]);
+    clearTimeout(timer);
+    if (done) return;
+    // A failed heartbeat means a rebalance is under way; kafkajs rejoins after this batch returns.
+    await heartbeat().catch(() => undefined);
+  }
+}
+
+/**
+ * The Kafka side of ingest: a consumer group on the events and items topics. eachBatch routes each
+ * partition's messages and queues them; the batchers flush to the pipeline and, only after a flush
+ * is stored, commit its offsets (autoCommit is off). Fetching continues while a flush is stored, up
+ * to INGEST_MAX_PENDING_ROWS; a failing store pauses the topics.
+ */
+@Injectable()
+export class IngestConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  readonly name = `${hostname()}-${process.pid}`;
+  private consumer: Consumer | undefined;
+  private generation = 0;
+  private assignment: Record<string, number[]> = {};
+  private joined = false;
+  private stopping = false;
+  private readonly events: Batcher<PartitionChunk<BehaviourEvent>>;
+  private readonly items: Batcher<PartitionChunk<CatalogueItem>>;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(LOGGER) private readonly log: Logger,
+    @Inject(IngestMetrics) private readonly metrics: IngestMetrics,
+    @Inject(KAFKA) private readonly kafka: Kafka,
+    @Inject(IngestPipeline) private readonly pipeline: IngestPipeline,
+    @Inject(FlowControl) private readonly flow: FlowControl,
+    @Inject(DeadLetterRepository) private readonly dlq: DeadLetterRepository,
+  ) {
+    const opts = {
+      maxRows: config.INGEST_BATCH_MAX_ROWS,
+      maxWaitMs: config.INGEST_BATCH_MAX_WAIT_MS,
+      maxPendingRows: config.INGEST_MAX_PENDING_ROWS,
+    };
+    this.events = new Batcher(opts, async (chunks) => {
+      const r = await this.pipeline.storeEvents(chunks);
+      await this.commit(chunks);
+      this.pipeline.logBatches(this.name, chunks, r.insertMs);
+    });
+    this.items = new Batcher(opts, async (chunks) => {
+      const r = await this.pipeline.storeItems(chunks);
+      await this.commit(chunks);
+      this.pipeline.logBatches(this.name, chunks, r.insertMs);
+    });
+    this.flow.onChange((paused) => this.onFlowChange(paused));
+  }
+
+  /** Ready for traffic: member of the group and not shutting down. */
+  get ready(): boolean {
+    return this.joined && !this.stopping;
+  }
+
+  private get topics(): string[] {
+    return [this.config.KAFKA_TOPIC_EVENTS, this.config.KAFKA_TOPIC_ITEMS];
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const wanted = new Set([...this.topics, this.config.KAFKA_TOPIC_DLQ]);
+    const created = await ensureTopics(
+      this.kafka,
+      platformTopics(this.config).filter((t) => wanted.has(t.topic)),
+    );
+    if (created.length > 0) this.log.info({ created }, 'created topics');
+    await this.dlq.connect();
+
+    const consumer = this.kafka.consumer({
+      groupId: this.config.INGEST_GROUP_ID,
+      maxBytesPerPartition: this.config.INGEST_FETCH_MAX_BYTES_PER_PARTITION,
+      maxWaitTimeInMs: 1_000,
+      sessionTimeout: 30_000,
+      heartbeatInterval: HEARTBEAT_EVERY_MS,
+      allowAutoTopicCreation: false,
+      // Never give up consuming: a crashed consumer restarts instead of leaving the process idle.
+      retry: { retries: 10, restartOnFailure: async () => true },
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.REBALANCING, () => {
+      // Anything fetched before the rebalance must not be committed by us any more.
+      this.generation++;
+      this.joined = false;
+      this.log.info('consumer group rebalancing');
+    });
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      this.generation++;
+      this.assignment = payload.memberAssignment;
+      this.joined = true;
+      this.log.info(
+        { assignment: payload.memberAssignment, groupId: payload.groupId },
+        'consumer group joined',
+      );
+      if (this.flow.paused) consumer.pause(this.topics.map((topic) => ({ topic })));
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      this.joined = false;
+      this.log.error({ err: payload.error.message, restart: payload.restart }, 'consumer crashed');
+    });
+
+    await consumer.connect();
+    // A new group starts at the beginning: events produced before ingest first ran are not skipped.
+    await consumer.subscribe({ topics: this.topics, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: true, // moves the fetch position only; commits are ours
+      partitionsConsumedConcurrently: 16,
+      eachBatch: (payload) => this.handleBatch(payload),
+    });
+    this.log.info({ topics: this.topics, groupId: this.config.INGEST_GROUP_ID }, 'ingest consumer started');
+  }
+
+  private async handleBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    const heartbeat = () => payload.heartbeat();
+    // Not queued means not committed: whatever is skipped here is redelivered.
+    if (this.stopping || !payload.isRunning() || payload.isStale()) return;
+    const { topic, partition, messages } = batch;
+    this.metrics.lag.set({ topic, partition: String(partition) }, Number(batch.offsetLag()));
+    const first = messages[0];
+    const last = messages[messages.length - 1];
+    if (!first || !last) return;
+    this.metrics.consumed.inc({ topic }, messages.length);
+    const isItems = topic === this.config.KAFKA_TOPIC_ITEMS;
+    const base = {
+      topic,
+      partition,
+      firstOffset: first.offset,
+      lastOffset: last.offset,
+      generation: this.generation,
+    };
+    if (isItems) {
+      const chunk = { ...base, ...routeMessages('item', topic, partition, messages) };
+      this.countInvalid(topic, chunk.invalid.length);
+      await withHeartbeat(this.items.add(chunk, chunkRows(chunk)), heartbeat);
+    } else {
+      const chunk = { ...base, ...routeMessages('event', topic, partition, messages) };
+      this.countInvalid(topic, chunk.invalid.length);
+      await withHeartbeat(this.events.add(chunk, chunkRows(chunk)), heartbeat);
+    }
+  }
+
+  private countInvalid(topic: string, n: number): void {
+    if (n > 0) this.metrics.invalid.inc({ topic }, n);
+  }
+
+  private async commit(chunks: readonly PartitionChunk<unknown>[]): Promise<void> {
+    const { commit, skipped } = offsetsToCommit(
+      chunks,
+      this.generation,
+      (topic, partition) => this.assignment[topic]?.includes(partition) ?? false,
+    );
+    if (skipped > 0) {
+      this.metrics.commits.inc({ result: 'skipped' }, skipped);
+      this.log.info({ skipped }, 'not committing chunks of revoked partitions or an older generation');
+    }
+    if (commit.length === 0 || !this.consumer) return;
+    try {
+      await this.consumer.commitOffsets(commit);
+      this.metrics.commits.inc({ result: 'ok' });
+    } catch (err) {
+      // The data is stored; an uncommitted offset only means a harmless redelivery.
+      this.metrics.commits.inc({ result: 'failed' });
+      this.log.warn({ err: (err as Error).message, commit }, 'offset commit failed');
+    }
+  }
+
+  private onFlowChange(paused: boolean): void {
+    this.metrics.paused.set(paused ? 1 : 0);
+    if (!this.consumer) return;
+    const topics = this.topics.map((topic) => ({ topic }));
+    if (paused) {
+      this.consumer.pause(topics);
+      this.log.warn({ failing: this.flow.failingTargets }, 'consumption paused');
+    } else if (!this.stopping) {
+      this.consumer.resume(topics);
+      this.log.info('consumption resumed');
+    }
+  }
+
+  /** SIGTERM: stop taking batches, store and commit what is queued, then leave the group. */
+  async beforeApplicationShutdown(signal?: string): Promise<void> {
+    this.stopping = true;
+    this.log.info({ signal }, 'shutting down: flushing queued batches');
+    this.consumer?.pause(this.topics.map((topic) => ({ topic })));
+    const abandon = setTimeout(() => {
+      this.log.error(
+        'shutdown grace period over: abandoning store retries (uncommitted data is redelivered)',
+      );
+      this.pipeline.abandonRetries();
+    }, this.config.INGEST_SHUTDOWN_GRACE_MS);
+    try {
+      await Promise.all([this.events.drain(), this.items.drain()]);
+      await this.pipeline.flushBatchLog();
+      this.log.info('queued batches stored and committed');
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'flush at shutdown failed');
+    } finally {
+      clearTimeout(abandon);
+    }
+    await this.consumer?.disconnect();
+    await this.dlq.disconnect();
+    this.log.info('ingest consumer stopped');
+  }
+}

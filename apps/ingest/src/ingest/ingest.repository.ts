@@ -1,0 +1,35 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ClickHouseService } from '@mmctr/clickhouse';
+import type { EventRow, ItemRow } from './row-mappers';
+
+export interface IngestBatchRow {
+  ts_ms: number;
+  event_time: number;
+  consumer: string;
+  topic: string;
+  partition: number;
+  first_offset: number;
+  last_offset: number;
+  rows: number;
+  invalid: number;
+  insert_ms: number;
+  max_event_lag_ms: number;
+}
+
+/** The ClickHouse tables ingest writes. */
+@Injectable()
+export class IngestRepository {
+  constructor(@Inject(ClickHouseService) private readonly clickhouse: ClickHouseService) {}
+
+  insertEvents(rows: readonly EventRow[]): Promise<void> {
+    return this.clickhouse.insert('events', rows);
+  }
+
+  insertItems(rows: readonly ItemRow[]): Promise<void> {
+    return this.clickhouse.insert('items', rows);
+  }
+
+  insertBatchLog(rows: readonly IngestBatchRow[]): Promise<void> {
+    return this.clickhouse.insert('ingest_batches', rows);
+  }
+}

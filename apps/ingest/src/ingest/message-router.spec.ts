@@ -1,0 +1,76 @@
+import { DLQ_HEADERS, MAX_MESSAGE_BYTES } from '@mmctr/contracts';
+import { deadLetterMessage, routeMessages } from './message-router';
+
+const event = {
+  schema_version: 1,
+  event_id: 'e1',
+  type: 'click',
+  ts_ms: 1_767_225_600_000,
+  user_id: 'u1',
+  item_id: 'i1',
+  request_id: 'r1',
+};
+const msg = (offset: number, value: Buffer | string | null, key: string | null = 'u1') => ({
+  offset: String(offset),
+  key: key === null ? null : Buffer.from(key),
+  value: value === null ? null : Buffer.isBuffer(value) ? value : Buffer.from(value),
+});
+
+describe('routeMessages (dead-letter routing)', () => {
+  it('keeps valid records and routes every other message with its reason and origin', () => {
+    const { ts_ms: _omit, ...missing } = event;
+    const messages = [
+      msg(10, JSON.stringify(event)),
+      msg(11, '{"event_id": '),
+      msg(12, JSON.stringify(missing)),
+      msg(13, JSON.stringify({ ...event, event_id: 'e2', position: 'first' })),
+      msg(14, Buffer.alloc(MAX_MESSAGE_BYTES + 1, 0x20)),
+      msg(15, null, null),
+      msg(16, JSON.stringify({ ...event, event_id: 'e3' })),
+    ];
+    const { valid, invalid } = routeMessages('event', 'events', 2, messages);
+    expect(valid.map((e) => e.event_id)).toEqual(['e1', 'e3']);
+    expect(invalid.map((d) => [d.offset, d.reason.split(':')[0]])).toEqual([
+      ['11', 'bad JSON'],
+      ['12', 'schema'],
+      ['13', 'schema'],
+      ['14', 'oversized'],
+      ['15', 'empty message'],
+    ]);
+    expect(invalid[1]!.reason).toMatch(/required property 'ts_ms'/);
+    expect(invalid[2]!.reason).toMatch(/position must be integer/);
+    expect(invalid.every((d) => d.topic === 'events' && d.partition === 2)).toBe(true);
+    expect(invalid[0]!.value!.toString()).toBe('{"event_id": ');
+  });
+
+  it('validates items against the item contract', () => {
+    const item = { schema_version: 1, item_id: 'i1', ts_ms: 1_767_225_600_000, title: 't' };
+    const { valid, invalid } = routeMessages('item', 'items', 0, [
+      msg(0, JSON.stringify(item)),
+      msg(1, JSON.stringify(event)),
+    ]);
+    expect(valid).toEqual([item]);
+    expect(invalid).toHaveLength(1);
+  });
+
+  it('builds the dead-letter message: original key and bytes, reason and origin headers', () => {
+    const d = {
+      reason: 'bad JSON: x',
+      topic: 't',
+      partition: 3,
+      offset: '42',
+      key: Buffer.from('k'),
+      value: Buffer.from('{'),
+    };
+    expect(deadLetterMessage(d)).toEqual({
+      key: d.key,
+      value: d.value,
+      headers: {
+        [DLQ_HEADERS.reason]: 'bad JSON: x',
+        [DLQ_HEADERS.topic]: 't',
+        [DLQ_HEADERS.partition]: '3',
+        [DLQ_HEADERS.offset]: '42',
+      },
+    });
+  });
+});

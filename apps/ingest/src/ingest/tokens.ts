@@ -1,0 +1,4 @@
+export const KAFKA = Symbol('KAFKA');
+export const REDIS = Symbol('REDIS');
+export const ONLINE_STORE = Symbol('ONLINE_STORE');
+export const EMBEDDING_QUEUE = Symbol('EMBEDDING_QUEUE');

@@ -1,0 +1,128 @@
+import type { Kafka, Message, Producer } from 'kafkajs';
+import { validate, type BehaviourEvent, type CatalogueItem } from '@mmctr/contracts';
+
+export interface EventProducerOptions {
+  eventsTopic: string;
+  itemsTopic: string;
+  /** Most messages per produce request (default 5,000). */
+  batchSize?: number;
+  /** Most value+key bytes per produce request (default 900 kB, under the broker's 1 MB batch limit). */
+  batchBytes?: number;
+  /** Validate against the contracts before sending and reject the whole call if any is invalid (default true). */
+  validate?: boolean;
+}
+
+export const DEFAULT_BATCH_BYTES = 900_000;
+
+const sizeOf = (v: Message['value'] | Message['key']): number =>
+  v == null ? 0 : typeof v === 'string' ? Buffer.byteLength(v) : v.length;
+
+/**
+ * Splits messages into produce requests of at most `maxCount` messages and about `maxBytes` bytes
+ * (a single larger message goes alone): the broker rejects a whole request whose batch is too big.
+ */
+export function chunkMessages<M extends Message>(
+  messages: readonly M[],
+  maxCount: number,
+  maxBytes: number,
+): M[][] {
+  const out: M[][] = [];
+  let cur: M[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const size = sizeOf(m.value) + sizeOf(m.key) + 64;
+    if (cur.length > 0 && (cur.length >= maxCount || bytes + size > maxBytes)) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(m);
+    bytes += size;
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
+
+export class InvalidRecordError extends Error {
+  constructor(readonly problems: { index: number; reason: string }[]) {
+    super(
+      `${problems.length} invalid record(s): ` +
+        problems
+          .slice(0, 5)
+          .map((p) => `#${p.index} ${p.reason}`)
+          .join('; '),
+    );
+    this.name = 'InvalidRecordError';
+  }
+}
+
+/**
+ * Typed producer for the platform's topics. Events are keyed by user_id (one user's events stay in
+ * order on one partition) and items by item_id. The producer is idempotent: a retried request does
+ * not duplicate messages in Kafka (and ingest stores each event_id once anyway).
+ */
+export class EventProducer {
+  private readonly producer: Producer;
+  private connected: Promise<void> | undefined;
+  private readonly batchSize: number;
+
+  constructor(
+    kafka: Kafka,
+    private readonly opts: EventProducerOptions,
+  ) {
+    this.producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+    });
+    this.batchSize = opts.batchSize ?? 5_000;
+  }
+
+  connect(): Promise<void> {
+    this.connected ??= this.producer.connect();
+    return this.connected;
+  }
+
+  async sendEvents(events: readonly BehaviourEvent[]): Promise<void> {
+    this.check('event', events);
+    await this.sendRaw(
+      this.opts.eventsTopic,
+      events.map((e) => ({ key: e.user_id, value: JSON.stringify(e) })),
+    );
+  }
+
+  async sendItems(items: readonly CatalogueItem[]): Promise<void> {
+    this.check('item', items);
+    await this.sendRaw(
+      this.opts.itemsTopic,
+      items.map((i) => ({ key: i.item_id, value: JSON.stringify(i) })),
+    );
+  }
+
+  /** Sends already-encoded messages as they are, in requests bounded by `batchSize` and `batchBytes`. */
+  async sendRaw(topic: string, messages: readonly Message[]): Promise<void> {
+    await this.connect();
+    for (const batch of chunkMessages(
+      messages,
+      this.batchSize,
+      this.opts.batchBytes ?? DEFAULT_BATCH_BYTES,
+    )) {
+      await this.producer.send({ topic, acks: -1, messages: batch });
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.connected) await this.producer.disconnect();
+    this.connected = undefined;
+  }
+
+  private check(kind: 'event' | 'item', records: readonly unknown[]): void {
+    if (this.opts.validate === false) return;
+    const problems: { index: number; reason: string }[] = [];
+    records.forEach((r, index) => {
+      const v = validate(kind, r);
+      if (!v.ok) problems.push({ index, reason: v.reason });
+    });
+    if (problems.length > 0) throw new InvalidRecordError(problems);
+  }
+}

@@ -1,0 +1,46 @@
+import { Queue } from 'bullmq';
+import type Redis from 'ioredis';
+import { embeddingJobId } from './content-hash';
+import type { ItemFeatures } from './online-store';
+
+/** Payload of an `item-embeddings` job (consumed by apps/embedder). */
+export type ItemEmbeddingJob = ItemFeatures;
+
+export const ITEM_EMBEDDINGS_QUEUE = 'item-embeddings';
+
+/**
+ * Producer side of the `item-embeddings` BullMQ queue. The job id is derived from the item id and its
+ * content hash, so adding the same content twice is a no-op while the job exists.
+ */
+export class ItemEmbeddingQueue {
+  readonly queue: Queue<ItemEmbeddingJob>;
+
+  constructor(connection: Redis, opts: { name?: string; prefix?: string } = {}) {
+    this.queue = new Queue<ItemEmbeddingJob>(opts.name ?? ITEM_EMBEDDINGS_QUEUE, {
+      connection,
+      prefix: opts.prefix ?? 'bull',
+      defaultJobOptions: {
+        attempts: 5,
+        backoff: { type: 'exponential', delay: 1_000 },
+        // Completed jobs stay (bounded) so their ids keep de-duplicating re-adds of the same content.
+        removeOnComplete: { count: 100_000 },
+        removeOnFail: { count: 10_000 },
+      },
+    });
+  }
+
+  async enqueue(items: readonly ItemFeatures[]): Promise<void> {
+    if (items.length === 0) return;
+    await this.queue.addBulk(
+      items.map((item) => ({
+        name: 'embed',
+        data: item,
+        opts: { jobId: embeddingJobId(item.item_id, item.content_hash) },
+      })),
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+  }
+}

@@ -1,0 +1,214 @@
+import type Redis from 'ioredis';
+import type { BehaviourEvent, CatalogueItem } from '@mmctr/contracts';
+import { contentHash } from './content-hash';
+import { historyMember, itemOfMember, type HistoryEntry, type HistoryOptions } from './history';
+
+export interface OnlineStoreOptions extends HistoryOptions {
+  /** Prefix of every key this store writes (REDIS_KEY_PREFIX), so deployments and tests can share a Redis. */
+  keyPrefix: string;
+  /** Expiry of a user's list after its last update, seconds; 0 keeps it forever. */
+  historyTtlS: number;
+}
+
+/** An item's online features, as the scorer reads them. */
+export interface ItemFeatures {
+  item_id: string;
+  ts_ms: number;
+  title: string;
+  description: string;
+  category: string;
+  tags: string[];
+  image: string;
+  content_hash: string;
+}
+
+/** One item version to store: `changed` when its content differs from the stored (or no) version. */
+export interface ItemUpsert {
+  features: ItemFeatures;
+  changed: boolean;
+}
+
+// Writes the version only if it is not older than the stored one (items can arrive out of order).
+// KEYS[1] = item hash; ARGV[1] = ts_ms; ARGV[2..] = field, value pairs.
+const UPSERT_ITEM_LUA = `
+local cur = redis.call('HGET', KEYS[1], 'ts_ms')
+if cur and tonumber(cur) > tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+return 1
+`;
+
+type PipelineResult = [Error | null, unknown][] | null;
+
+function throwOnError(results: PipelineResult): unknown[] {
+  if (!results) throw new Error('redis pipeline was discarded');
+  return results.map(([err, value]) => {
+    if (err) throw err;
+    return value;
+  });
+}
+
+export function itemFeatures(item: CatalogueItem): ItemFeatures {
+  return {
+    item_id: item.item_id,
+    ts_ms: item.ts_ms,
+    title: item.title,
+    description: item.description ?? '',
+    category: item.category ?? '',
+    tags: item.tags ?? [],
+    image: item.image ?? '',
+    content_hash: contentHash(item),
+  };
+}
+
+/**
+ * The Redis online store: each user's recent behaviour (a sorted set scored by ts_ms, so redelivery
+ * and out-of-order arrival converge to the same list) and each item's features (a hash).
+ */
+export class OnlineStore {
+  private readonly types: ReadonlySet<string>;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly opts: OnlineStoreOptions,
+  ) {
+    this.types = new Set(opts.types);
+    if (!('mmctrUpsertItem' in redis))
+      redis.defineCommand('mmctrUpsertItem', { numberOfKeys: 1, lua: UPSERT_ITEM_LUA });
+  }
+
+  historyKey(userId: string): string {
+    return `${this.opts.keyPrefix}hist:${userId}`;
+  }
+
+  itemKey(itemId: string): string {
+    return `${this.opts.keyPrefix}item:${itemId}`;
+  }
+
+  /** Adds the behaviour events of the configured types; returns how many it considered. One round trip. */
+  async recordBehaviour(events: readonly BehaviourEvent[]): Promise<number> {
+    const byUser = new Map<string, (string | number)[]>();
+    let n = 0;
+    for (const e of events) {
+      if (!this.types.has(e.type)) continue;
+      let args = byUser.get(e.user_id);
+      if (!args) byUser.set(e.user_id, (args = []));
+      args.push(e.ts_ms, historyMember(e));
+      n++;
+    }
+    if (byUser.size === 0) return 0;
+    const pipeline = this.redis.pipeline();
+    for (const [user, args] of byUser) {
+      const key = this.historyKey(user);
+      pipeline.zadd(key, ...args);
+      // Keep the `cap` highest scores: ranks 0..-(cap+1) are the oldest beyond the cap.
+      pipeline.zremrangebyrank(key, 0, -(this.opts.cap + 1));
+      if (this.opts.historyTtlS > 0) pipeline.expire(key, this.opts.historyTtlS);
+    }
+    throwOnError(await pipeline.exec());
+    return n;
+  }
+
+  /** The user's most recent behaviour, newest first (at most `limit`, at most the cap). */
+  async getHistory(userId: string, limit: number = this.opts.cap): Promise<HistoryEntry[]> {
+    if (limit <= 0) return [];
+    const flat = await this.redis.zrevrange(this.historyKey(userId), 0, limit - 1, 'WITHSCORES');
+    const out: HistoryEntry[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      out.push({ item_id: itemOfMember(flat[i]!), ts_ms: Number(flat[i + 1]) });
+    }
+    return out;
+  }
+
+  /**
+   * Decides, for the newest version of each item in `items`, whether its content changed against the
+   * stored version. Versions older than the stored one are dropped. One round trip.
+   */
+  async planItemUpserts(items: readonly CatalogueItem[]): Promise<ItemUpsert[]> {
+    const newest = new Map<string, CatalogueItem>();
+    for (const item of items) {
+      const cur = newest.get(item.item_id);
+      if (!cur || item.ts_ms >= cur.ts_ms) newest.set(item.item_id, item);
+    }
+    if (newest.size === 0) return [];
+    const list = [...newest.values()];
+    const pipeline = this.redis.pipeline();
+    for (const item of list) pipeline.hmget(this.itemKey(item.item_id), 'ts_ms', 'content_hash');
+    const stored = throwOnError(await pipeline.exec()) as [string | null, string | null][];
+    const out: ItemUpsert[] = [];
+    list.forEach((item, i) => {
+      const [ts, hash] = stored[i]!;
+      if (ts !== null && Number(ts) > item.ts_ms) return;
+      const features = itemFeatures(item);
+      out.push({ features, changed: hash !== features.content_hash });
+    });
+    return out;
+  }
+
+  /** Stores item versions (a stored newer version is kept). One round trip. */
+  async writeItems(upserts: readonly ItemUpsert[]): Promise<void> {
+    if (upserts.length === 0) return;
+    const pipeline = this.redis.pipeline() as ReturnType<Redis['pipeline']> & {
+      mmctrUpsertItem(key: string, ...args: (string | number)[]): unknown;
+    };
+    for (const { features: f } of upserts) {
+      pipeline.mmctrUpsertItem(
+        this.itemKey(f.item_id),
+        f.ts_ms,
+        'item_id',
+        f.item_id,
+        'ts_ms',
+        f.ts_ms,
+        'title',
+        f.title,
+        'description',
+        f.description,
+        'category',
+        f.category,
+        'tags',
+        JSON.stringify(f.tags),
+        'image',
+        f.image,
+        'content_hash',
+        f.content_hash,
+      );
+    }
+    throwOnError(await pipeline.exec());
+  }
+
+  /**
+   * Upserts items; `onChanged` runs before the write with the new or changed ones, so that a crash
+   * between the two repeats `onChanged` on redelivery instead of forgetting it.
+   */
+  async upsertItems(
+    items: readonly CatalogueItem[],
+    onChanged?: (changed: ItemFeatures[]) => Promise<void>,
+  ): Promise<ItemUpsert[]> {
+    const upserts = await this.planItemUpserts(items);
+    const changed = upserts.filter((u) => u.changed).map((u) => u.features);
+    if (onChanged && changed.length > 0) await onChanged(changed);
+    await this.writeItems(upserts);
+    return upserts;
+  }
+
+  /** Features of each id, in order (null where unknown). One round trip. */
+  async getItems(ids: readonly string[]): Promise<(ItemFeatures | null)[]> {
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hgetall(this.itemKey(id));
+    const rows = throwOnError(await pipeline.exec()) as Record<string, string>[];
+    return rows.map((h) =>
+      h && h.item_id !== undefined
+        ? {
+            item_id: h.item_id,
+            ts_ms: Number(h.ts_ms),
+            title: h.title ?? '',
+            description: h.description ?? '',
+            category: h.category ?? '',
+            tags: JSON.parse(h.tags ?? '[]') as string[],
+            image: h.image ?? '',
+            content_hash: h.content_hash ?? '',
+          }
+        : null,
+    );
+  }
+}

@@ -1,0 +1,101 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '..', '..', '..');
+
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** apps/ingest/src/main.ts as a child process, the way it runs in production. */
+export class IngestProcess {
+  readonly logs: string[] = [];
+  private child: ChildProcess | undefined;
+  private exited: Promise<{ code: number | null; signal: string | null }> | undefined;
+
+  constructor(
+    private readonly env: Record<string, string>,
+    readonly port: number,
+  ) {}
+
+  static async start(env: Record<string, string>): Promise<IngestProcess> {
+    const p = new IngestProcess(env, await freePort());
+    await p.start();
+    return p;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    const child = spawn(process.execPath, ['-r', './scripts/register.js', 'apps/ingest/src/main.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, ...this.env, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(this.port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    const keep = (buf: Buffer) => {
+      for (const line of buf.toString().split('\n')) if (line) this.logs.push(line);
+      if (this.logs.length > 5_000) this.logs.splice(0, this.logs.length - 5_000);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    await this.waitFor(() => this.logs.some((l) => l.includes('consumer group joined')), 'group join');
+  }
+
+  /** Waits until `cond` holds, failing early (with the logs) if the process exits. */
+  async waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 120_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let dead = false;
+    void this.exited?.then(() => (dead = true));
+    while (!(await cond())) {
+      if (dead)
+        throw new Error(`ingest exited while waiting for ${what}:\n${this.logs.slice(-30).join('\n')}`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for ${what}:\n${this.logs.slice(-30).join('\n')}`);
+      await sleep(200);
+    }
+  }
+
+  /** The `msg` of each JSON log line so far. */
+  messages(): string[] {
+    return this.logs.flatMap((l) => {
+      try {
+        const msg = (JSON.parse(l) as { msg?: unknown }).msg;
+        return typeof msg === 'string' ? [msg] : [];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  async metric(name: string): Promise<number> {
+    const text = await (await fetch(`${this.url}/metrics`)).text();
+    let sum = 0;
+    for (const line of text.split('\n')) {
+      if (line.startsWith(name + ' ') || line.startsWith(name + '{')) sum += Number(line.split(' ').pop());
+    }
+    return sum;
+  }
+
+  kill(signal: NodeJS.Signals): Promise<{ code: number | null; signal: string | null }> {
+    this.child?.kill(signal);
+    return this.exited ?? Promise.resolve({ code: null, signal: null });
+  }
+
+  async stop(): Promise<void> {
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null)
+      await this.kill('SIGTERM');
+  }
+}
