@@ -1,0 +1,25 @@
+import { Module } from '@nestjs/common';
+import { AppConfigModule } from '@mmctr/config';
+import { ClickHouseModule } from '@mmctr/clickhouse';
+import { ScorerConfigModule } from './config/scorer-config';
+import { HealthModule } from './health/health.module';
+import { LoggerModule } from './logger';
+import { MetricsModule } from './metrics/metrics.module';
+import { ScorerRedisModule } from './redis/redis.module';
+import { ScoreLogSinkModule } from './score-log-sink/score-log-sink.module';
+import { ScoringModule } from './scoring/scoring.module';
+
+@Module({
+  imports: [
+    AppConfigModule,
+    ScorerConfigModule,
+    LoggerModule,
+    MetricsModule,
+    ClickHouseModule,
+    ScorerRedisModule,
+    ScoringModule,
+    HealthModule,
+    ScoreLogSinkModule,
+  ],
+})
+export class ScorerAppModule {}

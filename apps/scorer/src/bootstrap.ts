@@ -1,0 +1,48 @@
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { Logger } from 'pino';
+import { ScorerAppModule } from './app.module';
+import { loadScorerConfig } from './config/scorer-config';
+import { LOGGER, NestPinoLogger } from './logger';
+import { ModelManager } from './model/model-manager.service';
+
+/** Builds the scorer app (Fastify, OpenAPI at /docs, X-Model-Version on every response); not listening yet. */
+export async function createScorerApp(): Promise<NestFastifyApplication> {
+  const scorer = loadScorerConfig();
+  const app = await NestFactory.create<NestFastifyApplication>(
+    ScorerAppModule,
+    new FastifyAdapter({ bodyLimit: scorer.SCORER_BODY_LIMIT_BYTES }),
+    { bufferLogs: true },
+  );
+  const logger = app.get<Logger>(LOGGER);
+  app.useLogger(new NestPinoLogger(logger));
+  app.enableShutdownHooks();
+
+  const models = app.get(ModelManager);
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onSend', async (_req, reply, payload) => {
+      // A scored response already names the version that scored it; others name the serving one.
+      if (!reply.hasHeader('x-model-version'))
+        void reply.header('x-model-version', models.version('production') ?? 'none');
+      return payload;
+    });
+
+  const doc = new DocumentBuilder()
+    .setTitle('mmctr scorer')
+    .setDescription('Real-time CTR scoring with target attention over the user history')
+    .setVersion('1')
+    .addApiKey({ type: 'apiKey', in: 'header', name: 'x-api-key' }, 'api-key')
+    .build();
+  const document = SwaggerModule.createDocument(app, doc);
+  // Swagger UI needs @fastify/static, which the workspace does not install: /docs serves the OpenAPI
+  // document itself (also at /docs-json and /docs-yaml).
+  SwaggerModule.setup('docs', app, document, { ui: false, raw: ['json', 'yaml'] });
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .get('/docs', async () => document);
+  return app;
+}

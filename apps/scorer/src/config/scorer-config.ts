@@ -1,0 +1,82 @@
+import { Global, Module } from '@nestjs/common';
+import { z } from 'zod';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const list = z
+  .string()
+  .default('')
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+
+/** The scorer's own variables (connections come from @mmctr/config). */
+export const scorerConfigSchema = z.object({
+  /** Accepted `x-api-key` values; empty disables authentication. */
+  SCORER_API_KEYS: list,
+  SCORER_MAX_CANDIDATES: int(1, 100_000).default(2000),
+  SCORER_BODY_LIMIT_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+
+  /** Folder that relative registry artifact_uri values resolve against. */
+  SCORER_MODEL_ROOT: z.string().default('.'),
+  /** Serve this artifact folder instead of following the registry (benchmarks, local runs). */
+  SCORER_MODEL_DIR: z.string().optional(),
+  /** File of the artifact folder to serve, e.g. model.int8.onnx for the trainer's quantised export. */
+  SCORER_MODEL_FILE: z
+    .string()
+    .regex(/^[\w.-]+\.onnx$/, 'must be a file name ending in .onnx')
+    .default('model.onnx'),
+  SCORER_REGISTRY_POLL_MS: int(100, 3_600_000).default(5_000),
+  /** A version that failed to load is retried after this long (the old one keeps serving). */
+  SCORER_MODEL_RETRY_MS: int(100, 86_400_000).default(60_000),
+  /** `candidate`: also score each request with the newest candidate version, off the response path. */
+  SCORER_SHADOW_MODE: z.enum(['off', 'candidate']).default('off'),
+  SCORER_INTRA_OP_THREADS: int(0, 256).default(2),
+  SCORER_INTER_OP_THREADS: int(0, 256).default(1),
+  /** Let onnxruntime's pool threads spin between runs; off suits a few cores shared with other work. */
+  SCORER_ORT_ALLOW_SPINNING: bool.default('false'),
+  SCORER_EXECUTION_PROVIDER: z.enum(['cpu', 'cuda']).default('cpu'),
+
+  /** Per-call budget for Redis (history, item misses); past it the request degrades. */
+  SCORER_REDIS_TIMEOUT_MS: int(1, 10_000).default(50),
+  /** Hash holding an item's fused vector in field `v` (Float32 little-endian), written by apps/embedder. */
+  SCORER_REDIS_VECTOR_KEY: z.string().default('{prefix}item:{item_id}:mm'),
+  SCORER_ITEM_CACHE_SOURCE: z.enum(['clickhouse', 'none']).default('clickhouse'),
+  SCORER_ITEM_CACHE_REFRESH_MS: int(100, 86_400_000).default(30_000),
+  SCORER_ITEM_CACHE_PAGE_ROWS: int(100, 1_000_000).default(20_000),
+  /** Embedding projection version to read; empty = the newest vector of any projection. */
+  SCORER_PROJECTION_VERSION: z.string().default(''),
+  /** Unknown items are looked up in Redis again only after this long. */
+  SCORER_NEGATIVE_CACHE_MS: int(0, 3_600_000).default(30_000),
+  /** CTR answered when no model output is available (degraded). */
+  SCORER_PRIOR_CTR: z.coerce.number().min(0).max(1).default(0.02),
+
+  SCORER_SCORE_LOG_ENABLED: bool.default('true'),
+  SCORER_SCORE_LOG_MAX_QUEUE: int(1, 1_000_000).default(20_000),
+  SCORER_SCORE_LOG_FLUSH_MS: int(1, 60_000).default(50),
+
+  SCORE_LOG_SINK_ENABLED: bool.default('true'),
+  SCORE_LOG_SINK_GROUP_ID: z.string().min(1).default('mmctr-score-log-sink'),
+  SCORE_LOG_SINK_MAX_MESSAGE_BYTES: int(1024, 16 * 1024 * 1024).default(4 * 1024 * 1024),
+});
+
+export type ScorerConfig = z.output<typeof scorerConfigSchema>;
+export const SCORER_CONFIG = Symbol('SCORER_CONFIG');
+
+/** Parses the scorer's variables; throws naming each bad one. */
+export function loadScorerConfig(env: NodeJS.ProcessEnv = process.env): ScorerConfig {
+  const result = scorerConfigSchema.safeParse(env);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  throw new Error(`Invalid scorer configuration:\n  ${problems.join('\n  ')}`);
+}
+
+@Global()
+@Module({
+  providers: [{ provide: SCORER_CONFIG, useFactory: (): ScorerConfig => loadScorerConfig() }],
+  exports: [SCORER_CONFIG],
+})
+export class ScorerConfigModule {}

@@ -1,0 +1,177 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { loadFeatureSpec } from '@mmctr/features';
+import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
+import { LOGGER } from '../logger';
+import { ScorerMetrics } from '../metrics/scorer-metrics';
+import { withTimeout } from '../with-timeout';
+import { ItemCache } from './item-cache';
+import { ItemCatalogRepository } from './item-catalog.repository';
+import { ItemOnlineRepository, type OnlineItem } from './item-online.repository';
+
+export interface ItemLookup {
+  /** Cache row per requested id, -1 where the item is unknown (OOV). */
+  rows: Int32Array;
+  /** True when the Redis miss fetch failed or timed out: some items may be wrongly OOV. */
+  failed: boolean;
+}
+
+/**
+ * Owns the columnar item cache: loads it from ClickHouse at start, refreshes it incrementally, and
+ * fills misses from Redis (one round trip per request, negative-cached so unknown ids don't repeat it).
+ */
+@Injectable()
+export class ItemCacheService implements OnApplicationBootstrap, OnApplicationShutdown {
+  readonly cache: ItemCache;
+  private loaded = false;
+  private itemsSinceS = 0;
+  private vectorsSinceMs = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> | undefined;
+  private readonly unknownUntil = new Map<string, number>();
+
+  constructor(
+    @Inject(SCORER_CONFIG) private readonly config: ScorerConfig,
+    @Inject(ItemCatalogRepository) private readonly catalog: ItemCatalogRepository,
+    @Inject(ItemOnlineRepository) private readonly online: ItemOnlineRepository,
+    @Inject(ScorerMetrics) private readonly metrics: ScorerMetrics,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {
+    this.cache = new ItemCache(loadFeatureSpec().multimodal.dim);
+  }
+
+  get isLoaded(): boolean {
+    return this.loaded || this.config.SCORER_ITEM_CACHE_SOURCE === 'none';
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.config.SCORER_ITEM_CACHE_SOURCE === 'none') return;
+    // A failed first load leaves the cache empty (Redis fills misses); the timer retries.
+    await this.refresh();
+    this.timer = setInterval(() => void this.refresh(), this.config.SCORER_ITEM_CACHE_REFRESH_MS);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Loads what changed since the last refresh (everything the first time). */
+  refresh(): Promise<void> {
+    this.refreshing ??= this.doRefresh().finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  private async doRefresh(): Promise<void> {
+    const started = Date.now();
+    const page = this.config.SCORER_ITEM_CACHE_PAGE_ROWS;
+    try {
+      let items = 0;
+      let vectors = 0;
+      // Overlap by a second: ingested_at has second resolution and upserts are idempotent.
+      const sinceS = Math.max(0, this.itemsSinceS - 1);
+      let maxS = this.itemsSinceS;
+      for (let after = ''; ;) {
+        const rows = await this.catalog.items(after, sinceS, page);
+        for (const r of rows) {
+          this.cache.upsertItem(r);
+          maxS = Math.max(maxS, r.ingested_s);
+        }
+        items += rows.length;
+        if (rows.length < page) break;
+        after = rows[rows.length - 1]!.item_id;
+      }
+      let maxMs = this.vectorsSinceMs;
+      for (let after = ''; ;) {
+        const rows = await this.catalog.vectors(
+          after,
+          this.vectorsSinceMs,
+          this.config.SCORER_PROJECTION_VERSION,
+          page,
+        );
+        for (const r of rows) {
+          this.cache.upsertVector(r.item_id, r.fused_vec, r.created_ms);
+          maxMs = Math.max(maxMs, r.created_ms);
+        }
+        vectors += rows.length;
+        if (rows.length < page) break;
+        after = rows[rows.length - 1]!.item_id;
+      }
+      this.itemsSinceS = maxS;
+      this.vectorsSinceMs = maxMs;
+      this.loaded = true;
+      this.metrics.itemCacheRows.set(this.cache.size);
+      this.metrics.itemCacheRefreshes.inc({ result: 'ok' });
+      if (items + vectors > 0) {
+        this.logger.info(
+          { items, vectors, rows: this.cache.size, ms: Date.now() - started },
+          'item cache refreshed',
+        );
+      }
+    } catch (err) {
+      this.metrics.itemCacheRefreshes.inc({ result: 'failed' });
+      this.logger.warn({ err: (err as Error).message }, 'item cache refresh failed; serving the cached rows');
+    }
+  }
+
+  private applyFetched(missing: readonly string[], found: (OnlineItem | null)[], now: number): void {
+    found.forEach((item, i) => {
+      if (!item) {
+        if (this.unknownUntil.size > 100_000) this.unknownUntil.clear();
+        this.unknownUntil.set(missing[i]!, now + this.config.SCORER_NEGATIVE_CACHE_MS);
+        return;
+      }
+      this.unknownUntil.delete(item.item_id);
+      if (item.ts_ms > 0 || item.category || item.tags.length > 0) this.cache.upsertItem(item);
+      if (item.vector) this.cache.upsertVector(item.item_id, item.vector, item.ts_ms);
+      else if (this.cache.row(item.item_id) < 0) this.cache.upsertItem(item);
+    });
+    this.metrics.itemCacheRows.set(this.cache.size);
+  }
+
+  /**
+   * Cache rows of `ids` (duplicates allowed), fetching misses from Redis in one round trip; with
+   * `remote` false (Redis just failed this request) misses stay unknown and the lookup counts as failed.
+   */
+  async lookup(ids: readonly string[], remote = true): Promise<ItemLookup> {
+    const rows = new Int32Array(ids.length);
+    const now = Date.now();
+    const missing: string[] = [];
+    const seen = new Set<string>();
+    ids.forEach((id, i) => {
+      const r = this.cache.row(id);
+      rows[i] = r;
+      if (r >= 0 || seen.has(id)) return;
+      seen.add(id);
+      const until = this.unknownUntil.get(id);
+      if (until === undefined || until <= now) missing.push(id);
+    });
+    let failed = false;
+    if (missing.length > 0 && !remote) failed = true;
+    else if (missing.length > 0) {
+      try {
+        // Results are applied even when they arrive after the timeout: a slow cold fetch still warms the cache.
+        const fetching = this.online.fetch(missing).then((found) => this.applyFetched(missing, found, now));
+        fetching.catch(() => undefined);
+        await withTimeout(fetching, this.config.SCORER_REDIS_TIMEOUT_MS, 'redis item fetch');
+      } catch {
+        failed = true;
+      }
+      ids.forEach((id, i) => {
+        if (rows[i]! < 0) rows[i] = this.cache.row(id);
+      });
+    }
+    let hits = 0;
+    let fetched = 0;
+    let unknown = 0;
+    ids.forEach((id, i) => {
+      if (rows[i]! < 0) unknown++;
+      else if (seen.has(id)) fetched++;
+      else hits++;
+    });
+    if (hits) this.metrics.itemLookups.inc({ result: 'hit' }, hits);
+    if (fetched) this.metrics.itemLookups.inc({ result: 'redis' }, fetched);
+    if (unknown) this.metrics.itemLookups.inc({ result: 'unknown' }, unknown);
+    return { rows, failed };
+  }
+}

@@ -1,0 +1,85 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ClickHouseService } from '@mmctr/clickhouse';
+
+// LIMIT takes no bound parameter on 18.16: a validated integer literal.
+const pageSize = (n: number): number => {
+  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`bad page size ${n}`);
+  return n;
+};
+
+export interface CatalogRow {
+  item_id: string;
+  category: string;
+  tags: string[];
+  ts_ms: number;
+  ingested_s: number;
+}
+
+export interface VectorRow {
+  item_id: string;
+  fused_vec: number[];
+  created_ms: number;
+}
+
+/**
+ * Item features and fused vectors from ClickHouse. Reads the base tables with the same argMax as the
+ * items_latest / item_embeddings_latest views, paged by item_id (the sort key) so the initial load
+ * never materialises the whole catalogue in one response, and filtered by a watermark for refreshes.
+ */
+@Injectable()
+export class ItemCatalogRepository {
+  constructor(@Inject(ClickHouseService) private readonly ch: ClickHouseService) {}
+
+  /** Newest version of items after `afterId` (paging) that were ingested at or after `sinceS`. */
+  async items(afterId: string, sinceS: number, limit: number): Promise<CatalogRow[]> {
+    const rows = await this.ch.query<{
+      item_id: string;
+      category: string;
+      tags: string[];
+      latest_ts_ms: string | number;
+      ingested_s: string | number;
+    }>(
+      `SELECT item_id, argMax(category, ts_ms) AS category, argMax(tags, ts_ms) AS tags, max(ts_ms) AS latest_ts_ms,
+              toUInt32(max(ingested_at)) AS ingested_s
+       FROM items
+       WHERE item_id > {after:String} AND item_id IN (
+         SELECT item_id FROM items WHERE ingested_at >= toDateTime({since:UInt32}))
+       GROUP BY item_id ORDER BY item_id LIMIT ${pageSize(limit)}`,
+      { after: afterId, since: sinceS },
+    );
+    return rows.map((r) => ({
+      item_id: r.item_id,
+      category: r.category,
+      tags: r.tags,
+      ts_ms: Number(r.latest_ts_ms),
+      ingested_s: Number(r.ingested_s),
+    }));
+  }
+
+  /** Newest fused vector of items after `afterId` whose newest vector was created after `sinceMs`. */
+  async vectors(
+    afterId: string,
+    sinceMs: number,
+    projectionVersion: string,
+    limit: number,
+  ): Promise<VectorRow[]> {
+    const rows = await this.ch.query<{
+      item_id: string;
+      vec: number[];
+      latest_created_ms: string | number;
+    }>(
+      `SELECT item_id, argMax(fused_vec, created_ms) AS vec, max(created_ms) AS latest_created_ms
+       FROM item_embeddings
+       WHERE item_id > {after:String} AND notEmpty(fused_vec)
+         AND ({pv:String} = '' OR projection_version = {pv:String})
+       GROUP BY item_id HAVING latest_created_ms > {since:UInt64}
+       ORDER BY item_id LIMIT ${pageSize(limit)}`,
+      { after: afterId, since: sinceMs, pv: projectionVersion },
+    );
+    return rows.map((r) => ({
+      item_id: r.item_id,
+      fused_vec: r.vec,
+      created_ms: Number(r.latest_created_ms),
+    }));
+  }
+}

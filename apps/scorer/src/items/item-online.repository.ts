@@ -1,0 +1,76 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type Redis from 'ioredis';
+import { APP_CONFIG, type AppConfig } from '@mmctr/config';
+import { OnlineStore } from '@mmctr/online-store';
+import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
+import { SCORER_REDIS } from '../redis/redis.module';
+
+export interface OnlineItem {
+  item_id: string;
+  category: string;
+  tags: string[];
+  ts_ms: number;
+  /** Fused vector, when Redis holds one. */
+  vector: Float32Array | null;
+}
+
+/** Decodes a stored vector: raw Float32 little-endian bytes, or a JSON array of numbers. */
+export function decodeVector(raw: Buffer | null): Float32Array | null {
+  if (!raw || raw.length === 0) return null;
+  if (raw[0] === 0x5b /* '[' */) {
+    try {
+      const parsed = JSON.parse(raw.toString('utf8')) as unknown;
+      return Array.isArray(parsed) ? Float32Array.from(parsed as number[]) : null;
+    } catch {
+      return null;
+    }
+  }
+  if (raw.length % 4 !== 0) return null;
+  const out = new Float32Array(raw.length / 4);
+  for (let i = 0; i < out.length; i++) out[i] = raw.readFloatLE(i * 4);
+  return out;
+}
+
+/** Items missing from the in-process cache, read from the online store in one pipeline. */
+@Injectable()
+export class ItemOnlineRepository {
+  private readonly vectorKey: (id: string) => string;
+
+  constructor(
+    @Inject(SCORER_REDIS) private readonly redis: Redis,
+    @Inject(OnlineStore) private readonly store: OnlineStore,
+    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(SCORER_CONFIG) scorer: ScorerConfig,
+  ) {
+    const template = scorer.SCORER_REDIS_VECTOR_KEY.replace('{prefix}', config.REDIS_KEY_PREFIX);
+    this.vectorKey = (id) => template.replace('{item_id}', id);
+  }
+
+  /** Features of each id in order (null where Redis knows nothing). One round trip. */
+  async fetch(ids: readonly string[]): Promise<(OnlineItem | null)[]> {
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) {
+      pipeline.hmget(this.store.itemKey(id), 'item_id', 'category', 'tags', 'ts_ms');
+      pipeline.hgetBuffer(this.vectorKey(id), 'v');
+    }
+    const results = await pipeline.exec();
+    if (!results) throw new Error('redis pipeline was discarded');
+    return ids.map((id, i) => {
+      const [hErr, h] = results[2 * i]!;
+      const [vErr, v] = results[2 * i + 1]!;
+      if (hErr) throw hErr;
+      if (vErr) throw vErr;
+      const [itemId, category, tags, ts] = h as (string | null)[];
+      const vector = decodeVector(v as Buffer | null);
+      if (itemId == null && !vector) return null;
+      let tagList: string[] = [];
+      try {
+        tagList = tags ? (JSON.parse(tags) as string[]) : [];
+      } catch {
+        tagList = [];
+      }
+      return { item_id: id, category: category ?? '', tags: tagList, ts_ms: Number(ts ?? 0), vector };
+    });
+  }
+}

@@ -1,0 +1,71 @@
+import type { ScoreLogRecord } from '@mmctr/contracts';
+import { decodeScoreLog, toScoreLogRow } from './score-log-row';
+import { decodeVector } from '../items/item-online.repository';
+
+const record: ScoreLogRecord = {
+  schema_version: 1,
+  request_id: 'r1',
+  ts_ms: 1_700_000_123_456,
+  user_id: 'u1',
+  model_version: 'v1',
+  feature_spec_version: 'fs-1',
+  context: { device: 'ios' },
+  history_item_ids: ['h1'],
+  item_ids: ['a', 'b'],
+  positions: [0, 1],
+  ctrs: [0.1, 0.2],
+  degraded: false,
+};
+
+describe('score log rows', () => {
+  it('maps a record to every score_log column', () => {
+    expect(toScoreLogRow(record, 1_700_000_200_000)).toEqual({
+      request_id: 'r1',
+      ts_ms: 1_700_000_123_456,
+      event_time: 1_700_000_123,
+      user_id: 'u1',
+      model_version: 'v1',
+      feature_spec_version: 'fs-1',
+      shadow_model_version: '',
+      device: 'ios',
+      placement: '',
+      country: '',
+      history_item_ids: ['h1'],
+      item_ids: ['a', 'b'],
+      positions: [0, 1],
+      ctrs: [0.1, 0.2],
+      shadow_ctrs: [],
+      degraded: 0,
+      ingested_at: 1_700_000_200,
+    });
+  });
+
+  it('decodes large valid records and rejects oversized, malformed and off-contract ones', () => {
+    const big = {
+      ...record,
+      item_ids: Array(2000).fill('item-1234567890-abcdef'),
+      positions: Array(2000).fill(1),
+      ctrs: Array(2000).fill(0.123456789),
+    };
+    const raw = Buffer.from(JSON.stringify(big));
+    expect(raw.length).toBeGreaterThan(64 * 1024);
+    expect(decodeScoreLog(raw, 1024 * 1024).ok).toBe(true);
+    expect(decodeScoreLog(raw, 1024)).toEqual({
+      ok: false,
+      reason: expect.stringMatching(/oversized/) as unknown,
+    });
+    expect(decodeScoreLog(Buffer.from('{'), 1024).ok).toBe(false);
+    expect(decodeScoreLog(Buffer.from(JSON.stringify({ ...record, extra: 1 })), 1024).ok).toBe(false);
+    expect(decodeScoreLog(null, 1024).ok).toBe(false);
+  });
+});
+
+describe('decodeVector', () => {
+  it('reads Float32 little-endian bytes and JSON arrays', () => {
+    const v = Float32Array.from([1.5, -2, 0.25]);
+    expect(Array.from(decodeVector(Buffer.from(v.buffer))!)).toEqual([1.5, -2, 0.25]);
+    expect(Array.from(decodeVector(Buffer.from('[1,2]'))!)).toEqual([1, 2]);
+    expect(decodeVector(null)).toBeNull();
+    expect(decodeVector(Buffer.from([1, 2, 3]))).toBeNull();
+  });
+});

@@ -1,0 +1,60 @@
+import { validate, type ScoreLogRecord } from '@mmctr/contracts';
+
+/** A score_log row (every column: 18.16 ignores column DEFAULTs on JSONEachRow inserts). */
+export interface ScoreLogRow {
+  request_id: string;
+  ts_ms: number;
+  event_time: number;
+  user_id: string;
+  model_version: string;
+  feature_spec_version: string;
+  shadow_model_version: string;
+  device: string;
+  placement: string;
+  country: string;
+  history_item_ids: string[];
+  item_ids: string[];
+  positions: number[];
+  ctrs: number[];
+  shadow_ctrs: number[];
+  degraded: number;
+  ingested_at: number;
+}
+
+export function toScoreLogRow(r: ScoreLogRecord, nowMs: number): ScoreLogRow {
+  return {
+    request_id: r.request_id,
+    ts_ms: r.ts_ms,
+    event_time: Math.floor(r.ts_ms / 1000),
+    user_id: r.user_id,
+    model_version: r.model_version,
+    feature_spec_version: r.feature_spec_version,
+    shadow_model_version: r.shadow_model_version ?? '',
+    device: r.context?.device ?? '',
+    placement: r.context?.placement ?? '',
+    country: r.context?.country ?? '',
+    history_item_ids: r.history_item_ids,
+    item_ids: r.item_ids,
+    positions: r.positions,
+    ctrs: r.ctrs,
+    shadow_ctrs: r.shadow_ctrs ?? [],
+    degraded: r.degraded ? 1 : 0,
+    ingested_at: Math.floor(nowMs / 1000),
+  };
+}
+
+/** Decodes one Kafka value (size limit, JSON, contract); the scores topic carries large slates. */
+export function decodeScoreLog(
+  raw: Buffer | null,
+  maxBytes: number,
+): { ok: true; value: ScoreLogRecord } | { ok: false; reason: string } {
+  if (!raw || raw.length === 0) return { ok: false, reason: 'empty message' };
+  if (raw.length > maxBytes) return { ok: false, reason: `oversized: ${raw.length} bytes > ${maxBytes}` };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw.toString('utf8'));
+  } catch (err) {
+    return { ok: false, reason: `bad JSON: ${(err as Error).message}` };
+  }
+  return validate('scoreLog', parsed);
+}

@@ -1,0 +1,94 @@
+import { encodeCandidates, encodeUser, loadFeatureSpec, type RawItem } from '@mmctr/features';
+import { ItemCache } from '../items/item-cache';
+import { InputBuffers } from '../model/onnx-model';
+import { FeatureAssembler } from './feature-assembler';
+
+const spec = loadFeatureSpec();
+const D = spec.multimodal.dim;
+const L = spec.history.length;
+const dims = { U: spec.user_fields.length, L, C: spec.candidate_fields.length, D };
+
+/** A small deterministic catalogue: some items without vectors, some without tags. */
+function catalogue(n: number): RawItem[] {
+  return Array.from({ length: n }, (_, i) => ({
+    item_id: `item-${i}`,
+    category: i % 5 === 0 ? '' : `cat-${i % 9}`,
+    tags: Array.from({ length: i % 8 }, (_, k) => (k === 2 ? '' : `tag-${(i * 7 + k) % 50}`)),
+    mm: i % 3 === 0 ? null : Array.from({ length: D }, (_, k) => Math.cos(i + k * 0.1)),
+  }));
+}
+
+function fill(cache: ItemCache, items: RawItem[]): void {
+  for (const it of items) {
+    cache.upsertItem({ item_id: it.item_id, category: it.category ?? '', tags: it.tags ?? [], ts_ms: 1 });
+    if (it.mm) cache.upsertVector(it.item_id, it.mm, 1);
+  }
+}
+
+const ints = (a: BigInt64Array, n = a.length) => Array.from(a.subarray(0, n), Number);
+
+describe('FeatureAssembler (serving encoder) against libs/features (the training encoder)', () => {
+  const items = catalogue(300);
+  const byId = new Map(items.map((it) => [it.item_id, it]));
+  const cache = new ItemCache(D);
+  fill(cache, items);
+  const assembler = new FeatureAssembler();
+  const buffers = new InputBuffers(dims, 500);
+
+  function check(userId: string, historyIds: string[], candidateIds: string[], positions: number[]) {
+    const context = { device: 'android', placement: 'feed' };
+    const tsMs = 1_700_000_000_000 + historyIds.length * 3_600_000;
+    const raw = (id: string): RawItem => byId.get(id) ?? { item_id: id };
+    const oov = assembler.assemble(spec, cache, buffers, {
+      userId,
+      context,
+      tsMs,
+      historyIds,
+      historyRows: Int32Array.from(historyIds, (id) => cache.row(id)),
+      candidateIds,
+      candidateRows: Int32Array.from(candidateIds, (id) => cache.row(id)),
+      positions,
+    });
+    const u = encodeUser(spec, { user_id: userId, ...context, ts_ms: tsMs, history: historyIds.map(raw) });
+    const c = encodeCandidates(
+      spec,
+      candidateIds.map((id, i) => ({ ...raw(id), position: positions[i] })),
+    );
+    const B = candidateIds.length;
+    expect(ints(buffers.userFields.data)).toEqual(ints(u.userFields));
+    expect(ints(buffers.histIds.data)).toEqual(ints(u.histIds));
+    expect(ints(buffers.histCat.data)).toEqual(ints(u.histCat));
+    expect(ints(buffers.histTags.data)).toEqual(ints(u.histTags));
+    expect(Array.from(buffers.histMm)).toEqual(Array.from(u.histMm));
+    expect(ints(buffers.candFields.data, B * 3)).toEqual(ints(c.candFields));
+    expect(ints(buffers.candTags.data, B * 5)).toEqual(ints(c.candTags));
+    expect(Array.from(buffers.candMm.subarray(0, B * D))).toEqual(Array.from(c.candMm));
+    const unknown = [...historyIds.slice(0, L), ...candidateIds].filter((id) => !byId.has(id)).length;
+    expect(oov).toBe(unknown);
+  }
+
+  it('writes exactly the tensors the training encoder produces, unknown items included', () => {
+    const history = ['item-4', 'ghost-1', 'item-9', 'item-30', 'item-31'];
+    const cands = Array.from({ length: 120 }, (_, i) =>
+      i % 17 === 0 ? `new-${i}` : `item-${(i * 11) % 300}`,
+    );
+    check(
+      'user-1',
+      history,
+      cands,
+      cands.map((_, i) => i % 45),
+    );
+  });
+
+  it('leaves nothing behind when preallocated buffers are reused for a smaller request', () => {
+    const long = Array.from({ length: 90 }, (_, i) => `item-${i}`);
+    check(
+      'user-2',
+      long,
+      Array.from({ length: 400 }, (_, i) => `item-${299 - (i % 300)}`),
+      Array<number>(400).fill(3),
+    );
+    check('user-3', ['ghost-2'], ['item-1', 'item-2', 'unknown'], [0, 1, 2]);
+    check('user-4', [], ['item-3'], [7]);
+  });
+});

@@ -1,0 +1,121 @@
+import {
+  Hasher,
+  hourOfDay,
+  positionValue,
+  TAG_SLOTS as SPEC_TAG_SLOTS,
+  type FeatureSpec,
+} from '@mmctr/features';
+import type { ItemCache } from '../items/item-cache';
+import type { InputBuffers } from '../model/onnx-model';
+import type { ScoreContext } from './score-request';
+
+// A plain local: an imported binding is a getter under CommonJS, too slow for the inner loops.
+const TAG_SLOTS = SPEC_TAG_SLOTS;
+
+export interface AssemblyInput {
+  userId: string;
+  context: ScoreContext;
+  tsMs: number;
+  /** History item ids, newest first, and their cache rows (-1 = unknown). */
+  historyIds: readonly string[];
+  historyRows: Int32Array;
+  candidateIds: readonly string[];
+  candidateRows: Int32Array;
+  positions: readonly number[];
+}
+
+/**
+ * Writes one request's model inputs into preallocated buffers, following the feature spec exactly
+ * like libs/features encodeUser / encodeCandidates (same hash, same clipping, zeros for missing):
+ * cached items copy precomputed ids and vectors; unknown ones get their hashed id, 0 for
+ * category and tags, and a zero vector. Returns how many items were out of vocabulary.
+ */
+export class FeatureAssembler {
+  private readonly hasher = new Hasher();
+  /** Position ids of a clipped position field, per spec: index = clipped value - clip[0]. */
+  private readonly positionTables = new WeakMap<FeatureSpec, Int32Array>();
+
+  private positionId(spec: FeatureSpec, position: number): number {
+    const f = spec.candidate_fields[2]!;
+    if (!f.clip || !Number.isInteger(position)) {
+      return this.hasher.bucket(f.name, positionValue(position, f.clip), f.buckets);
+    }
+    const [lo, hi] = f.clip;
+    let table = this.positionTables.get(spec);
+    if (!table) {
+      table = new Int32Array(hi - lo + 1);
+      for (let p = lo; p <= hi; p++)
+        table[p - lo] = this.hasher.bucket(f.name, positionValue(p, f.clip), f.buckets);
+      this.positionTables.set(spec, table);
+    }
+    return table[Math.min(Math.max(position, lo), hi) - lo]!;
+  }
+
+  assemble(spec: FeatureSpec, cache: ItemCache, buf: InputBuffers, input: AssemblyInput): number {
+    const { L, C, D } = buf.dims;
+    const cols = cache.columns(spec);
+    const copyDim = Math.min(D, cache.dim);
+    const vectors = cache.vectorData;
+    const cacheDim = cache.dim;
+    const h = this.hasher;
+    const itemBuckets = spec.candidate_fields[0]!.buckets;
+    let oov = 0;
+
+    const userValues: Record<string, string | undefined> = {
+      user_id: input.userId,
+      device: input.context.device,
+      placement: input.context.placement,
+      country: input.context.country,
+      hour_of_day: hourOfDay(input.tsMs),
+    };
+    spec.user_fields.forEach((f, i) =>
+      buf.userFields.set(i, h.bucket(f.name, userValues[f.name], f.buckets)),
+    );
+
+    const n = Math.min(L, input.historyIds.length);
+    for (let i = 0; i < L; i++) {
+      const t = i * TAG_SLOTS;
+      const m = i * D;
+      const row = i < n ? input.historyRows[i]! : -1;
+      if (row >= 0) {
+        buf.histIds.set(i, cols.itemId[row]!);
+        buf.histCat.set(i, cols.category[row]!);
+        for (let k = 0; k < TAG_SLOTS; k++) buf.histTags.set(t + k, cols.tags[row * TAG_SLOTS + k]!);
+        if (cache.hasVectorAt(row)) {
+          buf.histMm.set(vectors.subarray(row * cacheDim, row * cacheDim + copyDim), m);
+          buf.histMm.fill(0, m + copyDim, m + D);
+        } else buf.histMm.fill(0, m, m + D);
+      } else {
+        if (i < n) oov++;
+        buf.histIds.set(i, i < n ? h.bucket('item_id', input.historyIds[i], itemBuckets) : 0);
+        buf.histCat.set(i, 0);
+        buf.histTags.fill(0, t, t + TAG_SLOTS);
+        buf.histMm.fill(0, m, m + D);
+      }
+    }
+
+    for (let b = 0; b < input.candidateIds.length; b++) {
+      const row = input.candidateRows[b]!;
+      const f = b * C;
+      const t = b * TAG_SLOTS;
+      const m = b * D;
+      buf.candFields.set(f + 2, this.positionId(spec, input.positions[b]!));
+      if (row >= 0) {
+        buf.candFields.set(f, cols.itemId[row]!);
+        buf.candFields.set(f + 1, cols.category[row]!);
+        for (let k = 0; k < TAG_SLOTS; k++) buf.candTags.set(t + k, cols.tags[row * TAG_SLOTS + k]!);
+        if (cache.hasVectorAt(row)) {
+          buf.candMm.set(vectors.subarray(row * cacheDim, row * cacheDim + copyDim), m);
+          buf.candMm.fill(0, m + copyDim, m + D);
+        } else buf.candMm.fill(0, m, m + D);
+      } else {
+        oov++;
+        buf.candFields.set(f, h.bucket('item_id', input.candidateIds[b], itemBuckets));
+        buf.candFields.set(f + 1, 0);
+        buf.candTags.fill(0, t, t + TAG_SLOTS);
+        buf.candMm.fill(0, m, m + D);
+      }
+    }
+    return oov;
+  }
+}

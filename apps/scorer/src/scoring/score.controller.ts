@@ -1,0 +1,67 @@
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  HttpCode,
+  Inject,
+  Post,
+  Res,
+  UseGuards,
+} from '@nestjs/common';
+import { ApiBody, ApiHeader, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { ApiKeyGuard } from '../auth/api-key.guard';
+import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
+import { ScorerMetrics } from '../metrics/scorer-metrics';
+import { ScoreService } from './score.service';
+import {
+  ScoreRequestValidator,
+  scoreRequestSchema,
+  scoreResponseSchema,
+  type ScoreResponse,
+} from './score-request';
+
+const MAX_CANDIDATES = Number(process.env.SCORER_MAX_CANDIDATES ?? 2000) || 2000;
+
+@ApiTags('scoring')
+@ApiSecurity('api-key')
+@Controller('v1')
+@UseGuards(ApiKeyGuard)
+export class ScoreController {
+  private readonly validator: ScoreRequestValidator;
+
+  constructor(
+    @Inject(ScoreService) private readonly scorer: ScoreService,
+    @Inject(ScorerMetrics) private readonly metrics: ScorerMetrics,
+    @Inject(SCORER_CONFIG) config: ScorerConfig,
+  ) {
+    this.validator = new ScoreRequestValidator(config.SCORER_MAX_CANDIDATES);
+  }
+
+  @Post('score')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'CTR of each candidate item for one user and context' })
+  @ApiBody({ schema: scoreRequestSchema(MAX_CANDIDATES) as object })
+  @ApiOkResponse({ schema: scoreResponseSchema as object })
+  @ApiHeader({ name: 'x-api-key', required: false, description: 'Required when the scorer has API keys set' })
+  async score(
+    @Body() body: unknown,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ScoreResponse> {
+    const end = this.metrics.requestSeconds.startTimer();
+    const checked = this.validator.validate(body);
+    if (!checked.ok) {
+      end({ status: '400' });
+      throw new BadRequestException(checked.message);
+    }
+    try {
+      const response = await this.scorer.score(checked.value);
+      void reply.header('x-model-version', response.model_version);
+      end({ status: '200' });
+      return response;
+    } catch (err) {
+      end({ status: String((err as { status?: number }).status ?? 500) });
+      throw err;
+    }
+  }
+}

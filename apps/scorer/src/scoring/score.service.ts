@@ -1,0 +1,173 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
+import type { Logger } from 'pino';
+import type { ScoreLogRecord } from '@mmctr/contracts';
+import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
+import { HistoryRepository } from '../history/history.repository';
+import { ItemCacheService } from '../items/item-cache.service';
+import { LOGGER } from '../logger';
+import { ScorerMetrics } from '../metrics/scorer-metrics';
+import { ModelManager, type ModelLease } from '../model/model-manager.service';
+import { ScoreLogProducer } from '../score-log/score-log.producer';
+import { withTimeout } from '../with-timeout';
+import { FeatureAssembler, type AssemblyInput } from './feature-assembler';
+import type { ScoreRequest, ScoreResponse } from './score-request';
+
+const seconds = (fromNs: bigint) => Number(process.hrtime.bigint() - fromNs) / 1e9;
+
+/** Scores one request: history + item features -> one batched session.run -> response + score log. */
+@Injectable()
+export class ScoreService {
+  private readonly assembler = new FeatureAssembler();
+
+  constructor(
+    @Inject(SCORER_CONFIG) private readonly config: ScorerConfig,
+    @Inject(ModelManager) private readonly models: ModelManager,
+    @Inject(HistoryRepository) private readonly history: HistoryRepository,
+    @Inject(ItemCacheService) private readonly items: ItemCacheService,
+    @Inject(ScoreLogProducer) private readonly scoreLog: ScoreLogProducer,
+    @Inject(ScorerMetrics) private readonly metrics: ScorerMetrics,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async score(req: ScoreRequest): Promise<ScoreResponse> {
+    const lease = this.models.lease('production');
+    if (!lease) throw new ServiceUnavailableException('no model loaded yet');
+    try {
+      return await this.scoreWith(lease, req);
+    } finally {
+      lease.done();
+    }
+  }
+
+  private async scoreWith(lease: ModelLease, req: ScoreRequest): Promise<ScoreResponse> {
+    const { model } = lease;
+    const tsMs = Date.now();
+    const requestId = req.request_id ?? randomUUID();
+    const context = req.context ?? {};
+    const candidateIds = req.candidates.map((c) => c.item_id);
+    const positions = req.candidates.map((c, i) => c.position ?? i);
+    const reasons: string[] = [];
+
+    let t = process.hrtime.bigint();
+    let historyIds: string[] = [];
+    try {
+      historyIds = await withTimeout(
+        this.history.recentItemIds(req.user_id, model.dims.L),
+        this.config.SCORER_REDIS_TIMEOUT_MS,
+        'history',
+      );
+    } catch {
+      reasons.push('history');
+    }
+    this.metrics.stageSeconds.observe({ stage: 'history' }, seconds(t));
+    this.metrics.historyLength.observe(historyIds.length);
+
+    t = process.hrtime.bigint();
+    const lookup = await this.items.lookup(
+      historyIds.length ? [...historyIds, ...candidateIds] : candidateIds,
+    );
+    if (lookup.failed) reasons.push('items');
+    const historyRows = lookup.rows.subarray(0, historyIds.length);
+    const candidateRows = lookup.rows.subarray(historyIds.length);
+    this.metrics.stageSeconds.observe({ stage: 'items' }, seconds(t));
+
+    const input: AssemblyInput = {
+      userId: req.user_id,
+      context,
+      tsMs,
+      historyIds,
+      historyRows,
+      candidateIds,
+      candidateRows,
+      positions,
+    };
+    let ctrs: Float32Array | undefined;
+    const buffers = model.acquireBuffers();
+    try {
+      t = process.hrtime.bigint();
+      const oov = this.assembler.assemble(model.spec, this.items.cache, buffers, input);
+      if (oov) this.metrics.oovItems.inc(oov);
+      this.metrics.stageSeconds.observe({ stage: 'encode' }, seconds(t));
+      t = process.hrtime.bigint();
+      ctrs = await model.run(buffers, candidateIds.length);
+      const s = seconds(t);
+      this.metrics.stageSeconds.observe({ stage: 'inference' }, s);
+      this.metrics.inferenceSeconds.observe({ role: 'production' }, s);
+    } catch (err) {
+      reasons.push('inference');
+      this.logger.error(
+        { request_id: requestId, err: (err as Error).message },
+        'inference failed; answering priors',
+      );
+    } finally {
+      model.releaseBuffers(buffers);
+    }
+    this.metrics.batchSize.observe(candidateIds.length);
+    for (const r of reasons) this.metrics.degraded.inc({ reason: r });
+
+    const prior = this.config.SCORER_PRIOR_CTR;
+    const response: ScoreResponse = {
+      request_id: requestId,
+      model_version: model.version,
+      scores: candidateIds.map((item_id, i) => ({ item_id, ctr: ctrs ? ctrs[i]! : prior })),
+      degraded: reasons.length > 0,
+    };
+    const record: ScoreLogRecord = {
+      schema_version: 1,
+      request_id: requestId,
+      ts_ms: tsMs,
+      user_id: req.user_id,
+      model_version: model.version,
+      feature_spec_version: model.spec.version,
+      context: { ...context },
+      history_item_ids: historyIds.slice(0, model.dims.L),
+      item_ids: candidateIds,
+      positions,
+      ctrs: response.scores.map((s) => s.ctr),
+      degraded: response.degraded,
+    };
+    this.logAfterResponse(record, input);
+    return response;
+  }
+
+  /** Shadow scoring (if any) runs after the response is sent; then the record is produced. */
+  private logAfterResponse(record: ScoreLogRecord, input: AssemblyInput): void {
+    if (!this.scoreLog.enabled) return;
+    const shadow = this.models.lease('shadow');
+    if (!shadow) {
+      this.scoreLog.publish(record);
+      return;
+    }
+    setImmediate(() => {
+      void this.runShadow(shadow, input)
+        .then((ctrs) => {
+          if (ctrs) {
+            record.shadow_model_version = shadow.model.version;
+            record.shadow_ctrs = Array.from(ctrs);
+          }
+        })
+        .finally(() => {
+          shadow.done();
+          this.scoreLog.publish(record);
+        });
+    });
+  }
+
+  private async runShadow(lease: ModelLease, input: AssemblyInput): Promise<Float32Array | null> {
+    const { model } = lease;
+    const buffers = model.acquireBuffers();
+    try {
+      this.assembler.assemble(model.spec, this.items.cache, buffers, input);
+      const t = process.hrtime.bigint();
+      const ctrs = await model.run(buffers, input.candidateIds.length);
+      this.metrics.inferenceSeconds.observe({ role: 'shadow' }, seconds(t));
+      return ctrs;
+    } catch (err) {
+      this.logger.warn({ version: model.version, err: (err as Error).message }, 'shadow scoring failed');
+      return null;
+    } finally {
+      model.releaseBuffers(buffers);
+    }
+  }
+}

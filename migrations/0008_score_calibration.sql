@@ -1,0 +1,27 @@
+-- Calibration of served CTRs: predicted vs observed CTR per model version and predicted-CTR bucket
+-- (20 equal-width buckets of 0.05). Starts from the impressions (what was shown) and looks up the
+-- score each one was served with, by request_id + item_id: the ad server must impress under the
+-- request_id it scored with. Impressions never scored are left out; one JOIN per SELECT (18.16).
+CREATE VIEW IF NOT EXISTS {{database}}.score_calibration AS
+SELECT model_version,
+       bucket,
+       bucket / 20 AS bucket_lo,
+       (bucket + 1) / 20 AS bucket_hi,
+       count() AS impressions,
+       sum(clicked) AS clicks,
+       avg(ctr) AS predicted_ctr,
+       avg(clicked) AS observed_ctr,
+       sum(degraded) AS degraded_impressions
+FROM
+(
+    SELECT request_id, item_id, clicked
+    FROM {{database}}.impressions_labeled
+)
+ANY LEFT JOIN
+(
+    SELECT request_id, item_id, model_version, ctr, degraded,
+           toUInt8(least(floor(ctr * 20), 19)) AS bucket, 1 AS scored
+    FROM {{database}}.score_log_items
+) USING (request_id, item_id)
+WHERE scored = 1
+GROUP BY model_version, bucket;

@@ -1,0 +1,313 @@
+// The scoring API end to end against the real stack: validation, auth, features from ClickHouse
+// (item cache) and Redis (history, misses), score logging through Kafka into score_log, and
+// serving/training parity recomputed from the logged features with libs/features.
+import { loadConfig } from '@mmctr/config';
+import type { BehaviourEvent, CatalogueItem } from '@mmctr/contracts';
+import type { RawItem } from '@mmctr/features';
+import { OnlineStore, createRedis } from '@mmctr/online-store';
+import {
+  loggedRequestIds,
+  offlineScore,
+  post,
+  registerModel,
+  scorerEnv,
+  startScorer,
+  testModel,
+  waitFor,
+  type RunningScorer,
+  type ScorerEnv,
+} from '../../apps/scorer/test/support/scorer-harness';
+import type { ScoreResponse } from '../../apps/scorer/src/scoring/score-request';
+
+const KEY = { 'x-api-key': 'key-two' };
+const D = 128;
+const vec = (seed: number) => Array.from({ length: D }, (_, i) => Math.sin(seed * 13.1 + i * 0.7) * 0.5);
+
+// i1..i12 live in ClickHouse (the cache's start-up load); r1..r3 only in Redis (the miss path).
+const chItems = Array.from({ length: 12 }, (_, k) => ({
+  item_id: `i${k + 1}`,
+  category: `cat${k % 3}`,
+  tags: [`t${k % 4}`, `t${(k + 1) % 5}`],
+  vector: k < 8 ? vec(k + 1) : null,
+}));
+const redisItems = Array.from({ length: 3 }, (_, k) => ({
+  item_id: `r${k + 1}`,
+  category: `rcat${k}`,
+  tags: [`rt${k}`],
+  vector: vec(100 + k),
+}));
+const rawOf = (id: string): RawItem => {
+  const it = [...chItems, ...redisItems].find((x) => x.item_id === id);
+  return it ? { item_id: id, category: it.category, tags: it.tags, mm: it.vector } : { item_id: id };
+};
+
+// testTimeout in jest.config's projects is not applied per project: set it here.
+jest.setTimeout(180_000);
+
+describe('scorer API (real Redis, Kafka, ClickHouse)', () => {
+  let env: ScorerEnv;
+  let scorer: RunningScorer;
+  let modelDir: string;
+  const served: string[] = [];
+
+  beforeAll(async () => {
+    modelDir = await testModel('api', 1);
+    env = await scorerEnv({ SCORER_API_KEYS: 'key-one,key-two', SCORER_MAX_CANDIDATES: '50' });
+    const now = Date.now();
+    await env.ch.insert(
+      'items',
+      chItems.map((it) => ({
+        item_id: it.item_id,
+        ts_ms: now - 60_000,
+        updated_at: Math.floor(now / 1000) - 60,
+        title: `title ${it.item_id}`,
+        description: '',
+        category: it.category,
+        tags: it.tags,
+        image: '',
+        content_hash: 'h',
+        schema_version: 1,
+        ingested_at: Math.floor(now / 1000),
+      })),
+    );
+    await env.ch.insert(
+      'item_embeddings',
+      chItems
+        .filter((it) => it.vector)
+        .map((it) => ({
+          item_id: it.item_id,
+          content_hash: 'h',
+          image_vec: [],
+          text_vec: [],
+          fused_vec: it.vector,
+          image_encoder: 'test',
+          text_encoder: 'test',
+          projection_version: 'p1',
+          created_ms: now - 30_000,
+          created_at: Math.floor(now / 1000),
+        })),
+    );
+    const config = loadConfig();
+    const redis = createRedis(config);
+    const store = new OnlineStore(redis, {
+      keyPrefix: env.prefix,
+      types: ['click'],
+      cap: 100,
+      historyTtlS: 600,
+    });
+    const catalogue: CatalogueItem[] = redisItems.map((it) => ({
+      schema_version: 1,
+      item_id: it.item_id,
+      ts_ms: now - 10_000,
+      title: `title ${it.item_id}`,
+      category: it.category,
+      tags: it.tags,
+    }));
+    await store.upsertItems(catalogue);
+    for (const it of redisItems) {
+      const v = Float32Array.from(it.vector);
+      await redis.hset(`${env.prefix}item:${it.item_id}:mm`, 'ts_ms', now, 'v', Buffer.from(v.buffer));
+    }
+    // u1 clicked (oldest first) i1, r2, ghost (unknown everywhere), i9 (no vector).
+    const clicks: BehaviourEvent[] = ['i1', 'r2', 'ghost', 'i9'].map((item_id, k) => ({
+      schema_version: 1,
+      event_id: `e${k}`,
+      type: 'click',
+      ts_ms: now - 50_000 + k * 1000,
+      user_id: 'u1',
+      item_id,
+      request_id: `old${k}`,
+    }));
+    await store.recordBehaviour(clicks);
+    redis.disconnect();
+    await registerModel(env.ch, 'api-v1', modelDir, 'production');
+    scorer = await startScorer();
+  });
+
+  afterAll(async () => {
+    await scorer?.close();
+    await env?.restore();
+  });
+
+  const score = async (body: unknown, headers: Record<string, string> = KEY) => {
+    const res = await post<ScoreResponse & { message?: string }>(`${scorer.url}/v1/score`, body, headers);
+    if (res.status === 200) served.push(res.body.request_id);
+    return res;
+  };
+
+  it('rejects invalid requests with a 400 and a message that names the problem', async () => {
+    const cases: [unknown, RegExp][] = [
+      [{ candidates: [{ item_id: 'i1' }] }, /must have required property 'user_id'/],
+      [{ user_id: 'u1', candidates: [] }, /candidates must NOT have fewer than 1 items/],
+      [{ user_id: 'u1' }, /must have required property 'candidates'/],
+      [{ user_id: '', candidates: [{ item_id: 'i1' }] }, /user_id must NOT have fewer than 1 characters/],
+      [{ user_id: 'u1', candidates: [{ item_id: 'i1', position: -1 }] }, /position must be >= 0/],
+      [{ user_id: 'u1', candidates: [{ item_id: 'i1', position: 1.5 }] }, /position must be integer/],
+      [{ user_id: 'u1', candidates: [{ id: 'i1' }] }, /candidates\/0 must have required property 'item_id'/],
+      [
+        { user_id: 'u1', candidates: [{ item_id: 'i1', id: 'x' }] },
+        /candidates\/0 has unknown property 'id'/,
+      ],
+      [{ user_id: 'u1', candidates: [{ item_id: 'i1' }], extra: true }, /unknown property 'extra'/],
+      [{ user_id: 'u1', context: { device: 7 }, candidates: [{ item_id: 'i1' }] }, /device must be string/],
+      [{ user_id: 'u1', context: { os: 'x' }, candidates: [{ item_id: 'i1' }] }, /unknown property 'os'/],
+      [
+        { user_id: 'u1', candidates: Array.from({ length: 51 }, (_, i) => ({ item_id: `x${i}` })) },
+        /candidates must NOT have more than 50 items/,
+      ],
+    ];
+    for (const [body, message] of cases) {
+      const res = await score(body);
+      expect({ body, status: res.status }).toEqual({ body, status: 400 });
+      expect(res.body.message).toMatch(message);
+      expect(res.headers.get('x-model-version')).toBe('api-v1');
+    }
+    const malformed = await post<{ message: string }>(`${scorer.url}/v1/score`, '{"user_id":', KEY);
+    expect(malformed.status).toBe(400);
+  });
+
+  it('requires a configured API key when keys are set', async () => {
+    const body = { user_id: 'u1', candidates: [{ item_id: 'i1' }] };
+    expect((await score(body, {})).status).toBe(401);
+    expect((await score(body, { 'x-api-key': 'nope' })).status).toBe(401);
+    expect((await score(body, { 'x-api-key': 'key-one' })).status).toBe(200);
+  });
+
+  it('scores candidates from cached, Redis-only and unknown items, with the model version header', async () => {
+    const candidates = [
+      { item_id: 'i2', position: 0 },
+      { item_id: 'i10', position: 1 },
+      { item_id: 'r1', position: 2 },
+      { item_id: 'nowhere' },
+      { item_id: 'i2', position: 40 },
+    ];
+    const res = await score({
+      request_id: 'req-main',
+      user_id: 'u1',
+      context: { device: 'ios', country: 'DE' },
+      candidates,
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-model-version')).toBe('api-v1');
+    expect(res.body.request_id).toBe('req-main');
+    expect(res.body.model_version).toBe('api-v1');
+    expect(res.body.degraded).toBe(false);
+    expect(res.body.scores.map((s) => s.item_id)).toEqual(candidates.map((c) => c.item_id));
+    for (const s of res.body.scores) {
+      expect(s.ctr).toBeGreaterThan(0);
+      expect(s.ctr).toBeLessThan(1);
+    }
+    // Same item, different position: the position feature is used.
+    expect(res.body.scores[0]!.ctr).not.toBe(res.body.scores[4]!.ctr);
+
+    const metrics = await (await fetch(`${scorer.url}/metrics`)).text();
+    expect(metrics).toMatch(/mmctr_scorer_item_lookups_total\{result="hit"\} [1-9]/);
+    expect(metrics).toMatch(/mmctr_scorer_item_lookups_total\{result="redis"\} [1-9]/);
+    expect(metrics).toMatch(/mmctr_scorer_oov_items_total [1-9]/);
+    expect(metrics).toMatch(/mmctr_scorer_model_info\{role="production",version="api-v1"\} 1/);
+    expect(metrics).toMatch(/mmctr_scorer_request_duration_seconds_bucket/);
+    expect(metrics).toMatch(/mmctr_scorer_batch_candidates_bucket/);
+  });
+
+  it('uses the user history: the same slate scores differently for a user without one', async () => {
+    const candidates = [{ item_id: 'i3' }, { item_id: 'i4' }];
+    const a = await score({ user_id: 'u1', candidates });
+    const b = await score({ user_id: 'u-new', candidates });
+    expect(a.status).toBe(200);
+    expect(b.status).toBe(200);
+    expect(b.body.degraded).toBe(false);
+    expect(a.body.scores.map((s) => s.ctr)).not.toEqual(b.body.scores.map((s) => s.ctr));
+  });
+
+  it('serves liveness, readiness, OpenAPI and metrics', async () => {
+    const live = await fetch(`${scorer.url}/health/live`);
+    expect(live.status).toBe(200);
+    expect(live.headers.get('x-model-version')).toBe('api-v1');
+    const ready = (await (await fetch(`${scorer.url}/health/ready`)).json()) as Record<string, unknown>;
+    expect(ready).toMatchObject({ status: 'ready', model_version: 'api-v1', item_cache: { loaded: true } });
+    const docs = (await (await fetch(`${scorer.url}/docs`)).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(docs.paths)).toContain('/v1/score');
+  });
+
+  it('logs every response to score_log, with features that reproduce the served CTRs', async () => {
+    expect(served.length).toBeGreaterThanOrEqual(4);
+    await waitFor('every served request in score_log', async () => {
+      const logged = await loggedRequestIds(env.ch);
+      return served.every((id) => logged.has(id));
+    });
+    const [row] = await env.ch.query<{
+      ts_ms: string;
+      user_id: string;
+      device: string;
+      placement: string;
+      country: string;
+      feature_spec_version: string;
+      history_item_ids: string[];
+      item_ids: string[];
+      positions: number[];
+      ctrs: number[];
+      degraded: number;
+    }>(
+      `SELECT ts_ms, user_id, device, placement, country, feature_spec_version, history_item_ids, item_ids, positions,
+              ctrs, degraded FROM score_log FINAL WHERE request_id = 'req-main'`,
+    );
+    expect(row).toMatchObject({
+      user_id: 'u1',
+      device: 'ios',
+      country: 'DE',
+      feature_spec_version: 'fs-1',
+      history_item_ids: ['i9', 'ghost', 'r2', 'i1'],
+      item_ids: ['i2', 'i10', 'r1', 'nowhere', 'i2'],
+      positions: [0, 1, 2, 3, 40],
+      degraded: 0,
+    });
+    // Recompute offline from the logged features (libs/features, the trainer's encoder twin).
+    const offline = await offlineScore(modelDir, {
+      user: {
+        user_id: row!.user_id,
+        device: row!.device,
+        placement: row!.placement,
+        country: row!.country,
+        ts_ms: Number(row!.ts_ms),
+        history: row!.history_item_ids.map(rawOf),
+      },
+      candidates: row!.item_ids.map((id, i) => ({ ...rawOf(id), position: row!.positions[i] })),
+    });
+    expect(offline).toHaveLength(row!.ctrs.length);
+    offline.forEach((p, i) => expect(Math.abs(p - row!.ctrs[i]!)).toBeLessThan(1e-4));
+
+    // The calibration view (migration 0008) joins the impressions back to these scores.
+    const ts = Number(row!.ts_ms) + 1000;
+    const event = (event_id: string, type: string, item_id: string) => ({
+      event_id,
+      type,
+      ts_ms: ts,
+      event_time: Math.floor(ts / 1000),
+      user_id: 'u1',
+      item_id,
+      request_id: 'req-main',
+      position: 0,
+      device: 'ios',
+      placement: '',
+      country: 'DE',
+      value: 0,
+      schema_version: 1,
+      ingested_at: Math.floor(ts / 1000),
+    });
+    await env.ch.insert('events', [
+      event('imp-1', 'impression', 'i2'),
+      event('imp-2', 'impression', 'r1'),
+      event('clk-1', 'click', 'i2'),
+    ]);
+    const calibration = await env.ch.query<{ n: string; c: string; predicted: number }>(
+      `SELECT sum(impressions) AS n, sum(clicks) AS c, sum(predicted_ctr * impressions) AS predicted
+       FROM score_calibration WHERE model_version = 'api-v1'`,
+    );
+    expect(Number(calibration[0]!.n)).toBe(2);
+    expect(Number(calibration[0]!.c)).toBe(1);
+    // i2 was scored twice in req-main (positions 0 and 40): ANY JOIN takes one of them.
+    const i2 = [row!.ctrs[0]!, row!.ctrs[4]!];
+    const predicted = calibration[0]!.predicted - row!.ctrs[2]!;
+    expect(i2.some((c) => Math.abs(c - predicted) < 1e-9)).toBe(true);
+  });
+});

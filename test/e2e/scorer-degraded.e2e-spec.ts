@@ -1,0 +1,112 @@
+// Degraded mode: the scorer reaches Redis through a TCP proxy this test controls (the shared Redis
+// keeps running for everyone else). Unreachable or silent Redis -> 200 with degraded: true, never 500.
+import { loadConfig } from '@mmctr/config';
+import { OnlineStore, createRedis } from '@mmctr/online-store';
+import {
+  loggedRequestIds,
+  post,
+  registerModel,
+  scorerEnv,
+  startScorer,
+  testModel,
+  waitFor,
+  type RunningScorer,
+  type ScorerEnv,
+} from '../../apps/scorer/test/support/scorer-harness';
+import type { ScoreResponse } from '../../apps/scorer/src/scoring/score-request';
+import { ScorerTcpProxy } from '../support/scorer-tcp-proxy';
+
+// testTimeout in jest.config's projects is not applied per project: set it here.
+jest.setTimeout(180_000);
+
+describe('scorer degraded mode (Redis behind a controllable proxy)', () => {
+  let env: ScorerEnv;
+  let scorer: RunningScorer;
+  let proxy: ScorerTcpProxy;
+  const served: string[] = [];
+
+  beforeAll(async () => {
+    const dir = await testModel('degraded', 3);
+    env = await scorerEnv();
+    const redisUrl = new URL(loadConfig().REDIS_URL);
+    proxy = new ScorerTcpProxy(redisUrl.hostname, Number(redisUrl.port || 6379));
+    const port = await proxy.start();
+    const redis = createRedis(loadConfig());
+    const store = new OnlineStore(redis, {
+      keyPrefix: env.prefix,
+      types: ['click'],
+      cap: 100,
+      historyTtlS: 600,
+    });
+    await store.recordBehaviour(
+      ['a', 'b', 'c'].map((item_id, k) => ({
+        schema_version: 1 as const,
+        event_id: `d${k}`,
+        type: 'click' as const,
+        ts_ms: Date.now() - 10_000 + k,
+        user_id: 'u-deg',
+        item_id,
+        request_id: `r${k}`,
+      })),
+    );
+    redis.disconnect();
+    await registerModel(env.ch, 'deg-v1', dir, 'production');
+    redisUrl.port = String(port);
+    scorer = await startScorer({ REDIS_URL: redisUrl.toString(), SCORER_REDIS_TIMEOUT_MS: '300' });
+    await waitFor('model serving', async () => (await fetch(`${scorer.url}/health/ready`)).ok);
+  });
+
+  afterAll(async () => {
+    await scorer?.close();
+    await proxy?.stop();
+    await env?.restore();
+  });
+
+  const score = async (n: number) => {
+    const res = await post<ScoreResponse>(`${scorer.url}/v1/score`, {
+      user_id: 'u-deg',
+      candidates: [{ item_id: `fresh-${n}` }, { item_id: 'a' }],
+    });
+    if (res.status === 200) served.push(res.body.request_id);
+    return res;
+  };
+
+  it('answers normally while Redis is reachable', async () => {
+    const res = await waitFor('a non-degraded answer', async () => {
+      const r = await score(0);
+      return r.status === 200 && !r.body.degraded && r;
+    });
+    expect(res.body.scores).toHaveLength(2);
+  });
+
+  it.each([
+    ['silent (calls time out)', 'blackhole' as const],
+    ['refusing connections (calls fail fast)', 'reset' as const],
+  ])('answers 200 with degraded: true while Redis is %s', async (_what, mode) => {
+    proxy.setMode(mode);
+    for (let i = 1; i <= 5; i++) {
+      const res = await score(i + (mode === 'reset' ? 100 : 0));
+      expect(res.status).toBe(200);
+      expect(res.body.degraded).toBe(true);
+      expect(res.body.scores.every((s) => s.ctr > 0 && s.ctr < 1)).toBe(true);
+    }
+    const metrics = await (await fetch(`${scorer.url}/metrics`)).text();
+    expect(metrics).toMatch(/mmctr_scorer_degraded_responses_total\{reason="history"\} [1-9]/);
+    proxy.setMode('forward');
+  });
+
+  it('recovers once Redis is back, and logs the degraded responses too', async () => {
+    await waitFor('a non-degraded answer after recovery', async () => {
+      const r = await score(1000);
+      return r.status === 200 && !r.body.degraded;
+    });
+    await waitFor('every served request in score_log', async () => {
+      const logged = await loggedRequestIds(env.ch);
+      return served.every((id) => logged.has(id));
+    });
+    const [row] = await env.ch.query<{ n: string }>(
+      'SELECT count() AS n FROM score_log FINAL WHERE degraded = 1',
+    );
+    expect(Number(row!.n)).toBeGreaterThanOrEqual(10);
+  });
+});
