@@ -9,9 +9,10 @@ const common = {
   testEnvironmentOptions: { globalsCleanup: 'off' },
 };
 // Real services: generous per-test limits (no timing assertions live in tests).
+// (Jest ignores testTimeout inside a project entry, hence the setup file.)
 const realServices = {
-  testTimeout: 180_000,
   globalSetup: '<rootDir>/test/setup/integration-global-setup.ts',
+  setupFilesAfterEnv: ['<rootDir>/test/setup/real-services-timeout.js'],
 };
 module.exports = {
   projects: [
