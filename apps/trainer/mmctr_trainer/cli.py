@@ -113,6 +113,16 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_load_jsonl(args: argparse.Namespace) -> int:
+    from .loadjsonl import load_jsonl
+
+    if not args.events and not args.items:
+        print("load-jsonl: give --events and/or --items", file=sys.stderr)
+        return 2
+    stats = load_jsonl(_ch(args), events=args.events, items=args.items, batch_rows=args.batch_rows)
+    return 1 if any(s.invalid for s in stats) and args.strict else 0
+
+
 def cmd_promote(args: argparse.Namespace) -> int:
     from .registry import promote
 
@@ -166,6 +176,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--time-col")
     p.add_argument("--buckets", type=int, default=65536, help="hash buckets per field")
     p.set_defaults(fn=cmd_import)
+
+    p = sub.add_parser("load-jsonl", help="dev: insert JSONL events / items into ClickHouse as the ingest app "
+                                          "would (no Kafka)")
+    _add_ch(p)
+    p.add_argument("--events", help="BehaviourEvent v1 JSONL (e.g. mmctr synth's events.jsonl)")
+    p.add_argument("--items", help="CatalogueItem v1 JSONL (e.g. mmctr synth's items.jsonl)")
+    p.add_argument("--batch-rows", type=int, default=50_000, help="rows per INSERT (JSONEachRow over HTTP)")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a line was skipped as invalid")
+    p.set_defaults(fn=cmd_load_jsonl)
 
     p = sub.add_parser("promote", help="make VERSION production (the previous production version is retired)")
     _add_ch(p)

@@ -187,8 +187,23 @@ def read_split_meta(path: str | Path) -> dict[str, int]:
     if t is None or v is None:
         raise ValueError(f"{path}: no train_end_ms / val_end_ms (or validation_start_ms / test_start_ms)")
     out["train_end_ms"], out["val_end_ms"] = t, v
-    s = find(raw, ("start_ms", "from_ms", "train_start_ms"))
-    e = find(raw, ("end_ms", "to_ms", "test_end_ms"))
+    # The whole range: explicit keys at the top level or under split(s), else the union of `periods`
+    # ({name: {start_ms, end_ms}}). Never a nested period's own start / end (that would cut the data).
+    s = e = None
+    for d in (raw, raw.get("split"), raw.get("splits")):
+        if isinstance(d, dict):
+            s = s if s is not None else next((int(d[k]) for k in ("from_ms", "start_ms", "train_start_ms")
+                                              if isinstance(d.get(k), (int, float))), None)
+            e = e if e is not None else next((int(d[k]) for k in ("to_ms", "end_ms", "test_end_ms")
+                                              if isinstance(d.get(k), (int, float))), None)
+    periods = raw.get("periods")
+    if isinstance(periods, dict):
+        starts = [int(p["start_ms"]) for p in periods.values() if isinstance(p, dict) and isinstance(p.get("start_ms"), (int, float))]
+        ends = [int(p["end_ms"]) for p in periods.values() if isinstance(p, dict) and isinstance(p.get("end_ms"), (int, float))]
+        if s is None and starts:
+            s = min(starts)
+        if e is None and ends:
+            e = max(ends)
     if s is not None:
         out["from_ms"] = s
     if e is not None:
@@ -362,8 +377,11 @@ def _bucket_columns(spec: FeatureSpec, items: ItemTable, first_imp: dict[str, in
 class TrainSet:
     """A built training set on disk: memory-mapped columns, batches gathered on demand."""
 
-    def __init__(self, folder: str | Path):
+    def __init__(self, folder: str | Path, trim_history: bool = True):
         self.folder = Path(folder)
+        self.trim_history = trim_history
+        self.max_history = 0  # > 0: gather only the newest slots (set to a model's history_length cap)
+        self.zero_mm = False  # True: zero vectors without gathering them (the --no-mm ablation)
         self.meta = json.loads((self.folder / "meta.json").read_text(encoding="utf-8"))
         z = np.load(self.folder / "items.npz")
         self.item = {k: z[k] for k in z.files}
@@ -380,6 +398,10 @@ class TrainSet:
                     cols[c] = np.memmap(self.folder / s / f"{c}.bin", dtype=info["dtype"], mode="r", shape=shape)
             self.cols[s] = cols
 
+    def limit_history(self, k: int) -> None:
+        """Gather only the newest k history slots (0: all). Exact for a model that reads only k."""
+        self.max_history = max(0, int(k))
+
     def rows(self, split: str) -> int:
         return int(self.meta["splits"][split]["rows"])
 
@@ -393,16 +415,23 @@ class TrainSet:
         c = self.cols[split]
         it = self.item
         cand = np.asarray(c["cand_row"][idx])
-        hist = np.asarray(c["hist_rows"][idx])
+        hist = np.asarray(c["hist_rows"][idx] if not self.max_history else c["hist_rows"][idx, : self.max_history])
+        if self.trim_history:
+            # Histories are newest-first prefixes (padding row 0 after them): cut the batch to its longest one.
+            # Exact for every model (padding slots are masked by hist_ids > 0) and much cheaper to gather.
+            live = np.flatnonzero((hist > 0).any(0))
+            hist = hist[:, : max(1, int(live[-1]) + 1 if len(live) else 1)]
         return {
             "user_fields": np.asarray(c["user_fields"][idx]),
             "hist_ids": it["hash_id"][hist],
             "hist_tags": it["tags"][hist],
             "hist_cat": it["cat"][hist],
-            "hist_mm": it["mm"][it["mm_row"][hist]],
+            "hist_mm": (np.zeros((*hist.shape, it["mm"].shape[1]), dtype=np.float32) if self.zero_mm
+                        else it["mm"][it["mm_row"][hist]]),
             "cand_fields": np.stack([it["hash_id"][cand], it["cat"][cand], np.asarray(c["cand_pos"][idx])], axis=1),
             "cand_tags": it["tags"][cand],
-            "cand_mm": it["mm"][it["mm_row"][cand]],
+            "cand_mm": (np.zeros((len(cand), it["mm"].shape[1]), dtype=np.float32) if self.zero_mm
+                        else it["mm"][it["mm_row"][cand]]),
             "label": np.asarray(c["label"][idx]).astype(np.float32),
         }
 

@@ -222,6 +222,16 @@ class CTRModel(nn.Module):
         super().__init__()
         self.schema = schema
         self.params = dict(params)
+        # Optional cap on the behaviour sequence the model reads: the newest `history_length` clicks (the
+        # serving tensors keep L slots; the graph slices them, so training and serving see the same thing).
+        self.max_history = int(params.get("history_length", 0) or 0)
+
+    def cut_history(self, hist_ids: Tensor, hist_tags: Tensor, hist_cat: Tensor, hist_mm: Tensor
+                    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        k = self.max_history
+        if k <= 0 or k >= self.schema.history_length:
+            return hist_ids, hist_tags, hist_cat, hist_mm
+        return hist_ids[:, :k], hist_tags[:, :k], hist_cat[:, :k], hist_mm[:, :k]
 
     def logits(self, user_fields: Tensor, hist_ids: Tensor, hist_tags: Tensor, hist_cat: Tensor, hist_mm: Tensor,
                cand_fields: Tensor, cand_tags: Tensor, cand_mm: Tensor) -> Tensor:

@@ -23,6 +23,12 @@ class WithoutVectors:
 
     def __init__(self, inner: DataSource):
         self.inner = inner
+        if hasattr(inner, "zero_mm"):
+            inner.zero_mm = True  # skip gathering vectors that are zeroed anyway
+
+    def limit_history(self, k: int) -> None:
+        if hasattr(self.inner, "limit_history"):
+            self.inner.limit_history(k)
 
     def rows(self, split: str) -> int:
         return self.inner.rows(split)
@@ -36,8 +42,8 @@ class WithoutVectors:
     def batches(self, split: str, batch_size: int, shuffle: bool = False, rng: np.random.Generator | None = None,
                 limit: int | None = None) -> Iterator[dict[str, np.ndarray]]:
         for b in self.inner.batches(split, batch_size, shuffle=shuffle, rng=rng, limit=limit):
-            b["hist_mm"] = np.zeros_like(b["hist_mm"])
-            b["cand_mm"] = np.zeros_like(b["cand_mm"])
+            b["hist_mm"] = np.zeros(b["hist_mm"].shape, dtype=np.float32)  # calloc: cheaper than zeros_like
+            b["cand_mm"] = np.zeros(b["cand_mm"].shape, dtype=np.float32)
             yield b
 
 

@@ -81,24 +81,35 @@ def train_model(model_name: str, schema: ModelSchema, data: DataSource, config: 
                 log: Callable[[str], None] = print, max_epochs: int | None = None) -> TrainResult:
     params = dict(config["models"][model_name])
     tcfg = dict(config["training"])
-    for k in ("lr", "emb_l2", "batch_size", "max_epochs", "patience"):
+    for k in ("lr", "emb_l2", "batch_size", "max_epochs", "patience", "epoch_rows"):
         if k in params:
             tcfg[k] = params.pop(k)
     if max_epochs is not None:
         tcfg["max_epochs"] = max_epochs
+    # threads: torch intra-op threads (0 / absent: torch's default, OMP_NUM_THREADS). On a 2-core box shared
+    # with other work, 1 thread trained ~10x faster than 2 (OpenMP threads wait on each other).
+    threads = int(os.environ.get("MMCTR_THREADS") or tcfg.get("threads") or 0)
+    if threads > 0:
+        torch.set_num_threads(threads)
     seed = int(tcfg.get("seed", 42))
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     dev = pick_device()
     model = build_model(model_name, schema, params).to(dev)
+    if hasattr(data, "limit_history"):  # the model reads only its newest history_length slots: gather no more
+        data.limit_history(model.max_history)
     opt = torch.optim.Adam(model.parameters(), lr=float(tcfg["lr"]))
     bce = nn.BCEWithLogitsLoss()
     emb_l2 = float(tcfg.get("emb_l2", 0.0))
     bs, ebs = int(tcfg["batch_size"]), int(tcfg.get("eval_batch_size", 8192))
     log_every = int(tcfg.get("log_every", 0))
     n_train = data.rows("train")
+    # epoch_rows: train on a fresh random sample of this many rows per epoch (time-bounded demo runs)
+    epoch_rows = int(tcfg.get("epoch_rows") or 0)
+    steps_per_epoch = (min(epoch_rows, n_train) + bs - 1) // bs if epoch_rows > 0 else (n_train + bs - 1) // bs
     n_params = sum(p.numel() for p in model.parameters())
-    log(f"[train] {model_name}: {n_params:,} parameters, {n_train} train rows, batch {bs}, device {dev}")
+    log(f"[train] {model_name}: {n_params:,} parameters, {n_train} train rows"
+        + (f" ({min(epoch_rows, n_train)} sampled per epoch)" if epoch_rows > 0 else "") + f", batch {bs}, device {dev}")
     best_auc, best_state, best_epoch, bad = -1.0, copy.deepcopy(model.state_dict()), 0, 0
     history = []
     t0 = time.time()
@@ -106,6 +117,8 @@ def train_model(model_name: str, schema: ModelSchema, data: DataSource, config: 
         model.train()
         te, losses = time.time(), []
         for step, batch in enumerate(data.batches("train", bs, shuffle=True, rng=rng), 1):
+            if step > steps_per_epoch:
+                break
             if len(batch["label"]) < 2:
                 continue
             xs = tensors(batch, dev)
@@ -119,7 +132,7 @@ def train_model(model_name: str, schema: ModelSchema, data: DataSource, config: 
             opt.step()
             losses.append(float(loss.detach()))
             if log_every and step % log_every == 0:
-                log(f"[train] epoch {epoch} step {step}/{(n_train + bs - 1) // bs} loss {np.mean(losses[-log_every:]):.4f}")
+                log(f"[train] epoch {epoch} step {step}/{steps_per_epoch} loss {np.mean(losses[-log_every:]):.4f}")
         model.reg_loss()  # drop what eval-free steps collected
         val_p = predict(model, data, "val", ebs, dev)
         v = evaluate(data.labels("val"), val_p)

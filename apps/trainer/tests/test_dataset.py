@@ -1,9 +1,11 @@
 """Point-in-time correctness of the training-set builder, with events crafted to leak if it were wrong."""
 
+import json
+
 import numpy as np
 import pytest
 
-from mmctr_trainer.dataset import TrainSet, build_training_set
+from mmctr_trainer.dataset import TrainSet, build_training_set, read_split_meta
 from mmctr_trainer.features import bucket
 
 from .helpers import embedding, event, fresh_db, item, tiny_spec
@@ -46,7 +48,7 @@ def leak_set(ch, tmp_path_factory):
     out = tmp_path_factory.mktemp("leak")
     res = build_training_set(db, spec, out, train_end_ms=T + 4000, val_end_ms=T + 100_000, chunk_rows=1,
                              attribution_window_ms=W, log=lambda _m: None)
-    yield spec, TrainSet(out), res
+    yield spec, TrainSet(out, trim_history=False), res
     ch.command(f"DROP DATABASE IF EXISTS {db.database}", database="default")
 
 
@@ -103,3 +105,35 @@ def test_cold_start_and_missing_item_features(leak_set):
     assert te["cand_fields"][0, 0] == bucket("item_id", "F", spec.item_buckets)
     assert te["cand_fields"][0, 1] == 0 and te["cand_tags"][0].sum() == 0 and te["cand_mm"][0].sum() == 0
     assert int(ts.cold("val").sum()) == 0
+
+
+def test_batches_trim_and_limit_history_exactly(leak_set):
+    """Batches are cut to their longest history (a prefix: newest first, padding after) or to a model's cap."""
+    _spec, full, _ = leak_set
+    ts = TrainSet(full.folder)
+    a, b = full.gather("val", np.arange(3)), ts.gather("val", np.arange(3))
+    n = b["hist_ids"].shape[1]
+    assert n == 4  # the longest of the three histories
+    for k in ("hist_ids", "hist_tags", "hist_cat", "hist_mm"):
+        np.testing.assert_array_equal(a[k][:, :n], b[k])
+        assert not a[k][:, n:].any()
+    for k in ("user_fields", "cand_fields", "cand_tags", "cand_mm", "label"):
+        np.testing.assert_array_equal(a[k], b[k])
+    ts.limit_history(2)
+    c = ts.gather("val", np.arange(3))
+    np.testing.assert_array_equal(a["hist_ids"][:, :2], c["hist_ids"])
+    ts.zero_mm = True
+    z = ts.gather("val", np.arange(3))
+    assert z["hist_mm"].shape == c["hist_mm"].shape and not z["hist_mm"].any() and not z["cand_mm"].any()
+
+
+def test_read_split_meta_of_the_generator(tmp_path):
+    """mmctr synth's meta.json: the range is the union of the periods, not the first period's end."""
+    p = tmp_path / "meta.json"
+    p.write_text(json.dumps({
+        "seed": 42, "config": {"days": 14},
+        "periods": {"train": {"start_ms": 100, "end_ms": 200}, "validation": {"start_ms": 200, "end_ms": 300},
+                    "test": {"start_ms": 300, "end_ms": 400}},
+        "split": {"validation_start_ms": 200, "test_start_ms": 300},
+    }), encoding="utf-8")
+    assert read_split_meta(p) == {"train_end_ms": 200, "val_end_ms": 300, "from_ms": 100, "to_ms": 400}

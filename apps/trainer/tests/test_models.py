@@ -95,3 +95,59 @@ def test_onnx_parity_and_int8(trained, tmp_path):
     x = example_inputs(SCHEMA, batch=500, user_batch=1, seed=9)
     p8 = OnnxScorer(q).run(x)
     assert p8.shape == (500,) and np.isfinite(p8).all()
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_history_cap_reads_only_the_newest_slots(name, tmp_path):
+    """history_length = k: the model (and its ONNX graph) ignores slots k.. of the L-slot serving tensors."""
+    torch.manual_seed(2)
+    model = _warm(build_model(name, SCHEMA, {**CFG["models"][name], "history_length": 5}))
+    x = example_inputs(SCHEMA, batch=64, user_batch=64, seed=11)
+    cut = {k: (v[:, :5] if k.startswith("hist_") else v) for k, v in x.items()}
+    noisy = {k: v.copy() for k, v in x.items()}
+    noisy["hist_ids"][:, 5:] = 7  # anything beyond the cap must not matter
+    noisy["hist_mm"][:, 5:] = 3.0
+    with torch.no_grad():
+        a, b, c = (model(*_t(v)).numpy() for v in (x, cut, noisy))
+    np.testing.assert_allclose(a, b, atol=1e-6)
+    np.testing.assert_allclose(a, c, atol=1e-6)
+    scorer = OnnxScorer(export_onnx(model, tmp_path / "m.onnx"))
+    np.testing.assert_allclose(scorer.run(x), a, atol=1e-4)
+    np.testing.assert_allclose(scorer.run(cut), a, atol=1e-4)  # fewer slots than the cap: the slice clamps
+
+
+class _ToyData:
+    """A DataSource of random serving tensors (train 400 rows; val / test 100)."""
+
+    def __init__(self):
+        self.x = {s: example_inputs(SCHEMA, batch=n, user_batch=n, seed=i) for i, (s, n) in
+                  enumerate((("train", 400), ("val", 100), ("test", 100)))}
+        self.y = {s: (v["cand_fields"][:, 0] % 3 == 0).astype(np.float32) for s, v in self.x.items()}
+
+    def rows(self, split):
+        return len(self.y[split])
+
+    def labels(self, split):
+        return self.y[split]
+
+    def cold(self, split):
+        return np.zeros(len(self.y[split]), dtype=np.uint8)
+
+    def batches(self, split, batch_size, shuffle=False, rng=None, limit=None):
+        n = self.rows(split) if limit is None else min(limit, self.rows(split))
+        order = (rng or np.random.default_rng()).permutation(n) if shuffle else np.arange(n)
+        for s in range(0, n, batch_size):
+            idx = order[s:s + batch_size]
+            yield {**{k: v[idx] for k, v in self.x[split].items()}, "label": self.y[split][idx]}
+
+
+def test_epoch_rows_samples_that_many_rows_per_epoch():
+    from mmctr_trainer.train import train_model
+
+    cfg = {"training": {**CFG["training"], "batch_size": 32, "epoch_rows": 64, "max_epochs": 2, "patience": 5,
+                        "log_every": 1, "threads": 1}, "models": CFG["models"]}
+    lines: list[str] = []
+    res = train_model("lr", SCHEMA, _ToyData(), cfg, log=lines.append)
+    steps = [line for line in lines if " step " in line]
+    assert len(steps) == 4 and "epoch 1 step 2/2" in steps[1] and "epoch 2 step 2/2" in steps[3]  # 2 x 64 of 400 rows
+    assert res.metrics["epochs"] == 2 and "64 sampled per epoch" in lines[0]

@@ -35,6 +35,7 @@ class AutoIntPlus(CTRModel):
 
     def logits(self, user_fields: Tensor, hist_ids: Tensor, hist_tags: Tensor, hist_cat: Tensor, hist_mm: Tensor,
                cand_fields: Tensor, cand_tags: Tensor, cand_mm: Tensor) -> Tensor:
+        hist_ids, hist_tags, hist_cat, hist_mm = self.cut_history(hist_ids, hist_tags, hist_cat, hist_mm)
         b = cand_fields.shape[0]
         em = self.emb
         mask = hist_ids > 0

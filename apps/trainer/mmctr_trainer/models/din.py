@@ -33,6 +33,7 @@ class DIN(CTRModel):
 
     def logits(self, user_fields: Tensor, hist_ids: Tensor, hist_tags: Tensor, hist_cat: Tensor, hist_mm: Tensor,
                cand_fields: Tensor, cand_tags: Tensor, cand_mm: Tensor) -> Tensor:
+        hist_ids, hist_tags, hist_cat, hist_mm = self.cut_history(hist_ids, hist_tags, hist_cat, hist_mm)
         b = cand_fields.shape[0]
         t = self.emb.candidate(cand_fields, cand_tags, cand_mm)  # [B, I]
         s = expand_batch(self.emb.history(hist_ids, hist_tags, hist_cat, hist_mm), b)  # [B, L, I]
