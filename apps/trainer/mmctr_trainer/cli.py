@@ -131,6 +131,27 @@ def cmd_promote(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate_registered
+
+    versions = None if args.all_registered else args.versions
+    if not versions and not args.all_registered:
+        print("evaluate: give VERSION ... or --all-registered", file=sys.stderr)
+        return 2
+    ch = _ch(args)
+    res = evaluate_registered(ch, versions=versions, meta=args.meta, chunk_rows=args.chunk_rows,
+                              feature_spec=getattr(args, "feature_spec", None),
+                              trainset_dir=args.trainset or Path(".local") / "trainsets" / f"{ch.database}-eval")
+    text = json.dumps(res, indent=1)
+    if args.json_out:
+        Path(args.json_out).write_text(text + "\n", encoding="utf-8")
+    for m in res["models"]:
+        t = m["test"]
+        print(f"{m['version']:<40} {m['status']:<10} test AUC {t['auc']}  log-loss {t['logloss']}  "
+              f"cold-start AUC {t.get('cold_auc')}  ({t['rows']} rows)")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from .registry import current, format_list
 
@@ -190,6 +211,18 @@ def main(argv: list[str] | None = None) -> int:
     _add_ch(p)
     p.add_argument("version")
     p.set_defaults(fn=cmd_promote)
+
+    p = sub.add_parser("evaluate", help="rebuild the point-in-time set and score its test split with registered "
+                                        "ONNX artifacts (e.g. after the test period was replayed)")
+    _add_ch(p)
+    p.add_argument("versions", nargs="*")
+    p.add_argument("--all-registered", action="store_true", help="every version in the database's registry")
+    p.add_argument("--meta", help="generator meta.json with the split boundaries")
+    p.add_argument("--trainset", help="folder for the rebuilt set (default .local/trainsets/<db>-eval)")
+    p.add_argument("--chunk-rows", type=int, default=200_000)
+    p.add_argument("--json-out", help="write the results JSON here")
+    p.add_argument("--feature-spec", help="feature spec JSON (default: libs/features/feature_spec.json)")
+    p.set_defaults(fn=cmd_evaluate)
 
     p = sub.add_parser("list", help="list registered model versions")
     _add_ch(p)

@@ -48,6 +48,14 @@ def test_train_cli_end_to_end(demo_db, spec_file, tmp_path, capsys):
     assert [i["name"] for i in spec["serving_signature"]["inputs"]][:2] == ["user_fields", "hist_ids"]
     rows = {r["version"]: r for r in current(ch)}
     assert rows[f.name]["status"] == "candidate" and rows[f.name]["model_type"] == "qin"
+    # evaluate rebuilds the set and scores the test split with the registered ONNX artifact
+    rc = cli.main(["evaluate", "--database", ch.database, "--all-registered", "--feature-spec", str(spec_file),
+                   "--trainset", str(tmp_path / "ts-eval"), "--chunk-rows", "1000", "--json-out", str(tmp_path / "ev.json")])
+    assert rc == 0
+    ev = json.loads((tmp_path / "ev.json").read_text())
+    assert [m["version"] for m in ev["models"]] == [f.name]
+    assert ev["models"][0]["test"]["rows"] == metrics["test"]["rows"]
+    assert abs(ev["models"][0]["test"]["auc"] - metrics["test"]["auc"]) <= 1e-4
     # the training set is reused by a second run (LR, no registry row)
     rc = cli.main(["train", "--database", ch.database, "--model", "lr", "--config", "tiny", "--max-epochs", "2",
                    "--trainset", str(tmp_path / "ts"), "--registry", str(tmp_path / "reg"), "--no-register"])
