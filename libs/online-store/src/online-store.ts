@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import type { AppConfig } from '@mmctr/config';
 import type { BehaviourEvent, CatalogueItem } from '@mmctr/contracts';
 import { contentHash } from './content-hash';
 import { historyMember, itemOfMember, type HistoryEntry, type HistoryOptions } from './history';
@@ -211,4 +212,20 @@ export class OnlineStore {
         : null,
     );
   }
+}
+
+/** The store as every app configures it: key prefix, history event types, cap and expiry from config. */
+export function onlineStoreFromConfig(
+  redis: Redis,
+  c: Pick<
+    AppConfig,
+    'REDIS_KEY_PREFIX' | 'ONLINE_HISTORY_TYPES' | 'ONLINE_HISTORY_CAP' | 'ONLINE_HISTORY_TTL_S'
+  >,
+): OnlineStore {
+  return new OnlineStore(redis, {
+    keyPrefix: c.REDIS_KEY_PREFIX,
+    types: c.ONLINE_HISTORY_TYPES,
+    cap: c.ONLINE_HISTORY_CAP,
+    historyTtlS: c.ONLINE_HISTORY_TTL_S,
+  });
 }

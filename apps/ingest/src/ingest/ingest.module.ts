@@ -2,7 +2,7 @@ import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '@mmctr/config';
 import { createKafka } from '@mmctr/kafka';
-import { ItemEmbeddingQueue, OnlineStore, createRedis } from '@mmctr/online-store';
+import { ItemEmbeddingQueue, createRedis, onlineStoreFromConfig } from '@mmctr/online-store';
 import { DeadLetterRepository } from './dead-letter.repository';
 import { FlowControl } from './flow-control';
 import { IngestConsumer } from './ingest-consumer.service';
@@ -17,13 +17,7 @@ import { EMBEDDING_QUEUE, KAFKA, ONLINE_STORE, REDIS } from './tokens';
     {
       provide: ONLINE_STORE,
       inject: [REDIS, APP_CONFIG],
-      useFactory: (redis: Redis, c: AppConfig) =>
-        new OnlineStore(redis, {
-          keyPrefix: c.REDIS_KEY_PREFIX,
-          types: c.ONLINE_HISTORY_TYPES,
-          cap: c.ONLINE_HISTORY_CAP,
-          historyTtlS: c.ONLINE_HISTORY_TTL_S,
-        }),
+      useFactory: (redis: Redis, c: AppConfig) => onlineStoreFromConfig(redis, c),
     },
     {
       provide: EMBEDDING_QUEUE,

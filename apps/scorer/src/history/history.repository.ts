@@ -6,8 +6,9 @@ import { OnlineStore } from '@mmctr/online-store';
 export class HistoryRepository {
   constructor(@Inject(OnlineStore) private readonly store: OnlineStore) {}
 
-  async recentItemIds(userId: string, limit: number): Promise<string[]> {
+  /** The user's newest clicked items, newest first; with `beforeMs`, only those strictly before it. */
+  async recentItemIds(userId: string, limit: number, beforeMs?: number): Promise<string[]> {
     const entries = await this.store.getHistory(userId, limit);
-    return entries.map((e) => e.item_id);
+    return entries.filter((e) => beforeMs === undefined || e.ts_ms < beforeMs).map((e) => e.item_id);
   }
 }

@@ -1,7 +1,7 @@
 import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '@mmctr/config';
-import { OnlineStore } from '@mmctr/online-store';
+import { OnlineStore, onlineStoreFromConfig } from '@mmctr/online-store';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
 
 export const SCORER_REDIS = Symbol('SCORER_REDIS');
@@ -32,13 +32,7 @@ export function createScorerRedis(config: AppConfig, scorer: ScorerConfig): Redi
     {
       provide: OnlineStore,
       inject: [SCORER_REDIS, APP_CONFIG],
-      useFactory: (redis: Redis, c: AppConfig) =>
-        new OnlineStore(redis, {
-          keyPrefix: c.REDIS_KEY_PREFIX,
-          types: c.ONLINE_HISTORY_TYPES,
-          cap: c.ONLINE_HISTORY_CAP,
-          historyTtlS: c.ONLINE_HISTORY_TTL_S,
-        }),
+      useFactory: (redis: Redis, c: AppConfig) => onlineStoreFromConfig(redis, c),
     },
   ],
   exports: [SCORER_REDIS, OnlineStore],

@@ -9,6 +9,8 @@ export interface ScoreContext {
 export interface ScoreRequest {
   request_id?: string;
   user_id: string;
+  /** Request time; defaults to now. Replays and backtests pass the original time. */
+  ts_ms?: number;
   context?: ScoreContext;
   candidates: { item_id: string; position?: number }[];
 }
@@ -30,6 +32,13 @@ export function scoreRequestSchema(maxCandidates: number) {
     properties: {
       request_id: { ...id, description: 'Echoed back; generated when absent' },
       user_id: id,
+      ts_ms: {
+        type: 'integer',
+        minimum: 946684800000,
+        maximum: 4102444800000,
+        description:
+          'Request time in ms since the epoch, for time features and to cut the history at; defaults to now (replays and backtests pass the original time)',
+      },
       context: {
         type: 'object',
         additionalProperties: false,

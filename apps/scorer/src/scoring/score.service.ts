@@ -42,7 +42,7 @@ export class ScoreService {
 
   private async scoreWith(lease: ModelLease, req: ScoreRequest): Promise<ScoreResponse> {
     const { model } = lease;
-    const tsMs = Date.now();
+    const tsMs = req.ts_ms ?? Date.now();
     const requestId = req.request_id ?? randomUUID();
     const context = req.context ?? {};
     const candidateIds = req.candidates.map((c) => c.item_id);
@@ -53,7 +53,7 @@ export class ScoreService {
     let historyIds: string[] = [];
     try {
       historyIds = await withTimeout(
-        this.history.recentItemIds(req.user_id, model.dims.L),
+        this.history.recentItemIds(req.user_id, model.dims.L, req.ts_ms),
         this.config.SCORER_REDIS_TIMEOUT_MS,
         'history',
       );

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import type { BehaviourEvent, CatalogueItem } from '@mmctr/contracts';
 import { loadConfig } from '@mmctr/config';
 import { EventProducer, createKafka } from '@mmctr/kafka';
+import { createRedis, onlineStoreFromConfig, type OnlineStore } from '@mmctr/online-store';
 import { auc, logLoss } from '@mmctr/synth';
 
 interface ReplayOptions {
@@ -65,7 +66,14 @@ async function produceHistory(dir: string, meta: SynthMeta, producer: EventProdu
  * test: replays the test period in time order. Each request is scored through the HTTP API before any
  * of its own events are produced, so the scorer never sees a click from the future in the history.
  */
-async function replayTest(dir: string, meta: SynthMeta, producer: EventProducer, opts: ReplayOptions) {
+async function replayTest(
+  dir: string,
+  meta: SynthMeta,
+  producer: EventProducer,
+  store: OnlineStore,
+  historyTypes: readonly string[],
+  opts: ReplayOptions,
+) {
   const maxRequests = opts.maxRequests ? Number(opts.maxRequests) : Infinity;
   const coldItems = new Set<string>();
   for await (const item of readJsonl<CatalogueItem>(join(dir, 'items.jsonl'))) {
@@ -79,6 +87,29 @@ async function replayTest(dir: string, meta: SynthMeta, producer: EventProducer,
   let slate: BehaviourEvent[] = [];
   let requests = 0;
   let produced = 0;
+  // Newest behaviour event sent per user: a request waits until ingest has put it into the history,
+  // as a live user's next request would find it (sessions are seconds apart, ingest lag is ~1 s).
+  const lastSent = new Map<string, number>();
+  let historyWaits = 0;
+  let historyTimeouts = 0;
+  const awaitHistory = async (userId: string) => {
+    const want = lastSent.get(userId);
+    if (want === undefined) return;
+    const deadline = Date.now() + 10_000;
+    let waited = false;
+    for (;;) {
+      const [newest] = await store.getHistory(userId, 1);
+      if (newest && newest.ts_ms >= want) break;
+      if (Date.now() > deadline) {
+        historyTimeouts++;
+        break;
+      }
+      waited = true;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    if (waited) historyWaits++;
+    lastSent.delete(userId);
+  };
   let lastTs = meta.split.test_start_ms;
   const started = Date.now();
   const bar = new SingleBar(
@@ -92,10 +123,16 @@ async function replayTest(dir: string, meta: SynthMeta, producer: EventProducer,
     // Everything that happened before this request is sent first, so ingest can apply it.
     await producer.sendEvents(pending);
     produced += pending.length;
+    for (const e of pending) {
+      if (historyTypes.includes(e.type))
+        lastSent.set(e.user_id, Math.max(lastSent.get(e.user_id) ?? 0, e.ts_ms));
+    }
     pending = [];
+    await awaitHistory(first.user_id);
     const body = {
       request_id: first.request_id,
       user_id: first.user_id,
+      ts_ms: first.ts_ms,
       context: first.context ?? {},
       candidates: imps.map((e) => ({ item_id: e.item_id, position: e.position ?? 0 })),
     };
@@ -186,6 +223,8 @@ async function replayTest(dir: string, meta: SynthMeta, producer: EventProducer,
     window: { from_ms: meta.split.test_start_ms, to_ms: lastTs + 1 },
     model_versions: [...modelVersions],
     degraded_requests: degraded,
+    history_waits: historyWaits,
+    history_wait_timeouts: historyTimeouts,
     served_auc: auc(p, y, () => true),
     served_logloss: logLoss(p, y, () => true),
     served_cold_start_auc: auc(p, y, (i) => rows[i]?.cold === true),
@@ -214,15 +253,24 @@ export function register(program: Command): void {
         eventsTopic: config.KAFKA_TOPIC_EVENTS,
         itemsTopic: config.KAFKA_TOPIC_ITEMS,
       });
+      const redis = createRedis(config);
       try {
         const summary =
           opts.phase === 'history'
             ? await produceHistory(opts.synth, meta, producer)
-            : await replayTest(opts.synth, meta, producer, opts);
+            : await replayTest(
+                opts.synth,
+                meta,
+                producer,
+                onlineStoreFromConfig(redis, config),
+                config.ONLINE_HISTORY_TYPES,
+                opts,
+              );
         const text = JSON.stringify(summary, null, 2);
         if (opts.out) writeFileSync(opts.out, text + '\n');
         console.log(text);
       } finally {
+        redis.disconnect();
         await producer.close();
       }
     });
