@@ -18,6 +18,8 @@ export KAFKA_TOPIC_DLQ="mmctr.demo-$RUN.dlq.v1" KAFKA_TOPIC_SCORES="mmctr.demo-$
 export INGEST_GROUP_ID="mmctr-demo-$RUN-ingest" SCORE_LOG_SINK_GROUP_ID="mmctr-demo-$RUN-score-log"
 export REDIS_KEY_PREFIX="mmctr-demo-$RUN:" BULLMQ_PREFIX="bull-demo-$RUN"
 export MMCTR_REGISTRY="$DEMO_DIR/registry" SCORER_MODEL_ROOT="$ROOT" LOG_LEVEL="${LOG_LEVEL:-warn}"
+# Artifacts and training sets of earlier runs belong to databases that no longer exist.
+rm -rf "$MMCTR_REGISTRY" "$DEMO_DIR/trainset" "$DEMO_DIR/trainset-eval"
 mkdir -p "$DEMO_DIR/logs"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -73,13 +75,10 @@ for model in qin autoint; do
   .venv/bin/mmctr-train train --database "$CLICKHOUSE_DATABASE" --model "$model" --config "$TRAIN_CONFIG" \
     --meta "$SYNTH_DIR/meta.json" --trainset "$DEMO_DIR/trainset" | tee "$DEMO_DIR/train-$model.log"
 done
-best=$(.venv/bin/python - "$MMCTR_REGISTRY" <<'PY'
-import json, sys, pathlib
-runs = [json.loads(p.read_text()) | {"version": p.parent.name} for p in pathlib.Path(sys.argv[1]).glob("*/metrics.json")]
-best = max(runs, key=lambda m: m.get("val", {}).get("auc") or m.get("val_auc") or 0)
-print(best["version"])
-PY
-)
+best=$(.venv/bin/mmctr-train list --database "$CLICKHOUSE_DATABASE" --json | .venv/bin/python -c '
+import json, sys
+rows = json.load(sys.stdin)
+print(max(rows, key=lambda r: (json.loads(r["metrics"] or "{}").get("val") or {}).get("auc") or 0)["version"])')
 .venv/bin/mmctr-train promote "$best" --database "$CLICKHOUSE_DATABASE"
 
 step "scorer, then replay of the test period through POST /v1/score ($REPLAY_REQUESTS requests)"
