@@ -1,32 +1,12 @@
-import { Global, Inject, Module, type LoggerService } from '@nestjs/common';
-import pino, { type Logger } from 'pino';
+import { Global, Inject, Module } from '@nestjs/common';
+import type { Logger } from 'pino';
 import { APP_CONFIG, type AppConfig } from '@mmctr/config';
+import { LOGGER, createLogger as createAppLogger } from '@mmctr/observability';
 
-export const LOGGER = Symbol('LOGGER');
+export { LOGGER, NestPinoLogger } from '@mmctr/observability';
 
-export function createLogger(level: string): Logger {
-  return pino({ level, base: { app: 'scorer', pid: process.pid } });
-}
-
-/** Routes Nest's own messages into the same JSON log stream. */
-export class NestPinoLogger implements LoggerService {
-  constructor(private readonly logger: Logger) {}
-  log(message: unknown, context?: string) {
-    this.logger.info({ context }, String(message));
-  }
-  error(message: unknown, trace?: string, context?: string) {
-    this.logger.error({ context, trace }, String(message));
-  }
-  warn(message: unknown, context?: string) {
-    this.logger.warn({ context }, String(message));
-  }
-  debug(message: unknown, context?: string) {
-    this.logger.debug({ context }, String(message));
-  }
-  verbose(message: unknown, context?: string) {
-    this.logger.trace({ context }, String(message));
-  }
-}
+/** This app's JSON logger; the setup is shared in @mmctr/observability. */
+export const createLogger = (level: string): Logger => createAppLogger('scorer', level);
 
 @Global()
 @Module({
