@@ -1,0 +1,24 @@
+import type { Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { Logger } from 'pino';
+import { APP_CONFIG, type AppConfig } from '@mmctr/config';
+import { LOGGER, NestPinoLogger } from './logger';
+
+/**
+ * Starts an app's Nest module on Fastify: its JSON logger for Nest's own messages, shutdown hooks on
+ * SIGTERM/SIGINT (each app flushes and closes its clients there), HTTP_HOST:HTTP_PORT from config.
+ * The module must provide LOGGER and APP_CONFIG.
+ */
+export async function startHttpApp(module: Type<unknown>, name: string): Promise<NestFastifyApplication> {
+  const app = await NestFactory.create<NestFastifyApplication>(module, new FastifyAdapter(), {
+    bufferLogs: true,
+  });
+  const log = app.get<Logger>(LOGGER);
+  app.useLogger(new NestPinoLogger(log));
+  app.enableShutdownHooks();
+  const config = app.get<AppConfig>(APP_CONFIG);
+  await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
+  log.info({ url: await app.getUrl() }, `${name} listening`);
+  return app;
+}
