@@ -152,6 +152,28 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_parity(args: argparse.Namespace) -> int:
+    from .score_log_parity import ParityError, ParityOptions, format_result, progress_to_stderr, run_parity
+
+    opts = ParityOptions(model_version=args.model_version, since_ms=args.since_ms, until_ms=args.until_ms,
+                         limit=args.limit, tolerance=args.tolerance, chunk_rows=args.chunk_rows,
+                         include_degraded=args.include_degraded, registry=args.registry, artifact=args.artifact,
+                         model_root=args.model_root, model_file=args.model_file,
+                         projection_version=args.projection_version, threads=args.threads, prior_ctr=args.prior_ctr)
+    try:
+        res = run_parity(_ch(args), opts, progress=None if args.quiet else progress_to_stderr)
+    except ParityError as e:
+        print(f"parity: {e}", file=sys.stderr)
+        return 2
+    text = json.dumps(res, indent=1)
+    if args.json_out:
+        Path(args.json_out).write_text(text + "\n", encoding="utf-8")
+    print(text if args.json else format_result(res))
+    if res["rows_checked"] == 0:
+        return 2
+    return 0 if res["ok"] else 1
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from .registry import current, format_list
 
@@ -223,6 +245,31 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json-out", help="write the results JSON here")
     p.add_argument("--feature-spec", help="feature spec JSON (default: libs/features/feature_spec.json)")
     p.set_defaults(fn=cmd_evaluate)
+
+    p = sub.add_parser("parity", help="recompute served CTRs from the logged features in score_log (item features "
+                                      "as of each request) and compare; exit 1 above --tolerance, 2 if nothing checked")
+    _add_ch(p)
+    p.add_argument("--model-version", help="the model_version of the rows to check (default: the production version)")
+    p.add_argument("--since-ms", type=int, help="only rows with ts_ms >= this")
+    p.add_argument("--until-ms", type=int, help="only rows with ts_ms < this")
+    p.add_argument("--limit", type=int, help="at most this many rows (in ts_ms order)")
+    p.add_argument("--tolerance", type=float, default=1e-4, help="max |served - recomputed| CTR (default 1e-4)")
+    p.add_argument("--registry", help="artifact root: the artifact is <registry>/<version> (default: the models row's "
+                                      "artifact_uri, else MMCTR_REGISTRY or .local/registry)")
+    p.add_argument("--artifact", help="the artifact folder itself")
+    p.add_argument("--model-root", help="base of a relative artifact_uri (default SCORER_MODEL_ROOT or the cwd)")
+    p.add_argument("--model-file", help="graph in the artifact (default SCORER_MODEL_FILE or model.onnx)")
+    p.add_argument("--projection-version", help="item_embeddings projection (default SCORER_PROJECTION_VERSION, else "
+                                                "the spec's, else the newest)")
+    p.add_argument("--prior-ctr", type=float, help="the scorer's SCORER_PRIOR_CTR (default: that variable or 0.02)")
+    p.add_argument("--include-degraded", action="store_true",
+                   help="also check degraded rows (their reason is not logged: a failed item fetch makes them differ)")
+    p.add_argument("--chunk-rows", type=int, default=2000, help="rows per score_log window (memory bound)")
+    p.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads")
+    p.add_argument("--json", action="store_true", help="print the result as JSON (progress goes to stderr)")
+    p.add_argument("--json-out", help="also write the result JSON here")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.set_defaults(fn=cmd_parity)
 
     p = sub.add_parser("list", help="list registered model versions")
     _add_ch(p)

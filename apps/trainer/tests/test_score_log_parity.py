@@ -1,0 +1,206 @@
+"""Serving/training parity from score_log (mmctr_trainer.score_log_parity) on crafted rows.
+
+The "served" CTRs are computed here the way the scorer does it, from raw item values through the raw-value
+encoders (features.encode_user / encode_candidates, pinned to libs/features by the golden files) and the
+exported graph with the serving shapes; the parity command must reproduce them from the logged ids alone,
+joining the item features as of each request time from ClickHouse.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mmctr_trainer import cli
+from mmctr_trainer.ch import ClickHouse
+from mmctr_trainer.export import export_onnx
+from mmctr_trainer.features import encode_candidates, encode_user, serving_signature
+from mmctr_trainer.layers import ModelSchema
+from mmctr_trainer.models import build_model
+from mmctr_trainer.registry import promote, register
+from mmctr_trainer.score_log_parity import OnnxRunner, ParityOptions, run_parity
+from mmctr_trainer.train import load_config
+
+from .helpers import embedding, item, tiny_spec
+
+T = 1_700_000_000_000  # 22:13 UTC
+HOUR = 3_600_000
+L, D = 4, 4
+
+# What the scorer knew about each item, by version (ts_ms, category, tags, vector or None).
+CATALOGUE = {
+    "A": [(T - 1000, "old", ["t1"], [1.0, 0.0, 0.5, 0.0]), (T + 500, "new", ["t2", "t3"], [0.0, 2.0, 0.0, -1.0])],
+    "B": [(T - 5000, "bcat", ["", "a", "b", "c", "d", "e", "f"], [0.0, 0.0, 3.0, 0.5, 9.0])],  # 6th tag dropped, 5 > D
+    "C": [(T - 5000, "ccat", ["c1"], None)],                       # no vector: zeros
+    "E": [(T - 5000, "ecat", [], [0.7, -0.7])],                    # shorter than D: zero-padded
+    "F": [(T + 300_000, "late", ["t9"], [1.0, 1.0, 1.0, 1.0])],    # listed after the early requests
+}
+
+
+def as_of(item_id: str, ts: int) -> dict:
+    """The raw item as of ts (an unknown or not yet listed item: just its id)."""
+    versions = [v for v in CATALOGUE.get(item_id, []) if v[0] <= ts]
+    if not versions:
+        return {"item_id": item_id}
+    _t, cat, tags, vec = versions[-1]
+    return {"item_id": item_id, "category": cat, "tags": tags, "mm": vec}
+
+
+def served_ctrs(spec, runner, row: dict) -> list[float]:
+    user = {"user_id": row["user_id"], "device": row["device"], "placement": row["placement"], "country": row["country"],
+            "ts_ms": row["ts_ms"], "history": [as_of(i, row["ts_ms"]) for i in row["history_item_ids"]]}
+    cands = [{**as_of(i, row["ts_ms"]), "position": p} for i, p in zip(row["item_ids"], row["positions"])]
+    feeds = {**encode_user(spec, user), **encode_candidates(spec, cands)}
+    return [float(x) for x in runner(feeds)]  # float32 values, as the scorer logs them
+
+
+def log_row(request_id: str, ts: int, user: str, hist: list[str], items: list[str], positions: list[int],
+            version: str = "v-good", device: str = "ios", placement: str = "feed", country: str = "DE",
+            degraded: int = 0, spec_version: str = "fs-test") -> dict:
+    return {"request_id": request_id, "ts_ms": ts, "event_time": ts // 1000, "user_id": user, "model_version": version,
+            "feature_spec_version": spec_version, "shadow_model_version": "", "device": device, "placement": placement,
+            "country": country, "history_item_ids": hist, "item_ids": items, "positions": positions, "ctrs": [],
+            "shadow_ctrs": [], "degraded": degraded, "ingested_at": ts // 1000}
+
+
+@pytest.fixture(scope="module")
+def parity_db(ch, tmp_path_factory):
+    name = ch.database + "_parity"
+    ch.command(f"DROP DATABASE IF EXISTS {name}", database="default")
+    ch.command(f"CREATE DATABASE {name}", database="default")
+    for t in ("items", "item_embeddings", "score_log", "models"):
+        ch.command(f"CREATE TABLE {name}.{t} AS {ch.database}.{t}", database="default")
+    view = ch.all(f"SHOW CREATE TABLE {ch.database}.models_current")[0]["statement"]
+    ch.command(view.replace(f"{ch.database}.", f"{name}."), database="default")
+    db = ClickHouse(ch.url, name, ch.user, ch.password)
+
+    items, embs = [], []
+    for item_id, versions in CATALOGUE.items():
+        for k, (ts, cat, tags, vec) in enumerate(versions):
+            items.append(item(item_id, ts, cat, tags, f"{item_id}-h{k}"))
+            if vec is not None:
+                embs.append(embedding(item_id, f"{item_id}-h{k}", vec, created_ms=ts + 1))
+    db.insert("items", items)
+    db.insert("item_embeddings", embs)
+
+    spec = tiny_spec(L=L, D=D)
+    torch.manual_seed(3)
+    model = build_model("qin", ModelSchema.from_spec(spec), load_config("tiny")["models"]["qin"])
+    with torch.no_grad():
+        for p in model.parameters():  # random, not trained: every input should move the CTR
+            p.normal_(0.0, 0.4)
+    model.eval()
+    reg = tmp_path_factory.mktemp("parity-registry")
+    folder = reg / "v-good"
+    export_onnx(model, folder / "model.onnx")
+    (folder / "feature_spec.json").write_text(json.dumps({**spec.to_json(), "serving_signature": serving_signature(spec)}))
+    runner = OnnxRunner(folder / "model.onnx")
+
+    rows = [
+        # A as of T is the old version (A changed at T + 500); F not listed yet; unknown ghost; position clipped
+        log_row("r1", T, "u1", ["A", "ghost", "B", "C"], ["A", "B", "F", "ghost", "A"], [0, 1, 2, 3, 40]),
+        # after A's update; an empty context; history beyond L (the scorer logs at most L; cut here too)
+        log_row("r2", T + 1000, "u2", ["E", "A", "B", "C", "F", "ghost"], ["A", "C", "E"], [5, 31, 65535],
+                device="", placement="", country=""),
+        log_row("r3", T + 2 * HOUR, "u1", [], ["B", "E", "F"], [0, 0, 0]),   # another hour; no history
+        log_row("r4", T + 400_000, "u3", ["F"], ["F", "A"], [1, 2]),          # F listed by now
+        log_row("r5", T + 3 * HOUR, "u4", [], ["A", "B"], [0, 1], degraded=1),  # e.g. a history timeout
+    ]
+    for r in rows:
+        r["ctrs"] = served_ctrs(spec, runner, r)
+    prior = log_row("r6", T + 4 * HOUR, "u5", ["A"], ["A", "B", "C"], [0, 1, 2], degraded=1)
+    prior["ctrs"] = [0.02, 0.02, 0.02]  # inference failed: the scorer answered its prior
+    bad = dict(rows[0], request_id="b1", model_version="v-bad", ctrs=list(rows[0]["ctrs"]))
+    bad["ctrs"][1] += 0.01  # one served CTR that the features do not explain
+    other_spec = dict(rows[1], request_id="s1", model_version="v-spec", feature_spec_version="fs-other")
+    db.insert("score_log", rows + [prior, bad, other_spec])
+    yield {"db": db, "spec": spec, "runner": runner, "reg": reg, "rows": rows}
+    ch.command(f"DROP DATABASE IF EXISTS {name}", database="default")
+
+
+def _run(env, **kw) -> dict:
+    opts = ParityOptions(registry=str(env["reg"]), **{"model_version": "v-good", **kw})
+    return run_parity(env["db"], opts)
+
+
+def test_recomputes_served_ctrs_from_logged_features(parity_db):
+    r = _run(parity_db)
+    assert r["ok"] is True
+    assert r["rows_checked"] == 4 and r["candidates_checked"] == 5 + 3 + 3 + 2
+    assert r["max_abs_diff"] <= 1e-6, r["worst"]
+    assert r["degraded_rows_skipped"] == 2 and r["degraded_candidates_skipped"] == 2 + 3
+    refs = r["item_refs"]
+    assert refs["history"] == 4 + 4 + 0 + 1  # r2's six logged ids cut to L = 4
+    # ghost (x2, in r1) and nothing else is unknown to ClickHouse
+    assert refs["unknown"] == 2
+    # in r1 only: A (history + 2 candidates; A changed at T + 500) and F (listed at T + 300 s)
+    assert refs["changed_after_request"] == 3 + 1
+    assert r["engine"].startswith("onnxruntime") and r["feature_spec_version"] == "fs-test"
+
+
+def test_the_served_ctrs_depend_on_what_parity_must_reproduce(parity_db):
+    """Not vacuous: the latest item version (instead of as of the request), another position or no history
+    would each give other CTRs than the served ones."""
+    spec, runner, r1 = parity_db["spec"], parity_db["runner"], parity_db["rows"][0]
+    served = np.asarray(r1["ctrs"])
+    latest = served_ctrs(spec, runner, {**r1, "ts_ms": T + 400_000, "device": r1["device"]})
+    assert abs(latest[0] - served[0]) > 1e-3  # A's newer version (hour_of_day unchanged: same hour)
+    assert abs(served[0] - served[4]) > 1e-3  # A at position 0 vs 40 (clipped to 31)
+    no_hist = served_ctrs(spec, runner, {**r1, "history_item_ids": []})
+    assert np.abs(np.asarray(no_hist) - served).max() > 1e-3
+
+
+def test_degraded_rows_when_asked_and_prior_answers_skipped(parity_db):
+    r = _run(parity_db, include_degraded=True)
+    assert r["ok"] is True and r["rows_checked"] == 5 and r["degraded_rows_checked"] == 1
+    assert r["prior_rows_skipped"] == 1 and r["degraded_rows_skipped"] == 0
+    assert r["max_abs_diff"] <= 1e-6
+
+
+def test_windows_and_limit(parity_db):
+    events = []
+    r = run_parity(parity_db["db"], ParityOptions(model_version="v-good", registry=str(parity_db["reg"]), chunk_rows=1,
+                                                  progress_every_s=0), progress=events.append)
+    assert r["rows_checked"] == 4 and r["max_abs_diff"] <= 1e-6
+    assert events[-1]["windows"] >= 3 and events[-1]["rows_read"] == 6
+    assert all(e["event"] == "parity.progress" for e in events)
+    r = _run(parity_db, limit=2)
+    assert r["rows_read"] == 2 and r["rows_checked"] == 2
+    r = _run(parity_db, since_ms=T + 1000, until_ms=T + 2 * HOUR)  # r2 and r4; r3 is at the until bound
+    assert r["rows_checked"] == 2 and r["candidates_checked"] == 3 + 2
+
+
+def test_cli_fails_on_a_ctr_the_features_do_not_explain(parity_db, capsys):
+    env = parity_db
+    rc = cli.main(["parity", "--database", env["db"].database, "--model-version", "v-bad",
+                   "--artifact", str(env["reg"] / "v-good"), "--json", "--quiet"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 1 and out["ok"] is False
+    assert out["candidates_over_tolerance"] == 1 and abs(out["max_abs_diff"] - 0.01) < 1e-6
+    assert out["worst"][0]["request_id"] == "b1" and out["worst"][0]["item_id"] == "B"
+    # a row logged with another feature spec cannot be recomputed with this artifact: a failure too
+    rc = cli.main(["parity", "--database", env["db"].database, "--model-version", "v-spec",
+                   "--artifact", str(env["reg"] / "v-good"), "--json", "--quiet"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 2 and out["spec_mismatch_rows"] == 1 and out["rows_checked"] == 0
+    # nothing logged for a version: exit 2, not a silent pass
+    rc = cli.main(["parity", "--database", env["db"].database, "--model-version", "v-none",
+                   "--artifact", str(env["reg"] / "v-good"), "--quiet"])
+    assert rc == 2 and "FAIL" in capsys.readouterr().out
+
+
+def test_cli_finds_the_production_artifact_in_the_registry(parity_db, capsys):
+    env = parity_db
+    db = env["db"]
+    register(db, version="v-good", model_type="qin", artifact_uri=Path(env["reg"] / "v-good").as_uri(),
+             feature_spec_version="fs-test", metrics={}, train_from_ms=0, train_to_ms=0, git_revision="test")
+    promote(db, "v-good")
+    rc = cli.main(["parity", "--database", db.database, "--json-out", str(env["reg"] / "out.json")])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.out
+    assert "PASS" in captured.out and "rows checked 4, candidates 13" in captured.out
+    assert '"event": "parity.progress"' in captured.err
+    saved = json.loads((env["reg"] / "out.json").read_text())
+    assert saved["model_version"] == "v-good" and saved["artifact"] == str((env["reg"] / "v-good").resolve())

@@ -1,0 +1,328 @@
+// Serving/training parity end to end (issue #7): the trainer trains and exports a model on this
+// suite's ClickHouse data and registers it; the scorer serves it (item features from ClickHouse,
+// histories from Redis) and logs every answer through Kafka into score_log; then the trainer's
+// `mmctr-train parity` recomputes every served CTR in Python from the logged features (item
+// features as of the request time, as the training-set builder joins them) and must agree
+// within 1e-4 — and must fail on a logged CTR that the features do not explain.
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '@mmctr/config';
+import type { BehaviourEvent } from '@mmctr/contracts';
+import { OnlineStore, createRedis } from '@mmctr/online-store';
+import {
+  REPO,
+  loggedRequestIds,
+  post,
+  scorerEnv,
+  startScorer,
+  waitFor,
+  type RunningScorer,
+  type ScorerEnv,
+} from '../../apps/scorer/test/support/scorer-harness';
+import type { ScoreResponse } from '../../apps/scorer/src/scoring/score-request';
+
+const HOUR = 3_600_000;
+const D = 128; // libs/features/feature_spec.json, which the trained model uses
+const vec = (seed: number, n = D) =>
+  Array.from({ length: n }, (_, i) => Math.sin(seed * 7.3 + i * 0.37) * 0.6);
+
+/** A seeded PRNG (mulberry32): the suite's data is the same every run. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Proc {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `.venv/bin/mmctr-train ARGS` (1 thread, CPU) with the suite's environment. */
+async function trainer(args: string[]): Promise<Proc> {
+  const child = spawn(join(REPO, '.venv', 'bin', 'mmctr-train'), args, {
+    cwd: REPO,
+    env: { ...process.env, MMCTR_DEVICE: 'cpu', MMCTR_THREADS: '1' },
+    stdio: 'pipe',
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { code, stdout, stderr };
+}
+
+interface ParityResult {
+  ok: boolean;
+  model_version: string;
+  engine: string;
+  rows_checked: number;
+  candidates_checked: number;
+  max_abs_diff: number;
+  candidates_over_tolerance: number;
+  degraded_rows_skipped: number;
+  spec_mismatch_rows: number;
+  malformed_rows: number;
+  item_refs: {
+    history: number;
+    candidates: number;
+    unknown: number;
+    changed_after_request: number;
+    without_vector: number;
+  };
+  worst: { request_id: string; item_id: string; abs_diff: number }[];
+}
+
+jest.setTimeout(420_000);
+
+describe('serving/training parity: the trainer recomputes score_log (real stack)', () => {
+  let env: ScorerEnv;
+  let scorer: RunningScorer | undefined;
+  let work: string;
+  let version: string;
+  const served: { id: string; candidates: number }[] = [];
+  const now = Date.now();
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'mmctr-parity-'));
+    env = await scorerEnv();
+    const s = Math.floor(now / 1000);
+
+    // 40 items; p1..p10 changed two days ago (new category, tags, content and vector); p7..p9 have no
+    // vector, p5's is shorter than D (zero-padded), p6's longer (truncated).
+    const items: Record<string, unknown>[] = [];
+    const vectors: Record<string, unknown>[] = [];
+    for (let k = 1; k <= 40; k++) {
+      const versions = k <= 10 ? [4, 2] : [4];
+      versions.forEach((daysAgo, v) => {
+        const ts = now - daysAgo * 24 * HOUR;
+        items.push({
+          item_id: `p${k}`,
+          ts_ms: ts,
+          updated_at: Math.floor(ts / 1000),
+          title: `title ${k}`,
+          description: '',
+          category: `c${(k + v) % 6}`,
+          tags: v === 0 ? [`t${k % 4}`, `t${k % 7}`] : [`n${k % 3}`, '', `t${k % 5}`, 'a', 'b', 'c', 'd'],
+          image: '',
+          content_hash: `h${k}-${v}`,
+          schema_version: 1,
+          ingested_at: s,
+        });
+        if (k >= 7 && k <= 9) return;
+        const n = k === 5 ? 100 : k === 6 ? 150 : D;
+        vectors.push({
+          item_id: `p${k}`,
+          content_hash: `h${k}-${v}`,
+          image_vec: [],
+          text_vec: [],
+          fused_vec: vec(k * 10 + v, n),
+          image_encoder: 'test',
+          text_encoder: 'test',
+          projection_version: 'p1',
+          created_ms: ts + 60_000,
+          created_at: Math.floor(ts / 1000) + 60,
+        });
+      });
+    }
+    await env.ch.insert('items', items);
+    await env.ch.insert('item_embeddings', vectors);
+
+    // Three days of impressions (a user clicks its own category far more often) for the trainer.
+    const rand = rng(7);
+    const events: Record<string, unknown>[] = [];
+    const start = now - 3 * 24 * HOUR;
+    for (let n = 0; n < 2400; n++) {
+      const u = Math.floor(rand() * 20);
+      const k = 1 + Math.floor(rand() * 40);
+      const ts = start + Math.floor((n * (3 * 24 - 2) * HOUR) / 2400);
+      const base = {
+        ts_ms: ts,
+        event_time: Math.floor(ts / 1000),
+        user_id: `u${u}`,
+        item_id: `p${k}`,
+        request_id: `train-${n}`,
+        position: n % 12,
+        device: u % 2 ? 'ios' : 'android',
+        placement: 'feed',
+        country: u % 3 ? 'DE' : 'FR',
+        value: 0,
+        schema_version: 1,
+        ingested_at: Math.floor(ts / 1000),
+      };
+      events.push({ ...base, event_id: `imp-${n}`, type: 'impression' });
+      if (rand() < (k % 6 === u % 6 ? 0.6 : 0.06)) {
+        events.push({ ...base, event_id: `clk-${n}`, type: 'click', ts_ms: ts + 2000 });
+      }
+    }
+    await env.ch.insert('events', events);
+
+    // Train, export and register with the trainer, then promote: the registry row the scorer follows.
+    const train = await trainer([
+      'train',
+      '--database',
+      env.database,
+      '--model',
+      'qin',
+      '--config',
+      'tiny',
+      '--max-epochs',
+      '2',
+      '--registry',
+      join(work, 'registry'),
+      '--trainset',
+      join(work, 'trainset'),
+    ]);
+    if (train.code !== 0) throw new Error(`mmctr-train train failed:\n${train.stdout}\n${train.stderr}`);
+    version = /^version (\S+) -> /m.exec(train.stdout)![1]!;
+    const promote = await trainer(['promote', '--database', env.database, version]);
+    if (promote.code !== 0) throw new Error(`mmctr-train promote failed:\n${promote.stderr}`);
+
+    // Histories in Redis: u1 has 70 clicks (more than L = 64) including an unknown item and items
+    // without vectors; u2 a few; everyone else none.
+    const config = loadConfig();
+    const redis = createRedis(config);
+    const store = new OnlineStore(redis, {
+      keyPrefix: env.prefix,
+      types: ['click'],
+      cap: 100,
+      historyTtlS: 600,
+    });
+    const click = (user: string, item_id: string, k: number): BehaviourEvent => ({
+      schema_version: 1,
+      event_id: `h-${user}-${k}`,
+      type: 'click',
+      ts_ms: now - 3 * HOUR + k * 1000,
+      user_id: user,
+      item_id,
+      request_id: `hist-${user}-${k}`,
+    });
+    await store.recordBehaviour([
+      ...Array.from({ length: 70 }, (_, k) =>
+        click('u1', k % 11 === 3 ? 'ghost' : `p${1 + ((k * 7) % 40)}`, k),
+      ),
+      ...['p7', 'ghost-2', 'p1', 'p12'].map((id, k) => click('u2', id, k)),
+    ]);
+    redis.disconnect();
+
+    scorer = await startScorer();
+    await waitFor('the trained model serving', async () => {
+      const res = await fetch(`${scorer!.url}/health/ready`);
+      const body = (await res.json()) as { model_version: string | null };
+      return res.ok && body.model_version === version;
+    });
+  });
+
+  afterAll(async () => {
+    await scorer?.close();
+    await env?.restore();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('serves varied requests with the exported model', async () => {
+    const positions = [0, 5, 31, 32, 200, 65535];
+    for (let k = 0; k < 24; k++) {
+      const user = ['u1', 'u2', 'u3', `new-${k}`][k % 4]!;
+      const context = [{ device: 'ios', placement: 'feed', country: 'DE' }, { device: 'android' }, undefined][
+        k % 3
+      ];
+      const n = 1 + ((k * 7) % 30);
+      const candidates = Array.from({ length: n }, (_, j) => {
+        // p41..p45 and ghost-c are in no catalogue: scored as unknown
+        const item_id = k % 5 === 0 && j === 2 ? 'ghost-c' : `p${1 + ((k * 5 + j * 3) % 45)}`;
+        return k % 4 === 0 ? { item_id } : { item_id, position: positions[(j + k) % positions.length] };
+      });
+      const body = {
+        request_id: `parity-${k}`,
+        user_id: user,
+        ...(context ? { context } : {}),
+        // every other request at a later hour: hour_of_day comes from the logged ts_ms
+        ...(k % 2 ? { ts_ms: now + k * HOUR } : {}),
+        candidates,
+      };
+      const res = await post<ScoreResponse>(`${scorer!.url}/v1/score`, body);
+      expect(res.status).toBe(200);
+      expect(res.body.model_version).toBe(version);
+      expect(res.body.degraded).toBe(false);
+      served.push({ id: res.body.request_id, candidates: n });
+    }
+    await waitFor('every served request in score_log', async () => {
+      const logged = await loggedRequestIds(env.ch);
+      return served.every((r) => logged.has(r.id));
+    });
+  });
+
+  it('mmctr-train parity recomputes every served CTR within 1e-4', async () => {
+    expect(served).toHaveLength(24);
+    const run = await trainer(['parity', '--database', env.database, '--model-version', version, '--json']);
+    expect({ code: run.code, stderr: run.code === 0 ? '' : run.stderr }).toEqual({ code: 0, stderr: '' });
+    const r = JSON.parse(run.stdout) as ParityResult;
+    expect(r).toMatchObject({
+      ok: true,
+      model_version: version,
+      rows_checked: served.length,
+      candidates_checked: served.reduce((a, x) => a + x.candidates, 0),
+      candidates_over_tolerance: 0,
+      degraded_rows_skipped: 0,
+      spec_mismatch_rows: 0,
+      malformed_rows: 0,
+    });
+    expect(r.max_abs_diff).toBeLessThanOrEqual(1e-4);
+    expect(r.engine).toMatch(/^onnxruntime/);
+    // The slates exercised history, unknown items and items without a vector; the catalogue did not
+    // change after the requests, so the scorer's latest version is the as-of version everywhere.
+    expect(r.item_refs.history).toBeGreaterThan(64);
+    expect(r.item_refs.unknown).toBeGreaterThan(0);
+    expect(r.item_refs.without_vector).toBeGreaterThan(0);
+    expect(r.item_refs.changed_after_request).toBe(0);
+    const progress = run.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { event: string; rows_checked: number });
+    expect(progress.at(-1)).toMatchObject({ event: 'parity.progress', rows_checked: served.length });
+  });
+
+  it('fails when a logged CTR is not what the logged features give', async () => {
+    const [row] = await env.ch.query<Record<string, unknown> & { ctrs: number[]; ts_ms: string }>(
+      `SELECT * FROM score_log FINAL WHERE request_id = 'parity-3'`,
+    );
+    const ctrs = [...row!.ctrs];
+    ctrs[0] = ctrs[0]! + (ctrs[0]! < 0.5 ? 0.01 : -0.01);
+    const ts = Number(row!.ts_ms);
+    await env.ch.insert('score_log', [
+      {
+        ...row,
+        request_id: 'parity-3-altered',
+        ts_ms: ts,
+        event_time: Math.floor(ts / 1000),
+        ctrs,
+        ingested_at: Math.floor(Date.now() / 1000),
+      },
+    ]);
+    const run = await trainer([
+      'parity',
+      '--database',
+      env.database,
+      '--model-version',
+      version,
+      '--json',
+      '--quiet',
+    ]);
+    expect(run.code).toBe(1);
+    const r = JSON.parse(run.stdout) as ParityResult;
+    expect(r.ok).toBe(false);
+    expect(r.rows_checked).toBe(served.length + 1);
+    expect(r.candidates_over_tolerance).toBe(1);
+    expect(r.worst[0]).toMatchObject({ request_id: 'parity-3-altered' });
+    expect(Math.abs(r.worst[0]!.abs_diff - 0.01)).toBeLessThan(1e-6);
+  });
+});
