@@ -60,6 +60,29 @@ describe('OnlineStore (real Redis)', () => {
     expect(await redis.ttl(store.historyKey('u1'))).toBeGreaterThan(0);
   });
 
+  it('matches the reference for batches spanning many script calls (1,200 users, one with 25k clicks)', async () => {
+    const big = new OnlineStore(redis, {
+      keyPrefix: `${prefix}big:`,
+      types: ['click'],
+      cap: 7,
+      historyTtlS: 0,
+    });
+    const events: BehaviourEvent[] = [];
+    let id = 0;
+    // Deterministic pseudo-random timestamps, so arrival order differs from time order.
+    const ts = (k: number) => 1_000_000 + ((k * 7919) % 100_003);
+    for (let u = 0; u < 1_200; u++)
+      for (let k = 0; k < 3; k++) events.push({ ...ev(id, ts(id)), user_id: `u${u}`, event_id: `e${id++}` });
+    for (let k = 0; k < 25_000; k++)
+      events.push({ ...ev(id, ts(id)), user_id: 'heavy', event_id: `e${id++}` });
+    expect(await big.recordBehaviour(events)).toBe(events.length);
+    const reference = referenceHistory(events, { types: ['click'], cap: 7 });
+    for (const user of ['u0', 'u599', 'u1199', 'heavy'])
+      expect(await big.getHistory(user, 10)).toEqual(reference.get(user));
+    expect(await redis.zcard(big.historyKey('heavy'))).toBe(7);
+    expect(await redis.ttl(big.historyKey('u0'))).toBe(-1); // no TTL when historyTtlS = 0
+  });
+
   it('upserts item features, keeps the newest version and reports content changes', async () => {
     const item = (ts: number, title: string): CatalogueItem => ({
       schema_version: 1,

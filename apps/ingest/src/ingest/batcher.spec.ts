@@ -95,4 +95,86 @@ describe('Batcher', () => {
     await expect(b.drain()).rejects.toThrow('store gave up');
     expect(flushed).toEqual([['ok']]);
   });
+  it('overlaps up to maxConcurrentFlushes stores but commits strictly in flush order', async () => {
+    const gates = [deferred(), deferred(), deferred()];
+    const events: string[] = [];
+    let concurrent = 0;
+    let maxConcurrent = 0;
+    const b = new Batcher<string, string>(
+      { maxRows: 1, maxWaitMs: 60_000, maxPendingRows: 1_000, maxConcurrentFlushes: 2 },
+      async (items) => {
+        concurrent++;
+        maxConcurrent = Math.max(maxConcurrent, concurrent);
+        await gates[Number(items[0])]!.promise;
+        concurrent--;
+        events.push(`stored ${items[0]}`);
+        return `r${items[0]}`;
+      },
+      async (items, stored) => {
+        events.push(`commit ${items[0]} ${stored}`);
+      },
+    );
+    await b.add('0', 1);
+    await b.add('1', 1);
+    await b.add('2', 1); // waits: two stores in flight
+    gates[1]!.resolve(); // the second store finishes first ...
+    await new Promise((r) => setImmediate(r));
+    expect(events).toEqual(['stored 1']); // ... but must not commit before the first
+    gates[0]!.resolve();
+    gates[2]!.resolve();
+    await b.drain();
+    expect(events.filter((e) => e.startsWith('commit'))).toEqual([
+      'commit 0 r0',
+      'commit 1 r1',
+      'commit 2 r2',
+    ]);
+    expect(maxConcurrent).toBe(2);
+  });
+
+  it('with overlapping stores, a failed store blocks the commits of every later flush', async () => {
+    const committed: string[] = [];
+    const gate = deferred();
+    const b = new Batcher<string>(
+      { maxRows: 1, maxWaitMs: 60_000, maxPendingRows: 1_000, maxConcurrentFlushes: 2 },
+      async (items) => {
+        if (items[0] === 'bad') {
+          await gate.promise;
+          throw new Error('store gave up');
+        }
+      },
+      async (items) => {
+        committed.push(items[0]!);
+      },
+    );
+    await b.add('ok', 1);
+    await b.add('bad', 1);
+    await b.add('later', 1); // stored beside 'bad', but its commit would skip 'bad'
+    await new Promise((r) => setImmediate(r));
+    gate.resolve();
+    await expect(b.drain()).rejects.toThrow('store gave up');
+    expect(committed).toEqual(['ok']);
+  });
+
+  it('counts the time an item already spent queued towards maxWaitMs', async () => {
+    jest.useFakeTimers();
+    try {
+      const gate = deferred();
+      const flushed: string[][] = [];
+      const b = new Batcher<string>({ maxRows: 2, maxWaitMs: 500, maxPendingRows: 1_000 }, async (items) => {
+        if (items[0] === 'a') await gate.promise;
+        flushed.push(items);
+      });
+      await b.add('a', 2); // full: flushes at once and blocks
+      await jest.advanceTimersByTimeAsync(100);
+      await b.add('b', 1); // queued behind the running flush
+      await jest.advanceTimersByTimeAsync(400);
+      gate.resolve(); // 'b' has waited 400 ms: due 100 ms after this, not 500
+      await jest.advanceTimersByTimeAsync(99);
+      expect(flushed).toEqual([['a']]);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(flushed).toEqual([['a'], ['b']]);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
 });

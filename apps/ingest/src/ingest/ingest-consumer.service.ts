@@ -16,7 +16,7 @@ import { Batcher } from './batcher';
 import { chunkRows, offsetsToCommit, type PartitionChunk } from './chunk';
 import { DeadLetterRepository } from './dead-letter.repository';
 import { FlowControl } from './flow-control';
-import { IngestPipeline } from './ingest-pipeline.service';
+import { IngestPipeline, type StoreResult } from './ingest-pipeline.service';
 import { routeMessages } from './message-router';
 import { KAFKA } from './tokens';
 
@@ -51,8 +51,8 @@ export class IngestConsumer implements OnApplicationBootstrap, BeforeApplication
   private assignment: Record<string, number[]> = {};
   private joined = false;
   private stopping = false;
-  private readonly events: Batcher<PartitionChunk<BehaviourEvent>>;
-  private readonly items: Batcher<PartitionChunk<CatalogueItem>>;
+  private readonly events: Batcher<PartitionChunk<BehaviourEvent>, StoreResult>;
+  private readonly items: Batcher<PartitionChunk<CatalogueItem>, StoreResult>;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -68,16 +68,18 @@ export class IngestConsumer implements OnApplicationBootstrap, BeforeApplication
       maxWaitMs: config.INGEST_BATCH_MAX_WAIT_MS,
       maxPendingRows: config.INGEST_MAX_PENDING_ROWS,
     };
-    this.events = new Batcher(opts, async (chunks) => {
-      const r = await this.pipeline.storeEvents(chunks);
-      await this.commit(chunks);
-      this.pipeline.logBatches(this.name, chunks, r.insertMs);
-    });
-    this.items = new Batcher(opts, async (chunks) => {
-      const r = await this.pipeline.storeItems(chunks);
-      await this.commit(chunks);
-      this.pipeline.logBatches(this.name, chunks, r.insertMs);
-    });
+    // Event flushes overlap (each insert mostly waits on ClickHouse); their commits stay in order.
+    this.events = new Batcher(
+      { ...opts, maxConcurrentFlushes: config.INGEST_MAX_CONCURRENT_FLUSHES },
+      (chunks) => this.pipeline.storeEvents(chunks),
+      (chunks, stored) => this.commitFlush(chunks, stored),
+    );
+    // Catalogue flushes stay one at a time: they are rare, and each plans against what the last stored.
+    this.items = new Batcher(
+      opts,
+      (chunks) => this.pipeline.storeItems(chunks),
+      (chunks, stored) => this.commitFlush(chunks, stored),
+    );
     this.flow.onChange((paused) => this.onFlowChange(paused));
   }
 
@@ -175,6 +177,12 @@ export class IngestConsumer implements OnApplicationBootstrap, BeforeApplication
 
   private countInvalid(topic: string, n: number): void {
     if (n > 0) this.metrics.invalid.inc({ topic }, n);
+  }
+
+  /** After a flush is stored (and every earlier flush committed): its offsets, then its telemetry. */
+  private async commitFlush(chunks: PartitionChunk<{ ts_ms: number }>[], stored: StoreResult): Promise<void> {
+    await this.commit(chunks);
+    this.pipeline.logBatches(this.name, chunks, stored.insertMs);
   }
 
   private async commit(chunks: readonly PartitionChunk<unknown>[]): Promise<void> {
