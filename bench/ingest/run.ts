@@ -4,7 +4,7 @@
 // Talks to the local stack (deploy/local/stack.env) unless the environment points elsewhere.
 import '../../test/setup/load-stack-env.js';
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '@mmctr/config';
@@ -71,6 +71,35 @@ function makeEvent(i: number, rand: () => number, tsMs: number, userPrefix: stri
   };
 }
 
+// CPU time, so that efficiency can be compared even when other jobs share the two cores: wall-clock
+// rates swing with the load, CPU seconds per event much less.
+const CLK_TCK = 100;
+const STACK_RUN = join(__dirname, '..', '..', '.local', 'stack', 'run');
+
+/** utime + stime of a live process, seconds (0 when it is gone). */
+function cpuSeconds(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // fields 14 and 15 of proc(5)
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds of the local stack's Kafka, ClickHouse and Redis (when this machine runs them). */
+function servicesCpu(): number {
+  let total = 0;
+  for (const name of ['kafka', 'clickhouse', 'redis']) {
+    const file = join(STACK_RUN, `${name}.pid`);
+    if (existsSync(file)) total += cpuSeconds(Number(readFileSync(file, 'utf8').trim()));
+  }
+  return total;
+}
+
+const perMillion = (seconds: number) => Number(((seconds * 1_000_000) / N).toFixed(2));
+
 async function count(sql: string): Promise<number> {
   const [row] = await ch.query<{ n: string }>(sql);
   return Number(row?.n ?? 0);
@@ -136,36 +165,64 @@ async function preProduce(): Promise<number> {
   return N / ((Date.now() - t0) / 1000);
 }
 
-async function runIngest(): Promise<{ eventsPerS: number; seconds: number; startupS: number }> {
+async function runIngest(): Promise<{
+  eventsPerS: number;
+  seconds: number;
+  startupS: number;
+  cpu: { appS: number; servicesS: number };
+}> {
   const spawned = Date.now();
   const ingest = await IngestProcess.start(ingestEnv(topics.events, `mmctr-bench-${RUN}`));
   const t0 = Date.now();
+  const cpu0 = { app: cpuSeconds(ingest.pid), services: servicesCpu() };
   try {
     const t1 = await waitForCount('SELECT count() AS n FROM events', N, 600_000);
     const seconds = (t1 - t0) / 1000;
-    return { eventsPerS: N / seconds, seconds, startupS: (t0 - spawned) / 1000 };
+    const cpu = {
+      appS: cpuSeconds(ingest.pid) - cpu0.app,
+      servicesS: servicesCpu() - cpu0.services,
+    };
+    return { eventsPerS: N / seconds, seconds, startupS: (t0 - spawned) / 1000, cpu };
   } finally {
     await ingest.stop();
   }
 }
 
-async function runBaseline(): Promise<{ eventsPerS: number; seconds: number }> {
+async function runBaseline(): Promise<{
+  eventsPerS: number;
+  seconds: number;
+  cpu: { appS: number; servicesS: number };
+}> {
   const t0 = Date.now();
+  const services0 = servicesCpu();
   const [host, port] = config.KAFKA_BROKERS[0]!.split(':');
   const pipeline =
     `kcat -C -b ${host}:${port} -t ${topics.events} -o beginning -e -q -f '%s\\n' | ` +
     `clickhouse-client --host 127.0.0.1 --port ${TCP_PORT} --database ${DB} ` +
     `--input_format_skip_unknown_fields=1 --insert_sample_with_metadata=1 ` +
     `--query 'INSERT INTO baseline_events FORMAT JSONEachRow'`;
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn('bash', ['-o', 'pipefail', '-c', pipeline], {
-      stdio: ['ignore', 'inherit', 'inherit'],
+  // bash's `times` reports the CPU of the pipeline's processes (kcat, clickhouse-client) once reaped.
+  const times = await new Promise<string>((resolve, reject) => {
+    const child = spawn('bash', ['-o', 'pipefail', '-c', `${pipeline} && times`], {
+      stdio: ['ignore', 'pipe', 'inherit'],
     });
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`baseline exited ${code}`))));
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`baseline exited ${code}`))));
   });
   const t1 = await waitForCount('SELECT count() AS n FROM baseline_events', N, 600_000);
   const seconds = (t1 - t0) / 1000;
-  return { eventsPerS: N / seconds, seconds };
+  return {
+    eventsPerS: N / seconds,
+    seconds,
+    cpu: { appS: childrenCpu(times), servicesS: servicesCpu() - services0 },
+  };
+}
+
+/** Sums the children's user and system time from bash's `times` output (its second line). */
+function childrenCpu(times: string): number {
+  const line = times.trim().split('\n').pop() ?? '';
+  return [...line.matchAll(/(\d+)m([\d.]+)s/g)].reduce((s, m) => s + Number(m[1]) * 60 + Number(m[2]), 0);
 }
 
 const percentile = (sorted: number[], p: number) =>
@@ -277,6 +334,14 @@ async function main(): Promise<void> {
       ingest: { ...ingest, eventsPerS: Math.round(ingest.eventsPerS) },
       baseline: baseline && { ...baseline, eventsPerS: Math.round(baseline.eventsPerS) },
       ratio: baseline ? Number((ingest.eventsPerS / baseline.eventsPerS).toFixed(3)) : undefined,
+      // CPU seconds per million events: the consuming process(es), and Kafka + ClickHouse + Redis.
+      cpuPerMillion: {
+        ingest: { app: perMillion(ingest.cpu.appS), services: perMillion(ingest.cpu.servicesS) },
+        baseline: baseline && {
+          app: perMillion(baseline.cpu.appS),
+          services: perMillion(baseline.cpu.servicesS),
+        },
+      },
       lag,
     };
     console.log(JSON.stringify(result, null, 2));
@@ -284,6 +349,10 @@ async function main(): Promise<void> {
       `\ningest ${result.ingest.eventsPerS} events/s` +
         (baseline
           ? ` | kcat|clickhouse-client ${result.baseline!.eventsPerS} events/s | ratio ${result.ratio}`
+          : '') +
+        ` | CPU s per 1M events: ingest ${result.cpuPerMillion.ingest.app} + services ${result.cpuPerMillion.ingest.services}` +
+        (result.cpuPerMillion.baseline
+          ? `, baseline ${result.cpuPerMillion.baseline.app} + services ${result.cpuPerMillion.baseline.services}`
           : '') +
         (lag
           ? ` | lag at ${Math.round(lag.achievedRate)} ev/s: p50 ${lag.p50Ms} ms, p99 ${lag.p99Ms} ms`

@@ -33,16 +33,26 @@ export class IngestProcess {
     return p;
   }
 
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<void> {
-    const child = spawn(process.execPath, ['-r', './scripts/register.js', 'apps/ingest/src/main.ts'], {
-      cwd: ROOT,
-      env: { ...process.env, ...this.env, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(this.port) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    // INGEST_NODE_ARGS: extra node flags for the child, e.g. `--cpu-prof` when profiling the benchmark.
+    const extra = (process.env.INGEST_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(
+      process.execPath,
+      [...extra, '-r', './scripts/register.js', 'apps/ingest/src/main.ts'],
+      {
+        cwd: ROOT,
+        env: { ...process.env, ...this.env, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(this.port) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     const keep = (buf: Buffer) => {
