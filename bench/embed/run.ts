@@ -1,8 +1,10 @@
 // Embedding throughput: the BullMQ pipeline (apps/embedder, real Redis + ClickHouse) against a plain
 // loop running the same ONNX models over the same inputs with no queue, measured in the same run.
-//   node -r ./scripts/register.js bench/embed/run.ts [--items 200] [--batch 16] [--rounds 3]
+//   node -r ./scripts/register.js bench/embed/run.ts [--items 400] [--batch 16] [--rounds 3]
 // Needs the local stack (deploy/local/up) and the models (scripts/setup-models.sh).
 import 'reflect-metadata';
+// The local stack's endpoints unless the environment already points elsewhere (as the tests do).
+import '../../test/setup/load-stack-env.js';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,7 +89,7 @@ async function plainLoop(batch: number): Promise<PlainLoop> {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
-  const n = arg('items', 200);
+  const n = arg('items', 400);
   const batch = arg('batch', 16);
   // Plain and queue alternate, round after round: drifting load from other processes on this shared
   // machine then hits both sides alike; the median ratio is reported.
@@ -110,7 +112,8 @@ async function main(): Promise<void> {
     const jobs = features(items.map((i) => map({ ...i, item_id: `${run}-${suffix}-${i.item_id}` })));
     const seconds = await timed(async () => {
       await producer.enqueue(jobs);
-      const c = await waitForJobs(producer.queue, done + jobs.length, 600_000);
+      // A short poll: the timed window is ~1-3 s, so a 200 ms poll would bias the queue side by ~5 %.
+      const c = await waitForJobs(producer.queue, done + jobs.length, 600_000, 10);
       if (c.failed) throw new Error(`${c.failed} jobs failed`);
     });
     done += jobs.length;

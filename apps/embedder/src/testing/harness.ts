@@ -37,13 +37,14 @@ export async function waitForJobs(
   queue: Queue,
   n: number,
   timeoutMs: number,
+  pollMs = 200,
 ): Promise<Record<string, number>> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const c = await queue.getJobCounts('completed', 'failed', 'active', 'waiting', 'delayed');
     if ((c.completed ?? 0) + (c.failed ?? 0) >= n) return c;
     if (Date.now() > until) throw new Error(`jobs not done in ${timeoutMs} ms: ${JSON.stringify(c)}`);
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, pollMs));
   }
 }
 
