@@ -9,7 +9,7 @@ import type { PartitionChunk } from './chunk';
 import { DeadLetterRepository } from './dead-letter.repository';
 import { FlowControl } from './flow-control';
 import { IngestRepository, type IngestBatchRow } from './ingest.repository';
-import { epochSeconds, eventRow, itemRow } from './row-mappers';
+import { encodeEvents, epochSeconds, itemRow } from './row-mappers';
 import { retryForever } from './retry';
 import { EMBEDDING_QUEUE, ONLINE_STORE } from './tokens';
 
@@ -46,15 +46,15 @@ export class IngestPipeline {
   async storeEvents(chunks: readonly PartitionChunk<BehaviourEvent>[]): Promise<StoreResult> {
     const nowS = epochSeconds(Date.now());
     const events = chunks.flatMap((c) => c.valid);
-    const rows = events.map((e) => eventRow(e, nowS));
+    const body = encodeEvents(events, nowS);
     // The three writes are independent and idempotent, so they run side by side; the caller commits
     // only after all of them succeeded.
     const [insertMs] = await Promise.all([
-      this.insert('events', () => this.repo.insertEvents(rows), rows.length),
+      this.insert('events', () => this.repo.insertEvents(body), events.length),
       this.deadLetter('events', chunks),
       this.step('redis', 'events', () => this.online.recordBehaviour(events)),
     ]);
-    return { rows: rows.length, invalid: chunks.reduce((n, c) => n + c.invalid.length, 0), insertMs };
+    return { rows: events.length, invalid: chunks.reduce((n, c) => n + c.invalid.length, 0), insertMs };
   }
 
   async storeItems(chunks: readonly PartitionChunk<CatalogueItem>[]): Promise<StoreResult> {

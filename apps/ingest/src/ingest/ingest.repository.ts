@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ClickHouseService } from '@mmctr/clickhouse';
-import type { EventRow, ItemRow } from './row-mappers';
+import { EVENT_COLUMNS, type ItemRow } from './row-mappers';
 
 export interface IngestBatchRow {
   ts_ms: number;
@@ -21,8 +21,9 @@ export interface IngestBatchRow {
 export class IngestRepository {
   constructor(@Inject(ClickHouseService) private readonly clickhouse: ClickHouseService) {}
 
-  insertEvents(rows: readonly EventRow[]): Promise<void> {
-    return this.clickhouse.insert('events', rows);
+  /** Events already encoded by `encodeEvents`. */
+  insertEvents(rowBinary: Buffer): Promise<void> {
+    return this.clickhouse.insertRowBinary('events', EVENT_COLUMNS, rowBinary);
   }
 
   insertItems(rows: readonly ItemRow[]): Promise<void> {

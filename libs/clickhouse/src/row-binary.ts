@@ -1,0 +1,106 @@
+/**
+ * Encodes rows in ClickHouse's RowBinary format: fixed-width little-endian numbers, strings as a
+ * LEB128 length plus UTF-8 bytes, DateTime as UInt32 epoch seconds, Enum8 as its Int8 value. The
+ * server decodes it with far less CPU than JSONEachRow (no text parsing, no time-zone rules), and the
+ * format is the same on 18.16 and modern servers. Columns must be written in the order of the INSERT's
+ * column list.
+ */
+export class RowBinaryWriter {
+  private buf: Buffer;
+  private at = 0;
+
+  constructor(initialBytes = 1 << 20) {
+    this.buf = Buffer.allocUnsafe(initialBytes);
+  }
+
+  get length(): number {
+    return this.at;
+  }
+
+  /** The bytes written so far (a view, valid until the next write). */
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.at);
+  }
+
+  private reserve(n: number): void {
+    if (this.at + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + n));
+    this.buf.copy(next, 0, 0, this.at);
+    this.buf = next;
+  }
+
+  string(s: string): this {
+    // Worst case: 3 bytes per UTF-16 unit, plus up to 5 bytes of length.
+    this.reserve(s.length * 3 + 5);
+    const lengthAt = this.at;
+    // Strings here are short: write the bytes after a 1-byte length, move them if the length needs more.
+    const n = this.buf.write(s, lengthAt + 1, 'utf8');
+    if (n < 0x80) {
+      this.buf[lengthAt] = n;
+      this.at = lengthAt + 1 + n;
+      return this;
+    }
+    const width = n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
+    this.buf.copy(this.buf, lengthAt + width, lengthAt + 1, lengthAt + 1 + n);
+    let v = n;
+    let p = lengthAt;
+    while (v >= 0x80) {
+      this.buf[p++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    this.buf[p] = v;
+    this.at = lengthAt + width + n;
+    return this;
+  }
+
+  uint8(v: number): this {
+    this.reserve(1);
+    this.buf.writeUInt8(v, this.at);
+    this.at += 1;
+    return this;
+  }
+
+  int8(v: number): this {
+    this.reserve(1);
+    this.buf.writeInt8(v, this.at);
+    this.at += 1;
+    return this;
+  }
+
+  uint16(v: number): this {
+    this.reserve(2);
+    this.buf.writeUInt16LE(v, this.at);
+    this.at += 2;
+    return this;
+  }
+
+  uint32(v: number): this {
+    this.reserve(4);
+    this.buf.writeUInt32LE(v, this.at);
+    this.at += 4;
+    return this;
+  }
+
+  /** A non-negative safe integer (ts_ms and the like). */
+  uint64(v: number): this {
+    if (!Number.isSafeInteger(v) || v < 0)
+      throw new RangeError(`UInt64 needs a safe non-negative integer: ${v}`);
+    this.reserve(8);
+    this.buf.writeUInt32LE(v % 0x1_0000_0000, this.at);
+    this.buf.writeUInt32LE(Math.floor(v / 0x1_0000_0000), this.at + 4);
+    this.at += 8;
+    return this;
+  }
+
+  float64(v: number): this {
+    this.reserve(8);
+    this.buf.writeDoubleLE(v, this.at);
+    this.at += 8;
+    return this;
+  }
+
+  /** DateTime: epoch seconds as UInt32. */
+  dateTime(epochSeconds: number): this {
+    return this.uint32(epochSeconds);
+  }
+}
