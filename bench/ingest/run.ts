@@ -88,15 +88,33 @@ function cpuSeconds(pid: number | undefined): number {
   }
 }
 
-/** CPU seconds of the local stack's Kafka, ClickHouse and Redis (when this machine runs them). */
-function servicesCpu(): number {
-  let total = 0;
-  for (const name of ['kafka', 'clickhouse', 'redis']) {
+const SERVICES = ['kafka', 'clickhouse', 'redis'] as const;
+type ServiceCpu = Record<(typeof SERVICES)[number], number>;
+
+/** CPU seconds of the local stack's Kafka, ClickHouse and Redis (0 for one this machine does not run). */
+function servicesCpu(): ServiceCpu {
+  const out = { kafka: 0, clickhouse: 0, redis: 0 };
+  for (const name of SERVICES) {
     const file = join(STACK_RUN, `${name}.pid`);
-    if (existsSync(file)) total += cpuSeconds(Number(readFileSync(file, 'utf8').trim()));
+    if (existsSync(file)) out[name] = cpuSeconds(Number(readFileSync(file, 'utf8').trim()));
   }
-  return total;
+  return out;
 }
+
+const servicesSince = (start: ServiceCpu): ServiceCpu => {
+  const now = servicesCpu();
+  return {
+    kafka: now.kafka - start.kafka,
+    clickhouse: now.clickhouse - start.clickhouse,
+    redis: now.redis - start.redis,
+  };
+};
+const total = (c: ServiceCpu) => c.kafka + c.clickhouse + c.redis;
+const perMillionEach = (c: ServiceCpu) => ({
+  kafka: perMillion(c.kafka),
+  clickhouse: perMillion(c.clickhouse),
+  redis: perMillion(c.redis),
+});
 
 const perMillion = (seconds: number) => Number(((seconds * 1_000_000) / N).toFixed(2));
 
@@ -169,7 +187,7 @@ async function runIngest(): Promise<{
   eventsPerS: number;
   seconds: number;
   startupS: number;
-  cpu: { appS: number; servicesS: number };
+  cpu: { appS: number; servicesS: number; services: ServiceCpu };
 }> {
   const spawned = Date.now();
   const ingest = await IngestProcess.start(ingestEnv(topics.events, `mmctr-bench-${RUN}`));
@@ -178,10 +196,8 @@ async function runIngest(): Promise<{
   try {
     const t1 = await waitForCount('SELECT count() AS n FROM events', N, 600_000);
     const seconds = (t1 - t0) / 1000;
-    const cpu = {
-      appS: cpuSeconds(ingest.pid) - cpu0.app,
-      servicesS: servicesCpu() - cpu0.services,
-    };
+    const services = servicesSince(cpu0.services);
+    const cpu = { appS: cpuSeconds(ingest.pid) - cpu0.app, servicesS: total(services), services };
     return { eventsPerS: N / seconds, seconds, startupS: (t0 - spawned) / 1000, cpu };
   } finally {
     await ingest.stop();
@@ -191,7 +207,7 @@ async function runIngest(): Promise<{
 async function runBaseline(): Promise<{
   eventsPerS: number;
   seconds: number;
-  cpu: { appS: number; servicesS: number };
+  cpu: { appS: number; servicesS: number; services: ServiceCpu };
 }> {
   const t0 = Date.now();
   const services0 = servicesCpu();
@@ -215,7 +231,11 @@ async function runBaseline(): Promise<{
   return {
     eventsPerS: N / seconds,
     seconds,
-    cpu: { appS: childrenCpu(times), servicesS: servicesCpu() - services0 },
+    cpu: {
+      appS: childrenCpu(times),
+      servicesS: total(servicesSince(services0)),
+      services: servicesSince(services0),
+    },
   };
 }
 
@@ -336,10 +356,15 @@ async function main(): Promise<void> {
       ratio: baseline ? Number((ingest.eventsPerS / baseline.eventsPerS).toFixed(3)) : undefined,
       // CPU seconds per million events: the consuming process(es), and Kafka + ClickHouse + Redis.
       cpuPerMillion: {
-        ingest: { app: perMillion(ingest.cpu.appS), services: perMillion(ingest.cpu.servicesS) },
+        ingest: {
+          app: perMillion(ingest.cpu.appS),
+          services: perMillion(ingest.cpu.servicesS),
+          ...perMillionEach(ingest.cpu.services),
+        },
         baseline: baseline && {
           app: perMillion(baseline.cpu.appS),
           services: perMillion(baseline.cpu.servicesS),
+          ...perMillionEach(baseline.cpu.services),
         },
       },
       lag,

@@ -43,7 +43,11 @@ export class IngestProcess {
 
   async start(): Promise<void> {
     // INGEST_NODE_ARGS: extra node flags for the child, e.g. `--cpu-prof` when profiling the benchmark.
-    const extra = (process.env.INGEST_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    // The young-generation size production runs with (deploy/k8s/ingest.yaml, scripts/demo.sh).
+    const extra = [
+      '--max-semi-space-size=64',
+      ...(process.env.INGEST_NODE_ARGS ?? '').split(' ').filter(Boolean),
+    ];
     const child = spawn(
       process.execPath,
       [...extra, '-r', './scripts/register.js', 'apps/ingest/src/main.ts'],
