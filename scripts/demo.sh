@@ -34,8 +34,8 @@ wait_for() { # description, timeout seconds, command...
     sleep 1
   done
 }
-start_app() { # name, port
-  HTTP_PORT="$2" node -r ./scripts/register.js "apps/$1/src/main.ts" >"$DEMO_DIR/logs/$1.log" 2>&1 &
+start_app() { # name, port, [node flags...]
+  HTTP_PORT="$2" node "${@:3}" -r ./scripts/register.js "apps/$1/src/main.ts" >"$DEMO_DIR/logs/$1.log" 2>&1 &
   pids+=($!)
 }
 
@@ -51,7 +51,7 @@ rm -rf "$SYNTH_DIR"
 mmctr synth --out "$SYNTH_DIR"
 
 step "ingest: catalogue and the train/validation period through Kafka"
-start_app ingest 3101
+start_app ingest 3101 --max-semi-space-size=64 # young generation for per-message garbage (docs/ingestion.md)
 wait_for "ingest to be ready" 60 curl -fsS -o /dev/null http://127.0.0.1:3101/health/ready
 t0=$(date +%s.%N)
 mmctr replay --synth "$SYNTH_DIR" --phase history --out "$DEMO_DIR/history.json"
@@ -89,6 +89,13 @@ mmctr replay --synth "$SYNTH_DIR" --phase test --scorer http://127.0.0.1:3103 --
 expected_all=$(node -e "const r=require('$DEMO_DIR/replay.json'); console.log($expected + r.produced_events)")
 all_stored() { [[ "$(ch "SELECT count() FROM events_dedup")" -ge "$expected_all" ]]; }
 wait_for "ingest to store the replayed events" 300 all_stored
+
+step "serving/training parity: the trainer recomputes every logged score from score_log"
+requests=$(node -e "console.log(require('$DEMO_DIR/replay.json').requests)")
+all_logged() { [[ "$(ch "SELECT count() FROM score_log FINAL WHERE model_version = '$best'")" -ge "$requests" ]]; }
+wait_for "the score log to hold the $requests replayed requests" 120 all_logged
+.venv/bin/mmctr-train parity --database "$CLICKHOUSE_DATABASE" --model-version "$best" --quiet \
+  --json-out "$DEMO_DIR/parity.json"
 
 step "offline test metrics of the trained models on the replayed period"
 .venv/bin/mmctr-train evaluate --all-registered --database "$CLICKHOUSE_DATABASE" --meta "$SYNTH_DIR/meta.json" \

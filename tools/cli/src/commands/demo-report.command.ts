@@ -105,13 +105,28 @@ export function register(program: Command): void {
           ? 'served vs offline test AUC: no offline figure for the production model'
           : `served vs offline test AUC of the production model: |Δ| = ${gap.toFixed(4)} (${gap <= 0.005 ? 'within' : 'OUTSIDE'} 0.005)`,
       );
+      const parity = existsSync(join(opts.dir, 'parity.json'))
+        ? readJson<{
+            ok: boolean;
+            rows_checked: number;
+            candidates_checked: number;
+            max_abs_diff: number | null;
+            tolerance: number;
+            degraded_rows_skipped: number;
+          }>(join(opts.dir, 'parity.json'))
+        : null;
+      if (parity)
+        out.push(
+          `serving/training parity (trainer recomputes score_log): ${parity.candidates_checked} scores of ${parity.rows_checked} requests, ` +
+            `max |Δp| = ${parity.max_abs_diff ?? 'n/a'} (${parity.ok ? 'within' : 'OUTSIDE'} ${parity.tolerance}; ${parity.degraded_rows_skipped} degraded requests skipped)`,
+        );
       if (replay.degraded_requests) out.push(`degraded answers: ${replay.degraded_requests}`);
       const text = out.join('\n');
       console.log(text);
       writeFileSync(
         join(opts.dir, 'summary.json'),
         JSON.stringify(
-          { ingest, embed, replay, oracle, models: evals, served_vs_offline_gap: gap },
+          { ingest, embed, replay, oracle, models: evals, served_vs_offline_gap: gap, parity },
           null,
           2,
         ) + '\n',
