@@ -41,7 +41,7 @@ export const configSchema = z.object({
   // Ingest (apps/ingest): consumer group, batch bounds (see docs/ingestion.md) and retry backoff.
   INGEST_GROUP_ID: z.string().min(1).default('mmctr-ingest'),
   INGEST_BATCH_MAX_ROWS: int(1, 1_000_000).default(50_000),
-  INGEST_BATCH_MAX_WAIT_MS: int(1, 60_000).default(500),
+  INGEST_BATCH_MAX_WAIT_MS: int(1, 60_000).default(250),
   INGEST_MAX_PENDING_ROWS: int(1, 10_000_000).default(150_000),
   // Event flushes whose stores may overlap; commits stay in offset order.
   INGEST_MAX_CONCURRENT_FLUSHES: int(1, 16).default(2),
