@@ -1,9 +1,21 @@
 import Redis from 'ioredis';
 import type { AppConfig } from '@mmctr/config';
 
-export function createRedis(config: Pick<AppConfig, 'REDIS_URL'>, lazyConnect = false): Redis {
+export interface RedisClientOptions {
+  lazyConnect?: boolean;
+  /** Coalesce commands issued in the same tick into one write (many concurrent small calls). */
+  autoPipelining?: boolean;
+}
+
+export function createRedis(
+  config: Pick<AppConfig, 'REDIS_URL'>,
+  opts: boolean | RedisClientOptions = false,
+): Redis {
+  const { lazyConnect = false, autoPipelining = false } =
+    typeof opts === 'boolean' ? { lazyConnect: opts } : opts;
   return new Redis(config.REDIS_URL, {
     lazyConnect,
+    enableAutoPipelining: autoPipelining,
     maxRetriesPerRequest: 2,
     enableOfflineQueue: true,
     retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 5_000),

@@ -47,7 +47,12 @@ import { EmbeddingService } from './embedding.service';
           },
         }),
     },
-    { provide: REDIS, inject: [APP_CONFIG], useFactory: (c: AppConfig) => createRedis(c) },
+    {
+      provide: REDIS,
+      inject: [APP_CONFIG],
+      // Up to EMBEDDER_CONCURRENCY jobs each make small calls (stale check, vector write): coalesce them.
+      useFactory: (c: AppConfig) => createRedis(c, { autoPipelining: true }),
+    },
     {
       provide: BULL_REDIS,
       inject: [APP_CONFIG],
