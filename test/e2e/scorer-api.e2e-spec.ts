@@ -219,13 +219,19 @@ describe('scorer API (real Redis, Kafka, ClickHouse)', () => {
     expect(a.body.scores.map((s) => s.ctr)).not.toEqual(b.body.scores.map((s) => s.ctr));
   });
 
-  it('serves liveness, readiness, OpenAPI and metrics', async () => {
+  it('serves liveness, readiness, Swagger UI, OpenAPI and metrics', async () => {
     const live = await fetch(`${scorer.url}/health/live`);
     expect(live.status).toBe(200);
     expect(live.headers.get('x-model-version')).toBe('api-v1');
     const ready = (await (await fetch(`${scorer.url}/health/ready`)).json()) as Record<string, unknown>;
     expect(ready).toMatchObject({ status: 'ready', model_version: 'api-v1', item_cache: { loaded: true } });
-    const docs = (await (await fetch(`${scorer.url}/docs`)).json()) as { paths: Record<string, unknown> };
+    const ui = await fetch(`${scorer.url}/docs`);
+    expect(ui.status).toBe(200);
+    expect(ui.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(await ui.text()).toContain('swagger-ui');
+    const docs = (await (await fetch(`${scorer.url}/docs-json`)).json()) as {
+      paths: Record<string, unknown>;
+    };
     expect(Object.keys(docs.paths)).toContain('/v1/score');
   });
 

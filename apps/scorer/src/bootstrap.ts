@@ -7,7 +7,7 @@ import { loadScorerConfig } from './config/scorer-config';
 import { LOGGER, NestPinoLogger } from './logger';
 import { ModelManager } from './model/model-manager.service';
 
-/** Builds the scorer app (Fastify, OpenAPI at /docs, X-Model-Version on every response); not listening yet. */
+/** Builds the scorer app (Fastify, Swagger UI at /docs + /docs-json, X-Model-Version on every response); not listening yet. */
 export async function createScorerApp(): Promise<NestFastifyApplication> {
   const scorer = loadScorerConfig();
   const app = await NestFactory.create<NestFastifyApplication>(
@@ -37,12 +37,7 @@ export async function createScorerApp(): Promise<NestFastifyApplication> {
     .addApiKey({ type: 'apiKey', in: 'header', name: 'x-api-key' }, 'api-key')
     .build();
   const document = SwaggerModule.createDocument(app, doc);
-  // Swagger UI needs @fastify/static, which the workspace does not install: /docs serves the OpenAPI
-  // document itself (also at /docs-json and /docs-yaml).
-  SwaggerModule.setup('docs', app, document, { ui: false, raw: ['json', 'yaml'] });
-  app
-    .getHttpAdapter()
-    .getInstance()
-    .get('/docs', async () => document);
+  // Swagger UI at /docs (its assets via @fastify/static), the document at /docs-json and /docs-yaml.
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', yamlDocumentUrl: 'docs-yaml' });
   return app;
 }

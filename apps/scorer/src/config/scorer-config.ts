@@ -56,7 +56,10 @@ export const scorerConfigSchema = z.object({
 
   SCORER_SCORE_LOG_ENABLED: bool.default('true'),
   SCORER_SCORE_LOG_MAX_QUEUE: int(1, 1_000_000).default(20_000),
-  SCORER_SCORE_LOG_FLUSH_MS: int(1, 60_000).default(50),
+  /** Batching amortises kafkajs' per-send cost; records reach Kafka within this interval. */
+  SCORER_SCORE_LOG_FLUSH_MS: int(1, 60_000).default(200),
+  /** Records per produce request; smaller chunks keep each event-loop block short (p99). */
+  SCORER_SCORE_LOG_BATCH_RECORDS: int(1, 10_000).default(8),
 
   SCORE_LOG_SINK_ENABLED: bool.default('true'),
   SCORE_LOG_SINK_GROUP_ID: z.string().min(1).default('mmctr-score-log-sink'),

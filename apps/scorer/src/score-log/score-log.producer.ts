@@ -17,7 +17,7 @@ export class ScoreLogProducer implements OnApplicationBootstrap, OnApplicationSh
   private producer: Producer | undefined;
   private queue: ScoreLogRecord[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private sending: Promise<void> | undefined;
+  private sending: Promise<boolean> | undefined;
   private connected: Promise<void> | undefined;
 
   constructor(
@@ -48,18 +48,9 @@ export class ScoreLogProducer implements OnApplicationBootstrap, OnApplicationSh
     await this.producer.disconnect().catch(() => undefined);
   }
 
-  /** Queues one record (validated against the score-log contract). */
+  /** Queues one record; it is validated against the score-log contract when sent (off the response path). */
   publish(record: ScoreLogRecord): void {
     if (!this.enabled) return;
-    const v = validate('scoreLog', record);
-    if (!v.ok) {
-      this.metrics.scoreLogs.inc({ result: 'invalid' });
-      this.logger.error(
-        { request_id: record.request_id, reason: v.reason },
-        'score log record invalid; not produced',
-      );
-      return;
-    }
     if (this.queue.length >= this.scorer.SCORER_SCORE_LOG_MAX_QUEUE) {
       this.metrics.scoreLogs.inc({ result: 'dropped' });
       return;
@@ -67,12 +58,27 @@ export class ScoreLogProducer implements OnApplicationBootstrap, OnApplicationSh
     this.queue.push(record);
   }
 
-  /** Sends everything queued so far (one send at a time). */
+  private encode(record: ScoreLogRecord): { key: string; value: string } | null {
+    const v = validate('scoreLog', record);
+    if (v.ok) return { key: record.user_id, value: JSON.stringify(record) };
+    this.metrics.scoreLogs.inc({ result: 'invalid' });
+    this.logger.error(
+      { request_id: record.request_id, reason: v.reason },
+      'score log record invalid; not produced',
+    );
+    return null;
+  }
+
+  /**
+   * Sends everything queued so far, one send at a time of at most SCORER_SCORE_LOG_BATCH_RECORDS
+   * records: encoding a produce request blocks the event loop, so requests get in between chunks.
+   */
   async flush(): Promise<void> {
     while (this.sending) await this.sending;
-    if (this.queue.length === 0 || !this.producer) return;
-    this.sending = this.send().finally(() => (this.sending = undefined));
-    await this.sending;
+    while (this.queue.length > 0 && this.producer) {
+      this.sending = this.send().finally(() => (this.sending = undefined));
+      if (!(await this.sending)) return;
+    }
   }
 
   private connect(): Promise<void> {
@@ -87,20 +93,26 @@ export class ScoreLogProducer implements OnApplicationBootstrap, OnApplicationSh
     return this.connected;
   }
 
-  private async send(): Promise<void> {
+  /** Sends one chunk of the queue; false when nothing could be sent (retried on the next flush). */
+  private async send(): Promise<boolean> {
     try {
       await this.connect();
     } catch {
-      return;
+      return false;
     }
-    const batch = this.queue;
-    this.queue = [];
+    const batch: ScoreLogRecord[] = [];
+    const messages: { key: string; value: string }[] = [];
+    for (const r of this.queue.splice(0, this.scorer.SCORER_SCORE_LOG_BATCH_RECORDS)) {
+      const m = this.encode(r);
+      if (!m) continue;
+      batch.push(r);
+      messages.push(m);
+    }
+    if (messages.length === 0) return true;
     try {
-      await this.producer!.send({
-        topic: this.config.KAFKA_TOPIC_SCORES,
-        messages: batch.map((r) => ({ key: r.user_id, value: JSON.stringify(r) })),
-      });
-      this.metrics.scoreLogs.inc({ result: 'produced' }, batch.length);
+      await this.producer!.send({ topic: this.config.KAFKA_TOPIC_SCORES, messages });
+      this.metrics.scoreLogs.inc({ result: 'produced' }, messages.length);
+      return true;
     } catch (err) {
       // Put them back (bounded) for the next flush.
       const room = this.scorer.SCORER_SCORE_LOG_MAX_QUEUE - this.queue.length;
@@ -111,6 +123,7 @@ export class ScoreLogProducer implements OnApplicationBootstrap, OnApplicationSh
         { err: (err as Error).message, records: batch.length },
         'score log send failed; will retry',
       );
+      return false;
     }
   }
 }

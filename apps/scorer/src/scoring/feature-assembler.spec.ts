@@ -35,11 +35,17 @@ describe('FeatureAssembler (serving encoder) against libs/features (the training
   const assembler = new FeatureAssembler();
   const buffers = new InputBuffers(dims, 500);
 
-  function check(userId: string, historyIds: string[], candidateIds: string[], positions: number[]) {
+  function check(
+    userId: string,
+    historyIds: string[],
+    candidateIds: string[],
+    positions: number[],
+    split = false,
+  ) {
     const context = { device: 'android', placement: 'feed' };
     const tsMs = 1_700_000_000_000 + historyIds.length * 3_600_000;
     const raw = (id: string): RawItem => byId.get(id) ?? { item_id: id };
-    const oov = assembler.assemble(spec, cache, buffers, {
+    const input = {
       userId,
       context,
       tsMs,
@@ -48,7 +54,12 @@ describe('FeatureAssembler (serving encoder) against libs/features (the training
       candidateIds,
       candidateRows: Int32Array.from(candidateIds, (id) => cache.row(id)),
       positions,
-    });
+    };
+    // split: the scorer's order, candidates while the history call is in flight, then user + history.
+    const oov = split
+      ? assembler.assembleCandidates(spec, cache, buffers, input) +
+        assembler.assembleUserAndHistory(spec, cache, buffers, input)
+      : assembler.assemble(spec, cache, buffers, input);
     const u = encodeUser(spec, { user_id: userId, ...context, ts_ms: tsMs, history: historyIds.map(raw) });
     const c = encodeCandidates(
       spec,
@@ -90,5 +101,10 @@ describe('FeatureAssembler (serving encoder) against libs/features (the training
     );
     check('user-3', ['ghost-2'], ['item-1', 'item-2', 'unknown'], [0, 1, 2]);
     check('user-4', [], ['item-3'], [7]);
+  });
+
+  it('gives the same tensors when candidates and user + history are written in two steps', () => {
+    check('user-5', ['item-8', 'ghost-3'], ['item-7', 'ghost-4', 'item-200'], [0, 40, 2], true);
+    check('user-6', [], ['item-5'], [1], true);
   });
 });

@@ -52,7 +52,19 @@ export class FeatureAssembler {
   }
 
   assemble(spec: FeatureSpec, cache: ItemCache, buf: InputBuffers, input: AssemblyInput): number {
-    const { L, C, D } = buf.dims;
+    return (
+      this.assembleCandidates(spec, cache, buf, input) + this.assembleUserAndHistory(spec, cache, buf, input)
+    );
+  }
+
+  /** User fields and history rows (needs the history; the scorer runs it after the Redis call). */
+  assembleUserAndHistory(
+    spec: FeatureSpec,
+    cache: ItemCache,
+    buf: InputBuffers,
+    input: Pick<AssemblyInput, 'userId' | 'context' | 'tsMs' | 'historyIds' | 'historyRows'>,
+  ): number {
+    const { L, D } = buf.dims;
     const cols = cache.columns(spec);
     const copyDim = Math.min(D, cache.dim);
     const vectors = cache.vectorData;
@@ -93,6 +105,24 @@ export class FeatureAssembler {
         buf.histMm.fill(0, m, m + D);
       }
     }
+    return oov;
+  }
+
+  /** Candidate rows only (independent of the history, so it overlaps the Redis history call). */
+  assembleCandidates(
+    spec: FeatureSpec,
+    cache: ItemCache,
+    buf: InputBuffers,
+    input: Pick<AssemblyInput, 'candidateIds' | 'candidateRows' | 'positions'>,
+  ): number {
+    const { C, D } = buf.dims;
+    const cols = cache.columns(spec);
+    const copyDim = Math.min(D, cache.dim);
+    const vectors = cache.vectorData;
+    const cacheDim = cache.dim;
+    const h = this.hasher;
+    const itemBuckets = spec.candidate_fields[0]!.buckets;
+    let oov = 0;
 
     for (let b = 0; b < input.candidateIds.length; b++) {
       const row = input.candidateRows[b]!;

@@ -9,6 +9,7 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import { ApiBody, ApiHeader, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { RouteSchema } from '@nestjs/platform-fastify';
 import type { FastifyReply } from 'fastify';
 import { ApiKeyGuard } from '../auth/api-key.guard';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
@@ -44,6 +45,8 @@ export class ScoreController {
   @ApiBody({ schema: scoreRequestSchema(MAX_CANDIDATES) as object })
   @ApiOkResponse({ schema: scoreResponseSchema as object })
   @ApiHeader({ name: 'x-api-key', required: false, description: 'Required when the scorer has API keys set' })
+  // Fastify serialises 200s with fast-json-stringify compiled from the schema (not JSON.stringify).
+  @RouteSchema({ response: { 200: scoreResponseSchema } })
   async score(
     @Body() body: unknown,
     @Res({ passthrough: true }) reply: FastifyReply,

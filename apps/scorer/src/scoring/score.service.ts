@@ -49,46 +49,62 @@ export class ScoreService {
     const positions = req.candidates.map((c, i) => c.position ?? i);
     const reasons: string[] = [];
 
-    let t = process.hrtime.bigint();
-    let historyIds: string[] = [];
-    try {
-      historyIds = await withTimeout(
-        this.history.recentItemIds(req.user_id, model.dims.L, req.ts_ms),
-        this.config.SCORER_REDIS_TIMEOUT_MS,
-        'history',
-      );
-    } catch {
-      reasons.push('history');
-    }
-    this.metrics.stageSeconds.observe({ stage: 'history' }, seconds(t));
-    this.metrics.historyLength.observe(historyIds.length);
-
-    t = process.hrtime.bigint();
-    const lookup = await this.items.lookup(
-      historyIds.length ? [...historyIds, ...candidateIds] : candidateIds,
+    // The Redis history call is in flight while the candidates are looked up and encoded.
+    const started = process.hrtime.bigint();
+    let historyS = 0;
+    const historyCall = withTimeout(
+      this.history.recentItemIds(req.user_id, model.dims.L, req.ts_ms),
+      this.config.SCORER_REDIS_TIMEOUT_MS,
+      'history',
+    ).then(
+      (ids) => ((historyS = seconds(started)), ids),
+      () => ((historyS = seconds(started)), null),
     );
-    if (lookup.failed) reasons.push('items');
-    const historyRows = lookup.rows.subarray(0, historyIds.length);
-    const candidateRows = lookup.rows.subarray(historyIds.length);
-    this.metrics.stageSeconds.observe({ stage: 'items' }, seconds(t));
 
+    let ctrs: Float32Array | undefined;
+    let historyIds: string[] = [];
     const input: AssemblyInput = {
       userId: req.user_id,
       context,
       tsMs,
       historyIds,
-      historyRows,
+      historyRows: new Int32Array(0),
       candidateIds,
-      candidateRows,
+      candidateRows: new Int32Array(candidateIds.length).fill(-1),
       positions,
     };
-    let ctrs: Float32Array | undefined;
     const buffers = model.acquireBuffers();
     try {
+      let t = process.hrtime.bigint();
+      const candidates = await this.items.lookup(candidateIds);
+      let itemsS = seconds(t);
       t = process.hrtime.bigint();
-      const oov = this.assembler.assemble(model.spec, this.items.cache, buffers, input);
+      input.candidateRows = candidates.rows;
+      let oov = this.assembler.assembleCandidates(model.spec, this.items.cache, buffers, input);
+      let encodeS = seconds(t);
+
+      const fetched = await historyCall;
+      if (fetched === null) reasons.push('history');
+      historyIds = fetched ?? [];
+      this.metrics.stageSeconds.observe({ stage: 'history' }, historyS);
+      this.metrics.historyLength.observe(historyIds.length);
+
+      t = process.hrtime.bigint();
+      const history = historyIds.length
+        ? await this.items.lookup(historyIds)
+        : { rows: new Int32Array(0), failed: false };
+      if (candidates.failed || history.failed) reasons.push('items');
+      itemsS += seconds(t);
+      this.metrics.stageSeconds.observe({ stage: 'items' }, itemsS);
+
+      input.historyIds = historyIds;
+      input.historyRows = history.rows;
+      t = process.hrtime.bigint();
+      oov += this.assembler.assembleUserAndHistory(model.spec, this.items.cache, buffers, input);
       if (oov) this.metrics.oovItems.inc(oov);
-      this.metrics.stageSeconds.observe({ stage: 'encode' }, seconds(t));
+      encodeS += seconds(t);
+      this.metrics.stageSeconds.observe({ stage: 'encode' }, encodeS);
+
       t = process.hrtime.bigint();
       ctrs = await model.run(buffers, candidateIds.length);
       const s = seconds(t);
@@ -131,12 +147,12 @@ export class ScoreService {
     return response;
   }
 
-  /** Shadow scoring (if any) runs after the response is sent; then the record is produced. */
+  /** Shadow scoring (if any) and queueing the record run after the response is written. */
   private logAfterResponse(record: ScoreLogRecord, input: AssemblyInput): void {
     if (!this.scoreLog.enabled) return;
     const shadow = this.models.lease('shadow');
     if (!shadow) {
-      this.scoreLog.publish(record);
+      setImmediate(() => this.scoreLog.publish(record));
       return;
     }
     setImmediate(() => {
