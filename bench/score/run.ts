@@ -20,7 +20,7 @@ import autocannon from 'autocannon';
 import * as ort from 'onnxruntime-node';
 import { loadConfig } from '@mmctr/config';
 import { createKafka, ensureTopics } from '@mmctr/kafka';
-import { OnlineStore, createRedis } from '@mmctr/online-store';
+import { OnlineStore, createRedis, mmVectorKey } from '@mmctr/online-store';
 
 const REPO = join(__dirname, '..', '..');
 const PY = join(REPO, '.venv', 'bin', 'python');
@@ -278,7 +278,7 @@ export async function seed(prefix: string): Promise<{ body: string }> {
   const pipeline = redis.pipeline();
   for (let i = 0; i < items.length; i++) {
     const v = Float32Array.from({ length: D }, (_, k) => Math.sin(i * 0.37 + k));
-    pipeline.hset(`${prefix}item:bench-item-${i}:mm`, 'ts_ms', now, 'v', Buffer.from(v.buffer));
+    pipeline.hset(mmVectorKey(prefix, `bench-item-${i}`), 'ts_ms', now, 'v', Buffer.from(v.buffer));
   }
   await pipeline.exec();
   await store.recordBehaviour(

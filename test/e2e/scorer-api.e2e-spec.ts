@@ -4,7 +4,7 @@
 import { loadConfig } from '@mmctr/config';
 import type { BehaviourEvent, CatalogueItem } from '@mmctr/contracts';
 import type { RawItem } from '@mmctr/features';
-import { OnlineStore, createRedis } from '@mmctr/online-store';
+import { OnlineStore, createRedis, mmVectorKey } from '@mmctr/online-store';
 import {
   loggedRequestIds,
   offlineScore,
@@ -106,7 +106,7 @@ describe('scorer API (real Redis, Kafka, ClickHouse)', () => {
     await store.upsertItems(catalogue);
     for (const it of redisItems) {
       const v = Float32Array.from(it.vector);
-      await redis.hset(`${env.prefix}item:${it.item_id}:mm`, 'ts_ms', now, 'v', Buffer.from(v.buffer));
+      await redis.hset(mmVectorKey(env.prefix, it.item_id), 'ts_ms', now, 'v', Buffer.from(v.buffer));
     }
     // u1 clicked (oldest first) i1, r2, ghost (unknown everywhere), i9 (no vector).
     const clicks: BehaviourEvent[] = ['i1', 'r2', 'ghost', 'i9'].map((item_id, k) => ({

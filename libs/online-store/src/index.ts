@@ -3,3 +3,4 @@ export * from './content-hash';
 export * from './history';
 export * from './online-store';
 export * from './item-embedding-queue';
+export * from './mm-vector-key';

@@ -9,7 +9,13 @@ import sharp from 'sharp';
 import { ClickHouseService, clickHouseFromConfig } from '@mmctr/clickhouse';
 import { loadConfig } from '@mmctr/config';
 import type { CatalogueItem } from '@mmctr/contracts';
-import { createRedis, ItemEmbeddingQueue, OnlineStore, type ItemEmbeddingJob } from '@mmctr/online-store';
+import {
+  createRedis,
+  ItemEmbeddingQueue,
+  mmVectorKey,
+  OnlineStore,
+  type ItemEmbeddingJob,
+} from '@mmctr/online-store';
 import { generate, SMALL_PRESET } from '@mmctr/synth';
 import { AppModule } from '../app.module';
 import { MmVectorRepository } from '../storage/mm-vector.repository';
@@ -148,7 +154,7 @@ describe('embedder (real Redis, ClickHouse and encoders)', () => {
       const mm = await new MmVectorRepository(redis, env.REDIS_KEY_PREFIX).read(item.item_id);
       expect(mm?.projection).toBe(projection);
       expect(Array.from(mm!.vector!)).toEqual(row.fused_vec.map((x) => Math.fround(x)));
-      expect(await redis.exists(`${env.REDIS_KEY_PREFIX}item:${item.item_id}:mm`)).toBe(1);
+      expect(await redis.exists(mmVectorKey(env.REDIS_KEY_PREFIX, item.item_id))).toBe(1);
     } finally {
       redis.disconnect();
     }

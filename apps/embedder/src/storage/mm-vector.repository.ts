@@ -1,7 +1,8 @@
 import type Redis from 'ioredis';
+import { mmVectorKey } from '@mmctr/online-store';
 import { transient } from '../errors';
 
-/** What the scorer reads: `<prefix>item:<id>:mm`, a hash (see docs/embedder.md). */
+/** What the scorer reads: `<prefix>mm:<id>`, a hash (see docs/embedder.md). */
 export interface MmVectorEntry {
   itemId: string;
   tsMs: number;
@@ -37,7 +38,7 @@ export class MmVectorRepository {
   }
 
   key(itemId: string): string {
-    return `${this.keyPrefix}item:${itemId}:mm`;
+    return mmVectorKey(this.keyPrefix, itemId);
   }
 
   /** True when the stored entry is for content newer than ts_ms (the job is stale). */

@@ -1,5 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { z } from 'zod';
+import { MM_VECTOR_KEY_TEMPLATE } from '@mmctr/online-store';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
@@ -43,7 +44,7 @@ export const scorerConfigSchema = z.object({
   /** Per-call budget for Redis (history, item misses); past it the request degrades. */
   SCORER_REDIS_TIMEOUT_MS: int(1, 10_000).default(50),
   /** Hash holding an item's fused vector in field `v` (Float32 little-endian), written by apps/embedder. */
-  SCORER_REDIS_VECTOR_KEY: z.string().default('{prefix}item:{item_id}:mm'),
+  SCORER_REDIS_VECTOR_KEY: z.string().default(MM_VECTOR_KEY_TEMPLATE),
   SCORER_ITEM_CACHE_SOURCE: z.enum(['clickhouse', 'none']).default('clickhouse'),
   SCORER_ITEM_CACHE_REFRESH_MS: int(100, 86_400_000).default(30_000),
   SCORER_ITEM_CACHE_PAGE_ROWS: int(100, 1_000_000).default(20_000),
