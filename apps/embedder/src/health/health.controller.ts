@@ -1,33 +1,27 @@
-import { Controller, Get, HttpCode, Inject, Res } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import { Controller, Inject } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { ClickHouseService } from '@mmctr/clickhouse';
+import { ReadinessController } from '@mmctr/observability';
 import { redisHealth } from '@mmctr/online-store';
 import { EmbeddingWorker } from '../embedding/embedding.worker';
 import { REDIS } from '../tokens';
 
+/** Ready when ClickHouse and Redis answer and the worker consumes (models load before start-up). */
 @Controller('health')
-export class HealthController {
+export class HealthController extends ReadinessController {
   constructor(
     @Inject(ClickHouseService) private readonly clickhouse: ClickHouseService,
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(EmbeddingWorker) private readonly worker: EmbeddingWorker,
-  ) {}
-
-  /** The process answers: nothing external is checked (a dependency outage must not restart us). */
-  @Get('live')
-  @HttpCode(200)
-  live() {
-    return { status: 'ok' };
+  ) {
+    super();
   }
 
-  /** Ready when ClickHouse and Redis answer and the worker consumes (models load before start-up). */
-  @Get('ready')
-  async ready(@Res({ passthrough: true }) reply: FastifyReply) {
-    const [clickhouse, redis] = await Promise.all([this.clickhouse.health(), redisHealth(this.redis)]);
-    const worker = { ok: this.worker.running };
-    const ok = clickhouse.ok && redis.ok && worker.ok;
-    void reply.status(ok ? 200 : 503);
-    return { status: ok ? 'ok' : 'unavailable', checks: { clickhouse, redis, worker } };
+  protected checks() {
+    return {
+      clickhouse: this.clickhouse.health(),
+      redis: redisHealth(this.redis),
+      worker: { ok: this.worker.running },
+    };
   }
 }
