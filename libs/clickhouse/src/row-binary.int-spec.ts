@@ -7,7 +7,7 @@ import { RowBinaryWriter } from './row-binary';
 // compared as hex of their UTF-8 bytes (lengths cross the 1-, 2- and 3-byte LEB128 boundaries),
 // floats as hex of their IEEE-754 bytes.
 const table = `default.row_binary_probe_${process.pid}_${Date.now()}`;
-const COLUMNS = ['s', 'e', 'u8', 'u16', 'u64', 'f', 't'];
+const COLUMNS = ['s', 'e', 'u8', 'u16', 'u64', 'f', 't', 'v'];
 
 interface Row {
   s: string;
@@ -17,6 +17,7 @@ interface Row {
   u64: number;
   f: number;
   t: number;
+  v: number[];
 }
 
 const longish = fc.integer({ min: 0, max: 20_000 }).map((n) => 'x'.repeat(n));
@@ -34,7 +35,15 @@ const row: fc.Arbitrary<Row> = fc.record({
   ),
   f: fc.double({ noNaN: true }),
   t: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+  // Lengths across the 1- and 2-byte LEB128 boundary (128).
+  v: fc.array(fc.float({ noNaN: true }), { maxLength: 300 }),
 });
+
+const float32Hex = (f: number) => {
+  const b = Buffer.alloc(4);
+  b.writeFloatLE(f);
+  return b.toString('hex').replace(/(00)+$/, '');
+};
 
 const floatHex = (f: number) => {
   const b = Buffer.alloc(8);
@@ -47,7 +56,7 @@ beforeAll(async () => {
   ch = adminClickHouse();
   await ch.command(
     `CREATE TABLE ${table} (n UInt32, s String, e Enum8('a' = 1, 'b' = 2, 'c' = 3), u8 UInt8, u16 UInt16,
-       u64 UInt64, f Float64, t DateTime) ENGINE = Memory`,
+       u64 UInt64, f Float64, t DateTime, v Array(Float32)) ENGINE = Memory`,
   );
 });
 afterAll(async () => {
@@ -60,7 +69,15 @@ it('round-trips every column type through the real server', async () => {
   // A tiny initial buffer so that growing is exercised too.
   const w = new RowBinaryWriter(16);
   rows.forEach((r, n) => {
-    w.uint32(n).string(r.s).int8(r.e).uint8(r.u8).uint16(r.u16).uint64(r.u64).float64(r.f).dateTime(r.t);
+    w.uint32(n)
+      .string(r.s)
+      .int8(r.e)
+      .uint8(r.u8)
+      .uint16(r.u16)
+      .uint64(r.u64)
+      .float64(r.f)
+      .dateTime(r.t)
+      .float32Array(new Float32Array(r.v));
   });
   await ch.insertRowBinary(table, ['n', ...COLUMNS], w.bytes());
   const back = await ch.query<{
@@ -72,9 +89,10 @@ it('round-trips every column type through the real server', async () => {
     u64: string;
     f: string;
     t: number;
+    v: string[];
   }>(
     `SELECT n, hex(s) AS s, toString(e) AS e, u8, u16, toString(u64) AS u64, hex(reinterpretAsString(f)) AS f,
-            toUInt32(t) AS t
+            toUInt32(t) AS t, arrayMap(x -> hex(reinterpretAsString(x)), v) AS v
      FROM ${table} ORDER BY n`,
   );
   expect(back).toHaveLength(rows.length);
@@ -85,6 +103,7 @@ it('round-trips every column type through the real server', async () => {
     expect([Number(b.u8), Number(b.u16), b.u64, Number(b.t)]).toEqual([r.u8, r.u16, String(r.u64), r.t]);
     // reinterpretAsString drops trailing zero bytes.
     expect(b.f.toLowerCase()).toBe(floatHex(r.f).replace(/(00)+$/, ''));
+    expect(b.v.map((h) => h.toLowerCase())).toEqual(r.v.map(float32Hex));
   });
 });
 

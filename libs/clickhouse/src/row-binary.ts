@@ -99,6 +99,23 @@ export class RowBinaryWriter {
     return this;
   }
 
+  /** Array(Float32): LEB128 element count, then the values as little-endian float32. */
+  float32Array(values: ArrayLike<number>): this {
+    const n = values.length;
+    this.reserve(5 + 4 * n);
+    let v = n;
+    while (v >= 0x80) {
+      this.buf[this.at++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    this.buf[this.at++] = v;
+    for (let i = 0; i < n; i++) {
+      this.buf.writeFloatLE(values[i]!, this.at);
+      this.at += 4;
+    }
+    return this;
+  }
+
   /** DateTime: epoch seconds as UInt32. */
   dateTime(epochSeconds: number): this {
     return this.uint32(epochSeconds);

@@ -1,4 +1,4 @@
-import type { ClickHouseService } from '@mmctr/clickhouse';
+import { RowBinaryWriter, type ClickHouseService } from '@mmctr/clickhouse';
 import type { ItemFeatures } from '@mmctr/online-store';
 import { transient } from '../errors';
 import { WriteBatcher } from './write-batcher';
@@ -25,6 +25,37 @@ export interface StoredVectors {
   text_vec: number[];
 }
 
+const EMBEDDING_COLUMNS = [
+  'item_id',
+  'content_hash',
+  'image_vec',
+  'text_vec',
+  'fused_vec',
+  'image_encoder',
+  'text_encoder',
+  'projection_version',
+  'created_ms',
+  'created_at',
+] as const satisfies readonly (keyof EmbeddingRow)[];
+
+/** RowBinary of item_embeddings rows: vectors go as raw float32, not as JSON text the server must parse. */
+export function encodeEmbeddings(rows: readonly EmbeddingRow[]): Buffer {
+  const w = new RowBinaryWriter(rows.length * (200 + 4 * 2048));
+  for (const r of rows) {
+    w.string(r.item_id)
+      .string(r.content_hash)
+      .float32Array(r.image_vec)
+      .float32Array(r.text_vec)
+      .float32Array(r.fused_vec)
+      .string(r.image_encoder)
+      .string(r.text_encoder)
+      .string(r.projection_version)
+      .uint64(r.created_ms)
+      .dateTime(r.created_at);
+  }
+  return w.bytes();
+}
+
 /** The embedder's ClickHouse access: item_embeddings writes, catalogue and vector reads. */
 export class EmbeddingRepository {
   private readonly batcher: WriteBatcher<EmbeddingRow>;
@@ -36,7 +67,7 @@ export class EmbeddingRepository {
     this.batcher = new WriteBatcher(
       async (rows) => {
         try {
-          await this.clickhouse.insert('item_embeddings', rows);
+          await this.insertRows(rows);
         } catch (err) {
           throw transient('storage_failed', `item_embeddings insert: ${(err as Error).message}`);
         }
@@ -52,7 +83,11 @@ export class EmbeddingRepository {
   }
 
   async storeMany(rows: EmbeddingRow[]): Promise<void> {
-    await this.clickhouse.insert('item_embeddings', rows);
+    await this.insertRows(rows);
+  }
+
+  private insertRows(rows: readonly EmbeddingRow[]): Promise<void> {
+    return this.clickhouse.insertRowBinary('item_embeddings', EMBEDDING_COLUMNS, encodeEmbeddings(rows));
   }
 
   flush(): Promise<void> {
