@@ -51,17 +51,38 @@ def masked_mean(x: Tensor, mask: Tensor) -> Tensor:
     return (x * m).sum(-2) / m.sum(-2).clamp(min=1.0)
 
 
+def vector_similarity(cand_mm: Tensor, hist_mm: Tensor) -> Tensor:
+    """Cosine of each candidate's raw vector with each history vector: [B, D], [Bu, L, D] -> [B, 1, L]; 0 where
+    either vector is zero (absent, or the --no-mm ablation)."""
+    c = cand_mm / cand_mm.norm(dim=-1, keepdim=True).clamp(min=1e-6)
+    h = hist_mm / hist_mm.norm(dim=-1, keepdim=True).clamp(min=1e-6)
+    return torch.matmul(c.unsqueeze(1), h.transpose(1, 2))
+
+
 def expand_batch(x: Tensor, batch: int) -> Tensor:
     """[Bu, ...] -> [batch, ...] for Bu in {1, batch} (an ONNX Expand, free when Bu == batch)."""
     return x.expand(batch, *x.shape[1:])
 
 
+def embeddings_from_params(schema: ModelSchema, dim: int, params: dict[str, Any]) -> "Embeddings":
+    return Embeddings(schema, dim, mm_norm=str(params.get("mm_norm", "none")),
+                      item_id_dropout=float(params.get("item_id_dropout", 0.0)))
+
+
 class Embeddings(nn.Module):
     """Embedding tables for every field; item representation t = [id; category; mean(tags); W_mm mm]."""
 
-    def __init__(self, schema: ModelSchema, dim: int):
+    def __init__(self, schema: ModelSchema, dim: int, mm_norm: str = "none", item_id_dropout: float = 0.0):
         super().__init__()
+        if mm_norm not in ("none", "layer"):
+            raise ValueError(f"mm_norm must be 'none' or 'layer', not {mm_norm!r}")
         self.dim = dim
+        # mm_norm "layer": LayerNorm (no affine) on W_mm mm, so the projected vector has unit scale per item
+        # whatever the PCA components' scale; a zero vector (absent / --no-mm) stays exactly zero.
+        self.mm_norm = mm_norm
+        # item_id_dropout: in training, zero the item-id embedding of this share of items (the untrained id of
+        # a cold-start item is ~0 too), so the model learns to score from category / tags / vector without it.
+        self.item_id_dropout = float(item_id_dropout)
         self.user = nn.ModuleList([nn.Embedding(b, dim, padding_idx=0) for b in schema.user_buckets])
         self.item = nn.Embedding(schema.item_buckets, dim, padding_idx=0)
         self.category = nn.Embedding(schema.category_buckets, dim, padding_idx=0)
@@ -84,16 +105,28 @@ class Embeddings(nn.Module):
             self._reg.append(e)
         return e
 
-    def user_fields(self, user_fields: Tensor) -> Tensor:
-        """[Bu, U] -> [Bu, U, E]"""
-        return torch.stack([self._look(t, user_fields[:, i]) for i, t in enumerate(self.user)], dim=1)
+    def user_fields(self, user_fields: Tensor, start: int = 0) -> Tensor:
+        """[Bu, U] -> [Bu, U - start, E] (start = 1 leaves out user_id, the first field)"""
+        return torch.stack([self._look(t, user_fields[:, i]) for i, t in enumerate(self.user) if i >= start], dim=1)
 
     def tags(self, tags: Tensor) -> Tensor:
         return masked_mean(self._look(self.tag, tags), tags > 0)
 
     def item_repr(self, ids: Tensor, cat: Tensor, tags: Tensor, mm: Tensor) -> Tensor:
         """ids/cat [...], tags [..., 5], mm [..., D] -> [..., 4E]"""
-        return torch.cat([self._look(self.item, ids), self._look(self.category, cat), self.tags(tags), self.mm(mm)], -1)
+        return torch.cat([self.item_id(ids), self._look(self.category, cat), self.tags(tags), self.vector(mm)], -1)
+
+    def item_id(self, ids: Tensor) -> Tensor:
+        """Item-id embeddings [..., E], with item-id dropout in training."""
+        e = self._look(self.item, ids)
+        if self.training and self.item_id_dropout > 0:
+            e = e * (torch.rand(ids.shape, device=e.device) >= self.item_id_dropout).to(e.dtype).unsqueeze(-1)
+        return e
+
+    def vector(self, mm: Tensor) -> Tensor:
+        """Projected multimodal vector W_mm mm [..., E] (LayerNorm-ed with mm_norm "layer")."""
+        v = self.mm(mm)
+        return nn.functional.layer_norm(v, (self.dim,)) if self.mm_norm == "layer" else v
 
     def candidate(self, cand_fields: Tensor, cand_tags: Tensor, cand_mm: Tensor) -> Tensor:
         return self.item_repr(cand_fields[:, 0], cand_fields[:, 1], cand_tags, cand_mm)
@@ -150,12 +183,15 @@ class SparseTargetAttention(nn.Module):
         self.wo = nn.Linear(attn_dim, item_dim, bias=False)
         self.scale = 1.0 / math.sqrt(attn_dim)
 
-    def forward(self, t: Tensor, hist: Tensor, mask: Tensor) -> Tensor:
-        """t [B, I], hist [Bu, L, I], mask [Bu, L] -> [B, I]; K/V are computed at batch Bu."""
+    def forward(self, t: Tensor, hist: Tensor, mask: Tensor, bias: Tensor | None = None) -> Tensor:
+        """t [B, I], hist [Bu, L, I], mask [Bu, L], bias [B, 1, L] added to the scores -> [B, I];
+        K/V are computed at batch Bu."""
         k = self.wk(hist)  # [Bu, L, A]
         v = self.wv(hist)
         q = self.wq(t).unsqueeze(1)  # [B, 1, A]
         scores = torch.matmul(q, k.transpose(1, 2)) * self.scale  # [B, 1, L] (broadcast over Bu = 1)
+        if bias is not None:
+            scores = scores + bias
         a = torch.relu(scores * mask.to(scores.dtype).unsqueeze(1))
         return self.wo(torch.matmul(a, v).squeeze(1)) + t
 
@@ -225,6 +261,10 @@ class CTRModel(nn.Module):
         # Optional cap on the behaviour sequence the model reads: the newest `history_length` clicks (the
         # serving tensors keep L slots; the graph slices them, so training and serving see the same thing).
         self.max_history = int(params.get("history_length", 0) or 0)
+        # user_id false: leave the user-id embedding (the first user field) out of the model's input; on data with
+        # ~2 train clicks per user it mostly memorises noise (docs/model-quality.md).
+        self.first_user_field = 0 if bool(params.get("user_id", True)) else 1
+        self.n_user_fields = len(schema.user_buckets) - self.first_user_field
 
     def cut_history(self, hist_ids: Tensor, hist_tags: Tensor, hist_cat: Tensor, hist_mm: Tensor
                     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:

@@ -151,3 +151,89 @@ def test_epoch_rows_samples_that_many_rows_per_epoch():
     steps = [line for line in lines if " step " in line]
     assert len(steps) == 4 and "epoch 1 step 2/2" in steps[1] and "epoch 2 step 2/2" in steps[3]  # 2 x 64 of 400 rows
     assert res.metrics["epochs"] == 2 and "64 sampled per epoch" in lines[0]
+
+
+# Options behind the multimodal fix (docs/model-quality.md): LayerNorm on the projected vector, item-id dropout,
+# QIN without the user-id embedding and with the vectors' cosine added to its attention scores.
+VARIANTS = {
+    "qin": {"mm_norm": "layer", "item_id_dropout": 0.2, "user_id": False, "mm_similarity": True},
+    "autoint": {"mm_norm": "layer", "item_id_dropout": 0.2},
+    "din": {"mm_norm": "layer", "item_id_dropout": 0.2},
+}
+
+
+@pytest.fixture(scope="module", params=sorted(VARIANTS))
+def variant(request):
+    torch.manual_seed(4)
+    name = request.param
+    model = build_model(name, SCHEMA, {**CFG["models"][name], **VARIANTS[name]})
+    if getattr(model, "sim_weight", None) is not None:
+        with torch.no_grad():
+            model.sim_weight.fill_(0.5)  # non-zero, so that parity covers the similarity term
+    return name, _warm(model)
+
+
+def test_variant_broadcast_and_onnx_parity(variant, tmp_path):
+    name, model = variant
+    scorer = OnnxScorer(export_onnx(model, tmp_path / "model.onnx"))
+    worst, n = 0.0, 0
+    for s in range(10):
+        x = example_inputs(SCHEMA, batch=1000, user_batch=1000, seed=3000 + s)
+        with torch.no_grad():
+            p_t = model(*_t(x)).numpy()
+        worst = max(worst, float(np.abs(scorer.run(x) - p_t).max()))
+        n += 1000
+    x = example_inputs(SCHEMA, batch=9, user_batch=1, seed=3)
+    rep = {k: (np.repeat(v, 9, axis=0) if k in INPUT_NAMES[:5] else v) for k, v in x.items()}
+    with torch.no_grad():
+        a, b = model(*_t(x)).numpy(), model(*_t(rep)).numpy()
+    np.testing.assert_allclose(a, b, atol=1e-6)
+    np.testing.assert_allclose(scorer.run(x), a, atol=1e-4)  # serving shape, Bu = 1
+    assert n >= 10_000 and worst <= 1e-4, f"{name}: max |dp| {worst}"
+
+
+def test_variant_qin_fold_is_exact():
+    torch.manual_seed(5)
+    model = _warm(build_model("qin", SCHEMA, {**CFG["models"]["qin"], **VARIANTS["qin"]}))
+    x = example_inputs(SCHEMA, batch=256, user_batch=256, seed=6)
+    with torch.no_grad():
+        a = model(*_t(x)).numpy()
+        b = serving_copy(model)(*_t(x)).numpy()
+    assert np.abs(a - b).max() <= 1e-6
+
+
+def test_mm_norm_keeps_a_zero_vector_zero_and_normalises_the_rest():
+    from mmctr_trainer.layers import Embeddings
+
+    torch.manual_seed(6)
+    emb = Embeddings(SCHEMA, 8, mm_norm="layer").eval()
+    with torch.no_grad():
+        v = emb.vector(torch.cat([torch.zeros(1, SCHEMA.mm_dim), torch.randn(2, SCHEMA.mm_dim),
+                                  10 * torch.randn(2, SCHEMA.mm_dim)]))
+    assert torch.equal(v[0], torch.zeros(8))  # absent vector / --no-mm: the same input as a model without it
+    np.testing.assert_allclose(v[1:].std(-1, unbiased=False).numpy(), 1.0, atol=1e-2)  # unit scale per item
+    with pytest.raises(ValueError):
+        Embeddings(SCHEMA, 8, mm_norm="batch")
+
+
+def test_item_id_dropout_only_in_training():
+    from mmctr_trainer.layers import Embeddings
+
+    torch.manual_seed(7)
+    emb = Embeddings(SCHEMA, 8, item_id_dropout=0.5)
+    ids = torch.arange(1, 201)
+    emb.train()
+    dropped = (emb.item_id(ids).abs().sum(-1) == 0).float().mean().item()
+    assert 0.35 < dropped < 0.65
+    emb.eval()
+    assert torch.equal(emb.item_id(ids), emb.item(ids))
+
+
+def test_qin_without_user_id_ignores_it():
+    torch.manual_seed(8)
+    model = _warm(build_model("qin", SCHEMA, {**CFG["models"]["qin"], "user_id": False}))
+    x = example_inputs(SCHEMA, batch=32, user_batch=32, seed=12)
+    y = {k: v.copy() for k, v in x.items()}
+    y["user_fields"][:, 0] = (y["user_fields"][:, 0] + 5) % SCHEMA.user_buckets[0]
+    with torch.no_grad():
+        np.testing.assert_allclose(model(*_t(x)).numpy(), model(*_t(y)).numpy(), atol=1e-6)

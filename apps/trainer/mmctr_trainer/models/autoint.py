@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..layers import MLP, CTRModel, Embeddings, InteractingLayer, ModelSchema, expand_batch, masked_mean
+from ..layers import CTRModel, InteractingLayer, MLP, ModelSchema, embeddings_from_params, expand_batch, masked_mean
 
 
 class AutoIntPlus(CTRModel):
@@ -19,8 +19,8 @@ class AutoIntPlus(CTRModel):
     def __init__(self, schema: ModelSchema, params: dict[str, Any]):
         super().__init__(schema, params)
         e = int(params.get("embedding_dim", 64))
-        self.emb = Embeddings(schema, e)
-        self.n_fields = len(schema.user_buckets) + 9
+        self.emb = embeddings_from_params(schema, e, params)
+        self.n_fields = self.n_user_fields + 9
         att_dim = int(params.get("attention_dim", e))
         heads = int(params.get("heads", 2))
         layers = []
@@ -41,13 +41,13 @@ class AutoIntPlus(CTRModel):
         mask = hist_ids > 0
         hist = em.history(hist_ids, hist_tags, hist_cat, hist_mm)  # [Bu, L, 4E]: id, category, tags, vector
         pooled = masked_mean(hist, mask).reshape(hist.shape[0], 4, em.dim)
-        user = torch.cat([em.user_fields(user_fields), pooled], 1)  # [Bu, U + 4, E]
+        user = torch.cat([em.user_fields(user_fields, self.first_user_field), pooled], 1)  # [Bu, U + 4, E]
         cand = torch.stack([
-            em._look(em.item, cand_fields[:, 0]),
+            em.item_id(cand_fields[:, 0]),
             em._look(em.category, cand_fields[:, 1]),
             em.pos(cand_fields),
             em.tags(cand_tags),
-            em.mm(cand_mm),
+            em.vector(cand_mm),
         ], 1)  # [B, 5, E]
         x = torch.cat([expand_batch(user, b), cand], 1)  # [B, F, E]
         h = x

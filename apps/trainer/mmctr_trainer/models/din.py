@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..layers import MLP, CTRModel, Embeddings, ModelSchema, expand_batch
+from ..layers import CTRModel, MLP, ModelSchema, embeddings_from_params, expand_batch
 
 
 class DIN(CTRModel):
@@ -17,7 +17,7 @@ class DIN(CTRModel):
     def __init__(self, schema: ModelSchema, params: dict[str, Any]):
         super().__init__(schema, params)
         e = int(params.get("embedding_dim", 64))
-        self.emb = Embeddings(schema, e)
+        self.emb = embeddings_from_params(schema, e, params)
         i = self.emb.item_dim
         att = list(params.get("attention_hidden", [80, 40]))
         layers: list[nn.Module] = []
@@ -27,7 +27,7 @@ class DIN(CTRModel):
             d = h
         layers.append(nn.Linear(d, 1))
         self.attention = nn.Sequential(*layers)
-        in_dim = (len(schema.user_buckets) + 1) * e + 2 * i
+        in_dim = (self.n_user_fields + 1) * e + 2 * i
         self.mlp = MLP(in_dim, list(params.get("hidden", [200, 80])), float(params.get("dropout", 0.1)),
                        bool(params.get("batch_norm", True)))
 
@@ -42,6 +42,6 @@ class DIN(CTRModel):
         w = self.attention(torch.cat([s, tt, s - tt, s * tt], -1)).squeeze(-1)  # [B, L]
         w = w * mask.to(w.dtype)
         pooled = torch.matmul(w.unsqueeze(1), s).squeeze(1)  # [B, I]
-        user = expand_batch(self.emb.user_fields(user_fields).flatten(1), b)
+        user = expand_batch(self.emb.user_fields(user_fields, self.first_user_field).flatten(1), b)
         x = torch.cat([user, self.emb.pos(cand_fields), t, pooled], -1)
         return self.mlp(x).squeeze(-1)

@@ -4,7 +4,8 @@ quadratic network, as in shared/notes/models.md.
 Item representation t = [id; category; mean(tags); W_mm mm] (4E; the notes' MicroLens items had no
 category, 3 x 128). Attention width A = 2 x 4E (the notes' 384 -> 768). x0 = [user field embeddings;
 position; t; o], then `layers` quadratic layers with `rows` rows each (folded into one matrix per layer
-for inference), y = sigmoid(w^T x + b).
+for inference), y = sigmoid(w^T x + b). Options (docs/trainer.md): mm_norm, item_id_dropout and user_id from the
+shared layers, and mm_similarity (the vectors' cosine added to the attention scores).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..layers import CTRModel, Embeddings, ModelSchema, QuadraticLayer, SparseTargetAttention, expand_batch
+from ..layers import (CTRModel, ModelSchema, QuadraticLayer, SparseTargetAttention, embeddings_from_params, expand_batch,
+                      vector_similarity)
 
 
 class QIN(CTRModel):
@@ -23,10 +25,12 @@ class QIN(CTRModel):
     def __init__(self, schema: ModelSchema, params: dict[str, Any]):
         super().__init__(schema, params)
         e = int(params.get("embedding_dim", 64))
-        self.emb = Embeddings(schema, e)
+        self.emb = embeddings_from_params(schema, e, params)
         i = self.emb.item_dim
         self.attention = SparseTargetAttention(i, int(params.get("attention_factor", 2)) * i)
-        d = (len(schema.user_buckets) + 1) * e + 2 * i
+        d = (self.n_user_fields + 1) * e + 2 * i
+        # mm_similarity: add w * cos(candidate vector, history vector) to the attention scores (w learned, from 0)
+        self.sim_weight = nn.Parameter(torch.zeros(1)) if bool(params.get("mm_similarity", False)) else None
         self.qnn = nn.ModuleList([
             QuadraticLayer(d, int(params.get("rows", 4)), float(params.get("dropout", 0.1)), bool(params.get("batch_norm", True)))
             for _ in range(int(params.get("layers", 4)))
@@ -39,8 +43,9 @@ class QIN(CTRModel):
         b = cand_fields.shape[0]
         t = self.emb.candidate(cand_fields, cand_tags, cand_mm)  # [B, I]
         s = self.emb.history(hist_ids, hist_tags, hist_cat, hist_mm)  # [Bu, L, I]
-        o = self.attention(t, s, hist_ids > 0)  # K/V at batch Bu
-        user = expand_batch(self.emb.user_fields(user_fields).flatten(1), b)
+        bias = self.sim_weight * vector_similarity(cand_mm, hist_mm) if self.sim_weight is not None else None
+        o = self.attention(t, s, hist_ids > 0, bias)  # K/V at batch Bu
+        user = expand_batch(self.emb.user_fields(user_fields, self.first_user_field).flatten(1), b)
         x = torch.cat([user, self.emb.pos(cand_fields), t, o], -1)
         for layer in self.qnn:
             x = layer(x)
