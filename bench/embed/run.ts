@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { NestFactory } from '@nestjs/core';
 import type { CatalogueItem } from '@mmctr/contracts';
 import { ItemEmbeddingQueue } from '@mmctr/online-store';
+import { servicesCpu, servicesSince, totalCpu } from '../support/cpu';
 import { generate, SMALL_PRESET } from '@mmctr/synth';
 import {
   AppModule,
@@ -36,9 +37,16 @@ function arg(name: string, fallback: number): number {
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
+/** CPU seconds of the last timed() window: this process (all threads, inference included) and the services. */
+let lastCpu = { self: 0, services: 0 };
+
 async function timed(fn: () => Promise<void>): Promise<number> {
   const t = performance.now();
+  const self0 = process.cpuUsage();
+  const services0 = servicesCpu();
   await fn();
+  const self = process.cpuUsage(self0);
+  lastCpu = { self: (self.user + self.system) / 1e6, services: totalCpu(servicesSince(services0)) };
   return (performance.now() - t) / 1000;
 }
 
@@ -125,11 +133,24 @@ async function main(): Promise<void> {
   const imageOnly = (i: CatalogueItem) => ({ ...i, title: '', description: '', tags: [] });
   const textOnly = (i: CatalogueItem) => ({ ...i, image: '' });
   const per: { plainImg: number; queueImg: number; plainTxt: number; queueTxt: number }[] = [];
+  // CPU milliseconds per item, (this process, services), per round: where the queue's extra time goes.
+  const cpu: Record<'plainImg' | 'queueImg' | 'plainTxt' | 'queueTxt', { self: number; services: number }[]> =
+    {
+      plainImg: [],
+      queueImg: [],
+      plainTxt: [],
+      queueTxt: [],
+    };
+  const perItemMs = () => ({ self: (lastCpu.self * 1000) / n, services: (lastCpu.services * 1000) / n });
   for (let r = 0; r < rounds; r++) {
     const plainImg = await plain.images(items);
+    cpu.plainImg.push(perItemMs());
     const queueImg = await queued(`img${r}`, imageOnly);
+    cpu.queueImg.push(perItemMs());
     const plainTxt = await plain.texts(items);
+    cpu.plainTxt.push(perItemMs());
     const queueTxt = await queued(`txt${r}`, textOnly);
+    cpu.queueTxt.push(perItemMs());
     per.push({ plainImg, queueImg, plainTxt, queueTxt });
     console.log(
       `round ${r + 1}: images ${(n / plainImg).toFixed(1)} vs ${(n / queueImg).toFixed(1)}/s (${(plainImg / queueImg).toFixed(2)}), ` +
@@ -163,6 +184,12 @@ async function main(): Promise<void> {
       texts: median(per.map((p) => p.plainTxt / p.queueTxt)),
     },
     per_round: per,
+    cpu_ms_per_item: Object.fromEntries(
+      Object.entries(cpu).map(([k, v]) => [
+        k,
+        { self: median(v.map((c) => c.self)), services: median(v.map((c) => c.services)) },
+      ]),
+    ),
     batches: sizes,
     at: new Date().toISOString(),
   };
@@ -176,6 +203,13 @@ async function main(): Promise<void> {
     `texts/s   ${f(result.plain.texts_per_s)}  ${f(result.queue.texts_per_s)}   ${result.ratio.texts.toFixed(2)}`,
   );
   console.log(`inference batches: ${JSON.stringify(sizes)}`);
+  const c = result.cpu_ms_per_item as Record<string, { self: number; services: number }>;
+  const cpuLine = (k: string) => `${c[k]!.self.toFixed(1)} + ${c[k]!.services.toFixed(1)}`;
+  console.log(
+    `CPU ms per item (this process incl. inference threads + Kafka/ClickHouse/Redis): ` +
+      `images plain ${cpuLine('plainImg')}, queue ${cpuLine('queueImg')}; ` +
+      `texts plain ${cpuLine('plainTxt')}, queue ${cpuLine('queueTxt')}`,
+  );
   const out = join(REPO_ROOT, 'bench', 'results');
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, `embed-${Date.now()}.json`), JSON.stringify(result, null, 2) + '\n');

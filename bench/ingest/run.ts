@@ -4,7 +4,7 @@
 // Talks to the local stack (deploy/local/stack.env) unless the environment points elsewhere.
 import '../../test/setup/load-stack-env.js';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '@mmctr/config';
@@ -15,6 +15,7 @@ import { createKafka, ensureTopics, EventProducer } from '@mmctr/kafka';
 import { createRedis } from '@mmctr/online-store';
 import { IngestProcess, sleep } from '../../test/support/ingest/ingest-process';
 import { rng } from '../../test/support/ingest/events';
+import { cpuSeconds, servicesCpu, servicesSince, totalCpu, type ServiceCpu } from '../support/cpu';
 
 const { values: args } = parseArgs({
   options: {
@@ -71,45 +72,6 @@ function makeEvent(i: number, rand: () => number, tsMs: number, userPrefix: stri
   };
 }
 
-// CPU time, so that efficiency can be compared even when other jobs share the two cores: wall-clock
-// rates swing with the load, CPU seconds per event much less.
-const CLK_TCK = 100;
-const STACK_RUN = join(__dirname, '..', '..', '.local', 'stack', 'run');
-
-/** utime + stime of a live process, seconds (0 when it is gone). */
-function cpuSeconds(pid: number | undefined): number {
-  if (!pid) return 0;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // fields 14 and 15 of proc(5)
-  } catch {
-    return 0;
-  }
-}
-
-const SERVICES = ['kafka', 'clickhouse', 'redis'] as const;
-type ServiceCpu = Record<(typeof SERVICES)[number], number>;
-
-/** CPU seconds of the local stack's Kafka, ClickHouse and Redis (0 for one this machine does not run). */
-function servicesCpu(): ServiceCpu {
-  const out = { kafka: 0, clickhouse: 0, redis: 0 };
-  for (const name of SERVICES) {
-    const file = join(STACK_RUN, `${name}.pid`);
-    if (existsSync(file)) out[name] = cpuSeconds(Number(readFileSync(file, 'utf8').trim()));
-  }
-  return out;
-}
-
-const servicesSince = (start: ServiceCpu): ServiceCpu => {
-  const now = servicesCpu();
-  return {
-    kafka: now.kafka - start.kafka,
-    clickhouse: now.clickhouse - start.clickhouse,
-    redis: now.redis - start.redis,
-  };
-};
-const total = (c: ServiceCpu) => c.kafka + c.clickhouse + c.redis;
 const perMillionEach = (c: ServiceCpu) => ({
   kafka: perMillion(c.kafka),
   clickhouse: perMillion(c.clickhouse),
@@ -197,7 +159,7 @@ async function runIngest(): Promise<{
     const t1 = await waitForCount('SELECT count() AS n FROM events', N, 600_000);
     const seconds = (t1 - t0) / 1000;
     const services = servicesSince(cpu0.services);
-    const cpu = { appS: cpuSeconds(ingest.pid) - cpu0.app, servicesS: total(services), services };
+    const cpu = { appS: cpuSeconds(ingest.pid) - cpu0.app, servicesS: totalCpu(services), services };
     return { eventsPerS: N / seconds, seconds, startupS: (t0 - spawned) / 1000, cpu };
   } finally {
     await ingest.stop();
@@ -233,7 +195,7 @@ async function runBaseline(): Promise<{
     seconds,
     cpu: {
       appS: childrenCpu(times),
-      servicesS: total(servicesSince(services0)),
+      servicesS: totalCpu(servicesSince(services0)),
       services: servicesSince(services0),
     },
   };

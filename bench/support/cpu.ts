@@ -1,0 +1,43 @@
+// CPU time of processes, so that efficiency can be compared even when other jobs share the two cores:
+// wall-clock rates swing with the load, CPU seconds per unit of work much less.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const CLK_TCK = 100;
+const STACK_RUN = join(__dirname, '..', '..', '.local', 'stack', 'run');
+
+/** utime + stime of a live process, seconds (0 when it is gone). */
+export function cpuSeconds(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // fields 14 and 15 of proc(5)
+  } catch {
+    return 0;
+  }
+}
+
+export const SERVICES = ['kafka', 'clickhouse', 'redis'] as const;
+export type ServiceCpu = Record<(typeof SERVICES)[number], number>;
+
+/** CPU seconds of the local stack's Kafka, ClickHouse and Redis (0 for one this machine does not run). */
+export function servicesCpu(): ServiceCpu {
+  const out = { kafka: 0, clickhouse: 0, redis: 0 };
+  for (const name of SERVICES) {
+    const file = join(STACK_RUN, `${name}.pid`);
+    if (existsSync(file)) out[name] = cpuSeconds(Number(readFileSync(file, 'utf8').trim()));
+  }
+  return out;
+}
+
+export const servicesSince = (start: ServiceCpu): ServiceCpu => {
+  const now = servicesCpu();
+  return {
+    kafka: now.kafka - start.kafka,
+    clickhouse: now.clickhouse - start.clickhouse,
+    redis: now.redis - start.redis,
+  };
+};
+
+export const totalCpu = (c: ServiceCpu): number => c.kafka + c.clickhouse + c.redis;
