@@ -24,6 +24,8 @@ const { values: args } = parseArgs({
     'lag-seconds': { type: 'string', default: '30' },
     'skip-baseline': { type: 'boolean', default: false },
     'skip-lag': { type: 'boolean', default: false },
+    // Also measure N ingest processes in one consumer group (scale-out), on a fresh database.
+    replicas: { type: 'string', default: '1' },
     keep: { type: 'boolean', default: false },
   },
 });
@@ -145,24 +147,28 @@ async function preProduce(): Promise<number> {
   return N / ((Date.now() - t0) / 1000);
 }
 
-async function runIngest(): Promise<{
+async function runIngest(replicas = 1): Promise<{
   eventsPerS: number;
   seconds: number;
   startupS: number;
   cpu: { appS: number; servicesS: number; services: ServiceCpu };
 }> {
   const spawned = Date.now();
-  const ingest = await IngestProcess.start(ingestEnv(topics.events, `mmctr-bench-${RUN}`));
+  const group = `mmctr-bench-${RUN}-x${replicas}`;
+  const ingests = await Promise.all(
+    Array.from({ length: replicas }, () => IngestProcess.start(ingestEnv(topics.events, group))),
+  );
   const t0 = Date.now();
-  const cpu0 = { app: cpuSeconds(ingest.pid), services: servicesCpu() };
+  const appCpu = () => ingests.reduce((s, p) => s + cpuSeconds(p.pid), 0);
+  const cpu0 = { app: appCpu(), services: servicesCpu() };
   try {
     const t1 = await waitForCount('SELECT count() AS n FROM events', N, 600_000);
     const seconds = (t1 - t0) / 1000;
     const services = servicesSince(cpu0.services);
-    const cpu = { appS: cpuSeconds(ingest.pid) - cpu0.app, servicesS: totalCpu(services), services };
+    const cpu = { appS: appCpu() - cpu0.app, servicesS: totalCpu(services), services };
     return { eventsPerS: N / seconds, seconds, startupS: (t0 - spawned) / 1000, cpu };
   } finally {
-    await ingest.stop();
+    await Promise.all(ingests.map((p) => p.stop()));
   }
 }
 
@@ -282,11 +288,7 @@ async function runLag() {
   };
 }
 
-async function cleanUp(): Promise<void> {
-  const kadmin = kafka.admin();
-  await kadmin.connect();
-  await kadmin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);
-  await kadmin.disconnect();
+async function clearRedis(): Promise<void> {
   const redis = createRedis(config);
   let cursor = '0';
   do {
@@ -295,6 +297,14 @@ async function cleanUp(): Promise<void> {
     if (keys.length > 0) await redis.del(...keys);
   } while (cursor !== '0');
   redis.disconnect();
+}
+
+async function cleanUp(): Promise<void> {
+  const kadmin = kafka.admin();
+  await kadmin.connect();
+  await kadmin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);
+  await kadmin.disconnect();
+  await clearRedis();
   if (!args.keep) await admin.command(`DROP DATABASE IF EXISTS ${DB}`);
 }
 
@@ -308,6 +318,16 @@ async function main(): Promise<void> {
     log(`ingest: ${Math.round(ingest.eventsPerS)} events/s`);
     const baseline = args['skip-baseline'] ? undefined : await runBaseline();
     if (baseline) log(`baseline: ${Math.round(baseline.eventsPerS)} events/s`);
+    const replicas = Number(args.replicas);
+    let scaled: Awaited<ReturnType<typeof runIngest>> | undefined;
+    if (replicas > 1) {
+      // A fresh database and history keys, so the second pass does the same work as the first.
+      await setUp();
+      await clearRedis();
+      log(`ingest x${replicas}: consuming ${N} events with ${replicas} processes in one group`);
+      scaled = await runIngest(replicas);
+      log(`ingest x${replicas}: ${Math.round(scaled.eventsPerS)} events/s`);
+    }
     const lag = args['skip-lag'] ? undefined : await runLag();
     const result = {
       when: new Date().toISOString(),
@@ -316,6 +336,12 @@ async function main(): Promise<void> {
       ingest: { ...ingest, eventsPerS: Math.round(ingest.eventsPerS) },
       baseline: baseline && { ...baseline, eventsPerS: Math.round(baseline.eventsPerS) },
       ratio: baseline ? Number((ingest.eventsPerS / baseline.eventsPerS).toFixed(3)) : undefined,
+      scaled: scaled && {
+        replicas,
+        eventsPerS: Math.round(scaled.eventsPerS),
+        ratio: baseline ? Number((scaled.eventsPerS / baseline.eventsPerS).toFixed(3)) : undefined,
+        cpuPerMillion: { app: perMillion(scaled.cpu.appS), services: perMillion(scaled.cpu.servicesS) },
+      },
       // CPU seconds per million events: the consuming process(es), and Kafka + ClickHouse + Redis.
       cpuPerMillion: {
         ingest: {
@@ -340,6 +366,10 @@ async function main(): Promise<void> {
         ` | CPU s per 1M events: ingest ${result.cpuPerMillion.ingest.app} + services ${result.cpuPerMillion.ingest.services}` +
         (result.cpuPerMillion.baseline
           ? `, baseline ${result.cpuPerMillion.baseline.app} + services ${result.cpuPerMillion.baseline.services}`
+          : '') +
+        (result.scaled
+          ? ` | x${result.scaled.replicas} processes ${result.scaled.eventsPerS} events/s` +
+            (result.scaled.ratio !== undefined ? ` (ratio ${result.scaled.ratio})` : '')
           : '') +
         (lag
           ? ` | lag at ${Math.round(lag.achievedRate)} ev/s: p50 ${lag.p50Ms} ms, p99 ${lag.p99Ms} ms`
