@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import { DEFAULT_TOPICS } from '@mmctr/contracts';
+import { envBool as bool, envInt as int, envList } from './env-types';
 
 const hostPort = /^[A-Za-z0-9.-]+:\d{1,5}$/;
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const url = (protocols: string[]) =>
   z
     .string()
@@ -51,15 +50,7 @@ export const configSchema = z.object({
   INGEST_SHUTDOWN_GRACE_MS: int(0, 600_000).default(20_000),
 
   // Online store (libs/online-store): which behaviour types feed a user's recent-behaviour list.
-  ONLINE_HISTORY_TYPES: z
-    .string()
-    .default('click')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    )
+  ONLINE_HISTORY_TYPES: envList('click')
     .refine(
       (list) => list.length > 0 && list.every((t) => ['impression', 'click', 'conversion'].includes(t)),
       'must be a comma-separated list of impression, click, conversion',

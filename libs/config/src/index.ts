@@ -1,2 +1,3 @@
 export * from './app-config';
+export * from './env-types';
 export * from './config.module';

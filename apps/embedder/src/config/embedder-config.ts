@@ -1,17 +1,8 @@
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { envBool as bool, envInt as int, envList } from '@mmctr/config';
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
-const list = z
-  .string()
-  .default('')
-  .transform((v) =>
-    v
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
-  );
+const list = envList();
 
 /** The embedder's own variables (the shared ones come from @mmctr/config). */
 export const embedderConfigSchema = z.object({

@@ -1,18 +1,9 @@
 import { Global, Module } from '@nestjs/common';
 import { z } from 'zod';
+import { envBool as bool, envInt as int, envList } from '@mmctr/config';
 import { MM_VECTOR_KEY_TEMPLATE } from '@mmctr/online-store';
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
-const list = z
-  .string()
-  .default('')
-  .transform((v) =>
-    v
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
-  );
+const list = envList();
 
 /** The scorer's own variables (connections come from @mmctr/config). */
 export const scorerConfigSchema = z.object({
