@@ -42,15 +42,21 @@ export class RowBinaryWriter {
     }
     const width = n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
     this.buf.copy(this.buf, lengthAt + width, lengthAt + 1, lengthAt + 1 + n);
+    this.writeLength(n, lengthAt);
+    this.at = lengthAt + width + n;
+    return this;
+  }
+
+  /** LEB128 of a length at `at` (space already reserved); returns the position after it. */
+  private writeLength(n: number, at: number): number {
     let v = n;
-    let p = lengthAt;
+    let p = at;
     while (v >= 0x80) {
       this.buf[p++] = (v & 0x7f) | 0x80;
       v >>>= 7;
     }
     this.buf[p] = v;
-    this.at = lengthAt + width + n;
-    return this;
+    return p + 1;
   }
 
   uint8(v: number): this {
@@ -103,12 +109,7 @@ export class RowBinaryWriter {
   float32Array(values: ArrayLike<number>): this {
     const n = values.length;
     this.reserve(5 + 4 * n);
-    let v = n;
-    while (v >= 0x80) {
-      this.buf[this.at++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    this.buf[this.at++] = v;
+    this.at = this.writeLength(n, this.at);
     for (let i = 0; i < n; i++) {
       this.buf.writeFloatLE(values[i]!, this.at);
       this.at += 4;
