@@ -22,23 +22,12 @@ import {
   type ScorerEnv,
 } from '../../apps/scorer/test/support/scorer-harness';
 import type { ScoreResponse } from '../../apps/scorer/src/scoring/score-request';
+import { rng } from '../support/ingest/events';
 
 const HOUR = 3_600_000;
 const D = 128; // libs/features/feature_spec.json, which the trained model uses
 const vec = (seed: number, n = D) =>
   Array.from({ length: n }, (_, i) => Math.sin(seed * 7.3 + i * 0.37) * 0.6);
-
-/** A seeded PRNG (mulberry32): the suite's data is the same every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Proc {
   code: number | null;
