@@ -196,14 +196,11 @@ async function runBaseline(): Promise<{
   });
   const t1 = await waitForCount('SELECT count() AS n FROM baseline_events', N, 600_000);
   const seconds = (t1 - t0) / 1000;
+  const services = servicesSince(services0);
   return {
     eventsPerS: N / seconds,
     seconds,
-    cpu: {
-      appS: childrenCpu(times),
-      servicesS: totalCpu(servicesSince(services0)),
-      services: servicesSince(services0),
-    },
+    cpu: { appS: childrenCpu(times), servicesS: totalCpu(services), services },
   };
 }
 
