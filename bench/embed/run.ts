@@ -36,22 +36,27 @@ function arg(name: string, fallback: number): number {
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
-/** CPU seconds of the last timed() window: this process (all threads, inference included) and the services. */
-let lastCpu = { self: 0, services: 0 };
+/** Wall seconds of a window, and its CPU seconds: this process (all threads, inference included) and the services. */
+interface Timing {
+  seconds: number;
+  cpu: { self: number; services: number };
+}
 
-async function timed(fn: () => Promise<void>): Promise<number> {
+async function timed(fn: () => Promise<void>): Promise<Timing> {
   const t = performance.now();
   const self0 = process.cpuUsage();
   const services0 = servicesCpu();
   await fn();
   const self = process.cpuUsage(self0);
-  lastCpu = { self: (self.user + self.system) / 1e6, services: totalCpu(servicesSince(services0)) };
-  return (performance.now() - t) / 1000;
+  return {
+    seconds: (performance.now() - t) / 1000,
+    cpu: { self: (self.user + self.system) / 1e6, services: totalCpu(servicesSince(services0)) },
+  };
 }
 
 interface PlainLoop {
-  images: (items: CatalogueItem[]) => Promise<number>;
-  texts: (items: CatalogueItem[]) => Promise<number>;
+  images: (items: CatalogueItem[]) => Promise<Timing>;
+  texts: (items: CatalogueItem[]) => Promise<Timing>;
   release: () => Promise<void>;
 }
 
@@ -130,7 +135,7 @@ async function main(): Promise<void> {
     // enqueued them: the timed window is the workers' throughput, not the producer's.
     await producer.queue.pause();
     await producer.enqueue(jobs);
-    const seconds = await timed(async () => {
+    const timing = await timed(async () => {
       await producer.queue.resume();
       const deadline = Date.now() + 600_000;
       for (;;) {
@@ -142,39 +147,41 @@ async function main(): Promise<void> {
       }
     });
     done += jobs.length;
-    return seconds;
+    return timing;
   };
   // Warm the pipeline first (thread start-up, first-batch allocations).
   await queued('warm', (i) => i);
 
   const imageOnly = (i: CatalogueItem) => ({ ...i, title: '', description: '', tags: [] });
   const textOnly = (i: CatalogueItem) => ({ ...i, image: '' });
-  const per: { plainImg: number; queueImg: number; plainTxt: number; queueTxt: number }[] = [];
+  const SIDES = ['plainImg', 'queueImg', 'plainTxt', 'queueTxt'] as const;
+  type Side = (typeof SIDES)[number];
+  const per: Record<Side, number>[] = [];
   // CPU milliseconds per item, (this process, services), per round: where the queue's extra time goes.
-  const cpu: Record<'plainImg' | 'queueImg' | 'plainTxt' | 'queueTxt', { self: number; services: number }[]> =
-    {
-      plainImg: [],
-      queueImg: [],
-      plainTxt: [],
-      queueTxt: [],
-    };
-  const perItemMs = () => ({ self: (lastCpu.self * 1000) / n, services: (lastCpu.services * 1000) / n });
+  const cpu = Object.fromEntries(SIDES.map((k) => [k, [] as Timing['cpu'][]])) as Record<
+    Side,
+    Timing['cpu'][]
+  >;
   for (let r = 0; r < rounds; r++) {
-    const plainImg = await plain.images(items);
-    cpu.plainImg.push(perItemMs());
-    const queueImg = await queued(`img${r}`, imageOnly);
-    cpu.queueImg.push(perItemMs());
-    const plainTxt = await plain.texts(items);
-    cpu.plainTxt.push(perItemMs());
-    const queueTxt = await queued(`txt${r}`, textOnly);
-    cpu.queueTxt.push(perItemMs());
+    // Awaited one after the other, in this order: plain and queue alternate.
+    const t: Record<Side, Timing> = {
+      plainImg: await plain.images(items),
+      queueImg: await queued(`img${r}`, imageOnly),
+      plainTxt: await plain.texts(items),
+      queueTxt: await queued(`txt${r}`, textOnly),
+    };
+    for (const k of SIDES)
+      cpu[k].push({ self: (t[k].cpu.self * 1000) / n, services: (t[k].cpu.services * 1000) / n });
+    const { plainImg, queueImg, plainTxt, queueTxt } = Object.fromEntries(
+      SIDES.map((k) => [k, t[k].seconds]),
+    ) as Record<Side, number>;
     per.push({ plainImg, queueImg, plainTxt, queueTxt });
     console.log(
       `round ${r + 1}: images ${(n / plainImg).toFixed(1)} vs ${(n / queueImg).toFixed(1)}/s (${(plainImg / queueImg).toFixed(2)}), ` +
         `texts ${(n / plainTxt).toFixed(1)} vs ${(n / queueTxt).toFixed(1)}/s (${(plainTxt / queueTxt).toFixed(2)})`,
     );
   }
-  const batches = await app.get(EmbedderMetrics).batchSize.get();
+  const batches = await metrics.batchSize.get();
   const sizes = Object.fromEntries(
     batches.values
       .filter((v) => v.metricName?.endsWith('_sum') || v.metricName?.endsWith('_count'))
