@@ -66,9 +66,6 @@ export class FeatureAssembler {
   ): number {
     const { L, D } = buf.dims;
     const cols = cache.columns(spec);
-    const copyDim = Math.min(D, cache.dim);
-    const vectors = cache.vectorData;
-    const cacheDim = cache.dim;
     const h = this.hasher;
     const itemBuckets = spec.candidate_fields[0]!.buckets;
     let oov = 0;
@@ -93,10 +90,7 @@ export class FeatureAssembler {
         buf.histIds.set(i, cols.itemId[row]!);
         buf.histCat.set(i, cols.category[row]!);
         for (let k = 0; k < TAG_SLOTS; k++) buf.histTags.set(t + k, cols.tags[row * TAG_SLOTS + k]!);
-        if (cache.hasVectorAt(row)) {
-          buf.histMm.set(vectors.subarray(row * cacheDim, row * cacheDim + copyDim), m);
-          buf.histMm.fill(0, m + copyDim, m + D);
-        } else buf.histMm.fill(0, m, m + D);
+        copyVector(cache, row, buf.histMm, m, D);
       } else {
         if (i < n) oov++;
         buf.histIds.set(i, i < n ? h.bucket('item_id', input.historyIds[i], itemBuckets) : 0);
@@ -117,9 +111,6 @@ export class FeatureAssembler {
   ): number {
     const { C, D } = buf.dims;
     const cols = cache.columns(spec);
-    const copyDim = Math.min(D, cache.dim);
-    const vectors = cache.vectorData;
-    const cacheDim = cache.dim;
     const h = this.hasher;
     const itemBuckets = spec.candidate_fields[0]!.buckets;
     let oov = 0;
@@ -134,10 +125,7 @@ export class FeatureAssembler {
         buf.candFields.set(f, cols.itemId[row]!);
         buf.candFields.set(f + 1, cols.category[row]!);
         for (let k = 0; k < TAG_SLOTS; k++) buf.candTags.set(t + k, cols.tags[row * TAG_SLOTS + k]!);
-        if (cache.hasVectorAt(row)) {
-          buf.candMm.set(vectors.subarray(row * cacheDim, row * cacheDim + copyDim), m);
-          buf.candMm.fill(0, m + copyDim, m + D);
-        } else buf.candMm.fill(0, m, m + D);
+        copyVector(cache, row, buf.candMm, m, D);
       } else {
         oov++;
         buf.candFields.set(f, h.bucket('item_id', input.candidateIds[b], itemBuckets));
@@ -148,4 +136,15 @@ export class FeatureAssembler {
     }
     return oov;
   }
+}
+
+/** The cached row's fused vector into dst[at, at + D): truncated or zero-padded to D; zeros if it has none. */
+function copyVector(cache: ItemCache, row: number, dst: Float32Array, at: number, D: number): void {
+  if (!cache.hasVectorAt(row)) {
+    dst.fill(0, at, at + D);
+    return;
+  }
+  const n = Math.min(D, cache.dim);
+  dst.set(cache.vectorData.subarray(row * cache.dim, row * cache.dim + n), at);
+  dst.fill(0, at + n, at + D);
 }
