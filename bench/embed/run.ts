@@ -8,21 +8,23 @@ import '../../test/setup/load-stack-env.js';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { NestFactory } from '@nestjs/core';
+import { ClickHouseService, loadMigrations, MigrationRunner } from '@mmctr/clickhouse';
+import { MIGRATIONS_DIR } from '@mmctr/clickhouse/src/migrations/migrate.cli';
+import { loadConfig } from '@mmctr/config';
 import type { CatalogueItem } from '@mmctr/contracts';
 import { ItemEmbeddingQueue } from '@mmctr/online-store';
-import { servicesCpu, servicesSince, totalCpu } from '../support/cpu';
+import { servicesCpu, servicesSince } from '../support/cpu';
 import { generate, SMALL_PRESET } from '@mmctr/synth';
 import {
   AppModule,
   EmbedderMetrics,
-  Encoders,
-  ImageLoader,
   itemText,
-  PIXELS_PER_IMAGE,
+  loadEmbedderConfig,
   readModelSet,
-  toEncoderPixels,
 } from '../../apps/embedder/src';
+import type { PlainThreadInit, PlainThreadRequest } from './plain-thread';
 import {
   bullConnection,
   features,
@@ -39,7 +41,7 @@ function arg(name: string, fallback: number): number {
 /** Wall seconds of a window, and its CPU seconds: this process (all threads, inference included) and the services. */
 interface Timing {
   seconds: number;
-  cpu: { self: number; services: number };
+  cpu: { self: number; redis: number; clickhouse: number };
 }
 
 async function timed(fn: () => Promise<void>): Promise<Timing> {
@@ -48,57 +50,103 @@ async function timed(fn: () => Promise<void>): Promise<Timing> {
   const services0 = servicesCpu();
   await fn();
   const self = process.cpuUsage(self0);
+  const services = servicesSince(services0);
   return {
     seconds: (performance.now() - t) / 1000,
-    cpu: { self: (self.user + self.system) / 1e6, services: totalCpu(servicesSince(services0)) },
+    cpu: { self: (self.user + self.system) / 1e6, redis: services.redis, clickhouse: services.clickhouse },
   };
 }
 
 interface PlainLoop {
+  layout: string;
   images: (items: CatalogueItem[]) => Promise<Timing>;
   texts: (items: CatalogueItem[]) => Promise<Timing>;
   release: () => Promise<void>;
 }
 
-/** The limit: the same encoders over the same inputs, batch after batch, no queue, no storage. */
-async function plainLoop(batch: number): Promise<PlainLoop> {
-  const models = readModelSet(join(REPO_ROOT, '.cache', 'models'));
-  const encoders = await Encoders.load(models, 2);
-  const loader = new ImageLoader({
-    allowedHosts: [],
-    allowPrivate: false,
-    allowFiles: true,
-    fileRoots: [],
-    maxBytes: 10 * 1024 * 1024,
-    timeoutMs: 5_000,
-    maxRedirects: 0,
+/** Session layouts the plain loop is measured in: `sessions` threads at once, each its own session. */
+const LAYOUTS = [
+  { sessions: 1, ortThreads: 2 },
+  { sessions: 2, ortThreads: 1 },
+] as const;
+
+function spawnPlainThread(init: PlainThreadInit): Promise<Worker> {
+  const entry = join(__dirname, 'plain-thread.ts');
+  const register = join(REPO_ROOT, 'scripts', 'register.js');
+  const worker = new Worker(`require(${JSON.stringify(register)}); require(${JSON.stringify(entry)});`, {
+    eval: true,
+    workerData: init,
   });
-  // Warm-up outside the timings, as the app's threads are warm by the time jobs arrive.
-  await encoders.encodeTexts(['warm up']);
-  await encoders.encodeImages(new Uint8Array(PIXELS_PER_IMAGE), 1);
+  return new Promise((resolve, reject) => {
+    worker.once('message', () => resolve(worker));
+    worker.once('error', reject);
+  });
+}
+
+/**
+ * The limit: the same encoders over the same inputs, batch after batch, no queue, no storage.
+ * `sessions` threads each run one session and take the next batch as they finish one, so 2 x 1 is
+ * the plain-loop twin of the service's two inference threads of one onnxruntime thread each.
+ */
+async function plainLoop(batch: number, sessions: number, ortThreads: number): Promise<PlainLoop> {
+  const models = readModelSet(join(REPO_ROOT, '.cache', 'models'));
+  const threads = await Promise.all(
+    Array.from({ length: sessions }, () => spawnPlainThread({ models, ortThreads })),
+  );
+  const loops = (kind: PlainThreadRequest['kind'], inputs: string[]) =>
+    timed(async () => {
+      let next = 0;
+      await Promise.all(
+        threads.map(async (thread) => {
+          for (let i = next; i < inputs.length; i = next) {
+            next += batch;
+            await new Promise<void>((resolve, reject) => {
+              thread.once('message', (reply: number | { error: string }) =>
+                typeof reply === 'number' ? resolve() : reject(new Error(reply.error)),
+              );
+              thread.postMessage({
+                index: i,
+                kind,
+                inputs: inputs.slice(i, i + batch),
+              } satisfies PlainThreadRequest);
+            });
+          }
+        }),
+      );
+    });
   return {
+    layout: `${sessions}x${ortThreads}`,
     images: (items) =>
-      timed(async () => {
-        for (let i = 0; i < items.length; i += batch) {
-          const part = items.slice(i, i + batch);
-          const pixels = await Promise.all(
-            part.map(async (it) => toEncoderPixels((await loader.load(it.image!)).bytes, 40_000_000)),
-          );
-          const buf = new Uint8Array(pixels.length * PIXELS_PER_IMAGE);
-          pixels.forEach((p, j) => buf.set(p, j * PIXELS_PER_IMAGE));
-          await encoders.encodeImages(buf, pixels.length);
-        }
-      }),
+      loops(
+        'images',
+        items.map((it) => it.image!),
+      ),
     texts: (items) =>
-      timed(async () => {
-        for (let i = 0; i < items.length; i += batch)
-          await encoders.encodeTexts(items.slice(i, i + batch).map((it) => itemText(it)));
-      }),
-    release: () => encoders.release(),
+      loops(
+        'texts',
+        items.map((it) => itemText(it)),
+      ),
+    release: async () => {
+      await Promise.all(
+        threads.map(async (t) => {
+          const released = new Promise((r) => t.once('message', r));
+          t.postMessage('release');
+          await released;
+          await t.terminate();
+        }),
+      );
+    },
   };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+/** Seconds of the fastest plain-loop layout in one round's timings. */
+const bestPlain = (s: Record<string, number>) =>
+  Math.min(
+    ...Object.entries(s)
+      .filter(([k]) => k.startsWith('plain'))
+      .map(([, v]) => v),
+  );
 
 async function main(): Promise<void> {
   const n = arg('items', 400);
@@ -112,9 +160,21 @@ async function main(): Promise<void> {
 
   const run = `bench${Date.now().toString(36)}`;
   const env = runEnv(run, join(root, 'projections'));
-  Object.assign(process.env, env, { EMBEDDER_BATCH_MAX: String(batch) });
+  // A fresh database each run: the cost of ClickHouse's merges grows with the table, and earlier runs'
+  // rows would make one run's figures depend on how many ran before it.
+  const database = 'mmctr_bench_embed';
+  Object.assign(process.env, env, { EMBEDDER_BATCH_MAX: String(batch), CLICKHOUSE_DATABASE: database });
+  const config = loadConfig();
+  const admin = new ClickHouseService({
+    url: config.CLICKHOUSE_URL,
+    username: config.CLICKHOUSE_USER,
+    password: config.CLICKHOUSE_PASSWORD,
+  });
+  await admin.command(`DROP DATABASE IF EXISTS ${database}`);
+  await new MigrationRunner(admin, database, loadMigrations(MIGRATIONS_DIR)).migrate();
 
-  const plain = await plainLoop(batch);
+  const plains: PlainLoop[] = [];
+  for (const l of LAYOUTS) plains.push(await plainLoop(batch, l.sessions, l.ortThreads));
   const app = await NestFactory.createApplicationContext(AppModule, { logger: false });
   await app.init();
   const bull = bullConnection();
@@ -154,32 +214,43 @@ async function main(): Promise<void> {
 
   const imageOnly = (i: CatalogueItem) => ({ ...i, title: '', description: '', tags: [] });
   const textOnly = (i: CatalogueItem) => ({ ...i, image: '' });
-  const SIDES = ['plainImg', 'queueImg', 'plainTxt', 'queueTxt'] as const;
-  type Side = (typeof SIDES)[number];
-  const per: Record<Side, number>[] = [];
-  // CPU milliseconds per item, (this process, services), per round: where the queue's extra time goes.
-  const cpu = Object.fromEntries(SIDES.map((k) => [k, [] as Timing['cpu'][]])) as Record<
-    Side,
-    Timing['cpu'][]
-  >;
+  const service = loadEmbedderConfig(process.env);
+  const serviceLayout = `${service.EMBEDDER_INFERENCE_THREADS}x${service.EMBEDDER_ORT_THREADS}`;
+  const KINDS = ['images', 'texts'] as const;
+  type Kind = (typeof KINDS)[number];
+  // Per round and side ("plain 1x2", "queue", ...): wall seconds and CPU ms per item.
+  const seconds: Record<Kind, Record<string, number>[]> = { images: [], texts: [] };
+  const cpu: Record<Kind, Record<string, Timing['cpu']>[]> = { images: [], texts: [] };
   for (let r = 0; r < rounds; r++) {
-    // Awaited one after the other, in this order: plain and queue alternate.
-    const t: Record<Side, Timing> = {
-      plainImg: await plain.images(items),
-      queueImg: await queued(`img${r}`, imageOnly),
-      plainTxt: await plain.texts(items),
-      queueTxt: await queued(`txt${r}`, textOnly),
-    };
-    for (const k of SIDES)
-      cpu[k].push({ self: (t[k].cpu.self * 1000) / n, services: (t[k].cpu.services * 1000) / n });
-    const { plainImg, queueImg, plainTxt, queueTxt } = Object.fromEntries(
-      SIDES.map((k) => [k, t[k].seconds]),
-    ) as Record<Side, number>;
-    per.push({ plainImg, queueImg, plainTxt, queueTxt });
-    console.log(
-      `round ${r + 1}: images ${(n / plainImg).toFixed(1)} vs ${(n / queueImg).toFixed(1)}/s (${(plainImg / queueImg).toFixed(2)}), ` +
-        `texts ${(n / plainTxt).toFixed(1)} vs ${(n / queueTxt).toFixed(1)}/s (${(plainTxt / queueTxt).toFixed(2)})`,
-    );
+    const line: string[] = [];
+    for (const kind of KINDS) {
+      // Awaited one after the other: the plain layouts and the queue alternate within the round.
+      const t: Record<string, Timing> = {};
+      for (const p of plains) t[`plain ${p.layout}`] = await p[kind](items);
+      t.queue = await queued(`${kind}${r}`, kind === 'images' ? imageOnly : textOnly);
+      seconds[kind].push(Object.fromEntries(Object.entries(t).map(([k, v]) => [k, v.seconds])));
+      cpu[kind].push(
+        Object.fromEntries(
+          Object.entries(t).map(([k, v]) => [
+            k,
+            {
+              self: (v.cpu.self * 1000) / n,
+              redis: (v.cpu.redis * 1000) / n,
+              clickhouse: (v.cpu.clickhouse * 1000) / n,
+            },
+          ]),
+        ),
+      );
+      const s = seconds[kind][r]!;
+      line.push(
+        `${kind} ` +
+          Object.entries(s)
+            .map(([k, v]) => `${k} ${(n / v).toFixed(1)}/s`)
+            .join(', ') +
+          ` (${(bestPlain(s) / s.queue!).toFixed(2)})`,
+      );
+    }
+    console.log(`round ${r + 1}: ${line.join('; ')}`);
   }
   const batches = await metrics.batchSize.get();
   const sizes = Object.fromEntries(
@@ -194,46 +265,73 @@ async function main(): Promise<void> {
   await producer.close();
   bull.disconnect();
   await app.close();
-  await plain.release();
+  for (const p of plains) await p.release();
 
-  const rate = (k: keyof (typeof per)[number]) => median(per.map((p) => n / p[k]));
+  const sides = Object.keys(seconds.images[0]!);
+  const summary = Object.fromEntries(
+    KINDS.map((kind) => [
+      kind,
+      {
+        per_s: Object.fromEntries(sides.map((k) => [k, median(seconds[kind].map((s) => n / s[k]!))])),
+        // The baseline of each round is its fastest plain layout: the limit, whichever layout it is.
+        ratio: median(seconds[kind].map((s) => bestPlain(s) / s.queue!)),
+        ratio_same_layout: median(seconds[kind].map((s) => s[`plain ${serviceLayout}`]! / s.queue!)),
+        cpu_ms_per_item: Object.fromEntries(
+          sides.map((k) => [
+            k,
+            {
+              self: median(cpu[kind].map((c) => c[k]!.self)),
+              redis: median(cpu[kind].map((c) => c[k]!.redis)),
+              clickhouse: median(cpu[kind].map((c) => c[k]!.clickhouse)),
+            },
+          ]),
+        ),
+      },
+    ]),
+  ) as Record<
+    Kind,
+    {
+      per_s: Record<string, number>;
+      ratio: number;
+      ratio_same_layout: number;
+      cpu_ms_per_item: Record<string, Timing['cpu']>;
+    }
+  >;
   const result = {
     items: n,
     batch,
     rounds,
-    plain: { images_per_s: rate('plainImg'), texts_per_s: rate('plainTxt') },
-    queue: { images_per_s: rate('queueImg'), texts_per_s: rate('queueTxt') },
-    ratio: {
-      images: median(per.map((p) => p.plainImg / p.queueImg)),
-      texts: median(per.map((p) => p.plainTxt / p.queueTxt)),
-    },
-    per_round: per,
-    cpu_ms_per_item: Object.fromEntries(
-      Object.entries(cpu).map(([k, v]) => [
-        k,
-        { self: median(v.map((c) => c.self)), services: median(v.map((c) => c.services)) },
-      ]),
-    ),
+    service_layout: serviceLayout,
+    ...summary,
+    per_round: seconds,
     batches: sizes,
     at: new Date().toISOString(),
   };
-  const f = (x: number) => x.toFixed(1).padStart(7);
-  console.log(`items ${n}, batch ${batch}, medians of ${rounds} rounds`);
-  console.log(`            plain loop   queue   ratio (target >= 0.8)`);
+  const f = (x: number) => x.toFixed(1).padStart(11);
   console.log(
-    `images/s  ${f(result.plain.images_per_s)}  ${f(result.queue.images_per_s)}   ${result.ratio.images.toFixed(2)}`,
+    `items ${n}, batch ${batch}, medians of ${rounds} rounds; layouts are sessions x onnxruntime threads, ` +
+      `the service runs ${serviceLayout} (inference threads x intra-op threads)`,
   );
   console.log(
-    `texts/s   ${f(result.plain.texts_per_s)}  ${f(result.queue.texts_per_s)}   ${result.ratio.texts.toFixed(2)}`,
+    `         ${sides.map((k) => k.padStart(11)).join('')}   ratio to best plain (target >= 0.8), same layout`,
   );
+  for (const kind of KINDS)
+    console.log(
+      `${kind}/s`.padEnd(9) +
+        sides.map((k) => f(summary[kind].per_s[k]!)).join('') +
+        `   ${summary[kind].ratio.toFixed(2)}, ${summary[kind].ratio_same_layout.toFixed(2)}`,
+    );
   console.log(`inference batches: ${JSON.stringify(sizes)}`);
-  const c = result.cpu_ms_per_item as Record<string, { self: number; services: number }>;
-  const cpuLine = (k: string) => `${c[k]!.self.toFixed(1)} + ${c[k]!.services.toFixed(1)}`;
-  console.log(
-    `CPU ms per item (this process incl. inference threads + Kafka/ClickHouse/Redis): ` +
-      `images plain ${cpuLine('plainImg')}, queue ${cpuLine('queueImg')}; ` +
-      `texts plain ${cpuLine('plainTxt')}, queue ${cpuLine('queueTxt')}`,
-  );
+  for (const kind of KINDS)
+    console.log(
+      `CPU ms per ${kind.slice(0, -1)} (this process incl. inference threads + Redis + ClickHouse): ` +
+        sides
+          .map((k) => {
+            const c = summary[kind].cpu_ms_per_item[k]!;
+            return `${k} ${c.self.toFixed(2)} + ${c.redis.toFixed(2)} + ${c.clickhouse.toFixed(2)}`;
+          })
+          .join(', '),
+    );
   const out = join(REPO_ROOT, 'bench', 'results');
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, `embed-${Date.now()}.json`), JSON.stringify(result, null, 2) + '\n');

@@ -3,7 +3,8 @@ import { EmbedderConfigError, loadEmbedderConfig } from './embedder-config';
 describe('loadEmbedderConfig', () => {
   it('has defaults for everything', () => {
     const c = loadEmbedderConfig({});
-    expect(c.EMBEDDER_CONCURRENCY).toBe(64);
+    expect(c.EMBEDDER_CONCURRENCY).toBe(512);
+    expect(c.EMBEDDER_WRITE_MAX_WAIT_MS).toBe(1_000);
     expect(c.EMBEDDER_IMAGE_ALLOWED_HOSTS).toEqual([]);
     expect(c.EMBEDDER_IMAGE_ALLOW_PRIVATE).toBe(false);
     expect(c.EMBEDDER_MODELS_DIR).toMatch(/\.cache\/models$/);

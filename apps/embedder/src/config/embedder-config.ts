@@ -13,13 +13,26 @@ export const embedderConfigSchema = z.object({
     .transform((p) => resolve(p)),
   /** Projection artifacts; default <EMBEDDER_MODELS_DIR>/projections (share it between workers). */
   EMBEDDER_PROJECTIONS_DIR: z.string().optional(),
-  /** Jobs a worker holds at once; enough to fill inference batches while images download. */
-  EMBEDDER_CONCURRENCY: int(1, 1_000).default(64),
+  /**
+   * Jobs a worker holds at once: enough to fill inference batches while images download and while
+   * finished jobs wait for their shared ClickHouse insert.
+   */
+  EMBEDDER_CONCURRENCY: int(1, 1_000).default(512),
   EMBEDDER_BATCH_MAX: int(1, 512).default(16),
   EMBEDDER_BATCH_WAIT_MS: int(0, 10_000).default(10),
-  /** Worker threads that run the ONNX sessions, and onnxruntime's intra-op threads in each. */
-  EMBEDDER_INFERENCE_THREADS: int(1, 16).default(1),
-  EMBEDDER_ORT_THREADS: int(1, 64).default(2),
+  /**
+   * item_embeddings inserts: rows of concurrent jobs share one insert of up to this many rows, sent
+   * once its first row has waited this long (each insert is a new part for ClickHouse to write and merge).
+   */
+  EMBEDDER_WRITE_MAX_ROWS: int(1, 100_000).default(1_000),
+  EMBEDDER_WRITE_MAX_WAIT_MS: int(0, 60_000).default(1_000),
+  /**
+   * Worker threads that run the ONNX sessions, and onnxruntime's intra-op threads in each. One
+   * single-threaded session per core beat one session spanning the cores (bench/embed, docs/benchmarks.md):
+   * no intra-op barrier for the main thread's work to stall.
+   */
+  EMBEDDER_INFERENCE_THREADS: int(1, 16).default(2),
+  EMBEDDER_ORT_THREADS: int(1, 64).default(1),
   /** Size of the fused vector of a newly fitted projection, and the fit's item sample. */
   EMBEDDER_FUSED_DIM: int(2, 1_024).default(128),
   EMBEDDER_PCA_SAMPLE: int(10, 1_000_000).default(4_000),

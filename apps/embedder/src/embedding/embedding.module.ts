@@ -80,8 +80,14 @@ import { EmbeddingService } from './embedding.service';
     },
     {
       provide: EmbeddingRepository,
-      inject: [ClickHouseService],
-      useFactory: (ch: ClickHouseService) => new EmbeddingRepository(ch),
+      inject: [ClickHouseService, EMBEDDER_CONFIG],
+      useFactory: (ch: ClickHouseService, c: EmbedderConfig) =>
+        new EmbeddingRepository(ch, {
+          // Rows waiting for an insert hold their jobs' slots: at most half of them may wait, so the
+          // other half keeps the inference batches full.
+          maxRows: Math.min(c.EMBEDDER_WRITE_MAX_ROWS, Math.max(1, Math.floor(c.EMBEDDER_CONCURRENCY / 2))),
+          maxWaitMs: c.EMBEDDER_WRITE_MAX_WAIT_MS,
+        }),
     },
     {
       provide: MmVectorRepository,

@@ -31,6 +31,10 @@ export interface EmbedderServiceOptions {
  * (ReplacingMergeTree) and the same Redis entry.
  */
 export class EmbeddingService {
+  /** embed() calls in progress, and those of them waiting for their ClickHouse row to be stored. */
+  private embedding = 0;
+  private awaitingWrite = 0;
+
   constructor(
     private readonly models: ModelSet,
     private readonly loader: ImageLoader,
@@ -47,10 +51,15 @@ export class EmbeddingService {
 
   async embed(item: ItemFeatures): Promise<EmbedOutcome> {
     validate(item);
-    // A job for content older than what is stored has nothing to do (out-of-order updates).
-    if (await this.mm.hasNewer(item.item_id, item.ts_ms)) return 'stale';
-    const vectors = await this.vectors(item);
-    return this.store(item, vectors);
+    this.embedding++;
+    try {
+      // A job for content older than what is stored has nothing to do (out-of-order updates).
+      if (await this.mm.hasNewer(item.item_id, item.ts_ms)) return 'stale';
+      const vectors = await this.vectors(item);
+      return await this.store(item, vectors);
+    } finally {
+      this.embedding--;
+    }
   }
 
   /** Image and text vectors of an item (null for a modality it does not have). */
@@ -90,7 +99,15 @@ export class EmbeddingService {
       },
     ]);
     if (!written) return 'stale';
-    await this.embeddings.store(this.row(item, v, fused, projection?.version ?? '', now));
+    // Rows of concurrent jobs share an insert; once every job in progress waits on a write, no row
+    // is coming to join it, so waiting longer would only hold the jobs (and their queue slots).
+    this.awaitingWrite++;
+    try {
+      const everyoneWaits = this.awaitingWrite >= this.embedding;
+      await this.embeddings.store(this.row(item, v, fused, projection?.version ?? '', now), everyoneWaits);
+    } finally {
+      this.awaitingWrite--;
+    }
     return 'stored';
   }
 

@@ -77,9 +77,12 @@ export class EmbeddingRepository {
     );
   }
 
-  /** Resolves once the row is in ClickHouse (rows of concurrent callers share one insert). */
-  store(row: EmbeddingRow): Promise<void> {
-    return this.batcher.add(row);
+  /**
+   * Resolves once the row is in ClickHouse (rows of concurrent callers share one insert). `flushNow`
+   * sends the pending rows without waiting for more.
+   */
+  store(row: EmbeddingRow, flushNow = false): Promise<void> {
+    return this.batcher.add(row, flushNow);
   }
 
   async storeMany(rows: EmbeddingRow[]): Promise<void> {

@@ -51,27 +51,33 @@ export class MmVectorRepository {
     }
   }
 
-  /** Returns whether each entry was written (false: a newer one is stored). One round trip. */
+  /**
+   * Returns whether each entry was written (false: a newer one is stored). Each entry is its own
+   * script call on the auto-pipelined connection, so concurrent jobs' writes share round trips (an
+   * explicit pipeline per call would cost a socket write each, and ioredis re-sends a script's body
+   * on every new pipeline).
+   */
   async write(entries: readonly MmVectorEntry[]): Promise<boolean[]> {
-    if (entries.length === 0) return [];
-    const pipeline = this.redis.pipeline() as ReturnType<Redis['pipeline']> & {
-      mmctrWriteMm(key: string, ...args: (string | number | Buffer)[]): unknown;
+    const redis = this.redis as Redis & {
+      mmctrWriteMm(key: string, ...args: (string | number | Buffer)[]): Promise<number>;
     };
-    for (const e of entries) {
-      const bytes = e.vector ? Buffer.from(e.vector.buffer, e.vector.byteOffset, e.vector.byteLength) : '';
-      pipeline.mmctrWriteMm(this.key(e.itemId), e.tsMs, e.contentHash, e.projection, e.projectionMs, bytes);
-    }
-    let results: [Error | null, unknown][] | null;
     try {
-      results = await pipeline.exec();
+      const results = await Promise.all(
+        entries.map((e) =>
+          redis.mmctrWriteMm(
+            this.key(e.itemId),
+            e.tsMs,
+            e.contentHash,
+            e.projection,
+            e.projectionMs,
+            e.vector ? Buffer.from(e.vector.buffer, e.vector.byteOffset, e.vector.byteLength) : '',
+          ),
+        ),
+      );
+      return results.map((v) => v === 1);
     } catch (err) {
       throw transient('storage_failed', `redis: ${(err as Error).message}`);
     }
-    if (!results) throw transient('storage_failed', 'redis pipeline discarded');
-    return results.map(([err, v]) => {
-      if (err) throw transient('storage_failed', `redis: ${err.message}`);
-      return v === 1;
-    });
   }
 
   async read(

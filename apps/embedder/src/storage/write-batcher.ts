@@ -15,11 +15,12 @@ export class WriteBatcher<T> {
     private readonly maxWaitMs: number,
   ) {}
 
-  add(row: T): Promise<void> {
+  /** `flushNow`: the caller knows no more rows are coming soon (waiting would only add latency). */
+  add(row: T, flushNow = false): Promise<void> {
     return new Promise((resolve, reject) => {
       this.rows.push(row);
       this.waiters.push({ resolve, reject });
-      if (this.rows.length >= this.maxRows) void this.flush();
+      if (flushNow || this.rows.length >= this.maxRows) void this.flush();
       else this.timer ??= setTimeout(() => void this.flush(), this.maxWaitMs);
     });
   }
