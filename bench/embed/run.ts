@@ -1,6 +1,6 @@
 // Embedding throughput: the BullMQ pipeline (apps/embedder, real Redis + ClickHouse) against a plain
 // loop running the same ONNX models over the same inputs with no queue, measured in the same run.
-//   node -r ./scripts/register.js bench/embed/run.ts [--items 400] [--batch 16] [--rounds 5]
+//   node -r ./scripts/register.js bench/embed/run.ts [--items 1000] [--batch 16] [--rounds 5]
 // Needs the local stack (deploy/local/up) and the models (scripts/setup-models.sh).
 import 'reflect-metadata';
 // The local stack's endpoints unless the environment already points elsewhere (as the tests do).
@@ -149,7 +149,7 @@ const bestPlain = (s: Record<string, number>) =>
   );
 
 async function main(): Promise<void> {
-  const n = arg('items', 400);
+  const n = arg('items', 1000);
   const batch = arg('batch', 16);
   // Plain and queue alternate, round after round: drifting load from other processes on this shared
   // machine then hits both sides alike; the median ratio is reported.
