@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '@mmctr/config';
+import { percentile } from '@mmctr/observability';
 import { ClickHouseService, MigrationRunner, loadMigrations } from '@mmctr/clickhouse';
 import { MIGRATIONS_DIR } from '@mmctr/clickhouse/src/migrations/migrate.cli';
 import type { BehaviourEvent, EventType } from '@mmctr/contracts';
@@ -209,9 +210,6 @@ function childrenCpu(times: string): number {
   const line = times.trim().split('\n').pop() ?? '';
   return [...line.matchAll(/(\d+)m([\d.]+)s/g)].reduce((s, m) => s + Number(m[1]) * 60 + Number(m[2]), 0);
 }
-
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
 /**
  * Produces `LAG_RATE` events/s for `LAG_SECONDS` (ts_ms = send time) while ingest runs, polling

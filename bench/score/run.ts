@@ -20,6 +20,7 @@ import autocannon from 'autocannon';
 import * as ort from 'onnxruntime-node';
 import { loadConfig } from '@mmctr/config';
 import { createKafka, ensureTopics } from '@mmctr/kafka';
+import { percentile } from '@mmctr/observability';
 import { OnlineStore, createRedis, mmVectorKey } from '@mmctr/online-store';
 
 const REPO = join(__dirname, '..', '..');
@@ -39,10 +40,6 @@ const SPINNING = arg('spinning', '0');
 const SESSION_EXTRA = { session: { intra_op: { allow_spinning: SPINNING } } };
 const L = 64;
 const D = 128;
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 async function timeRuns(fn: () => Promise<unknown>, warm: number, n: number) {
   for (let i = 0; i < warm; i++) await fn();

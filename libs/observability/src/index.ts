@@ -1,3 +1,4 @@
 export * from './logger';
 export * from './http-app';
 export * from './readiness.controller';
+export * from './percentile';

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import type { BehaviourEvent, CatalogueItem } from '@mmctr/contracts';
 import { loadConfig } from '@mmctr/config';
 import { EventProducer, createKafka } from '@mmctr/kafka';
+import { percentile } from '@mmctr/observability';
 import { createRedis, onlineStoreFromConfig, type OnlineStore } from '@mmctr/online-store';
 import { auc, logLoss } from '@mmctr/synth';
 
@@ -28,9 +29,6 @@ async function* readJsonl<T>(file: string): AsyncGenerator<T> {
   const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
   for await (const line of lines) if (line) yield JSON.parse(line) as T;
 }
-
-const percentile = (sorted: number[], q: number) =>
-  sorted.length ? (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number) : NaN;
 
 /** history: the catalogue and every event before the test period, produced as fast as Kafka takes them. */
 async function produceHistory(dir: string, meta: SynthMeta, producer: EventProducer): Promise<object> {
@@ -162,7 +160,7 @@ async function replayTest(
     requests++;
     if (requests % 50 === 0) {
       const sorted = [...latencies].sort((a, b) => a - b);
-      bar.update(requests, { p50: percentile(sorted, 0.5).toFixed(1) });
+      bar.update(requests, { p50: percentile(sorted, 50).toFixed(1) });
     }
   };
 
@@ -228,7 +226,7 @@ async function replayTest(
     served_auc: auc(p, y, () => true),
     served_logloss: logLoss(p, y, () => true),
     served_cold_start_auc: auc(p, y, (i) => rows[i]?.cold === true),
-    latency_ms: { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) },
+    latency_ms: { p50: percentile(sorted, 50), p99: percentile(sorted, 99) },
     seconds: (Date.now() - started) / 1000,
   };
 }
