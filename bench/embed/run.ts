@@ -304,6 +304,7 @@ async function main(): Promise<void> {
     service_layout: serviceLayout,
     ...summary,
     per_round: seconds,
+    cpu_ms_per_item_per_round: cpu,
     batches: sizes,
     at: new Date().toISOString(),
   };
