@@ -8,11 +8,12 @@ import '../../test/setup/load-stack-env.js';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { NestFactory } from '@nestjs/core';
 import { ClickHouseService, loadMigrations, MigrationRunner } from '@mmctr/clickhouse';
 import { MIGRATIONS_DIR } from '@mmctr/clickhouse/src/migrations/migrate.cli';
 import { loadConfig } from '@mmctr/config';
+import { startWorkerThread } from '@mmctr/observability';
 import type { CatalogueItem } from '@mmctr/contracts';
 import { ItemEmbeddingQueue } from '@mmctr/online-store';
 import { servicesCpu, servicesSince } from '../support/cpu';
@@ -71,12 +72,7 @@ const LAYOUTS = [
 ] as const;
 
 function spawnPlainThread(init: PlainThreadInit): Promise<Worker> {
-  const entry = join(__dirname, 'plain-thread.ts');
-  const register = join(REPO_ROOT, 'scripts', 'register.js');
-  const worker = new Worker(`require(${JSON.stringify(register)}); require(${JSON.stringify(entry)});`, {
-    eval: true,
-    workerData: init,
-  });
+  const worker = startWorkerThread(__dirname, 'plain-thread', init);
   return new Promise((resolve, reject) => {
     worker.once('message', () => resolve(worker));
     worker.once('error', reject);

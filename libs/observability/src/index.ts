@@ -2,3 +2,4 @@ export * from './logger';
 export * from './http-app';
 export * from './readiness.controller';
 export * from './percentile';
+export * from './worker-thread';

@@ -1,5 +1,5 @@
-import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorkerThread } from '@mmctr/observability';
 import { PIXELS_PER_IMAGE } from '../image/image-preprocess';
 import { transient } from '../errors';
 import { BatchScheduler, type BatchStats } from './batch-scheduler';
@@ -12,18 +12,6 @@ export interface InferencePoolOptions {
   maxBatch: number;
   maxWaitMs: number;
   onBatch?: (s: BatchStats) => void;
-}
-
-/** Starts the thread entry; from sources (.ts) the thread first installs the SWC require hook. */
-function spawn(init: ThreadInit): Worker {
-  const ext = __filename.endsWith('.ts') ? '.ts' : '.js';
-  const entry = join(__dirname, `inference-thread${ext}`);
-  if (ext === '.js') return new Worker(entry, { workerData: init });
-  const register = join(__dirname, '..', '..', '..', '..', 'scripts', 'register.js');
-  return new Worker(`require(${JSON.stringify(register)}); require(${JSON.stringify(entry)});`, {
-    eval: true,
-    workerData: init,
-  });
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -39,7 +27,7 @@ class InferenceThread {
   private dead: Error | null = null;
 
   constructor(init: ThreadInit) {
-    this.worker = spawn(init);
+    this.worker = startWorkerThread(__dirname, 'inference-thread', init);
     this.ready = new Promise((resolve, reject) => {
       this.worker.on('message', (reply: ThreadReply) => {
         if (reply.id === -1) return resolve();

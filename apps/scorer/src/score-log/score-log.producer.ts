@@ -1,24 +1,26 @@
+import type { Worker } from 'node:worker_threads';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import type { Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { APP_CONFIG, type AppConfig } from '@mmctr/config';
-import { validate, type ScoreLogRecord } from '@mmctr/contracts';
-import { createKafka } from '@mmctr/kafka';
+import type { ScoreLogRecord } from '@mmctr/contracts';
+import { startWorkerThread } from '@mmctr/observability';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
 import { LOGGER } from '../logger';
 import { ScorerMetrics } from '../metrics/scorer-metrics';
+import type { ScoreLogFromThread, ScoreLogThreadInit, ScoreLogToThread } from './score-log.thread';
+
+const CLOSE_TIMEOUT_MS = 10_000;
+const RESTART_DELAY_MS = 1_000;
 
 /**
- * Produces score log records to the scores topic off the response path: records queue in memory
- * (bounded; overflow is dropped and counted) and are sent in batches, keyed by user_id.
+ * Produces score log records to the scores topic off the response path: each record is handed to the
+ * score log thread (score-log.thread.ts), which queues it (bounded; overflow is dropped and counted),
+ * validates it and sends it in batches keyed by user_id. Counts and log lines come back from the thread.
  */
 @Injectable()
 export class ScoreLogProducer implements OnApplicationBootstrap, OnApplicationShutdown {
-  private producer: Producer | undefined;
-  private queue: ScoreLogRecord[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private sending: Promise<boolean> | undefined;
-  private connected: Promise<void> | undefined;
+  private thread: Worker | undefined;
+  private closing = false;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -32,98 +34,58 @@ export class ScoreLogProducer implements OnApplicationBootstrap, OnApplicationSh
   }
 
   onApplicationBootstrap(): void {
-    if (!this.enabled) return;
-    const producer = createKafka(this.config).producer({ allowAutoTopicCreation: false });
-    this.producer = producer;
-    // Connect in the background: the scorer serves while Kafka is away; records wait in the queue.
-    void this.connect().catch(() => undefined);
-    this.timer = setInterval(() => void this.flush(), this.scorer.SCORER_SCORE_LOG_FLUSH_MS);
-    this.timer.unref();
+    if (this.enabled) this.start();
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    if (!this.producer) return;
-    await this.flush();
-    await this.producer.disconnect().catch(() => undefined);
-  }
-
-  /** Queues one record; it is validated against the score-log contract when sent (off the response path). */
+  /** Hands one record to the thread (a structured clone: the caller may not change it afterwards). */
   publish(record: ScoreLogRecord): void {
-    if (!this.enabled) return;
-    if (this.queue.length >= this.scorer.SCORER_SCORE_LOG_MAX_QUEUE) {
-      this.metrics.scoreLogs.inc({ result: 'dropped' });
-      return;
-    }
-    this.queue.push(record);
+    if (!this.thread) return;
+    this.thread.postMessage({ record } satisfies ScoreLogToThread);
   }
 
-  private encode(record: ScoreLogRecord): { key: string; value: string } | null {
-    const v = validate('scoreLog', record);
-    if (v.ok) return { key: record.user_id, value: JSON.stringify(record) };
-    this.metrics.scoreLogs.inc({ result: 'invalid' });
-    this.logger.error(
-      { request_id: record.request_id, reason: v.reason },
-      'score log record invalid; not produced',
-    );
-    return null;
-  }
-
-  /**
-   * Sends everything queued so far, one send at a time of at most SCORER_SCORE_LOG_BATCH_RECORDS
-   * records: encoding a produce request blocks the event loop, so requests get in between chunks.
-   */
-  async flush(): Promise<void> {
-    while (this.sending) await this.sending;
-    while (this.queue.length > 0 && this.producer) {
-      this.sending = this.send().finally(() => (this.sending = undefined));
-      if (!(await this.sending)) return;
-    }
-  }
-
-  private connect(): Promise<void> {
-    this.connected ??= this.producer!.connect().catch((err: Error) => {
-      this.logger.error(
-        { err: err.message },
-        'score log producer failed to connect; retrying on the next flush',
-      );
-      this.connected = undefined;
-      throw err;
+  /** Lets the thread send what it holds, then stops it. */
+  async onApplicationShutdown(): Promise<void> {
+    this.closing = true;
+    const thread = this.thread;
+    if (!thread) return;
+    this.thread = undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const closed = new Promise<void>((resolve) => {
+      thread.on('message', (m: ScoreLogFromThread) => 'closed' in m && resolve());
+      thread.once('exit', () => resolve());
+      timer = setTimeout(() => {
+        this.logger.warn({ timeoutMs: CLOSE_TIMEOUT_MS }, 'score log thread did not finish sending in time');
+        resolve();
+      }, CLOSE_TIMEOUT_MS);
     });
-    return this.connected;
+    thread.postMessage({ close: true } satisfies ScoreLogToThread);
+    await closed;
+    clearTimeout(timer);
+    await thread.terminate();
   }
 
-  /** Sends one chunk of the queue; false when nothing could be sent (retried on the next flush). */
-  private async send(): Promise<boolean> {
-    try {
-      await this.connect();
-    } catch {
-      return false;
-    }
-    const batch: ScoreLogRecord[] = [];
-    const messages: { key: string; value: string }[] = [];
-    for (const r of this.queue.splice(0, this.scorer.SCORER_SCORE_LOG_BATCH_RECORDS)) {
-      const m = this.encode(r);
-      if (!m) continue;
-      batch.push(r);
-      messages.push(m);
-    }
-    if (messages.length === 0) return true;
-    try {
-      await this.producer!.send({ topic: this.config.KAFKA_TOPIC_SCORES, messages });
-      this.metrics.scoreLogs.inc({ result: 'produced' }, messages.length);
-      return true;
-    } catch (err) {
-      // Put them back (bounded) for the next flush.
-      const room = this.scorer.SCORER_SCORE_LOG_MAX_QUEUE - this.queue.length;
-      const keep = batch.slice(0, Math.max(0, room));
-      this.queue = keep.concat(this.queue);
-      this.metrics.scoreLogs.inc({ result: 'failed' }, batch.length - keep.length);
-      this.logger.warn(
-        { err: (err as Error).message, records: batch.length },
-        'score log send failed; will retry',
-      );
-      return false;
-    }
+  private start(): void {
+    const init: ScoreLogThreadInit = {
+      kafka: { KAFKA_BROKERS: this.config.KAFKA_BROKERS, KAFKA_CLIENT_ID: this.config.KAFKA_CLIENT_ID },
+      topic: this.config.KAFKA_TOPIC_SCORES,
+      maxQueue: this.scorer.SCORER_SCORE_LOG_MAX_QUEUE,
+      batchRecords: this.scorer.SCORER_SCORE_LOG_BATCH_RECORDS,
+      flushMs: this.scorer.SCORER_SCORE_LOG_FLUSH_MS,
+    };
+    const thread = startWorkerThread(__dirname, 'score-log.thread', init);
+    thread.unref();
+    thread.on('message', (m: ScoreLogFromThread) => {
+      if ('count' in m) this.metrics.scoreLogs.inc({ result: m.count }, m.n);
+      else if ('log' in m) this.logger[m.log](m.obj, m.msg);
+    });
+    thread.on('error', (err) => this.logger.error({ err: err.message }, 'score log thread failed'));
+    thread.once('exit', (code) => {
+      if (this.closing || this.thread !== thread) return;
+      // Records it held are lost (counted by nobody): say so, and start a fresh thread.
+      this.thread = undefined;
+      this.logger.error({ code }, 'score log thread exited; restarting it');
+      setTimeout(() => !this.closing && this.start(), RESTART_DELAY_MS).unref();
+    });
+    this.thread = thread;
   }
 }
