@@ -25,8 +25,9 @@ const { values: args } = parseArgs({
     'lag-seconds': { type: 'string', default: '30' },
     'skip-baseline': { type: 'boolean', default: false },
     'skip-lag': { type: 'boolean', default: false },
-    // Also measure N ingest processes in one consumer group (scale-out), on a fresh database.
-    replicas: { type: 'string', default: '1' },
+    // Also measure N ingest processes in one consumer group (scale-out), on a fresh database. 2 by
+    // default: one process per core is how ingest is deployed on this 2-core box (k8s: replicas 2).
+    replicas: { type: 'string', default: '2' },
     keep: { type: 'boolean', default: false },
   },
 });
