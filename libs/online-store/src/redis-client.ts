@@ -9,10 +9,8 @@ export interface RedisClientOptions {
 
 export function createRedis(
   config: Pick<AppConfig, 'REDIS_URL'>,
-  opts: boolean | RedisClientOptions = false,
+  { lazyConnect = false, autoPipelining = false }: RedisClientOptions = {},
 ): Redis {
-  const { lazyConnect = false, autoPipelining = false } =
-    typeof opts === 'boolean' ? { lazyConnect: opts } : opts;
   return new Redis(config.REDIS_URL, {
     lazyConnect,
     enableAutoPipelining: autoPipelining,
