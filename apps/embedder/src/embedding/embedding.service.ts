@@ -121,9 +121,9 @@ export class EmbeddingService {
     return {
       item_id: item.item_id,
       content_hash: item.content_hash,
-      image_vec: v.image ? Array.from(v.image) : [],
-      text_vec: v.text ? Array.from(v.text) : [],
-      fused_vec: fused ? Array.from(fused) : [],
+      image_vec: v.image ?? [],
+      text_vec: v.text ?? [],
+      fused_vec: fused ?? [],
       image_encoder: this.models.image.id,
       text_encoder: this.models.text.id,
       projection_version: projection,

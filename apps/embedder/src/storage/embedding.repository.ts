@@ -3,13 +3,13 @@ import type { ItemFeatures } from '@mmctr/online-store';
 import { transient } from '../errors';
 import { WriteBatcher } from './write-batcher';
 
-/** One item_embeddings row (every column: 18.16 ignores column defaults in JSONEachRow). */
+/** One item_embeddings row, every column; vectors as the encoders gave them (written as raw float32). */
 export interface EmbeddingRow {
   item_id: string;
   content_hash: string;
-  image_vec: number[];
-  text_vec: number[];
-  fused_vec: number[];
+  image_vec: ArrayLike<number>;
+  text_vec: ArrayLike<number>;
+  fused_vec: ArrayLike<number>;
   image_encoder: string;
   text_encoder: string;
   projection_version: string;
