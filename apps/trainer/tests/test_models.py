@@ -65,6 +65,17 @@ def test_qin_fold_is_exact():
     assert np.abs(a - b).max() <= 1e-6
 
 
+def _onnx_worst_diff(model, scorer, *, batch, user_batch, seeds):
+    """Largest |p_onnx - p_torch| over one example batch per seed, and how many samples were compared."""
+    worst = 0.0
+    for seed in seeds:
+        x = example_inputs(SCHEMA, batch=batch, user_batch=user_batch, seed=seed)
+        with torch.no_grad():
+            p_t = model(*_t(x)).numpy()
+        worst = max(worst, float(np.abs(scorer.run(x) - p_t).max()))
+    return worst, batch * len(seeds)
+
+
 def test_onnx_parity_and_int8(trained, tmp_path):
     name, model = trained
     path = export_onnx(model, tmp_path / "model.onnx")
@@ -74,21 +85,11 @@ def test_onnx_parity_and_int8(trained, tmp_path):
     assert m.opset_import[0].version >= 17
     assert [i.name for i in m.graph.input] == INPUT_NAMES and [o.name for o in m.graph.output] == ["ctr"]
     scorer = OnnxScorer(path)
-    worst, n = 0.0, 0
     # offline shape: one user per row (Bu = B), 10 x 1000 samples
-    for s in range(10):
-        x = example_inputs(SCHEMA, batch=1000, user_batch=1000, seed=1000 + s)
-        with torch.no_grad():
-            p_t = model(*_t(x)).numpy()
-        worst = max(worst, float(np.abs(scorer.run(x) - p_t).max()))
-        n += 1000
+    worst, n = _onnx_worst_diff(model, scorer, batch=1000, user_batch=1000, seeds=range(1000, 1010))
     # serving shape: one user, 200 candidates per request, 10 requests
-    for s in range(10):
-        x = example_inputs(SCHEMA, batch=200, user_batch=1, seed=2000 + s)
-        with torch.no_grad():
-            p_t = model(*_t(x)).numpy()
-        worst = max(worst, float(np.abs(scorer.run(x) - p_t).max()))
-        n += 200
+    worst2, n2 = _onnx_worst_diff(model, scorer, batch=200, user_batch=1, seeds=range(2000, 2010))
+    worst, n = max(worst, worst2), n + n2
     assert n >= 10_000
     assert worst <= 1e-4, f"{name}: max |dp| {worst}"
     q = quantize_int8(path, tmp_path / "model.int8.onnx")
@@ -176,13 +177,7 @@ def variant(request):
 def test_variant_broadcast_and_onnx_parity(variant, tmp_path):
     name, model = variant
     scorer = OnnxScorer(export_onnx(model, tmp_path / "model.onnx"))
-    worst, n = 0.0, 0
-    for s in range(10):
-        x = example_inputs(SCHEMA, batch=1000, user_batch=1000, seed=3000 + s)
-        with torch.no_grad():
-            p_t = model(*_t(x)).numpy()
-        worst = max(worst, float(np.abs(scorer.run(x) - p_t).max()))
-        n += 1000
+    worst, n = _onnx_worst_diff(model, scorer, batch=1000, user_batch=1000, seeds=range(3000, 3010))
     x = example_inputs(SCHEMA, batch=9, user_batch=1, seed=3)
     rep = {k: (np.repeat(v, 9, axis=0) if k in INPUT_NAMES[:5] else v) for k, v in x.items()}
     with torch.no_grad():
