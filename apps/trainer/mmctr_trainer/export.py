@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from .layers import CTRModel, ModelSchema
-from .train import INPUT_NAMES, DataSource
+from .onnx_scorer import OnnxScorer  # noqa: F401  (re-exported: evaluate, pipeline, tests)
+from .train import INPUT_NAMES
 
 OPSET = 17
 
@@ -75,24 +76,6 @@ def quantize_int8(src: str | Path, dst: str | Path) -> Path:
 
     quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
     return Path(dst)
-
-
-class OnnxScorer:
-    def __init__(self, path: str | Path, threads: int = 2):
-        import onnxruntime as ort
-
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-
-    def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        feeds = {n: np.ascontiguousarray(inputs[n]) for n in INPUT_NAMES}
-        return self.session.run(["ctr"], feeds)[0]
-
-    def predict(self, data: DataSource, split: str, batch_size: int = 4096, limit: int | None = None) -> np.ndarray:
-        out = [self.run(b) for b in data.batches(split, batch_size, limit=limit)]
-        return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
 
 def model_card(model: CTRModel, spec_json: dict[str, Any] | None, signature: dict[str, Any]) -> dict[str, Any]:

@@ -242,6 +242,7 @@ SERVING_INPUTS = [
     ("cand_tags", "int64", ["B", "5"]),
     ("cand_mm", "float32", ["B", "D"]),
 ]
+INPUT_NAMES = [n for n, _, _ in SERVING_INPUTS]
 
 
 def serving_signature(spec: FeatureSpec) -> dict[str, Any]:

@@ -37,9 +37,10 @@ import numpy as np
 
 from .ch import ClickHouse, ident, literal
 from .dataset import TS_BITS, ItemTable
-from .features import TAG_SLOTS, FeatureSpec, cached_bucket, encode_user_fields, load_feature_spec, position_value
+from .features import (INPUT_NAMES, TAG_SLOTS, FeatureSpec, cached_bucket, encode_user_fields, load_feature_spec,
+                       position_value)
+from .onnx_scorer import OnnxScorer
 
-INPUT_NAMES = ["user_fields", "hist_ids", "hist_tags", "hist_cat", "hist_mm", "cand_fields", "cand_tags", "cand_mm"]
 ROW_COLUMNS = ("request_id, ts_ms, user_id, model_version, feature_spec_version, device, placement, country, "
                "history_item_ids, item_ids, positions, ctrs, degraded")
 WORST_KEPT = 5
@@ -91,27 +92,18 @@ def production_version(ch: ClickHouse) -> str:
     return str(rows[0]["version"])
 
 
-class OnnxRunner:
-    """model.onnx on onnxruntime's CPU provider, with the scorer's session settings (all graph
-    optimisations, sequential execution)."""
+class OnnxRunner(OnnxScorer):
+    """An artifact's model.onnx with the serving signature checked; returns the CTRs as a flat float32 array."""
 
     def __init__(self, path: str | Path, threads: int = 1):
-        import onnxruntime as ort
-
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = max(1, int(threads))
-        so.inter_op_num_threads = 1
-        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-        self.engine = f"onnxruntime {ort.__version__} (Python, CPU)"
+        super().__init__(path, threads=max(1, int(threads)))
         names = {i.name for i in self.session.get_inputs()}
         missing = [n for n in INPUT_NAMES if n not in names]
         if missing:
             raise ParityError(f"{path}: inputs {missing} missing (not the serving signature)")
 
     def __call__(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        return np.asarray(self.session.run(["ctr"], feeds)[0], dtype=np.float32).reshape(-1)
+        return np.asarray(self.run(feeds), dtype=np.float32).reshape(-1)
 
 
 # ---------------------------------------------------------------- item features as of the request time

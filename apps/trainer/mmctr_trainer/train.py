@@ -15,12 +15,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .features import SERVING_INPUTS
+from .features import INPUT_NAMES
 from .layers import CTRModel, ModelSchema
 from .metrics import auc, logloss
 from .models import build_model
 
-INPUT_NAMES = [n for n, _, _ in SERVING_INPUTS]
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
 

@@ -1,0 +1,36 @@
+"""A model.onnx on onnxruntime's CPU provider with the scorer's session settings. Torch-free, so that the
+score-log parity check can use it without loading torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .features import INPUT_NAMES
+
+if TYPE_CHECKING:
+    from .train import DataSource
+
+
+class OnnxScorer:
+    def __init__(self, path: str | Path, threads: int = 2):
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        # onnxruntime's defaults, spelled out: they are what apps/scorer uses.
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        self.engine = f"onnxruntime {ort.__version__} (Python, CPU)"
+
+    def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        feeds = {n: np.ascontiguousarray(inputs[n]) for n in INPUT_NAMES}
+        return self.session.run(["ctr"], feeds)[0]
+
+    def predict(self, data: DataSource, split: str, batch_size: int = 4096, limit: int | None = None) -> np.ndarray:
+        out = [self.run(b) for b in data.batches(split, batch_size, limit=limit)]
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
