@@ -14,7 +14,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { createServer } from 'node:net';
+import { freePort } from '../../test/support/free-port';
 import { basename, join } from 'node:path';
 import autocannon from 'autocannon';
 import * as ort from 'onnxruntime-node';
@@ -248,14 +248,6 @@ export async function rawSession(dir: string, file: string) {
   const ctr = Array.from((await session.run(feeds)).ctr!.data as Float32Array);
   await session.release();
   return { ...r, ctr };
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 export async function seed(prefix: string): Promise<{ body: string }> {

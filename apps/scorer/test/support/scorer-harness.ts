@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { OfflineInput } from './offline-score';
-import { createServer } from 'node:net';
+import { freePort } from '../../../../test/support/free-port';
 import { loadConfig } from '@mmctr/config';
 import { ClickHouseService, MigrationRunner, clickHouseFromConfig, loadMigrations } from '@mmctr/clickhouse';
 import { createKafka, ensureTopics } from '@mmctr/kafka';
@@ -99,14 +99,6 @@ export interface RunningScorer {
   /** Everything the process wrote (JSON log lines). */
   output: () => string;
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /**
