@@ -13,7 +13,8 @@ bucket's impressions and clicks are fetched, and histories are computed with num
 
 On disk (out_dir): meta.json, items.npz (the item-version table) and, per split, raw column files
 (np.memmap-able): user_fields int64 [n,U], cand_row int32 [n], cand_pos int64 [n], hist_rows int32 [n,L],
-label uint8 [n], ts_ms int64 [n], cold uint8 [n]. cand_row / hist_rows index the item-version table
+hist_age uint8 [n,L] (age bucket of each history click at the impression time), label uint8 [n], ts_ms int64 [n],
+cold uint8 [n]. cand_row / hist_rows index the item-version table
 (row 0 = padding); a row's features are gathered at batch time, so a history costs 4 bytes a slot.
 """
 
@@ -29,7 +30,8 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from .ch import ClickHouse, ident, literal
-from .features import TAG_SLOTS, FeatureSpec, cached_bucket, encode_tags, fit_vector, hour_of_day, position_value
+from .features import (TAG_SLOTS, FeatureSpec, age_buckets, cached_bucket, encode_tags, fit_vector, hour_of_day,
+                       position_value)
 
 SPLITS = ("train", "val", "test")
 TS_BITS = 42  # ts_ms < 2^42 (year 2109); item index in the high bits
@@ -218,9 +220,10 @@ class _ColumnWriter:
         self.n = 0
         self.positives = 0
         self.cold = 0
-        self.shapes = {"user_fields": [U], "cand_row": [], "cand_pos": [], "hist_rows": [L], "label": [], "ts_ms": [], "cold": []}
+        self.shapes = {"user_fields": [U], "cand_row": [], "cand_pos": [], "hist_rows": [L], "hist_age": [L], "label": [],
+                       "ts_ms": [], "cold": []}
         self.dtypes = {"user_fields": "int64", "cand_row": "int32", "cand_pos": "int64", "hist_rows": "int32",
-                       "label": "uint8", "ts_ms": "int64", "cold": "uint8"}
+                       "hist_age": "uint8", "label": "uint8", "ts_ms": "int64", "cold": "uint8"}
         self.files = {k: open(folder / f"{k}.bin", "wb") for k in self.shapes}
 
     def write(self, cols: dict[str, np.ndarray]) -> None:
@@ -361,17 +364,20 @@ def _bucket_columns(spec: FeatureSpec, items: ItemTable, first_imp: dict[str, in
     c_user, c_ts, c_item = c_user[keep], c_ts[keep], c_item[keep]
     c_key = (c_user << TS_BITS) | np.minimum(c_ts, TS_MASK)
     order = np.argsort(c_key, kind="stable")
-    c_key, c_item = c_key[order], c_item[order]
+    c_key, c_item, c_ts = c_key[order], c_item[order], c_ts[order]
     start = np.searchsorted(c_key, imp_user << TS_BITS, side="left")
     end = np.searchsorted(c_key, (imp_user << TS_BITS) | np.minimum(imp_ts, TS_MASK), side="left")  # strictly before
     idx = end[:, None] - 1 - np.arange(L)[None, :]  # newest first
     valid = idx >= start[:, None]
     hist_rows = np.zeros((n, L), dtype=np.int32)
+    hist_age = np.zeros((n, L), dtype=np.uint8)
     if valid.any():
         vi = np.nonzero(valid)
         hist_rows[vi] = items.as_of(c_item[idx[vi]], imp_ts[vi[0]])
+        if spec.age_boundaries_ms:
+            hist_age[vi] = age_buckets(imp_ts[vi[0]] - c_ts[idx[vi]], spec.age_boundaries_ms)
     return {"user_fields": user_fields, "cand_row": cand_row, "cand_pos": cand_pos, "hist_rows": hist_rows,
-            "label": label, "ts_ms": imp_ts, "cold": cold}
+            "hist_age": hist_age, "label": label, "ts_ms": imp_ts, "cold": cold}
 
 
 class TrainSet:
@@ -415,12 +421,16 @@ class TrainSet:
         c = self.cols[split]
         it = self.item
         cand = np.asarray(c["cand_row"][idx])
-        hist = np.asarray(c["hist_rows"][idx] if not self.max_history else c["hist_rows"][idx, : self.max_history])
+        k = self.max_history or None
+        hist = np.asarray(c["hist_rows"][idx, :k])
+        # a set built before history ages (feature spec fs-1) has none: bucket 0, "unknown"
+        age = np.asarray(c["hist_age"][idx, :k], dtype=np.int64) if "hist_age" in c else np.zeros(hist.shape, np.int64)
         if self.trim_history:
             # Histories are newest-first prefixes (padding row 0 after them): cut the batch to its longest one.
             # Exact for every model (padding slots are masked by hist_ids > 0) and much cheaper to gather.
             live = np.flatnonzero((hist > 0).any(0))
-            hist = hist[:, : max(1, int(live[-1]) + 1 if len(live) else 1)]
+            cut = max(1, int(live[-1]) + 1 if len(live) else 1)
+            hist, age = hist[:, :cut], age[:, :cut]
         return {
             "user_fields": np.asarray(c["user_fields"][idx]),
             "hist_ids": it["hash_id"][hist],
@@ -428,6 +438,7 @@ class TrainSet:
             "hist_cat": it["cat"][hist],
             "hist_mm": (np.zeros((*hist.shape, it["mm"].shape[1]), dtype=np.float32) if self.zero_mm
                         else it["mm"][it["mm_row"][hist]]),
+            "hist_age": age,
             "cand_fields": np.stack([it["hash_id"][cand], it["cat"][cand], np.asarray(c["cand_pos"][idx])], axis=1),
             "cand_tags": it["tags"][cand],
             "cand_mm": (np.zeros((len(cand), it["mm"].shape[1]), dtype=np.float32) if self.zero_mm

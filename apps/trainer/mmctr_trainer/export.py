@@ -1,7 +1,7 @@
 """ONNX export with the serving signature, int8 dynamic quantisation and onnxruntime scoring.
 
-Inputs: user_fields [Bu, U], hist_ids [Bu, L], hist_tags [Bu, L, 5], hist_cat [Bu, L], hist_mm [Bu, L, D]
-(serving passes Bu = 1: one user, broadcast over the candidates inside the graph) and cand_fields [B, 3],
+Inputs: user_fields [Bu, U], hist_ids [Bu, L], hist_tags [Bu, L, 5], hist_cat [Bu, L], hist_mm [Bu, L, D],
+hist_age [Bu, L] (serving passes Bu = 1: one user, broadcast over the candidates inside the graph) and cand_fields [B, 3],
 cand_tags [B, 5], cand_mm [B, D]; output ctr [B]. Bu may also equal B (offline evaluation, one user per
 row). QIN's quadratic rows are folded into one matrix per layer; BatchNorm / dropout in eval mode.
 """
@@ -18,6 +18,7 @@ import torch
 
 from .layers import CTRModel, ModelSchema
 from .onnx_scorer import OnnxScorer  # noqa: F401  (re-exported: evaluate, pipeline, tests)
+from .features import HISTORY_INPUTS, USER_INPUTS
 from .train import INPUT_NAMES
 
 OPSET = 17
@@ -37,6 +38,7 @@ def example_inputs(schema: ModelSchema, batch: int = 4, user_batch: int = 1, see
         "hist_tags": hist_tags.astype(np.int64),
         "hist_cat": (r.integers(0, schema.category_buckets, size=(user_batch, L)) * live).astype(np.int64),
         "hist_mm": (r.standard_normal((user_batch, L, D)) * live[:, :, None]).astype(np.float32),
+        "hist_age": (r.integers(0, schema.age_buckets, size=(user_batch, L)) * live).astype(np.int64),
         "cand_fields": np.stack([r.integers(0, schema.item_buckets, size=batch), r.integers(0, schema.category_buckets, size=batch),
                                  r.integers(0, schema.position_buckets, size=batch)], 1).astype(np.int64),
         "cand_tags": r.integers(0, schema.tag_buckets, size=(batch, 5)).astype(np.int64),
@@ -55,11 +57,11 @@ def export_onnx(model: CTRModel, path: str | Path, opset: int = OPSET) -> Path:
     m = serving_copy(model)
     ex = example_inputs(m.schema, batch=3, user_batch=1)
     args = tuple(torch.from_numpy(ex[n]) for n in INPUT_NAMES)
-    dyn: dict[str, dict[int, str]] = {n: {0: "Bu"} for n in INPUT_NAMES[:5]}
-    for n in ("hist_ids", "hist_tags", "hist_cat", "hist_mm"):
+    dyn: dict[str, dict[int, str]] = {n: {0: "Bu"} for n in USER_INPUTS}
+    for n in HISTORY_INPUTS:
         dyn[n][1] = "L"
-    for n in INPUT_NAMES[5:]:
-        dyn[n] = {0: "B"}
+    for n in INPUT_NAMES:
+        dyn.setdefault(n, {0: "B"})
     dyn["ctr"] = {0: "B"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

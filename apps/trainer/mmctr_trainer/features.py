@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -68,6 +69,8 @@ class FeatureSpec:
     mm_dim: int
     projection_version: str
     attribution_window_ms: int
+    # history.age.boundaries_ms (fs-2); empty for an older spec (no hist_age input then)
+    age_boundaries_ms: tuple[int, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -92,6 +95,11 @@ class FeatureSpec:
     def category_buckets(self) -> int:
         return self.candidate_field("category").buckets
 
+    @property
+    def age_buckets(self) -> int:
+        """Size of the history-age table: 0 = empty slot / unknown, then one bucket per interval."""
+        return len(self.age_boundaries_ms) + 2
+
     def to_json(self) -> dict[str, Any]:
         return self.raw
 
@@ -115,8 +123,14 @@ class FeatureSpec:
             mm_dim=int(raw["multimodal"]["dim"]),
             projection_version=str(raw["multimodal"].get("projection_version", "")),
             attribution_window_ms=int(raw.get("label", {}).get("attribution_window_ms", 1_800_000)),
+            age_boundaries_ms=tuple(int(b) for b in raw["history"].get("age", {}).get("boundaries_ms", [])),
             raw=raw,
         )
+        b = spec.age_boundaries_ms
+        if "age" in raw["history"] and not b:
+            raise ValueError("history.age.boundaries_ms must not be empty")
+        if any(x <= 0 for x in b) or any(x >= y for x, y in zip(b, b[1:])):
+            raise ValueError("history.age.boundaries_ms must be positive and strictly increasing")
         if spec.user_names != ["user_id", "device", "placement", "country", "hour_of_day"]:
             raise ValueError(f"unsupported user_fields {spec.user_names}")
         if spec.candidate_names != ["item_id", "category", "position"]:
@@ -167,6 +181,16 @@ def position_value(position: int | None, clip: tuple[int, int] | None) -> str:
     return str(p)
 
 
+def age_bucket(age_ms: int, boundaries_ms: Sequence[int]) -> int:
+    """1 + the number of boundaries <= age (a negative age counts as 0); 0 is kept for empty / unknown."""
+    return 1 + bisect_right(boundaries_ms, max(0, int(age_ms)))
+
+
+def age_buckets(age_ms: np.ndarray, boundaries_ms: Sequence[int]) -> np.ndarray:
+    """age_bucket over an array (int64 ms)."""
+    return 1 + np.searchsorted(np.asarray(boundaries_ms, dtype=np.int64), np.maximum(age_ms, 0), side="right")
+
+
 def encode_tags(spec: FeatureSpec, tags: Sequence[str] | None) -> list[int]:
     out = [cached_bucket(spec.tag_field, t, spec.tag_buckets) for t in (tags or []) if t]
     out = out[: spec.tag_max]
@@ -201,7 +225,8 @@ def encode_candidate_fields(spec: FeatureSpec, item_id: str, category: str, posi
 def encode_user(spec: FeatureSpec, user: dict[str, Any]) -> dict[str, np.ndarray]:
     """Serving-shaped user tensors (batch 1) from raw values.
 
-    user = {user_id, device, placement, country, ts_ms, history: [{item_id, category, tags, mm}] newest first}
+    user = {user_id, device, placement, country, ts_ms, history: [{item_id, category, tags, mm, ts_ms}] newest first}
+    (a history entry without ts_ms gets age bucket 0, unknown)
     """
     L, D = spec.history_length, spec.mm_dim
     user_fields = np.array([encode_user_fields(spec, user.get("user_id", ""), user.get("device", ""),
@@ -211,12 +236,17 @@ def encode_user(spec: FeatureSpec, user: dict[str, Any]) -> dict[str, np.ndarray
     hist_tags = np.zeros((1, L, TAG_SLOTS), dtype=np.int64)
     hist_cat = np.zeros((1, L), dtype=np.int64)
     hist_mm = np.zeros((1, L, D), dtype=np.float32)
+    hist_age = np.zeros((1, L), dtype=np.int64)
+    now = int(user.get("ts_ms", 0))
     for i, h in enumerate(list(user.get("history") or [])[:L]):
         hist_ids[0, i] = cached_bucket("item_id", h.get("item_id", ""), spec.item_buckets)
         hist_cat[0, i] = cached_bucket("category", h.get("category", "") or "", spec.category_buckets)
         hist_tags[0, i] = encode_tags(spec, h.get("tags"))
         hist_mm[0, i] = fit_vector(h.get("mm"), D)
-    return {"user_fields": user_fields, "hist_ids": hist_ids, "hist_tags": hist_tags, "hist_cat": hist_cat, "hist_mm": hist_mm}
+        if h.get("ts_ms") is not None and spec.age_boundaries_ms:
+            hist_age[0, i] = age_bucket(now - int(h["ts_ms"]), spec.age_boundaries_ms)
+    return {"user_fields": user_fields, "hist_ids": hist_ids, "hist_tags": hist_tags, "hist_cat": hist_cat, "hist_mm": hist_mm,
+            "hist_age": hist_age}
 
 
 def encode_candidates(spec: FeatureSpec, candidates: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:
@@ -238,11 +268,17 @@ SERVING_INPUTS = [
     ("hist_tags", "int64", ["1", "L", "5"]),
     ("hist_cat", "int64", ["1", "L"]),
     ("hist_mm", "float32", ["1", "L", "D"]),
+    ("hist_age", "int64", ["1", "L"]),
     ("cand_fields", "int64", ["B", "C"]),
     ("cand_tags", "int64", ["B", "5"]),
     ("cand_mm", "float32", ["B", "D"]),
 ]
 INPUT_NAMES = [n for n, _, _ in SERVING_INPUTS]
+# Per-request inputs (batch 1 at serving, broadcast over the candidates) and the history's [*, L, ...] ones.
+USER_INPUTS = [n for n, _, shape in SERVING_INPUTS if shape[0] == "1"]
+HISTORY_INPUTS = [n for n in USER_INPUTS if n.startswith("hist_")]
+# Inputs a graph may lack: exported before history ages (feature spec fs-1).
+OPTIONAL_INPUTS = frozenset({"hist_age"})
 
 
 def serving_signature(spec: FeatureSpec) -> dict[str, Any]:

@@ -91,10 +91,16 @@ def encode_vectors() -> dict[str, Any]:
             "country": "DE",
             "ts_ms": 1_700_000_000_123,
             "history": [
-                {"item_id": "i-9", "category": "shoes", "tags": ["red", "sale", "🚀"], "mm": mm_a},
-                {"item_id": "i-3", "category": "", "tags": []},
-                {"item_id": "i-7", "category": "books", "tags": ["a", "b", "c", "d", "e", "f", "g"], "mm": mm_a[:10]},
-            ],
+                {"item_id": "i-9", "category": "shoes", "tags": ["red", "sale", "🚀"], "mm": mm_a,
+                 "ts_ms": 1_700_000_000_123 + 5},  # after the request (clock skew): age 0
+                {"item_id": "i-3", "category": "", "tags": []},  # no click time: unknown age
+                {"item_id": "i-7", "category": "books", "tags": ["a", "b", "c", "d", "e", "f", "g"], "mm": mm_a[:10],
+                 "ts_ms": 1_700_000_000_123 - 600_000},  # exactly on a boundary
+            ] + [
+                # one click per age around every boundary, and far beyond the last
+                {"item_id": f"h-{k}", "category": "toys", "tags": ["t"], "ts_ms": 1_700_000_000_123 - age}
+                for k, age in enumerate(a for b in spec.age_boundaries_ms for a in (b - 1, b + 1))
+            ] + [{"item_id": "h-old", "category": "toys", "tags": [], "ts_ms": 1_000}],
         },
         {"user_id": "", "device": "", "placement": "", "country": "", "ts_ms": 0, "history": []},
     ]

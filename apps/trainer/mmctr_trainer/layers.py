@@ -28,6 +28,7 @@ class ModelSchema:
     tag_buckets: int
     history_length: int
     mm_dim: int
+    age_buckets: int = 2  # history-age table size (spec.age_buckets; 2 = no ages, only "unknown")
 
     @staticmethod
     def from_spec(spec: FeatureSpec) -> "ModelSchema":
@@ -39,16 +40,19 @@ class ModelSchema:
             tag_buckets=spec.tag_buckets,
             history_length=spec.history_length,
             mm_dim=spec.mm_dim,
+            age_buckets=spec.age_buckets,
         )
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def masked_mean(x: Tensor, mask: Tensor) -> Tensor:
-    """Mean of x [..., N, E] over N where mask [..., N] is true; zeros when nothing is."""
+def masked_mean(x: Tensor, mask: Tensor, weights: Tensor | None = None) -> Tensor:
+    """Mean of x [..., N, E] over N where mask [..., N] is true; zeros when nothing is. With weights [..., N]
+    (zero outside the mask), the weighted sum over the same count, so that the weights' scale is kept."""
     m = mask.to(x.dtype).unsqueeze(-1)
-    return (x * m).sum(-2) / m.sum(-2).clamp(min=1.0)
+    w = m if weights is None else weights.unsqueeze(-1)
+    return (x * w).sum(-2) / m.sum(-2).clamp(min=1.0)
 
 
 def vector_similarity(cand_mm: Tensor, hist_mm: Tensor) -> Tensor:
@@ -184,8 +188,8 @@ class SparseTargetAttention(nn.Module):
         self.scale = 1.0 / math.sqrt(attn_dim)
 
     def forward(self, t: Tensor, hist: Tensor, mask: Tensor, bias: Tensor | None = None) -> Tensor:
-        """t [B, I], hist [Bu, L, I], mask [Bu, L], bias [B, 1, L] added to the scores -> [B, I];
-        K/V are computed at batch Bu."""
+        """t [B, I], hist [Bu, L, I], mask [Bu, L] (0/1, or a weight per slot such as an age gate), bias [B, 1, L]
+        added to the scores -> [B, I]; K/V are computed at batch Bu."""
         k = self.wk(hist)  # [Bu, L, A]
         v = self.wv(hist)
         q = self.wq(t).unsqueeze(1)  # [B, 1, A]
@@ -194,6 +198,25 @@ class SparseTargetAttention(nn.Module):
             scores = scores + bias
         a = torch.relu(scores * mask.to(scores.dtype).unsqueeze(1))
         return self.wo(torch.matmul(a, v).squeeze(1)) + t
+
+
+class HistoryGate(nn.Module):
+    """A learned weight per history-age bucket (and, with `rank`, per slot: the newest click, the one before, ...),
+    multiplied into each history item's attention weight: interest in a click fades with its age, which the
+    newest-first order alone does not tell. exp(0) = 1 at the start, so the gate begins as a no-op."""
+
+    def __init__(self, age_buckets: int, rank_slots: int = 0):
+        super().__init__()
+        self.log_age = nn.Embedding(max(2, age_buckets), 1)
+        nn.init.zeros_(self.log_age.weight)
+        self.log_rank = nn.Parameter(torch.zeros(rank_slots)) if rank_slots > 0 else None
+
+    def forward(self, hist_age: Tensor) -> Tensor:
+        """[Bu, L] age buckets -> [Bu, L] weights"""
+        w = self.log_age(hist_age).squeeze(-1)
+        if self.log_rank is not None:
+            w = w + self.log_rank[: hist_age.shape[1]]
+        return torch.exp(w)
 
 
 class QuadraticLayer(nn.Module):
@@ -265,21 +288,31 @@ class CTRModel(nn.Module):
         # ~2 train clicks per user it mostly memorises noise (docs/model-quality.md).
         self.first_user_field = 0 if bool(params.get("user_id", True)) else 1
         self.n_user_fields = len(schema.user_buckets) - self.first_user_field
+        # history_age: weight each history item by its click age (HistoryGate), used by the attention / pooling
+        self.history_gate = (HistoryGate(schema.age_buckets, (self.max_history or schema.history_length)
+                                         if bool(params.get("history_rank", False)) else 0)
+                             if bool(params.get("history_age", False)) else None)
 
-    def cut_history(self, hist_ids: Tensor, hist_tags: Tensor, hist_cat: Tensor, hist_mm: Tensor
-                    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    def cut_history(self, hist_ids: Tensor, hist_tags: Tensor, hist_cat: Tensor, hist_mm: Tensor, hist_age: Tensor
+                    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         k = self.max_history
         if k <= 0 or k >= self.schema.history_length:
-            return hist_ids, hist_tags, hist_cat, hist_mm
-        return hist_ids[:, :k], hist_tags[:, :k], hist_cat[:, :k], hist_mm[:, :k]
+            return hist_ids, hist_tags, hist_cat, hist_mm, hist_age
+        return hist_ids[:, :k], hist_tags[:, :k], hist_cat[:, :k], hist_mm[:, :k], hist_age[:, :k]
+
+    def history_weights(self, hist_ids: Tensor, hist_age: Tensor, dtype: torch.dtype) -> Tensor:
+        """[Bu, L]: 1 for a clicked item (times its age gate when the model has one), 0 for an empty slot."""
+        mask = (hist_ids > 0).to(dtype)
+        return mask * self.history_gate(hist_age) if self.history_gate is not None else mask
 
     def logits(self, user_fields: Tensor, hist_ids: Tensor, hist_tags: Tensor, hist_cat: Tensor, hist_mm: Tensor,
-               cand_fields: Tensor, cand_tags: Tensor, cand_mm: Tensor) -> Tensor:
+               hist_age: Tensor, cand_fields: Tensor, cand_tags: Tensor, cand_mm: Tensor) -> Tensor:
         raise NotImplementedError
 
     def forward(self, user_fields: Tensor, hist_ids: Tensor, hist_tags: Tensor, hist_cat: Tensor, hist_mm: Tensor,
-                cand_fields: Tensor, cand_tags: Tensor, cand_mm: Tensor) -> Tensor:
-        return torch.sigmoid(self.logits(user_fields, hist_ids, hist_tags, hist_cat, hist_mm, cand_fields, cand_tags, cand_mm))
+                hist_age: Tensor, cand_fields: Tensor, cand_tags: Tensor, cand_mm: Tensor) -> Tensor:
+        return torch.sigmoid(self.logits(user_fields, hist_ids, hist_tags, hist_cat, hist_mm, hist_age, cand_fields,
+                                         cand_tags, cand_mm))
 
     def reg_loss(self) -> Tensor | None:
         emb = getattr(self, "emb", None)

@@ -8,8 +8,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .features import INPUT_NAMES
-
 if TYPE_CHECKING:
     from .train import DataSource
 
@@ -26,9 +24,11 @@ class OnnxScorer:
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
         self.engine = f"onnxruntime {ort.__version__} (Python, CPU)"
+        # a graph exported before history ages (feature spec fs-1) has no hist_age input
+        self.input_names = [i.name for i in self.session.get_inputs()]
 
     def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        feeds = {n: np.ascontiguousarray(inputs[n]) for n in INPUT_NAMES}
+        feeds = {n: np.ascontiguousarray(inputs[n]) for n in self.input_names}
         return self.session.run(["ctr"], feeds)[0]
 
     def predict(self, data: DataSource, split: str, batch_size: int = 4096, limit: int | None = None) -> np.ndarray:

@@ -37,12 +37,12 @@ import numpy as np
 
 from .ch import ClickHouse, ident, literal
 from .dataset import TS_BITS, ItemTable
-from .features import (INPUT_NAMES, TAG_SLOTS, FeatureSpec, cached_bucket, encode_user_fields, load_feature_spec,
-                       position_value)
+from .features import (INPUT_NAMES, OPTIONAL_INPUTS, TAG_SLOTS, FeatureSpec, age_buckets, cached_bucket, encode_user_fields,
+                       load_feature_spec, position_value)
 from .onnx_scorer import OnnxScorer
 
 ROW_COLUMNS = ("request_id, ts_ms, user_id, model_version, feature_spec_version, device, placement, country, "
-               "history_item_ids, item_ids, positions, ctrs, degraded")
+               "history_item_ids, history_ts_ms, item_ids, positions, ctrs, degraded")
 WORST_KEPT = 5
 
 
@@ -98,7 +98,7 @@ class OnnxRunner(OnnxScorer):
     def __init__(self, path: str | Path, threads: int = 1):
         super().__init__(path, threads=max(1, int(threads)))
         names = {i.name for i in self.session.get_inputs()}
-        missing = [n for n in INPUT_NAMES if n not in names]
+        missing = [n for n in INPUT_NAMES if n not in names and n not in OPTIONAL_INPUTS]
         if missing:
             raise ParityError(f"{path}: inputs {missing} missing (not the serving signature)")
 
@@ -161,6 +161,7 @@ class LoggedRow:
     degraded: bool
     feature_spec_version: str = ""
     model_version: str = ""
+    history_ts_ms: list[int] = field(default_factory=list)  # click times (fs-2); empty from an older scorer
 
     @staticmethod
     def from_json(r: dict[str, Any]) -> "LoggedRow":
@@ -174,6 +175,7 @@ class LoggedRow:
             degraded=bool(int(r.get("degraded") or 0)),
             feature_spec_version=str(r.get("feature_spec_version") or ""),
             model_version=str(r.get("model_version") or ""),
+            history_ts_ms=[int(x) for x in r.get("history_ts_ms") or []],
         )
 
 
@@ -197,12 +199,17 @@ def encode_logged(spec: FeatureSpec, lookup: ItemLookup, row: LoggedRow,
         hist_cat[0, :n] = a["cat"][hr]
         hist_tags[0, :n] = a["tags"][hr]
         hist_mm[0, :n] = _vectors(a, hr, D)
+    hist_age = np.zeros((1, L), dtype=np.int64)
+    k = min(n, len(row.history_ts_ms))
+    if k and spec.age_boundaries_ms:
+        hist_age[0, :k] = age_buckets(row.ts_ms - np.asarray(row.history_ts_ms[:k], dtype=np.int64), spec.age_boundaries_ms)
     c_rows, c_hid = cand
     pos_f = spec.candidate_field("position")
     pos = np.fromiter((cached_bucket(pos_f.name, position_value(p, pos_f.clip), pos_f.buckets) for p in row.positions),
                       dtype=np.int64, count=len(row.positions))
     return {
         "user_fields": user_fields, "hist_ids": hist_ids, "hist_tags": hist_tags, "hist_cat": hist_cat, "hist_mm": hist_mm,
+        "hist_age": hist_age,
         "cand_fields": np.ascontiguousarray(np.stack([c_hid.astype(np.int64), a["cat"][c_rows], pos], axis=1)),
         "cand_tags": np.ascontiguousarray(a["tags"][c_rows]),
         "cand_mm": _vectors(a, c_rows, D),

@@ -86,7 +86,7 @@ class TabularSet:
         return {
             "user_fields": self.user_fields[rows], "hist_ids": np.zeros((n, 1), np.int64),
             "hist_tags": np.zeros((n, 1, 5), np.int64), "hist_cat": np.zeros((n, 1), np.int64),
-            "hist_mm": np.zeros((n, 1, 1), np.float32), "cand_fields": np.zeros((n, 3), np.int64),
+            "hist_mm": np.zeros((n, 1, 1), np.float32), "hist_age": np.zeros((n, 1), np.int64), "cand_fields": np.zeros((n, 3), np.int64),
             "cand_tags": np.zeros((n, 5), np.int64), "cand_mm": np.zeros((n, 1), np.float32),
             "label": self.label[rows],
         }

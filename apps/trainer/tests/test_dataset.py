@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mmctr_trainer.dataset import TrainSet, build_training_set, read_split_meta
-from mmctr_trainer.features import bucket
+from mmctr_trainer.features import age_bucket, bucket
 
 from .helpers import embedding, event, fresh_db, item, tiny_spec
 
@@ -82,6 +82,8 @@ def test_label_and_history_do_not_leak(leak_set):
     # history item B as of T: its vector (truncated to D)
     assert tr["hist_mm"][0, 0].tolist() == [0.0, 0.0, 3.0, 0.0]
     assert tr["hist_mm"][0, 1:].sum() == 0
+    # its click age at the impression (100 ms), 0 in the empty slots
+    assert tr["hist_age"][0].tolist() == [age_bucket(100, spec.age_boundaries_ms)] + [0] * 7
 
     va = _rows(ts, "val")
     by_ts = {int(t): i for i, t in enumerate(va["ts_ms"])}
@@ -95,6 +97,7 @@ def test_label_and_history_do_not_leak(leak_set):
     assert va["label"][i3] == 0.0  # the click on (r3, B) was another user's
     i4 = by_ts[T + 7000]
     assert va["hist_ids"][i4].tolist() == [h("B"), h("E")] + [0] * 6  # u2's own clicks only
+    assert va["hist_age"][i4].tolist() == [age_bucket(a, spec.age_boundaries_ms) for a in (500, 7050)] + [0] * 6
     assert va["user_fields"][i4, 0] == bucket("user_id", "u2", spec.user_field("user_id").buckets)
 
 

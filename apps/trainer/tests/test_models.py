@@ -8,10 +8,11 @@ import torch
 from mmctr_trainer.export import OnnxScorer, example_inputs, export_onnx, quantize_int8, serving_copy
 from mmctr_trainer.layers import ModelSchema
 from mmctr_trainer.models import MODELS, build_model
+from mmctr_trainer.features import OPTIONAL_INPUTS, USER_INPUTS
 from mmctr_trainer.train import INPUT_NAMES, load_config
 
 SCHEMA = ModelSchema(user_buckets=[97, 7, 7, 11, 25], item_buckets=211, category_buckets=17, position_buckets=33,
-                     tag_buckets=53, history_length=12, mm_dim=16)
+                     tag_buckets=53, history_length=12, mm_dim=16, age_buckets=19)
 CFG = load_config("tiny")
 
 
@@ -44,7 +45,7 @@ def test_user_tensors_broadcast(trained):
     """One user (batch 1) with B candidates == the same user repeated B times."""
     _name, model = trained
     x = example_inputs(SCHEMA, batch=9, user_batch=1, seed=3)
-    rep = {k: (np.repeat(v, 9, axis=0) if k in INPUT_NAMES[:5] else v) for k, v in x.items()}
+    rep = {k: (np.repeat(v, 9, axis=0) if k in USER_INPUTS else v) for k, v in x.items()}
     with torch.no_grad():
         a = model(*_t(x)).numpy()
         b = model(*_t(rep)).numpy()
@@ -83,7 +84,9 @@ def test_onnx_parity_and_int8(trained, tmp_path):
 
     m = onnx.load(str(path))
     assert m.opset_import[0].version >= 17
-    assert [i.name for i in m.graph.input] == INPUT_NAMES and [o.name for o in m.graph.output] == ["ctr"]
+    # a model without an age gate (LR) does not read hist_age, and the exporter drops unread inputs
+    expected = [n for n in INPUT_NAMES if n not in OPTIONAL_INPUTS or model.history_gate is not None]
+    assert [i.name for i in m.graph.input] == expected and [o.name for o in m.graph.output] == ["ctr"]
     scorer = OnnxScorer(path)
     # offline shape: one user per row (Bu = B), 10 x 1000 samples
     worst, n = _onnx_worst_diff(model, scorer, batch=1000, user_batch=1000, seeds=range(1000, 1010))
@@ -115,6 +118,27 @@ def test_history_cap_reads_only_the_newest_slots(name, tmp_path):
     scorer = OnnxScorer(export_onnx(model, tmp_path / "m.onnx"))
     np.testing.assert_allclose(scorer.run(x), a, atol=1e-4)
     np.testing.assert_allclose(scorer.run(cut), a, atol=1e-4)  # fewer slots than the cap: the slice clamps
+
+
+@pytest.mark.parametrize("name", ["autoint", "din", "qin"])
+def test_history_age_weights_live_slots_only(name):
+    """history_age: a click's age bucket changes the score; the age of an empty slot does not."""
+    torch.manual_seed(3)
+    model = build_model(name, SCHEMA, CFG["models"][name])
+    assert model.history_gate is not None
+    with torch.no_grad():
+        model.history_gate.log_age.weight.copy_(torch.linspace(0.5, -2.0, SCHEMA.age_buckets).unsqueeze(1))
+    model = _warm(model, steps=5)
+    x = example_inputs(SCHEMA, batch=32, user_batch=1, seed=12)
+    x["hist_ids"][0, :4], x["hist_ids"][0, 4:] = [5, 6, 7, 8], 0
+    x["hist_age"][0, :4], x["hist_age"][0, 4:] = 1, 0
+    older, padding = ({k: v.copy() for k, v in x.items()} for _ in range(2))
+    older["hist_age"][0, :4] = 15
+    padding["hist_age"][0, 4:] = 9
+    with torch.no_grad():
+        a, b, c = (model(*_t(v)).numpy() for v in (x, older, padding))
+    assert np.abs(a - b).max() > 1e-4
+    np.testing.assert_allclose(a, c, atol=1e-7)
 
 
 class _ToyData:
@@ -179,7 +203,7 @@ def test_variant_broadcast_and_onnx_parity(variant, tmp_path):
     scorer = OnnxScorer(export_onnx(model, tmp_path / "model.onnx"))
     worst, n = _onnx_worst_diff(model, scorer, batch=1000, user_batch=1000, seeds=range(3000, 3010))
     x = example_inputs(SCHEMA, batch=9, user_batch=1, seed=3)
-    rep = {k: (np.repeat(v, 9, axis=0) if k in INPUT_NAMES[:5] else v) for k, v in x.items()}
+    rep = {k: (np.repeat(v, 9, axis=0) if k in USER_INPUTS else v) for k, v in x.items()}
     with torch.no_grad():
         a, b = model(*_t(x)).numpy(), model(*_t(rep)).numpy()
     np.testing.assert_allclose(a, b, atol=1e-6)

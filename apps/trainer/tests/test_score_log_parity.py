@@ -50,7 +50,9 @@ def as_of(item_id: str, ts: int) -> dict:
 
 def served_ctrs(spec, runner, row: dict) -> list[float]:
     user = {"user_id": row["user_id"], "device": row["device"], "placement": row["placement"], "country": row["country"],
-            "ts_ms": row["ts_ms"], "history": [as_of(i, row["ts_ms"]) for i in row["history_item_ids"]]}
+            "ts_ms": row["ts_ms"],
+            "history": [{**as_of(i, row["ts_ms"]), "ts_ms": c} if c is not None else as_of(i, row["ts_ms"])
+                        for i, c in zip(row["history_item_ids"], row["history_ts_ms"] or [None] * len(row["history_item_ids"]))]}
     cands = [{**as_of(i, row["ts_ms"]), "position": p} for i, p in zip(row["item_ids"], row["positions"])]
     feeds = {**encode_user(spec, user), **encode_candidates(spec, cands)}
     return [float(x) for x in runner(feeds)]  # float32 values, as the scorer logs them
@@ -58,10 +60,12 @@ def served_ctrs(spec, runner, row: dict) -> list[float]:
 
 def log_row(request_id: str, ts: int, user: str, hist: list[str], items: list[str], positions: list[int],
             version: str = "v-good", device: str = "ios", placement: str = "feed", country: str = "DE",
-            degraded: int = 0, spec_version: str = "fs-test") -> dict:
+            degraded: int = 0, spec_version: str = "fs-test", hist_ts: list[int] | None = None) -> dict:
+    # click times 5 h apart by default (a different age bucket each); [] = a scorer from before fs-2
+    hist_ts = [ts - (j + 1) * 5 * HOUR for j in range(len(hist))] if hist_ts is None else hist_ts
     return {"request_id": request_id, "ts_ms": ts, "event_time": ts // 1000, "user_id": user, "model_version": version,
             "feature_spec_version": spec_version, "shadow_model_version": "", "device": device, "placement": placement,
-            "country": country, "history_item_ids": hist, "item_ids": items, "positions": positions, "ctrs": [],
+            "country": country, "history_item_ids": hist, "history_ts_ms": hist_ts, "item_ids": items, "positions": positions, "ctrs": [],
             "shadow_ctrs": [], "degraded": degraded, "ingested_at": ts // 1000}
 
 
@@ -90,7 +94,7 @@ def parity_db(ch, tmp_path_factory):
     model = build_model("qin", ModelSchema.from_spec(spec), load_config("tiny")["models"]["qin"])
     with torch.no_grad():
         for p in model.parameters():  # random, not trained: every input should move the CTR
-            p.normal_(0.0, 0.4)
+            p.normal_(0.0, 0.3)
     model.eval()
     reg = tmp_path_factory.mktemp("parity-registry")
     folder = reg / "v-good"
@@ -105,7 +109,7 @@ def parity_db(ch, tmp_path_factory):
         log_row("r2", T + 1000, "u2", ["E", "A", "B", "C", "F", "ghost"], ["A", "C", "E"], [5, 31, 65535],
                 device="", placement="", country=""),
         log_row("r3", T + 2 * HOUR, "u1", [], ["B", "E", "F"], [0, 0, 0]),   # another hour; no history
-        log_row("r4", T + 400_000, "u3", ["F"], ["F", "A"], [1, 2]),          # F listed by now
+        log_row("r4", T + 400_000, "u3", ["F"], ["F", "A"], [1, 2], hist_ts=[]),  # F listed by now; no click times
         log_row("r5", T + 3 * HOUR, "u4", [], ["A", "B"], [0, 1], degraded=1),  # e.g. a history timeout
     ]
     for r in rows:
@@ -141,8 +145,8 @@ def test_recomputes_served_ctrs_from_logged_features(parity_db):
 
 
 def test_the_served_ctrs_depend_on_what_parity_must_reproduce(parity_db):
-    """Not vacuous: the latest item version (instead of as of the request), another position or no history
-    would each give other CTRs than the served ones."""
+    """Not vacuous: the latest item version (instead of as of the request), another position, no history or
+    older clicks would each give other CTRs than the served ones."""
     spec, runner, r1 = parity_db["spec"], parity_db["runner"], parity_db["rows"][0]
     served = np.asarray(r1["ctrs"])
     latest = served_ctrs(spec, runner, {**r1, "ts_ms": T + 400_000, "device": r1["device"]})
@@ -150,6 +154,8 @@ def test_the_served_ctrs_depend_on_what_parity_must_reproduce(parity_db):
     assert abs(served[0] - served[4]) > 1e-3  # A at position 0 vs 40 (clipped to 31)
     no_hist = served_ctrs(spec, runner, {**r1, "history_item_ids": []})
     assert np.abs(np.asarray(no_hist) - served).max() > 1e-3
+    older = served_ctrs(spec, runner, {**r1, "history_ts_ms": [c - 72 * HOUR for c in r1["history_ts_ms"]]})
+    assert np.abs(np.asarray(older) - served).max() > 1e-3  # the clicks' ages
 
 
 def test_degraded_rows_when_asked_and_prior_answers_skipped(parity_db):

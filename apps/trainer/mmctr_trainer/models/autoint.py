@@ -1,7 +1,7 @@
 """AutoInt+: stacked multi-head self-attention over the field embeddings plus a parallel DNN.
 
-Fields: the user fields, the history's masked means of item id, category, tags and projected vector, and
-the candidate's id, category, position, mean tags and projected vector."""
+Fields: the user fields, the history's masked means (age-weighted with history_age) of item id, category, tags
+and projected vector, and the candidate's id, category, position, mean tags and projected vector."""
 
 from __future__ import annotations
 
@@ -34,13 +34,13 @@ class AutoIntPlus(CTRModel):
                        bool(params.get("batch_norm", True)))
 
     def logits(self, user_fields: Tensor, hist_ids: Tensor, hist_tags: Tensor, hist_cat: Tensor, hist_mm: Tensor,
-               cand_fields: Tensor, cand_tags: Tensor, cand_mm: Tensor) -> Tensor:
-        hist_ids, hist_tags, hist_cat, hist_mm = self.cut_history(hist_ids, hist_tags, hist_cat, hist_mm)
+               hist_age: Tensor, cand_fields: Tensor, cand_tags: Tensor, cand_mm: Tensor) -> Tensor:
+        hist_ids, hist_tags, hist_cat, hist_mm, hist_age = self.cut_history(hist_ids, hist_tags, hist_cat, hist_mm, hist_age)
         b = cand_fields.shape[0]
         em = self.emb
-        mask = hist_ids > 0
         hist = em.history(hist_ids, hist_tags, hist_cat, hist_mm)  # [Bu, L, 4E]: id, category, tags, vector
-        pooled = masked_mean(hist, mask).reshape(hist.shape[0], 4, em.dim)
+        weights = self.history_weights(hist_ids, hist_age, hist.dtype)  # mask x age gate
+        pooled = masked_mean(hist, hist_ids > 0, weights).reshape(hist.shape[0], 4, em.dim)
         user = torch.cat([em.user_fields(user_fields, self.first_user_field), pooled], 1)  # [Bu, U + 4, E]
         cand = torch.stack([
             em.item_id(cand_fields[:, 0]),

@@ -32,15 +32,15 @@ class DIN(CTRModel):
                        bool(params.get("batch_norm", True)))
 
     def logits(self, user_fields: Tensor, hist_ids: Tensor, hist_tags: Tensor, hist_cat: Tensor, hist_mm: Tensor,
-               cand_fields: Tensor, cand_tags: Tensor, cand_mm: Tensor) -> Tensor:
-        hist_ids, hist_tags, hist_cat, hist_mm = self.cut_history(hist_ids, hist_tags, hist_cat, hist_mm)
+               hist_age: Tensor, cand_fields: Tensor, cand_tags: Tensor, cand_mm: Tensor) -> Tensor:
+        hist_ids, hist_tags, hist_cat, hist_mm, hist_age = self.cut_history(hist_ids, hist_tags, hist_cat, hist_mm, hist_age)
         b = cand_fields.shape[0]
         t = self.emb.candidate(cand_fields, cand_tags, cand_mm)  # [B, I]
         s = expand_batch(self.emb.history(hist_ids, hist_tags, hist_cat, hist_mm), b)  # [B, L, I]
-        mask = expand_batch(hist_ids > 0, b)
+        weights = expand_batch(self.history_weights(hist_ids, hist_age, s.dtype), b)  # mask x age gate
         tt = t.unsqueeze(1).expand_as(s)
         w = self.attention(torch.cat([s, tt, s - tt, s * tt], -1)).squeeze(-1)  # [B, L]
-        w = w * mask.to(w.dtype)
+        w = w * weights
         pooled = torch.matmul(w.unsqueeze(1), s).squeeze(1)  # [B, I]
         user = expand_batch(self.emb.user_fields(user_fields, self.first_user_field).flatten(1), b)
         x = torch.cat([user, self.emb.pos(cand_fields), t, pooled], -1)

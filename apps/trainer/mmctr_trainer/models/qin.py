@@ -5,7 +5,8 @@ Item representation t = [id; category; mean(tags); W_mm mm] (4E; the notes' Micr
 category, 3 x 128). Attention width A = 2 x 4E (the notes' 384 -> 768). x0 = [user field embeddings;
 position; t; o], then `layers` quadratic layers with `rows` rows each (folded into one matrix per layer
 for inference), y = sigmoid(w^T x + b). Options (docs/trainer.md): mm_norm, item_id_dropout and user_id from the
-shared layers, and mm_similarity (the vectors' cosine added to the attention scores).
+shared layers, mm_similarity (the vectors' cosine added to the attention scores) and history_age (a learned
+weight per click-age bucket on the attention weights).
 """
 
 from __future__ import annotations
@@ -38,13 +39,13 @@ class QIN(CTRModel):
         self.out = nn.Linear(d, 1)
 
     def logits(self, user_fields: Tensor, hist_ids: Tensor, hist_tags: Tensor, hist_cat: Tensor, hist_mm: Tensor,
-               cand_fields: Tensor, cand_tags: Tensor, cand_mm: Tensor) -> Tensor:
-        hist_ids, hist_tags, hist_cat, hist_mm = self.cut_history(hist_ids, hist_tags, hist_cat, hist_mm)
+               hist_age: Tensor, cand_fields: Tensor, cand_tags: Tensor, cand_mm: Tensor) -> Tensor:
+        hist_ids, hist_tags, hist_cat, hist_mm, hist_age = self.cut_history(hist_ids, hist_tags, hist_cat, hist_mm, hist_age)
         b = cand_fields.shape[0]
         t = self.emb.candidate(cand_fields, cand_tags, cand_mm)  # [B, I]
         s = self.emb.history(hist_ids, hist_tags, hist_cat, hist_mm)  # [Bu, L, I]
         bias = self.sim_weight * vector_similarity(cand_mm, hist_mm) if self.sim_weight is not None else None
-        o = self.attention(t, s, hist_ids > 0, bias)  # K/V at batch Bu
+        o = self.attention(t, s, self.history_weights(hist_ids, hist_age, s.dtype), bias)  # K/V at batch Bu
         user = expand_batch(self.emb.user_fields(user_fields, self.first_user_field).flatten(1), b)
         x = torch.cat([user, self.emb.pos(cand_fields), t, o], -1)
         for layer in self.qnn:
