@@ -192,10 +192,11 @@ async function rawFixture(dir: string, file: string) {
     user_fields: { buckets: number }[];
     candidate_fields: { buckets: number }[];
     tags: { buckets: number };
+    history: { age?: { boundaries_ms: number[] } };
   };
   const spread = (i: number, buckets: number) => BigInt(1 + ((i * 7919 + 13) % (buckets - 1)));
   const [items, cats, pos] = spec.candidate_fields.map((f) => f.buckets) as [number, number, number];
-  const feeds = {
+  const feeds: Record<string, ort.Tensor> = {
     user_fields: new ort.Tensor(
       'int64',
       BigInt64Array.from(spec.user_fields, (f, i) => spread(i + 3, f.buckets)),
@@ -239,6 +240,15 @@ async function rawFixture(dir: string, file: string) {
       [B, D],
     ),
   };
+  // Graphs exported with feature spec fs-2 also take hist_age; the fixture graphs don't.
+  const ageBuckets = (spec.history.age?.boundaries_ms.length ?? 0) + 2;
+  if (session.inputNames.includes('hist_age')) {
+    feeds.hist_age = new ort.Tensor(
+      'int64',
+      BigInt64Array.from({ length: L }, (_, i) => spread(i, ageBuckets)),
+      [1, L],
+    );
+  }
   return { session, feeds };
 }
 

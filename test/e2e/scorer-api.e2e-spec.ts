@@ -11,6 +11,7 @@ import {
   post,
   registerModel,
   scorerEnv,
+  specVersion,
   startScorer,
   testModel,
   waitFor,
@@ -41,6 +42,15 @@ const rawOf = (id: string): RawItem => {
   return it ? { item_id: id, category: it.category, tags: it.tags, mm: it.vector } : { item_id: id };
 };
 
+const MIN = 60_000;
+// u1's clicks, oldest first, and how long before the suite starts each was: ages in different buckets.
+const CLICKS: [string, number][] = [
+  ['i1', 300 * MIN],
+  ['r2', 50 * MIN],
+  ['ghost', 15 * MIN], // unknown everywhere
+  ['i9', 20_000], // no vector
+];
+
 // testTimeout in jest.config's projects is not applied per project: set it here.
 jest.setTimeout(180_000);
 
@@ -49,11 +59,12 @@ describe('scorer API (real Redis, Kafka, ClickHouse)', () => {
   let scorer: RunningScorer;
   let modelDir: string;
   const served: string[] = [];
+  const now = Date.now();
 
   beforeAll(async () => {
-    modelDir = await testModel('api', 1);
+    // A graph that takes hist_age (fs-2); the lifecycle / degraded suites serve ones without it.
+    modelDir = await testModel('api', 1, 8, true);
     env = await scorerEnv({ SCORER_API_KEYS: 'key-one,key-two', SCORER_MAX_CANDIDATES: '50' });
-    const now = Date.now();
     await env.ch.insert(
       'items',
       chItems.map((it) => ({
@@ -108,12 +119,11 @@ describe('scorer API (real Redis, Kafka, ClickHouse)', () => {
       const v = Float32Array.from(it.vector);
       await redis.hset(mmVectorKey(env.prefix, it.item_id), 'ts_ms', now, 'v', Buffer.from(v.buffer));
     }
-    // u1 clicked (oldest first) i1, r2, ghost (unknown everywhere), i9 (no vector).
-    const clicks: BehaviourEvent[] = ['i1', 'r2', 'ghost', 'i9'].map((item_id, k) => ({
+    const clicks: BehaviourEvent[] = CLICKS.map(([item_id, ago], k) => ({
       schema_version: 1,
       event_id: `e${k}`,
       type: 'click',
-      ts_ms: now - 50_000 + k * 1000,
+      ts_ms: now - ago,
       user_id: 'u1',
       item_id,
       request_id: `old${k}`,
@@ -249,38 +259,49 @@ describe('scorer API (real Redis, Kafka, ClickHouse)', () => {
       country: string;
       feature_spec_version: string;
       history_item_ids: string[];
+      history_ts_ms: string[]; // Int64 comes back as JSON strings
       item_ids: string[];
       positions: number[];
       ctrs: number[];
       degraded: number;
     }>(
-      `SELECT ts_ms, user_id, device, placement, country, feature_spec_version, history_item_ids, item_ids, positions,
-              ctrs, degraded FROM score_log FINAL WHERE request_id = 'req-main'`,
+      `SELECT ts_ms, user_id, device, placement, country, feature_spec_version, history_item_ids, history_ts_ms,
+              item_ids, positions, ctrs, degraded FROM score_log FINAL WHERE request_id = 'req-main'`,
     );
     expect(row).toMatchObject({
       user_id: 'u1',
       device: 'ios',
       country: 'DE',
-      feature_spec_version: 'fs-1',
+      feature_spec_version: await specVersion(modelDir),
       history_item_ids: ['i9', 'ghost', 'r2', 'i1'],
       item_ids: ['i2', 'i10', 'r1', 'nowhere', 'i2'],
       positions: [0, 1, 2, 3, 40],
       degraded: 0,
     });
+    // The click times, same order as the ids: the history ages are recomputed from them.
+    expect(row!.history_ts_ms.map(Number)).toEqual([...CLICKS].reverse().map(([, ago]) => now - ago));
     // Recompute offline from the logged features (libs/features, the trainer's encoder twin).
-    const offline = await offlineScore(modelDir, {
-      user: {
-        user_id: row!.user_id,
-        device: row!.device,
-        placement: row!.placement,
-        country: row!.country,
-        ts_ms: Number(row!.ts_ms),
-        history: row!.history_item_ids.map(rawOf),
-      },
-      candidates: row!.item_ids.map((id, i) => ({ ...rawOf(id), position: row!.positions[i] })),
-    });
+    const user = {
+      user_id: row!.user_id,
+      device: row!.device,
+      placement: row!.placement,
+      country: row!.country,
+      ts_ms: Number(row!.ts_ms),
+    };
+    const candidates = row!.item_ids.map((id, i) => ({ ...rawOf(id), position: row!.positions[i] }));
+    const history = row!.history_item_ids.map((id, i) => ({
+      ...rawOf(id),
+      ts_ms: Number(row!.history_ts_ms[i]),
+    }));
+    const offline = await offlineScore(modelDir, { user: { ...user, history }, candidates });
     expect(offline).toHaveLength(row!.ctrs.length);
     offline.forEach((p, i) => expect(Math.abs(p - row!.ctrs[i]!)).toBeLessThan(1e-4));
+    // The ages matter: without the click times (age 0 = unknown) the same model scores differently.
+    const ageless = await offlineScore(modelDir, {
+      user: { ...user, history: row!.history_item_ids.map(rawOf) },
+      candidates,
+    });
+    expect(ageless.some((p, i) => Math.abs(p - row!.ctrs[i]!) > 1e-4)).toBe(true);
 
     // The calibration view (migration 0008) joins the impressions back to these scores.
     const ts = Number(row!.ts_ms) + 1000;

@@ -43,6 +43,8 @@ export interface ScoreLogRecord {
   shadow_model_version?: string;
   context?: EventContext;
   history_item_ids: string[];
+  /** Click times (ms) of history_item_ids, same order; absent from producers before fs-2. */
+  history_ts_ms?: number[];
   item_ids: string[];
   positions: number[];
   ctrs: number[];

@@ -32,6 +32,28 @@ describe('contracts', () => {
     expect(!r.ok && r.reason).toMatch(reason);
   });
 
+  it('accepts score log records with and without history_ts_ms (optional: older producers)', () => {
+    const record = {
+      schema_version: 1,
+      request_id: 'r1',
+      ts_ms: 1_767_225_600_000,
+      user_id: 'u1',
+      model_version: 'v1',
+      feature_spec_version: 'fs-2',
+      history_item_ids: ['h1', 'h2'],
+      item_ids: ['i1'],
+      positions: [0],
+      ctrs: [0.1],
+      degraded: false,
+    };
+    expect(validate('scoreLog', record).ok).toBe(true);
+    expect(validate('scoreLog', { ...record, history_ts_ms: [1_767_225_500_000, 0] }).ok).toBe(true);
+    const negative = validate('scoreLog', { ...record, history_ts_ms: [-1] });
+    expect(!negative.ok && negative.reason).toMatch(/history_ts_ms\/0 must be >= 0/);
+    const fractional = validate('scoreLog', { ...record, history_ts_ms: [1.5] });
+    expect(!fractional.ok && fractional.reason).toMatch(/history_ts_ms\/0 must be integer/);
+  });
+
   it('decodes bytes and reports bad JSON, empty and oversized messages', () => {
     expect(decode('event', Buffer.from(JSON.stringify(event))).ok).toBe(true);
     const bad = decode('event', Buffer.from('{"a":'));

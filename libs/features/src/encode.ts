@@ -1,6 +1,7 @@
 // Raw values -> the int64 ids and float32 vectors the exported models take (serving signature:
 // user_fields [1,U], hist_ids [1,L], hist_tags [1,L,5], hist_cat [1,L], hist_mm [1,L,D],
-// cand_fields [B,C], cand_tags [B,5], cand_mm [B,D]). Mirrors mmctr_trainer/features.py.
+// hist_age [1,L] (fs-2 on), cand_fields [B,C], cand_tags [B,5], cand_mm [B,D]).
+// Mirrors mmctr_trainer/features.py.
 import { bucket } from './hash';
 import { FeatureSpec, FieldSpec, TAG_SLOTS } from './spec';
 
@@ -12,15 +13,20 @@ export interface RawItem {
   mm?: ArrayLike<number> | null;
 }
 
+export interface RawHistoryItem extends RawItem {
+  /** When the user clicked it (ms since epoch); absent = unknown, age bucket 0. */
+  ts_ms?: number | null;
+}
+
 export interface RawUser {
   user_id: string;
   device?: string | null;
   placement?: string | null;
   country?: string | null;
-  /** Request time (ms since epoch, UTC): gives hour_of_day. */
+  /** Request time (ms since epoch, UTC): gives hour_of_day and the history ages. */
   ts_ms: number;
   /** Clicked items, newest first; only the first history.length are used. */
-  history?: readonly RawItem[];
+  history?: readonly RawHistoryItem[];
 }
 
 export interface RawCandidate extends RawItem {
@@ -33,6 +39,7 @@ export interface EncodedUser {
   histTags: BigInt64Array; // [1, L, 5]
   histCat: BigInt64Array; // [1, L]
   histMm: Float32Array; // [1, L, D]
+  histAge: BigInt64Array; // [1, L]; all 0 when the spec has no history.age
 }
 
 export interface EncodedCandidates {
@@ -77,6 +84,33 @@ export function positionValue(position: number | null | undefined, clip?: [numbe
   let p = Math.trunc(position);
   if (clip) p = Math.min(Math.max(p, clip[0]), clip[1]);
   return String(p);
+}
+
+/**
+ * History age bucket: 1 + (number of boundaries <= max(0, ageMs)), so a click in the future is 1
+ * and an age equal to a boundary falls in the bucket above it. NaN (unknown click time) is 0.
+ */
+export function ageBucket(ageMs: number, boundaries: readonly number[]): number {
+  if (Number.isNaN(ageMs)) return 0;
+  const age = Math.max(0, ageMs);
+  let lo = 0;
+  let hi = boundaries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (boundaries[mid]! <= age) lo = mid + 1;
+    else hi = mid;
+  }
+  return 1 + lo;
+}
+
+/** Age bucket of a click at clickTsMs for a request at requestTsMs; 0 for an unknown click time. */
+export function clickAgeBucket(
+  requestTsMs: number,
+  clickTsMs: number | null | undefined,
+  boundaries: readonly number[],
+): number {
+  if (clickTsMs === undefined || clickTsMs === null || !Number.isFinite(clickTsMs)) return 0;
+  return ageBucket(requestTsMs - clickTsMs, boundaries);
 }
 
 function writeTags(
@@ -126,6 +160,8 @@ export function encodeUser(spec: FeatureSpec, user: RawUser, h: Hasher = default
   const histTags = new BigInt64Array(L * TAG_SLOTS);
   const histCat = new BigInt64Array(L);
   const histMm = new Float32Array(L * D);
+  const histAge = new BigInt64Array(L);
+  const boundaries = spec.history.age?.boundaries_ms;
   const hist = user.history ?? [];
   for (let i = 0; i < Math.min(L, hist.length); i++) {
     const it = hist[i]!;
@@ -133,8 +169,9 @@ export function encodeUser(spec: FeatureSpec, user: RawUser, h: Hasher = default
     histCat[i] = BigInt(h.bucket('category', it.category, catBuckets));
     writeTags(spec, it.tags, histTags, i * TAG_SLOTS, h);
     writeVector(it.mm, histMm, i * D, D);
+    if (boundaries) histAge[i] = BigInt(clickAgeBucket(user.ts_ms, it.ts_ms, boundaries));
   }
-  return { userFields, histIds, histTags, histCat, histMm };
+  return { userFields, histIds, histTags, histCat, histMm, histAge };
 }
 
 export function encodeCandidates(

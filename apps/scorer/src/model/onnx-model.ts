@@ -14,6 +14,9 @@ export const INPUT_NAMES = [
   'cand_mm',
 ] as const;
 
+/** Inputs a graph may lack: hist_age came with feature spec fs-2; older exports have no such input. */
+export const OPTIONAL_INPUT_NAMES = ['hist_age'] as const;
+
 export interface SessionSettings {
   /** Graph file inside the artifact folder. */
   modelFile: string;
@@ -49,6 +52,7 @@ export class InputBuffers {
   readonly histTags: IdBuffer;
   readonly histCat: IdBuffer;
   readonly histMm: Float32Array;
+  readonly histAge: IdBuffer;
   readonly candFields: IdBuffer;
   readonly candTags: IdBuffer;
   readonly candMm: Float32Array;
@@ -56,6 +60,8 @@ export class InputBuffers {
   constructor(
     readonly dims: ModelDims,
     readonly capacity: number,
+    /** Whether the graph takes hist_age (always filled; fed only then). */
+    readonly feedsAge = false,
   ) {
     const { U, L, C, D } = dims;
     this.userFields = new IdBuffer(U);
@@ -63,6 +69,7 @@ export class InputBuffers {
     this.histTags = new IdBuffer(L * TAG_SLOTS);
     this.histCat = new IdBuffer(L);
     this.histMm = new Float32Array(L * D);
+    this.histAge = new IdBuffer(L);
     this.candFields = new IdBuffer(capacity * C);
     this.candTags = new IdBuffer(capacity * TAG_SLOTS);
     this.candMm = new Float32Array(capacity * D);
@@ -71,7 +78,7 @@ export class InputBuffers {
   /** Tensors over the first `batch` candidate rows (views, no copies). */
   feeds(batch: number): Record<string, ort.Tensor> {
     const { U, L, C, D } = this.dims;
-    return {
+    const feeds: Record<string, ort.Tensor> = {
       user_fields: new ort.Tensor('int64', this.userFields.data, [1, U]),
       hist_ids: new ort.Tensor('int64', this.histIds.data, [1, L]),
       hist_tags: new ort.Tensor('int64', this.histTags.data, [1, L, TAG_SLOTS]),
@@ -84,6 +91,8 @@ export class InputBuffers {
       ]),
       cand_mm: new ort.Tensor('float32', this.candMm.subarray(0, batch * D), [batch, D]),
     };
+    if (this.feedsAge) feeds.hist_age = new ort.Tensor('int64', this.histAge.data, [1, L]);
+    return feeds;
   }
 }
 
@@ -129,6 +138,8 @@ export class OnnxModel {
     readonly spec: FeatureSpec,
     private readonly session: ort.InferenceSession,
     readonly capacity: number,
+    /** The graph takes hist_age (fs-2 exports); fs-1 ones don't. */
+    readonly takesAge: boolean,
   ) {
     this.dims = {
       U: spec.user_fields.length,
@@ -150,8 +161,16 @@ export class OnnxModel {
     try {
       const missing = INPUT_NAMES.filter((n) => !session.inputNames.includes(n));
       if (missing.length > 0) throw new Error(`model ${version} lacks inputs ${missing.join(', ')}`);
+      const known: readonly string[] = [...INPUT_NAMES, ...OPTIONAL_INPUT_NAMES];
+      const unknown = session.inputNames.filter((n) => !known.includes(n));
+      if (unknown.length > 0) throw new Error(`model ${version} has unknown inputs ${unknown.join(', ')}`);
+      const takesAge = session.inputNames.includes('hist_age');
+      // Without history.age in the spec every age would be fed as 0: refuse rather than mis-score.
+      if (takesAge && !spec.history.age) {
+        throw new Error(`model ${version} takes hist_age but its feature spec has no history.age`);
+      }
       if (!session.outputNames.includes('ctr')) throw new Error(`model ${version} has no output ctr`);
-      const model = new OnnxModel(version, dir, spec, session, capacity);
+      const model = new OnnxModel(version, dir, spec, session, capacity, takesAge);
       await model.warm();
       return model;
     } catch (err) {
@@ -178,7 +197,7 @@ export class OnnxModel {
   }
 
   acquireBuffers(): InputBuffers {
-    return this.pool.pop() ?? new InputBuffers(this.dims, this.capacity);
+    return this.pool.pop() ?? new InputBuffers(this.dims, this.capacity, this.takesAge);
   }
 
   releaseBuffers(b: InputBuffers): void {

@@ -31,6 +31,7 @@ describe('score log rows', () => {
       placement: '',
       country: '',
       history_item_ids: ['h1'],
+      history_ts_ms: [],
       item_ids: ['a', 'b'],
       positions: [0, 1],
       ctrs: [0.1, 0.2],
@@ -38,6 +39,13 @@ describe('score log rows', () => {
       degraded: 0,
       ingested_at: 1_700_000_200,
     });
+  });
+
+  it('writes the history click times, [] for records of producers that predate them', () => {
+    const withTs = { ...record, history_ts_ms: [1_700_000_100_000] };
+    expect(toScoreLogRow(withTs, 1_700_000_200_000).history_ts_ms).toEqual([1_700_000_100_000]);
+    expect(decodeScoreLog(Buffer.from(JSON.stringify(withTs)), 1024)).toEqual({ ok: true, value: withTs });
+    expect(decodeScoreLog(Buffer.from(JSON.stringify(record)), 1024).ok).toBe(true);
   });
 
   it('decodes large valid records and rejects oversized, malformed and off-contract ones', () => {

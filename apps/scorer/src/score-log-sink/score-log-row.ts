@@ -13,6 +13,7 @@ export interface ScoreLogRow {
   placement: string;
   country: string;
   history_item_ids: string[];
+  history_ts_ms: number[];
   item_ids: string[];
   positions: number[];
   ctrs: number[];
@@ -34,6 +35,7 @@ export function toScoreLogRow(r: ScoreLogRecord, nowMs: number): ScoreLogRow {
     placement: r.context?.placement ?? '',
     country: r.context?.country ?? '',
     history_item_ids: r.history_item_ids,
+    history_ts_ms: r.history_ts_ms ?? [],
     item_ids: r.item_ids,
     positions: r.positions,
     ctrs: r.ctrs,

@@ -1,4 +1,5 @@
 import {
+  clickAgeBucket,
   Hasher,
   hourOfDay,
   positionValue,
@@ -19,6 +20,8 @@ export interface AssemblyInput {
   /** History item ids, newest first, and their cache rows (-1 = unknown). */
   historyIds: readonly string[];
   historyRows: Int32Array;
+  /** Click times of historyIds (same order); a missing one gets age bucket 0. */
+  historyTsMs: readonly number[];
   candidateIds: readonly string[];
   candidateRows: Int32Array;
   positions: readonly number[];
@@ -26,9 +29,9 @@ export interface AssemblyInput {
 
 /**
  * Writes one request's model inputs into preallocated buffers, following the feature spec exactly
- * like libs/features encodeUser / encodeCandidates (same hash, same clipping, zeros for missing):
- * cached items copy precomputed ids and vectors; unknown ones get their hashed id, 0 for
- * category and tags, and a zero vector. Returns how many items were out of vocabulary.
+ * like libs/features encodeUser / encodeCandidates (same hash, same clipping, same age buckets,
+ * zeros for missing): cached items copy precomputed ids and vectors; unknown ones get their hashed
+ * id, 0 for category and tags, and a zero vector. Returns how many items were out of vocabulary.
  */
 export class FeatureAssembler {
   private readonly hasher = new Hasher();
@@ -62,7 +65,7 @@ export class FeatureAssembler {
     spec: FeatureSpec,
     cache: ItemCache,
     buf: InputBuffers,
-    input: Pick<AssemblyInput, 'userId' | 'context' | 'tsMs' | 'historyIds' | 'historyRows'>,
+    input: Pick<AssemblyInput, 'userId' | 'context' | 'tsMs' | 'historyIds' | 'historyRows' | 'historyTsMs'>,
   ): number {
     const { L, D } = buf.dims;
     const cols = cache.columns(spec);
@@ -82,7 +85,12 @@ export class FeatureAssembler {
     );
 
     const n = Math.min(L, input.historyIds.length);
+    const boundaries = spec.history.age?.boundaries_ms;
     for (let i = 0; i < L; i++) {
+      buf.histAge.set(
+        i,
+        i < n && boundaries ? clickAgeBucket(input.tsMs, input.historyTsMs[i], boundaries) : 0,
+      );
       const t = i * TAG_SLOTS;
       const m = i * D;
       const row = i < n ? input.historyRows[i]! : -1;

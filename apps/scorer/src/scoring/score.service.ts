@@ -53,22 +53,24 @@ export class ScoreService {
     const started = process.hrtime.bigint();
     let historyS = 0;
     const historyCall = withTimeout(
-      this.history.recentItemIds(req.user_id, model.dims.L, req.ts_ms),
+      this.history.recent(req.user_id, model.dims.L, req.ts_ms),
       this.config.SCORER_REDIS_TIMEOUT_MS,
       'history',
     ).then(
-      (ids) => ((historyS = seconds(started)), ids),
+      (entries) => ((historyS = seconds(started)), entries),
       () => ((historyS = seconds(started)), null),
     );
 
     let ctrs: Float32Array | undefined;
     let historyIds: string[] = [];
+    let historyTsMs: number[] = [];
     const input: AssemblyInput = {
       userId: req.user_id,
       context,
       tsMs,
       historyIds,
       historyRows: new Int32Array(0),
+      historyTsMs,
       candidateIds,
       candidateRows: new Int32Array(candidateIds.length).fill(-1),
       positions,
@@ -85,7 +87,8 @@ export class ScoreService {
 
       const fetched = await historyCall;
       if (fetched === null) reasons.push('history');
-      historyIds = fetched ?? [];
+      historyIds = fetched ? fetched.map((e) => e.item_id) : [];
+      historyTsMs = fetched ? fetched.map((e) => e.ts_ms) : [];
       this.metrics.stageSeconds.observe({ stage: 'history' }, historyS);
       this.metrics.historyLength.observe(historyIds.length);
 
@@ -99,6 +102,7 @@ export class ScoreService {
 
       input.historyIds = historyIds;
       input.historyRows = history.rows;
+      input.historyTsMs = historyTsMs;
       t = process.hrtime.bigint();
       oov += this.assembler.assembleUserAndHistory(model.spec, this.items.cache, buffers, input);
       if (oov) this.metrics.oovItems.inc(oov);
@@ -138,6 +142,8 @@ export class ScoreService {
       feature_spec_version: model.spec.version,
       context: { ...context },
       history_item_ids: historyIds.slice(0, model.dims.L),
+      // Click times of history_item_ids: the ages are recomputed from these and ts_ms.
+      history_ts_ms: historyTsMs.slice(0, model.dims.L),
       item_ids: candidateIds,
       positions,
       ctrs: response.scores.map((s) => s.ctr),

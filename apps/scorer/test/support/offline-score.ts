@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   const D = spec.multimodal.dim;
   const B = c.batch;
   const session = await ort.InferenceSession.create(join(dir, 'model.onnx'));
-  const out = await session.run({
+  const feeds: Record<string, ort.Tensor> = {
     user_fields: new ort.Tensor('int64', u.userFields, [1, u.userFields.length]),
     hist_ids: new ort.Tensor('int64', u.histIds, [1, L]),
     hist_tags: new ort.Tensor('int64', u.histTags, [1, L, TAG_SLOTS]),
@@ -37,7 +37,10 @@ async function main(): Promise<void> {
     cand_fields: new ort.Tensor('int64', c.candFields, [B, spec.candidate_fields.length]),
     cand_tags: new ort.Tensor('int64', c.candTags, [B, TAG_SLOTS]),
     cand_mm: new ort.Tensor('float32', c.candMm, [B, D]),
-  });
+  };
+  // Graphs exported before feature spec fs-2 have no hist_age input.
+  if (session.inputNames.includes('hist_age')) feeds.hist_age = new ort.Tensor('int64', u.histAge, [1, L]);
+  const out = await session.run(feeds);
   process.stdout.write(JSON.stringify(Array.from(out.ctr!.data as Float32Array)));
 }
 

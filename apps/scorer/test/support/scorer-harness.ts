@@ -2,7 +2,7 @@
 // real Kafka (a scores topic and sink group of their own), real Redis (a key prefix of their own).
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -18,9 +18,12 @@ export const REPO = join(__dirname, '..', '..', '..', '..');
 const MODELS = join(REPO, '.cache', 'scorer-test-models');
 const run = promisify(execFile);
 
-/** A deterministic test model (generated once, cached under .cache/). */
-export async function testModel(name: string, seed: number, emb = 8): Promise<string> {
-  const dir = join(MODELS, `${name}-s${seed}-e${emb}`);
+/**
+ * A deterministic test model (generated once, cached under .cache/). `age`: the graph takes hist_age
+ * (feature spec fs-2); without it, the older signature.
+ */
+export async function testModel(name: string, seed: number, emb = 8, age = false): Promise<string> {
+  const dir = join(MODELS, `${name}-s${seed}-e${emb}${age ? '-age' : ''}`);
   if (!existsSync(join(dir, 'model.onnx'))) {
     await run(join(REPO, '.venv', 'bin', 'python'), [
       join(REPO, 'apps', 'scorer', 'test', 'fixtures', 'make-test-model.py'),
@@ -29,9 +32,15 @@ export async function testModel(name: string, seed: number, emb = 8): Promise<st
       String(seed),
       '--emb',
       String(emb),
+      ...(age ? ['--age'] : []),
     ]);
   }
   return dir;
+}
+
+/** The feature spec version of an artifact folder (cached test models may predate the current spec). */
+export async function specVersion(dir: string): Promise<string> {
+  return (JSON.parse(await readFile(join(dir, 'feature_spec.json'), 'utf8')) as { version: string }).version;
 }
 
 /** An artifact folder whose model.onnx is not a model (a valid spec, so only the session fails). */
@@ -173,7 +182,7 @@ export async function registerModel(
       model_type: 'test-qin',
       status,
       artifact_uri: dir,
-      feature_spec_version: 'fs-1',
+      feature_spec_version: await specVersion(dir).catch(() => 'fs-1'),
       metrics: '{}',
       train_from_ms: 0,
       train_to_ms: 0,

@@ -52,6 +52,13 @@ describe('MigrationRunner against the real server', () => {
         'schema_migrations',
       ]),
     );
+    // 0009: score_log.history_ts_ms, right after history_item_ids.
+    const scoreLog = await admin.query<{ name: string; type: string }>(
+      'DESCRIBE TABLE {db:Identifier}.score_log',
+      { db },
+    );
+    const at = scoreLog.findIndex((c) => c.name === 'history_item_ids');
+    expect(scoreLog[at + 1]).toMatchObject({ name: 'history_ts_ms', type: 'Array(Int64)' });
     const before = await schemaOf(db);
     const ledgerBefore = await admin.query(
       'SELECT version, checksum, applied_at FROM {db:Identifier}.schema_migrations ORDER BY version',

@@ -50,7 +50,10 @@ export function loadMigrations(dir: string): Migration[] {
 /**
  * Applies numbered SQL files once each, recording version and checksum in `schema_migrations`.
  * Refuses to run if an applied file was edited or removed. Runs on 18.16 and modern servers: the
- * ledger is a plain MergeTree and every statement is idempotent (IF NOT EXISTS).
+ * ledger is a plain MergeTree. CREATE statements are idempotent (IF NOT EXISTS), so a file that
+ * failed half-way can simply be rerun; `ALTER ... ADD COLUMN` has no IF NOT EXISTS on 18.16, so
+ * such a file holds that one statement only (a failure before the ledger insert then needs the
+ * column checked by hand before rerunning).
  * `admin` must be a client without a default database, so that it can create the database.
  */
 export class MigrationRunner {
