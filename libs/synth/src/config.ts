@@ -31,6 +31,10 @@ export interface SynthConfig {
     coldStartSpreadHours: number;
     /** Chance that a topic-word slot of the text takes a word from a random topic instead. */
     offTopicWordRate: number;
+    /** Share of items whose tags name their topic (its key and topic words); the others carry only
+     * category and generic tags, as sparse merchant tagging does, so their topic shows only in
+     * the title, description and image. */
+    topicTagShare: number;
     imageSize: number;
     /** Renders queued at once: sharp runs them on the libuv pool, so keeping more queued than
      * threads keeps the pool busy while the main thread is simulating. */
@@ -136,6 +140,7 @@ export const DEFAULT_CONFIG: SynthConfig = {
     preexistingDays: 30,
     coldStartSpreadHours: 12,
     offTopicWordRate: 0.1,
+    topicTagShare: 0.25,
     imageSize: 96,
     imageConcurrency: 16,
     pngCompressionLevel: 6,

@@ -69,7 +69,7 @@ export function generateItems(
     table.imageSeed[i] = rng.nextU32();
 
     const id = table.ids[i] as string;
-    const text = itemText(topic, k, ic.offTopicWordRate, textRng);
+    const text = itemText(topic, k, ic.offTopicWordRate, textRng, textRng.bernoulli(ic.topicTagShare));
     table.catalogue.push({
       schema_version: SCHEMA_VERSION,
       item_id: id,

@@ -23,7 +23,13 @@ function capitalise(word: string): string {
   return word.charAt(0).toUpperCase() + word.slice(1);
 }
 
-export function itemText(topic: number, topicCount: number, offTopicRate: number, rng: Rng): ItemText {
+export function itemText(
+  topic: number,
+  topicCount: number,
+  offTopicRate: number,
+  rng: Rng,
+  topicTags = true,
+): ItemText {
   const { category, topic: own } = topicVocabulary(topic);
   const topicWord = (): string => {
     // An off-topic word from any other topic: realistic noise for the text encoders.
@@ -55,10 +61,11 @@ export function itemText(topic: number, topicCount: number, offTopicRate: number
   const sentences = [rng.pick(DESCRIPTION_FRAMES), rng.pick(DESCRIPTION_FRAMES)].map(fill);
   const description = sentences.map((s) => capitalise(s)).join(' ');
 
-  const tags = [own.key];
-  const extraTopicTags = rng.int(1, 2);
-  for (let i = 0; i < extraTopicTags; i++) {
-    const w = rng.pick(own.words);
+  // Topic-tagged items name their topic (key + topic words); the others get category words only.
+  const tags: string[] = topicTags ? [own.key] : [];
+  const extraTags = rng.int(1, 2);
+  for (let i = 0; i < extraTags; i++) {
+    const w = rng.pick(topicTags ? own.words : category.words);
     if (!tags.includes(w)) tags.push(w);
   }
   const sharedTags = rng.int(0, 2);
