@@ -1,3 +1,4 @@
 export * from './kafka-client';
 export * from './topics';
 export * from './event-producer';
+export * from './kafkajs-patches';

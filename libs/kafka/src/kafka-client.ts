@@ -1,5 +1,6 @@
 import { Kafka, logLevel, type KafkaConfig, type LogEntry } from 'kafkajs';
 import type { AppConfig } from '@mmctr/config';
+import { patchKafkajs } from './kafkajs-patches';
 
 const LEVEL_NAMES: Record<number, string> = {
   [logLevel.ERROR]: 'error',
@@ -26,6 +27,8 @@ function jsonLogCreator() {
 
 // The platform keys by user/item id and always used the default (murmur2) partitioner of v2.
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
+
+patchKafkajs();
 
 export function createKafka(
   config: Pick<AppConfig, 'KAFKA_BROKERS' | 'KAFKA_CLIENT_ID'>,

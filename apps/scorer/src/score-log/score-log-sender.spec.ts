@@ -1,5 +1,12 @@
 import type { ScoreLogRecord } from '@mmctr/contracts';
-import { ScoreLogSender, type ScoreLogResult } from './score-log-sender';
+import { packScoreLog, type PackedScoreLog } from './score-log-codec';
+import {
+  ScoreLogSender,
+  serveScoreLog,
+  type ScoreLogFromThread,
+  type ScoreLogResult,
+  type ScoreLogToThread,
+} from './score-log-sender';
 
 const record = (i: number): ScoreLogRecord => ({
   schema_version: 1,
@@ -15,29 +22,37 @@ const record = (i: number): ScoreLogRecord => ({
   degraded: false,
 });
 
+const packed = (i: number): PackedScoreLog => {
+  const p = packScoreLog(record(i));
+  if (!p.ok) throw new Error(p.reason);
+  return p.packed;
+};
+
 describe('ScoreLogSender', () => {
   let sent: string[][];
+  let messages: { key: string; value: string }[];
   let fail: boolean;
   let counts: Partial<Record<ScoreLogResult, number>>;
   let warnings: string[];
   const sender = (maxQueue = 100, batchRecords = 2) =>
     new ScoreLogSender(
       {
-        send: async (messages) => {
+        send: async (batch) => {
           if (fail) throw new Error('broker away');
-          sent.push(messages.map((m) => (JSON.parse(m.value) as ScoreLogRecord).request_id));
+          messages.push(...batch);
+          sent.push(batch.map((m) => (JSON.parse(m.value) as ScoreLogRecord).request_id));
         },
       },
       { maxQueue, batchRecords },
       {
         count: (r, n) => (counts[r] = (counts[r] ?? 0) + n),
         warn: (_o, msg) => warnings.push(msg),
-        error: (_o, msg) => warnings.push(msg),
       },
     );
 
   beforeEach(() => {
     sent = [];
+    messages = [];
     fail = false;
     counts = {};
     warnings = [];
@@ -45,7 +60,7 @@ describe('ScoreLogSender', () => {
 
   it('sends the queue in chunks of batchRecords, keyed records in order', async () => {
     const s = sender();
-    for (let i = 0; i < 5; i++) s.push(record(i));
+    for (let i = 0; i < 5; i++) s.push(packed(i));
     await s.flush();
     expect(sent).toEqual([['r0', 'r1'], ['r2', 'r3'], ['r4']]);
     expect(counts.produced).toBe(5);
@@ -54,14 +69,14 @@ describe('ScoreLogSender', () => {
 
   it('drops and counts records beyond the bound', () => {
     const s = sender(2);
-    for (let i = 0; i < 3; i++) s.push(record(i));
+    for (let i = 0; i < 3; i++) s.push(packed(i));
     expect(s.queued).toBe(2);
     expect(counts.dropped).toBe(1);
   });
 
   it('keeps a failed chunk at the head of the queue for the next flush', async () => {
     const s = sender();
-    for (let i = 0; i < 3; i++) s.push(record(i));
+    for (let i = 0; i < 3; i++) s.push(packed(i));
     fail = true;
     await s.flush();
     expect(s.queued).toBe(3);
@@ -71,12 +86,87 @@ describe('ScoreLogSender', () => {
     expect(sent.flat()).toEqual(['r0', 'r1', 'r2']);
   });
 
-  it('counts a record that breaks the contract as invalid and sends the others', async () => {
+  it('sends each record as its JSON, keyed by user_id', async () => {
     const s = sender();
-    s.push({ ...record(0), user_id: undefined } as unknown as ScoreLogRecord);
-    s.push(record(1));
+    s.push(packed(3));
     await s.flush();
-    expect(counts.invalid).toBe(1);
-    expect(sent.flat()).toEqual(['r1']);
+    expect(messages.map((m) => [m.key, JSON.parse(m.value) as unknown])).toEqual([['u3', record(3)]]);
+  });
+});
+
+describe('serveScoreLog (the thread loop)', () => {
+  let sent: string[][];
+  let fail: boolean;
+  let posted: ScoreLogFromThread[];
+  let deliver: (m: ScoreLogToThread) => void;
+  let closed: number;
+  const serve = (maxQueue = 100) =>
+    serveScoreLog(
+      {
+        on: (_event, listener) => (deliver = listener),
+        postMessage: (m) => posted.push(m),
+      },
+      { maxQueue, batchRecords: 2, flushMs: 200 },
+      {
+        send: async (messages) => {
+          if (fail) throw new Error('broker away');
+          sent.push(messages.map((m) => (JSON.parse(m.value) as ScoreLogRecord).request_id));
+        },
+      },
+      async () => void closed++,
+    );
+  const records = (...ids: number[]): ScoreLogToThread => ({ records: ids.map(packed) });
+
+  beforeEach(() => {
+    jest.useFakeTimers();
+    sent = [];
+    fail = false;
+    posted = [];
+    closed = 0;
+  });
+  afterEach(() => jest.useRealTimers());
+
+  it('sends each hand-over at once and counts once per flush; no timer while idle', async () => {
+    serve();
+    deliver(records(0, 1, 2, 3, 4));
+    await jest.advanceTimersByTimeAsync(0);
+    expect(sent).toEqual([['r0', 'r1'], ['r2', 'r3'], ['r4']]);
+    expect(posted).toEqual([{ count: 'produced', n: 5 }]);
+    expect(jest.getTimerCount()).toBe(0);
+  });
+
+  it('drops beyond the bound, and retries a failed send after flushMs until it goes through', async () => {
+    serve(3);
+    fail = true;
+    deliver(records(0, 1, 2, 3));
+    await jest.advanceTimersByTimeAsync(0);
+    expect(posted).toEqual([
+      { log: 'warn', obj: { err: 'broker away', records: 2 }, msg: 'score log send failed; will retry' },
+      { count: 'dropped', n: 1 },
+    ]);
+    await jest.advanceTimersByTimeAsync(200);
+    expect(sent).toEqual([]);
+    fail = false;
+    await jest.advanceTimersByTimeAsync(200);
+    expect(sent).toEqual([['r0', 'r1'], ['r2']]);
+    expect(posted.at(-1)).toEqual({ count: 'produced', n: 3 });
+    expect(jest.getTimerCount()).toBe(0);
+  });
+
+  it('on close sends what it holds, then closes the producer and says so', async () => {
+    serve();
+    fail = true;
+    deliver(records(0));
+    await jest.advanceTimersByTimeAsync(0);
+    fail = false;
+    deliver(records(1));
+    await jest.advanceTimersByTimeAsync(0);
+    expect(jest.getTimerCount()).toBe(0); // the pending retry went with the queue
+    deliver({ close: true });
+    await jest.advanceTimersByTimeAsync(0);
+    expect(sent.flat()).toEqual(['r0', 'r1']);
+    expect(closed).toBe(1);
+    expect(posted.slice(-2)).toEqual([{ count: 'produced', n: 2 }, { closed: true }]);
+    expect(jest.getTimerCount()).toBe(0);
   });
 });

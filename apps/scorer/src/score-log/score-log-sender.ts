@@ -1,4 +1,4 @@
-import { validate, type ScoreLogRecord } from '@mmctr/contracts';
+import { scoreLogValue, type PackedScoreLog } from './score-log-codec';
 
 export type ScoreLogResult = 'produced' | 'dropped' | 'invalid' | 'failed';
 
@@ -15,15 +15,15 @@ export interface ScoreLogSenderOptions {
 export interface ScoreLogEvents {
   count(result: ScoreLogResult, n: number): void;
   warn(obj: Record<string, unknown>, msg: string): void;
-  error(obj: Record<string, unknown>, msg: string): void;
 }
 
 /**
- * The score log's queue: bounded (overflow is dropped and counted), validated against the contract and
- * sent in chunks of `batchRecords`, one send at a time; a failed chunk goes back to the queue's head.
+ * The score log's queue of packed (already validated) records: bounded (overflow is dropped and
+ * counted), encoded and sent in chunks of `batchRecords`, one send at a time; a failed chunk goes back
+ * to the queue's head.
  */
 export class ScoreLogSender {
-  private queue: ScoreLogRecord[] = [];
+  private queue: PackedScoreLog[] = [];
   private sending: Promise<boolean> | undefined;
 
   constructor(
@@ -36,7 +36,7 @@ export class ScoreLogSender {
     return this.queue.length;
   }
 
-  push(record: ScoreLogRecord): void {
+  push(record: PackedScoreLog): void {
     if (this.queue.length >= this.opts.maxQueue) return this.events.count('dropped', 1);
     this.queue.push(record);
   }
@@ -50,27 +50,9 @@ export class ScoreLogSender {
     }
   }
 
-  private encode(record: ScoreLogRecord): { key: string; value: string } | null {
-    const v = validate('scoreLog', record);
-    if (v.ok) return { key: record.user_id, value: JSON.stringify(record) };
-    this.events.count('invalid', 1);
-    this.events.error(
-      { request_id: record.request_id, reason: v.reason },
-      'score log record invalid; not produced',
-    );
-    return null;
-  }
-
   private async sendChunk(): Promise<boolean> {
-    const batch: ScoreLogRecord[] = [];
-    const messages: { key: string; value: string }[] = [];
-    for (const r of this.queue.splice(0, this.opts.batchRecords)) {
-      const m = this.encode(r);
-      if (!m) continue;
-      batch.push(r);
-      messages.push(m);
-    }
-    if (messages.length === 0) return true;
+    const batch = this.queue.splice(0, this.opts.batchRecords);
+    const messages = batch.map((r) => ({ key: r.key, value: scoreLogValue(r) }));
     try {
       await this.transport.send(messages);
       this.events.count('produced', messages.length);
@@ -87,4 +69,61 @@ export class ScoreLogSender {
       return false;
     }
   }
+}
+
+export type ScoreLogToThread = { records: PackedScoreLog[] } | { close: true };
+
+export type ScoreLogFromThread =
+  | { count: ScoreLogResult; n: number }
+  | { log: 'warn' | 'error'; obj: Record<string, unknown>; msg: string }
+  | { closed: true };
+
+/** The thread's side of its port (a worker's parentPort). */
+export interface ScoreLogPort {
+  on(event: 'message', listener: (m: ScoreLogToThread) => void): unknown;
+  postMessage(m: ScoreLogFromThread): void;
+}
+
+/**
+ * The score log thread's loop. Records arrive in one message per flush interval and are sent at once;
+ * its only timer runs while a failed send left some queued (no flush ticks while idle). Counts go
+ * back once per flush, not per request: each message wakes the request loop. On close it sends what it
+ * holds, calls `close` and answers `closed`.
+ */
+export function serveScoreLog(
+  port: ScoreLogPort,
+  opts: ScoreLogSenderOptions & { flushMs: number },
+  transport: ScoreLogTransport,
+  close: () => Promise<void>,
+): void {
+  const counts = new Map<ScoreLogResult, number>();
+  const sender = new ScoreLogSender(transport, opts, {
+    count: (result, n) => counts.set(result, (counts.get(result) ?? 0) + n),
+    warn: (obj, msg) => port.postMessage({ log: 'warn', obj, msg }),
+  });
+  let retry: NodeJS.Timeout | undefined;
+  let closing = false;
+  const flush = async () => {
+    await sender.flush();
+    for (const [count, n] of counts) port.postMessage({ count, n });
+    counts.clear();
+    if (sender.queued === 0 || closing) {
+      clearTimeout(retry);
+      retry = undefined;
+    } else
+      retry ??= setTimeout(() => {
+        retry = undefined;
+        void flush();
+      }, opts.flushMs);
+  };
+  port.on('message', (m) => {
+    if ('records' in m) {
+      for (const r of m.records) sender.push(r);
+      return void flush();
+    }
+    closing = true;
+    void flush()
+      .then(close)
+      .then(() => port.postMessage({ closed: true }));
+  });
 }

@@ -7,20 +7,28 @@ import { startWorkerThread } from '@mmctr/observability';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
 import { LOGGER } from '../logger';
 import { ScorerMetrics } from '../metrics/scorer-metrics';
-import type { ScoreLogFromThread, ScoreLogThreadInit, ScoreLogToThread } from './score-log.thread';
+import { packScoreLog, type PackedScoreLog } from './score-log-codec';
+import type { ScoreLogFromThread, ScoreLogToThread } from './score-log-sender';
+import type { ScoreLogThreadInit } from './score-log.thread';
 
 const CLOSE_TIMEOUT_MS = 10_000;
 const RESTART_DELAY_MS = 1_000;
+const YOUNG_GENERATION_MB = 4;
 
 /**
- * Produces score log records to the scores topic off the response path: each record is handed to the
- * score log thread (score-log.thread.ts), which queues it (bounded; overflow is dropped and counted),
- * validates it and sends it in batches keyed by user_id. Counts and log lines come back from the thread.
+ * Produces score log records to the scores topic off the response path: each record is validated and
+ * packed here, and every SCORER_SCORE_LOG_FLUSH_MS what has gathered is handed to the score log thread
+ * (score-log.thread.ts) in one message; the thread queues it (bounded; overflow is dropped and counted)
+ * and sends it at once in requests keyed by user_id. Counts and log lines come back from the thread.
  */
 @Injectable()
 export class ScoreLogProducer implements OnApplicationBootstrap, OnApplicationShutdown {
   private thread: Worker | undefined;
   private closing = false;
+  // One message per flush interval, not per record: each message wakes the thread, and on this
+  // (virtualised) box a wake-up cost more CPU than the record's structured clone.
+  private batch: PackedScoreLog[] = [];
+  private handOverTimer: NodeJS.Timeout | undefined;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -37,15 +45,42 @@ export class ScoreLogProducer implements OnApplicationBootstrap, OnApplicationSh
     if (this.enabled) this.start();
   }
 
-  /** Hands one record to the thread (a structured clone: the caller may not change it afterwards). */
+  /**
+   * Validates one record and queues it for the thread, packed (score-log-codec.ts); an invalid one is
+   * counted and logged here. The caller may change the record afterwards.
+   */
   publish(record: ScoreLogRecord): void {
     if (!this.thread) return;
-    this.thread.postMessage({ record } satisfies ScoreLogToThread);
+    const p = packScoreLog(record);
+    if (!p.ok) {
+      this.metrics.scoreLogs.inc({ result: 'invalid' });
+      this.logger.error(
+        { request_id: record.request_id, reason: p.reason },
+        'score log record invalid; not produced',
+      );
+      return;
+    }
+    if (this.batch.length >= this.scorer.SCORER_SCORE_LOG_MAX_QUEUE) {
+      this.metrics.scoreLogs.inc({ result: 'dropped' });
+      return;
+    }
+    this.batch.push(p.packed);
+    this.handOverTimer ??= setTimeout(() => this.handOver(), this.scorer.SCORER_SCORE_LOG_FLUSH_MS).unref();
+  }
+
+  /** Posts the gathered records to the thread (kept for the next thread while there is none). */
+  private handOver(): void {
+    clearTimeout(this.handOverTimer);
+    this.handOverTimer = undefined;
+    if (!this.thread || this.batch.length === 0) return;
+    this.thread.postMessage({ records: this.batch } satisfies ScoreLogToThread);
+    this.batch = [];
   }
 
   /** Lets the thread send what it holds, then stops it. */
   async onApplicationShutdown(): Promise<void> {
     this.closing = true;
+    this.handOver();
     const thread = this.thread;
     if (!thread) return;
     this.thread = undefined;
@@ -72,7 +107,12 @@ export class ScoreLogProducer implements OnApplicationBootstrap, OnApplicationSh
       batchRecords: this.scorer.SCORER_SCORE_LOG_BATCH_RECORDS,
       flushMs: this.scorer.SCORER_SCORE_LOG_FLUSH_MS,
     };
-    const thread = startWorkerThread(__dirname, 'score-log.thread', init);
+    // A small young generation: with V8's default, the thread (little live data, bursts of garbage
+    // and kafkajs buffers) often fell after an idle spell into a full mark-compact every ~0.6 s, which
+    // cost more CPU than all its sending (--trace-gc with bench/score/score-log-cpu.ts's load).
+    const thread = startWorkerThread(__dirname, 'score-log.thread', init, {
+      resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
+    });
     thread.unref();
     thread.on('message', (m: ScoreLogFromThread) => {
       if ('count' in m) this.metrics.scoreLogs.inc({ result: m.count }, m.n);
@@ -81,11 +121,13 @@ export class ScoreLogProducer implements OnApplicationBootstrap, OnApplicationSh
     thread.on('error', (err) => this.logger.error({ err: err.message }, 'score log thread failed'));
     thread.once('exit', (code) => {
       if (this.closing || this.thread !== thread) return;
-      // Records it held are lost (counted by nobody): say so, and start a fresh thread.
+      // Records it held are lost (counted by nobody): say so, and start a fresh thread (which gets
+      // those gathered here in the meantime).
       this.thread = undefined;
       this.logger.error({ code }, 'score log thread exited; restarting it');
       setTimeout(() => !this.closing && this.start(), RESTART_DELAY_MS).unref();
     });
     this.thread = thread;
+    if (this.batch.length > 0) this.handOverTimer ??= setTimeout(() => this.handOver(), init.flushMs).unref();
   }
 }

@@ -1,11 +1,10 @@
-// The score log's producer thread. Validating, JSON-encoding and producing a few hundred candidates
-// per record (kafkajs encodes and checksums in JavaScript) blocked the request loop for milliseconds
-// at every flush; here it runs beside it.
+// The score log's producer thread. Printing a few hundred CTRs per record and producing it (kafkajs
+// encodes and checksums in JavaScript) blocked the request loop for milliseconds at every flush; here
+// it runs beside it. Records arrive validated and mostly encoded (score-log-codec.ts).
 import { parentPort, workerData } from 'node:worker_threads';
 import type { AppConfig } from '@mmctr/config';
-import type { ScoreLogRecord } from '@mmctr/contracts';
 import { createKafka } from '@mmctr/kafka';
-import { ScoreLogSender, type ScoreLogResult } from './score-log-sender';
+import { serveScoreLog, type ScoreLogFromThread } from './score-log-sender';
 
 export interface ScoreLogThreadInit {
   kafka: Pick<AppConfig, 'KAFKA_BROKERS' | 'KAFKA_CLIENT_ID'>;
@@ -14,13 +13,6 @@ export interface ScoreLogThreadInit {
   batchRecords: number;
   flushMs: number;
 }
-
-export type ScoreLogToThread = { record: ScoreLogRecord } | { close: true };
-
-export type ScoreLogFromThread =
-  | { count: ScoreLogResult; n: number }
-  | { log: 'warn' | 'error'; obj: Record<string, unknown>; msg: string }
-  | { closed: true };
 
 function main(): void {
   const port = parentPort!;
@@ -41,29 +33,17 @@ function main(): void {
     }));
   void connect().catch(() => undefined);
 
-  const sender = new ScoreLogSender(
+  serveScoreLog(
+    port,
+    init,
     {
       send: async (messages) => {
         await connect();
         await producer.send({ topic: init.topic, messages });
       },
     },
-    init,
-    {
-      count: (result, n) => post({ count: result, n }),
-      warn: (obj, msg) => post({ log: 'warn', obj, msg }),
-      error: (obj, msg) => post({ log: 'error', obj, msg }),
-    },
+    () => producer.disconnect().catch(() => undefined),
   );
-  const timer = setInterval(() => void sender.flush(), init.flushMs);
-  port.on('message', (m: ScoreLogToThread) => {
-    if ('record' in m) return sender.push(m.record);
-    clearInterval(timer);
-    void sender
-      .flush()
-      .then(() => producer.disconnect().catch(() => undefined))
-      .then(() => post({ closed: true }));
-  });
 }
 
 main();

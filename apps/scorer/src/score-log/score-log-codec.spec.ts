@@ -1,0 +1,127 @@
+import { validate, type ScoreLogRecord } from '@mmctr/contracts';
+import { decodeScoreLog } from '../score-log-sink/score-log-row';
+import { packScoreLog, scoreLogValue, type PackedScoreLog } from './score-log-codec';
+
+// Deterministic CTRs as the scorer serves them: float32 model outputs widened to float64.
+function ctrs(n: number, seed: number): number[] {
+  const f = new Float32Array(n);
+  let s = seed;
+  for (let i = 0; i < n; i++) {
+    s = (s * 1_103_515_245 + 12_345) % 2 ** 31;
+    f[i] = 1 / (1 + Math.exp(-((s / 2 ** 31) * 16 - 10)));
+  }
+  return Array.from(f);
+}
+
+const record = (n = 500, seed = 1): ScoreLogRecord => ({
+  schema_version: 1,
+  request_id: `req-${seed}`,
+  ts_ms: 1_764_000_000_000 + seed,
+  user_id: `user-${seed}`,
+  model_version: 'qin-1',
+  feature_spec_version: 'v3',
+  context: { device: 'android', placement: 'feed', country: 'DE' },
+  history_item_ids: Array.from({ length: 64 }, (_, i) => `h-${i}`),
+  item_ids: Array.from({ length: n }, (_, i) => `item-${i}-"quoted"\\é\ud800😀\n`),
+  positions: Array.from({ length: n }, (_, i) => i % 32),
+  ctrs: ctrs(n, seed),
+  degraded: false,
+});
+
+const pack = (r: ScoreLogRecord): PackedScoreLog => {
+  const p = packScoreLog(r);
+  if (!p.ok) throw new Error(p.reason);
+  return p.packed;
+};
+const decoded = (r: ScoreLogRecord) => JSON.parse(scoreLogValue(pack(r))) as ScoreLogRecord;
+
+describe('packScoreLog / scoreLogValue', () => {
+  it('encodes the same JSON object as JSON.stringify, CTRs bit for bit', () => {
+    const edge = [
+      0.02,
+      0,
+      -0,
+      1,
+      1 - 2 ** -53,
+      5e-324,
+      Number.MIN_VALUE,
+      1e-300,
+      Number.MAX_VALUE,
+      0.1,
+      1 / 3,
+    ];
+    const samples: ScoreLogRecord[] = [
+      record(),
+      record(0, 2),
+      { ...record(3, 3), context: undefined, degraded: true, ctrs: edge.slice(0, 3) },
+      { ...record(edge.length, 4), ctrs: edge },
+      { ...record(20, 5), shadow_model_version: 'qin-2', shadow_ctrs: ctrs(20, 99) },
+    ];
+    for (const r of samples) {
+      const out = decoded(r);
+      expect(out).toEqual(JSON.parse(JSON.stringify(r)));
+      expect(out.ctrs.every((c, i) => c === r.ctrs[i])).toBe(true);
+      expect(out.shadow_ctrs?.every((c, i) => c === r.shadow_ctrs![i])).toBe(
+        r.shadow_ctrs ? true : undefined,
+      );
+    }
+  });
+
+  it("is what the sink decodes (the contract, the sink's size limit)", () => {
+    const r = { ...record(), shadow_model_version: 'qin-2', shadow_ctrs: ctrs(500, 7) };
+    const d = decodeScoreLog(Buffer.from(scoreLogValue(pack(r))), 4 * 1024 * 1024);
+    expect(d).toEqual({ ok: true, value: JSON.parse(JSON.stringify(r)) as unknown });
+  });
+
+  it('keys by user_id and survives the hand-off to the thread (structured clone)', () => {
+    const p = pack(record());
+    expect(p.key).toBe('user-1');
+    expect(scoreLogValue(structuredClone(p))).toBe(scoreLogValue(p));
+  });
+
+  it('takes a snapshot: the caller may change the record afterwards', () => {
+    const r = record(5);
+    const p = pack(r);
+    const before = scoreLogValue(p);
+    r.ctrs[0] = 0.5;
+    r.item_ids.push('late');
+    r.shadow_ctrs = [0.1];
+    expect(scoreLogValue(p)).toBe(before);
+  });
+
+  it('rejects exactly what the contract rejects, with its reason', () => {
+    const r = record(4);
+    const invalid: unknown[] = [
+      { ...r, user_id: undefined },
+      { ...r, user_id: '' },
+      { ...r, schema_version: 2 },
+      { ...r, extra: 1 },
+      { ...r, ts_ms: 1.5 },
+      { ...r, ctrs: [0.1, '0.2', 0.3, 0.4] },
+      { ...r, ctrs: [0.1, NaN, 0.3, 0.4] },
+      { ...r, ctrs: [0.1, Infinity, 0.3, 0.4] },
+      { ...r, ctrs: [0.1, null, 0.3, 0.4] },
+      { ...r, ctrs: 'none' },
+      { ...r, ctrs: undefined },
+      { ...r, ctrs: [0.1, , 0.3, 0.4] }, // eslint-disable-line no-sparse-arrays
+      { ...r, positions: [0, -1, 2, 3] },
+      { ...r, positions: [0, 1.5, 2, 3] },
+      { ...r, item_ids: ['a', 2, 'c', 'd'] },
+      { ...r, history_item_ids: [null] },
+      { ...r, context: { device: 'android', os: 'x' } },
+      { ...r, degraded: 'no' },
+      { ...r, shadow_ctrs: [0.1, NaN] },
+      { ...r, shadow_ctrs: [0.1, 'x'] },
+      { ...r, shadow_model_version: 7 },
+    ];
+    for (const bad of invalid) {
+      const expected = validate('scoreLog', bad);
+      expect(expected.ok).toBe(false);
+      expect(packScoreLog(bad as ScoreLogRecord)).toEqual(expected);
+    }
+    for (const good of [r, { ...r, shadow_model_version: 's', shadow_ctrs: [0.5] }, { ...r, context: {} }]) {
+      expect(validate('scoreLog', good).ok).toBe(true);
+      expect(packScoreLog(good).ok).toBe(true);
+    }
+  });
+});
