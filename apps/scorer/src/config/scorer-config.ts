@@ -48,8 +48,9 @@ export const scorerConfigSchema = z.object({
 
   SCORER_SCORE_LOG_ENABLED: bool.default('true'),
   SCORER_SCORE_LOG_MAX_QUEUE: int(1, 1_000_000).default(20_000),
-  /** Batching amortises kafkajs' per-send cost; records reach Kafka within this interval. */
-  SCORER_SCORE_LOG_FLUSH_MS: int(1, 60_000).default(200),
+  /** Records reach Kafka within this interval. Short: the log's CPU comes in small bursts that
+   * preempt onnxruntime less (emb-64 HTTP ÷ raw 1.21 at 200 ms, 1.16 at 50; docs/benchmarks.md). */
+  SCORER_SCORE_LOG_FLUSH_MS: int(1, 60_000).default(50),
   /** Records per produce request; smaller chunks keep each event-loop block short (p99). */
   SCORER_SCORE_LOG_BATCH_RECORDS: int(1, 10_000).default(8),
 
