@@ -33,11 +33,7 @@ import {
   REPO_ROOT,
   runEnv,
 } from '../../apps/embedder/src/testing/harness';
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
+import { numberArg } from '../support/cli-args';
 
 /** Wall seconds of a window, and its CPU seconds: this process (all threads, inference included) and the services. */
 interface Timing {
@@ -145,11 +141,11 @@ const bestPlain = (s: Record<string, number>) =>
   );
 
 async function main(): Promise<void> {
-  const n = arg('items', 1000);
-  const batch = arg('batch', 16);
+  const n = numberArg('items', 1000);
+  const batch = numberArg('batch', 16);
   // Plain and queue alternate, round after round: drifting load from other processes on this shared
   // machine then hits both sides alike; the median ratio is reported.
-  const rounds = arg('rounds', 5);
+  const rounds = numberArg('rounds', 5);
   const root = mkdtempSync(join(tmpdir(), 'mmctr-bench-embed-'));
   await generate({ ...SMALL_PRESET, items: { count: n } }, { outDir: join(root, 'synth') });
   const items = readJsonl<CatalogueItem>(join(root, 'synth', 'items.jsonl'));

@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { freePort } from '../../test/support/free-port';
+import { arg, numberArg } from '../support/cli-args';
 import { basename, join } from 'node:path';
 import autocannon from 'autocannon';
 import * as ort from 'onnxruntime-node';
@@ -25,15 +26,11 @@ import { OnlineStore, createRedis, mmVectorKey } from '@mmctr/online-store';
 
 const REPO = join(__dirname, '..', '..');
 const PY = join(REPO, '.venv', 'bin', 'python');
-const arg = (name: string, def: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1]! : def;
-};
-const EMB = Number(arg('emb', '64'));
-const B = Number(arg('candidates', '500'));
-const DURATION = Number(arg('duration', '10'));
-const CONNECTIONS = Number(arg('connections', '8'));
-const THREADS = Number(arg('threads', '2'));
+const EMB = numberArg('emb', 64);
+const B = numberArg('candidates', 500);
+const DURATION = numberArg('duration', 10);
+const CONNECTIONS = numberArg('connections', 8);
+const THREADS = numberArg('threads', 2);
 const FILE = arg('file', 'model.onnx');
 // Same default as the scorer (SCORER_ORT_ALLOW_SPINNING=false), so raw and served runs compare like for like.
 const SPINNING = arg('spinning', '0');

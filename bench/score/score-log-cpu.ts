@@ -28,16 +28,13 @@ import { validate, type ScoreLogRecord } from '@mmctr/contracts';
 import { startWorkerThread } from '@mmctr/observability';
 import { packScoreLog, scoreLogValue } from '../../apps/scorer/src/score-log/score-log-codec';
 import type { ScoreLogThreadInit } from '../../apps/scorer/src/score-log/score-log.thread';
+import { arg, numberArg } from '../support/cli-args';
 
-const arg = (name: string, def: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1]! : def;
-};
-const CANDIDATES = Number(arg('candidates', '500'));
-const REPEATS = Number(arg('repeats', '7'));
-const RATE = Number(arg('rate', '75'));
-const SECONDS = Number(arg('seconds', '4'));
-const RUNS = Number(arg('runs', '3'));
+const CANDIDATES = numberArg('candidates', 500);
+const REPEATS = numberArg('repeats', 7);
+const RATE = numberArg('rate', 75);
+const SECONDS = numberArg('seconds', 4);
+const RUNS = numberArg('runs', 3);
 // Each published record built just before (as the scorer does), not one of the pool: a pooled record
 // is cold in the caches by its turn, which inflates the request loop's share of both paths.
 const FRESH = !process.argv.includes('--pooled');

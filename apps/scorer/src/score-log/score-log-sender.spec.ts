@@ -7,20 +7,9 @@ import {
   type ScoreLogResult,
   type ScoreLogToThread,
 } from './score-log-sender';
+import { testScoreLogRecord } from '../../test/support/score-log-record';
 
-const record = (i: number): ScoreLogRecord => ({
-  schema_version: 1,
-  request_id: `r${i}`,
-  ts_ms: 1_764_000_000_000 + i,
-  user_id: `u${i}`,
-  model_version: 'm1',
-  feature_spec_version: 's1',
-  history_item_ids: [],
-  item_ids: ['a', 'b'],
-  positions: [0, 1],
-  ctrs: [0.1, 0.2],
-  degraded: false,
-});
+const record = (i: number): ScoreLogRecord => testScoreLogRecord(i, { a: 0.1, b: 0.2 });
 
 const packed = (i: number): PackedScoreLog => {
   const p = packScoreLog(record(i));

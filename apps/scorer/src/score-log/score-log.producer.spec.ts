@@ -3,6 +3,7 @@ import type { ScoreLogRecord } from '@mmctr/contracts';
 import { startWorkerThread } from '@mmctr/observability';
 import type { ScoreLogToThread } from './score-log-sender';
 import { ScoreLogProducer } from './score-log.producer';
+import { testScoreLogRecord } from '../../test/support/score-log-record';
 
 jest.mock('@mmctr/observability', () => ({
   ...jest.requireActual<object>('@mmctr/observability'),
@@ -21,19 +22,7 @@ class FakeThread extends EventEmitter {
   }
 }
 
-const record = (i: number): ScoreLogRecord => ({
-  schema_version: 1,
-  request_id: `r${i}`,
-  ts_ms: 1_764_000_000_000 + i,
-  user_id: `u${i}`,
-  model_version: 'm1',
-  feature_spec_version: 's1',
-  history_item_ids: [],
-  item_ids: ['a'],
-  positions: [0],
-  ctrs: [0.25],
-  degraded: false,
-});
+const record = (i: number): ScoreLogRecord => testScoreLogRecord(i);
 
 describe('ScoreLogProducer', () => {
   let thread: FakeThread;
