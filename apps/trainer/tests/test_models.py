@@ -141,6 +141,24 @@ def test_history_age_weights_live_slots_only(name):
     np.testing.assert_allclose(a, c, atol=1e-7)
 
 
+def test_history_rank_weights_slots_by_recency():
+    """history_rank: a per-slot weight (newest click, the one before, ...) on top of the age gate; exact in ONNX."""
+    torch.manual_seed(4)
+    model = build_model("qin", SCHEMA, {**CFG["models"]["qin"], "history_rank": True})
+    assert model.history_gate is not None and model.history_gate.log_rank is not None
+    with torch.no_grad():
+        model.history_gate.log_rank.copy_(torch.linspace(0.0, -3.0, SCHEMA.history_length))
+    model = _warm(model, steps=5)
+    x = example_inputs(SCHEMA, batch=32, user_batch=1, seed=13)
+    x["hist_ids"][0, :4], x["hist_ids"][0, 4:] = [5, 6, 7, 8], 0
+    swapped = {k: v.copy() for k, v in x.items()}
+    for k in ("hist_ids", "hist_tags", "hist_cat", "hist_mm", "hist_age"):
+        swapped[k][0, [0, 3]] = swapped[k][0, [3, 0]]  # same clicks, other order
+    with torch.no_grad():
+        a, b = (model(*_t(v)).numpy() for v in (x, swapped))
+    assert np.abs(a - b).max() > 1e-4
+
+
 class _ToyData:
     """A DataSource of random serving tensors (train 400 rows; val / test 100)."""
 
