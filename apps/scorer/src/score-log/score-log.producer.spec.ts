@@ -110,6 +110,20 @@ describe('ScoreLogProducer', () => {
     expect(jest.getTimerCount()).toBe(0);
   });
 
+  it('keeps the records published while a dead thread restarts, for the new thread', () => {
+    const p = producer();
+    const next = new FakeThread();
+    jest.mocked(startWorkerThread).mockReturnValue(next as never);
+    thread.emit('exit', 1); // restarted after 1 s
+    p.publish(record(0));
+    jest.advanceTimersByTime(200); // no thread to hand over to: kept
+    expect(thread.posted).toEqual([]);
+    jest.advanceTimersByTime(800);
+    expect(startWorkerThread).toHaveBeenCalledTimes(2);
+    jest.advanceTimersByTime(200);
+    expect(next.posted.map(ids)).toEqual([['r0']]);
+  });
+
   it('does nothing while disabled', () => {
     const p = producer(false);
     p.publish(record(0));

@@ -50,7 +50,8 @@ export class ScoreLogProducer implements OnApplicationBootstrap, OnApplicationSh
    * counted and logged here. The caller may change the record afterwards.
    */
   publish(record: ScoreLogRecord): void {
-    if (!this.thread) return;
+    // Not `!this.thread`: while a dead thread is being restarted, records gather for the new one.
+    if (!this.enabled || this.closing) return;
     const p = packScoreLog(record);
     if (!p.ok) {
       this.metrics.scoreLogs.inc({ result: 'invalid' });
