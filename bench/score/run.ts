@@ -20,6 +20,7 @@ import { basename, join } from 'node:path';
 import autocannon from 'autocannon';
 import * as ort from 'onnxruntime-node';
 import { loadConfig } from '@mmctr/config';
+import { historyAgeBuckets, loadFeatureSpec } from '@mmctr/features';
 import { createKafka, ensureTopics } from '@mmctr/kafka';
 import { percentile } from '@mmctr/observability';
 import { OnlineStore, createRedis, mmVectorKey } from '@mmctr/online-store';
@@ -185,12 +186,7 @@ async function rawFixture(dir: string, file: string) {
     executionMode: 'sequential',
     extra: SESSION_EXTRA,
   });
-  const spec = JSON.parse(readFileSync(join(dir, 'feature_spec.json'), 'utf8')) as {
-    user_fields: { buckets: number }[];
-    candidate_fields: { buckets: number }[];
-    tags: { buckets: number };
-    history: { age?: { boundaries_ms: number[] } };
-  };
+  const spec = loadFeatureSpec(join(dir, 'feature_spec.json'));
   const spread = (i: number, buckets: number) => BigInt(1 + ((i * 7919 + 13) % (buckets - 1)));
   const [items, cats, pos] = spec.candidate_fields.map((f) => f.buckets) as [number, number, number];
   const feeds: Record<string, ort.Tensor> = {
@@ -238,11 +234,10 @@ async function rawFixture(dir: string, file: string) {
     ),
   };
   // Graphs exported with feature spec fs-2 also take hist_age; the fixture graphs don't.
-  const ageBuckets = (spec.history.age?.boundaries_ms.length ?? 0) + 2;
   if (session.inputNames.includes('hist_age')) {
     feeds.hist_age = new ort.Tensor(
       'int64',
-      BigInt64Array.from({ length: L }, (_, i) => spread(i, ageBuckets)),
+      BigInt64Array.from({ length: L }, (_, i) => spread(i, historyAgeBuckets(spec))),
       [1, L],
     );
   }

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -181,14 +180,15 @@ def position_value(position: int | None, clip: tuple[int, int] | None) -> str:
     return str(p)
 
 
-def age_bucket(age_ms: int, boundaries_ms: Sequence[int]) -> int:
-    """1 + the number of boundaries <= age (a negative age counts as 0); 0 is kept for empty / unknown."""
-    return 1 + bisect_right(boundaries_ms, max(0, int(age_ms)))
-
-
 def age_buckets(age_ms: np.ndarray, boundaries_ms: Sequence[int]) -> np.ndarray:
-    """age_bucket over an array (int64 ms)."""
+    """1 + the number of boundaries <= age (a negative age counts as 0), per element of an int64 ms array;
+    0 is kept for empty / unknown."""
     return 1 + np.searchsorted(np.asarray(boundaries_ms, dtype=np.int64), np.maximum(age_ms, 0), side="right")
+
+
+def age_bucket(age_ms: int, boundaries_ms: Sequence[int]) -> int:
+    """age_buckets of one age."""
+    return int(age_buckets(np.asarray([int(age_ms)], dtype=np.int64), boundaries_ms)[0])
 
 
 def encode_tags(spec: FeatureSpec, tags: Sequence[str] | None) -> list[int]:

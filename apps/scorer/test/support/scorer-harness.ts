@@ -2,13 +2,14 @@
 // real Kafka (a scores topic and sink group of their own), real Redis (a key prefix of their own).
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { OfflineInput } from './offline-score';
 import { freePort } from '../../../../test/support/free-port';
 import { loadConfig } from '@mmctr/config';
+import { loadFeatureSpec } from '@mmctr/features';
 import { ClickHouseService, MigrationRunner, clickHouseFromConfig, loadMigrations } from '@mmctr/clickhouse';
 import { createKafka, ensureTopics } from '@mmctr/kafka';
 import { MIGRATIONS_DIR } from '@mmctr/clickhouse/src/migrations/migrate.cli';
@@ -40,7 +41,7 @@ export async function testModel(name: string, seed: number, emb = 8, age = false
 
 /** The feature spec version of an artifact folder (cached test models may predate the current spec). */
 export async function specVersion(dir: string): Promise<string> {
-  return (JSON.parse(await readFile(join(dir, 'feature_spec.json'), 'utf8')) as { version: string }).version;
+  return loadFeatureSpec(join(dir, 'feature_spec.json')).version;
 }
 
 /** An artifact folder whose model.onnx is not a model (a valid spec, so only the session fails). */
