@@ -96,9 +96,13 @@ def test_onnx_parity_and_int8(trained, tmp_path):
     assert n >= 10_000
     assert worst <= 1e-4, f"{name}: max |dp| {worst}"
     q = quantize_int8(path, tmp_path / "model.int8.onnx")
+    ops = {n.op_type for n in onnx.load(str(q)).graph.node}
+    # embedding tables int8, dense layers fp32 (int8 MatMuls wrecked the larger QINs' AUC)
+    assert "MatMulInteger" not in ops and ("DequantizeLinear" in ops or name == "lr")
     x = example_inputs(SCHEMA, batch=500, user_batch=1, seed=9)
-    p8 = OnnxScorer(q).run(x)
+    p8, p32 = OnnxScorer(q).run(x), scorer.run(x)
     assert p8.shape == (500,) and np.isfinite(p8).all()
+    assert float(np.abs(p8 - p32).max()) < 0.02
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
