@@ -395,6 +395,24 @@ async function startScorer(dir: string, prefix: string, topic: string) {
   return { url, child };
 }
 
+/** The framework-only server (http-floor-server.ts): the same request and response JSON, no work. */
+async function httpFloor(body: string): Promise<{ p50: number; p99: number }> {
+  const child = spawn(
+    process.execPath,
+    ['-r', join(REPO, 'scripts/register.js'), join(__dirname, 'http-floor-server.ts')],
+    { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+      child.once('exit', (code) => reject(new Error(`http floor server exited (${code})`)));
+    });
+    return await sequential(`http://127.0.0.1:${port}`, body, 300);
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
 /** One raw session.run, one HTTP request, alternately: the ratio under the same (shared) load. */
 async function interleaved(dir: string, url: string, body: string, n: number) {
   const rawMs: number[] = [];
@@ -424,7 +442,14 @@ async function interleaved(dir: string, url: string, body: string, n: number) {
   };
 }
 
-async function benchModel(name: string, body: string, prefix: string, topic: string, matmul: number) {
+async function benchModel(
+  name: string,
+  body: string,
+  prefix: string,
+  topic: string,
+  matmul: number,
+  floorP50: number,
+) {
   const dir = resolveModel(name);
   // From the fp32 graph: a quantised one has MatMulInteger ops instead, for the same arithmetic.
   const flops = graphFlops(join(dir, 'model.onnx'), B, L);
@@ -488,9 +513,11 @@ async function benchModel(name: string, body: string, prefix: string, topic: str
       model_gflops_over_matmul_gflops: gflops / matmul,
       interleaved_model_gflops_over_matmul_gflops: flopPair.ratio,
       http_p99_ms: seq.p99,
+      // What HTTP ÷ raw would be if the scorer added nothing beyond the framework's floor.
+      floor_bound_http_over_raw: (raw.p50 + floorP50) / raw.p50,
     };
     console.log(
-      `raw after: p50 ${rawAfter.p50.toFixed(2)} ms. HTTP p50 / raw p50 = ${ratios.http_p50_over_raw_p50.toFixed(2)} (before), ${ratios.http_p50_over_raw_after_p50.toFixed(2)} (after), ${pair.ratio.toFixed(2)} (interleaved); target <= 1.2`,
+      `raw after: p50 ${rawAfter.p50.toFixed(2)} ms. HTTP p50 / raw p50 = ${ratios.http_p50_over_raw_p50.toFixed(2)} (before), ${ratios.http_p50_over_raw_after_p50.toFixed(2)} (after), ${pair.ratio.toFixed(2)} (interleaved); target <= 1.2; with only the HTTP floor it would be ${ratios.floor_bound_http_over_raw.toFixed(2)}`,
     );
     return {
       name,
@@ -533,20 +560,27 @@ async function main(): Promise<void> {
   const topic = 'mmctr.scores.bench';
   await ensureTopics(createKafka(config), [{ topic, numPartitions: 1, replicationFactor: 1 }]);
   const { body } = await seed(prefix);
+  const floor = await httpFloor(body);
+  console.log(
+    `HTTP floor (Nest + Fastify, the same ${B}-candidate request and response JSON, no scoring work; sequential x300): p50 ${floor.p50.toFixed(2)} ms, p99 ${floor.p99.toFixed(2)} ms`,
+  );
   const results = [];
-  for (const name of names) results.push(await benchModel(name, body, prefix, topic, matmul.gflops));
+  for (const name of names)
+    results.push(await benchModel(name, body, prefix, topic, matmul.gflops, floor.p50));
+  const floorAfter = await httpFloor(body);
+  console.log(`\nHTTP floor again: p50 ${floorAfter.p50.toFixed(2)} ms (before: ${floor.p50.toFixed(2)})`);
   const matmulAfter = await matmulGflops();
   console.log(
     `\nMatMul again: ${matmulAfter.gflops.toFixed(1)} GFLOP/s (before: ${matmul.gflops.toFixed(1)})`,
   );
 
   console.log(
-    '\n| model | MFLOP | raw p50 / p99 ms | HTTP p50 / p99 ms (seq.) | HTTP/raw p50 (before, after, interleaved) | model/MatMul FLOP rate (vs ceiling, interleaved) | cand/s c=1 / saturated |',
+    '\n| model | MFLOP | raw p50 / p99 ms | HTTP p50 / p99 ms (seq.) | HTTP/raw p50 (before, after, interleaved) | HTTP/raw with only the HTTP floor | model/MatMul FLOP rate (vs ceiling, interleaved) | cand/s c=1 / saturated |',
   );
-  console.log('|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|');
   for (const r of results) {
     console.log(
-      `| ${r.name} | ${(r.flops / 1e6).toFixed(1)} | ${r.raw.p50.toFixed(2)} / ${r.raw.p99.toFixed(2)} | ${r.seq.p50.toFixed(2)} / ${r.seq.p99.toFixed(2)} | ${r.ratios.http_p50_over_raw_p50.toFixed(2)}, ${r.ratios.http_p50_over_raw_after_p50.toFixed(2)}, ${r.ratios.interleaved_http_p50_over_raw_p50.toFixed(2)} | ${r.ratios.model_gflops_over_matmul_gflops.toFixed(2)}, ${r.ratios.interleaved_model_gflops_over_matmul_gflops.toFixed(2)} | ${Math.round(r.c1.candidatesPerS)} / ${Math.round(r.sat.candidatesPerS)} |`,
+      `| ${r.name} | ${(r.flops / 1e6).toFixed(1)} | ${r.raw.p50.toFixed(2)} / ${r.raw.p99.toFixed(2)} | ${r.seq.p50.toFixed(2)} / ${r.seq.p99.toFixed(2)} | ${r.ratios.http_p50_over_raw_p50.toFixed(2)}, ${r.ratios.http_p50_over_raw_after_p50.toFixed(2)}, ${r.ratios.interleaved_http_p50_over_raw_p50.toFixed(2)} | ${r.ratios.floor_bound_http_over_raw.toFixed(2)} | ${r.ratios.model_gflops_over_matmul_gflops.toFixed(2)}, ${r.ratios.interleaved_model_gflops_over_matmul_gflops.toFixed(2)} | ${Math.round(r.c1.candidatesPerS)} / ${Math.round(r.sat.candidatesPerS)} |`,
     );
   }
   console.log('targets: HTTP/raw p50 <= 1.2, QIN FLOP rate >= 0.6 of MatMul, QIN HTTP p99 <= 20 ms');
@@ -555,7 +589,18 @@ async function main(): Promise<void> {
   writeFileSync(
     file,
     JSON.stringify(
-      { B, L, D, threads: THREADS, spinning: SPINNING, file: FILE, matmul, matmulAfter, results },
+      {
+        B,
+        L,
+        D,
+        threads: THREADS,
+        spinning: SPINNING,
+        file: FILE,
+        matmul,
+        matmulAfter,
+        httpFloor: { before: floor, after: floorAfter },
+        results,
+      },
       null,
       2,
     ),
