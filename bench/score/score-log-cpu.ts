@@ -297,6 +297,7 @@ async function newPathE2e(init: ScoreLogThreadInit, counted: (m: ThreadCount) =>
     SCORER_SCORE_LOG_ENABLED: true,
     SCORER_SCORE_LOG_MAX_QUEUE: init.maxQueue,
     SCORER_SCORE_LOG_BATCH_RECORDS: init.batchRecords,
+    SCORER_SCORE_LOG_MAX_BATCH_BYTES: init.maxBatchBytes,
     SCORER_SCORE_LOG_FLUSH_MS: init.flushMs,
   };
   const metrics = { scoreLogs: { inc: (l: { result: string }, n = 1) => counted({ count: l.result, n }) } };
@@ -427,7 +428,14 @@ async function child(variant: Variant | 'base', topic: string) {
   const { loadConfig } = await import('@mmctr/config');
   const config = loadConfig();
   const kafka: KafkaInit = { KAFKA_BROKERS: config.KAFKA_BROKERS, KAFKA_CLIENT_ID: CLIENT_ID };
-  const init: ScoreLogThreadInit = { kafka, topic, maxQueue: 20_000, batchRecords: CHUNK, flushMs: 200 };
+  const init: ScoreLogThreadInit = {
+    kafka,
+    topic,
+    maxQueue: 20_000,
+    batchRecords: CHUNK,
+    maxBatchBytes: 1_000_000,
+    flushMs: 200,
+  };
   const records = Array.from({ length: POOL }, (_, k) => makeRecord(k));
   // Compiled and warm before measuring, like the scorer's after its first requests.
   await import('../../apps/scorer/src/score-log/score-log.producer');

@@ -51,8 +51,11 @@ export const scorerConfigSchema = z.object({
   /** Records reach Kafka within this interval. Short: the log's CPU comes in small bursts that
    * preempt onnxruntime less (emb-64 HTTP ÷ raw 1.21 at 200 ms, 1.16 at 50; docs/benchmarks.md). */
   SCORER_SCORE_LOG_FLUSH_MS: int(1, 60_000).default(50),
-  /** Records per produce request; smaller chunks keep each event-loop block short (p99). */
-  SCORER_SCORE_LOG_BATCH_RECORDS: int(1, 10_000).default(8),
+  /** Records per produce request. Sent from the score log thread, so a chunk blocks no request; a
+   * produce request costs ~340 µs of CPU, so fewer, larger ones are cheaper per record. */
+  SCORER_SCORE_LOG_BATCH_RECORDS: int(1, 10_000).default(32),
+  /** Bytes per produce request; keep it under the broker's message.max.bytes (Kafka's default 1 MiB). */
+  SCORER_SCORE_LOG_MAX_BATCH_BYTES: int(1024, 64 * 1024 * 1024).default(1_000_000),
 
   SCORE_LOG_SINK_ENABLED: bool.default('true'),
   SCORE_LOG_SINK_GROUP_ID: z.string().min(1).default('mmctr-score-log-sink'),

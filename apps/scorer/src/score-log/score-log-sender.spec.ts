@@ -23,7 +23,7 @@ describe('ScoreLogSender', () => {
   let fail: boolean;
   let counts: Partial<Record<ScoreLogResult, number>>;
   let warnings: string[];
-  const sender = (maxQueue = 100, batchRecords = 2) =>
+  const sender = (maxQueue = 100, batchRecords = 2, maxBatchBytes = 1_000_000) =>
     new ScoreLogSender(
       {
         send: async (batch) => {
@@ -32,7 +32,7 @@ describe('ScoreLogSender', () => {
           sent.push(batch.map((m) => (JSON.parse(m.value) as ScoreLogRecord).request_id));
         },
       },
-      { maxQueue, batchRecords },
+      { maxQueue, batchRecords, maxBatchBytes },
       {
         count: (r, n) => (counts[r] = (counts[r] ?? 0) + n),
         warn: (_o, msg) => warnings.push(msg),
@@ -75,6 +75,34 @@ describe('ScoreLogSender', () => {
     expect(sent.flat()).toEqual(['r0', 'r1', 'r2']);
   });
 
+  it('cuts chunks at maxBatchBytes as well as at batchRecords', async () => {
+    const size = (i: number) => Buffer.byteLength(JSON.stringify(record(i))) + Buffer.byteLength(`u${i}`);
+    // room for two records a chunk, not three (they differ by a byte or so)
+    const s = sender(100, 10, size(0) + size(1) + Math.floor(size(2) / 2));
+    for (let i = 0; i < 5; i++) s.push(packed(i));
+    await s.flush();
+    expect(sent).toEqual([['r0', 'r1'], ['r2', 'r3'], ['r4']]);
+    expect(counts.produced).toBe(5);
+  });
+
+  it('drops, counts and logs a record too large to ever send, and sends the rest', async () => {
+    const big = record(1);
+    big.item_ids = Array.from({ length: 400 }, (_, i) => `a-rather-long-item-identifier-${i}`);
+    big.positions = big.item_ids.map((_, i) => i);
+    big.ctrs = big.item_ids.map(() => 0.5);
+    const p = packScoreLog(big);
+    if (!p.ok) throw new Error(p.reason);
+    const s = sender(100, 10, 4 * Buffer.byteLength(JSON.stringify(record(0))));
+    s.push(packed(0));
+    s.push(p.packed);
+    s.push(packed(2));
+    await s.flush();
+    expect(sent).toEqual([['r0', 'r2']]);
+    expect(counts).toEqual({ produced: 2, dropped: 1 });
+    expect(warnings).toEqual(['score log record larger than SCORER_SCORE_LOG_MAX_BATCH_BYTES; dropped']);
+    expect(s.queued).toBe(0);
+  });
+
   it('sends each record as its JSON, keyed by user_id', async () => {
     const s = sender();
     s.push(packed(3));
@@ -95,7 +123,7 @@ describe('serveScoreLog (the thread loop)', () => {
         on: (_event, listener) => (deliver = listener),
         postMessage: (m) => posted.push(m),
       },
-      { maxQueue, batchRecords: 2, flushMs: 200 },
+      { maxQueue, batchRecords: 2, maxBatchBytes: 1_000_000, flushMs: 200 },
       {
         send: async (messages) => {
           if (fail) throw new Error('broker away');

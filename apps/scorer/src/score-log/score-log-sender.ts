@@ -10,6 +10,12 @@ export interface ScoreLogTransport {
 export interface ScoreLogSenderOptions {
   maxQueue: number;
   batchRecords: number;
+  /**
+   * Most bytes (keys + values) in one send. Kafka refuses a record batch over the broker's
+   * message.max.bytes (1 MiB by default) for good, so a chunk that size would be retried forever and
+   * hold up every record behind it.
+   */
+  maxBatchBytes: number;
 }
 
 export interface ScoreLogEvents {
@@ -19,8 +25,9 @@ export interface ScoreLogEvents {
 
 /**
  * The score log's queue of packed (already validated) records: bounded (overflow is dropped and
- * counted), encoded and sent in chunks of `batchRecords`, one send at a time; a failed chunk goes back
- * to the queue's head.
+ * counted), encoded and sent in chunks of at most `batchRecords` records and `maxBatchBytes` bytes, one
+ * send at a time; a failed chunk goes back to the queue's head. A record larger than `maxBatchBytes` on
+ * its own can never be produced: it is dropped, counted and logged instead of blocking the queue.
  */
 export class ScoreLogSender {
   private queue: PackedScoreLog[] = [];
@@ -50,9 +57,36 @@ export class ScoreLogSender {
     }
   }
 
+  /** Takes the next chunk off the queue's head, dropping records too large to ever send. */
+  private nextChunk(): { batch: PackedScoreLog[]; messages: { key: string; value: string }[] } {
+    const batch: PackedScoreLog[] = [];
+    const messages: { key: string; value: string }[] = [];
+    let bytes = 0;
+    while (this.queue.length > 0 && batch.length < this.opts.batchRecords) {
+      const record = this.queue[0]!;
+      const value = scoreLogValue(record);
+      const size = Buffer.byteLength(value) + Buffer.byteLength(record.key);
+      if (size > this.opts.maxBatchBytes) {
+        this.queue.shift();
+        this.events.count('dropped', 1);
+        this.events.warn(
+          { user_id: record.key, bytes: size, max_batch_bytes: this.opts.maxBatchBytes },
+          'score log record larger than SCORER_SCORE_LOG_MAX_BATCH_BYTES; dropped',
+        );
+        continue;
+      }
+      if (bytes + size > this.opts.maxBatchBytes) break;
+      this.queue.shift();
+      batch.push(record);
+      messages.push({ key: record.key, value });
+      bytes += size;
+    }
+    return { batch, messages };
+  }
+
   private async sendChunk(): Promise<boolean> {
-    const batch = this.queue.splice(0, this.opts.batchRecords);
-    const messages = batch.map((r) => ({ key: r.key, value: scoreLogValue(r) }));
+    const { batch, messages } = this.nextChunk();
+    if (batch.length === 0) return true;
     try {
       await this.transport.send(messages);
       this.events.count('produced', messages.length);

@@ -35,6 +35,7 @@ describe('ScoreLogProducer', () => {
         SCORER_SCORE_LOG_ENABLED: enabled,
         SCORER_SCORE_LOG_MAX_QUEUE: maxQueue,
         SCORER_SCORE_LOG_BATCH_RECORDS: 8,
+        SCORER_SCORE_LOG_MAX_BATCH_BYTES: 1_000_000,
         SCORER_SCORE_LOG_FLUSH_MS: 200,
       } as never,
       { scoreLogs: { inc: (l: { result: string }, n = 1) => counted.push([l.result, n]) } } as never,

@@ -106,6 +106,7 @@ export class ScoreLogProducer implements OnApplicationBootstrap, OnApplicationSh
       topic: this.config.KAFKA_TOPIC_SCORES,
       maxQueue: this.scorer.SCORER_SCORE_LOG_MAX_QUEUE,
       batchRecords: this.scorer.SCORER_SCORE_LOG_BATCH_RECORDS,
+      maxBatchBytes: this.scorer.SCORER_SCORE_LOG_MAX_BATCH_BYTES,
       flushMs: this.scorer.SCORER_SCORE_LOG_FLUSH_MS,
     };
     // A small young generation: with V8's default, the thread (little live data, bursts of garbage

@@ -11,6 +11,7 @@ export interface ScoreLogThreadInit {
   topic: string;
   maxQueue: number;
   batchRecords: number;
+  maxBatchBytes: number;
   flushMs: number;
 }
 
