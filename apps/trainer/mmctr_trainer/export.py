@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .layers import CTRModel, ModelSchema
+from .layers import CTRModel, ModelSchema, replace_prelu_for_serving
 from .onnx_scorer import OnnxScorer  # noqa: F401  (re-exported: evaluate, pipeline, tests)
 from .features import HISTORY_INPUTS, USER_INPUTS
 from .train import INPUT_NAMES
@@ -48,7 +48,7 @@ def example_inputs(schema: ModelSchema, batch: int = 4, user_batch: int = 1, see
 
 def serving_copy(model: CTRModel) -> CTRModel:
     m = copy.deepcopy(model).cpu().eval()
-    return m.prepare_for_export()
+    return replace_prelu_for_serving(m.prepare_for_export())
 
 
 def export_onnx(model: CTRModel, path: str | Path, opset: int = OPSET) -> Path:

@@ -4,6 +4,7 @@ and the int8 variant."""
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from mmctr_trainer.export import OnnxScorer, example_inputs, export_onnx, quantize_int8, serving_copy
 from mmctr_trainer.layers import ModelSchema
@@ -64,6 +65,26 @@ def test_qin_fold_is_exact():
     assert all(layer.folded is not None for layer in folded.qnn)
     assert folded.qnn[0].folded[0].shape == (folded.qnn[0].dim, folded.qnn[0].dim)
     assert np.abs(a - b).max() <= 1e-6
+
+
+@pytest.mark.parametrize("channels,shape,high", [(7, (64, 7), False), (7, (64, 7), True), (1, (8, 5, 3), True),
+                                                  (5, (8, 5, 3), False)])
+def test_serving_prelu_is_bit_identical(channels, shape, high):
+    """max(x, a*x) when every slope <= 1, relu(x) + a*min(x, 0) otherwise: both exactly nn.PReLU."""
+    from mmctr_trainer.layers import ServingPReLU
+
+    torch.manual_seed(3)
+    prelu = nn.PReLU(channels)
+    with torch.no_grad():
+        prelu.weight.copy_(torch.rand(channels) * (3.0 if high else 0.9) - 0.4)
+        if high:
+            prelu.weight[0] = 2.5  # one slope above 1 forces the general form
+    serving = ServingPReLU(prelu)
+    assert serving.max_form is not high
+    x = torch.randn(*shape)
+    x[0].zero_()
+    with torch.no_grad():
+        assert torch.equal(serving(x), prelu(x))
 
 
 def _onnx_worst_diff(model, scorer, *, batch, user_batch, seeds):
