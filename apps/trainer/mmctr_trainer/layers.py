@@ -114,7 +114,10 @@ class Embeddings(nn.Module):
         return torch.stack([self._look(t, user_fields[:, i]) for i, t in enumerate(self.user) if i >= start], dim=1)
 
     def tags(self, tags: Tensor) -> Tensor:
-        return masked_mean(self._look(self.tag, tags), tags > 0)
+        # Row 0 (padding) of the tag table is zero and gets no gradient, so the plain sum over the slots is
+        # the masked sum: the same mean without a [B, 5, E] multiply in the serving graph.
+        e = self._look(self.tag, tags)
+        return e.sum(-2) / (tags > 0).to(e.dtype).sum(-1, keepdim=True).clamp(min=1.0)
 
     def item_repr(self, ids: Tensor, cat: Tensor, tags: Tensor, mm: Tensor) -> Tensor:
         """ids/cat [...], tags [..., 5], mm [..., D] -> [..., 4E]"""

@@ -87,6 +87,22 @@ def test_serving_prelu_is_bit_identical(channels, shape, high):
         assert torch.equal(serving(x), prelu(x))
 
 
+def test_tag_mean_relies_on_a_zero_padding_row_that_training_keeps():
+    """Embeddings.tags sums all 5 slots (no mask multiply): exact only while tag row 0 stays zero."""
+    from mmctr_trainer.layers import masked_mean
+
+    torch.manual_seed(4)
+    model = build_model("qin", SCHEMA, CFG["models"]["qin"])
+    model.emb.tag.weight.data.normal_()  # every row non-zero ...
+    model.emb.tag.weight.data[0] = 0.0  # ... except the padding row, as nn.Embedding(padding_idx=0) starts it
+    model = _warm(model)
+    assert torch.count_nonzero(model.emb.tag.weight[0]) == 0
+    tags = torch.from_numpy(example_inputs(SCHEMA, batch=64, seed=8)["cand_tags"])
+    tags[:, 3:] = 0
+    with torch.no_grad():
+        assert torch.equal(model.emb.tags(tags), masked_mean(model.emb.tag(tags), tags > 0))
+
+
 def _onnx_worst_diff(model, scorer, *, batch, user_batch, seeds):
     """Largest |p_onnx - p_torch| over one example batch per seed, and how many samples were compared."""
     worst = 0.0
