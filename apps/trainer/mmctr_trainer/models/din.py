@@ -36,11 +36,18 @@ class DIN(CTRModel):
         hist_ids, hist_tags, hist_cat, hist_mm, hist_age = self.cut_history(hist_ids, hist_tags, hist_cat, hist_mm, hist_age)
         b = cand_fields.shape[0]
         t = self.emb.candidate(cand_fields, cand_tags, cand_mm)  # [B, I]
-        s = expand_batch(self.emb.history(hist_ids, hist_tags, hist_cat, hist_mm), b)  # [B, L, I]
+        h = self.emb.history(hist_ids, hist_tags, hist_cat, hist_mm)  # [Bu, L, I]
+        s = expand_batch(h, b)  # [B, L, I]
         weights = expand_batch(self.history_weights(hist_ids, hist_age, s.dtype), b)  # mask x age gate
-        tt = t.unsqueeze(1).expand_as(s)
-        w = self.attention(torch.cat([s, tt, s - tt, s * tt], -1)).squeeze(-1)  # [B, L]
-        w = w * weights
+        # The first attention layer on [s, t, s - t, s * t] is W_s s + W_t t + W_d (s - t) + W_p (s * t)
+        # = (W_s + W_d) s + (W_t - W_d) t + W_p (s * t): the history term once per user and the target term
+        # once per candidate; only s * t is [B, L]-sized. No [B, L, 4I] concat (the graph's slowest op).
+        first = self.attention[0]
+        assert isinstance(first, nn.Linear)
+        w_s, w_t, w_d, w_p = first.weight.split(t.shape[-1], dim=1)
+        a = (expand_batch(torch.matmul(h, (w_s + w_d).t()), b) + (torch.matmul(t, (w_t - w_d).t()) + first.bias).unsqueeze(1)
+             + torch.matmul(s * t.unsqueeze(1), w_p.t()))  # [B, L, H1]
+        w = self.attention[1:](a).squeeze(-1) * weights  # [B, L]
         pooled = torch.matmul(w.unsqueeze(1), s).squeeze(1)  # [B, I]
         user = expand_batch(self.emb.user_fields(user_fields, self.first_user_field).flatten(1), b)
         x = torch.cat([user, self.emb.pos(cand_fields), t, pooled], -1)
