@@ -95,6 +95,7 @@ def parity_db(ch, tmp_path_factory):
     with torch.no_grad():
         for p in model.parameters():  # random, not trained: every input should move the CTR
             p.normal_(0.0, 0.3)
+        model.emb.tag.weight[0].zero_()  # the padding tag stays zero, as in training (Embeddings.tags sums it)
     model.eval()
     reg = tmp_path_factory.mktemp("parity-registry")
     folder = reg / "v-good"
