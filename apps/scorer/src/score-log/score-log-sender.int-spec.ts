@@ -60,7 +60,7 @@ describe('ScoreLogSender against the real broker', () => {
   async function topicRecords(): Promise<string[]> {
     const admin = kafka.admin();
     await admin.connect();
-    const [offsets] = await admin.fetchTopicOffsets(topic).then((o) => [o[0]!]);
+    const offsets = (await admin.fetchTopicOffsets(topic))[0]!;
     await admin.disconnect();
     const end = Number(offsets.high);
     const ids: string[] = [];
