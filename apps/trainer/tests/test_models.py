@@ -121,6 +121,8 @@ def test_onnx_parity_and_int8(trained, tmp_path):
 
     m = onnx.load(str(path))
     assert m.opset_import[0].version >= 17
+    # PReLU is exported as max(x, a*x): onnxruntime's PRelu kernel was the slowest op of the QIN graph
+    assert "PRelu" not in {n.op_type for n in m.graph.node}
     # a model without an age gate (LR) does not read hist_age, and the exporter drops unread inputs
     expected = [n for n in INPUT_NAMES if n not in OPTIONAL_INPUTS or model.history_gate is not None]
     assert [i.name for i in m.graph.input] == expected and [o.name for o in m.graph.output] == ["ctr"]
