@@ -158,7 +158,7 @@ class Embeddings(nn.Module):
 
 class ServingPReLU(nn.Module):
     """nn.PReLU rewritten for export, with the same weights and bit-identical outputs. onnxruntime's CPU
-    PRelu kernel broadcasts the per-channel slope element by element: on QIN's [500, 112] layers it took
+    PRelu kernel broadcasts the per-channel slope element by element: on QIN's [500, 104] layers it took
     longer than the layer's Gemm (340 vs 285 us), a fifth of the default QIN's run. max(x, a*x) is PReLU
     exactly when every slope a <= 1 (two fast elementwise ops); otherwise relu(x) + a*min(x, 0)."""
 
