@@ -52,15 +52,17 @@ async function timeRuns(fn: () => Promise<unknown>, warm: number, n: number) {
 }
 
 export function model(emb: number): string {
-  const dir = join(REPO, '.cache', 'bench-models', `qin-e${emb}`);
+  const fixture = join(REPO, 'apps/scorer/test/fixtures/make-test-model.py');
+  const hash = createHash('sha256')
+    .update(readFileSync(fixture))
+    .update(readFileSync(join(REPO, 'libs', 'features', 'feature_spec.json')))
+    .digest('hex')
+    .slice(0, 10);
+  const dir = join(REPO, '.cache', 'bench-models', `qin-e${emb}-${hash}`);
   if (!existsSync(join(dir, 'model.onnx'))) {
-    execFileSync(
-      PY,
-      [join(REPO, 'apps/scorer/test/fixtures/make-test-model.py'), dir, '--emb', String(emb), '--seed', '11'],
-      {
-        stdio: 'inherit',
-      },
-    );
+    execFileSync(PY, [fixture, dir, '--emb', String(emb), '--seed', '11'], {
+      stdio: 'inherit',
+    });
   }
   return dir;
 }
