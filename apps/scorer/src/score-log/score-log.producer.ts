@@ -66,6 +66,10 @@ export class ScoreLogProducer implements OnApplicationBootstrap, OnApplicationSh
       return;
     }
     this.batch.push(p.packed);
+    this.scheduleHandOver();
+  }
+
+  private scheduleHandOver(): void {
     this.handOverTimer ??= setTimeout(() => this.handOver(), this.scorer.SCORER_SCORE_LOG_FLUSH_MS).unref();
   }
 
@@ -130,6 +134,6 @@ export class ScoreLogProducer implements OnApplicationBootstrap, OnApplicationSh
       setTimeout(() => !this.closing && this.start(), RESTART_DELAY_MS).unref();
     });
     this.thread = thread;
-    if (this.batch.length > 0) this.handOverTimer ??= setTimeout(() => this.handOver(), init.flushMs).unref();
+    if (this.batch.length > 0) this.scheduleHandOver();
   }
 }
