@@ -51,13 +51,16 @@ async function timeRuns(fn: () => Promise<unknown>, warm: number, n: number) {
   return { p50: percentile(ms, 50), p99: percentile(ms, 99) };
 }
 
+/** Short hash of the files a cached model is built from: a changed source builds a fresh one. */
+function sourcesHash(files: string[]): string {
+  const hash = createHash('sha256');
+  for (const f of files) hash.update(readFileSync(f));
+  return hash.digest('hex').slice(0, 10);
+}
+
 export function model(emb: number): string {
   const fixture = join(REPO, 'apps/scorer/test/fixtures/make-test-model.py');
-  const hash = createHash('sha256')
-    .update(readFileSync(fixture))
-    .update(readFileSync(join(REPO, 'libs', 'features', 'feature_spec.json')))
-    .digest('hex')
-    .slice(0, 10);
+  const hash = sourcesHash([fixture, join(REPO, 'libs', 'features', 'feature_spec.json')]);
   const dir = join(REPO, '.cache', 'bench-models', `qin-e${emb}-${hash}`);
   if (!existsSync(join(dir, 'model.onnx'))) {
     execFileSync(PY, [fixture, dir, '--emb', String(emb), '--seed', '11'], {
@@ -80,9 +83,7 @@ function trainerModel(arch: string, config: string): string {
       .filter((f) => f.endsWith('.py'))
       .map((f) => join(pkg, 'models', f)),
   ];
-  const hash = createHash('sha256');
-  for (const f of sources) hash.update(readFileSync(f));
-  const root = join(REPO, '.cache', 'bench-models', `trainer-${hash.digest('hex').slice(0, 10)}`);
+  const root = join(REPO, '.cache', 'bench-models', `trainer-${sourcesHash(sources)}`);
   const dir = join(root, `${arch}-${config}`);
   if (!existsSync(join(dir, 'model.onnx'))) {
     execFileSync(
