@@ -2,12 +2,54 @@
 //   logit = intercept + userBias + a*longTerm[topic] + b*shortTerm[topic] + c*popularityZ
 //           - g*ln(1 + position) + placement + device + deviceXcategory + noise
 //   p_true = sigmoid(logit)
+// The noise is drawn per impression, independent of everything else, so the best prediction anyone
+// could make is p_expected = E_noise[p_true]: the oracle without the coin's extra randomness.
 import { DEVICES, type SynthConfig } from './config';
 import type { Rng } from './prng';
 import { TOPICS_PER_CATEGORY } from './vocabulary';
 
 export const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
 export const logit = (p: number): number => Math.log(p / (1 - p));
+
+// Trapezoid nodes over a standard normal, +-8 sigma in steps of 1/4: for a smooth integrand like the
+// sigmoid the trapezoid rule on a Gaussian converges geometrically (error far below 1e-9 here).
+const NORMAL_NODES: ReadonlyArray<{ x: number; w: number }> = (() => {
+  const nodes = Array.from({ length: 65 }, (_, i) => {
+    const x = -8 + i / 4;
+    return { x, w: Math.exp(-0.5 * x * x) };
+  });
+  const total = nodes.reduce((a, n) => a + n.w, 0);
+  return nodes.map((n) => ({ x: n.x, w: n.w / total }));
+})();
+
+/** E[sigmoid(z + sigma * e)] for e ~ N(0, 1). */
+export function expectedSigmoid(z: number, sigma: number): number {
+  if (sigma === 0) return sigmoid(z);
+  let sum = 0;
+  for (const n of NORMAL_NODES) sum += n.w * sigmoid(z + sigma * n.x);
+  return sum;
+}
+
+/**
+ * The expected click probability when the item's topic is unknown: the average over `topics` of
+ * expectedSigmoid(topicLogit(t)), weighted by `prior` (which need not be normalised over them).
+ */
+export function expectedOverTopics(
+  topics: readonly number[],
+  prior: ArrayLike<number>,
+  topicLogit: (topic: number) => number,
+  sigma: number,
+): number {
+  let sum = 0;
+  let mass = 0;
+  for (const t of topics) {
+    const w = prior[t] as number;
+    if (w <= 0) continue;
+    sum += w * expectedSigmoid(topicLogit(t), sigma);
+    mass += w;
+  }
+  return sum / mass;
+}
 
 export class ClickModel {
   /** Row-major devices x categories. */
@@ -49,6 +91,18 @@ export class ClickModel {
 
   shortTermLogit(shortTerm: number): number {
     return this.cfg.clickModel.shortTerm * shortTerm;
+  }
+
+  /** p_expected of a logit without its noise term. */
+  expectedClick(logitWithoutNoise: number): number {
+    return expectedSigmoid(logitWithoutNoise, this.cfg.clickModel.noiseSigma);
+  }
+
+  /** The topics of a category, in order. */
+  topicsOf(category: number): number[] {
+    const first = category * TOPICS_PER_CATEGORY;
+    const last = Math.min(this.cfg.items.topics, first + TOPICS_PER_CATEGORY);
+    return Array.from({ length: last - first }, (_, i) => first + i);
   }
 
   noise(rng: Rng): number {

@@ -44,6 +44,7 @@ interface PTrueLine {
   request_id: string;
   item_id: string;
   p_true: number;
+  p_expected: number;
   period: 'train' | 'validation' | 'test';
 }
 
@@ -183,6 +184,34 @@ describe('statistics', () => {
     );
     expect(fromFiles).toBeCloseTo(oracle.p_true.test.auc, 4);
     expect(oracle.p_true.test.auc).toBeGreaterThan(0.7);
+  });
+
+  it('reports p_expected (p_true without the noise draw) per line, matching its oracle figures', () => {
+    const clicks = clickKeys();
+    const labels = pTrue.map((p) => (clicks.has(`${p.request_id}/${p.item_id}`) ? 1 : 0));
+    const fromFiles = auc(
+      pTrue.map((p) => p.p_expected),
+      labels,
+      (i) => pTrue[i]!.period === 'test',
+    );
+    expect(fromFiles).toBeCloseTo(oracle.p_expected.test.auc, 4);
+    // The noise has mean zero on the logit: p_expected tracks p_true closely but not exactly.
+    const logitGap = pTrue.map((p) =>
+      Math.abs(Math.log(p.p_true / (1 - p.p_true)) - Math.log(p.p_expected / (1 - p.p_expected))),
+    );
+    expect(logitGap.some((g) => g > 1e-3)).toBe(true);
+    expect(logitGap.reduce((a, g) => a + g, 0) / logitGap.length).toBeLessThan(cfg.clickModel.noiseSigma);
+    expect(oracle.p_expected.overall.impressions).toBe(pTrue.length);
+  });
+
+  it('scores the content-blind oracle on the same cold-start rows, differently where tags are silent', () => {
+    const blind = oracle.content_blind_cold_start_test;
+    const seeing = oracle.p_expected_cold_start_test;
+    expect(blind.impressions).toBe(seeing.impressions);
+    expect(blind.impressions).toBeGreaterThan(0);
+    expect(blind.clicks).toBe(seeing.clicks);
+    expect(blind.auc).not.toBe(seeing.auc);
+    expect(blind.auc).toBeGreaterThan(0.5);
   });
 
   it('puts a topic-only model clearly below the oracle (user and sequence effects exist)', () => {

@@ -66,6 +66,19 @@ export interface OracleReport {
   p_true: Record<Period | 'overall', Scores>;
   /** p_true on the test impressions of cold-start items. */
   p_true_cold_start_test: Scores;
+  /**
+   * p_expected = E over the per-impression logit noise of p_true. The noise is independent of
+   * everything a model or the oracle could know, so this is the best prediction possible; p_true
+   * also knows each impression's noise draw, which is part of the coin flip.
+   */
+  p_expected: Record<Period | 'overall', Scores>;
+  p_expected_cold_start_test: Scores;
+  /**
+   * The same cold-start rows for an oracle that knows everything but the topic of cold-start items
+   * whose tags do not name it (averaged over their category's topics): how much content (text,
+   * image) can add on cold-start items is p_expected_cold_start_test.auc minus this AUC.
+   */
+  content_blind_cold_start_test: Scores;
   /** p_true without the short-term term (AUC): what ignoring the click history costs. */
   without_short_term_auc: Record<'test' | 'overall', number>;
   /** Click rate per item topic estimated on train, scored on test (AUC): a floor for models. */
@@ -242,6 +255,8 @@ export async function generate(
 
   const total = cfg.requests.impressions;
   const pTrue = new Float64Array(total);
+  const pExpected = new Float64Array(total);
+  const pContentBlind = new Float64Array(total);
   const pWithoutShortTerm = new Float64Array(total);
   const label = new Uint8Array(total);
   const periodCode = new Uint8Array(total);
@@ -253,6 +268,9 @@ export async function generate(
       // Rounded once: the file and the oracle figures use the same numbers.
       const p = Number(e.pTrue.toPrecision(7));
       pTrue[e.n] = p;
+      const expected = Number(e.pExpected.toPrecision(7));
+      pExpected[e.n] = expected;
+      pContentBlind[e.n] = e.pContentBlind;
       pWithoutShortTerm[e.n] = e.logitWithoutShortTerm;
       label[e.n] = e.clicked ? 1 : 0;
       periodCode[e.n] = PERIODS.indexOf(e.period);
@@ -265,6 +283,7 @@ export async function generate(
           request_id: requestId(e.request),
           item_id: items.ids[e.item],
           p_true: p,
+          p_expected: expected,
           period: e.period,
         }),
       );
@@ -317,18 +336,20 @@ export async function generate(
   const per = periodCode.subarray(0, n);
   const inPeriod = (code: number) => (i: number) => per[i] === code;
   const all = (): boolean => true;
+  const coldStartTest = (i: number): boolean => per[i] === 2 && items.coldStart[shownItem[i] as number] === 1;
+  const byPeriod = (q: Float64Array): Record<Period | 'overall', Scores> => ({
+    overall: scores(q, y, all),
+    train: scores(q, y, inPeriod(0)),
+    validation: scores(q, y, inPeriod(1)),
+    test: scores(q, y, inPeriod(2)),
+  });
+  const expected = pExpected.subarray(0, n);
   const oracle: OracleReport = {
-    p_true: {
-      overall: scores(p, y, all),
-      train: scores(p, y, inPeriod(0)),
-      validation: scores(p, y, inPeriod(1)),
-      test: scores(p, y, inPeriod(2)),
-    },
-    p_true_cold_start_test: scores(
-      p,
-      y,
-      (i) => per[i] === 2 && items.coldStart[shownItem[i] as number] === 1,
-    ),
+    p_true: byPeriod(p),
+    p_true_cold_start_test: scores(p, y, coldStartTest),
+    p_expected: byPeriod(expected),
+    p_expected_cold_start_test: scores(expected, y, coldStartTest),
+    content_blind_cold_start_test: scores(pContentBlind.subarray(0, n), y, coldStartTest),
     without_short_term_auc: {
       test: round(auc(pWithoutShortTerm.subarray(0, n), y, inPeriod(2))),
       overall: round(auc(pWithoutShortTerm.subarray(0, n), y, all)),

@@ -16,6 +16,8 @@ export interface ItemTable {
   popularityWeight: Float64Array;
   firstSeenMs: Float64Array;
   coldStart: Uint8Array;
+  /** 1 where the item's tags name its topic (else only its text and image carry it). */
+  topicTagged: Uint8Array;
   /** Seed of each item's image stream. */
   imageSeed: Uint32Array;
   catalogue: CatalogueItem[];
@@ -43,6 +45,7 @@ export function generateItems(
     popularityWeight: new Float64Array(n),
     firstSeenMs: new Float64Array(n),
     coldStart: new Uint8Array(n),
+    topicTagged: new Uint8Array(n),
     imageSeed: new Uint32Array(n),
     catalogue: [],
   };
@@ -69,7 +72,9 @@ export function generateItems(
     table.imageSeed[i] = rng.nextU32();
 
     const id = table.ids[i] as string;
-    const text = itemText(topic, k, ic.offTopicWordRate, textRng, textRng.bernoulli(ic.topicTagShare));
+    const topicTagged = textRng.bernoulli(ic.topicTagShare);
+    table.topicTagged[i] = topicTagged ? 1 : 0;
+    const text = itemText(topic, k, ic.offTopicWordRate, textRng, topicTagged);
     table.catalogue.push({
       schema_version: SCHEMA_VERSION,
       item_id: id,

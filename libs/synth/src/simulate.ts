@@ -4,7 +4,7 @@
 // not see in the event history before the request.
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { SOURCE_EXPLORE, SOURCE_POPULARITY, SOURCE_USER_TOPIC, type CandidateIndex } from './candidates';
-import { type ClickModel, ShortTermMemory, sigmoid } from './click-model';
+import { type ClickModel, expectedOverTopics, ShortTermMemory, sigmoid } from './click-model';
 import { type Period, type Periods, type SynthConfig, periodOf } from './config';
 import type { ItemTable } from './items';
 import { MinHeap } from './min-heap';
@@ -32,6 +32,14 @@ export interface Impression {
   position: number;
   placement: number;
   pTrue: number;
+  /** E over the per-impression noise of p_true: the best prediction possible. */
+  pExpected: number;
+  /**
+   * For cold-start items whose tags do not name the topic: p_expected averaged over the topics of
+   * the item's category (catalogue shares), i.e. an oracle that sees neither text nor image.
+   * Equal to pExpected for tagged cold-start items; NaN for all other items.
+   */
+  pContentBlind: number;
   /** The same logit without the short-term term (for the ablation figures). */
   logitWithoutShortTerm: number;
   clicked: boolean;
@@ -99,6 +107,12 @@ export async function simulate(
   const [wPop, wTopic] = cfg.requests.sourceWeights;
   const sourceTotal = cfg.requests.sourceWeights.reduce((a, b) => a + b, 0);
   const stats = { impressions: 0, clicks: 0, conversions: 0, sumP: 0 };
+  // Catalogue share of each topic: the prior of an oracle that knows only an item's category.
+  const topicPrior = new Float64Array(k);
+  for (let i = 0; i < items.count; i++) {
+    const t = items.topic[i] as number;
+    topicPrior[t] = (topicPrior[t] as number) + 1;
+  }
   let seq = 0;
 
   const release = (until: number): void => {
@@ -140,20 +154,36 @@ export async function simulate(
     for (let position = 0; position < slate.length; position++) {
       const item = slate[position] as number;
       const topic = items.topic[item] as number;
-      const base =
-        intercept +
+      const category = items.category[item] as number;
+      const staticLogit = (longTerm: number): number =>
         model.staticLogit(
           users.bias[user] as number,
-          users.longTerm[user * k + topic] as number,
+          longTerm,
           items.popularityZ[item] as number,
           position,
           placement,
           device,
-          items.category[item] as number,
-        ) +
-        model.noise(rng);
+          category,
+        );
+      const topicLogit = (t: number): number =>
+        intercept +
+        staticLogit(users.longTerm[user * k + t] as number) +
+        model.shortTermLogit(shortTerm[t] as number);
+      const noise = model.noise(rng);
+      const base = intercept + staticLogit(users.longTerm[user * k + topic] as number) + noise;
       const z = base + model.shortTermLogit(shortTerm[topic] as number);
       const pTrue = sigmoid(z);
+      // The oracle figures only (the calibration pilot has no sink and skips them).
+      let pExpected = Number.NaN;
+      let pContentBlind = Number.NaN;
+      if (opts.sink) {
+        pExpected = model.expectedClick(topicLogit(topic));
+        if (items.coldStart[item] === 1)
+          pContentBlind =
+            items.topicTagged[item] === 1
+              ? pExpected
+              : expectedOverTopics(model.topicsOf(category), topicPrior, topicLogit, cm.noiseSigma);
+      }
       const clicked = rng.next() < pTrue;
       const n = stats.impressions++;
       stats.sumP += pTrue;
@@ -166,6 +196,8 @@ export async function simulate(
         position,
         placement,
         pTrue,
+        pExpected,
+        pContentBlind,
         logitWithoutShortTerm: base,
         clicked,
         period,

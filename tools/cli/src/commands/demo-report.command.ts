@@ -23,7 +23,10 @@ async function* lines(file: string): AsyncGenerator<string> {
     if (line) yield line;
 }
 
-/** Oracle (p_true) AUC over exactly the impressions the scorer answered. */
+/**
+ * Oracle AUCs over exactly the impressions the scorer answered: p_true, and p_expected (p_true
+ * averaged over the per-impression noise, the best prediction possible; absent in older synth folders).
+ */
 async function oracleOnServed(synthDir: string, servedFile: string) {
   const served = new Map<string, { label: number; cold: boolean }>();
   for await (const line of lines(servedFile)) {
@@ -31,17 +34,32 @@ async function oracleOnServed(synthDir: string, servedFile: string) {
     served.set(`${r.request_id}\u0000${r.item_id}`, r);
   }
   const p: number[] = [];
+  const expected: number[] = [];
   const y: number[] = [];
   const cold: boolean[] = [];
   for await (const line of lines(join(synthDir, 'p_true.jsonl'))) {
-    const r = JSON.parse(line) as { request_id: string; item_id: string; p_true: number };
+    const r = JSON.parse(line) as {
+      request_id: string;
+      item_id: string;
+      p_true: number;
+      p_expected?: number;
+    };
     const hit = served.get(`${r.request_id}\u0000${r.item_id}`);
     if (!hit) continue;
     p.push(r.p_true);
+    expected.push(r.p_expected ?? Number.NaN);
     y.push(hit.label);
     cold.push(hit.cold);
   }
-  return { impressions: p.length, auc: auc(p, y), cold_auc: auc(p, y, (i) => cold[i] === true) };
+  const isCold = (i: number) => cold[i] === true;
+  const hasExpected = expected.every((v) => !Number.isNaN(v));
+  return {
+    impressions: p.length,
+    auc: auc(p, y),
+    cold_auc: auc(p, y, isCold),
+    expected_auc: hasExpected ? auc(expected, y) : null,
+    expected_cold_auc: hasExpected ? auc(expected, y, isCold) : null,
+  };
 }
 
 export function register(program: Command): void {
@@ -89,6 +107,10 @@ export function register(program: Command): void {
       out.push(
         `  oracle (p_true)                                 ${f4(oracle.auc)}   ${f4(oracle.cold_auc)}`,
       );
+      if (oracle.expected_auc !== null)
+        out.push(
+          `  oracle without the noise draw (p_expected)      ${f4(oracle.expected_auc)}   ${f4(oracle.expected_cold_auc)}`,
+        );
       for (const m of evals) {
         const tag = m.version === opts.production ? ' (production)' : '';
         out.push(

@@ -58,6 +58,8 @@ function report(s: SynthSummary, seconds: number): string {
     `  oracle (p_true) test:    AUC ${o.p_true.test.auc.toFixed(4)}  log-loss ${o.p_true.test.logloss.toFixed(4)}  CTR ${(100 * o.p_true.test.ctr).toFixed(2)}%`,
     `  oracle (p_true) test, cold-start items: AUC ${o.p_true_cold_start_test.auc.toFixed(4)} on ${o.p_true_cold_start_test.impressions} impressions`,
     `  oracle (p_true) overall: AUC ${o.p_true.overall.auc.toFixed(4)}  log-loss ${o.p_true.overall.logloss.toFixed(4)}`,
+    `  oracle without the noise draw (p_expected) test: AUC ${o.p_expected.test.auc.toFixed(4)}  log-loss ${o.p_expected.test.logloss.toFixed(4)}; cold-start items ${o.p_expected_cold_start_test.auc.toFixed(4)}`,
+    `  the same, blind to cold-start items' content:   cold-start AUC ${o.content_blind_cold_start_test.auc.toFixed(4)}`,
     `  without short-term interest: test AUC ${o.without_short_term_auc.test.toFixed(4)}`,
     `  topic-only baseline:         test AUC ${o.topic_only_auc.test.toFixed(4)}`,
   ].join('\n');
