@@ -217,27 +217,33 @@ describe('serving/training parity: the trainer recomputes score_log (real stack)
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it('serves varied requests with the exported model', async () => {
+  /** The k-th of the suite's varied requests. */
+  const requestBody = (k: number) => {
     const positions = [0, 5, 31, 32, 200, 65535];
+    const user = ['u1', 'u2', 'u3', `new-${k}`][k % 4]!;
+    const context = [{ device: 'ios', placement: 'feed', country: 'DE' }, { device: 'android' }, undefined][
+      k % 3
+    ];
+    const n = 1 + ((k * 7) % 30);
+    const candidates = Array.from({ length: n }, (_, j) => {
+      // p41..p45 and ghost-c are in no catalogue: scored as unknown
+      const item_id = k % 5 === 0 && j === 2 ? 'ghost-c' : `p${1 + ((k * 5 + j * 3) % 45)}`;
+      return k % 4 === 0 ? { item_id } : { item_id, position: positions[(j + k) % positions.length] };
+    });
+    return {
+      request_id: `parity-${k}`,
+      user_id: user,
+      ...(context ? { context } : {}),
+      // every other request at a later hour: hour_of_day comes from the logged ts_ms
+      ...(k % 2 ? { ts_ms: now + k * HOUR } : {}),
+      candidates,
+    };
+  };
+
+  it('serves varied requests with the exported model', async () => {
     for (let k = 0; k < 24; k++) {
-      const user = ['u1', 'u2', 'u3', `new-${k}`][k % 4]!;
-      const context = [{ device: 'ios', placement: 'feed', country: 'DE' }, { device: 'android' }, undefined][
-        k % 3
-      ];
-      const n = 1 + ((k * 7) % 30);
-      const candidates = Array.from({ length: n }, (_, j) => {
-        // p41..p45 and ghost-c are in no catalogue: scored as unknown
-        const item_id = k % 5 === 0 && j === 2 ? 'ghost-c' : `p${1 + ((k * 5 + j * 3) % 45)}`;
-        return k % 4 === 0 ? { item_id } : { item_id, position: positions[(j + k) % positions.length] };
-      });
-      const body = {
-        request_id: `parity-${k}`,
-        user_id: user,
-        ...(context ? { context } : {}),
-        // every other request at a later hour: hour_of_day comes from the logged ts_ms
-        ...(k % 2 ? { ts_ms: now + k * HOUR } : {}),
-        candidates,
-      };
+      const body = requestBody(k);
+      const n = body.candidates.length;
       const res = await post<ScoreResponse>(`${scorer!.url}/v1/score`, body);
       expect(res.status).toBe(200);
       expect(res.body.model_version).toBe(version);
@@ -313,5 +319,45 @@ describe('serving/training parity: the trainer recomputes score_log (real stack)
     expect(r.candidates_over_tolerance).toBe(1);
     expect(r.worst[0]).toMatchObject({ request_id: 'parity-3-altered' });
     expect(Math.abs(r.worst[0]!.abs_diff - 0.01)).toBeLessThan(1e-6);
+  });
+
+  it('micro-batching: concurrent requests sharing runs of the batch graph get the CTRs each gets alone', async () => {
+    // Fixed times: the answers must not depend on when the requests run.
+    const bodies = Array.from({ length: 24 }, (_, k) => ({
+      ...requestBody(k),
+      request_id: `micro-batch-${k}`,
+      ts_ms: now + k * HOUR,
+    }));
+    const alone: ScoreResponse[] = [];
+    for (const body of bodies) alone.push((await post<ScoreResponse>(`${scorer!.url}/v1/score`, body)).body);
+    const batching = await startScorer({
+      SCORER_MICRO_BATCH_WINDOW_MS: '100',
+      SCORER_SCORE_LOG_ENABLED: 'false',
+      SCORE_LOG_SINK_ENABLED: 'false',
+    });
+    try {
+      await waitFor('the batching scorer to serve the model', async () => {
+        const res = await fetch(`${batching.url}/health/ready`);
+        return res.ok && ((await res.json()) as { model_version: string | null }).model_version === version;
+      });
+      const together = await Promise.all(
+        bodies.map((body) => post<ScoreResponse>(`${batching.url}/v1/score`, body)),
+      );
+      together.forEach((res, k) => {
+        expect(res.status).toBe(200);
+        expect(res.body.degraded).toBe(false);
+        const want = alone[k]!.scores;
+        expect(res.body.scores.map((s) => s.item_id)).toEqual(want.map((s) => s.item_id));
+        const worst = Math.max(...res.body.scores.map((s, i) => Math.abs(s.ctr - want[i]!.ctr)));
+        expect(worst).toBeLessThan(1e-5);
+      });
+      const metrics = await (await fetch(`${batching.url}/metrics`)).text();
+      const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1]);
+      // every request went through the batcher, and fewer runs than requests means runs were shared
+      expect(value('mmctr_scorer_micro_batch_requests_sum')).toBe(24);
+      expect(value('mmctr_scorer_micro_batch_requests_count')).toBeLessThan(24);
+    } finally {
+      await batching.close();
+    }
   });
 });

@@ -3,7 +3,7 @@
 Inputs: user_fields [Bu, U], hist_ids [Bu, L], hist_tags [Bu, L, 5], hist_cat [Bu, L], hist_mm [Bu, L, D],
 hist_age [Bu, L] (serving passes Bu = 1: one user, broadcast over the candidates inside the graph) and cand_fields [B, 3],
 cand_tags [B, 5], cand_mm [B, D]; output ctr [B]. Bu may also equal B (offline evaluation, one user per
-row). QIN's quadratic rows are folded into one matrix per layer; BatchNorm / dropout in eval mode.
+row). The micro-batching variant (`export_batch_onnx`) adds cand_user [B]. QIN's quadratic rows are folded into one matrix per layer; BatchNorm / dropout in eval mode.
 """
 
 from __future__ import annotations
@@ -51,26 +51,65 @@ def serving_copy(model: CTRModel) -> CTRModel:
     return replace_prelu_for_serving(m.prepare_for_export())
 
 
-def export_onnx(model: CTRModel, path: str | Path, opset: int = OPSET) -> Path:
-    path = Path(path)
+def _export(module: torch.nn.Module, args: tuple[torch.Tensor, ...], names: list[str], dyn: dict[str, dict[int, str]],
+            path: Path, opset: int) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    m = serving_copy(model)
-    ex = example_inputs(m.schema, batch=3, user_batch=1)
-    args = tuple(torch.from_numpy(ex[n]) for n in INPUT_NAMES)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, args, str(path), input_names=names, output_names=["ctr"], dynamic_axes=dyn,
+                          opset_version=opset, dynamo=False, do_constant_folding=True)
+    import onnx
+
+    onnx.checker.check_model(str(path))
+    return path
+
+
+def _dynamic_axes() -> dict[str, dict[int, str]]:
     dyn: dict[str, dict[int, str]] = {n: {0: "Bu"} for n in USER_INPUTS}
     for n in HISTORY_INPUTS:
         dyn[n][1] = "L"
     for n in INPUT_NAMES:
         dyn.setdefault(n, {0: "B"})
     dyn["ctr"] = {0: "B"}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(m, args, str(path), input_names=INPUT_NAMES, output_names=["ctr"], dynamic_axes=dyn,
-                          opset_version=opset, dynamo=False, do_constant_folding=True)
-    import onnx
+    return dyn
 
-    onnx.checker.check_model(str(path))
-    return path
+
+def export_onnx(model: CTRModel, path: str | Path, opset: int = OPSET) -> Path:
+    m = serving_copy(model)
+    ex = example_inputs(m.schema, batch=3, user_batch=1)
+    args = tuple(torch.from_numpy(ex[n]) for n in INPUT_NAMES)
+    return _export(m, args, INPUT_NAMES, _dynamic_axes(), Path(path), opset)
+
+
+class CandidateUsers(torch.nn.Module):
+    """The micro-batching graph: user inputs hold the users of several requests ([N, ...]) and
+    cand_user [B] names each candidate's user row. Each candidate gets its user's rows (Bu = B inside),
+    so the history's keys and values are computed per candidate, not once per request: more work, in
+    exchange for one run over several concurrent requests (meant for the GPU)."""
+
+    def __init__(self, model: CTRModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, user_fields: torch.Tensor, hist_ids: torch.Tensor, hist_tags: torch.Tensor,
+                hist_cat: torch.Tensor, hist_mm: torch.Tensor, hist_age: torch.Tensor, cand_fields: torch.Tensor,
+                cand_tags: torch.Tensor, cand_mm: torch.Tensor, cand_user: torch.Tensor) -> torch.Tensor:
+        users = (t.index_select(0, cand_user) for t in (user_fields, hist_ids, hist_tags, hist_cat, hist_mm, hist_age))
+        return self.model(*users, cand_fields, cand_tags, cand_mm)
+
+
+def batch_graph_name(graph_file: str) -> str:
+    """model.onnx -> model.batch.onnx, model.int8.onnx -> model.int8.batch.onnx (the scorer derives it the same way)."""
+    return graph_file[: -len(".onnx")] + ".batch.onnx"
+
+
+def export_batch_onnx(model: CTRModel, path: str | Path, opset: int = OPSET) -> Path:
+    m = CandidateUsers(serving_copy(model))
+    ex = example_inputs(m.model.schema, batch=5, user_batch=2)
+    args = tuple(torch.from_numpy(ex[n]) for n in INPUT_NAMES) + (torch.tensor([0, 1, 1, 0, 1]),)
+    dyn = _dynamic_axes()
+    dyn["cand_user"] = {0: "B"}
+    return _export(m, args, INPUT_NAMES + ["cand_user"], dyn, Path(path), opset)
 
 
 # Only the embedding tables (Gather) are quantised. Dynamic int8 MatMuls quantise activations per

@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from .ch import ClickHouse
-from .export import OnnxScorer, export_onnx, model_card, quantize_int8
+from .export import OnnxScorer, batch_graph_name, export_batch_onnx, export_onnx, model_card, quantize_int8
 from .layers import ModelSchema
 from .metrics import auc
 from .registry import git_rev, new_version, register, registry_root, write_artifact
@@ -58,6 +58,8 @@ def train_export_register(*, model_name: str, schema: ModelSchema, data: DataSou
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path = export_onnx(res.model, Path(tmp) / "model.onnx")
         int8_path = quantize_int8(onnx_path, Path(tmp) / "model.int8.onnx")
+        batch_path = export_batch_onnx(res.model, Path(tmp) / batch_graph_name("model.onnx"))
+        batch_int8_path = quantize_int8(batch_path, Path(tmp) / batch_graph_name("model.int8.onnx"))
         t0 = time.time()
         ebs = int(config["training"].get("eval_batch_size", 8192))
         n = min(parity_rows, data.rows("test")) or min(parity_rows, data.rows("val"))
@@ -80,7 +82,8 @@ def train_export_register(*, model_name: str, schema: ModelSchema, data: DataSou
         card.update({"version": version, "git_rev": rev, "data": data_range})
         spec_doc = dict(spec_json)
         spec_doc["serving_signature"] = signature
-        folder = write_artifact(root, version, {"model.onnx": onnx_path, "model.int8.onnx": int8_path},
+        folder = write_artifact(root, version, {"model.onnx": onnx_path, "model.int8.onnx": int8_path,
+                                       batch_path.name: batch_path, batch_int8_path.name: batch_int8_path},
                                 {"feature_spec.json": spec_doc, "model.json": card, "metrics.json": metrics,
                                  "data.json": data_range, "git_rev.txt": {"git_rev": rev}})
     log(f"[registry] artifact {folder}")

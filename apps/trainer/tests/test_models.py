@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from mmctr_trainer.export import OnnxScorer, example_inputs, export_onnx, quantize_int8, serving_copy
+from mmctr_trainer.export import (OnnxScorer, batch_graph_name, example_inputs, export_batch_onnx, export_onnx,
+                                  quantize_int8, serving_copy)
 from mmctr_trainer.layers import ModelSchema
 from mmctr_trainer.models import MODELS, build_model
 from mmctr_trainer.features import OPTIONAL_INPUTS, USER_INPUTS
@@ -142,6 +143,29 @@ def test_onnx_parity_and_int8(trained, tmp_path):
     p8, p32 = OnnxScorer(q).run(x), scorer.run(x)
     assert p8.shape == (500,) and np.isfinite(p8).all()
     assert float(np.abs(p8 - p32).max()) < 0.02
+
+
+def test_batch_graph_scores_several_requests_as_the_serving_graph_does(trained, tmp_path):
+    """The micro-batching graph: three requests (different users, 7 / 1 / 40 candidates) in one run give each
+    candidate the CTR the serving graph gives it in its own request."""
+    name, model = trained
+    assert batch_graph_name("model.onnx") == "model.batch.onnx"
+    assert batch_graph_name("model.int8.onnx") == "model.int8.batch.onnx"
+    single = OnnxScorer(export_onnx(model, tmp_path / "model.onnx"))
+    path = export_batch_onnx(model, tmp_path / "model.batch.onnx")
+    import onnx
+
+    inputs = [i.name for i in onnx.load(str(path)).graph.input]
+    assert inputs[-1] == "cand_user" and inputs[:-1] == single.input_names
+    requests = [example_inputs(SCHEMA, batch=b, user_batch=1, seed=300 + i) for i, b in enumerate((7, 1, 40))]
+    merged = {n: np.concatenate([r[n] for r in requests]) for n in requests[0]}
+    merged["cand_user"] = np.concatenate([np.full(len(r["cand_mm"]), i, dtype=np.int64) for i, r in enumerate(requests)])
+    batched = OnnxScorer(path).run(merged)
+    separate = np.concatenate([single.run(r) for r in requests])
+    assert batched.shape == (48,)
+    np.testing.assert_allclose(batched, separate, atol=1e-6, err_msg=name)
+    q = OnnxScorer(quantize_int8(path, tmp_path / "model.int8.batch.onnx")).run(merged)
+    assert float(np.abs(q - batched).max()) < 0.02
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

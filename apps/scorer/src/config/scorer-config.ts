@@ -31,6 +31,11 @@ export const scorerConfigSchema = z.object({
   /** Let onnxruntime's pool threads spin between runs; off suits a few cores shared with other work. */
   SCORER_ORT_ALLOW_SPINNING: bool.default('false'),
   SCORER_EXECUTION_PROVIDER: z.enum(['cpu', 'cuda']).default('cpu'),
+  /** > 0: concurrent requests within this window share one run of the artifact's batch graph (for the
+   * GPU; on CPU it is slower, docs/scorer.md). 0 turns micro-batching off. */
+  SCORER_MICRO_BATCH_WINDOW_MS: int(0, 1_000).default(0),
+  /** A micro-batch runs as soon as it holds this many candidates. */
+  SCORER_MICRO_BATCH_MAX_CANDIDATES: int(1, 1_000_000).default(4096),
 
   /** Per-call budget for Redis (history, item misses); past it the request degrades. */
   SCORER_REDIS_TIMEOUT_MS: int(1, 10_000).default(50),

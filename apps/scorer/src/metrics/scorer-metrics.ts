@@ -37,6 +37,12 @@ export class ScorerMetrics {
     buckets: [1, 10, 50, 100, 200, 500, 1000, 2000, 5000],
     registers: [this.registry],
   });
+  readonly microBatchRequests = new Histogram({
+    name: 'mmctr_scorer_micro_batch_requests',
+    help: 'Requests per session run when micro-batching is on',
+    buckets: [1, 2, 4, 8, 16, 32, 64],
+    registers: [this.registry],
+  });
   readonly historyLength = new Histogram({
     name: 'mmctr_scorer_history_length',
     help: 'History items used per request',

@@ -1,7 +1,9 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { parseFeatureSpec, TAG_SLOTS, type FeatureSpec } from '@mmctr/features';
+import { MicroBatcher, type MicroBatchOptions } from './micro-batcher';
 
 export const INPUT_NAMES = [
   'user_fields',
@@ -26,6 +28,23 @@ export interface SessionSettings {
   provider: 'cpu' | 'cuda';
   /** Called once when cuda was asked for but the session fell back to cpu. */
   onFallback?: (reason: string) => void;
+  /** Micro-batching across concurrent requests, with the artifact's batch graph (batchGraphName). */
+  microBatch?: MicroBatchOptions & {
+    onFlush?: (requests: number, candidates: number) => void;
+    /** The artifact has no batch graph: the version serves without micro-batching. */
+    onUnavailable?: (reason: string) => void;
+  };
+}
+
+/** The trainer's micro-batching graph next to a serving graph: model.onnx -> model.batch.onnx. */
+export const batchGraphName = (graphFile: string): string => graphFile.replace(/\.onnx$/, '.batch.onnx');
+
+/** The batch graph's extra input: each candidate's row in the user-level inputs. */
+export const CANDIDATE_USER_INPUT = 'cand_user';
+
+interface BatchJob {
+  buffers: InputBuffers;
+  batch: number;
 }
 
 /** An int64 tensor buffer plus an Int32 view of its low words: ids are written without BigInt. */
@@ -130,6 +149,7 @@ export class OnnxModel {
   private retired = false;
   private released = false;
   private readonly pool: InputBuffers[] = [];
+  private readonly batcher: MicroBatcher<BatchJob> | undefined;
   readonly dims: ModelDims;
 
   private constructor(
@@ -140,6 +160,8 @@ export class OnnxModel {
     readonly capacity: number,
     /** The graph takes hist_age (fs-2 exports); fs-1 ones don't. */
     readonly takesAge: boolean,
+    private readonly batchSession?: ort.InferenceSession,
+    microBatch?: SessionSettings['microBatch'],
   ) {
     this.dims = {
       U: spec.user_fields.length,
@@ -147,6 +169,18 @@ export class OnnxModel {
       C: spec.candidate_fields.length,
       D: spec.multimodal.dim,
     };
+    if (batchSession && microBatch)
+      this.batcher = new MicroBatcher<BatchJob>(
+        microBatch,
+        (job) => this.runAlone(job.buffers, job.batch),
+        (jobs) => this.runTogether(jobs),
+        microBatch.onFlush,
+      );
+  }
+
+  /** Whether concurrent requests share runs (micro-batching on and the artifact has a batch graph). */
+  get microBatching(): boolean {
+    return this.batcher !== undefined;
   }
 
   /** Loads `dir/<modelFile>` + `dir/feature_spec.json`, checks the signature and warms the session. */
@@ -170,8 +204,25 @@ export class OnnxModel {
         throw new Error(`model ${version} takes hist_age but its feature spec has no history.age`);
       }
       if (!session.outputNames.includes('ctr')) throw new Error(`model ${version} has no output ctr`);
-      const model = new OnnxModel(version, dir, spec, session, capacity, takesAge);
-      await model.warm();
+      const batchSession = settings.microBatch
+        ? await OnnxModel.loadBatchGraph(version, dir, session, settings)
+        : undefined;
+      const model = new OnnxModel(
+        version,
+        dir,
+        spec,
+        session,
+        capacity,
+        takesAge,
+        batchSession,
+        settings.microBatch,
+      );
+      try {
+        await model.warm();
+      } catch (err) {
+        await batchSession?.release();
+        throw err;
+      }
       return model;
     } catch (err) {
       await session.release();
@@ -179,16 +230,48 @@ export class OnnxModel {
     }
   }
 
+  /** The batch graph, checked against the serving graph's inputs; undefined if the artifact has none. */
+  private static async loadBatchGraph(
+    version: string,
+    dir: string,
+    serving: ort.InferenceSession,
+    settings: SessionSettings,
+  ): Promise<ort.InferenceSession | undefined> {
+    const file = batchGraphName(settings.modelFile);
+    if (!existsSync(join(dir, file))) {
+      settings.microBatch?.onUnavailable?.(`model ${version} has no ${file}`);
+      return undefined;
+    }
+    const session = await createSession(join(dir, file), settings);
+    const want = [...serving.inputNames, CANDIDATE_USER_INPUT];
+    if (want.join() !== session.inputNames.join() || !session.outputNames.includes('ctr')) {
+      await session.release();
+      throw new Error(
+        `model ${version}: ${file} takes ${session.inputNames.join(', ')}; expected ${want.join(', ')} -> ctr`,
+      );
+    }
+    return session;
+  }
+
   /** A couple of runs at small and full batch so the first real request pays no first-run costs. */
   private async warm(): Promise<void> {
     const buffers = this.acquireBuffers();
     try {
-      for (const batch of [1, Math.min(this.capacity, 256)]) {
-        const out = await this.run(buffers, batch);
+      const check = (out: Float32Array, batch: number): void => {
         if (out.length !== batch || !out.every(Number.isFinite)) {
           throw new Error(
             `model ${this.version} returned ${out.length} values for batch ${batch}, or non-finite ones`,
           );
+        }
+      };
+      for (const batch of [1, Math.min(this.capacity, 256)]) {
+        check(await this.runAlone(buffers, batch), batch);
+        if (this.batchSession) {
+          const jobs = [
+            { buffers, batch },
+            { buffers, batch },
+          ];
+          check(await this.runTogether(jobs), 2 * batch);
         }
       }
     } finally {
@@ -204,9 +287,26 @@ export class OnnxModel {
     if (this.pool.length < 16) this.pool.push(b);
   }
 
-  /** CTRs of the first `batch` candidates in `buffers` (a copy, safe to keep). */
-  async run(buffers: InputBuffers, batch: number): Promise<Float32Array> {
-    const out = await this.session.run(buffers.feeds(batch));
+  /**
+   * CTRs of the first `batch` candidates in `buffers` (a copy, safe to keep). With micro-batching the
+   * run may be shared with concurrent requests.
+   */
+  run(buffers: InputBuffers, batch: number): Promise<Float32Array> {
+    return this.batcher ? this.batcher.run({ buffers, batch }) : this.runAlone(buffers, batch);
+  }
+
+  private async runAlone(buffers: InputBuffers, batch: number): Promise<Float32Array> {
+    return this.ctrOf(await this.session.run(buffers.feeds(batch)));
+  }
+
+  /** Several requests in one run of the batch graph: users stacked, candidates concatenated. */
+  private async runTogether(jobs: BatchJob[]): Promise<Float32Array> {
+    const session = this.batchSession;
+    if (!session) throw new Error(`model ${this.version} has no batch graph`);
+    return this.ctrOf(await session.run(stackFeeds(jobs, this.dims, this.takesAge)));
+  }
+
+  private ctrOf(out: ort.InferenceSession.OnnxValueMapType): Float32Array {
     const ctr = out.ctr;
     if (!ctr) throw new Error(`model ${this.version} returned no ctr`);
     return Float32Array.from(ctr.data as Float32Array);
@@ -234,5 +334,97 @@ export class OnnxModel {
     if (this.released) return;
     this.released = true;
     await this.session.release().catch(() => undefined);
+    await this.batchSession?.release().catch(() => undefined);
   }
+}
+
+/** Copies the first `length` values of each part into `out`, one after another. */
+function joinRows(out: BigInt64Array, parts: Array<[BigInt64Array, number]>): BigInt64Array;
+function joinRows(out: Float32Array, parts: Array<[Float32Array, number]>): Float32Array;
+function joinRows(
+  out: BigInt64Array | Float32Array,
+  parts: Array<[BigInt64Array | Float32Array, number]>,
+): BigInt64Array | Float32Array {
+  let offset = 0;
+  for (const [part, length] of parts) {
+    if (out instanceof Float32Array && part instanceof Float32Array)
+      out.set(part.subarray(0, length), offset);
+    else if (out instanceof BigInt64Array && part instanceof BigInt64Array)
+      out.set(part.subarray(0, length), offset);
+    offset += length;
+  }
+  return out;
+}
+
+/** The batch graph's feeds: N requests' user-level rows stacked, their candidates concatenated. */
+export function stackFeeds(jobs: BatchJob[], dims: ModelDims, withAge: boolean): Record<string, ort.Tensor> {
+  const { U, L, C, D } = dims;
+  const n = jobs.length;
+  const total = jobs.reduce((a, j) => a + j.batch, 0);
+  const users = (pick: (b: InputBuffers) => BigInt64Array, width: number) =>
+    joinRows(
+      new BigInt64Array(n * width),
+      jobs.map((j) => [pick(j.buffers), width]),
+    );
+  const candidates = (pick: (b: InputBuffers) => BigInt64Array, width: number) =>
+    joinRows(
+      new BigInt64Array(total * width),
+      jobs.map((j) => [pick(j.buffers), j.batch * width]),
+    );
+  const histMm = joinRows(
+    new Float32Array(n * L * D),
+    jobs.map((j) => [j.buffers.histMm, L * D]),
+  );
+  const candMm = joinRows(
+    new Float32Array(total * D),
+    jobs.map((j) => [j.buffers.candMm, j.batch * D]),
+  );
+  const candUser = new IdBuffer(total);
+  let offset = 0;
+  jobs.forEach((j, i) => {
+    candUser.fill(i, offset, offset + j.batch);
+    offset += j.batch;
+  });
+  const feeds: Record<string, ort.Tensor> = {
+    user_fields: new ort.Tensor(
+      'int64',
+      users((b) => b.userFields.data, U),
+      [n, U],
+    ),
+    hist_ids: new ort.Tensor(
+      'int64',
+      users((b) => b.histIds.data, L),
+      [n, L],
+    ),
+    hist_tags: new ort.Tensor(
+      'int64',
+      users((b) => b.histTags.data, L * TAG_SLOTS),
+      [n, L, TAG_SLOTS],
+    ),
+    hist_cat: new ort.Tensor(
+      'int64',
+      users((b) => b.histCat.data, L),
+      [n, L],
+    ),
+    hist_mm: new ort.Tensor('float32', histMm, [n, L, D]),
+    cand_fields: new ort.Tensor(
+      'int64',
+      candidates((b) => b.candFields.data, C),
+      [total, C],
+    ),
+    cand_tags: new ort.Tensor(
+      'int64',
+      candidates((b) => b.candTags.data, TAG_SLOTS),
+      [total, TAG_SLOTS],
+    ),
+    cand_mm: new ort.Tensor('float32', candMm, [total, D]),
+    [CANDIDATE_USER_INPUT]: new ort.Tensor('int64', candUser.data, [total]),
+  };
+  if (withAge)
+    feeds.hist_age = new ort.Tensor(
+      'int64',
+      users((b) => b.histAge.data, L),
+      [n, L],
+    );
+  return feeds;
 }
