@@ -3,7 +3,7 @@ default configs/demo.json) with random initial weights, through the trainer's ow
 scoring benchmark runs on a fresh machine without a demo run (latency does not depend on weight values).
 
 Usage: .venv/bin/python bench/score/make-default-models.py OUT_ROOT [--config demo] [--models qin,autoint]
-Writes OUT_ROOT/<model>-<config>/{model.onnx, feature_spec.json, model.json}; skips folders that exist."""
+Writes OUT_ROOT/<model>-<config>/{model.onnx, model.batch.onnx, feature_spec.json, model.json}; skips folders that exist."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import torch
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "apps" / "trainer"))
 
-from mmctr_trainer.export import export_onnx, model_card  # noqa: E402
+from mmctr_trainer.export import batch_graph_name, export_batch_onnx, export_onnx, model_card  # noqa: E402
 from mmctr_trainer.features import DEFAULT_SPEC_PATH, load_feature_spec  # noqa: E402
 from mmctr_trainer.layers import ModelSchema  # noqa: E402
 from mmctr_trainer.models import build_model  # noqa: E402
@@ -41,6 +41,7 @@ def main() -> None:
         params = config["models"][name]
         model = build_model(name, schema, params)
         export_onnx(model, folder / "model.onnx")
+        export_batch_onnx(model, folder / batch_graph_name("model.onnx"))
         (folder / "feature_spec.json").write_text(json.dumps(spec_json, indent=1))
         card = model_card(model, spec_json, {})
         card.update({"version": f"bench-{name}-{a.config}", "note": "random initial weights (benchmark only)"})

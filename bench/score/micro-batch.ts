@@ -1,0 +1,102 @@
+// Micro-batching on this machine: R concurrent requests of B candidates each (one user per request,
+// L = 64 full histories, D = 128), scored as R runs of the serving graph (micro-batching off) against
+// one run of the batch graph (on), through the scorer's own OnnxModel, alternating in one process.
+//
+// Usage: node -r ./scripts/register.js bench/score/micro-batch.ts [--models qin-demo,autoint-demo]
+//        [--requests 2,8] [--candidates 500] [--rounds 40] [--threads 2]
+import { performance } from 'node:perf_hooks';
+import { arg, numberArg } from '../support/cli-args';
+import { percentile } from '@mmctr/observability';
+import { InputBuffers, OnnxModel, type SessionSettings } from '../../apps/scorer/src/model/onnx-model';
+import { resolveModel } from './run';
+
+const MODELS = arg('models', 'qin-demo,autoint-demo').split(',');
+const REQUESTS = arg('requests', '2,8').split(',').map(Number);
+const B = numberArg('candidates', 500);
+const ROUNDS = numberArg('rounds', 40);
+const THREADS = numberArg('threads', 2);
+
+/** Deterministic pseudo-random ids and values: every request gets its own user and candidates. */
+function fill(buffers: InputBuffers, model: OnnxModel, seed: number): void {
+  let x = seed * 2654435761;
+  const next = () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0), x);
+  const { spec, dims } = model;
+  const bucket = (n: number) => 1 + (next() % (n - 1));
+  spec.user_fields.forEach((f, i) => buffers.userFields.set(i, bucket(f.buckets)));
+  const item = spec.candidate_fields.find((f) => f.name === 'item_id')!.buckets;
+  const category = spec.candidate_fields.find((f) => f.name === 'category')!.buckets;
+  for (let j = 0; j < dims.L; j++) {
+    buffers.histIds.set(j, bucket(item));
+    buffers.histCat.set(j, bucket(category));
+    buffers.histTags.set(j * 5, bucket(spec.tags.buckets));
+    buffers.histAge.set(j, 1 + (j % 8));
+  }
+  for (let k = 0; k < buffers.histMm.length; k++) buffers.histMm[k] = (next() / 2 ** 32 - 0.5) * 0.2;
+  spec.candidate_fields.forEach((f, c) => {
+    for (let r = 0; r < B; r++) buffers.candFields.set(r * dims.C + c, bucket(f.buckets));
+  });
+  for (let r = 0; r < B; r++) buffers.candTags.set(r * 5, bucket(spec.tags.buckets));
+  for (let k = 0; k < B * dims.D; k++) buffers.candMm[k] = (next() / 2 ** 32 - 0.5) * 0.2;
+}
+
+async function main(): Promise<void> {
+  const settings: SessionSettings = {
+    modelFile: 'model.onnx',
+    intraOpThreads: THREADS,
+    interOpThreads: 1,
+    allowSpinning: false,
+    provider: 'cpu',
+  };
+  console.log(
+    `micro-batching: R requests x ${B} candidates, ${THREADS} intra-op threads, ${ROUNDS} rounds each, alternating`,
+  );
+  for (const name of MODELS) {
+    const dir = resolveModel(name);
+    for (const r of REQUESTS) {
+      const capacity = B;
+      const plain = await OnnxModel.load(`${name}-plain`, dir, capacity, settings);
+      // The batch runs as soon as all R requests are queued: no window wait in the figure.
+      const batched = await OnnxModel.load(`${name}-batched`, dir, capacity, {
+        ...settings,
+        microBatch: { windowMs: 1000, maxCandidates: r * B },
+      });
+      if (!batched.microBatching) throw new Error(`${dir} has no batch graph`);
+      const buffers = Array.from({ length: r }, (_, i) => {
+        const b = plain.acquireBuffers();
+        fill(b, plain, i + 1);
+        return b;
+      });
+      const round = async (m: OnnxModel) => {
+        const t = performance.now();
+        const out = await Promise.all(buffers.map((b) => m.run(b, B)));
+        return { ms: performance.now() - t, out };
+      };
+      // Same CTRs both ways (a check, not a timing).
+      const [a, b] = [await round(plain), await round(batched)];
+      let worst = 0;
+      a.out.forEach((o, i) => o.forEach((v, k) => (worst = Math.max(worst, Math.abs(v - b.out[i]![k]!)))));
+      const times = { plain: [] as number[], batched: [] as number[] };
+      for (let i = 0; i < ROUNDS; i++) {
+        times.plain.push((await round(plain)).ms);
+        times.batched.push((await round(batched)).ms);
+      }
+      const p50 = (v: number[]) =>
+        percentile(
+          [...v].sort((x, y) => x - y),
+          50,
+        );
+      const [pp, pb] = [p50(times.plain), p50(times.batched)];
+      console.log(
+        `${name.padEnd(14)} R=${String(r).padEnd(2)} ${r} runs ${pp.toFixed(2)} ms, one batched run ${pb.toFixed(2)} ms: ` +
+          `batched / separate = ${(pb / pp).toFixed(2)}; ${((1000 * pp) / (r * B)).toFixed(2)} vs ${((1000 * pb) / (r * B)).toFixed(2)} µs per candidate; max |Δctr| ${worst.toExponential(1)}`,
+      );
+      plain.retire();
+      batched.retire();
+    }
+  }
+}
+
+void main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
