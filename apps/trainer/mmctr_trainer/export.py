@@ -3,7 +3,7 @@
 Inputs: user_fields [Bu, U], hist_ids [Bu, L], hist_tags [Bu, L, 5], hist_cat [Bu, L], hist_mm [Bu, L, D],
 hist_age [Bu, L] (serving passes Bu = 1: one user, broadcast over the candidates inside the graph) and cand_fields [B, 3],
 cand_tags [B, 5], cand_mm [B, D]; output ctr [B]. Bu may also equal B (offline evaluation, one user per
-row). The micro-batching variant (`export_batch_onnx`) adds cand_user [B]. QIN's quadratic rows are folded into one matrix per layer; BatchNorm / dropout in eval mode.
+row). The micro-batching variant (`export_batch_onnx`) takes N users and adds cand_user [B]. QIN's quadratic rows are folded into one matrix per layer; BatchNorm / dropout in eval mode.
 """
 
 from __future__ import annotations
@@ -82,10 +82,10 @@ def export_onnx(model: CTRModel, path: str | Path, opset: int = OPSET) -> Path:
 
 
 class CandidateUsers(torch.nn.Module):
-    """The micro-batching graph: user inputs hold the users of several requests ([N, ...]) and
-    cand_user [B] names each candidate's user row. Each candidate gets its user's rows (Bu = B inside),
-    so the history's keys and values are computed per candidate, not once per request: more work, in
-    exchange for one run over several concurrent requests (meant for the GPU)."""
+    """The micro-batching graph: user inputs hold the users of several requests ([N, ...]) and cand_user [B]
+    names each candidate's user row. The model computes its user-level tensors (history embeddings, QIN's
+    keys and values) once per user and picks each candidate's rows where they meet (CTRModel.per_candidate;
+    QIN's attention scores every candidate against all N histories and keeps its own user's slots)."""
 
     def __init__(self, model: CTRModel) -> None:
         super().__init__()
@@ -94,8 +94,12 @@ class CandidateUsers(torch.nn.Module):
     def forward(self, user_fields: torch.Tensor, hist_ids: torch.Tensor, hist_tags: torch.Tensor,
                 hist_cat: torch.Tensor, hist_mm: torch.Tensor, hist_age: torch.Tensor, cand_fields: torch.Tensor,
                 cand_tags: torch.Tensor, cand_mm: torch.Tensor, cand_user: torch.Tensor) -> torch.Tensor:
-        users = (t.index_select(0, cand_user) for t in (user_fields, hist_ids, hist_tags, hist_cat, hist_mm, hist_age))
-        return self.model(*users, cand_fields, cand_tags, cand_mm)
+        self.model.user_rows = cand_user
+        try:
+            return self.model(user_fields, hist_ids, hist_tags, hist_cat, hist_mm, hist_age, cand_fields, cand_tags,
+                              cand_mm)
+        finally:
+            self.model.user_rows = None
 
 
 def batch_graph_name(graph_file: str) -> str:

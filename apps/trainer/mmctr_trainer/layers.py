@@ -63,6 +63,18 @@ def vector_similarity(cand_mm: Tensor, hist_mm: Tensor) -> Tensor:
     return torch.matmul(c.unsqueeze(1), h.transpose(1, 2))
 
 
+def vector_similarity_all(cand_mm: Tensor, hist_mm: Tensor) -> Tensor:
+    """vector_similarity against every user's history at once: [B, D], [N, L, D] -> [B, N * L] (the batch graph)."""
+    c = cand_mm / cand_mm.norm(dim=-1, keepdim=True).clamp(min=1e-6)
+    h = hist_mm / hist_mm.norm(dim=-1, keepdim=True).clamp(min=1e-6)
+    return torch.matmul(c, h.flatten(0, 1).t())
+
+
+def slot_users(hist_ids: Tensor) -> Tensor:
+    """[N, L] -> [N * L]: the user row of each flattened history slot (shape-only ops: exports with dynamic N, L)."""
+    return (torch.ones_like(hist_ids).cumsum(0) - 1).flatten()
+
+
 def expand_batch(x: Tensor, batch: int) -> Tensor:
     """[Bu, ...] -> [batch, ...] for Bu in {1, batch} (an ONNX Expand, free when Bu == batch)."""
     return x.expand(batch, *x.shape[1:])
@@ -222,17 +234,32 @@ class SparseTargetAttention(nn.Module):
         self.wo = nn.Linear(attn_dim, item_dim, bias=False)
         self.scale = 1.0 / math.sqrt(attn_dim)
 
-    def forward(self, t: Tensor, hist: Tensor, mask: Tensor, bias: Tensor | None = None) -> Tensor:
+    def forward(self, t: Tensor, hist: Tensor, mask: Tensor, bias: Tensor | None = None,
+                rows: Tensor | None = None) -> Tensor:
         """t [B, I], hist [Bu, L, I], mask [Bu, L] (0/1, or a weight per slot such as an age gate), bias [B, 1, L]
-        added to the scores -> [B, I]; K/V are computed at batch Bu."""
+        added to the scores -> [B, I]; K/V are computed at batch Bu. With rows [B] (the batch graph: hist holds
+        N users, rows names each candidate's), bias is [B, N * L] and each candidate attends over its user's slots."""
         k = self.wk(hist)  # [Bu, L, A]
         v = self.wv(hist)
+        if rows is not None:
+            return self.wo(self._own_history(self.wq(t), k, v, mask, bias, rows, hist.shape[1])) + t
         q = self.wq(t).unsqueeze(1)  # [B, 1, A]
         scores = torch.matmul(q, k.transpose(1, 2)) * self.scale  # [B, 1, L] (broadcast over Bu = 1)
         if bias is not None:
             scores = scores + bias
         a = torch.relu(scores * mask.to(scores.dtype).unsqueeze(1))
         return self.wo(torch.matmul(a, v).squeeze(1)) + t
+
+    def _own_history(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor, bias: Tensor | None, rows: Tensor,
+                     length: int) -> Tensor:
+        """Every candidate against all N users' keys, then only its own user's slots kept: N times the (small)
+        score and value matmuls, but K/V stay per user and nothing [B, L, A]-sized is gathered."""
+        scores = torch.matmul(q, k.flatten(0, 1).t()) * self.scale  # [B, N * L]
+        if bias is not None:
+            scores = scores + bias
+        own = (slot_users(mask).unsqueeze(0) == rows.unsqueeze(1)).to(scores.dtype)  # [B, N * L]
+        a = torch.relu(scores * (mask.flatten().to(scores.dtype).unsqueeze(0) * own))
+        return torch.matmul(a, v.flatten(0, 1))  # [B, A]
 
 
 class HistoryGate(nn.Module):
@@ -340,6 +367,14 @@ class CTRModel(nn.Module):
         if k <= 0 or k >= self.schema.history_length:
             return hist_ids, hist_tags, hist_cat, hist_mm, hist_age
         return hist_ids[:, :k], hist_tags[:, :k], hist_cat[:, :k], hist_mm[:, :k], hist_age[:, :k]
+
+    # The batch graph's cand_user [B] while export_batch_onnx traces the model (user-level inputs then hold N
+    # requests' users); None otherwise. Set by CandidateUsers only.
+    user_rows: Tensor | None = None
+
+    def per_candidate(self, x: Tensor, batch: int) -> Tensor:
+        """A user-level tensor [Bu, ...] -> [batch, ...]: a broadcast, or each candidate's user row in the batch graph."""
+        return expand_batch(x, batch) if self.user_rows is None else x.index_select(0, self.user_rows)
 
     def history_weights(self, hist_ids: Tensor, hist_age: Tensor, dtype: torch.dtype) -> Tensor:
         """[Bu, L]: 1 for a clicked item (times its age gate when the model has one), 0 for an empty slot."""

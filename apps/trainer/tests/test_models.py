@@ -151,6 +151,20 @@ def test_batch_graph_scores_several_requests_as_the_serving_graph_does(trained, 
     name, model = trained
     assert batch_graph_name("model.onnx") == "model.batch.onnx"
     assert batch_graph_name("model.int8.onnx") == "model.int8.batch.onnx"
+    _check_batch_graph(name, model, tmp_path)
+
+
+def test_batch_graph_with_qin_options(tmp_path):
+    """QIN with the demo's options that touch the history: the vectors' cosine in the attention scores and a
+    history cap below L."""
+    torch.manual_seed(5)
+    model = _warm(build_model("qin", SCHEMA, {**CFG["models"]["qin"], "mm_similarity": True, "history_length": 5}))
+    with torch.no_grad():
+        model.sim_weight.fill_(0.7)  # starts at 0: make the similarity term count
+    _check_batch_graph("qin+options", model, tmp_path)
+
+
+def _check_batch_graph(name, model, tmp_path):
     single = OnnxScorer(export_onnx(model, tmp_path / "model.onnx"))
     path = export_batch_onnx(model, tmp_path / "model.batch.onnx")
     import onnx

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..layers import CTRModel, InteractingLayer, MLP, ModelSchema, embeddings_from_params, expand_batch, masked_mean
+from ..layers import CTRModel, InteractingLayer, MLP, ModelSchema, embeddings_from_params, masked_mean
 
 
 class AutoIntPlus(CTRModel):
@@ -49,7 +49,7 @@ class AutoIntPlus(CTRModel):
             em.tags(cand_tags),
             em.vector(cand_mm),
         ], 1)  # [B, 5, E]
-        x = torch.cat([expand_batch(user, b), cand], 1)  # [B, F, E]
+        x = torch.cat([self.per_candidate(user, b), cand], 1)  # [B, F, E]
         h = x
         for layer in self.interacting:
             h = layer(h)

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..layers import CTRModel, MLP, ModelSchema, embeddings_from_params, expand_batch
+from ..layers import CTRModel, MLP, ModelSchema, embeddings_from_params
 
 
 class DIN(CTRModel):
@@ -37,18 +37,18 @@ class DIN(CTRModel):
         b = cand_fields.shape[0]
         t = self.emb.candidate(cand_fields, cand_tags, cand_mm)  # [B, I]
         h = self.emb.history(hist_ids, hist_tags, hist_cat, hist_mm)  # [Bu, L, I]
-        s = expand_batch(h, b)  # [B, L, I]
-        weights = expand_batch(self.history_weights(hist_ids, hist_age, s.dtype), b)  # mask x age gate
+        s = self.per_candidate(h, b)  # [B, L, I]
+        weights = self.per_candidate(self.history_weights(hist_ids, hist_age, s.dtype), b)  # mask x age gate
         # The first attention layer on [s, t, s - t, s * t] is W_s s + W_t t + W_d (s - t) + W_p (s * t)
         # = (W_s + W_d) s + (W_t - W_d) t + W_p (s * t): the history term once per user and the target term
         # once per candidate; only s * t is [B, L]-sized. No [B, L, 4I] concat (the graph's slowest op).
         first = self.attention[0]
         assert isinstance(first, nn.Linear)
         w_s, w_t, w_d, w_p = first.weight.split(t.shape[-1], dim=1)
-        a = (expand_batch(torch.matmul(h, (w_s + w_d).t()), b) + (torch.matmul(t, (w_t - w_d).t()) + first.bias).unsqueeze(1)
+        a = (self.per_candidate(torch.matmul(h, (w_s + w_d).t()), b) + (torch.matmul(t, (w_t - w_d).t()) + first.bias).unsqueeze(1)
              + torch.matmul(s * t.unsqueeze(1), w_p.t()))  # [B, L, H1]
         w = self.attention[1:](a).squeeze(-1) * weights  # [B, L]
         pooled = torch.matmul(w.unsqueeze(1), s).squeeze(1)  # [B, I]
-        user = expand_batch(self.emb.user_fields(user_fields, self.first_user_field).flatten(1), b)
+        user = self.per_candidate(self.emb.user_fields(user_fields, self.first_user_field).flatten(1), b)
         x = torch.cat([user, self.emb.pos(cand_fields), t, pooled], -1)
         return self.mlp(x).squeeze(-1)

@@ -27,4 +27,4 @@ class LR(CTRModel):
         item = self.emb.candidate(cand_fields, cand_tags, cand_mm).sum(-1)  # [B]
         hist = self.emb.history(hist_ids, hist_tags, hist_cat, hist_mm)  # [Bu, L, 4]
         user = user + masked_mean(hist, hist_ids > 0).sum(-1)  # mean weight of the clicked items
-        return self.bias + item + self.emb.pos(cand_fields).squeeze(-1) + user.expand(b)
+        return self.bias + item + self.emb.pos(cand_fields).squeeze(-1) + self.per_candidate(user, b)

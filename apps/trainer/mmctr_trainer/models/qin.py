@@ -16,8 +16,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..layers import (CTRModel, ModelSchema, QuadraticLayer, SparseTargetAttention, embeddings_from_params, expand_batch,
-                      vector_similarity)
+from ..layers import (CTRModel, ModelSchema, QuadraticLayer, SparseTargetAttention, embeddings_from_params,
+                      vector_similarity, vector_similarity_all)
 
 
 class QIN(CTRModel):
@@ -44,9 +44,11 @@ class QIN(CTRModel):
         b = cand_fields.shape[0]
         t = self.emb.candidate(cand_fields, cand_tags, cand_mm)  # [B, I]
         s = self.emb.history(hist_ids, hist_tags, hist_cat, hist_mm)  # [Bu, L, I]
-        bias = self.sim_weight * vector_similarity(cand_mm, hist_mm) if self.sim_weight is not None else None
-        o = self.attention(t, s, self.history_weights(hist_ids, hist_age, s.dtype), bias)  # K/V at batch Bu
-        user = expand_batch(self.emb.user_fields(user_fields, self.first_user_field).flatten(1), b)
+        rows = self.user_rows
+        similarity = vector_similarity if rows is None else vector_similarity_all
+        bias = self.sim_weight * similarity(cand_mm, hist_mm) if self.sim_weight is not None else None
+        o = self.attention(t, s, self.history_weights(hist_ids, hist_age, s.dtype), bias, rows)  # K/V at batch Bu
+        user = self.per_candidate(self.emb.user_fields(user_fields, self.first_user_field).flatten(1), b)
         x = torch.cat([user, self.emb.pos(cand_fields), t, o], -1)
         for layer in self.qnn:
             x = layer(x)
