@@ -356,20 +356,25 @@ function joinRows(
   return out;
 }
 
+/** InputBuffers' id buffers. */
+type IdBufferName = {
+  [K in keyof InputBuffers]: InputBuffers[K] extends IdBuffer ? K : never;
+}[keyof InputBuffers];
+
 /** The batch graph's feeds: N requests' user-level rows stacked, their candidates concatenated. */
 export function stackFeeds(jobs: BatchJob[], dims: ModelDims, withAge: boolean): Record<string, ort.Tensor> {
   const { U, L, C, D } = dims;
   const n = jobs.length;
   const total = jobs.reduce((a, j) => a + j.batch, 0);
-  const users = (pick: (b: InputBuffers) => BigInt64Array, width: number) =>
+  const users = (key: IdBufferName, width: number) =>
     joinRows(
       new BigInt64Array(n * width),
-      jobs.map((j) => [pick(j.buffers), width]),
+      jobs.map((j) => [j.buffers[key].data, width]),
     );
-  const candidates = (pick: (b: InputBuffers) => BigInt64Array, width: number) =>
+  const candidates = (key: IdBufferName, width: number) =>
     joinRows(
       new BigInt64Array(total * width),
-      jobs.map((j) => [pick(j.buffers), j.batch * width]),
+      jobs.map((j) => [j.buffers[key].data, j.batch * width]),
     );
   const histMm = joinRows(
     new Float32Array(n * L * D),
@@ -385,46 +390,18 @@ export function stackFeeds(jobs: BatchJob[], dims: ModelDims, withAge: boolean):
     candUser.fill(i, offset, offset + j.batch);
     offset += j.batch;
   });
+  const int64 = (data: BigInt64Array, shape: number[]) => new ort.Tensor('int64', data, shape);
   const feeds: Record<string, ort.Tensor> = {
-    user_fields: new ort.Tensor(
-      'int64',
-      users((b) => b.userFields.data, U),
-      [n, U],
-    ),
-    hist_ids: new ort.Tensor(
-      'int64',
-      users((b) => b.histIds.data, L),
-      [n, L],
-    ),
-    hist_tags: new ort.Tensor(
-      'int64',
-      users((b) => b.histTags.data, L * TAG_SLOTS),
-      [n, L, TAG_SLOTS],
-    ),
-    hist_cat: new ort.Tensor(
-      'int64',
-      users((b) => b.histCat.data, L),
-      [n, L],
-    ),
+    user_fields: int64(users('userFields', U), [n, U]),
+    hist_ids: int64(users('histIds', L), [n, L]),
+    hist_tags: int64(users('histTags', L * TAG_SLOTS), [n, L, TAG_SLOTS]),
+    hist_cat: int64(users('histCat', L), [n, L]),
     hist_mm: new ort.Tensor('float32', histMm, [n, L, D]),
-    cand_fields: new ort.Tensor(
-      'int64',
-      candidates((b) => b.candFields.data, C),
-      [total, C],
-    ),
-    cand_tags: new ort.Tensor(
-      'int64',
-      candidates((b) => b.candTags.data, TAG_SLOTS),
-      [total, TAG_SLOTS],
-    ),
+    cand_fields: int64(candidates('candFields', C), [total, C]),
+    cand_tags: int64(candidates('candTags', TAG_SLOTS), [total, TAG_SLOTS]),
     cand_mm: new ort.Tensor('float32', candMm, [total, D]),
-    [CANDIDATE_USER_INPUT]: new ort.Tensor('int64', candUser.data, [total]),
+    [CANDIDATE_USER_INPUT]: int64(candUser.data, [total]),
   };
-  if (withAge)
-    feeds.hist_age = new ort.Tensor(
-      'int64',
-      users((b) => b.histAge.data, L),
-      [n, L],
-    );
+  if (withAge) feeds.hist_age = int64(users('histAge', L), [n, L]);
   return feeds;
 }
