@@ -277,6 +277,27 @@ def test_epoch_rows_samples_that_many_rows_per_epoch():
     assert res.metrics["epochs"] == 2 and "64 sampled per epoch" in lines[0]
 
 
+def test_restarts_train_on_the_initialisation_with_the_best_first_epoch():
+    from mmctr_trainer.train import train_model
+
+    def train(restarts, seed=42):
+        cfg = {"training": {**CFG["training"], "batch_size": 32, "max_epochs": 3, "patience": 5, "threads": 1,
+                            "seed": seed, "restarts": restarts}, "models": CFG["models"]}
+        lines: list[str] = []
+        return train_model("qin", SCHEMA, _ToyData(), cfg, log=lines.append), lines
+
+    res, lines = train(3)
+    tried = res.metrics["restarts"]
+    assert [t["seed"] for t in tried] == [42, 43, 44]
+    best = max(tried, key=lambda t: t["val_auc"])
+    assert res.metrics["seed"] == best["seed"] and res.history[0]["val_auc"] == best["val_auc"]
+    assert res.metrics["epochs"] == 3 and sum("restart " in line for line in lines) == 2
+    # the chosen run goes on exactly as a run started from that seed alone would
+    alone, _ = train(1, seed=best["seed"])
+    assert [h["val_auc"] for h in alone.history] == [h["val_auc"] for h in res.history]
+    assert alone.metrics["restarts"] == [{"seed": best["seed"], "val_auc": best["val_auc"]}]
+
+
 # Options behind the multimodal fix (docs/model-quality.md): LayerNorm on the projected vector, item-id dropout,
 # QIN without the user-id embedding and with the vectors' cosine added to its attention scores.
 VARIANTS = {
