@@ -11,10 +11,10 @@
 // anything else is an artifact folder. Needs the local stack and .venv (torch, onnx) to build models once.
 import '../../test/setup/load-stack-env.js';
 import { execFileSync, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { freePort } from '../../test/support/free-port';
+import { sourcesHash } from '../../test/support/sources-hash';
 import { arg, numberArg } from '../support/cli-args';
 import { basename, join } from 'node:path';
 import autocannon from 'autocannon';
@@ -49,13 +49,6 @@ async function timeRuns(fn: () => Promise<unknown>, warm: number, n: number) {
   }
   ms.sort((a, b) => a - b);
   return { p50: percentile(ms, 50), p99: percentile(ms, 99) };
-}
-
-/** Short hash of the files a cached model is built from: a changed source builds a fresh one. */
-function sourcesHash(files: string[]): string {
-  const hash = createHash('sha256');
-  for (const f of files) hash.update(readFileSync(f));
-  return hash.digest('hex').slice(0, 10);
 }
 
 export function model(emb: number): string {

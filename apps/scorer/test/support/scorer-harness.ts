@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { OfflineInput } from './offline-score';
 import { freePort } from '../../../../test/support/free-port';
+import { sourcesHash } from '../../../../test/support/sources-hash';
 import { loadConfig } from '@mmctr/config';
 import { loadFeatureSpec } from '@mmctr/features';
 import { ClickHouseService, MigrationRunner, clickHouseFromConfig, loadMigrations } from '@mmctr/clickhouse';
@@ -20,14 +21,17 @@ const MODELS = join(REPO, '.cache', 'scorer-test-models');
 const run = promisify(execFile);
 
 /**
- * A deterministic test model (generated once, cached under .cache/). `age`: the graph takes hist_age
- * (feature spec fs-2); without it, the older signature.
+ * A deterministic test model (generated once, cached under .cache/ by the fixture's and the feature
+ * spec's source hash). `age`: the graph takes hist_age (feature spec fs-2); without it, the older
+ * signature.
  */
 export async function testModel(name: string, seed: number, emb = 8, age = false): Promise<string> {
-  const dir = join(MODELS, `${name}-s${seed}-e${emb}${age ? '-age' : ''}`);
+  const fixture = join(REPO, 'apps', 'scorer', 'test', 'fixtures', 'make-test-model.py');
+  const hash = sourcesHash([fixture, join(REPO, 'libs', 'features', 'feature_spec.json')]);
+  const dir = join(MODELS, `${name}-s${seed}-e${emb}${age ? '-age' : ''}-${hash}`);
   if (!existsSync(join(dir, 'model.onnx'))) {
     await run(join(REPO, '.venv', 'bin', 'python'), [
-      join(REPO, 'apps', 'scorer', 'test', 'fixtures', 'make-test-model.py'),
+      fixture,
       dir,
       '--seed',
       String(seed),
