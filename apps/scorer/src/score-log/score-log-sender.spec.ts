@@ -1,5 +1,11 @@
 import type { ScoreLogRecord } from '@mmctr/contracts';
-import { packScoreLog, type PackedScoreLog } from './score-log-codec';
+import { packScoreLog, scoreLogValue, type PackedScoreLog } from './score-log-codec';
+
+// Counts encodes; the real encoder does the work.
+jest.mock('./score-log-codec', () => {
+  const actual = jest.requireActual<typeof import('./score-log-codec')>('./score-log-codec');
+  return { ...actual, scoreLogValue: jest.fn(actual.scoreLogValue) };
+});
 import {
   ScoreLogSender,
   serveScoreLog,
@@ -83,6 +89,20 @@ describe('ScoreLogSender', () => {
     await s.flush();
     expect(sent).toEqual([['r0', 'r1'], ['r2', 'r3'], ['r4']]);
     expect(counts.produced).toBe(5);
+  });
+
+  it('encodes each record once, across byte-capped chunks and a failed send', async () => {
+    const size = (i: number) => Buffer.byteLength(JSON.stringify(record(i))) + Buffer.byteLength(`u${i}`);
+    const s = sender(100, 10, size(0) + size(1) + Math.floor(size(2) / 2));
+    for (let i = 0; i < 5; i++) s.push(packed(i));
+    const encode = jest.mocked(scoreLogValue);
+    encode.mockClear();
+    fail = true;
+    await s.flush(); // r0, r1 fail and go back; r2 ended the chunk
+    fail = false;
+    await s.flush();
+    expect(sent).toEqual([['r0', 'r1'], ['r2', 'r3'], ['r4']]);
+    expect(encode).toHaveBeenCalledTimes(5);
   });
 
   it('drops, counts and logs a record too large to ever send, and sends the rest', async () => {

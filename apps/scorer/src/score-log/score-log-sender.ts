@@ -32,6 +32,9 @@ export interface ScoreLogEvents {
 export class ScoreLogSender {
   private queue: PackedScoreLog[] = [];
   private sending: Promise<boolean> | undefined;
+  /** Encoded values of records encoded but not sent yet (the record that ended a chunk on the byte cap,
+   * a failed chunk's records): each record is encoded once. */
+  private readonly encoded = new WeakMap<PackedScoreLog, string>();
 
   constructor(
     private readonly transport: ScoreLogTransport,
@@ -64,7 +67,7 @@ export class ScoreLogSender {
     let bytes = 0;
     while (this.queue.length > 0 && batch.length < this.opts.batchRecords) {
       const record = this.queue[0]!;
-      const value = scoreLogValue(record);
+      const value = this.encoded.get(record) ?? scoreLogValue(record);
       const size = Buffer.byteLength(value) + Buffer.byteLength(record.key);
       if (size > this.opts.maxBatchBytes) {
         this.queue.shift();
@@ -75,7 +78,10 @@ export class ScoreLogSender {
         );
         continue;
       }
-      if (bytes + size > this.opts.maxBatchBytes) break;
+      if (bytes + size > this.opts.maxBatchBytes) {
+        this.encoded.set(record, value); // heads the next chunk
+        break;
+      }
       this.queue.shift();
       batch.push(record);
       messages.push({ key: record.key, value });
@@ -94,6 +100,7 @@ export class ScoreLogSender {
     } catch (err) {
       const room = this.opts.maxQueue - this.queue.length;
       const keep = batch.slice(0, Math.max(0, room));
+      keep.forEach((record, i) => this.encoded.set(record, messages[i]!.value));
       this.queue = keep.concat(this.queue);
       if (batch.length > keep.length) this.events.count('failed', batch.length - keep.length);
       this.events.warn(
