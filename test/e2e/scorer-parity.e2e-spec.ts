@@ -331,6 +331,7 @@ describe('serving/training parity: the trainer recomputes score_log (real stack)
     const alone: ScoreResponse[] = [];
     for (const body of bodies) alone.push((await post<ScoreResponse>(`${scorer!.url}/v1/score`, body)).body);
     const batching = await startScorer({
+      SCORER_MICRO_BATCH: 'true',
       SCORER_MICRO_BATCH_WINDOW_MS: '100',
       SCORER_SCORE_LOG_ENABLED: 'false',
       SCORE_LOG_SINK_ENABLED: 'false',

@@ -31,8 +31,10 @@ export const scorerConfigSchema = z.object({
   /** Let onnxruntime's pool threads spin between runs; off suits a few cores shared with other work. */
   SCORER_ORT_ALLOW_SPINNING: bool.default('false'),
   SCORER_EXECUTION_PROVIDER: z.enum(['cpu', 'cuda']).default('cpu'),
-  /** > 0: concurrent requests within this window share one run of the artifact's batch graph (for the
-   * GPU; on CPU it is slower, docs/scorer.md). 0 turns micro-batching off. */
+  /** Concurrent requests share runs of the artifact's batch graph (meant for the GPU; docs/scorer.md). */
+  SCORER_MICRO_BATCH: bool.default('false'),
+  /** How long a batch waits for more requests; 0: only those reaching the model in the same turn of
+   * the event loop (no added wait). */
   SCORER_MICRO_BATCH_WINDOW_MS: int(0, 1_000).default(0),
   /** A micro-batch runs as soon as it holds this many candidates. */
   SCORER_MICRO_BATCH_MAX_CANDIDATES: int(1, 1_000_000).default(4096),

@@ -69,6 +69,23 @@ describe('MicroBatcher', () => {
     expect(Array.from(await late)).toEqual([7]);
   });
 
+  it('with a window of 0 batches the requests of one event-loop turn, without a timer', async () => {
+    jest.useRealTimers();
+    const { batcher, calls, flushes } = setup(0, 1000);
+    const a = batcher.run({ batch: 2, base: 10 });
+    const b = batcher.run({ batch: 1, base: 20 });
+    await new Promise((resolve) => setImmediate(resolve));
+    const c = batcher.run({ batch: 1, base: 30 });
+    expect(Array.from(await a)).toEqual([10, 11]);
+    expect(Array.from(await b)).toEqual([20]);
+    expect(Array.from(await c)).toEqual([30]);
+    expect(calls.map((x) => x.kind)).toEqual(['many', 'one']);
+    expect(flushes).toEqual([
+      [2, 3],
+      [1, 1],
+    ]);
+  });
+
   it('fails every request of a failed run, and of a run with the wrong number of CTRs', async () => {
     const failing = new MicroBatcher<Job>(
       { windowMs: 1, maxCandidates: 100 },

@@ -7,7 +7,10 @@ export interface BatchJob {
 }
 
 export interface MicroBatchOptions {
-  /** How long the first request of a batch waits for others. */
+  /**
+   * How long the first request of a batch waits for others; 0: only for the requests that reach the
+   * model in the same turn of the event loop (no timer, a setImmediate).
+   */
   windowMs: number;
   /** A batch runs as soon as it holds this many candidates. */
   maxCandidates: number;
@@ -22,7 +25,8 @@ interface Pending<J> {
 export class MicroBatcher<J extends BatchJob> {
   private pending: Pending<J>[] = [];
   private candidates = 0;
-  private timer: NodeJS.Timeout | undefined;
+  /** Cancels the pending flush of the open batch, if any. */
+  private cancelFlush: (() => void) | undefined;
 
   constructor(
     private readonly options: MicroBatchOptions,
@@ -38,13 +42,22 @@ export class MicroBatcher<J extends BatchJob> {
       this.pending.push({ job, resolve, reject });
       this.candidates += job.batch;
       if (this.candidates >= this.options.maxCandidates) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.options.windowMs);
+      else this.cancelFlush ??= this.scheduleFlush();
     });
   }
 
+  private scheduleFlush(): () => void {
+    if (this.options.windowMs > 0) {
+      const timer = setTimeout(() => this.flush(), this.options.windowMs);
+      return () => clearTimeout(timer);
+    }
+    const immediate = setImmediate(() => this.flush());
+    return () => clearImmediate(immediate);
+  }
+
   private flush(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.cancelFlush?.();
+    this.cancelFlush = undefined;
     const batch = this.pending;
     const candidates = this.candidates;
     this.pending = [];

@@ -121,19 +121,18 @@ export class ModelManager implements OnApplicationBootstrap, OnApplicationShutdo
         this.fallbackLogged = true;
         this.logger.warn({ reason }, 'cuda execution provider unavailable; falling back to cpu');
       },
-      microBatch:
-        this.config.SCORER_MICRO_BATCH_WINDOW_MS > 0
-          ? {
-              windowMs: this.config.SCORER_MICRO_BATCH_WINDOW_MS,
-              maxCandidates: this.config.SCORER_MICRO_BATCH_MAX_CANDIDATES,
-              onFlush: (requests) => this.metrics.microBatchRequests.observe(requests),
-              onUnavailable: (reason) =>
-                this.logger.warn(
-                  { version, reason },
-                  'no batch graph; this version runs without micro-batching',
-                ),
-            }
-          : undefined,
+      microBatch: this.config.SCORER_MICRO_BATCH
+        ? {
+            windowMs: this.config.SCORER_MICRO_BATCH_WINDOW_MS,
+            maxCandidates: this.config.SCORER_MICRO_BATCH_MAX_CANDIDATES,
+            onFlush: (requests) => this.metrics.microBatchRequests.observe(requests),
+            onUnavailable: (reason) =>
+              this.logger.warn(
+                { version, reason },
+                'no batch graph; this version runs without micro-batching',
+              ),
+          }
+        : undefined,
     };
     const started = Date.now();
     let next: OnnxModel;
