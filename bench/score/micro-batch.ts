@@ -2,19 +2,29 @@
 // L = 64 full histories, D = 128), scored as R runs of the serving graph (micro-batching off) against
 // one run of the batch graph (on), through the scorer's own OnnxModel, alternating in one process.
 //
+// With --http: two scorers on the same model, micro-batching off and on (SCORER_MICRO_BATCH, window
+// --window ms), under autocannon at --connections, runs alternating between them (needs the stack).
+//
 // Usage: node -r ./scripts/register.js bench/score/micro-batch.ts [--models qin-demo,autoint-demo]
 //        [--requests 2,8] [--candidates 500] [--rounds 40] [--threads 2]
+//        [--http --connections 8 --window 0 --duration 4 --http-rounds 4]
 import { performance } from 'node:perf_hooks';
 import { arg, numberArg } from '../support/cli-args';
 import { percentile } from '@mmctr/observability';
 import { InputBuffers, OnnxModel, type SessionSettings } from '../../apps/scorer/src/model/onnx-model';
-import { resolveModel } from './run';
+import { loadConfig } from '@mmctr/config';
+import { createKafka, ensureTopics } from '@mmctr/kafka';
+import { http, resolveModel, seed, startScorer } from './run';
 
 const MODELS = arg('models', 'qin-demo,autoint-demo').split(',');
 const REQUESTS = arg('requests', '2,8').split(',').map(Number);
 const B = numberArg('candidates', 500);
 const ROUNDS = numberArg('rounds', 40);
 const THREADS = numberArg('threads', 2);
+const HTTP = process.argv.includes('--http');
+const CONNECTIONS = numberArg('connections', 8);
+const WINDOW = arg('window', '0');
+const HTTP_ROUNDS = numberArg('http-rounds', 4);
 
 /** Deterministic pseudo-random ids and values: every request gets its own user and candidates. */
 function fill(buffers: InputBuffers, model: OnnxModel, seed: number): void {
@@ -39,7 +49,62 @@ function fill(buffers: InputBuffers, model: OnnxModel, seed: number): void {
   for (let k = 0; k < B * dims.D; k++) buffers.candMm[k] = (next() / 2 ** 32 - 0.5) * 0.2;
 }
 
+/** Alternating autocannon runs against a scorer without and one with micro-batching. */
+async function throughHttp(): Promise<void> {
+  const prefix = `bench-mb:${Date.now()}:`;
+  const topic = 'mmctr.scores.bench';
+  await ensureTopics(createKafka(loadConfig()), [{ topic, numPartitions: 1, replicationFactor: 1 }]);
+  const { body } = await seed(prefix);
+  console.log(
+    `micro-batching through HTTP: ${CONNECTIONS} connections, window ${WINDOW} ms, ${HTTP_ROUNDS} alternating rounds per model`,
+  );
+  for (const name of MODELS) {
+    const dir = resolveModel(name);
+    const off = await startScorer(dir, prefix, topic, { SCORER_MICRO_BATCH: 'false' });
+    const on = await startScorer(dir, prefix, topic, {
+      SCORER_MICRO_BATCH: 'true',
+      SCORER_MICRO_BATCH_WINDOW_MS: WINDOW,
+    });
+    try {
+      const runs = {
+        off: [] as Awaited<ReturnType<typeof http>>[],
+        on: [] as Awaited<ReturnType<typeof http>>[],
+      };
+      await http(off.url, body, CONNECTIONS); // warm both
+      await http(on.url, body, CONNECTIONS);
+      for (let i = 0; i < HTTP_ROUNDS; i++) {
+        runs.off.push(await http(off.url, body, CONNECTIONS));
+        runs.on.push(await http(on.url, body, CONNECTIONS));
+      }
+      const median = (v: number[]) =>
+        percentile(
+          [...v].sort((a, b) => a - b),
+          50,
+        );
+      const row = (k: 'off' | 'on') => ({
+        rps: median(runs[k].map((r) => r.rps)),
+        p50: median(runs[k].map((r) => r.p50)),
+        p99: median(runs[k].map((r) => r.p99)),
+        failed: runs[k].reduce((a, r) => a + r.non2xx + r.errors, 0),
+      });
+      const [a, b] = [row('off'), row('on')];
+      const sizes = await (await fetch(`${on.url}/metrics`)).text();
+      const read = (k: string) =>
+        Number(new RegExp(`^mmctr_scorer_micro_batch_requests_${k} (\\S+)$`, 'm').exec(sizes)?.[1]);
+      console.log(
+        `${name.padEnd(14)} off: ${Math.round(a.rps * B)} cand/s, p50 ${a.p50} / p99 ${a.p99} ms; on: ${Math.round(b.rps * B)} cand/s, p50 ${b.p50} / p99 ${b.p99} ms; ` +
+          `throughput on / off = ${(b.rps / a.rps).toFixed(2)} (per round: ${runs.on.map((r, i) => (r.rps / runs.off[i]!.rps).toFixed(2)).join(', ')}); ` +
+          `requests per run ${(read('sum') / read('count')).toFixed(2)}; failed ${a.failed + b.failed}`,
+      );
+    } finally {
+      off.child.kill('SIGTERM');
+      on.child.kill('SIGTERM');
+    }
+  }
+}
+
 async function main(): Promise<void> {
+  if (HTTP) return throughHttp();
   const settings: SessionSettings = {
     modelFile: 'model.onnx',
     intraOpThreads: THREADS,

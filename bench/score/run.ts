@@ -321,7 +321,7 @@ async function sequential(url: string, body: string, n: number) {
   return r;
 }
 
-async function http(url: string, body: string, connections: number) {
+export async function http(url: string, body: string, connections: number) {
   const result = await autocannon({
     url: `${url}/v1/score`,
     method: 'POST',
@@ -356,7 +356,12 @@ async function stageMeans(url: string): Promise<Record<string, number>> {
   );
 }
 
-async function startScorer(dir: string, prefix: string, topic: string) {
+export async function startScorer(
+  dir: string,
+  prefix: string,
+  topic: string,
+  env: Record<string, string> = {},
+) {
   const port = await freePort();
   const child = spawn(
     process.execPath,
@@ -375,6 +380,7 @@ async function startScorer(dir: string, prefix: string, topic: string) {
         SCORE_LOG_SINK_ENABLED: 'false',
         SCORER_INTRA_OP_THREADS: String(THREADS),
         SCORER_ORT_ALLOW_SPINNING: SPINNING === '1' ? 'true' : 'false',
+        ...env,
       },
       stdio: ['ignore', 'inherit', 'inherit'],
     },
