@@ -1,6 +1,7 @@
 // Model lifecycle against the real registry (ClickHouse models_current): hot swap under load drops
 // no request, a version that fails to load leaves the old one serving, and a shadow candidate is
 // scored and logged next to production.
+import { rm } from 'node:fs/promises';
 import {
   brokenModel,
   post,
@@ -105,11 +106,15 @@ describe('scorer model lifecycle (real registry, Kafka, Redis)', () => {
   it('keeps serving the old version when the new one fails to load', async () => {
     const bad = await brokenModel(v2);
     await registerModel(env.ch, 'swap-bad', bad, 'production');
-    await waitFor('the load failure', async () =>
-      /mmctr_scorer_model_loads_total\{result="failed"\} [1-9]/.test(
-        await (await fetch(`${scorer.url}/metrics`)).text(),
-      ),
-    );
+    try {
+      await waitFor('the load failure', async () =>
+        /mmctr_scorer_model_loads_total\{result="failed"\} [1-9]/.test(
+          await (await fetch(`${scorer.url}/metrics`)).text(),
+        ),
+      );
+    } finally {
+      await rm(bad, { recursive: true, force: true }); // the failure is on record; the folder is litter
+    }
     const traffic = load(2, 'bad');
     await waitFor('requests after the failure', async () => traffic.outcomes.length >= 10);
     await traffic.stop();
