@@ -58,16 +58,17 @@ def masked_mean(x: Tensor, mask: Tensor, weights: Tensor | None = None) -> Tenso
 def vector_similarity(cand_mm: Tensor, hist_mm: Tensor) -> Tensor:
     """Cosine of each candidate's raw vector with each history vector: [B, D], [Bu, L, D] -> [B, 1, L]; 0 where
     either vector is zero (absent, or the --no-mm ablation)."""
-    c = cand_mm / cand_mm.norm(dim=-1, keepdim=True).clamp(min=1e-6)
-    h = hist_mm / hist_mm.norm(dim=-1, keepdim=True).clamp(min=1e-6)
-    return torch.matmul(c.unsqueeze(1), h.transpose(1, 2))
+    return torch.matmul(_unit(cand_mm).unsqueeze(1), _unit(hist_mm).transpose(1, 2))
 
 
 def vector_similarity_all(cand_mm: Tensor, hist_mm: Tensor) -> Tensor:
     """vector_similarity against every user's history at once: [B, D], [N, L, D] -> [B, N * L] (the batch graph)."""
-    c = cand_mm / cand_mm.norm(dim=-1, keepdim=True).clamp(min=1e-6)
-    h = hist_mm / hist_mm.norm(dim=-1, keepdim=True).clamp(min=1e-6)
-    return torch.matmul(c, h.flatten(0, 1).t())
+    return torch.matmul(_unit(cand_mm), _unit(hist_mm).flatten(0, 1).t())
+
+
+def _unit(x: Tensor) -> Tensor:
+    """x scaled to unit length along the last dim; a zero vector stays zero."""
+    return x / x.norm(dim=-1, keepdim=True).clamp(min=1e-6)
 
 
 def slot_users(hist_ids: Tensor) -> Tensor:
@@ -242,7 +243,7 @@ class SparseTargetAttention(nn.Module):
         k = self.wk(hist)  # [Bu, L, A]
         v = self.wv(hist)
         if rows is not None:
-            return self.wo(self._own_history(self.wq(t), k, v, mask, bias, rows, hist.shape[1])) + t
+            return self.wo(self._own_history(self.wq(t), k, v, mask, bias, rows)) + t
         q = self.wq(t).unsqueeze(1)  # [B, 1, A]
         scores = torch.matmul(q, k.transpose(1, 2)) * self.scale  # [B, 1, L] (broadcast over Bu = 1)
         if bias is not None:
@@ -250,8 +251,7 @@ class SparseTargetAttention(nn.Module):
         a = torch.relu(scores * mask.to(scores.dtype).unsqueeze(1))
         return self.wo(torch.matmul(a, v).squeeze(1)) + t
 
-    def _own_history(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor, bias: Tensor | None, rows: Tensor,
-                     length: int) -> Tensor:
+    def _own_history(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor, bias: Tensor | None, rows: Tensor) -> Tensor:
         """Every candidate against all N users' keys, then only its own user's slots kept: N times the (small)
         score and value matmuls, but K/V stay per user and nothing [B, L, A]-sized is gathered."""
         scores = torch.matmul(q, k.flatten(0, 1).t()) * self.scale  # [B, N * L]
