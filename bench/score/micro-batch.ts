@@ -12,9 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { arg, numberArg } from '../support/cli-args';
 import { percentile } from '@mmctr/observability';
 import { InputBuffers, OnnxModel, type SessionSettings } from '../../apps/scorer/src/model/onnx-model';
-import { loadConfig } from '@mmctr/config';
-import { createKafka, ensureTopics } from '@mmctr/kafka';
-import { http, resolveModel, seed, startScorer } from './run';
+import { ensureBenchTopic, http, resolveModel, seed, startScorer } from './run';
 
 const MODELS = arg('models', 'qin-demo,autoint-demo').split(',');
 const REQUESTS = arg('requests', '2,8').split(',').map(Number);
@@ -52,8 +50,7 @@ function fill(buffers: InputBuffers, model: OnnxModel, seed: number): void {
 /** Alternating autocannon runs against a scorer without and one with micro-batching. */
 async function throughHttp(): Promise<void> {
   const prefix = `bench-mb:${Date.now()}:`;
-  const topic = 'mmctr.scores.bench';
-  await ensureTopics(createKafka(loadConfig()), [{ topic, numPartitions: 1, replicationFactor: 1 }]);
+  const topic = await ensureBenchTopic();
   const { body } = await seed(prefix);
   console.log(
     `micro-batching through HTTP: ${CONNECTIONS} connections, window ${WINDOW} ms, ${HTTP_ROUNDS} alternating rounds per model`,

@@ -15,6 +15,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { freePort } from '../../test/support/free-port';
 import { sourcesHash } from '../../test/support/sources-hash';
+import { TEST_MODEL_SCRIPT, testModelSourcesHash } from '../../apps/scorer/test/support/test-model-source';
 import { arg, numberArg } from '../support/cli-args';
 import { basename, join } from 'node:path';
 import autocannon from 'autocannon';
@@ -52,11 +53,9 @@ async function timeRuns(fn: () => Promise<unknown>, warm: number, n: number) {
 }
 
 export function model(emb: number): string {
-  const fixture = join(REPO, 'apps/scorer/test/fixtures/make-test-model.py');
-  const hash = sourcesHash([fixture, join(REPO, 'libs', 'features', 'feature_spec.json')]);
-  const dir = join(REPO, '.cache', 'bench-models', `qin-e${emb}-${hash}`);
+  const dir = join(REPO, '.cache', 'bench-models', `qin-e${emb}-${testModelSourcesHash()}`);
   if (!existsSync(join(dir, 'model.onnx'))) {
-    execFileSync(PY, [fixture, dir, '--emb', String(emb), '--seed', '11'], {
+    execFileSync(PY, [TEST_MODEL_SCRIPT, dir, '--emb', String(emb), '--seed', '11'], {
       stdio: 'inherit',
     });
   }
@@ -356,6 +355,13 @@ async function stageMeans(url: string): Promise<Record<string, number>> {
   );
 }
 
+/** The scores topic the benchmark's scorers log to, created if missing. */
+export async function ensureBenchTopic(): Promise<string> {
+  const topic = 'mmctr.scores.bench';
+  await ensureTopics(createKafka(loadConfig()), [{ topic, numPartitions: 1, replicationFactor: 1 }]);
+  return topic;
+}
+
 export async function startScorer(
   dir: string,
   prefix: string,
@@ -557,10 +563,8 @@ async function main(): Promise<void> {
     `MatMul 500x1024 @ 1024x1024: p50 ${matmul.p50.toFixed(2)} ms = ${matmul.gflops.toFixed(1)} GFLOP/s`,
   );
 
-  const config = loadConfig();
   const prefix = `bench:${Date.now()}:`;
-  const topic = 'mmctr.scores.bench';
-  await ensureTopics(createKafka(config), [{ topic, numPartitions: 1, replicationFactor: 1 }]);
+  const topic = await ensureBenchTopic();
   const { body } = await seed(prefix);
   const floor = await httpFloor(body);
   console.log(

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { OfflineInput } from './offline-score';
+import { TEST_MODEL_SCRIPT, testModelSourcesHash } from './test-model-source';
 import { freePort } from '../../../../test/support/free-port';
-import { sourcesHash } from '../../../../test/support/sources-hash';
 import { loadConfig } from '@mmctr/config';
 import { loadFeatureSpec } from '@mmctr/features';
 import { ClickHouseService, MigrationRunner, clickHouseFromConfig, loadMigrations } from '@mmctr/clickhouse';
@@ -26,12 +26,10 @@ const run = promisify(execFile);
  * signature.
  */
 export async function testModel(name: string, seed: number, emb = 8, age = false): Promise<string> {
-  const fixture = join(REPO, 'apps', 'scorer', 'test', 'fixtures', 'make-test-model.py');
-  const hash = sourcesHash([fixture, join(REPO, 'libs', 'features', 'feature_spec.json')]);
-  const dir = join(MODELS, `${name}-s${seed}-e${emb}${age ? '-age' : ''}-${hash}`);
+  const dir = join(MODELS, `${name}-s${seed}-e${emb}${age ? '-age' : ''}-${testModelSourcesHash()}`);
   if (!existsSync(join(dir, 'model.onnx'))) {
     await run(join(REPO, '.venv', 'bin', 'python'), [
-      fixture,
+      TEST_MODEL_SCRIPT,
       dir,
       '--seed',
       String(seed),
