@@ -45,6 +45,11 @@ describe('ScoreLogSender', () => {
       },
     );
 
+  /** Bytes of record i on the wire (value + key). */
+  const size = (i: number) => Buffer.byteLength(JSON.stringify(record(i))) + Buffer.byteLength(`u${i}`);
+  /** A byte cap with room for two records a chunk, not three (they differ by a byte or so). */
+  const twoPerChunk = () => sender(100, 10, size(0) + size(1) + Math.floor(size(2) / 2));
+
   beforeEach(() => {
     sent = [];
     messages = [];
@@ -82,9 +87,7 @@ describe('ScoreLogSender', () => {
   });
 
   it('cuts chunks at maxBatchBytes as well as at batchRecords', async () => {
-    const size = (i: number) => Buffer.byteLength(JSON.stringify(record(i))) + Buffer.byteLength(`u${i}`);
-    // room for two records a chunk, not three (they differ by a byte or so)
-    const s = sender(100, 10, size(0) + size(1) + Math.floor(size(2) / 2));
+    const s = twoPerChunk();
     for (let i = 0; i < 5; i++) s.push(packed(i));
     await s.flush();
     expect(sent).toEqual([['r0', 'r1'], ['r2', 'r3'], ['r4']]);
@@ -92,8 +95,7 @@ describe('ScoreLogSender', () => {
   });
 
   it('encodes each record once, across byte-capped chunks and a failed send', async () => {
-    const size = (i: number) => Buffer.byteLength(JSON.stringify(record(i))) + Buffer.byteLength(`u${i}`);
-    const s = sender(100, 10, size(0) + size(1) + Math.floor(size(2) / 2));
+    const s = twoPerChunk();
     for (let i = 0; i < 5; i++) s.push(packed(i));
     const encode = jest.mocked(scoreLogValue);
     encode.mockClear();
