@@ -49,4 +49,37 @@ describe('loadConfig', () => {
       /CLICKHOUSE_DATABASE: must be a plain/,
     );
   });
+
+  it.each([
+    ['REDIS_URL', 'not-a-url', /REDIS_URL: must be a URL/],
+    ['REDIS_URL', 'http://127.0.0.1:6379', /REDIS_URL: must use redis: or rediss:/],
+    ['REDIS_URL', 'redis://127.0.0.1:99999', /REDIS_URL: must be a URL/],
+    ['CLICKHOUSE_URL', '', /CLICKHOUSE_URL: must be a URL/],
+    ['CLICKHOUSE_URL', 'localhost:8123', /CLICKHOUSE_URL: must use http: or https:/],
+    ['KAFKA_BROKERS', '127.0.0.1:99999', /KAFKA_BROKERS: .*port 1\.\.65535/],
+    ['KAFKA_BROKERS', '127.0.0.1:0', /KAFKA_BROKERS: /],
+    ['KAFKA_BROKERS', ' , ', /KAFKA_BROKERS: /],
+    ['HTTP_PORT', '', /HTTP_PORT: must be an integer/],
+    ['HTTP_PORT', '  ', /HTTP_PORT: must be an integer/],
+    ['HTTP_PORT', '65536', /HTTP_PORT: must be an integer from 0 to 65535/],
+    ['HTTP_PORT', '80.5', /HTTP_PORT: must be an integer/],
+    ['SHUTDOWN_TIMEOUT_MS', '', /SHUTDOWN_TIMEOUT_MS: must be an integer/],
+  ])('rejects %s=%j naming the variable', (name, value, message) => {
+    const p = problems({ ...valid, [name]: value });
+    expect(p).toHaveLength(1);
+    expect(p[0]).toMatch(message);
+  });
+
+  it('accepts redis URLs with credentials and TLS, IPv6 brokers and an explicit port 0', () => {
+    const cfg = loadConfig({
+      ...valid,
+      REDIS_URL: 'rediss://:secret@redis.internal:6380/2',
+      KAFKA_BROKERS: '[::1]:9092,kafka-1:65535',
+      HTTP_PORT: '0',
+      SHUTDOWN_TIMEOUT_MS: '5000',
+    });
+    expect(cfg.KAFKA_BROKERS).toEqual(['[::1]:9092', 'kafka-1:65535']);
+    expect(cfg.HTTP_PORT).toBe(0);
+    expect(cfg.SHUTDOWN_TIMEOUT_MS).toBe(5000);
+  });
 });

@@ -1,13 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_TOPICS } from '@mmctr/contracts';
-import { envBool as bool, envInt as int, envList } from './env-types';
-
-const hostPort = /^[A-Za-z0-9.-]+:\d{1,5}$/;
-const url = (protocols: string[]) =>
-  z
-    .string()
-    .url()
-    .refine((v) => protocols.includes(new URL(v).protocol), `must use ${protocols.join(' or ')}`);
+import { envBool as bool, envHostPortList, envInt as int, envList, envUrl as url } from './env-types';
 
 /**
  * Every environment variable any mmctr app reads. Connection settings are required (no silent
@@ -17,11 +10,7 @@ export const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
-  KAFKA_BROKERS: z
-    .string()
-    .min(1)
-    .transform((v) => v.split(',').map((s) => s.trim()))
-    .refine((list) => list.every((b) => hostPort.test(b)), 'must be a comma-separated list of host:port'),
+  KAFKA_BROKERS: envHostPortList(),
   KAFKA_CLIENT_ID: z.string().min(1).default('mmctr'),
   KAFKA_TOPIC_EVENTS: z.string().min(1).default(DEFAULT_TOPICS.events),
   KAFKA_TOPIC_ITEMS: z.string().min(1).default(DEFAULT_TOPICS.items),
@@ -62,7 +51,11 @@ export const configSchema = z.object({
   BULLMQ_PREFIX: z.string().min(1).default('bull'),
 
   HTTP_HOST: z.string().default('127.0.0.1'),
+  // 0 asks for any free port (tests); blank is an error, not a random port.
   HTTP_PORT: int(0, 65535).default(3000),
+  /** After SIGTERM/SIGINT, force-exit with an error once shutdown has taken this long (a store that
+   * never answers must not keep the process alive). Keep it above the apps' own grace periods. */
+  SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(45_000),
   METRICS_ENABLED: bool.default('true'),
 });
 

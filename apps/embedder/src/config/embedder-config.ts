@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { envBool as bool, envInt as int, envList } from '@mmctr/config';
+import { envBool as bool, envInt as int, envList, loadConfigSection } from '@mmctr/config';
 
 const list = envList();
 
@@ -47,9 +47,10 @@ export const embedderConfigSchema = z.object({
   /** Lets allow-listed hosts resolve to private, loopback or link-local addresses (tests, on-prem). */
   EMBEDDER_IMAGE_ALLOW_PRIVATE: bool.default('false'),
   EMBEDDER_IMAGE_ALLOW_FILES: bool.default('true'),
-  /** Directories local images must lie under; empty = anywhere the process can read. */
+  /** Directories local images must lie under; empty (the default) = no local files at all. */
   EMBEDDER_IMAGE_FILE_ROOTS: list.transform((dirs) => dirs.map((d) => resolve(d))),
   EMBEDDER_IMAGE_MAX_BYTES: int(1_024, 1_024 * 1_024 * 1_024).default(10 * 1_024 * 1_024),
+  /** Deadline for one image: a whole fetch (redirects, slow bodies) or a whole file read. */
   EMBEDDER_IMAGE_TIMEOUT_MS: int(10, 600_000).default(5_000),
   EMBEDDER_IMAGE_MAX_REDIRECTS: int(0, 10).default(3),
   /** sharp's limitInputPixels: larger images are refused before decoding (decompression bombs). */
@@ -61,24 +62,13 @@ export type EmbedderConfig = Omit<z.output<typeof embedderConfigSchema>, 'EMBEDD
 };
 export const EMBEDDER_CONFIG = Symbol('EMBEDDER_CONFIG');
 
-export class EmbedderConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Invalid embedder configuration:\n  ${problems.join('\n  ')}`);
-    this.name = 'EmbedderConfigError';
-  }
-}
-
-/** Parses the embedder's variables; throws naming each malformed one. */
+/** Parses the embedder's variables; throws ConfigError naming each malformed one. */
 export function loadEmbedderConfig(env: NodeJS.ProcessEnv = process.env): EmbedderConfig {
-  const result = embedderConfigSchema.safeParse(env);
-  if (result.success)
-    return {
-      ...result.data,
-      EMBEDDER_PROJECTIONS_DIR: resolve(
-        result.data.EMBEDDER_PROJECTIONS_DIR ?? join(result.data.EMBEDDER_MODELS_DIR, 'projections'),
-      ),
-    };
-  throw new EmbedderConfigError(
-    result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`),
-  );
+  const c = loadConfigSection(embedderConfigSchema, env);
+  return {
+    ...c,
+    EMBEDDER_PROJECTIONS_DIR: resolve(
+      c.EMBEDDER_PROJECTIONS_DIR ?? join(c.EMBEDDER_MODELS_DIR, 'projections'),
+    ),
+  };
 }

@@ -1,14 +1,12 @@
 import { Global, Module } from '@nestjs/common';
 import { z } from 'zod';
-import { envBool as bool, envInt as int, envList } from '@mmctr/config';
+import { envBool as bool, envInt as int, envKeyList, envNumber, loadConfigSection } from '@mmctr/config';
 import { MM_VECTOR_KEY_TEMPLATE } from '@mmctr/online-store';
-
-const list = envList();
 
 /** The scorer's own variables (connections come from @mmctr/config). */
 export const scorerConfigSchema = z.object({
-  /** Accepted `x-api-key` values; empty disables authentication. */
-  SCORER_API_KEYS: list,
+  /** Accepted `x-api-key` values; unset disables authentication (set but listing none is an error). */
+  SCORER_API_KEYS: envKeyList(),
   SCORER_MAX_CANDIDATES: int(1, 100_000).default(2000),
   SCORER_BODY_LIMIT_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
 
@@ -51,7 +49,7 @@ export const scorerConfigSchema = z.object({
   /** Unknown items are looked up in Redis again only after this long. */
   SCORER_NEGATIVE_CACHE_MS: int(0, 3_600_000).default(30_000),
   /** CTR answered when no model output is available (degraded). */
-  SCORER_PRIOR_CTR: z.coerce.number().min(0).max(1).default(0.02),
+  SCORER_PRIOR_CTR: envNumber(0, 1).default(0.02),
 
   SCORER_SCORE_LOG_ENABLED: bool.default('true'),
   SCORER_SCORE_LOG_MAX_QUEUE: int(1, 1_000_000).default(20_000),
@@ -74,10 +72,7 @@ export const SCORER_CONFIG = Symbol('SCORER_CONFIG');
 
 /** Parses the scorer's variables; throws naming each bad one. */
 export function loadScorerConfig(env: NodeJS.ProcessEnv = process.env): ScorerConfig {
-  const result = scorerConfigSchema.safeParse(env);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-  throw new Error(`Invalid scorer configuration:\n  ${problems.join('\n  ')}`);
+  return loadConfigSection(scorerConfigSchema, env);
 }
 
 @Global()
