@@ -3,9 +3,23 @@ import eventSchema from './schemas/event.v1.schema.json';
 import itemSchema from './schemas/item.v1.schema.json';
 import scoreLogSchema from './schemas/score-log.v1.schema.json';
 import type { BehaviourEvent, CatalogueItem, ScoreLogRecord } from './types';
+import { decodeUtf8, findIllFormedString, isWellFormed } from './well-formed';
 
-/** Largest encoded message the contracts accept; larger ones are rejected before parsing. */
+/**
+ * Largest encoded message the contracts accept; larger ones are rejected before parsing, and the
+ * producer SDK refuses to send them. Far below the broker's limit so a dead-lettered copy (the same
+ * bytes plus reason and origin headers) always fits.
+ */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
+
+/** The broker's `message.max.bytes` (deploy/local/kafka/server.properties.tmpl); the DLQ topic shares it. */
+export const BROKER_MAX_MESSAGE_BYTES = 2 * 1024 * 1024;
+
+/** Upper bound of what dead-lettering adds to a message: the four DLQ headers and the record framing. */
+export const DLQ_OVERHEAD_BYTES = 4 * 1024;
+
+/** Longest reason text a decode failure carries (the DLQ reason header stays small). */
+export const MAX_REASON_CHARS = 512;
 
 export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string };
 
@@ -19,13 +33,16 @@ const compiled = {
 };
 export type ContractName = keyof typeof compiled;
 
+/** The name as is, or JSON-escaped when it has a lone surrogate (a reason must itself be well-formed). */
+const printable = (s: string): string => (isWellFormed(s) ? s : JSON.stringify(s).slice(1, -1));
+
 function describe(errors: ErrorObject[] | null | undefined): string {
   const e = errors?.[0];
   if (!e) return 'invalid';
   const where = e.instancePath || '(root)';
   const extra =
     e.keyword === 'additionalProperties'
-      ? ` '${String((e.params as { additionalProperty: string }).additionalProperty)}'`
+      ? ` '${printable(String((e.params as { additionalProperty: string }).additionalProperty))}'`
       : e.keyword === 'enum'
         ? `: ${JSON.stringify((e.params as { allowedValues: unknown[] }).allowedValues)}`
         : '';
@@ -36,23 +53,35 @@ export function validate<K extends ContractName>(
   name: K,
   value: unknown,
 ): Decoded<K extends 'event' ? BehaviourEvent : K extends 'item' ? CatalogueItem : ScoreLogRecord> {
+  // Every string, at any depth, must survive UTF-8 encoding unchanged (no lone surrogates).
+  const illFormed = findIllFormedString(value);
+  if (illFormed) return { ok: false, reason: `schema: ${illFormed}` };
   const fn = compiled[name] as ValidateFunction;
   if (fn(value)) return { ok: true, value: value as never };
   return { ok: false, reason: `schema: ${describe(fn.errors)}` };
 }
 
-/** Decodes a raw Kafka message value: size limit, UTF-8 JSON, then the contract. */
+const clip = (s: string): string =>
+  s.length > MAX_REASON_CHARS ? `${s.slice(0, MAX_REASON_CHARS - 3)}...` : s;
+
+/**
+ * Decodes a raw Kafka message value: size limit, strict UTF-8 (invalid bytes are rejected, never
+ * replaced), JSON, then the contract. The reason of a rejection is at most MAX_REASON_CHARS long.
+ */
 export function decode<K extends ContractName>(name: K, raw: Buffer | null | undefined) {
   if (!raw || raw.length === 0) return { ok: false, reason: 'empty message' } as const;
   if (raw.length > MAX_MESSAGE_BYTES)
     return { ok: false, reason: `oversized: ${raw.length} bytes > ${MAX_MESSAGE_BYTES}` } as const;
+  const text = decodeUtf8(raw);
+  if (!text.ok) return { ok: false, reason: text.reason } as const;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(raw.toString('utf8'));
+    parsed = JSON.parse(text.text);
   } catch (err) {
-    return { ok: false, reason: `bad JSON: ${(err as Error).message}` } as const;
+    return { ok: false, reason: clip(`bad JSON: ${(err as Error).message}`) } as const;
   }
-  return validate(name, parsed);
+  const r = validate(name, parsed);
+  return r.ok ? r : ({ ok: false, reason: clip(r.reason) } as const);
 }
 
 export const schemas = { event: eventSchema, item: itemSchema, scoreLog: scoreLogSchema };

@@ -22,7 +22,7 @@ const record = (n = 500, seed = 1): ScoreLogRecord => ({
   feature_spec_version: 'v3',
   context: { device: 'android', placement: 'feed', country: 'DE' },
   history_item_ids: Array.from({ length: 64 }, (_, i) => `h-${i}`),
-  item_ids: Array.from({ length: n }, (_, i) => `item-${i}-"quoted"\\é\ud800😀\n`),
+  item_ids: Array.from({ length: n }, (_, i) => `item-${i}-"quoted"\\é\u2028\u0000😀\n`),
   positions: Array.from({ length: n }, (_, i) => i % 32),
   ctrs: ctrs(n, seed),
   degraded: false,
