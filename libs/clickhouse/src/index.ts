@@ -4,3 +4,4 @@ export * from './clickhouse.service';
 export * from './row-binary';
 export * from './clickhouse.module';
 export * from './migrations/migration-runner';
+export * from './insert-isolating-poison';
