@@ -2,3 +2,4 @@ export * from './kafka-client';
 export * from './topics';
 export * from './event-producer';
 export * from './kafkajs-patches';
+export * from './dead-letter-producer';
