@@ -37,6 +37,13 @@ export const configSchema = z.object({
   INGEST_RETRY_INITIAL_MS: int(1, 60_000).default(200),
   INGEST_RETRY_MAX_MS: int(1, 600_000).default(5_000),
   INGEST_SHUTDOWN_GRACE_MS: int(0, 600_000).default(20_000),
+  // Readiness (ingest and the score-log sink): a store failing this long, or no commit this long while
+  // messages wait, answers 503. Retries go on either way.
+  INGEST_STORE_RETRY_DEADLINE_MS: int(100, 3_600_000).default(30_000),
+  INGEST_STALL_TIMEOUT_MS: int(100, 3_600_000).default(60_000),
+  // Dead letters larger than this are written as a truncated envelope keeping the first DLQ_HEAD_BYTES.
+  DLQ_MAX_MESSAGE_BYTES: int(4_096, 100 * 1024 * 1024).default(1_000_000),
+  DLQ_HEAD_BYTES: int(0, 1024 * 1024).default(64 * 1024),
 
   // Online store (libs/online-store): which behaviour types feed a user's recent-behaviour list.
   ONLINE_HISTORY_TYPES: envList('click')
