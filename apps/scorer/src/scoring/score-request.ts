@@ -1,4 +1,5 @@
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import { decodeUtf8, findIllFormedString } from '@mmctr/contracts';
 
 export interface ScoreContext {
   device?: string;
@@ -108,7 +109,25 @@ export class ScoreRequestValidator {
   }
 
   validate(body: unknown): { ok: true; value: ScoreRequest } | { ok: false; message: string } {
+    // Ids are looked up and logged byte for byte: a lone surrogate would be rewritten to U+FFFD on the
+    // way to Redis and the score log, so it is refused here, naming the field.
+    const illFormed = findIllFormedString(body);
+    if (illFormed) return { ok: false, message: illFormed.replace('(root)', 'body') };
     if (this.fn(body)) return { ok: true, value: body };
     return { ok: false, message: describe(this.fn.errors?.[0]) };
+  }
+}
+
+/**
+ * Parses a JSON request body from its bytes: invalid UTF-8 is an error naming the offset (the default
+ * parser would replace it with U+FFFD, so distinct ids could meet), never rewritten.
+ */
+export function parseJsonBody(raw: Buffer): { ok: true; value: unknown } | { ok: false; message: string } {
+  const text = decodeUtf8(raw);
+  if (!text.ok) return { ok: false, message: `body is not valid UTF-8: ${text.reason}` };
+  try {
+    return { ok: true, value: JSON.parse(text.text) as unknown };
+  } catch (err) {
+    return { ok: false, message: `body is not JSON: ${(err as Error).message}` };
   }
 }
