@@ -1,9 +1,14 @@
 import 'reflect-metadata';
 import { loadConfig } from '@mmctr/config';
+import { createLogger, installShutdownWatchdog } from '@mmctr/observability';
 import { createScorerApp } from './bootstrap';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  // Installed before the app's own shutdown hooks: SIGTERM ends the process within the bound.
+  installShutdownWatchdog(createLogger('scorer', config.LOG_LEVEL), {
+    timeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+  });
   const app = await createScorerApp();
   await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
 }

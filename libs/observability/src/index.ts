@@ -3,3 +3,4 @@ export * from './http-app';
 export * from './readiness.controller';
 export * from './percentile';
 export * from './worker-thread';
+export * from './shutdown-watchdog';
