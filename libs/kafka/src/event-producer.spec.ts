@@ -1,5 +1,5 @@
 import type { Kafka, ProducerRecord } from 'kafkajs';
-import type { BehaviourEvent } from '@mmctr/contracts';
+import { MAX_MESSAGE_BYTES, type BehaviourEvent, type CatalogueItem } from '@mmctr/contracts';
 import { EventProducer, InvalidRecordError, chunkMessages } from './event-producer';
 
 function fakeKafka() {
@@ -58,6 +58,56 @@ describe('EventProducer', () => {
     await expect(p.sendEvents([ev(0), bad])).rejects.toThrow(InvalidRecordError);
     await expect(p.sendEvents([bad])).rejects.toThrow(/#0 schema: \/type/);
     expect(f.sent).toEqual([]);
+  });
+
+  it('refuses a record with a lone surrogate, naming the field, with or without validation', async () => {
+    const f = fakeKafka();
+    const item: CatalogueItem = {
+      schema_version: 1,
+      item_id: 'x',
+      ts_ms: 1_767_225_600_000,
+      title: '\ud800',
+    };
+    for (const validate of [true, false]) {
+      const p = new EventProducer(f.kafka, { eventsTopic: 'ev', itemsTopic: 'it', validate });
+      await expect(p.sendItems([item])).rejects.toThrow(/#0 (schema: )?\/title is not well-formed Unicode/);
+      await expect(p.sendEvents([{ ...ev(0), user_id: 'u\udc00' }])).rejects.toThrow(
+        /\/user_id is not well-formed/,
+      );
+    }
+    expect(f.sent).toEqual([]);
+  });
+
+  it('refuses a record whose encoding exceeds MAX_MESSAGE_BYTES, even without validation', async () => {
+    const f = fakeKafka();
+    const p = new EventProducer(f.kafka, { eventsTopic: 'ev', itemsTopic: 'it', validate: false });
+    const big = { ...ev(0), request_id: 'x'.repeat(MAX_MESSAGE_BYTES) };
+    const size = Buffer.byteLength(JSON.stringify(big));
+    await expect(p.sendEvents([ev(1), big])).rejects.toThrow(
+      `1 invalid record(s): #1 oversized: ${size} bytes > MAX_MESSAGE_BYTES (${MAX_MESSAGE_BYTES})`,
+    );
+    // Just under the limit (measured in UTF-8 bytes, not characters) is sent.
+    const base = Buffer.byteLength(JSON.stringify({ ...ev(0), request_id: '' }));
+    const fits = { ...ev(0), request_id: '😀'.repeat(Math.floor((MAX_MESSAGE_BYTES - base) / 4)) };
+    await p.sendEvents([fits]);
+    expect(f.sent.flatMap((r) => r.messages).map((m) => JSON.parse(String(m.value)) as unknown)).toEqual([
+      fits,
+    ]);
+  });
+
+  it('sends raw buffers byte for byte but refuses strings kafkajs would rewrite', async () => {
+    const f = fakeKafka();
+    const p = new EventProducer(f.kafka, { eventsTopic: 'ev', itemsTopic: 'it' });
+    const bytes = Buffer.from([0xff, 0xfe, 0x00]);
+    await p.sendRaw('ev', [{ key: 'k', value: bytes }]);
+    expect(f.sent[0]!.messages[0]!.value).toBe(bytes);
+    await expect(p.sendRaw('ev', [{ key: 'k', value: '\ud800' }])).rejects.toThrow(
+      /#0 value is not well-formed/,
+    );
+    await expect(p.sendRaw('ev', [{ key: '\udc00', value: 'v' }])).rejects.toThrow(
+      /#0 key is not well-formed/,
+    );
+    expect(f.sent).toHaveLength(1);
   });
 });
 

@@ -1,5 +1,12 @@
 import type { Kafka, Message, Producer } from 'kafkajs';
-import { validate, type BehaviourEvent, type CatalogueItem } from '@mmctr/contracts';
+import {
+  MAX_MESSAGE_BYTES,
+  findIllFormedString,
+  isWellFormed,
+  validate,
+  type BehaviourEvent,
+  type CatalogueItem,
+} from '@mmctr/contracts';
 
 export interface EventProducerOptions {
   eventsTopic: string;
@@ -8,7 +15,11 @@ export interface EventProducerOptions {
   batchSize?: number;
   /** Most value+key bytes per produce request (default 900 kB, under the broker's 1 MB batch limit). */
   batchBytes?: number;
-  /** Validate against the contracts before sending and reject the whole call if any is invalid (default true). */
+  /**
+   * Validate against the contracts before sending and reject the whole call if any is invalid (default
+   * true). Even without it, a record larger than MAX_MESSAGE_BYTES encoded or with a lone surrogate in
+   * any string is refused: ingest could only dead-letter the first, and UTF-8 cannot carry the second.
+   */
   validate?: boolean;
 }
 
@@ -84,23 +95,33 @@ export class EventProducer {
   }
 
   async sendEvents(events: readonly BehaviourEvent[]): Promise<void> {
-    this.check('event', events);
     await this.sendRaw(
       this.opts.eventsTopic,
-      events.map((e) => ({ key: e.user_id, value: JSON.stringify(e) })),
+      this.encode('event', events, (e) => e.user_id),
     );
   }
 
   async sendItems(items: readonly CatalogueItem[]): Promise<void> {
-    this.check('item', items);
     await this.sendRaw(
       this.opts.itemsTopic,
-      items.map((i) => ({ key: i.item_id, value: JSON.stringify(i) })),
+      this.encode('item', items, (i) => i.item_id),
     );
   }
 
-  /** Sends already-encoded messages as they are, in requests bounded by `batchSize` and `batchBytes`. */
+  /**
+   * Sends already-encoded messages as they are, in requests bounded by `batchSize` and `batchBytes`.
+   * Buffers go byte for byte (ingest dead-letters what breaks the contract, size included); a string
+   * key or value with a lone surrogate is refused, as kafkajs would send U+FFFD in its place.
+   */
   async sendRaw(topic: string, messages: readonly Message[]): Promise<void> {
+    const problems: { index: number; reason: string }[] = [];
+    messages.forEach((m, index) => {
+      if (typeof m.key === 'string' && !isWellFormed(m.key))
+        problems.push({ index, reason: 'key is not well-formed Unicode (lone surrogate)' });
+      else if (typeof m.value === 'string' && !isWellFormed(m.value))
+        problems.push({ index, reason: 'value is not well-formed Unicode (lone surrogate)' });
+    });
+    if (problems.length > 0) throw new InvalidRecordError(problems);
     await this.connect();
     for (const batch of chunkMessages(
       messages,
@@ -116,13 +137,28 @@ export class EventProducer {
     this.connected = undefined;
   }
 
-  private check(kind: 'event' | 'item', records: readonly unknown[]): void {
-    if (this.opts.validate === false) return;
+  /** JSON messages of `records`, or an InvalidRecordError listing every record that cannot be sent. */
+  private encode<T>(kind: 'event' | 'item', records: readonly T[], key: (r: T) => string): Message[] {
     const problems: { index: number; reason: string }[] = [];
-    records.forEach((r, index) => {
-      const v = validate(kind, r);
-      if (!v.ok) problems.push({ index, reason: v.reason });
+    const messages = records.map((r, index): Message => {
+      const v = this.opts.validate === false ? undefined : validate(kind, r);
+      if (v && !v.ok) {
+        problems.push({ index, reason: v.reason });
+        return { value: null };
+      }
+      const illFormed = v ? undefined : findIllFormedString(r);
+      if (illFormed) problems.push({ index, reason: illFormed });
+      const value = JSON.stringify(r);
+      const bytes = Buffer.byteLength(value);
+      if (bytes > MAX_MESSAGE_BYTES)
+        problems.push({
+          index,
+          reason: `oversized: ${bytes} bytes > MAX_MESSAGE_BYTES (${MAX_MESSAGE_BYTES})`,
+        });
+      const k = key(r);
+      return { key: typeof k === 'string' && isWellFormed(k) ? k : null, value };
     });
     if (problems.length > 0) throw new InvalidRecordError(problems);
+    return messages;
   }
 }
