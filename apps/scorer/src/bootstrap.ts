@@ -5,7 +5,11 @@ import type { Logger } from 'pino';
 import { ScorerAppModule } from './app.module';
 import { loadScorerConfig } from './config/scorer-config';
 import { LOGGER, NestPinoLogger } from './logger';
+import { countScoreRequests } from './metrics/request-metrics.hook';
+import { ScorerMetrics } from './metrics/scorer-metrics';
 import { ModelManager } from './model/model-manager.service';
+import { parseJsonBody } from './scoring/score-request';
+import { acceptJsonBodiesOnly } from './scoring/json-only';
 
 /** Builds the scorer app (Fastify, Swagger UI at /docs + /docs-json, X-Model-Version on every response); not listening yet. */
 export async function createScorerApp(): Promise<NestFastifyApplication> {
@@ -13,22 +17,31 @@ export async function createScorerApp(): Promise<NestFastifyApplication> {
   const app = await NestFactory.create<NestFastifyApplication>(
     ScorerAppModule,
     new FastifyAdapter({ bodyLimit: scorer.SCORER_BODY_LIMIT_BYTES }),
-    { bufferLogs: true },
+    // Nest's JSON parser decodes leniently (invalid UTF-8 becomes U+FFFD); ours below refuses it.
+    { bufferLogs: true, bodyParser: false },
   );
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
+      const parsed = parseJsonBody(body as Buffer);
+      if (parsed.ok) done(null, parsed.value);
+      else done(Object.assign(new Error(parsed.message), { statusCode: 400 }), undefined);
+    });
   const logger = app.get<Logger>(LOGGER);
   app.useLogger(new NestPinoLogger(logger));
   app.enableShutdownHooks();
 
   const models = app.get(ModelManager);
-  app
-    .getHttpAdapter()
-    .getInstance()
-    .addHook('onSend', async (_req, reply, payload) => {
-      // A scored response already names the version that scored it; others name the serving one.
-      if (!reply.hasHeader('x-model-version'))
-        void reply.header('x-model-version', models.version('production') ?? 'none');
-      return payload;
-    });
+  const fastify = app.getHttpAdapter().getInstance();
+  countScoreRequests(fastify, app.get(ScorerMetrics));
+  acceptJsonBodiesOnly(fastify);
+  fastify.addHook('onSend', async (_req, reply, payload) => {
+    // A scored response already names the version that scored it; others name the serving one.
+    if (!reply.hasHeader('x-model-version'))
+      void reply.header('x-model-version', models.version('production') ?? 'none');
+    return payload;
+  });
 
   const doc = new DocumentBuilder()
     .setTitle('mmctr scorer')

@@ -12,7 +12,7 @@ export class ScorerMetrics {
 
   readonly requestSeconds = new Histogram({
     name: 'mmctr_scorer_request_duration_seconds',
-    help: 'POST /v1/score handling time, by HTTP status',
+    help: 'POST /v1/score handling time, by the HTTP status sent (rejections before the handler included)',
     labelNames: ['status'] as const,
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
@@ -66,15 +66,21 @@ export class ScorerMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly nonFinite = new Counter({
+    name: 'mmctr_scorer_non_finite_responses_total',
+    help: 'Responses whose model answered a non-finite CTR, by what answered instead (model: the fallback version, prior: SCORER_PRIOR_CTR)',
+    labelNames: ['fallback'] as const,
+    registers: [this.registry],
+  });
   readonly modelInfo = new Gauge({
     name: 'mmctr_scorer_model_info',
-    help: '1 for the model version serving in each role',
+    help: '1 for the model version loaded in each role (production, shadow, fallback)',
     labelNames: ['role', 'version'] as const,
     registers: [this.registry],
   });
   readonly modelLoads = new Counter({
     name: 'mmctr_scorer_model_loads_total',
-    help: 'Model version loads by result (ok, failed)',
+    help: 'Model version loads by result (ok, failed to load, rejected: non-finite CTR at warm-up)',
     labelNames: ['result'] as const,
     registers: [this.registry],
   });

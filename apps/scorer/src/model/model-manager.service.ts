@@ -3,12 +3,20 @@ import { fileURLToPath } from 'node:url';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
+import { ItemCacheService } from '../items/item-cache.service';
 import { LOGGER } from '../logger';
 import { ScorerMetrics } from '../metrics/scorer-metrics';
+import { warmUpWithItems } from './item-warm-up';
+import { ModelLoader } from './model-loader';
 import { ModelRegistryRepository, type RegistryModel } from './model-registry.repository';
-import { OnnxModel, type SessionSettings } from './onnx-model';
+import { NonFiniteOutputError, type OnnxModel } from './onnx-model';
 
-export type ModelRole = 'production' | 'shadow';
+/** production: answers; shadow: the newest candidate, off the response path; fallback: the production
+ * version served before the current one, kept loaded to re-score answers the current one makes NaN. */
+export type ModelRole = 'production' | 'shadow' | 'fallback';
+
+/** How many production versions (now and earlier) a sync considers, newest first. */
+export const PRODUCTION_VERSIONS_TRIED = 8;
 
 /** A model pinned for one request: `done` must be called when the request no longer needs it. */
 export interface ModelLease {
@@ -17,10 +25,11 @@ export interface ModelLease {
 }
 
 /**
- * Follows the registry: polls models_current, loads and warms a new production (and, optionally,
- * shadow candidate) version next to the serving one, then swaps the reference. Requests pin the
- * model they started with, so a swap drops none; a version that fails to load is skipped (and retried
- * later) while the old one keeps serving.
+ * Follows the registry: polls it, loads and warms (synthetic inputs, then real cached items) the
+ * newest production version that loads and answers finite CTRs, skipping (and logging) newer ones that
+ * don't, next to the serving one, then swaps the reference. Requests pin the model they started with,
+ * so a swap drops none. The version swapped out stays loaded as the fallback. A skipped version is
+ * retried after SCORER_MODEL_RETRY_MS.
  */
 @Injectable()
 export class ModelManager implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -28,16 +37,19 @@ export class ModelManager implements OnApplicationBootstrap, OnApplicationShutdo
   private readonly failedUntil = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private syncing: Promise<void> | undefined;
-  private fallbackLogged = false;
 
   constructor(
     @Inject(SCORER_CONFIG) private readonly config: ScorerConfig,
     @Inject(ModelRegistryRepository) private readonly registry: ModelRegistryRepository,
+    @Inject(ModelLoader) private readonly loader: ModelLoader,
+    @Inject(ItemCacheService) private readonly items: ItemCacheService,
     @Inject(ScorerMetrics) private readonly metrics: ScorerMetrics,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
+    // Warm-up scores cached items: have them before the first load (shared with the cache's own start).
+    if (!this.items.isLoaded) await this.items.refresh();
     await this.sync();
     if (this.config.SCORER_MODEL_DIR) return;
     this.timer = setInterval(() => void this.sync(), this.config.SCORER_REGISTRY_POLL_MS);
@@ -73,22 +85,23 @@ export class ModelManager implements OnApplicationBootstrap, OnApplicationShutdo
   private async doSync(): Promise<void> {
     if (this.config.SCORER_MODEL_DIR) {
       if (!this.models.production) {
-        const dir = resolve(this.config.SCORER_MODEL_DIR);
-        await this.install('production', {
-          version: '',
-          artifact_uri: dir,
-          model_type: '',
-          feature_spec_version: '',
-        });
+        await this.installProduction([
+          {
+            version: '',
+            artifact_uri: resolve(this.config.SCORER_MODEL_DIR),
+            model_type: '',
+            feature_spec_version: '',
+          },
+        ]);
       }
       return;
     }
     try {
-      const prod = await this.registry.newest('production');
-      if (prod) await this.install('production', prod);
+      const versions = await this.registry.productionVersions(PRODUCTION_VERSIONS_TRIED);
+      await this.installProduction(versions);
       if (this.config.SCORER_SHADOW_MODE === 'candidate') {
         const cand = await this.registry.newest('candidate');
-        if (cand && cand.version !== prod?.version) await this.install('shadow', cand);
+        if (cand && cand.version !== versions[0]?.version) await this.installShadow(cand);
         else this.drop('shadow');
       }
     } catch (err) {
@@ -104,60 +117,92 @@ export class ModelManager implements OnApplicationBootstrap, OnApplicationShutdo
     return isAbsolute(uri) ? uri : resolve(this.config.SCORER_MODEL_ROOT, uri);
   }
 
-  private async install(role: ModelRole, entry: RegistryModel): Promise<void> {
+  private identify(entry: RegistryModel): { version: string; dir: string } {
     const dir = this.artifactDir(entry.artifact_uri);
-    const version = entry.version || dir.split('/').filter(Boolean).pop() || 'local';
-    if (this.models[role]?.version === version) return;
-    const retryAt = this.failedUntil.get(version);
-    if (retryAt !== undefined && retryAt > Date.now()) return;
-    const settings: SessionSettings = {
-      modelFile: this.config.SCORER_MODEL_FILE,
-      intraOpThreads: this.config.SCORER_INTRA_OP_THREADS,
-      interOpThreads: this.config.SCORER_INTER_OP_THREADS,
-      allowSpinning: this.config.SCORER_ORT_ALLOW_SPINNING,
-      provider: this.config.SCORER_EXECUTION_PROVIDER,
-      onFallback: (reason) => {
-        if (this.fallbackLogged) return;
-        this.fallbackLogged = true;
-        this.logger.warn({ reason }, 'cuda execution provider unavailable; falling back to cpu');
-      },
-      microBatch: this.config.SCORER_MICRO_BATCH
-        ? {
-            windowMs: this.config.SCORER_MICRO_BATCH_WINDOW_MS,
-            maxCandidates: this.config.SCORER_MICRO_BATCH_MAX_CANDIDATES,
-            onFlush: (requests) => this.metrics.microBatchRequests.observe(requests),
-            onUnavailable: (reason) =>
-              this.logger.warn(
-                { version, reason },
-                'no batch graph; this version runs without micro-batching',
-              ),
-          }
-        : undefined,
-    };
-    const started = Date.now();
-    let next: OnnxModel;
-    try {
-      next = await OnnxModel.load(version, dir, this.config.SCORER_MAX_CANDIDATES, settings);
-    } catch (err) {
-      this.failedUntil.set(version, Date.now() + this.config.SCORER_MODEL_RETRY_MS);
-      this.metrics.modelLoads.inc({ result: 'failed' });
-      this.logger.error(
-        { role, version, dir, err: (err as Error).message, serving: this.models[role]?.version ?? null },
-        'model version failed to load; the serving version stays',
+    return { dir, version: entry.version || dir.split('/').filter(Boolean).pop() || 'local' };
+  }
+
+  /**
+   * Serves the first of `entries` (newest first) that loads and warms up; stops at the serving version
+   * (nothing older replaces it). Versions before it that fail are skipped and logged.
+   */
+  private async installProduction(entries: RegistryModel[]): Promise<void> {
+    for (const entry of entries) {
+      const { version, dir } = this.identify(entry);
+      if (this.models.production?.version === version) return;
+      const kept = this.models.fallback?.version === version ? this.models.fallback : undefined;
+      if (kept) delete this.models.fallback; // a rollback to the fallback reuses its session
+      const next = kept ?? (await this.tryLoad('production', version, dir));
+      if (!next) continue;
+      const old = this.models.production;
+      this.models.production = next; // the swap: new requests lease `next`, in-flight ones finish on `old`
+      if (kept) this.metrics.modelInfo.remove({ role: 'fallback', version });
+      if (old) {
+        this.metrics.modelInfo.remove({ role: 'production', version: old.version });
+        this.setFallback(old);
+      }
+      this.metrics.modelInfo.set({ role: 'production', version }, 1);
+      this.logger.info(
+        { role: 'production', version, previous: old?.version ?? null, spec: next.spec.version },
+        'model version serving',
       );
       return;
     }
-    this.failedUntil.delete(version);
-    const old = this.models[role];
-    this.models[role] = next; // the swap: new requests lease `next`, in-flight ones finish on `old`
-    old?.retire();
-    if (old) this.metrics.modelInfo.remove({ role, version: old.version });
-    this.metrics.modelInfo.set({ role, version }, 1);
-    this.metrics.modelLoads.inc({ result: 'ok' });
-    this.logger.info(
-      { role, version, previous: old?.version ?? null, spec: next.spec.version, ms: Date.now() - started },
-      'model version serving',
-    );
+  }
+
+  private async installShadow(entry: RegistryModel): Promise<void> {
+    const { version, dir } = this.identify(entry);
+    if (this.models.shadow?.version === version) return;
+    const next = await this.tryLoad('shadow', version, dir);
+    if (!next) return;
+    this.drop('shadow');
+    this.models.shadow = next;
+    this.metrics.modelInfo.set({ role: 'shadow', version }, 1);
+    this.logger.info({ role: 'shadow', version, spec: next.spec.version }, 'model version serving');
+  }
+
+  /** The version swapped out stays loaded for re-scoring; the one it replaces is released. */
+  private setFallback(model: OnnxModel): void {
+    this.drop('fallback');
+    this.models.fallback = model;
+    this.metrics.modelInfo.set({ role: 'fallback', version: model.version }, 1);
+  }
+
+  /** Loads and warms a version; null (logged, counted, retried later) when it fails or is refused. */
+  private async tryLoad(role: ModelRole, version: string, dir: string): Promise<OnnxModel | null> {
+    const retryAt = this.failedUntil.get(version);
+    if (retryAt !== undefined && retryAt > Date.now()) return null;
+    const started = Date.now();
+    let warmedItems = 0;
+    try {
+      const model = await this.loader.load(version, dir, async (m) => {
+        warmedItems = await warmUpWithItems(m, this.items.cache);
+      });
+      this.failedUntil.delete(version);
+      this.metrics.modelLoads.inc({ result: 'ok' });
+      this.logger.info(
+        { role, version, warm_up_items: warmedItems, ms: Date.now() - started },
+        'model version loaded and warmed up',
+      );
+      return model;
+    } catch (err) {
+      const nonFinite = err instanceof NonFiniteOutputError;
+      this.failedUntil.set(version, Date.now() + this.config.SCORER_MODEL_RETRY_MS);
+      this.metrics.modelLoads.inc({ result: nonFinite ? 'rejected' : 'failed' });
+      this.logger.error(
+        {
+          role,
+          version,
+          dir,
+          reason: nonFinite ? 'non-finite CTR at warm-up' : 'failed to load',
+          err: (err as Error).message,
+          serving: this.models[role]?.version ?? null,
+          retry_in_ms: this.config.SCORER_MODEL_RETRY_MS,
+        },
+        'model version skipped',
+      );
+      return null;
+    }
   }
 
   private drop(role: ModelRole): void {

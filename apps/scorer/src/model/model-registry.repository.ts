@@ -8,7 +8,7 @@ export interface RegistryModel {
   feature_spec_version: string;
 }
 
-/** Reads the model registry (models_current). */
+/** Reads the model registry (models_current, and models for each version's status history). */
 @Injectable()
 export class ModelRegistryRepository {
   constructor(@Inject(ClickHouseService) private readonly ch: ClickHouseService) {}
@@ -22,5 +22,36 @@ export class ModelRegistryRepository {
       { status },
     );
     return row ?? null;
+  }
+
+  /**
+   * Production versions to serve, best first: those now in production, then those retired after having
+   * been production (promotion retires the previous one), by when they last became production. Empty
+   * when no version is in production now. A version retired without ever serving is not listed.
+   */
+  async productionVersions(limit: number): Promise<RegistryModel[]> {
+    const rows = await this.ch.query<RegistryModel & { current: number }>(
+      // 18.16: one equi-JOIN of two subqueries, unqualified column names.
+      `SELECT version, model_type, artifact_uri, feature_spec_version, current
+       FROM (
+         SELECT version, model_type, artifact_uri, feature_spec_version,
+                toString(status) = 'production' AS current
+         FROM models_current WHERE toString(status) IN ('production', 'retired')
+       )
+       ANY INNER JOIN (
+         SELECT version, max(updated_ms) AS promoted_ms FROM models
+         WHERE toString(status) = 'production' GROUP BY version
+       ) USING version
+       ORDER BY current DESC, promoted_ms DESC, version DESC
+       LIMIT {limit:UInt32}`,
+      { limit },
+    );
+    if (!rows.some((r) => Number(r.current) === 1)) return [];
+    return rows.map(({ version, model_type, artifact_uri, feature_spec_version }) => ({
+      version,
+      model_type,
+      artifact_uri,
+      feature_spec_version,
+    }));
   }
 }

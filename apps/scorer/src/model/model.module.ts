@@ -1,6 +1,12 @@
 import { Module } from '@nestjs/common';
+import { ItemsModule } from '../items/items.module';
+import { ModelLoader } from './model-loader';
 import { ModelManager } from './model-manager.service';
 import { ModelRegistryRepository } from './model-registry.repository';
 
-@Module({ providers: [ModelRegistryRepository, ModelManager], exports: [ModelManager] })
+@Module({
+  imports: [ItemsModule],
+  providers: [ModelRegistryRepository, ModelLoader, ModelManager],
+  exports: [ModelManager],
+})
 export class ModelModule {}

@@ -36,6 +36,24 @@ export interface SessionSettings {
   };
 }
 
+/** A model answered a non-finite CTR (NaN or ±Infinity): it must not serve. */
+export class NonFiniteOutputError extends Error {}
+
+/** Throws NonFiniteOutputError unless `out` holds `batch` finite values. */
+export function checkOutput(version: string, out: Float32Array, batch: number, what: string): void {
+  if (out.length !== batch)
+    throw new Error(`model ${version} returned ${out.length} values for ${batch} ${what}`);
+  const bad = out.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) {
+    throw new NonFiniteOutputError(
+      `model ${version} returned ${out[bad]} for row ${bad} of ${batch} ${what}`,
+    );
+  }
+}
+
+/** Extra warm-up after the synthetic runs (e.g. real items); throws to refuse the model. */
+export type WarmUp = (model: OnnxModel) => Promise<void>;
+
 /** The trainer's micro-batching graph next to a serving graph: model.onnx -> model.batch.onnx. */
 export const batchGraphName = (graphFile: string): string => graphFile.replace(/\.onnx$/, '.batch.onnx');
 
@@ -189,6 +207,7 @@ export class OnnxModel {
     dir: string,
     capacity: number,
     settings: SessionSettings,
+    warmUp?: WarmUp,
   ): Promise<OnnxModel> {
     const spec = parseFeatureSpec(JSON.parse(await readFile(join(dir, 'feature_spec.json'), 'utf8')));
     const session = await createSession(join(dir, settings.modelFile), settings);
@@ -219,6 +238,7 @@ export class OnnxModel {
       );
       try {
         await model.warm();
+        await warmUp?.(model);
       } catch (err) {
         await batchSession?.release();
         throw err;
@@ -253,17 +273,15 @@ export class OnnxModel {
     return session;
   }
 
-  /** A couple of runs at small and full batch so the first real request pays no first-run costs. */
+  /**
+   * A couple of runs on synthetic inputs (all-zero ids and vectors) at small and full batch so the
+   * first real request pays no first-run costs.
+   */
   private async warm(): Promise<void> {
     const buffers = this.acquireBuffers();
     try {
-      const check = (out: Float32Array, batch: number): void => {
-        if (out.length !== batch || !out.every(Number.isFinite)) {
-          throw new Error(
-            `model ${this.version} returned ${out.length} values for batch ${batch}, or non-finite ones`,
-          );
-        }
-      };
+      const check = (out: Float32Array, batch: number): void =>
+        checkOutput(this.version, out, batch, 'synthetic warm-up candidates');
       for (const batch of [1, Math.min(this.capacity, 256)]) {
         check(await this.runAlone(buffers, batch), batch);
         if (this.batchSession) {

@@ -13,7 +13,6 @@ import { RouteSchema } from '@nestjs/platform-fastify';
 import type { FastifyReply } from 'fastify';
 import { ApiKeyGuard } from '../auth/api-key.guard';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
-import { ScorerMetrics } from '../metrics/scorer-metrics';
 import { ScoreService } from './score.service';
 import {
   ScoreRequestValidator,
@@ -33,7 +32,6 @@ export class ScoreController {
 
   constructor(
     @Inject(ScoreService) private readonly scorer: ScoreService,
-    @Inject(ScorerMetrics) private readonly metrics: ScorerMetrics,
     @Inject(SCORER_CONFIG) config: ScorerConfig,
   ) {
     this.validator = new ScoreRequestValidator(config.SCORER_MAX_CANDIDATES);
@@ -51,20 +49,11 @@ export class ScoreController {
     @Body() body: unknown,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ScoreResponse> {
-    const end = this.metrics.requestSeconds.startTimer();
+    // Request metrics are counted in an onResponse hook (bootstrap), with the status actually sent.
     const checked = this.validator.validate(body);
-    if (!checked.ok) {
-      end({ status: '400' });
-      throw new BadRequestException(checked.message);
-    }
-    try {
-      const response = await this.scorer.score(checked.value);
-      void reply.header('x-model-version', response.model_version);
-      end({ status: '200' });
-      return response;
-    } catch (err) {
-      end({ status: String((err as { status?: number }).status ?? 500) });
-      throw err;
-    }
+    if (!checked.ok) throw new BadRequestException(checked.message);
+    const response = await this.scorer.score(checked.value);
+    void reply.header('x-model-version', response.model_version);
+    return response;
   }
 }

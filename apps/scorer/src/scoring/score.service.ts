@@ -8,6 +8,7 @@ import { ItemCacheService } from '../items/item-cache.service';
 import { LOGGER } from '../logger';
 import { ScorerMetrics } from '../metrics/scorer-metrics';
 import { ModelManager, type ModelLease } from '../model/model-manager.service';
+import type { OnnxModel } from '../model/onnx-model';
 import { ScoreLogProducer } from '../score-log/score-log.producer';
 import { withTimeout } from '../with-timeout';
 import { FeatureAssembler, type AssemblyInput } from './feature-assembler';
@@ -124,12 +125,27 @@ export class ScoreService {
       model.releaseBuffers(buffers);
     }
     this.metrics.batchSize.observe(candidateIds.length);
+
+    // A non-finite CTR is never answered: re-score with the fallback version, else answer the prior.
+    let served = model;
+    if (ctrs && !ctrs.every(Number.isFinite)) {
+      reasons.push('non_finite');
+      const rescored = await this.rescore(input, model.version, requestId);
+      if (rescored) {
+        served = rescored.model;
+        ctrs = rescored.ctrs;
+      } else {
+        for (let i = 0; i < ctrs.length; i++)
+          if (!Number.isFinite(ctrs[i]!)) ctrs[i] = this.config.SCORER_PRIOR_CTR;
+      }
+      this.metrics.nonFinite.inc({ fallback: rescored ? 'model' : 'prior' });
+    }
     for (const r of reasons) this.metrics.degraded.inc({ reason: r });
 
     const prior = this.config.SCORER_PRIOR_CTR;
     const response: ScoreResponse = {
       request_id: requestId,
-      model_version: model.version,
+      model_version: served.version,
       scores: candidateIds.map((item_id, i) => ({ item_id, ctr: ctrs ? ctrs[i]! : prior })),
       degraded: reasons.length > 0,
     };
@@ -138,12 +154,12 @@ export class ScoreService {
       request_id: requestId,
       ts_ms: tsMs,
       user_id: req.user_id,
-      model_version: model.version,
-      feature_spec_version: model.spec.version,
+      model_version: served.version,
+      feature_spec_version: served.spec.version,
       context: { ...context },
-      history_item_ids: historyIds.slice(0, model.dims.L),
+      history_item_ids: historyIds.slice(0, served.dims.L),
       // Click times of history_item_ids: the ages are recomputed from these and ts_ms.
-      history_ts_ms: historyTsMs.slice(0, model.dims.L),
+      history_ts_ms: historyTsMs.slice(0, served.dims.L),
       item_ids: candidateIds,
       positions,
       ctrs: response.scores.map((s) => s.ctr),
@@ -174,6 +190,41 @@ export class ScoreService {
           this.scoreLog.publish(record);
         });
     });
+  }
+
+  /**
+   * The same request scored by the fallback version (the production version served before this one),
+   * encoded under its own spec; null when there is none or it is not finite either.
+   */
+  private async rescore(
+    input: AssemblyInput,
+    failedVersion: string,
+    requestId: string,
+  ): Promise<{ model: OnnxModel; ctrs: Float32Array } | null> {
+    const lease = this.models.lease('fallback');
+    let ctrs: Float32Array | null = null;
+    if (lease) {
+      const buffers = lease.model.acquireBuffers();
+      try {
+        this.assembler.assemble(lease.model.spec, this.items.cache, buffers, input);
+        const out = await lease.model.run(buffers, input.candidateIds.length);
+        if (out.every(Number.isFinite)) ctrs = out;
+      } catch (err) {
+        this.logger.warn({ request_id: requestId, err: (err as Error).message }, 'fallback scoring failed');
+      } finally {
+        lease.model.releaseBuffers(buffers);
+        lease.done();
+      }
+    }
+    this.logger.warn(
+      {
+        request_id: requestId,
+        version: failedVersion,
+        fallback: ctrs && lease ? lease.model.version : 'prior',
+      },
+      'model answered a non-finite CTR; answering the fallback',
+    );
+    return ctrs && lease ? { model: lease.model, ctrs } : null;
   }
 
   private async runShadow(lease: ModelLease, input: AssemblyInput): Promise<Float32Array | null> {

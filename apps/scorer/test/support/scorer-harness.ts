@@ -23,10 +23,18 @@ const run = promisify(execFile);
 /**
  * A deterministic test model (generated once, cached under .cache/ by the fixture's and the feature
  * spec's source hash). `age`: the graph takes hist_age (feature spec fs-2); without it, the older
- * signature.
+ * signature. `nanOnVector`: the CTR is NaN for every candidate with a non-zero vector (finite on
+ * all-zero synthetic inputs; a broken model for the fallback tests).
  */
-export async function testModel(name: string, seed: number, emb = 8, age = false): Promise<string> {
-  const dir = join(MODELS, `${name}-s${seed}-e${emb}${age ? '-age' : ''}-${testModelSourcesHash()}`);
+export async function testModel(
+  name: string,
+  seed: number,
+  emb = 8,
+  age = false,
+  nanOnVector = false,
+): Promise<string> {
+  const flags = [...(age ? ['--age'] : []), ...(nanOnVector ? ['--nan-on-vector'] : [])];
+  const dir = join(MODELS, `${name}-s${seed}-e${emb}${flags.join('')}-${testModelSourcesHash()}`);
   if (!existsSync(join(dir, 'model.onnx'))) {
     await run(join(REPO, '.venv', 'bin', 'python'), [
       TEST_MODEL_SCRIPT,
@@ -35,7 +43,7 @@ export async function testModel(name: string, seed: number, emb = 8, age = false
       String(seed),
       '--emb',
       String(emb),
-      ...(age ? ['--age'] : []),
+      ...flags,
     ]);
   }
   return dir;

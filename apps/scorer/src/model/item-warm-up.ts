@@ -1,0 +1,52 @@
+import type { ItemCache } from '../items/item-cache';
+import { FeatureAssembler } from '../scoring/feature-assembler';
+import { checkOutput, type OnnxModel } from './onnx-model';
+
+/** At most this many cached items are scored at warm-up (spread evenly over the cache's rows). */
+export const WARM_UP_ITEMS = 4096;
+const WARM_UP_BATCH = 512;
+const HOUR_MS = 3_600_000;
+
+/**
+ * Scores real items from the item cache before a version serves: candidates spread over the cache, a
+ * history of real items, so a model that is finite on synthetic all-zero inputs but NaN on real
+ * features is refused (NonFiniteOutputError) instead of answering NaN. Returns how many items it scored.
+ */
+export async function warmUpWithItems(
+  model: OnnxModel,
+  cache: ItemCache,
+  assembler = new FeatureAssembler(),
+  now = Date.now(),
+): Promise<number> {
+  const total = Math.min(cache.size, WARM_UP_ITEMS);
+  if (total === 0) return 0;
+  const step = cache.size / total;
+  const batch = Math.max(1, Math.min(model.capacity, WARM_UP_BATCH));
+  const L = model.dims.L;
+  const historyRows = Int32Array.from({ length: Math.min(L, total) }, (_, i) => Math.floor(i * step));
+  const historyIds = Array.from(historyRows, (r) => cache.itemId(r));
+  const historyTsMs = historyIds.map((_, i) => now - HOUR_MS * (i + 1));
+  const buffers = model.acquireBuffers();
+  try {
+    for (let start = 0; start < total; start += batch) {
+      const count = Math.min(batch, total - start);
+      const candidateRows = Int32Array.from({ length: count }, (_, i) => Math.floor((start + i) * step));
+      const candidateIds = Array.from(candidateRows, (r) => cache.itemId(r));
+      assembler.assemble(model.spec, cache, buffers, {
+        userId: 'warm-up',
+        context: {},
+        tsMs: now,
+        historyIds,
+        historyRows,
+        historyTsMs,
+        candidateIds,
+        candidateRows,
+        positions: candidateIds.map((_, i) => i),
+      });
+      checkOutput(model.version, await model.run(buffers, count), count, 'cached items at warm-up');
+    }
+  } finally {
+    model.releaseBuffers(buffers);
+  }
+  return total;
+}

@@ -1,0 +1,47 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
+import { LOGGER } from '../logger';
+import { ScorerMetrics } from '../metrics/scorer-metrics';
+import { OnnxModel, type SessionSettings, type WarmUp } from './onnx-model';
+
+/** Opens one model version with the configured session settings (the seam ModelManager's tests fake). */
+@Injectable()
+export class ModelLoader {
+  private cudaFallbackLogged = false;
+
+  constructor(
+    @Inject(SCORER_CONFIG) private readonly config: ScorerConfig,
+    @Inject(ScorerMetrics) private readonly metrics: ScorerMetrics,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  /** Loads and warms `dir` (synthetic inputs, then `warmUp`); throws when either fails. */
+  load(version: string, dir: string, warmUp?: WarmUp): Promise<OnnxModel> {
+    const settings: SessionSettings = {
+      modelFile: this.config.SCORER_MODEL_FILE,
+      intraOpThreads: this.config.SCORER_INTRA_OP_THREADS,
+      interOpThreads: this.config.SCORER_INTER_OP_THREADS,
+      allowSpinning: this.config.SCORER_ORT_ALLOW_SPINNING,
+      provider: this.config.SCORER_EXECUTION_PROVIDER,
+      onFallback: (reason) => {
+        if (this.cudaFallbackLogged) return;
+        this.cudaFallbackLogged = true;
+        this.logger.warn({ reason }, 'cuda execution provider unavailable; falling back to cpu');
+      },
+      microBatch: this.config.SCORER_MICRO_BATCH
+        ? {
+            windowMs: this.config.SCORER_MICRO_BATCH_WINDOW_MS,
+            maxCandidates: this.config.SCORER_MICRO_BATCH_MAX_CANDIDATES,
+            onFlush: (requests) => this.metrics.microBatchRequests.observe(requests),
+            onUnavailable: (reason) =>
+              this.logger.warn(
+                { version, reason },
+                'no batch graph; this version runs without micro-batching',
+              ),
+          }
+        : undefined,
+    };
+    return OnnxModel.load(version, dir, this.config.SCORER_MAX_CANDIDATES, settings, warmUp);
+  }
+}
