@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from .ch import ClickHouse
+from .config import ConfigError, load_config
 
 
 def _add_ch(p: argparse.ArgumentParser) -> None:
@@ -57,8 +58,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .features import FeatureSpec, serving_signature
     from .layers import ModelSchema
     from .pipeline import WithoutVectors, train_export_register
-    from .train import load_config
 
+    config = load_config(args.config)  # a bad config fails before the training set is built
     ch = _ch(args)
     if args.trainset and (Path(args.trainset) / "meta.json").exists() and not args.rebuild:
         ts = TrainSet(args.trainset)
@@ -73,7 +74,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     data_range = {"database": ch.database, "from_ms": b["from_ms"], "to_ms": b["to_ms"],
                   "train_end_ms": b["train_end_ms"], "val_end_ms": b["val_end_ms"], "splits": ts.meta["splits"],
                   "projection_version": ts.meta.get("projection_version"), "multimodal": not args.no_mm}
-    config = load_config(args.config)
     models = ["lr", "autoint", "din", "qin"] if args.model == "all" else [args.model]
     results = []
     for m in models:
@@ -94,8 +94,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from .pipeline import train_export_register
     from .tabular import TabularSet
-    from .train import load_config
 
+    config = load_config(args.config)
     fields = [f.strip() for f in args.fields.split(",") if f.strip()]
     data = TabularSet(args.csv, args.label, fields, buckets=args.buckets, split=args.split, time_col=args.time_col)
     print(f"[import] {data.meta['rows']} rows, fields {fields}: " +
@@ -106,7 +106,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     models = ["lr", "autoint", "din", "qin"] if args.model == "all" else [args.model]
     ch = None if args.no_register else _ch(args)
     for m in models:
-        r = train_export_register(model_name=m, schema=data.schema(), data=data, config=load_config(args.config),
+        r = train_export_register(model_name=m, schema=data.schema(), data=data, config=config,
                                   spec_json=spec, signature=sig, data_range=data.meta, ch=ch, registry=args.registry,
                                   out=args.out, max_epochs=args.max_epochs)
         print(f"version {r['version']} -> {r['artifact']}")
@@ -277,7 +277,11 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(fn=cmd_list)
 
     args = ap.parse_args(argv)
-    return int(args.fn(args) or 0)
+    try:
+        return int(args.fn(args) or 0)
+    except ConfigError as e:
+        print(f"mmctr-train: bad config: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

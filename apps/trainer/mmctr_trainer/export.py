@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from .layers import CTRModel, ModelSchema, replace_prelu_for_serving
+from .features import HISTORY_INPUTS, INPUT_NAMES, USER_INPUTS
+from .layers import ModelSchema, replace_prelu_for_serving
+from .models import CTRModel
 from .onnx_scorer import OnnxScorer  # noqa: F401  (re-exported: evaluate, pipeline, tests)
-from .features import HISTORY_INPUTS, USER_INPUTS
-from .train import INPUT_NAMES
 
 OPSET = 17
 
@@ -133,7 +133,7 @@ def quantize_int8(src: str | Path, dst: str | Path) -> Path:
 def model_card(model: CTRModel, spec_json: dict[str, Any] | None, signature: dict[str, Any]) -> dict[str, Any]:
     return {
         "model_type": model.model_type,
-        "params": model.params,
+        "params": model.params.to_json(),
         "schema": model.schema.to_json(),
         "opset": OPSET,
         "signature": signature,

@@ -15,6 +15,7 @@ from .export import OnnxScorer, batch_graph_name, export_batch_onnx, export_onnx
 from .layers import ModelSchema
 from .metrics import auc
 from .registry import git_rev, new_version, register, registry_root, write_artifact
+from .config import TrainerConfig
 from .train import DataSource, metrics_table, predict, train_model
 
 
@@ -47,7 +48,7 @@ class WithoutVectors:
             yield b
 
 
-def train_export_register(*, model_name: str, schema: ModelSchema, data: DataSource, config: dict[str, Any],
+def train_export_register(*, model_name: str, schema: ModelSchema, data: DataSource, config: TrainerConfig,
                           spec_json: dict[str, Any], signature: dict[str, Any], data_range: dict[str, Any],
                           ch: ClickHouse | None, registry: str | None = None, out: str | None = None,
                           max_epochs: int | None = None, parity_rows: int = 10_000,
@@ -61,7 +62,7 @@ def train_export_register(*, model_name: str, schema: ModelSchema, data: DataSou
         batch_path = export_batch_onnx(res.model, Path(tmp) / batch_graph_name("model.onnx"))
         batch_int8_path = quantize_int8(batch_path, Path(tmp) / batch_graph_name("model.int8.onnx"))
         t0 = time.time()
-        ebs = int(config["training"].get("eval_batch_size", 8192))
+        ebs = config.training.eval_batch_size
         n = min(parity_rows, data.rows("test")) or min(parity_rows, data.rows("val"))
         split = "test" if data.rows("test") else "val"
         p_torch = predict(res.model, data, split, ebs, limit=n)

@@ -1,26 +1,27 @@
 """Training loop: Adam, early stopping on validation AUC, metrics (AUC / log-loss overall and on
-cold-start items, training time)."""
+cold-start items, training time).
+
+`train_model` runs named phases: set up (device, threads, the model's effective training parameters),
+initialise (one run per restart seed, the best first epoch goes on), train with early stopping, and the
+final metrics of the best epoch's weights."""
 
 from __future__ import annotations
 
 import copy
-import json
 import os
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Iterator, Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
+from .config import ModelParams, TrainerConfig, TrainingParams
 from .features import INPUT_NAMES
-from .layers import CTRModel, ModelSchema
+from .layers import ModelSchema
 from .metrics import auc, logloss
-from .models import build_model
-
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+from .models import CTRModel, build_model
 
 
 class DataSource(Protocol):
@@ -29,13 +30,6 @@ class DataSource(Protocol):
     def cold(self, split: str) -> np.ndarray: ...
     def batches(self, split: str, batch_size: int, shuffle: bool = False, rng: np.random.Generator | None = None,
                 limit: int | None = None) -> Iterator[dict[str, np.ndarray]]: ...
-
-
-def load_config(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    p = Path(path) if path else CONFIG_DIR / "default.json"
-    if not p.exists() and not p.suffix:
-        p = CONFIG_DIR / f"{p}.json"
-    return json.loads(p.read_text(encoding="utf-8"))
 
 
 def pick_device() -> torch.device:
@@ -97,117 +91,135 @@ class _Run:
                 torch.cuda.set_rng_state_all(self.torch_state[1])
 
 
-def train_model(model_name: str, schema: ModelSchema, data: DataSource, config: dict[str, Any],
-                log: Callable[[str], None] = print, max_epochs: int | None = None) -> TrainResult:
-    params = dict(config["models"][model_name])
-    tcfg = dict(config["training"])
-    for k in ("lr", "emb_l2", "batch_size", "max_epochs", "patience", "epoch_rows"):
-        if k in params:
-            tcfg[k] = params.pop(k)
-    if max_epochs is not None:
-        tcfg["max_epochs"] = max_epochs
-    # threads: torch intra-op threads (0 / absent: torch's default, OMP_NUM_THREADS). On a 2-core box shared
-    # with other work, 1 thread trained ~10x faster than 2 (OpenMP threads wait on each other).
-    threads = int(os.environ.get("MMCTR_THREADS") or tcfg.get("threads") or 0)
-    if threads > 0:
-        torch.set_num_threads(threads)
-    seed = int(tcfg.get("seed", 42))
-    dev = pick_device()
-    bce = nn.BCEWithLogitsLoss()
-    emb_l2 = float(tcfg.get("emb_l2", 0.0))
-    bs, ebs = int(tcfg["batch_size"]), int(tcfg.get("eval_batch_size", 8192))
-    log_every = int(tcfg.get("log_every", 0))
-    n_train = data.rows("train")
-    # epoch_rows: train on a fresh random sample of this many rows per epoch (time-bounded demo runs)
-    epoch_rows = int(tcfg.get("epoch_rows") or 0)
-    steps_per_epoch = (min(epoch_rows, n_train) + bs - 1) // bs if epoch_rows > 0 else (n_train + bs - 1) // bs
+class _Trainer:
+    """One model's training: its parameters, device, data and the phases train_model runs in order."""
 
-    def start(run_seed: int) -> _Run:
+    def __init__(self, model_name: str, schema: ModelSchema, data: DataSource, params: ModelParams,
+                 tp: TrainingParams, log: Callable[[str], None]):
+        self.model_name, self.schema, self.data, self.params, self.tp, self.log = model_name, schema, data, params, tp, log
+        # threads: torch intra-op threads (0: torch's default, OMP_NUM_THREADS). On a 2-core box shared with
+        # other work, 1 thread trained ~10x faster than 2 (OpenMP threads wait on each other).
+        threads = int(os.environ.get("MMCTR_THREADS") or tp.threads or 0)
+        if threads > 0:
+            torch.set_num_threads(threads)
+        self.dev = pick_device()
+        self.bce = nn.BCEWithLogitsLoss()
+        self.n_train = data.rows("train")
+        # epoch_rows: train on a fresh random sample of this many rows per epoch (time-bounded demo runs)
+        rows = min(tp.epoch_rows, self.n_train) if tp.epoch_rows > 0 else self.n_train
+        self.steps_per_epoch = (rows + tp.batch_size - 1) // tp.batch_size
+
+    def start(self, run_seed: int) -> _Run:
         torch.manual_seed(run_seed)
-        model = build_model(model_name, schema, params).to(dev)
-        return _Run(run_seed, model, torch.optim.Adam(model.parameters(), lr=float(tcfg["lr"])),
-                    np.random.default_rng(run_seed))
+        model = build_model(self.model_name, self.schema, self.params).to(self.dev)
+        return _Run(run_seed, model, torch.optim.Adam(model.parameters(), lr=self.tp.lr), np.random.default_rng(run_seed))
 
-    def run_epoch(run: _Run, epoch: int) -> dict[str, Any]:
-        model, opt = run.model, run.opt
+    def run_epoch(self, run: _Run, epoch: int) -> dict[str, Any]:
+        model, opt, tp = run.model, run.opt, self.tp
         model.train()
         te, losses = time.time(), []
-        for step, batch in enumerate(data.batches("train", bs, shuffle=True, rng=run.rng), 1):
-            if step > steps_per_epoch:
+        for step, batch in enumerate(self.data.batches("train", tp.batch_size, shuffle=True, rng=run.rng), 1):
+            if step > self.steps_per_epoch:
                 break
             if len(batch["label"]) < 2:
                 continue
-            xs = tensors(batch, dev)
-            y = torch.from_numpy(batch["label"]).to(dev)
-            loss = bce(model.logits(*xs), y)
+            xs = tensors(batch, self.dev)
+            y = torch.from_numpy(batch["label"]).to(self.dev)
+            loss = self.bce(model.logits(*xs), y)
             reg = model.reg_loss()
-            if emb_l2 > 0 and reg is not None:
-                loss = loss + emb_l2 * reg
+            if tp.emb_l2 > 0 and reg is not None:
+                loss = loss + tp.emb_l2 * reg
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             losses.append(float(loss.detach()))
-            if log_every and step % log_every == 0:
-                log(f"[train] epoch {epoch} step {step}/{steps_per_epoch} loss {np.mean(losses[-log_every:]):.4f}")
+            if tp.log_every and step % tp.log_every == 0:
+                self.log(f"[train] epoch {epoch} step {step}/{self.steps_per_epoch} "
+                         f"loss {np.mean(losses[-tp.log_every:]):.4f}")
         model.reg_loss()  # drop what eval-free steps collected
-        v = evaluate(data.labels("val"), predict(model, data, "val", ebs, dev))
+        v = evaluate(self.data.labels("val"), predict(model, self.data, "val", tp.eval_batch_size, self.dev))
         entry = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else None, "val_auc": v["auc"],
                  "val_logloss": v["logloss"], "seconds": round(time.time() - te, 2)}
-        log(f"[train] epoch {epoch}: loss {entry['train_loss']}, val auc {v['auc']}, val logloss {v['logloss']} "
-            f"({time.time() - te:.1f}s)")
+        self.log(f"[train] epoch {epoch}: loss {entry['train_loss']}, val auc {v['auc']}, val logloss {v['logloss']} "
+                 f"({time.time() - te:.1f}s)")
         return entry
 
-    def score(entry: dict[str, Any]) -> float:
-        return entry["val_auc"] if entry["val_auc"] is not None else -(entry["val_logloss"] or 0.0)
+    def initialise(self) -> tuple[_Run, dict[str, Any], list[dict[str, Any]]]:
+        """restarts: K initialisations (seeds seed, seed + 1, ...) each train one epoch and the best on validation
+        goes on. A run can settle in a poor optimum from its first epoch (docs/model-quality.md: one QIN seed at
+        0.79 val AUC against 0.85); K = 1 (the default) trains one run. Returns the run, its first epoch and
+        every seed's first-epoch AUC."""
+        seed, restarts = self.tp.seed, max(1, self.tp.restarts)
+        run = self.start(seed)
+        if hasattr(self.data, "limit_history"):  # the model reads only its newest history_length slots: gather no more
+            self.data.limit_history(run.model.max_history)
+        n_params = sum(p.numel() for p in run.model.parameters())
+        epoch_rows = self.tp.epoch_rows
+        self.log(f"[train] {self.model_name}: {n_params:,} parameters, {self.n_train} train rows"
+                 + (f" ({min(epoch_rows, self.n_train)} sampled per epoch)" if epoch_rows > 0 else "")
+                 + f", batch {self.tp.batch_size}, device {self.dev}")
+        first = self.run_epoch(run, 1)
+        run.save_torch_rng()
+        tried = [{"seed": seed, "val_auc": first["val_auc"]}]
+        for k in range(1, restarts):
+            self.log(f"[train] restart {k + 1}/{restarts}: seed {seed + k}")
+            other = self.start(seed + k)
+            entry = self.run_epoch(other, 1)
+            other.save_torch_rng()
+            tried.append({"seed": seed + k, "val_auc": entry["val_auc"]})
+            if _score(entry) > _score(first):
+                run, first = other, entry
+        if restarts > 1:
+            self.log(f"[train] best first epoch: seed {run.seed} (val auc {first['val_auc']}); training it on")
+            run.restore_torch_rng()
+        return run, first, tried
 
-    run = start(seed)
-    model = run.model
-    if hasattr(data, "limit_history"):  # the model reads only its newest history_length slots: gather no more
-        data.limit_history(model.max_history)
-    n_params = sum(p.numel() for p in model.parameters())
-    log(f"[train] {model_name}: {n_params:,} parameters, {n_train} train rows"
-        + (f" ({min(epoch_rows, n_train)} sampled per epoch)" if epoch_rows > 0 else "") + f", batch {bs}, device {dev}")
+    def train_on(self, run: _Run, first: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+        """Epochs 2.. until max_epochs or `patience` epochs without a better validation score; leaves the best
+        epoch's weights in the model. Returns the per-epoch history and the best epoch."""
+        model, history = run.model, [first]
+        best_auc, best_state, best_epoch, bad = _score(first), copy.deepcopy(model.state_dict()), 1, 0
+        for epoch in range(2, self.tp.max_epochs + 1):
+            history.append(self.run_epoch(run, epoch))
+            v_auc = _score(history[-1])
+            if v_auc > best_auc:
+                best_auc, best_state, best_epoch, bad = v_auc, copy.deepcopy(model.state_dict()), epoch, 0
+            else:
+                bad += 1
+                if bad >= self.tp.patience:
+                    self.log(f"[train] early stop after epoch {epoch} (best {best_epoch})")
+                    break
+        model.load_state_dict(best_state)
+        model.eval()
+        return history, best_epoch
+
+    def final_metrics(self, model: CTRModel) -> dict[str, Any]:
+        ebs = self.tp.eval_batch_size
+        val = evaluate(self.data.labels("val"), predict(model, self.data, "val", ebs, self.dev))
+        test_p = predict(model, self.data, "test", ebs, self.dev)
+        return {"val": val, "test": evaluate(self.data.labels("test"), test_p, self.data.cold("test"))}
+
+
+def _score(entry: dict[str, Any]) -> float:
+    return entry["val_auc"] if entry["val_auc"] is not None else -(entry["val_logloss"] or 0.0)
+
+
+def train_model(model_name: str, schema: ModelSchema, data: DataSource, config: TrainerConfig,
+                log: Callable[[str], None] = print, max_epochs: int | None = None) -> TrainResult:
+    params = config.model(model_name)
+    tp = params.training(config.training)
+    if max_epochs is not None:
+        tp = replace(tp, max_epochs=max_epochs)
+    trainer = _Trainer(model_name, schema, data, params, tp, log)
     t0 = time.time()
-    # restarts: K initialisations (seeds seed, seed + 1, ...) each train one epoch and the best on validation
-    # goes on. A run can settle in a poor optimum from its first epoch (docs/model-quality.md: one QIN seed at
-    # 0.79 val AUC against 0.85); K = 1 (the default) trains one run.
-    restarts = max(1, int(tcfg.get("restarts", 1)))
-    first = run_epoch(run, 1)
-    run.save_torch_rng()
-    tried = [{"seed": seed, "val_auc": first["val_auc"]}]
-    for k in range(1, restarts):
-        log(f"[train] restart {k + 1}/{restarts}: seed {seed + k}")
-        other = start(seed + k)
-        entry = run_epoch(other, 1)
-        other.save_torch_rng()
-        tried.append({"seed": seed + k, "val_auc": entry["val_auc"]})
-        if score(entry) > score(first):
-            run, first = other, entry
-    if restarts > 1:
-        log(f"[train] best first epoch: seed {run.seed} (val auc {first['val_auc']}); training it on")
-        run.restore_torch_rng()
-    model = run.model
-    history = [first]
-    best_auc, best_state, best_epoch, bad = score(first), copy.deepcopy(model.state_dict()), 1, 0
-    for epoch in range(2, int(tcfg["max_epochs"]) + 1):
-        history.append(run_epoch(run, epoch))
-        v_auc = score(history[-1])
-        if v_auc > best_auc:
-            best_auc, best_state, best_epoch, bad = v_auc, copy.deepcopy(model.state_dict()), epoch, 0
-        else:
-            bad += 1
-            if bad >= int(tcfg.get("patience", 2)):
-                log(f"[train] early stop after epoch {epoch} (best {best_epoch})")
-                break
+    run, first, tried = trainer.initialise()
+    history, best_epoch = trainer.train_on(run, first)
     train_seconds = time.time() - t0
-    model.load_state_dict(best_state)
-    model.eval()
-    val = evaluate(data.labels("val"), predict(model, data, "val", ebs, dev))
-    test_p = predict(model, data, "test", ebs, dev)
-    test = evaluate(data.labels("test"), test_p, data.cold("test"))
-    metrics = {"model": model_name, "params": params, "training": tcfg, "parameters": n_params,
-               "train_seconds": round(train_seconds, 2), "epochs": len(history), "best_epoch": best_epoch,
-               "device": str(dev), "seed": run.seed, "restarts": tried, "val": val, "test": test, "history": history}
+    model = run.model
+    metrics = {"model": model_name, "params": params.architecture(), "training": asdict(tp),
+               "parameters": sum(p.numel() for p in model.parameters()), "train_seconds": round(train_seconds, 2),
+               "epochs": len(history), "best_epoch": best_epoch, "device": str(trainer.dev), "seed": run.seed,
+               "restarts": tried, **trainer.final_metrics(model), "history": history}
     return TrainResult(model, metrics, history)
 
 

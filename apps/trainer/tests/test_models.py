@@ -11,7 +11,8 @@ from mmctr_trainer.export import (OnnxScorer, batch_graph_name, example_inputs, 
 from mmctr_trainer.layers import ModelSchema
 from mmctr_trainer.models import MODELS, build_model
 from mmctr_trainer.features import OPTIONAL_INPUTS, USER_INPUTS
-from mmctr_trainer.train import INPUT_NAMES, load_config
+from mmctr_trainer.config import load_config
+from mmctr_trainer.features import INPUT_NAMES
 
 SCHEMA = ModelSchema(user_buckets=[97, 7, 7, 11, 25], item_buckets=211, category_buckets=17, position_buckets=33,
                      tag_buckets=53, history_length=12, mm_dim=16, age_buckets=19)
@@ -40,7 +41,7 @@ def _warm(model, steps=20):
 @pytest.fixture(scope="module", params=sorted(MODELS))
 def trained(request):
     torch.manual_seed(0)
-    return request.param, _warm(build_model(request.param, SCHEMA, CFG["models"][request.param]))
+    return request.param, _warm(build_model(request.param, SCHEMA, CFG.model(request.param)))
 
 
 def test_user_tensors_broadcast(trained):
@@ -57,7 +58,7 @@ def test_user_tensors_broadcast(trained):
 
 def test_qin_fold_is_exact():
     torch.manual_seed(1)
-    model = _warm(build_model("qin", SCHEMA, CFG["models"]["qin"]))
+    model = _warm(build_model("qin", SCHEMA, CFG.model("qin")))
     x = example_inputs(SCHEMA, batch=256, user_batch=256, seed=5)
     with torch.no_grad():
         a = model(*_t(x)).numpy()
@@ -93,7 +94,7 @@ def test_tag_mean_relies_on_a_zero_padding_row_that_training_keeps():
     from mmctr_trainer.layers import masked_mean
 
     torch.manual_seed(4)
-    model = build_model("qin", SCHEMA, CFG["models"]["qin"])
+    model = build_model("qin", SCHEMA, CFG.model("qin"))
     model.emb.tag.weight.data.normal_()  # every row non-zero ...
     model.emb.tag.weight.data[0] = 0.0  # ... except the padding row, as nn.Embedding(padding_idx=0) starts it
     model = _warm(model)
@@ -158,7 +159,7 @@ def test_batch_graph_with_qin_options(tmp_path):
     """QIN with the demo's options that touch the history: the vectors' cosine in the attention scores and a
     history cap below L."""
     torch.manual_seed(5)
-    model = _warm(build_model("qin", SCHEMA, {**CFG["models"]["qin"], "mm_similarity": True, "history_length": 5}))
+    model = _warm(build_model("qin", SCHEMA, {**CFG.model("qin").to_json(), "mm_similarity": True, "history_length": 5}))
     with torch.no_grad():
         model.sim_weight.fill_(0.7)  # starts at 0: make the similarity term count
     _check_batch_graph("qin+options", model, tmp_path)
@@ -186,7 +187,7 @@ def _check_batch_graph(name, model, tmp_path):
 def test_history_cap_reads_only_the_newest_slots(name, tmp_path):
     """history_length = k: the model (and its ONNX graph) ignores slots k.. of the L-slot serving tensors."""
     torch.manual_seed(2)
-    model = _warm(build_model(name, SCHEMA, {**CFG["models"][name], "history_length": 5}))
+    model = _warm(build_model(name, SCHEMA, {**CFG.model(name).to_json(), "history_length": 5}))
     x = example_inputs(SCHEMA, batch=64, user_batch=64, seed=11)
     cut = {k: (v[:, :5] if k.startswith("hist_") else v) for k, v in x.items()}
     noisy = {k: v.copy() for k, v in x.items()}
@@ -205,7 +206,7 @@ def test_history_cap_reads_only_the_newest_slots(name, tmp_path):
 def test_history_age_weights_live_slots_only(name):
     """history_age: a click's age bucket changes the score; the age of an empty slot does not."""
     torch.manual_seed(3)
-    model = build_model(name, SCHEMA, CFG["models"][name])
+    model = build_model(name, SCHEMA, CFG.model(name))
     assert model.history_gate is not None
     with torch.no_grad():
         model.history_gate.log_age.weight.copy_(torch.linspace(0.5, -2.0, SCHEMA.age_buckets).unsqueeze(1))
@@ -225,7 +226,7 @@ def test_history_age_weights_live_slots_only(name):
 def test_history_rank_weights_slots_by_recency():
     """history_rank: a per-slot weight (newest click, the one before, ...) on top of the age gate; exact in ONNX."""
     torch.manual_seed(4)
-    model = build_model("qin", SCHEMA, {**CFG["models"]["qin"], "history_rank": True})
+    model = build_model("qin", SCHEMA, {**CFG.model("qin").to_json(), "history_rank": True})
     assert model.history_gate is not None and model.history_gate.log_rank is not None
     with torch.no_grad():
         model.history_gate.log_rank.copy_(torch.linspace(0.0, -3.0, SCHEMA.history_length))
@@ -268,8 +269,7 @@ class _ToyData:
 def test_epoch_rows_samples_that_many_rows_per_epoch():
     from mmctr_trainer.train import train_model
 
-    cfg = {"training": {**CFG["training"], "batch_size": 32, "epoch_rows": 64, "max_epochs": 2, "patience": 5,
-                        "log_every": 1, "threads": 1}, "models": CFG["models"]}
+    cfg = CFG.with_training(batch_size=32, epoch_rows=64, max_epochs=2, patience=5, log_every=1, threads=1)
     lines: list[str] = []
     res = train_model("lr", SCHEMA, _ToyData(), cfg, log=lines.append)
     steps = [line for line in lines if " step " in line]
@@ -281,8 +281,7 @@ def test_restarts_train_on_the_initialisation_with_the_best_first_epoch():
     from mmctr_trainer.train import train_model
 
     def train(restarts, seed=42):
-        cfg = {"training": {**CFG["training"], "batch_size": 32, "max_epochs": 3, "patience": 5, "threads": 1,
-                            "seed": seed, "restarts": restarts}, "models": CFG["models"]}
+        cfg = CFG.with_training(batch_size=32, max_epochs=3, patience=5, threads=1, seed=seed, restarts=restarts)
         lines: list[str] = []
         return train_model("qin", SCHEMA, _ToyData(), cfg, log=lines.append), lines
 
@@ -311,7 +310,7 @@ VARIANTS = {
 def variant(request):
     torch.manual_seed(4)
     name = request.param
-    model = build_model(name, SCHEMA, {**CFG["models"][name], **VARIANTS[name]})
+    model = build_model(name, SCHEMA, {**CFG.model(name).to_json(), **VARIANTS[name]})
     if getattr(model, "sim_weight", None) is not None:
         with torch.no_grad():
             model.sim_weight.fill_(0.5)  # non-zero, so that parity covers the similarity term
@@ -333,7 +332,7 @@ def test_variant_broadcast_and_onnx_parity(variant, tmp_path):
 
 def test_variant_qin_fold_is_exact():
     torch.manual_seed(5)
-    model = _warm(build_model("qin", SCHEMA, {**CFG["models"]["qin"], **VARIANTS["qin"]}))
+    model = _warm(build_model("qin", SCHEMA, {**CFG.model("qin").to_json(), **VARIANTS["qin"]}))
     x = example_inputs(SCHEMA, batch=256, user_batch=256, seed=6)
     with torch.no_grad():
         a = model(*_t(x)).numpy()
@@ -370,7 +369,7 @@ def test_item_id_dropout_only_in_training():
 
 def test_qin_without_user_id_ignores_it():
     torch.manual_seed(8)
-    model = _warm(build_model("qin", SCHEMA, {**CFG["models"]["qin"], "user_id": False}))
+    model = _warm(build_model("qin", SCHEMA, {**CFG.model("qin").to_json(), "user_id": False}))
     x = example_inputs(SCHEMA, batch=32, user_batch=32, seed=12)
     y = {k: v.copy() for k, v in x.items()}
     y["user_fields"][:, 0] = (y["user_fields"][:, 0] + 5) % SCHEMA.user_buckets[0]

@@ -21,7 +21,7 @@ from mmctr_trainer.layers import ModelSchema
 from mmctr_trainer.models import build_model
 from mmctr_trainer.registry import promote, register
 from mmctr_trainer.score_log_parity import OnnxRunner, ParityOptions, run_parity
-from mmctr_trainer.train import load_config
+from mmctr_trainer.config import load_config
 
 from .helpers import embedding, item, tiny_spec
 
@@ -91,7 +91,7 @@ def parity_db(ch, tmp_path_factory):
 
     spec = tiny_spec(L=L, D=D)
     torch.manual_seed(3)
-    model = build_model("qin", ModelSchema.from_spec(spec), load_config("tiny")["models"]["qin"])
+    model = build_model("qin", ModelSchema.from_spec(spec), load_config("tiny").model("qin"))
     with torch.no_grad():
         for p in model.parameters():  # random, not trained: every input should move the CTR
             p.normal_(0.0, 0.3)

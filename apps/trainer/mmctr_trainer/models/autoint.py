@@ -5,33 +5,32 @@ and projected vector, and the candidate's id, category, position, mean tags and 
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor, nn
 
-from ..layers import CTRModel, InteractingLayer, MLP, ModelSchema, embeddings_from_params, masked_mean
+from ..config import AutoIntParams
+from ..layers import MLP, InteractingLayer, ModelSchema, masked_mean
+from .base import CTRModel, embeddings_for
 
 
 class AutoIntPlus(CTRModel):
     model_type = "autoint"
+    params_type = AutoIntParams
 
-    def __init__(self, schema: ModelSchema, params: dict[str, Any]):
+    def __init__(self, schema: ModelSchema, params: AutoIntParams):
         super().__init__(schema, params)
-        e = int(params.get("embedding_dim", 64))
-        self.emb = embeddings_from_params(schema, e, params)
+        e = params.embedding_dim
+        self.emb = embeddings_for(schema, params)
         self.n_fields = self.n_user_fields + 9
-        att_dim = int(params.get("attention_dim", e))
-        heads = int(params.get("heads", 2))
+        att_dim = params.attention_dim or e
         layers = []
         d = e
-        for _ in range(int(params.get("attention_layers", 3))):
-            layers.append(InteractingLayer(d, att_dim, heads))
+        for _ in range(params.attention_layers):
+            layers.append(InteractingLayer(d, att_dim, params.heads))
             d = att_dim
         self.interacting = nn.ModuleList(layers)
         self.att_out = nn.Linear(self.n_fields * d, 1)
-        self.dnn = MLP(self.n_fields * e, list(params.get("hidden", [400, 400])), float(params.get("dropout", 0.1)),
-                       bool(params.get("batch_norm", True)))
+        self.dnn = MLP(self.n_fields * e, list(params.hidden), params.dropout, params.batch_norm)
 
     def logits(self, user_fields: Tensor, hist_ids: Tensor, hist_tags: Tensor, hist_cat: Tensor, hist_mm: Tensor,
                hist_age: Tensor, cand_fields: Tensor, cand_tags: Tensor, cand_mm: Tensor) -> Tensor:
@@ -44,7 +43,7 @@ class AutoIntPlus(CTRModel):
         user = torch.cat([em.user_fields(user_fields, self.first_user_field), pooled], 1)  # [Bu, U + 4, E]
         cand = torch.stack([
             em.item_id(cand_fields[:, 0]),
-            em._look(em.category, cand_fields[:, 1]),
+            em.category_of(cand_fields[:, 1]),
             em.pos(cand_fields),
             em.tags(cand_tags),
             em.vector(cand_mm),

@@ -3,18 +3,19 @@ and the mean weight of the history's items."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor, nn
 
-from ..layers import CTRModel, Embeddings, ModelSchema, masked_mean
+from ..config import LRParams
+from ..layers import Embeddings, ModelSchema, masked_mean
+from .base import CTRModel
 
 
 class LR(CTRModel):
     model_type = "lr"
+    params_type = LRParams
 
-    def __init__(self, schema: ModelSchema, params: dict[str, Any]):
+    def __init__(self, schema: ModelSchema, params: LRParams):
         super().__init__(schema, params)
         self.emb = Embeddings(schema, 1)
         self.bias = nn.Parameter(torch.zeros(1))

@@ -11,30 +11,29 @@ weight per click-age bucket on the attention weights).
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor, nn
 
-from ..layers import (CTRModel, ModelSchema, QuadraticLayer, SparseTargetAttention, embeddings_from_params,
-                      vector_similarity, vector_similarity_all)
+from ..config import QINParams
+from ..layers import ModelSchema, QuadraticLayer, SparseTargetAttention, vector_similarity, vector_similarity_all
+from .base import CTRModel, embeddings_for
 
 
 class QIN(CTRModel):
     model_type = "qin"
+    params_type = QINParams
 
-    def __init__(self, schema: ModelSchema, params: dict[str, Any]):
+    def __init__(self, schema: ModelSchema, params: QINParams):
         super().__init__(schema, params)
-        e = int(params.get("embedding_dim", 64))
-        self.emb = embeddings_from_params(schema, e, params)
+        e = params.embedding_dim
+        self.emb = embeddings_for(schema, params)
         i = self.emb.item_dim
-        self.attention = SparseTargetAttention(i, int(params.get("attention_factor", 2)) * i)
+        self.attention = SparseTargetAttention(i, params.attention_factor * i)
         d = (self.n_user_fields + 1) * e + 2 * i
         # mm_similarity: add w * cos(candidate vector, history vector) to the attention scores (w learned, from 0)
-        self.sim_weight = nn.Parameter(torch.zeros(1)) if bool(params.get("mm_similarity", False)) else None
+        self.sim_weight = nn.Parameter(torch.zeros(1)) if params.mm_similarity else None
         self.qnn = nn.ModuleList([
-            QuadraticLayer(d, int(params.get("rows", 4)), float(params.get("dropout", 0.1)), bool(params.get("batch_norm", True)))
-            for _ in range(int(params.get("layers", 4)))
+            QuadraticLayer(d, params.rows, params.dropout, params.batch_norm) for _ in range(params.layers)
         ])
         self.out = nn.Linear(d, 1)
 
