@@ -6,7 +6,11 @@ import { redisHealth } from '@mmctr/online-store';
 import { IngestConsumer } from '../ingest/ingest-consumer.service';
 import { REDIS } from '../ingest/tokens';
 
-/** Ready when ClickHouse and Redis answer and the consumer is in its group. */
+/**
+ * Ready when ClickHouse and Redis answer, the consumer is in its group, consumption is not stalled
+ * (a commit within INGEST_STALL_TIMEOUT_MS whenever messages wait) and no store has been failing for
+ * longer than INGEST_STORE_RETRY_DEADLINE_MS.
+ */
 @Controller('health')
 export class HealthController extends ReadinessController {
   constructor(
@@ -18,10 +22,13 @@ export class HealthController extends ReadinessController {
   }
 
   protected checks() {
+    const { consumption, stores } = this.consumer.health();
     return {
       clickhouse: this.clickhouse.health(),
       redis: redisHealth(this.redis),
       kafka: { ok: this.consumer.ready },
+      consumption,
+      stores,
     };
   }
 }

@@ -50,6 +50,11 @@ export class Batcher<T, R = void> {
     return this.queuedRows;
   }
 
+  /** Something is queued or being stored (not yet committed). */
+  get busy(): boolean {
+    return this.queue.length > 0 || this.inFlight > 0;
+  }
+
   /** Queues an item; resolves when there is room again (not when it is flushed). */
   async add(item: T, rows: number): Promise<void> {
     this.queue.push({ item, rows, at: Date.now() });

@@ -8,6 +8,7 @@ const chunk = (topic: string, partition: number, first: string, last: string, ge
     lastOffset: last,
     generation,
     valid: [],
+    validOffsets: [],
     invalid: [],
   }) as PartitionChunk<unknown>;
 

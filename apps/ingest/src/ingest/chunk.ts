@@ -9,6 +9,8 @@ export interface PartitionChunk<T> {
   /** Consumer-group generation the messages were fetched in; older ones are never committed. */
   generation: number;
   valid: T[];
+  /** Kafka offset of each `valid` record (same order), to dead-letter one the store refuses. */
+  validOffsets: string[];
   invalid: DeadLetter[];
 }
 

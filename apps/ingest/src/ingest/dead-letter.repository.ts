@@ -1,44 +1,34 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Kafka, Producer } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { APP_CONFIG, type AppConfig } from '@mmctr/config';
-import { DEFAULT_BATCH_BYTES, chunkMessages } from '@mmctr/kafka';
-import { deadLetterMessage, type DeadLetter } from './message-router';
+import { DeadLetterProducer, type DeadLetterInput } from '@mmctr/kafka';
 import { KAFKA } from './tokens';
 
-/** Writes undecodable or invalid messages to the dead-letter topic. */
+/**
+ * Writes what ingest cannot store (undecodable or invalid messages, rows ClickHouse refuses) to the
+ * dead-letter topic. A letter too large for the topic goes out as a truncated envelope, never stalls.
+ */
 @Injectable()
 export class DeadLetterRepository {
-  private readonly producer: Producer;
-  private connected = false;
+  private readonly producer: DeadLetterProducer;
 
-  constructor(
-    @Inject(KAFKA) kafka: Kafka,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {
-    // Idempotent: a retried send after a lost ack does not duplicate dead letters.
-    this.producer = kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
+  constructor(@Inject(KAFKA) kafka: Kafka, @Inject(APP_CONFIG) config: AppConfig) {
+    this.producer = new DeadLetterProducer(kafka, config.KAFKA_TOPIC_DLQ, {
+      maxMessageBytes: config.DLQ_MAX_MESSAGE_BYTES,
+      headBytes: config.DLQ_HEAD_BYTES,
     });
   }
 
   async connect(): Promise<void> {
     await this.producer.connect();
-    this.connected = true;
   }
 
-  async send(letters: readonly DeadLetter[]): Promise<void> {
-    if (letters.length === 0) return;
-    if (!this.connected) await this.connect();
-    // Dead letters include oversized messages: keep each request under the broker's batch limit.
-    for (const messages of chunkMessages(letters.map(deadLetterMessage), 1_000, DEFAULT_BATCH_BYTES)) {
-      await this.producer.send({ topic: this.config.KAFKA_TOPIC_DLQ, acks: -1, messages });
-    }
+  /** Resolves once every letter is acknowledged; says how many were truncated. */
+  send(letters: readonly DeadLetterInput[]): Promise<{ truncated: number }> {
+    return this.producer.send(letters);
   }
 
   async disconnect(): Promise<void> {
-    if (this.connected) await this.producer.disconnect();
-    this.connected = false;
+    await this.producer.disconnect();
   }
 }

@@ -1,11 +1,13 @@
 import { Injectable } from '@nestjs/common';
 
 /**
- * Tracks which stores are failing. Consumption pauses while any is, and resumes when all recover.
+ * Tracks which stores are failing and since when. Consumption pauses while any is, and resumes when
+ * all recover; readiness fails once one has been failing longer than its deadline.
  */
 @Injectable()
 export class FlowControl {
-  private readonly failing = new Set<string>();
+  /** target -> time of its first failure in the current run of failures */
+  private readonly failing = new Map<string, number>();
   private readonly listeners: ((paused: boolean) => void)[] = [];
 
   get paused(): boolean {
@@ -13,16 +15,23 @@ export class FlowControl {
   }
 
   get failingTargets(): string[] {
-    return [...this.failing];
+    return [...this.failing.keys()];
+  }
+
+  /** Targets failing for longer than `ms`, with how long. */
+  failingLongerThan(ms: number, now = Date.now()): { target: string; failingMs: number }[] {
+    return [...this.failing]
+      .map(([target, since]) => ({ target, failingMs: now - since }))
+      .filter((f) => f.failingMs > ms);
   }
 
   onChange(listener: (paused: boolean) => void): void {
     this.listeners.push(listener);
   }
 
-  fail(target: string): void {
+  fail(target: string, now = Date.now()): void {
     const was = this.paused;
-    this.failing.add(target);
+    if (!this.failing.has(target)) this.failing.set(target, now);
     if (!was) for (const l of this.listeners) l(true);
   }
 

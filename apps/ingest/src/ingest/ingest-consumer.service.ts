@@ -51,6 +51,10 @@ export class IngestConsumer implements OnApplicationBootstrap, BeforeApplication
   private assignment: Record<string, number[]> = {};
   private joined = false;
   private stopping = false;
+  /** Last commit, or when work arrived while there was none: the clock of the stall check. */
+  private progressAt = Date.now();
+  /** Lag (high watermark - last fetched offset) of each partition at its last fetch. */
+  private readonly lagByPartition = new Map<string, number>();
   private readonly events: Batcher<PartitionChunk<BehaviourEvent>, StoreResult>;
   private readonly items: Batcher<PartitionChunk<CatalogueItem>, StoreResult>;
 
@@ -88,6 +92,38 @@ export class IngestConsumer implements OnApplicationBootstrap, BeforeApplication
     return this.joined && !this.stopping;
   }
 
+  /** Messages fetched but not committed, or known to wait on the broker. */
+  private get hasWork(): boolean {
+    if (this.events.busy || this.items.busy) return true;
+    for (const lag of this.lagByPartition.values()) if (lag > 0) return true;
+    return false;
+  }
+
+  /**
+   * Readiness of consumption: not stalled (no commit for INGEST_STALL_TIMEOUT_MS while messages wait)
+   * and no store failing for longer than INGEST_STORE_RETRY_DEADLINE_MS. Retries go on either way.
+   */
+  health(now = Date.now()): {
+    consumption: { ok: boolean; sinceProgressMs: number; pendingRows: number; lag: number };
+    stores: { ok: boolean; failing: { target: string; failingMs: number }[] };
+  } {
+    const busy = this.hasWork;
+    if (!busy) this.progressAt = now;
+    const sinceProgressMs = now - this.progressAt;
+    let lag = 0;
+    for (const l of this.lagByPartition.values()) lag += l;
+    const failing = this.flow.failingLongerThan(this.config.INGEST_STORE_RETRY_DEADLINE_MS, now);
+    return {
+      consumption: {
+        ok: !busy || sinceProgressMs <= this.config.INGEST_STALL_TIMEOUT_MS,
+        sinceProgressMs,
+        pendingRows: this.events.pendingRows + this.items.pendingRows,
+        lag,
+      },
+      stores: { ok: failing.length === 0, failing },
+    };
+  }
+
   private get topics(): string[] {
     return [this.config.KAFKA_TOPIC_EVENTS, this.config.KAFKA_TOPIC_ITEMS];
   }
@@ -116,12 +152,14 @@ export class IngestConsumer implements OnApplicationBootstrap, BeforeApplication
       // Anything fetched before the rebalance must not be committed by us any more.
       this.generation++;
       this.joined = false;
+      this.lagByPartition.clear();
       this.log.info('consumer group rebalancing');
     });
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       this.generation++;
       this.assignment = payload.memberAssignment;
       this.joined = true;
+      this.progressAt = Date.now();
       this.log.info(
         { assignment: payload.memberAssignment, groupId: payload.groupId },
         'consumer group joined',
@@ -151,10 +189,13 @@ export class IngestConsumer implements OnApplicationBootstrap, BeforeApplication
     // Not queued means not committed: whatever is skipped here is redelivered.
     if (this.stopping || !payload.isRunning() || payload.isStale()) return;
     const { topic, partition, messages } = batch;
-    this.metrics.lag.set({ topic, partition: String(partition) }, Number(batch.offsetLag()));
+    const lag = Number(batch.offsetLag());
+    this.metrics.lag.set({ topic, partition: String(partition) }, lag);
     const first = messages[0];
     const last = messages[messages.length - 1];
     if (!first || !last) return;
+    if (!this.hasWork) this.progressAt = Date.now();
+    this.lagByPartition.set(`${topic}\u0000${partition}`, lag);
     this.metrics.consumed.inc({ topic }, messages.length);
     const isItems = topic === this.config.KAFKA_TOPIC_ITEMS;
     const base = {
@@ -165,14 +206,36 @@ export class IngestConsumer implements OnApplicationBootstrap, BeforeApplication
       generation: this.generation,
     };
     if (isItems) {
-      const chunk = { ...base, ...routeMessages('item', topic, partition, messages) };
+      const routed = routeMessages('item', topic, partition, messages);
+      const chunk = { ...base, ...routed, validOffsets: this.validOffsets(messages, routed) };
       this.countInvalid(topic, chunk.invalid.length);
       await withHeartbeat(this.items.add(chunk, chunkRows(chunk)), heartbeat);
     } else {
-      const chunk = { ...base, ...routeMessages('event', topic, partition, messages) };
+      const routed = routeMessages('event', topic, partition, messages);
+      const chunk = { ...base, ...routed, validOffsets: this.validOffsets(messages, routed) };
       this.countInvalid(topic, chunk.invalid.length);
       await withHeartbeat(this.events.add(chunk, chunkRows(chunk)), heartbeat);
     }
+  }
+
+  /** The offsets of the routed valid records: the router keeps message order and dead-letters the rest. */
+  private validOffsets(
+    messages: readonly { offset: string }[],
+    routed: { valid: readonly unknown[]; invalid: readonly { offset: string }[] },
+  ): string[] {
+    if (routed.invalid.length === 0 && routed.valid.length === messages.length)
+      return messages.map((m) => m.offset);
+    const invalid = new Set(routed.invalid.map((d) => d.offset));
+    const offsets = messages.filter((m) => !invalid.has(m.offset)).map((m) => m.offset);
+    if (offsets.length !== routed.valid.length) {
+      // Only used to name a refused row's origin in its dead letter.
+      this.log.error(
+        { messages: messages.length, valid: routed.valid.length },
+        'cannot match records to offsets',
+      );
+      return [];
+    }
+    return offsets;
   }
 
   private countInvalid(topic: string, n: number): void {
@@ -198,6 +261,7 @@ export class IngestConsumer implements OnApplicationBootstrap, BeforeApplication
     if (commit.length === 0 || !this.consumer) return;
     try {
       await this.consumer.commitOffsets(commit);
+      this.progressAt = Date.now();
       this.metrics.commits.inc({ result: 'ok' });
     } catch (err) {
       // The data is stored; an uncommitted offset only means a harmless redelivery.

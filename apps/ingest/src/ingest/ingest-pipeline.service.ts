@@ -2,6 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { APP_CONFIG, type AppConfig } from '@mmctr/config';
 import type { BehaviourEvent, CatalogueItem } from '@mmctr/contracts';
+import { insertIsolatingPoison, RowEncodingError, type RejectedRow } from '@mmctr/clickhouse';
+import type { DeadLetterInput } from '@mmctr/kafka';
 import type { ItemEmbeddingQueue, OnlineStore } from '@mmctr/online-store';
 import { LOGGER } from '../logger';
 import { IngestMetrics } from '../metrics/ingest-metrics.service';
@@ -9,19 +11,24 @@ import type { PartitionChunk } from './chunk';
 import { DeadLetterRepository } from './dead-letter.repository';
 import { FlowControl } from './flow-control';
 import { IngestRepository, type IngestBatchRow } from './ingest.repository';
-import { encodeEvents, epochSeconds, itemRow } from './row-mappers';
+import { encodeEvents, epochSeconds, itemRow, type ItemRow } from './row-mappers';
 import { retryForever } from './retry';
 import { EMBEDDING_QUEUE, ONLINE_STORE } from './tokens';
 
 export interface StoreResult {
   rows: number;
   invalid: number;
+  /** Rows ClickHouse refused for their data (dead-lettered, not in Redis either). */
+  rejected: number;
   insertMs: number;
 }
 
 /**
- * Stores one flush: the ClickHouse insert, the dead letters and the Redis online store. Each step retries with backoff until it succeeds (pausing consumption meanwhile) or ingest
- * shuts down; the caller commits offsets only after this resolves.
+ * Stores one flush. First the ClickHouse insert: a batch the server refuses for its data is bisected
+ * and each refused row set aside. Then, side by side, the dead letters (invalid messages and refused
+ * rows) and the Redis online store (the accepted records only, so Redis never holds what ClickHouse
+ * lacks). Each step retries failures that are not the rows' fault with backoff, pausing consumption
+ * meanwhile, until it succeeds or ingest shuts down; the caller commits offsets only after this resolves.
  */
 @Injectable()
 export class IngestPipeline {
@@ -46,30 +53,42 @@ export class IngestPipeline {
   async storeEvents(chunks: readonly PartitionChunk<BehaviourEvent>[]): Promise<StoreResult> {
     const nowS = epochSeconds(Date.now());
     const events = chunks.flatMap((c) => c.valid);
-    const body = encodeEvents(events, nowS);
-    // The three writes are independent and idempotent, so they run side by side; the caller commits
-    // only after all of them succeeded.
-    const [insertMs] = await Promise.all([
-      this.insert('events', () => this.repo.insertEvents(body), events.length),
-      this.deadLetter('events', chunks),
-      this.step('redis', 'events', () => this.online.recordBehaviour(events)),
+    const { insertMs, accepted, letters } = await this.insert('events', chunks, events, (rows) =>
+      this.repo.insertEvents(encodeChecked(rows, nowS)),
+    );
+    await Promise.all([
+      this.deadLetter('events', [...chunks.flatMap((c) => c.invalid), ...letters]),
+      this.step('redis', 'events', () => this.online.recordBehaviour(accepted)),
     ]);
-    return { rows: events.length, invalid: chunks.reduce((n, c) => n + c.invalid.length, 0), insertMs };
+    return this.result(chunks, accepted.length, letters.length, insertMs);
   }
 
   async storeItems(chunks: readonly PartitionChunk<CatalogueItem>[]): Promise<StoreResult> {
     const nowS = epochSeconds(Date.now());
     const items = chunks.flatMap((c) => c.valid);
     const rows = items.map((i) => itemRow(i, nowS));
-    const [insertMs] = await Promise.all([
-      this.insert('items', () => this.repo.insertItems(rows), rows.length),
-      this.deadLetter('items', chunks),
+    const byRow = new Map<ItemRow, CatalogueItem>(rows.map((r, i) => [r, items[i]!]));
+    const { insertMs, accepted, letters } = await this.insert('items', chunks, rows, (batch) =>
+      this.repo.insertItems(batch),
+    );
+    const acceptedItems = accepted.map((r) => byRow.get(r)!);
+    await Promise.all([
+      this.deadLetter('items', [...chunks.flatMap((c) => c.invalid), ...letters]),
       // Embedding jobs are enqueued before the features are written (see OnlineStore.upsertItems).
       this.step('redis', 'items', () =>
-        this.online.upsertItems(items, (changed) => this.embeddings.enqueue(changed)),
+        this.online.upsertItems(acceptedItems, (changed) => this.embeddings.enqueue(changed)),
       ),
     ]);
-    return { rows: rows.length, invalid: chunks.reduce((n, c) => n + c.invalid.length, 0), insertMs };
+    return this.result(chunks, rows.length - letters.length, letters.length, insertMs);
+  }
+
+  private result(
+    chunks: readonly PartitionChunk<unknown>[],
+    rows: number,
+    rejected: number,
+    insertMs: number,
+  ): StoreResult {
+    return { rows, rejected, invalid: chunks.reduce((n, c) => n + c.invalid.length, 0), insertMs };
   }
 
   private batchLog: Promise<void> = Promise.resolve();
@@ -113,25 +132,80 @@ export class IngestPipeline {
     }
   }
 
-  private async insert(table: string, fn: () => Promise<void>, rows: number): Promise<number> {
-    if (rows === 0) return 0;
+  /**
+   * The ClickHouse insert of one flush's rows (records of `chunks`, in order), isolating rows the
+   * server refuses for their data: those become dead letters with the server's code and message.
+   */
+  private async insert<R>(
+    table: string,
+    chunks: readonly PartitionChunk<unknown>[],
+    rows: readonly R[],
+    fn: (rows: readonly R[]) => Promise<void>,
+  ): Promise<{ insertMs: number; accepted: readonly R[]; letters: DeadLetterInput[] }> {
+    if (rows.length === 0) return { insertMs: 0, accepted: rows, letters: [] };
     let ms = 0;
-    await this.step('clickhouse', table, async () => {
+    const { rejected, inserts } = await this.step('clickhouse', table, async () => {
       const t0 = performance.now();
-      await fn();
+      const r = await insertIsolatingPoison(rows, fn);
       ms = performance.now() - t0;
+      return r;
     });
     this.metrics.insertSeconds.observe({ table }, ms / 1000);
-    this.metrics.batchRows.observe({ table }, rows);
-    this.metrics.stored.inc({ table }, rows);
-    return ms;
+    this.metrics.batchRows.observe({ table }, rows.length);
+    this.metrics.stored.inc({ table }, rows.length - rejected.length);
+    if (rejected.length === 0) return { insertMs: ms, accepted: rows, letters: [] };
+
+    this.metrics.rejected.inc({ table }, rejected.length);
+    const letters = rejected.map((r) => this.refusedLetter(table, chunks, r));
+    this.log.warn(
+      {
+        table,
+        rows: rows.length,
+        inserts,
+        refused: letters
+          .slice(0, 20)
+          .map((l) => ({ topic: l.topic, partition: l.partition, offset: l.offset, reason: l.reason })),
+      },
+      'ClickHouse refused rows for their data: dead-lettering them, storing the rest',
+    );
+    const bad = new Set(rejected.map((r) => r.index));
+    return { insertMs: ms, accepted: rows.filter((_, i) => !bad.has(i)), letters };
   }
 
-  private async deadLetter(kind: string, chunks: readonly PartitionChunk<unknown>[]): Promise<void> {
-    const letters = chunks.flatMap((c) => c.invalid);
+  /** The dead letter of the flush's `index`-th record: its origin, the server's reason, the record as JSON. */
+  private refusedLetter(
+    table: string,
+    chunks: readonly PartitionChunk<unknown>[],
+    rejected: RejectedRow<unknown>,
+  ): DeadLetterInput {
+    let i = rejected.index;
+    let chunk = chunks[0]!;
+    for (const c of chunks) {
+      chunk = c;
+      if (i < c.valid.length) break;
+      i -= c.valid.length;
+    }
+    const err = rejected.error;
+    const code = 'code' in err ? err.code : undefined;
+    return {
+      reason: `clickhouse: ${table} insert refused the row${code === undefined ? '' : ` (Code ${code})`}: ${err.message}`,
+      topic: chunk.topic,
+      partition: chunk.partition,
+      offset: chunk.validOffsets[i] ?? '',
+      key: null,
+      value: Buffer.from(JSON.stringify(chunk.valid[i] ?? rejected.row)),
+      errorCode: code,
+    };
+  }
+
+  private async deadLetter(kind: string, letters: readonly DeadLetterInput[]): Promise<void> {
     if (letters.length === 0) return;
-    await this.step('kafka-dlq', kind, () => this.dlq.send(letters));
+    const { truncated } = await this.step('kafka-dlq', kind, () => this.dlq.send(letters));
     for (const l of letters) this.metrics.deadLettered.inc({ topic: l.topic });
+    if (truncated > 0) {
+      this.metrics.truncated.inc(truncated);
+      this.log.warn({ kind, truncated }, 'dead letters too large for the DLQ were written truncated');
+    }
   }
 
   /** `kind` keeps the events and items flushes apart: one recovering must not resume the other. */
@@ -145,7 +219,14 @@ export class IngestPipeline {
         this.metrics.retries.inc({ target });
         this.flow.fail(key);
         this.log.warn(
-          { target, attempt, waitMs, err: (err as Error).message, code: (err as { code?: unknown }).code },
+          {
+            target,
+            kind,
+            attempt,
+            waitMs,
+            err: (err as Error).message,
+            code: (err as { code?: unknown }).code,
+          },
           'store failed; consumption paused, retrying',
         );
       },
@@ -155,5 +236,15 @@ export class IngestPipeline {
       this.log.info({ target, kind }, 'store recovered');
     }
     return result;
+  }
+}
+
+/** encodeEvents, with a value the encoder cannot write reported as that row's fault. */
+function encodeChecked(events: readonly BehaviourEvent[], nowS: number): Buffer {
+  try {
+    return encodeEvents(events, nowS);
+  } catch (err) {
+    if (err instanceof RangeError) throw new RowEncodingError(err.message);
+    throw err;
   }
 }

@@ -30,6 +30,17 @@ export class IngestMetrics {
     labelNames: ['topic'] as const,
     registers: [this.registry],
   });
+  readonly rejected = new Counter({
+    name: 'mmctr_ingest_rows_rejected_total',
+    help: 'Rows ClickHouse refused for their data (isolated and dead-lettered)',
+    labelNames: ['table'] as const,
+    registers: [this.registry],
+  });
+  readonly truncated = new Counter({
+    name: 'mmctr_ingest_dead_letters_truncated_total',
+    help: 'Dead letters too large for the DLQ, written as a truncated envelope',
+    registers: [this.registry],
+  });
   readonly batchRows = new Histogram({
     name: 'mmctr_ingest_batch_rows',
     help: 'Rows per ClickHouse insert',
