@@ -1,11 +1,10 @@
 import { createReadStream, statSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import type { Message } from 'kafkajs';
 import { loadConfig } from '@mmctr/config';
-import { validate } from '@mmctr/contracts';
 import { createKafka, EventProducer } from '@mmctr/kafka';
+import { byteLines, checkLine } from './produce-lines';
 
 interface ProduceOptions {
   file: string;
@@ -14,12 +13,6 @@ interface ProduceOptions {
   batchSize: string;
   validate: boolean;
   progress: boolean;
-}
-
-/** Key of a JSON line: user_id for events, item_id for items; none if the line is not an object. */
-function keyOf(parsed: unknown, field: 'user_id' | 'item_id'): string | null {
-  const v = (parsed as Record<string, unknown> | null)?.[field];
-  return typeof v === 'string' ? v : null;
 }
 
 export function register(program: Command): void {
@@ -68,28 +61,17 @@ export function register(program: Command): void {
         if (opts.progress) bar.update(bytes, { sent, rejected: rejected.length });
       };
       try {
-        const lines = createInterface({ input: createReadStream(opts.file), crlfDelay: Infinity });
-        for await (const line of lines) {
+        // Lines stay bytes: the value sent is exactly what the file holds (never re-encoded).
+        for await (const line of byteLines(createReadStream(opts.file))) {
           lineNo++;
-          bytes += Buffer.byteLength(line) + 1;
-          if (line.trim() === '') continue;
-          let parsed: unknown;
-          try {
-            parsed = JSON.parse(line);
-          } catch (err) {
-            if (opts.validate) {
-              rejected.push(`line ${lineNo}: bad JSON: ${(err as Error).message}`);
-              continue;
-            }
+          bytes += line.length + 1;
+          if (line.toString('latin1').trim() === '') continue;
+          const checked = checkLine(kind, line, opts.validate);
+          if (!checked.ok) {
+            rejected.push(`line ${lineNo}: ${checked.reason}`);
+            continue;
           }
-          if (opts.validate) {
-            const v = validate(kind, parsed);
-            if (!v.ok) {
-              rejected.push(`line ${lineNo}: ${v.reason}`);
-              continue;
-            }
-          }
-          batch.push({ key: keyOf(parsed, opts.items ? 'item_id' : 'user_id'), value: line });
+          batch.push({ key: checked.key, value: line });
           if (batch.length >= batchSize) await flush();
         }
         await flush();
