@@ -18,6 +18,8 @@ export KAFKA_TOPIC_DLQ="mmctr.demo-$RUN.dlq.v1" KAFKA_TOPIC_SCORES="mmctr.demo-$
 export INGEST_GROUP_ID="mmctr-demo-$RUN-ingest" SCORE_LOG_SINK_GROUP_ID="mmctr-demo-$RUN-score-log"
 export REDIS_KEY_PREFIX="mmctr-demo-$RUN:" BULLMQ_PREFIX="bull-demo-$RUN"
 export MMCTR_REGISTRY="$DEMO_DIR/registry" SCORER_MODEL_ROOT="$ROOT" LOG_LEVEL="${LOG_LEVEL:-warn}"
+# The synthetic catalogue's images are local files; the embedder reads files only under these roots.
+export EMBEDDER_IMAGE_FILE_ROOTS="$SYNTH_DIR"
 # Artifacts and training sets of earlier runs belong to databases that no longer exist.
 rm -rf "$MMCTR_REGISTRY" "$DEMO_DIR/trainset" "$DEMO_DIR/trainset-eval"
 mkdir -p "$DEMO_DIR/logs"

@@ -151,7 +151,7 @@ async function main(): Promise<void> {
   const items = readJsonl<CatalogueItem>(join(root, 'synth', 'items.jsonl'));
 
   const run = `bench${Date.now().toString(36)}`;
-  const env = runEnv(run, join(root, 'projections'));
+  const env = runEnv(run, join(root, 'projections'), root);
   // A fresh database each run: the cost of ClickHouse's merges grows with the table, and earlier runs'
   // rows would make one run's figures depend on how many ran before it.
   const database = 'mmctr_bench_embed';

@@ -24,7 +24,7 @@ jest.setTimeout(300_000);
 
 const run = `crash${Date.now().toString(36)}`;
 const root = mkdtempSync(join(tmpdir(), 'mmctr-embedder-crash-'));
-const env = runEnv(run, join(root, 'projections'));
+const env = runEnv(run, join(root, 'projections'), root);
 const config = () => loadConfig();
 
 /**

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,7 +35,7 @@ jest.setTimeout(600_000);
 
 const run = `emb${Date.now().toString(36)}`;
 const root = mkdtempSync(join(tmpdir(), 'mmctr-embedder-'));
-const env = runEnv(run, join(root, 'projections'));
+const env = runEnv(run, join(root, 'projections'), root);
 
 let app: INestApplicationContext;
 let ch: ClickHouseService;
@@ -168,6 +169,7 @@ describe('embedder (real Redis, ClickHouse and encoders)', () => {
       .toBuffer();
     writeFileSync(join(dir, 'truncated.png'), png.subarray(0, 50));
     writeFileSync(join(dir, 'page.png'), '<html>not an image</html>');
+    execFileSync('mkfifo', [join(dir, 'fifo.png')]); // no writer: a blocking read would never return
     const base = catalogue[1]!;
     const make = (suffix: string, image: string): CatalogueItem => ({
       ...base,
@@ -182,6 +184,8 @@ describe('embedder (real Redis, ClickHouse and encoders)', () => {
       [make('missing', join(dir, 'missing.png')), 'image_not_found'],
       [make('truncated', join(dir, 'truncated.png')), 'image_undecodable'],
       [make('html', join(dir, 'page.png')), 'image_unsupported_type'],
+      [make('fifo', join(dir, 'fifo.png')), 'image_blocked'],
+      [make('outside', '/etc/passwd'), 'image_blocked'],
     ];
     const before = await queue.getJobCounts('completed', 'failed');
     await producer.enqueue(features([...good, ...bad.map(([i]) => i)]));

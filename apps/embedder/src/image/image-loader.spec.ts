@@ -1,6 +1,7 @@
-import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, promises as fsp, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -48,7 +49,23 @@ describe('ImageLoader', () => {
       if (req.url === '/to-metadata')
         return void res.writeHead(302, { location: 'http://169.254.169.254/latest' }).end();
       if (req.url === '/slow') return void setTimeout(() => res.end(png), 1_000);
+      if (req.url === '/slow-body') {
+        // Headers and part of the body at once, then nothing more for longer than the deadline.
+        res.writeHead(200, { 'content-length': String(png.length) });
+        res.write(png.subarray(0, 100));
+        return void setTimeout(() => res.end(png.subarray(100)), 1_500);
+      }
+      if (req.url === '/slow-redirect-1')
+        return void setTimeout(() => res.writeHead(302, { location: '/slow-redirect-2' }).end(), 200);
+      if (req.url === '/slow-redirect-2')
+        return void setTimeout(() => res.writeHead(302, { location: '/ok.png' }).end(), 200);
       if (req.url === '/big') return void res.end(Buffer.alloc(2_000_000));
+      if (req.url === '/big-chunked') {
+        // No Content-Length: the cap is only found while reading.
+        res.writeHead(200, { 'content-type': 'image/png' });
+        for (let i = 0; i < 40; i++) res.write(Buffer.alloc(64 * 1024, i));
+        return void res.end();
+      }
       if (req.url === '/flaky') return void res.writeHead(503).end();
       res.writeHead(404).end();
     });
@@ -57,8 +74,8 @@ describe('ImageLoader', () => {
   });
   afterAll(() => new Promise((r) => server.close(r)));
 
-  it('reads paths and file:// URLs and sniffs the type', async () => {
-    const loader = new ImageLoader(base);
+  it('reads paths and file:// URLs under the configured roots and sniffs the type', async () => {
+    const loader = new ImageLoader({ ...base, fileRoots: [dir] });
     expect((await loader.load(join(dir, 'ok.png'))).type).toBe('image/png');
     expect((await loader.load(pathToFileURL(join(dir, 'ok.png')).href)).bytes.equals(png)).toBe(true);
   });
@@ -75,6 +92,67 @@ describe('ImageLoader', () => {
     expect(
       (await failure(new ImageLoader({ ...base, allowFiles: false }).load(join(dir, 'ok.png')))).reason,
     ).toBe('image_blocked');
+  });
+
+  it('refuses every local file when no root is configured, before touching the file system', async () => {
+    const realpath = jest.spyOn(fsp, 'realpath');
+    const open = jest.spyOn(fsp, 'open');
+    const loader = new ImageLoader(base); // fileRoots: [] is the default
+    for (const src of ['/etc/passwd', join(dir, 'ok.png'), 'file:///etc/passwd']) {
+      const err = await failure(loader.load(src));
+      expect([err.reason, err.permanent]).toEqual(['image_blocked', true]);
+      expect(err.message).toMatch(/EMBEDDER_IMAGE_FILE_ROOTS/);
+    }
+    const rooted = new ImageLoader({ ...base, fileRoots: [dir] });
+    expect((await failure(rooted.load('/etc/passwd'))).reason).toBe('image_blocked');
+    expect((await failure(rooted.load(join(dir, '..', 'x.png')))).reason).toBe('image_blocked');
+    expect(realpath).not.toHaveBeenCalled();
+    expect(open).not.toHaveBeenCalled();
+    jest.restoreAllMocks();
+  });
+
+  it('refuses FIFOs, sockets and directories without reading them', async () => {
+    const special = join(dir, 'special');
+    mkdirSync(special);
+    execFileSync('mkfifo', [join(special, 'fifo.png')]);
+    const sock = net.createServer();
+    await new Promise<void>((r) => sock.listen(join(special, 'socket.png'), r));
+    mkdirSync(join(special, 'dir.png'));
+    const loader = new ImageLoader({ ...base, fileRoots: [dir] });
+    try {
+      for (const name of ['fifo.png', 'socket.png', 'dir.png']) {
+        const err = await failure(loader.load(join(special, name)));
+        expect([name, err.reason, err.permanent]).toEqual([name, 'image_blocked', true]);
+      }
+    } finally {
+      await new Promise((r) => sock.close(r));
+    }
+  });
+
+  it('refuses a FIFO swapped in after the stat: opened non-blocking, checked with fstat', async () => {
+    const fifo = join(dir, 'swapped.png');
+    execFileSync('mkfifo', [fifo]);
+    const regular = await fsp.stat(join(dir, 'ok.png'));
+    jest.spyOn(fsp, 'stat').mockResolvedValueOnce(regular); // the path still looked like a file
+    const err = await failure(new ImageLoader({ ...base, fileRoots: [dir] }).load(fifo));
+    expect([err.reason, err.permanent, err.message]).toEqual([
+      'image_blocked',
+      true,
+      expect.stringMatching(/not a regular file/),
+    ]);
+    jest.restoreAllMocks();
+  });
+
+  it('fails a file over the size cap permanently and a read past the deadline as a timeout', async () => {
+    writeFileSync(join(dir, 'huge.png'), Buffer.concat([png, Buffer.alloc(2_000_000)]));
+    const loader = new ImageLoader({ ...base, fileRoots: [dir], timeoutMs: 200 });
+    const big = await failure(loader.load(join(dir, 'huge.png')));
+    expect([big.reason, big.permanent]).toEqual(['image_too_large', true]);
+    // A file system that never answers (a hung mount): the job gets its answer at the deadline.
+    jest.spyOn(fsp, 'realpath').mockReturnValueOnce(new Promise<string>(() => undefined));
+    const stuck = await failure(loader.load(join(dir, 'ok.png')));
+    expect([stuck.reason, stuck.permanent]).toEqual(['image_timeout', false]);
+    jest.restoreAllMocks();
   });
 
   it('refuses other schemes', async () => {
@@ -126,7 +204,38 @@ describe('ImageLoader', () => {
     expect([flaky.reason, flaky.permanent]).toEqual(['image_fetch_failed', false]);
     const slow = await failure(loader.load(u('/slow')));
     expect([slow.reason, slow.permanent]).toEqual(['image_timeout', false]);
-    expect((await failure(loader.load(u('/big')))).reason).toBe('image_too_large');
+    const big = await failure(loader.load(u('/big')));
+    expect([big.reason, big.permanent]).toEqual(['image_too_large', true]);
+  });
+
+  it('times out a slow body and a slow redirect chain, and fails an over-size chunked body permanently', async () => {
+    const loader = new ImageLoader({
+      ...base,
+      allowedHosts: ['127.0.0.1'],
+      allowPrivate: true,
+      timeoutMs: 300,
+    });
+    const u = (p: string) => `http://127.0.0.1:${port}${p}`;
+    const slowBody = await failure(loader.load(u('/slow-body')));
+    expect([slowBody.reason, slowBody.permanent]).toEqual(['image_timeout', false]);
+    // Each hop answers within the deadline; together they do not.
+    const slowChain = await failure(loader.load(u('/slow-redirect-1')));
+    expect([slowChain.reason, slowChain.permanent]).toEqual(['image_timeout', false]);
+    const chunked = await failure(loader.load(u('/big-chunked')));
+    expect([chunked.reason, chunked.permanent]).toEqual(['image_too_large', true]);
+  });
+
+  it.each([
+    'http://[::127.0.0.1]/a.png',
+    'http://[::ffff:7f00:1]/a.png',
+    'http://[::ffff:0:7f00:1]/a.png',
+    'http://[64:ff9b::a9fe:a9fe]/a.png',
+    'http://[64:ff9b:1::7f00:1]/a.png',
+    'http://[2002:7f00:1::1]/a.png',
+    'http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/a.png',
+  ])('blocks %s before connecting', async (url) => {
+    const err = await failure(new ImageLoader({ ...base, allowedHosts: ['*'] }).load(url));
+    expect([err.reason, err.permanent]).toEqual(['image_blocked', true]);
   });
 
   it('decodes to 224x224 RGB and refuses undecodable images and pixel bombs', async () => {

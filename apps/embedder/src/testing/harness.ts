@@ -16,9 +16,13 @@ export function readJsonl<T>(file: string): T[] {
     .map((l) => JSON.parse(l) as T);
 }
 
-/** Env of one isolated run: its own queue, Redis key prefix and projection directory. */
-export function runEnv(run: string, projectionsDir: string) {
+/**
+ * Env of one isolated run: its own queue, Redis key prefix and projection directory, and the directory
+ * its local images lie under (local files are refused unless EMBEDDER_IMAGE_FILE_ROOTS names one).
+ */
+export function runEnv(run: string, projectionsDir: string, imageRoot: string) {
   return {
+    EMBEDDER_IMAGE_FILE_ROOTS: imageRoot,
     EMBEDDINGS_QUEUE: `item-embeddings-${run}`,
     REDIS_KEY_PREFIX: `${run}:`,
     EMBEDDER_MODELS_DIR: join(REPO_ROOT, '.cache', 'models'),
