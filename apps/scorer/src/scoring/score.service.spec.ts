@@ -1,0 +1,108 @@
+import type { Logger } from 'pino';
+import type { ScoreLogRecord } from '@mmctr/contracts';
+import type { ScorerConfig } from '../config/scorer-config';
+import type { HistoryRepository } from '../history/history.repository';
+import { ItemCache } from '../items/item-cache';
+import type { ItemCacheService } from '../items/item-cache.service';
+import { ScorerMetrics } from '../metrics/scorer-metrics';
+import type { ModelManager, ModelRole } from '../model/model-manager.service';
+import { fakeModel, type FakeModel } from '../../test/support/fake-models';
+import type { ScoreLogProducer } from '../score-log/score-log.producer';
+import { ScoreService } from './score.service';
+
+const PRIOR = 0.02;
+
+/** A ScoreService over fake models (by role), an empty item cache, no history; records what it logs. */
+function setup(models: Partial<Record<ModelRole, FakeModel>>) {
+  const manager = {
+    lease: (role: ModelRole) => {
+      const model = models[role];
+      return model ? { model, done: () => undefined } : null;
+    },
+  } as unknown as ModelManager;
+  const history = { recent: () => Promise.resolve([]) } as unknown as HistoryRepository;
+  const items = {
+    cache: new ItemCache(128),
+    lookup: (ids: readonly string[]) =>
+      Promise.resolve({ rows: new Int32Array(ids.length).fill(-1), failed: false }),
+  } as unknown as ItemCacheService;
+  const published: ScoreLogRecord[] = [];
+  const scoreLog = {
+    enabled: true,
+    publish: (r: ScoreLogRecord) => published.push(r),
+  } as unknown as ScoreLogProducer;
+  const metrics = new ScorerMetrics();
+  const warnings: string[] = [];
+  const logger = {
+    warn: (_: unknown, msg: string) => warnings.push(msg),
+    error: (_: unknown, msg: string) => warnings.push(msg),
+    info: () => undefined,
+  } as unknown as Logger;
+  const config = { SCORER_REDIS_TIMEOUT_MS: 1000, SCORER_PRIOR_CTR: PRIOR } as unknown as ScorerConfig;
+  const service = new ScoreService(config, manager, history, items, scoreLog, metrics, logger);
+  const score = (n: number) =>
+    service.score({
+      request_id: 'r1',
+      user_id: 'u1',
+      candidates: Array.from({ length: n }, (_, i) => ({ item_id: `i${i}` })),
+    });
+  /** The record queued for the score log (after the response, on setImmediate). */
+  const logged = async () => {
+    await new Promise((r) => setImmediate(r));
+    return published;
+  };
+  const counter = async (name: string) =>
+    (await metrics.registry.getSingleMetric(name)!.get()).values.map((v) => [v.labels, v.value]);
+  return { score, logged, counter, warnings };
+}
+
+const fixed = (ctrs: number[]) => () => ctrs;
+
+describe('ScoreService: non-finite CTRs', () => {
+  it('answers the production model as is when every CTR is finite', async () => {
+    const fallback = fakeModel('v1', fixed([0.5, 0.5]));
+    const t = setup({ production: fakeModel('v2', fixed([0.1, 0.2])), fallback });
+    const res = await t.score(2);
+    expect(res).toMatchObject({ model_version: 'v2', degraded: false });
+    expect(res.scores.map((s) => s.ctr)).toEqual([0.1, 0.2].map(Math.fround));
+    expect(fallback.runs).toBe(0);
+    expect(await t.counter('mmctr_scorer_non_finite_responses_total')).toEqual([]);
+  });
+
+  it('re-scores the request with the fallback version and answers (and logs) that version, degraded', async () => {
+    const t = setup({
+      production: fakeModel('v2', fixed([NaN, 0.2, Infinity])),
+      fallback: fakeModel('v1', fixed([0.3, 0.4, 0.5])),
+    });
+    const res = await t.score(3);
+    expect(res).toMatchObject({ model_version: 'v1', degraded: true });
+    expect(res.scores.map((s) => s.ctr)).toEqual([0.3, 0.4, 0.5].map(Math.fround));
+    const [record] = await t.logged();
+    expect(record).toMatchObject({ model_version: 'v1', degraded: true, ctrs: res.scores.map((s) => s.ctr) });
+    expect(await t.counter('mmctr_scorer_non_finite_responses_total')).toEqual([[{ fallback: 'model' }, 1]]);
+    expect(await t.counter('mmctr_scorer_degraded_responses_total')).toEqual([[{ reason: 'non_finite' }, 1]]);
+    expect(t.warnings).toEqual(['model answered a non-finite CTR; answering the fallback']);
+  });
+
+  it('answers the prior for the non-finite rows when there is no fallback version', async () => {
+    const t = setup({ production: fakeModel('v2', fixed([NaN, 0.2, -Infinity])) });
+    const res = await t.score(3);
+    expect(res).toMatchObject({ model_version: 'v2', degraded: true });
+    expect(res.scores.map((s) => s.ctr)).toEqual([PRIOR, 0.2, PRIOR].map(Math.fround));
+    const [record] = await t.logged();
+    expect(record!.ctrs.every(Number.isFinite)).toBe(true);
+    expect(record!.degraded).toBe(true);
+    expect(await t.counter('mmctr_scorer_non_finite_responses_total')).toEqual([[{ fallback: 'prior' }, 1]]);
+  });
+
+  it('answers the prior when the fallback version is not finite either', async () => {
+    const t = setup({
+      production: fakeModel('v2', fixed([NaN, 0.2])),
+      fallback: fakeModel('v1', fixed([0.3, NaN])),
+    });
+    const res = await t.score(2);
+    expect(res).toMatchObject({ model_version: 'v2', degraded: true });
+    expect(res.scores.map((s) => s.ctr)).toEqual([PRIOR, 0.2].map(Math.fround));
+    expect(await t.counter('mmctr_scorer_non_finite_responses_total')).toEqual([[{ fallback: 'prior' }, 1]]);
+  });
+});
