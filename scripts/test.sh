@@ -23,6 +23,8 @@ run "type-check" npm run -s typecheck
 run "unit tests" npx jest --selectProjects unit --ci
 run "integration tests (real Kafka, ClickHouse, Redis)" npx jest --selectProjects integration --ci --runInBand --forceExit
 run "e2e tests" npx jest --selectProjects e2e --ci --runInBand --forceExit --passWithNoTests
+run "trainer lint (ruff)" .venv/bin/ruff check apps/trainer
+run "trainer format (ruff)" .venv/bin/ruff format --check apps/trainer
 if [[ -d apps/trainer/tests ]]; then
   run "trainer tests (pytest)" .venv/bin/python -m pytest apps/trainer/tests -q
 fi

@@ -12,9 +12,10 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from .features import REPO_ROOT
 
@@ -96,7 +97,7 @@ class ClickHouse:
     timeout_s: float = 600.0
 
     @staticmethod
-    def from_env(database: str | None = None) -> "ClickHouse":
+    def from_env(database: str | None = None) -> ClickHouse:
         env = stack_env()
         return ClickHouse(
             url=env.get("CLICKHOUSE_URL", "http://127.0.0.1:8123"),
@@ -123,7 +124,9 @@ class ClickHouse:
         except urllib.error.HTTPError as e:
             text = e.read().decode("utf-8", "replace")
             m = re.search(r"Code: (\d+)", text)
-            raise ClickHouseError(f"ClickHouse error: {text.strip()[:2000]}\nquery: {sql[:1000]}", int(m.group(1)) if m else None) from None
+            raise ClickHouseError(
+                f"ClickHouse error: {text.strip()[:2000]}\nquery: {sql[:1000]}", int(m.group(1)) if m else None
+            ) from None
 
     def command(self, sql: str, database: str | None = None) -> str:
         with self._open(sql, database=database) as r:

@@ -43,8 +43,9 @@ def _build(args: argparse.Namespace, ch: ClickHouse, out: Path):
     for k in ("train_end_ms", "val_end_ms", "from_ms", "to_ms"):
         if getattr(args, k) is not None:
             bounds[k] = getattr(args, k)
-    return spec, build_training_set(ch, spec, out, chunk_rows=args.chunk_rows,
-                                    projection_version=args.projection_version, **bounds)
+    return spec, build_training_set(
+        ch, spec, out, chunk_rows=args.chunk_rows, projection_version=args.projection_version, **bounds
+    )
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -71,16 +72,32 @@ def cmd_train(args: argparse.Namespace) -> int:
         ts = TrainSet(folder)
     data = WithoutVectors(ts) if args.no_mm else ts
     b = ts.meta["boundaries"]
-    data_range = {"database": ch.database, "from_ms": b["from_ms"], "to_ms": b["to_ms"],
-                  "train_end_ms": b["train_end_ms"], "val_end_ms": b["val_end_ms"], "splits": ts.meta["splits"],
-                  "projection_version": ts.meta.get("projection_version"), "multimodal": not args.no_mm}
+    data_range = {
+        "database": ch.database,
+        "from_ms": b["from_ms"],
+        "to_ms": b["to_ms"],
+        "train_end_ms": b["train_end_ms"],
+        "val_end_ms": b["val_end_ms"],
+        "splits": ts.meta["splits"],
+        "projection_version": ts.meta.get("projection_version"),
+        "multimodal": not args.no_mm,
+    }
     models = ["lr", "autoint", "din", "qin"] if args.model == "all" else [args.model]
     results = []
     for m in models:
-        r = train_export_register(model_name=m, schema=ModelSchema.from_spec(spec), data=data, config=config,
-                                  spec_json=spec.to_json(), signature=serving_signature(spec), data_range=data_range,
-                                  ch=None if args.no_register else ch, registry=args.registry, out=args.out,
-                                  max_epochs=args.max_epochs)
+        r = train_export_register(
+            model_name=m,
+            schema=ModelSchema.from_spec(spec),
+            data=data,
+            config=config,
+            spec_json=spec.to_json(),
+            signature=serving_signature(spec),
+            data_range=data_range,
+            ch=None if args.no_register else ch,
+            registry=args.registry,
+            out=args.out,
+            max_epochs=args.max_epochs,
+        )
         results.append(r)
     if len(results) > 1:
         from .train import metrics_table
@@ -98,17 +115,33 @@ def cmd_import(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     fields = [f.strip() for f in args.fields.split(",") if f.strip()]
     data = TabularSet(args.csv, args.label, fields, buckets=args.buckets, split=args.split, time_col=args.time_col)
-    print(f"[import] {data.meta['rows']} rows, fields {fields}: " +
-          ", ".join(f"{s} {v['rows']}" for s, v in data.meta["splits"].items()))
+    print(
+        f"[import] {data.meta['rows']} rows, fields {fields}: "
+        + ", ".join(f"{s} {v['rows']}" for s, v in data.meta["splits"].items())
+    )
     spec = data.feature_spec()
-    sig = {"inputs": "same names as the ClickHouse models; user_fields [1, U] are the CSV columns, the rest zeros "
-                     "(L = 1, D = 1)", "user_field_order": fields, "outputs": [{"name": "ctr", "shape": ["B"]}]}
+    sig = {
+        "inputs": "same names as the ClickHouse models; user_fields [1, U] are the CSV columns, the rest zeros "
+        "(L = 1, D = 1)",
+        "user_field_order": fields,
+        "outputs": [{"name": "ctr", "shape": ["B"]}],
+    }
     models = ["lr", "autoint", "din", "qin"] if args.model == "all" else [args.model]
     ch = None if args.no_register else _ch(args)
     for m in models:
-        r = train_export_register(model_name=m, schema=data.schema(), data=data, config=config,
-                                  spec_json=spec, signature=sig, data_range=data.meta, ch=ch, registry=args.registry,
-                                  out=args.out, max_epochs=args.max_epochs)
+        r = train_export_register(
+            model_name=m,
+            schema=data.schema(),
+            data=data,
+            config=config,
+            spec_json=spec,
+            signature=sig,
+            data_range=data.meta,
+            ch=ch,
+            registry=args.registry,
+            out=args.out,
+            max_epochs=args.max_epochs,
+        )
         print(f"version {r['version']} -> {r['artifact']}")
     return 0
 
@@ -139,27 +172,45 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print("evaluate: give VERSION ... or --all-registered", file=sys.stderr)
         return 2
     ch = _ch(args)
-    res = evaluate_registered(ch, versions=versions, meta=args.meta, chunk_rows=args.chunk_rows,
-                              feature_spec=getattr(args, "feature_spec", None),
-                              trainset_dir=args.trainset or Path(".local") / "trainsets" / f"{ch.database}-eval")
+    res = evaluate_registered(
+        ch,
+        versions=versions,
+        meta=args.meta,
+        chunk_rows=args.chunk_rows,
+        feature_spec=getattr(args, "feature_spec", None),
+        trainset_dir=args.trainset or Path(".local") / "trainsets" / f"{ch.database}-eval",
+    )
     text = json.dumps(res, indent=1)
     if args.json_out:
         Path(args.json_out).write_text(text + "\n", encoding="utf-8")
     for m in res["models"]:
         t = m["test"]
-        print(f"{m['version']:<40} {m['status']:<10} test AUC {t['auc']}  log-loss {t['logloss']}  "
-              f"cold-start AUC {t.get('cold_auc')}  ({t['rows']} rows)")
+        print(
+            f"{m['version']:<40} {m['status']:<10} test AUC {t['auc']}  log-loss {t['logloss']}  "
+            f"cold-start AUC {t.get('cold_auc')}  ({t['rows']} rows)"
+        )
     return 0
 
 
 def cmd_parity(args: argparse.Namespace) -> int:
     from .score_log_parity import ParityError, ParityOptions, format_result, progress_to_stderr, run_parity
 
-    opts = ParityOptions(model_version=args.model_version, since_ms=args.since_ms, until_ms=args.until_ms,
-                         limit=args.limit, tolerance=args.tolerance, chunk_rows=args.chunk_rows,
-                         include_degraded=args.include_degraded, registry=args.registry, artifact=args.artifact,
-                         model_root=args.model_root, model_file=args.model_file,
-                         projection_version=args.projection_version, threads=args.threads, prior_ctr=args.prior_ctr)
+    opts = ParityOptions(
+        model_version=args.model_version,
+        since_ms=args.since_ms,
+        until_ms=args.until_ms,
+        limit=args.limit,
+        tolerance=args.tolerance,
+        chunk_rows=args.chunk_rows,
+        include_degraded=args.include_degraded,
+        registry=args.registry,
+        artifact=args.artifact,
+        model_root=args.model_root,
+        model_file=args.model_file,
+        projection_version=args.projection_version,
+        threads=args.threads,
+        prior_ctr=args.prior_ctr,
+    )
     try:
         res = run_parity(_ch(args), opts, progress=None if args.quiet else progress_to_stderr)
     except ParityError as e:
@@ -220,8 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--buckets", type=int, default=65536, help="hash buckets per field")
     p.set_defaults(fn=cmd_import)
 
-    p = sub.add_parser("load-jsonl", help="dev: insert JSONL events / items into ClickHouse as the ingest app "
-                                          "would (no Kafka)")
+    p = sub.add_parser(
+        "load-jsonl", help="dev: insert JSONL events / items into ClickHouse as the ingest app would (no Kafka)"
+    )
     _add_ch(p)
     p.add_argument("--events", help="BehaviourEvent v1 JSONL (e.g. mmctr synth's events.jsonl)")
     p.add_argument("--items", help="CatalogueItem v1 JSONL (e.g. mmctr synth's items.jsonl)")
@@ -234,8 +286,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("version")
     p.set_defaults(fn=cmd_promote)
 
-    p = sub.add_parser("evaluate", help="rebuild the point-in-time set and score its test split with registered "
-                                        "ONNX artifacts (e.g. after the test period was replayed)")
+    p = sub.add_parser(
+        "evaluate",
+        help="rebuild the point-in-time set and score its test split with registered "
+        "ONNX artifacts (e.g. after the test period was replayed)",
+    )
     _add_ch(p)
     p.add_argument("versions", nargs="*")
     p.add_argument("--all-registered", action="store_true", help="every version in the database's registry")
@@ -246,24 +301,35 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--feature-spec", help="feature spec JSON (default: libs/features/feature_spec.json)")
     p.set_defaults(fn=cmd_evaluate)
 
-    p = sub.add_parser("parity", help="recompute served CTRs from the logged features in score_log (item features "
-                                      "as of each request) and compare; exit 1 above --tolerance, 2 if nothing checked")
+    p = sub.add_parser(
+        "parity",
+        help="recompute served CTRs from the logged features in score_log (item features "
+        "as of each request) and compare; exit 1 above --tolerance, 2 if nothing checked",
+    )
     _add_ch(p)
     p.add_argument("--model-version", help="the model_version of the rows to check (default: the production version)")
     p.add_argument("--since-ms", type=int, help="only rows with ts_ms >= this")
     p.add_argument("--until-ms", type=int, help="only rows with ts_ms < this")
     p.add_argument("--limit", type=int, help="at most this many rows (in ts_ms order)")
     p.add_argument("--tolerance", type=float, default=1e-4, help="max |served - recomputed| CTR (default 1e-4)")
-    p.add_argument("--registry", help="artifact root: the artifact is <registry>/<version> (default: the models row's "
-                                      "artifact_uri, else MMCTR_REGISTRY or .local/registry)")
+    p.add_argument(
+        "--registry",
+        help="artifact root: the artifact is <registry>/<version> (default: the models row's "
+        "artifact_uri, else MMCTR_REGISTRY or .local/registry)",
+    )
     p.add_argument("--artifact", help="the artifact folder itself")
     p.add_argument("--model-root", help="base of a relative artifact_uri (default SCORER_MODEL_ROOT or the cwd)")
     p.add_argument("--model-file", help="graph in the artifact (default SCORER_MODEL_FILE or model.onnx)")
-    p.add_argument("--projection-version", help="item_embeddings projection (default SCORER_PROJECTION_VERSION, else "
-                                                "the spec's, else the newest)")
+    p.add_argument(
+        "--projection-version",
+        help="item_embeddings projection (default SCORER_PROJECTION_VERSION, else the spec's, else the newest)",
+    )
     p.add_argument("--prior-ctr", type=float, help="the scorer's SCORER_PRIOR_CTR (default: that variable or 0.02)")
-    p.add_argument("--include-degraded", action="store_true",
-                   help="also check degraded rows (their reason is not logged: a failed item fetch makes them differ)")
+    p.add_argument(
+        "--include-degraded",
+        action="store_true",
+        help="also check degraded rows (their reason is not logged: a failed item fetch makes them differ)",
+    )
     p.add_argument("--chunk-rows", type=int, default=2000, help="rows per score_log window (memory bound)")
     p.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads")
     p.add_argument("--json", action="store_true", help="print the result as JSON (progress goes to stderr)")

@@ -12,9 +12,10 @@ import json
 import os
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
@@ -112,7 +113,12 @@ class QINParams(EmbeddingModelParams):
     mm_similarity: bool = False  # add w * cos(candidate vector, history vector) to the attention scores
 
 
-MODEL_PARAMS: dict[str, type[ModelParams]] = {"lr": LRParams, "autoint": AutoIntParams, "din": DINParams, "qin": QINParams}
+MODEL_PARAMS: dict[str, type[ModelParams]] = {
+    "lr": LRParams,
+    "autoint": AutoIntParams,
+    "din": DINParams,
+    "qin": QINParams,
+}
 
 
 def _coerce(value: Any, tp: Any, key: str, where: str) -> Any:
@@ -168,7 +174,7 @@ class TrainerConfig:
     description: str = ""
 
     @staticmethod
-    def from_json(raw: Mapping[str, Any]) -> "TrainerConfig":
+    def from_json(raw: Mapping[str, Any]) -> TrainerConfig:
         unknown = [k for k in raw if k not in ("description", "training", "models")]
         if unknown:
             raise ConfigError(f"unknown key {unknown[0]!r} in the config; known: description, models, training")
@@ -185,7 +191,7 @@ class TrainerConfig:
         """Model `name`'s parameters: its section, else every default."""
         return self.models[name] if name in self.models else model_params(name, {})
 
-    def with_training(self, **changes: Any) -> "TrainerConfig":
+    def with_training(self, **changes: Any) -> TrainerConfig:
         return replace(self, training=replace(self.training, **changes))
 
 

@@ -1,9 +1,10 @@
 """ONNX export with the serving signature, int8 dynamic quantisation and onnxruntime scoring.
 
 Inputs: user_fields [Bu, U], hist_ids [Bu, L], hist_tags [Bu, L, 5], hist_cat [Bu, L], hist_mm [Bu, L, D],
-hist_age [Bu, L] (serving passes Bu = 1: one user, broadcast over the candidates inside the graph) and cand_fields [B, 3],
-cand_tags [B, 5], cand_mm [B, D]; output ctr [B]. Bu may also equal B (offline evaluation, one user per
-row). The micro-batching variant (`export_batch_onnx`) takes N users and adds cand_user [B]. QIN's quadratic rows are folded into one matrix per layer; BatchNorm / dropout in eval mode.
+hist_age [Bu, L] (serving passes Bu = 1: one user, broadcast over the candidates inside the graph) and
+cand_fields [B, 3], cand_tags [B, 5], cand_mm [B, D]; output ctr [B]. Bu may also equal B (offline evaluation,
+one user per row). The micro-batching variant (`export_batch_onnx`) takes N users and adds cand_user [B].
+QIN's quadratic rows are folded into one matrix per layer; BatchNorm / dropout in eval mode.
 """
 
 from __future__ import annotations
@@ -33,14 +34,22 @@ def example_inputs(schema: ModelSchema, batch: int = 4, user_batch: int = 1, see
     hist_ids = np.where(live, r.integers(1, schema.item_buckets, size=(user_batch, L)), 0)
     hist_tags = r.integers(0, schema.tag_buckets, size=(user_batch, L, 5)) * live[:, :, None]
     return {
-        "user_fields": np.stack([r.integers(0, b, size=user_batch) for b in schema.user_buckets], 1).astype(np.int64).reshape(user_batch, U),
+        "user_fields": np.stack([r.integers(0, b, size=user_batch) for b in schema.user_buckets], 1)
+        .astype(np.int64)
+        .reshape(user_batch, U),
         "hist_ids": hist_ids.astype(np.int64),
         "hist_tags": hist_tags.astype(np.int64),
         "hist_cat": (r.integers(0, schema.category_buckets, size=(user_batch, L)) * live).astype(np.int64),
         "hist_mm": (r.standard_normal((user_batch, L, D)) * live[:, :, None]).astype(np.float32),
         "hist_age": (r.integers(0, schema.age_buckets, size=(user_batch, L)) * live).astype(np.int64),
-        "cand_fields": np.stack([r.integers(0, schema.item_buckets, size=batch), r.integers(0, schema.category_buckets, size=batch),
-                                 r.integers(0, schema.position_buckets, size=batch)], 1).astype(np.int64),
+        "cand_fields": np.stack(
+            [
+                r.integers(0, schema.item_buckets, size=batch),
+                r.integers(0, schema.category_buckets, size=batch),
+                r.integers(0, schema.position_buckets, size=batch),
+            ],
+            1,
+        ).astype(np.int64),
         "cand_tags": r.integers(0, schema.tag_buckets, size=(batch, 5)).astype(np.int64),
         "cand_mm": r.standard_normal((batch, D)).astype(np.float32),
     }
@@ -51,13 +60,28 @@ def serving_copy(model: CTRModel) -> CTRModel:
     return replace_prelu_for_serving(m.prepare_for_export())
 
 
-def _export(module: torch.nn.Module, args: tuple[torch.Tensor, ...], names: list[str], dyn: dict[str, dict[int, str]],
-            path: Path, opset: int) -> Path:
+def _export(
+    module: torch.nn.Module,
+    args: tuple[torch.Tensor, ...],
+    names: list[str],
+    dyn: dict[str, dict[int, str]],
+    path: Path,
+    opset: int,
+) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module, args, str(path), input_names=names, output_names=["ctr"], dynamic_axes=dyn,
-                          opset_version=opset, dynamo=False, do_constant_folding=True)
+        torch.onnx.export(
+            module,
+            args,
+            str(path),
+            input_names=names,
+            output_names=["ctr"],
+            dynamic_axes=dyn,
+            opset_version=opset,
+            dynamo=False,
+            do_constant_folding=True,
+        )
     import onnx
 
     onnx.checker.check_model(str(path))
@@ -91,13 +115,24 @@ class CandidateUsers(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, user_fields: torch.Tensor, hist_ids: torch.Tensor, hist_tags: torch.Tensor,
-                hist_cat: torch.Tensor, hist_mm: torch.Tensor, hist_age: torch.Tensor, cand_fields: torch.Tensor,
-                cand_tags: torch.Tensor, cand_mm: torch.Tensor, cand_user: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        user_fields: torch.Tensor,
+        hist_ids: torch.Tensor,
+        hist_tags: torch.Tensor,
+        hist_cat: torch.Tensor,
+        hist_mm: torch.Tensor,
+        hist_age: torch.Tensor,
+        cand_fields: torch.Tensor,
+        cand_tags: torch.Tensor,
+        cand_mm: torch.Tensor,
+        cand_user: torch.Tensor,
+    ) -> torch.Tensor:
         self.model.user_rows = cand_user
         try:
-            return self.model(user_fields, hist_ids, hist_tags, hist_cat, hist_mm, hist_age, cand_fields, cand_tags,
-                              cand_mm)
+            return self.model(
+                user_fields, hist_ids, hist_tags, hist_cat, hist_mm, hist_age, cand_fields, cand_tags, cand_mm
+            )
         finally:
             self.model.user_rows = None
 

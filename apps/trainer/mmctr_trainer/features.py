@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -103,7 +104,7 @@ class FeatureSpec:
         return self.raw
 
     @staticmethod
-    def from_json(raw: dict[str, Any]) -> "FeatureSpec":
+    def from_json(raw: dict[str, Any]) -> FeatureSpec:
         def fields(items: Iterable[dict[str, Any]]) -> list[Field]:
             out = []
             for f in items:
@@ -128,7 +129,7 @@ class FeatureSpec:
         b = spec.age_boundaries_ms
         if "age" in raw["history"] and not b:
             raise ValueError("history.age.boundaries_ms must not be empty")
-        if any(x <= 0 for x in b) or any(x >= y for x, y in zip(b, b[1:])):
+        if any(x <= 0 for x in b) or any(x >= y for x, y in zip(b, b[1:], strict=False)):
             raise ValueError("history.age.boundaries_ms must be positive and strictly increasing")
         if spec.user_names != ["user_id", "device", "placement", "country", "hour_of_day"]:
             raise ValueError(f"unsupported user_fields {spec.user_names}")
@@ -205,7 +206,9 @@ def fit_vector(vec: Sequence[float] | None, dim: int) -> np.ndarray:
     return out
 
 
-def encode_user_fields(spec: FeatureSpec, user_id: str, device: str, placement: str, country: str, ts_ms: int) -> list[int]:
+def encode_user_fields(
+    spec: FeatureSpec, user_id: str, device: str, placement: str, country: str, ts_ms: int
+) -> list[int]:
     values = {
         "user_id": user_id,
         "device": device,
@@ -229,9 +232,19 @@ def encode_user(spec: FeatureSpec, user: dict[str, Any]) -> dict[str, np.ndarray
     (a history entry without ts_ms gets age bucket 0, unknown)
     """
     L, D = spec.history_length, spec.mm_dim
-    user_fields = np.array([encode_user_fields(spec, user.get("user_id", ""), user.get("device", ""),
-                                               user.get("placement", ""), user.get("country", ""),
-                                               int(user.get("ts_ms", 0)))], dtype=np.int64)
+    user_fields = np.array(
+        [
+            encode_user_fields(
+                spec,
+                user.get("user_id", ""),
+                user.get("device", ""),
+                user.get("placement", ""),
+                user.get("country", ""),
+                int(user.get("ts_ms", 0)),
+            )
+        ],
+        dtype=np.int64,
+    )
     hist_ids = np.zeros((1, L), dtype=np.int64)
     hist_tags = np.zeros((1, L, TAG_SLOTS), dtype=np.int64)
     hist_cat = np.zeros((1, L), dtype=np.int64)
@@ -245,8 +258,14 @@ def encode_user(spec: FeatureSpec, user: dict[str, Any]) -> dict[str, np.ndarray
         hist_mm[0, i] = fit_vector(h.get("mm"), D)
         if h.get("ts_ms") is not None and spec.age_boundaries_ms:
             hist_age[0, i] = age_bucket(now - int(h["ts_ms"]), spec.age_boundaries_ms)
-    return {"user_fields": user_fields, "hist_ids": hist_ids, "hist_tags": hist_tags, "hist_cat": hist_cat, "hist_mm": hist_mm,
-            "hist_age": hist_age}
+    return {
+        "user_fields": user_fields,
+        "hist_ids": hist_ids,
+        "hist_tags": hist_tags,
+        "hist_cat": hist_cat,
+        "hist_mm": hist_mm,
+        "hist_age": hist_age,
+    }
 
 
 def encode_candidates(spec: FeatureSpec, candidates: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:
@@ -256,7 +275,9 @@ def encode_candidates(spec: FeatureSpec, candidates: Sequence[dict[str, Any]]) -
     cand_tags = np.zeros((B, TAG_SLOTS), dtype=np.int64)
     cand_mm = np.zeros((B, spec.mm_dim), dtype=np.float32)
     for i, c in enumerate(candidates):
-        cand_fields[i] = encode_candidate_fields(spec, c.get("item_id", ""), c.get("category", "") or "", c.get("position"))
+        cand_fields[i] = encode_candidate_fields(
+            spec, c.get("item_id", ""), c.get("category", "") or "", c.get("position")
+        )
         cand_tags[i] = encode_tags(spec, c.get("tags"))
         cand_mm[i] = fit_vector(c.get("mm"), spec.mm_dim)
     return {"cand_fields": cand_fields, "cand_tags": cand_tags, "cand_mm": cand_mm}
@@ -282,7 +303,14 @@ OPTIONAL_INPUTS = frozenset({"hist_age"})
 
 
 def serving_signature(spec: FeatureSpec) -> dict[str, Any]:
-    dims = {"U": len(spec.user_fields), "L": spec.history_length, "D": spec.mm_dim, "C": len(spec.candidate_fields), "5": TAG_SLOTS, "1": 1}
+    dims = {
+        "U": len(spec.user_fields),
+        "L": spec.history_length,
+        "D": spec.mm_dim,
+        "C": len(spec.candidate_fields),
+        "5": TAG_SLOTS,
+        "1": 1,
+    }
     inputs = []
     for name, dtype, shape in SERVING_INPUTS:
         inputs.append({"name": name, "dtype": dtype, "shape": [dims[s] if s != "B" else "B" for s in shape]})

@@ -18,9 +18,10 @@ import hashlib
 import json
 import re
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .ch import ClickHouse
 
@@ -32,7 +33,7 @@ def _js_json(x: Any) -> str:
     """JSON.stringify(x) for strings, lists and numbers: no spaces, non-ASCII as is, lowercase \\u00xx escapes
     for control characters and (ES2019 well-formed stringify) lone surrogates escaped."""
     s = json.dumps(x, ensure_ascii=False, separators=(",", ":"))
-    return _LONE_SURROGATE.sub(lambda m: "\\u%04x" % ord(m.group(0)), s)
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", s)
 
 
 def _or(v: Any, default: Any) -> Any:
@@ -42,8 +43,15 @@ def _or(v: Any, default: Any) -> Any:
 
 def content_hash(item: dict[str, Any]) -> str:
     """Same value as contentHash() in libs/online-store/src/content-hash.ts."""
-    canonical = _js_json([item.get("title"), _or(item.get("description"), ""), _or(item.get("category"), ""),
-                          _or(item.get("tags"), []), _or(item.get("image"), "")])
+    canonical = _js_json(
+        [
+            item.get("title"),
+            _or(item.get("description"), ""),
+            _or(item.get("category"), ""),
+            _or(item.get("tags"), []),
+            _or(item.get("image"), ""),
+        ]
+    )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -153,7 +161,7 @@ class LoadStats:
 
 
 def _records(path: Path, problem: Callable[[Any], str | None], stats: LoadStats) -> Iterator[dict[str, Any]]:
-    with open(path, "r", encoding="utf-8") as fh:
+    with open(path, encoding="utf-8") as fh:
         for line in fh:
             if not line.strip():
                 continue
@@ -170,8 +178,15 @@ def _records(path: Path, problem: Callable[[Any], str | None], stats: LoadStats)
             yield rec
 
 
-def load_file(ch: ClickHouse, table: str, path: str | Path, *, batch_rows: int = 50_000,
-              now_s: Callable[[], int] | None = None, log: Callable[[str], None] = print) -> LoadStats:
+def load_file(
+    ch: ClickHouse,
+    table: str,
+    path: str | Path,
+    *,
+    batch_rows: int = 50_000,
+    now_s: Callable[[], int] | None = None,
+    log: Callable[[str], None] = print,
+) -> LoadStats:
     """Inserts one JSONL file into `events` or `items` in batches of `batch_rows` (JSONEachRow over HTTP)."""
     if table not in ("events", "items"):
         raise ValueError(f"unknown table {table!r}")
@@ -199,15 +214,22 @@ def load_file(ch: ClickHouse, table: str, path: str | Path, *, batch_rows: int =
     return stats
 
 
-def load_jsonl(ch: ClickHouse, events: str | Path | None = None, items: str | Path | None = None, *,
-               batch_rows: int = 50_000, log: Callable[[str], None] = print) -> list[LoadStats]:
+def load_jsonl(
+    ch: ClickHouse,
+    events: str | Path | None = None,
+    items: str | Path | None = None,
+    *,
+    batch_rows: int = 50_000,
+    log: Callable[[str], None] = print,
+) -> list[LoadStats]:
     """Items first (as a catalogue feed would precede its impressions), then events."""
     out = []
     for table, path in (("items", items), ("events", events)):
         if path:
             s = load_file(ch, table, path, batch_rows=batch_rows, log=log)
-            log(f"[load] {table}: {s.rows} rows inserted, {s.invalid} invalid lines skipped, {s.batches} batches, "
-                f"{s.seconds}s" + (f"; reasons {s.reasons}" if s.reasons else ""))
+            log(
+                f"[load] {table}: {s.rows} rows inserted, {s.invalid} invalid lines skipped, {s.batches} batches, "
+                f"{s.seconds}s" + (f"; reasons {s.reasons}" if s.reasons else "")
+            )
             out.append(s)
     return out
-

@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
 from .ch import ClickHouse
+from .config import TrainerConfig
 from .export import OnnxScorer, batch_graph_name, export_batch_onnx, export_onnx, model_card, quantize_int8
 from .layers import ModelSchema
 from .metrics import auc
 from .registry import git_rev, new_version, register, registry_root, write_artifact
-from .config import TrainerConfig
 from .train import DataSource, metrics_table, predict, train_model
 
 
@@ -40,19 +41,36 @@ class WithoutVectors:
     def cold(self, split: str) -> np.ndarray:
         return self.inner.cold(split)
 
-    def batches(self, split: str, batch_size: int, shuffle: bool = False, rng: np.random.Generator | None = None,
-                limit: int | None = None) -> Iterator[dict[str, np.ndarray]]:
+    def batches(
+        self,
+        split: str,
+        batch_size: int,
+        shuffle: bool = False,
+        rng: np.random.Generator | None = None,
+        limit: int | None = None,
+    ) -> Iterator[dict[str, np.ndarray]]:
         for b in self.inner.batches(split, batch_size, shuffle=shuffle, rng=rng, limit=limit):
             b["hist_mm"] = np.zeros(b["hist_mm"].shape, dtype=np.float32)  # calloc: cheaper than zeros_like
             b["cand_mm"] = np.zeros(b["cand_mm"].shape, dtype=np.float32)
             yield b
 
 
-def train_export_register(*, model_name: str, schema: ModelSchema, data: DataSource, config: TrainerConfig,
-                          spec_json: dict[str, Any], signature: dict[str, Any], data_range: dict[str, Any],
-                          ch: ClickHouse | None, registry: str | None = None, out: str | None = None,
-                          max_epochs: int | None = None, parity_rows: int = 10_000,
-                          log: Callable[[str], None] = print) -> dict[str, Any]:
+def train_export_register(
+    *,
+    model_name: str,
+    schema: ModelSchema,
+    data: DataSource,
+    config: TrainerConfig,
+    spec_json: dict[str, Any],
+    signature: dict[str, Any],
+    data_range: dict[str, Any],
+    ch: ClickHouse | None,
+    registry: str | None = None,
+    out: str | None = None,
+    max_epochs: int | None = None,
+    parity_rows: int = 10_000,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     res = train_model(model_name, schema, data, config, log=log, max_epochs=max_epochs)
     metrics = res.metrics
     version = new_version(model_name)
@@ -72,35 +90,64 @@ def train_export_register(*, model_name: str, schema: ModelSchema, data: DataSou
         p32 = OnnxScorer(onnx_path).predict(data, "test", ebs)
         p8 = OnnxScorer(int8_path).predict(data, "test", ebs)
         a32, a8 = auc(labels, p32), auc(labels, p8)
-        metrics["int8"] = {"test_auc": a8, "test_auc_fp32_onnx": a32,
-                           "test_auc_delta": (a8 - a32) if a8 is not None and a32 is not None else None,
-                           "size_bytes": int8_path.stat().st_size, "fp32_size_bytes": onnx_path.stat().st_size}
-        log(f"[export] onnx parity max |dp| {metrics['onnx']['max_abs_diff']} over {n} rows; int8 AUC delta "
-            f"{metrics['int8']['test_auc_delta']} ({time.time() - t0:.1f}s)")
+        metrics["int8"] = {
+            "test_auc": a8,
+            "test_auc_fp32_onnx": a32,
+            "test_auc_delta": (a8 - a32) if a8 is not None and a32 is not None else None,
+            "size_bytes": int8_path.stat().st_size,
+            "fp32_size_bytes": onnx_path.stat().st_size,
+        }
+        log(
+            f"[export] onnx parity max |dp| {metrics['onnx']['max_abs_diff']} over {n} rows; int8 AUC delta "
+            f"{metrics['int8']['test_auc_delta']} ({time.time() - t0:.1f}s)"
+        )
         root = Path(out).resolve() if out else registry_root(registry)
         rev = git_rev()
         card = model_card(res.model, spec_json, signature)
         card.update({"version": version, "git_rev": rev, "data": data_range})
         spec_doc = dict(spec_json)
         spec_doc["serving_signature"] = signature
-        folder = write_artifact(root, version, {"model.onnx": onnx_path, "model.int8.onnx": int8_path,
-                                       batch_path.name: batch_path, batch_int8_path.name: batch_int8_path},
-                                {"feature_spec.json": spec_doc, "model.json": card, "metrics.json": metrics,
-                                 "data.json": data_range, "git_rev.txt": {"git_rev": rev}})
+        folder = write_artifact(
+            root,
+            version,
+            {
+                "model.onnx": onnx_path,
+                "model.int8.onnx": int8_path,
+                batch_path.name: batch_path,
+                batch_int8_path.name: batch_int8_path,
+            },
+            {
+                "feature_spec.json": spec_doc,
+                "model.json": card,
+                "metrics.json": metrics,
+                "data.json": data_range,
+                "git_rev.txt": {"git_rev": rev},
+            },
+        )
     log(f"[registry] artifact {folder}")
     if ch is not None:
-        register(ch, version=version, model_type=model_name, artifact_uri=str(folder),
-                 feature_spec_version=str(spec_json.get("version", "")), metrics=_summary(metrics),
-                 train_from_ms=int(data_range.get("from_ms", 0)), train_to_ms=int(data_range.get("to_ms", 0)),
-                 git_revision=rev)
+        register(
+            ch,
+            version=version,
+            model_type=model_name,
+            artifact_uri=str(folder),
+            feature_spec_version=str(spec_json.get("version", "")),
+            metrics=_summary(metrics),
+            train_from_ms=int(data_range.get("from_ms", 0)),
+            train_to_ms=int(data_range.get("to_ms", 0)),
+            git_revision=rev,
+        )
         log(f"[registry] {ch.database}.models: {version} candidate")
     log("\n" + metrics_table([metrics]))
     return {"version": version, "artifact": str(folder), "metrics": metrics}
 
 
 def _summary(metrics: dict[str, Any]) -> dict[str, Any]:
-    return {k: metrics[k] for k in ("model", "val", "test", "train_seconds", "epochs", "best_epoch", "onnx", "int8", "parameters")
-            if k in metrics}
+    return {
+        k: metrics[k]
+        for k in ("model", "val", "test", "train_seconds", "epochs", "best_epoch", "onnx", "int8", "parameters")
+        if k in metrics
+    }
 
 
 def dumps(x: Any) -> str:

@@ -1,5 +1,6 @@
 """Model registry: one artifact folder per version under a root on local disk, one row per status change
-in ClickHouse `models` (ReplacingMergeTree(updated_ms); read through the `models_current` view)."""
+in ClickHouse `models` (ReplacingMergeTree(updated_ms); read through the `models_current` view). The only module
+that reads or writes the registry tables (their SQL is in store.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .ch import ClickHouse, ident, literal
+from . import store
+from .ch import ClickHouse
 from .features import REPO_ROOT
 
 
@@ -24,8 +26,13 @@ def registry_root(root: str | os.PathLike[str] | None = None) -> Path:
 def git_rev() -> str:
     try:
         rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                               capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         if rev.returncode != 0:
             return "unknown"
         return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
@@ -55,37 +62,71 @@ def write_artifact(root: Path, version: str, files: dict[str, Path], documents: 
 
 def _now_ms(ch: ClickHouse, version: str) -> int:
     """A fresh updated_ms, strictly above the version's latest row (so the newest status always wins)."""
-    rows = ch.all(f"SELECT max(updated_ms) AS m FROM {ident(ch.database)}.models WHERE version = {literal(version)}")
-    latest = int(rows[0]["m"]) if rows else 0
-    return max(int(time.time() * 1000), latest + 1)
+    return max(int(time.time() * 1000), store.model_latest_updated_ms(ch, version) + 1)
 
 
-def register(ch: ClickHouse, *, version: str, model_type: str, artifact_uri: str, feature_spec_version: str,
-             metrics: dict[str, Any], train_from_ms: int, train_to_ms: int, git_revision: str,
-             status: str = "candidate") -> None:
-    ch.insert("models", [{
-        "version": version, "model_type": model_type, "status": status, "artifact_uri": artifact_uri,
-        "feature_spec_version": feature_spec_version, "metrics": json.dumps(metrics, default=str),
-        "train_from_ms": int(train_from_ms), "train_to_ms": int(train_to_ms), "git_rev": git_revision,
-        "created_at": int(time.time()), "updated_ms": _now_ms(ch, version),
-    }])
+def register(
+    ch: ClickHouse,
+    *,
+    version: str,
+    model_type: str,
+    artifact_uri: str,
+    feature_spec_version: str,
+    metrics: dict[str, Any],
+    train_from_ms: int,
+    train_to_ms: int,
+    git_revision: str,
+    status: str = "candidate",
+) -> None:
+    store.insert_model_rows(
+        ch,
+        [
+            {
+                "version": version,
+                "model_type": model_type,
+                "status": status,
+                "artifact_uri": artifact_uri,
+                "feature_spec_version": feature_spec_version,
+                "metrics": json.dumps(metrics, default=str),
+                "train_from_ms": int(train_from_ms),
+                "train_to_ms": int(train_to_ms),
+                "git_rev": git_revision,
+                "created_at": int(time.time()),
+                "updated_ms": _now_ms(ch, version),
+            }
+        ],
+    )
 
 
 def current(ch: ClickHouse) -> list[dict[str, Any]]:
-    db = ident(ch.database)
-    return ch.all(
-        "SELECT version, model_type, status, artifact_uri, feature_spec_version, metrics, train_from_ms, train_to_ms, "
-        f"git_rev, toUnixTimestamp(created_at) AS created_at, latest_updated_ms FROM {db}.models_current "
-        "ORDER BY created_at, version"
-    )
+    """Every version's current row, oldest first."""
+    return store.models_current(ch)
+
+
+def artifact_uri(ch: ClickHouse, version: str) -> str | None:
+    """The registered artifact_uri of `version` (None when it is not registered)."""
+    return next((str(r["artifact_uri"]) for r in current(ch) if r["version"] == version), None)
+
+
+def production_version(ch: ClickHouse) -> str | None:
+    """The version promoted last among those in production (None when there is none)."""
+    prod = [r for r in current(ch) if r["status"] == "production"]
+    return str(max(prod, key=lambda r: int(r["latest_updated_ms"]))["version"]) if prod else None
 
 
 def _status_row(row: dict[str, Any], status: str, updated_ms: int) -> dict[str, Any]:
     return {
-        "version": row["version"], "model_type": row["model_type"], "status": status, "artifact_uri": row["artifact_uri"],
-        "feature_spec_version": row["feature_spec_version"], "metrics": row["metrics"],
-        "train_from_ms": int(row["train_from_ms"]), "train_to_ms": int(row["train_to_ms"]), "git_rev": row["git_rev"],
-        "created_at": int(row["created_at"]), "updated_ms": updated_ms,
+        "version": row["version"],
+        "model_type": row["model_type"],
+        "status": status,
+        "artifact_uri": row["artifact_uri"],
+        "feature_spec_version": row["feature_spec_version"],
+        "metrics": row["metrics"],
+        "train_from_ms": int(row["train_from_ms"]),
+        "train_to_ms": int(row["train_to_ms"]),
+        "git_rev": row["git_rev"],
+        "created_at": int(row["created_at"]),
+        "updated_ms": updated_ms,
     }
 
 
@@ -99,7 +140,7 @@ def promote(ch: ClickHouse, version: str) -> list[str]:
     retired = [v for v, r in rows.items() if r["status"] == "production" and v != version]
     new_rows = [_status_row(rows[version], "production", _now_ms(ch, version))]
     new_rows += [_status_row(rows[v], "retired", _now_ms(ch, v)) for v in retired]
-    ch.insert("models", new_rows)
+    store.insert_model_rows(ch, new_rows)
     return retired
 
 
@@ -113,6 +154,8 @@ def format_list(rows: list[dict[str, Any]]) -> str:
         except ValueError:
             auc = None
         created = datetime.fromtimestamp(int(r["created_at"]), timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-        out.append(f"{r['version']:<34} {r['model_type']:<8} {r['status']:<10} "
-                   f"{(f'{auc:.4f}' if isinstance(auc, (int, float)) else '—'):>8}  {created}  {r['artifact_uri']}")
+        out.append(
+            f"{r['version']:<34} {r['model_type']:<8} {r['status']:<10} "
+            f"{(f'{auc:.4f}' if isinstance(auc, (int, float)) else '—'):>8}  {created}  {r['artifact_uri']}"
+        )
     return "\n".join(out)

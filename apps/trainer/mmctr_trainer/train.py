@@ -10,8 +10,9 @@ from __future__ import annotations
 import copy
 import os
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -28,8 +29,14 @@ class DataSource(Protocol):
     def rows(self, split: str) -> int: ...
     def labels(self, split: str) -> np.ndarray: ...
     def cold(self, split: str) -> np.ndarray: ...
-    def batches(self, split: str, batch_size: int, shuffle: bool = False, rng: np.random.Generator | None = None,
-                limit: int | None = None) -> Iterator[dict[str, np.ndarray]]: ...
+    def batches(
+        self,
+        split: str,
+        batch_size: int,
+        shuffle: bool = False,
+        rng: np.random.Generator | None = None,
+        limit: int | None = None,
+    ) -> Iterator[dict[str, np.ndarray]]: ...
 
 
 def pick_device() -> torch.device:
@@ -44,8 +51,14 @@ def tensors(batch: dict[str, np.ndarray], dev: torch.device) -> list[torch.Tenso
 
 
 @torch.no_grad()
-def predict(model: CTRModel, data: DataSource, split: str, batch_size: int, dev: torch.device | None = None,
-            limit: int | None = None) -> np.ndarray:
+def predict(
+    model: CTRModel,
+    data: DataSource,
+    split: str,
+    batch_size: int,
+    dev: torch.device | None = None,
+    limit: int | None = None,
+) -> np.ndarray:
     dev = dev or next(model.parameters()).device
     model.eval()
     out = [model(*tensors(b, dev)).float().cpu().numpy() for b in data.batches(split, batch_size, limit=limit)]
@@ -53,8 +66,12 @@ def predict(model: CTRModel, data: DataSource, split: str, batch_size: int, dev:
 
 
 def evaluate(labels: np.ndarray, probs: np.ndarray, cold: np.ndarray | None = None) -> dict[str, Any]:
-    m: dict[str, Any] = {"rows": int(len(labels)), "positives": int(np.sum(labels)), "auc": auc(labels, probs),
-                         "logloss": logloss(labels, probs) if len(labels) else None}
+    m: dict[str, Any] = {
+        "rows": int(len(labels)),
+        "positives": int(np.sum(labels)),
+        "auc": auc(labels, probs),
+        "logloss": logloss(labels, probs) if len(labels) else None,
+    }
     if cold is not None:
         c = cold.astype(bool)
         m["cold_rows"] = int(c.sum())
@@ -73,6 +90,7 @@ class TrainResult:
 @dataclass
 class _Run:
     """One initialisation: its seed, model, optimiser, shuffling stream and (between restarts) torch's RNG state."""
+
     seed: int
     model: CTRModel
     opt: torch.optim.Optimizer
@@ -80,8 +98,10 @@ class _Run:
     torch_state: tuple[torch.Tensor, list[torch.Tensor]] | None = None
 
     def save_torch_rng(self) -> None:
-        self.torch_state = (torch.random.get_rng_state(),
-                            torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [])
+        self.torch_state = (
+            torch.random.get_rng_state(),
+            torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        )
 
     def restore_torch_rng(self) -> None:
         """Dropout draws from torch's global stream: the chosen run goes on as if it had run alone."""
@@ -94,9 +114,23 @@ class _Run:
 class _Trainer:
     """One model's training: its parameters, device, data and the phases train_model runs in order."""
 
-    def __init__(self, model_name: str, schema: ModelSchema, data: DataSource, params: ModelParams,
-                 tp: TrainingParams, log: Callable[[str], None]):
-        self.model_name, self.schema, self.data, self.params, self.tp, self.log = model_name, schema, data, params, tp, log
+    def __init__(
+        self,
+        model_name: str,
+        schema: ModelSchema,
+        data: DataSource,
+        params: ModelParams,
+        tp: TrainingParams,
+        log: Callable[[str], None],
+    ):
+        self.model_name, self.schema, self.data, self.params, self.tp, self.log = (
+            model_name,
+            schema,
+            data,
+            params,
+            tp,
+            log,
+        )
         # threads: torch intra-op threads (0: torch's default, OMP_NUM_THREADS). On a 2-core box shared with
         # other work, 1 thread trained ~10x faster than 2 (OpenMP threads wait on each other).
         threads = int(os.environ.get("MMCTR_THREADS") or tp.threads or 0)
@@ -112,7 +146,9 @@ class _Trainer:
     def start(self, run_seed: int) -> _Run:
         torch.manual_seed(run_seed)
         model = build_model(self.model_name, self.schema, self.params).to(self.dev)
-        return _Run(run_seed, model, torch.optim.Adam(model.parameters(), lr=self.tp.lr), np.random.default_rng(run_seed))
+        return _Run(
+            run_seed, model, torch.optim.Adam(model.parameters(), lr=self.tp.lr), np.random.default_rng(run_seed)
+        )
 
     def run_epoch(self, run: _Run, epoch: int) -> dict[str, Any]:
         model, opt, tp = run.model, run.opt, self.tp
@@ -134,14 +170,23 @@ class _Trainer:
             opt.step()
             losses.append(float(loss.detach()))
             if tp.log_every and step % tp.log_every == 0:
-                self.log(f"[train] epoch {epoch} step {step}/{self.steps_per_epoch} "
-                         f"loss {np.mean(losses[-tp.log_every:]):.4f}")
+                self.log(
+                    f"[train] epoch {epoch} step {step}/{self.steps_per_epoch} "
+                    f"loss {np.mean(losses[-tp.log_every :]):.4f}"
+                )
         model.reg_loss()  # drop what eval-free steps collected
         v = evaluate(self.data.labels("val"), predict(model, self.data, "val", tp.eval_batch_size, self.dev))
-        entry = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else None, "val_auc": v["auc"],
-                 "val_logloss": v["logloss"], "seconds": round(time.time() - te, 2)}
-        self.log(f"[train] epoch {epoch}: loss {entry['train_loss']}, val auc {v['auc']}, val logloss {v['logloss']} "
-                 f"({time.time() - te:.1f}s)")
+        entry = {
+            "epoch": epoch,
+            "train_loss": float(np.mean(losses)) if losses else None,
+            "val_auc": v["auc"],
+            "val_logloss": v["logloss"],
+            "seconds": round(time.time() - te, 2),
+        }
+        self.log(
+            f"[train] epoch {epoch}: loss {entry['train_loss']}, val auc {v['auc']}, val logloss {v['logloss']} "
+            f"({time.time() - te:.1f}s)"
+        )
         return entry
 
     def initialise(self) -> tuple[_Run, dict[str, Any], list[dict[str, Any]]]:
@@ -155,9 +200,11 @@ class _Trainer:
             self.data.limit_history(run.model.max_history)
         n_params = sum(p.numel() for p in run.model.parameters())
         epoch_rows = self.tp.epoch_rows
-        self.log(f"[train] {self.model_name}: {n_params:,} parameters, {self.n_train} train rows"
-                 + (f" ({min(epoch_rows, self.n_train)} sampled per epoch)" if epoch_rows > 0 else "")
-                 + f", batch {self.tp.batch_size}, device {self.dev}")
+        self.log(
+            f"[train] {self.model_name}: {n_params:,} parameters, {self.n_train} train rows"
+            + (f" ({min(epoch_rows, self.n_train)} sampled per epoch)" if epoch_rows > 0 else "")
+            + f", batch {self.tp.batch_size}, device {self.dev}"
+        )
         first = self.run_epoch(run, 1)
         run.save_torch_rng()
         tried = [{"seed": seed, "val_auc": first["val_auc"]}]
@@ -204,8 +251,14 @@ def _score(entry: dict[str, Any]) -> float:
     return entry["val_auc"] if entry["val_auc"] is not None else -(entry["val_logloss"] or 0.0)
 
 
-def train_model(model_name: str, schema: ModelSchema, data: DataSource, config: TrainerConfig,
-                log: Callable[[str], None] = print, max_epochs: int | None = None) -> TrainResult:
+def train_model(
+    model_name: str,
+    schema: ModelSchema,
+    data: DataSource,
+    config: TrainerConfig,
+    log: Callable[[str], None] = print,
+    max_epochs: int | None = None,
+) -> TrainResult:
     params = config.model(model_name)
     tp = params.training(config.training)
     if max_epochs is not None:
@@ -216,10 +269,20 @@ def train_model(model_name: str, schema: ModelSchema, data: DataSource, config: 
     history, best_epoch = trainer.train_on(run, first)
     train_seconds = time.time() - t0
     model = run.model
-    metrics = {"model": model_name, "params": params.architecture(), "training": asdict(tp),
-               "parameters": sum(p.numel() for p in model.parameters()), "train_seconds": round(train_seconds, 2),
-               "epochs": len(history), "best_epoch": best_epoch, "device": str(trainer.dev), "seed": run.seed,
-               "restarts": tried, **trainer.final_metrics(model), "history": history}
+    metrics = {
+        "model": model_name,
+        "params": params.architecture(),
+        "training": asdict(tp),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "train_seconds": round(train_seconds, 2),
+        "epochs": len(history),
+        "best_epoch": best_epoch,
+        "device": str(trainer.dev),
+        "seed": run.seed,
+        "restarts": tried,
+        **trainer.final_metrics(model),
+        "history": history,
+    }
     return TrainResult(model, metrics, history)
 
 
@@ -231,7 +294,9 @@ def metrics_table(rows: list[dict[str, Any]]) -> str:
     lines = [head, "|" + "---|" * 8]
     for m in rows:
         t, v = m.get("test", {}), m.get("val", {})
-        lines.append(f"| {m.get('model')} | {f(t.get('auc'))} | {f(t.get('logloss'))} | {f(t.get('cold_auc'))} | "
-                     f"{f(v.get('auc'))} | {f(m.get('int8', {}).get('test_auc_delta'))} | {f(m.get('train_seconds'))} | "
-                     f"{f(m.get('epochs'))} |")
+        lines.append(
+            f"| {m.get('model')} | {f(t.get('auc'))} | {f(t.get('logloss'))} | {f(t.get('cold_auc'))} | "
+            f"{f(v.get('auc'))} | {f(m.get('int8', {}).get('test_auc_delta'))} | {f(m.get('train_seconds'))} | "
+            f"{f(m.get('epochs'))} |"
+        )
     return "\n".join(lines)

@@ -23,8 +23,12 @@ def ch() -> ClickHouse:
         client.command("SELECT 1", database="default")
     except Exception as e:  # pragma: no cover - environment problem
         pytest.fail(f"ClickHouse is not reachable at {client.url} (start it with bash deploy/local/up): {e}")
-    subprocess.run([str(REPO_ROOT / "bin" / "mmctr"), "migrate", "--database", name], check=True,
-                   cwd=REPO_ROOT, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [str(REPO_ROOT / "bin" / "mmctr"), "migrate", "--database", name],
+        check=True,
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+    )
     yield client
     client.command(f"DROP DATABASE IF EXISTS {name}", database="default")
 

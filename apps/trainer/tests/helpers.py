@@ -14,31 +14,74 @@ _seq = [0]
 
 def tiny_spec(L: int = 8, D: int = 4) -> FeatureSpec:
     return with_overrides(
-        load_feature_spec(), history_length=L, mm_dim=D, version="fs-test",
+        load_feature_spec(),
+        history_length=L,
+        mm_dim=D,
+        version="fs-test",
         buckets={"user_id": 512, "item_id": 512, "category": 64, "country": 16, "tag": 128},
     )
 
 
-def event(type_: str, ts: int, user: str, item: str, request: str, position: int = 0, event_id: str | None = None,
-          device: str = "mobile", placement: str = "feed", country: str = "DE") -> dict[str, Any]:
+def event(
+    type_: str,
+    ts: int,
+    user: str,
+    item: str,
+    request: str,
+    position: int = 0,
+    event_id: str | None = None,
+    device: str = "mobile",
+    placement: str = "feed",
+    country: str = "DE",
+) -> dict[str, Any]:
     _seq[0] += 1
     return {
-        "event_id": event_id or f"e{_seq[0]}", "type": type_, "ts_ms": ts, "event_time": ts // 1000,
-        "user_id": user, "item_id": item, "request_id": request, "position": position, "device": device,
-        "placement": placement, "country": country, "value": 0.0, "schema_version": 1, "ingested_at": ts // 1000,
+        "event_id": event_id or f"e{_seq[0]}",
+        "type": type_,
+        "ts_ms": ts,
+        "event_time": ts // 1000,
+        "user_id": user,
+        "item_id": item,
+        "request_id": request,
+        "position": position,
+        "device": device,
+        "placement": placement,
+        "country": country,
+        "value": 0.0,
+        "schema_version": 1,
+        "ingested_at": ts // 1000,
     }
 
 
 def item(item_id: str, ts: int, category: str, tags: list[str], content_hash: str) -> dict[str, Any]:
-    return {"item_id": item_id, "ts_ms": ts, "updated_at": ts // 1000, "title": f"title {item_id}",
-            "description": "", "category": category, "tags": tags, "image": "", "content_hash": content_hash,
-            "schema_version": 1, "ingested_at": ts // 1000}
+    return {
+        "item_id": item_id,
+        "ts_ms": ts,
+        "updated_at": ts // 1000,
+        "title": f"title {item_id}",
+        "description": "",
+        "category": category,
+        "tags": tags,
+        "image": "",
+        "content_hash": content_hash,
+        "schema_version": 1,
+        "ingested_at": ts // 1000,
+    }
 
 
 def embedding(item_id: str, content_hash: str, vec: list[float], created_ms: int = 1, pv: str = "p1") -> dict[str, Any]:
-    return {"item_id": item_id, "content_hash": content_hash, "image_vec": vec, "text_vec": vec, "fused_vec": vec,
-            "image_encoder": "test", "text_encoder": "test", "projection_version": pv, "created_ms": created_ms,
-            "created_at": created_ms // 1000}
+    return {
+        "item_id": item_id,
+        "content_hash": content_hash,
+        "image_vec": vec,
+        "text_vec": vec,
+        "fused_vec": vec,
+        "image_encoder": "test",
+        "text_encoder": "test",
+        "projection_version": pv,
+        "created_ms": created_ms,
+        "created_at": created_ms // 1000,
+    }
 
 
 def fresh_db(ch: ClickHouse, name: str) -> ClickHouse:

@@ -7,10 +7,17 @@ import json
 import pytest
 
 from mmctr_trainer import cli
-from mmctr_trainer.config import (CONFIG_DIR, MODEL_PARAMS, ConfigError, QINParams, TrainerConfig, TrainingParams,
-                                  load_config)
-from mmctr_trainer.models import MODELS, build_model
+from mmctr_trainer.config import (
+    CONFIG_DIR,
+    MODEL_PARAMS,
+    ConfigError,
+    QINParams,
+    TrainerConfig,
+    TrainingParams,
+    load_config,
+)
 from mmctr_trainer.layers import ModelSchema
+from mmctr_trainer.models import MODELS, build_model
 
 
 @pytest.mark.parametrize("path", sorted(CONFIG_DIR.glob("*.json")), ids=lambda p: p.stem)
@@ -52,8 +59,19 @@ def test_the_cli_rejects_a_misspelt_key_before_touching_any_data(tmp_path, capsy
     raw["models"]["qin"]["atention_factor"] = 2
     bad = tmp_path / "typo.json"
     bad.write_text(json.dumps(raw), encoding="utf-8")
-    rc = cli.main(["train", "--database", "no_such_database_for_config_test", "--model", "qin", "--config", str(bad),
-                   "--trainset", str(tmp_path / "set")])
+    rc = cli.main(
+        [
+            "train",
+            "--database",
+            "no_such_database_for_config_test",
+            "--model",
+            "qin",
+            "--config",
+            str(bad),
+            "--trainset",
+            str(tmp_path / "set"),
+        ]
+    )
     assert rc == 2
     assert "unknown key 'atention_factor' for model qin" in capsys.readouterr().err
     assert not (tmp_path / "set").exists()

@@ -19,35 +19,49 @@ def leak_set(ch, tmp_path_factory):
     db = fresh_db(ch, ch.database + "_leak")
     spec = tiny_spec(L=8, D=4)
     ev = [
-        event("click", T - 100, "u1", "B", "r0"),              # before: in the history
-        event("click", T, "u1", "C", "rX"),                    # exactly at the impression time: not in history
+        event("click", T - 100, "u1", "B", "r0"),  # before: in the history
+        event("click", T, "u1", "C", "rX"),  # exactly at the impression time: not in history
         event("impression", T, "u1", "A", "r1", position=3, event_id="imp1"),
         event("impression", T, "u1", "A", "r1", position=3, event_id="imp1"),  # redelivered: counted once
-        event("click", T + 1000, "u1", "A", "r1"),             # same request: label 1, not in imp1's history
-        event("click", T + 2000, "u1", "D", "r9"),             # later click: not in imp1's history
+        event("click", T + 1000, "u1", "A", "r1"),  # same request: label 1, not in imp1's history
+        event("click", T + 2000, "u1", "D", "r9"),  # later click: not in imp1's history
         event("impression", T + 5000, "u1", "A", "r2", position=40, event_id="imp2"),
-        event("click", T + 5000 + W + 1, "u1", "A", "r2"),     # outside the attribution window: label 0
+        event("click", T + 5000 + W + 1, "u1", "A", "r2"),  # outside the attribution window: label 0
         event("impression", T + 6000, "u1", "B", "r3", event_id="imp3"),
-        event("click", T + 6500, "u2", "B", "r3"),             # same request and item, other user: not a label
-        event("click", T - 50, "u2", "E", "r7"),               # another user's click: never in u1's history
+        event("click", T + 6500, "u2", "B", "r3"),  # same request and item, other user: not a label
+        event("click", T - 50, "u2", "E", "r7"),  # another user's click: never in u1's history
         event("impression", T + 7000, "u2", "D", "r8", event_id="imp4"),
         event("impression", T + 200_000, "u1", "F", "r4", event_id="imp5"),  # F first seen in test: cold start
     ]
     db.insert("events", ev)
-    db.insert("items", [
-        item("A", T - 1000, "old", ["t1"], "h1"),
-        item("A", T + 500, "new", ["t2", "t3"], "h2"),          # later update: imp1 must see "old"
-        item("B", T - 5000, "bcat", [], "hb"),
-        item("F", T + 300_000, "late", ["t9"], "hf"),           # listed after its impression: missing at imp5
-    ])
-    db.insert("item_embeddings", [
-        embedding("A", "h1", [1.0, 0.0, 0.0, 0.0]),
-        embedding("A", "h2", [0.0, 2.0, 0.0, 0.0]),
-        embedding("B", "hb", [0.0, 0.0, 3.0, 0.0, 9.0]),      # longer than D: truncated
-    ])
+    db.insert(
+        "items",
+        [
+            item("A", T - 1000, "old", ["t1"], "h1"),
+            item("A", T + 500, "new", ["t2", "t3"], "h2"),  # later update: imp1 must see "old"
+            item("B", T - 5000, "bcat", [], "hb"),
+            item("F", T + 300_000, "late", ["t9"], "hf"),  # listed after its impression: missing at imp5
+        ],
+    )
+    db.insert(
+        "item_embeddings",
+        [
+            embedding("A", "h1", [1.0, 0.0, 0.0, 0.0]),
+            embedding("A", "h2", [0.0, 2.0, 0.0, 0.0]),
+            embedding("B", "hb", [0.0, 0.0, 3.0, 0.0, 9.0]),  # longer than D: truncated
+        ],
+    )
     out = tmp_path_factory.mktemp("leak")
-    res = build_training_set(db, spec, out, train_end_ms=T + 4000, val_end_ms=T + 100_000, chunk_rows=1,
-                             attribution_window_ms=W, log=lambda _m: None)
+    res = build_training_set(
+        db,
+        spec,
+        out,
+        train_end_ms=T + 4000,
+        val_end_ms=T + 100_000,
+        chunk_rows=1,
+        attribution_window_ms=W,
+        log=lambda _m: None,
+    )
     yield spec, TrainSet(out, trim_history=False), res
     ch.command(f"DROP DATABASE IF EXISTS {db.database}", database="default")
 
@@ -133,10 +147,19 @@ def test_batches_trim_and_limit_history_exactly(leak_set):
 def test_read_split_meta_of_the_generator(tmp_path):
     """mmctr synth's meta.json: the range is the union of the periods, not the first period's end."""
     p = tmp_path / "meta.json"
-    p.write_text(json.dumps({
-        "seed": 42, "config": {"days": 14},
-        "periods": {"train": {"start_ms": 100, "end_ms": 200}, "validation": {"start_ms": 200, "end_ms": 300},
-                    "test": {"start_ms": 300, "end_ms": 400}},
-        "split": {"validation_start_ms": 200, "test_start_ms": 300},
-    }), encoding="utf-8")
+    p.write_text(
+        json.dumps(
+            {
+                "seed": 42,
+                "config": {"days": 14},
+                "periods": {
+                    "train": {"start_ms": 100, "end_ms": 200},
+                    "validation": {"start_ms": 200, "end_ms": 300},
+                    "test": {"start_ms": 300, "end_ms": 400},
+                },
+                "split": {"validation_start_ms": 200, "test_start_ms": 300},
+            }
+        ),
+        encoding="utf-8",
+    )
     assert read_split_meta(p) == {"train_end_ms": 200, "val_end_ms": 300, "from_ms": 100, "to_ms": 400}

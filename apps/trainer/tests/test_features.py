@@ -42,8 +42,17 @@ def test_golden_files_are_current():
 
 def test_encode_user_and_candidates_shapes():
     spec = load_feature_spec(DEFAULT_SPEC_PATH)
-    u = encode_user(spec, {"user_id": "u", "device": "d", "placement": "p", "country": "c", "ts_ms": 3_600_000 * 25,
-                           "history": [{"item_id": "i1", "category": "c", "tags": ["a"] * 9, "mm": [1.0] * 500}]})
+    u = encode_user(
+        spec,
+        {
+            "user_id": "u",
+            "device": "d",
+            "placement": "p",
+            "country": "c",
+            "ts_ms": 3_600_000 * 25,
+            "history": [{"item_id": "i1", "category": "c", "tags": ["a"] * 9, "mm": [1.0] * 500}],
+        },
+    )
     assert u["user_fields"].shape == (1, 5) and u["user_fields"].dtype == np.int64
     assert u["user_fields"][0, 4] == bucket("hour_of_day", "1", spec.user_field("hour_of_day").buckets)
     assert u["hist_ids"].shape == (1, spec.history_length) and u["hist_ids"][0, 1] == 0

@@ -6,16 +6,30 @@ import pytest
 import torch
 from torch import nn
 
-from mmctr_trainer.export import (OnnxScorer, batch_graph_name, example_inputs, export_batch_onnx, export_onnx,
-                                  quantize_int8, serving_copy)
+from mmctr_trainer.config import load_config
+from mmctr_trainer.export import (
+    OnnxScorer,
+    batch_graph_name,
+    example_inputs,
+    export_batch_onnx,
+    export_onnx,
+    quantize_int8,
+    serving_copy,
+)
+from mmctr_trainer.features import INPUT_NAMES, OPTIONAL_INPUTS, USER_INPUTS
 from mmctr_trainer.layers import ModelSchema
 from mmctr_trainer.models import MODELS, build_model
-from mmctr_trainer.features import OPTIONAL_INPUTS, USER_INPUTS
-from mmctr_trainer.config import load_config
-from mmctr_trainer.features import INPUT_NAMES
 
-SCHEMA = ModelSchema(user_buckets=[97, 7, 7, 11, 25], item_buckets=211, category_buckets=17, position_buckets=33,
-                     tag_buckets=53, history_length=12, mm_dim=16, age_buckets=19)
+SCHEMA = ModelSchema(
+    user_buckets=[97, 7, 7, 11, 25],
+    item_buckets=211,
+    category_buckets=17,
+    position_buckets=33,
+    tag_buckets=53,
+    history_length=12,
+    mm_dim=16,
+    age_buckets=19,
+)
 CFG = load_config("tiny")
 
 
@@ -69,8 +83,9 @@ def test_qin_fold_is_exact():
     assert np.abs(a - b).max() <= 1e-6
 
 
-@pytest.mark.parametrize("channels,shape,high", [(7, (64, 7), False), (7, (64, 7), True), (1, (8, 5, 3), True),
-                                                  (5, (8, 5, 3), False)])
+@pytest.mark.parametrize(
+    "channels,shape,high", [(7, (64, 7), False), (7, (64, 7), True), (1, (8, 5, 3), True), (5, (8, 5, 3), False)]
+)
 def test_serving_prelu_is_bit_identical(channels, shape, high):
     """max(x, a*x) when every slope <= 1, relu(x) + a*min(x, 0) otherwise: both exactly nn.PReLU."""
     from mmctr_trainer.layers import ServingPReLU
@@ -159,7 +174,9 @@ def test_batch_graph_with_qin_options(tmp_path):
     """QIN with the demo's options that touch the history: the vectors' cosine in the attention scores and a
     history cap below L."""
     torch.manual_seed(5)
-    model = _warm(build_model("qin", SCHEMA, {**CFG.model("qin").to_json(), "mm_similarity": True, "history_length": 5}))
+    model = _warm(
+        build_model("qin", SCHEMA, {**CFG.model("qin").to_json(), "mm_similarity": True, "history_length": 5})
+    )
     with torch.no_grad():
         model.sim_weight.fill_(0.7)  # starts at 0: make the similarity term count
     _check_batch_graph("qin+options", model, tmp_path)
@@ -174,7 +191,9 @@ def _check_batch_graph(name, model, tmp_path):
     assert inputs[-1] == "cand_user" and inputs[:-1] == single.input_names
     requests = [example_inputs(SCHEMA, batch=b, user_batch=1, seed=300 + i) for i, b in enumerate((7, 1, 40))]
     merged = {n: np.concatenate([r[n] for r in requests]) for n in requests[0]}
-    merged["cand_user"] = np.concatenate([np.full(len(r["cand_mm"]), i, dtype=np.int64) for i, r in enumerate(requests)])
+    merged["cand_user"] = np.concatenate(
+        [np.full(len(r["cand_mm"]), i, dtype=np.int64) for i, r in enumerate(requests)]
+    )
     batched = OnnxScorer(path).run(merged)
     separate = np.concatenate([single.run(r) for r in requests])
     assert batched.shape == (48,)
@@ -245,8 +264,10 @@ class _ToyData:
     """A DataSource of random serving tensors (train 400 rows; val / test 100)."""
 
     def __init__(self):
-        self.x = {s: example_inputs(SCHEMA, batch=n, user_batch=n, seed=i) for i, (s, n) in
-                  enumerate((("train", 400), ("val", 100), ("test", 100)))}
+        self.x = {
+            s: example_inputs(SCHEMA, batch=n, user_batch=n, seed=i)
+            for i, (s, n) in enumerate((("train", 400), ("val", 100), ("test", 100)))
+        }
         self.y = {s: (v["cand_fields"][:, 0] % 3 == 0).astype(np.float32) for s, v in self.x.items()}
 
     def rows(self, split):
@@ -262,7 +283,7 @@ class _ToyData:
         n = self.rows(split) if limit is None else min(limit, self.rows(split))
         order = (rng or np.random.default_rng()).permutation(n) if shuffle else np.arange(n)
         for s in range(0, n, batch_size):
-            idx = order[s:s + batch_size]
+            idx = order[s : s + batch_size]
             yield {**{k: v[idx] for k, v in self.x[split].items()}, "label": self.y[split][idx]}
 
 
@@ -346,8 +367,11 @@ def test_mm_norm_keeps_a_zero_vector_zero_and_normalises_the_rest():
     torch.manual_seed(6)
     emb = Embeddings(SCHEMA, 8, mm_norm="layer").eval()
     with torch.no_grad():
-        v = emb.vector(torch.cat([torch.zeros(1, SCHEMA.mm_dim), torch.randn(2, SCHEMA.mm_dim),
-                                  10 * torch.randn(2, SCHEMA.mm_dim)]))
+        v = emb.vector(
+            torch.cat(
+                [torch.zeros(1, SCHEMA.mm_dim), torch.randn(2, SCHEMA.mm_dim), 10 * torch.randn(2, SCHEMA.mm_dim)]
+            )
+        )
     assert torch.equal(v[0], torch.zeros(8))  # absent vector / --no-mm: the same input as a model without it
     np.testing.assert_allclose(v[1:].std(-1, unbiased=False).numpy(), 1.0, atol=1e-2)  # unit scale per item
     with pytest.raises(ValueError):

@@ -12,6 +12,7 @@ from mmctr_trainer.registry import current, promote
 
 from .helpers import insert_demo
 
+
 @pytest.fixture(scope="module")
 def spec_file(tmp_path_factory):
     from .helpers import tiny_spec
@@ -29,16 +30,42 @@ def demo_db(ch):
 
 def test_train_cli_end_to_end(demo_db, spec_file, tmp_path, capsys):
     ch = demo_db
-    rc = cli.main(["train", "--database", ch.database, "--model", "qin", "--config", "tiny", "--max-epochs", "12",
-                   "--feature-spec", str(spec_file), "--trainset", str(tmp_path / "ts"), "--registry", str(tmp_path / "reg"),
-                   "--chunk-rows", "1000"])
+    rc = cli.main(
+        [
+            "train",
+            "--database",
+            ch.database,
+            "--model",
+            "qin",
+            "--config",
+            "tiny",
+            "--max-epochs",
+            "12",
+            "--feature-spec",
+            str(spec_file),
+            "--trainset",
+            str(tmp_path / "ts"),
+            "--registry",
+            str(tmp_path / "reg"),
+            "--chunk-rows",
+            "1000",
+        ]
+    )
     assert rc == 0
     out = capsys.readouterr().out
     assert "| qin |" in out and "version qin-" in out
     folders = list((tmp_path / "reg").iterdir())
     assert len(folders) == 1
     f = folders[0]
-    for name in ("model.onnx", "model.int8.onnx", "feature_spec.json", "metrics.json", "model.json", "data.json", "git_rev.txt"):
+    for name in (
+        "model.onnx",
+        "model.int8.onnx",
+        "feature_spec.json",
+        "metrics.json",
+        "model.json",
+        "data.json",
+        "git_rev.txt",
+    ):
         assert (f / name).exists(), name
     metrics = json.loads((f / "metrics.json").read_text())
     assert metrics["test"]["auc"] > 0.7, metrics["test"]
@@ -49,16 +76,46 @@ def test_train_cli_end_to_end(demo_db, spec_file, tmp_path, capsys):
     rows = {r["version"]: r for r in current(ch)}
     assert rows[f.name]["status"] == "candidate" and rows[f.name]["model_type"] == "qin"
     # evaluate rebuilds the set and scores the test split with the registered ONNX artifact
-    rc = cli.main(["evaluate", "--database", ch.database, "--all-registered", "--feature-spec", str(spec_file),
-                   "--trainset", str(tmp_path / "ts-eval"), "--chunk-rows", "1000", "--json-out", str(tmp_path / "ev.json")])
+    rc = cli.main(
+        [
+            "evaluate",
+            "--database",
+            ch.database,
+            "--all-registered",
+            "--feature-spec",
+            str(spec_file),
+            "--trainset",
+            str(tmp_path / "ts-eval"),
+            "--chunk-rows",
+            "1000",
+            "--json-out",
+            str(tmp_path / "ev.json"),
+        ]
+    )
     assert rc == 0
     ev = json.loads((tmp_path / "ev.json").read_text())
     assert [m["version"] for m in ev["models"]] == [f.name]
     assert ev["models"][0]["test"]["rows"] == metrics["test"]["rows"]
     assert abs(ev["models"][0]["test"]["auc"] - metrics["test"]["auc"]) <= 1e-4
     # the training set is reused by a second run (LR, no registry row)
-    rc = cli.main(["train", "--database", ch.database, "--model", "lr", "--config", "tiny", "--max-epochs", "2",
-                   "--trainset", str(tmp_path / "ts"), "--registry", str(tmp_path / "reg"), "--no-register"])
+    rc = cli.main(
+        [
+            "train",
+            "--database",
+            ch.database,
+            "--model",
+            "lr",
+            "--config",
+            "tiny",
+            "--max-epochs",
+            "2",
+            "--trainset",
+            str(tmp_path / "ts"),
+            "--registry",
+            str(tmp_path / "reg"),
+            "--no-register",
+        ]
+    )
     assert rc == 0
     assert "reusing" in capsys.readouterr().out
     assert len(current(ch)) == 1
@@ -68,8 +125,17 @@ def test_promote_and_list(ch, capsys):
     from mmctr_trainer.registry import register
 
     for v in ("m-a", "m-b"):
-        register(ch, version=v, model_type="lr", artifact_uri=f"/tmp/{v}", feature_spec_version="fs-test",
-                 metrics={"test": {"auc": 0.5}}, train_from_ms=1, train_to_ms=2, git_revision="abc")
+        register(
+            ch,
+            version=v,
+            model_type="lr",
+            artifact_uri=f"/tmp/{v}",
+            feature_spec_version="fs-test",
+            metrics={"test": {"auc": 0.5}},
+            train_from_ms=1,
+            train_to_ms=2,
+            git_revision="abc",
+        )
     assert cli.main(["promote", "--database", ch.database, "m-a"]) == 0
     st = {r["version"]: r["status"] for r in current(ch)}
     assert st["m-a"] == "production" and st["m-b"] == "candidate"
@@ -94,9 +160,30 @@ def test_import_csv(tmp_path, capsys):
             site, app = int(r.integers(0, 8)), int(r.integers(0, 5))
             y = int(r.random() < (0.6 if (site + app) % 3 == 0 else 0.1))
             w.writerow([n, f"s{site}", f"a{app}", n % 24, y])
-    rc = cli.main(["import", "--csv", str(path), "--label", "clicked", "--fields", "site,app,hour", "--split", "time",
-                   "--time-col", "ts", "--model", "autoint", "--config", "tiny", "--max-epochs", "8",
-                   "--registry", str(tmp_path / "reg"), "--no-register"])
+    rc = cli.main(
+        [
+            "import",
+            "--csv",
+            str(path),
+            "--label",
+            "clicked",
+            "--fields",
+            "site,app,hour",
+            "--split",
+            "time",
+            "--time-col",
+            "ts",
+            "--model",
+            "autoint",
+            "--config",
+            "tiny",
+            "--max-epochs",
+            "8",
+            "--registry",
+            str(tmp_path / "reg"),
+            "--no-register",
+        ]
+    )
     assert rc == 0
     f = next((tmp_path / "reg").iterdir())
     metrics = json.loads((f / "metrics.json").read_text())

@@ -15,13 +15,13 @@ import torch
 
 from mmctr_trainer import cli
 from mmctr_trainer.ch import ClickHouse
+from mmctr_trainer.config import load_config
 from mmctr_trainer.export import export_onnx
 from mmctr_trainer.features import encode_candidates, encode_user, serving_signature
 from mmctr_trainer.layers import ModelSchema
 from mmctr_trainer.models import build_model
 from mmctr_trainer.registry import promote, register
 from mmctr_trainer.score_log_parity import OnnxRunner, ParityOptions, run_parity
-from mmctr_trainer.config import load_config
 
 from .helpers import embedding, item, tiny_spec
 
@@ -33,9 +33,9 @@ L, D = 4, 4
 CATALOGUE = {
     "A": [(T - 1000, "old", ["t1"], [1.0, 0.0, 0.5, 0.0]), (T + 500, "new", ["t2", "t3"], [0.0, 2.0, 0.0, -1.0])],
     "B": [(T - 5000, "bcat", ["", "a", "b", "c", "d", "e", "f"], [0.0, 0.0, 3.0, 0.5, 9.0])],  # 6th tag dropped, 5 > D
-    "C": [(T - 5000, "ccat", ["c1"], None)],                       # no vector: zeros
-    "E": [(T - 5000, "ecat", [], [0.7, -0.7])],                    # shorter than D: zero-padded
-    "F": [(T + 300_000, "late", ["t9"], [1.0, 1.0, 1.0, 1.0])],    # listed after the early requests
+    "C": [(T - 5000, "ccat", ["c1"], None)],  # no vector: zeros
+    "E": [(T - 5000, "ecat", [], [0.7, -0.7])],  # shorter than D: zero-padded
+    "F": [(T + 300_000, "late", ["t9"], [1.0, 1.0, 1.0, 1.0])],  # listed after the early requests
 }
 
 
@@ -49,24 +49,61 @@ def as_of(item_id: str, ts: int) -> dict:
 
 
 def served_ctrs(spec, runner, row: dict) -> list[float]:
-    user = {"user_id": row["user_id"], "device": row["device"], "placement": row["placement"], "country": row["country"],
-            "ts_ms": row["ts_ms"],
-            "history": [{**as_of(i, row["ts_ms"]), "ts_ms": c} if c is not None else as_of(i, row["ts_ms"])
-                        for i, c in zip(row["history_item_ids"], row["history_ts_ms"] or [None] * len(row["history_item_ids"]))]}
-    cands = [{**as_of(i, row["ts_ms"]), "position": p} for i, p in zip(row["item_ids"], row["positions"])]
+    user = {
+        "user_id": row["user_id"],
+        "device": row["device"],
+        "placement": row["placement"],
+        "country": row["country"],
+        "ts_ms": row["ts_ms"],
+        "history": [
+            {**as_of(i, row["ts_ms"]), "ts_ms": c} if c is not None else as_of(i, row["ts_ms"])
+            for i, c in zip(
+                row["history_item_ids"], row["history_ts_ms"] or [None] * len(row["history_item_ids"]), strict=False
+            )
+        ],
+    }
+    cands = [{**as_of(i, row["ts_ms"]), "position": p} for i, p in zip(row["item_ids"], row["positions"], strict=False)]
     feeds = {**encode_user(spec, user), **encode_candidates(spec, cands)}
     return [float(x) for x in runner(feeds)]  # float32 values, as the scorer logs them
 
 
-def log_row(request_id: str, ts: int, user: str, hist: list[str], items: list[str], positions: list[int],
-            version: str = "v-good", device: str = "ios", placement: str = "feed", country: str = "DE",
-            degraded: int = 0, spec_version: str = "fs-test", hist_ts: list[int] | None = None) -> dict:
+def log_row(
+    request_id: str,
+    ts: int,
+    user: str,
+    hist: list[str],
+    items: list[str],
+    positions: list[int],
+    version: str = "v-good",
+    device: str = "ios",
+    placement: str = "feed",
+    country: str = "DE",
+    degraded: int = 0,
+    spec_version: str = "fs-test",
+    hist_ts: list[int] | None = None,
+) -> dict:
     # click times 5 h apart by default (a different age bucket each); [] = a scorer from before fs-2
     hist_ts = [ts - (j + 1) * 5 * HOUR for j in range(len(hist))] if hist_ts is None else hist_ts
-    return {"request_id": request_id, "ts_ms": ts, "event_time": ts // 1000, "user_id": user, "model_version": version,
-            "feature_spec_version": spec_version, "shadow_model_version": "", "device": device, "placement": placement,
-            "country": country, "history_item_ids": hist, "history_ts_ms": hist_ts, "item_ids": items, "positions": positions, "ctrs": [],
-            "shadow_ctrs": [], "degraded": degraded, "ingested_at": ts // 1000}
+    return {
+        "request_id": request_id,
+        "ts_ms": ts,
+        "event_time": ts // 1000,
+        "user_id": user,
+        "model_version": version,
+        "feature_spec_version": spec_version,
+        "shadow_model_version": "",
+        "device": device,
+        "placement": placement,
+        "country": country,
+        "history_item_ids": hist,
+        "history_ts_ms": hist_ts,
+        "item_ids": items,
+        "positions": positions,
+        "ctrs": [],
+        "shadow_ctrs": [],
+        "degraded": degraded,
+        "ingested_at": ts // 1000,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -100,16 +137,27 @@ def parity_db(ch, tmp_path_factory):
     reg = tmp_path_factory.mktemp("parity-registry")
     folder = reg / "v-good"
     export_onnx(model, folder / "model.onnx")
-    (folder / "feature_spec.json").write_text(json.dumps({**spec.to_json(), "serving_signature": serving_signature(spec)}))
+    (folder / "feature_spec.json").write_text(
+        json.dumps({**spec.to_json(), "serving_signature": serving_signature(spec)})
+    )
     runner = OnnxRunner(folder / "model.onnx")
 
     rows = [
         # A as of T is the old version (A changed at T + 500); F not listed yet; unknown ghost; position clipped
         log_row("r1", T, "u1", ["A", "ghost", "B", "C"], ["A", "B", "F", "ghost", "A"], [0, 1, 2, 3, 40]),
         # after A's update; an empty context; history beyond L (the scorer logs at most L; cut here too)
-        log_row("r2", T + 1000, "u2", ["E", "A", "B", "C", "F", "ghost"], ["A", "C", "E"], [5, 31, 65535],
-                device="", placement="", country=""),
-        log_row("r3", T + 2 * HOUR, "u1", [], ["B", "E", "F"], [0, 0, 0]),   # another hour; no history
+        log_row(
+            "r2",
+            T + 1000,
+            "u2",
+            ["E", "A", "B", "C", "F", "ghost"],
+            ["A", "C", "E"],
+            [5, 31, 65535],
+            device="",
+            placement="",
+            country="",
+        ),
+        log_row("r3", T + 2 * HOUR, "u1", [], ["B", "E", "F"], [0, 0, 0]),  # another hour; no history
         log_row("r4", T + 400_000, "u3", ["F"], ["F", "A"], [1, 2], hist_ts=[]),  # F listed by now; no click times
         log_row("r5", T + 3 * HOUR, "u4", [], ["A", "B"], [0, 1], degraded=1),  # e.g. a history timeout
     ]
@@ -168,8 +216,11 @@ def test_degraded_rows_when_asked_and_prior_answers_skipped(parity_db):
 
 def test_windows_and_limit(parity_db):
     events = []
-    r = run_parity(parity_db["db"], ParityOptions(model_version="v-good", registry=str(parity_db["reg"]), chunk_rows=1,
-                                                  progress_every_s=0), progress=events.append)
+    r = run_parity(
+        parity_db["db"],
+        ParityOptions(model_version="v-good", registry=str(parity_db["reg"]), chunk_rows=1, progress_every_s=0),
+        progress=events.append,
+    )
     assert r["rows_checked"] == 4 and r["max_abs_diff"] <= 1e-6
     assert events[-1]["windows"] >= 3 and events[-1]["rows_read"] == 6
     assert all(e["event"] == "parity.progress" for e in events)
@@ -181,28 +232,69 @@ def test_windows_and_limit(parity_db):
 
 def test_cli_fails_on_a_ctr_the_features_do_not_explain(parity_db, capsys):
     env = parity_db
-    rc = cli.main(["parity", "--database", env["db"].database, "--model-version", "v-bad",
-                   "--artifact", str(env["reg"] / "v-good"), "--json", "--quiet"])
+    rc = cli.main(
+        [
+            "parity",
+            "--database",
+            env["db"].database,
+            "--model-version",
+            "v-bad",
+            "--artifact",
+            str(env["reg"] / "v-good"),
+            "--json",
+            "--quiet",
+        ]
+    )
     out = json.loads(capsys.readouterr().out)
     assert rc == 1 and out["ok"] is False
     assert out["candidates_over_tolerance"] == 1 and abs(out["max_abs_diff"] - 0.01) < 1e-6
     assert out["worst"][0]["request_id"] == "b1" and out["worst"][0]["item_id"] == "B"
     # a row logged with another feature spec cannot be recomputed with this artifact: a failure too
-    rc = cli.main(["parity", "--database", env["db"].database, "--model-version", "v-spec",
-                   "--artifact", str(env["reg"] / "v-good"), "--json", "--quiet"])
+    rc = cli.main(
+        [
+            "parity",
+            "--database",
+            env["db"].database,
+            "--model-version",
+            "v-spec",
+            "--artifact",
+            str(env["reg"] / "v-good"),
+            "--json",
+            "--quiet",
+        ]
+    )
     out = json.loads(capsys.readouterr().out)
     assert rc == 2 and out["spec_mismatch_rows"] == 1 and out["rows_checked"] == 0
     # nothing logged for a version: exit 2, not a silent pass
-    rc = cli.main(["parity", "--database", env["db"].database, "--model-version", "v-none",
-                   "--artifact", str(env["reg"] / "v-good"), "--quiet"])
+    rc = cli.main(
+        [
+            "parity",
+            "--database",
+            env["db"].database,
+            "--model-version",
+            "v-none",
+            "--artifact",
+            str(env["reg"] / "v-good"),
+            "--quiet",
+        ]
+    )
     assert rc == 2 and "FAIL" in capsys.readouterr().out
 
 
 def test_cli_finds_the_production_artifact_in_the_registry(parity_db, capsys):
     env = parity_db
     db = env["db"]
-    register(db, version="v-good", model_type="qin", artifact_uri=Path(env["reg"] / "v-good").as_uri(),
-             feature_spec_version="fs-test", metrics={}, train_from_ms=0, train_to_ms=0, git_revision="test")
+    register(
+        db,
+        version="v-good",
+        model_type="qin",
+        artifact_uri=Path(env["reg"] / "v-good").as_uri(),
+        feature_spec_version="fs-test",
+        metrics={},
+        train_from_ms=0,
+        train_to_ms=0,
+        git_revision="test",
+    )
     promote(db, "v-good")
     rc = cli.main(["parity", "--database", db.database, "--json-out", str(env["reg"] / "out.json")])
     captured = capsys.readouterr()

@@ -5,7 +5,7 @@ at the user batch Bu (1 in serving) and only the candidate-dependent terms at ba
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -41,8 +41,9 @@ class SparseTargetAttention(nn.Module):
         self.wo = nn.Linear(attn_dim, item_dim, bias=False)
         self.scale = 1.0 / math.sqrt(attn_dim)
 
-    def forward(self, t: Tensor, hist: Tensor, mask: Tensor, bias: Tensor | None = None,
-                rows: Tensor | None = None) -> Tensor:
+    def forward(
+        self, t: Tensor, hist: Tensor, mask: Tensor, bias: Tensor | None = None, rows: Tensor | None = None
+    ) -> Tensor:
         """t [B, I], hist [Bu, L, I], mask [Bu, L] (0/1, or a weight per slot such as an age gate), bias [B, 1, L]
         added to the scores -> [B, I]; K/V are computed at batch Bu. With rows [B] (the batch graph: hist holds
         N users, rows names each candidate's), bias is [B, N * L] and each candidate attends over its user's slots."""
@@ -82,8 +83,9 @@ class DINAttention(nn.Module):
         layers.append(nn.Linear(d, 1))
         self.net = nn.Sequential(*layers)
 
-    def forward(self, t: Tensor, hist: Tensor, s: Tensor, weights: Tensor,
-                to_candidates: Callable[[Tensor], Tensor]) -> Tensor:
+    def forward(
+        self, t: Tensor, hist: Tensor, s: Tensor, weights: Tensor, to_candidates: Callable[[Tensor], Tensor]
+    ) -> Tensor:
         """t [B, I]; hist [Bu, L, I] and s = to_candidates(hist) [B, L, I]; weights [B, L] -> pooled [B, I]."""
         # The first layer on [s, t, s - t, s * t] is W_s s + W_t t + W_d (s - t) + W_p (s * t)
         # = (W_s + W_d) s + (W_t - W_d) t + W_p (s * t): the history term once per user and the target term
@@ -91,7 +93,10 @@ class DINAttention(nn.Module):
         first = self.net[0]
         assert isinstance(first, nn.Linear)
         w_s, w_t, w_d, w_p = first.weight.split(t.shape[-1], dim=1)
-        a = (to_candidates(torch.matmul(hist, (w_s + w_d).t())) + (torch.matmul(t, (w_t - w_d).t()) + first.bias).unsqueeze(1)
-             + torch.matmul(s * t.unsqueeze(1), w_p.t()))  # [B, L, H1]
+        a = (
+            to_candidates(torch.matmul(hist, (w_s + w_d).t()))
+            + (torch.matmul(t, (w_t - w_d).t()) + first.bias).unsqueeze(1)
+            + torch.matmul(s * t.unsqueeze(1), w_p.t())
+        )  # [B, L, H1]
         w = self.net[1:](a).squeeze(-1) * weights  # [B, L]
         return torch.matmul(w.unsqueeze(1), s).squeeze(1)  # [B, I]

@@ -26,7 +26,7 @@ class ModelSchema:
     age_buckets: int = 2  # history-age table size (spec.age_buckets; 2 = no ages, only "unknown")
 
     @staticmethod
-    def from_spec(spec: FeatureSpec) -> "ModelSchema":
+    def from_spec(spec: FeatureSpec) -> ModelSchema:
         return ModelSchema(
             user_buckets=[f.buckets for f in spec.user_fields],
             item_buckets=spec.item_buckets,

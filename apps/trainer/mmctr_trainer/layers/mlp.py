@@ -6,8 +6,9 @@ from torch import Tensor, nn
 
 
 class MLP(nn.Module):
-    def __init__(self, in_dim: int, hidden: list[int], dropout: float = 0.0, batch_norm: bool = False,
-                 out_dim: int | None = 1):
+    def __init__(
+        self, in_dim: int, hidden: list[int], dropout: float = 0.0, batch_norm: bool = False, out_dim: int | None = 1
+    ):
         super().__init__()
         layers: list[nn.Module] = []
         d = in_dim

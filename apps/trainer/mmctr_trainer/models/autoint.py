@@ -32,22 +32,37 @@ class AutoIntPlus(CTRModel):
         self.att_out = nn.Linear(self.n_fields * d, 1)
         self.dnn = MLP(self.n_fields * e, list(params.hidden), params.dropout, params.batch_norm)
 
-    def logits(self, user_fields: Tensor, hist_ids: Tensor, hist_tags: Tensor, hist_cat: Tensor, hist_mm: Tensor,
-               hist_age: Tensor, cand_fields: Tensor, cand_tags: Tensor, cand_mm: Tensor) -> Tensor:
-        hist_ids, hist_tags, hist_cat, hist_mm, hist_age = self.cut_history(hist_ids, hist_tags, hist_cat, hist_mm, hist_age)
+    def logits(
+        self,
+        user_fields: Tensor,
+        hist_ids: Tensor,
+        hist_tags: Tensor,
+        hist_cat: Tensor,
+        hist_mm: Tensor,
+        hist_age: Tensor,
+        cand_fields: Tensor,
+        cand_tags: Tensor,
+        cand_mm: Tensor,
+    ) -> Tensor:
+        hist_ids, hist_tags, hist_cat, hist_mm, hist_age = self.cut_history(
+            hist_ids, hist_tags, hist_cat, hist_mm, hist_age
+        )
         b = cand_fields.shape[0]
         em = self.emb
         hist = em.history(hist_ids, hist_tags, hist_cat, hist_mm)  # [Bu, L, 4E]: id, category, tags, vector
         weights = self.history_weights(hist_ids, hist_age, hist.dtype)  # mask x age gate
         pooled = masked_mean(hist, hist_ids > 0, weights).reshape(hist.shape[0], 4, em.dim)
         user = torch.cat([em.user_fields(user_fields, self.first_user_field), pooled], 1)  # [Bu, U + 4, E]
-        cand = torch.stack([
-            em.item_id(cand_fields[:, 0]),
-            em.category_of(cand_fields[:, 1]),
-            em.pos(cand_fields),
-            em.tags(cand_tags),
-            em.vector(cand_mm),
-        ], 1)  # [B, 5, E]
+        cand = torch.stack(
+            [
+                em.item_id(cand_fields[:, 0]),
+                em.category_of(cand_fields[:, 1]),
+                em.pos(cand_fields),
+                em.tags(cand_tags),
+                em.vector(cand_mm),
+            ],
+            1,
+        )  # [B, 5, E]
         x = torch.cat([self.per_candidate(user, b), cand], 1)  # [B, F, E]
         h = x
         for layer in self.interacting:

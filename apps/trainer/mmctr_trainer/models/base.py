@@ -38,8 +38,9 @@ class CTRModel(nn.Module):
         rank_slots = (self.max_history or schema.history_length) if emb is not None and emb.history_rank else 0
         self.history_gate = HistoryGate(schema.age_buckets, rank_slots) if emb is not None and emb.history_age else None
 
-    def cut_history(self, hist_ids: Tensor, hist_tags: Tensor, hist_cat: Tensor, hist_mm: Tensor, hist_age: Tensor
-                    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    def cut_history(
+        self, hist_ids: Tensor, hist_tags: Tensor, hist_cat: Tensor, hist_mm: Tensor, hist_age: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         k = self.max_history
         if k <= 0 or k >= self.schema.history_length:
             return hist_ids, hist_tags, hist_cat, hist_mm, hist_age
@@ -50,7 +51,8 @@ class CTRModel(nn.Module):
     user_rows: Tensor | None = None
 
     def per_candidate(self, x: Tensor, batch: int) -> Tensor:
-        """A user-level tensor [Bu, ...] -> [batch, ...]: a broadcast, or each candidate's user row in the batch graph."""
+        """A user-level tensor [Bu, ...] -> [batch, ...]: a broadcast, or each candidate's user row in the batch
+        graph."""
         return expand_batch(x, batch) if self.user_rows is None else x.index_select(0, self.user_rows)
 
     def history_weights(self, hist_ids: Tensor, hist_age: Tensor, dtype: torch.dtype) -> Tensor:
@@ -58,20 +60,41 @@ class CTRModel(nn.Module):
         mask = (hist_ids > 0).to(dtype)
         return mask * self.history_gate(hist_age) if self.history_gate is not None else mask
 
-    def logits(self, user_fields: Tensor, hist_ids: Tensor, hist_tags: Tensor, hist_cat: Tensor, hist_mm: Tensor,
-               hist_age: Tensor, cand_fields: Tensor, cand_tags: Tensor, cand_mm: Tensor) -> Tensor:
+    def logits(
+        self,
+        user_fields: Tensor,
+        hist_ids: Tensor,
+        hist_tags: Tensor,
+        hist_cat: Tensor,
+        hist_mm: Tensor,
+        hist_age: Tensor,
+        cand_fields: Tensor,
+        cand_tags: Tensor,
+        cand_mm: Tensor,
+    ) -> Tensor:
         raise NotImplementedError
 
-    def forward(self, user_fields: Tensor, hist_ids: Tensor, hist_tags: Tensor, hist_cat: Tensor, hist_mm: Tensor,
-                hist_age: Tensor, cand_fields: Tensor, cand_tags: Tensor, cand_mm: Tensor) -> Tensor:
-        return torch.sigmoid(self.logits(user_fields, hist_ids, hist_tags, hist_cat, hist_mm, hist_age, cand_fields,
-                                         cand_tags, cand_mm))
+    def forward(
+        self,
+        user_fields: Tensor,
+        hist_ids: Tensor,
+        hist_tags: Tensor,
+        hist_cat: Tensor,
+        hist_mm: Tensor,
+        hist_age: Tensor,
+        cand_fields: Tensor,
+        cand_tags: Tensor,
+        cand_mm: Tensor,
+    ) -> Tensor:
+        return torch.sigmoid(
+            self.logits(user_fields, hist_ids, hist_tags, hist_cat, hist_mm, hist_age, cand_fields, cand_tags, cand_mm)
+        )
 
     def reg_loss(self) -> Tensor | None:
         emb = getattr(self, "emb", None)
         return emb.take_l2() if isinstance(emb, Embeddings) else None
 
-    def prepare_for_export(self) -> "CTRModel":
+    def prepare_for_export(self) -> CTRModel:
         """Inference-time rewrites (exact); the default has none."""
         return self
 

@@ -4,7 +4,7 @@ then an MLP over [user fields; position; t; weighted history] gives the logit.""
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..config import DINParams
 from ..layers import MLP, DINAttention, ModelSchema
@@ -24,9 +24,21 @@ class DIN(CTRModel):
         in_dim = (self.n_user_fields + 1) * e + 2 * i
         self.mlp = MLP(in_dim, list(params.hidden), params.dropout, params.batch_norm)
 
-    def logits(self, user_fields: Tensor, hist_ids: Tensor, hist_tags: Tensor, hist_cat: Tensor, hist_mm: Tensor,
-               hist_age: Tensor, cand_fields: Tensor, cand_tags: Tensor, cand_mm: Tensor) -> Tensor:
-        hist_ids, hist_tags, hist_cat, hist_mm, hist_age = self.cut_history(hist_ids, hist_tags, hist_cat, hist_mm, hist_age)
+    def logits(
+        self,
+        user_fields: Tensor,
+        hist_ids: Tensor,
+        hist_tags: Tensor,
+        hist_cat: Tensor,
+        hist_mm: Tensor,
+        hist_age: Tensor,
+        cand_fields: Tensor,
+        cand_tags: Tensor,
+        cand_mm: Tensor,
+    ) -> Tensor:
+        hist_ids, hist_tags, hist_cat, hist_mm, hist_age = self.cut_history(
+            hist_ids, hist_tags, hist_cat, hist_mm, hist_age
+        )
         b = cand_fields.shape[0]
         t = self.emb.candidate(cand_fields, cand_tags, cand_mm)  # [B, I]
         h = self.emb.history(hist_ids, hist_tags, hist_cat, hist_mm)  # [Bu, L, I]

@@ -20,9 +20,21 @@ class LR(CTRModel):
         self.emb = Embeddings(schema, 1)
         self.bias = nn.Parameter(torch.zeros(1))
 
-    def logits(self, user_fields: Tensor, hist_ids: Tensor, hist_tags: Tensor, hist_cat: Tensor, hist_mm: Tensor,
-               hist_age: Tensor, cand_fields: Tensor, cand_tags: Tensor, cand_mm: Tensor) -> Tensor:
-        hist_ids, hist_tags, hist_cat, hist_mm, hist_age = self.cut_history(hist_ids, hist_tags, hist_cat, hist_mm, hist_age)
+    def logits(
+        self,
+        user_fields: Tensor,
+        hist_ids: Tensor,
+        hist_tags: Tensor,
+        hist_cat: Tensor,
+        hist_mm: Tensor,
+        hist_age: Tensor,
+        cand_fields: Tensor,
+        cand_tags: Tensor,
+        cand_mm: Tensor,
+    ) -> Tensor:
+        hist_ids, hist_tags, hist_cat, hist_mm, hist_age = self.cut_history(
+            hist_ids, hist_tags, hist_cat, hist_mm, hist_age
+        )
         b = cand_fields.shape[0]
         user = self.emb.user_fields(user_fields).sum(dim=(1, 2))  # [Bu]
         item = self.emb.candidate(cand_fields, cand_tags, cand_mm).sum(-1)  # [B]

@@ -32,14 +32,26 @@ class QIN(CTRModel):
         d = (self.n_user_fields + 1) * e + 2 * i
         # mm_similarity: add w * cos(candidate vector, history vector) to the attention scores (w learned, from 0)
         self.sim_weight = nn.Parameter(torch.zeros(1)) if params.mm_similarity else None
-        self.qnn = nn.ModuleList([
-            QuadraticLayer(d, params.rows, params.dropout, params.batch_norm) for _ in range(params.layers)
-        ])
+        self.qnn = nn.ModuleList(
+            [QuadraticLayer(d, params.rows, params.dropout, params.batch_norm) for _ in range(params.layers)]
+        )
         self.out = nn.Linear(d, 1)
 
-    def logits(self, user_fields: Tensor, hist_ids: Tensor, hist_tags: Tensor, hist_cat: Tensor, hist_mm: Tensor,
-               hist_age: Tensor, cand_fields: Tensor, cand_tags: Tensor, cand_mm: Tensor) -> Tensor:
-        hist_ids, hist_tags, hist_cat, hist_mm, hist_age = self.cut_history(hist_ids, hist_tags, hist_cat, hist_mm, hist_age)
+    def logits(
+        self,
+        user_fields: Tensor,
+        hist_ids: Tensor,
+        hist_tags: Tensor,
+        hist_cat: Tensor,
+        hist_mm: Tensor,
+        hist_age: Tensor,
+        cand_fields: Tensor,
+        cand_tags: Tensor,
+        cand_mm: Tensor,
+    ) -> Tensor:
+        hist_ids, hist_tags, hist_cat, hist_mm, hist_age = self.cut_history(
+            hist_ids, hist_tags, hist_cat, hist_mm, hist_age
+        )
         b = cand_fields.shape[0]
         t = self.emb.candidate(cand_fields, cand_tags, cand_mm)  # [B, I]
         s = self.emb.history(hist_ids, hist_tags, hist_cat, hist_mm)  # [Bu, L, I]
@@ -53,7 +65,7 @@ class QIN(CTRModel):
             x = layer(x)
         return self.out(x).squeeze(-1)
 
-    def prepare_for_export(self) -> "QIN":
+    def prepare_for_export(self) -> QIN:
         for layer in self.qnn:
             layer.fold()  # type: ignore[operator]
         return self
