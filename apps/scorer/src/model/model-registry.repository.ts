@@ -43,8 +43,7 @@ export class ModelRegistryRepository {
          WHERE toString(status) = 'production' GROUP BY version
        ) USING version
        ORDER BY current DESC, promoted_ms DESC, version DESC
-       LIMIT {limit:UInt32}`,
-      { limit },
+       LIMIT ${Math.max(1, Math.trunc(limit))}`, // 18.16 takes no CAST in LIMIT: an integer literal
     );
     if (!rows.some((r) => Number(r.current) === 1)) return [];
     return rows.map(({ version, model_type, artifact_uri, feature_spec_version }) => ({
