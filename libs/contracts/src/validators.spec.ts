@@ -8,6 +8,7 @@ import {
   MAX_MESSAGE_BYTES,
   MAX_REASON_CHARS,
 } from './validators';
+import { escapeLoneSurrogates } from './well-formed';
 
 const event = {
   schema_version: 1,
@@ -141,5 +142,23 @@ describe('contracts', () => {
     // The four DLQ headers at their longest (reason, topic name up to 249 chars, partition, offset).
     const headers = MAX_REASON_CHARS * 3 + 249 + 11 + 20 + 4 * 32;
     expect(headers).toBeLessThan(DLQ_OVERHEAD_BYTES);
+  });
+});
+
+describe('decode reasons', () => {
+  it('are well-formed even when V8 quotes half a surrogate pair of the input', () => {
+    const raw = Buffer.from('{"a":"😀😀"#}');
+    const r = decode('event', raw);
+    expect(!r.ok && r.reason).toMatch(/^bad JSON/);
+    const reason = !r.ok ? r.reason : '';
+    expect(Buffer.from(reason).toString()).toBe(reason);
+  });
+
+  it('escape lone surrogates as text and never end in half a pair when clipped', () => {
+    expect(escapeLoneSurrogates('a\ud800b\udc00 😀')).toBe('a\\ud800b\\udc00 😀');
+    const r = decode('event', Buffer.from(`{"${'😀'.repeat(600)}":1}`));
+    const reason = !r.ok ? r.reason : '';
+    expect(reason.length).toBeLessThanOrEqual(MAX_REASON_CHARS);
+    expect(Buffer.from(reason).toString()).toBe(reason);
   });
 });

@@ -3,7 +3,7 @@ import eventSchema from './schemas/event.v1.schema.json';
 import itemSchema from './schemas/item.v1.schema.json';
 import scoreLogSchema from './schemas/score-log.v1.schema.json';
 import type { BehaviourEvent, CatalogueItem, ScoreLogRecord } from './types';
-import { decodeUtf8, findIllFormedString, isWellFormed } from './well-formed';
+import { decodeUtf8, escapeLoneSurrogates, findIllFormedString, isWellFormed } from './well-formed';
 
 /**
  * Largest encoded message the contracts accept; larger ones are rejected before parsing, and the
@@ -61,8 +61,17 @@ export function validate<K extends ContractName>(
   return { ok: false, reason: `schema: ${describe(fn.errors)}` };
 }
 
-const clip = (s: string): string =>
-  s.length > MAX_REASON_CHARS ? `${s.slice(0, MAX_REASON_CHARS - 3)}...` : s;
+/**
+ * A reason as it goes into a DLQ header: well-formed (V8's JSON errors quote the input and may cut a
+ * surrogate pair in half) and at most MAX_REASON_CHARS long, never ending in half a pair.
+ */
+function clip(reason: string): string {
+  const s = escapeLoneSurrogates(reason);
+  if (s.length <= MAX_REASON_CHARS) return s;
+  let end = MAX_REASON_CHARS - 3;
+  if (/[\ud800-\udbff]/.test(s[end - 1]!)) end--;
+  return `${s.slice(0, end)}...`;
+}
 
 /**
  * Decodes a raw Kafka message value: size limit, strict UTF-8 (invalid bytes are rejected, never

@@ -17,6 +17,14 @@ export function isWellFormed(s: string): boolean {
   return true;
 }
 
+/** `s` with each lone surrogate written as the text `\\udXXX` (a reason or log line must itself be well-formed). */
+export function escapeLoneSurrogates(s: string): string {
+  return s.replace(
+    /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16)}`,
+  );
+}
+
 /** JSON Pointer of a property name or index (RFC 6901 escaping, as ajv's instancePath). */
 const pointer = (path: string, key: string | number): string =>
   `${path}/${String(key).replace(/~/g, '~0').replace(/\//g, '~1')}`;

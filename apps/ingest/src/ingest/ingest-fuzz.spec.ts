@@ -1,0 +1,256 @@
+import fc from 'fast-check';
+import { isUtf8 } from 'node:buffer';
+import { MAX_REASON_CHARS, type BehaviourEvent, type CatalogueItem } from '@mmctr/contracts';
+import { routeMessages, type ContractKind, type Record_ } from './message-router';
+import { encodeEvents, epochSeconds, eventRow, itemRow } from './row-mappers';
+
+// Property test of the ingest front door: random bytes, random JSON and events/items carrying random
+// Unicode (lone surrogates included) go through routeMessages and the row mappers as real Buffers.
+// Every message must come out either as a row holding exactly what was sent or as a dead letter with a
+// reason and its original bytes; nothing may throw.
+
+const INGESTED_AT = 1_767_225_600;
+
+/** Independent oracle for "survives UTF-8 unchanged" (no lone surrogates): encode and decode. */
+const utf8RoundTrips = (s: string): boolean => Buffer.from(s, 'utf8').toString('utf8') === s;
+
+function allStrings(v: unknown, out: string[] = []): string[] {
+  if (typeof v === 'string') out.push(v);
+  else if (Array.isArray(v)) v.forEach((x) => allStrings(x, out));
+  else if (v !== null && typeof v === 'object')
+    for (const [k, x] of Object.entries(v)) {
+      out.push(k);
+      allStrings(x, out);
+    }
+  return out;
+}
+
+/** Reads back what encodeEvents wrote (RowBinary), in its column order. */
+function readEvents(buf: Buffer): Record<string, unknown>[] {
+  let at = 0;
+  const varint = (): number => {
+    let n = 0;
+    let shift = 0;
+    for (;;) {
+      const b = buf[at++]!;
+      n += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return n;
+      shift += 7;
+    }
+  };
+  const str = (): string => {
+    const n = varint();
+    const s = buf.subarray(at, at + n);
+    at += n;
+    // The exact bytes must be valid UTF-8 (ClickHouse stores bytes; readers decode them).
+    expect(isUtf8(s)).toBe(true);
+    return s.toString('utf8');
+  };
+  const rows: Record<string, unknown>[] = [];
+  const types = ['', 'impression', 'click', 'conversion'];
+  while (at < buf.length) {
+    const r: Record<string, unknown> = {};
+    r.event_id = str();
+    r.type = types[buf.readInt8(at++)];
+    r.ts_ms = Number(buf.readBigUInt64LE(at));
+    at += 8;
+    r.event_time = buf.readUInt32LE(at);
+    at += 4;
+    r.user_id = str();
+    r.item_id = str();
+    r.request_id = str();
+    r.position = buf.readUInt16LE(at);
+    at += 2;
+    r.device = str();
+    r.placement = str();
+    r.country = str();
+    r.value = buf.readDoubleLE(at);
+    at += 8;
+    r.schema_version = buf.readUInt8(at++);
+    r.ingested_at = buf.readUInt32LE(at);
+    at += 4;
+    rows.push(r);
+  }
+  return rows;
+}
+
+/** Routes one message and checks the outcome; returns the stored record, or undefined if dead-lettered. */
+function route<K extends ContractKind>(kind: K, value: Buffer): Record_<K> | undefined {
+  const { valid, invalid } = routeMessages(kind, 'fuzz', 3, [{ offset: '7', key: null, value }]);
+  expect(valid.length + invalid.length).toBe(1);
+  if (invalid.length === 1) {
+    const d = invalid[0]!;
+    expect(d.value).toBe(value); // the original bytes, untouched
+    expect(d.reason.length).toBeGreaterThan(0);
+    expect(d.reason.length).toBeLessThanOrEqual(MAX_REASON_CHARS);
+    expect(utf8RoundTrips(d.reason)).toBe(true); // a header value, sent as UTF-8
+    return undefined;
+  }
+  const rec = valid[0]!;
+  // Stored only if the bytes were valid UTF-8 JSON and decoded to exactly this record.
+  expect(isUtf8(value)).toBe(true);
+  expect(rec).toEqual(JSON.parse(value.toString('utf8')));
+  expect(allStrings(rec).every(utf8RoundTrips)).toBe(true);
+  if (kind === 'event') checkEventRow(rec as BehaviourEvent);
+  else checkItemRow(rec as CatalogueItem);
+  return rec;
+}
+
+function checkEventRow(e: BehaviourEvent): void {
+  const row = eventRow(e, INGESTED_AT);
+  const expected = {
+    event_id: e.event_id,
+    type: e.type,
+    ts_ms: e.ts_ms,
+    event_time: epochSeconds(e.ts_ms),
+    user_id: e.user_id,
+    item_id: e.item_id,
+    request_id: e.request_id,
+    position: e.position ?? 0,
+    device: e.context?.device ?? '',
+    placement: e.context?.placement ?? '',
+    country: e.context?.country ?? '',
+    value: e.value ?? 0,
+    schema_version: 1,
+    ingested_at: INGESTED_AT,
+  };
+  expect(row).toEqual(expected);
+  expect(readEvents(encodeEvents([e], INGESTED_AT))).toEqual([expected]);
+}
+
+function checkItemRow(i: CatalogueItem): void {
+  const row = itemRow(i, INGESTED_AT);
+  expect(row).toMatchObject({
+    item_id: i.item_id,
+    ts_ms: i.ts_ms,
+    title: i.title,
+    description: i.description ?? '',
+    category: i.category ?? '',
+    tags: i.tags ?? [],
+    image: i.image ?? '',
+  });
+  expect(row.content_hash).toMatch(/^[0-9a-f]{64}$/);
+  // Items are inserted as JSONEachRow: the JSON text carries the strings exactly.
+  expect(JSON.parse(JSON.stringify(row))).toEqual(row);
+}
+
+// Strings: any UTF-16 units (lone surrogates included), well-formed text of any plane, and NUL/controls.
+const anyUnits = (min: number, max: number) =>
+  fc.string({
+    unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)),
+    minLength: min,
+    maxLength: max,
+  });
+const text = (min: number, max: number) =>
+  fc.oneof(
+    fc.string({ unit: 'binary', minLength: min, maxLength: max }),
+    fc.string({ unit: 'grapheme', minLength: min, maxLength: max }),
+    anyUnits(min, max),
+    fc
+      .constantFrom('\u0000', 'a\u0000b', '😀', '\ud800', 'x\udc00', '\ufeff', '\u2028')
+      .filter((s) => s.length >= min),
+  );
+const notMinusZero = (n: number) => !Object.is(n, -0);
+
+const eventArb: fc.Arbitrary<BehaviourEvent> = fc.record(
+  {
+    schema_version: fc.constant(1 as const),
+    event_id: fc.stringMatching(/^[A-Za-z0-9_.:-]{1,64}$/),
+    type: fc.constantFrom('impression' as const, 'click' as const, 'conversion' as const),
+    ts_ms: fc.integer({ min: 946_684_800_000, max: 4_102_444_800_000 }),
+    user_id: text(1, 60),
+    item_id: text(1, 60),
+    request_id: text(1, 60),
+    position: fc.integer({ min: 0, max: 10_000 }),
+    context: fc.record(
+      { device: text(0, 16), placement: text(0, 30), country: text(0, 4) },
+      { requiredKeys: [] },
+    ),
+    value: fc.double({ min: 0, max: 1e9, noNaN: true }).filter(notMinusZero),
+  },
+  { requiredKeys: ['schema_version', 'event_id', 'type', 'ts_ms', 'user_id', 'item_id', 'request_id'] },
+);
+
+const itemArb: fc.Arbitrary<CatalogueItem> = fc.record(
+  {
+    schema_version: fc.constant(1 as const),
+    item_id: text(1, 60),
+    ts_ms: fc.integer({ min: 946_684_800_000, max: 4_102_444_800_000 }),
+    title: text(1, 200),
+    description: text(0, 400),
+    category: text(0, 30),
+    tags: fc.array(text(1, 30), { maxLength: 5 }),
+    image: text(0, 200),
+  },
+  { requiredKeys: ['schema_version', 'item_id', 'ts_ms', 'title'] },
+);
+
+const bytesOf = (v: unknown) => Buffer.from(JSON.stringify(v), 'utf8');
+const RUNS = 2_500;
+
+describe('ingest fuzz: routeMessages + row mappers', () => {
+  it('stores an event with random Unicode exactly as given, or dead-letters it if a string is not well-formed', () => {
+    fc.assert(
+      fc.property(eventArb, (e) => {
+        const rec = route('event', bytesOf(e));
+        // JSON.stringify escapes a lone surrogate (\udXXX): valid bytes, so only the contract can catch it.
+        if (allStrings(e).every(utf8RoundTrips)) expect(rec).toEqual(e);
+        else expect(rec).toBeUndefined();
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('stores an item with random Unicode exactly as given, or dead-letters it if a string is not well-formed', () => {
+    fc.assert(
+      fc.property(itemArb, (i) => {
+        const rec = route('item', bytesOf(i));
+        if (allStrings(i).every(utf8RoundTrips)) expect(rec).toEqual(i);
+        else expect(rec).toBeUndefined();
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('never stores an event whose bytes were corrupted into invalid UTF-8 (no U+FFFD rewriting)', () => {
+    const corrupt = fc.constantFrom(
+      [0x80],
+      [0xff],
+      [0xc3],
+      [0xc0, 0x80],
+      [0xed, 0xa0, 0x80],
+      [0xf4, 0x90, 0x80, 0x80],
+    );
+    fc.assert(
+      fc.property(eventArb, corrupt, fc.nat(), (e, bad, where) => {
+        const good = bytesOf(e);
+        const at = where % (good.length + 1);
+        const value = Buffer.concat([good.subarray(0, at), Buffer.from(bad), good.subarray(at)]);
+        expect(route('event', value)).toBeUndefined();
+        const { invalid } = routeMessages('event', 'fuzz', 0, [{ offset: '0', key: null, value }]);
+        expect(invalid[0]!.reason).toMatch(/^invalid UTF-8 at byte \d+$/);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('routes random bytes, byte-flipped events and random JSON without throwing', () => {
+    const flipped = fc.tuple(eventArb, fc.nat(), fc.integer({ min: 0, max: 255 })).map(([e, where, b]) => {
+      const buf = bytesOf(e);
+      buf[where % buf.length] = b;
+      return buf;
+    });
+    const input = fc.oneof(
+      fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
+      flipped,
+      fc.jsonValue().map(bytesOf),
+      fc.object().map((o) => Buffer.from(JSON.stringify(o) ?? 'null')),
+    );
+    fc.assert(
+      fc.property(input, fc.constantFrom<ContractKind>('event', 'item'), (value, kind) => {
+        route(kind, value);
+      }),
+      { numRuns: RUNS * 2 },
+    );
+  });
+});
