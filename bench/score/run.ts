@@ -70,10 +70,12 @@ function trainerModel(arch: string, config: string): string {
     join(trainer, 'configs', `${config}.json`),
     join(REPO, 'libs', 'features', 'feature_spec.json'),
     join(__dirname, 'make-default-models.py'),
-    ...['export.py', 'layers.py', 'features.py', 'train.py'].map((f) => join(pkg, f)),
-    ...readdirSync(join(pkg, 'models'))
-      .filter((f) => f.endsWith('.py'))
-      .map((f) => join(pkg, 'models', f)),
+    ...['export.py', 'features.py', 'train.py', 'config.py'].map((f) => join(pkg, f)),
+    ...['models', 'layers'].flatMap((sub) =>
+      readdirSync(join(pkg, sub))
+        .filter((f) => f.endsWith('.py'))
+        .map((f) => join(pkg, sub, f)),
+    ),
   ];
   const root = join(REPO, '.cache', 'bench-models', `trainer-${sourcesHash(sources)}`);
   const dir = join(root, `${arch}-${config}`);
