@@ -121,7 +121,7 @@ describe('scorer model lifecycle (real registry, Kafka, Redis)', () => {
     expect(traffic.outcomes.every((o) => o.status === 200 && o.version === 'swap-v2')).toBe(true);
     const ready = (await (await fetch(`${scorer.url}/health/ready`)).json()) as { model_version: string };
     expect(ready.model_version).toBe('swap-v2');
-    expect(scorer.output()).toMatch(/model version failed to load; the serving version stays/);
+    expect(scorer.output()).toMatch(/"reason":"failed to load".*"msg":"model version skipped"/);
   });
 
   it('scores a shadow candidate off the response path and logs both', async () => {
