@@ -1,26 +1,32 @@
-import { Module } from '@nestjs/common';
+import { type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
 import { APP_CONFIG, AppConfigModule, type AppConfig } from '@mmctr/config';
 import { ClickHouseModule } from '@mmctr/clickhouse';
 import { LOGGER, createLogger } from '@mmctr/observability';
 import { AnalyticsRepository } from './analytics.repository';
+import { DashboardApiKeyGuard } from './api-key.guard';
 import { DashboardController } from './dashboard.controller';
-import { DASHBOARD_CONFIG, loadDashboardConfig } from './dashboard-config';
+import { DashboardConfigModule } from './dashboard-config';
 import { DashboardService } from './dashboard.service';
 import { PipelineStateRepository } from './pipeline-state.repository';
+import { SecurityHeadersMiddleware } from './security-headers.middleware';
 
 @Module({
-  imports: [AppConfigModule, ClickHouseModule],
+  imports: [AppConfigModule, DashboardConfigModule, ClickHouseModule],
   controllers: [DashboardController],
   providers: [
-    { provide: DASHBOARD_CONFIG, useFactory: () => loadDashboardConfig() },
     {
       provide: LOGGER,
       inject: [APP_CONFIG],
       useFactory: (c: AppConfig) => createLogger('dashboard', c.LOG_LEVEL),
     },
+    DashboardApiKeyGuard,
     AnalyticsRepository,
     PipelineStateRepository,
     DashboardService,
   ],
 })
-export class AppModule {}
+export class AppModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(SecurityHeadersMiddleware).forRoutes('*');
+  }
+}

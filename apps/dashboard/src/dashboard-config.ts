@@ -1,15 +1,28 @@
+import { Global, Module } from '@nestjs/common';
 import { z } from 'zod';
-import { loadConfigSection } from '@mmctr/config';
+import { envInt as int, envKeyList, loadConfigSection } from '@mmctr/config';
 
-/** Dashboard-only settings; the shared connection settings come from @mmctr/config. */
+/**
+ * Dashboard-only settings. Connections, the embeddings queue's name and BullMQ prefix come from
+ * @mmctr/config, the same variables the ingest producer and the embedder read.
+ */
 export const dashboardConfigSchema = z.object({
-  DASHBOARD_SAMPLE_INTERVAL_MS: z.coerce.number().int().min(200).max(600_000).default(5_000),
-  DASHBOARD_SAMPLES_KEPT: z.coerce.number().int().min(10).max(100_000).default(720),
-  EMBED_QUEUE_NAME: z.string().min(1).default('item-embeddings'),
+  DASHBOARD_SAMPLE_INTERVAL_MS: int(200, 600_000).default(5_000),
+  DASHBOARD_SAMPLES_KEPT: int(10, 100_000).default(720),
+  /** Accepted `x-api-key` values for the dashboard's data; unset leaves it open. */
+  DASHBOARD_API_KEYS: envKeyList(),
 });
 export type DashboardConfig = z.output<typeof dashboardConfigSchema>;
 export const DASHBOARD_CONFIG = Symbol('DASHBOARD_CONFIG');
 
+/** Parses the dashboard's variables; throws ConfigError naming each malformed one. */
 export function loadDashboardConfig(env: NodeJS.ProcessEnv = process.env): DashboardConfig {
   return loadConfigSection(dashboardConfigSchema, env);
 }
+
+@Global()
+@Module({
+  providers: [{ provide: DASHBOARD_CONFIG, useFactory: (): DashboardConfig => loadDashboardConfig() }],
+  exports: [DASHBOARD_CONFIG],
+})
+export class DashboardConfigModule {}

@@ -1,9 +1,10 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { Queue } from 'bullmq';
+import type Redis from 'ioredis';
 import type { Admin } from 'kafkajs';
 import { APP_CONFIG, type AppConfig } from '@mmctr/config';
 import { createKafka } from '@mmctr/kafka';
-import { DASHBOARD_CONFIG, type DashboardConfig } from './dashboard-config';
+import { createBullRedis, embeddingQueueRef } from '@mmctr/online-store';
 
 export interface QueueDepth {
   waiting: number;
@@ -19,16 +20,14 @@ export class PipelineStateRepository implements OnApplicationShutdown {
   private readonly admin: Admin;
   private adminConnected: Promise<void> | null = null;
   private readonly queue: Queue;
+  private readonly redis: Redis;
 
-  constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(DASHBOARD_CONFIG) dashboard: DashboardConfig,
-  ) {
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     this.admin = createKafka(config).admin();
-    const redis = new URL(config.REDIS_URL);
-    this.queue = new Queue(dashboard.EMBED_QUEUE_NAME, {
-      connection: { host: redis.hostname, port: Number(redis.port || 6379), maxRetriesPerRequest: 1 },
-    });
+    // The queue the embedder consumes: same name, prefix and Redis connection settings.
+    const { name, prefix } = embeddingQueueRef(config);
+    this.redis = createBullRedis(config, { blocking: false });
+    this.queue = new Queue(name, { connection: this.redis, prefix });
   }
 
   /** Messages the ingest consumer group has not committed yet, summed over its topics' partitions. */
@@ -62,6 +61,7 @@ export class PipelineStateRepository implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await this.queue.close();
+    this.redis.disconnect(); // a connection the queue was given is not the queue's to close
     if (this.adminConnected) await this.admin.disconnect();
   }
 }

@@ -4,3 +4,4 @@ export * from './readiness.controller';
 export * from './percentile';
 export * from './worker-thread';
 export * from './shutdown-watchdog';
+export * from './api-key.guard';

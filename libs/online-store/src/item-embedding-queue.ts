@@ -1,5 +1,6 @@
 import { Queue } from 'bullmq';
 import type Redis from 'ioredis';
+import type { AppConfig } from '@mmctr/config';
 import { embeddingJobId } from './content-hash';
 import type { ItemFeatures } from './online-store';
 
@@ -7,6 +8,14 @@ import type { ItemFeatures } from './online-store';
 export type ItemEmbeddingJob = ItemFeatures;
 
 export const ITEM_EMBEDDINGS_QUEUE = 'item-embeddings';
+
+/** Name and key prefix of the embeddings queue: producers, the worker and readers all use this. */
+export function embeddingQueueRef(config: Pick<AppConfig, 'EMBEDDINGS_QUEUE' | 'BULLMQ_PREFIX'>): {
+  name: string;
+  prefix: string;
+} {
+  return { name: config.EMBEDDINGS_QUEUE, prefix: config.BULLMQ_PREFIX };
+}
 
 /**
  * Producer side of the `item-embeddings` BullMQ queue. The job id is derived from the item id and its
@@ -27,6 +36,13 @@ export class ItemEmbeddingQueue {
         removeOnFail: { count: 10_000 },
       },
     });
+  }
+
+  static fromConfig(
+    connection: Redis,
+    config: Pick<AppConfig, 'EMBEDDINGS_QUEUE' | 'BULLMQ_PREFIX'>,
+  ): ItemEmbeddingQueue {
+    return new ItemEmbeddingQueue(connection, embeddingQueueRef(config));
   }
 
   async enqueue(items: readonly ItemFeatures[]): Promise<void> {

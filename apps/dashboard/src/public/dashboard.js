@@ -84,8 +84,22 @@
     render(sectionData.ok ? sectionData.data : []);
   }
 
+  // The API key (when the dashboard has one) arrives once as ?key=..., is kept for this tab only and
+  // taken out of the address bar, and goes with every data request as x-api-key.
+  const KEY_ITEM = 'mmctr-dashboard-key';
+  const params = new URLSearchParams(location.search);
+  if (params.has('key')) {
+    sessionStorage.setItem(KEY_ITEM, params.get('key'));
+    params.delete('key');
+    const rest = params.toString();
+    history.replaceState(null, '', location.pathname + (rest ? '?' + rest : '') + location.hash);
+  }
+
   async function refresh() {
-    const res = await fetch('api/dashboard');
+    const key = sessionStorage.getItem(KEY_ITEM);
+    const res = await fetch('api/dashboard', { headers: key ? { 'x-api-key': key } : {} });
+    if (res.status === 401) throw new Error('unauthorized: open the dashboard once with ?key=<API key>');
+    if (!res.ok) throw new Error('HTTP ' + res.status);
     const d = await res.json();
     show('ctr', d.ctr, (rows) =>
       chart('chart-ctr', [{ name: 'ctr', points: rows.map((r) => [r.t, r.ctr]) }], { xLabel: time }),
@@ -103,9 +117,17 @@
         })),
         { diagonal: true, xDomain: [0, top], yDomain: [0, top] },
       );
-      document.getElementById('legend-calibration').innerHTML = versions
-        .map((v, i) => `<span><i style="background:${COLORS[i % COLORS.length]}"></i>${v}</span>`)
-        .join('');
+      // Model versions are data: text nodes only, never markup.
+      const legend = document.getElementById('legend-calibration');
+      legend.replaceChildren(
+        ...versions.map((v, i) => {
+          const item = document.createElement('span');
+          const swatch = document.createElement('i');
+          swatch.style.background = COLORS[i % COLORS.length];
+          item.append(swatch, document.createTextNode(String(v)));
+          return item;
+        }),
+      );
     });
     show('lag', d.ingest_lag, (rows) =>
       chart('chart-lag', [{ name: 'lag', points: rows.map((r) => [r.t, r.value]) }], { xLabel: clock }),

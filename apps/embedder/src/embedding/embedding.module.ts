@@ -1,10 +1,9 @@
 import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
-import IORedis from 'ioredis';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { APP_CONFIG, type AppConfig } from '@mmctr/config';
 import { ClickHouseService } from '@mmctr/clickhouse';
-import { createRedis } from '@mmctr/online-store';
+import { createBullRedis, createRedis } from '@mmctr/online-store';
 import { EMBEDDER_CONFIG, type EmbedderConfig, loadEmbedderConfig } from '../config/embedder-config';
 import { ImageLoader } from '../image/image-loader';
 import { InferencePool } from '../inference/inference-pool';
@@ -56,7 +55,7 @@ import { EmbeddingService } from './embedding.service';
     {
       provide: BULL_REDIS,
       inject: [APP_CONFIG],
-      useFactory: (c: AppConfig) => new IORedis(c.REDIS_URL, { maxRetriesPerRequest: null }),
+      useFactory: (c: AppConfig) => createBullRedis(c),
     },
     {
       provide: ProjectionStore,

@@ -3,6 +3,7 @@ import { Queue } from 'bullmq';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { APP_CONFIG, type AppConfig } from '@mmctr/config';
+import { embeddingQueueRef } from '@mmctr/online-store';
 import { EMBEDDER_CONFIG, type EmbedderConfig } from '../config/embedder-config';
 import { LOGGER } from '../logger';
 import { EmbedderMetrics } from '../metrics/embedder-metrics';
@@ -28,8 +29,8 @@ const QUEUE = Symbol('EMBEDDINGS_QUEUE_HANDLE');
         c: EmbedderConfig,
       ) =>
         new EmbeddingWorker(service, redis, metrics, log, {
-          queue: app.EMBEDDINGS_QUEUE,
-          prefix: app.BULLMQ_PREFIX,
+          queue: embeddingQueueRef(app).name,
+          prefix: embeddingQueueRef(app).prefix,
           concurrency: c.EMBEDDER_CONCURRENCY,
           lockDurationMs: c.EMBEDDER_LOCK_DURATION_MS,
           stalledIntervalMs: c.EMBEDDER_STALLED_INTERVAL_MS,
@@ -40,8 +41,10 @@ const QUEUE = Symbol('EMBEDDINGS_QUEUE_HANDLE');
       // Read-only handle for the queue-depth metric.
       provide: QUEUE,
       inject: [BULL_REDIS, APP_CONFIG],
-      useFactory: (redis: Redis, app: AppConfig) =>
-        new Queue(app.EMBEDDINGS_QUEUE, { connection: redis, prefix: app.BULLMQ_PREFIX }),
+      useFactory: (redis: Redis, app: AppConfig) => {
+        const { name, prefix } = embeddingQueueRef(app);
+        return new Queue(name, { connection: redis, prefix });
+      },
     },
   ],
   exports: [EmbeddingWorker],

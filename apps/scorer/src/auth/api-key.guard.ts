@@ -1,28 +1,11 @@
-import { timingSafeEqual } from 'node:crypto';
-import {
-  type CanActivate,
-  type ExecutionContext,
-  Inject,
-  Injectable,
-  UnauthorizedException,
-} from '@nestjs/common';
-import type { FastifyRequest } from 'fastify';
+import { Inject, Injectable } from '@nestjs/common';
+import { ApiKeyGuard as SharedApiKeyGuard } from '@mmctr/observability';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
 
-/** Optional API-key check on `x-api-key`; open when SCORER_API_KEYS is empty. */
+/** The shared `x-api-key` check with the scorer's keys; open when SCORER_API_KEYS is unset. */
 @Injectable()
-export class ApiKeyGuard implements CanActivate {
-  private readonly keys: Buffer[];
-
+export class ApiKeyGuard extends SharedApiKeyGuard {
   constructor(@Inject(SCORER_CONFIG) config: ScorerConfig) {
-    this.keys = config.SCORER_API_KEYS.map((k) => Buffer.from(k));
-  }
-
-  canActivate(ctx: ExecutionContext): boolean {
-    if (this.keys.length === 0) return true;
-    const header = ctx.switchToHttp().getRequest<FastifyRequest>().headers['x-api-key'];
-    const given = Buffer.from(typeof header === 'string' ? header : '');
-    if (this.keys.some((k) => k.length === given.length && timingSafeEqual(k, given))) return true;
-    throw new UnauthorizedException('missing or invalid x-api-key');
+    super(config.SCORER_API_KEYS);
   }
 }
