@@ -17,6 +17,9 @@ describe('dashboard (headless Chromium)', () => {
   let ch: ClickHouseService;
   const run = uniqueName('dash');
   const modelVersion = `${run}-qin`;
+  // Stored data that is markup: it must show as text, never become elements or run.
+  const hostileVersion = `<img src=x onerror="window.__xss=1">${run}`;
+  const apiKey = `dash-key-${run}`;
 
   beforeAll(async () => {
     ch = testClickHouse();
@@ -87,7 +90,42 @@ describe('dashboard (headless Chromium)', () => {
         ingested_at: now,
       })),
     );
+    await ch.insert(
+      'score_log',
+      scored.slice(0, 10).map((s, r) => ({
+        request_id: `${s.request_id}-x`,
+        ts_ms: base + r * 3_600_000,
+        event_time: Math.floor((base + r * 3_600_000) / 1000),
+        user_id: `${run}-u${r % 5}`,
+        model_version: hostileVersion,
+        feature_spec_version: 'fs-1',
+        shadow_model_version: '',
+        device: 'mobile',
+        placement: 'feed',
+        country: 'DE',
+        history_item_ids: [],
+        item_ids: s.item_ids,
+        positions: [0, 1, 2, 3],
+        ctrs: s.ctrs,
+        shadow_ctrs: [],
+        degraded: 0,
+        ingested_at: now,
+      })),
+    );
     await ch.insert('models', [
+      {
+        version: hostileVersion,
+        model_type: '<b>autoint</b>',
+        status: 'candidate',
+        artifact_uri: '/tmp/none',
+        feature_spec_version: 'fs-1',
+        metrics: '{}',
+        train_from_ms: base,
+        train_to_ms: base + 86_400_000,
+        git_rev: 'test',
+        created_at: now,
+        updated_ms: Date.now(),
+      },
       {
         version: modelVersion,
         model_type: 'qin',
@@ -120,6 +158,7 @@ describe('dashboard (headless Chromium)', () => {
 
     process.env.HTTP_PORT = '0';
     process.env.DASHBOARD_SAMPLE_INTERVAL_MS = '500';
+    process.env.DASHBOARD_API_KEYS = apiKey;
     const { bootstrap } = await import('../../apps/dashboard/src/main');
     app = await bootstrap();
     browser = await chromium.launch({
@@ -143,11 +182,21 @@ describe('dashboard (headless Chromium)', () => {
     await ch?.close();
   });
 
+  afterAll(() => {
+    delete process.env.DASHBOARD_API_KEYS;
+  });
+
   it('renders every chart with data and lists the production model', async () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    const violations: string[] = [];
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) violations.push(m.text());
+    });
     const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
-    await page.goto(url);
+    // The key comes once in the address; the page keeps it for the tab and removes it from the URL.
+    await page.goto(`${url}?key=${encodeURIComponent(apiKey)}`);
     await page.waitForSelector('body[data-loaded="true"]');
+    expect(new URL(page.url()).search).toBe('');
     // Lag and queue depth come from periodic samples; wait until the page has drawn some.
     await page.waitForFunction(
       () =>
@@ -173,7 +222,44 @@ describe('dashboard (headless Chromium)', () => {
     await expect(row.textContent()).resolves.toContain('0.8123');
     expect(await page.locator('.error').allTextContents()).toEqual(['', '', '', '', '', '']);
 
+    // The hostile model version is shown as text, in the legend and the table, and nothing ran.
+    expect(await page.locator('#legend-calibration').textContent()).toContain(hostileVersion);
+    const hostileRow = page.locator('#models tr.candidate', { hasText: hostileVersion });
+    await expect(hostileRow.textContent()).resolves.toContain('<b>autoint</b>');
+    expect(await page.locator('main img, main b').count()).toBe(0);
+    expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    expect(violations).toEqual([]);
+
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
+  });
+
+  it('sends a strict Content-Security-Policy and security headers', async () => {
+    const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    for (const path of ['/', '/dashboard.js', '/dashboard.css']) {
+      const res = await fetch(url + path);
+      expect([path, res.status]).toEqual([path, 200]);
+      const csp = res.headers.get('content-security-policy') ?? '';
+      expect(csp).toMatch(/(^|; )default-src 'self'(;|$)/);
+      expect(csp).toMatch(/(^|; )script-src 'self'(;|$)/);
+      expect(csp).toMatch(/(^|; )object-src 'none'(;|$)/);
+      expect(csp).toMatch(/(^|; )frame-ancestors 'none'(;|$)/);
+      expect(csp).not.toMatch(/unsafe-inline|unsafe-eval/);
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    }
+    // No inline script or style is left for the policy to block.
+    const html = await (await fetch(url + '/')).text();
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>|<style|\son[a-z]+=|style="/i);
+  });
+
+  it('serves the data only with the API key when DASHBOARD_API_KEYS is set', async () => {
+    const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    expect((await fetch(`${url}/api/dashboard`)).status).toBe(401);
+    expect((await fetch(`${url}/api/dashboard`, { headers: { 'x-api-key': 'wrong' } })).status).toBe(401);
+    const ok = await fetch(`${url}/api/dashboard`, { headers: { 'x-api-key': apiKey } });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('content-security-policy')).toContain("default-src 'self'");
+    // The page itself holds no data and stays open, so it can ask for the key.
+    expect((await fetch(`${url}/`)).status).toBe(200);
   });
 });
