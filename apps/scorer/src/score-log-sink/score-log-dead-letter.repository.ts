@@ -1,0 +1,27 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '@mmctr/config';
+import { DeadLetterProducer, createKafka, type DeadLetterInput } from '@mmctr/kafka';
+
+/**
+ * The score-log sink's dead letters go to the platform DLQ topic (KAFKA_TOPIC_DLQ), with the same
+ * headers as ingest's (the original topic tells them apart). Too large ones go out truncated.
+ */
+@Injectable()
+export class ScoreLogDeadLetterRepository {
+  private readonly producer: DeadLetterProducer;
+
+  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+    this.producer = new DeadLetterProducer(createKafka(config), config.KAFKA_TOPIC_DLQ, {
+      maxMessageBytes: config.DLQ_MAX_MESSAGE_BYTES,
+      headBytes: config.DLQ_HEAD_BYTES,
+    });
+  }
+
+  send(letters: readonly DeadLetterInput[]): Promise<{ truncated: number }> {
+    return this.producer.send(letters);
+  }
+
+  disconnect(): Promise<void> {
+    return this.producer.disconnect();
+  }
+}
