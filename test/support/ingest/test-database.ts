@@ -1,0 +1,43 @@
+import { ClickHouseService, MigrationRunner, loadMigrations } from '@mmctr/clickhouse';
+import { MIGRATIONS_DIR } from '@mmctr/clickhouse/src/migrations/migrate.cli';
+import { adminClickHouse, testConfig, uniqueName } from '../clients';
+
+/**
+ * A ClickHouse database of one test's own (tests that alter tables or start without them must not
+ * touch the shared test database). `migrate()` applies the project's migrations to it.
+ */
+export class TestDatabase {
+  readonly name = uniqueName('mmctr_test_db');
+  private readonly admin = adminClickHouse();
+  private client: ClickHouseService | undefined;
+
+  async create(): Promise<void> {
+    await this.admin.command(`CREATE DATABASE IF NOT EXISTS ${this.name}`);
+  }
+
+  async migrate(): Promise<void> {
+    await new MigrationRunner(this.admin, this.name, loadMigrations(MIGRATIONS_DIR)).migrate();
+  }
+
+  /** A client whose default database is this one. */
+  get clickhouse(): ClickHouseService {
+    const c = testConfig();
+    this.client ??= new ClickHouseService({
+      url: c.CLICKHOUSE_URL,
+      database: this.name,
+      username: c.CLICKHOUSE_USER,
+      password: c.CLICKHOUSE_PASSWORD,
+    });
+    return this.client;
+  }
+
+  command(sql: string): Promise<void> {
+    return this.admin.command(sql);
+  }
+
+  async drop(): Promise<void> {
+    await this.client?.close();
+    await this.admin.command(`DROP DATABASE IF EXISTS ${this.name}`).catch(() => undefined);
+    await this.admin.close();
+  }
+}
