@@ -1,0 +1,307 @@
+// Fuzz acceptance test of apps/ingest against the real Kafka and ClickHouse 18.16: a few thousand random
+// messages (random bytes, random JSON, corrupted UTF-8, events and items whose strings are random Unicode
+// with NUL, emoji and lone surrogates) go to isolated topics, followed by ordinary events. Every message
+// must end up either stored exactly as sent (strings compared) or in the DLQ with a reason and its
+// original bytes, and ingestion must not stall (the later events are stored).
+import fc from 'fast-check';
+import type { Kafka } from 'kafkajs';
+import type Redis from 'ioredis';
+import type { ClickHouseService } from '@mmctr/clickhouse';
+import { DLQ_HEADERS, type BehaviourEvent, type CatalogueItem } from '@mmctr/contracts';
+import { createKafka, EventProducer } from '@mmctr/kafka';
+import { createRedis } from '@mmctr/online-store';
+import { testClickHouse, testConfig } from '../../support/clients';
+import { IngestProcess, sleep } from '../../support/ingest/ingest-process';
+import { cleanup, createTestTopics, isolatedNames } from '../../support/ingest/fixtures';
+
+jest.setTimeout(600_000);
+
+const FUZZ_EVENTS = 2_000;
+const FUZZ_ITEMS = 400;
+const JUNK = 1_200;
+const LATER_VALID = 300;
+
+interface RawRead {
+  partition: number;
+  offset: string;
+  value: Buffer;
+  headers: Record<string, Buffer>;
+}
+
+/** Reads `expected` messages of `topic` from the start as raw bytes (no decoding of any kind). */
+async function readRaw(
+  kafka: Kafka,
+  topic: string,
+  expected: number,
+  timeoutMs = 180_000,
+): Promise<RawRead[]> {
+  const out: RawRead[] = [];
+  const consumer = kafka.consumer({ groupId: `${topic}-raw-${Date.now()}`, maxBytesPerPartition: 8 << 20 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`only ${out.length}/${expected} messages on ${topic}`)),
+        timeoutMs,
+      );
+      void consumer.run({
+        eachMessage: async ({ message, partition }) => {
+          const headers: Record<string, Buffer> = {};
+          for (const [k, v] of Object.entries(message.headers ?? {})) if (Buffer.isBuffer(v)) headers[k] = v;
+          out.push({ partition, offset: message.offset, value: message.value ?? Buffer.alloc(0), headers });
+          if (out.length >= expected) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+    await sleep(1_000); // an unexpected extra message would show up in the count
+  } finally {
+    await consumer.disconnect();
+  }
+  return out;
+}
+
+/** Survives UTF-8 unchanged: no lone surrogate anywhere. */
+const roundTrips = (s: string): boolean => Buffer.from(s).toString() === s;
+const allStrings = (v: unknown): string[] =>
+  typeof v === 'string'
+    ? [v]
+    : Array.isArray(v)
+      ? v.flatMap(allStrings)
+      : v !== null && typeof v === 'object'
+        ? Object.entries(v).flatMap(([k, x]) => [k, ...allStrings(x)])
+        : [];
+
+const anyUnits = (min: number, max: number) =>
+  fc.string({
+    unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)),
+    minLength: min,
+    maxLength: max,
+  });
+const text = (min: number, max: number) =>
+  fc.oneof(
+    fc.string({ unit: 'binary', minLength: min, maxLength: max }),
+    fc.string({ unit: 'grapheme', minLength: min, maxLength: max }),
+    anyUnits(min, max),
+    fc.constantFrom('a\u0000b', '\u0000', 'é😀🇩🇪', '\ud800', 'x\udc00', '\ufeff', '\\"\n\t\u2028'),
+  );
+
+describe('ingest fuzz (random bytes, JSON and Unicode through Kafka -> ClickHouse / DLQ)', () => {
+  const config = testConfig();
+  let kafka: Kafka;
+  let redis: Redis;
+  let clickhouse: ClickHouseService;
+  let ingest: IngestProcess | undefined;
+  const names = isolatedNames('ingest-fuzz');
+
+  beforeAll(() => {
+    kafka = createKafka(config);
+    redis = createRedis(config);
+    clickhouse = testClickHouse();
+  });
+
+  afterAll(async () => {
+    await ingest?.stop();
+    await cleanup(kafka, redis, names).catch(() => undefined);
+    redis.disconnect();
+    await clickhouse.close();
+  });
+
+  it('stores each message exactly as given or dead-letters it with a reason, and keeps going', async () => {
+    await createTestTopics(kafka, config, names);
+    const p = names.prefix;
+    const ts = fc.integer({ min: 946_684_800_000, max: 4_102_444_800_000 });
+    const events = fc
+      .sample(
+        fc.record(
+          {
+            type: fc.constantFrom('impression' as const, 'click' as const, 'conversion' as const),
+            ts_ms: ts,
+            user_id: text(1, 40),
+            item_id: text(1, 40),
+            request_id: text(1, 40),
+            position: fc.integer({ min: 0, max: 10_000 }),
+            context: fc.record(
+              { device: text(0, 12), placement: text(0, 20), country: text(0, 3) },
+              { requiredKeys: [] },
+            ),
+            value: fc.double({ min: 0, max: 1e9, noNaN: true }).filter((n) => !Object.is(n, -0)),
+          },
+          { requiredKeys: ['type', 'ts_ms', 'user_id', 'item_id', 'request_id'] },
+        ),
+        { numRuns: FUZZ_EVENTS, seed: 42 },
+      )
+      .map((e, i): BehaviourEvent => ({ schema_version: 1, event_id: `${p}e${i}`, ...e }));
+    const items = fc
+      .sample(
+        fc.record(
+          {
+            ts_ms: ts,
+            id: text(0, 20),
+            title: text(1, 100),
+            description: text(0, 200),
+            category: text(0, 20),
+            tags: fc.array(text(1, 20), { maxLength: 5 }),
+            image: text(0, 60),
+          },
+          { requiredKeys: ['ts_ms', 'id', 'title'] },
+        ),
+        { numRuns: FUZZ_ITEMS, seed: 43 },
+      )
+      .map(({ id, ...rest }, i): CatalogueItem => ({
+        schema_version: 1,
+        item_id: `${p}i${i}:${id}`,
+        ...rest,
+      }));
+    const template = JSON.stringify(events[0]);
+    const junk = fc.sample(
+      fc.oneof(
+        fc.uint8Array({ minLength: 1, maxLength: 200 }).map((a) => Buffer.from(a)),
+        fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v))),
+        // A valid event with invalid UTF-8 spliced in somewhere.
+        fc
+          .tuple(
+            fc.nat(template.length),
+            fc.constantFrom(
+              [0xff],
+              [0x80],
+              [0xc3],
+              [0xc0, 0x80],
+              [0xed, 0xa0, 0x80],
+              [0xf4, 0x90, 0x80, 0x80],
+            ),
+          )
+          .map(([at, bad]) => {
+            const b = Buffer.from(template);
+            return Buffer.concat([b.subarray(0, at), Buffer.from(bad), b.subarray(at)]);
+          }),
+      ),
+      { numRuns: JUNK, seed: 44 },
+    );
+    const later = Array.from({ length: LATER_VALID }, (_, i): BehaviourEvent => ({
+      schema_version: 1,
+      event_id: `${p}later${i}`,
+      type: 'click',
+      ts_ms: 1_767_225_600_000 + i,
+      user_id: `${p}u${i % 7}`,
+      item_id: `i${i}`,
+      request_id: `r${i}`,
+    }));
+
+    // Raw bytes, as a foreign producer would write them (the SDK would refuse the bad ones).
+    const producer = new EventProducer(kafka, {
+      eventsTopic: names.env.KAFKA_TOPIC_EVENTS,
+      itemsTopic: names.env.KAFKA_TOPIC_ITEMS,
+    });
+    const eventValues = [...events.map((e) => Buffer.from(JSON.stringify(e))), ...junk];
+    await producer.sendRaw(
+      names.env.KAFKA_TOPIC_EVENTS,
+      eventValues.map((value) => ({ key: null, value })),
+    );
+    await producer.sendRaw(
+      names.env.KAFKA_TOPIC_ITEMS,
+      items.map((i) => ({ key: null, value: Buffer.from(JSON.stringify(i)) })),
+    );
+    await producer.sendEvents(later);
+    await producer.close();
+
+    const goodEvents = [...events.filter((e) => allStrings(e).every(roundTrips)), ...later];
+    const goodItems = items.filter((i) => allStrings(i).every(roundTrips));
+    const deadLetters =
+      eventValues.length + items.length + later.length - goodEvents.length - goodItems.length;
+    // The generators must exercise both outcomes.
+    expect(goodEvents.length).toBeGreaterThan(LATER_VALID + FUZZ_EVENTS / 4);
+    expect(goodEvents.length).toBeLessThan(LATER_VALID + FUZZ_EVENTS);
+    // ... and store NUL and 4-byte UTF-8 (emoji, astral planes) in String columns of both tables.
+    for (const good of [goodEvents, goodItems]) {
+      expect(good.some((r) => allStrings(r).some((s) => s.includes('\u0000')))).toBe(true);
+      expect(good.some((r) => allStrings(r).some((s) => /[\u{10000}-\u{10ffff}]/u.test(s)))).toBe(true);
+    }
+
+    ingest = await IngestProcess.start({ ...names.env, LOG_LEVEL: 'info' });
+    const count = async (table: string, column: string): Promise<number> => {
+      const [row] = await clickhouse.query<{ n: string }>(
+        `SELECT uniqExact(${column}) AS n FROM ${table} WHERE substring(${column}, 1, {n:UInt32}) = {p:String}`,
+        { n: Buffer.byteLength(p), p },
+      );
+      return Number(row?.n ?? 0);
+    };
+    await ingest.waitFor(
+      async () =>
+        (await count('events', 'event_id')) >= goodEvents.length &&
+        (await count('items', 'item_id')) >= goodItems.length,
+      'the valid events and items stored',
+      300_000,
+    );
+
+    // ClickHouse holds exactly the well-formed events, every string as sent (NUL and emoji included).
+    const stored = await clickhouse.query<Record<string, string | number>>(
+      `SELECT event_id, user_id, item_id, request_id, device, placement, country, position, value, toString(ts_ms) AS ts
+       FROM events WHERE substring(event_id, 1, {n:UInt32}) = {p:String}`,
+      { n: Buffer.byteLength(p), p },
+    );
+    const byId = new Map(stored.map((r) => [r.event_id as string, r]));
+    expect([...byId.keys()].sort()).toEqual(goodEvents.map((e) => e.event_id).sort());
+    for (const e of goodEvents) {
+      expect(byId.get(e.event_id)).toEqual({
+        event_id: e.event_id,
+        user_id: e.user_id,
+        item_id: e.item_id,
+        request_id: e.request_id,
+        device: e.context?.device ?? '',
+        placement: e.context?.placement ?? '',
+        country: e.context?.country ?? '',
+        position: e.position ?? 0,
+        value: e.value ?? 0,
+        ts: String(e.ts_ms),
+      });
+    }
+    const storedItems = await clickhouse.query<Record<string, unknown>>(
+      `SELECT item_id, title, description, category, tags, image
+       FROM items WHERE substring(item_id, 1, {n:UInt32}) = {p:String}`,
+      { n: Buffer.byteLength(p), p },
+    );
+    const itemsById = new Map(storedItems.map((r) => [r.item_id as string, r]));
+    expect([...itemsById.keys()].sort()).toEqual(goodItems.map((i) => i.item_id).sort());
+    for (const i of goodItems) {
+      expect(itemsById.get(i.item_id)).toEqual({
+        item_id: i.item_id,
+        title: i.title,
+        description: i.description ?? '',
+        category: i.category ?? '',
+        tags: i.tags ?? [],
+        image: i.image ?? '',
+      });
+    }
+
+    // Every other message is in the DLQ once, with a reason and its original bytes.
+    const sources = new Map<string, Buffer>();
+    for (const [topic, n] of [
+      [names.env.KAFKA_TOPIC_EVENTS, eventValues.length + later.length],
+      [names.env.KAFKA_TOPIC_ITEMS, items.length],
+    ] as const)
+      for (const m of await readRaw(kafka, topic, n))
+        sources.set(`${topic}/${m.partition}/${m.offset}`, m.value);
+    const letters = await readRaw(kafka, names.env.KAFKA_TOPIC_DLQ, deadLetters);
+    expect(letters).toHaveLength(deadLetters);
+    const seen = new Set<string>();
+    for (const l of letters) {
+      const h = (k: string) => l.headers[k]?.toString('utf8') ?? '';
+      const origin = `${h(DLQ_HEADERS.topic)}/${h(DLQ_HEADERS.partition)}/${h(DLQ_HEADERS.offset)}`;
+      expect(sources.has(origin)).toBe(true);
+      expect(seen.has(origin)).toBe(false);
+      seen.add(origin);
+      expect(l.value.equals(sources.get(origin)!)).toBe(true);
+      expect(h(DLQ_HEADERS.reason)).toMatch(
+        /^(invalid UTF-8 at byte \d+|bad JSON: .+|schema: .+|empty message)$/s,
+      );
+    }
+    // A lone surrogate is named as such, not reported as something else.
+    const reasons = letters.map((l) => l.headers[DLQ_HEADERS.reason]!.toString('utf8'));
+    expect(reasons.some((r) => /is not well-formed Unicode \(lone surrogate\)$/.test(r))).toBe(true);
+    expect(reasons.some((r) => r.startsWith('invalid UTF-8 at byte '))).toBe(true);
+  });
+});
