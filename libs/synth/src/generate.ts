@@ -22,7 +22,14 @@ import { LineWriter } from './line-writer';
 import { auc, logLoss } from './metrics';
 import { Rng } from './prng';
 import { generateSchedule, requestId } from './schedule';
-import { type Delayed, type Impression, simulate, type World } from './simulate';
+import {
+  type Delayed,
+  type Impression,
+  type SimulationStats,
+  type Sink,
+  simulate,
+  type World,
+} from './simulate';
 import { generateUsers, round, userLatent } from './users';
 import { topicVocabulary } from './vocabulary';
 
@@ -204,34 +211,85 @@ export async function generate(
   const cfg = resolveConfig(config);
   const outDir = resolve(opts.outDir ?? DEFAULT_OUT_DIR);
   const imageDir = join(outDir, OUTPUT_FILES.images);
-  const periods = periodsOf(cfg);
   const progress = opts.onProgress ?? (() => undefined);
+  const streams = forkStreams(cfg.seed);
+  const world = buildWorld(cfg, streams, imageDir);
 
-  // One root stream, forked per concern in a fixed order.
-  const root = new Rng(cfg.seed, 'mmctr-synth');
-  const itemRng = root.fork('items');
-  const userRng = root.fork('users');
-  const scheduleRng = root.fork('schedule');
-  const modelRng = root.fork('click-model');
-  const pilotRng = root.fork('pilot');
-  const simRng = root.fork('simulation');
+  await rm(imageDir, { recursive: true, force: true });
+  await mkdir(outDir, { recursive: true });
+  const images = startImageRender(world, imageDir, progress);
+  const intercept = await calibrate(world, streams.pilot, (done) =>
+    progress({ phase: 'calibration', done, total: cfg.clickModel.calibrationSteps }),
+  );
+  const { stats, recorded } = await simulateToFiles(world, intercept, streams.simulation, outDir, progress);
+  await writeCatalogueAndLatents(world, outDir);
 
-  const items = generateItems(cfg, periods, itemRng, (id) => join(imageDir, `${id}.png`));
-  const users = generateUsers(cfg, userRng);
-  const schedule = generateSchedule(cfg, periods, users, scheduleRng);
-  const world: World = {
+  const n = stats.impressions;
+  const oracle = oracleReport(recorded, n, world);
+  const counts = {
+    items: world.items.count,
+    coldStartItems: countColdStart(world.items),
+    users: world.users.count,
+    requests: world.schedule.count,
+    impressions: n,
+    clicks: stats.clicks,
+    conversions: stats.conversions,
+  };
+  const ctr = round(n ? stats.clicks / n : 0);
+  await writeFile(
+    join(outDir, OUTPUT_FILES.meta),
+    JSON.stringify(metaJson(cfg, world.periods, intercept, counts, ctr), null, 2) + '\n',
+  );
+  await writeFile(join(outDir, OUTPUT_FILES.oracle), JSON.stringify(oracle, null, 2) + '\n');
+  await images;
+
+  return { outDir, seed: cfg.seed, intercept, periods: world.periods, counts, ctr, oracle };
+}
+
+interface Streams {
+  items: Rng;
+  users: Rng;
+  schedule: Rng;
+  clickModel: Rng;
+  pilot: Rng;
+  simulation: Rng;
+}
+
+/** One root stream, forked per concern in a fixed order: the order is part of the output format. */
+function forkStreams(seed: number): Streams {
+  const root = new Rng(seed, 'mmctr-synth');
+  const items = root.fork('items');
+  const users = root.fork('users');
+  const schedule = root.fork('schedule');
+  const clickModel = root.fork('click-model');
+  const pilot = root.fork('pilot');
+  const simulation = root.fork('simulation');
+  return { items, users, schedule, clickModel, pilot, simulation };
+}
+
+/** Catalogue, users, request schedule and click model: everything the simulation reads. */
+function buildWorld(cfg: SynthConfig, streams: Streams, imageDir: string): World {
+  const periods = periodsOf(cfg);
+  const items = generateItems(cfg, periods, streams.items, (id) => join(imageDir, `${id}.png`));
+  const users = generateUsers(cfg, streams.users);
+  const schedule = generateSchedule(cfg, periods, users, streams.schedule);
+  return {
     cfg,
     periods,
     items,
     users,
     schedule,
     index: new CandidateIndex(items, cfg.items.topics),
-    model: new ClickModel(cfg, modelRng),
+    model: new ClickModel(cfg, streams.clickModel),
   };
+}
 
-  await rm(imageDir, { recursive: true, force: true });
-  await mkdir(outDir, { recursive: true });
-  // Images render on sharp's threads while the main thread simulates events.
+/** Images render on sharp's threads while the main thread simulates events. */
+function startImageRender(
+  { cfg, items }: World,
+  imageDir: string,
+  progress: (p: ProgressUpdate) => void,
+): Promise<void> {
   const images = renderImages(
     items.ids.map((itemId, i) => ({
       itemId,
@@ -248,40 +306,72 @@ export async function generate(
   );
   // Don't leave the render promise unobserved if the simulation throws first.
   images.catch(() => undefined);
+  return images;
+}
 
-  const intercept = await calibrate(world, pilotRng, (done) =>
-    progress({ phase: 'calibration', done, total: cfg.clickModel.calibrationSteps }),
-  );
+/** Per-impression numbers kept in memory for the oracle figures (indexed by impression). */
+interface RecordedImpressions {
+  pTrue: Float64Array;
+  pExpected: Float64Array;
+  pContentBlind: Float64Array;
+  logitWithoutShortTerm: Float64Array;
+  label: Uint8Array;
+  period: Uint8Array;
+  item: Int32Array;
+}
 
-  const total = cfg.requests.impressions;
-  const pTrue = new Float64Array(total);
-  const pExpected = new Float64Array(total);
-  const pContentBlind = new Float64Array(total);
-  const pWithoutShortTerm = new Float64Array(total);
-  const label = new Uint8Array(total);
-  const periodCode = new Uint8Array(total);
-  const shownItem = new Int32Array(total);
+function allocateRecord(total: number): RecordedImpressions {
+  return {
+    pTrue: new Float64Array(total),
+    pExpected: new Float64Array(total),
+    pContentBlind: new Float64Array(total),
+    logitWithoutShortTerm: new Float64Array(total),
+    label: new Uint8Array(total),
+    period: new Uint8Array(total),
+    item: new Int32Array(total),
+  };
+}
+
+/** The real run: events.jsonl and p_true.jsonl stream out, the oracle inputs stay in memory. */
+async function simulateToFiles(
+  world: World,
+  intercept: number,
+  rng: Rng,
+  outDir: string,
+  progress: (p: ProgressUpdate) => void,
+): Promise<{ stats: SimulationStats; recorded: RecordedImpressions }> {
+  const total = world.cfg.requests.impressions;
+  const recorded = allocateRecord(total);
   const events = new LineWriter(join(outDir, OUTPUT_FILES.events));
   const pTrueOut = new LineWriter(join(outDir, OUTPUT_FILES.pTrue));
-  const sink = {
+  const stats = await simulate(world, intercept, rng, {
+    sink: fileSink(world, recorded, events, pTrueOut),
+    onProgress: (done) => progress({ phase: 'events', done, total }),
+  });
+  await Promise.all([events.close(), pTrueOut.close()]);
+  return { stats, recorded };
+}
+
+function fileSink(world: World, rec: RecordedImpressions, events: LineWriter, pTrueOut: LineWriter): Sink {
+  return {
     impression(e: Impression): void {
       // Rounded once: the file and the oracle figures use the same numbers.
       const p = Number(e.pTrue.toPrecision(7));
-      pTrue[e.n] = p;
+      rec.pTrue[e.n] = p;
       const expected = Number(e.pExpected.toPrecision(7));
-      pExpected[e.n] = expected;
-      pContentBlind[e.n] = e.pContentBlind;
-      pWithoutShortTerm[e.n] = e.logitWithoutShortTerm;
-      label[e.n] = e.clicked ? 1 : 0;
-      periodCode[e.n] = PERIODS.indexOf(e.period);
-      shownItem[e.n] = e.item;
+      rec.pExpected[e.n] = expected;
+      rec.pContentBlind[e.n] = e.pContentBlind;
+      rec.logitWithoutShortTerm[e.n] = e.logitWithoutShortTerm;
+      rec.label[e.n] = e.clicked ? 1 : 0;
+      rec.period[e.n] = PERIODS.indexOf(e.period);
+      rec.item[e.n] = e.item;
       const eventId = `imp-${e.n + 1}`;
       events.write(eventJson('impression', eventId, e.ts, world, e));
       pTrueOut.write(
         JSON.stringify({
           event_id: eventId,
           request_id: requestId(e.request),
-          item_id: items.ids[e.item],
+          item_id: world.items.ids[e.item],
           p_true: p,
           p_expected: expected,
           period: e.period,
@@ -297,43 +387,42 @@ export async function generate(
       await pTrueOut.drain();
     },
   };
-  const stats = await simulate(world, intercept, simRng, {
-    sink,
-    onProgress: (done) => progress({ phase: 'events', done, total }),
-  });
-  await Promise.all([events.close(), pTrueOut.close()]);
-  const n = stats.impressions;
+}
 
-  // Catalogue in first-seen order, as a producer would publish it.
+/** items.jsonl (first-seen order, as a producer would publish it) and the two ground-truth files. */
+async function writeCatalogueAndLatents({ cfg, items, users }: World, outDir: string): Promise<void> {
   const catalogue = [...items.catalogue].sort(
     (a, b) => a.ts_ms - b.ts_ms || a.item_id.localeCompare(b.item_id),
   );
   const itemsOut = new LineWriter(join(outDir, OUTPUT_FILES.items));
   for (const it of catalogue) itemsOut.write(JSON.stringify(it));
   const latentItems = new LineWriter(join(outDir, OUTPUT_FILES.latentItems));
-  for (let i = 0; i < items.count; i++) {
-    const topic = items.topic[i] as number;
-    const vocab = topicVocabulary(topic);
-    latentItems.write(
-      JSON.stringify({
-        item_id: items.ids[i],
-        topic,
-        topic_name: vocab.topic.key,
-        category: vocab.category.name,
-        popularity_z: round(items.popularityZ[i] as number),
-        first_seen_ms: items.firstSeenMs[i],
-        cold_start: items.coldStart[i] === 1,
-      }),
-    );
-  }
+  for (let i = 0; i < items.count; i++) latentItems.write(JSON.stringify(itemLatent(items, i)));
   const latentUsers = new LineWriter(join(outDir, OUTPUT_FILES.latentUsers));
   for (let u = 0; u < users.count; u++)
     latentUsers.write(JSON.stringify(userLatent(users, u, cfg.items.topics)));
   await Promise.all([itemsOut.close(), latentItems.close(), latentUsers.close()]);
+}
 
-  const p = pTrue.subarray(0, n);
-  const y = label.subarray(0, n);
-  const per = periodCode.subarray(0, n);
+function itemLatent(items: ItemTable, i: number): Record<string, unknown> {
+  const topic = items.topic[i] as number;
+  const vocab = topicVocabulary(topic);
+  return {
+    item_id: items.ids[i],
+    topic,
+    topic_name: vocab.topic.key,
+    category: vocab.category.name,
+    popularity_z: round(items.popularityZ[i] as number),
+    first_seen_ms: items.firstSeenMs[i],
+    cold_start: items.coldStart[i] === 1,
+  };
+}
+
+function oracleReport(rec: RecordedImpressions, n: number, { cfg, items }: World): OracleReport {
+  const p = rec.pTrue.subarray(0, n);
+  const y = rec.label.subarray(0, n);
+  const per = rec.period.subarray(0, n);
+  const shownItem = rec.item;
   const inPeriod = (code: number) => (i: number) => per[i] === code;
   const all = (): boolean => true;
   const coldStartTest = (i: number): boolean => per[i] === 2 && items.coldStart[shownItem[i] as number] === 1;
@@ -343,32 +432,36 @@ export async function generate(
     validation: scores(q, y, inPeriod(1)),
     test: scores(q, y, inPeriod(2)),
   });
-  const expected = pExpected.subarray(0, n);
-  const oracle: OracleReport = {
+  const expected = rec.pExpected.subarray(0, n);
+  const withoutShortTerm = rec.logitWithoutShortTerm.subarray(0, n);
+  return {
     p_true: byPeriod(p),
     p_true_cold_start_test: scores(p, y, coldStartTest),
     p_expected: byPeriod(expected),
     p_expected_cold_start_test: scores(expected, y, coldStartTest),
-    content_blind_cold_start_test: scores(pContentBlind.subarray(0, n), y, coldStartTest),
+    content_blind_cold_start_test: scores(rec.pContentBlind.subarray(0, n), y, coldStartTest),
     without_short_term_auc: {
-      test: round(auc(pWithoutShortTerm.subarray(0, n), y, inPeriod(2))),
-      overall: round(auc(pWithoutShortTerm.subarray(0, n), y, all)),
+      test: round(auc(withoutShortTerm, y, inPeriod(2))),
+      overall: round(auc(withoutShortTerm, y, all)),
     },
     topic_only_auc: { test: topicOnlyAuc(items, shownItem.subarray(0, n), y, per, cfg.items.topics) },
   };
+}
 
+function countColdStart(items: ItemTable): number {
   let coldStartItems = 0;
   for (let i = 0; i < items.count; i++) coldStartItems += items.coldStart[i] as number;
-  const counts = {
-    items: items.count,
-    coldStartItems,
-    users: users.count,
-    requests: schedule.count,
-    impressions: n,
-    clicks: stats.clicks,
-    conversions: stats.conversions,
-  };
-  const meta = {
+  return coldStartItems;
+}
+
+function metaJson(
+  cfg: SynthConfig,
+  periods: Periods,
+  intercept: number,
+  counts: SynthSummary['counts'],
+  ctr: number,
+): Record<string, unknown> {
+  return {
     generator: 'mmctr synth',
     format_version: 1,
     seed: cfg.seed,
@@ -382,18 +475,13 @@ export async function generate(
     split: { validation_start_ms: periods.validationStartMs, test_start_ms: periods.testStartMs },
     calibrated_intercept: round(intercept),
     counts,
-    ctr: round(n ? stats.clicks / n : 0),
+    ctr,
     cold_start: {
-      items: coldStartItems,
-      share: round(coldStartItems / items.count),
+      items: counts.coldStartItems,
+      share: round(counts.coldStartItems / counts.items),
       from_ms: periods.testStartMs,
     },
     topics: Array.from({ length: cfg.items.topics }, (_, t) => topicVocabulary(t).topic.key),
     files: OUTPUT_FILES,
   };
-  await writeFile(join(outDir, OUTPUT_FILES.meta), JSON.stringify(meta, null, 2) + '\n');
-  await writeFile(join(outDir, OUTPUT_FILES.oracle), JSON.stringify(oracle, null, 2) + '\n');
-  await images;
-
-  return { outDir, seed: cfg.seed, intercept, periods, counts, ctr: meta.ctr, oracle };
 }
