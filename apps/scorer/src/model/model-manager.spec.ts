@@ -114,7 +114,7 @@ describe('ModelManager: which version serves', () => {
     t.promote('v3');
     await t.manager.sync();
     expect([t.manager.version('production'), t.manager.version('fallback')]).toEqual(['v3', 'v2']);
-    expect(t.loaded.map((m) => [m.version, m.retired])).toEqual([
+    expect(t.loaded.map((m) => [m.version, m.wasRetired])).toEqual([
       ['v1', true],
       ['v2', false],
       ['v3', false],

@@ -3,10 +3,7 @@
 import { loadFeatureSpec } from '@mmctr/features';
 import { InputBuffers, type ModelDims, type OnnxModel } from '../../src/model/onnx-model';
 
-export interface FakeModel extends OnnxModel {
-  retired: boolean;
-  runs: number;
-}
+export type FakeModel = OnnxModel & { wasRetired: boolean; runs: number };
 
 /** A model version whose CTRs are `answer(buffers, batch)`; tracks runs and retirement. */
 export function fakeModel(
@@ -29,7 +26,7 @@ export function fakeModel(
     capacity,
     takesAge: false,
     microBatching: false,
-    retired: false,
+    wasRetired: false,
     runs: 0,
     acquireBuffers: () => new InputBuffers(dims, capacity),
     releaseBuffers: () => undefined,
@@ -39,7 +36,7 @@ export function fakeModel(
     },
     enter: () => () => undefined,
     retire: () => {
-      model.retired = true;
+      model.wasRetired = true;
     },
   };
   return model as unknown as FakeModel;
