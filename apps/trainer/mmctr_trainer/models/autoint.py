@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from ..config import AutoIntParams
 from ..layers import MLP, InteractingLayer, ModelSchema, masked_mean
-from .base import CTRModel, embeddings_for
+from .base import CTRModel, ServingInputs, embeddings_for
 
 
 class AutoIntPlus(CTRModel):
@@ -32,39 +32,25 @@ class AutoIntPlus(CTRModel):
         self.att_out = nn.Linear(self.n_fields * d, 1)
         self.dnn = MLP(self.n_fields * e, list(params.hidden), params.dropout, params.batch_norm)
 
-    def logits(
-        self,
-        user_fields: Tensor,
-        hist_ids: Tensor,
-        hist_tags: Tensor,
-        hist_cat: Tensor,
-        hist_mm: Tensor,
-        hist_age: Tensor,
-        cand_fields: Tensor,
-        cand_tags: Tensor,
-        cand_mm: Tensor,
-    ) -> Tensor:
-        hist_ids, hist_tags, hist_cat, hist_mm, hist_age = self.cut_history(
-            hist_ids, hist_tags, hist_cat, hist_mm, hist_age
-        )
-        b = cand_fields.shape[0]
+    def score(self, x: ServingInputs) -> Tensor:
+        b = x.cand_fields.shape[0]
         em = self.emb
-        hist = em.history(hist_ids, hist_tags, hist_cat, hist_mm)  # [Bu, L, 4E]: id, category, tags, vector
-        weights = self.history_weights(hist_ids, hist_age, hist.dtype)  # mask x age gate
-        pooled = masked_mean(hist, hist_ids > 0, weights).reshape(hist.shape[0], 4, em.dim)
-        user = torch.cat([em.user_fields(user_fields, self.first_user_field), pooled], 1)  # [Bu, U + 4, E]
+        hist = em.history(x.hist_ids, x.hist_tags, x.hist_cat, x.hist_mm)  # [Bu, L, 4E]: id, category, tags, vector
+        weights = self.history_weights(x, hist.dtype)  # mask x age gate
+        pooled = masked_mean(hist, x.hist_ids > 0, weights).reshape(hist.shape[0], 4, em.dim)
+        user = torch.cat([em.user_fields(x.user_fields, self.first_user_field), pooled], 1)  # [Bu, U + 4, E]
         cand = torch.stack(
             [
-                em.item_id(cand_fields[:, 0]),
-                em.category_of(cand_fields[:, 1]),
-                em.pos(cand_fields),
-                em.tags(cand_tags),
-                em.vector(cand_mm),
+                em.item_id(x.cand_fields[:, 0]),
+                em.category_of(x.cand_fields[:, 1]),
+                em.pos(x.cand_fields),
+                em.tags(x.cand_tags),
+                em.vector(x.cand_mm),
             ],
             1,
         )  # [B, 5, E]
-        x = torch.cat([self.per_candidate(user, b), cand], 1)  # [B, F, E]
-        h = x
+        f = torch.cat([self.per_candidate(user, b), cand], 1)  # [B, F, E]
+        h = f
         for layer in self.interacting:
             h = layer(h)
-        return (self.att_out(h.flatten(1)) + self.dnn(x.flatten(1))).squeeze(-1)
+        return (self.att_out(h.flatten(1)) + self.dnn(f.flatten(1))).squeeze(-1)

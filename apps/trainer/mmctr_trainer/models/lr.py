@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from ..config import LRParams
 from ..layers import Embeddings, ModelSchema, masked_mean
-from .base import CTRModel
+from .base import CTRModel, ServingInputs
 
 
 class LR(CTRModel):
@@ -20,24 +20,10 @@ class LR(CTRModel):
         self.emb = Embeddings(schema, 1)
         self.bias = nn.Parameter(torch.zeros(1))
 
-    def logits(
-        self,
-        user_fields: Tensor,
-        hist_ids: Tensor,
-        hist_tags: Tensor,
-        hist_cat: Tensor,
-        hist_mm: Tensor,
-        hist_age: Tensor,
-        cand_fields: Tensor,
-        cand_tags: Tensor,
-        cand_mm: Tensor,
-    ) -> Tensor:
-        hist_ids, hist_tags, hist_cat, hist_mm, hist_age = self.cut_history(
-            hist_ids, hist_tags, hist_cat, hist_mm, hist_age
-        )
-        b = cand_fields.shape[0]
-        user = self.emb.user_fields(user_fields).sum(dim=(1, 2))  # [Bu]
-        item = self.emb.candidate(cand_fields, cand_tags, cand_mm).sum(-1)  # [B]
-        hist = self.emb.history(hist_ids, hist_tags, hist_cat, hist_mm)  # [Bu, L, 4]
-        user = user + masked_mean(hist, hist_ids > 0).sum(-1)  # mean weight of the clicked items
-        return self.bias + item + self.emb.pos(cand_fields).squeeze(-1) + self.per_candidate(user, b)
+    def score(self, x: ServingInputs) -> Tensor:
+        b = x.cand_fields.shape[0]
+        user = self.emb.user_fields(x.user_fields).sum(dim=(1, 2))  # [Bu]
+        item = self.emb.candidate(x.cand_fields, x.cand_tags, x.cand_mm).sum(-1)  # [B]
+        hist = self.emb.history(x.hist_ids, x.hist_tags, x.hist_cat, x.hist_mm)  # [Bu, L, 4]
+        user = user + masked_mean(hist, x.hist_ids > 0).sum(-1)  # mean weight of the clicked items
+        return self.bias + item + self.emb.pos(x.cand_fields).squeeze(-1) + self.per_candidate(user, b)
