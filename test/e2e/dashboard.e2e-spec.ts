@@ -4,11 +4,13 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { chromium, type Browser } from 'playwright-core';
-import type { ClickHouseService } from '@mmctr/clickhouse';
-import { testClickHouse, uniqueName } from '../support/clients';
+import { type ClickHouseService, loadMigrations, MigrationRunner } from '@mmctr/clickhouse';
+import { MIGRATIONS_DIR } from '@mmctr/clickhouse/src/migrations/migrate.cli';
+import { adminClickHouse, testClickHouse, uniqueName } from '../support/clients';
 
 // Loads the dashboard in headless Chromium (Debian's package) against the real ClickHouse, Kafka and
-// Redis, and checks that every chart renders with data. The screenshot is kept as a test artefact.
+// Redis, and checks that every chart renders with data. The dashboard charts whole views, so it gets a
+// database of its own: other suites' rows in the shared one are not its data. The screenshot is kept as a test artefact.
 const ARTIFACTS = join(__dirname, '..', '..', 'test-artifacts');
 
 describe('dashboard (headless Chromium)', () => {
@@ -21,7 +23,17 @@ describe('dashboard (headless Chromium)', () => {
   const hostileVersion = `<img src=x onerror="window.__xss=1">${run}`;
   const apiKey = `dash-key-${run}`;
 
+  const database = run;
+  const savedDatabase = process.env.CLICKHOUSE_DATABASE;
+
   beforeAll(async () => {
+    const admin = adminClickHouse();
+    try {
+      await new MigrationRunner(admin, database, loadMigrations(MIGRATIONS_DIR)).migrate();
+    } finally {
+      await admin.close();
+    }
+    process.env.CLICKHOUSE_DATABASE = database;
     ch = testClickHouse();
     const base = Date.UTC(2026, 0, 5);
     const now = Math.floor(Date.now() / 1000);
@@ -182,8 +194,12 @@ describe('dashboard (headless Chromium)', () => {
     await ch?.close();
   });
 
-  afterAll(() => {
+  afterAll(async () => {
     delete process.env.DASHBOARD_API_KEYS;
+    process.env.CLICKHOUSE_DATABASE = savedDatabase;
+    const admin = adminClickHouse();
+    await admin.command(`DROP DATABASE IF EXISTS ${database}`).catch(() => undefined);
+    await admin.close();
   });
 
   it('renders every chart with data and lists the production model', async () => {

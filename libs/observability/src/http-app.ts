@@ -14,13 +14,24 @@ import { installShutdownWatchdog } from './shutdown-watchdog';
 export async function startHttpApp(module: Type<unknown>, name: string): Promise<NestFastifyApplication> {
   // Before the module is built: a signal during start-up is bounded too.
   const boot = loadConfig();
-  installShutdownWatchdog(createLogger(name, boot.LOG_LEVEL), { timeoutMs: boot.SHUTDOWN_TIMEOUT_MS });
+  const removeWatchdog = installShutdownWatchdog(createLogger(name, boot.LOG_LEVEL), {
+    timeoutMs: boot.SHUTDOWN_TIMEOUT_MS,
+  });
   const app = await NestFactory.create<NestFastifyApplication>(module, new FastifyAdapter(), {
     bufferLogs: true,
   });
   const log = app.get<Logger>(LOGGER);
   app.useLogger(new NestPinoLogger(log));
   app.enableShutdownHooks();
+  // An app closed in-process (tests) takes its watchdog's signal listeners with it.
+  const close = app.close.bind(app);
+  app.close = async () => {
+    try {
+      await close();
+    } finally {
+      removeWatchdog();
+    }
+  };
   const config = app.get<AppConfig>(APP_CONFIG);
   await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
   log.info({ url: await app.getUrl() }, `${name} listening`);
