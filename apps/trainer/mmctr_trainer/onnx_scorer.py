@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from .train import DataSource
+    from .data_source import DataSource
 
 
 class OnnxScorer:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,18 +13,20 @@ import numpy as np
 
 from .ch import ClickHouse
 from .config import TrainerConfig
+from .data_source import DataSource
 from .export import OnnxScorer, batch_graph_name, export_batch_onnx, export_onnx, model_card, quantize_int8
 from .layers import ModelSchema
 from .metrics import auc
 from .registry import git_rev, new_version, register, registry_root, write_artifact
-from .train import DataSource, metrics_table, predict, train_model
+from .train import metrics_table, predict, train_model
 
 
-class WithoutVectors:
+class WithoutVectors(DataSource):
     """A data source whose multimodal vectors are zeros (the 'without mm' ablation)."""
 
     def __init__(self, inner: DataSource):
         self.inner = inner
+        self.sort_shuffled = inner.sort_shuffled
         if hasattr(inner, "zero_mm"):
             inner.zero_mm = True  # skip gathering vectors that are zeroed anyway
 
@@ -41,18 +43,11 @@ class WithoutVectors:
     def cold(self, split: str) -> np.ndarray:
         return self.inner.cold(split)
 
-    def batches(
-        self,
-        split: str,
-        batch_size: int,
-        shuffle: bool = False,
-        rng: np.random.Generator | None = None,
-        limit: int | None = None,
-    ) -> Iterator[dict[str, np.ndarray]]:
-        for b in self.inner.batches(split, batch_size, shuffle=shuffle, rng=rng, limit=limit):
-            b["hist_mm"] = np.zeros(b["hist_mm"].shape, dtype=np.float32)  # calloc: cheaper than zeros_like
-            b["cand_mm"] = np.zeros(b["cand_mm"].shape, dtype=np.float32)
-            yield b
+    def gather(self, split: str, idx: np.ndarray) -> dict[str, np.ndarray]:
+        b = self.inner.gather(split, idx)
+        b["hist_mm"] = np.zeros(b["hist_mm"].shape, dtype=np.float32)  # calloc: cheaper than zeros_like
+        b["cand_mm"] = np.zeros(b["cand_mm"].shape, dtype=np.float32)
+        return b
 
 
 def train_export_register(

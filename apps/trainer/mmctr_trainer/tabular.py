@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .data_source import DataSource
 from .features import cached_bucket
 from .layers import ModelSchema
 
@@ -23,7 +23,7 @@ def _time_key(v: str) -> float | str:
         return v  # ISO-8601 strings sort lexicographically
 
 
-class TabularSet:
+class TabularSet(DataSource):
     def __init__(
         self,
         path: str | Path,
@@ -136,16 +136,3 @@ class TabularSet:
             "cand_mm": np.zeros((n, 1), np.float32),
             "label": self.label[rows],
         }
-
-    def batches(
-        self,
-        split: str,
-        batch_size: int,
-        shuffle: bool = False,
-        rng: np.random.Generator | None = None,
-        limit: int | None = None,
-    ) -> Iterator[dict[str, np.ndarray]]:
-        n = self.rows(split) if limit is None else min(limit, self.rows(split))
-        order = (rng or np.random.default_rng()).permutation(n) if shuffle else np.arange(n)
-        for s in range(0, n, batch_size):
-            yield self.gather(split, order[s : s + batch_size])

@@ -10,33 +10,20 @@ from __future__ import annotations
 import copy
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from .config import ModelParams, TrainerConfig, TrainingParams
+from .data_source import DataSource
 from .features import INPUT_NAMES
 from .layers import ModelSchema
 from .metrics import auc, logloss
 from .models import CTRModel, build_model
-
-
-class DataSource(Protocol):
-    def rows(self, split: str) -> int: ...
-    def labels(self, split: str) -> np.ndarray: ...
-    def cold(self, split: str) -> np.ndarray: ...
-    def batches(
-        self,
-        split: str,
-        batch_size: int,
-        shuffle: bool = False,
-        rng: np.random.Generator | None = None,
-        limit: int | None = None,
-    ) -> Iterator[dict[str, np.ndarray]]: ...
 
 
 def pick_device() -> torch.device:

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from mmctr_trainer.config import load_config
+from mmctr_trainer.data_source import DataSource
 from mmctr_trainer.export import (
     OnnxScorer,
     batch_graph_name,
@@ -260,7 +261,7 @@ def test_history_rank_weights_slots_by_recency():
     assert np.abs(a - b).max() > 1e-4
 
 
-class _ToyData:
+class _ToyData(DataSource):
     """A DataSource of random serving tensors (train 400 rows; val / test 100)."""
 
     def __init__(self):
@@ -279,12 +280,8 @@ class _ToyData:
     def cold(self, split):
         return np.zeros(len(self.y[split]), dtype=np.uint8)
 
-    def batches(self, split, batch_size, shuffle=False, rng=None, limit=None):
-        n = self.rows(split) if limit is None else min(limit, self.rows(split))
-        order = (rng or np.random.default_rng()).permutation(n) if shuffle else np.arange(n)
-        for s in range(0, n, batch_size):
-            idx = order[s : s + batch_size]
-            yield {**{k: v[idx] for k, v in self.x[split].items()}, "label": self.y[split][idx]}
+    def gather(self, split, idx):
+        return {**{k: v[idx] for k, v in self.x[split].items()}, "label": self.y[split][idx]}
 
 
 def test_epoch_rows_samples_that_many_rows_per_epoch():

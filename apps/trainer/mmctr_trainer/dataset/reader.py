@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
+from ..data_source import DataSource
 from .splits import SPLITS
 
 
-class TrainSet:
+class TrainSet(DataSource):
     """A built training set on disk: memory-mapped columns, batches gathered on demand."""
+
+    sort_shuffled = True
 
     def __init__(self, folder: str | Path, trim_history: bool = True):
         self.folder = Path(folder)
@@ -82,17 +84,3 @@ class TrainSet:
             ),
             "label": np.asarray(c["label"][idx]).astype(np.float32),
         }
-
-    def batches(
-        self,
-        split: str,
-        batch_size: int,
-        shuffle: bool = False,
-        rng: np.random.Generator | None = None,
-        limit: int | None = None,
-    ) -> Iterator[dict[str, np.ndarray]]:
-        n = self.rows(split) if limit is None else min(limit, self.rows(split))
-        order = (rng or np.random.default_rng()).permutation(n) if shuffle else np.arange(n)
-        for s in range(0, n, batch_size):
-            idx = np.sort(order[s : s + batch_size]) if shuffle else order[s : s + batch_size]
-            yield self.gather(split, idx)
