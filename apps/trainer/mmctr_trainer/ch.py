@@ -28,24 +28,12 @@ class ClickHouseError(RuntimeError):
         self.code = code
 
 
+# ClickHouse string-literal escapes: backslash, quote, NUL and the control characters that would break a line.
+_ESCAPES = str.maketrans({"\\": "\\\\", "'": "\\'", "\x00": "\\0", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
 def escape_string(s: str) -> str:
-    out = []
-    for ch in s:
-        if ch == "\\":
-            out.append("\\\\")
-        elif ch == "'":
-            out.append("\\'")
-        elif ch == "\x00":
-            out.append("\\0")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        else:
-            out.append(ch)
-    return "'" + "".join(out) + "'"
+    return "'" + s.translate(_ESCAPES) + "'"
 
 
 def literal(v: Any) -> str:

@@ -245,26 +245,28 @@ def encode_user(spec: FeatureSpec, user: dict[str, Any]) -> dict[str, np.ndarray
         ],
         dtype=np.int64,
     )
-    hist_ids = np.zeros((1, L), dtype=np.int64)
-    hist_tags = np.zeros((1, L, TAG_SLOTS), dtype=np.int64)
-    hist_cat = np.zeros((1, L), dtype=np.int64)
-    hist_mm = np.zeros((1, L, D), dtype=np.float32)
-    hist_age = np.zeros((1, L), dtype=np.int64)
+    u = user_tensors(spec, user_fields)
     now = int(user.get("ts_ms", 0))
     for i, h in enumerate(list(user.get("history") or [])[:L]):
-        hist_ids[0, i] = cached_bucket("item_id", h.get("item_id", ""), spec.item_buckets)
-        hist_cat[0, i] = cached_bucket("category", h.get("category", "") or "", spec.category_buckets)
-        hist_tags[0, i] = encode_tags(spec, h.get("tags"))
-        hist_mm[0, i] = fit_vector(h.get("mm"), D)
+        u["hist_ids"][0, i] = cached_bucket("item_id", h.get("item_id", ""), spec.item_buckets)
+        u["hist_cat"][0, i] = cached_bucket("category", h.get("category", "") or "", spec.category_buckets)
+        u["hist_tags"][0, i] = encode_tags(spec, h.get("tags"))
+        u["hist_mm"][0, i] = fit_vector(h.get("mm"), D)
         if h.get("ts_ms") is not None and spec.age_boundaries_ms:
-            hist_age[0, i] = age_bucket(now - int(h["ts_ms"]), spec.age_boundaries_ms)
+            u["hist_age"][0, i] = age_bucket(now - int(h["ts_ms"]), spec.age_boundaries_ms)
+    return u
+
+
+def user_tensors(spec: FeatureSpec, user_fields: np.ndarray) -> dict[str, np.ndarray]:
+    """The user inputs (batch 1) with an empty history (every slot padding), for the caller to fill."""
+    L, D = spec.history_length, spec.mm_dim
     return {
         "user_fields": user_fields,
-        "hist_ids": hist_ids,
-        "hist_tags": hist_tags,
-        "hist_cat": hist_cat,
-        "hist_mm": hist_mm,
-        "hist_age": hist_age,
+        "hist_ids": np.zeros((1, L), dtype=np.int64),
+        "hist_tags": np.zeros((1, L, TAG_SLOTS), dtype=np.int64),
+        "hist_cat": np.zeros((1, L), dtype=np.int64),
+        "hist_mm": np.zeros((1, L, D), dtype=np.float32),
+        "hist_age": np.zeros((1, L), dtype=np.int64),
     }
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..dataset import TS_BITS, ItemTable
-from ..features import TAG_SLOTS, FeatureSpec, age_buckets, cached_bucket, encode_user_fields, position_value
+from ..features import FeatureSpec, age_buckets, cached_bucket, encode_user_fields, position_value, user_tensors
 
 
 class ItemLookup:
@@ -102,22 +102,18 @@ def encode_logged(
     user_fields = np.array(
         [encode_user_fields(spec, row.user_id, row.device, row.placement, row.country, row.ts_ms)], dtype=np.int64
     )
+    u = user_tensors(spec, user_fields)
     h_rows, h_hid = hist
     n = min(L, len(h_rows))
-    hist_ids = np.zeros((1, L), dtype=np.int64)
-    hist_cat = np.zeros((1, L), dtype=np.int64)
-    hist_tags = np.zeros((1, L, TAG_SLOTS), dtype=np.int64)
-    hist_mm = np.zeros((1, L, D), dtype=np.float32)
     if n:
         hr = h_rows[:n]
-        hist_ids[0, :n] = h_hid[:n]
-        hist_cat[0, :n] = a["cat"][hr]
-        hist_tags[0, :n] = a["tags"][hr]
-        hist_mm[0, :n] = _vectors(a, hr, D)
-    hist_age = np.zeros((1, L), dtype=np.int64)
+        u["hist_ids"][0, :n] = h_hid[:n]
+        u["hist_cat"][0, :n] = a["cat"][hr]
+        u["hist_tags"][0, :n] = a["tags"][hr]
+        u["hist_mm"][0, :n] = _vectors(a, hr, D)
     k = min(n, len(row.history_ts_ms))
     if k and spec.age_boundaries_ms:
-        hist_age[0, :k] = age_buckets(
+        u["hist_age"][0, :k] = age_buckets(
             row.ts_ms - np.asarray(row.history_ts_ms[:k], dtype=np.int64), spec.age_boundaries_ms
         )
     c_rows, c_hid = cand
@@ -128,12 +124,7 @@ def encode_logged(
         count=len(row.positions),
     )
     return {
-        "user_fields": user_fields,
-        "hist_ids": hist_ids,
-        "hist_tags": hist_tags,
-        "hist_cat": hist_cat,
-        "hist_mm": hist_mm,
-        "hist_age": hist_age,
+        **u,
         "cand_fields": np.ascontiguousarray(np.stack([c_hid.astype(np.int64), a["cat"][c_rows], pos], axis=1)),
         "cand_tags": np.ascontiguousarray(a["tags"][c_rows]),
         "cand_mm": _vectors(a, c_rows, D),

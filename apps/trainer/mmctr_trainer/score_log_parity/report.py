@@ -15,9 +15,10 @@ from .assembly import LoggedRow
 WORST_KEPT = 5
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ParityStats:
-    tolerance: float
+    """The running counts of one parity check against its `tolerance` (max |served - recomputed| CTR)."""
+
     rows_checked: int = 0
     candidates_checked: int = 0
     max_abs_diff: float = 0.0
@@ -36,6 +37,7 @@ class ParityStats:
     changed_after_request_refs: int = 0
     without_vector_refs: int = 0
     worst: list[dict[str, Any]] = field(default_factory=list)
+    tolerance: float
 
     def add_row(
         self, row: LoggedRow, offline: np.ndarray, served: np.ndarray, cand_flags: dict[str, np.ndarray]
