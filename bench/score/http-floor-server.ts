@@ -6,7 +6,7 @@ import 'reflect-metadata';
 import { Body, Controller, HttpCode, Module, Post } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, RouteSchema, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { scoreResponseSchema, type ScoreResponse } from '../../apps/scorer/src/scoring/score-request';
+import { scoreResponseSchema, type ScoreResponse } from '@mmctr/scorer';
 
 @Controller('v1')
 class FloorController {

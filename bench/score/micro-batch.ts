@@ -11,8 +11,9 @@
 import { performance } from 'node:perf_hooks';
 import { arg, numberArg } from '../support/cli-args';
 import { percentile } from '@mmctr/observability';
-import { InputBuffers, OnnxModel, type SessionSettings } from '../../apps/scorer/src/model/onnx-model';
-import { ensureBenchTopic, http, resolveModel, seed, startScorer } from './run';
+import { InputBuffers, OnnxModel, type SessionSettings } from '@mmctr/scorer';
+import { resolveModel } from './lib/models';
+import { ensureBenchTopic, http, seed, startScorer } from './lib/scorer-process';
 
 const MODELS = arg('models', 'qin-demo,autoint-demo').split(',');
 const REQUESTS = arg('requests', '2,8').split(',').map(Number);

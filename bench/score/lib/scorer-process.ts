@@ -1,0 +1,170 @@
+// The scorer as the benches run it: a child process on the local stack (Redis seeded with the bench's
+// items and history, score logging to a bench topic), and the HTTP clients that time it.
+import '../../../test/setup/load-stack-env.js';
+import { spawn } from 'node:child_process';
+import { Agent, request } from 'node:http';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { loadConfig } from '@mmctr/config';
+import { createKafka, ensureTopics } from '@mmctr/kafka';
+import { OnlineStore, createRedis, mmVectorKey } from '@mmctr/online-store';
+import { freePort } from '../../../test/support/free-port';
+import { B, D, DURATION, FILE, L, REPO, SPINNING, THREADS } from './settings';
+import { timeRuns } from './timing';
+
+/** Items, multimodal vectors and one user's 64-click history in Redis under `prefix`; the request body. */
+export async function seed(prefix: string): Promise<{ body: string }> {
+  const config = loadConfig();
+  const redis = createRedis(config);
+  const store = new OnlineStore(redis, { keyPrefix: prefix, types: ['click'], cap: 100, historyTtlS: 3600 });
+  const now = Date.now();
+  const items = Array.from({ length: B + L }, (_, i) => ({
+    schema_version: 1 as const,
+    item_id: `bench-item-${i}`,
+    ts_ms: now,
+    title: `item ${i}`,
+    category: `cat-${i % 40}`,
+    tags: [`tag-${i % 97}`, `tag-${i % 13}`, `tag-${i % 7}`],
+  }));
+  await store.upsertItems(items);
+  const pipeline = redis.pipeline();
+  for (let i = 0; i < items.length; i++) {
+    const v = Float32Array.from({ length: D }, (_, k) => Math.sin(i * 0.37 + k));
+    pipeline.hset(mmVectorKey(prefix, `bench-item-${i}`), 'ts_ms', now, 'v', Buffer.from(v.buffer));
+  }
+  await pipeline.exec();
+  await store.recordBehaviour(
+    Array.from({ length: L }, (_, k) => ({
+      schema_version: 1 as const,
+      event_id: `bench-${k}`,
+      type: 'click' as const,
+      ts_ms: now - 1000 * (k + 1),
+      user_id: 'bench-user',
+      item_id: `bench-item-${B + k}`,
+      request_id: `bench-r${k}`,
+    })),
+  );
+  redis.disconnect();
+  const body = JSON.stringify({
+    user_id: 'bench-user',
+    context: { device: 'android', placement: 'feed', country: 'DE' },
+    candidates: Array.from({ length: B }, (_, i) => ({ item_id: `bench-item-${i}`, position: i % 32 })),
+  });
+  return { body };
+}
+
+/** One POST /v1/score on a keep-alive agent; rejects unless 200. */
+export function post(url: string, body: string, agent: Agent): Promise<void> {
+  const { hostname, port } = new URL(url);
+  return new Promise<void>((resolve, reject) => {
+    const req = request(
+      {
+        hostname,
+        port,
+        path: '/v1/score',
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json' },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () =>
+          res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`)),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Sequential requests on one keep-alive connection, timed with hrtime (autocannon rounds to ms). */
+export async function sequential(url: string, body: string, n: number) {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const r = await timeRuns(() => post(url, body, agent), 20, n);
+  agent.destroy();
+  return r;
+}
+
+export async function http(url: string, body: string, connections: number) {
+  const result = await autocannon({
+    url: `${url}/v1/score`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+    connections,
+    pipelining: 1,
+    duration: DURATION,
+  });
+  return {
+    connections,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    rps: result.requests.average,
+    candidatesPerS: result.requests.average * B,
+    non2xx: result.non2xx,
+    errors: result.errors,
+  };
+}
+
+/** Polls the scorer's stage histograms: mean ms per stage since the scorer started. */
+export async function stageMeans(url: string): Promise<Record<string, number>> {
+  const metrics = await (await fetch(`${url}/metrics`)).text();
+  const read = (what: string, name: string) =>
+    Number(
+      new RegExp(`mmctr_scorer_stage_duration_seconds_${what}\\{stage="${name}"\\} (\\S+)`).exec(
+        metrics,
+      )?.[1],
+    );
+  return Object.fromEntries(
+    ['history', 'items', 'encode', 'inference'].map((n) => [n, (read('sum', n) / read('count', n)) * 1e3]),
+  );
+}
+
+/** The scores topic the benchmark's scorers log to, created if missing. */
+export async function ensureBenchTopic(): Promise<string> {
+  const topic = 'mmctr.scores.bench';
+  await ensureTopics(createKafka(loadConfig()), [{ topic, numPartitions: 1, replicationFactor: 1 }]);
+  return topic;
+}
+
+export async function startScorer(
+  dir: string,
+  prefix: string,
+  topic: string,
+  env: Record<string, string> = {},
+) {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    ['-r', join(REPO, 'scripts/register.js'), join(REPO, 'apps/scorer/src/main.ts')],
+    {
+      cwd: REPO,
+      env: {
+        ...process.env,
+        HTTP_PORT: String(port),
+        LOG_LEVEL: 'warn',
+        REDIS_KEY_PREFIX: prefix,
+        KAFKA_TOPIC_SCORES: topic,
+        SCORER_MODEL_DIR: dir,
+        SCORER_MODEL_FILE: FILE,
+        SCORER_ITEM_CACHE_SOURCE: 'none',
+        SCORE_LOG_SINK_ENABLED: 'false',
+        SCORER_INTRA_OP_THREADS: String(THREADS),
+        SCORER_ORT_ALLOW_SPINNING: SPINNING === '1' ? 'true' : 'false',
+        ...env,
+      },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    const ok = await fetch(`${url}/health/ready`)
+      .then((r) => r.ok)
+      .catch(() => false);
+    if (ok) break;
+    if (child.exitCode !== null || i > 600) throw new Error('scorer did not become ready');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { url, child };
+}
