@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from .ch import ClickHouse
@@ -14,6 +15,19 @@ from .config import ConfigError, load_config
 def _add_ch(p: argparse.ArgumentParser) -> None:
     p.add_argument("--database", help="ClickHouse database (default: CLICKHOUSE_DATABASE from deploy/local/stack.env)")
     p.add_argument("--clickhouse-url", help="default: CLICKHOUSE_URL")
+
+
+def _command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    fn: Callable[[argparse.Namespace], int],
+    help: str,
+) -> argparse.ArgumentParser:
+    """A subcommand that runs `fn`, with the ClickHouse options every command takes."""
+    p = sub.add_parser(name, help=help)
+    _add_ch(p)
+    p.set_defaults(fn=fn)
+    return p
 
 
 def _ch(args: argparse.Namespace) -> ClickHouse:
@@ -237,11 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="mmctr-train", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
 
-    p = sub.add_parser("build", help="build a point-in-time training set from ClickHouse into a folder")
-    _add_ch(p)
+    p = _command(sub, "build", cmd_build, "build a point-in-time training set from ClickHouse into a folder")
     _add_split(p)
     p.add_argument("--out", required=True)
-    p.set_defaults(fn=cmd_build)
 
     def train_opts(p: argparse.ArgumentParser) -> None:
         p.add_argument("--model", default="qin", choices=["qin", "autoint", "din", "lr", "all"])
@@ -251,17 +263,14 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--max-epochs", type=int)
         p.add_argument("--no-register", action="store_true", help="write the artifact but no row in ClickHouse")
 
-    p = sub.add_parser("train", help="train on ClickHouse data, export ONNX (+ int8), register a candidate")
-    _add_ch(p)
+    p = _command(sub, "train", cmd_train, "train on ClickHouse data, export ONNX (+ int8), register a candidate")
     _add_split(p)
     train_opts(p)
     p.add_argument("--trainset", help="training-set folder (reused when it exists; default .local/trainsets/<db>)")
     p.add_argument("--rebuild", action="store_true", help="rebuild the training set even if --trainset exists")
     p.add_argument("--no-mm", action="store_true", help="zero the multimodal vectors (ablation)")
-    p.set_defaults(fn=cmd_train)
 
-    p = sub.add_parser("import", help="train the same models on your own tabular CSV")
-    _add_ch(p)
+    p = _command(sub, "import", cmd_import, "train the same models on your own tabular CSV")
     train_opts(p)
     p.add_argument("--csv", required=True)
     p.add_argument("--label", required=True)
@@ -269,29 +278,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--split", default="random", choices=["random", "time"])
     p.add_argument("--time-col")
     p.add_argument("--buckets", type=int, default=65536, help="hash buckets per field")
-    p.set_defaults(fn=cmd_import)
 
-    p = sub.add_parser(
-        "load-jsonl", help="dev: insert JSONL events / items into ClickHouse as the ingest app would (no Kafka)"
+    p = _command(
+        sub,
+        "load-jsonl",
+        cmd_load_jsonl,
+        "dev: insert JSONL events / items into ClickHouse as the ingest app would (no Kafka)",
     )
-    _add_ch(p)
     p.add_argument("--events", help="BehaviourEvent v1 JSONL (e.g. mmctr synth's events.jsonl)")
     p.add_argument("--items", help="CatalogueItem v1 JSONL (e.g. mmctr synth's items.jsonl)")
     p.add_argument("--batch-rows", type=int, default=50_000, help="rows per INSERT (JSONEachRow over HTTP)")
     p.add_argument("--strict", action="store_true", help="exit 1 when a line was skipped as invalid")
-    p.set_defaults(fn=cmd_load_jsonl)
 
-    p = sub.add_parser("promote", help="make VERSION production (the previous production version is retired)")
-    _add_ch(p)
+    p = _command(sub, "promote", cmd_promote, "make VERSION production (the previous production version is retired)")
     p.add_argument("version")
-    p.set_defaults(fn=cmd_promote)
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
         "evaluate",
-        help="rebuild the point-in-time set and score its test split with registered "
+        cmd_evaluate,
+        "rebuild the point-in-time set and score its test split with registered "
         "ONNX artifacts (e.g. after the test period was replayed)",
     )
-    _add_ch(p)
     p.add_argument("versions", nargs="*")
     p.add_argument("--all-registered", action="store_true", help="every version in the database's registry")
     p.add_argument("--meta", help="generator meta.json with the split boundaries")
@@ -299,14 +307,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--chunk-rows", type=int, default=200_000)
     p.add_argument("--json-out", help="write the results JSON here")
     p.add_argument("--feature-spec", help="feature spec JSON (default: libs/features/feature_spec.json)")
-    p.set_defaults(fn=cmd_evaluate)
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
         "parity",
-        help="recompute served CTRs from the logged features in score_log (item features "
+        cmd_parity,
+        "recompute served CTRs from the logged features in score_log (item features "
         "as of each request) and compare; exit 1 above --tolerance, 2 if nothing checked",
     )
-    _add_ch(p)
     p.add_argument("--model-version", help="the model_version of the rows to check (default: the production version)")
     p.add_argument("--since-ms", type=int, help="only rows with ts_ms >= this")
     p.add_argument("--until-ms", type=int, help="only rows with ts_ms < this")
@@ -335,12 +343,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print the result as JSON (progress goes to stderr)")
     p.add_argument("--json-out", help="also write the result JSON here")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    p.set_defaults(fn=cmd_parity)
 
-    p = sub.add_parser("list", help="list registered model versions")
-    _add_ch(p)
+    p = _command(sub, "list", cmd_list, "list registered model versions")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(fn=cmd_list)
 
     args = ap.parse_args(argv)
     try:
