@@ -1,13 +1,7 @@
 // One session of the benchmark's plain loop, in its own thread: onnxruntime-node runs a session's
 // inference on the calling thread, so parallel sessions need threads, as in the service.
 import { parentPort, workerData } from 'node:worker_threads';
-import {
-  Encoders,
-  ImageLoader,
-  PIXELS_PER_IMAGE,
-  toEncoderPixels,
-  type ModelSet,
-} from '../../apps/embedder/src';
+import { Encoders, ImageLoader, PIXELS_PER_IMAGE, toEncoderPixels, type ModelSet } from '@mmctr/embedder';
 
 export interface PlainThreadInit {
   models: ModelSet;

@@ -15,24 +15,12 @@ import { MIGRATIONS_DIR } from '@mmctr/clickhouse/src/migrations/migrate.cli';
 import { loadConfig } from '@mmctr/config';
 import { startWorkerThread } from '@mmctr/observability';
 import type { CatalogueItem } from '@mmctr/contracts';
-import { ItemEmbeddingQueue } from '@mmctr/online-store';
+import { createBullRedis, ItemEmbeddingQueue, itemFeatures } from '@mmctr/online-store';
 import { servicesCpu, servicesSince } from '../support/cpu';
 import { generate, SMALL_PRESET } from '@mmctr/synth';
-import {
-  AppModule,
-  EmbedderMetrics,
-  itemText,
-  loadEmbedderConfig,
-  readModelSet,
-} from '../../apps/embedder/src';
+import { AppModule, EmbedderMetrics, itemText, loadEmbedderConfig, readModelSet } from '@mmctr/embedder';
 import type { PlainThreadInit, PlainThreadRequest } from './plain-thread';
-import {
-  bullConnection,
-  features,
-  readJsonl,
-  REPO_ROOT,
-  runEnv,
-} from '../../apps/embedder/src/testing/harness';
+import { readJsonl, REPO_ROOT } from '../support/repo';
 import { numberArg } from '../support/cli-args';
 
 /** Wall seconds of a window, and its CPU seconds: this process (all threads, inference included) and the services. */
@@ -140,6 +128,22 @@ const bestPlain = (s: Record<string, number>) =>
       .map(([, v]) => v),
   );
 
+/**
+ * The embedder's env for one run: its own queue, Redis key prefix and projection directory, and the
+ * directory its local images lie under (local files are refused unless EMBEDDER_IMAGE_FILE_ROOTS names one).
+ */
+function isolatedEnv(run: string, projectionsDir: string, imageRoot: string) {
+  return {
+    EMBEDDER_IMAGE_FILE_ROOTS: imageRoot,
+    EMBEDDINGS_QUEUE: `item-embeddings-${run}`,
+    REDIS_KEY_PREFIX: `${run}:`,
+    EMBEDDER_MODELS_DIR: join(REPO_ROOT, '.cache', 'models'),
+    EMBEDDER_PROJECTIONS_DIR: projectionsDir,
+    EMBEDDER_PROJECTION_RELOAD_MS: '100',
+    LOG_LEVEL: 'silent',
+  };
+}
+
 async function main(): Promise<void> {
   const n = numberArg('items', 1000);
   const batch = numberArg('batch', 16);
@@ -151,7 +155,7 @@ async function main(): Promise<void> {
   const items = readJsonl<CatalogueItem>(join(root, 'synth', 'items.jsonl'));
 
   const run = `bench${Date.now().toString(36)}`;
-  const env = runEnv(run, join(root, 'projections'), root);
+  const env = isolatedEnv(run, join(root, 'projections'), root);
   // A fresh database each run: the cost of ClickHouse's merges grows with the table, and earlier runs'
   // rows would make one run's figures depend on how many ran before it.
   const database = 'mmctr_bench_embed';
@@ -169,7 +173,7 @@ async function main(): Promise<void> {
   for (const l of LAYOUTS) plains.push(await plainLoop(batch, l.sessions, l.ortThreads));
   const app = await NestFactory.createApplicationContext(AppModule, { logger: false });
   await app.init();
-  const bull = bullConnection();
+  const bull = createBullRedis(config);
   const producer = new ItemEmbeddingQueue(bull, { name: env.EMBEDDINGS_QUEUE });
   let done = 0;
   // Finished jobs by outcome, read from the worker's own in-process counter: polling the queue's
@@ -182,7 +186,7 @@ async function main(): Promise<void> {
     return { total, failed };
   };
   const queued = async (suffix: string, map: (i: CatalogueItem) => CatalogueItem) => {
-    const jobs = features(items.map((i) => map({ ...i, item_id: `${run}-${suffix}-${i.item_id}` })));
+    const jobs = items.map((i) => itemFeatures(map({ ...i, item_id: `${run}-${suffix}-${i.item_id}` })));
     // Jobs are queued before the clock starts (the queue paused meanwhile), as ingestion would have
     // enqueued them: the timed window is the workers' throughput, not the producer's.
     await producer.queue.pause();
