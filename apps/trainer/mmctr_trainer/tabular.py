@@ -84,15 +84,8 @@ class TabularSet(DataSource):
         }
 
     def schema(self) -> ModelSchema:
-        return ModelSchema(
-            user_buckets=[self.buckets] * len(self.fields),
-            item_buckets=2,
-            category_buckets=2,
-            position_buckets=2,
-            tag_buckets=2,
-            history_length=1,
-            mm_dim=1,
-        )
+        # Only the user fields carry values: the item, category, position and tag tables hold padding + one value.
+        return ModelSchema([self.buckets] * len(self.fields), 2, 2, 2, 2, history_length=1, mm_dim=1)
 
     def feature_spec(self) -> dict[str, Any]:
         return {

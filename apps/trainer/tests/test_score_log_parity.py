@@ -230,54 +230,25 @@ def test_windows_and_limit(parity_db):
     assert r["rows_checked"] == 2 and r["candidates_checked"] == 3 + 2
 
 
+def _parity_cli(env, model_version: str, *extra: str) -> int:
+    """`mmctr-train parity` on the test database for `model_version` against the v-good artifact."""
+    db, artifact = env["db"].database, str(env["reg"] / "v-good")
+    return cli.main(["parity", "--database", db, "--model-version", model_version, "--artifact", artifact, *extra])
+
+
 def test_cli_fails_on_a_ctr_the_features_do_not_explain(parity_db, capsys):
     env = parity_db
-    rc = cli.main(
-        [
-            "parity",
-            "--database",
-            env["db"].database,
-            "--model-version",
-            "v-bad",
-            "--artifact",
-            str(env["reg"] / "v-good"),
-            "--json",
-            "--quiet",
-        ]
-    )
+    rc = _parity_cli(env, "v-bad", "--json", "--quiet")
     out = json.loads(capsys.readouterr().out)
     assert rc == 1 and out["ok"] is False
     assert out["candidates_over_tolerance"] == 1 and abs(out["max_abs_diff"] - 0.01) < 1e-6
     assert out["worst"][0]["request_id"] == "b1" and out["worst"][0]["item_id"] == "B"
     # a row logged with another feature spec cannot be recomputed with this artifact: a failure too
-    rc = cli.main(
-        [
-            "parity",
-            "--database",
-            env["db"].database,
-            "--model-version",
-            "v-spec",
-            "--artifact",
-            str(env["reg"] / "v-good"),
-            "--json",
-            "--quiet",
-        ]
-    )
+    rc = _parity_cli(env, "v-spec", "--json", "--quiet")
     out = json.loads(capsys.readouterr().out)
     assert rc == 2 and out["spec_mismatch_rows"] == 1 and out["rows_checked"] == 0
     # nothing logged for a version: exit 2, not a silent pass
-    rc = cli.main(
-        [
-            "parity",
-            "--database",
-            env["db"].database,
-            "--model-version",
-            "v-none",
-            "--artifact",
-            str(env["reg"] / "v-good"),
-            "--quiet",
-        ]
-    )
+    rc = _parity_cli(env, "v-none", "--quiet")
     assert rc == 2 and "FAIL" in capsys.readouterr().out
 
 
