@@ -1,18 +1,23 @@
-// CPU per score log record, old path vs new, in isolation (no scorer, no model): realistic records
-// (500 candidates, 64 history items, float32 CTRs widened to float64, as score.service.ts builds them).
+// CPU per score log record in isolation (no scorer, no model): realistic records (500 candidates, 64
+// history items, float32 CTRs widened to float64, as score.service.ts builds them).
 //
-// 1. Steps, one at a time (CPU time, median over repeats): the hand-off through a MessageChannel
-//    (postMessage on the request loop; delivery, i.e. deserialising, on the thread), validation, JSON
-//    encoding, and kafkajs sending 8-record requests to a scratch topic (in a worker each: the old one
-//    with kafkajs as it is, the new one with @mmctr/kafka's kafkajs patches).
-// 2. End to end: a record published every 1/--rate s through the real ScoreLogProducer and thread
-//    (new) and through a copy of the old hand-off and thread (oldThread below), and through nothing
-//    (the posting loop's own cost, subtracted), each run in a fresh process, in rotating order; CPU
-//    per record of the posting thread (the request loop's part), the score log thread, the rest of the
-//    process (V8's helper threads) from /proc/<tid>/schedstat (ns), and of the Kafka broker (10 ms
-//    ticks); medians over runs. Plus CPU per second while connected and idle.
+// Baseline, measured in the same run: encoding alone, JSON.stringify of the record on the request
+// loop. Every score log must turn the record into its JSON bytes once, so this is the least a record
+// can cost; each figure is printed beside it as a ratio (how many plain encodings the path costs). It
+// is taken at the start and again at the end (the box is shared); ratios use the first.
+//
+// 1. Steps, one at a time (CPU time, median over repeats): validate + pack on the request loop, the
+//    hand-off through a MessageChannel (postMessage on the request loop; delivery, i.e. deserialising,
+//    on the thread), JSON of the CTRs, and kafkajs (with @mmctr/kafka's patches) sending 8-record
+//    requests to a scratch topic.
+// 2. End to end: a record published every 1/--rate s through the real ScoreLogProducer and thread,
+//    and through nothing (the posting loop's own cost: building the records, timers; subtracted), each
+//    run in a fresh process, in alternating order; CPU per record of the posting thread (the request
+//    loop's part), the score log thread, the rest of the process (V8's helper threads) from
+//    /proc/<tid>/schedstat (ns), and of the Kafka broker (10 ms ticks); medians over runs. Plus CPU
+//    per second while connected and idle.
 // CPU time, not wall time: the box is shared. Needs the local stack (deploy/local/up) for Kafka; the
-// scratch topic is deleted at the end. ~1.5 minutes.
+// scratch topic is deleted at the end. ~1 minute.
 //
 // Usage: node -r ./scripts/register.js bench/score/score-log-cpu.ts [--candidates 500] [--repeats 7]
 //        [--rate 75] [--seconds 4] [--runs 3] [--pooled] [--steps-only | --end-to-end-only]
@@ -22,12 +27,11 @@ import { execFile } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isDeepStrictEqual, promisify } from 'node:util';
-import { MessageChannel, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { Kafka, logLevel, type Producer } from 'kafkajs';
-import { validate, type ScoreLogRecord } from '@mmctr/contracts';
-import { startWorkerThread } from '@mmctr/observability';
-import { packScoreLog, scoreLogValue } from '../../apps/scorer/src/score-log/score-log-codec';
-import type { ScoreLogThreadInit } from '../../apps/scorer/src/score-log/score-log.thread';
+import { MessageChannel } from 'node:worker_threads';
+import { loadConfig } from '@mmctr/config';
+import type { ScoreLogRecord } from '@mmctr/contracts';
+import { createKafka, patchKafkajs } from '@mmctr/kafka';
+import { packScoreLog, ScoreLogProducer, type ScoreLogThreadInit, scoreLogValue } from '@mmctr/scorer';
 import { arg, numberArg } from '../support/cli-args';
 
 const CANDIDATES = numberArg('candidates', 500);
@@ -36,7 +40,7 @@ const RATE = numberArg('rate', 75);
 const SECONDS = numberArg('seconds', 4);
 const RUNS = numberArg('runs', 3);
 // Each published record built just before (as the scorer does), not one of the pool: a pooled record
-// is cold in the caches by its turn, which inflates the request loop's share of both paths.
+// is cold in the caches by its turn, which inflates the request loop's share.
 const FRESH = !process.argv.includes('--pooled');
 // The scorer's SCORER_SCORE_LOG_BATCH_RECORDS when docs/scorer.md's figures were taken (now 32), kept
 // so that reruns compare with them.
@@ -44,7 +48,8 @@ const CHUNK = 8;
 const POOL = 64; // distinct records, reused round robin
 const CLIENT_ID = 'mmctr-bench-score-log';
 
-type Variant = 'old' | 'new';
+/** The real producer and thread, or the posting loop alone. */
+type E2eVariant = 'producer' | 'base';
 type Message = { key: string; value: string };
 type KafkaInit = ScoreLogThreadInit['kafka'];
 
@@ -74,25 +79,10 @@ function makeRecord(k: number): ScoreLogRecord {
   };
 }
 
-/** What the old hand-off posted, and what the old thread did with it. */
-const oldMessage = (r: ScoreLogRecord) => ({ record: r });
-const oldEncode = (r: ScoreLogRecord): Message | null =>
-  validate('scoreLog', r).ok ? { key: r.user_id, value: JSON.stringify(r) } : null;
 const pack = (r: ScoreLogRecord) => {
   const p = packScoreLog(r);
   if (!p.ok) throw new Error(p.reason);
   return p.packed;
-};
-
-/** kafkajs as the old thread had it: no patches (this must not load @mmctr/kafka). */
-const rawKafka = (k: KafkaInit) => {
-  process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1'; // as @mmctr/kafka sets it
-  return new Kafka({
-    clientId: k.KAFKA_CLIENT_ID,
-    brokers: k.KAFKA_BROKERS,
-    logLevel: logLevel.WARN,
-    retry: { initialRetryTime: 200, retries: 8 },
-  });
 };
 
 /** Median CPU µs per item of `fn` over `items`, after a warm-up. */
@@ -107,11 +97,14 @@ function perItem<T>(items: T[], fn: (x: T) => unknown, iterations = 8): number {
   return median(runs);
 }
 
+/** The baseline: CPU µs to JSON-encode one record, nothing else. */
+const encodingAlone = (records: ScoreLogRecord[]) => perItem(records, (r) => JSON.stringify(r));
+
 /**
  * postMessage (the sender's side) and delivery (the receiver's: deserialise + dispatch), µs per record
  * when each message carries `perMessage` records.
  */
-async function handOff(messages: unknown[], perMessage = 1): Promise<{ post: number; receive: number }> {
+async function handOff(messages: unknown[], perMessage: number): Promise<{ post: number; receive: number }> {
   const { port1, port2 } = new MessageChannel();
   let got = 0;
   port2.on('message', () => got++);
@@ -133,13 +126,9 @@ async function handOff(messages: unknown[], perMessage = 1): Promise<{ post: num
   return { post: median(post), receive: median(receive) };
 }
 
-/** In a worker: kafkajs sending `messages` in requests of CHUNK, CPU µs per message (median). */
-async function sendStep(k: KafkaInit, topic: string, variant: Variant, messages: Message[]) {
-  let producer: Producer;
-  if (variant === 'new') {
-    const { createKafka } = await import('@mmctr/kafka');
-    producer = createKafka(k).producer({ allowAutoTopicCreation: false });
-  } else producer = rawKafka(k).producer({ allowAutoTopicCreation: false });
+/** kafkajs sending `messages` in requests of CHUNK, CPU µs per message (median). */
+async function sendStep(k: KafkaInit, topic: string, messages: Message[]): Promise<number> {
+  const producer = createKafka(k).producer({ allowAutoTopicCreation: false });
   await producer.connect();
   const sendAll = async () => {
     for (let i = 0; i < messages.length; i += CHUNK)
@@ -157,79 +146,54 @@ async function sendStep(k: KafkaInit, topic: string, variant: Variant, messages:
   return median(runs);
 }
 
-type Row = [step: string, where: string, old: number, new: number];
+type Row = [step: string, where: string, value: number];
 
-function printRows(title: string, rows: Row[], unit = 'µs') {
+function printRows(title: string, rows: Row[], baseline: number, unit = 'µs', ratioLabel = '× encoding') {
   console.log(`\n${title}`);
-  console.log(
-    `${'step'.padEnd(46)} ${'where'.padEnd(12)} ${`old ${unit}`.padStart(8)} ${`new ${unit}`.padStart(8)}  new/old`,
-  );
-  for (const [step, where, o, n] of rows) {
-    const ratio = o > 0 ? (n / o).toFixed(2) : '-';
+  console.log(`${'step'.padEnd(50)} ${'where'.padEnd(12)} ${unit.padStart(8)}  ${ratioLabel}`);
+  for (const [step, where, v] of rows)
     console.log(
-      `${step.padEnd(46)} ${where.padEnd(12)} ${o.toFixed(1).padStart(8)} ${n.toFixed(1).padStart(8)}  ${ratio}`,
+      `${step.padEnd(50)} ${where.padEnd(12)} ${v.toFixed(1).padStart(8)}  ${(v / baseline).toFixed(2)}`,
     );
-  }
 }
 
-function runWorker<T>(data: object): Promise<T> {
-  const w = startWorkerThread(__dirname, 'score-log-cpu', data);
-  return new Promise<T>((resolve, reject) => {
-    w.once('message', (m: T) => {
-      resolve(m);
-      void w.terminate();
-    });
-    w.once('error', reject);
+/** The packed value must be the JSON of the record, or the steps time the wrong thing. */
+function checkEncoding(records: ScoreLogRecord[], values: Message[]): void {
+  values.forEach((m, i) => {
+    const r = records[i]!;
+    if (m.key !== r.user_id || !isDeepStrictEqual(JSON.parse(m.value), JSON.parse(JSON.stringify(r))))
+      throw new Error('the packed encoding is not the JSON of the record');
   });
 }
 
-async function steps(records: ScoreLogRecord[], k: KafkaInit, topic: string): Promise<Row[]> {
-  const oldMsgs = records.map(oldMessage);
+async function steps(records: ScoreLogRecord[], k: KafkaInit, topic: string, baseline: number) {
   const packed = records.map(pack);
-  // The new hand-off posts what gathered over a flush interval: RATE / 5 records at 200 ms.
+  // The hand-off posts what gathered over a flush interval: RATE / 5 records at 200 ms.
   const perBatch = Math.max(1, Math.round(RATE / 5));
-  const newMsgs = Array.from({ length: Math.floor(packed.length / perBatch) }, (_, i) => ({
+  const batches = Array.from({ length: Math.floor(packed.length / perBatch) }, (_, i) => ({
     records: packed.slice(i * perBatch, (i + 1) * perBatch),
   }));
-  const oldValues = records.map((r) => oldEncode(r)!);
-  const newValues = packed.map((p) => ({ key: p.key, value: scoreLogValue(p) }));
-  newValues.forEach((m, i) => {
-    if (
-      m.key !== oldValues[i]!.key ||
-      !isDeepStrictEqual(JSON.parse(m.value), JSON.parse(oldValues[i]!.value))
-    )
-      throw new Error('the new encoding is not the JSON of the record');
-  });
-  const oldHand = await handOff(oldMsgs);
-  const newHand = await handOff(newMsgs, perBatch);
+  const values = packed.map((p) => ({ key: p.key, value: scoreLogValue(p) }));
+  checkEncoding(records, values);
+  const hand = await handOff(batches, perBatch);
   const rows: Row[] = [
-    ['validate + pack (contract; JSON of all but CTRs)', 'request loop', 0, perItem(records, packScoreLog)],
-    [`hand-off: postMessage (new: ${perBatch} records each)`, 'request loop', oldHand.post, newHand.post],
-    ['hand-off: delivery (deserialise)', 'thread', oldHand.receive, newHand.receive],
-    ['validate (contract)', 'thread', perItem(records, (r) => validate('scoreLog', r)), 0],
-    [
-      'JSON (old: JSON.stringify; new: the CTRs)',
-      'thread',
-      perItem(records, (r) => JSON.stringify(r)),
-      perItem(packed, scoreLogValue),
-    ],
-    [
-      `kafkajs send, ${CHUNK} per request`,
-      'thread',
-      await runWorker<number>({ role: 'send', variant: 'old', kafka: k, topic, messages: oldValues }),
-      await runWorker<number>({ role: 'send', variant: 'new', kafka: k, topic, messages: newValues }),
-    ],
+    ['validate + pack (contract; JSON of all but CTRs)', 'request loop', perItem(records, packScoreLog)],
+    [`hand-off: postMessage (${perBatch} records each)`, 'request loop', hand.post],
+    ['hand-off: delivery (deserialise)', 'thread', hand.receive],
+    ['JSON of the CTRs', 'thread', perItem(packed, scoreLogValue)],
+    [`kafkajs send, ${CHUNK} per request`, 'thread', await sendStep(k, topic, values)],
   ];
-  const total = (where: string, i: 2 | 3) => rows.filter((r) => r[1] === where).reduce((s, r) => s + r[i], 0);
-  rows.push(['total', 'request loop', total('request loop', 2), total('request loop', 3)]);
-  rows.push(['total', 'thread', total('thread', 2), total('thread', 3)]);
-  rows.push(['total', 'both', rows.at(-2)![2] + rows.at(-1)![2], rows.at(-2)![3] + rows.at(-1)![3]]);
-  const kib = (oldValues[0]!.value.length / 1024).toFixed(1);
+  const total = (where: string) => rows.filter((r) => r[1] === where).reduce((s, r) => s + r[2], 0);
+  const loop = total('request loop');
+  const thread = total('thread');
+  rows.push(['total', 'request loop', loop], ['total', 'thread', thread], ['total', 'both', loop + thread]);
+  const kib = (values[0]!.value.length / 1024).toFixed(1);
   printRows(
     `Steps: CPU µs per record, median of ${REPEATS} (${CANDIDATES} candidates, ${kib} KiB of JSON)`,
     rows,
+    baseline,
   );
-  return rows;
+  return { loop, thread };
 }
 
 // ---- end to end ----
@@ -269,27 +233,15 @@ interface E2e {
   idleOthers: number;
 }
 
-/** The two paths as the scorer runs them: a publish per record on this thread, the thread beside it. */
+/** A publish per record on this thread, as the scorer's request loop does. */
 interface Path {
   publish(r: ScoreLogRecord): void;
   close(): Promise<void>;
 }
 
-async function oldPathE2e(init: ScoreLogThreadInit, counted: (m: ThreadCount) => void): Promise<Path> {
-  const thread = startWorkerThread(__dirname, 'score-log-cpu', { role: 'old-thread', init });
-  thread.on('message', counted);
-  return {
-    publish: (r) => thread.postMessage(oldMessage(r)),
-    close: async () => {
-      thread.postMessage({ close: true });
-      await Promise.race([new Promise((r) => thread.once('message', r)), sleep(5_000)]);
-      await thread.terminate();
-    },
-  };
-}
+type ThreadCount = { count?: string; n?: number; log?: string };
 
-async function newPathE2e(init: ScoreLogThreadInit, counted: (m: ThreadCount) => void): Promise<Path> {
-  const { ScoreLogProducer } = await import('../../apps/scorer/src/score-log/score-log.producer');
+function producerPath(init: ScoreLogThreadInit, counted: (m: ThreadCount) => void): Path {
   const config = {
     KAFKA_BROKERS: init.kafka.KAFKA_BROKERS,
     KAFKA_CLIENT_ID: CLIENT_ID,
@@ -315,15 +267,13 @@ async function newPathE2e(init: ScoreLogThreadInit, counted: (m: ThreadCount) =>
   return { publish: (r) => producer.publish(r), close: () => producer.onApplicationShutdown() };
 }
 
-type ThreadCount = { count?: string; n?: number; log?: string };
-
-/** The posting loop alone (its timers cost the same in both runs): subtracted from the others. */
-async function basePathE2e(_init: ScoreLogThreadInit, counted: (m: ThreadCount) => void): Promise<Path> {
+/** The posting loop alone (its record building and timers cost the same in both runs). */
+function basePath(counted: (m: ThreadCount) => void): Path {
   return { publish: () => counted({ count: 'produced', n: 1 }), close: async () => undefined };
 }
 
 async function endToEnd(
-  variant: Variant | 'base',
+  variant: E2eVariant,
   records: ScoreLogRecord[],
   init: ScoreLogThreadInit,
 ): Promise<E2e> {
@@ -333,7 +283,7 @@ async function endToEnd(
     if (m.count === 'produced') produced += m.n!;
     else if (m.count || m.log) console.error(`  [${variant}]`, m);
   };
-  const path = await { old: oldPathE2e, new: newPathE2e, base: basePathE2e }[variant](init, counted);
+  const path = variant === 'producer' ? producerPath(init, counted) : basePath(counted);
   const post = async (n: number) => {
     const start = produced;
     const t0 = Date.now();
@@ -381,42 +331,8 @@ async function endToEnd(
   }
 }
 
-/** The score log thread as it was (kafkajs unpatched; validate + JSON.stringify; a count per request). */
-function oldThread(init: ScoreLogThreadInit): void {
-  const port = parentPort!;
-  const producer = rawKafka(init.kafka).producer({ allowAutoTopicCreation: false });
-  const connected = producer.connect();
-  const queue: ScoreLogRecord[] = [];
-  let sending = false;
-  const flush = async () => {
-    if (sending) return;
-    sending = true;
-    try {
-      await connected;
-      while (queue.length > 0) {
-        const messages = queue.splice(0, init.batchRecords).flatMap((r) => oldEncode(r) ?? []);
-        await producer.send({ topic: init.topic, messages });
-        port.postMessage({ count: 'produced', n: messages.length });
-      }
-    } finally {
-      sending = false;
-    }
-  };
-  const timer = setInterval(() => void flush(), init.flushMs);
-  port.on('message', (m: { record: ScoreLogRecord } | { close: true }) => {
-    if ('record' in m) {
-      if (queue.length < init.maxQueue) queue.push(m.record);
-      return;
-    }
-    clearInterval(timer);
-    void flush()
-      .then(() => producer.disconnect())
-      .then(() => port.postMessage({ closed: true }));
-  });
-}
-
 /** One end-to-end run in a process of its own, as the scorer has one thread for its life. */
-async function endToEndInChild(variant: Variant | 'base', topic: string): Promise<E2e> {
+async function endToEndInChild(variant: E2eVariant, topic: string): Promise<E2e> {
   const args = ['-r', join(__dirname, '..', '..', 'scripts', 'register.js'), __filename, '--child', variant];
   args.push('--topic', topic, '--rate', String(RATE), '--seconds', String(SECONDS));
   if (!FRESH) args.push('--pooled');
@@ -426,8 +342,7 @@ async function endToEndInChild(variant: Variant | 'base', topic: string): Promis
   return JSON.parse(line.slice('RESULT '.length)) as E2e;
 }
 
-async function child(variant: Variant | 'base', topic: string) {
-  const { loadConfig } = await import('@mmctr/config');
+async function child(variant: E2eVariant, topic: string) {
   const config = loadConfig();
   const kafka: KafkaInit = { KAFKA_BROKERS: config.KAFKA_BROKERS, KAFKA_CLIENT_ID: CLIENT_ID };
   const init: ScoreLogThreadInit = {
@@ -440,20 +355,67 @@ async function child(variant: Variant | 'base', topic: string) {
   };
   const records = Array.from({ length: POOL }, (_, k) => makeRecord(k));
   // Compiled and warm before measuring, like the scorer's after its first requests.
-  await import('../../apps/scorer/src/score-log/score-log.producer');
   for (let i = 0; i < 20; i++) records.forEach(pack);
   console.log(`RESULT ${JSON.stringify(await endToEnd(variant, records, init))}`);
 }
 
+/** Producer and bare-loop runs, each in a fresh process, alternating which goes first. */
+async function endToEndRuns(topic: string): Promise<Record<E2eVariant, E2e[]>> {
+  const runs: Record<E2eVariant, E2e[]> = { producer: [], base: [] };
+  const orders = [
+    ['base', 'producer'],
+    ['producer', 'base'],
+  ] as const;
+  for (let r = 0; r < RUNS; r++)
+    for (const v of orders[r % 2]!) {
+      const res = await endToEndInChild(v, topic);
+      runs[v].push(res);
+      console.error(
+        `  run ${r + 1} ${v}: ${JSON.stringify(res, (_k, x: unknown) => (typeof x === 'number' ? Math.round(x) : x))}`,
+      );
+    }
+  return runs;
+}
+
+function printEndToEnd(runs: Record<E2eVariant, E2e[]>, baseline: number): number {
+  const m = (v: E2eVariant, k: keyof E2e) => median(runs[v].map((x) => x[k]));
+  const net = (k: keyof E2e) => m('producer', k) - m('base', k);
+  const rows: Row[] = [
+    ['hand-off (validate, pack; batched)', 'request loop', net('main')],
+    ['score log thread', 'thread', net('thread')],
+    ['V8 helper threads (GC, compiler)', 'others', net('others')],
+  ];
+  const inProcess = rows[0]![2] + rows[1]![2] + rows[2]![2];
+  rows.push(['total in the process', '', inProcess], ['Kafka broker', 'broker', net('broker')]);
+  printRows(
+    `End to end: ${RATE} records/s for ${SECONDS} s, ${CHUNK} per request, 200 ms flushes; CPU µs per record, ` +
+      `medians of ${RUNS} runs less the posting loop's own (request loop ${m('base', 'main').toFixed(0)}, ` +
+      `others ${m('base', 'others').toFixed(0)}, broker ${m('base', 'broker').toFixed(0)})`,
+    rows,
+    baseline,
+  );
+  // Idle cost per second in the baseline's unit: as many records' encoding per second.
+  printRows(
+    'Connected and idle: CPU ms per second',
+    [
+      ['score log thread', 'thread', m('producer', 'idleThread')],
+      ['V8 helper threads', 'others', m('producer', 'idleOthers')],
+    ],
+    baseline / 1000,
+    'ms',
+    'encodings/s',
+  );
+  return inProcess;
+}
+
 async function main() {
-  // Loaded here, not at the top: the workers of the old path run this file too and need kafkajs unpatched.
-  const { loadConfig } = await import('@mmctr/config');
-  const { createKafka, patchKafkajs } = await import('@mmctr/kafka');
   const config = loadConfig();
   const kafka: KafkaInit = { KAFKA_BROKERS: config.KAFKA_BROKERS, KAFKA_CLIENT_ID: CLIENT_ID };
   const patches = patchKafkajs();
   if (!Object.values(patches).every(Boolean)) console.error('kafkajs patches not all in place:', patches);
   const records = Array.from({ length: POOL }, (_, k) => makeRecord(k));
+  const baseline = encodingAlone(records);
+  console.log(`Baseline: JSON.stringify of one record on the request loop, ${baseline.toFixed(1)} µs CPU`);
   const topic = `mmctr.bench.score-log-cpu.${process.pid}`;
   const admin = createKafka(kafka).admin();
   await admin.connect();
@@ -462,61 +424,21 @@ async function main() {
     waitForLeaders: true,
   });
   try {
-    const stepRows = process.argv.includes('--end-to-end-only') ? [] : await steps(records, kafka, topic);
-    if (process.argv.includes('--steps-only')) return;
-    const runs: Record<Variant | 'base', E2e[]> = { old: [], new: [], base: [] };
-    const orders = [
-      ['base', 'old', 'new'],
-      ['new', 'base', 'old'],
-      ['old', 'new', 'base'],
-    ] as const;
-    for (let r = 0; r < RUNS; r++)
-      for (const v of orders[r % 3]!) {
-        const res = await endToEndInChild(v, topic);
-        runs[v].push(res);
-        console.error(
-          `  run ${r + 1} ${v}: ${JSON.stringify(res, (_k, x: unknown) => (typeof x === 'number' ? Math.round(x) : x))}`,
-        );
-      }
-    const m = (v: Variant | 'base', k: keyof E2e) => median(runs[v].map((x) => x[k]));
-    const net = (v: Variant, k: keyof E2e) => m(v, k) - m('base', k);
-    const row = (label: string, where: string, k: keyof E2e): Row => [
-      label,
-      where,
-      net('old', k),
-      net('new', k),
-    ];
-    const rows: Row[] = [
-      row('hand-off (new: + validate, pack; batched)', 'request loop', 'main'),
-      row('score log thread', 'thread', 'thread'),
-      row('V8 helper threads (GC, compiler)', 'others', 'others'),
-    ];
-    rows.push([
-      'total in the process',
-      '',
-      rows[0]![2] + rows[1]![2] + rows[2]![2],
-      rows[0]![3] + rows[1]![3] + rows[2]![3],
-    ]);
-    rows.push(row('Kafka broker', 'broker', 'broker'));
-    printRows(
-      `End to end: ${RATE} records/s for ${SECONDS} s, ${CHUNK} per request, 200 ms flushes; CPU µs per record, ` +
-        `medians of ${RUNS} runs less the posting loop's own (request loop ${m('base', 'main').toFixed(0)}, ` +
-        `others ${m('base', 'others').toFixed(0)}, broker ${m('base', 'broker').toFixed(0)})`,
-      rows,
-    );
-    printRows(
-      'Connected and idle: CPU ms per second',
-      [
-        ['score log thread', 'thread', m('old', 'idleThread'), m('new', 'idleThread')],
-        ['V8 helper threads', 'others', m('old', 'idleOthers'), m('new', 'idleOthers')],
-      ],
-      'ms',
-    );
-    const thr = stepRows.find((r) => r[0] === 'total' && r[1] === 'thread') ?? ['', '', NaN, NaN];
+    const stepTotals = process.argv.includes('--end-to-end-only')
+      ? null
+      : await steps(records, kafka, topic, baseline);
+    const inProcess = process.argv.includes('--steps-only')
+      ? null
+      : printEndToEnd(await endToEndRuns(topic), baseline);
+    const again = encodingAlone(records);
+    const x = (us: number) => `${us.toFixed(0)} µs = ${(us / baseline).toFixed(2)}× encoding`;
+    const summary = [
+      stepTotals && `steps ${x(stepTotals.loop + stepTotals.thread)} (request loop ${x(stepTotals.loop)})`,
+      inProcess !== null && `end to end in the process ${x(inProcess)}`,
+    ].filter(Boolean);
     console.log(
-      `\nScore log thread, CPU per record: steps ${thr[2].toFixed(0)} → ${thr[3].toFixed(0)} µs (${(thr[3] / thr[2]).toFixed(2)}×), ` +
-        `end to end ${m('old', 'thread').toFixed(0)} → ${m('new', 'thread').toFixed(0)} µs (${(m('new', 'thread') / m('old', 'thread')).toFixed(2)}×); ` +
-        `the process ${rows[3]![2].toFixed(0)} → ${rows[3]![3].toFixed(0)} µs (${(rows[3]![3] / rows[3]![2]).toFixed(2)}×).`,
+      `\nScore log, CPU per record: ${summary.join('; ')}. ` +
+        `Encoding alone ${baseline.toFixed(1)} µs (again at the end: ${again.toFixed(1)} µs).`,
     );
   } finally {
     await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
@@ -524,19 +446,10 @@ async function main() {
   }
 }
 
-type WorkerRole =
-  | { role: 'old-thread'; init: ScoreLogThreadInit }
-  | { role: 'send'; variant: Variant; kafka: KafkaInit; topic: string; messages: Message[] };
-
-if (isMainThread) {
-  const role = process.argv.includes('--child') ? arg('child', '') : null;
-  (role ? child(role as Variant | 'base', arg('topic', '')) : main()).catch((err) => {
-    console.error(err);
-    process.exitCode = 1;
-  });
-} else {
-  const job = workerData as WorkerRole;
-  if (job.role === 'old-thread') oldThread(job.init);
-  else
-    void sendStep(job.kafka, job.topic, job.variant, job.messages).then((us) => parentPort!.postMessage(us));
-}
+const role = process.argv.includes('--child') ? arg('child', '') : null;
+if (role !== null && role !== 'producer' && role !== 'base')
+  throw new Error(`--child ${role}: producer or base`);
+(role ? child(role, arg('topic', '')) : main()).catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -5,3 +5,6 @@ export * from './items/item-cache';
 export * from './model/onnx-model';
 export * from './scoring/feature-assembler';
 export * from './scoring/score-request';
+export * from './score-log/score-log-codec';
+export { ScoreLogProducer } from './score-log/score-log.producer';
+export type { ScoreLogThreadInit } from './score-log/score-log.thread';
