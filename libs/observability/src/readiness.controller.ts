@@ -1,15 +1,14 @@
 import { Get, HttpCode, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
+import { readyWhenAll, type DependencyCheck } from './readiness';
 
-/** One dependency's state, as ClickHouseService.health() and redisHealth() report it. */
-export interface DependencyCheck {
-  ok: boolean;
-}
+export type { DependencyCheck } from './readiness';
 
 /**
- * `/live` and `/ready` for the worker apps (ingest, embedder). Liveness checks nothing external: a
- * dependency outage must not get the process restarted. Readiness is every check of `checks()`.
- * Subclasses add `@Controller('health')` and their checks.
+ * `/live` and `/ready` for an app that subclasses its own controller with `@Controller('health')` and
+ * its checks; ObservabilityModule gives the same endpoints without a subclass. Liveness checks nothing
+ * external: a dependency outage must not get the process restarted. Readiness is every check of
+ * `checks()`.
  */
 export abstract class ReadinessController {
   protected abstract checks(): Record<string, DependencyCheck | Promise<DependencyCheck>>;
@@ -22,11 +21,9 @@ export abstract class ReadinessController {
 
   @Get('ready')
   async ready(@Res({ passthrough: true }) reply: FastifyReply) {
-    const entries = Object.entries(this.checks());
-    const results = await Promise.all(entries.map(([, check]) => Promise.resolve(check)));
-    const checks = Object.fromEntries(entries.map(([name], i) => [name, results[i]!]));
-    const ok = results.every((r) => r.ok);
-    void reply.status(ok ? 200 : 503);
-    return { status: ok ? 'ok' : 'unavailable', checks };
+    const checks = Object.entries(this.checks()).map(([name, check]) => [name, () => check] as const);
+    const { ready, body } = await readyWhenAll(Object.fromEntries(checks))();
+    void reply.status(ready ? 200 : 503);
+    return body as { status: 'ok' | 'unavailable'; checks: Record<string, DependencyCheck> };
   }
 }
