@@ -1,7 +1,22 @@
-import { Module } from '@nestjs/common';
+import type { DynamicModule } from '@nestjs/common';
+import { ObservabilityModule } from '@mmctr/observability';
+import { ItemCacheService } from '../items/item-cache.service';
+import { ItemOnlineRepository } from '../items/item-online.repository';
 import { ItemsModule } from '../items/items.module';
+import { ScorerMetrics } from '../metrics/scorer-metrics';
+import { ModelManager } from '../model/model-manager.service';
 import { ModelModule } from '../model/model.module';
-import { HealthController } from './health.controller';
+import { scorerReadiness } from './scorer-readiness';
 
-@Module({ imports: [ModelModule, ItemsModule], controllers: [HealthController] })
-export class HealthModule {}
+/** `/health/live`, `/health/ready` (scorerReadiness) and `/metrics` (ScorerMetrics' registry). */
+export const HealthModule: DynamicModule = ObservabilityModule.forRoot({
+  imports: [ModelModule, ItemsModule],
+  inject: [ScorerMetrics, ModelManager, ItemCacheService, ItemOnlineRepository],
+  registry: (metrics: ScorerMetrics) => metrics.registry,
+  readiness: (
+    _: ScorerMetrics,
+    models: ModelManager,
+    items: ItemCacheService,
+    online: ItemOnlineRepository,
+  ) => scorerReadiness(models, items, online),
+});

@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '@mmctr/config';
-import { OnlineStore } from '@mmctr/online-store';
+import type { DependencyCheck } from '@mmctr/observability';
+import { OnlineStore, redisHealth } from '@mmctr/online-store';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
 import { SCORER_REDIS } from '../redis/redis.module';
 
@@ -44,6 +45,11 @@ export class ItemOnlineRepository {
   ) {
     const template = scorer.SCORER_REDIS_VECTOR_KEY.replace('{prefix}', config.REDIS_KEY_PREFIX);
     this.vectorKey = (id) => template.replace('{item_id}', id);
+  }
+
+  /** Whether the scorer's Redis answers (within the request budget: the connection's command timeout). */
+  ping(): Promise<DependencyCheck> {
+    return redisHealth(this.redis);
   }
 
   /** Features of each id in order (null where Redis knows nothing). One round trip. */

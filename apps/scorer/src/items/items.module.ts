@@ -5,6 +5,6 @@ import { ItemOnlineRepository } from './item-online.repository';
 
 @Module({
   providers: [ItemCatalogRepository, ItemOnlineRepository, ItemCacheService],
-  exports: [ItemCacheService],
+  exports: [ItemCacheService, ItemOnlineRepository],
 })
 export class ItemsModule {}

@@ -1,7 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { ScorerMetrics } from './scorer-metrics';
-import { MetricsController } from './metrics.controller';
 
+/** ScorerMetrics for every module; HealthModule serves its registry at `/metrics`. */
 @Global()
-@Module({ providers: [ScorerMetrics], controllers: [MetricsController], exports: [ScorerMetrics] })
+@Module({ providers: [ScorerMetrics], exports: [ScorerMetrics] })
 export class MetricsModule {}

@@ -1,0 +1,28 @@
+import type { ReadinessProbe } from '@mmctr/observability';
+import type { ItemCacheService } from '../items/item-cache.service';
+import type { ItemOnlineRepository } from '../items/item-online.repository';
+import type { ModelManager } from '../model/model-manager.service';
+
+/**
+ * Ready once a model serves. Redis and the item cache only degrade answers, so they are reported (Redis
+ * through the online repository's ping), not required.
+ */
+export function scorerReadiness(
+  models: Pick<ModelManager, 'ready' | 'version'>,
+  items: Pick<ItemCacheService, 'isLoaded' | 'cache'>,
+  online: Pick<ItemOnlineRepository, 'ping'>,
+): ReadinessProbe {
+  return async () => {
+    const ready = models.ready;
+    return {
+      ready,
+      body: {
+        status: ready ? 'ready' : 'not_ready',
+        model_version: models.version('production') ?? null,
+        shadow_model_version: models.version('shadow') ?? null,
+        item_cache: { loaded: items.isLoaded, rows: items.cache.size },
+        redis: await online.ping(),
+      },
+    };
+  };
+}
