@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { ScoreLogRecord } from '@mmctr/contracts';
 import type { ScorerConfig } from '../config/scorer-config';
+import type { HistoryEntry } from '@mmctr/online-store';
 import type { HistoryRepository } from '../history/history.repository';
 import { ItemCache } from '../items/item-cache';
 import type { ItemCacheService } from '../items/item-cache.service';
@@ -13,18 +14,24 @@ import { ScoreService } from './score.service';
 const PRIOR = 0.02;
 
 /** A ScoreService over fake models (by role), an empty item cache, no history; records what it logs. */
-function setup(models: Partial<Record<ModelRole, FakeModel>>) {
+function setup(
+  models: Partial<Record<ModelRole, FakeModel>>,
+  recent: () => Promise<HistoryEntry[]> = () => Promise.resolve([]),
+) {
   const manager = {
     lease: (role: ModelRole) => {
       const model = models[role];
       return model ? { model, done: () => undefined } : null;
     },
   } as unknown as ModelManager;
-  const history = { recent: () => Promise.resolve([]) } as unknown as HistoryRepository;
+  const history = { recent } as unknown as HistoryRepository;
+  const lookups: string[][] = [];
   const items = {
     cache: new ItemCache(128),
-    lookup: (ids: readonly string[]) =>
-      Promise.resolve({ rows: new Int32Array(ids.length).fill(-1), failed: false }),
+    lookup: (ids: readonly string[]) => {
+      lookups.push([...ids]);
+      return Promise.resolve({ rows: new Int32Array(ids.length).fill(-1), failed: false });
+    },
   } as unknown as ItemCacheService;
   const published: ScoreLogRecord[] = [];
   const scoreLog = {
@@ -53,7 +60,14 @@ function setup(models: Partial<Record<ModelRole, FakeModel>>) {
   };
   const counter = async (name: string) =>
     (await metrics.registry.getSingleMetric(name)!.get()).values.map((v) => [v.labels, v.value]);
-  return { score, logged, counter, warnings };
+  /** Samples per stage of mmctr_scorer_stage_duration_seconds. */
+  const stageSamples = async (): Promise<Record<string, number>> =>
+    Object.fromEntries(
+      (await metrics.registry.getSingleMetric('mmctr_scorer_stage_duration_seconds')!.get()).values
+        .filter((v) => v.metricName === 'mmctr_scorer_stage_duration_seconds_count')
+        .map((v) => [String(v.labels.stage), v.value]),
+    );
+  return { score, logged, counter, warnings, lookups, stageSamples };
 }
 
 const fixed = (ctrs: number[]) => () => ctrs;
@@ -104,5 +118,53 @@ describe('ScoreService: non-finite CTRs', () => {
     expect(res).toMatchObject({ model_version: 'v2', degraded: true });
     expect(res.scores.map((s) => s.ctr)).toEqual([PRIOR, 0.2].map(Math.fround));
     expect(await t.counter('mmctr_scorer_non_finite_responses_total')).toEqual([[{ fallback: 'prior' }, 1]]);
+  });
+});
+
+describe('ScoreService: stages', () => {
+  it('records one sample per stage per request, and looks up the history items after the candidates', async () => {
+    const t = setup({ production: fakeModel('v1', fixed([0.1, 0.2])) }, () =>
+      Promise.resolve([
+        { item_id: 'h1', ts_ms: 5 },
+        { item_id: 'h2', ts_ms: 4 },
+      ]),
+    );
+    await t.score(2);
+    await t.score(2);
+    expect(await t.stageSamples()).toEqual({ history: 2, items: 2, encode: 2, inference: 2 });
+    expect(t.lookups.slice(0, 2)).toEqual([
+      ['i0', 'i1'],
+      ['h1', 'h2'],
+    ]);
+    const [record] = await t.logged();
+    expect(record).toMatchObject({ history_item_ids: ['h1', 'h2'], history_ts_ms: [5, 4], degraded: false });
+    expect(await t.counter('mmctr_scorer_inference_duration_seconds')).not.toEqual([]);
+  });
+
+  it('answers without the history, degraded, when the history call fails; every stage is still timed', async () => {
+    const t = setup({ production: fakeModel('v1', fixed([0.1])) }, () =>
+      Promise.reject(new Error('Connection is closed.')),
+    );
+    const res = await t.score(1);
+    expect(res).toMatchObject({ model_version: 'v1', degraded: true });
+    expect(t.lookups).toEqual([['i0']]);
+    expect(await t.stageSamples()).toEqual({ history: 1, items: 1, encode: 1, inference: 1 });
+    expect(await t.counter('mmctr_scorer_degraded_responses_total')).toEqual([[{ reason: 'history' }, 1]]);
+    const [record] = await t.logged();
+    expect(record).toMatchObject({ history_item_ids: [], degraded: true });
+  });
+
+  it('answers the prior when inference fails, with the stages before it timed', async () => {
+    const t = setup({
+      production: fakeModel('v1', () => {
+        throw new Error('session.run failed');
+      }),
+    });
+    const res = await t.score(2);
+    expect(res).toMatchObject({ degraded: true });
+    expect(res.scores.map((s) => s.ctr)).toEqual([PRIOR, PRIOR]);
+    expect(await t.stageSamples()).toEqual({ history: 1, items: 1, encode: 1 });
+    expect(await t.counter('mmctr_scorer_degraded_responses_total')).toEqual([[{ reason: 'inference' }, 1]]);
+    expect(t.warnings).toEqual(['inference failed; answering priors']);
   });
 });

@@ -16,6 +16,58 @@ import type { ScoreRequest, ScoreResponse } from './score-request';
 
 const seconds = (fromNs: bigint) => Number(process.hrtime.bigint() - fromNs) / 1e9;
 
+type Stage = 'history' | 'items' | 'encode' | 'inference';
+
+/**
+ * One request's stage clock. A stage may run in several pieces (items: the candidates' lookup, then the
+ * history's), so `timed` adds each piece's run time and `observe` records the stage's total once: one
+ * sample per stage per request in mmctr_scorer_stage_duration_seconds.
+ */
+class StageTimer {
+  private readonly totals: Record<Stage, number> = { history: 0, items: 0, encode: 0, inference: 0 };
+
+  constructor(private readonly metrics: ScorerMetrics) {}
+
+  /** Runs `fn`, adding its time (until its promise settles, for an async one) to `stage`. */
+  timed<T>(stage: Stage, fn: () => T): T {
+    const started = process.hrtime.bigint();
+    const add = () => void (this.totals[stage] += seconds(started));
+    const out = fn();
+    if (out instanceof Promise) return out.finally(add) as T;
+    add();
+    return out;
+  }
+
+  /** Records the stage's total; returns it in seconds. */
+  observe(stage: Stage): number {
+    const total = this.totals[stage];
+    this.metrics.stageSeconds.observe({ stage }, total);
+    return total;
+  }
+}
+
+/** The user's history as fetched for this request (null: the call failed or timed out). */
+interface FetchedHistory {
+  ids: string[];
+  tsMs: number[];
+}
+
+/** The assembly input of a request, before any lookup: every row unknown, no history yet. */
+function requestInput(req: ScoreRequest): AssemblyInput {
+  const candidateIds = req.candidates.map((c) => c.item_id);
+  return {
+    userId: req.user_id,
+    context: req.context ?? {},
+    tsMs: req.ts_ms ?? Date.now(),
+    historyIds: [],
+    historyRows: new Int32Array(0),
+    historyTsMs: [],
+    candidateIds,
+    candidateRows: new Int32Array(candidateIds.length).fill(-1),
+    positions: req.candidates.map((c, i) => c.position ?? i),
+  };
+}
+
 /** Scores one request: history + item features -> one batched session.run -> response + score log. */
 @Injectable()
 export class ScoreService {
@@ -43,102 +95,17 @@ export class ScoreService {
 
   private async scoreWith(lease: ModelLease, req: ScoreRequest): Promise<ScoreResponse> {
     const { model } = lease;
-    const tsMs = req.ts_ms ?? Date.now();
     const requestId = req.request_id ?? randomUUID();
-    const context = req.context ?? {};
-    const candidateIds = req.candidates.map((c) => c.item_id);
-    const positions = req.candidates.map((c, i) => c.position ?? i);
+    const input = requestInput(req);
     const reasons: string[] = [];
+    const history: FetchedHistory = { ids: [], tsMs: [] };
 
-    // The Redis history call is in flight while the candidates are looked up and encoded.
-    const started = process.hrtime.bigint();
-    let historyS = 0;
-    const historyCall = withTimeout(
-      this.history.recent(req.user_id, model.dims.L, req.ts_ms),
-      this.config.SCORER_REDIS_TIMEOUT_MS,
-      'history',
-    ).then(
-      (entries) => ((historyS = seconds(started)), entries),
-      () => ((historyS = seconds(started)), null),
-    );
-
-    let ctrs: Float32Array | undefined;
-    let historyIds: string[] = [];
-    let historyTsMs: number[] = [];
-    const input: AssemblyInput = {
-      userId: req.user_id,
-      context,
-      tsMs,
-      historyIds,
-      historyRows: new Int32Array(0),
-      historyTsMs,
-      candidateIds,
-      candidateRows: new Int32Array(candidateIds.length).fill(-1),
-      positions,
-    };
-    const buffers = model.acquireBuffers();
-    try {
-      let t = process.hrtime.bigint();
-      const candidates = await this.items.lookup(candidateIds);
-      let itemsS = seconds(t);
-      t = process.hrtime.bigint();
-      input.candidateRows = candidates.rows;
-      let oov = this.assembler.assembleCandidates(model.spec, this.items.cache, buffers, input);
-      let encodeS = seconds(t);
-
-      const fetched = await historyCall;
-      if (fetched === null) reasons.push('history');
-      historyIds = fetched ? fetched.map((e) => e.item_id) : [];
-      historyTsMs = fetched ? fetched.map((e) => e.ts_ms) : [];
-      this.metrics.stageSeconds.observe({ stage: 'history' }, historyS);
-      this.metrics.historyLength.observe(historyIds.length);
-
-      t = process.hrtime.bigint();
-      const history = historyIds.length
-        ? await this.items.lookup(historyIds)
-        : { rows: new Int32Array(0), failed: false };
-      if (candidates.failed || history.failed) reasons.push('items');
-      itemsS += seconds(t);
-      this.metrics.stageSeconds.observe({ stage: 'items' }, itemsS);
-
-      input.historyIds = historyIds;
-      input.historyRows = history.rows;
-      input.historyTsMs = historyTsMs;
-      t = process.hrtime.bigint();
-      oov += this.assembler.assembleUserAndHistory(model.spec, this.items.cache, buffers, input);
-      if (oov) this.metrics.oovItems.inc(oov);
-      encodeS += seconds(t);
-      this.metrics.stageSeconds.observe({ stage: 'encode' }, encodeS);
-
-      t = process.hrtime.bigint();
-      ctrs = await model.run(buffers, candidateIds.length);
-      const s = seconds(t);
-      this.metrics.stageSeconds.observe({ stage: 'inference' }, s);
-      this.metrics.inferenceSeconds.observe({ role: 'production' }, s);
-    } catch (err) {
-      reasons.push('inference');
-      this.logger.error(
-        { request_id: requestId, err: (err as Error).message },
-        'inference failed; answering priors',
-      );
-    } finally {
-      model.releaseBuffers(buffers);
-    }
-    this.metrics.batchSize.observe(candidateIds.length);
-
-    // A non-finite CTR is never answered: re-score with the fallback version, else answer the prior.
+    let ctrs = await this.inferProduction(model, req, input, history, reasons, requestId);
+    this.metrics.batchSize.observe(input.candidateIds.length);
     let served = model;
     if (ctrs && !ctrs.every(Number.isFinite)) {
       reasons.push('non_finite');
-      const rescored = await this.rescore(input, model.version, requestId);
-      if (rescored) {
-        served = rescored.model;
-        ctrs = rescored.ctrs;
-      } else {
-        for (let i = 0; i < ctrs.length; i++)
-          if (!Number.isFinite(ctrs[i]!)) ctrs[i] = this.config.SCORER_PRIOR_CTR;
-      }
-      this.metrics.nonFinite.inc({ fallback: rescored ? 'model' : 'prior' });
+      ({ model: served, ctrs } = await this.finiteFallback(model, ctrs, input, requestId));
     }
     for (const r of reasons) this.metrics.degraded.inc({ reason: r });
 
@@ -146,27 +113,124 @@ export class ScoreService {
     const response: ScoreResponse = {
       request_id: requestId,
       model_version: served.version,
-      scores: candidateIds.map((item_id, i) => ({ item_id, ctr: ctrs ? ctrs[i]! : prior })),
+      scores: input.candidateIds.map((item_id, i) => ({ item_id, ctr: ctrs ? ctrs[i]! : prior })),
       degraded: reasons.length > 0,
     };
-    const record: ScoreLogRecord = {
+    this.logAfterResponse(this.scoreLogRecord(req, input, history, served, response), input);
+    return response;
+  }
+
+  /**
+   * The production model's CTRs: candidates looked up and encoded while the Redis history call is in
+   * flight, then the history's items, then one run. Fills `input` and `history` as it goes, and
+   * `reasons` with what degraded the answer; undefined when it failed (the prior is answered).
+   */
+  private async inferProduction(
+    model: OnnxModel,
+    req: ScoreRequest,
+    input: AssemblyInput,
+    history: FetchedHistory,
+    reasons: string[],
+    requestId: string,
+  ): Promise<Float32Array | undefined> {
+    const timer = new StageTimer(this.metrics);
+    const historyCall = timer
+      .timed('history', () =>
+        withTimeout(
+          this.history.recent(req.user_id, model.dims.L, req.ts_ms),
+          this.config.SCORER_REDIS_TIMEOUT_MS,
+          'history',
+        ),
+      )
+      .catch(() => null);
+    const buffers = model.acquireBuffers();
+    try {
+      const candidates = await timer.timed('items', () => this.items.lookup(input.candidateIds));
+      input.candidateRows = candidates.rows;
+      let oov = timer.timed('encode', () =>
+        this.assembler.assembleCandidates(model.spec, this.items.cache, buffers, input),
+      );
+
+      const fetched = await historyCall;
+      if (fetched === null) reasons.push('history');
+      history.ids = fetched ? fetched.map((e) => e.item_id) : [];
+      history.tsMs = fetched ? fetched.map((e) => e.ts_ms) : [];
+      timer.observe('history');
+      this.metrics.historyLength.observe(history.ids.length);
+
+      const historyItems = await timer.timed('items', () =>
+        history.ids.length
+          ? this.items.lookup(history.ids)
+          : Promise.resolve({ rows: new Int32Array(0), failed: false }),
+      );
+      if (candidates.failed || historyItems.failed) reasons.push('items');
+      timer.observe('items');
+
+      input.historyIds = history.ids;
+      input.historyRows = historyItems.rows;
+      input.historyTsMs = history.tsMs;
+      oov += timer.timed('encode', () =>
+        this.assembler.assembleUserAndHistory(model.spec, this.items.cache, buffers, input),
+      );
+      if (oov) this.metrics.oovItems.inc(oov);
+      timer.observe('encode');
+
+      const ctrs = await timer.timed('inference', () => model.run(buffers, input.candidateIds.length));
+      this.metrics.inferenceSeconds.observe({ role: 'production' }, timer.observe('inference'));
+      return ctrs;
+    } catch (err) {
+      reasons.push('inference');
+      this.logger.error(
+        { request_id: requestId, err: (err as Error).message },
+        'inference failed; answering priors',
+      );
+      return undefined;
+    } finally {
+      model.releaseBuffers(buffers);
+    }
+  }
+
+  /**
+   * A non-finite CTR is never answered: the request re-scored by the fallback version, else the prior
+   * in place of each non-finite CTR.
+   */
+  private async finiteFallback(
+    model: OnnxModel,
+    ctrs: Float32Array,
+    input: AssemblyInput,
+    requestId: string,
+  ): Promise<{ model: OnnxModel; ctrs: Float32Array }> {
+    const rescored = await this.rescore(input, model.version, requestId);
+    this.metrics.nonFinite.inc({ fallback: rescored ? 'model' : 'prior' });
+    if (rescored) return rescored;
+    for (let i = 0; i < ctrs.length; i++)
+      if (!Number.isFinite(ctrs[i]!)) ctrs[i] = this.config.SCORER_PRIOR_CTR;
+    return { model, ctrs };
+  }
+
+  private scoreLogRecord(
+    req: ScoreRequest,
+    input: AssemblyInput,
+    history: FetchedHistory,
+    served: OnnxModel,
+    response: ScoreResponse,
+  ): ScoreLogRecord {
+    return {
       schema_version: 1,
-      request_id: requestId,
-      ts_ms: tsMs,
+      request_id: response.request_id,
+      ts_ms: input.tsMs,
       user_id: req.user_id,
       model_version: served.version,
       feature_spec_version: served.spec.version,
-      context: { ...context },
-      history_item_ids: historyIds.slice(0, served.dims.L),
+      context: { ...input.context },
+      history_item_ids: history.ids.slice(0, served.dims.L),
       // Click times of history_item_ids: the ages are recomputed from these and ts_ms.
-      history_ts_ms: historyTsMs.slice(0, served.dims.L),
-      item_ids: candidateIds,
-      positions,
+      history_ts_ms: history.tsMs.slice(0, served.dims.L),
+      item_ids: input.candidateIds as string[],
+      positions: input.positions as number[],
       ctrs: response.scores.map((s) => s.ctr),
       degraded: response.degraded,
     };
-    this.logAfterResponse(record, input);
-    return response;
   }
 
   /** Shadow scoring (if any) and queueing the record run after the response is written. */
