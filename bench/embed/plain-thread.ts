@@ -6,6 +6,8 @@ import { Encoders, ImageLoader, PIXELS_PER_IMAGE, toEncoderPixels, type ModelSet
 export interface PlainThreadInit {
   models: ModelSet;
   ortThreads: number;
+  /** The folder the run's images lie under: the loader reads local files only below it, as the service does. */
+  imageRoot: string;
 }
 
 /** One batch: image file paths or texts. The reply is the batch's index once it is encoded. */
@@ -19,7 +21,7 @@ async function main(): Promise<void> {
     allowedHosts: [],
     allowPrivate: false,
     allowFiles: true,
-    fileRoots: [],
+    fileRoots: [init.imageRoot],
     maxBytes: 10 * 1024 * 1024,
     timeoutMs: 5_000,
     maxRedirects: 0,

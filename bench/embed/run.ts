@@ -68,10 +68,15 @@ function spawnPlainThread(init: PlainThreadInit): Promise<Worker> {
  * `sessions` threads each run one session and take the next batch as they finish one, so 2 x 1 is
  * the plain-loop twin of the service's two inference threads of one onnxruntime thread each.
  */
-async function plainLoop(batch: number, sessions: number, ortThreads: number): Promise<PlainLoop> {
+async function plainLoop(
+  batch: number,
+  sessions: number,
+  ortThreads: number,
+  imageRoot: string,
+): Promise<PlainLoop> {
   const models = readModelSet(join(REPO_ROOT, '.cache', 'models'));
   const threads = await Promise.all(
-    Array.from({ length: sessions }, () => spawnPlainThread({ models, ortThreads })),
+    Array.from({ length: sessions }, () => spawnPlainThread({ models, ortThreads, imageRoot })),
   );
   const loops = (kind: PlainThreadRequest['kind'], inputs: string[]) =>
     timed(async () => {
@@ -170,7 +175,7 @@ async function main(): Promise<void> {
   await new MigrationRunner(admin, database, loadMigrations(MIGRATIONS_DIR)).migrate();
 
   const plains: PlainLoop[] = [];
-  for (const l of LAYOUTS) plains.push(await plainLoop(batch, l.sessions, l.ortThreads));
+  for (const l of LAYOUTS) plains.push(await plainLoop(batch, l.sessions, l.ortThreads, root));
   const app = await NestFactory.createApplicationContext(AppModule, { logger: false });
   await app.init();
   const bull = createBullRedis(config);
