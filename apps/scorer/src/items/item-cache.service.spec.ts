@@ -1,0 +1,206 @@
+import type { Logger } from 'pino';
+import { loadFeatureSpec } from '@mmctr/features';
+import { loadScorerConfig } from '../config/scorer-config';
+import { ScorerMetrics } from '../metrics/scorer-metrics';
+import { ItemCacheService } from './item-cache.service';
+import type { CatalogRow, ItemCatalogRepository, VectorRow } from './item-catalog.repository';
+import type { ItemOnlineRepository, OnlineItem } from './item-online.repository';
+
+const DIM = loadFeatureSpec().multimodal.dim;
+const PAGE = 100;
+
+/** ClickHouse's catalogue in memory, answering like ItemCatalogRepository (sorted by id, paged, watermarked). */
+class FakeCatalog {
+  items: CatalogRow[] = [];
+  vectors: VectorRow[] = [];
+  calls: { kind: 'items' | 'vectors'; after: string; since: number }[] = [];
+  down = false;
+
+  asRepository(): ItemCatalogRepository {
+    return {
+      items: (after: string, sinceS: number, limit: number) => {
+        this.calls.push({ kind: 'items', after, since: sinceS });
+        if (this.down) return Promise.reject(new Error('ECONNREFUSED'));
+        const rows = this.items.filter((r) => r.item_id > after && r.ingested_s >= sinceS);
+        return Promise.resolve(rows.sort((a, b) => a.item_id.localeCompare(b.item_id)).slice(0, limit));
+      },
+      vectors: (after: string, sinceMs: number, _pv: string, limit: number) => {
+        this.calls.push({ kind: 'vectors', after, since: sinceMs });
+        const rows = this.vectors.filter((r) => r.item_id > after && r.created_ms > sinceMs);
+        return Promise.resolve(rows.sort((a, b) => a.item_id.localeCompare(b.item_id)).slice(0, limit));
+      },
+    } as unknown as ItemCatalogRepository;
+  }
+}
+
+/** Redis's items in memory, answering like ItemOnlineRepository.fetch; `pending` holds every answer back. */
+class FakeOnline {
+  known = new Map<string, OnlineItem>();
+  fetches: string[][] = [];
+  failure: Error | null = null;
+  pending: Promise<void> | null = null;
+
+  asRepository(): ItemOnlineRepository {
+    return {
+      fetch: async (ids: readonly string[]) => {
+        this.fetches.push([...ids]);
+        if (this.pending) await this.pending;
+        if (this.failure) throw this.failure;
+        return ids.map((id) => this.known.get(id) ?? null);
+      },
+    } as unknown as ItemOnlineRepository;
+  }
+}
+
+const id = (i: number) => `item-${String(i).padStart(4, '0')}`;
+const catalogRow = (i: number, ingestedS = 1000): CatalogRow => ({
+  item_id: id(i),
+  category: `c${i % 7}`,
+  tags: ['t'],
+  ts_ms: 10 * i,
+  ingested_s: ingestedS,
+});
+const vector = (x: number) => Array.from({ length: DIM }, () => x);
+
+function setup(env: Record<string, string> = {}) {
+  const config = loadScorerConfig({
+    SCORER_ITEM_CACHE_PAGE_ROWS: String(PAGE),
+    SCORER_REDIS_TIMEOUT_MS: '50',
+    SCORER_NEGATIVE_CACHE_MS: '60000',
+    ...env,
+  });
+  const catalog = new FakeCatalog();
+  const online = new FakeOnline();
+  const metrics = new ScorerMetrics();
+  const warnings: string[] = [];
+  const logger = {
+    info: () => undefined,
+    warn: (_: unknown, msg: string) => warnings.push(msg),
+  } as unknown as Logger;
+  const service = new ItemCacheService(
+    config,
+    catalog.asRepository(),
+    online.asRepository(),
+    metrics,
+    logger,
+  );
+  const values = async (name: string) =>
+    (await metrics.registry.getSingleMetric(name)!.get()).values.map((v) => [v.labels, v.value]);
+  return { service, catalog, online, warnings, values };
+}
+
+describe('ItemCacheService: loading from the catalogue', () => {
+  it('loads every page of items and vectors at start, then only what changed since', async () => {
+    const t = setup();
+    t.catalog.items = Array.from({ length: 150 }, (_, i) => catalogRow(i));
+    t.catalog.vectors = [{ item_id: id(3), fused_vec: vector(0.5), created_ms: 7_000 }];
+    expect(t.service.isLoaded).toBe(false);
+    await t.service.onApplicationBootstrap();
+    t.service.onApplicationShutdown();
+
+    expect(t.service.isLoaded).toBe(true);
+    expect(t.service.cache.size).toBe(150);
+    expect(t.catalog.calls.filter((c) => c.kind === 'items').map((c) => c.after)).toEqual(['', id(99)]);
+    const row = t.service.cache.row(id(3));
+    expect(t.service.cache.hasVectorAt(row)).toBe(true);
+    expect(t.service.cache.vectorAt(row)[0]).toBe(0.5);
+    expect(await t.values('mmctr_scorer_item_cache_rows')).toEqual([[{}, 150]]);
+
+    // Later refreshes ask from the watermarks, ingested_at with a second of overlap (its resolution).
+    t.catalog.calls = [];
+    t.catalog.items.push(catalogRow(500, 1005));
+    await t.service.refresh();
+    expect(t.catalog.calls.filter((c) => c.kind === 'items').every((c) => c.since === 999)).toBe(true);
+    expect(t.catalog.calls.find((c) => c.kind === 'vectors')).toEqual({
+      kind: 'vectors',
+      after: '',
+      since: 7_000,
+    });
+    t.catalog.calls = [];
+    await t.service.refresh();
+    expect(t.catalog.calls).toEqual([
+      { kind: 'items', after: '', since: 1004 },
+      { kind: 'vectors', after: '', since: 7_000 },
+    ]);
+    expect(t.service.cache.size).toBe(151);
+    expect(await t.values('mmctr_scorer_item_cache_refreshes_total')).toEqual([[{ result: 'ok' }, 3]]);
+  });
+
+  it('keeps serving what it holds when a refresh fails, and counts the failure', async () => {
+    const t = setup();
+    t.catalog.down = true;
+    await t.service.refresh();
+    expect(t.service.isLoaded).toBe(false);
+    expect(t.warnings).toEqual(['item cache refresh failed; serving the cached rows']);
+    expect(await t.values('mmctr_scorer_item_cache_refreshes_total')).toEqual([[{ result: 'failed' }, 1]]);
+  });
+
+  it('reads nothing from ClickHouse with SCORER_ITEM_CACHE_SOURCE=none, and counts as loaded', async () => {
+    const t = setup({ SCORER_ITEM_CACHE_SOURCE: 'none' });
+    await t.service.onApplicationBootstrap();
+    expect(t.catalog.calls).toEqual([]);
+    expect(t.service.isLoaded).toBe(true);
+  });
+});
+
+describe('ItemCacheService: lookups', () => {
+  it('answers cached rows, fetches each miss once from Redis and negative-caches unknown ids', async () => {
+    const t = setup();
+    t.catalog.items = [catalogRow(1)];
+    await t.service.refresh();
+    t.online.known.set('fresh', {
+      item_id: 'fresh',
+      category: 'c',
+      tags: [],
+      ts_ms: 5,
+      vector: Float32Array.from(vector(0.25)),
+    });
+
+    const first = await t.service.lookup([id(1), 'fresh', 'ghost', 'fresh']);
+    expect(first.failed).toBe(false);
+    expect(t.online.fetches).toEqual([['fresh', 'ghost']]);
+    const fresh = t.service.cache.row('fresh');
+    expect(Array.from(first.rows)).toEqual([t.service.cache.row(id(1)), fresh, -1, fresh]);
+    expect(t.service.cache.vectorAt(fresh)[0]).toBe(0.25);
+
+    // 'fresh' is cached now and 'ghost' is known to be unknown: no second round trip.
+    const second = await t.service.lookup(['fresh', 'ghost']);
+    expect(Array.from(second.rows)).toEqual([fresh, -1]);
+    expect(t.online.fetches).toHaveLength(1);
+    expect(await t.values('mmctr_scorer_item_lookups_total')).toEqual([
+      [{ result: 'hit' }, 2],
+      [{ result: 'redis' }, 2],
+      [{ result: 'unknown' }, 2],
+    ]);
+  });
+
+  it('marks the lookup failed, with misses unknown, when Redis fails or is not to be asked', async () => {
+    const t = setup();
+    t.online.failure = new Error('Connection is closed.');
+    const failed = await t.service.lookup(['a']);
+    expect(failed).toEqual({ rows: Int32Array.from([-1]), failed: true });
+
+    // A failed fetch negative-caches nothing: the next request asks again.
+    t.online.failure = null;
+    await t.service.lookup(['a']);
+    expect(t.online.fetches).toEqual([['a'], ['a']]);
+
+    const local = await t.service.lookup(['b'], false);
+    expect(local.failed).toBe(true);
+    expect(t.online.fetches).toHaveLength(2);
+  });
+
+  it('gives up on Redis after SCORER_REDIS_TIMEOUT_MS, and a late answer still warms the cache', async () => {
+    const t = setup();
+    let release!: () => void;
+    t.online.pending = new Promise<void>((r) => (release = r));
+    t.online.known.set('slow', { item_id: 'slow', category: 'c', tags: [], ts_ms: 1, vector: null });
+    const res = await t.service.lookup(['slow']);
+    expect(res).toEqual({ rows: Int32Array.from([-1]), failed: true });
+
+    release();
+    await t.online.pending;
+    await new Promise((r) => setImmediate(r));
+    expect(t.service.cache.row('slow')).toBeGreaterThanOrEqual(0);
+  });
+});
