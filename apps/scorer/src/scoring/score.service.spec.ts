@@ -63,8 +63,8 @@ function setup(
   /** Samples per stage of mmctr_scorer_stage_duration_seconds. */
   const stageSamples = async (): Promise<Record<string, number>> =>
     Object.fromEntries(
-      (await metrics.registry.getSingleMetric('mmctr_scorer_stage_duration_seconds')!.get()).values
-        .filter((v) => v.metricName === 'mmctr_scorer_stage_duration_seconds_count')
+      (await metrics.stageSeconds.get()).values
+        .filter((v) => (v as { metricName?: string }).metricName?.endsWith('_count'))
         .map((v) => [String(v.labels.stage), v.value]),
     );
   return { score, logged, counter, warnings, lookups, stageSamples };
