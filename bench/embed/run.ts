@@ -18,7 +18,14 @@ import type { CatalogueItem } from '@mmctr/contracts';
 import { createBullRedis, ItemEmbeddingQueue, itemFeatures } from '@mmctr/online-store';
 import { servicesCpu, servicesSince } from '../support/cpu';
 import { generate, SMALL_PRESET } from '@mmctr/synth';
-import { AppModule, EmbedderMetrics, itemText, loadEmbedderConfig, readModelSet } from '@mmctr/embedder';
+import {
+  AppModule,
+  EmbedderMetrics,
+  embedderTesting,
+  itemText,
+  loadEmbedderConfig,
+  readModelSet,
+} from '@mmctr/embedder';
 import type { PlainThreadInit, PlainThreadRequest } from './plain-thread';
 import { readJsonl, REPO_ROOT } from '../support/repo';
 import { numberArg } from '../support/cli-args';
@@ -133,22 +140,6 @@ const bestPlain = (s: Record<string, number>) =>
       .map(([, v]) => v),
   );
 
-/**
- * The embedder's env for one run: its own queue, Redis key prefix and projection directory, and the
- * directory its local images lie under (local files are refused unless EMBEDDER_IMAGE_FILE_ROOTS names one).
- */
-function isolatedEnv(run: string, projectionsDir: string, imageRoot: string) {
-  return {
-    EMBEDDER_IMAGE_FILE_ROOTS: imageRoot,
-    EMBEDDINGS_QUEUE: `item-embeddings-${run}`,
-    REDIS_KEY_PREFIX: `${run}:`,
-    EMBEDDER_MODELS_DIR: join(REPO_ROOT, '.cache', 'models'),
-    EMBEDDER_PROJECTIONS_DIR: projectionsDir,
-    EMBEDDER_PROJECTION_RELOAD_MS: '100',
-    LOG_LEVEL: 'silent',
-  };
-}
-
 async function main(): Promise<void> {
   const n = numberArg('items', 1000);
   const batch = numberArg('batch', 16);
@@ -160,7 +151,7 @@ async function main(): Promise<void> {
   const items = readJsonl<CatalogueItem>(join(root, 'synth', 'items.jsonl'));
 
   const run = `bench${Date.now().toString(36)}`;
-  const env = isolatedEnv(run, join(root, 'projections'), root);
+  const env = embedderTesting.runEnv(run, join(root, 'projections'), root);
   // A fresh database each run: the cost of ClickHouse's merges grows with the table, and earlier runs'
   // rows would make one run's figures depend on how many ran before it.
   const database = 'mmctr_bench_embed';

@@ -19,3 +19,5 @@ export * from './embedding/embedding.worker';
 export * from './metrics/embedder-metrics';
 export * from './tokens';
 export { AppModule, EmbedderCoreModule } from './app.module';
+// Helpers for tests and benchmarks that run the embedder against the local stack (isolated env, jobs).
+export * as embedderTesting from './testing/harness';
