@@ -3,9 +3,8 @@ import { AppConfigModule, APP_CONFIG, type AppConfig } from '@mmctr/config';
 import { ClickHouseModule } from '@mmctr/clickhouse';
 import { EmbeddingModule } from './embedding/embedding.module';
 import { WorkerModule } from './embedding/worker.module';
-import { HealthController } from './health/health.controller';
+import { HealthModule } from './health/health.module';
 import { LOGGER, createLogger } from './logger';
-import { MetricsController } from './metrics/metrics.controller';
 
 @Global()
 @Module({
@@ -20,8 +19,5 @@ export class LoggerModule {}
 @Module({ imports: [AppConfigModule, LoggerModule, ClickHouseModule, EmbeddingModule] })
 export class EmbedderCoreModule {}
 
-@Module({
-  imports: [EmbedderCoreModule, WorkerModule],
-  controllers: [HealthController, MetricsController],
-})
+@Module({ imports: [EmbedderCoreModule, WorkerModule, HealthModule] })
 export class AppModule {}

@@ -16,6 +16,7 @@ export * from './storage/mm-vector.repository';
 export * from './embedding/embedding.service';
 export * from './embedding/backfill.service';
 export * from './embedding/embedding.worker';
+export * from './embedding/embedding-queue.repository';
 export * from './metrics/embedder-metrics';
 export * from './tokens';
 export { AppModule, EmbedderCoreModule } from './app.module';

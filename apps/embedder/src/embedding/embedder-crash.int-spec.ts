@@ -17,6 +17,7 @@ import { EmbedderCoreModule } from '../app.module';
 import { EmbedderMetrics } from '../metrics/embedder-metrics';
 import { BULL_REDIS } from '../tokens';
 import { EmbeddingService } from './embedding.service';
+import { EmbeddingQueueRepository } from './embedding-queue.repository';
 import { EmbeddingWorker } from './embedding.worker';
 import { bullConnection, features, readJsonl, REPO_ROOT, runEnv, waitForJobs } from '../testing/harness';
 
@@ -117,19 +118,19 @@ describe('a worker killed mid-job', () => {
     // A second worker (this process) finds the stalled job once its lock expires and redoes it.
     Object.assign(process.env, env, shortLocks);
     app = await NestFactory.createApplicationContext(EmbedderCoreModule, { logger: false });
+    const queue = new EmbeddingQueueRepository(app.get(BULL_REDIS), {
+      queue: env.EMBEDDINGS_QUEUE,
+      prefix: config().BULLMQ_PREFIX,
+      concurrency: 1,
+      lockDurationMs: 2_000,
+      stalledIntervalMs: 1_000,
+    });
     rescuer = new EmbeddingWorker(
       app.get(EmbeddingService),
-      app.get(BULL_REDIS),
+      queue,
       app.get(EmbedderMetrics),
       pino({ level: 'silent' }),
-      {
-        queue: env.EMBEDDINGS_QUEUE,
-        prefix: config().BULLMQ_PREFIX,
-        concurrency: 1,
-        lockDurationMs: 2_000,
-        stalledIntervalMs: 1_000,
-        shutdownGraceMs: 5_000,
-      },
+      { shutdownGraceMs: 5_000 },
     );
     rescuer.start();
     const counts = await waitForJobs(producer.queue, 1, 60_000);

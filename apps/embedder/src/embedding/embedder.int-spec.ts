@@ -17,7 +17,9 @@ import {
   OnlineStore,
   type ItemEmbeddingJob,
 } from '@mmctr/online-store';
+import { METRICS_REGISTRY, READINESS_PROBE, type ReadinessProbe } from '@mmctr/observability';
 import { generate, SMALL_PRESET } from '@mmctr/synth';
+import type { Registry } from 'prom-client';
 import { AppModule } from '../app.module';
 import { MmVectorRepository } from '../storage/mm-vector.repository';
 import { BackfillService } from './backfill.service';
@@ -206,6 +208,18 @@ describe('embedder (real Redis, ClickHouse and encoders)', () => {
       { ids: [...good, ...bad.map(([i]) => i)].map((i) => i.item_id) },
     );
     expect(stored.map((r) => r.item_id)).toEqual(good.map((g) => g.item_id).sort());
+  });
+
+  it("is ready through the repositories' pings and the running worker, and counts the jobs in its metrics", async () => {
+    const ready = await app.get<ReadinessProbe>(READINESS_PROBE)();
+    expect(ready).toMatchObject({
+      ready: true,
+      body: { status: 'ok', checks: { clickhouse: { ok: true }, redis: { ok: true }, worker: { ok: true } } },
+    });
+    const metrics = await app.get<Registry>(METRICS_REGISTRY).metrics();
+    expect(metrics).toMatch(/^mmctr_embedder_items_total\{outcome="stored"\} [1-9]/m);
+    expect(metrics).toMatch(/^mmctr_embedder_failures_total\{reason="image_blocked",final="true"\} [1-9]/m);
+    expect(metrics).toMatch(/^mmctr_embedder_queue_jobs\{state="failed"\} [1-9]/m);
   });
 });
 

@@ -1,5 +1,4 @@
 import { type BeforeApplicationShutdown, Inject, Module, type OnApplicationBootstrap } from '@nestjs/common';
-import { Queue } from 'bullmq';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { APP_CONFIG, type AppConfig } from '@mmctr/config';
@@ -9,42 +8,36 @@ import { LOGGER } from '../logger';
 import { EmbedderMetrics } from '../metrics/embedder-metrics';
 import { EmbeddingRepository } from '../storage/embedding.repository';
 import { BULL_REDIS } from '../tokens';
+import { EmbeddingQueueRepository } from './embedding-queue.repository';
 import { EmbeddingService } from './embedding.service';
 import { EmbeddingWorker } from './embedding.worker';
-
-const QUEUE = Symbol('EMBEDDINGS_QUEUE_HANDLE');
 
 /** The queue consumer, started after bootstrap and drained before anything else shuts down. */
 @Module({
   providers: [
     {
-      provide: EmbeddingWorker,
-      inject: [EmbeddingService, BULL_REDIS, EmbedderMetrics, LOGGER, APP_CONFIG, EMBEDDER_CONFIG],
-      useFactory: (
-        service: EmbeddingService,
-        redis: Redis,
-        metrics: EmbedderMetrics,
-        log: Logger,
-        app: AppConfig,
-        c: EmbedderConfig,
-      ) =>
-        new EmbeddingWorker(service, redis, metrics, log, {
+      provide: EmbeddingQueueRepository,
+      inject: [BULL_REDIS, APP_CONFIG, EMBEDDER_CONFIG],
+      useFactory: (redis: Redis, app: AppConfig, c: EmbedderConfig) =>
+        new EmbeddingQueueRepository(redis, {
           queue: embeddingQueueRef(app).name,
           prefix: embeddingQueueRef(app).prefix,
           concurrency: c.EMBEDDER_CONCURRENCY,
           lockDurationMs: c.EMBEDDER_LOCK_DURATION_MS,
           stalledIntervalMs: c.EMBEDDER_STALLED_INTERVAL_MS,
-          shutdownGraceMs: c.EMBEDDER_SHUTDOWN_GRACE_MS,
         }),
     },
     {
-      // Read-only handle for the queue-depth metric.
-      provide: QUEUE,
-      inject: [BULL_REDIS, APP_CONFIG],
-      useFactory: (redis: Redis, app: AppConfig) => {
-        const { name, prefix } = embeddingQueueRef(app);
-        return new Queue(name, { connection: redis, prefix });
-      },
+      provide: EmbeddingWorker,
+      inject: [EmbeddingService, EmbeddingQueueRepository, EmbedderMetrics, LOGGER, EMBEDDER_CONFIG],
+      useFactory: (
+        service: EmbeddingService,
+        queue: EmbeddingQueueRepository,
+        metrics: EmbedderMetrics,
+        log: Logger,
+        c: EmbedderConfig,
+      ) =>
+        new EmbeddingWorker(service, queue, metrics, log, { shutdownGraceMs: c.EMBEDDER_SHUTDOWN_GRACE_MS }),
     },
   ],
   exports: [EmbeddingWorker],
@@ -52,15 +45,13 @@ const QUEUE = Symbol('EMBEDDINGS_QUEUE_HANDLE');
 export class WorkerModule implements OnApplicationBootstrap, BeforeApplicationShutdown {
   constructor(
     @Inject(EmbeddingWorker) private readonly worker: EmbeddingWorker,
-    @Inject(QUEUE) private readonly queue: Queue,
+    @Inject(EmbeddingQueueRepository) private readonly queue: EmbeddingQueueRepository,
     @Inject(EmbedderMetrics) private readonly metrics: EmbedderMetrics,
     @Inject(EmbeddingRepository) private readonly repo: EmbeddingRepository,
   ) {}
 
   onApplicationBootstrap(): void {
-    this.metrics.watchQueue(() =>
-      this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed'),
-    );
+    this.metrics.watchQueue(() => this.queue.jobCounts());
     this.worker.start();
   }
 

@@ -1,4 +1,4 @@
-import { RowBinaryWriter, type ClickHouseService } from '@mmctr/clickhouse';
+import { RowBinaryWriter, type ClickHouseService, type HealthStatus } from '@mmctr/clickhouse';
 import type { ItemFeatures } from '@mmctr/online-store';
 import { transient } from '../errors';
 import { WriteBatcher } from './write-batcher';
@@ -95,6 +95,11 @@ export class EmbeddingRepository {
 
   flush(): Promise<void> {
     return this.batcher.flush();
+  }
+
+  /** Whether ClickHouse answers, and its version (the readiness check). */
+  ping(): Promise<HealthStatus> {
+    return this.clickhouse.health();
   }
 
   /** Current version of every catalogue item (or of one). */

@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import { mmVectorKey } from '@mmctr/online-store';
+import { mmVectorKey, redisHealth } from '@mmctr/online-store';
 import { transient } from '../errors';
 
 /** What the scorer reads: `<prefix>mm:<id>`, a hash (see docs/embedder.md). */
@@ -35,6 +35,11 @@ export class MmVectorRepository {
     private readonly keyPrefix: string,
   ) {
     if (!('mmctrWriteMm' in redis)) redis.defineCommand('mmctrWriteMm', { numberOfKeys: 1, lua: WRITE_LUA });
+  }
+
+  /** Whether Redis answers (the readiness check). */
+  ping(): Promise<{ ok: boolean; error?: string }> {
+    return redisHealth(this.redis);
   }
 
   key(itemId: string): string {
