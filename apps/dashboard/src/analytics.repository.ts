@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ClickHouseService } from '@mmctr/clickhouse';
+import { ClickHouseService, type HealthStatus } from '@mmctr/clickhouse';
 
 export interface CtrPoint {
   t: number;
@@ -32,6 +32,11 @@ export interface IngestPoint {
 @Injectable()
 export class AnalyticsRepository {
   constructor(@Inject(ClickHouseService) private readonly clickhouse: ClickHouseService) {}
+
+  /** Whether ClickHouse answers (the readiness check: every chart reads it). */
+  ping(): Promise<HealthStatus> {
+    return this.clickhouse.health();
+  }
 
   /** CTR per hour of event time (the synthetic streams span days). */
   async ctrOverTime(): Promise<CtrPoint[]> {

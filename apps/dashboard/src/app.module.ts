@@ -2,16 +2,16 @@ import { type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common
 import { APP_CONFIG, AppConfigModule, type AppConfig } from '@mmctr/config';
 import { ClickHouseModule } from '@mmctr/clickhouse';
 import { LOGGER, createLogger } from '@mmctr/observability';
-import { AnalyticsRepository } from './analytics.repository';
 import { DashboardApiKeyGuard } from './api-key.guard';
 import { DashboardController } from './dashboard.controller';
 import { DashboardConfigModule } from './dashboard-config';
 import { DashboardService } from './dashboard.service';
-import { PipelineStateRepository } from './pipeline-state.repository';
+import { DashboardDataModule } from './data.module';
+import { HealthModule } from './health.module';
 import { SecurityHeadersMiddleware } from './security-headers.middleware';
 
 @Module({
-  imports: [AppConfigModule, DashboardConfigModule, ClickHouseModule],
+  imports: [AppConfigModule, DashboardConfigModule, ClickHouseModule, DashboardDataModule, HealthModule],
   controllers: [DashboardController],
   providers: [
     {
@@ -20,8 +20,6 @@ import { SecurityHeadersMiddleware } from './security-headers.middleware';
       useFactory: (c: AppConfig) => createLogger('dashboard', c.LOG_LEVEL),
     },
     DashboardApiKeyGuard,
-    AnalyticsRepository,
-    PipelineStateRepository,
     DashboardService,
   ],
 })

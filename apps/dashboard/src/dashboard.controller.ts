@@ -39,9 +39,4 @@ export class DashboardController {
   data() {
     return this.dashboard.snapshot();
   }
-
-  @Get('health/live')
-  live() {
-    return { status: 'ok' };
-  }
 }
