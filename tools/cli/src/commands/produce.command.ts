@@ -1,9 +1,8 @@
 import { createReadStream, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
-import type { Message } from 'kafkajs';
 import { loadConfig } from '@mmctr/config';
-import { createKafka, EventProducer } from '@mmctr/kafka';
+import { CliKafkaRepository, type KeyedLine } from '../kafka.repository';
 import { byteLines, checkLine } from './produce-lines';
 
 interface ProduceOptions {
@@ -34,11 +33,7 @@ export function register(program: Command): void {
         throw new Error('--batch-size must be a positive integer');
       const size = statSync(opts.file).size;
 
-      const producer = new EventProducer(createKafka(config), {
-        eventsTopic: config.KAFKA_TOPIC_EVENTS,
-        itemsTopic: config.KAFKA_TOPIC_ITEMS,
-        batchSize,
-      });
+      const kafka = new CliKafkaRepository(config, { batchSize });
       const bar = new SingleBar(
         {
           format: 'produce |{bar}| {percentage}% | {sent} sent, {rejected} rejected | {eta_formatted} left',
@@ -48,14 +43,14 @@ export function register(program: Command): void {
       );
       if (opts.progress) bar.start(size, 0, { sent: 0, rejected: 0 });
 
-      let batch: Message[] = [];
+      let batch: KeyedLine[] = [];
       let bytes = 0;
       let sent = 0;
       let lineNo = 0;
       const rejected: string[] = [];
       const flush = async () => {
         if (batch.length === 0) return;
-        await producer.sendRaw(topic, batch);
+        await kafka.send(topic, batch);
         sent += batch.length;
         batch = [];
         if (opts.progress) bar.update(bytes, { sent, rejected: rejected.length });
@@ -77,7 +72,7 @@ export function register(program: Command): void {
         await flush();
       } finally {
         if (opts.progress) bar.stop();
-        await producer.close();
+        await kafka.close();
       }
       console.log(`sent ${sent} message(s) to ${topic}; rejected ${rejected.length}`);
       for (const r of rejected.slice(0, 10)) console.log(`  ${r}`);
