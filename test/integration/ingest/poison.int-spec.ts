@@ -167,6 +167,47 @@ describe('ingest poison isolation and readiness', () => {
     expect((await ready(ingest)).status).toBe(200);
   });
 
+  it('stops consuming while the DLQ topic is missing, answers 503 past the deadline, then writes every dead letter', async () => {
+    const { names, db, producer } = await setUp('ingest-dlq-down');
+    await db.migrate();
+    const ingest = await startIngest(names, db, {
+      INGEST_STORE_RETRY_DEADLINE_MS: '2000',
+      INGEST_RETRY_MAX_MS: '1000',
+    });
+    // Ingest created the DLQ topic at start-up; take it away (the broker does not auto-create topics).
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.deleteTopics({ topics: [names.env.KAFKA_TOPIC_DLQ] });
+      const events = makeEvents(names.prefix, 1_000, 50, 29);
+      await producer.sendEvents(events.slice(0, 500));
+      await producer.sendRaw(names.env.KAFKA_TOPIC_EVENTS, [
+        { key: 'k', value: '{"broken": ' },
+        { key: 'k', value: '' },
+      ]);
+      await producer.sendEvents(events.slice(500));
+      await ingest.waitFor(async () => (await ready(ingest)).status === 503, 'readiness 503');
+      const { body } = await ready(ingest);
+      expect(JSON.stringify(body.checks.stores)).toContain('kafka-dlq:events');
+      expect(await ingest.metric('mmctr_ingest_paused')).toBe(1);
+
+      await admin.createTopics({
+        topics: [{ topic: names.env.KAFKA_TOPIC_DLQ, numPartitions: 1, replicationFactor: 1 }],
+        waitForLeaders: true,
+      });
+      await ingest.waitFor(async () => (await dedupCounts(db, names.prefix)).distinct >= 1_000, 'all stored');
+      expect(await dedupCounts(db, names.prefix)).toEqual({ rows: 1_000, distinct: 1_000 });
+      const letters = await readTopic(kafka, names.env.KAFKA_TOPIC_DLQ, 2);
+      expect(letters.map((l) => l.headers[DLQ_HEADERS.reason]).sort()).toEqual([
+        expect.stringMatching(/^bad JSON/),
+        expect.stringMatching(/^empty/),
+      ]);
+      await ingest.waitFor(async () => (await ready(ingest)).status === 200, 'ready again');
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
   it('answers 503 while a store fails past its deadline with messages waiting, retries, and then stores everything', async () => {
     const { names, db, producer } = await setUp('ingest-stall');
     // The database exists but has no tables: every insert fails (Code 60), which is not the rows'
