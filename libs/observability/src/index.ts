@@ -3,6 +3,7 @@ export * from './http-app';
 export * from './readiness';
 export * from './readiness.controller';
 export * from './observability.module';
+export * from './metrics';
 export * from './percentile';
 export * from './worker-thread';
 export * from './shutdown-watchdog';

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { metricsOn } from '@mmctr/observability';
 
 const LATENCY_BUCKETS = [
   0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1,
@@ -9,110 +10,94 @@ const LATENCY_BUCKETS = [
 @Injectable()
 export class ScorerMetrics {
   readonly registry = new Registry();
+  private readonly m = metricsOn(this.registry);
 
-  readonly requestSeconds = new Histogram({
-    name: 'mmctr_scorer_request_duration_seconds',
-    help: 'POST /v1/score handling time, by the HTTP status sent (rejections before the handler included)',
-    labelNames: ['status'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
-  readonly stageSeconds = new Histogram({
-    name: 'mmctr_scorer_stage_duration_seconds',
-    help: 'Time per scoring stage (history, items, encode, inference)',
-    labelNames: ['stage'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
-  readonly inferenceSeconds = new Histogram({
-    name: 'mmctr_scorer_inference_duration_seconds',
-    help: 'session.run time by model role (production, shadow)',
-    labelNames: ['role'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
-  readonly batchSize = new Histogram({
-    name: 'mmctr_scorer_batch_candidates',
-    help: 'Candidates per scored request',
-    buckets: [1, 10, 50, 100, 200, 500, 1000, 2000, 5000],
-    registers: [this.registry],
-  });
-  readonly microBatchRequests = new Histogram({
-    name: 'mmctr_scorer_micro_batch_requests',
-    help: 'Requests per session run when micro-batching is on',
-    buckets: [1, 2, 4, 8, 16, 32, 64],
-    registers: [this.registry],
-  });
-  readonly historyLength = new Histogram({
-    name: 'mmctr_scorer_history_length',
-    help: 'History items used per request',
-    buckets: [0, 1, 4, 16, 32, 64, 128],
-    registers: [this.registry],
-  });
-  readonly itemLookups = new Counter({
-    name: 'mmctr_scorer_item_lookups_total',
-    help: 'Item lookups by result: hit (in-process cache), redis (fetched on a miss), unknown (OOV)',
-    labelNames: ['result'] as const,
-    registers: [this.registry],
-  });
-  readonly oovItems = new Counter({
-    name: 'mmctr_scorer_oov_items_total',
-    help: 'Items scored with out-of-vocabulary features (no category/tags, zero vector)',
-    registers: [this.registry],
-  });
-  readonly degraded = new Counter({
-    name: 'mmctr_scorer_degraded_responses_total',
-    help: 'Responses flagged degraded, by cause',
-    labelNames: ['reason'] as const,
-    registers: [this.registry],
-  });
-  readonly nonFinite = new Counter({
-    name: 'mmctr_scorer_non_finite_responses_total',
-    help: 'Responses whose model answered a non-finite CTR, by what answered instead (model: the fallback version, prior: SCORER_PRIOR_CTR)',
-    labelNames: ['fallback'] as const,
-    registers: [this.registry],
-  });
-  readonly modelInfo = new Gauge({
-    name: 'mmctr_scorer_model_info',
-    help: '1 for the model version loaded in each role (production, shadow, fallback)',
-    labelNames: ['role', 'version'] as const,
-    registers: [this.registry],
-  });
-  readonly modelLoads = new Counter({
-    name: 'mmctr_scorer_model_loads_total',
-    help: 'Model version loads by result (ok, failed to load, rejected: non-finite CTR at warm-up)',
-    labelNames: ['result'] as const,
-    registers: [this.registry],
-  });
-  readonly itemCacheRows = new Gauge({
-    name: 'mmctr_scorer_item_cache_rows',
-    help: 'Items held in the in-process columnar cache',
-    registers: [this.registry],
-  });
-  readonly itemCacheRefreshes = new Counter({
-    name: 'mmctr_scorer_item_cache_refreshes_total',
-    help: 'Item cache refreshes by result',
-    labelNames: ['result'] as const,
-    registers: [this.registry],
-  });
-  readonly scoreLogs = new Counter({
-    name: 'mmctr_scorer_score_log_records_total',
-    help: 'Score log records by result (produced, dropped, invalid, failed)',
-    labelNames: ['result'] as const,
-    registers: [this.registry],
-  });
-  readonly sinkRows = new Counter({
-    name: 'mmctr_scorer_score_log_sink_rows_total',
-    help: 'score_log rows inserted by the sink, or skipped as invalid',
-    labelNames: ['result'] as const,
-    registers: [this.registry],
-  });
-  readonly sinkInsertSeconds = new Histogram({
-    name: 'mmctr_scorer_score_log_sink_insert_duration_seconds',
-    help: 'Duration of a score_log insert',
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    registers: [this.registry],
-  });
+  readonly requestSeconds = this.m.histogram(
+    'mmctr_scorer_request_duration_seconds',
+    'POST /v1/score handling time, by the HTTP status sent (rejections before the handler included)',
+    LATENCY_BUCKETS,
+    ['status'],
+  );
+  readonly stageSeconds = this.m.histogram(
+    'mmctr_scorer_stage_duration_seconds',
+    'Time per scoring stage (history, items, encode, inference)',
+    LATENCY_BUCKETS,
+    ['stage'],
+  );
+  readonly inferenceSeconds = this.m.histogram(
+    'mmctr_scorer_inference_duration_seconds',
+    'session.run time by model role (production, shadow)',
+    LATENCY_BUCKETS,
+    ['role'],
+  );
+  readonly batchSize = this.m.histogram(
+    'mmctr_scorer_batch_candidates',
+    'Candidates per scored request',
+    [1, 10, 50, 100, 200, 500, 1000, 2000, 5000],
+  );
+  readonly microBatchRequests = this.m.histogram(
+    'mmctr_scorer_micro_batch_requests',
+    'Requests per session run when micro-batching is on',
+    [1, 2, 4, 8, 16, 32, 64],
+  );
+  readonly historyLength = this.m.histogram(
+    'mmctr_scorer_history_length',
+    'History items used per request',
+    [0, 1, 4, 16, 32, 64, 128],
+  );
+  readonly itemLookups = this.m.counter(
+    'mmctr_scorer_item_lookups_total',
+    'Item lookups by result: hit (in-process cache), redis (fetched on a miss), unknown (OOV)',
+    ['result'],
+  );
+  readonly oovItems = this.m.counter(
+    'mmctr_scorer_oov_items_total',
+    'Items scored with out-of-vocabulary features (no category/tags, zero vector)',
+  );
+  readonly degraded = this.m.counter(
+    'mmctr_scorer_degraded_responses_total',
+    'Responses flagged degraded, by cause',
+    ['reason'],
+  );
+  readonly nonFinite = this.m.counter(
+    'mmctr_scorer_non_finite_responses_total',
+    'Responses whose model answered a non-finite CTR, by what answered instead (model: the fallback version, prior: SCORER_PRIOR_CTR)',
+    ['fallback'],
+  );
+  readonly modelInfo = this.m.gauge(
+    'mmctr_scorer_model_info',
+    '1 for the model version loaded in each role (production, shadow, fallback)',
+    ['role', 'version'],
+  );
+  readonly modelLoads = this.m.counter(
+    'mmctr_scorer_model_loads_total',
+    'Model version loads by result (ok, failed to load, rejected: non-finite CTR at warm-up)',
+    ['result'],
+  );
+  readonly itemCacheRows = this.m.gauge(
+    'mmctr_scorer_item_cache_rows',
+    'Items held in the in-process columnar cache',
+  );
+  readonly itemCacheRefreshes = this.m.counter(
+    'mmctr_scorer_item_cache_refreshes_total',
+    'Item cache refreshes by result',
+    ['result'],
+  );
+  readonly scoreLogs = this.m.counter(
+    'mmctr_scorer_score_log_records_total',
+    'Score log records by result (produced, dropped, invalid, failed)',
+    ['result'],
+  );
+  readonly sinkRows = this.m.counter(
+    'mmctr_scorer_score_log_sink_rows_total',
+    'score_log rows inserted by the sink, or skipped as invalid',
+    ['result'],
+  );
+  readonly sinkInsertSeconds = this.m.histogram(
+    'mmctr_scorer_score_log_sink_insert_duration_seconds',
+    'Duration of a score_log insert',
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  );
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
