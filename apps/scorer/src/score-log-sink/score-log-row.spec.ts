@@ -66,6 +66,15 @@ describe('score log rows', () => {
     expect(decodeScoreLog(Buffer.from(JSON.stringify({ ...record, extra: 1 })), 1024).ok).toBe(false);
     expect(decodeScoreLog(null, 1024).ok).toBe(false);
   });
+
+  it('refuses invalid UTF-8 with the offset of the first bad byte instead of replacing it', () => {
+    const json = Buffer.from(JSON.stringify({ ...record, user_id: 'u-XX' }));
+    const at = json.indexOf('XX');
+    json[at] = 0xc3; // a lead byte followed by ASCII: not a valid sequence
+    expect(decodeScoreLog(json, 1024)).toEqual({ ok: false, reason: `invalid UTF-8 at byte ${at}` });
+    const lone = Buffer.concat([Buffer.from('{"request_id":"'), Buffer.from([0xff]), Buffer.from('"}')]);
+    expect(decodeScoreLog(lone, 1024)).toEqual({ ok: false, reason: 'invalid UTF-8 at byte 15' });
+  });
 });
 
 describe('decodeVector', () => {
