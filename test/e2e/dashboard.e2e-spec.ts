@@ -4,8 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { chromium, type Browser } from 'playwright-core';
-import { type ClickHouseService, loadMigrations, MigrationRunner } from '@mmctr/clickhouse';
-import { MIGRATIONS_DIR } from '@mmctr/clickhouse/src/migrations/migrate.cli';
+import { type ClickHouseService, loadMigrations, MigrationRunner, MIGRATIONS_DIR } from '@mmctr/clickhouse';
 import { adminClickHouse, testClickHouse, uniqueName } from '../support/clients';
 
 // Loads the dashboard in headless Chromium (Debian's package) against the real ClickHouse, Kafka and

@@ -2,10 +2,9 @@
 // answers, applies the migrations and creates the topics, so each test starts from a known schema.
 import './load-stack-env.js';
 import { loadConfig } from '@mmctr/config';
-import { ClickHouseService, MigrationRunner, loadMigrations } from '@mmctr/clickhouse';
+import { ClickHouseService, MigrationRunner, loadMigrations, MIGRATIONS_DIR } from '@mmctr/clickhouse';
 import { createKafka, ensureTopics, platformTopics } from '@mmctr/kafka';
 import { createRedis, redisHealth } from '@mmctr/online-store';
-import { MIGRATIONS_DIR } from '@mmctr/clickhouse/src/migrations/migrate.cli';
 
 export default async function globalSetup(): Promise<void> {
   const config = loadConfig();

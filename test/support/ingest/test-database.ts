@@ -1,5 +1,4 @@
-import { ClickHouseService, MigrationRunner, loadMigrations } from '@mmctr/clickhouse';
-import { MIGRATIONS_DIR } from '@mmctr/clickhouse/src/migrations/migrate.cli';
+import { ClickHouseService, MigrationRunner, loadMigrations, MIGRATIONS_DIR } from '@mmctr/clickhouse';
 import { adminClickHouse, testConfig, uniqueName } from '../clients';
 
 /**

@@ -11,9 +11,17 @@ import { TEST_MODEL_SCRIPT, testModelSourcesHash } from './test-model-source';
 import { freePort } from '../../../../test/support/free-port';
 import { loadConfig } from '@mmctr/config';
 import { loadFeatureSpec } from '@mmctr/features';
-import { ClickHouseService, MigrationRunner, clickHouseFromConfig, loadMigrations } from '@mmctr/clickhouse';
+import {
+  ClickHouseService,
+  MigrationRunner,
+  clickHouseFromConfig,
+  loadMigrations,
+  MIGRATIONS_DIR,
+} from '@mmctr/clickhouse';
 import { createKafka, ensureTopics } from '@mmctr/kafka';
-import { MIGRATIONS_DIR } from '@mmctr/clickhouse/src/migrations/migrate.cli';
+import type { BehaviourEvent, CatalogueItem } from '@mmctr/contracts';
+import { OnlineStore, createRedis, mmVectorKey } from '@mmctr/online-store';
+import type { ScoreResponse } from '@mmctr/scorer';
 import { adminClickHouse, uniqueName } from '../../../../test/support/clients';
 
 export const REPO = join(__dirname, '..', '..', '..', '..');
@@ -114,10 +122,28 @@ export async function scorerEnv(overrides: Record<string, string> = {}): Promise
   };
 }
 
+/** The body of /health/ready. */
+export interface ReadyBody {
+  status?: string;
+  model_version: string | null;
+  shadow_model_version?: string | null;
+  [key: string]: unknown;
+}
+
 export interface RunningScorer {
   url: string;
   /** Everything the process wrote (JSON log lines). */
   output: () => string;
+  /** The process's JSON log lines whose msg is `msg`. */
+  logged(msg: string): Record<string, unknown>[];
+  /** POST /v1/score. */
+  score<T = ScoreResponse>(body: unknown, headers?: Record<string, string>): Promise<HttpResult<T>>;
+  /** GET /metrics (Prometheus text). */
+  metrics(): Promise<string>;
+  /** GET /health/ready. */
+  ready(): Promise<{ ok: boolean; body: ReadyBody }>;
+  /** Waits until /health/ready answers 200 (and, given `version`, serves that production version). */
+  waitServing(version?: string, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -150,9 +176,32 @@ export async function startScorer(env: Record<string, string> = {}): Promise<Run
     child.kill('SIGKILL');
     throw new Error(`${(err as Error).message}\n${output.slice(-4000)}`);
   }
+  const ready = async () => {
+    const res = await fetch(`${url}/health/ready`);
+    return { ok: res.ok, body: (await res.json()) as ReadyBody };
+  };
   return {
     url,
     output: () => output,
+    logged: (msg) =>
+      output
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => l.msg === msg),
+    score: (body, headers) => post(`${url}/v1/score`, body, headers),
+    metrics: async () => (await fetch(`${url}/metrics`)).text(),
+    ready,
+    async waitServing(version, timeoutMs) {
+      await waitFor(
+        version ? `${version} serving` : 'a model serving',
+        async () => {
+          const r = await ready();
+          return r.ok && (!version || r.body.model_version === version);
+        },
+        timeoutMs,
+      );
+    },
     async close() {
       if (child.exitCode === null) child.kill('SIGTERM');
       await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
@@ -202,6 +251,153 @@ export async function registerModel(
       updated_ms: updated,
     },
   ]);
+}
+
+export interface ScorerSuite {
+  /** The suite's private resources (from its first beforeAll on). */
+  readonly env: ScorerEnv;
+  /** The scorer start() started last. */
+  readonly scorer: RunningScorer;
+  /** Starts a scorer on the suite's resources plus `env`; it is closed by the suite's hooks. */
+  start(env?: Record<string, string>): Promise<RunningScorer>;
+}
+
+/**
+ * Declares a scorer suite's hooks: beforeAll points the configuration at private resources
+ * (scorerEnv(overrides)); every scorer started through the suite is closed after each test
+ * (`closeAfterEach`) or after the suite, and the resources are dropped after the suite.
+ */
+export function scorerSuite(
+  overrides: Record<string, string> = {},
+  { closeAfterEach = false }: { closeAfterEach?: boolean } = {},
+): ScorerSuite {
+  let env: ScorerEnv | undefined;
+  const started: RunningScorer[] = [];
+  const closeAll = async () => {
+    for (const s of started.splice(0)) await s.close();
+  };
+  beforeAll(async () => {
+    env = await scorerEnv(overrides);
+  });
+  if (closeAfterEach) afterEach(closeAll);
+  afterAll(async () => {
+    await closeAll();
+    await env?.restore();
+  });
+  return {
+    get env() {
+      if (!env) throw new Error('the suite environment is set up in beforeAll');
+      return env;
+    },
+    get scorer() {
+      const s = started.at(-1);
+      if (!s) throw new Error('no scorer started in this suite');
+      return s;
+    },
+    async start(extra = {}) {
+      const s = await startScorer(extra);
+      started.push(s);
+      return s;
+    },
+  };
+}
+
+/** An item a suite puts in its catalogue; `vector` is its fused embedding (none when null). */
+export interface TestItem {
+  item_id: string;
+  category: string;
+  tags: string[];
+  title?: string;
+  vector?: number[] | null;
+}
+
+/** An `items` row (updated_at from ts_ms; title `title <item_id>` unless given). */
+export const itemRow = (it: TestItem & { ts_ms: number; content_hash?: string }) => ({
+  item_id: it.item_id,
+  ts_ms: it.ts_ms,
+  updated_at: Math.floor(it.ts_ms / 1000),
+  title: it.title ?? `title ${it.item_id}`,
+  description: '',
+  category: it.category,
+  tags: it.tags,
+  image: '',
+  content_hash: it.content_hash ?? 'h',
+  schema_version: 1,
+  ingested_at: Math.floor(Date.now() / 1000),
+});
+
+/** An `item_embeddings` row holding `vector` as the fused vector (the one the scorer reads). */
+export const embeddingRow = (item_id: string, vector: number[], created_ms: number, content_hash = 'h') => ({
+  item_id,
+  content_hash,
+  image_vec: [],
+  text_vec: [],
+  fused_vec: vector,
+  image_encoder: 'test',
+  text_encoder: 'test',
+  projection_version: 'p1',
+  created_ms,
+  created_at: Math.floor(created_ms / 1000),
+});
+
+/** Items in ClickHouse (the item cache's start-up load): changed a minute before `now`, embedded after. */
+export async function insertCatalogue(ch: ClickHouseService, items: TestItem[], now: number): Promise<void> {
+  await ch.insert(
+    'items',
+    items.map((it) => itemRow({ ...it, ts_ms: now - 60_000 })),
+  );
+  await ch.insert(
+    'item_embeddings',
+    items.flatMap((it) => (it.vector ? [embeddingRow(it.item_id, it.vector, now - 30_000)] : [])),
+  );
+}
+
+/** Runs `fn` with an OnlineStore on `prefix` (click histories, as ingest writes them), then disconnects. */
+async function withOnlineStore<T>(
+  prefix: string,
+  fn: (store: OnlineStore, redis: ReturnType<typeof createRedis>) => Promise<T>,
+): Promise<T> {
+  const redis = createRedis(loadConfig());
+  try {
+    const store = new OnlineStore(redis, { keyPrefix: prefix, types: ['click'], cap: 100, historyTtlS: 600 });
+    return await fn(store, redis);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Items only Redis knows (the scorer's miss path): catalogue entries and fused vectors under `prefix`. */
+export async function putRedisItems(prefix: string, items: TestItem[], now: number): Promise<void> {
+  await withOnlineStore(prefix, async (store, redis) => {
+    const catalogue: CatalogueItem[] = items.map((it) => ({
+      schema_version: 1,
+      item_id: it.item_id,
+      ts_ms: now - 10_000,
+      title: it.title ?? `title ${it.item_id}`,
+      category: it.category,
+      tags: it.tags,
+    }));
+    await store.upsertItems(catalogue);
+    for (const it of items) {
+      if (!it.vector) continue;
+      const v = Float32Array.from(it.vector);
+      await redis.hset(mmVectorKey(prefix, it.item_id), 'ts_ms', now, 'v', Buffer.from(v.buffer));
+    }
+  });
+}
+
+/** A click as ingest records it in the user's history. */
+export const clickEvent = (
+  user_id: string,
+  item_id: string,
+  ts_ms: number,
+  event_id: string,
+  request_id: string,
+): BehaviourEvent => ({ schema_version: 1, event_id, type: 'click', ts_ms, user_id, item_id, request_id });
+
+/** Click histories under `prefix`. */
+export async function recordClicks(prefix: string, clicks: BehaviourEvent[]): Promise<void> {
+  await withOnlineStore(prefix, (store) => store.recordBehaviour(clicks));
 }
 
 export interface HttpResult<T = unknown> {

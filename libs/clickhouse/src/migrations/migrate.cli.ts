@@ -1,10 +1,7 @@
-import { join } from 'node:path';
 import { Command } from 'commander';
 import { loadConfig } from '@mmctr/config';
 import { ClickHouseService } from '../clickhouse.service';
-import { MigrationRunner, loadMigrations } from './migration-runner';
-
-export const MIGRATIONS_DIR = join(__dirname, '..', '..', '..', '..', 'migrations');
+import { MIGRATIONS_DIR, MigrationRunner, loadMigrations } from './migration-runner';
 
 export async function runMigrations(argv: string[]): Promise<void> {
   const program = new Command('migrate')

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { adminClickHouse, uniqueName } from '../../../../test/support/clients';
 import type { ClickHouseService } from '../clickhouse.service';
 import { MigrationError, MigrationRunner, loadMigrations } from './migration-runner';
-import { MIGRATIONS_DIR } from './migrate.cli';
+import { MIGRATIONS_DIR } from './migration-runner';
 
 describe('MigrationRunner against the real server', () => {
   let admin: ClickHouseService;

@@ -5,6 +5,9 @@ import type { ClickHouseService } from '../clickhouse.service';
 import { quoteIdentifier } from '../query-binder';
 import { splitSqlStatements } from './sql-splitter';
 
+/** The repository's migrations/ folder, which the migrate CLI, the tests and the benches apply. */
+export const MIGRATIONS_DIR = join(__dirname, '..', '..', '..', '..', 'migrations');
+
 export interface Migration {
   version: number;
   name: string;
