@@ -79,14 +79,14 @@ describe('dashboard (headless Chromium)', () => {
       });
     }
     await ch.insert('events', events);
-    await ch.insert(
-      'score_log',
-      scored.map((s, r) => ({
-        request_id: s.request_id,
+    // One score_log row per scored request (the i-th at the i-th hour), under `model_version`.
+    const scoreLogRows = (rows: typeof scored, model_version: string, suffix = '') =>
+      rows.map((s, r) => ({
+        request_id: `${s.request_id}${suffix}`,
         ts_ms: base + r * 3_600_000,
         event_time: Math.floor((base + r * 3_600_000) / 1000),
         user_id: `${run}-u${r % 5}`,
-        model_version: modelVersion,
+        model_version,
         feature_spec_version: 'fs-1',
         shadow_model_version: '',
         device: 'mobile',
@@ -99,30 +99,9 @@ describe('dashboard (headless Chromium)', () => {
         shadow_ctrs: [],
         degraded: 0,
         ingested_at: now,
-      })),
-    );
-    await ch.insert(
-      'score_log',
-      scored.slice(0, 10).map((s, r) => ({
-        request_id: `${s.request_id}-x`,
-        ts_ms: base + r * 3_600_000,
-        event_time: Math.floor((base + r * 3_600_000) / 1000),
-        user_id: `${run}-u${r % 5}`,
-        model_version: hostileVersion,
-        feature_spec_version: 'fs-1',
-        shadow_model_version: '',
-        device: 'mobile',
-        placement: 'feed',
-        country: 'DE',
-        history_item_ids: [],
-        item_ids: s.item_ids,
-        positions: [0, 1, 2, 3],
-        ctrs: s.ctrs,
-        shadow_ctrs: [],
-        degraded: 0,
-        ingested_at: now,
-      })),
-    );
+      }));
+    await ch.insert('score_log', scoreLogRows(scored, modelVersion));
+    await ch.insert('score_log', scoreLogRows(scored.slice(0, 10), hostileVersion, '-x'));
     await ch.insert('models', [
       {
         version: hostileVersion,
@@ -170,7 +149,7 @@ describe('dashboard (headless Chromium)', () => {
     process.env.HTTP_PORT = '0';
     process.env.DASHBOARD_SAMPLE_INTERVAL_MS = '500';
     process.env.DASHBOARD_API_KEYS = apiKey;
-    const { bootstrap } = await import('../../apps/dashboard/src/main');
+    const { bootstrap } = await import('@mmctr/dashboard');
     app = await bootstrap();
     browser = await chromium.launch({
       executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',

@@ -1,24 +1,21 @@
 // The scoring API end to end against the real stack: validation, auth, features from ClickHouse
 // (item cache) and Redis (history, misses), score logging through Kafka into score_log, and
 // serving/training parity recomputed from the logged features with libs/features.
-import { loadConfig } from '@mmctr/config';
-import type { BehaviourEvent, CatalogueItem } from '@mmctr/contracts';
 import type { RawItem } from '@mmctr/features';
-import { OnlineStore, createRedis, mmVectorKey } from '@mmctr/online-store';
+import type { ScoreResponse } from '@mmctr/scorer';
 import {
+  clickEvent,
+  insertCatalogue,
   loggedRequestIds,
   offlineScore,
-  post,
+  putRedisItems,
+  recordClicks,
   registerModel,
-  scorerEnv,
+  scorerSuite,
   specVersion,
-  startScorer,
   testModel,
   waitFor,
-  type RunningScorer,
-  type ScorerEnv,
 } from '../../apps/scorer/test/support/scorer-harness';
-import type { ScoreResponse } from '../../apps/scorer/src/scoring/score-request';
 
 const KEY = { 'x-api-key': 'key-two' };
 const D = 128;
@@ -51,12 +48,8 @@ const CLICKS: [string, number][] = [
   ['i9', 20_000], // no vector
 ];
 
-// testTimeout in jest.config's projects is not applied per project: set it here.
-jest.setTimeout(180_000);
-
 describe('scorer API (real Redis, Kafka, ClickHouse)', () => {
-  let env: ScorerEnv;
-  let scorer: RunningScorer;
+  const suite = scorerSuite({ SCORER_API_KEYS: 'key-one,key-two', SCORER_MAX_CANDIDATES: '50' });
   let modelDir: string;
   const served: string[] = [];
   const now = Date.now();
@@ -64,83 +57,19 @@ describe('scorer API (real Redis, Kafka, ClickHouse)', () => {
   beforeAll(async () => {
     // A graph that takes hist_age (fs-2); the lifecycle / degraded suites serve ones without it.
     modelDir = await testModel('api', 1, 8, true);
-    env = await scorerEnv({ SCORER_API_KEYS: 'key-one,key-two', SCORER_MAX_CANDIDATES: '50' });
-    await env.ch.insert(
-      'items',
-      chItems.map((it) => ({
-        item_id: it.item_id,
-        ts_ms: now - 60_000,
-        updated_at: Math.floor(now / 1000) - 60,
-        title: `title ${it.item_id}`,
-        description: '',
-        category: it.category,
-        tags: it.tags,
-        image: '',
-        content_hash: 'h',
-        schema_version: 1,
-        ingested_at: Math.floor(now / 1000),
-      })),
+    const { env } = suite;
+    await insertCatalogue(env.ch, chItems, now);
+    await putRedisItems(env.prefix, redisItems, now);
+    await recordClicks(
+      env.prefix,
+      CLICKS.map(([item_id, ago], k) => clickEvent('u1', item_id, now - ago, `e${k}`, `old${k}`)),
     );
-    await env.ch.insert(
-      'item_embeddings',
-      chItems
-        .filter((it) => it.vector)
-        .map((it) => ({
-          item_id: it.item_id,
-          content_hash: 'h',
-          image_vec: [],
-          text_vec: [],
-          fused_vec: it.vector,
-          image_encoder: 'test',
-          text_encoder: 'test',
-          projection_version: 'p1',
-          created_ms: now - 30_000,
-          created_at: Math.floor(now / 1000),
-        })),
-    );
-    const config = loadConfig();
-    const redis = createRedis(config);
-    const store = new OnlineStore(redis, {
-      keyPrefix: env.prefix,
-      types: ['click'],
-      cap: 100,
-      historyTtlS: 600,
-    });
-    const catalogue: CatalogueItem[] = redisItems.map((it) => ({
-      schema_version: 1,
-      item_id: it.item_id,
-      ts_ms: now - 10_000,
-      title: `title ${it.item_id}`,
-      category: it.category,
-      tags: it.tags,
-    }));
-    await store.upsertItems(catalogue);
-    for (const it of redisItems) {
-      const v = Float32Array.from(it.vector);
-      await redis.hset(mmVectorKey(env.prefix, it.item_id), 'ts_ms', now, 'v', Buffer.from(v.buffer));
-    }
-    const clicks: BehaviourEvent[] = CLICKS.map(([item_id, ago], k) => ({
-      schema_version: 1,
-      event_id: `e${k}`,
-      type: 'click',
-      ts_ms: now - ago,
-      user_id: 'u1',
-      item_id,
-      request_id: `old${k}`,
-    }));
-    await store.recordBehaviour(clicks);
-    redis.disconnect();
     await registerModel(env.ch, 'api-v1', modelDir, 'production');
-    scorer = await startScorer();
-  });
-
-  afterAll(async () => {
-    await scorer?.close();
-    await env?.restore();
+    await suite.start();
   });
 
   const score = async (body: unknown, headers: Record<string, string> = KEY) => {
-    const res = await post<ScoreResponse & { message?: string }>(`${scorer.url}/v1/score`, body, headers);
+    const res = await suite.scorer.score<ScoreResponse & { message?: string }>(body, headers);
     if (res.status === 200) served.push(res.body.request_id);
     return res;
   };
@@ -172,7 +101,7 @@ describe('scorer API (real Redis, Kafka, ClickHouse)', () => {
       expect(res.body.message).toMatch(message);
       expect(res.headers.get('x-model-version')).toBe('api-v1');
     }
-    const malformed = await post<{ message: string }>(`${scorer.url}/v1/score`, '{"user_id":', KEY);
+    const malformed = await suite.scorer.score<{ message: string }>('{"user_id":', KEY);
     expect(malformed.status).toBe(400);
   });
 
@@ -210,7 +139,7 @@ describe('scorer API (real Redis, Kafka, ClickHouse)', () => {
     // Same item, different position: the position feature is used.
     expect(res.body.scores[0]!.ctr).not.toBe(res.body.scores[4]!.ctr);
 
-    const metrics = await (await fetch(`${scorer.url}/metrics`)).text();
+    const metrics = await suite.scorer.metrics();
     expect(metrics).toMatch(/mmctr_scorer_item_lookups_total\{result="hit"\} [1-9]/);
     expect(metrics).toMatch(/mmctr_scorer_item_lookups_total\{result="redis"\} [1-9]/);
     expect(metrics).toMatch(/mmctr_scorer_oov_items_total [1-9]/);
@@ -230,16 +159,17 @@ describe('scorer API (real Redis, Kafka, ClickHouse)', () => {
   });
 
   it('serves liveness, readiness, Swagger UI, OpenAPI and metrics', async () => {
-    const live = await fetch(`${scorer.url}/health/live`);
+    const { url } = suite.scorer;
+    const live = await fetch(`${url}/health/live`);
     expect(live.status).toBe(200);
     expect(live.headers.get('x-model-version')).toBe('api-v1');
-    const ready = (await (await fetch(`${scorer.url}/health/ready`)).json()) as Record<string, unknown>;
+    const ready = (await suite.scorer.ready()).body;
     expect(ready).toMatchObject({ status: 'ready', model_version: 'api-v1', item_cache: { loaded: true } });
-    const ui = await fetch(`${scorer.url}/docs`);
+    const ui = await fetch(`${url}/docs`);
     expect(ui.status).toBe(200);
     expect(ui.headers.get('content-type')).toMatch(/^text\/html/);
     expect(await ui.text()).toContain('swagger-ui');
-    const docs = (await (await fetch(`${scorer.url}/docs-json`)).json()) as {
+    const docs = (await (await fetch(`${url}/docs-json`)).json()) as {
       paths: Record<string, unknown>;
     };
     expect(Object.keys(docs.paths)).toContain('/v1/score');
@@ -247,6 +177,7 @@ describe('scorer API (real Redis, Kafka, ClickHouse)', () => {
 
   it('logs every response to score_log, with features that reproduce the served CTRs', async () => {
     expect(served.length).toBeGreaterThanOrEqual(4);
+    const { env } = suite;
     await waitFor('every served request in score_log', async () => {
       const logged = await loggedRequestIds(env.ch);
       return served.every((id) => logged.has(id));

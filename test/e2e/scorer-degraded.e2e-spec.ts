@@ -1,69 +1,46 @@
 // Degraded mode: the scorer reaches Redis through a TCP proxy this test controls (the shared Redis
 // keeps running for everyone else). Unreachable or silent Redis -> 200 with degraded: true, never 500.
 import { loadConfig } from '@mmctr/config';
-import { OnlineStore, createRedis } from '@mmctr/online-store';
 import {
+  clickEvent,
   loggedRequestIds,
-  post,
+  recordClicks,
   registerModel,
-  scorerEnv,
-  startScorer,
+  scorerSuite,
   testModel,
   waitFor,
-  type RunningScorer,
-  type ScorerEnv,
 } from '../../apps/scorer/test/support/scorer-harness';
-import type { ScoreResponse } from '../../apps/scorer/src/scoring/score-request';
 import { ScorerTcpProxy } from '../support/scorer-tcp-proxy';
 
-// testTimeout in jest.config's projects is not applied per project: set it here.
-jest.setTimeout(180_000);
-
 describe('scorer degraded mode (Redis behind a controllable proxy)', () => {
-  let env: ScorerEnv;
-  let scorer: RunningScorer;
+  const suite = scorerSuite();
   let proxy: ScorerTcpProxy;
   const served: string[] = [];
 
   beforeAll(async () => {
     const dir = await testModel('degraded', 3);
-    env = await scorerEnv();
+    const { env } = suite;
     const redisUrl = new URL(loadConfig().REDIS_URL);
     proxy = new ScorerTcpProxy(redisUrl.hostname, Number(redisUrl.port || 6379));
     const port = await proxy.start();
-    const redis = createRedis(loadConfig());
-    const store = new OnlineStore(redis, {
-      keyPrefix: env.prefix,
-      types: ['click'],
-      cap: 100,
-      historyTtlS: 600,
-    });
-    await store.recordBehaviour(
-      ['a', 'b', 'c'].map((item_id, k) => ({
-        schema_version: 1 as const,
-        event_id: `d${k}`,
-        type: 'click' as const,
-        ts_ms: Date.now() - 10_000 + k,
-        user_id: 'u-deg',
-        item_id,
-        request_id: `r${k}`,
-      })),
+    await recordClicks(
+      env.prefix,
+      ['a', 'b', 'c'].map((item_id, k) =>
+        clickEvent('u-deg', item_id, Date.now() - 10_000 + k, `d${k}`, `r${k}`),
+      ),
     );
-    redis.disconnect();
     await registerModel(env.ch, 'deg-v1', dir, 'production');
     redisUrl.port = String(port);
-    scorer = await startScorer({ REDIS_URL: redisUrl.toString(), SCORER_REDIS_TIMEOUT_MS: '300' });
-    await waitFor('model serving', async () => (await fetch(`${scorer.url}/health/ready`)).ok);
+    const scorer = await suite.start({ REDIS_URL: redisUrl.toString(), SCORER_REDIS_TIMEOUT_MS: '300' });
+    await scorer.waitServing();
   });
 
   afterAll(async () => {
-    await scorer?.close();
     await proxy?.stop();
-    await env?.restore();
   });
 
   const score = async (n: number) => {
-    const res = await post<ScoreResponse>(`${scorer.url}/v1/score`, {
+    const res = await suite.scorer.score({
       user_id: 'u-deg',
       candidates: [{ item_id: `fresh-${n}` }, { item_id: 'a' }],
     });
@@ -90,7 +67,7 @@ describe('scorer degraded mode (Redis behind a controllable proxy)', () => {
       expect(res.body.degraded).toBe(true);
       expect(res.body.scores.every((s) => s.ctr > 0 && s.ctr < 1)).toBe(true);
     }
-    const metrics = await (await fetch(`${scorer.url}/metrics`)).text();
+    const metrics = await suite.scorer.metrics();
     expect(metrics).toMatch(/mmctr_scorer_degraded_responses_total\{reason="history"\} [1-9]/);
     proxy.setMode('forward');
   });
@@ -101,10 +78,10 @@ describe('scorer degraded mode (Redis behind a controllable proxy)', () => {
       return r.status === 200 && !r.body.degraded;
     });
     await waitFor('every served request in score_log', async () => {
-      const logged = await loggedRequestIds(env.ch);
+      const logged = await loggedRequestIds(suite.env.ch);
       return served.every((id) => logged.has(id));
     });
-    const [row] = await env.ch.query<{ n: string }>(
+    const [row] = await suite.env.ch.query<{ n: string }>(
       'SELECT count() AS n FROM score_log FINAL WHERE degraded = 1',
     );
     expect(Number(row!.n)).toBeGreaterThanOrEqual(10);

@@ -3,21 +3,15 @@
 // loads and answers finite CTRs; a model that answers NaN at request time is re-scored by the previous
 // version (or answers the prior), never a NaN or a 5xx; every HTTP status is counted; non-JSON is 415.
 import { rm } from 'node:fs/promises';
-import { loadConfig } from '@mmctr/config';
-import type { CatalogueItem } from '@mmctr/contracts';
-import { OnlineStore, createRedis, mmVectorKey } from '@mmctr/online-store';
 import {
   brokenModel,
-  post,
+  insertCatalogue,
+  putRedisItems,
   registerModel,
-  scorerEnv,
-  startScorer,
+  scorerSuite,
   testModel,
   waitFor,
-  type RunningScorer,
-  type ScorerEnv,
 } from '../../apps/scorer/test/support/scorer-harness';
-import type { ScoreResponse } from '../../apps/scorer/src/scoring/score-request';
 
 const D = 128;
 const vec = (seed: number) => Array.from({ length: D }, (_, i) => Math.cos(seed * 7.3 + i * 0.41) * 0.5);
@@ -26,12 +20,12 @@ const CH_ITEMS = Array.from({ length: 6 }, (_, k) => `c${k + 1}`);
 const REDIS_ITEM = 'r-vec';
 const PRIOR = 0.0314;
 
-// testTimeout in jest.config's projects is not applied per project: set it here.
+// Each test starts a scorer that loads several model versions: more than the default per-test limit.
 jest.setTimeout(240_000);
 
 describe('scorer with broken models (real registry, item cache, Redis, Kafka)', () => {
-  let env: ScorerEnv;
-  let scorer: RunningScorer | undefined;
+  // Each test starts its own scorer, closed after the test.
+  const suite = scorerSuite({ SCORER_PRIOR_CTR: String(PRIOR) }, { closeAfterEach: true });
   let good1: string;
   let good2: string;
   let nan: string;
@@ -40,108 +34,56 @@ describe('scorer with broken models (real registry, item cache, Redis, Kafka)', 
 
   /** Makes `version` production and retires the one before, as `mmctr-train promote` does. */
   const promote = async (version: string, dir: string) => {
-    await registerModel(env.ch, version, dir, 'production');
-    if (production) await registerModel(env.ch, production.version, production.dir, 'retired');
+    await registerModel(suite.env.ch, version, dir, 'production');
+    if (production) await registerModel(suite.env.ch, production.version, production.dir, 'retired');
     production = { version, dir };
   };
-  const metrics = async () => (await fetch(`${scorer!.url}/metrics`)).text();
-  const ready = async () =>
-    (await (await fetch(`${scorer!.url}/health/ready`)).json()) as { model_version: string | null };
-  /** The scorer's JSON log lines with a given msg. */
-  const logged = (msg: string) =>
-    scorer!
-      .output()
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>)
-      .filter((l) => l.msg === msg);
+  const ready = async () => (await suite.scorer.ready()).body;
 
   beforeAll(async () => {
     good1 = await testModel('fallback', 1);
     good2 = await testModel('fallback', 2);
     nan = await testModel('fallback', 5, 8, false, true);
     broken = await brokenModel(good1);
-    env = await scorerEnv({ SCORER_PRIOR_CTR: String(PRIOR) });
     const now = Date.now();
-    await env.ch.insert(
-      'items',
-      CH_ITEMS.map((item_id) => ({
-        item_id,
-        ts_ms: now - 60_000,
-        updated_at: Math.floor(now / 1000) - 60,
-        title: `title ${item_id}`,
-        description: '',
-        category: 'cat',
-        tags: ['t1'],
-        image: '',
-        content_hash: 'h',
-        schema_version: 1,
-        ingested_at: Math.floor(now / 1000),
-      })),
-    );
-    await env.ch.insert(
-      'item_embeddings',
-      CH_ITEMS.map((item_id, k) => ({
-        item_id,
-        content_hash: 'h',
-        image_vec: [],
-        text_vec: [],
-        fused_vec: vec(k + 1),
-        image_encoder: 'test',
-        text_encoder: 'test',
-        projection_version: 'p1',
-        created_ms: now - 30_000,
-        created_at: Math.floor(now / 1000),
-      })),
-    );
-    const redis = createRedis(loadConfig());
-    const store = new OnlineStore(redis, {
-      keyPrefix: env.prefix,
-      types: ['click'],
-      cap: 100,
-      historyTtlS: 600,
-    });
-    const item: CatalogueItem = {
-      schema_version: 1,
+    const items = CH_ITEMS.map((item_id, k) => ({
+      item_id,
+      category: 'cat',
+      tags: ['t1'],
+      vector: vec(k + 1),
+    }));
+    await insertCatalogue(suite.env.ch, items, now);
+    const redisItem = {
       item_id: REDIS_ITEM,
-      ts_ms: now - 10_000,
       title: 'redis only',
       category: 'rcat',
       tags: ['rt'],
+      vector: vec(99),
     };
-    await store.upsertItems([item]);
-    const v = Float32Array.from(vec(99));
-    await redis.hset(mmVectorKey(env.prefix, REDIS_ITEM), 'ts_ms', now, 'v', Buffer.from(v.buffer));
-    redis.disconnect();
-  });
-
-  afterEach(async () => {
-    await scorer?.close();
-    scorer = undefined;
+    await putRedisItems(suite.env.prefix, [redisItem], now);
   });
 
   afterAll(async () => {
     if (broken) await rm(broken, { recursive: true, force: true });
-    await env?.restore();
   });
 
   it('starts on the newest production version that loads and answers finite CTRs, logging those skipped', async () => {
     await promote('fb-v1', good1);
     await promote('fb-v2', nan); // finite on synthetic inputs, NaN on the cached items' vectors
     await promote('fb-v3', broken); // not an ONNX graph
-    scorer = await startScorer();
-    await waitFor('a model serving', async () => (await fetch(`${scorer!.url}/health/ready`)).ok);
+    const scorer = await suite.start();
+    await scorer.waitServing();
     expect((await ready()).model_version).toBe('fb-v1');
-    const skipped = logged('model version skipped').map((l) => [l.version, l.reason]);
+    const skipped = scorer.logged('model version skipped').map((l) => [l.version, l.reason]);
     expect(skipped).toEqual([
       ['fb-v3', 'failed to load'],
       ['fb-v2', 'non-finite CTR at warm-up'],
     ]);
-    const m = await metrics();
+    const m = await scorer.metrics();
     expect(m).toMatch(/mmctr_scorer_model_loads_total\{result="failed"\} 1\n/);
     expect(m).toMatch(/mmctr_scorer_model_loads_total\{result="rejected"\} 1\n/);
     expect(m).toMatch(/mmctr_scorer_model_loads_total\{result="ok"\} 1\n/);
-    const res = await post<ScoreResponse>(`${scorer.url}/v1/score`, {
+    const res = await scorer.score({
       user_id: 'u1',
       candidates: CH_ITEMS.map((item_id) => ({ item_id })),
     });
@@ -152,8 +94,8 @@ describe('scorer with broken models (real registry, item cache, Redis, Kafka)', 
   });
 
   it('counts every status sent (401, 413, 415, unparsable JSON 400) and answers 415 to text/plain', async () => {
-    scorer = await startScorer({ SCORER_API_KEYS: 'fb-key', SCORER_BODY_LIMIT_BYTES: '4096' });
-    await waitFor('a model serving', async () => (await fetch(`${scorer!.url}/health/ready`)).ok);
+    const scorer = await suite.start({ SCORER_API_KEYS: 'fb-key', SCORER_BODY_LIMIT_BYTES: '4096' });
+    await scorer.waitServing();
     const url = `${scorer.url}/v1/score`;
     const key = { 'x-api-key': 'fb-key' };
     const body = { user_id: 'u1', candidates: [{ item_id: 'c1' }] };
@@ -172,7 +114,7 @@ describe('scorer with broken models (real registry, item cache, Redis, Kafka)', 
     const big = { user_id: 'u1', candidates: [{ item_id: 'x'.repeat(8000) }] };
     expect((await send(JSON.stringify(big), { ...json, ...key })).status).toBe(413);
     expect((await send(JSON.stringify(body), { ...json, ...key })).status).toBe(200);
-    const m = await metrics();
+    const m = await scorer.metrics();
     const count = (status: number) =>
       Number(
         new RegExp(`mmctr_scorer_request_duration_seconds_count\\{status="${status}"\\} (\\d+)`).exec(
@@ -191,14 +133,14 @@ describe('scorer with broken models (real registry, item cache, Redis, Kafka)', 
   it('re-scores with the previous version when the serving one answers NaN, with no 5xx, counted and logged', async () => {
     // No item cache preload: the NaN model's warm-up sees no real vector, so it serves.
     await promote('fb-v4', good2);
-    scorer = await startScorer({ SCORER_ITEM_CACHE_SOURCE: 'none' });
+    const scorer = await suite.start({ SCORER_ITEM_CACHE_SOURCE: 'none' });
     await waitFor('fb-v4 serving', async () => (await ready()).model_version === 'fb-v4');
     await promote('fb-v5', nan);
     await waitFor('fb-v5 serving', async () => (await ready()).model_version === 'fb-v5');
-    expect(await metrics()).toMatch(/mmctr_scorer_model_info\{role="fallback",version="fb-v4"\} 1/);
+    expect(await scorer.metrics()).toMatch(/mmctr_scorer_model_info\{role="fallback",version="fb-v4"\} 1/);
 
     // Unknown items have zero vectors: fb-v5 answers them itself.
-    const plain = await post<ScoreResponse>(`${scorer.url}/v1/score`, {
+    const plain = await scorer.score({
       user_id: 'u1',
       candidates: [{ item_id: 'unknown-1' }],
     });
@@ -206,7 +148,7 @@ describe('scorer with broken models (real registry, item cache, Redis, Kafka)', 
     expect(plain.body).toMatchObject({ model_version: 'fb-v5', degraded: false });
 
     // r-vec comes from Redis with a vector: fb-v5 answers NaN, fb-v4 scores the request.
-    const res = await post<ScoreResponse>(`${scorer.url}/v1/score`, {
+    const res = await scorer.score({
       request_id: 'fb-nan-1',
       user_id: 'u1',
       candidates: [{ item_id: REDIS_ITEM }, { item_id: 'unknown-1' }],
@@ -217,16 +159,16 @@ describe('scorer with broken models (real registry, item cache, Redis, Kafka)', 
     expect(res.body.degraded).toBe(true);
     expect(res.body.scores.every((s) => Number.isFinite(s.ctr) && s.ctr > 0 && s.ctr < 1)).toBe(true);
     expect(res.body.scores.map((s) => s.ctr)).not.toContain(PRIOR);
-    const m = await metrics();
+    const m = await scorer.metrics();
     expect(m).toMatch(/mmctr_scorer_non_finite_responses_total\{fallback="model"\} 1\n/);
     expect(m).toMatch(/mmctr_scorer_degraded_responses_total\{reason="non_finite"\} 1\n/);
     expect(m).not.toMatch(/mmctr_scorer_request_duration_seconds_count\{status="5\d\d"\}/);
-    expect(logged('model answered a non-finite CTR; answering the fallback')).toEqual([
+    expect(scorer.logged('model answered a non-finite CTR; answering the fallback')).toEqual([
       expect.objectContaining({ request_id: 'fb-nan-1', version: 'fb-v5', fallback: 'fb-v4' }),
     ]);
     // The score log names the version that answered, flagged degraded (parity skips it).
     const row = await waitFor('the re-scored request in score_log', async () => {
-      const [r] = await env.ch.query<{ model_version: string; degraded: number; ctrs: number[] }>(
+      const [r] = await suite.env.ch.query<{ model_version: string; degraded: number; ctrs: number[] }>(
         `SELECT model_version, degraded, ctrs FROM score_log FINAL WHERE request_id = 'fb-nan-1'`,
       );
       return r;
@@ -237,9 +179,9 @@ describe('scorer with broken models (real registry, item cache, Redis, Kafka)', 
 
   it('answers the prior, degraded, for NaN rows when no earlier version is loaded', async () => {
     // Restarted on fb-v5 (newest, passes warm-up on an empty cache): nothing to fall back to.
-    scorer = await startScorer({ SCORER_ITEM_CACHE_SOURCE: 'none' });
+    const scorer = await suite.start({ SCORER_ITEM_CACHE_SOURCE: 'none' });
     await waitFor('fb-v5 serving', async () => (await ready()).model_version === 'fb-v5');
-    const res = await post<ScoreResponse>(`${scorer.url}/v1/score`, {
+    const res = await scorer.score({
       request_id: 'fb-nan-2',
       user_id: 'u1',
       candidates: [{ item_id: REDIS_ITEM }, { item_id: 'unknown-2' }],
@@ -249,6 +191,6 @@ describe('scorer with broken models (real registry, item cache, Redis, Kafka)', 
     expect(res.body.scores[0]!.ctr).toBeCloseTo(PRIOR, 6);
     expect(Number.isFinite(res.body.scores[1]!.ctr)).toBe(true);
     expect(res.body.scores[1]!.ctr).not.toBeCloseTo(PRIOR, 6); // the model's own finite answer stays
-    expect(await metrics()).toMatch(/mmctr_scorer_non_finite_responses_total\{fallback="prior"\} 1\n/);
+    expect(await scorer.metrics()).toMatch(/mmctr_scorer_non_finite_responses_total\{fallback="prior"\} 1\n/);
   });
 });

@@ -4,39 +4,23 @@
 import { rm } from 'node:fs/promises';
 import {
   brokenModel,
-  post,
   registerModel,
-  scorerEnv,
-  startScorer,
+  scorerSuite,
   testModel,
   waitFor,
-  type RunningScorer,
-  type ScorerEnv,
 } from '../../apps/scorer/test/support/scorer-harness';
-import type { ScoreResponse } from '../../apps/scorer/src/scoring/score-request';
 
 const slate = Array.from({ length: 200 }, (_, i) => ({ item_id: `item-${i}`, position: i % 20 }));
 
-// testTimeout in jest.config's projects is not applied per project: set it here.
-jest.setTimeout(180_000);
-
 describe('scorer model lifecycle (real registry, Kafka, Redis)', () => {
-  let env: ScorerEnv;
-  let scorer: RunningScorer;
+  const suite = scorerSuite({ SCORER_SHADOW_MODE: 'candidate' });
   let v1: string;
   let v2: string;
 
   beforeAll(async () => {
     [v1, v2] = [await testModel('swap', 1), await testModel('swap', 2)];
-    env = await scorerEnv({ SCORER_SHADOW_MODE: 'candidate' });
-    await registerModel(env.ch, 'swap-v1', v1, 'production');
-    scorer = await startScorer();
-    await waitFor('v1 serving', async () => (await fetch(`${scorer.url}/health/ready`)).ok);
-  });
-
-  afterAll(async () => {
-    await scorer?.close();
-    await env?.restore();
+    await registerModel(suite.env.ch, 'swap-v1', v1, 'production');
+    await (await suite.start()).waitServing();
   });
 
   /** Keeps `concurrency` requests in flight until stop(); records every outcome. */
@@ -46,15 +30,17 @@ describe('scorer model lifecycle (real registry, Kafka, Redis)', () => {
     let n = 0;
     const worker = async () => {
       while (running) {
-        const res = await post<ScoreResponse>(`${scorer.url}/v1/score`, {
-          request_id: `${prefix}-${n++}`,
-          user_id: `user-${n % 7}`,
-          candidates: slate,
-        }).catch((err: Error) => ({
-          status: -1,
-          headers: new Headers(),
-          body: { error: err.message } as never,
-        }));
+        const res = await suite.scorer
+          .score({
+            request_id: `${prefix}-${n++}`,
+            user_id: `user-${n % 7}`,
+            candidates: slate,
+          })
+          .catch((err: Error) => ({
+            status: -1,
+            headers: new Headers(),
+            body: { error: err.message } as never,
+          }));
         outcomes.push({
           status: res.status,
           version: res.body.model_version ?? null,
@@ -79,7 +65,7 @@ describe('scorer model lifecycle (real registry, Kafka, Redis)', () => {
       'traffic on v1',
       async () => traffic.outcomes.filter((o) => o.version === 'swap-v1').length >= 5,
     );
-    await registerModel(env.ch, 'swap-v2', v2, 'production');
+    await registerModel(suite.env.ch, 'swap-v2', v2, 'production');
     await waitFor(
       'traffic on v2',
       async () => traffic.outcomes.filter((o) => o.version === 'swap-v2').length >= 5,
@@ -95,7 +81,7 @@ describe('scorer model lifecycle (real registry, Kafka, Redis)', () => {
     expect(lastV1).toBeLessThan(firstV2 + 4); // at most the 4 requests already in flight finish on v1
     // Every answered request reached score_log, under the version that answered it.
     await waitFor('every load request in score_log', async () => {
-      const rows = await env.ch.query<{ request_id: string; model_version: string }>(
+      const rows = await suite.env.ch.query<{ request_id: string; model_version: string }>(
         `SELECT request_id, model_version FROM score_log FINAL WHERE startsWith(request_id, 'swap-')`,
       );
       const logged = new Map(rows.map((r) => [r.request_id, r.model_version]));
@@ -105,12 +91,10 @@ describe('scorer model lifecycle (real registry, Kafka, Redis)', () => {
 
   it('keeps serving the old version when the new one fails to load', async () => {
     const bad = await brokenModel(v2);
-    await registerModel(env.ch, 'swap-bad', bad, 'production');
+    await registerModel(suite.env.ch, 'swap-bad', bad, 'production');
     try {
       await waitFor('the load failure', async () =>
-        /mmctr_scorer_model_loads_total\{result="failed"\} [1-9]/.test(
-          await (await fetch(`${scorer.url}/metrics`)).text(),
-        ),
+        /mmctr_scorer_model_loads_total\{result="failed"\} [1-9]/.test(await suite.scorer.metrics()),
       );
     } finally {
       await rm(bad, { recursive: true, force: true }); // the failure is on record; the folder is litter
@@ -119,20 +103,18 @@ describe('scorer model lifecycle (real registry, Kafka, Redis)', () => {
     await waitFor('requests after the failure', async () => traffic.outcomes.length >= 10);
     await traffic.stop();
     expect(traffic.outcomes.every((o) => o.status === 200 && o.version === 'swap-v2')).toBe(true);
-    const ready = (await (await fetch(`${scorer.url}/health/ready`)).json()) as { model_version: string };
+    const ready = (await suite.scorer.ready()).body;
     expect(ready.model_version).toBe('swap-v2');
-    expect(scorer.output()).toMatch(/"reason":"failed to load".*"msg":"model version skipped"/);
+    expect(suite.scorer.output()).toMatch(/"reason":"failed to load".*"msg":"model version skipped"/);
   });
 
   it('scores a shadow candidate off the response path and logs both', async () => {
-    await registerModel(env.ch, 'swap-cand', v1, 'candidate');
+    await registerModel(suite.env.ch, 'swap-cand', v1, 'candidate');
     await waitFor('shadow loaded', async () => {
-      const r = (await (await fetch(`${scorer.url}/health/ready`)).json()) as {
-        shadow_model_version: string;
-      };
+      const r = (await suite.scorer.ready()).body;
       return r.shadow_model_version === 'swap-cand';
     });
-    const res = await post<ScoreResponse>(`${scorer.url}/v1/score`, {
+    const res = await suite.scorer.score({
       request_id: 'shadow-1',
       user_id: 'u-shadow',
       candidates: slate.slice(0, 10),
@@ -140,7 +122,7 @@ describe('scorer model lifecycle (real registry, Kafka, Redis)', () => {
     expect(res.status).toBe(200);
     expect(res.body.model_version).toBe('swap-v2');
     const row = await waitFor('the shadow request in score_log', async () => {
-      const [r] = await env.ch.query<{
+      const [r] = await suite.env.ch.query<{
         model_version: string;
         shadow_model_version: string;
         ctrs: number[];

@@ -8,20 +8,18 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '@mmctr/config';
-import type { BehaviourEvent } from '@mmctr/contracts';
-import { OnlineStore, createRedis } from '@mmctr/online-store';
+import type { ScoreResponse } from '@mmctr/scorer';
 import {
   REPO,
+  clickEvent,
+  embeddingRow,
+  itemRow,
   loggedRequestIds,
-  post,
-  scorerEnv,
+  recordClicks,
+  scorerSuite,
   startScorer,
   waitFor,
-  type RunningScorer,
-  type ScorerEnv,
 } from '../../apps/scorer/test/support/scorer-harness';
-import type { ScoreResponse } from '../../apps/scorer/src/scoring/score-request';
 import { rng } from '../support/ingest/events';
 
 const HOUR = 3_600_000;
@@ -71,11 +69,11 @@ interface ParityResult {
   worst: { request_id: string; item_id: string; abs_diff: number }[];
 }
 
+// Training and exporting a model in beforeAll: more than the default per-test limit.
 jest.setTimeout(420_000);
 
 describe('serving/training parity: the trainer recomputes score_log (real stack)', () => {
-  let env: ScorerEnv;
-  let scorer: RunningScorer | undefined;
+  const suite = scorerSuite();
   let work: string;
   let version: string;
   const served: { id: string; candidates: number }[] = [];
@@ -83,8 +81,7 @@ describe('serving/training parity: the trainer recomputes score_log (real stack)
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'mmctr-parity-'));
-    env = await scorerEnv();
-    const s = Math.floor(now / 1000);
+    const { env } = suite;
 
     // 40 items; p1..p10 changed two days ago (new category, tags, content and vector); p7..p9 have no
     // vector, p5's is shorter than D (zero-padded), p6's longer (truncated).
@@ -94,33 +91,19 @@ describe('serving/training parity: the trainer recomputes score_log (real stack)
       const versions = k <= 10 ? [4, 2] : [4];
       versions.forEach((daysAgo, v) => {
         const ts = now - daysAgo * 24 * HOUR;
-        items.push({
-          item_id: `p${k}`,
-          ts_ms: ts,
-          updated_at: Math.floor(ts / 1000),
-          title: `title ${k}`,
-          description: '',
-          category: `c${(k + v) % 6}`,
-          tags: v === 0 ? [`t${k % 4}`, `t${k % 7}`] : [`n${k % 3}`, '', `t${k % 5}`, 'a', 'b', 'c', 'd'],
-          image: '',
-          content_hash: `h${k}-${v}`,
-          schema_version: 1,
-          ingested_at: s,
-        });
+        items.push(
+          itemRow({
+            item_id: `p${k}`,
+            ts_ms: ts,
+            title: `title ${k}`,
+            category: `c${(k + v) % 6}`,
+            tags: v === 0 ? [`t${k % 4}`, `t${k % 7}`] : [`n${k % 3}`, '', `t${k % 5}`, 'a', 'b', 'c', 'd'],
+            content_hash: `h${k}-${v}`,
+          }),
+        );
         if (k >= 7 && k <= 9) return;
         const n = k === 5 ? 100 : k === 6 ? 150 : D;
-        vectors.push({
-          item_id: `p${k}`,
-          content_hash: `h${k}-${v}`,
-          image_vec: [],
-          text_vec: [],
-          fused_vec: vec(k * 10 + v, n),
-          image_encoder: 'test',
-          text_encoder: 'test',
-          projection_version: 'p1',
-          created_ms: ts + 60_000,
-          created_at: Math.floor(ts / 1000) + 60,
-        });
+        vectors.push(embeddingRow(`p${k}`, vec(k * 10 + v, n), ts + 60_000, `h${k}-${v}`));
       });
     }
     await env.ch.insert('items', items);
@@ -178,42 +161,19 @@ describe('serving/training parity: the trainer recomputes score_log (real stack)
 
     // Histories in Redis: u1 has 70 clicks (more than L = 64) including an unknown item and items
     // without vectors; u2 a few; everyone else none.
-    const config = loadConfig();
-    const redis = createRedis(config);
-    const store = new OnlineStore(redis, {
-      keyPrefix: env.prefix,
-      types: ['click'],
-      cap: 100,
-      historyTtlS: 600,
-    });
-    const click = (user: string, item_id: string, k: number): BehaviourEvent => ({
-      schema_version: 1,
-      event_id: `h-${user}-${k}`,
-      type: 'click',
-      ts_ms: now - 3 * HOUR + k * 1000,
-      user_id: user,
-      item_id,
-      request_id: `hist-${user}-${k}`,
-    });
-    await store.recordBehaviour([
+    const click = (user: string, item_id: string, k: number) =>
+      clickEvent(user, item_id, now - 3 * HOUR + k * 1000, `h-${user}-${k}`, `hist-${user}-${k}`);
+    await recordClicks(env.prefix, [
       ...Array.from({ length: 70 }, (_, k) =>
         click('u1', k % 11 === 3 ? 'ghost' : `p${1 + ((k * 7) % 40)}`, k),
       ),
       ...['p7', 'ghost-2', 'p1', 'p12'].map((id, k) => click('u2', id, k)),
     ]);
-    redis.disconnect();
 
-    scorer = await startScorer();
-    await waitFor('the trained model serving', async () => {
-      const res = await fetch(`${scorer!.url}/health/ready`);
-      const body = (await res.json()) as { model_version: string | null };
-      return res.ok && body.model_version === version;
-    });
+    await (await suite.start()).waitServing(version);
   });
 
   afterAll(async () => {
-    await scorer?.close();
-    await env?.restore();
     if (work) await rm(work, { recursive: true, force: true });
   });
 
@@ -244,21 +204,28 @@ describe('serving/training parity: the trainer recomputes score_log (real stack)
     for (let k = 0; k < 24; k++) {
       const body = requestBody(k);
       const n = body.candidates.length;
-      const res = await post<ScoreResponse>(`${scorer!.url}/v1/score`, body);
+      const res = await suite.scorer.score(body);
       expect(res.status).toBe(200);
       expect(res.body.model_version).toBe(version);
       expect(res.body.degraded).toBe(false);
       served.push({ id: res.body.request_id, candidates: n });
     }
     await waitFor('every served request in score_log', async () => {
-      const logged = await loggedRequestIds(env.ch);
+      const logged = await loggedRequestIds(suite.env.ch);
       return served.every((r) => logged.has(r.id));
     });
   });
 
   it('mmctr-train parity recomputes every served CTR within 1e-4', async () => {
     expect(served).toHaveLength(24);
-    const run = await trainer(['parity', '--database', env.database, '--model-version', version, '--json']);
+    const run = await trainer([
+      'parity',
+      '--database',
+      suite.env.database,
+      '--model-version',
+      version,
+      '--json',
+    ]);
     expect({ code: run.code, stderr: run.code === 0 ? '' : run.stderr }).toEqual({ code: 0, stderr: '' });
     const r = JSON.parse(run.stdout) as ParityResult;
     expect(r).toMatchObject({
@@ -287,6 +254,7 @@ describe('serving/training parity: the trainer recomputes score_log (real stack)
   });
 
   it('fails when a logged CTR is not what the logged features give', async () => {
+    const { env } = suite;
     const [row] = await env.ch.query<Record<string, unknown> & { ctrs: number[]; ts_ms: string }>(
       `SELECT * FROM score_log FINAL WHERE request_id = 'parity-3'`,
     );
@@ -329,7 +297,7 @@ describe('serving/training parity: the trainer recomputes score_log (real stack)
       ts_ms: now + k * HOUR,
     }));
     const alone: ScoreResponse[] = [];
-    for (const body of bodies) alone.push((await post<ScoreResponse>(`${scorer!.url}/v1/score`, body)).body);
+    for (const body of bodies) alone.push((await suite.scorer.score(body)).body);
     const batching = await startScorer({
       SCORER_MICRO_BATCH: 'true',
       SCORER_MICRO_BATCH_WINDOW_MS: '100',
@@ -337,13 +305,8 @@ describe('serving/training parity: the trainer recomputes score_log (real stack)
       SCORE_LOG_SINK_ENABLED: 'false',
     });
     try {
-      await waitFor('the batching scorer to serve the model', async () => {
-        const res = await fetch(`${batching.url}/health/ready`);
-        return res.ok && ((await res.json()) as { model_version: string | null }).model_version === version;
-      });
-      const together = await Promise.all(
-        bodies.map((body) => post<ScoreResponse>(`${batching.url}/v1/score`, body)),
-      );
+      await batching.waitServing(version);
+      const together = await Promise.all(bodies.map((body) => batching.score(body)));
       together.forEach((res, k) => {
         expect(res.status).toBe(200);
         expect(res.body.degraded).toBe(false);
@@ -352,7 +315,7 @@ describe('serving/training parity: the trainer recomputes score_log (real stack)
         const worst = Math.max(...res.body.scores.map((s, i) => Math.abs(s.ctr - want[i]!.ctr)));
         expect(worst).toBeLessThan(1e-5);
       });
-      const metrics = await (await fetch(`${batching.url}/metrics`)).text();
+      const metrics = await batching.metrics();
       const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1]);
       // every request went through the batcher, and fewer runs than requests means runs were shared
       expect(value('mmctr_scorer_micro_batch_requests_sum')).toBe(24);
