@@ -2,6 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 import globals from 'globals';
+import { storeAccessRules } from './tools/lint/store-access.mjs';
 
 export default tseslint.config(
   {
@@ -41,5 +42,6 @@ export default tseslint.config(
     files: ['apps/*/src/public/**/*.js'],
     languageOptions: { globals: { ...globals.browser }, sourceType: 'script' },
   },
+  ...storeAccessRules,
   prettier,
 );

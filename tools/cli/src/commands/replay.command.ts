@@ -5,10 +5,9 @@ import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
 import type { BehaviourEvent, CatalogueItem } from '@mmctr/contracts';
 import { loadConfig } from '@mmctr/config';
-import { EventProducer, createKafka } from '@mmctr/kafka';
 import { percentile } from '@mmctr/observability';
-import { createRedis, onlineStoreFromConfig, type OnlineStore } from '@mmctr/online-store';
 import { auc, logLoss } from '@mmctr/synth';
+import { ReplayRepository } from '../replay.repository';
 
 interface ReplayOptions {
   synth: string;
@@ -31,11 +30,11 @@ async function* readJsonl<T>(file: string): AsyncGenerator<T> {
 }
 
 /** history: the catalogue and every event before the test period, produced as fast as Kafka takes them. */
-async function produceHistory(dir: string, meta: SynthMeta, producer: EventProducer): Promise<object> {
+async function produceHistory(dir: string, meta: SynthMeta, stores: ReplayRepository): Promise<object> {
   const started = Date.now();
   const items: CatalogueItem[] = [];
   for await (const item of readJsonl<CatalogueItem>(join(dir, 'items.jsonl'))) items.push(item);
-  await producer.sendItems(items);
+  await stores.sendItems(items);
   const bar = new SingleBar(
     { format: 'history  {bar} {percentage}% | {value}/{total} events' },
     Presets.shades_classic,
@@ -47,13 +46,13 @@ async function produceHistory(dir: string, meta: SynthMeta, producer: EventProdu
     if (e.ts_ms >= meta.split.test_start_ms) break;
     batch.push(e);
     if (batch.length === 20_000) {
-      await producer.sendEvents(batch);
+      await stores.sendEvents(batch);
       events += batch.length;
       bar.update(events);
       batch = [];
     }
   }
-  await producer.sendEvents(batch);
+  await stores.sendEvents(batch);
   events += batch.length;
   bar.update(events);
   bar.stop();
@@ -131,8 +130,7 @@ class TestReplay {
 
   constructor(
     private readonly meta: SynthMeta,
-    private readonly producer: EventProducer,
-    private readonly store: OnlineStore,
+    private readonly stores: ReplayRepository,
     private readonly historyTypes: readonly string[],
     private readonly coldItems: Set<string>,
     private readonly opts: ReplayOptions,
@@ -214,7 +212,7 @@ class TestReplay {
 
   /** Produces the pending events and notes, per user, the newest one the history will hold. */
   private async producePending(): Promise<void> {
-    await this.producer.sendEvents(this.pending);
+    await this.stores.sendEvents(this.pending);
     this.produced += this.pending.length;
     for (const e of this.pending) {
       if (this.historyTypes.includes(e.type))
@@ -230,8 +228,8 @@ class TestReplay {
     const deadline = Date.now() + HISTORY_WAIT_TIMEOUT_MS;
     let waited = false;
     for (;;) {
-      const [newest] = await this.store.getHistory(userId, 1);
-      if (newest && newest.ts_ms >= want) break;
+      const newest = await this.stores.newestHistoryTs(userId);
+      if (newest !== undefined && newest >= want) break;
       if (Date.now() > deadline) {
         this.historyTimeouts++;
         break;
@@ -295,14 +293,13 @@ class TestReplay {
 async function replayTest(
   dir: string,
   meta: SynthMeta,
-  producer: EventProducer,
-  store: OnlineStore,
+  stores: ReplayRepository,
   historyTypes: readonly string[],
   opts: ReplayOptions,
 ) {
   const maxRequests = opts.maxRequests ? Number(opts.maxRequests) : Infinity;
   const coldItems = await coldStartItems(dir, meta);
-  const replay = new TestReplay(meta, producer, store, historyTypes, coldItems, opts, maxRequests);
+  const replay = new TestReplay(meta, stores, historyTypes, coldItems, opts, maxRequests);
   await replay.run(join(dir, 'events.jsonl'));
   if (opts.scoresOut) replay.writeScores(opts.scoresOut);
   return replay.summary();
@@ -324,29 +321,17 @@ export function register(program: Command): void {
     .action(async (opts: ReplayOptions) => {
       const config = loadConfig();
       const meta = JSON.parse(readFileSync(join(opts.synth, 'meta.json'), 'utf8')) as SynthMeta;
-      const producer = new EventProducer(createKafka(config), {
-        eventsTopic: config.KAFKA_TOPIC_EVENTS,
-        itemsTopic: config.KAFKA_TOPIC_ITEMS,
-      });
-      const redis = createRedis(config);
+      const stores = new ReplayRepository(config);
       try {
         const summary =
           opts.phase === 'history'
-            ? await produceHistory(opts.synth, meta, producer)
-            : await replayTest(
-                opts.synth,
-                meta,
-                producer,
-                onlineStoreFromConfig(redis, config),
-                config.ONLINE_HISTORY_TYPES,
-                opts,
-              );
+            ? await produceHistory(opts.synth, meta, stores)
+            : await replayTest(opts.synth, meta, stores, config.ONLINE_HISTORY_TYPES, opts);
         const text = JSON.stringify(summary, null, 2);
         if (opts.out) writeFileSync(opts.out, text + '\n');
         console.log(text);
       } finally {
-        redis.disconnect();
-        await producer.close();
+        await stores.close();
       }
     });
 }
