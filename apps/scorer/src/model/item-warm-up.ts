@@ -43,7 +43,7 @@ export async function warmUpWithItems(
         candidateRows,
         positions: candidateIds.map((_, i) => i),
       });
-      checkOutput(model.version, await model.run(buffers, count), count, 'cached items at warm-up');
+      checkOutput(model.version, await model.runAlone(buffers, count), count, 'cached items at warm-up');
     }
   } finally {
     model.releaseBuffers(buffers);

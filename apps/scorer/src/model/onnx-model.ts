@@ -313,7 +313,8 @@ export class OnnxModel {
     return this.batcher ? this.batcher.run({ buffers, batch }) : this.runAlone(buffers, batch);
   }
 
-  private async runAlone(buffers: InputBuffers, batch: number): Promise<Float32Array> {
+  /** One run of the ordinary graph, never through the batcher (warm-up: not a request, not counted). */
+  async runAlone(buffers: InputBuffers, batch: number): Promise<Float32Array> {
     return this.ctrOf(await this.session.run(buffers.feeds(batch)));
   }
 
