@@ -90,6 +90,9 @@ describe('scorer API (real Redis, Kafka, ClickHouse)', () => {
       [{ user_id: 'u1', candidates: [{ item_id: 'i1' }], extra: true }, /unknown property 'extra'/],
       [{ user_id: 'u1', context: { device: 7 }, candidates: [{ item_id: 'i1' }] }, /device must be string/],
       [{ user_id: 'u1', context: { os: 'x' }, candidates: [{ item_id: 'i1' }] }, /unknown property 'os'/],
+      // A lone surrogate would be rewritten to U+FFFD on its way to the score log: refused instead.
+      [{ user_id: '\ud800', candidates: [{ item_id: 'i1' }] }, /user_id is not well-formed Unicode/],
+      [{ user_id: 'u1', candidates: [{ item_id: 'i\udc001' }] }, /candidates\/0\/item_id is not well-formed/],
       [
         { user_id: 'u1', candidates: Array.from({ length: 51 }, (_, i) => ({ item_id: `x${i}` })) },
         /candidates must NOT have more than 50 items/,
