@@ -22,6 +22,12 @@ export const configSchema = z.object({
   CLICKHOUSE_USER: z.string().min(1),
   CLICKHOUSE_PASSWORD: z.string().default(''),
   CLICKHOUSE_REQUEST_TIMEOUT_MS: int(100, 3_600_000).default(60_000),
+  // Set to a remote_servers cluster name to render migrations as cluster DDL (ON CLUSTER, Replicated*
+  // tables under <table>_local, Distributed tables under the original names); unset for one server.
+  CLICKHOUSE_CLUSTER: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier (a remote_servers cluster name)')
+    .optional(),
 
   REDIS_URL: url(['redis:', 'rediss:']),
   REDIS_KEY_PREFIX: z.string().default('mmctr:'),

@@ -18,7 +18,14 @@ export async function runMigrations(argv: string[]): Promise<void> {
     password: config.CLICKHOUSE_PASSWORD,
   });
   const database = opts.database ?? config.CLICKHOUSE_DATABASE;
-  const runner = new MigrationRunner(admin, database, loadMigrations(opts.dir), (l) => console.log(l));
+  const cluster = config.CLICKHOUSE_CLUSTER ? { name: config.CLICKHOUSE_CLUSTER } : undefined;
+  const runner = new MigrationRunner(
+    admin,
+    database,
+    loadMigrations(opts.dir),
+    (l) => console.log(l),
+    cluster,
+  );
   try {
     if (opts.status) {
       for (const m of await runner.applied()) console.log(`${m.version}\t${m.name}\t${m.checksum}`);

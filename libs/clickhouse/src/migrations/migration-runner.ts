@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClickHouseService } from '../clickhouse.service';
 import { quoteIdentifier } from '../query-binder';
+import { clusterStatements, clusterLedgerDdl, type ClusterOptions } from './cluster-ddl';
 import { splitSqlStatements } from './sql-splitter';
 
 /** The repository's migrations/ folder, which the migrate CLI, the tests and the benches apply. */
@@ -51,6 +52,20 @@ export function loadMigrations(dir: string): Migration[] {
 }
 
 /**
+ * The statements the runner sends for one migration file into `database`: split on `;`, the database
+ * marker replaced by the quoted name. With a cluster, each statement is rewritten as cluster DDL
+ * (see cluster-ddl.ts); without one, the statements are the file's own.
+ */
+export function renderMigration(migration: Migration, database: string, cluster?: ClusterOptions): string[] {
+  const db = quoteIdentifier(database);
+  return splitSqlStatements(migration.sql).flatMap((statement) =>
+    (cluster ? clusterStatements(statement, database, cluster) : [statement]).map((s) =>
+      s.split(DATABASE_MARKER).join(db),
+    ),
+  );
+}
+
+/**
  * Applies numbered SQL files once each, recording version and checksum in `schema_migrations`.
  * Refuses to run if an applied file was edited or removed. Runs on 18.16 and modern servers: the
  * ledger is a plain MergeTree. CREATE statements are idempotent (IF NOT EXISTS), so a file that
@@ -58,15 +73,17 @@ export function loadMigrations(dir: string): Migration[] {
  * such a file holds that one statement only (a failure before the ledger insert then needs the
  * column checked by hand before rerunning).
  * `admin` must be a client without a default database, so that it can create the database.
+ * With `cluster`, every statement (the ledger's too) is rendered as cluster DDL; see cluster-ddl.ts.
  */
 export class MigrationRunner {
   private readonly db: string;
 
   constructor(
     private readonly admin: ClickHouseService,
-    database: string,
+    private readonly database: string,
     private readonly migrations: Migration[],
     private readonly log: (line: string) => void = () => undefined,
+    private readonly cluster?: ClusterOptions,
   ) {
     this.db = quoteIdentifier(database);
   }
@@ -78,10 +95,14 @@ export class MigrationRunner {
   }
 
   async migrate(): Promise<MigrationResult> {
-    await this.admin.command(`CREATE DATABASE IF NOT EXISTS ${this.db}`);
-    await this.admin.command(
-      `CREATE TABLE IF NOT EXISTS ${this.db}.schema_migrations (version UInt32, name String, checksum String, applied_at DateTime) ENGINE = MergeTree ORDER BY version`,
-    );
+    if (this.cluster) {
+      for (const ddl of clusterLedgerDdl(this.database, this.cluster)) await this.admin.command(ddl);
+    } else {
+      await this.admin.command(`CREATE DATABASE IF NOT EXISTS ${this.db}`);
+      await this.admin.command(
+        `CREATE TABLE IF NOT EXISTS ${this.db}.schema_migrations (version UInt32, name String, checksum String, applied_at DateTime) ENGINE = MergeTree ORDER BY version`,
+      );
+    }
     const applied = new Map((await this.applied()).map((r) => [Number(r.version), r]));
     for (const [version, row] of applied) {
       const file = this.migrations.find((m) => m.version === version);
@@ -96,8 +117,8 @@ export class MigrationRunner {
     const pending = this.migrations.filter((m) => !applied.has(m.version));
     for (const migration of pending) {
       this.log(`applying ${String(migration.version).padStart(4, '0')}_${migration.name}`);
-      for (const statement of splitSqlStatements(migration.sql)) {
-        await this.admin.command(statement.split(DATABASE_MARKER).join(this.db));
+      for (const statement of renderMigration(migration, this.database, this.cluster)) {
+        await this.admin.command(statement);
       }
       await this.admin.insert(`${this.db}.schema_migrations`, [
         {

@@ -1,0 +1,32 @@
+import { Command } from 'commander';
+import { MIGRATIONS_DIR, loadMigrations, renderMigration } from './migration-runner';
+
+/**
+ * Prints, as JSON, the statements the migration runner would send for every migration file, in order:
+ * `{ database, cluster, migrations: [{ version, name, statements }] }`. Reads no server: the trainer's
+ * modern-ClickHouse test (chdb) applies exactly these, and operators can review cluster DDL with it.
+ */
+export function renderMigrations(argv: string[]): string {
+  const program = new Command('render-migrations')
+    .option('--dir <path>', 'migrations folder', MIGRATIONS_DIR)
+    .requiredOption('--database <name>', 'target database')
+    .option('--cluster <name>', 'render as cluster DDL for this remote_servers cluster')
+    .parse(argv, { from: 'user' });
+  const opts = program.opts<{ dir: string; database: string; cluster?: string }>();
+  const cluster = opts.cluster ? { name: opts.cluster } : undefined;
+  const migrations = loadMigrations(opts.dir).map((m) => ({
+    version: m.version,
+    name: m.name,
+    statements: renderMigration(m, opts.database, cluster),
+  }));
+  return JSON.stringify({ database: opts.database, cluster: opts.cluster ?? null, migrations }, null, 2);
+}
+
+if (require.main === module) {
+  try {
+    console.log(renderMigrations(process.argv.slice(2)));
+  } catch (err) {
+    console.error(`render-migrations: ${(err as Error).message}`);
+    process.exit(1);
+  }
+}
