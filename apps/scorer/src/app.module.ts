@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AppConfigModule } from '@mmctr/config';
 import { ClickHouseModule } from '@mmctr/clickhouse';
+import { AdmissionModule } from './admission/admission.module';
 import { ScorerConfigModule } from './config/scorer-config';
 import { HealthModule } from './health/health.module';
 import { LoggerModule } from './logger';
@@ -15,6 +16,7 @@ import { ScoringModule } from './scoring/scoring.module';
     ScorerConfigModule,
     LoggerModule,
     MetricsModule,
+    AdmissionModule,
     ClickHouseModule,
     ScorerRedisModule,
     ScoringModule,

@@ -2,6 +2,8 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { Logger } from 'pino';
+import { admitScoreRequests } from './admission/admission.hooks';
+import { AdmissionService } from './admission/admission.service';
 import { ScorerAppModule } from './app.module';
 import { loadScorerConfig } from './config/scorer-config';
 import { LOGGER, NestPinoLogger } from './logger';
@@ -35,6 +37,7 @@ export async function createScorerApp(): Promise<NestFastifyApplication> {
   const models = app.get(ModelManager);
   const fastify = app.getHttpAdapter().getInstance();
   countScoreRequests(fastify, app.get(ScorerMetrics));
+  admitScoreRequests(fastify, app.get(AdmissionService), () => models.version('production'));
   acceptJsonBodiesOnly(fastify);
   fastify.addHook('onSend', async (_req, reply, payload) => {
     // A scored response already names the version that scored it; others name the serving one.

@@ -51,6 +51,15 @@ export const scorerConfigSchema = z.object({
   /** CTR answered when no model output is available (degraded). */
   SCORER_PRIOR_CTR: envNumber(0, 1).default(0.02),
 
+  /** Budget of a request that sends no x-request-deadline-ms header; 0: no deadline (only the queue
+   * bound sheds). 100 ms: what an ad server typically gives scoring at p99. */
+  SCORER_DEFAULT_DEADLINE_MS: int(0, 3_600_000).default(100),
+  /** Requests admitted and not yet answered; one more is shed with 503 (queue_full). */
+  SCORER_MAX_QUEUE: int(1, 100_000).default(64),
+  /** Answer a Server-Timing header with the request's stage times (queue, history, items, encode,
+   * inference); bench/score --profile turns it on. */
+  SCORER_SERVER_TIMING: bool.default('false'),
+
   SCORER_SCORE_LOG_ENABLED: bool.default('true'),
   SCORER_SCORE_LOG_MAX_QUEUE: int(1, 1_000_000).default(20_000),
   /** Records reach Kafka within this interval. Short: the log's CPU comes in small bursts that

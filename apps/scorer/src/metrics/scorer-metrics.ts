@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { PerformanceObserver, constants, type NodeGCPerformanceDetail } from 'node:perf_hooks';
+import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { metricsOn } from '@mmctr/observability';
 
@@ -6,9 +7,16 @@ const LATENCY_BUCKETS = [
   0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1,
 ];
 
+const GC_KINDS: Record<number, string> = {
+  [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
+};
+
 /** The scorer's Prometheus metrics, on a registry of its own. */
 @Injectable()
-export class ScorerMetrics {
+export class ScorerMetrics implements OnModuleDestroy {
   readonly registry = new Registry();
   private readonly m = metricsOn(this.registry);
 
@@ -99,7 +107,40 @@ export class ScorerMetrics {
     [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   );
 
+  readonly shed = this.m.counter(
+    'mmctr_scorer_shed_requests_total',
+    'POST /v1/score answered 503 by admission control before any work, by reason (expired, queue_full, predicted_late)',
+    ['reason'],
+  );
+  readonly late = this.m.counter(
+    'mmctr_scorer_late_responses_total',
+    'Scored answers (200) sent after their deadline',
+  );
+  readonly admitted = this.m.gauge(
+    'mmctr_scorer_admission_in_flight',
+    'POST /v1/score requests admitted and not yet answered (bounded by SCORER_MAX_QUEUE)',
+  );
+  // Finer than prom-client's nodejs_gc_duration_seconds: scavenges take well under a millisecond.
+  readonly gcPauseSeconds = this.m.histogram(
+    'mmctr_scorer_gc_pause_seconds',
+    'Garbage-collection pauses of the scorer process by kind (perf_hooks gc entries)',
+    [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+    ['kind'],
+  );
+  private readonly gcObserver = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const { detail } = entry as PerformanceEntry & { detail?: NodeGCPerformanceDetail };
+      const kind = GC_KINDS[detail?.kind ?? -1] ?? 'other';
+      this.gcPauseSeconds.observe({ kind }, entry.duration / 1000);
+    }
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    this.gcObserver.observe({ entryTypes: ['gc'] });
+  }
+
+  onModuleDestroy(): void {
+    this.gcObserver.disconnect();
   }
 }

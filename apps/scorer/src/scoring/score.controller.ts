@@ -5,15 +5,20 @@ import {
   HttpCode,
   Inject,
   Post,
+  Req,
   Res,
+  ServiceUnavailableException,
   UseGuards,
 } from '@nestjs/common';
 import { ApiBody, ApiHeader, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { RouteSchema } from '@nestjs/platform-fastify';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AdmissionService } from '../admission/admission.service';
+import { DEADLINE_HEADER } from '../admission/deadline-header';
+import { serverTiming } from '../admission/server-timing';
 import { ApiKeyGuard } from '../auth/api-key.guard';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
-import { ScoreService } from './score.service';
+import { ScoreService, type StageTimes } from './score.service';
 import {
   ScoreRequestValidator,
   scoreRequestSchema,
@@ -29,12 +34,15 @@ const MAX_CANDIDATES = Number(process.env.SCORER_MAX_CANDIDATES ?? 2000) || 2000
 @UseGuards(ApiKeyGuard)
 export class ScoreController {
   private readonly validator: ScoreRequestValidator;
+  private readonly serverTiming: boolean;
 
   constructor(
     @Inject(ScoreService) private readonly scorer: ScoreService,
+    @Inject(AdmissionService) private readonly admission: AdmissionService,
     @Inject(SCORER_CONFIG) config: ScorerConfig,
   ) {
     this.validator = new ScoreRequestValidator(config.SCORER_MAX_CANDIDATES);
+    this.serverTiming = config.SCORER_SERVER_TIMING;
   }
 
   @Post('score')
@@ -43,17 +51,33 @@ export class ScoreController {
   @ApiBody({ schema: scoreRequestSchema(MAX_CANDIDATES) as object })
   @ApiOkResponse({ schema: scoreResponseSchema as object })
   @ApiHeader({ name: 'x-api-key', required: false, description: 'Required when the scorer has API keys set' })
+  @ApiHeader({
+    name: DEADLINE_HEADER,
+    required: false,
+    description:
+      'Budget for this request in ms (SCORER_DEFAULT_DEADLINE_MS when absent); 503 + Retry-After when it cannot be met',
+  })
   // Fastify serialises 200s with fast-json-stringify compiled from the schema (not JSON.stringify).
   @RouteSchema({ response: { 200: scoreResponseSchema } })
   async score(
     @Body() body: unknown,
+    @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ScoreResponse> {
-    // Request metrics are counted in an onResponse hook (bootstrap), with the status actually sent.
+    // Request metrics are counted in an onResponse hook (bootstrap), with the status actually sent;
+    // admission (deadline, queue) was decided in an onRequest hook, before the body was read.
+    const ticket = this.admission.ticketOf(request.raw);
+    if (ticket && this.admission.expiredBeforeWork(ticket)) {
+      void reply.header('retry-after', '1');
+      throw new ServiceUnavailableException('shed (expired): the deadline passed before scoring started');
+    }
+    const queued = ticket ? (this.admission.now() - ticket.arrivalMs) / 1000 : undefined;
     const checked = this.validator.validate(body);
     if (!checked.ok) throw new BadRequestException(checked.message);
-    const response = await this.scorer.score(checked.value);
+    const stages: StageTimes = {};
+    const response = await this.scorer.score(checked.value, stages);
     void reply.header('x-model-version', response.model_version);
+    if (this.serverTiming) void reply.header('server-timing', serverTiming({ queue: queued, ...stages }));
     return response;
   }
 }

@@ -17,6 +17,8 @@ import type { ScoreRequest, ScoreResponse } from './score-request';
 const seconds = (fromNs: bigint) => Number(process.hrtime.bigint() - fromNs) / 1e9;
 
 type Stage = 'history' | 'items' | 'encode' | 'inference';
+/** A request's stage totals in seconds, filled as the stages end (for Server-Timing). */
+export type StageTimes = Partial<Record<Stage, number>>;
 
 /**
  * One request's stage clock. A stage may run in several pieces (items: the candidates' lookup, then the
@@ -26,7 +28,10 @@ type Stage = 'history' | 'items' | 'encode' | 'inference';
 class StageTimer {
   private readonly totals: Record<Stage, number> = { history: 0, items: 0, encode: 0, inference: 0 };
 
-  constructor(private readonly metrics: ScorerMetrics) {}
+  constructor(
+    private readonly metrics: ScorerMetrics,
+    private readonly out?: StageTimes,
+  ) {}
 
   /** Runs `fn`, adding its time (until its promise settles, for an async one) to `stage`. */
   timed<T>(stage: Stage, fn: () => T): T {
@@ -42,6 +47,7 @@ class StageTimer {
   observe(stage: Stage): number {
     const total = this.totals[stage];
     this.metrics.stageSeconds.observe({ stage }, total);
+    if (this.out) this.out[stage] = total;
     return total;
   }
 }
@@ -83,24 +89,30 @@ export class ScoreService {
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
-  async score(req: ScoreRequest): Promise<ScoreResponse> {
+  /** `stages`, when given, receives the request's stage totals. */
+  async score(req: ScoreRequest, stages?: StageTimes): Promise<ScoreResponse> {
     const lease = this.models.lease('production');
     if (!lease) throw new ServiceUnavailableException('no model loaded yet');
     try {
-      return await this.scoreWith(lease, req);
+      return await this.scoreWith(lease, req, stages);
     } finally {
       lease.done();
     }
   }
 
-  private async scoreWith(lease: ModelLease, req: ScoreRequest): Promise<ScoreResponse> {
+  private async scoreWith(
+    lease: ModelLease,
+    req: ScoreRequest,
+    stages: StageTimes | undefined,
+  ): Promise<ScoreResponse> {
     const { model } = lease;
     const requestId = req.request_id ?? randomUUID();
     const input = requestInput(req);
     const reasons: string[] = [];
     const history: FetchedHistory = { ids: [], tsMs: [] };
 
-    let ctrs = await this.inferProduction(model, req, input, history, reasons, requestId);
+    const timer = new StageTimer(this.metrics, stages);
+    let ctrs = await this.inferProduction(model, req, input, history, reasons, requestId, timer);
     this.metrics.batchSize.observe(input.candidateIds.length);
     let served = model;
     if (ctrs && !ctrs.every(Number.isFinite)) {
@@ -132,8 +144,8 @@ export class ScoreService {
     history: FetchedHistory,
     reasons: string[],
     requestId: string,
+    timer: StageTimer,
   ): Promise<Float32Array | undefined> {
-    const timer = new StageTimer(this.metrics);
     const historyCall = timer
       .timed('history', () =>
         withTimeout(

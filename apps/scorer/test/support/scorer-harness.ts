@@ -98,6 +98,8 @@ export async function scorerEnv(overrides: Record<string, string> = {}): Promise
     SCORER_SCORE_LOG_FLUSH_MS: '20',
     // Generous: these suites check behaviour, not latency, on a shared 2-core machine.
     SCORER_REDIS_TIMEOUT_MS: '2000',
+    // No default deadline (a suite testing admission sets its own): slow shared-box answers are not shed.
+    SCORER_DEFAULT_DEADLINE_MS: '0',
     ...overrides,
   });
   const config = loadConfig();

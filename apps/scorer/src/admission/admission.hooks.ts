@@ -1,0 +1,51 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { SCORED_ROUTE } from '../metrics/request-metrics.hook';
+import type { AdmissionService, ShedReason } from './admission.service';
+import { DEADLINE_HEADER, parseDeadlineHeader } from './deadline-header';
+
+/** Answers 503 + Retry-After for a shed request (no work was done for it). */
+export function sendShed(reply: FastifyReply, reason: ShedReason, retryAfterS: number): FastifyReply {
+  return reply
+    .code(503)
+    .header('retry-after', String(retryAfterS))
+    .send({
+      statusCode: 503,
+      error: 'Service Unavailable',
+      message: `shed (${reason}): the request cannot be answered within its deadline; retry later`,
+      reason,
+    });
+}
+
+/**
+ * Admission of POST /v1/score in an onRequest hook: the arrival time is taken as soon as Fastify has
+ * the request's headers, and a request to shed is answered before its body is parsed. Requests that
+ * wait while the event loop runs a session are seen here only when it is free; that wait (and the
+ * kernel's accept queue before it) is on the client's clock, not ours, so clients send the budget
+ * they have left. The ticket is finished when the response closes (sent, or the client went away).
+ */
+export function admitScoreRequests(
+  fastify: FastifyInstance,
+  admission: AdmissionService,
+  productionVersion: () => string | null | undefined,
+): void {
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if (request.method !== 'POST' || request.routeOptions.url !== SCORED_ROUTE) return done();
+    const arrivalMs = admission.now();
+    const deadline = parseDeadlineHeader(request.headers[DEADLINE_HEADER]);
+    if (!deadline.ok) {
+      void reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: deadline.message });
+      return;
+    }
+    const decision = admission.admit(arrivalMs, deadline.budgetMs, productionVersion() ?? 'none');
+    if (!decision.admitted) {
+      void sendShed(reply, decision.reason, decision.retryAfterS);
+      return;
+    }
+    const { ticket } = decision;
+    admission.attach(request.raw, ticket);
+    reply.raw.once('close', () =>
+      admission.finish(ticket, reply.raw.writableFinished && reply.statusCode === 200),
+    );
+    done();
+  });
+}

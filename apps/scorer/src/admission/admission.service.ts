@@ -1,0 +1,139 @@
+import { performance } from 'node:perf_hooks';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
+import { ScorerMetrics } from '../metrics/scorer-metrics';
+
+export type ShedReason = 'expired' | 'queue_full' | 'predicted_late';
+
+/** Milliseconds on a monotonic clock (performance.now in production, a fake one in tests). */
+export interface AdmissionClock {
+  now(): number;
+}
+export const ADMISSION_CLOCK = Symbol('ADMISSION_CLOCK');
+const monotonic: AdmissionClock = { now: () => performance.now() };
+
+/** Weight of the newest sample in a model's service-time average. */
+const EWMA_ALPHA = 0.2;
+/** Service-time estimates kept (one per model version seen; old versions fall out). */
+const MAX_MODELS = 16;
+
+/** One admitted request, from its arrival until its response is done. */
+export interface Ticket {
+  readonly arrivalMs: number;
+  /** Absolute deadline on the admission clock; null: none. */
+  readonly deadlineAtMs: number | null;
+  /** Model version whose service time it was admitted against. */
+  readonly model: string;
+  done: boolean;
+}
+
+export type Admission =
+  { admitted: true; ticket: Ticket } | { admitted: false; reason: ShedReason; retryAfterS: number };
+
+/**
+ * Admission control for POST /v1/score. onnxruntime-node runs a session synchronously on the event
+ * loop, so requests are served one at a time and the wait of a new one is roughly the work admitted
+ * before it: (requests in flight + 1) x the model's recent service time. A request is shed (503 +
+ * Retry-After, before any work) when its deadline has passed, when SCORER_MAX_QUEUE requests are in
+ * flight, or when that prediction ends after its deadline. With nothing in flight a request is always
+ * admitted (unless expired), so a stale high estimate cannot shed everything forever.
+ */
+@Injectable()
+export class AdmissionService {
+  private readonly tickets = new WeakMap<object, Ticket>();
+  private inFlight = 0;
+  /** When the last scored answer finished: the start of the next one's service, if it waited. */
+  private lastDepartureMs = Number.NEGATIVE_INFINITY;
+  private readonly serviceMs = new Map<string, number>();
+
+  constructor(
+    @Inject(SCORER_CONFIG) private readonly config: ScorerConfig,
+    @Inject(ScorerMetrics) private readonly metrics: ScorerMetrics,
+    @Optional() @Inject(ADMISSION_CLOCK) private readonly clock: AdmissionClock = monotonic,
+  ) {}
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  /** Requests admitted and not yet done. */
+  get depth(): number {
+    return this.inFlight;
+  }
+
+  /** The model's service-time estimate in ms (undefined before its first scored answer). */
+  estimateMs(model: string): number | undefined {
+    return this.serviceMs.get(model);
+  }
+
+  /**
+   * Decides on a request that arrived at `arrivalMs` with a budget of `budgetMs` (null: the configured
+   * default), to be scored by `model`. An admitted request must be finished exactly once.
+   */
+  admit(arrivalMs: number, budgetMs: number | null, model: string): Admission {
+    const budget = budgetMs ?? (this.config.SCORER_DEFAULT_DEADLINE_MS || null);
+    const deadlineAtMs = budget === null ? null : arrivalMs + budget;
+    const now = this.clock.now();
+    if (deadlineAtMs !== null && now >= deadlineAtMs) return this.shed('expired', 0);
+    const estimate = this.serviceMs.get(model);
+    const backlogMs = this.inFlight * (estimate ?? 0);
+    if (this.inFlight >= this.config.SCORER_MAX_QUEUE) return this.shed('queue_full', backlogMs);
+    if (
+      deadlineAtMs !== null &&
+      this.inFlight > 0 &&
+      estimate !== undefined &&
+      now + backlogMs + estimate > deadlineAtMs
+    )
+      return this.shed('predicted_late', backlogMs);
+    this.inFlight++;
+    this.metrics.admitted.set(this.inFlight);
+    return { admitted: true, ticket: { arrivalMs, deadlineAtMs, model, done: false } };
+  }
+
+  /** Remembers the ticket of a request (keyed by its raw IncomingMessage) for the handler. */
+  attach(request: object, ticket: Ticket): void {
+    this.tickets.set(request, ticket);
+  }
+
+  ticketOf(request: object): Ticket | undefined {
+    return this.tickets.get(request);
+  }
+
+  /**
+   * Called when the handler is about to start the work (after the body was read): a request whose
+   * deadline passed while it waited is shed now rather than scored for nobody. Returns the reason.
+   */
+  expiredBeforeWork(ticket: Ticket): ShedReason | null {
+    if (ticket.deadlineAtMs === null || this.clock.now() < ticket.deadlineAtMs) return null;
+    this.metrics.shed.inc({ reason: 'expired' });
+    return 'expired';
+  }
+
+  /**
+   * The request's response is done (or its connection closed). `scored`: a 200 was sent, so the work
+   * was done: its time feeds the model's estimate and an answer past its deadline is counted late.
+   */
+  finish(ticket: Ticket, scored: boolean): void {
+    if (ticket.done) return;
+    ticket.done = true;
+    this.inFlight--;
+    this.metrics.admitted.set(this.inFlight);
+    if (!scored) return;
+    const now = this.clock.now();
+    if (ticket.deadlineAtMs !== null && now > ticket.deadlineAtMs) this.metrics.late.inc();
+    // Service time = time since the previous answer when this one was already waiting for it, else
+    // since its own arrival: the interval between departures of a busy single server.
+    const sample = now - Math.max(this.lastDepartureMs, ticket.arrivalMs);
+    this.lastDepartureMs = now;
+    const prev = this.serviceMs.get(ticket.model);
+    this.serviceMs.delete(ticket.model); // re-inserted last: the map's order is most recently used
+    this.serviceMs.set(ticket.model, prev === undefined ? sample : prev + EWMA_ALPHA * (sample - prev));
+    if (this.serviceMs.size > MAX_MODELS) this.serviceMs.delete(this.serviceMs.keys().next().value!);
+  }
+
+  private shed(reason: ShedReason, backlogMs: number): Admission {
+    this.metrics.shed.inc({ reason });
+    // Whole seconds (RFC 9110): at least 1, more when the backlog itself is longer.
+    return { admitted: false, reason, retryAfterS: Math.max(1, Math.ceil(backlogMs / 1000)) };
+  }
+}
