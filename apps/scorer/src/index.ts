@@ -8,3 +8,5 @@ export * from './scoring/score-request';
 export * from './score-log/score-log-codec';
 export { ScoreLogProducer } from './score-log/score-log.producer';
 export type { ScoreLogThreadInit } from './score-log/score-log.thread';
+export * from './score-log-sink';
+export { ScorerMetrics } from './metrics/scorer-metrics';

@@ -63,6 +63,17 @@ export interface IsolateOptions {
   isRowError?: (err: unknown) => boolean;
 }
 
+/** Why a row was refused, as a dead letter states it, with the server's error code when there is one. */
+export function refusedRowReason(
+  table: string,
+  rejected: RejectedRow<unknown>,
+): { reason: string; code?: number } {
+  const err = rejected.error;
+  const code = 'code' in err ? err.code : undefined;
+  const codeText = code === undefined ? '' : ` (Code ${code})`;
+  return { reason: `clickhouse: ${table} insert refused the row${codeText}: ${err.message}`, code };
+}
+
 const asRowError = (err: unknown): ClickHouseError | RowEncodingError =>
   err instanceof RowEncodingError ? err : parseClickHouseError(err);
 

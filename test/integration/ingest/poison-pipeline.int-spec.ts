@@ -8,13 +8,16 @@ import { DLQ_HEADERS, type BehaviourEvent, type CatalogueItem } from '@mmctr/con
 import { createKafka, DLQ_ENVELOPE_HEADERS } from '@mmctr/kafka';
 import { ItemEmbeddingQueue, OnlineStore, createRedis } from '@mmctr/online-store';
 import type { AppConfig } from '@mmctr/config';
-import type { PartitionChunk } from '../../../apps/ingest/src/ingest/chunk';
-import { DeadLetterRepository } from '../../../apps/ingest/src/ingest/dead-letter.repository';
-import { FlowControl } from '../../../apps/ingest/src/ingest/flow-control';
-import { IngestPipeline } from '../../../apps/ingest/src/ingest/ingest-pipeline.service';
-import { IngestRepository } from '../../../apps/ingest/src/ingest/ingest.repository';
-import { createLogger } from '../../../apps/ingest/src/logger';
-import { IngestMetrics } from '../../../apps/ingest/src/metrics/ingest-metrics.service';
+import { createLogger } from '@mmctr/observability';
+import {
+  DeadLetterRepository,
+  FlowControl,
+  IngestMetrics,
+  IngestOnlineRepository,
+  IngestPipeline,
+  IngestRepository,
+  type PartitionChunk,
+} from '@mmctr/ingest';
 import { testClickHouse, testConfig } from '../../support/clients';
 import { makeEvents } from '../../support/ingest/events';
 import { cleanup, createTestTopics, isolatedNames } from '../../support/ingest/fixtures';
@@ -48,12 +51,11 @@ describe('ingest pipeline: rows ClickHouse refuses', () => {
     metrics = new IngestMetrics();
     pipeline = new IngestPipeline(
       config,
-      createLogger('silent'),
+      createLogger('ingest', 'silent'),
       metrics,
       new IngestRepository(clickhouse),
       dlq,
-      store,
-      queue,
+      new IngestOnlineRepository(redis, store, queue),
       new FlowControl(),
     );
   });

@@ -5,12 +5,15 @@ import type { Kafka } from 'kafkajs';
 import { DLQ_HEADERS, type ScoreLogRecord } from '@mmctr/contracts';
 import { createKafka, DLQ_ENVELOPE_HEADERS, ensureTopics } from '@mmctr/kafka';
 import type { AppConfig } from '@mmctr/config';
-import { loadScorerConfig } from '../../../apps/scorer/src/config/scorer-config';
-import { createLogger } from '../../../apps/scorer/src/logger';
-import { ScorerMetrics } from '../../../apps/scorer/src/metrics/scorer-metrics';
-import { ScoreLogDeadLetterRepository } from '../../../apps/scorer/src/score-log-sink/score-log-dead-letter.repository';
-import { ScoreLogSinkRepository } from '../../../apps/scorer/src/score-log-sink/score-log-sink.repository';
-import { ScoreLogSinkService } from '../../../apps/scorer/src/score-log-sink/score-log-sink.service';
+import { createLogger } from '@mmctr/observability';
+import {
+  loadScorerConfig,
+  ScoreLogConsumerRepository,
+  ScoreLogDeadLetterRepository,
+  ScoreLogSinkRepository,
+  ScoreLogSinkService,
+  ScorerMetrics,
+} from '@mmctr/scorer';
 import { testConfig, uniqueName } from '../../support/clients';
 import { sleep } from '../../support/ingest/ingest-process';
 import { readTopic } from '../../support/ingest/read-topic';
@@ -60,13 +63,15 @@ describe('score-log sink: poison records and failing stores', () => {
     ]);
     const scorer = loadScorerConfig({ ...process.env, SCORE_LOG_SINK_GROUP_ID: `mmctr-test-${id}-sink` });
     const metrics = new ScorerMetrics();
+    const log = createLogger('scorer', 'silent');
     const sink = new ScoreLogSinkService(
       config,
       scorer,
+      new ScoreLogConsumerRepository(config, scorer, log),
       new ScoreLogSinkRepository(db.clickhouse),
       new ScoreLogDeadLetterRepository(config),
       metrics,
-      createLogger('silent'),
+      log,
     );
     sinks.push(sink);
     const producer = kafka.producer();

@@ -1,6 +1,23 @@
-import { Module } from '@nestjs/common';
+import type { DynamicModule } from '@nestjs/common';
+import { ObservabilityModule } from '@mmctr/observability';
+import { IngestConsumer } from '../ingest/ingest-consumer.service';
+import { IngestKafkaRepository } from '../ingest/ingest-kafka.repository';
 import { IngestModule } from '../ingest/ingest.module';
-import { HealthController } from './health.controller';
+import { IngestOnlineRepository } from '../ingest/ingest-online.repository';
+import { IngestRepository } from '../ingest/ingest.repository';
+import { IngestMetrics } from '../metrics/ingest-metrics.service';
+import { ingestReadiness } from './ingest-readiness';
 
-@Module({ imports: [IngestModule], controllers: [HealthController] })
-export class HealthModule {}
+/** `/health/live`, `/health/ready` (ingestReadiness) and `/metrics` (IngestMetrics' registry). */
+export const HealthModule: DynamicModule = ObservabilityModule.forRoot({
+  imports: [IngestModule],
+  inject: [IngestMetrics, IngestRepository, IngestOnlineRepository, IngestKafkaRepository, IngestConsumer],
+  registry: (metrics: IngestMetrics) => metrics.registry,
+  readiness: (
+    _: IngestMetrics,
+    clickhouse: IngestRepository,
+    redis: IngestOnlineRepository,
+    kafka: IngestKafkaRepository,
+    consumer: IngestConsumer,
+  ) => ingestReadiness({ clickhouse, redis, kafka }, consumer),
+});

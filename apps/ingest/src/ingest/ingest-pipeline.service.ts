@@ -2,18 +2,17 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { APP_CONFIG, type AppConfig } from '@mmctr/config';
 import type { BehaviourEvent, CatalogueItem } from '@mmctr/contracts';
-import { insertIsolatingPoison, RowEncodingError, type RejectedRow } from '@mmctr/clickhouse';
+import { refusedRowReason, type IsolationResult, type RejectedRow } from '@mmctr/clickhouse';
 import type { DeadLetterInput } from '@mmctr/kafka';
-import type { ItemEmbeddingQueue, OnlineStore } from '@mmctr/online-store';
 import { LOGGER } from '../logger';
 import { IngestMetrics } from '../metrics/ingest-metrics.service';
 import type { PartitionChunk } from './chunk';
 import { DeadLetterRepository } from './dead-letter.repository';
 import { FlowControl } from './flow-control';
+import { IngestOnlineRepository } from './ingest-online.repository';
 import { IngestRepository, type IngestBatchRow } from './ingest.repository';
-import { encodeEvents, epochSeconds, itemRow, type ItemRow } from './row-mappers';
+import { epochSeconds, itemRow, type ItemRow } from './row-mappers';
 import { retryForever } from './retry';
-import { EMBEDDING_QUEUE, ONLINE_STORE } from './tokens';
 
 export interface StoreResult {
   rows: number;
@@ -40,8 +39,7 @@ export class IngestPipeline {
     @Inject(IngestMetrics) private readonly metrics: IngestMetrics,
     @Inject(IngestRepository) private readonly repo: IngestRepository,
     @Inject(DeadLetterRepository) private readonly dlq: DeadLetterRepository,
-    @Inject(ONLINE_STORE) private readonly online: OnlineStore,
-    @Inject(EMBEDDING_QUEUE) private readonly embeddings: ItemEmbeddingQueue,
+    @Inject(IngestOnlineRepository) private readonly online: IngestOnlineRepository,
     @Inject(FlowControl) private readonly flow: FlowControl,
   ) {}
 
@@ -54,7 +52,7 @@ export class IngestPipeline {
     const nowS = epochSeconds(Date.now());
     const events = chunks.flatMap((c) => c.valid);
     const { insertMs, accepted, letters } = await this.insert('events', chunks, events, (rows) =>
-      this.repo.insertEvents(encodeChecked(rows, nowS)),
+      this.repo.insertEvents(rows, nowS),
     );
     await Promise.all([
       this.deadLetter('events', [...chunks.flatMap((c) => c.invalid), ...letters]),
@@ -74,10 +72,7 @@ export class IngestPipeline {
     const acceptedItems = accepted.map((r) => byRow.get(r)!);
     await Promise.all([
       this.deadLetter('items', [...chunks.flatMap((c) => c.invalid), ...letters]),
-      // Embedding jobs are enqueued before the features are written (see OnlineStore.upsertItems).
-      this.step('redis', 'items', () =>
-        this.online.upsertItems(acceptedItems, (changed) => this.embeddings.enqueue(changed)),
-      ),
+      this.step('redis', 'items', () => this.online.upsertItems(acceptedItems)),
     ]);
     return this.result(chunks, rows.length - letters.length, letters.length, insertMs);
   }
@@ -140,13 +135,13 @@ export class IngestPipeline {
     table: string,
     chunks: readonly PartitionChunk<unknown>[],
     rows: readonly R[],
-    fn: (rows: readonly R[]) => Promise<void>,
+    isolating: (rows: readonly R[]) => Promise<IsolationResult<R>>,
   ): Promise<{ insertMs: number; accepted: readonly R[]; letters: DeadLetterInput[] }> {
     if (rows.length === 0) return { insertMs: 0, accepted: rows, letters: [] };
     let ms = 0;
     const { rejected, inserts } = await this.step('clickhouse', table, async () => {
       const t0 = performance.now();
-      const r = await insertIsolatingPoison(rows, fn);
+      const r = await isolating(rows);
       ms = performance.now() - t0;
       return r;
     });
@@ -185,10 +180,9 @@ export class IngestPipeline {
       if (i < c.valid.length) break;
       i -= c.valid.length;
     }
-    const err = rejected.error;
-    const code = 'code' in err ? err.code : undefined;
+    const { reason, code } = refusedRowReason(table, rejected);
     return {
-      reason: `clickhouse: ${table} insert refused the row${code === undefined ? '' : ` (Code ${code})`}: ${err.message}`,
+      reason,
       topic: chunk.topic,
       partition: chunk.partition,
       offset: chunk.validOffsets[i] ?? '',
@@ -236,15 +230,5 @@ export class IngestPipeline {
       this.log.info({ target, kind }, 'store recovered');
     }
     return result;
-  }
-}
-
-/** encodeEvents, with a value the encoder cannot write reported as that row's fault. */
-function encodeChecked(events: readonly BehaviourEvent[], nowS: number): Buffer {
-  try {
-    return encodeEvents(events, nowS);
-  } catch (err) {
-    if (err instanceof RangeError) throw new RowEncodingError(err.message);
-    throw err;
   }
 }

@@ -1,4 +1,4 @@
-import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '@mmctr/config';
 import { createKafka } from '@mmctr/kafka';
@@ -6,6 +6,8 @@ import { ItemEmbeddingQueue, createRedis, onlineStoreFromConfig } from '@mmctr/o
 import { DeadLetterRepository } from './dead-letter.repository';
 import { FlowControl } from './flow-control';
 import { IngestConsumer } from './ingest-consumer.service';
+import { IngestKafkaRepository } from './ingest-kafka.repository';
+import { IngestOnlineRepository } from './ingest-online.repository';
 import { IngestPipeline } from './ingest-pipeline.service';
 import { IngestRepository } from './ingest.repository';
 import { EMBEDDING_QUEUE, KAFKA, ONLINE_STORE, REDIS } from './tokens';
@@ -28,21 +30,12 @@ import { EMBEDDING_QUEUE, KAFKA, ONLINE_STORE, REDIS } from './tokens';
     },
     FlowControl,
     IngestRepository,
+    IngestOnlineRepository,
     DeadLetterRepository,
+    IngestKafkaRepository,
     IngestPipeline,
     IngestConsumer,
   ],
-  exports: [IngestConsumer, REDIS],
+  exports: [IngestConsumer, IngestKafkaRepository, IngestRepository, IngestOnlineRepository],
 })
-export class IngestModule implements OnApplicationShutdown {
-  constructor(
-    @Inject(REDIS) private readonly redis: Redis,
-    @Inject(EMBEDDING_QUEUE) private readonly queue: ItemEmbeddingQueue,
-  ) {}
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.queue.close();
-    await this.queue.queue.client.then((c) => c.quit()).catch(() => undefined);
-    await this.redis.quit().catch(() => undefined);
-  }
-}
+export class IngestModule {}

@@ -2,7 +2,7 @@ import { ClickHouseService, MigrationRunner, loadMigrations, MIGRATIONS_DIR } fr
 import type { BehaviourEvent } from '@mmctr/contracts';
 import { adminClickHouse, testConfig, uniqueName } from '../../../../test/support/clients';
 import { IngestRepository } from './ingest.repository';
-import { encodeEvents, eventRow, EVENT_COLUMNS } from './row-mappers';
+import { eventRow, EVENT_COLUMNS } from './row-mappers';
 
 // The RowBinary insert path must store exactly what eventRow (the column mapping the docs, the trainer's
 // loader and the tests rely on) says, in the real `events` table of the migrations.
@@ -62,7 +62,10 @@ const events: BehaviourEvent[] = [
 
 it('stores through RowBinary exactly the rows eventRow describes', async () => {
   const ingestedAt = 1_800_000_000;
-  await new IngestRepository(ch).insertEvents(encodeEvents(events, ingestedAt));
+  expect(await new IngestRepository(ch).insertEvents(events, ingestedAt)).toEqual({
+    rejected: [],
+    inserts: 1,
+  });
   const back = await ch.query<Record<string, unknown>>(
     `SELECT ${EVENT_COLUMNS.map((c) =>
       c === 'event_time' || c === 'ingested_at' ? `toUInt32(${c}) AS ${c}` : c,

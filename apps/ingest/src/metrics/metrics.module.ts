@@ -1,7 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { IngestMetrics } from './ingest-metrics.service';
-import { MetricsController } from './metrics.controller';
 
+/** IngestMetrics for every module; HealthModule serves its registry at `/metrics`. */
 @Global()
-@Module({ providers: [IngestMetrics], controllers: [MetricsController], exports: [IngestMetrics] })
+@Module({ providers: [IngestMetrics], exports: [IngestMetrics] })
 export class MetricsModule {}

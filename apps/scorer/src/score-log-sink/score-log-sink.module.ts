@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ScoreLogConsumerRepository } from './score-log-consumer.repository';
 import { ScoreLogDeadLetterRepository } from './score-log-dead-letter.repository';
 import { ScoreLogSinkHealthController } from './score-log-sink-health.controller';
 import { ScoreLogSinkRepository } from './score-log-sink.repository';
@@ -6,7 +7,12 @@ import { ScoreLogSinkService } from './score-log-sink.service';
 
 /** Kafka scores topic -> ClickHouse score_log (can run in its own process with the API off). */
 @Module({
-  providers: [ScoreLogSinkRepository, ScoreLogDeadLetterRepository, ScoreLogSinkService],
+  providers: [
+    ScoreLogConsumerRepository,
+    ScoreLogSinkRepository,
+    ScoreLogDeadLetterRepository,
+    ScoreLogSinkService,
+  ],
   controllers: [ScoreLogSinkHealthController],
 })
 export class ScoreLogSinkModule {}

@@ -1,17 +1,16 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
+import type { KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
 import { APP_CONFIG, type AppConfig } from '@mmctr/config';
-import { insertIsolatingPoison } from '@mmctr/clickhouse';
-import { createKafka, type DeadLetterInput } from '@mmctr/kafka';
+import { refusedRowReason } from '@mmctr/clickhouse';
+import type { DeadLetterInput, FetchedBatch } from '@mmctr/kafka';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
 import { LOGGER } from '../logger';
 import { ScorerMetrics } from '../metrics/scorer-metrics';
+import { ScoreLogConsumerRepository } from './score-log-consumer.repository';
 import { decodeScoreLog, toScoreLogRow, type ScoreLogRow } from './score-log-row';
 import { ScoreLogDeadLetterRepository } from './score-log-dead-letter.repository';
 import { ScoreLogSinkRepository } from './score-log-sink.repository';
-
-const HEARTBEAT_EVERY_MS = 3_000;
 
 export interface ScoreLogSinkHealth {
   ok: boolean;
@@ -23,8 +22,8 @@ export interface ScoreLogSinkHealth {
 }
 
 /**
- * Ingests the scores topic into ClickHouse score_log: a consumer group reads each fetched batch,
- * inserts it, and commits the offsets only after the insert succeeded (a crash replays the batch;
+ * Ingests the scores topic into ClickHouse score_log: the consumer-group member
+ * (ScoreLogConsumerRepository) hands over each fetched batch; the sink inserts it and commits the offsets only after the insert succeeded (a crash replays the batch;
  * score_log is a ReplacingMergeTree keyed on the request, so replays collapse). A record that cannot
  * be stored (undecodable, off-contract, or refused by ClickHouse for its data: the batch is bisected
  * to find it) goes to the DLQ topic and the partition moves on. Other failures (ClickHouse or the DLQ
@@ -33,16 +32,12 @@ export interface ScoreLogSinkHealth {
  */
 @Injectable()
 export class ScoreLogSinkService implements OnApplicationBootstrap, OnApplicationShutdown {
-  private consumer: Consumer | undefined;
-  private stopping = false;
-  private progressAt = Date.now();
-  private busy = false;
-  private readonly lagByPartition = new Map<number, number>();
   private readonly failingSince = new Map<string, number>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(SCORER_CONFIG) private readonly scorer: ScorerConfig,
+    @Inject(ScoreLogConsumerRepository) private readonly source: ScoreLogConsumerRepository,
     @Inject(ScoreLogSinkRepository) private readonly repo: ScoreLogSinkRepository,
     @Inject(ScoreLogDeadLetterRepository) private readonly dlq: ScoreLogDeadLetterRepository,
     @Inject(ScorerMetrics) private readonly metrics: ScorerMetrics,
@@ -65,40 +60,16 @@ export class ScoreLogSinkService implements OnApplicationBootstrap, OnApplicatio
    * commit happened for INGEST_STALL_TIMEOUT_MS while records wait. Always ok when the sink is off.
    */
   health(now = Date.now()): ScoreLogSinkHealth {
-    let lag = 0;
-    for (const l of this.lagByPartition.values()) lag += l;
-    const waiting = this.busy || lag > 0;
-    if (!waiting) this.progressAt = now;
-    const sinceProgressMs = now - this.progressAt;
+    const { ok: flowing, sinceProgressMs, lag } = this.source.consumption(now);
     const failing = [...this.failingSince]
       .map(([target, since]) => ({ target, failingMs: now - since }))
       .filter((f) => f.failingMs > this.config.INGEST_STORE_RETRY_DEADLINE_MS);
     const enabled = this.scorer.SCORE_LOG_SINK_ENABLED;
-    const stalled = waiting && sinceProgressMs > this.config.INGEST_STALL_TIMEOUT_MS;
-    return { ok: !enabled || (failing.length === 0 && !stalled), enabled, sinceProgressMs, lag, failing };
+    return { ok: !enabled || (failing.length === 0 && flowing), enabled, sinceProgressMs, lag, failing };
   }
 
   private async start(): Promise<void> {
-    const consumer = createKafka(this.config).consumer({
-      groupId: this.scorer.SCORE_LOG_SINK_GROUP_ID,
-      allowAutoTopicCreation: false,
-      maxBytesPerPartition: 8 * 1024 * 1024,
-      heartbeatInterval: HEARTBEAT_EVERY_MS,
-      // Never give up consuming: a crashed consumer restarts instead of leaving the sink idle.
-      retry: { retries: 10, restartOnFailure: async () => true },
-    });
-    this.consumer = consumer;
-    consumer.on(consumer.events.GROUP_JOIN, () => {
-      this.lagByPartition.clear();
-      this.progressAt = Date.now();
-    });
-    await consumer.connect();
-    await consumer.subscribe({ topic: this.config.KAFKA_TOPIC_SCORES, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      eachBatch: (payload) => this.handleBatch(payload),
-    });
+    await this.source.start((batch) => this.store(batch));
     this.logger.info(
       { topic: this.config.KAFKA_TOPIC_SCORES, group: this.scorer.SCORE_LOG_SINK_GROUP_ID },
       'score log sink started',
@@ -106,26 +77,12 @@ export class ScoreLogSinkService implements OnApplicationBootstrap, OnApplicatio
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.stopping = true;
-    await this.consumer?.disconnect().catch(() => undefined);
+    await this.source.stop();
     await this.dlq.disconnect();
   }
 
-  private async handleBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch } = payload;
-    if (batch.messages.length === 0 || !payload.isRunning() || payload.isStale()) return;
-    if (!this.busy && ![...this.lagByPartition.values()].some((l) => l > 0)) this.progressAt = Date.now();
-    this.lagByPartition.set(batch.partition, Number(batch.offsetLag()));
-    this.busy = true;
-    try {
-      await this.store(payload);
-    } finally {
-      this.busy = false;
-    }
-  }
-
-  private async store(payload: EachBatchPayload): Promise<void> {
-    const { batch } = payload;
+  /** Stores one batch (rows, then dead letters), then commits it. */
+  private async store(batch: FetchedBatch): Promise<void> {
     const now = Date.now();
     const rows: ScoreLogRow[] = [];
     const sources: KafkaMessage[] = [];
@@ -149,21 +106,18 @@ export class ScoreLogSinkService implements OnApplicationBootstrap, OnApplicatio
     const invalid = letters.length;
     if (rows.length > 0) {
       const end = this.metrics.sinkInsertSeconds.startTimer();
-      const { rejected } = await this.retrying('clickhouse', payload, () =>
-        insertIsolatingPoison(rows, (r) => this.repo.insert(r)),
-      );
+      const { rejected } = await this.retrying('clickhouse', batch, () => this.repo.insert(rows));
       end();
       this.metrics.sinkRows.inc({ result: 'inserted' }, rows.length - rejected.length);
       for (const r of rejected) {
-        const code = 'code' in r.error ? r.error.code : undefined;
-        const reason = `clickhouse: score_log insert refused the row${code === undefined ? '' : ` (Code ${code})`}: ${r.error.message}`;
+        const { reason, code } = refusedRowReason('score_log', r);
         letters.push(letter(sources[r.index]!, reason, code));
       }
       if (rejected.length > 0) this.metrics.sinkRows.inc({ result: 'rejected' }, rejected.length);
     }
     if (invalid) this.metrics.sinkRows.inc({ result: 'invalid' }, invalid);
     if (letters.length > 0) {
-      await this.retrying('kafka-dlq', payload, () => this.dlq.send(letters));
+      await this.retrying('kafka-dlq', batch, () => this.dlq.send(letters));
       this.metrics.sinkRows.inc({ result: 'dead_lettered' }, letters.length);
       this.logger.warn(
         {
@@ -173,28 +127,22 @@ export class ScoreLogSinkService implements OnApplicationBootstrap, OnApplicatio
         'score log records that cannot be stored were dead-lettered',
       );
     }
-    const last = batch.lastOffset();
-    payload.resolveOffset(last);
-    await this.consumer!.commitOffsets([
-      { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
-    ]);
-    this.progressAt = Date.now();
-    this.lagByPartition.set(batch.partition, Number(batch.offsetLag()));
-    await payload.heartbeat();
+    await this.source.commit([batch]);
+    await batch.heartbeat();
   }
 
   /**
    * Runs `fn` until it succeeds, with backoff and heartbeats; gives up (throws, so the batch is
    * redelivered from the last commit) only when the sink stops or the partition was revoked.
    */
-  private async retrying<T>(target: string, payload: EachBatchPayload, fn: () => Promise<T>): Promise<T> {
+  private async retrying<T>(target: string, batch: FetchedBatch, fn: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         const result = await fn();
         if (this.failingSince.delete(target)) this.logger.info({ target }, 'score log sink store recovered');
         return result;
       } catch (err) {
-        if (this.stopping || !payload.isRunning() || payload.isStale()) throw err;
+        if (!batch.current()) throw err;
         if (!this.failingSince.has(target)) this.failingSince.set(target, Date.now());
         const waitMs = Math.min(
           this.config.INGEST_RETRY_MAX_MS,
@@ -205,7 +153,7 @@ export class ScoreLogSinkService implements OnApplicationBootstrap, OnApplicatio
           'score log sink store failed; retrying',
         );
         await new Promise((resolve) => setTimeout(resolve, waitMs));
-        await payload.heartbeat().catch(() => undefined);
+        await batch.heartbeat().catch(() => undefined);
       }
     }
   }

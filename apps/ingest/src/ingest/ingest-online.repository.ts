@@ -1,0 +1,34 @@
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import type Redis from 'ioredis';
+import type { BehaviourEvent, CatalogueItem } from '@mmctr/contracts';
+import { redisHealth, type ItemEmbeddingQueue, type OnlineStore } from '@mmctr/online-store';
+import { EMBEDDING_QUEUE, ONLINE_STORE, REDIS } from './tokens';
+
+/** What ingest writes to Redis: behaviour histories, item features and their embedding jobs. */
+@Injectable()
+export class IngestOnlineRepository implements OnApplicationShutdown {
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(ONLINE_STORE) private readonly store: OnlineStore,
+    @Inject(EMBEDDING_QUEUE) private readonly embeddings: ItemEmbeddingQueue,
+  ) {}
+
+  async recordBehaviour(events: readonly BehaviourEvent[]): Promise<void> {
+    await this.store.recordBehaviour(events);
+  }
+
+  /** Embedding jobs of new or changed items are enqueued before the features are written. */
+  async upsertItems(items: readonly CatalogueItem[]): Promise<void> {
+    await this.store.upsertItems(items, (changed) => this.embeddings.enqueue(changed));
+  }
+
+  ping(): Promise<{ ok: boolean; error?: string }> {
+    return redisHealth(this.redis);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.embeddings.close();
+    await this.embeddings.queue.client.then((c) => c.quit()).catch(() => undefined);
+    await this.redis.quit().catch(() => undefined);
+  }
+}
