@@ -57,7 +57,8 @@ export class AnalyticsRepository {
       `SELECT model_version, least(floor(ctr * 50), 25) / 50 AS bucket, count() AS n,
               avg(ctr) AS predicted, avg(clicked) AS observed
        FROM score_log_items
-       ANY LEFT JOIN (SELECT request_id, item_id, clicked FROM impressions_labeled) USING (request_id, item_id)
+       ANY LEFT JOIN (SELECT request_id, item_id, clicked FROM impressions_labeled) AS outcomes
+       USING (request_id, item_id)
        GROUP BY model_version, bucket ORDER BY model_version, bucket`,
     );
     return rows.map((r) => ({

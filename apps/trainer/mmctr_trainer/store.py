@@ -1,8 +1,8 @@
 """Every SQL statement the trainer runs against the offline store, next to its client (ch.py).
 
-ClickHouse 18.16 and modern servers: no window functions, no CTEs, one JOIN per SELECT, no server-side
-parameters (values go through `ch.literal`). Sections: the item catalogue, events (training sets), the model
-registry (`models`, read only by registry.py) and `score_log` (the parity check)."""
+ClickHouse 18.16 and modern servers: no window functions, no CTEs, one JOIN per SELECT with its subqueries
+aliased, no server-side parameters (values go through `ch.literal`). Sections: the item catalogue, events
+(training sets), the model registry (`models`, read only by registry.py) and `score_log` (the parity check)."""
 
 from __future__ import annotations
 
@@ -83,10 +83,10 @@ def bucket_impressions(ch: ClickHouse, n_buckets: int, k: int, window_ms: int, f
         f"arrayExists(x -> x >= ts_ms AND x <= ts_ms + {int(window_ms)}, click_ts) AS label FROM ("
         f" SELECT user_id, ts_ms, item_id, request_id, position, device, placement, country FROM {db}.events FINAL"
         f" WHERE type = 'impression' AND {where_user} AND ts_ms >= {int(from_ms)} AND ts_ms < {int(to_ms)}"
-        ") ANY LEFT JOIN ("
+        ") AS imp ANY LEFT JOIN ("
         f" SELECT request_id, item_id, user_id, groupArray(ts_ms) AS click_ts FROM {db}.events FINAL"
         f" WHERE type = 'click' AND {where_user} GROUP BY request_id, item_id, user_id"
-        ") USING (request_id, item_id, user_id) ORDER BY user_id, ts_ms"
+        ") AS clk USING (request_id, item_id, user_id) ORDER BY user_id, ts_ms"
     )
 
 

@@ -141,11 +141,11 @@ export class EmbeddingRepository {
            FROM item_embeddings
            WHERE image_encoder = {ie:String} AND text_encoder = {te:String} ${only}
            GROUP BY item_id
-       )
+       ) AS vectors
        ANY INNER JOIN
        (
            SELECT item_id, content_hash AS current_hash, latest_ts_ms AS ts_ms FROM items_latest
-       ) USING (item_id)
+       ) AS current USING (item_id)
        WHERE content_hash = current_hash
        ORDER BY item_id`,
       { ie: encoders.image, te: encoders.text, ...(itemIds ? { ids: itemIds } : {}) },

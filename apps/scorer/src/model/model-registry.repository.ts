@@ -31,17 +31,17 @@ export class ModelRegistryRepository {
    */
   async productionVersions(limit: number): Promise<RegistryModel[]> {
     const rows = await this.ch.query<RegistryModel & { current: number }>(
-      // 18.16: one equi-JOIN of two subqueries, unqualified column names.
+      // 18.16: one equi-JOIN of two subqueries, unqualified column names; modern servers: aliased subqueries.
       `SELECT version, model_type, artifact_uri, feature_spec_version, current
        FROM (
          SELECT version, model_type, artifact_uri, feature_spec_version,
                 toString(status) = 'production' AS current
          FROM models_current WHERE toString(status) IN ('production', 'retired')
-       )
+       ) AS versions
        ANY INNER JOIN (
          SELECT version, max(updated_ms) AS promoted_ms FROM models
          WHERE toString(status) = 'production' GROUP BY version
-       ) USING version
+       ) AS promotions USING version
        ORDER BY current DESC, promoted_ms DESC, version DESC
        LIMIT ${Math.max(1, Math.trunc(limit))}`, // 18.16 takes no CAST in LIMIT: an integer literal
     );

@@ -1,4 +1,5 @@
-import { cpSync, mkdtempSync, appendFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdtempSync, appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adminClickHouse, uniqueName } from '../../../../test/support/clients';
@@ -75,6 +76,25 @@ describe('MigrationRunner against the real server', () => {
         { db },
       ),
     ).toEqual(ledgerBefore);
+  });
+
+  it('accepts an applied file edited with the old checksum declared, and only that one', async () => {
+    const db = freshDatabase();
+    const dir = mkdtempSync(join(tmpdir(), 'mmctr-mig-'));
+    cpSync(MIGRATIONS_DIR, dir, { recursive: true });
+    await new MigrationRunner(admin, db, loadMigrations(dir)).migrate();
+    const file = join(dir, '0004_ingest_batches.sql');
+    const old = createHash('sha256').update(readFileSync(file)).digest('hex');
+    writeFileSync(file, `-- previous checksum ${old} (comment-only edit)\n${readFileSync(file, 'utf8')}`);
+    const again = await new MigrationRunner(admin, db, loadMigrations(dir)).migrate();
+    expect(again).toEqual({ applied: [], alreadyApplied: loadMigrations(dir).length });
+    writeFileSync(
+      file,
+      `-- previous checksum ${'0'.repeat(64)}\n${readFileSync(file, 'utf8').split('\n').slice(1).join('\n')}`,
+    );
+    await expect(new MigrationRunner(admin, db, loadMigrations(dir)).migrate()).rejects.toThrow(
+      /checksum mismatch for applied migration 4_ingest_batches/,
+    );
   });
 
   it('refuses to run when an applied file was edited', async () => {

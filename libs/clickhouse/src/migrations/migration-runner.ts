@@ -13,6 +13,12 @@ export interface Migration {
   version: number;
   name: string;
   checksum: string;
+  /**
+   * Checksums of earlier texts of this file that databases may have recorded, declared in the file as
+   * `-- previous checksum <sha256> (why)`: only for edits that keep the schema the same (a portability
+   * fix), so a database migrated with the old text is still up to date.
+   */
+  previousChecksums: string[];
   sql: string;
 }
 
@@ -31,6 +37,7 @@ export class MigrationError extends Error {
 const FILE_NAME = /^(\d{4})_([a-z0-9_]+)\.sql$/;
 /** Migrations name the target database with this marker; it is replaced by the quoted name. */
 export const DATABASE_MARKER = '{{database}}';
+const PREVIOUS_CHECKSUM = /^--\s*previous checksum ([0-9a-f]{64})\b/gm;
 
 export function loadMigrations(dir: string): Migration[] {
   const migrations = readdirSync(dir)
@@ -40,7 +47,8 @@ export function loadMigrations(dir: string): Migration[] {
       if (!m) throw new MigrationError(`migration file '${file}' must be named NNNN_snake_case.sql`);
       const sql = readFileSync(join(dir, file), 'utf8');
       const checksum = createHash('sha256').update(sql).digest('hex');
-      return { version: Number(m[1]), name: m[2]!, checksum, sql };
+      const previousChecksums = [...sql.matchAll(PREVIOUS_CHECKSUM)].map((p) => p[1]!);
+      return { version: Number(m[1]), name: m[2]!, checksum, previousChecksums, sql };
     })
     .sort((a, b) => a.version - b.version);
   migrations.forEach((m, i) => {
@@ -107,7 +115,7 @@ export class MigrationRunner {
     for (const [version, row] of applied) {
       const file = this.migrations.find((m) => m.version === version);
       if (!file) throw new MigrationError(`applied migration ${version} (${row.name}) has no file any more`);
-      if (file.checksum !== row.checksum) {
+      if (file.checksum !== row.checksum && !file.previousChecksums.includes(row.checksum)) {
         throw new MigrationError(
           `checksum mismatch for applied migration ${version}_${file.name}.sql: it was edited after it ran ` +
             `(recorded ${row.checksum.slice(0, 12)}, file ${file.checksum.slice(0, 12)}); add a new migration instead`,
