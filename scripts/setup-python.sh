@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Creates the project's Python environment (.venv at the repo root) and installs the trainer
-# (apps/trainer, editable, with its dev extras: pytest, ruff) from PyPI. Idempotent: a stamp file holds a hash of
+# (apps/trainer, editable, with its dev extras: pytest, ruff, chdb-core) from PyPI. Idempotent: a stamp file holds a hash of
 # apps/trainer/pyproject.toml and of this script, so a second run with nothing changed is instant (a venv without
-# the dev tools, e.g. one made before ruff joined the extra, is brought up to date).
+# the dev tools, e.g. one made before ruff joined the extra, is brought up to date;
+# so is one where chdb does not import).
 # The PyPI torch wheel brings CUDA libraries (several GB); the trainer uses CUDA when a GPU is
 # present and the CPU otherwise.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -12,7 +13,8 @@ VENV="$ROOT/.venv"
 STAMP="$VENV/.mmctr-trainer-stamp"
 want="$(cat apps/trainer/pyproject.toml scripts/setup-python.sh | sha256sum | cut -d' ' -f1)"
 
-if [[ -x "$VENV/bin/python" && -x "$VENV/bin/ruff" && -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]]; then
+if [[ -x "$VENV/bin/python" && -x "$VENV/bin/ruff" && -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]] &&
+  "$VENV/bin/python" -c 'import chdb' 2>/dev/null; then
   echo ".venv is current"
   exit 0
 fi
@@ -23,6 +25,6 @@ if [[ ! -x "$VENV/bin/python" ]]; then
 fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip setuptools wheel
 "$VENV/bin/python" -m pip install --progress-bar off -e "apps/trainer[dev]"
-"$VENV/bin/python" -c 'import torch, onnx, onnxruntime, numpy; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), "onnxruntime", onnxruntime.__version__)'
+"$VENV/bin/python" -c 'import torch, onnx, onnxruntime, numpy, chdb; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), "onnxruntime", onnxruntime.__version__, "chdb", chdb.__version__)'
 "$VENV/bin/ruff" --version
 echo "$want" > "$STAMP"

@@ -1,0 +1,71 @@
+import { bindQuery, type ClickHouseService, type HealthStatus, type QueryParams } from '@mmctr/clickhouse';
+import { AnalyticsRepository } from '../../../apps/dashboard/src/analytics.repository';
+import { EmbeddingRepository } from '../../../apps/embedder/src/storage/embedding.repository';
+import { ItemCatalogRepository } from '../../../apps/scorer/src/items/item-catalog.repository';
+import { ModelRegistryRepository } from '../../../apps/scorer/src/model/model-registry.repository';
+
+/**
+ * Prints, as JSON, every ClickHouse read the TypeScript repositories send, bound exactly as
+ * ClickHouseService binds it: `[{ call, sql }]`. Each repository runs against a client that records
+ * the SQL instead of sending it, so the text is the repositories' own, with the arguments below (which
+ * match the trainer's modern-ClickHouse fixture, apps/trainer/tests/test_modern_clickhouse.py).
+ */
+interface Captured {
+  call: string;
+  sql: string;
+}
+
+function recordingClient(out: Captured[], call: () => string): ClickHouseService {
+  const client = {
+    database: undefined,
+    async query(sql: string, params?: QueryParams): Promise<unknown[]> {
+      out.push({ call: call(), sql: bindQuery(sql, params) });
+      return [];
+    },
+    async health(): Promise<HealthStatus> {
+      return { ok: true };
+    },
+  };
+  return client as unknown as ClickHouseService;
+}
+
+export async function repositoryQueries(): Promise<Captured[]> {
+  const out: Captured[] = [];
+  let current = '';
+  const ch = recordingClient(out, () => current);
+  const run = async (call: string, fn: () => Promise<unknown>) => {
+    current = call;
+    await fn();
+  };
+  const analytics = new AnalyticsRepository(ch);
+  const embeddings = new EmbeddingRepository(ch);
+  const catalog = new ItemCatalogRepository(ch);
+  const registry = new ModelRegistryRepository(ch);
+  const encoders = { image: 'img-enc', text: 'txt-enc' };
+
+  await run('analytics.ctrOverTime', () => analytics.ctrOverTime());
+  await run('analytics.calibration', () => analytics.calibration());
+  await run('analytics.models', () => analytics.models());
+  await run('analytics.ingestThroughput', () => analytics.ingestThroughput());
+  await run('embeddings.catalogue', () => embeddings.catalogue());
+  await run('embeddings.catalogue(i1)', () => embeddings.catalogue('i1'));
+  await run('embeddings.embeddedKeys', () => embeddings.embeddedKeys(encoders, 'p1'));
+  await run('embeddings.currentVectors', () => embeddings.currentVectors(encoders));
+  await run('embeddings.currentVectors(i1)', () => embeddings.currentVectors(encoders, ['i1']));
+  await run('catalog.items', () => catalog.items('', 0, 100));
+  await run('catalog.vectors', () => catalog.vectors('', 0, 'p1', 100));
+  await run('catalog.vectors(any projection)', () => catalog.vectors('', 0, '', 100));
+  await run('registry.newest(production)', () => registry.newest('production'));
+  await run('registry.productionVersions', () => registry.productionVersions(5));
+  return out;
+}
+
+if (require.main === module) {
+  repositoryQueries().then(
+    (q) => console.log(JSON.stringify(q, null, 2)),
+    (err: Error) => {
+      console.error(`repository-queries: ${err.message}`);
+      process.exit(1);
+    },
+  );
+}
