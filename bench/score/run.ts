@@ -4,20 +4,25 @@
 //
 // Usage: node -r ./scripts/register.js bench/score/run.ts [--models qin-e64,qin-demo,autoint-demo]
 //        [--emb 64] [--model DIR] [--candidates 500] [--duration 10] [--connections 8] [--threads 2]
-//        [--file model.int8.onnx] [--spinning 0|1]
+//        [--file model.int8.onnx] [--spinning 0|1] [--profile] [--profile-requests 300]
+//        [--machine 'description for the summary']
+// --profile: per-stage p50 / p99 / max from the scorer's Server-Timing and its GC pauses (lib/profile.ts).
+// Every run also writes bench/results/score-summary.json (committed): the headline numbers per model.
 // Model names: qin-e<N> = the QIN-shaped fixture graph at embedding N (make-test-model.py);
 // <qin|autoint|din|lr>-<config> = the trainer's architecture with that config's hyper-parameters
 // (apps/trainer/configs/<config>.json), random weights, exported by the trainer's own export code;
 // anything else is an artifact folder. Needs the local stack and .venv (torch, onnx) to build models once.
 import '../../test/setup/load-stack-env.js';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { Agent } from 'node:http';
 import { basename, join } from 'node:path';
 import { percentile } from '@mmctr/observability';
 import { arg, numberArg } from '../support/cli-args';
 import { flopRatioInterleaved, matmulGflops, rawFixture, rawSession } from './lib/raw-session';
 import { graphFlops, resolveModel } from './lib/models';
+import { formatProfile, profileScorer, type Profile } from './lib/profile';
 import {
   ensureBenchTopic,
   http,
@@ -31,6 +36,12 @@ import { B, D, FILE, L, REPO, SPINNING, THREADS } from './lib/settings';
 
 const EMB = numberArg('emb', 64);
 const CONNECTIONS = numberArg('connections', 8);
+const PROFILE = process.argv.includes('--profile');
+const PROFILE_REQUESTS = numberArg('profile-requests', 300);
+const MACHINE = arg(
+  'machine',
+  `${cpus().length}-core ${process.arch} (${cpus()[0]?.model ?? 'unknown CPU'})`,
+);
 
 /** The framework-only server (http-floor-server.ts): the same request and response JSON, no work. */
 async function httpFloor(body: string): Promise<{ p50: number; p99: number }> {
@@ -106,7 +117,12 @@ async function benchModel(
   console.log(
     `interleaved with the MatMul graph (same session options, alternating x100): model ${flopPair.model_gflops.toFixed(1)} / MatMul ${flopPair.matmul_gflops.toFixed(1)} GFLOP/s = ${flopPair.ratio.toFixed(2)}`,
   );
-  const { url, child } = await startScorer(dir, prefix, topic);
+  const { url, child } = await startScorer(
+    dir,
+    prefix,
+    topic,
+    PROFILE ? { SCORER_SERVER_TIMING: 'true' } : {},
+  );
   try {
     // Warm: the first request fills the item cache from Redis (one round trip), later ones hit it.
     let clean = 0;
@@ -130,6 +146,11 @@ async function benchModel(
         .map(([k, v]) => `${k} ${v.toFixed(2)}`)
         .join(', ')}`,
     );
+    let profile: Profile | undefined;
+    if (PROFILE) {
+      profile = await profileScorer(url, body, PROFILE_REQUESTS);
+      for (const line of formatProfile(profile)) console.log(line);
+    }
     const pair = await interleaved(dir, url, body, 150);
     console.log(
       `interleaved (raw run, HTTP request, alternately x150): raw p50 ${pair.raw_p50.toFixed(2)}, HTTP p50 ${pair.http_p50.toFixed(2)} ms -> ${pair.ratio.toFixed(2)}`,
@@ -170,6 +191,7 @@ async function benchModel(
       c1,
       sat,
       ratios,
+      profile,
     };
   } finally {
     child.kill('SIGTERM');
@@ -241,6 +263,41 @@ async function main(): Promise<void> {
     ),
   );
   console.log(`results: bench/results/${basename(file)}`);
+  writeSummary(results);
+}
+
+/** bench/results/score-summary.json (committed): the headline numbers of this run per model. */
+function writeSummary(results: Awaited<ReturnType<typeof benchModel>>[]): void {
+  const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+    cwd: REPO,
+    encoding: 'utf8',
+  }).trim();
+  const round = (x: number) => Math.round(x * 100) / 100;
+  const summary = {
+    date: new Date().toISOString(),
+    commit,
+    machine: MACHINE,
+    request: { candidates: B, history: L, vector_dim: D, intra_op_threads: THREADS, file: FILE },
+    models: Object.fromEntries(
+      results.map((r) => [
+        r.name,
+        {
+          raw_p50_ms: round(r.raw.p50),
+          raw_p99_ms: round(r.raw.p99),
+          http_p50_ms: round(r.seq.p50),
+          http_p99_ms: round(r.seq.p99),
+          [`c${CONNECTIONS}_p99_ms`]: r.sat.p99,
+          saturated_cand_per_s: Math.round(r.sat.candidatesPerS),
+          saturated_cand_per_s_per_core: Math.round(r.sat.candidatesPerS / cpus().length),
+          raw_cand_per_s: Math.round((B / r.raw.p50) * 1e3),
+          ...(r.profile ? { profile: r.profile } : {}),
+        },
+      ]),
+    ),
+  };
+  const file = join(REPO, 'bench', 'results', 'score-summary.json');
+  writeFileSync(file, `${JSON.stringify(summary, null, 2)}\n`);
+  console.log('summary: bench/results/score-summary.json');
 }
 
 main().catch((err: Error) => {

@@ -152,6 +152,8 @@ export async function startScorer(
         SCORE_LOG_SINK_ENABLED: 'false',
         SCORER_INTRA_OP_THREADS: String(THREADS),
         SCORER_ORT_ALLOW_SPINNING: SPINNING === '1' ? 'true' : 'false',
+        // Measure the model and the service, not admission control: no deadline, nothing shed.
+        SCORER_DEFAULT_DEADLINE_MS: '0',
         ...env,
       },
       stdio: ['ignore', 'inherit', 'inherit'],
