@@ -7,7 +7,14 @@ import {
   clusterStatements,
   type ClusterOptions,
 } from './cluster-ddl';
-import { DATABASE_MARKER, MIGRATIONS_DIR, loadMigrations, renderMigration } from './migration-runner';
+import type { ClickHouseService } from '../clickhouse.service';
+import {
+  DATABASE_MARKER,
+  MIGRATIONS_DIR,
+  MigrationRunner,
+  loadMigrations,
+  renderMigration,
+} from './migration-runner';
 import { splitSqlStatements } from './sql-splitter';
 
 const DB = 'mmctr_prod';
@@ -187,5 +194,25 @@ describe('CLICKHOUSE_CLUSTER', () => {
     expect(() => loadConfig({ ...base, CLICKHOUSE_CLUSTER: 'prod-1' })).toThrow(
       /CLICKHOUSE_CLUSTER: must be a plain identifier/,
     );
+  });
+});
+
+describe('MigrationRunner with a cluster', () => {
+  it('creates the ledger on the cluster and sends each migration as cluster DDL, in order', async () => {
+    const sent: string[] = [];
+    const ledger: unknown[] = [];
+    // Records what the runner sends; the statements themselves are checked above and on servers elsewhere.
+    const admin = {
+      command: async (sql: string) => void sent.push(sql),
+      query: async () => [],
+      insert: async (_table: string, rows: unknown[]) => void ledger.push(...rows),
+    } as unknown as ClickHouseService;
+    const result = await new MigrationRunner(admin, DB, migrations, undefined, CLUSTER).migrate();
+    expect(result.applied).toHaveLength(migrations.length);
+    expect(sent).toEqual([
+      ...clusterLedgerDdl(DB, CLUSTER),
+      ...migrations.flatMap((m) => renderMigration(m, DB, CLUSTER)),
+    ]);
+    expect(ledger).toHaveLength(migrations.length);
   });
 });
