@@ -1,6 +1,6 @@
 export * from './config';
 export * from './generate';
 export { auc, logLoss } from './metrics';
-export { Rng } from './prng';
+export { Rng, mulberry32 } from './prng';
 export { itemSvg, topicStyle } from './image';
 export { CATEGORIES, topicVocabulary } from './vocabulary';

@@ -24,6 +24,21 @@ function splitmix32(state: number): () => number {
   };
 }
 
+/**
+ * mulberry32: a tiny seeded stream of floats in [0, 1), for tests and numeric starting points that need
+ * reproducibility without Rng's named streams.
+ */
+export function mulberry32(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** sfc32 (Chris Doty-Humphrey's Small Fast Counting generator): fast, 128-bit state, passes PractRand. */
 export class Rng {
   private a: number;

@@ -1,16 +1,8 @@
 import type { BehaviourEvent, EventType } from '@mmctr/contracts';
+import { mulberry32 } from '@mmctr/synth';
 
 /** A deterministic pseudo-random stream (tests must not depend on Math.random). */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 
 const BASE_TS = Date.UTC(2026, 0, 1);
 

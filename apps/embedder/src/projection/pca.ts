@@ -1,3 +1,5 @@
+import { mulberry32 } from '@mmctr/synth';
+
 /**
  * Principal components by subspace (block power) iteration on the covariance matrix: good enough for
  * a few thousand rows of ~1.7k dims in plain TypeScript, deterministic for a given seed.
@@ -105,16 +107,10 @@ function multiplyRows(cov: Float64Array, q: Float64Array, out: Float64Array, m: 
   }
 }
 
-/** Small deterministic PRNG (mulberry32) for the starting subspace. */
+/** Small deterministic PRNG (mulberry32, centred on 0) for the starting subspace. */
 function rand(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
+  const next = mulberry32(seed);
+  return () => next() - 0.5;
 }
 
 export function fitPca(
