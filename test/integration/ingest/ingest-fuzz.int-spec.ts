@@ -11,8 +11,18 @@ import { DLQ_HEADERS, type BehaviourEvent, type CatalogueItem } from '@mmctr/con
 import { createKafka, EventProducer } from '@mmctr/kafka';
 import { createRedis } from '@mmctr/online-store';
 import { testClickHouse, testConfig } from '../../support/clients';
-import { IngestProcess, sleep } from '../../support/ingest/ingest-process';
+import { IngestProcess } from '../../support/ingest/ingest-process';
 import { cleanup, createTestTopics, isolatedNames } from '../../support/ingest/fixtures';
+import {
+  allStrings,
+  expectedEventFields,
+  expectedItemFields,
+  invalidUtf8,
+  splice,
+  text,
+  utf8RoundTrips,
+} from '../../support/ingest/fuzz';
+import { readTopic } from '../../support/ingest/read-topic';
 
 jest.setTimeout(600_000);
 
@@ -20,74 +30,6 @@ const FUZZ_EVENTS = 2_000;
 const FUZZ_ITEMS = 400;
 const JUNK = 1_200;
 const LATER_VALID = 300;
-
-interface RawRead {
-  partition: number;
-  offset: string;
-  value: Buffer;
-  headers: Record<string, Buffer>;
-}
-
-/** Reads `expected` messages of `topic` from the start as raw bytes (no decoding of any kind). */
-async function readRaw(
-  kafka: Kafka,
-  topic: string,
-  expected: number,
-  timeoutMs = 180_000,
-): Promise<RawRead[]> {
-  const out: RawRead[] = [];
-  const consumer = kafka.consumer({ groupId: `${topic}-raw-${Date.now()}`, maxBytesPerPartition: 8 << 20 });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`only ${out.length}/${expected} messages on ${topic}`)),
-        timeoutMs,
-      );
-      void consumer.run({
-        eachMessage: async ({ message, partition }) => {
-          const headers: Record<string, Buffer> = {};
-          for (const [k, v] of Object.entries(message.headers ?? {})) if (Buffer.isBuffer(v)) headers[k] = v;
-          out.push({ partition, offset: message.offset, value: message.value ?? Buffer.alloc(0), headers });
-          if (out.length >= expected) {
-            clearTimeout(timer);
-            resolve();
-          }
-        },
-      });
-    });
-    await sleep(1_000); // an unexpected extra message would show up in the count
-  } finally {
-    await consumer.disconnect();
-  }
-  return out;
-}
-
-/** Survives UTF-8 unchanged: no lone surrogate anywhere. */
-const roundTrips = (s: string): boolean => Buffer.from(s).toString() === s;
-const allStrings = (v: unknown): string[] =>
-  typeof v === 'string'
-    ? [v]
-    : Array.isArray(v)
-      ? v.flatMap(allStrings)
-      : v !== null && typeof v === 'object'
-        ? Object.entries(v).flatMap(([k, x]) => [k, ...allStrings(x)])
-        : [];
-
-const anyUnits = (min: number, max: number) =>
-  fc.string({
-    unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)),
-    minLength: min,
-    maxLength: max,
-  });
-const text = (min: number, max: number) =>
-  fc.oneof(
-    fc.string({ unit: 'binary', minLength: min, maxLength: max }),
-    fc.string({ unit: 'grapheme', minLength: min, maxLength: max }),
-    anyUnits(min, max),
-    fc.constantFrom('a\u0000b', '\u0000', 'é😀🇩🇪', '\ud800', 'x\udc00', '\ufeff', '\\"\n\t\u2028'),
-  );
 
 describe('ingest fuzz (random bytes, JSON and Unicode through Kafka -> ClickHouse / DLQ)', () => {
   const config = testConfig();
@@ -165,21 +107,8 @@ describe('ingest fuzz (random bytes, JSON and Unicode through Kafka -> ClickHous
         fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v))),
         // A valid event with invalid UTF-8 spliced in somewhere.
         fc
-          .tuple(
-            fc.nat(template.length),
-            fc.constantFrom(
-              [0xff],
-              [0x80],
-              [0xc3],
-              [0xc0, 0x80],
-              [0xed, 0xa0, 0x80],
-              [0xf4, 0x90, 0x80, 0x80],
-            ),
-          )
-          .map(([at, bad]) => {
-            const b = Buffer.from(template);
-            return Buffer.concat([b.subarray(0, at), Buffer.from(bad), b.subarray(at)]);
-          }),
+          .tuple(fc.nat(template.length), invalidUtf8)
+          .map(([at, bad]) => splice(Buffer.from(template), at, bad)),
       ),
       { numRuns: JUNK, seed: 44 },
     );
@@ -210,8 +139,8 @@ describe('ingest fuzz (random bytes, JSON and Unicode through Kafka -> ClickHous
     await producer.sendEvents(later);
     await producer.close();
 
-    const goodEvents = [...events.filter((e) => allStrings(e).every(roundTrips)), ...later];
-    const goodItems = items.filter((i) => allStrings(i).every(roundTrips));
+    const goodEvents = [...events.filter((e) => allStrings(e).every(utf8RoundTrips)), ...later];
+    const goodItems = items.filter((i) => allStrings(i).every(utf8RoundTrips));
     const deadLetters =
       eventValues.length + items.length + later.length - goodEvents.length - goodItems.length;
     // The generators must exercise both outcomes.
@@ -241,25 +170,16 @@ describe('ingest fuzz (random bytes, JSON and Unicode through Kafka -> ClickHous
 
     // ClickHouse holds exactly the well-formed events, every string as sent (NUL and emoji included).
     const stored = await clickhouse.query<Record<string, string | number>>(
-      `SELECT event_id, user_id, item_id, request_id, device, placement, country, position, value, toString(ts_ms) AS ts
+      `SELECT event_id, type, user_id, item_id, request_id, device, placement, country, position, value,
+              toString(ts_ms) AS ts_ms
        FROM events WHERE substring(event_id, 1, {n:UInt32}) = {p:String}`,
       { n: Buffer.byteLength(p), p },
     );
     const byId = new Map(stored.map((r) => [r.event_id as string, r]));
     expect([...byId.keys()].sort()).toEqual(goodEvents.map((e) => e.event_id).sort());
     for (const e of goodEvents) {
-      expect(byId.get(e.event_id)).toEqual({
-        event_id: e.event_id,
-        user_id: e.user_id,
-        item_id: e.item_id,
-        request_id: e.request_id,
-        device: e.context?.device ?? '',
-        placement: e.context?.placement ?? '',
-        country: e.context?.country ?? '',
-        position: e.position ?? 0,
-        value: e.value ?? 0,
-        ts: String(e.ts_ms),
-      });
+      // 64-bit integers come back as strings.
+      expect(byId.get(e.event_id)).toEqual({ ...expectedEventFields(e), ts_ms: String(e.ts_ms) });
     }
     const storedItems = await clickhouse.query<Record<string, unknown>>(
       `SELECT item_id, title, description, category, tags, image
@@ -269,14 +189,7 @@ describe('ingest fuzz (random bytes, JSON and Unicode through Kafka -> ClickHous
     const itemsById = new Map(storedItems.map((r) => [r.item_id as string, r]));
     expect([...itemsById.keys()].sort()).toEqual(goodItems.map((i) => i.item_id).sort());
     for (const i of goodItems) {
-      expect(itemsById.get(i.item_id)).toEqual({
-        item_id: i.item_id,
-        title: i.title,
-        description: i.description ?? '',
-        category: i.category ?? '',
-        tags: i.tags ?? [],
-        image: i.image ?? '',
-      });
+      expect(itemsById.get(i.item_id)).toEqual(expectedItemFields(i));
     }
 
     // Every other message is in the DLQ once, with a reason and its original bytes.
@@ -285,24 +198,24 @@ describe('ingest fuzz (random bytes, JSON and Unicode through Kafka -> ClickHous
       [names.env.KAFKA_TOPIC_EVENTS, eventValues.length + later.length],
       [names.env.KAFKA_TOPIC_ITEMS, items.length],
     ] as const)
-      for (const m of await readRaw(kafka, topic, n))
-        sources.set(`${topic}/${m.partition}/${m.offset}`, m.value);
-    const letters = await readRaw(kafka, names.env.KAFKA_TOPIC_DLQ, deadLetters);
+      for (const m of await readTopic(kafka, topic, n, 180_000))
+        sources.set(`${topic}/${m.partition}/${m.offset}`, m.raw);
+    const letters = await readTopic(kafka, names.env.KAFKA_TOPIC_DLQ, deadLetters, 180_000);
     expect(letters).toHaveLength(deadLetters);
     const seen = new Set<string>();
     for (const l of letters) {
-      const h = (k: string) => l.headers[k]?.toString('utf8') ?? '';
+      const h = (k: string) => l.headers[k] ?? '';
       const origin = `${h(DLQ_HEADERS.topic)}/${h(DLQ_HEADERS.partition)}/${h(DLQ_HEADERS.offset)}`;
       expect(sources.has(origin)).toBe(true);
       expect(seen.has(origin)).toBe(false);
       seen.add(origin);
-      expect(l.value.equals(sources.get(origin)!)).toBe(true);
+      expect(l.raw.equals(sources.get(origin)!)).toBe(true);
       expect(h(DLQ_HEADERS.reason)).toMatch(
         /^(invalid UTF-8 at byte \d+|bad JSON: .+|schema: .+|empty message)$/s,
       );
     }
     // A lone surrogate is named as such, not reported as something else.
-    const reasons = letters.map((l) => l.headers[DLQ_HEADERS.reason]!.toString('utf8'));
+    const reasons = letters.map((l) => l.headers[DLQ_HEADERS.reason]!);
     expect(reasons.some((r) => /is not well-formed Unicode \(lone surrogate\)$/.test(r))).toBe(true);
     expect(reasons.some((r) => r.startsWith('invalid UTF-8 at byte '))).toBe(true);
   });

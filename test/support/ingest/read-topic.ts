@@ -4,6 +4,8 @@ import { sleep } from './ingest-process';
 export interface ReadMessage {
   key: string | null;
   value: string;
+  /** The value's bytes as stored (no decoding). */
+  raw: Buffer;
   valueBytes: number;
   partition: number;
   offset: string;
@@ -32,6 +34,7 @@ export async function readTopic(kafka: Kafka, topic: string, expected: number, t
           out.push({
             key: message.key?.toString() ?? null,
             value: message.value?.toString() ?? '',
+            raw: message.value ?? Buffer.alloc(0),
             valueBytes: message.value?.length ?? 0,
             partition,
             offset: message.offset,

@@ -2,6 +2,15 @@ import fc from 'fast-check';
 import { isUtf8 } from 'node:buffer';
 import { MAX_REASON_CHARS, type BehaviourEvent, type CatalogueItem } from '@mmctr/contracts';
 import { routeMessages, type ContractKind, type Record_ } from './message-router';
+import {
+  allStrings,
+  expectedEventFields,
+  expectedItemFields,
+  invalidUtf8,
+  splice,
+  text,
+  utf8RoundTrips,
+} from '../../../../test/support/ingest/fuzz';
 import { encodeEvents, epochSeconds, eventRow, itemRow } from './row-mappers';
 
 // Property test of the ingest front door: random bytes, random JSON and events/items carrying random
@@ -10,20 +19,6 @@ import { encodeEvents, epochSeconds, eventRow, itemRow } from './row-mappers';
 // reason and its original bytes; nothing may throw.
 
 const INGESTED_AT = 1_767_225_600;
-
-/** Independent oracle for "survives UTF-8 unchanged" (no lone surrogates): encode and decode. */
-const utf8RoundTrips = (s: string): boolean => Buffer.from(s, 'utf8').toString('utf8') === s;
-
-function allStrings(v: unknown, out: string[] = []): string[] {
-  if (typeof v === 'string') out.push(v);
-  else if (Array.isArray(v)) v.forEach((x) => allStrings(x, out));
-  else if (v !== null && typeof v === 'object')
-    for (const [k, x] of Object.entries(v)) {
-      out.push(k);
-      allStrings(x, out);
-    }
-  return out;
-}
 
 /** Reads back what encodeEvents wrote (RowBinary), in its column order. */
 function readEvents(buf: Buffer): Record<string, unknown>[] {
@@ -99,18 +94,8 @@ function route<K extends ContractKind>(kind: K, value: Buffer): Record_<K> | und
 function checkEventRow(e: BehaviourEvent): void {
   const row = eventRow(e, INGESTED_AT);
   const expected = {
-    event_id: e.event_id,
-    type: e.type,
-    ts_ms: e.ts_ms,
+    ...expectedEventFields(e),
     event_time: epochSeconds(e.ts_ms),
-    user_id: e.user_id,
-    item_id: e.item_id,
-    request_id: e.request_id,
-    position: e.position ?? 0,
-    device: e.context?.device ?? '',
-    placement: e.context?.placement ?? '',
-    country: e.context?.country ?? '',
-    value: e.value ?? 0,
     schema_version: 1,
     ingested_at: INGESTED_AT,
   };
@@ -120,36 +105,12 @@ function checkEventRow(e: BehaviourEvent): void {
 
 function checkItemRow(i: CatalogueItem): void {
   const row = itemRow(i, INGESTED_AT);
-  expect(row).toMatchObject({
-    item_id: i.item_id,
-    ts_ms: i.ts_ms,
-    title: i.title,
-    description: i.description ?? '',
-    category: i.category ?? '',
-    tags: i.tags ?? [],
-    image: i.image ?? '',
-  });
+  expect(row).toMatchObject({ ...expectedItemFields(i), ts_ms: i.ts_ms });
   expect(row.content_hash).toMatch(/^[0-9a-f]{64}$/);
   // Items are inserted as JSONEachRow: the JSON text carries the strings exactly.
   expect(JSON.parse(JSON.stringify(row))).toEqual(row);
 }
 
-// Strings: any UTF-16 units (lone surrogates included), well-formed text of any plane, and NUL/controls.
-const anyUnits = (min: number, max: number) =>
-  fc.string({
-    unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)),
-    minLength: min,
-    maxLength: max,
-  });
-const text = (min: number, max: number) =>
-  fc.oneof(
-    fc.string({ unit: 'binary', minLength: min, maxLength: max }),
-    fc.string({ unit: 'grapheme', minLength: min, maxLength: max }),
-    anyUnits(min, max),
-    fc
-      .constantFrom('\u0000', 'a\u0000b', '😀', '\ud800', 'x\udc00', '\ufeff', '\u2028')
-      .filter((s) => s.length >= min),
-  );
 const notMinusZero = (n: number) => !Object.is(n, -0);
 
 const eventArb: fc.Arbitrary<BehaviourEvent> = fc.record(
@@ -213,19 +174,10 @@ describe('ingest fuzz: routeMessages + row mappers', () => {
   });
 
   it('never stores an event whose bytes were corrupted into invalid UTF-8 (no U+FFFD rewriting)', () => {
-    const corrupt = fc.constantFrom(
-      [0x80],
-      [0xff],
-      [0xc3],
-      [0xc0, 0x80],
-      [0xed, 0xa0, 0x80],
-      [0xf4, 0x90, 0x80, 0x80],
-    );
     fc.assert(
-      fc.property(eventArb, corrupt, fc.nat(), (e, bad, where) => {
+      fc.property(eventArb, invalidUtf8, fc.nat(), (e, bad, where) => {
         const good = bytesOf(e);
-        const at = where % (good.length + 1);
-        const value = Buffer.concat([good.subarray(0, at), Buffer.from(bad), good.subarray(at)]);
+        const value = splice(good, where % (good.length + 1), bad);
         expect(route('event', value)).toBeUndefined();
         const { invalid } = routeMessages('event', 'fuzz', 0, [{ offset: '0', key: null, value }]);
         expect(invalid[0]!.reason).toMatch(/^invalid UTF-8 at byte \d+$/);

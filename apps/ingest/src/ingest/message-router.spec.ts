@@ -1,5 +1,5 @@
-import { DLQ_HEADERS, MAX_MESSAGE_BYTES } from '@mmctr/contracts';
-import { deadLetterMessage, routeMessages } from './message-router';
+import { MAX_MESSAGE_BYTES } from '@mmctr/contracts';
+import { routeMessages } from './message-router';
 
 const event = {
   schema_version: 1,
@@ -51,26 +51,5 @@ describe('routeMessages (dead-letter routing)', () => {
     ]);
     expect(valid).toEqual([item]);
     expect(invalid).toHaveLength(1);
-  });
-
-  it('builds the dead-letter message: original key and bytes, reason and origin headers', () => {
-    const d = {
-      reason: 'bad JSON: x',
-      topic: 't',
-      partition: 3,
-      offset: '42',
-      key: Buffer.from('k'),
-      value: Buffer.from('{'),
-    };
-    expect(deadLetterMessage(d)).toEqual({
-      key: d.key,
-      value: d.value,
-      headers: {
-        [DLQ_HEADERS.reason]: 'bad JSON: x',
-        [DLQ_HEADERS.topic]: 't',
-        [DLQ_HEADERS.partition]: '3',
-        [DLQ_HEADERS.offset]: '42',
-      },
-    });
   });
 });

@@ -1,20 +1,20 @@
 import { contentHash } from '@mmctr/online-store';
+import type { BehaviourEvent } from '@mmctr/contracts';
 import { eventRow, itemRow } from './row-mappers';
+
+const event: BehaviourEvent = {
+  schema_version: 1,
+  event_id: 'e1',
+  type: 'click',
+  ts_ms: 1_767_225_600_999,
+  user_id: 'u',
+  item_id: 'i',
+  request_id: 'r',
+};
 
 describe('row mappers', () => {
   it('sets every events column, DateTime as epoch seconds and absent optionals to their zero', () => {
-    const row = eventRow(
-      {
-        schema_version: 1,
-        event_id: 'e1',
-        type: 'click',
-        ts_ms: 1_767_225_600_999,
-        user_id: 'u',
-        item_id: 'i',
-        request_id: 'r',
-      },
-      1_800_000_000,
-    );
+    const row = eventRow(event, 1_800_000_000);
     expect(row).toEqual({
       event_id: 'e1',
       type: 'click',
@@ -36,13 +36,8 @@ describe('row mappers', () => {
   it('copies context and value', () => {
     const row = eventRow(
       {
-        schema_version: 1,
-        event_id: 'e1',
+        ...event,
         type: 'conversion',
-        ts_ms: 1_767_225_600_000,
-        user_id: 'u',
-        item_id: 'i',
-        request_id: 'r',
         position: 4,
         value: 12.5,
         context: { device: 'mobile', placement: 'feed', country: 'DE' },

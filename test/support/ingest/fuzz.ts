@@ -1,0 +1,73 @@
+// Shared pieces of the ingest fuzz tests (the routing property test and the Kafka -> ClickHouse run):
+// string arbitraries that reach every corner of Unicode, the UTF-8 oracle, and what a stored row must
+// hold for a record.
+import fc from 'fast-check';
+import type { BehaviourEvent, CatalogueItem } from '@mmctr/contracts';
+
+/** Any UTF-16 units, lone surrogates included. */
+export const anyUnits = (min: number, max: number) =>
+  fc.string({
+    unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)),
+    minLength: min,
+    maxLength: max,
+  });
+
+const CORNERS = [
+  '\u0000',
+  'a\u0000b',
+  '😀',
+  'é😀🇩🇪',
+  '\ud800',
+  'x\udc00',
+  '\ufeff',
+  '\u2028',
+  '\\"\n\t\u2028',
+];
+
+/** Strings: binary, graphemes of any plane, any units, and NUL / emoji / surrogate / separator corners. */
+export const text = (min: number, max: number) =>
+  fc.oneof(
+    fc.string({ unit: 'binary', minLength: min, maxLength: max }),
+    fc.string({ unit: 'grapheme', minLength: min, maxLength: max }),
+    anyUnits(min, max),
+    fc.constantFrom(...CORNERS.filter((s) => s.length >= min && s.length <= max)),
+  );
+
+/** Invalid UTF-8 sequences to splice into valid bytes. */
+export const invalidUtf8 = fc.constantFrom(
+  [0x80],
+  [0xff],
+  [0xc3],
+  [0xc0, 0x80],
+  [0xed, 0xa0, 0x80],
+  [0xf4, 0x90, 0x80, 0x80],
+);
+
+/** `bytes` with `bad` inserted at `at`. */
+export const splice = (bytes: Buffer, at: number, bad: readonly number[]): Buffer =>
+  Buffer.concat([bytes.subarray(0, at), Buffer.from(bad), bytes.subarray(at)]);
+
+/** Survives UTF-8 unchanged (no lone surrogate): an oracle apart from the contracts' checks. */
+export const utf8RoundTrips = (s: string): boolean => Buffer.from(s, 'utf8').toString('utf8') === s;
+
+/** Every string of a JSON value, keys included. */
+export const allStrings = (v: unknown): string[] =>
+  typeof v === 'string'
+    ? [v]
+    : Array.isArray(v)
+      ? v.flatMap(allStrings)
+      : v !== null && typeof v === 'object'
+        ? Object.entries(v).flatMap(([k, x]) => [k, ...allStrings(x)])
+        : [];
+
+/** The fields of an events row for `e`: absent optionals as their column defaults, context flattened. */
+export function expectedEventFields(e: BehaviourEvent) {
+  const { context, schema_version: _version, ...fields } = e;
+  return { position: 0, value: 0, device: '', placement: '', country: '', ...fields, ...context };
+}
+
+/** The fields of an items row for `i`: absent optionals as their column defaults. */
+export function expectedItemFields(i: CatalogueItem) {
+  const { schema_version: _version, ts_ms: _ts, ...fields } = i;
+  return { description: '', category: '', tags: [] as string[], image: '', ...fields };
+}
