@@ -1,0 +1,12 @@
+export * from './types';
+export { FEATURE_REPO_SCHEMA, schemaErrors } from './schema-check';
+export { semanticErrors, resolveReference, featureEntity, type Resolved } from './semantic';
+export {
+  checkFeatureRepo,
+  parseFeatureRepo,
+  loadFeatureRepo,
+  resolveRepoPath,
+  FeatureRepoError,
+  REPO_FILE,
+} from './load';
+export { legacySpecView, type LegacySpecView } from './legacy-spec';

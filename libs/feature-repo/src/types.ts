@@ -1,0 +1,121 @@
+/** The shape of a feature repository (feature-repo.v1.schema.json), as the loaders return it (frozen). */
+export type AttributeType = 'string' | 'int' | 'float' | 'bool' | 'string_list';
+export type AttributeValue = string | number | boolean | readonly string[];
+
+export interface Attribute {
+  readonly name: string;
+  readonly type: AttributeType;
+  readonly required?: boolean;
+  readonly default?: AttributeValue;
+  readonly max_length?: number;
+  readonly description?: string;
+}
+
+export interface ContextAttribute extends Attribute {
+  /** `request`: one value per score request; `candidate`: one per candidate item. */
+  readonly scope: 'request' | 'candidate';
+}
+
+export interface Entity {
+  readonly name: string;
+  readonly key: string;
+  readonly table?: string;
+  readonly updates?: 'snapshot' | 'none';
+  readonly attributes?: readonly Attribute[];
+  readonly description?: string;
+}
+
+export interface EventType {
+  readonly name: string;
+  readonly entities: readonly string[];
+  readonly attributes?: readonly Attribute[];
+  readonly description?: string;
+}
+
+export interface Embedding {
+  readonly name: string;
+  readonly entity: string;
+  readonly width: number;
+  readonly inputs?: readonly string[];
+  readonly description?: string;
+}
+
+interface FeatureBase {
+  readonly name: string;
+  readonly description?: string;
+  readonly embedding_dim?: number;
+}
+
+export interface CategoricalFeature extends FeatureBase {
+  readonly kind: 'categorical';
+  readonly source: string;
+  readonly field?: string;
+  readonly encoding: 'hash' | 'vocabulary';
+  readonly buckets?: number;
+  readonly vocabulary?: readonly string[];
+  readonly clip?: readonly [number, number];
+  readonly derive?: 'hour_of_day_utc' | 'day_of_week_utc';
+}
+
+export type NumericTransform = 'none' | 'clip' | 'log1p' | 'standardize' | 'bucketize';
+
+export interface NumericFeature extends FeatureBase {
+  readonly kind: 'numeric';
+  readonly source: string;
+  readonly transform: NumericTransform;
+  readonly clip?: readonly [number, number];
+  readonly stats?: { readonly mean: number; readonly std: number };
+  readonly boundaries?: readonly number[];
+}
+
+export interface MultiCategoricalFeature extends FeatureBase {
+  readonly kind: 'multi_categorical';
+  readonly source: string;
+  readonly field?: string;
+  readonly buckets: number;
+  readonly max_length: number;
+  readonly pooling: 'mean' | 'sum' | 'max';
+}
+
+export interface SequenceFeature extends FeatureBase {
+  readonly kind: 'sequence';
+  readonly owner: string;
+  readonly event_types: readonly string[];
+  readonly target: string;
+  readonly length: number;
+  readonly order?: 'newest_first';
+  readonly side_features: readonly string[];
+  readonly age?: { readonly field: string; readonly boundaries_ms: readonly number[] };
+}
+
+export interface VectorFeature extends FeatureBase {
+  readonly kind: 'vector';
+  readonly embedding: string;
+  readonly width: number;
+}
+
+export type Feature =
+  CategoricalFeature | NumericFeature | MultiCategoricalFeature | SequenceFeature | VectorFeature;
+
+export interface Label {
+  readonly anchor: string;
+  readonly positive: string;
+  readonly match_on?: readonly string[];
+  readonly attribution_window_ms: number;
+}
+
+export interface FeatureRepo {
+  readonly format: 'mmctr.feature-repo/v1';
+  readonly name: string;
+  readonly version: string;
+  readonly description?: string;
+  readonly hash?: { readonly algorithm: 'fnv1a64'; readonly separator: string };
+  readonly unknown_attributes: 'keep' | 'drop' | 'reject';
+  readonly events_table?: string;
+  readonly entities: readonly Entity[];
+  readonly event_types: readonly EventType[];
+  readonly embeddings?: readonly Embedding[];
+  readonly context: { readonly recorded_on: string; readonly attributes: readonly ContextAttribute[] };
+  readonly features: readonly Feature[];
+  readonly label: Label;
+}
