@@ -1,0 +1,219 @@
+import { ClickHouseService } from '@mmctr/clickhouse';
+import type { AppConfig } from '@mmctr/config';
+
+/** What was stored for one hour of event time: rows (duplicates included) and the newest ingested_at. */
+export interface HourSignature {
+  /** Unix seconds of the hour's start. */
+  hour: number;
+  /** Unix seconds of the start of the hour's day (server time zone). */
+  day: number;
+  eventRows: number;
+  eventMaxIngestedAt: number;
+  scoreRows: number;
+  scoreMaxIngestedAt: number;
+}
+
+export interface LedgerHour extends HourSignature {
+  version: number;
+}
+
+/**
+ * Lookback for clicks, conversions and scores before the hours being finalized: outcomes and scores
+ * timestamped more than this before their impression's day are not attributed (the exactness contract
+ * of docs/schema.md). Partition pruning keeps each finalize to the days it needs.
+ */
+export const LOOKBACK_S = 86_400;
+
+interface SignatureRow {
+  hour: string;
+  day: string;
+  rows: string;
+  max_ingested_at: string;
+}
+
+/** The analytics rollups' reads and writes (migrations/0010_analytics_rollups.sql). */
+export class AnalyticsRepository {
+  constructor(private readonly clickhouse: ClickHouseService) {}
+
+  static fromConfig(config: AppConfig): AnalyticsRepository {
+    return new AnalyticsRepository(
+      new ClickHouseService({
+        url: config.CLICKHOUSE_URL,
+        database: config.CLICKHOUSE_DATABASE,
+        username: config.CLICKHOUSE_USER,
+        password: config.CLICKHOUSE_PASSWORD,
+        requestTimeoutMs: config.CLICKHOUSE_REQUEST_TIMEOUT_MS,
+      }),
+    );
+  }
+
+  /** Per hour before `toS`: events and score_log rows stored (unmerged duplicates count) and newest ingested_at. */
+  async signatures(toS: number): Promise<HourSignature[]> {
+    const read = (table: string): Promise<SignatureRow[]> =>
+      this.clickhouse.query<SignatureRow>(
+        `SELECT toUInt32(toStartOfHour(event_time)) AS hour, toUInt32(toStartOfDay(event_time)) AS day,
+                count() AS rows, toUInt32(max(ingested_at)) AS max_ingested_at
+         FROM ${table} WHERE event_time < toDateTime({to:UInt32}) GROUP BY hour, day`,
+        { to: toS },
+      );
+    const [events, scores] = await Promise.all([read('events'), read('score_log')]);
+    const byHour = new Map<number, HourSignature>();
+    const at = (r: SignatureRow): HourSignature => {
+      const hour = Number(r.hour);
+      let s = byHour.get(hour);
+      if (!s) {
+        s = {
+          hour,
+          day: Number(r.day),
+          eventRows: 0,
+          eventMaxIngestedAt: 0,
+          scoreRows: 0,
+          scoreMaxIngestedAt: 0,
+        };
+        byHour.set(hour, s);
+      }
+      return s;
+    };
+    for (const r of events)
+      Object.assign(at(r), { eventRows: Number(r.rows), eventMaxIngestedAt: Number(r.max_ingested_at) });
+    for (const r of scores)
+      Object.assign(at(r), { scoreRows: Number(r.rows), scoreMaxIngestedAt: Number(r.max_ingested_at) });
+    return [...byHour.values()].sort((a, b) => a.hour - b.hour);
+  }
+
+  /** The current (newest) ledger row of every finalized hour. */
+  async ledger(): Promise<LedgerHour[]> {
+    const rows = await this.clickhouse.query<Record<string, string>>(
+      `SELECT toUInt32(hour) AS h, toUInt32(toStartOfDay(hour)) AS d, max(version) AS v,
+              argMax(event_rows, version) AS event_rows, toUInt32(argMax(event_max_ingested_at, version)) AS event_max,
+              argMax(score_rows, version) AS score_rows, toUInt32(argMax(score_max_ingested_at, version)) AS score_max
+       FROM analytics_hours GROUP BY hour ORDER BY h`,
+    );
+    return rows.map((r) => ({
+      hour: Number(r.h),
+      day: Number(r.d),
+      version: Number(r.v),
+      eventRows: Number(r.event_rows),
+      eventMaxIngestedAt: Number(r.event_max),
+      scoreRows: Number(r.score_rows),
+      scoreMaxIngestedAt: Number(r.score_max),
+    }));
+  }
+
+  /**
+   * Hours (before `toS`) of impressions whose clicks, conversions or scores were stored in `eventHours` /
+   * `scoreHours`: a late outcome or score changes its impression's hour, not only its own.
+   */
+  async linkedImpressionHours(eventHours: number[], scoreHours: number[], toS: number): Promise<number[]> {
+    const out = new Set<number>();
+    if (eventHours.length) {
+      const rows = await this.clickhouse.query<{ hour: string }>(
+        `SELECT DISTINCT toUInt32(toStartOfHour(event_time)) AS hour FROM events
+         WHERE type = 'impression' AND event_time < toDateTime({to:UInt32})
+           AND (request_id, item_id) IN (
+             SELECT request_id, item_id FROM events
+             WHERE type != 'impression' AND has({hours:Array(UInt32)}, toUInt32(toStartOfHour(event_time))))`,
+        { to: toS, hours: eventHours },
+      );
+      for (const r of rows) out.add(Number(r.hour));
+    }
+    if (scoreHours.length) {
+      const rows = await this.clickhouse.query<{ hour: string }>(
+        `SELECT DISTINCT toUInt32(toStartOfHour(event_time)) AS hour FROM events
+         WHERE type = 'impression' AND event_time < toDateTime({to:UInt32})
+           AND request_id IN (
+             SELECT request_id FROM score_log WHERE has({hours:Array(UInt32)}, toUInt32(toStartOfHour(event_time))))`,
+        { to: toS, hours: scoreHours },
+      );
+      for (const r of rows) out.add(Number(r.hour));
+    }
+    return [...out].sort((a, b) => a - b);
+  }
+
+  /**
+   * Recomputes `hours` (all in the day starting at `dayS`) from events FINAL under `version`, rebuilds the
+   * day's daily rows, then records the hours in the ledger in one insert: readers switch to the new
+   * version only then. Rerunning with a newer version replaces the same hours.
+   */
+  async finalizeDay(dayS: number, hours: HourSignature[], version: number): Promise<void> {
+    const hourList = hours.map((h) => h.hour);
+    const from = Math.min(...hourList);
+    const to = Math.max(...hourList) + 3600;
+    const params = { from, to, lookback: Math.max(from - LOOKBACK_S, 0), hours: hourList, version };
+    const labeled = `
+      SELECT event_time, item_id, clicks, clicked, conversions, conversion_value, model_version, ctr, degraded, scored
+      FROM
+      (
+        SELECT event_time, item_id, request_id, clicks, toUInt8(clicks > 0) AS clicked, conversions, conversion_value
+        FROM
+        (
+          SELECT event_time, item_id, request_id FROM events FINAL
+          WHERE type = 'impression' AND event_time >= toDateTime({from:UInt32}) AND event_time < toDateTime({to:UInt32})
+            AND has({hours:Array(UInt32)}, toUInt32(toStartOfHour(event_time)))
+        ) AS shown
+        ANY LEFT JOIN
+        (
+          SELECT request_id, item_id, countIf(type = 'click') AS clicks, countIf(type = 'conversion') AS conversions,
+                 sumIf(value, type = 'conversion') AS conversion_value
+          FROM events FINAL
+          WHERE type != 'impression' AND event_time >= toDateTime({lookback:UInt32})
+          GROUP BY request_id, item_id
+        ) AS outcomes USING (request_id, item_id)
+      ) AS labeled
+      ANY LEFT JOIN
+      (
+        SELECT request_id, item_id, model_version, ctr, degraded, toUInt8(1) AS scored
+        FROM score_log FINAL
+        ARRAY JOIN item_ids AS item_id, ctrs AS ctr
+        WHERE event_time >= toDateTime({lookback:UInt32})
+      ) AS served USING (request_id, item_id)`;
+    await this.clickhouse.command(
+      `INSERT INTO ctr_hourly (hour, item_id, model_version, impressions, clicked, clicks, conversions, conversion_value, version)
+       SELECT toStartOfHour(event_time) AS hour, item_id, model_version, count(), sum(clicked), sum(clicks),
+              sum(conversions), sum(conversion_value), toUInt64({version:UInt64})
+       FROM (${labeled}) GROUP BY hour, item_id, model_version`,
+      params,
+    );
+    await this.clickhouse.command(
+      `INSERT INTO calibration_hourly (hour, model_version, bucket, bucket50, impressions, clicked, sum_ctr, degraded, version)
+       SELECT toStartOfHour(event_time) AS hour, model_version, toUInt8(least(floor(ctr * 20), 19)) AS bucket,
+              toUInt8(least(floor(ctr * 50), 25)) AS bucket50, count(), sum(clicked), sum(ctr), sum(degraded),
+              toUInt64({version:UInt64})
+       FROM (${labeled}) WHERE scored = 1 GROUP BY hour, model_version, bucket, bucket50`,
+      params,
+    );
+    // The day's rows from its finalized hours: this run's version for the hours just written, the
+    // ledger's current version for the others.
+    await this.clickhouse.command(
+      `INSERT INTO ctr_daily (day, item_id, model_version, impressions, clicked, clicks, conversions, conversion_value, version)
+       SELECT toDate(hour) AS day, item_id, model_version, sum(impressions), sum(clicked), sum(clicks), sum(conversions),
+              sum(conversion_value), toUInt64({version:UInt64})
+       FROM ctr_hourly
+       WHERE hour >= toDateTime({day:UInt32}) AND hour < toDateTime({dayEnd:UInt32})
+         AND toDate(hour) = toDate(toDateTime({day:UInt32}))
+         AND ((has({hours:Array(UInt32)}, toUInt32(hour)) AND version = {version:UInt64})
+           OR (NOT has({hours:Array(UInt32)}, toUInt32(hour)) AND (hour, version) IN (
+                 SELECT hour, max(version) FROM analytics_hours
+                 WHERE hour >= toDateTime({day:UInt32}) AND hour < toDateTime({dayEnd:UInt32}) GROUP BY hour)))
+       GROUP BY day, item_id, model_version`,
+      { day: dayS, dayEnd: dayS + 90_000, hours: hourList, version },
+    );
+    const finalizedAt = Math.floor(Date.now() / 1000);
+    await this.clickhouse.insert(
+      'analytics_hours',
+      hours.map((h) => ({
+        hour: h.hour,
+        version,
+        event_rows: h.eventRows,
+        event_max_ingested_at: h.eventMaxIngestedAt,
+        score_rows: h.scoreRows,
+        score_max_ingested_at: h.scoreMaxIngestedAt,
+        finalized_at: finalizedAt,
+      })),
+    );
+  }
+
+  close(): Promise<void> {
+    return this.clickhouse.close();
+  }
+}
