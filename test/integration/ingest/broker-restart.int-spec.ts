@@ -11,6 +11,7 @@ import { testClickHouse, testConfig } from '../../support/clients';
 import { makeEvents } from '../../support/ingest/events';
 import { cleanup, createTestTopics, isolatedNames } from '../../support/ingest/fixtures';
 import { IngestProcess, sleep } from '../../support/ingest/ingest-process';
+import { dedupCounts as dedupCountsOf } from '../../support/ingest/suite';
 import { ThrowawayKafka } from '../../support/ingest/throwaway-kafka';
 
 jest.setTimeout(600_000);
@@ -42,13 +43,7 @@ describe('ingest across a broker crash', () => {
     await clickhouse.close();
   });
 
-  const dedupCounts = async () => {
-    const [row] = await clickhouse.query<{ rows: string; distinct: string }>(
-      'SELECT count() AS rows, uniqExact(event_id) AS distinct FROM events_dedup WHERE user_id LIKE {p:String}',
-      { p: `${names.prefix}%` },
-    );
-    return { rows: Number(row?.rows), distinct: Number(row?.distinct) };
-  };
+  const dedupCounts = () => dedupCountsOf(clickhouse, names.prefix);
 
   /** Produces `events` in chunks; a chunk that fails (broker down) is sent again with a new producer. */
   async function stream(events: BehaviourEvent[], chunk: number, pauseMs: number) {

@@ -6,20 +6,13 @@ import type Redis from 'ioredis';
 import { Queue } from 'bullmq';
 import type { ClickHouseService } from '@mmctr/clickhouse';
 import { DLQ_HEADERS, type BehaviourEvent, type CatalogueItem } from '@mmctr/contracts';
-import { createKafka, EventProducer } from '@mmctr/kafka';
-import { OnlineStore, createRedis, referenceHistory, contentHash, embeddingJobId } from '@mmctr/online-store';
-import { testClickHouse, testConfig } from '../../support/clients';
-import { IngestProcess, sleep } from '../../support/ingest/ingest-process';
+import type { EventProducer } from '@mmctr/kafka';
+import { OnlineStore, referenceHistory, contentHash, embeddingJobId } from '@mmctr/online-store';
+import { sleep } from '../../support/ingest/ingest-process';
 import { makeEvents } from '../../support/ingest/events';
-import {
-  cleanup,
-  createTestTopics,
-  isolatedNames,
-  makeMalformed,
-  reasonPattern,
-  type IsolatedNames,
-  type MalformedKind,
-} from '../../support/ingest/fixtures';
+import { makeMalformed, reasonPattern, type MalformedKind } from '../../support/ingest/fixtures';
+import { readTopic } from '../../support/ingest/read-topic';
+import { dedupCounts as dedupCountsOf, ingestSuite } from '../../support/ingest/suite';
 import { TcpProxy } from '../../support/tcp-proxy';
 
 // Each test streams tens of thousands of events through a child process on a shared 2-core box.
@@ -30,53 +23,27 @@ const MALFORMED = 1_000;
 const HISTORY = { types: ['click'] as const, cap: 100 };
 
 describe('ingest (Kafka -> ClickHouse + Redis)', () => {
-  const config = testConfig();
+  const suite = ingestSuite();
+  const { config, startIngest } = suite;
   let kafka: Kafka;
   let redis: Redis;
   let clickhouse: ClickHouseService;
-  const running: IngestProcess[] = [];
-  const producers: EventProducer[] = [];
-  const used: IsolatedNames[] = [];
 
   beforeAll(() => {
-    kafka = createKafka(config);
-    redis = createRedis(config);
-    clickhouse = testClickHouse();
-  });
-
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map((p) => p.stop()));
-    await Promise.all(producers.splice(0).map((p) => p.close()));
-  });
-
-  afterAll(async () => {
-    for (const names of used) await cleanup(kafka, redis, names).catch(() => undefined);
-    redis.disconnect();
-    await clickhouse.close();
+    kafka = suite.kafka();
+    redis = suite.redis();
+    clickhouse = suite.clickhouse();
   });
 
   async function setUp(tag: string) {
-    const names = isolatedNames(tag);
-    used.push(names);
-    await createTestTopics(kafka, config, names);
-    const producer = new EventProducer(kafka, {
-      eventsTopic: names.env.KAFKA_TOPIC_EVENTS,
-      itemsTopic: names.env.KAFKA_TOPIC_ITEMS,
-    });
-    producers.push(producer);
+    const names = await suite.names(tag);
     const store = new OnlineStore(redis, {
       keyPrefix: names.env.REDIS_KEY_PREFIX,
       types: HISTORY.types,
       cap: HISTORY.cap,
       historyTtlS: 0,
     });
-    return { names, producer, store };
-  }
-
-  async function startIngest(names: IsolatedNames, extra: Record<string, string> = {}) {
-    const p = await IngestProcess.start({ ...names.env, LOG_LEVEL: 'info', ...extra });
-    running.push(p);
-    return p;
+    return { names, producer: suite.producer(names), store };
   }
 
   const distinctStored = async (prefix: string): Promise<number> => {
@@ -87,14 +54,7 @@ describe('ingest (Kafka -> ClickHouse + Redis)', () => {
     return Number(row?.n ?? 0);
   };
 
-  /** The de-duplicated view: how many rows, how many distinct ids. */
-  async function dedupCounts(prefix: string): Promise<{ rows: number; distinct: number }> {
-    const [row] = await clickhouse.query<{ rows: string; distinct: string }>(
-      'SELECT count() AS rows, uniqExact(event_id) AS distinct FROM events_dedup WHERE user_id LIKE {p:String}',
-      { p: `${prefix}%` },
-    );
-    return { rows: Number(row?.rows), distinct: Number(row?.distinct) };
-  }
+  const dedupCounts = (prefix: string) => dedupCountsOf(clickhouse, prefix);
 
   async function expectHistoriesMatch(store: OnlineStore, events: BehaviourEvent[]): Promise<number> {
     const reference = referenceHistory(events, HISTORY);
@@ -317,31 +277,3 @@ describe('ingest (Kafka -> ClickHouse + Redis)', () => {
     }
   });
 });
-
-/** Reads `expected` messages from the start of `topic` with a throw-away consumer group. */
-async function readTopic(kafka: Kafka, topic: string, expected: number) {
-  const out: { value: string; headers: Record<string, string> }[] = [];
-  const consumer = kafka.consumer({ groupId: `${topic}-reader-${Date.now()}` });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`only ${out.length}/${expected} messages on ${topic}`)),
-      60_000,
-    );
-    void consumer.run({
-      eachMessage: async ({ message }) => {
-        const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
-        out.push({ value: message.value?.toString() ?? '', headers });
-        if (out.length >= expected) {
-          clearTimeout(timer);
-          resolve();
-        }
-      },
-    });
-  });
-  await sleep(500); // let any unexpected extra message arrive before counting
-  await consumer.disconnect();
-  return out;
-}

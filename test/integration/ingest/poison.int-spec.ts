@@ -4,14 +4,14 @@
 import type { Kafka } from 'kafkajs';
 import type Redis from 'ioredis';
 import { DLQ_HEADERS, type BehaviourEvent, type CatalogueItem } from '@mmctr/contracts';
-import { createKafka, DLQ_ENVELOPE_HEADERS, EventProducer } from '@mmctr/kafka';
-import { OnlineStore, createRedis } from '@mmctr/online-store';
-import { testConfig } from '../../support/clients';
+import { DLQ_ENVELOPE_HEADERS } from '@mmctr/kafka';
+import { OnlineStore } from '@mmctr/online-store';
 import { makeEvents } from '../../support/ingest/events';
-import { cleanup, createTestTopics, isolatedNames, type IsolatedNames } from '../../support/ingest/fixtures';
-import { IngestProcess } from '../../support/ingest/ingest-process';
+import type { IsolatedNames } from '../../support/ingest/fixtures';
+import type { IngestProcess } from '../../support/ingest/ingest-process';
 import { readTopic } from '../../support/ingest/read-topic';
-import { TestDatabase } from '../../support/ingest/test-database';
+import { dedupCounts as dedupCountsOf, ingestSuite } from '../../support/ingest/suite';
+import type { TestDatabase } from '../../support/ingest/test-database';
 
 jest.setTimeout(600_000);
 
@@ -19,64 +19,26 @@ jest.setTimeout(600_000);
 const BROKER_MAX_MESSAGE_BYTES = 2_097_152;
 
 describe('ingest poison isolation and readiness', () => {
-  const config = testConfig();
+  const suite = ingestSuite();
   let kafka: Kafka;
   let redis: Redis;
-  const running: IngestProcess[] = [];
-  const producers: EventProducer[] = [];
-  const used: IsolatedNames[] = [];
-  const databases: TestDatabase[] = [];
 
   beforeAll(() => {
-    kafka = createKafka(config);
-    redis = createRedis(config);
-  });
-
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map((p) => p.stop()));
-    await Promise.all(producers.splice(0).map((p) => p.close()));
-  });
-
-  afterAll(async () => {
-    for (const names of used) await cleanup(kafka, redis, names).catch(() => undefined);
-    for (const db of databases) await db.drop();
-    redis.disconnect();
+    kafka = suite.kafka();
+    redis = suite.redis();
   });
 
   async function setUp(tag: string) {
-    const names = isolatedNames(tag);
-    used.push(names);
-    await createTestTopics(kafka, config, names);
-    const db = new TestDatabase();
-    databases.push(db);
-    await db.create();
+    const names = await suite.names(tag);
+    const db = await suite.database();
     // Contract validation is on the consumer side; the producer sends raw bytes in these tests.
-    const producer = new EventProducer(kafka, {
-      eventsTopic: names.env.KAFKA_TOPIC_EVENTS,
-      itemsTopic: names.env.KAFKA_TOPIC_ITEMS,
-    });
-    producers.push(producer);
-    return { names, db, producer };
+    return { names, db, producer: suite.producer(names) };
   }
 
-  async function startIngest(names: IsolatedNames, db: TestDatabase, extra: Record<string, string> = {}) {
-    const p = await IngestProcess.start({
-      ...names.env,
-      CLICKHOUSE_DATABASE: db.name,
-      LOG_LEVEL: 'info',
-      ...extra,
-    });
-    running.push(p);
-    return p;
-  }
+  const startIngest = (names: IsolatedNames, db: TestDatabase, extra: Record<string, string> = {}) =>
+    suite.startIngest(names, { CLICKHOUSE_DATABASE: db.name, ...extra });
 
-  async function dedupCounts(db: TestDatabase, prefix: string) {
-    const [row] = await db.clickhouse.query<{ rows: string; distinct: string }>(
-      'SELECT count() AS rows, uniqExact(event_id) AS distinct FROM events_dedup WHERE user_id LIKE {p:String}',
-      { p: `${prefix}%` },
-    );
-    return { rows: Number(row?.rows), distinct: Number(row?.distinct) };
-  }
+  const dedupCounts = (db: TestDatabase, prefix: string) => dedupCountsOf(db.clickhouse, prefix);
 
   const ready = async (p: IngestProcess) => {
     const res = await fetch(`${p.url}/health/ready`);
