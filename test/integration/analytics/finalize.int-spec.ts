@@ -210,6 +210,8 @@ describe('analytics rollups: exact under redelivery and any arrival order', () =
     await insertEvents(batch1.slice(0, 8).map((e) => ({ ...e, ingested_at: e.ingested_at + 1 })));
     await db.clickhouse.insert('score_log', scores.slice(0, 3));
 
+    // Before any finalize the views are all open tail, read at query time.
+    await expectViewsEqualExact();
     const result = await finalize(repo, { toS: T0 + 2 * 86_400 });
     expect(result.hours).toBeGreaterThan(0);
     expect(result.watermark).toBe(T0 + 27 * HOUR + 3600);
@@ -261,7 +263,17 @@ describe('analytics rollups: exact under redelivery and any arrival order', () =
       ev('click', T0 + 27 * HOUR + 100, 'r27', 'i1'), // a click for the last finalized hour
     ]);
     await db.clickhouse.insert('score_log', [scoreRow('r41', T0 + 41 * HOUR, 'm2', ['i2'], [0.4])]);
-    await expect(query('SELECT count() AS n FROM impression_outcomes_open')).resolves.toEqual([{ n: '2' }]);
+    // Redelivered into the open tail: an impression, its click and its score, stored twice.
+    const tail = [
+      ev('impression', T0 + 42 * HOUR, 'r42', 'i3'),
+      ev('click', T0 + 42 * HOUR + 9, 'r42', 'i3'),
+    ];
+    await insertEvents(tail);
+    await insertEvents(tail);
+    const score42 = scoreRow('r42', T0 + 42 * HOUR - 1, 'm1', ['i3'], [0.61], 1);
+    await db.clickhouse.insert('score_log', [score42]);
+    await db.clickhouse.insert('score_log', [score42]);
+    await expect(query('SELECT count() AS n FROM impression_outcomes_open')).resolves.toEqual([{ n: '3' }]);
     // Finalized hour 27 does not see its late click until the next finalize ...
     const stale = await query(
       "SELECT clicks FROM daily_ctr_by_item WHERE item_id = 'i1' AND day = toDate(toDateTime(" +
@@ -278,7 +290,7 @@ describe('analytics rollups: exact under redelivery and any arrival order', () =
     const result = await finalize(repo, { toS: T0 + 40 * HOUR });
     expect(result.watermark).toBe(T0 + 28 * HOUR);
     await expectViewsEqualExact();
-    await expect(query('SELECT count() AS n FROM impression_outcomes_open')).resolves.toEqual([{ n: '2' }]);
+    await expect(query('SELECT count() AS n FROM impression_outcomes_open')).resolves.toEqual([{ n: '3' }]);
   }, 60_000);
 
   it('refuses --from when an earlier hour with events was never finalized', async () => {
