@@ -37,7 +37,8 @@ class FakeConsumer {
 
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
-function setUp(stallTimeoutMs = 1_000) {
+/** A started consumer whose handler records each batch; `pending` stands for the caller's queue. */
+async function started(stallTimeoutMs = 1_000, pending?: () => boolean) {
   const fake = new FakeConsumer();
   const kafka = { consumer: () => fake } as unknown as Kafka;
   const consumer = new BatchConsumer(kafka, {
@@ -46,7 +47,11 @@ function setUp(stallTimeoutMs = 1_000) {
     log: silent,
     stallTimeoutMs,
   });
-  return { fake, consumer };
+  const seen: FetchedBatch[] = [];
+  await consumer.start(async (b) => {
+    seen.push(b);
+  }, pending);
+  return { fake, consumer, seen };
 }
 
 /** Delivers one batch of `offsets` on topic/partition, as kafkajs's eachBatch would. */
@@ -80,11 +85,7 @@ async function deliver(
 
 describe('BatchConsumer', () => {
   it('hands over each batch with its range and generation, and commits one past its last offset', async () => {
-    const { fake, consumer } = setUp();
-    const seen: FetchedBatch[] = [];
-    await consumer.start(async (b) => {
-      seen.push(b);
-    });
+    const { fake, consumer, seen } = await started();
     fake.join({ a: [0], b: [0] });
     expect(consumer.ping()).toEqual({ ok: true });
 
@@ -102,11 +103,7 @@ describe('BatchConsumer', () => {
   });
 
   it('never commits a range fetched before a rebalance or of a partition since revoked', async () => {
-    const { fake, consumer } = setUp();
-    const seen: FetchedBatch[] = [];
-    await consumer.start(async (b) => {
-      seen.push(b);
-    });
+    const { fake, consumer, seen } = await started();
     fake.join({ a: [0, 1] });
     await deliver(fake, 'a', 0, [1]);
     await deliver(fake, 'a', 1, [1]);
@@ -121,11 +118,7 @@ describe('BatchConsumer', () => {
   });
 
   it('leaves a stale batch unhandled and unresolved, and reports a failed commit without throwing', async () => {
-    const { fake, consumer } = setUp();
-    const seen: FetchedBatch[] = [];
-    await consumer.start(async (b) => {
-      seen.push(b);
-    });
+    const { fake, consumer, seen } = await started();
     fake.join({ a: [0] });
     expect(await deliver(fake, 'a', 0, [1], { stale: true })).toEqual([]);
     expect(seen).toHaveLength(0);
@@ -136,21 +129,14 @@ describe('BatchConsumer', () => {
   });
 
   it('is stalled while messages wait past the stall timeout without a commit, and not once committed', async () => {
-    const { fake, consumer } = setUp(1_000);
     let holding = false;
-    const seen: FetchedBatch[] = [];
-    await consumer.start(
-      async (b) => {
-        seen.push(b);
-        holding = true;
-      },
-      () => holding,
-    );
+    const { fake, consumer, seen } = await started(1_000, () => holding);
     fake.join({ a: [0] });
     const t0 = Date.now();
     expect(consumer.consumption(t0 + 5_000)).toMatchObject({ ok: true, sinceProgressMs: 0, lag: 0 });
 
     await deliver(fake, 'a', 0, [1, 2], { lag: 40 });
+    holding = true;
     const later = Date.now() + 2_000;
     expect(consumer.consumption(later)).toMatchObject({ ok: false, lag: 40 });
 
@@ -161,13 +147,13 @@ describe('BatchConsumer', () => {
   });
 
   it('pauses on request and again after a rejoin; a stop pauses, drains, leaves, and is never resumed', async () => {
-    const { fake, consumer } = setUp();
-    consumer.setPaused(true); // before start: applied when the group is joined
-    await consumer.start(async () => undefined);
+    const { fake, consumer } = await started();
     fake.join({ a: [0] });
-    consumer.setPaused(false);
     consumer.setPaused(true);
-    fake.join({ a: [0] });
+    consumer.setPaused(false);
+    fake.join({ a: [0] }); // not paused: nothing to re-apply
+    consumer.setPaused(true);
+    fake.join({ a: [0] }); // a pause is re-applied after each join
     expect(fake.calls).toEqual(['pause a,b', 'resume a,b', 'pause a,b', 'pause a,b']);
 
     fake.calls.length = 0;
