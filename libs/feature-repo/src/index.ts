@@ -10,3 +10,12 @@ export {
   REPO_FILE,
 } from './load';
 export { legacySpecView, type LegacySpecView } from './legacy-spec';
+export {
+  planChanges,
+  formatPlan,
+  addColumnDdl,
+  chLiteral,
+  chString,
+  type RepoPlan,
+  type PlanOptions,
+} from './plan';

@@ -1,0 +1,170 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { addColumnDdl, chLiteral, formatPlan, loadFeatureRepo, parseFeatureRepo, planChanges } from './index';
+import type { FeatureRepo } from './types';
+
+const ROOT = join(__dirname, '..', '..', '..');
+const PLAN_VECTORS = join(__dirname, '..', 'test-vectors', 'plan');
+const demo = loadFeatureRepo(join(ROOT, 'feature-repos', 'demo'));
+const additive = loadFeatureRepo(join(PLAN_VECTORS, 'demo-additive.json'));
+const breaking = loadFeatureRepo(join(PLAN_VECTORS, 'demo-breaking.json'));
+const opts = { database: 'mmctr' };
+
+interface EditableDoc {
+  version: string;
+  entities: { attributes: unknown[] }[];
+  features: unknown[];
+}
+
+/** The demo repository with one edit applied to a mutable copy. */
+function edited(edit: (doc: EditableDoc) => void): FeatureRepo {
+  const path = join(ROOT, 'feature-repos', 'demo', 'repo.json');
+  const doc = JSON.parse(readFileSync(path, 'utf8')) as EditableDoc;
+  edit(doc);
+  return parseFeatureRepo(doc);
+}
+
+describe('planChanges', () => {
+  it('finds nothing between a repository and itself', () => {
+    const plan = planChanges(demo, demo, opts);
+    expect(plan).toEqual({ ddl: [], contract: [], onlineStore: [], features: [], notes: [], breaking: [] });
+    expect(formatPlan(demo, demo, plan, false)).toBe('plan demo fs-2 -> demo fs-2\nno changes');
+  });
+
+  it('plans additive changes: columns with defaults, the new event type, contract and online store', () => {
+    const plan = planChanges(demo, additive, opts);
+    expect(plan.breaking).toEqual([]);
+    expect(plan.ddl).toEqual([
+      'ALTER TABLE mmctr.items ADD COLUMN `price` Float64 DEFAULT 0',
+      "ALTER TABLE mmctr.items ADD COLUMN `brand` String DEFAULT 'it\\'s \\\\ new'",
+      "ALTER TABLE mmctr.events MODIFY COLUMN type Enum8('impression' = 1, 'click' = 2, 'conversion' = 3, 'add_to_cart' = 4)",
+      "ALTER TABLE mmctr.events ADD COLUMN `app_version` String DEFAULT ''",
+      'ALTER TABLE mmctr.events ADD COLUMN `quantity` Int64 DEFAULT 1',
+      'ALTER TABLE mmctr.events ADD COLUMN `gift` UInt8 DEFAULT 0',
+    ]);
+    expect(plan.contract).toContain("+ event type 'add_to_cart' (entities user, item)");
+    expect(plan.contract).toContain("+ item attribute 'price' (float, optional, default 0)");
+    expect(plan.contract).toContain(
+      '+ score request context \'app_version\' (request scope, string, optional, default "")',
+    );
+    expect(plan.onlineStore).toEqual([
+      "+ user hash field 'segments'",
+      "+ item hash field 'price'",
+      "+ item hash field 'brand'",
+      "+ user sequence 'cart_hist' of add_to_cart (item, length 16)",
+    ]);
+    expect(plan.features).toEqual(["+ feature 'item_price' (numeric)", "+ feature 'cart_hist' (sequence)"]);
+    // The user entity had no table: its first attribute needs a migration, not an ALTER.
+    expect(plan.notes).toEqual([
+      "entity 'user' needs a new table 'user_profiles': write its migration (plan only alters tables)",
+    ]);
+  });
+
+  it('names every breaking change and plans no DDL for them', () => {
+    const plan = planChanges(demo, breaking, opts);
+    expect(plan.breaking).toEqual([
+      'entities.item.attributes.image: attribute removed',
+      'event_types.impression.attributes.position.type: int -> float',
+      'context.attributes.position: attribute removed',
+      'features.device.buckets: 64 -> 128',
+      'features.country: feature removed',
+      'features.position.clip: [0,31] -> unset',
+      'features.position.source: "context.position" -> "item.item_id"',
+      'label.attribution_window_ms: 1800000 -> 3600000',
+    ]);
+    expect(plan.ddl).toEqual([]);
+    const refused = formatPlan(demo, breaking, plan, false);
+    expect(refused).toContain('breaking changes:\n  entities.item.attributes.image: attribute removed');
+    expect(refused).toMatch(/refused: 8 breaking change\(s\); pass --allow-breaking/);
+    const allowed = formatPlan(demo, breaking, plan, true);
+    expect(allowed).toContain('breaking changes (allowed):');
+    expect(allowed).not.toContain('refused');
+  });
+
+  it('treats a new required attribute and a kind change as breaking', () => {
+    const next = edited((d) => {
+      d.version = 'fs-3';
+      d.entities[1]?.attributes.push({ name: 'sku', type: 'string', required: true });
+      d.features[6] = {
+        name: 'category',
+        kind: 'multi_categorical',
+        source: 'item.tags',
+        buckets: 8,
+        max_length: 2,
+        pooling: 'sum',
+      };
+    });
+    expect(planChanges(demo, next, opts).breaking).toEqual([
+      'entities.item.attributes.sku: new required attribute (existing producers lack it)',
+      'features.category.kind: categorical -> multi_categorical',
+    ]);
+  });
+
+  it('lets a vocabulary grow at its end but not change its existing ids', () => {
+    const base = edited((d) => {
+      d.features[1] = {
+        name: 'device',
+        kind: 'categorical',
+        source: 'context.device',
+        encoding: 'vocabulary',
+        vocabulary: ['ios', 'android'],
+      };
+    });
+    const grown = edited((d) => {
+      d.version = 'fs-3';
+      d.features[1] = {
+        name: 'device',
+        kind: 'categorical',
+        source: 'context.device',
+        encoding: 'vocabulary',
+        vocabulary: ['ios', 'android', 'web'],
+      };
+    });
+    const reordered = edited((d) => {
+      d.version = 'fs-3';
+      d.features[1] = {
+        name: 'device',
+        kind: 'categorical',
+        source: 'context.device',
+        encoding: 'vocabulary',
+        vocabulary: ['android', 'ios'],
+      };
+    });
+    expect(planChanges(base, grown, opts)).toMatchObject({
+      breaking: [],
+      features: ['features.device.vocabulary: + web'],
+    });
+    expect(planChanges(base, reordered, opts).breaking).toEqual([
+      'features.device.vocabulary: ["ios","android"] -> ["android","ios"]',
+    ]);
+  });
+
+  it('asks for a new version when the definitions changed', () => {
+    const next = edited((d) =>
+      d.features.push({
+        name: 'dow',
+        kind: 'categorical',
+        source: 'context.ts_ms',
+        encoding: 'hash',
+        buckets: 8,
+        derive: 'day_of_week_utc',
+      }),
+    );
+    expect(planChanges(demo, next, opts).notes).toEqual([
+      "version is still 'fs-2': give the changed repository a new version",
+    ]);
+  });
+});
+
+describe('ClickHouse literals', () => {
+  it('escapes strings as the query binder does and writes every attribute type', () => {
+    expect(chLiteral('string', "a'b\\c\n\t\0")).toBe("'a\\'b\\\\c\\n\\t\\0'");
+    expect(chLiteral('int', -3)).toBe('-3');
+    expect(chLiteral('float', 9.5)).toBe('9.5');
+    expect(chLiteral('bool', true)).toBe('1');
+    expect(chLiteral('string_list', ['x', "y'"])).toBe("['x', 'y\\'']");
+    expect(addColumnDdl('db', 't', { name: 'tags2', type: 'string_list' })).toBe(
+      'ALTER TABLE db.t ADD COLUMN `tags2` Array(String) DEFAULT []',
+    );
+  });
+});

@@ -1,0 +1,298 @@
+import type { Attribute, AttributeType, AttributeValue, Feature, FeatureRepo } from './types';
+
+/** What moving from one repository version to the next takes; breaking changes are listed, never planned. */
+export interface RepoPlan {
+  /** ClickHouse statements, valid on 18.16 and modern servers (no IF NOT EXISTS: 18.16 lacks it on ADD COLUMN). */
+  ddl: string[];
+  contract: string[];
+  onlineStore: string[];
+  features: string[];
+  notes: string[];
+  breaking: string[];
+}
+
+export interface PlanOptions {
+  /** Database the tables live in. */
+  database: string;
+}
+
+const CH_TYPE: Record<AttributeType, string> = {
+  string: 'String',
+  int: 'Int64',
+  float: 'Float64',
+  bool: 'UInt8',
+  string_list: 'Array(String)',
+};
+
+const ZERO: Record<AttributeType, AttributeValue> = {
+  string: '',
+  int: 0,
+  float: 0,
+  bool: false,
+  string_list: [],
+};
+
+/** A ClickHouse string literal (the same escapes as the query binder). */
+export function chString(s: string): string {
+  const esc = s.replace(/[\\'\0\n\r\t]/g, (c) =>
+    c === '\0' ? '\\0' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : `\\${c}`,
+  );
+  return `'${esc}'`;
+}
+
+export function chLiteral(type: AttributeType, v: AttributeValue): string {
+  switch (type) {
+    case 'string':
+      return chString(String(v));
+    case 'int':
+    case 'float':
+      return String(v);
+    case 'bool':
+      return v === true ? '1' : '0';
+    case 'string_list':
+      return `[${(v as readonly string[]).map(chString).join(', ')}]`;
+  }
+}
+
+export function addColumnDdl(database: string, table: string, a: Attribute): string {
+  const def = chLiteral(a.type, a.default ?? ZERO[a.type]);
+  return `ALTER TABLE ${database}.${table} ADD COLUMN \`${a.name}\` ${CH_TYPE[a.type]} DEFAULT ${def}`;
+}
+
+const describeAttr = (a: Attribute): string =>
+  a.required
+    ? `${a.type}, required`
+    : `${a.type}, optional, default ${JSON.stringify(a.default ?? ZERO[a.type])}`;
+
+const byName = <T extends { name: string }>(xs: readonly T[] | undefined): Map<string, T> =>
+  new Map((xs ?? []).map((x) => [x.name, x]));
+
+/** A feature without the fields that do not change what a model sees. */
+function encodingOf(f: Feature): Record<string, unknown> {
+  const { description: _d, ...rest } = f;
+  return rest;
+}
+
+export function planChanges(from: FeatureRepo, to: FeatureRepo, opts: PlanOptions): RepoPlan {
+  const plan: RepoPlan = { ddl: [], contract: [], onlineStore: [], features: [], notes: [], breaking: [] };
+  const db = opts.database;
+
+  if (from.name !== to.name) plan.notes.push(`repository renamed '${from.name}' -> '${to.name}'`);
+  if (from.unknown_attributes !== to.unknown_attributes) {
+    plan.contract.push(`unknown attributes: ${from.unknown_attributes} -> ${to.unknown_attributes}`);
+  }
+
+  // Attributes of one owner (an entity, an event type, the request context).
+  const diffAttributes = (
+    path: string,
+    olds: readonly Attribute[] | undefined,
+    news: readonly Attribute[] | undefined,
+    onAdd: (a: Attribute) => void,
+  ): void => {
+    const before = byName(olds);
+    const after = byName(news);
+    for (const [name, a] of before) {
+      const b = after.get(name);
+      if (!b) plan.breaking.push(`${path}.${name}: attribute removed`);
+      else if (b.type !== a.type) plan.breaking.push(`${path}.${name}.type: ${a.type} -> ${b.type}`);
+      else if (b.required && !a.required) plan.breaking.push(`${path}.${name}: optional -> required`);
+    }
+    for (const [name, b] of after) {
+      if (before.has(name)) continue;
+      if (b.required)
+        plan.breaking.push(`${path}.${name}: new required attribute (existing producers lack it)`);
+      else onAdd(b);
+    }
+  };
+
+  const oldEntities = byName(from.entities);
+  const newEntities = byName(to.entities);
+  for (const [name, e] of oldEntities) {
+    const n = newEntities.get(name);
+    if (!n) plan.breaking.push(`entities.${name}: entity removed`);
+    else if (n.key !== e.key) plan.breaking.push(`entities.${name}.key: '${e.key}' -> '${n.key}'`);
+  }
+  for (const [name, n] of newEntities) {
+    const e = oldEntities.get(name);
+    if (!e) {
+      plan.contract.push(`+ entity '${name}' (key ${n.key})`);
+      if (n.table && (n.attributes ?? []).length > 0) {
+        plan.notes.push(
+          `entity '${name}' needs a new table '${n.table}': write its migration (plan only alters tables)`,
+        );
+      }
+      continue;
+    }
+    const newTable = n.table !== undefined && e.table === undefined;
+    if (e.table !== undefined && n.table !== e.table) {
+      plan.breaking.push(`entities.${name}.table: '${e.table}' -> ${n.table ? `'${n.table}'` : 'unset'}`);
+    }
+    if (newTable) {
+      plan.notes.push(
+        `entity '${name}' needs a new table '${n.table}': write its migration (plan only alters tables)`,
+      );
+    }
+    diffAttributes(`entities.${name}.attributes`, e.attributes, n.attributes, (a) => {
+      plan.contract.push(`+ ${name} attribute '${a.name}' (${describeAttr(a)})`);
+      if (n.table && !newTable) plan.ddl.push(addColumnDdl(db, n.table, a));
+      else if (!n.table)
+        plan.notes.push(`entity '${name}' has no table: attribute '${a.name}' is not stored offline`);
+      if (n.updates === 'snapshot') plan.onlineStore.push(`+ ${name} hash field '${a.name}'`);
+    });
+  }
+
+  const eventsTable = to.events_table ?? 'events';
+  if ((from.events_table ?? 'events') !== eventsTable) {
+    plan.breaking.push(`events_table: '${from.events_table ?? 'events'}' -> '${eventsTable}'`);
+  }
+  const oldEvents = byName(from.event_types);
+  const newEvents = byName(to.event_types);
+  const addedColumns = new Set<string>();
+  for (const [name, t] of oldEvents) {
+    const n = newEvents.get(name);
+    if (!n) plan.breaking.push(`event_types.${name}: event type removed`);
+    else if ([...t.entities].sort().join(',') !== [...n.entities].sort().join(',')) {
+      plan.breaking.push(
+        `event_types.${name}.entities: [${t.entities.join(', ')}] -> [${n.entities.join(', ')}]`,
+      );
+    }
+  }
+  // Columns every old event type already has, so an attribute moving to another type adds no column.
+  const existingColumns = new Set(from.event_types.flatMap((t) => (t.attributes ?? []).map((a) => a.name)));
+  const addEventColumn = (a: Attribute): void => {
+    if (existingColumns.has(a.name) || addedColumns.has(a.name)) return;
+    addedColumns.add(a.name);
+    plan.ddl.push(addColumnDdl(db, eventsTable, a));
+  };
+  const newTypeNames = to.event_types.map((t) => t.name).filter((n) => !oldEvents.has(n));
+  if (newTypeNames.length > 0) {
+    // The type column is an Enum8 numbered in declaration order; new types are numbered after the old ones.
+    const ordered = [...from.event_types.map((t) => t.name), ...newTypeNames];
+    const values = ordered.map((n, i) => `${chString(n)} = ${i + 1}`).join(', ');
+    plan.ddl.push(`ALTER TABLE ${db}.${eventsTable} MODIFY COLUMN type Enum8(${values})`);
+  }
+  for (const [name, n] of newEvents) {
+    const t = oldEvents.get(name);
+    if (!t) {
+      plan.contract.push(`+ event type '${name}' (entities ${n.entities.join(', ')})`);
+      for (const a of n.attributes ?? []) addEventColumn(a);
+      continue;
+    }
+    diffAttributes(`event_types.${name}.attributes`, t.attributes, n.attributes, (a) => {
+      plan.contract.push(`+ ${name} attribute '${a.name}' (${describeAttr(a)})`);
+      addEventColumn(a);
+    });
+  }
+
+  if (from.context.recorded_on !== to.context.recorded_on) {
+    plan.breaking.push(`context.recorded_on: '${from.context.recorded_on}' -> '${to.context.recorded_on}'`);
+  }
+  diffAttributes('context.attributes', from.context.attributes, to.context.attributes, (a) => {
+    const scope = to.context.attributes.find((x) => x.name === a.name)?.scope ?? 'request';
+    plan.contract.push(`+ score request context '${a.name}' (${scope} scope, ${describeAttr(a)})`);
+  });
+
+  const oldEmb = byName(from.embeddings);
+  const newEmb = byName(to.embeddings);
+  for (const [name, m] of oldEmb) {
+    const n = newEmb.get(name);
+    if (!n) plan.breaking.push(`embeddings.${name}: embedding removed`);
+    else if (n.width !== m.width) plan.breaking.push(`embeddings.${name}.width: ${m.width} -> ${n.width}`);
+    else if (n.entity !== m.entity)
+      plan.breaking.push(`embeddings.${name}.entity: '${m.entity}' -> '${n.entity}'`);
+  }
+  for (const [name, n] of newEmb) {
+    if (!oldEmb.has(name))
+      plan.notes.push(`embedding '${name}' (${n.entity}, width ${n.width}) needs an embedder`);
+  }
+
+  const oldFeatures = byName(from.features);
+  const newFeatures = byName(to.features);
+  for (const [name, f] of oldFeatures) {
+    const n = newFeatures.get(name);
+    if (!n) {
+      plan.breaking.push(`features.${name}: feature removed`);
+      continue;
+    }
+    if (n.kind !== f.kind) {
+      plan.breaking.push(`features.${name}.kind: ${f.kind} -> ${n.kind}`);
+      continue;
+    }
+    const a = encodingOf(f);
+    const b = encodingOf(n);
+    for (const key of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()) {
+      const va = JSON.stringify(a[key]);
+      const vb = JSON.stringify(b[key]);
+      if (va === vb) continue;
+      // A vocabulary that only grows keeps every existing id.
+      if (key === 'vocabulary' && Array.isArray(a[key]) && Array.isArray(b[key])) {
+        const oldVocab = a[key] as string[];
+        const newVocab = b[key] as string[];
+        if (oldVocab.every((v, i) => newVocab[i] === v)) {
+          plan.features.push(`features.${name}.vocabulary: + ${newVocab.slice(oldVocab.length).join(', ')}`);
+          continue;
+        }
+      }
+      plan.breaking.push(`features.${name}.${key}: ${va ?? 'unset'} -> ${vb ?? 'unset'}`);
+    }
+  }
+  for (const [name, n] of newFeatures) {
+    if (oldFeatures.has(name)) continue;
+    plan.features.push(`+ feature '${name}' (${n.kind})`);
+    if (n.kind === 'sequence') {
+      plan.onlineStore.push(
+        `+ ${n.owner} sequence '${name}' of ${n.event_types.join(', ')} (${n.target}, length ${n.length})`,
+      );
+    }
+  }
+
+  const la = from.label;
+  const lb = to.label;
+  for (const key of ['anchor', 'positive', 'match_on', 'attribution_window_ms'] as const) {
+    if (JSON.stringify(la[key]) !== JSON.stringify(lb[key])) {
+      plan.breaking.push(
+        `label.${key}: ${JSON.stringify(la[key]) ?? 'unset'} -> ${JSON.stringify(lb[key]) ?? 'unset'}`,
+      );
+    }
+  }
+
+  const changed =
+    plan.ddl.length +
+      plan.contract.length +
+      plan.onlineStore.length +
+      plan.features.length +
+      plan.breaking.length >
+    0;
+  if (changed && from.version === to.version) {
+    plan.notes.push(`version is still '${to.version}': give the changed repository a new version`);
+  }
+  return plan;
+}
+
+/** The plan as the CLI prints it. */
+export function formatPlan(
+  from: FeatureRepo,
+  to: FeatureRepo,
+  plan: RepoPlan,
+  allowBreaking: boolean,
+): string {
+  const lines = [`plan ${from.name} ${from.version} -> ${to.name} ${to.version}`];
+  const section = (title: string, items: string[], end = ''): void => {
+    if (items.length === 0) return;
+    lines.push(`${title}:`, ...items.map((i) => `  ${i}${end}`));
+  };
+  section('ClickHouse DDL', plan.ddl, ';');
+  section('contract changes', plan.contract);
+  section('online store changes', plan.onlineStore);
+  section('feature changes', plan.features);
+  section('notes', plan.notes);
+  section(allowBreaking ? 'breaking changes (allowed)' : 'breaking changes', plan.breaking);
+  const additive = plan.ddl.length + plan.contract.length + plan.onlineStore.length + plan.features.length;
+  if (additive + plan.breaking.length === 0) lines.push('no changes');
+  if (plan.breaking.length > 0 && !allowBreaking) {
+    lines.push(
+      `refused: ${plan.breaking.length} breaking change(s); pass --allow-breaking to plan them anyway`,
+    );
+  }
+  return lines.join('\n');
+}
