@@ -95,6 +95,10 @@ const PAIRS: [string, string][] = [
     'SELECT day, model_version, impressions, clicks, click_events, conversions, round(conversion_value, 6) AS v FROM daily_ctr_by_model_exact ORDER BY day, model_version',
   ],
   [
+    'SELECT hour, model_version, impressions, clicks, click_events, conversions, round(conversion_value, 6) AS v FROM hourly_ctr ORDER BY hour, model_version',
+    'SELECT hour, model_version, impressions, clicks, click_events, conversions, round(conversion_value, 6) AS v FROM hourly_ctr_exact ORDER BY hour, model_version',
+  ],
+  [
     'SELECT * FROM daily_ctr_by_category ORDER BY day, category',
     'SELECT * FROM daily_ctr_by_category_exact ORDER BY day, category',
   ],

@@ -182,6 +182,15 @@ export class AnalyticsRepository {
        FROM (${labeled}) WHERE scored = 1 GROUP BY hour, model_version, bucket, bucket50`,
       params,
     );
+    await this.clickhouse.command(
+      `INSERT INTO ctr_hourly_by_model (hour, model_version, impressions, clicked, clicks, conversions, conversion_value, version)
+       SELECT hour, model_version, sum(impressions), sum(clicked), sum(clicks), sum(conversions), sum(conversion_value),
+              toUInt64({version:UInt64})
+       FROM ctr_hourly
+       WHERE hour >= toDateTime({from:UInt32}) AND hour < toDateTime({to:UInt32}) AND version = {version:UInt64}
+       GROUP BY hour, model_version`,
+      params,
+    );
     // The day's rows from its finalized hours: this run's version for the hours just written, the
     // ledger's current version for the others.
     await this.clickhouse.command(
