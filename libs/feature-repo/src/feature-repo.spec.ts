@@ -130,6 +130,13 @@ describe('the demo repository', () => {
 });
 
 describe('the ad-platform repository', () => {
+  it('is the same file as the shared good vector the Python loader checks', () => {
+    const copy = read('good/ad-platform.json');
+    expect(JSON.parse(readFileSync(join(ROOT, 'feature-repos', 'ad-platform', 'repo.json'), 'utf8'))).toEqual(
+      copy,
+    );
+  });
+
   it('is valid and unlike the demo schema', () => {
     const repo = loadFeatureRepo(join(ROOT, 'feature-repos', 'ad-platform'));
     const attrs = [
