@@ -38,11 +38,14 @@ export class AnalyticsRepository {
     return this.clickhouse.health();
   }
 
-  /** CTR per hour of event time (the synthetic streams span days). */
+  /**
+   * CTR per hour of event time (the synthetic streams span days), from the hourly rollup: finalized hours
+   * cost a few rows each, only the open tail is computed from events (docs/schema.md).
+   */
   async ctrOverTime(): Promise<CtrPoint[]> {
     const rows = await this.clickhouse.query<{ t: string; impressions: string; clicks: string }>(
-      `SELECT toUnixTimestamp(toStartOfHour(event_time)) AS t, count() AS impressions, sum(clicked) AS clicks
-       FROM impressions_labeled GROUP BY t ORDER BY t`,
+      `SELECT toUnixTimestamp(hour) AS t, sum(impressions) AS impressions, sum(clicks) AS clicks
+       FROM hourly_ctr GROUP BY t ORDER BY t`,
     );
     return rows.map((r) => {
       const impressions = Number(r.impressions);
@@ -51,7 +54,11 @@ export class AnalyticsRepository {
     });
   }
 
-  /** Predicted vs observed CTR per 0.02-wide bucket of the served score, per model version. */
+  /**
+   * Predicted vs observed CTR per 0.02-wide bucket of the served score, per model version. Over every
+   * scored candidate, shown or not, so it stays a query-time read: the calibration rollup counts
+   * impressions only.
+   */
   async calibration(): Promise<CalibrationBucket[]> {
     const rows = await this.clickhouse.query<Record<keyof CalibrationBucket, string>>(
       `SELECT model_version, least(floor(ctr * 50), 25) / 50 AS bucket, count() AS n,
