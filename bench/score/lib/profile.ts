@@ -1,8 +1,9 @@
 // bench/score --profile: per-stage p50 / p99 / max of the scorer's own stage times (its Server-Timing
 // header, SCORER_SERVER_TIMING=true) over sequential requests, and the scorer's GC pauses in that
 // window (mmctr_scorer_gc_pause_seconds, read from /metrics before and after).
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { percentile } from '@mmctr/observability';
+import { postScore } from './post-score';
 
 export interface StageStats {
   p50: number;
@@ -39,33 +40,10 @@ export function gcTotals(metrics: string): Record<string, { pauses: number; tota
   return out;
 }
 
-function timedPost(url: string, body: string, agent: Agent): Promise<{ ms: number; timing: string }> {
-  const { hostname, port } = new URL(url);
+async function timedPost(url: string, body: string, agent: Agent): Promise<{ ms: number; timing: string }> {
   const t = process.hrtime.bigint();
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        hostname,
-        port,
-        path: '/v1/score',
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json' },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => {
-          if (res.statusCode !== 200) return reject(new Error(`status ${res.statusCode}`));
-          resolve({
-            ms: Number(process.hrtime.bigint() - t) / 1e6,
-            timing: String(res.headers['server-timing'] ?? ''),
-          });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+  const headers = await postScore(url, body, agent);
+  return { ms: Number(process.hrtime.bigint() - t) / 1e6, timing: String(headers['server-timing'] ?? '') };
 }
 
 const stats = (ms: number[]): StageStats => {

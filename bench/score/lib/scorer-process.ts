@@ -2,13 +2,14 @@
 // items and history, score logging to a bench topic), and the HTTP clients that time it.
 import '../../../test/setup/load-stack-env.js';
 import { spawn } from 'node:child_process';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { loadConfig } from '@mmctr/config';
 import { createKafka, ensureTopics } from '@mmctr/kafka';
 import { OnlineStore, createRedis, mmVectorKey } from '@mmctr/online-store';
 import { freePort } from '../../../test/support/free-port';
+import { postScore } from './post-score';
 import { B, D, DURATION, FILE, L, REPO, SPINNING, THREADS } from './settings';
 import { timeRuns } from './timing';
 
@@ -54,28 +55,8 @@ export async function seed(prefix: string): Promise<{ body: string }> {
 }
 
 /** One POST /v1/score on a keep-alive agent; rejects unless 200. */
-export function post(url: string, body: string, agent: Agent): Promise<void> {
-  const { hostname, port } = new URL(url);
-  return new Promise<void>((resolve, reject) => {
-    const req = request(
-      {
-        hostname,
-        port,
-        path: '/v1/score',
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json' },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () =>
-          res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`)),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+export async function post(url: string, body: string, agent: Agent): Promise<void> {
+  await postScore(url, body, agent);
 }
 
 /** Sequential requests on one keep-alive connection, timed with hrtime (autocannon rounds to ms). */
