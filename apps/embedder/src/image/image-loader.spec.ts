@@ -190,39 +190,31 @@ describe('ImageLoader', () => {
     expect((await loader.load(`http://images.test:${port}/redirect`)).type).toBe('image/png');
   });
 
-  it('re-checks redirects and classifies HTTP failures', async () => {
+  /** The reason and permanence of a load from the local test server through a loader that may reach it. */
+  async function localFailure(path: string): Promise<[string, boolean]> {
     const loader = new ImageLoader({
       ...base,
       allowedHosts: ['127.0.0.1'],
       allowPrivate: true,
       timeoutMs: 300,
     });
-    const u = (p: string) => `http://127.0.0.1:${port}${p}`;
-    expect((await failure(loader.load(u('/to-metadata')))).reason).toBe('image_blocked');
-    expect((await failure(loader.load(u('/nope')))).reason).toBe('image_not_found');
-    const flaky = await failure(loader.load(u('/flaky')));
-    expect([flaky.reason, flaky.permanent]).toEqual(['image_fetch_failed', false]);
-    const slow = await failure(loader.load(u('/slow')));
-    expect([slow.reason, slow.permanent]).toEqual(['image_timeout', false]);
-    const big = await failure(loader.load(u('/big')));
-    expect([big.reason, big.permanent]).toEqual(['image_too_large', true]);
+    const err = await failure(loader.load(`http://127.0.0.1:${port}${path}`));
+    return [err.reason, err.permanent];
+  }
+
+  it('re-checks redirects and classifies HTTP failures', async () => {
+    expect((await localFailure('/to-metadata'))[0]).toBe('image_blocked');
+    expect((await localFailure('/nope'))[0]).toBe('image_not_found');
+    expect(await localFailure('/flaky')).toEqual(['image_fetch_failed', false]);
+    expect(await localFailure('/slow')).toEqual(['image_timeout', false]);
+    expect(await localFailure('/big')).toEqual(['image_too_large', true]);
   });
 
   it('times out a slow body and a slow redirect chain, and fails an over-size chunked body permanently', async () => {
-    const loader = new ImageLoader({
-      ...base,
-      allowedHosts: ['127.0.0.1'],
-      allowPrivate: true,
-      timeoutMs: 300,
-    });
-    const u = (p: string) => `http://127.0.0.1:${port}${p}`;
-    const slowBody = await failure(loader.load(u('/slow-body')));
-    expect([slowBody.reason, slowBody.permanent]).toEqual(['image_timeout', false]);
+    expect(await localFailure('/slow-body')).toEqual(['image_timeout', false]);
     // Each hop answers within the deadline; together they do not.
-    const slowChain = await failure(loader.load(u('/slow-redirect-1')));
-    expect([slowChain.reason, slowChain.permanent]).toEqual(['image_timeout', false]);
-    const chunked = await failure(loader.load(u('/big-chunked')));
-    expect([chunked.reason, chunked.permanent]).toEqual(['image_too_large', true]);
+    expect(await localFailure('/slow-redirect-1')).toEqual(['image_timeout', false]);
+    expect(await localFailure('/big-chunked')).toEqual(['image_too_large', true]);
   });
 
   it.each([
