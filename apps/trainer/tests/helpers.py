@@ -33,6 +33,7 @@ def event(
     device: str = "mobile",
     placement: str = "feed",
     country: str = "DE",
+    value: float = 0.0,
 ) -> dict[str, Any]:
     _seq[0] += 1
     return {
@@ -47,7 +48,7 @@ def event(
         "device": device,
         "placement": placement,
         "country": country,
-        "value": 0.0,
+        "value": value,
         "schema_version": 1,
         "ingested_at": ts // 1000,
     }

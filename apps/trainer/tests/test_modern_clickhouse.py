@@ -20,6 +20,8 @@ from mmctr_trainer import store
 from mmctr_trainer.ch import ClickHouse, ident
 from mmctr_trainer.features import REPO_ROOT
 
+from .helpers import event
+
 chdb = pytest.importorskip("chdb", reason="chdb-core is in the trainer's dev extra: bash scripts/setup-python.sh")
 from chdb import session as chdb_session  # noqa: E402
 
@@ -78,22 +80,7 @@ class ChdbClickHouse(ClickHouse):
 
 
 def ev(event_id: str, type_: str, ts: int, user: str, item: str, request: str, position: int, value: float = 0.0):
-    return {
-        "event_id": event_id,
-        "type": type_,
-        "ts_ms": ts,
-        "event_time": ts // 1000,
-        "user_id": user,
-        "item_id": item,
-        "request_id": request,
-        "position": position,
-        "device": "mobile",
-        "placement": "feed",
-        "country": "DE",
-        "value": value,
-        "schema_version": 1,
-        "ingested_at": ts // 1000,
-    }
+    return event(type_, ts, user, item, request, position, event_id=event_id, value=value)
 
 
 def item(item_id: str, ts: int, title: str, category: str, tags: list[str], content_hash: str) -> dict[str, Any]:
@@ -553,6 +540,33 @@ def test_store_score_log_queries(db: ClickHouse) -> None:
 
 # ---------------------------------------------------------------- the TypeScript repositories' reads
 
+# Rows that more than one read returns.
+CATALOGUE_I1 = {
+    "item_id": "i1",
+    "ts_ms": T - 1000,
+    "title": "New",
+    "description": "about New",
+    "category": "boots",
+    "tags": ["a", "b"],
+    "image": "file:///img/i1.png",
+    "content_hash": "h2",
+}
+CATALOGUE_I2 = {
+    "item_id": "i2",
+    "ts_ms": T - 1500,
+    "title": "Hat",
+    "description": "about Hat",
+    "category": "hats",
+    "tags": [],
+    "image": "file:///img/i2.png",
+    "content_hash": "h3",
+}
+VECTORS_I1 = {"item_id": "i1", "content_hash": "h2", "ts_ms": T - 1000, "image_vec": [0.5], "text_vec": [1.0]}
+CATALOG_VECTORS = [
+    {"item_id": "i1", "vec": [0.0, 1.0], "latest_created_ms": 20},
+    {"item_id": "i2", "vec": [0.5, 0.5], "latest_created_ms": 15},
+]
+
 REPOSITORY_EXPECTED: dict[str, list[dict[str, Any]]] = {
     "analytics.ctrOverTime": [
         {"t": T_S, "impressions": 2, "clicks": 1},
@@ -579,47 +593,15 @@ REPOSITORY_EXPECTED: dict[str, list[dict[str, Any]]] = {
         },
     ],
     "analytics.ingestThroughput": [{"t": HOUR_S, "rows": 15, "invalid": 1, "avg_insert_ms": 5.0}],
-    "embeddings.catalogue": [
-        {
-            "item_id": "i1",
-            "ts_ms": T - 1000,
-            "title": "New",
-            "description": "about New",
-            "category": "boots",
-            "tags": ["a", "b"],
-            "image": "file:///img/i1.png",
-            "content_hash": "h2",
-        },
-        {
-            "item_id": "i2",
-            "ts_ms": T - 1500,
-            "title": "Hat",
-            "description": "about Hat",
-            "category": "hats",
-            "tags": [],
-            "image": "file:///img/i2.png",
-            "content_hash": "h3",
-        },
-    ],
-    "embeddings.catalogue(i1)": [
-        {
-            "item_id": "i1",
-            "ts_ms": T - 1000,
-            "title": "New",
-            "description": "about New",
-            "category": "boots",
-            "tags": ["a", "b"],
-            "image": "file:///img/i1.png",
-            "content_hash": "h2",
-        },
-    ],
+    "embeddings.catalogue": [CATALOGUE_I1, CATALOGUE_I2],
+    "embeddings.catalogue(i1)": [CATALOGUE_I1],
     "embeddings.embeddedKeys": [{"item_id": "i1", "content_hash": "h2"}, {"item_id": "i2", "content_hash": "h3"}],
     "embeddings.currentVectors": [
-        {"item_id": "i1", "content_hash": "h2", "ts_ms": T - 1000, "image_vec": [0.5], "text_vec": [1.0]},
+        VECTORS_I1,
         {"item_id": "i2", "content_hash": "h3", "ts_ms": T - 1500, "image_vec": [0.75], "text_vec": [1.25]},
     ],
     "embeddings.currentVectors(i1)": [
-        {"item_id": "i1", "content_hash": "h2", "ts_ms": T - 1000, "image_vec": [0.5], "text_vec": [1.0]},
+        VECTORS_I1,
     ],
     "catalog.items": [
         {
@@ -631,14 +613,8 @@ REPOSITORY_EXPECTED: dict[str, list[dict[str, Any]]] = {
         },
         {"item_id": "i2", "category": "hats", "tags": [], "latest_ts_ms": T - 1500, "ingested_s": (T - 1500) // 1000},
     ],
-    "catalog.vectors": [
-        {"item_id": "i1", "vec": [0.0, 1.0], "latest_created_ms": 20},
-        {"item_id": "i2", "vec": [0.5, 0.5], "latest_created_ms": 15},
-    ],
-    "catalog.vectors(any projection)": [
-        {"item_id": "i1", "vec": [0.0, 1.0], "latest_created_ms": 20},
-        {"item_id": "i2", "vec": [0.5, 0.5], "latest_created_ms": 15},
-    ],
+    "catalog.vectors": CATALOG_VECTORS,
+    "catalog.vectors(any projection)": CATALOG_VECTORS,
     "registry.newest(production)": [
         {"version": "m1", "model_type": "qin", "artifact_uri": "/registry/m1", "feature_spec_version": "fs-2"},
     ],
