@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -378,6 +378,17 @@ def semantic_errors(repo: Mapping[str, Any]) -> list[str]:
 
     hash_fields: dict[str, str] = {}
 
+    def known(
+        path: str, names: list[str], table: Mapping[str, Mapping[str, Any]], what: str
+    ) -> Iterator[tuple[int, str, Mapping[str, Any]]]:
+        """(index, name, definition) of each name `table` defines; an error for each it does not."""
+        for i, name in enumerate(names):
+            found = table.get(name)
+            if found is None:
+                err(f"{path}[{i}]", f"unknown {what} '{name}'")
+            else:
+                yield i, name, found
+
     def claim_field(path: str, field: str, owner: str) -> None:
         if field in hash_fields:
             err(path, f"hash field '{field}' is already used by feature '{hash_fields[field]}'")
@@ -442,19 +453,11 @@ def semantic_errors(repo: Mapping[str, Any]) -> list[str]:
                 err(f"{p}.owner", f"unknown entity '{owner}'")
             if target not in entities:
                 err(f"{p}.target", f"unknown entity '{target}'")
-            for i, name in enumerate(f["event_types"]):
-                ev = events.get(name)
-                if ev is None:
-                    err(f"{p}.event_types[{i}]", f"unknown event type '{name}'")
-                    continue
+            for i, name, ev in known(f"{p}.event_types", f["event_types"], events, "event type"):
                 for en in (owner, target):
                     if en in entities and en not in ev["entities"]:
                         err(f"{p}.event_types[{i}]", f"event type '{name}' does not carry entity '{en}'")
-            for i, name in enumerate(f["side_features"]):
-                side = features.get(name)
-                if side is None:
-                    err(f"{p}.side_features[{i}]", f"unknown feature '{name}'")
-                    continue
+            for i, name, side in known(f"{p}.side_features", f["side_features"], features, "feature"):
                 if side["kind"] == "sequence":
                     err(f"{p}.side_features[{i}]", "a sequence cannot be a side feature")
                     continue
