@@ -101,35 +101,21 @@ describe('planChanges', () => {
   });
 
   it('lets a vocabulary grow at its end but not change its existing ids', () => {
-    const base = edited((d) => {
-      d.features[1] = {
-        name: 'device',
-        kind: 'categorical',
-        source: 'context.device',
-        encoding: 'vocabulary',
-        vocabulary: ['ios', 'android'],
-      };
-    });
-    const grown = edited((d) => {
-      d.version = 'fs-3';
-      d.features[1] = {
-        name: 'device',
-        kind: 'categorical',
-        source: 'context.device',
-        encoding: 'vocabulary',
-        vocabulary: ['ios', 'android', 'web'],
-      };
-    });
-    const reordered = edited((d) => {
-      d.version = 'fs-3';
-      d.features[1] = {
-        name: 'device',
-        kind: 'categorical',
-        source: 'context.device',
-        encoding: 'vocabulary',
-        vocabulary: ['android', 'ios'],
-      };
-    });
+    // The demo repository with `device` as a vocabulary feature; `version` set when it is a new one.
+    const withDevices = (vocabulary: string[], version?: string) =>
+      edited((d) => {
+        if (version) d.version = version;
+        d.features[1] = {
+          name: 'device',
+          kind: 'categorical',
+          source: 'context.device',
+          encoding: 'vocabulary',
+          vocabulary,
+        };
+      });
+    const base = withDevices(['ios', 'android']);
+    const grown = withDevices(['ios', 'android', 'web'], 'fs-3');
+    const reordered = withDevices(['android', 'ios'], 'fs-3');
     expect(planChanges(base, grown, opts)).toMatchObject({
       breaking: [],
       features: ['features.device.vocabulary: + web'],
