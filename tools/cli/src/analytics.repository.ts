@@ -140,6 +140,12 @@ export class AnalyticsRepository {
     const from = Math.min(...hourList);
     const to = Math.max(...hourList) + 3600;
     const params = { from, to, lookback: Math.max(from - LOOKBACK_S, 0), hours: hourList, version };
+    // Impressions from their own hours (FINAL over the day's partition); their outcomes and scores looked
+    // up only for those impressions (so PREWHERE skips the rest) and de-duplicated by event_id / request_id,
+    // which is what FINAL would collapse: a redelivered event or score row is the same row.
+    const shownKeys = `SELECT request_id, item_id FROM events
+      WHERE type = 'impression' AND event_time >= toDateTime({from:UInt32}) AND event_time < toDateTime({to:UInt32})
+        AND has({hours:Array(UInt32)}, toUInt32(toStartOfHour(event_time)))`;
     const labeled = `
       SELECT event_time, item_id, clicks, clicked, conversions, conversion_value, model_version, ctr, degraded, scored
       FROM
@@ -155,17 +161,27 @@ export class AnalyticsRepository {
         (
           SELECT request_id, item_id, countIf(type = 'click') AS clicks, countIf(type = 'conversion') AS conversions,
                  sumIf(value, type = 'conversion') AS conversion_value
-          FROM events FINAL
-          WHERE type != 'impression' AND event_time >= toDateTime({lookback:UInt32})
+          FROM
+          (
+            SELECT request_id, item_id, type, value FROM events
+            WHERE type != 'impression' AND event_time >= toDateTime({lookback:UInt32})
+              AND (request_id, item_id) IN (${shownKeys})
+            LIMIT 1 BY event_id
+          )
           GROUP BY request_id, item_id
         ) AS outcomes USING (request_id, item_id)
       ) AS labeled
       ANY LEFT JOIN
       (
         SELECT request_id, item_id, model_version, ctr, degraded, toUInt8(1) AS scored
-        FROM score_log FINAL
+        FROM
+        (
+          SELECT request_id, model_version, item_ids, ctrs, degraded FROM score_log
+          WHERE event_time >= toDateTime({lookback:UInt32})
+            AND request_id IN (SELECT request_id FROM (${shownKeys}))
+          LIMIT 1 BY request_id
+        )
         ARRAY JOIN item_ids AS item_id, ctrs AS ctr
-        WHERE event_time >= toDateTime({lookback:UInt32})
       ) AS served USING (request_id, item_id)`;
     await this.clickhouse.command(
       `INSERT INTO ctr_hourly (hour, item_id, model_version, impressions, clicked, clicks, conversions, conversion_value, version)
