@@ -1,6 +1,6 @@
 import type { BehaviourEvent, CatalogueItem } from '@mmctr/contracts';
 import { RowBinaryWriter } from '@mmctr/clickhouse';
-import { contentHash } from '@mmctr/online-store';
+import { itemFeatures, type ItemFeatures } from '@mmctr/online-store';
 
 // Every column is sent: 18.16 fills omitted JSONEachRow fields with the type's zero, not the DEFAULT.
 // DateTime columns take epoch seconds.
@@ -22,16 +22,9 @@ export interface EventRow {
   ingested_at: number;
 }
 
-export interface ItemRow {
-  item_id: string;
-  ts_ms: number;
+/** An item's `items` row: the features the online store keeps, plus the table's bookkeeping columns. */
+export interface ItemRow extends ItemFeatures {
   updated_at: number;
-  title: string;
-  description: string;
-  category: string;
-  tags: string[];
-  image: string;
-  content_hash: string;
   schema_version: number;
   ingested_at: number;
 }
@@ -105,15 +98,8 @@ export function encodeEvents(events: readonly BehaviourEvent[], ingestedAtS: num
 
 export function itemRow(i: CatalogueItem, ingestedAtS: number): ItemRow {
   return {
-    item_id: i.item_id,
-    ts_ms: i.ts_ms,
+    ...itemFeatures(i),
     updated_at: epochSeconds(i.ts_ms),
-    title: i.title,
-    description: i.description ?? '',
-    category: i.category ?? '',
-    tags: i.tags ?? [],
-    image: i.image ?? '',
-    content_hash: contentHash(i),
     schema_version: i.schema_version,
     ingested_at: ingestedAtS,
   };
