@@ -15,6 +15,7 @@ import { IngestProcess } from '../../support/ingest/ingest-process';
 import { cleanup, createTestTopics, isolatedNames } from '../../support/ingest/fixtures';
 import {
   allStrings,
+  eventFields,
   expectedEventFields,
   expectedItemFields,
   invalidUtf8,
@@ -59,25 +60,7 @@ describe('ingest fuzz (random bytes, JSON and Unicode through Kafka -> ClickHous
     // would leave a daily partition each in the shared test database.
     const ts = fc.integer({ min: 1_767_225_600_000, max: 1_767_311_999_999 });
     const events = fc
-      .sample(
-        fc.record(
-          {
-            type: fc.constantFrom('impression' as const, 'click' as const, 'conversion' as const),
-            ts_ms: ts,
-            user_id: text(1, 40),
-            item_id: text(1, 40),
-            request_id: text(1, 40),
-            position: fc.integer({ min: 0, max: 10_000 }),
-            context: fc.record(
-              { device: text(0, 12), placement: text(0, 20), country: text(0, 3) },
-              { requiredKeys: [] },
-            ),
-            value: fc.double({ min: 0, max: 1e9, noNaN: true }).filter((n) => !Object.is(n, -0)),
-          },
-          { requiredKeys: ['type', 'ts_ms', 'user_id', 'item_id', 'request_id'] },
-        ),
-        { numRuns: FUZZ_EVENTS, seed: 42 },
-      )
+      .sample(eventFields(ts, 40, [12, 20, 3]), { numRuns: FUZZ_EVENTS, seed: 42 })
       .map((e, i): BehaviourEvent => ({ schema_version: 1, event_id: `${p}e${i}`, ...e }));
     const items = fc
       .sample(

@@ -60,6 +60,32 @@ export const allStrings = (v: unknown): string[] =>
         ? Object.entries(v).flatMap(([k, x]) => [k, ...allStrings(x)])
         : [];
 
+/**
+ * An event's fields other than `schema_version` and `event_id`, strings of random Unicode: `ts` draws
+ * the timestamps, `idMax` caps the id lengths and `context` the device / placement / country lengths.
+ */
+export const eventFields = (
+  ts: fc.Arbitrary<number>,
+  idMax: number,
+  [device, placement, country]: readonly [number, number, number],
+) =>
+  fc.record(
+    {
+      type: fc.constantFrom('impression' as const, 'click' as const, 'conversion' as const),
+      ts_ms: ts,
+      user_id: text(1, idMax),
+      item_id: text(1, idMax),
+      request_id: text(1, idMax),
+      position: fc.integer({ min: 0, max: 10_000 }),
+      context: fc.record(
+        { device: text(0, device), placement: text(0, placement), country: text(0, country) },
+        { requiredKeys: [] },
+      ),
+      value: fc.double({ min: 0, max: 1e9, noNaN: true }).filter((n) => !Object.is(n, -0)),
+    },
+    { requiredKeys: ['type', 'ts_ms', 'user_id', 'item_id', 'request_id'] },
+  );
+
 /** The fields of an events row for `e`: absent optionals as their column defaults, context flattened. */
 export function expectedEventFields(e: BehaviourEvent) {
   const { context, schema_version: _version, ...fields } = e;
