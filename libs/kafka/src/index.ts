@@ -5,3 +5,4 @@ export * from './kafkajs-patches';
 export * from './dead-letter-producer';
 export * from './offsets';
 export * from './batch-consumer';
+export * from './retry';

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { APP_CONFIG, type AppConfig } from '@mmctr/config';
 import type { BehaviourEvent, CatalogueItem } from '@mmctr/contracts';
 import { refusedRowReason, type IsolationResult, type RejectedRow } from '@mmctr/clickhouse';
-import type { DeadLetterInput } from '@mmctr/kafka';
+import { retryForever, type DeadLetterInput } from '@mmctr/kafka';
 import { LOGGER } from '../logger';
 import { IngestMetrics } from '../metrics/ingest-metrics.service';
 import type { PartitionChunk } from './chunk';
@@ -12,7 +12,6 @@ import { FlowControl } from './flow-control';
 import { IngestOnlineRepository } from './ingest-online.repository';
 import { IngestRepository, type IngestBatchRow } from './ingest.repository';
 import { epochSeconds, itemRow, type ItemRow } from './row-mappers';
-import { retryForever } from './retry';
 
 export interface StoreResult {
   rows: number;

@@ -3,7 +3,7 @@ import type { KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
 import { APP_CONFIG, type AppConfig } from '@mmctr/config';
 import { refusedRowReason } from '@mmctr/clickhouse';
-import type { DeadLetterInput, FetchedBatch } from '@mmctr/kafka';
+import { retryForever, type DeadLetterInput, type FetchedBatch } from '@mmctr/kafka';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
 import { LOGGER } from '../logger';
 import { ScorerMetrics } from '../metrics/scorer-metrics';
@@ -136,25 +136,23 @@ export class ScoreLogSinkService implements OnApplicationBootstrap, OnApplicatio
    * redelivered from the last commit) only when the sink stops or the partition was revoked.
    */
   private async retrying<T>(target: string, batch: FetchedBatch, fn: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const result = await fn();
-        if (this.failingSince.delete(target)) this.logger.info({ target }, 'score log sink store recovered');
-        return result;
-      } catch (err) {
-        if (!batch.current()) throw err;
+    const result = await retryForever(fn, {
+      initialMs: this.config.INGEST_RETRY_INITIAL_MS,
+      maxMs: this.config.INGEST_RETRY_MAX_MS,
+      giveUp: () => !batch.current(),
+      onRetry: (err, attempt, waitMs) => {
         if (!this.failingSince.has(target)) this.failingSince.set(target, Date.now());
-        const waitMs = Math.min(
-          this.config.INGEST_RETRY_MAX_MS,
-          this.config.INGEST_RETRY_INITIAL_MS * 2 ** Math.min(20, attempt - 1),
-        );
         this.logger.warn(
           { target, attempt, waitMs, err: (err as Error).message },
           'score log sink store failed; retrying',
         );
-        await new Promise((resolve) => setTimeout(resolve, waitMs));
+      },
+      sleep: async (ms) => {
+        await new Promise((resolve) => setTimeout(resolve, ms));
         await batch.heartbeat().catch(() => undefined);
-      }
-    }
+      },
+    });
+    if (this.failingSince.delete(target)) this.logger.info({ target }, 'score log sink store recovered');
+    return result;
   }
 }

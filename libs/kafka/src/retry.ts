@@ -1,3 +1,5 @@
+// Backoff retry shared by the consumers that store what they fetch (ingest, the score log sink): a
+// failure that is not the data's fault is retried in place, never skipped.
 export interface RetryOptions {
   initialMs: number;
   maxMs: number;
