@@ -59,19 +59,7 @@ export async function insertItems(ch: ClickHouseService, items: readonly Catalog
     'items',
     items.map((i) => {
       const f = itemFeatures(i);
-      return {
-        item_id: f.item_id,
-        ts_ms: f.ts_ms,
-        updated_at: Math.floor(f.ts_ms / 1000),
-        title: f.title,
-        description: f.description,
-        category: f.category,
-        tags: f.tags,
-        image: f.image,
-        content_hash: f.content_hash,
-        schema_version: 1,
-        ingested_at: now,
-      };
+      return { ...f, updated_at: Math.floor(f.ts_ms / 1000), schema_version: 1, ingested_at: now };
     }),
   );
 }
