@@ -223,6 +223,15 @@ export class AnalyticsRepository {
        GROUP BY day, item_id, model_version`,
       { day: dayS, dayEnd: dayS + 90_000, hours: hourList, version },
     );
+    await this.clickhouse.command(
+      `INSERT INTO ctr_daily_by_item (day, item_id, impressions, clicked, clicks, conversions, conversion_value, version)
+       SELECT day, item_id, sum(impressions), sum(clicked), sum(clicks), sum(conversions), sum(conversion_value),
+              toUInt64({version:UInt64})
+       FROM ctr_daily
+       WHERE day = toDate(toDateTime({day:UInt32})) AND version = {version:UInt64}
+       GROUP BY day, item_id`,
+      { day: dayS, version },
+    );
     const finalizedAt = Math.floor(Date.now() / 1000);
     await this.clickhouse.insert(
       'analytics_hours',
