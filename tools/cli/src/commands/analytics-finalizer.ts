@@ -80,7 +80,7 @@ export async function finalize(repo: AnalyticsRepository, opts: FinalizeOptions)
     days.set(s.day, [...(days.get(s.day) ?? []), s]);
   }
   // Newer than every version written so far, so the ledger's max(version) picks this run.
-  const version = Math.max(Date.now(), ...ledger.map((l) => l.version + 1));
+  const version = ledger.reduce((v, l) => Math.max(v, l.version + 1), Date.now());
   let done = 0;
   opts.progress?.(0, dirty.size);
   for (const [day, hours] of days) {
@@ -88,11 +88,7 @@ export async function finalize(repo: AnalyticsRepository, opts: FinalizeOptions)
     done += hours.length;
     opts.progress?.(done, dirty.size);
   }
-  const finalized = [...ledger.map((l) => l.hour), ...dirty];
-  return {
-    version,
-    hours: dirty.size,
-    days: days.size,
-    watermark: finalized.length ? Math.max(...finalized) + 3600 : 0,
-  };
+  // Spread-free maxima: years of hours would overflow Math.max's argument list.
+  const newest = [...ledger.map((l) => l.hour), ...dirty].reduce((m, h) => Math.max(m, h), -1);
+  return { version, hours: dirty.size, days: days.size, watermark: newest < 0 ? 0 : newest + 3600 };
 }
