@@ -1,5 +1,6 @@
 import { AnalyticsRepository } from '../../../tools/cli/src/analytics.repository';
 import { finalize } from '../../../tools/cli/src/commands/analytics-finalizer';
+import type { EventRow } from '@mmctr/ingest';
 import { TestDatabase } from '../../support/ingest/test-database';
 
 // 2026-01-05 00:00:00 UTC; the events span two days.
@@ -8,22 +9,8 @@ const HOUR = 3600;
 let seq = 0;
 
 type EventType = 'impression' | 'click' | 'conversion';
-interface Ev {
-  event_id: string;
-  type: EventType;
-  ts_ms: number;
-  event_time: number;
-  user_id: string;
-  item_id: string;
-  request_id: string;
-  position: number;
-  device: string;
-  placement: string;
-  country: string;
-  value: number;
-  schema_version: number;
-  ingested_at: number;
-}
+/** An `events` row as ingest writes it, with the event type narrowed. */
+type Ev = EventRow & { type: EventType };
 
 function ev(type: EventType, atS: number, request: string, item: string, value = 0): Ev {
   return {
