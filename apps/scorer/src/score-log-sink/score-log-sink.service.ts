@@ -33,6 +33,7 @@ export interface ScoreLogSinkHealth {
 @Injectable()
 export class ScoreLogSinkService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly failingSince = new Map<string, number>();
+  private stopping = false;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -68,8 +69,24 @@ export class ScoreLogSinkService implements OnApplicationBootstrap, OnApplicatio
     return { ok: !enabled || (failing.length === 0 && flowing), enabled, sinceProgressMs, lag, failing };
   }
 
+  /**
+   * Joins the consumer group, retrying with backoff while Kafka cannot be reached: a sink that never
+   * started is a failing `kafka` target, so health() turns not ok after the store deadline.
+   */
   private async start(): Promise<void> {
-    await this.source.start((batch) => this.store(batch));
+    await retryForever(() => this.source.start((batch) => this.store(batch)), {
+      initialMs: this.config.INGEST_RETRY_INITIAL_MS,
+      maxMs: this.config.INGEST_RETRY_MAX_MS,
+      giveUp: () => this.stopping,
+      onRetry: (err, attempt, waitMs) => {
+        if (!this.failingSince.has('kafka')) this.failingSince.set('kafka', Date.now());
+        this.logger.warn(
+          { attempt, waitMs, err: (err as Error).message },
+          'score log sink could not start; retrying',
+        );
+      },
+    });
+    this.failingSince.delete('kafka');
     this.logger.info(
       { topic: this.config.KAFKA_TOPIC_SCORES, group: this.scorer.SCORE_LOG_SINK_GROUP_ID },
       'score log sink started',
@@ -77,6 +94,7 @@ export class ScoreLogSinkService implements OnApplicationBootstrap, OnApplicatio
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.stopping = true;
     await this.source.stop();
     await this.dlq.disconnect();
   }
