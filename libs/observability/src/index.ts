@@ -1,7 +1,6 @@
 export * from './logger';
 export * from './http-app';
 export * from './readiness';
-export * from './readiness.controller';
 export * from './observability.module';
 export * from './metrics';
 export * from './percentile';
