@@ -1,4 +1,5 @@
 import type { Kafka, Message, Producer } from 'kafkajs';
+import type { AppConfig } from '@mmctr/config';
 import { DLQ_HEADERS } from '@mmctr/contracts';
 import { DEFAULT_BATCH_BYTES, chunkMessages } from './event-producer';
 
@@ -114,6 +115,17 @@ export class DeadLetterProducer {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+    });
+  }
+
+  /** The platform DLQ topic with the configured size limits (DLQ_MAX_MESSAGE_BYTES, DLQ_HEAD_BYTES). */
+  static fromConfig(
+    kafka: Kafka,
+    config: Pick<AppConfig, 'KAFKA_TOPIC_DLQ' | 'DLQ_MAX_MESSAGE_BYTES' | 'DLQ_HEAD_BYTES'>,
+  ): DeadLetterProducer {
+    return new DeadLetterProducer(kafka, config.KAFKA_TOPIC_DLQ, {
+      maxMessageBytes: config.DLQ_MAX_MESSAGE_BYTES,
+      headBytes: config.DLQ_HEAD_BYTES,
     });
   }
 

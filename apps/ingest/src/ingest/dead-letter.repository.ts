@@ -13,10 +13,7 @@ export class DeadLetterRepository {
   private readonly producer: DeadLetterProducer;
 
   constructor(@Inject(KAFKA) kafka: Kafka, @Inject(APP_CONFIG) config: AppConfig) {
-    this.producer = new DeadLetterProducer(kafka, config.KAFKA_TOPIC_DLQ, {
-      maxMessageBytes: config.DLQ_MAX_MESSAGE_BYTES,
-      headBytes: config.DLQ_HEAD_BYTES,
-    });
+    this.producer = DeadLetterProducer.fromConfig(kafka, config);
   }
 
   async connect(): Promise<void> {

@@ -11,10 +11,7 @@ export class ScoreLogDeadLetterRepository {
   private readonly producer: DeadLetterProducer;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    this.producer = new DeadLetterProducer(createKafka(config), config.KAFKA_TOPIC_DLQ, {
-      maxMessageBytes: config.DLQ_MAX_MESSAGE_BYTES,
-      headBytes: config.DLQ_HEAD_BYTES,
-    });
+    this.producer = DeadLetterProducer.fromConfig(createKafka(config), config);
   }
 
   send(letters: readonly DeadLetterInput[]): Promise<{ truncated: number }> {
