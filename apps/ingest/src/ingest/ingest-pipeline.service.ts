@@ -73,7 +73,7 @@ export class IngestPipeline {
       this.deadLetter('items', [...chunks.flatMap((c) => c.invalid), ...letters]),
       this.step('redis', 'items', () => this.online.upsertItems(acceptedItems)),
     ]);
-    return this.result(chunks, rows.length - letters.length, letters.length, insertMs);
+    return this.result(chunks, accepted.length, letters.length, insertMs);
   }
 
   private result(
