@@ -29,6 +29,10 @@ export const configSchema = z.object({
     .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier (a remote_servers cluster name)')
     .optional(),
 
+  // The feature repository every stage derives its schema from: a repo.json file or a folder holding
+  // one. Unset: the built-in demo repository (feature-repos/demo).
+  FEATURE_REPO: z.string().min(1).optional(),
+
   REDIS_URL: url(['redis:', 'rediss:']),
   REDIS_KEY_PREFIX: z.string().default('mmctr:'),
 

@@ -19,3 +19,9 @@ export {
   type RepoPlan,
   type PlanOptions,
 } from './plan';
+export {
+  FeatureRepoModule,
+  FEATURE_REPO,
+  DEFAULT_FEATURE_REPO_PATH,
+  featureRepoFromConfig,
+} from './feature-repo.module';
