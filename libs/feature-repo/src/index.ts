@@ -25,3 +25,4 @@ export {
   DEFAULT_FEATURE_REPO_PATH,
   featureRepoFromConfig,
 } from './feature-repo.module';
+export { readTableColumns, type TableColumn } from './storage/table-columns';
