@@ -26,3 +26,15 @@ export {
   featureRepoFromConfig,
 } from './feature-repo.module';
 export { readTableColumns, type TableColumn } from './storage/table-columns';
+export {
+  modelLayout,
+  LayoutError,
+  type ModelLayout,
+  type InputGroup,
+  type SequenceLayout,
+  type GraphInput,
+  type CategoricalSlot,
+  type NumericSlot,
+  type MultiSlot,
+  type VectorSlot,
+} from './layout';
