@@ -98,6 +98,55 @@ export class RowBinaryWriter {
     return this;
   }
 
+  int16(v: number): this {
+    this.reserve(2);
+    this.buf.writeInt16LE(v, this.at);
+    this.at += 2;
+    return this;
+  }
+
+  int32(v: number): this {
+    this.reserve(4);
+    this.buf.writeInt32LE(v, this.at);
+    this.at += 4;
+    return this;
+  }
+
+  /** A safe integer (the range a JSON number holds exactly). */
+  int64(v: number): this {
+    if (!Number.isSafeInteger(v)) throw new RangeError(`Int64 needs a safe integer: ${v}`);
+    this.reserve(8);
+    this.buf.writeBigInt64LE(BigInt(v), this.at);
+    this.at += 8;
+    return this;
+  }
+
+  float32(v: number): this {
+    this.reserve(4);
+    this.buf.writeFloatLE(v, this.at);
+    this.at += 4;
+    return this;
+  }
+
+  /** FixedString(n): the UTF-8 bytes, zero-padded to n; longer values do not fit. */
+  fixedString(s: string, n: number): this {
+    const len = Buffer.byteLength(s, 'utf8');
+    if (len > n) throw new RangeError(`FixedString(${n}) cannot hold ${len} bytes`);
+    this.reserve(n);
+    this.buf.write(s, this.at, 'utf8');
+    this.buf.fill(0, this.at + len, this.at + n);
+    this.at += n;
+    return this;
+  }
+
+  /** Array(String): LEB128 element count, then each string. */
+  stringArray(values: readonly string[]): this {
+    this.reserve(5);
+    this.at = this.writeLength(values.length, this.at);
+    for (const s of values) this.string(s);
+    return this;
+  }
+
   float64(v: number): this {
     this.reserve(8);
     this.buf.writeDoubleLE(v, this.at);
