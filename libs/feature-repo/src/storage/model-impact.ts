@@ -1,0 +1,69 @@
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FeatureRepo } from '../types';
+import type { RegisteredModel } from './feature-store';
+
+/** What a model's exported feature spec records about the repository it was trained on. */
+interface TrainedOn {
+  name: string;
+  version: string;
+  features: string[];
+}
+
+export interface ModelImpact {
+  version: string;
+  status: string;
+  /** Features the model reads that the change removes or re-encodes (empty: unaffected). */
+  broken: string[];
+  /** Why the model could not be checked (no recorded repository, another repository, unreadable spec). */
+  unknown?: string;
+}
+
+/** Where an artifact folder is: a file:// URL, an absolute path, or a path under `modelRoot`. */
+export function artifactDir(uri: string, modelRoot: string): string {
+  if (uri.startsWith('file://')) return fileURLToPath(uri);
+  return isAbsolute(uri) ? uri : resolve(modelRoot, uri);
+}
+
+function trainedOn(model: RegisteredModel, modelRoot: string): TrainedOn | string {
+  const file = join(artifactDir(model.artifact_uri, modelRoot), 'feature_spec.json');
+  let spec: { feature_repo?: Partial<TrainedOn> };
+  try {
+    spec = JSON.parse(readFileSync(file, 'utf8')) as typeof spec;
+  } catch (e) {
+    return `unknown repository (${file}: ${(e as Error).message})`;
+  }
+  const r = spec.feature_repo;
+  if (!r || typeof r.name !== 'string' || !Array.isArray(r.features)) {
+    return 'unknown repository (its feature spec records none)';
+  }
+  return { name: r.name, version: String(r.version), features: r.features.map(String) };
+}
+
+/**
+ * Which registered models a change from `from` to `to` breaks: a model breaks when a feature it was
+ * trained on is gone from `to` or is in `reencoded` (removed or encoded differently by the change).
+ */
+export function modelImpacts(
+  models: readonly RegisteredModel[],
+  to: FeatureRepo,
+  reencoded: readonly string[],
+  modelRoot: string,
+): ModelImpact[] {
+  const defined = new Set(to.features.map((f) => f.name));
+  const changed = new Set(reencoded);
+  return models.map((m) => {
+    const base = { version: m.version, status: m.status };
+    const on = trainedOn(m, modelRoot);
+    if (typeof on === 'string') return { ...base, broken: [], unknown: on };
+    if (on.name !== to.name) {
+      return {
+        ...base,
+        broken: [],
+        unknown: `trained on repository '${on.name}' ${on.version}, not '${to.name}'`,
+      };
+    }
+    return { ...base, broken: on.features.filter((f) => changed.has(f) || !defined.has(f)) };
+  });
+}
