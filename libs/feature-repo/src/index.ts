@@ -39,6 +39,13 @@ export {
   type VectorSlot,
 } from './layout';
 export {
+  missingFeatures,
+  artifactFeatureNames,
+  incompatibilityReason,
+  type ArtifactSpec,
+  type ArtifactFeatureRepo,
+} from './model-compat';
+export {
   storageTables,
   type StorageTable,
   type StorageColumn,
