@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AppConfigModule } from '@mmctr/config';
 import { ClickHouseModule } from '@mmctr/clickhouse';
+import { FeatureRepoModule } from '@mmctr/feature-repo';
 import { AdmissionModule } from './admission/admission.module';
 import { ScorerConfigModule } from './config/scorer-config';
 import { HealthModule } from './health/health.module';
@@ -13,6 +14,7 @@ import { ScoringModule } from './scoring/scoring.module';
 @Module({
   imports: [
     AppConfigModule,
+    FeatureRepoModule,
     ScorerConfigModule,
     LoggerModule,
     MetricsModule,
