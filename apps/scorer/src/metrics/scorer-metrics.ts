@@ -85,7 +85,7 @@ const SCORER_METRICS = {
   modelLoads: {
     type: 'counter',
     name: 'mmctr_scorer_model_loads_total',
-    help: 'Model version loads by result (ok, failed to load, rejected: non-finite CTR at warm-up)',
+    help: 'Model version loads by result (ok, failed to load, rejected: non-finite CTR at warm-up, incompatible: features the running feature repository cannot supply)',
     labels: ['result'],
   },
   itemCacheRows: {

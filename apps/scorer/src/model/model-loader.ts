@@ -1,9 +1,29 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
+import {
+  FEATURE_REPO,
+  incompatibilityReason,
+  missingFeatures,
+  type ArtifactSpec,
+  type FeatureRepo,
+} from '@mmctr/feature-repo';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
 import { LOGGER } from '../logger';
 import { ScorerMetrics } from '../metrics/scorer-metrics';
 import { OnnxModel, type SessionSettings, type WarmUp } from './onnx-model';
+
+/** A model whose features the running feature repository cannot supply (never loaded). */
+export class IncompatibleModelError extends Error {
+  constructor(
+    message: string,
+    readonly missing: readonly string[],
+  ) {
+    super(message);
+    this.name = 'IncompatibleModelError';
+  }
+}
 
 /** Opens one model version with the configured session settings (the seam ModelManager's tests fake). */
 @Injectable()
@@ -14,10 +34,15 @@ export class ModelLoader {
     @Inject(SCORER_CONFIG) private readonly config: ScorerConfig,
     @Inject(ScorerMetrics) private readonly metrics: ScorerMetrics,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(FEATURE_REPO) private readonly repo: FeatureRepo,
   ) {}
 
-  /** Loads and warms `dir` (synthetic inputs, then `warmUp`); throws when either fails. */
-  load(version: string, dir: string, warmUp?: WarmUp): Promise<OnnxModel> {
+  /**
+   * Loads and warms `dir` (synthetic inputs, then `warmUp`); throws when either fails, and
+   * IncompatibleModelError, before opening a session, when the running repository lacks its features.
+   */
+  async load(version: string, dir: string, warmUp?: WarmUp): Promise<OnnxModel> {
+    await this.checkFeatures(version, dir);
     const settings: SessionSettings = {
       modelFile: this.config.SCORER_MODEL_FILE,
       intraOpThreads: this.config.SCORER_INTRA_OP_THREADS,
@@ -43,5 +68,17 @@ export class ModelLoader {
         : undefined,
     };
     return OnnxModel.load(version, dir, this.config.SCORER_MAX_CANDIDATES, settings, warmUp);
+  }
+
+  /** Refuses an artifact that reads a feature the running repository does not define. */
+  private async checkFeatures(version: string, dir: string): Promise<void> {
+    // An unreadable spec is left to OnnxModel.load, which reports it as a failed load.
+    const spec = await readFile(join(dir, 'feature_spec.json'), 'utf8')
+      .then((text) => JSON.parse(text) as ArtifactSpec)
+      .catch(() => undefined);
+    const missing = spec ? missingFeatures(this.repo, spec) : [];
+    if (missing.length) {
+      throw new IncompatibleModelError(incompatibilityReason(version, this.repo, missing), missing);
+    }
   }
 }
