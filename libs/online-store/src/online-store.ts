@@ -38,6 +38,30 @@ redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 return 1
 `;
 
+// The same newest-wins rule for the hash of any snapshot entity; values are JSON-encoded.
+// KEYS[1] = entity hash; ARGV[1] = ts_ms; ARGV[2..] = field, value pairs.
+const UPSERT_ENTITY_LUA = UPSERT_ITEM_LUA;
+
+/**
+ * One behaviour list per owner: events of `types` enter `${prefix}hist:${keyInfix}<owner key>` as
+ * `<target key>|<event_id>` scored by ts_ms (the demo's clicks: infix '', owner user_id, target item_id).
+ */
+export interface BehaviourList {
+  readonly keyInfix: string;
+  readonly types: readonly string[];
+  readonly ownerKey: string;
+  readonly targetKey: string;
+}
+
+/** An event as the behaviour lists read it: its id, type, time and entity keys by name. */
+export interface BehaviourRecord {
+  readonly event_id: string;
+  readonly type: string;
+  readonly ts_ms: number;
+}
+
+const field = (e: BehaviourRecord, name: string): string => (e as unknown as Record<string, string>)[name]!;
+
 // Adds many users' behaviour in one call (one command instead of three per user keeps the client's
 // per-command cost, which dominated ingest's Redis time, flat). Each key is trimmed to the cap and
 // given the TTL. KEYS = history keys; ARGV[1] = cap, ARGV[2] = ttl seconds (0: none), then per key:
@@ -101,21 +125,29 @@ export function itemFeatures(item: CatalogueItem): ItemFeatures {
  * and out-of-order arrival converge to the same list) and each item's features (a hash).
  */
 export class OnlineStore {
-  private readonly types: ReadonlySet<string>;
+  /** The list the scorer reads: `hist:<user_id>`, item ids, of the configured types. */
+  private readonly defaultList: BehaviourList;
 
   constructor(
     private readonly redis: Redis,
     private readonly opts: OnlineStoreOptions,
   ) {
-    this.types = new Set(opts.types);
+    this.defaultList = { keyInfix: '', types: opts.types, ownerKey: 'user_id', targetKey: 'item_id' };
+    if (!('mmctrUpsertEntity' in redis))
+      redis.defineCommand('mmctrUpsertEntity', { numberOfKeys: 1, lua: UPSERT_ENTITY_LUA });
     if (!('mmctrUpsertItem' in redis))
       redis.defineCommand('mmctrUpsertItem', { numberOfKeys: 1, lua: UPSERT_ITEM_LUA });
     if (!('mmctrRecordBehaviour' in redis))
       redis.defineCommand('mmctrRecordBehaviour', { lua: RECORD_BEHAVIOUR_LUA });
   }
 
-  historyKey(userId: string): string {
-    return `${this.opts.keyPrefix}hist:${userId}`;
+  historyKey(userId: string, keyInfix = ''): string {
+    return `${this.opts.keyPrefix}hist:${keyInfix}${userId}`;
+  }
+
+  /** The hash of a snapshot entity other than the item: attribute fields plus ts_ms. */
+  entityKey(entity: string, key: string): string {
+    return `${this.opts.keyPrefix}ent:${entity}:${key}`;
   }
 
   itemKey(itemId: string): string {
@@ -123,17 +155,29 @@ export class OnlineStore {
   }
 
   /** Adds the behaviour events of the configured types; returns how many it considered. One round trip. */
-  async recordBehaviour(events: readonly BehaviourEvent[]): Promise<number> {
-    const byUser = new Map<string, (string | number)[]>();
+  recordBehaviour(events: readonly BehaviourEvent[]): Promise<number> {
+    return this.recordLists(events, [this.defaultList]);
+  }
+
+  /** Adds each event to the lists whose types include it; returns how many entries it considered. One round trip. */
+  async recordLists(events: readonly BehaviourRecord[], lists: readonly BehaviourList[]): Promise<number> {
+    const byKey = new Map<string, (string | number)[]>();
     let n = 0;
-    for (const e of events) {
-      if (!this.types.has(e.type)) continue;
-      let args = byUser.get(e.user_id);
-      if (!args) byUser.set(e.user_id, (args = []));
-      args.push(e.ts_ms, historyMember(e));
-      n++;
+    for (const list of lists) {
+      const types = new Set(list.types);
+      for (const e of events) {
+        if (!types.has(e.type)) continue;
+        const key = this.historyKey(field(e, list.ownerKey), list.keyInfix);
+        let args = byKey.get(key);
+        if (!args) byKey.set(key, (args = []));
+        args.push(e.ts_ms, historyMember(field(e, list.targetKey), e.event_id));
+        n++;
+      }
     }
-    if (byUser.size === 0) return 0;
+    return byKey.size === 0 ? n : this.sendLists(byKey).then(() => n);
+  }
+
+  private async sendLists(byKey: Map<string, (string | number)[]>): Promise<void> {
     const pipeline = this.redis.pipeline() as RecordBehaviourPipeline;
     let keys: string[] = [];
     let argv: (string | number)[] = [];
@@ -143,12 +187,12 @@ export class OnlineStore {
       keys = [];
       argv = [];
     };
-    for (const [user, pairs] of byUser) {
+    for (const [key, pairs] of byKey) {
       // A very active user's pairs may span calls: each call trims to the cap, which converges to the
       // same list because entries trimmed away can never rank among the newest `cap` again.
       for (let at = 0; at < pairs.length; at += 2 * PAIRS_PER_CALL) {
         const part = pairs.slice(at, at + 2 * PAIRS_PER_CALL);
-        keys.push(this.historyKey(user));
+        keys.push(key);
         argv.push(part.length / 2);
         for (const a of part) argv.push(a);
         if (keys.length >= USERS_PER_CALL || argv.length >= 2 * PAIRS_PER_CALL) send();
@@ -156,7 +200,28 @@ export class OnlineStore {
     }
     if (keys.length > 0) send();
     throwOnError(await pipeline.exec());
-    return n;
+  }
+
+  /**
+   * Stores snapshot versions of `entity` in its hashes (fields: `attributes` and ts_ms, values
+   * JSON-encoded); a stored newer version is kept, so out-of-order snapshots converge. One round trip.
+   */
+  async upsertEntities(
+    entity: string,
+    key: string,
+    attributes: readonly string[],
+    records: readonly Readonly<Record<string, unknown>>[],
+  ): Promise<void> {
+    if (records.length === 0) return;
+    const pipeline = this.redis.pipeline() as ReturnType<Redis['pipeline']> & {
+      mmctrUpsertEntity(key: string, ...args: (string | number)[]): unknown;
+    };
+    for (const r of records) {
+      const args: (string | number)[] = [r.ts_ms as number, 'ts_ms', r.ts_ms as number];
+      for (const a of attributes) args.push(a, JSON.stringify(r[a]));
+      pipeline.mmctrUpsertEntity(this.entityKey(entity, r[key] as string), ...args);
+    }
+    throwOnError(await pipeline.exec());
   }
 
   /** The user's most recent behaviour, newest first (at most `limit`, at most the cap). */
