@@ -249,6 +249,12 @@ export function planChanges(from: FeatureRepo, to: FeatureRepo, opts: PlanOption
   return plan;
 }
 
+/** A titled list as plans print it; continuation lines of multi-line items (CREATE TABLE) stay indented. */
+export function formatSection(title: string, items: readonly string[], end = ''): string[] {
+  if (items.length === 0) return [];
+  return [`${title}:`, ...items.map((i) => `  ${i.replace(/\n/g, '\n  ')}${end}`)];
+}
+
 /** The plan as the CLI prints it. */
 export function formatPlan(
   from: FeatureRepo,
@@ -258,8 +264,7 @@ export function formatPlan(
 ): string {
   const lines = [`plan ${from.name} ${from.version} -> ${to.name} ${to.version}`];
   const section = (title: string, items: string[], end = ''): void => {
-    if (items.length === 0) return;
-    lines.push(`${title}:`, ...items.map((i) => `  ${i}${end}`));
+    lines.push(...formatSection(title, items, end));
   };
   section('ClickHouse DDL', plan.ddl, ';');
   section('contract changes', plan.contract);

@@ -1,7 +1,7 @@
 import { DATABASE_MARKER, quoteIdentifier } from '@mmctr/clickhouse';
 import { clusterStatements, type ClusterOptions } from '@mmctr/clickhouse/src/migrations/cluster-ddl';
 import { parseFeatureRepo } from '../load';
-import { formatPlan, planChanges, type RepoPlan } from '../plan';
+import { formatPlan, formatSection, planChanges, type RepoPlan } from '../plan';
 import type { FeatureRepo } from '../types';
 import { LEDGER_TABLE, type FeatureStore } from './feature-store';
 import { modelImpacts, type ModelImpact } from './model-impact';
@@ -148,9 +148,11 @@ export function refusals(p: StorePlan, allowBreaking: boolean): string[] {
 
 /** The plan as `mmctr features plan <repo>` and `apply` print it. */
 export function formatStorePlan(p: StorePlan, allowBreaking: boolean): string {
-  const lines = [`database ${p.database}`, formatPlan(p.from, p.to, p.plan, allowBreaking)];
+  // A first apply adds every definition: the DDL and notes say what it takes, the rest is the repository.
+  const plan = p.applied ? p.plan : { ...p.plan, contract: [], onlineStore: [], features: [] };
+  const lines = [`database ${p.database}`, formatPlan(p.from, p.to, plan, allowBreaking)];
   const section = (title: string, items: string[]): void => {
-    if (items.length > 0) lines.push(`${title}:`, ...items.map((i) => `  ${i}`));
+    lines.push(...formatSection(title, items));
   };
   section('column rewrites (breaking)', p.retype);
   section('incompatible columns', p.incompatible);
