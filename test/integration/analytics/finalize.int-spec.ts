@@ -1,4 +1,5 @@
-import { AnalyticsRepository } from '../../../tools/cli/src/analytics.repository';
+import { bindQuery, loadMigrations, MIGRATIONS_DIR, renderMigration } from '@mmctr/clickhouse';
+import { AnalyticsRepository, ITEM_HOURLY_SQL } from '../../../tools/cli/src/analytics.repository';
 import { finalize } from '../../../tools/cli/src/commands/analytics-finalizer';
 import type { EventRow } from '@mmctr/ingest';
 import { TestDatabase } from '../../support/ingest/test-database';
@@ -89,6 +90,17 @@ const PAIRS: [string, string][] = [
     'SELECT * FROM daily_ctr_by_category ORDER BY day, category',
     'SELECT * FROM daily_ctr_by_category_exact ORDER BY day, category',
   ],
+  [
+    'SELECT item_id, impressions, clicks, click_events, conversions, round(conversion_value, 6) AS v, ctr FROM ctr_by_item ORDER BY item_id',
+    'SELECT item_id, impressions, clicks, click_events, conversions, round(conversion_value, 6) AS v, ctr FROM ctr_by_item_exact ORDER BY item_id',
+  ],
+  ...['i1', 'i2', 'i3'].map((item): [string, string] => [
+    bindQuery(ITEM_HOURLY_SQL, { item }),
+    bindQuery(
+      'SELECT hour, impressions, clicks, ctr FROM hourly_ctr_by_item_exact WHERE item_id = {item:String} ORDER BY hour',
+      { item },
+    ),
+  ]),
 ];
 
 describe('analytics rollups: exact under redelivery and any arrival order', () => {
@@ -102,7 +114,12 @@ describe('analytics rollups: exact under redelivery and any arrival order', () =
       `SELECT * FROM (SELECT 'h' AS t, toString(hour) AS k, item_id, model_version, impressions, clicked, clicks, conversions
          FROM ctr_hourly WHERE (hour, version) IN (SELECT hour, max(version) FROM analytics_hours GROUP BY hour)
        UNION ALL SELECT 'd' AS t, toString(day) AS k, item_id, model_version, impressions, clicked, clicks, conversions
-         FROM ctr_daily WHERE (day, version) IN (SELECT toDate(hour), max(version) FROM analytics_hours GROUP BY toDate(hour)))
+         FROM ctr_daily WHERE (day, version) IN (SELECT toDate(hour), max(version) FROM analytics_hours GROUP BY toDate(hour))
+       UNION ALL SELECT 'hi' AS t, toString(hour) AS k, item_id, '' AS model_version, impressions, clicked, clicks, conversions
+         FROM ctr_hourly_by_item WHERE (hour, version) IN (SELECT hour, max(version) FROM analytics_hours GROUP BY hour)
+       UNION ALL SELECT 'mi' AS t, toString(month) AS k, item_id, '' AS model_version, impressions, clicked, clicks, conversions
+         FROM ctr_monthly_by_item
+         WHERE (month, version) IN (SELECT toStartOfMonth(hour), max(version) FROM analytics_hours GROUP BY toStartOfMonth(hour)))
        ORDER BY t, k, item_id, model_version`,
     );
 
@@ -282,6 +299,18 @@ describe('analytics rollups: exact under redelivery and any arrival order', () =
     expect(result.watermark).toBe(T0 + 28 * HOUR);
     await expectViewsEqualExact();
     await expect(query('SELECT count() AS n FROM impression_outcomes_open')).resolves.toEqual([{ n: '3' }]);
+  }, 60_000);
+
+  it("migration 0015's backfill rebuilds the per-item rollups of hours finalized before it, once", async () => {
+    const before = await rollupRows();
+    const [m15] = loadMigrations(MIGRATIONS_DIR).filter((m) => m.version === 15);
+    const backfill = renderMigration(m15!, db.name).filter((s) => s.startsWith('INSERT'));
+    expect(backfill).toHaveLength(2);
+    await db.command(`TRUNCATE TABLE ${db.name}.ctr_hourly_by_item`);
+    await db.command(`TRUNCATE TABLE ${db.name}.ctr_monthly_by_item`);
+    for (const statement of [...backfill, ...backfill]) await db.command(statement);
+    expect(await rollupRows()).toEqual(before);
+    await expectViewsEqualExact();
   }, 60_000);
 
   it('refuses --from when an earlier hour with events was never finalized', async () => {

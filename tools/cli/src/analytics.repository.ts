@@ -24,6 +24,26 @@ export interface LedgerHour extends HourSignature {
  */
 export const LOOKBACK_S = 86_400;
 
+/**
+ * One item's CTR by hour (`{item:String}`), equal to `hourly_ctr_by_item` filtered on the item: the
+ * finalized hours read by the rollup's sorting key, the open tail at query time. A view cannot serve this
+ * cheaply on 18.16, which does not push the item filter into it.
+ */
+export const ITEM_HOURLY_SQL = `
+  SELECT hour, sum(imps) AS impressions, sum(clk) AS clicks, clicks / impressions AS ctr
+  FROM
+  (
+    SELECT hour, impressions AS imps, clicked AS clk
+    FROM ctr_hourly_by_item
+    WHERE item_id = {item:String}
+      AND (hour, version) IN (SELECT hour, max(version) FROM analytics_hours GROUP BY hour)
+    UNION ALL
+    SELECT toStartOfHour(event_time) AS hour, toUInt64(1) AS imps, toUInt64(clicked) AS clk
+    FROM impression_outcomes_open
+    WHERE item_id = {item:String}
+  )
+  GROUP BY hour ORDER BY hour`;
+
 interface SignatureRow {
   hour: string;
   day: string;
@@ -131,8 +151,8 @@ export class AnalyticsRepository {
   }
 
   /**
-   * Recomputes `hours` (all in the day starting at `dayS`) from events FINAL under `version`, rebuilds the
-   * day's daily rows, then records the hours in the ledger in one insert: readers switch to the new
+   * Recomputes `hours` (all in the day starting at `dayS`) from events FINAL under `version` (new: no
+   * other day is written under it), rebuilds the day's daily rows and its month's, then records the hours in the ledger in one insert: readers switch to the new
    * version only then. Rerunning with a newer version replaces the same hours.
    */
   async finalizeDay(dayS: number, hours: HourSignature[], version: number): Promise<void> {
@@ -207,6 +227,16 @@ export class AnalyticsRepository {
        GROUP BY hour, model_version`,
       params,
     );
+    // The same hours per item, for reads by item (sorted by item_id, hour).
+    await this.clickhouse.command(
+      `INSERT INTO ctr_hourly_by_item (hour, item_id, impressions, clicked, clicks, conversions, conversion_value, version)
+       SELECT hour, item_id, sum(impressions), sum(clicked), sum(clicks), sum(conversions), sum(conversion_value),
+              toUInt64({version:UInt64})
+       FROM ctr_hourly
+       WHERE hour >= toDateTime({from:UInt32}) AND hour < toDateTime({to:UInt32}) AND version = {version:UInt64}
+       GROUP BY hour, item_id`,
+      params,
+    );
     // The day's rows from its finalized hours: this run's version for the hours just written, the
     // ledger's current version for the others.
     await this.clickhouse.command(
@@ -232,6 +262,7 @@ export class AnalyticsRepository {
        GROUP BY day, item_id`,
       { day: dayS, version },
     );
+    await this.rebuildMonth(dayS, version);
     const finalizedAt = Math.floor(Date.now() / 1000);
     await this.clickhouse.insert(
       'analytics_hours',
@@ -244,6 +275,27 @@ export class AnalyticsRepository {
         score_max_ingested_at: h.scoreMaxIngestedAt,
         finalized_at: finalizedAt,
       })),
+    );
+  }
+
+  /**
+   * The per-item rows of the month holding the day at `dayS`: that day's rows of `version`, the ledger's
+   * current version for the month's other days. `version` must be new to the month (one per day
+   * finalized), so that the rows of each rebuild are told apart until they merge.
+   */
+  private rebuildMonth(dayS: number, version: number): Promise<void> {
+    return this.clickhouse.command(
+      `INSERT INTO ctr_monthly_by_item (month, item_id, impressions, clicked, clicks, conversions, conversion_value, version)
+       SELECT toStartOfMonth(day) AS month, item_id, sum(impressions), sum(clicked), sum(clicks), sum(conversions),
+              sum(conversion_value), toUInt64({version:UInt64})
+       FROM ctr_daily_by_item
+       WHERE toStartOfMonth(day) = toStartOfMonth(toDateTime({day:UInt32}))
+         AND ((day = toDate(toDateTime({day:UInt32})) AND version = {version:UInt64})
+           OR (day != toDate(toDateTime({day:UInt32})) AND (day, version) IN (
+                 SELECT toDate(hour), max(version) FROM analytics_hours
+                 WHERE toStartOfMonth(hour) = toStartOfMonth(toDateTime({day:UInt32})) GROUP BY toDate(hour))))
+       GROUP BY month, item_id`,
+      { day: dayS, version },
     );
   }
 

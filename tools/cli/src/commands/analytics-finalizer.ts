@@ -12,6 +12,7 @@ export interface FinalizeOptions {
 }
 
 export interface FinalizeResult {
+  /** The newest version written (each day finalized gets its own). */
   version: number;
   hours: number;
   days: number;
@@ -79,12 +80,14 @@ export async function finalize(repo: AnalyticsRepository, opts: FinalizeOptions)
     const s = byHour.get(h)!;
     days.set(s.day, [...(days.get(s.day) ?? []), s]);
   }
-  // Newer than every version written so far, so the ledger's max(version) picks this run.
-  const version = ledger.reduce((v, l) => Math.max(v, l.version + 1), Date.now());
+  // Newer than every version written so far, so the ledger's max(version) picks this run; one version
+  // per day, so a month rebuilt after each of its days has one set of rows per version.
+  const first = ledger.reduce((v, l) => Math.max(v, l.version + 1), Date.now());
+  let version = first - 1;
   let done = 0;
   opts.progress?.(0, dirty.size);
   for (const [day, hours] of days) {
-    await repo.finalizeDay(day, hours, version);
+    await repo.finalizeDay(day, hours, ++version);
     done += hours.length;
     opts.progress?.(done, dirty.size);
   }
