@@ -1,11 +1,11 @@
-import { DATABASE_MARKER, quoteIdentifier } from '@mmctr/clickhouse';
-import { clusterStatements, type ClusterOptions } from '@mmctr/clickhouse/src/migrations/cluster-ddl';
+import { DATABASE_MARKER } from '@mmctr/clickhouse';
+import type { ClusterOptions } from '@mmctr/clickhouse/src/migrations/cluster-ddl';
 import { parseFeatureRepo } from '../load';
 import { formatPlan, formatSection, planChanges, type RepoPlan } from '../plan';
 import type { FeatureRepo } from '../types';
 import { LEDGER_TABLE, type FeatureStore } from './feature-store';
 import { modelImpacts, type ModelImpact } from './model-impact';
-import { storageDiff } from './storage-ddl';
+import { storageDiff, storageRenderer } from './storage-ddl';
 import { storageTables } from './storage-layout';
 
 export interface ApplyOptions {
@@ -77,17 +77,6 @@ function canonical(v: unknown): string {
   return JSON.stringify(v);
 }
 
-/** Statements written against DATABASE_MARKER, as they run on `database` (and its cluster). */
-function renderer(repo: FeatureRepo, database: string, cluster?: ClusterOptions): (sql: string) => string[] {
-  const db = quoteIdentifier(database);
-  const shardingKeys = Object.fromEntries(storageTables(repo).map((t) => [t.name, t.shardingKey]));
-  const options = cluster && { ...cluster, shardingKeys: { ...shardingKeys, ...cluster.shardingKeys } };
-  return (sql) =>
-    (options ? clusterStatements(sql, database, options) : [sql]).map((s) =>
-      s.split(DATABASE_MARKER).join(db),
-    );
-}
-
 /** Plans `repo` against the database: the last applied version, the actual tables, the registered models. */
 export async function planRepository(
   store: FeatureStore,
@@ -103,7 +92,7 @@ export async function planRepository(
   const plan = planChanges(from, repo, { database: store.database });
   const actual = await store.tableColumns(tables.map((t) => t.name));
   const diff = storageDiff(DATABASE_MARKER, tables, actual);
-  const render = renderer(repo, store.database, opts.cluster);
+  const render = storageRenderer(repo, store.database, opts.cluster);
   plan.ddl = diff.ddl.flatMap(render);
   plan.breaking.push(...diff.breaking);
   const sameVersion = applied?.version === repo.version;

@@ -1,6 +1,8 @@
+import { DATABASE_MARKER, quoteIdentifier } from '@mmctr/clickhouse';
+import { clusterStatements, type ClusterOptions } from '@mmctr/clickhouse/src/migrations/cluster-ddl';
+import type { FeatureRepo } from '../types';
 import { columnAccepts } from './column-types';
-import type { StorageColumn, StorageTable } from './storage-layout';
-import { enum8 } from './storage-layout';
+import { enum8, storageTables, type StorageColumn, type StorageTable } from './storage-layout';
 import type { TableColumn } from './table-columns';
 
 /**
@@ -122,4 +124,19 @@ export function storageDiff(
   const enumLast = (s: string): number => (/ MODIFY COLUMN `type` Enum8/.test(s) ? 1 : 0);
   out.ddl.sort((a, b) => enumLast(a) - enumLast(b));
   return out;
+}
+
+/** Statements written against DATABASE_MARKER, as they run on `database` (and its cluster). */
+export function storageRenderer(
+  repo: FeatureRepo,
+  database: string,
+  cluster?: ClusterOptions,
+): (sql: string) => string[] {
+  const db = quoteIdentifier(database);
+  const shardingKeys = Object.fromEntries(storageTables(repo).map((t) => [t.name, t.shardingKey]));
+  const options = cluster && { ...cluster, shardingKeys: { ...shardingKeys, ...cluster.shardingKeys } };
+  return (sql) =>
+    (options ? clusterStatements(sql, database, options) : [sql]).map((s) =>
+      s.split(DATABASE_MARKER).join(db),
+    );
 }
