@@ -24,20 +24,11 @@ export const SCORE_LOG_LIMITS: RecordedLimits = {
 
 const SAFE = Number.MAX_SAFE_INTEGER;
 
-/** Optional constraints an attribute may declare (string lengths, numeric bounds). */
-type Constrained = Attribute & {
-  readonly min_length?: number;
-  readonly element_min_length?: number;
-  readonly element_max_length?: number;
-  readonly min?: number;
-  readonly max?: number;
-};
-
 const defined = (s: JsonSchema): JsonSchema =>
   Object.fromEntries(Object.entries(s).filter(([, v]) => v !== undefined));
 
 /** The JSON Schema of one attribute's value: its type and the constraints it declares. */
-export function attributeSchema(a: Constrained): JsonSchema {
+export function attributeSchema(a: Attribute): JsonSchema {
   const by: Record<AttributeType, () => JsonSchema> = {
     string: () => ({ type: 'string', minLength: a.min_length, maxLength: a.max_length }),
     // A safe integer: larger ones would not survive JSON -> double -> the feature hash unchanged.

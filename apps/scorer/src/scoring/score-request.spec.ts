@@ -176,6 +176,31 @@ describe('ScoreRequestValidator (ad platform repository)', () => {
     });
   });
 
+  it("checks the bounds an attribute declares, the stricter one where the score log's contract has one too", () => {
+    const doc = structuredClone(adsDoc);
+    const attr = (name: string) => doc.context.attributes.find((a) => a.name === name)!;
+    Object.assign(attr('floor_price'), { min: 0 });
+    Object.assign(attr('app_bundle'), { max_length: 5 });
+    const bounded = new ScoreRequestValidator(parseFeatureRepo(doc), 10);
+    expect(bounded.validate({ user_id: 'u', floor_price: -1, candidates: one })).toEqual({
+      ok: false,
+      message: '/floor_price must be >= 0',
+    });
+    expect(bounded.validate({ user_id: 'u', app_bundle: 'com.x.y', candidates: one })).toEqual({
+      ok: false,
+      message: '/app_bundle must NOT have more than 5 characters',
+    });
+    const strictDemo = JSON.parse(
+      readFileSync(join(DEFAULT_FEATURE_REPO_PATH, 'repo.json'), 'utf8'),
+    ) as typeof adsDoc;
+    Object.assign(strictDemo.context.attributes[2], { max_length: 2 }); // country: 2 < the contract's 8
+    const demoV = new ScoreRequestValidator(parseFeatureRepo(strictDemo), 10);
+    expect(demoV.validate({ user_id: 'u', country: 'DEU', candidates: one })).toEqual({
+      ok: false,
+      message: '/country must NOT have more than 2 characters',
+    });
+  });
+
   it('drops unknown attributes under policy drop and refuses them under reject', () => {
     const body = () => ({
       user_id: 'u',
