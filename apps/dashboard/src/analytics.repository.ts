@@ -84,12 +84,15 @@ export class AnalyticsRepository {
     );
   }
 
-  /** Rows stored per minute over the last 6 hours of wall-clock time. */
+  /**
+   * Rows stored (and sent to the dead-letter topic) per hour over the last 48 hours of wall-clock time,
+   * from the ingestion health rollup: finalized hours are a row per topic, the rest read from the batches.
+   */
   async ingestThroughput(): Promise<IngestPoint[]> {
     const rows = await this.clickhouse.query<Record<keyof IngestPoint, string>>(
-      `SELECT toUnixTimestamp(toStartOfMinute(event_time)) AS t, sum(rows) AS rows, sum(invalid) AS invalid,
-              avg(insert_ms) AS avg_insert_ms
-       FROM ingest_batches WHERE event_time >= now() - 21600 GROUP BY t ORDER BY t`,
+      `SELECT toUnixTimestamp(hour) AS t, sum(rows) AS rows, sum(invalid) AS invalid,
+              sum(avg_insert_ms * batches) / sum(batches) AS avg_insert_ms
+       FROM ingestion_health_hourly WHERE hour >= now() - 172800 GROUP BY t ORDER BY t`,
     );
     return rows.map((r) => ({
       t: Number(r.t) * 1000,

@@ -694,6 +694,7 @@ ROLLUP_VIEWS = [
     "hourly_ctr",
     "daily_ctr_by_category",
     "ctr_by_item",
+    "ingestion_health_hourly",
 ]
 
 
@@ -705,8 +706,13 @@ def test_finalize_writes_keep_rollup_views_equal_to_exact(db: ClickHouse) -> Non
     """`mmctr analytics finalize`'s writes for the fixture's hours (tools/compat/src/finalize-statements.ts);
     afterwards the views read the rollups, not the open tail, and still answer as their `_exact` twins."""
     hours = [T_S // 3600 * 3600 - 3600, T_S // 3600 * 3600, (T_S + DAY // 1000) // 3600 * 3600]
-    writes = node("tools/compat/src/finalize-statements.ts", "--hours", ",".join(map(str, hours)), "--version", "7")
-    for w in writes:
+    out = node(
+        "tools/compat/src/finalize-statements.ts",
+        *("--hours", ",".join(map(str, hours)), "--ingest-hours", str(HOUR_S), "--version", "7"),
+    )
+    dirty_ingest_hours = out["dirtyIngestHours"]
+    assert norm(db.all(dirty_ingest_hours, database=db.database)) == [{"h": HOUR_S}]
+    for w in out["writes"]:
         if "command" in w:
             db.command(w["command"], database=db.database)
         else:
@@ -717,6 +723,9 @@ def test_finalize_writes_keep_rollup_views_equal_to_exact(db: ClickHouse) -> Non
     assert sorted(q(db, monthly), key=lambda r: r["version"]) == [{"version": 7, "n": 2}, {"version": 8, "n": 3}]
     for view in ROLLUP_VIEWS:
         assert (view, sorted_rows(db, view)) == (view, sorted_rows(db, view + "_exact"))
+    # Ingestion health: rolled up (nothing dirty, nothing read at query time), the same answers.
+    assert db.all(dirty_ingest_hours, database=db.database) == []
+    assert q(db, f"SELECT sum(batches) AS n FROM {db.database}.ingest_health_hourly") == [{"n": 2}]
 
 
 # ---------------------------------------------------------------- cluster DDL

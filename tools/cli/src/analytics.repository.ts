@@ -279,6 +279,54 @@ export class AnalyticsRepository {
   }
 
   /**
+   * Hours (of store time, before `toS`) whose ingest_batches rows differ from their rolled-up signature
+   * (batches, newest ts_ms), or were never rolled up; every hour with batches when `force`.
+   */
+  async dirtyIngestHours(toS: number, force: boolean): Promise<number[]> {
+    const rows = await this.clickhouse.query<{ h: string }>(
+      `SELECT toUInt32(hour) AS h
+       FROM
+       (
+         SELECT toStartOfHour(event_time) AS hour, count() AS batches, max(ts_ms) AS newest
+         FROM ingest_batches WHERE event_time < toDateTime({to:UInt32}) GROUP BY hour
+       ) AS stored
+       ANY LEFT JOIN
+       (
+         SELECT hour, sum(batches) AS rolled, max(max_ts_ms) AS rolled_newest FROM ingest_health_hourly
+         WHERE (hour, version) IN (SELECT hour, max(version) FROM ingest_health_hourly GROUP BY hour)
+         GROUP BY hour
+       ) AS rolled USING (hour)
+       WHERE {force:UInt8} = 1 OR rolled != batches OR rolled_newest != newest
+       ORDER BY h`,
+      { to: toS, force: force ? 1 : 0 },
+    );
+    return rows.map((r) => Number(r.h));
+  }
+
+  /** The newest version in the ingestion health rollup (0 when empty). */
+  async ingestHealthVersion(): Promise<number> {
+    const [row] = await this.clickhouse.query<{ v: string }>(
+      'SELECT max(version) AS v FROM ingest_health_hourly',
+    );
+    return Number(row?.v ?? 0);
+  }
+
+  /** Rolls up `hours` of ingest_batches per topic under `version`, in one insert. */
+  rollUpIngestHours(hours: number[], version: number): Promise<void> {
+    return this.clickhouse.command(
+      `INSERT INTO ingest_health_hourly (hour, topic, batches, rows, invalid, insert_ms_sum, max_insert_ms, max_event_lag_ms,
+                                         max_ts_ms, version)
+       SELECT toStartOfHour(event_time) AS hour, topic, count(), sum(rows), sum(invalid), sum(insert_ms), max(insert_ms),
+              max(max_event_lag_ms), max(ts_ms), toUInt64({version:UInt64})
+       FROM ingest_batches
+       WHERE event_time >= toDateTime({from:UInt32}) AND event_time < toDateTime({to:UInt32})
+         AND has({hours:Array(UInt32)}, toUInt32(toStartOfHour(event_time)))
+       GROUP BY hour, topic`,
+      { from: Math.min(...hours), to: Math.max(...hours) + 3600, hours, version },
+    );
+  }
+
+  /**
    * The per-item rows of the month holding the day at `dayS`: that day's rows of `version`, the ledger's
    * current version for the month's other days. `version` must be new to the month (one per day
    * finalized), so that the rows of each rebuild are told apart until they merge.

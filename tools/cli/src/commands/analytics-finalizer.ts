@@ -12,6 +12,8 @@ export interface FinalizeOptions {
 }
 
 export interface FinalizeResult {
+  /** Hours of ingest_batches (store time) rolled up into ingest_health_hourly. */
+  ingestHours: number;
   /** The newest version written (each day finalized gets its own). */
   version: number;
   hours: number;
@@ -91,7 +93,32 @@ export async function finalize(repo: AnalyticsRepository, opts: FinalizeOptions)
     done += hours.length;
     opts.progress?.(done, dirty.size);
   }
+  const ingestHours = await rollUpIngestHealth(repo, fromS, toS, opts.force ?? false);
   // Spread-free maxima: years of hours would overflow Math.max's argument list.
   const newest = [...ledger.map((l) => l.hour), ...dirty].reduce((m, h) => Math.max(m, h), -1);
-  return { version, hours: dirty.size, days: days.size, watermark: newest < 0 ? 0 : newest + 3600 };
+  return {
+    version,
+    hours: dirty.size,
+    days: days.size,
+    ingestHours,
+    watermark: newest < 0 ? 0 : newest + 3600,
+  };
+}
+
+/**
+ * Ingestion health per hour of store time: the hours in [fromS, toS) whose batches changed since they
+ * were rolled up, in one insert under a new version. Batches are stored at the time they are logged, so
+ * an hour before `toS` rarely changes again.
+ */
+async function rollUpIngestHealth(
+  repo: AnalyticsRepository,
+  fromS: number,
+  toS: number,
+  force: boolean,
+): Promise<number> {
+  const hours = (await repo.dirtyIngestHours(toS, force)).filter((h) => h >= fromS);
+  if (hours.length) {
+    await repo.rollUpIngestHours(hours, Math.max((await repo.ingestHealthVersion()) + 1, Date.now()));
+  }
+  return hours.length;
 }
