@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .features import HISTORY_INPUTS, INPUT_NAMES, USER_INPUTS
+from .features import HISTORY_INPUTS, INPUT_NAMES, USER_INPUTS, feature_repo_record
 from .layers import ModelSchema, replace_prelu_for_serving
 from .models import CTRModel
 from .onnx_scorer import OnnxScorer  # noqa: F401  (re-exported: evaluate, pipeline, tests)
@@ -165,6 +165,15 @@ def quantize_int8(src: str | Path, dst: str | Path) -> Path:
     return Path(dst)
 
 
+def artifact_feature_spec(spec_json: dict[str, Any], signature: dict[str, Any]) -> dict[str, Any]:
+    """The artifact's feature_spec.json: the spec, its serving signature and the feature repository the model was
+    trained with (a tabular import reads CSV columns, not a repository, and records none)."""
+    doc = {**spec_json, "serving_signature": signature}
+    if spec_json.get("kind") != "tabular":
+        doc["feature_repo"] = feature_repo_record()
+    return doc
+
+
 def model_card(model: CTRModel, spec_json: dict[str, Any] | None, signature: dict[str, Any]) -> dict[str, Any]:
     return {
         "model_type": model.model_type,
@@ -173,5 +182,6 @@ def model_card(model: CTRModel, spec_json: dict[str, Any] | None, signature: dic
         "opset": OPSET,
         "signature": signature,
         "feature_spec_version": (spec_json or {}).get("version"),
+        "feature_repo": (spec_json or {}).get("feature_repo"),
         "folded_quadratic_rows": model.model_type == "qin",
     }

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from .feature_repo import load_feature_repo
+
 FNV_OFFSET = 0xCBF29CE484222325
 FNV_PRIME = 0x100000001B3
 MASK64 = 0xFFFFFFFFFFFFFFFF
@@ -25,6 +27,7 @@ TAG_SLOTS = 5
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_SPEC_PATH = REPO_ROOT / "libs" / "features" / "feature_spec.json"
+DEFAULT_FEATURE_REPO = REPO_ROOT / "feature-repos" / "demo"
 
 
 def fnv1a64(data: bytes) -> int:
@@ -144,6 +147,13 @@ def load_feature_spec(path: str | os.PathLike[str] | None = None) -> FeatureSpec
     p = Path(path or os.environ.get("MMCTR_FEATURE_SPEC") or DEFAULT_SPEC_PATH)
     with open(p, encoding="utf-8") as fh:
         return FeatureSpec.from_json(json.load(fh))
+
+
+def feature_repo_record(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """`{name, version, features}` of the repository the trainer runs with (FEATURE_REPO, default the demo's):
+    what an artifact records so the scorer can tell whether its running repository supplies every feature."""
+    repo = load_feature_repo(path or os.environ.get("FEATURE_REPO") or DEFAULT_FEATURE_REPO)
+    return {"name": repo.name, "version": repo.version, "features": [f["name"] for f in repo.features]}
 
 
 def with_overrides(spec: FeatureSpec, **changes: Any) -> FeatureSpec:

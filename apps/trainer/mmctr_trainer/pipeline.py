@@ -14,7 +14,15 @@ import numpy as np
 from .ch import ClickHouse
 from .config import TrainerConfig
 from .data_source import DataSource
-from .export import OnnxScorer, batch_graph_name, export_batch_onnx, export_onnx, model_card, quantize_int8
+from .export import (
+    OnnxScorer,
+    artifact_feature_spec,
+    batch_graph_name,
+    export_batch_onnx,
+    export_onnx,
+    model_card,
+    quantize_int8,
+)
 from .layers import ModelSchema
 from .metrics import auc
 from .registry import git_rev, new_version, register, registry_root, write_artifact
@@ -98,10 +106,9 @@ def train_export_register(
         )
         root = Path(out).resolve() if out else registry_root(registry)
         rev = git_rev()
-        card = model_card(res.model, spec_json, signature)
+        spec_doc = artifact_feature_spec(spec_json, signature)
+        card = model_card(res.model, spec_doc, signature)
         card.update({"version": version, "git_rev": rev, "data": data_range})
-        spec_doc = dict(spec_json)
-        spec_doc["serving_signature"] = signature
         folder = write_artifact(
             root,
             version,

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from mmctr_trainer import cli
+from mmctr_trainer.features import feature_repo_record
 from mmctr_trainer.registry import current, promote
 
 from .helpers import insert_demo
@@ -73,6 +74,8 @@ def test_train_cli_end_to_end(demo_db, spec_file, tmp_path, capsys):
     assert metrics["int8"]["test_auc_delta"] is not None
     spec = json.loads((f / "feature_spec.json").read_text())
     assert [i["name"] for i in spec["serving_signature"]["inputs"]][:2] == ["user_fields", "hist_ids"]
+    assert spec["feature_repo"] == feature_repo_record()  # the repository the trainer ran with
+    assert json.loads((f / "model.json").read_text())["feature_repo"] == spec["feature_repo"]
     rows = {r["version"]: r for r in current(ch)}
     assert rows[f.name]["status"] == "candidate" and rows[f.name]["model_type"] == "qin"
     # evaluate rebuilds the set and scores the test split with the registered ONNX artifact
