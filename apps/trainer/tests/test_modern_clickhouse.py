@@ -695,6 +695,7 @@ ROLLUP_VIEWS = [
     "daily_ctr_by_category",
     "ctr_by_item",
     "ingestion_health_hourly",
+    "score_calibration_fine",
 ]
 
 

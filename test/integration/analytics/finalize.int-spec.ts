@@ -108,6 +108,12 @@ const PAIRS: [string, string][] = [
     'SELECT * FROM daily_ctr_by_category_exact ORDER BY day, category',
   ],
   [
+    `SELECT model_version, bucket, impressions, clicks, round(predicted_ctr, 9) AS p, round(observed_ctr, 9) AS o
+     FROM score_calibration_fine ORDER BY model_version, bucket`,
+    `SELECT model_version, bucket, impressions, clicks, round(predicted_ctr, 9) AS p, round(observed_ctr, 9) AS o
+     FROM score_calibration_fine_exact ORDER BY model_version, bucket`,
+  ],
+  [
     'SELECT * FROM ingestion_health_hourly ORDER BY hour, topic',
     'SELECT * FROM ingestion_health_hourly_exact ORDER BY hour, topic',
   ],
