@@ -319,7 +319,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="mmctr-train", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
 
@@ -452,7 +452,11 @@ def main(argv: list[str] | None = None) -> int:
     p = _command(sub, "list", cmd_list, "list registered model versions")
     p.add_argument("--json", action="store_true")
 
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         return int(args.fn(args) or 0)
     except ConfigError as e:

@@ -289,8 +289,8 @@ class _Trainer:
             )
         else:
             self.log(
-                f"[train] stopped by the epoch cap at {last['epoch']} ({best}; {schedule.bad_epochs} epochs "
-                f"without improvement, patience {self.tp.patience})"
+                f"[train] stopped by the epoch cap at {last['epoch']} ({best}; epochs without improvement: "
+                f"{schedule.bad_epochs} of patience {self.tp.patience})"
             )
         return ending
 
