@@ -1,7 +1,6 @@
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
 import { MIGRATIONS_DIR, MigrationRunner, loadMigrations } from '@mmctr/clickhouse';
 import {
   FeatureStoreRepository,
@@ -11,7 +10,7 @@ import {
   parseFeatureRepo,
   type FeatureRepo,
 } from '@mmctr/feature-repo';
-import { register } from '../../../tools/cli/src/commands/features.command';
+import { runFeatures } from '../../../tools/cli/src/commands/features.testing';
 import { adminClickHouse, uniqueName } from '../../support/clients';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -257,24 +256,7 @@ describe('features apply on the local ClickHouse (18.16)', () => {
       ]);
     }
 
-    async function cli(...args: string[]): Promise<{ out: string; err: string; exitCode: number }> {
-      const program = new Command('mmctr').exitOverride();
-      register(program);
-      const out: string[] = [];
-      const err: string[] = [];
-      const log = jest.spyOn(console, 'log').mockImplementation((s: string) => void out.push(s));
-      const error = jest.spyOn(console, 'error').mockImplementation((s: string) => void err.push(s));
-      const before = process.exitCode;
-      process.exitCode = 0;
-      try {
-        await program.parseAsync(['node', 'mmctr', 'features', ...args]);
-        return { out: out.join('\n'), err: err.join('\n'), exitCode: Number(process.exitCode ?? 0) };
-      } finally {
-        process.exitCode = before;
-        log.mockRestore();
-        error.mockRestore();
-      }
-    }
+    const cli = runFeatures;
 
     it('names the registered models a change breaks and those it cannot check', async () => {
       const store = await freshStore();
