@@ -39,7 +39,7 @@ class TrainingParams:
     max_epochs: int = 10  # the epoch cap; the log says when it, not early stopping, ended training
     monitor: str = "auc-logloss"  # validation metric for checkpoints, early stopping and LR decay (MONITORS)
     patience: int = 2  # epochs without a better monitored value before early stopping
-    lr_decay_factor: float = 0.1  # lr x this after lr_patience epochs without improvement (1: constant lr)
+    lr_decay_factor: float = 0.5  # lr x this after lr_patience epochs without improvement (1: constant lr)
     lr_patience: int = 1
     min_lr: float = 1e-6  # the decay stops here
     calibration: str = "none"  # post-hoc, fitted on validation logits: none | temperature | platt

@@ -80,7 +80,7 @@ def test_the_config_checks_the_schedule_keys():
     with pytest.raises(ConfigError, match="patience must be at least 1"):
         TrainerConfig.from_json({"training": {"patience": 0}})
     tp = TrainerConfig.from_json({}).training
-    assert (tp.monitor, tp.calibration, tp.lr_decay_factor, tp.lr_patience) == ("auc-logloss", "none", 0.1, 1)
+    assert (tp.monitor, tp.calibration, tp.lr_decay_factor, tp.lr_patience) == ("auc-logloss", "none", 0.5, 1)
 
 
 @pytest.fixture(scope="module")
