@@ -133,6 +133,13 @@ describe('features apply on the local ClickHouse (18.16)', () => {
       `database ${store.database}: feature repository ad_platform ads-1 is already applied; nothing to do`,
     ]);
     expect(await ledger(store.database)).toEqual([{ name: 'ad_platform', version: 'ads-1' }]);
+
+    const edited = await applyRepository(store, adPlatform('ads-1', additive));
+    expect(edited.status).toBe('refused');
+    expect(edited.reasons).toEqual([
+      "version 'ads-1' is already applied with a different document: give the changed repository a new version",
+    ]);
+    expect(edited.executed).toEqual([]);
   });
 
   it('applies an additive change (new optional attribute, new event type): old rows read the default', async () => {
