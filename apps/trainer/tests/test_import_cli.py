@@ -122,3 +122,30 @@ def test_help_describes_every_import_flag_and_lists_the_shipped_configs(capsys):
     names = sorted(p.stem for p in CONFIG_DIR.glob("*.json"))
     assert f"({', '.join(names)}; default: default)" in text
     assert "{" + ",".join([*MODEL_PARAMS, "all"]) + "}" in text
+
+
+def test_a_calibrated_import_exports_the_calibrated_ctr(split_files, tmp_path):
+    from mmctr_trainer.export import OnnxScorer
+    from mmctr_trainer.metrics import logloss
+
+    raw = json.loads((CONFIG_DIR / "tiny.json").read_text(encoding="utf-8"))
+    raw["training"]["calibration"] = "platt"
+    config = tmp_path / "platt.json"
+    config.write_text(json.dumps(raw), encoding="utf-8")
+    reg = tmp_path / "reg"
+    argv = ["import", *_files_args(split_files), *FIELDS, "--model", "lr", "--config", str(config)]
+    assert cli.main([*argv, "--max-epochs", "2", "--registry", str(reg), "--no-register"]) == 0
+    artifact = next(reg.iterdir())
+    card = json.loads((artifact / "model.json").read_text())
+    metrics = json.loads((artifact / "metrics.json").read_text())
+    assert card["calibration"]["method"] == "platt" and card["calibration"]["scale"] == metrics["calibration"]["scale"]
+    # the graph computes the calibrated CTR: its test log-loss is the calibrated one, not the raw model's
+    files = {"train": split_files["train"], "val": split_files["valid"], "test": split_files["test"]}
+    data = TabularSet(files, "clicked", ["site", "app", "hour"], buckets=65536)
+    served = OnnxScorer(artifact / "model.onnx").predict(data, "test")
+    assert logloss(data.labels("test"), served) == pytest.approx(
+        metrics["calibration"]["calibrated"]["test_logloss"], abs=1e-5
+    )
+    assert (
+        metrics["calibration"]["calibrated"]["test_logloss"] != metrics["calibration"]["uncalibrated"]["test_logloss"]
+    )

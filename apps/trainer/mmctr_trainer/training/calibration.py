@@ -89,10 +89,12 @@ class Calibrated(nn.Module):
 
     def __init__(self, model: nn.Module, calibration: Calibration):
         super().__init__()
+        # own names, registered before the model: attributes the wrapper lacks are looked up on the model (LR has
+        # a `bias` of its own)
+        self.register_buffer("calibration_scale", torch.tensor(calibration.scale, dtype=torch.float32))
+        self.register_buffer("calibration_bias", torch.tensor(calibration.bias, dtype=torch.float32))
         self.model = model
         self.calibration = calibration
-        self.register_buffer("scale", torch.tensor(calibration.scale, dtype=torch.float32))
-        self.register_buffer("bias", torch.tensor(calibration.bias, dtype=torch.float32))
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -115,7 +117,7 @@ class Calibrated(nn.Module):
         return self
 
     def logits(self, *inputs: Tensor) -> Tensor:
-        return self.model.logits(*inputs) * self.scale + self.bias
+        return self.model.logits(*inputs) * self.calibration_scale + self.calibration_bias
 
     def forward(self, *inputs: Tensor) -> Tensor:
         return torch.sigmoid(self.logits(*inputs))
