@@ -23,7 +23,8 @@ export default async function globalSetup(): Promise<void> {
       );
     await new MigrationRunner(admin, config.CLICKHOUSE_DATABASE, loadMigrations(MIGRATIONS_DIR)).migrate();
     const store = new FeatureStoreRepository(admin, config.CLICKHOUSE_DATABASE);
-    const applied = await applyRepository(store, featureRepoFromConfig(config));
+    // The test database outlives repository edits: a changed repository replaces the one recorded.
+    const applied = await applyRepository(store, featureRepoFromConfig(config), { allowBreaking: true });
     if (applied.status === 'refused') {
       throw new Error(`feature repository not applied to the test database: ${applied.reasons.join('; ')}`);
     }
