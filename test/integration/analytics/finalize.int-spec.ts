@@ -252,7 +252,7 @@ describe('analytics rollups: exact under redelivery and any arrival order', () =
       batch(T0 + 120, 'items', 7, 1, 5, 100),
       batch(T0 + 5 * HOUR, 'events', 80, 0, 12, 2500),
     ];
-    await db.clickhouse.insert('ingest_batches', [...batches, batches[3]]);
+    await db.clickhouse.insert('ingest_batches', [...batches, batches[3]!]);
 
     // Before any finalize the views are all open tail, read at query time.
     await expectViewsEqualExact();

@@ -218,25 +218,21 @@ export class AnalyticsRepository {
        FROM (${labeled}) WHERE scored = 1 GROUP BY hour, model_version, bucket, bucket50`,
       params,
     );
-    await this.clickhouse.command(
-      `INSERT INTO ctr_hourly_by_model (hour, model_version, impressions, clicked, clicks, conversions, conversion_value, version)
-       SELECT hour, model_version, sum(impressions), sum(clicked), sum(clicks), sum(conversions), sum(conversion_value),
-              toUInt64({version:UInt64})
-       FROM ctr_hourly
-       WHERE hour >= toDateTime({from:UInt32}) AND hour < toDateTime({to:UInt32}) AND version = {version:UInt64}
-       GROUP BY hour, model_version`,
-      params,
-    );
-    // The same hours per item, for reads by item (sorted by item_id, hour).
-    await this.clickhouse.command(
-      `INSERT INTO ctr_hourly_by_item (hour, item_id, impressions, clicked, clicks, conversions, conversion_value, version)
-       SELECT hour, item_id, sum(impressions), sum(clicked), sum(clicks), sum(conversions), sum(conversion_value),
-              toUInt64({version:UInt64})
-       FROM ctr_hourly
-       WHERE hour >= toDateTime({from:UInt32}) AND hour < toDateTime({to:UInt32}) AND version = {version:UInt64}
-       GROUP BY hour, item_id`,
-      params,
-    );
+    // The same hours summed per model (CTR-over-time charts) and per item (sorted by item_id, hour).
+    for (const [table, key] of [
+      ['ctr_hourly_by_model', 'model_version'],
+      ['ctr_hourly_by_item', 'item_id'],
+    ] as const) {
+      await this.clickhouse.command(
+        `INSERT INTO ${table} (hour, ${key}, impressions, clicked, clicks, conversions, conversion_value, version)
+         SELECT hour, ${key}, sum(impressions), sum(clicked), sum(clicks), sum(conversions), sum(conversion_value),
+                toUInt64({version:UInt64})
+         FROM ctr_hourly
+         WHERE hour >= toDateTime({from:UInt32}) AND hour < toDateTime({to:UInt32}) AND version = {version:UInt64}
+         GROUP BY hour, ${key}`,
+        params,
+      );
+    }
     // The day's rows from its finalized hours: this run's version for the hours just written, the
     // ledger's current version for the others.
     await this.clickhouse.command(
