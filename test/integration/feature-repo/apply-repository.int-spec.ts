@@ -134,12 +134,20 @@ describe('features apply on the local ClickHouse (18.16)', () => {
     ]);
     expect(await ledger(store.database)).toEqual([{ name: 'ad_platform', version: 'ads-1' }]);
 
-    const edited = await applyRepository(store, adPlatform('ads-1', additive));
-    expect(edited.status).toBe('refused');
-    expect(edited.reasons).toEqual([
-      "version 'ads-1' is already applied with a different document: give the changed repository a new version",
+    const edited = adPlatform('ads-1', additive);
+    const refused = await applyRepository(store, edited);
+    expect(refused.status).toBe('refused');
+    expect(refused.reasons).toEqual([
+      "version 'ads-1' is already applied with a different document: give the changed repository a new " +
+        'version (--allow-breaking records it under the same one)',
     ]);
-    expect(edited.executed).toEqual([]);
+    expect(refused.executed).toEqual([]);
+    expect((await applyRepository(store, edited, { allowBreaking: true })).status).toBe('applied');
+    expect(await ledger(store.database)).toEqual([
+      { name: 'ad_platform', version: 'ads-1' },
+      { name: 'ad_platform', version: 'ads-1' },
+    ]);
+    expect((await applyRepository(store, edited)).status).toBe('up-to-date');
   });
 
   it('applies an additive change (new optional attribute, new event type): old rows read the default', async () => {

@@ -35,7 +35,10 @@ export interface StorePlan {
   /** Columns no statement fixes; apply refuses while any exists. */
   incompatible: string[];
   models: ModelImpact[];
-  /** Set when this version was applied with a different document. */
+  /**
+   * Set when this version was applied with a different document: apps that check the version cannot
+   * tell the two apart, so it is refused unless breaking changes are allowed.
+   */
   conflict?: string;
   upToDate: boolean;
 }
@@ -114,7 +117,7 @@ export async function planRepository(
     models,
     conflict:
       sameVersion && !sameDocument
-        ? `version '${repo.version}' is already applied with a different document: give the changed repository a new version`
+        ? `version '${repo.version}' is already applied with a different document: give the changed repository a new version (--allow-breaking records it under the same one)`
         : undefined,
     upToDate: sameDocument && plan.ddl.length === 0 && diff.retype.length === 0,
   };
@@ -123,7 +126,7 @@ export async function planRepository(
 /** Why `p` must not be applied; empty when it may. */
 export function refusals(p: StorePlan, allowBreaking: boolean): string[] {
   const out: string[] = [];
-  if (p.conflict) out.push(p.conflict);
+  if (p.conflict && !allowBreaking) out.push(p.conflict);
   if (p.incompatible.length > 0) {
     out.push(
       `${p.incompatible.length} incompatible column(s): change them by hand or declare matching types`,
@@ -155,7 +158,7 @@ export function formatStorePlan(p: StorePlan, allowBreaking: boolean): string {
     'registered models not checked',
     p.models.filter((m) => m.unknown).map((m) => `${m.version} (${m.status}): ${m.unknown}`),
   );
-  if (p.conflict) lines.push(`refused: ${p.conflict}`);
+  lines.push(...formatSection('ledger', p.conflict ? [p.conflict] : []));
   return lines.join('\n');
 }
 
@@ -193,7 +196,7 @@ export async function applyRepository(
     await store.run(sql);
     executed.push(sql);
   }
-  if (plan.applied?.version !== repo.version) {
+  if (plan.applied?.version !== repo.version || plan.conflict) {
     await store.record(repo);
     log(`recorded ${name} in ${store.database}.${LEDGER_TABLE}`);
   }
