@@ -29,6 +29,18 @@ export class RowBinaryWriter {
     this.buf = next;
   }
 
+  // A fixed-width number: `this.advanceTo(this.room(n).writeX(v, this.at))`. Buffer's writers
+  // range-check the value and return the offset after it.
+  private room(n: number): Buffer {
+    this.reserve(n);
+    return this.buf;
+  }
+
+  private advanceTo(at: number): this {
+    this.at = at;
+    return this;
+  }
+
   string(s: string): this {
     // Worst case: 3 bytes per UTF-16 unit, plus up to 5 bytes of length.
     this.reserve(s.length * 3 + 5);
@@ -60,31 +72,19 @@ export class RowBinaryWriter {
   }
 
   uint8(v: number): this {
-    this.reserve(1);
-    this.buf.writeUInt8(v, this.at);
-    this.at += 1;
-    return this;
+    return this.advanceTo(this.room(1).writeUInt8(v, this.at));
   }
 
   int8(v: number): this {
-    this.reserve(1);
-    this.buf.writeInt8(v, this.at);
-    this.at += 1;
-    return this;
+    return this.advanceTo(this.room(1).writeInt8(v, this.at));
   }
 
   uint16(v: number): this {
-    this.reserve(2);
-    this.buf.writeUInt16LE(v, this.at);
-    this.at += 2;
-    return this;
+    return this.advanceTo(this.room(2).writeUInt16LE(v, this.at));
   }
 
   uint32(v: number): this {
-    this.reserve(4);
-    this.buf.writeUInt32LE(v, this.at);
-    this.at += 4;
-    return this;
+    return this.advanceTo(this.room(4).writeUInt32LE(v, this.at));
   }
 
   /** A non-negative safe integer (ts_ms and the like). */
@@ -99,17 +99,11 @@ export class RowBinaryWriter {
   }
 
   int16(v: number): this {
-    this.reserve(2);
-    this.buf.writeInt16LE(v, this.at);
-    this.at += 2;
-    return this;
+    return this.advanceTo(this.room(2).writeInt16LE(v, this.at));
   }
 
   int32(v: number): this {
-    this.reserve(4);
-    this.buf.writeInt32LE(v, this.at);
-    this.at += 4;
-    return this;
+    return this.advanceTo(this.room(4).writeInt32LE(v, this.at));
   }
 
   /** A safe integer (the range a JSON number holds exactly). */
@@ -122,10 +116,7 @@ export class RowBinaryWriter {
   }
 
   float32(v: number): this {
-    this.reserve(4);
-    this.buf.writeFloatLE(v, this.at);
-    this.at += 4;
-    return this;
+    return this.advanceTo(this.room(4).writeFloatLE(v, this.at));
   }
 
   /** FixedString(n): the UTF-8 bytes, zero-padded to n; longer values do not fit. */
@@ -148,10 +139,7 @@ export class RowBinaryWriter {
   }
 
   float64(v: number): this {
-    this.reserve(8);
-    this.buf.writeDoubleLE(v, this.at);
-    this.at += 8;
-    return this;
+    return this.advanceTo(this.room(8).writeDoubleLE(v, this.at));
   }
 
   /** Array(Float32): LEB128 element count, then the values as little-endian float32. */
