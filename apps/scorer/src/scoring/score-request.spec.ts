@@ -193,7 +193,8 @@ describe('ScoreRequestValidator (ad platform repository)', () => {
     const strictDemo = JSON.parse(
       readFileSync(join(DEFAULT_FEATURE_REPO_PATH, 'repo.json'), 'utf8'),
     ) as typeof adsDoc;
-    Object.assign(strictDemo.context.attributes[2], { max_length: 2 }); // country: 2 < the contract's 8
+    const country = strictDemo.context.attributes.find((a) => a.name === 'country')!;
+    Object.assign(country, { max_length: 2 }); // stricter than the score log contract's 8
     const demoV = new ScoreRequestValidator(parseFeatureRepo(strictDemo), 10);
     expect(demoV.validate({ user_id: 'u', country: 'DEU', candidates: one })).toEqual({
       ok: false,
