@@ -6,8 +6,8 @@ import {
   TAG_SLOTS as SPEC_TAG_SLOTS,
   type FeatureSpec,
 } from '@mmctr/features';
-import type { ItemCache } from '../items/item-cache';
-import type { InputBuffers } from '../model/onnx-model';
+import type { EncodedColumns, ItemCache } from '../items/item-cache';
+import type { IdBuffer, InputBuffers } from '../model/onnx-model';
 import type { ScoreContext } from './score-request';
 
 // A plain local: an imported binding is a getter under CommonJS, too slow for the inner loops.
@@ -70,7 +70,6 @@ export class FeatureAssembler {
     const { L, D } = buf.dims;
     const cols = cache.columns(spec);
     const h = this.hasher;
-    const itemBuckets = spec.candidate_fields[0]!.buckets;
     let oov = 0;
 
     const userValues: Record<string, string | undefined> = {
@@ -84,6 +83,7 @@ export class FeatureAssembler {
       buf.userFields.set(i, h.bucket(f.name, userValues[f.name], f.buckets)),
     );
 
+    // Slots past the history (row -1 too) are all zeros, id included.
     const n = Math.min(L, input.historyIds.length);
     const boundaries = spec.history.age?.boundaries_ms;
     for (let i = 0; i < L; i++) {
@@ -91,21 +91,11 @@ export class FeatureAssembler {
         i,
         i < n && boundaries ? clickAgeBucket(input.tsMs, input.historyTsMs[i], boundaries) : 0,
       );
-      const t = i * TAG_SLOTS;
-      const m = i * D;
       const row = i < n ? input.historyRows[i]! : -1;
-      if (row >= 0) {
-        buf.histIds.set(i, cols.itemId[row]!);
-        buf.histCat.set(i, cols.category[row]!);
-        for (let k = 0; k < TAG_SLOTS; k++) buf.histTags.set(t + k, cols.tags[row * TAG_SLOTS + k]!);
-        copyVector(cache, row, buf.histMm, m, D);
-      } else {
-        if (i < n) oov++;
-        buf.histIds.set(i, i < n ? h.bucket('item_id', input.historyIds[i], itemBuckets) : 0);
-        buf.histCat.set(i, 0);
-        buf.histTags.fill(0, t, t + TAG_SLOTS);
-        buf.histMm.fill(0, m, m + D);
-      }
+      if (i < n && row < 0) oov++;
+      buf.histIds.set(i, i < n ? this.itemId(spec, cols, row, input.historyIds[i]) : 0);
+      buf.histCat.set(i, row >= 0 ? cols.category[row]! : 0);
+      copyTagsAndVector(cache, cols, row, buf.histTags, i * TAG_SLOTS, buf.histMm, i * D, D);
     }
     return oov;
   }
@@ -119,31 +109,48 @@ export class FeatureAssembler {
   ): number {
     const { C, D } = buf.dims;
     const cols = cache.columns(spec);
-    const h = this.hasher;
-    const itemBuckets = spec.candidate_fields[0]!.buckets;
     let oov = 0;
 
     for (let b = 0; b < input.candidateIds.length; b++) {
       const row = input.candidateRows[b]!;
       const f = b * C;
-      const t = b * TAG_SLOTS;
-      const m = b * D;
+      if (row < 0) oov++;
+      buf.candFields.set(f, this.itemId(spec, cols, row, input.candidateIds[b]));
+      buf.candFields.set(f + 1, row >= 0 ? cols.category[row]! : 0);
       buf.candFields.set(f + 2, this.positionId(spec, input.positions[b]!));
-      if (row >= 0) {
-        buf.candFields.set(f, cols.itemId[row]!);
-        buf.candFields.set(f + 1, cols.category[row]!);
-        for (let k = 0; k < TAG_SLOTS; k++) buf.candTags.set(t + k, cols.tags[row * TAG_SLOTS + k]!);
-        copyVector(cache, row, buf.candMm, m, D);
-      } else {
-        oov++;
-        buf.candFields.set(f, h.bucket('item_id', input.candidateIds[b], itemBuckets));
-        buf.candFields.set(f + 1, 0);
-        buf.candTags.fill(0, t, t + TAG_SLOTS);
-        buf.candMm.fill(0, m, m + D);
-      }
+      copyTagsAndVector(cache, cols, row, buf.candTags, b * TAG_SLOTS, buf.candMm, b * D, D);
     }
     return oov;
   }
+
+  /** The cached row's item id, or for an unknown item (row -1) its id hashed like the trainer's. */
+  private itemId(spec: FeatureSpec, cols: EncodedColumns, row: number, id: string | undefined): number {
+    if (row >= 0) return cols.itemId[row]!;
+    return this.hasher.bucket('item_id', id, spec.candidate_fields[0]!.buckets);
+  }
+}
+
+/**
+ * The item's tags into tags[t, t + TAG_SLOTS) and its fused vector into mm[m, m + D): the cached
+ * row's, or zeros for an unknown item (row -1).
+ */
+function copyTagsAndVector(
+  cache: ItemCache,
+  cols: EncodedColumns,
+  row: number,
+  tags: IdBuffer,
+  t: number,
+  mm: Float32Array,
+  m: number,
+  D: number,
+): void {
+  if (row < 0) {
+    tags.fill(0, t, t + TAG_SLOTS);
+    mm.fill(0, m, m + D);
+    return;
+  }
+  for (let k = 0; k < TAG_SLOTS; k++) tags.set(t + k, cols.tags[row * TAG_SLOTS + k]!);
+  copyVector(cache, row, mm, m, D);
 }
 
 /** The cached row's fused vector into dst[at, at + D): truncated or zero-padded to D; zeros if it has none. */
