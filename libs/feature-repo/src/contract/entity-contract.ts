@@ -5,11 +5,11 @@ import {
   compileField,
   fail,
   keyField,
-  readFields,
+  compileReader,
+  propertyCount,
   schemaVersionReason,
   unknownProperties,
   type ContractResult,
-  type NormalisedRecord,
 } from './record-fields';
 
 /** A compiled entity-snapshot contract: a parsed JSON value in, a normalised record or a reason out. */
@@ -35,13 +35,17 @@ export function compileEntityContract(repo: FeatureRepo, entityName: string): En
   const fields = [keyField(entity.key), compileField(TS_MS, 'field', 'ts_ms'), ...attrs];
   const known = new Set(['schema_version', entity.key, 'ts_ms', ...attrs.map((a) => a.name)]);
   const policy = repo.unknown_attributes;
+  const counts = new Int32Array(2);
+  const read = compileReader(fields, { schema_version: '1' }, counts);
   const check = (parsed: unknown): ContractResult => {
     const top = asObject(parsed, 'message');
     if (typeof top === 'string') return fail(top);
     const version = schemaVersionReason(top.schema_version);
     if (version !== undefined) return fail(version);
-    const out: NormalisedRecord = { schema_version: 1 };
-    const bad = readFields(fields, top, undefined, out) ?? unknownProperties(top, known, policy, out);
+    const out = read(top, undefined);
+    if (typeof out === 'string') return fail(out);
+    const bad =
+      counts[0]! + 1 === propertyCount(top) ? undefined : unknownProperties(top, known, policy, out);
     return bad === undefined ? { ok: true, value: out } : fail(bad);
   };
   return { entity, check };

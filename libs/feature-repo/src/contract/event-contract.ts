@@ -5,12 +5,13 @@ import {
   compileField,
   fail,
   keyField,
-  readFields,
+  compileReader,
+  propertyCount,
   schemaVersionReason,
   unknownProperties,
   type CompiledField,
+  type FieldReader,
   type ContractResult,
-  type NormalisedRecord,
 } from './record-fields';
 
 /** Names every behaviour event may carry besides its keys and attributes. */
@@ -24,7 +25,8 @@ const EVENT_ID = compileField(
 const EVENT_ID_PATTERN = /^[A-Za-z0-9_.:-]+$/;
 
 interface CompiledType {
-  readonly fields: readonly CompiledField[];
+  readonly read: FieldReader;
+  readonly counts: Int32Array;
   readonly known: ReadonlySet<string>;
   readonly nestable: ReadonlySet<string>;
 }
@@ -44,15 +46,19 @@ function compileType(repo: FeatureRepo, t: EventType): CompiledType {
   const attrs = (t.attributes ?? []).map((a) =>
     compileField(a, 'attribute', `event_types.${t.name}.attributes.${a.name}`, requestContext.has(a.name)),
   );
-  const fields = [TS_MS_FIELD, ...keys.map(keyField), ...attrs];
+  const fields: CompiledField[] = [TS_MS_FIELD, ...keys.map(keyField), ...attrs];
+  const counts = new Int32Array(2);
   return {
-    fields,
+    read: compileReader(fields, EVENT_HEAD, counts),
+    counts,
     known: new Set<string>([...EVENT_RESERVED, ...keys, ...attrs.map((a) => a.name)]),
     nestable: new Set(attrs.filter((a) => a.nestable).map((a) => a.name)),
   };
 }
 
 const TS_MS_FIELD = compileField(TS_MS, 'field', 'ts_ms');
+/** Checked by the dispatcher before the type's reader runs. */
+const EVENT_HEAD = { schema_version: '1', event_id: 'top.event_id', type: 'top.type' };
 
 /**
  * Compiles the repository's behaviour-event contract once; `check` then allocates only the record.
@@ -81,7 +87,7 @@ export function compileEventContract(repo: FeatureRepo): EventContract {
           ? "missing required field 'type'"
           : `unknown event type ${JSON.stringify(name)} (expected one of: ${expected})`,
       );
-    return checkType(t, top, name as string, id as string, policy);
+    return checkType(t, top, policy);
   };
   return { check, types: names };
 }
@@ -89,8 +95,6 @@ export function compileEventContract(repo: FeatureRepo): EventContract {
 function checkType(
   t: CompiledType,
   top: Record<string, unknown>,
-  type: string,
-  eventId: string,
   policy: FeatureRepo['unknown_attributes'],
 ): ContractResult {
   let nested: Record<string, unknown> | undefined;
@@ -99,11 +103,15 @@ function checkType(
     if (typeof c === 'string') return fail(c);
     nested = c;
   }
-  const out: NormalisedRecord = { schema_version: 1, event_id: eventId, type };
+  const out = t.read(top, nested);
+  if (typeof out === 'string') return fail(out);
+  // schema_version, event_id, type (all checked present) and context are the known names outside the fields.
+  const seen = t.counts[0]! + 3 + (nested === undefined ? 0 : 1);
   const bad =
-    readFields(t.fields, top, nested, out) ??
-    unknownProperties(top, t.known, policy, out) ??
+    (seen === propertyCount(top) ? undefined : unknownProperties(top, t.known, policy, out)) ??
     // Kept unknown context properties are not copied: they could shadow a top-level name.
-    (nested && unknownProperties(nested, t.nestable, policy, undefined, ' under context'));
+    (nested && t.counts[1] !== propertyCount(nested)
+      ? unknownProperties(nested, t.nestable, policy, undefined, ' under context')
+      : undefined);
   return bad === undefined ? { ok: true, value: out } : fail(bad);
 }

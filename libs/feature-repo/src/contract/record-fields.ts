@@ -49,39 +49,70 @@ export const keyField = (key: string): CompiledField =>
 
 type Json = Record<string, unknown>;
 
+/** Reads a message's fields into a record, or returns why it cannot; `counts` = [top-level, nested] fields seen. */
+export type FieldReader = (top: Json, nested: Json | undefined) => NormalisedRecord | string;
+
 const own = (o: Json, name: string): unknown =>
   Object.prototype.hasOwnProperty.call(o, name) ? o[name] : undefined;
 
+const lit = (s: string): string => JSON.stringify(s);
+
+/** Generated code reading field `i` into local `f<i>`. */
+function fieldCode(f: CompiledField, i: number): string {
+  const get = (o: string) => (f.inherited ? `own(${o}, ${lit(f.name)})` : `${o}[${lit(f.name)}]`);
+  const nested = f.nestable
+    ? `if (nested !== undefined && (w = ${get('nested')}) !== undefined) {
+        if (v !== undefined) return ${lit(`${f.label} is given both at the top level and under context`)};
+        counts[1]++; v = w;
+      }`
+    : '';
+  const missing = f.required ? `return ${lit(`missing required ${f.label}`)};` : `f${i} = fallbacks[${i}];`;
+  return `v = ${get('top')}; if (v !== undefined) counts[0]++;
+    ${nested}
+    let f${i};
+    if (v === undefined) { ${missing} }
+    else { r = checks[${i}](v); if (r !== undefined) return ${lit(`${f.label}: `)} + r; f${i} = v; }`;
+}
+
 /**
- * Reads `fields` from `top` (or, for nestable ones, from `nested`) into `out`: checked values, or the
- * fallback of a missing optional one. Returns the first reason a field is invalid.
+ * Compiles `fields` into one straight-line function (like ajv's generated validators): every field
+ * read, checked and defaulted in order, the record built as one object literal of a fixed shape,
+ * `head` (name -> JS expression over `top`) first. Field names are identifiers (the repository
+ * schema's name pattern), and every name in the code is a JSON string literal.
  */
-export function readFields(
+export function compileReader(
   fields: readonly CompiledField[],
-  top: Json,
-  nested: Json | undefined,
-  out: NormalisedRecord,
-): string | undefined {
-  for (let i = 0; i < fields.length; i++) {
-    const f = fields[i]!;
-    let v = f.inherited ? own(top, f.name) : top[f.name];
-    if (f.nestable && nested !== undefined) {
-      const n = f.inherited ? own(nested, f.name) : nested[f.name];
-      if (n !== undefined) {
-        if (v !== undefined) return `${f.label} is given both at the top level and under context`;
-        v = n;
-      }
-    }
-    if (v === undefined) {
-      if (f.required) return `missing required ${f.label}`;
-      out[f.name] = f.fallback;
-      continue;
-    }
-    const bad = f.check(v);
-    if (bad !== undefined) return `${f.label}: ${bad}`;
-    out[f.name] = v as AttributeValue;
-  }
-  return undefined;
+  head: Readonly<Record<string, string>>,
+  counts: Int32Array,
+): FieldReader {
+  const body = `return function read(top, nested) {
+    let v, w, r;
+    counts[0] = 0; counts[1] = 0;
+    ${fields.map(fieldCode).join('\n')}
+    return {
+      ${Object.entries(head)
+        .map(([k, expr]) => `${lit(k)}: ${expr},`)
+        .join('\n')}
+      ${fields.map((f, i) => `${lit(f.name)}: f${i},`).join('\n')}
+    };
+  };`;
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- generated from validated names only
+  const make = new Function('checks', 'fallbacks', 'own', 'counts', body) as (
+    ...args: unknown[]
+  ) => FieldReader;
+  return make(
+    fields.map((f) => f.check),
+    fields.map((f) => f.fallback),
+    own,
+    counts,
+  );
+}
+
+/** How many own enumerable properties `o` has (without allocating a key list). */
+export function propertyCount(o: Json): number {
+  let n = 0;
+  for (const _ in o) n++;
+  return n;
 }
 
 /**
