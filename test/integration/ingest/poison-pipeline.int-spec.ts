@@ -144,9 +144,12 @@ describe('ingest pipeline: rows ClickHouse refuses', () => {
   });
 
   it('stores a clean event flush in one insert and leaves nothing for the DLQ', async () => {
-    const events = makeEvents(`${names.prefix}ev-`, 2_000, 50, 3).map(
-      ({ context, ...e }) => ({ position: 0, value: 0, ...e, ...context }),
-    );
+    const events = makeEvents(`${names.prefix}ev-`, 2_000, 50, 3).map(({ context, ...e }) => ({
+      position: 0,
+      value: 0,
+      ...e,
+      ...context,
+    }));
     const result = await pipeline.storeEvents([chunk(names.env.KAFKA_TOPIC_EVENTS, 0, 0, events)]);
     expect(result).toMatchObject({ rows: 2_000, rejected: 0 });
     const [row] = await clickhouse.query<{ n: string }>(
