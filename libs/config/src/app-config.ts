@@ -16,6 +16,11 @@ export const configSchema = z.object({
   KAFKA_TOPIC_ITEMS: z.string().min(1).default(DEFAULT_TOPICS.items),
   KAFKA_TOPIC_DLQ: z.string().min(1).default(DEFAULT_TOPICS.dlq),
   KAFKA_TOPIC_SCORES: z.string().min(1).default(DEFAULT_TOPICS.scores),
+  /** Topic of a snapshot entity other than the item: `{table}` is replaced by the entity's table. */
+  KAFKA_TOPIC_ENTITY_PATTERN: z
+    .string()
+    .regex(/\{table\}/, 'must contain {table}')
+    .default('mmctr.{table}.v1'),
 
   CLICKHOUSE_URL: url(['http:', 'https:']),
   CLICKHOUSE_DATABASE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier'),

@@ -44,7 +44,7 @@ export interface IngestSchema {
 /** The topics ingest consumes for `repo`: the events topic and each snapshot entity's. */
 export const ingestTopics = (
   repo: FeatureRepo,
-  config: Pick<AppConfig, 'KAFKA_TOPIC_EVENTS' | 'KAFKA_TOPIC_ITEMS'>,
+  config: Pick<AppConfig, 'KAFKA_TOPIC_EVENTS' | 'KAFKA_TOPIC_ITEMS' | 'KAFKA_TOPIC_ENTITY_PATTERN'>,
 ) => [config.KAFKA_TOPIC_EVENTS, ...snapshotEntities(repo).map((e) => entityTopic(e, config))];
 
 /** The demo items table's content_hash: the item's content, as the online store and embedder key it. */
@@ -58,7 +58,10 @@ const CATALOGUE_COLUMNS = {
  */
 export async function loadIngestSchema(
   repo: FeatureRepo,
-  config: Pick<AppConfig, 'KAFKA_TOPIC_EVENTS' | 'KAFKA_TOPIC_ITEMS' | 'CLICKHOUSE_DATABASE'>,
+  config: Pick<
+    AppConfig,
+    'KAFKA_TOPIC_EVENTS' | 'KAFKA_TOPIC_ITEMS' | 'KAFKA_TOPIC_ENTITY_PATTERN' | 'CLICKHOUSE_DATABASE'
+  >,
   columns: (table: string) => Promise<readonly TableColumn[]>,
 ): Promise<IngestSchema> {
   const database = config.CLICKHOUSE_DATABASE;

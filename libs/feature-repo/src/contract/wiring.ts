@@ -6,13 +6,16 @@ import { findEntity } from './entity-contract';
 export const snapshotEntities = (repo: FeatureRepo): Entity[] =>
   repo.entities.filter((e) => e.updates === 'snapshot' && e.table !== undefined);
 
+export type TopicConfig = Pick<AppConfig, 'KAFKA_TOPIC_ITEMS' | 'KAFKA_TOPIC_ENTITY_PATTERN'>;
+
 /**
  * The Kafka topic of an entity's snapshots: the `item` entity keeps KAFKA_TOPIC_ITEMS (the demo
- * catalogue, mmctr.items.v1); every other one is `mmctr.<table>.v1`.
+ * catalogue, mmctr.items.v1); every other one is KAFKA_TOPIC_ENTITY_PATTERN with its table
+ * (`mmctr.<table>.v1`).
  */
-export function entityTopic(entity: Entity, config: Pick<AppConfig, 'KAFKA_TOPIC_ITEMS'>): string {
+export function entityTopic(entity: Entity, config: TopicConfig): string {
   if (entity.name === 'item') return config.KAFKA_TOPIC_ITEMS;
-  return `mmctr.${entity.table ?? entity.name}.v1`;
+  return config.KAFKA_TOPIC_ENTITY_PATTERN.replace('{table}', entity.table ?? entity.name);
 }
 
 /** A user-owned sequence as the online store keeps it: one list per owner key. */
