@@ -55,7 +55,7 @@ async function replicated(nodes: ClickHouseService[], db: string): Promise<void>
 
 /** Writes each table's rows twice: batches round-robin over `writers`, the second copy shifted by one. */
 async function writeTwice(writers: ClickHouseService[], db: string, store: StoreRows): Promise<void> {
-  for (const [table, rows] of Object.entries(store)) {
+  for (const [table, rows] of Object.entries(store) as [string, object[]][]) {
     for (const copy of [0, 1]) {
       for (let at = 0, batch = 0; at < rows.length; at += 200, batch++) {
         const writer = writers[(batch + copy) % writers.length]!;

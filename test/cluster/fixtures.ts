@@ -1,10 +1,7 @@
+type Row = Record<string, unknown>;
+
 /** Rows per table, every column present (the cluster's servers do not fill column DEFAULTs). */
-export interface StoreRows {
-  events: Record<string, unknown>[];
-  score_log: Record<string, unknown>[];
-  items: Record<string, unknown>[];
-  ingest_batches: Record<string, unknown>[];
-}
+export type StoreRows = Record<'events' | 'score_log' | 'items' | 'ingest_batches', Row[]>;
 
 /** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
 function random(seed: number): () => number {
@@ -22,7 +19,7 @@ const dateTime = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace
 const BASE_MS = Date.UTC(2026, 0, 5, 22, 0, 0); // spans midnight: two days, several hours
 const CATEGORIES = ['news', 'sport', 'tech'];
 
-function item(id: number, version: number): Record<string, unknown> {
+function item(id: number, version: number): Row {
   const ts = BASE_MS - 86_400_000 + version * 3_600_000;
   return {
     item_id: `it${id}`,
@@ -47,7 +44,7 @@ function event(
   itemId: string,
   position: number,
   value = 0,
-): Record<string, unknown> {
+): Row {
   return {
     event_id: id,
     type,
