@@ -3,6 +3,7 @@ import type { AppConfig } from '@mmctr/config';
 import type { BehaviourEvent, CatalogueItem } from '@mmctr/contracts';
 import { contentHash } from './content-hash';
 import { historyMember, itemOfMember, type HistoryEntry, type HistoryOptions } from './history';
+import { SlotBatch, groupBySlot } from './slot-batch';
 
 export interface OnlineStoreOptions extends HistoryOptions {
   /** Prefix of every key this store writes (REDIS_KEY_PREFIX), so deployments and tests can share a Redis. */
@@ -66,7 +67,7 @@ const field = (e: BehaviourRecord, name: string): string => (e as unknown as Rec
 // per-command cost, which dominated ingest's Redis time, flat). Each key is trimmed to the cap and
 // given the TTL. KEYS = history keys; ARGV[1] = cap, ARGV[2] = ttl seconds (0: none), then per key:
 // n, followed by n (score, member) pairs. ZADD takes at most 500 pairs per call (Lua's unpack limit).
-// Redis Cluster would need the keys of one call in one slot; this store targets a single primary.
+// On a Redis Cluster the keys of one call share a hash slot (see sendLists).
 const RECORD_BEHAVIOUR_LUA = `
 local cap = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
@@ -93,19 +94,9 @@ return #KEYS
 const USERS_PER_CALL = 500;
 const PAIRS_PER_CALL = 10_000;
 
-type PipelineResult = [Error | null, unknown][] | null;
-
 type RecordBehaviourPipeline = ReturnType<Redis['pipeline']> & {
   mmctrRecordBehaviour(...args: (string | number)[]): RecordBehaviourPipeline;
 };
-
-function throwOnError(results: PipelineResult): unknown[] {
-  if (!results) throw new Error('redis pipeline was discarded');
-  return results.map(([err, value]) => {
-    if (err) throw err;
-    return value;
-  });
-}
 
 export function itemFeatures(item: CatalogueItem): ItemFeatures {
   return {
@@ -178,28 +169,34 @@ export class OnlineStore {
   }
 
   private async sendLists(byKey: Map<string, (string | number)[]>): Promise<void> {
-    const pipeline = this.redis.pipeline() as RecordBehaviourPipeline;
+    const batch = new SlotBatch<RecordBehaviourPipeline>(this.redis);
     let keys: string[] = [];
     let argv: (string | number)[] = [];
     const send = () => {
       // numkeys first, as ioredis expects for a command defined without a fixed key count.
-      pipeline.mmctrRecordBehaviour(keys.length, ...keys, this.opts.cap, this.opts.historyTtlS, ...argv);
+      batch
+        .on(keys[0]!)
+        .mmctrRecordBehaviour(keys.length, ...keys, this.opts.cap, this.opts.historyTtlS, ...argv);
       keys = [];
       argv = [];
     };
-    for (const [key, pairs] of byKey) {
-      // A very active user's pairs may span calls: each call trims to the cap, which converges to the
-      // same list because entries trimmed away can never rank among the newest `cap` again.
-      for (let at = 0; at < pairs.length; at += 2 * PAIRS_PER_CALL) {
-        const part = pairs.slice(at, at + 2 * PAIRS_PER_CALL);
-        keys.push(key);
-        argv.push(part.length / 2);
-        for (const a of part) argv.push(a);
-        if (keys.length >= USERS_PER_CALL || argv.length >= 2 * PAIRS_PER_CALL) send();
+    // A Redis Cluster refuses a script whose keys span hash slots: each call takes one slot's keys (a
+    // single server has one group, all keys).
+    for (const group of groupBySlot(this.redis, byKey)) {
+      for (const [key, pairs] of group) {
+        // A very active user's pairs may span calls: each call trims to the cap, which converges to the
+        // same list because entries trimmed away can never rank among the newest `cap` again.
+        for (let at = 0; at < pairs.length; at += 2 * PAIRS_PER_CALL) {
+          const part = pairs.slice(at, at + 2 * PAIRS_PER_CALL);
+          keys.push(key);
+          argv.push(part.length / 2);
+          for (const a of part) argv.push(a);
+          if (keys.length >= USERS_PER_CALL || argv.length >= 2 * PAIRS_PER_CALL) send();
+        }
       }
+      if (keys.length > 0) send();
     }
-    if (keys.length > 0) send();
-    throwOnError(await pipeline.exec());
+    await batch.exec();
   }
 
   /**
@@ -213,15 +210,18 @@ export class OnlineStore {
     records: readonly Readonly<Record<string, unknown>>[],
   ): Promise<void> {
     if (records.length === 0) return;
-    const pipeline = this.redis.pipeline() as ReturnType<Redis['pipeline']> & {
-      mmctrUpsertEntity(key: string, ...args: (string | number)[]): unknown;
-    };
+    const batch = new SlotBatch<
+      ReturnType<Redis['pipeline']> & {
+        mmctrUpsertEntity(key: string, ...args: (string | number)[]): unknown;
+      }
+    >(this.redis);
     for (const r of records) {
       const args: (string | number)[] = [r.ts_ms as number, 'ts_ms', r.ts_ms as number];
       for (const a of attributes) args.push(a, JSON.stringify(r[a]));
-      pipeline.mmctrUpsertEntity(this.entityKey(entity, r[key] as string), ...args);
+      const hash = this.entityKey(entity, r[key] as string);
+      batch.on(hash).mmctrUpsertEntity(hash, ...args);
     }
-    throwOnError(await pipeline.exec());
+    await batch.exec();
   }
 
   /** The user's most recent behaviour, newest first (at most `limit`, at most the cap). */
@@ -247,9 +247,12 @@ export class OnlineStore {
     }
     if (newest.size === 0) return [];
     const list = [...newest.values()];
-    const pipeline = this.redis.pipeline();
-    for (const item of list) pipeline.hmget(this.itemKey(item.item_id), 'ts_ms', 'content_hash');
-    const stored = throwOnError(await pipeline.exec()) as [string | null, string | null][];
+    const batch = new SlotBatch(this.redis);
+    for (const item of list) {
+      const hash = this.itemKey(item.item_id);
+      batch.on(hash).hmget(hash, 'ts_ms', 'content_hash');
+    }
+    const stored = (await batch.exec()) as [string | null, string | null][];
     const out: ItemUpsert[] = [];
     list.forEach((item, i) => {
       const [ts, hash] = stored[i]!;
@@ -263,32 +266,35 @@ export class OnlineStore {
   /** Stores item versions (a stored newer version is kept). One round trip. */
   async writeItems(upserts: readonly ItemUpsert[]): Promise<void> {
     if (upserts.length === 0) return;
-    const pipeline = this.redis.pipeline() as ReturnType<Redis['pipeline']> & {
-      mmctrUpsertItem(key: string, ...args: (string | number)[]): unknown;
-    };
+    const batch = new SlotBatch<
+      ReturnType<Redis['pipeline']> & { mmctrUpsertItem(key: string, ...args: (string | number)[]): unknown }
+    >(this.redis);
     for (const { features: f } of upserts) {
-      pipeline.mmctrUpsertItem(
-        this.itemKey(f.item_id),
-        f.ts_ms,
-        'item_id',
-        f.item_id,
-        'ts_ms',
-        f.ts_ms,
-        'title',
-        f.title,
-        'description',
-        f.description,
-        'category',
-        f.category,
-        'tags',
-        JSON.stringify(f.tags),
-        'image',
-        f.image,
-        'content_hash',
-        f.content_hash,
-      );
+      const hash = this.itemKey(f.item_id);
+      batch
+        .on(hash)
+        .mmctrUpsertItem(
+          hash,
+          f.ts_ms,
+          'item_id',
+          f.item_id,
+          'ts_ms',
+          f.ts_ms,
+          'title',
+          f.title,
+          'description',
+          f.description,
+          'category',
+          f.category,
+          'tags',
+          JSON.stringify(f.tags),
+          'image',
+          f.image,
+          'content_hash',
+          f.content_hash,
+        );
     }
-    throwOnError(await pipeline.exec());
+    await batch.exec();
   }
 
   /**
@@ -309,9 +315,9 @@ export class OnlineStore {
   /** Features of each id, in order (null where unknown). One round trip. */
   async getItems(ids: readonly string[]): Promise<(ItemFeatures | null)[]> {
     if (ids.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hgetall(this.itemKey(id));
-    const rows = throwOnError(await pipeline.exec()) as Record<string, string>[];
+    const batch = new SlotBatch(this.redis);
+    for (const id of ids) batch.on(this.itemKey(id)).hgetall(this.itemKey(id));
+    const rows = (await batch.exec()) as Record<string, string>[];
     return rows.map((h) =>
       h && h.item_id !== undefined
         ? {
