@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '@mmctr/config';
 import type { DependencyCheck } from '@mmctr/observability';
-import { OnlineStore, redisHealth } from '@mmctr/online-store';
+import { OnlineStore, SlotBatch, redisHealth } from '@mmctr/online-store';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
 import { SCORER_REDIS } from '../redis/redis.module';
 
@@ -55,18 +55,16 @@ export class ItemOnlineRepository {
   /** Features of each id in order (null where Redis knows nothing). One round trip. */
   async fetch(ids: readonly string[]): Promise<(OnlineItem | null)[]> {
     if (ids.length === 0) return [];
-    const pipeline = this.redis.pipeline();
+    // One pipeline per hash slot on a Redis Cluster; one pipeline on a single server.
+    const batch = new SlotBatch(this.redis);
     for (const id of ids) {
-      pipeline.hmget(this.store.itemKey(id), 'item_id', 'category', 'tags', 'ts_ms');
-      pipeline.hgetBuffer(this.vectorKey(id), 'v');
+      batch.on(this.store.itemKey(id)).hmget(this.store.itemKey(id), 'item_id', 'category', 'tags', 'ts_ms');
+      batch.on(this.vectorKey(id)).hgetBuffer(this.vectorKey(id), 'v');
     }
-    const results = await pipeline.exec();
-    if (!results) throw new Error('redis pipeline was discarded');
+    const results = await batch.exec();
     return ids.map((id, i) => {
-      const [hErr, h] = results[2 * i]!;
-      const [vErr, v] = results[2 * i + 1]!;
-      if (hErr) throw hErr;
-      if (vErr) throw vErr;
+      const h = results[2 * i];
+      const v = results[2 * i + 1];
       const [itemId, category, tags, ts] = h as (string | null)[];
       const vector = decodeVector(v as Buffer | null);
       if (itemId == null && !vector) return null;
