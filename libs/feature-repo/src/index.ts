@@ -72,4 +72,10 @@ export {
   type ApplyStatus,
   type StorePlan,
 } from './storage/apply';
+export {
+  assertRunningRepositoryApplied,
+  runningRepoPath,
+  repositoryAppliedCheck,
+  REPOSITORY_APPLIED,
+} from './storage/applied-check';
 export * from './contract';

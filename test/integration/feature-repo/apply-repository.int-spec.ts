@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MIGRATIONS_DIR, MigrationRunner, loadMigrations } from '@mmctr/clickhouse';
@@ -7,40 +7,14 @@ import {
   applyRepository,
   assertRepositoryApplied,
   loadFeatureRepo,
-  parseFeatureRepo,
-  type FeatureRepo,
 } from '@mmctr/feature-repo';
 import { runFeatures } from '../../../tools/cli/src/commands/features.testing';
 import { adminClickHouse, uniqueName } from '../../support/clients';
+import { AD_PLATFORM, adPlatform, additive, type RepoDoc } from '../../support/feature-repo/ad-platform';
 
 const ROOT = join(__dirname, '..', '..', '..');
-const AD_PLATFORM = join(ROOT, 'feature-repos', 'ad-platform');
 
-type Doc = {
-  version: string;
-  entities: { name: string; attributes?: { name: string; type: string }[] }[];
-  event_types: { name: string; entities: string[]; attributes?: Record<string, unknown>[] }[];
-  features: { name: string; vocabulary?: string[] }[];
-};
-
-/** The ad-platform repository edited by `edit`, under a new version. */
-function adPlatform(version: string, edit: (doc: Doc) => void): FeatureRepo {
-  const doc = JSON.parse(readFileSync(join(AD_PLATFORM, 'repo.json'), 'utf8')) as Doc;
-  doc.version = version;
-  edit(doc);
-  return parseFeatureRepo(doc, version);
-}
-
-const additive = (doc: Doc): void => {
-  doc.event_types[0]!.attributes!.push({ name: 'placement_id', type: 'string', default: 'none' });
-  doc.event_types.push({
-    name: 'video_view',
-    entities: ['user', 'ad'],
-    attributes: [{ name: 'watch_ms', type: 'int', default: 0 }],
-  });
-};
-
-const breaking = (doc: Doc): void => {
+const breaking = (doc: RepoDoc): void => {
   const user = doc.entities.find((e) => e.name === 'user')!;
   user.attributes = user.attributes!.filter((a) => a.name !== 'gender');
   doc.features = doc.features.filter((f) => f.name !== 'gender');
@@ -86,7 +60,7 @@ describe('features apply on the local ClickHouse (18.16)', () => {
   it('creates the ad-platform tables in an empty database, records the version, and a second apply is a no-op', async () => {
     const store = await freshStore();
     await expect(assertRepositoryApplied(store, adRepo, 'feature-repos/ad-platform')).rejects.toThrow(
-      `feature repository ads-1 is not applied to database ${store.database}: ` +
+      `feature repository ad_platform ads-1 is not applied to database ${store.database}: ` +
         'run mmctr features apply feature-repos/ad-platform',
     );
     const lines: string[] = [];

@@ -1,7 +1,8 @@
 import { Module } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '@mmctr/config';
-import { FEATURE_REPO, type FeatureRepo } from '@mmctr/feature-repo';
+import { ClickHouseService } from '@mmctr/clickhouse';
+import { FEATURE_REPO, assertRunningRepositoryApplied, type FeatureRepo } from '@mmctr/feature-repo';
 import { createKafka } from '@mmctr/kafka';
 import { ItemEmbeddingQueue, createRedis, onlineStoreFromConfig } from '@mmctr/online-store';
 import { DeadLetterRepository } from './dead-letter.repository';
@@ -31,11 +32,20 @@ import { EMBEDDING_QUEUE, INGEST_SCHEMA, KAFKA, ONLINE_STORE, REDIS } from './to
         new ItemEmbeddingQueue(redis.duplicate(), { name: c.EMBEDDINGS_QUEUE, prefix: c.BULLMQ_PREFIX }),
     },
     {
-      // Contracts and row encoders, compiled once from the repository and the tables' columns.
+      // Contracts and row encoders, compiled once from the repository and the tables' columns. A missing
+      // column fails first (it names the column); then the ledger must record the running version.
       provide: INGEST_SCHEMA,
-      inject: [FEATURE_REPO, APP_CONFIG, IngestRepository],
-      useFactory: (repo: FeatureRepo, c: AppConfig, tables: IngestRepository) =>
-        loadIngestSchema(repo, c, (table) => tables.columns(table)),
+      inject: [FEATURE_REPO, APP_CONFIG, IngestRepository, ClickHouseService],
+      useFactory: async (
+        repo: FeatureRepo,
+        c: AppConfig,
+        tables: IngestRepository,
+        ch: ClickHouseService,
+      ) => {
+        const schema = await loadIngestSchema(repo, c, (table) => tables.columns(table));
+        await assertRunningRepositoryApplied(ch, c, repo);
+        return schema;
+      },
     },
     FlowControl,
     IngestRepository,

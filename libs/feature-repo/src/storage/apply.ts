@@ -214,10 +214,10 @@ export async function assertRepositoryApplied(
   path = '<repository path>',
 ): Promise<void> {
   const applied = await store.appliedVersions(repo.name);
-  if (!applied.some((a) => a.version === repo.version)) {
-    throw new Error(
-      `feature repository ${repo.version} is not applied to database ${store.database}: ` +
-        `run mmctr features apply ${path}`,
-    );
-  }
+  if (applied.some((a) => a.version === repo.version)) return;
+  const last = applied.at(-1);
+  throw new Error(
+    `feature repository ${repo.name} ${repo.version} is not applied to database ${store.database}` +
+      `${last ? ` (last applied: ${last.version})` : ''}: run mmctr features apply ${path}`,
+  );
 }
