@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import type Redis from 'ioredis';
 import type { Admin } from 'kafkajs';
@@ -21,6 +21,7 @@ export class PipelineStateRepository implements OnApplicationShutdown {
   private adminConnected: Promise<void> | null = null;
   private readonly queue: Queue;
   private readonly redis: Redis;
+  private readonly logger = new Logger(PipelineStateRepository.name);
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     this.admin = createKafka(config).admin();
@@ -28,6 +29,9 @@ export class PipelineStateRepository implements OnApplicationShutdown {
     const { name, prefix } = embeddingQueueRef(config);
     this.redis = createBullRedis(config, { blocking: false });
     this.queue = new Queue(name, { connection: this.redis, prefix });
+    // BullMQ re-emits its connection's errors on the queue ("Connection is closed" when shutdown overtakes
+    // its connect); unlistened, Node throws them. A failed depth read reports itself on the next sample.
+    this.queue.on('error', (err) => this.logger.warn(`embeddings queue: ${err.message}`));
   }
 
   /** Messages the ingest consumer group has not committed yet, summed over its topics' partitions. */
