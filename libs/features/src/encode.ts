@@ -1,225 +1,163 @@
-// Raw values -> the int64 ids and float32 vectors the exported models take (serving signature:
-// user_fields [1,U], hist_ids [1,L], hist_tags [1,L,5], hist_cat [1,L], hist_mm [1,L,D],
-// hist_age [1,L] (fs-2 on), cand_fields [B,C], cand_tags [B,5], cand_mm [B,D]).
-// Mirrors mmctr_trainer/features.py.
-import { bucket } from './hash';
-import { FeatureSpec, FieldSpec, TAG_SLOTS } from './spec';
+// Raw values -> the model inputs of a repository's layout (libs/feature-repo modelLayout): one row of
+// user_* and of each sequence's inputs per request, one cand_* row per candidate. Mirrors the trainer's
+// encoders (mmctr_trainer); both are checked against golden/encode-vectors.json.
+import { modelLayout, type FeatureRepo, type InputGroup, type ModelLayout } from '@mmctr/feature-repo';
+import { Hasher } from './hash-cache';
+import {
+  attributeDefault,
+  categoricalEncoder,
+  clickAgeBucket,
+  multiEncoder,
+  numericEncoder,
+  splitSource,
+  writeVector,
+  type RawValue,
+} from './slots';
 
-export interface RawItem {
-  item_id: string;
-  category?: string | null;
-  tags?: readonly string[] | null;
-  /** Fused multimodal vector; zeros when absent, truncated or zero-padded to the spec's dim. */
-  mm?: ArrayLike<number> | null;
+export type RawRecord = Readonly<Record<string, RawValue>>;
+
+/** The raw values one side of a row reads. */
+export interface RawSide {
+  /** Entity rows by entity name (the side's own entity and those joined to it), key attribute included. */
+  entities?: Readonly<Record<string, RawRecord | undefined>>;
+  /** Embedding vectors by embedding name. */
+  vectors?: Readonly<Record<string, ArrayLike<number> | null | undefined>>;
+  /** Context attributes: the request's (scope request) or the candidate's (scope candidate). */
+  context?: RawRecord;
 }
 
-export interface RawHistoryItem extends RawItem {
-  /** When the user clicked it (ms since epoch); absent = unknown, age bucket 0. */
+export interface RawHistoryEntry extends RawSide {
+  /** When the event happened (ms since epoch); absent = unknown, age bucket 0. */
   ts_ms?: number | null;
 }
 
-export interface RawUser {
-  user_id: string;
-  device?: string | null;
-  placement?: string | null;
-  country?: string | null;
-  /** Request time (ms since epoch, UTC): gives hour_of_day and the history ages. */
+export interface RawRequest extends RawSide {
+  /** Request time (ms since epoch, UTC): `context.ts_ms` and the sequences' ages. */
   ts_ms: number;
-  /** Clicked items, newest first; only the first history.length are used. */
-  history?: readonly RawHistoryItem[];
+  /** Each sequence's entries by sequence name, newest first; only the first `length` are used. */
+  sequences?: Readonly<Record<string, readonly RawHistoryEntry[] | undefined>>;
 }
 
-export interface RawCandidate extends RawItem {
-  position?: number | null;
+export type RawCandidate = RawSide;
+
+/** Model inputs by name (layout.inputs): int64 ids or float32 values, row-major. */
+export type EncodedInputs = Record<string, BigInt64Array | Float32Array>;
+
+/** One row of a group's four inputs. */
+interface GroupRow {
+  cat: BigInt64Array;
+  num: Float32Array;
+  multi: BigInt64Array;
+  vec: Float32Array;
 }
 
-export interface EncodedUser {
-  userFields: BigInt64Array; // [1, U]
-  histIds: BigInt64Array; // [1, L]
-  histTags: BigInt64Array; // [1, L, 5]
-  histCat: BigInt64Array; // [1, L]
-  histMm: Float32Array; // [1, L, D]
-  histAge: BigInt64Array; // [1, L]; all 0 when the spec has no history.age
+/** Reads a slot's raw value from one side (the request's context also answers `ts_ms`). */
+function reader(source: string): (side: RawSide) => RawValue {
+  const [ns, attr] = splitSource(source);
+  if (ns === 'context') return (side) => side.context?.[attr];
+  return (side) => side.entities?.[ns]?.[attr];
 }
 
-export interface EncodedCandidates {
-  batch: number;
-  candFields: BigInt64Array; // [B, C]
-  candTags: BigInt64Array; // [B, 5]
-  candMm: Float32Array; // [B, D]
-}
+/** Writes one row of an input group (user, a sequence entry or a candidate) from raw values. */
+class GroupEncoder {
+  readonly width: Record<keyof GroupRow, number>;
+  private readonly writers: ((side: RawSide, row: GroupRow, r: number) => void)[] = [];
 
-/** Memoises bucket() per field and value: values repeat a lot in a request. */
-export class Hasher {
-  private readonly cache = new Map<string, number>();
-  constructor(private readonly maxEntries = 200_000) {}
-
-  bucket(field: string, value: string | null | undefined, buckets: number): number {
-    if (value === undefined || value === null || value === '') return 0;
-    const key = `${buckets}\x1f${field}\x1f${value}`;
-    let v = this.cache.get(key);
-    if (v === undefined) {
-      v = bucket(field, value, buckets);
-      if (this.cache.size >= this.maxEntries) this.cache.clear();
-      this.cache.set(key, v);
+  constructor(group: InputGroup, repo: FeatureRepo, hasher: Hasher) {
+    const nCat = group.categorical.length;
+    const nNum = group.numeric.length;
+    const wMulti = group.multi_categorical.reduce((n, s) => n + s.max_length, 0);
+    const wVec = group.vector.reduce((n, s) => n + s.width, 0);
+    this.width = { cat: nCat, num: nNum, multi: wMulti, vec: wVec };
+    group.categorical.forEach((s, i) => {
+      const read = reader(s.source);
+      const enc = categoricalEncoder(s, hasher);
+      this.writers.push((side, row, r) => (row.cat[r * nCat + i] = BigInt(enc(read(side)))));
+    });
+    group.numeric.forEach((s, i) => {
+      const read = reader(s.source);
+      const enc = numericEncoder(s, attributeDefault(repo, s.source));
+      this.writers.push((side, row, r) => (row.num[r * nNum + i] = enc(read(side))));
+    });
+    for (const s of group.multi_categorical) {
+      const read = reader(s.source);
+      const enc = multiEncoder(s, hasher);
+      this.writers.push((side, row, r) =>
+        enc(read(side), { set: (i, id) => (row.multi[i] = BigInt(id)) }, r * wMulti + s.offset),
+      );
     }
-    return v;
+    for (const s of group.vector)
+      this.writers.push((side, row, r) =>
+        writeVector(side.vectors?.[s.embedding], row.vec, r * wVec + s.offset, s.width),
+      );
   }
-}
 
-const defaultHasher = new Hasher();
+  alloc(rows: number): GroupRow {
+    const w = this.width;
+    return {
+      cat: new BigInt64Array(rows * w.cat),
+      num: new Float32Array(rows * w.num),
+      multi: new BigInt64Array(rows * w.multi),
+      vec: new Float32Array(rows * w.vec),
+    };
+  }
 
-function field(fields: FieldSpec[], name: string): FieldSpec {
-  const f = fields.find((x) => x.name === name);
-  if (!f) throw new Error(`feature spec has no field ${name}`);
-  return f;
-}
+  write(side: RawSide, row: GroupRow, r: number): void {
+    for (const w of this.writers) w(side, row, r);
+  }
 
-export function hourOfDay(tsMs: number): string {
-  return String(Math.floor(tsMs / 3_600_000) % 24);
-}
-
-export function positionValue(position: number | null | undefined, clip?: [number, number]): string {
-  if (position === undefined || position === null || !Number.isFinite(position)) return '';
-  let p = Math.trunc(position);
-  if (clip) p = Math.min(Math.max(p, clip[0]), clip[1]);
-  return String(p);
+  /** The group's rows under its input names (only the inputs the layout has). */
+  named(prefix: string, row: GroupRow, out: EncodedInputs): void {
+    for (const k of ['cat', 'num', 'multi', 'vec'] as const) if (this.width[k] > 0) out[`${prefix}_${k}`] = row[k];
+  }
 }
 
 /**
- * History age bucket: 1 + (number of boundaries <= max(0, ageMs)), so a click in the future is 1
- * and an age equal to a boundary falls in the bucket above it. NaN (unknown click time) is 0.
+ * The encoders of one repository's layout. encodeRequest gives the per-request inputs (user_* and every
+ * sequence's, batch 1), encodeCandidates the cand_* rows.
  */
-export function ageBucket(ageMs: number, boundaries: readonly number[]): number {
-  if (Number.isNaN(ageMs)) return 0;
-  const age = Math.max(0, ageMs);
-  let lo = 0;
-  let hi = boundaries.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (boundaries[mid]! <= age) lo = mid + 1;
-    else hi = mid;
+export class LayoutEncoder {
+  readonly layout: ModelLayout;
+  private readonly user: GroupEncoder;
+  private readonly candidate: GroupEncoder;
+  private readonly sequences: { name: string; length: number; age?: number[]; enc: GroupEncoder }[];
+
+  constructor(repo: FeatureRepo, hasher = new Hasher()) {
+    this.layout = modelLayout(repo);
+    this.user = new GroupEncoder(this.layout.user, repo, hasher);
+    this.candidate = new GroupEncoder(this.layout.candidate, repo, hasher);
+    this.sequences = this.layout.sequences.map((s) => ({
+      name: s.name,
+      length: s.length,
+      ...(s.age ? { age: s.age.boundaries_ms } : {}),
+      enc: new GroupEncoder(s, repo, hasher),
+    }));
   }
-  return 1 + lo;
-}
 
-/** Age bucket of a click at clickTsMs for a request at requestTsMs; 0 for an unknown click time. */
-export function clickAgeBucket(
-  requestTsMs: number,
-  clickTsMs: number | null | undefined,
-  boundaries: readonly number[],
-): number {
-  if (clickTsMs === undefined || clickTsMs === null || !Number.isFinite(clickTsMs)) return 0;
-  return ageBucket(requestTsMs - clickTsMs, boundaries);
-}
-
-function writeTags(
-  spec: FeatureSpec,
-  tags: readonly string[] | null | undefined,
-  out: BigInt64Array,
-  offset: number,
-  h: Hasher,
-): void {
-  let k = 0;
-  for (const t of tags ?? []) {
-    if (k >= TAG_SLOTS) break;
-    if (!t) continue;
-    out[offset + k] = BigInt(h.bucket(spec.tags.field, t, spec.tags.buckets));
-    k++;
+  encodeRequest(req: RawRequest): EncodedInputs {
+    const out: EncodedInputs = {};
+    const user = this.user.alloc(1);
+    this.user.write({ ...req, context: { ...req.context, ts_ms: req.ts_ms } }, user, 0);
+    this.user.named('user', user, out);
+    for (const s of this.sequences) {
+      const rows = s.enc.alloc(s.length);
+      const age = new BigInt64Array(s.length);
+      const entries = (req.sequences?.[s.name] ?? []).slice(0, s.length);
+      entries.forEach((e, i) => {
+        s.enc.write(e, rows, i);
+        if (s.age) age[i] = BigInt(clickAgeBucket(req.ts_ms, e.ts_ms, s.age));
+      });
+      s.enc.named(s.name, rows, out);
+      if (s.age) out[`${s.name}_age`] = age;
+    }
+    return out;
   }
-}
 
-function writeVector(
-  vec: ArrayLike<number> | null | undefined,
-  out: Float32Array,
-  offset: number,
-  dim: number,
-): void {
-  if (!vec) return;
-  const n = Math.min(vec.length, dim);
-  for (let i = 0; i < n; i++) out[offset + i] = vec[i]!;
-}
-
-export function encodeUser(spec: FeatureSpec, user: RawUser, h: Hasher = defaultHasher): EncodedUser {
-  const L = spec.history.length;
-  const D = spec.multimodal.dim;
-  const values: Record<string, string> = {
-    user_id: user.user_id ?? '',
-    device: user.device ?? '',
-    placement: user.placement ?? '',
-    country: user.country ?? '',
-    hour_of_day: hourOfDay(user.ts_ms),
-  };
-  const userFields = new BigInt64Array(spec.user_fields.length);
-  spec.user_fields.forEach((f, i) => {
-    userFields[i] = BigInt(h.bucket(f.name, values[f.name], f.buckets));
-  });
-  const itemBuckets = field(spec.candidate_fields, 'item_id').buckets;
-  const catBuckets = field(spec.candidate_fields, 'category').buckets;
-  const histIds = new BigInt64Array(L);
-  const histTags = new BigInt64Array(L * TAG_SLOTS);
-  const histCat = new BigInt64Array(L);
-  const histMm = new Float32Array(L * D);
-  const histAge = new BigInt64Array(L);
-  const boundaries = spec.history.age?.boundaries_ms;
-  const hist = user.history ?? [];
-  for (let i = 0; i < Math.min(L, hist.length); i++) {
-    const it = hist[i]!;
-    histIds[i] = BigInt(h.bucket('item_id', it.item_id, itemBuckets));
-    histCat[i] = BigInt(h.bucket('category', it.category, catBuckets));
-    writeTags(spec, it.tags, histTags, i * TAG_SLOTS, h);
-    writeVector(it.mm, histMm, i * D, D);
-    if (boundaries) histAge[i] = BigInt(clickAgeBucket(user.ts_ms, it.ts_ms, boundaries));
+  encodeCandidates(candidates: readonly RawCandidate[]): EncodedInputs {
+    const rows = this.candidate.alloc(candidates.length);
+    candidates.forEach((c, b) => this.candidate.write(c, rows, b));
+    const out: EncodedInputs = {};
+    this.candidate.named('cand', rows, out);
+    return out;
   }
-  return { userFields, histIds, histTags, histCat, histMm, histAge };
-}
-
-export function encodeCandidates(
-  spec: FeatureSpec,
-  candidates: readonly RawCandidate[],
-  h: Hasher = defaultHasher,
-): EncodedCandidates {
-  const B = candidates.length;
-  const C = spec.candidate_fields.length;
-  const D = spec.multimodal.dim;
-  const candFields = new BigInt64Array(B * C);
-  const candTags = new BigInt64Array(B * TAG_SLOTS);
-  const candMm = new Float32Array(B * D);
-  candidates.forEach((c, b) => {
-    encodeCandidate(spec, c, h, { candFields, candTags, candMm, index: b });
-  });
-  return { batch: B, candFields, candTags, candMm };
-}
-
-/** One candidate, written at row `into.index` of preallocated batch arrays (or fresh arrays of batch 1). */
-export function encodeCandidate(
-  spec: FeatureSpec,
-  c: RawCandidate,
-  h: Hasher = defaultHasher,
-  into?: { candFields: BigInt64Array; candTags: BigInt64Array; candMm: Float32Array; index: number },
-): EncodedCandidates {
-  const C = spec.candidate_fields.length;
-  const D = spec.multimodal.dim;
-  const out = into ?? {
-    candFields: new BigInt64Array(C),
-    candTags: new BigInt64Array(TAG_SLOTS),
-    candMm: new Float32Array(D),
-    index: 0,
-  };
-  const b = out.index;
-  spec.candidate_fields.forEach((f, i) => {
-    let v: string;
-    if (f.name === 'item_id') v = c.item_id ?? '';
-    else if (f.name === 'category') v = c.category ?? '';
-    else v = positionValue(c.position, f.clip);
-    out.candFields[b * C + i] = BigInt(h.bucket(f.name, v, f.buckets));
-  });
-  writeTags(spec, c.tags, out.candTags, b * TAG_SLOTS, h);
-  writeVector(c.mm, out.candMm, b * D, D);
-  return {
-    batch: out.candFields.length / C,
-    candFields: out.candFields,
-    candTags: out.candTags,
-    candMm: out.candMm,
-  };
 }

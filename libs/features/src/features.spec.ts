@@ -1,16 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bucket, fnv1a64, fnv1a64Reference } from './hash';
-import { historyAgeBuckets, loadFeatureSpec, parseFeatureSpec, type FeatureSpec } from './spec';
-import {
-  ageBucket,
-  clickAgeBucket,
-  encodeCandidate,
-  encodeCandidates,
-  encodeUser,
-  RawCandidate,
-  RawUser,
-} from './encode';
+import { DEFAULT_FEATURE_REPO_PATH, loadFeatureRepo, type FeatureRepo } from '@mmctr/feature-repo';
+import { historyAgeBuckets, loadFeatureSpec, parseFeatureSpec } from './spec';
+import { LayoutEncoder, type RawCandidate, type RawRequest } from './encode';
+import { ageBucket, clickAgeBucket } from './slots';
 
 const golden = (name: string): unknown =>
   JSON.parse(readFileSync(join(__dirname, '..', 'golden', name), 'utf8'));
@@ -68,39 +62,70 @@ describe('feature hashing (golden vectors shared with the Python trainer)', () =
   });
 });
 
+/** Today's golden inputs (demo field names), in the layout encoders' raw form. */
+interface LegacyItem {
+  item_id: string;
+  category?: string | null;
+  tags?: string[] | null;
+  mm?: number[] | null;
+  ts_ms?: number | null;
+  position?: number | null;
+}
+interface LegacyUser {
+  user_id: string;
+  device?: string;
+  placement?: string;
+  country?: string;
+  ts_ms: number;
+  history?: LegacyItem[];
+}
 interface EncodeGolden {
   feature_spec_version: string;
-  users: { input: RawUser; expected: Record<string, unknown> }[];
-  candidates: { input: RawCandidate[]; expected: Record<string, unknown> };
+  users: { input: LegacyUser; expected: Record<string, unknown> }[];
+  candidates: { input: LegacyItem[]; expected: Record<string, unknown> };
 }
 
-const flat = (x: unknown): number[] => (Array.isArray(x) ? x.flatMap(flat) : [x as number]);
-const ints = (a: BigInt64Array): number[] => Array.from(a, Number);
+const itemSide = (it: LegacyItem): RawCandidate => ({
+  entities: { item: { item_id: it.item_id, category: it.category, tags: it.tags } },
+  vectors: { fused: it.mm },
+  context: { position: it.position },
+});
+const rawRequest = (u: LegacyUser): RawRequest => ({
+  ts_ms: u.ts_ms,
+  entities: { user: { user_id: u.user_id } },
+  context: { device: u.device, placement: u.placement, country: u.country },
+  sequences: { hist: (u.history ?? []).map((h) => ({ ...itemSide(h), ts_ms: h.ts_ms })) },
+});
 
-describe('encodeUser / encodeCandidates (expectations produced by Python)', () => {
-  const spec = loadFeatureSpec();
+const flat = (x: unknown): number[] => (Array.isArray(x) ? x.flatMap(flat) : [x as number]);
+const values = (a: BigInt64Array | Float32Array | undefined): number[] => Array.from(a ?? [], Number);
+/** Two [L] id lists as one [L, 2] list (hist_ids, hist_cat -> hist_cat). */
+const zip2 = (a: unknown, b: unknown): number[] => flat(a).flatMap((x, i) => [x, flat(b)[i]!]);
+
+describe('LayoutEncoder on the demo repository (expectations produced by Python)', () => {
+  const repo = loadFeatureRepo(DEFAULT_FEATURE_REPO_PATH);
+  const encoder = new LayoutEncoder(repo);
   const g = golden('encode-vectors.json') as EncodeGolden;
 
-  it('uses the same feature spec version', () => {
-    expect(spec.version).toBe(g.feature_spec_version);
+  it('uses the same feature version', () => {
+    expect(repo.version).toBe(g.feature_spec_version);
   });
 
-  it('encodes users exactly like the trainer', () => {
+  it('encodes requests exactly like the trainer, under the layout input names', () => {
     for (const u of g.users) {
-      const e = encodeUser(spec, u.input);
-      expect(ints(e.userFields)).toEqual(flat(u.expected.user_fields));
-      expect(ints(e.histIds)).toEqual(flat(u.expected.hist_ids));
-      expect(ints(e.histTags)).toEqual(flat(u.expected.hist_tags));
-      expect(ints(e.histCat)).toEqual(flat(u.expected.hist_cat));
-      expect(Array.from(e.histMm)).toEqual(flat(u.expected.hist_mm));
-      expect(ints(e.histAge)).toEqual(flat(u.expected.hist_age));
-      expect(e.histIds.length).toBe(spec.history.length);
-      expect(e.histAge.length).toBe(spec.history.length);
-      expect(e.histMm.length).toBe(spec.history.length * spec.multimodal.dim);
+      const e = encoder.encodeRequest(rawRequest(u.input));
+      expect(Object.keys(e)).toEqual(['user_cat', 'hist_cat', 'hist_multi', 'hist_vec', 'hist_age']);
+      expect(values(e.user_cat)).toEqual(flat(u.expected.user_fields));
+      expect(values(e.hist_cat)).toEqual(zip2(u.expected.hist_ids, u.expected.hist_cat));
+      expect(values(e.hist_multi)).toEqual(flat(u.expected.hist_tags));
+      expect(values(e.hist_vec)).toEqual(flat(u.expected.hist_mm));
+      expect(values(e.hist_age)).toEqual(flat(u.expected.hist_age));
+      expect(e.hist_age!.length).toBe(64);
+      expect(e.hist_vec!.length).toBe(64 * 128);
     }
   });
 
-  it('has golden ages for known, unknown and future click times', () => {
+  it('has golden ages for known, unknown and future event times', () => {
     const ages = g.users.flatMap((u) => flat(u.expected.hist_age));
     expect(ages).toContain(0);
     expect(ages).toContain(1);
@@ -108,20 +133,24 @@ describe('encodeUser / encodeCandidates (expectations produced by Python)', () =
   });
 
   it('encodes candidates exactly like the trainer', () => {
-    const e = encodeCandidates(spec, g.candidates.input);
-    expect(e.batch).toBe(g.candidates.input.length);
-    expect(ints(e.candFields)).toEqual(flat(g.candidates.expected.cand_fields));
-    expect(ints(e.candTags)).toEqual(flat(g.candidates.expected.cand_tags));
-    expect(Array.from(e.candMm)).toEqual(flat(g.candidates.expected.cand_mm));
-    const one = encodeCandidate(spec, g.candidates.input[2]!);
-    expect(one.batch).toBe(1);
-    expect(ints(one.candFields)).toEqual(flat(g.candidates.expected.cand_fields).slice(6, 9));
+    const e = encoder.encodeCandidates(g.candidates.input.map(itemSide));
+    expect(Object.keys(e)).toEqual(['cand_cat', 'cand_multi', 'cand_vec']);
+    expect(values(e.cand_cat)).toEqual(flat(g.candidates.expected.cand_fields));
+    expect(values(e.cand_multi)).toEqual(flat(g.candidates.expected.cand_tags));
+    expect(values(e.cand_vec)).toEqual(flat(g.candidates.expected.cand_mm));
   });
 
-  it('rejects a spec whose fields differ from the serving signature', () => {
-    const raw = JSON.parse(JSON.stringify(spec)) as Record<string, unknown>;
-    raw.user_fields = [{ name: 'user_id', buckets: 10 }];
-    expect(() => parseFeatureSpec(raw)).toThrow(/user_fields/);
+  it('writes the inputs of layout.inputs, with their sizes', () => {
+    const e = {
+      ...encoder.encodeRequest(rawRequest(g.users[0]!.input)),
+      ...encoder.encodeCandidates(g.candidates.input.map(itemSide)),
+    };
+    const B = g.candidates.input.length;
+    for (const input of encoder.layout.inputs) {
+      const size = input.shape.reduce<number>((n, d) => n * (d === 'B' ? B : d === 'Bu' ? 1 : Number(d)), 1);
+      expect({ name: input.name, size: e[input.name]?.length }).toEqual({ name: input.name, size });
+      expect(e[input.name] instanceof (input.dtype === 'int64' ? BigInt64Array : Float32Array)).toBe(true);
+    }
   });
 });
 
@@ -161,23 +190,29 @@ describe('history age buckets', () => {
     expect(clickAgeBucket(100, 200, b)).toBe(1);
   });
 
-  it('encodes all-zero ages for a spec without history.age (fs-1), and for padding', () => {
-    const raw = JSON.parse(JSON.stringify(spec)) as FeatureSpec;
-    delete raw.history.age;
-    const fs1 = parseFeatureSpec(raw);
-    expect(historyAgeBuckets(fs1)).toBe(0);
-    const user: RawUser = {
-      user_id: 'u',
-      ts_ms: 1_000_000,
-      history: [
-        { item_id: 'a', ts_ms: 999_000 },
-        { item_id: 'b', ts_ms: 1 },
-      ],
+  it('feeds no age input for a sequence without age, and zero ages for padding', () => {
+    const repo = JSON.parse(JSON.stringify(loadFeatureRepo(DEFAULT_FEATURE_REPO_PATH))) as {
+      features: { kind: string; age?: unknown }[];
     };
-    expect(ints(encodeUser(fs1, user).histAge)).toEqual(Array(spec.history.length).fill(0));
-    const withAge = ints(encodeUser(spec, user).histAge);
-    expect(withAge.slice(0, 2)).toEqual([1, 2]); // 1 s (< 10 min); ~16.7 min (>= 10 min, < 30 min)
-    expect(withAge.slice(2).every((a) => a === 0)).toBe(true);
+    const seq = repo.features.find((f) => f.kind === 'sequence')!;
+    const withAge = new LayoutEncoder(repo as unknown as FeatureRepo);
+    delete seq.age;
+    const noAge = new LayoutEncoder(repo as unknown as FeatureRepo);
+    const req: RawRequest = {
+      ts_ms: 1_000_000,
+      entities: { user: { user_id: 'u' } },
+      sequences: {
+        hist: [
+          { entities: { item: { item_id: 'a' } }, ts_ms: 999_000 },
+          { entities: { item: { item_id: 'b' } }, ts_ms: 1 },
+        ],
+      },
+    };
+    expect(noAge.encodeRequest(req).hist_age).toBeUndefined();
+    expect(noAge.layout.inputs.map((i) => i.name)).not.toContain('hist_age');
+    const ages = values(withAge.encodeRequest(req).hist_age);
+    expect(ages.slice(0, 2)).toEqual([1, 2]); // 1 s (< 10 min); ~16.7 min (>= 10 min, < 30 min)
+    expect(ages.slice(2).every((a) => a === 0)).toBe(true);
   });
 
   it('rejects bad boundaries with a message naming the field', () => {
