@@ -15,9 +15,9 @@ from .ch import ClickHouse
 from .config import TrainerConfig
 from .data_source import DataSource
 from .export import OnnxScorer, batch_graph_name, export_batch_onnx, export_onnx, model_card, quantize_int8
-from .layers import ModelSchema
 from .metrics import auc
 from .registry import git_rev, new_version, register, registry_root, write_artifact
+from .schema import ModelSchema
 from .train import metrics_table, predict, train_model
 
 
@@ -45,8 +45,9 @@ class WithoutVectors(DataSource):
 
     def gather(self, split: str, idx: np.ndarray) -> dict[str, np.ndarray]:
         b = self.inner.gather(split, idx)
-        b["hist_mm"] = np.zeros(b["hist_mm"].shape, dtype=np.float32)  # calloc: cheaper than zeros_like
-        b["cand_mm"] = np.zeros(b["cand_mm"].shape, dtype=np.float32)
+        for n in b:
+            if n.endswith("_vec"):
+                b[n] = np.zeros(b[n].shape, dtype=np.float32)  # calloc: cheaper than zeros_like
         return b
 
 
@@ -56,8 +57,7 @@ def train_export_register(
     schema: ModelSchema,
     data: DataSource,
     config: TrainerConfig,
-    spec_json: dict[str, Any],
-    signature: dict[str, Any],
+    repo_json: dict[str, Any] | None,
     data_range: dict[str, Any],
     ch: ClickHouse | None,
     registry: str | None = None,
@@ -98,10 +98,8 @@ def train_export_register(
         )
         root = Path(out).resolve() if out else registry_root(registry)
         rev = git_rev()
-        card = model_card(res.model, spec_json, signature)
+        card = model_card(res.model)
         card.update({"version": version, "git_rev": rev, "data": data_range})
-        spec_doc = dict(spec_json)
-        spec_doc["serving_signature"] = signature
         folder = write_artifact(
             root,
             version,
@@ -112,7 +110,8 @@ def train_export_register(
                 batch_int8_path.name: batch_int8_path,
             },
             {
-                "feature_spec.json": spec_doc,
+                "layout.json": schema.layout,
+                **({"feature_repo.json": repo_json} if repo_json is not None else {}),
                 "model.json": card,
                 "metrics.json": metrics,
                 "data.json": data_range,
@@ -126,7 +125,7 @@ def train_export_register(
             version=version,
             model_type=model_name,
             artifact_uri=str(folder),
-            feature_spec_version=str(spec_json.get("version", "")),
+            feature_spec_version=schema.version,
             metrics=_summary(metrics),
             train_from_ms=int(data_range.get("from_ms", 0)),
             train_to_ms=int(data_range.get("to_ms", 0)),
