@@ -1,9 +1,11 @@
 import { Module } from '@nestjs/common';
 import { AppConfigModule } from '@mmctr/config';
 import { ClickHouseModule } from '@mmctr/clickhouse';
+import { FeatureRepoModule } from '@mmctr/feature-repo';
 import { AdmissionModule } from './admission/admission.module';
 import { ScorerConfigModule } from './config/scorer-config';
 import { HealthModule } from './health/health.module';
+import { ServingLayoutModule } from './layout/layout.module';
 import { LoggerModule } from './logger';
 import { MetricsModule } from './metrics/metrics.module';
 import { ScorerRedisModule } from './redis/redis.module';
@@ -14,6 +16,8 @@ import { ScoringModule } from './scoring/scoring.module';
   imports: [
     AppConfigModule,
     ScorerConfigModule,
+    FeatureRepoModule,
+    ServingLayoutModule,
     LoggerModule,
     MetricsModule,
     AdmissionModule,

@@ -6,6 +6,7 @@ import { Hasher } from './hash-cache';
 import {
   attributeDefault,
   categoricalEncoder,
+  categoricalString,
   clickAgeBucket,
   multiEncoder,
   numericEncoder,
@@ -14,34 +15,61 @@ import {
   type RawValue,
 } from './slots';
 
-export type RawRecord = Readonly<Record<string, RawValue>>;
-
-/** The raw values one side of a row reads. */
-export interface RawSide {
-  /** Entity rows by entity name (the side's own entity and those joined to it), key attribute included. */
-  entities?: Readonly<Record<string, RawRecord | undefined>>;
-  /** Embedding vectors by embedding name. */
+/** One entity row as the encoders read it: its attributes (key included) and its embeddings by name. */
+export interface RawRecord {
+  row?: Readonly<Record<string, RawValue>>;
   vectors?: Readonly<Record<string, ArrayLike<number> | null | undefined>>;
-  /** Context attributes: the request's (scope request) or the candidate's (scope candidate). */
-  context?: RawRecord;
 }
 
-export interface RawHistoryEntry extends RawSide {
+export interface RawHistoryEntry extends RawRecord {
   /** When the event happened (ms since epoch); absent = unknown, age bucket 0. */
   ts_ms?: number | null;
 }
 
-export interface RawRequest extends RawSide {
-  /** Request time (ms since epoch, UTC): `context.ts_ms` and the sequences' ages. */
-  ts_ms: number;
-  /** Each sequence's entries by sequence name, newest first; only the first `length` are used. */
-  sequences?: Readonly<Record<string, readonly RawHistoryEntry[] | undefined>>;
+export interface RawCandidate extends RawRecord {
+  /** The candidate's context attributes (scope candidate). */
+  context?: Readonly<Record<string, RawValue>>;
 }
 
-export type RawCandidate = RawSide;
+/**
+ * One request's raw values (the golden vectors' input, shared with mmctr_trainer/slots.py): the
+ * requester's record, the request context, records joined by key (`ad.advertiser_id` -> advertiser
+ * rows), each sequence's entries newest first and the candidates.
+ */
+export interface RawRequest {
+  /** Request time (ms since epoch, UTC): `context.ts_ms` and the sequences' ages. */
+  ts_ms: number;
+  user?: RawRecord;
+  context?: Readonly<Record<string, RawValue>>;
+  joined?: Readonly<Record<string, Readonly<Record<string, RawRecord>>>>;
+  sequences?: Readonly<Record<string, readonly RawHistoryEntry[] | undefined>>;
+  candidates?: readonly RawCandidate[];
+}
 
-/** Model inputs by name (layout.inputs): int64 ids or float32 values, row-major. */
+/** Model inputs by name (layout.inputs order): int64 ids or float32 values, row-major. */
 export type EncodedInputs = Record<string, BigInt64Array | Float32Array>;
+
+/** Where one record's slots read: the record itself, a context, the request time and the joined records. */
+interface Scope {
+  own: RawRecord;
+  context: Readonly<Record<string, RawValue>> | undefined;
+  tsMs: number;
+  joined: RawRequest['joined'];
+}
+
+/** The record a slot reads: the scope's own, or the one its `via` attribute joins to. */
+function recordOf(scope: Scope, entity: string, via: string | undefined): RawRecord | undefined {
+  if (!via) return scope.own;
+  const key = categoricalString(scope.own.row?.[splitSource(via)[1]]);
+  return scope.joined?.[entity]?.[key];
+}
+
+/** Reads a slot's raw value from a scope. */
+function reader(slot: { source: string; via?: string }): (scope: Scope) => RawValue {
+  const [ns, attr] = splitSource(slot.source);
+  if (ns === 'context') return (scope) => (attr === 'ts_ms' ? scope.tsMs : scope.context?.[attr]);
+  return (scope) => recordOf(scope, ns, slot.via)?.row?.[attr];
+}
 
 /** One row of a group's four inputs. */
 interface GroupRow {
@@ -51,17 +79,10 @@ interface GroupRow {
   vec: Float32Array;
 }
 
-/** Reads a slot's raw value from one side (the request's context also answers `ts_ms`). */
-function reader(source: string): (side: RawSide) => RawValue {
-  const [ns, attr] = splitSource(source);
-  if (ns === 'context') return (side) => side.context?.[attr];
-  return (side) => side.entities?.[ns]?.[attr];
-}
-
 /** Writes one row of an input group (user, a sequence entry or a candidate) from raw values. */
 class GroupEncoder {
   readonly width: Record<keyof GroupRow, number>;
-  private readonly writers: ((side: RawSide, row: GroupRow, r: number) => void)[] = [];
+  private readonly writers: ((scope: Scope, row: GroupRow, r: number) => void)[] = [];
 
   constructor(group: InputGroup, repo: FeatureRepo, hasher: Hasher) {
     const nCat = group.categorical.length;
@@ -70,25 +91,30 @@ class GroupEncoder {
     const wVec = group.vector.reduce((n, s) => n + s.width, 0);
     this.width = { cat: nCat, num: nNum, multi: wMulti, vec: wVec };
     group.categorical.forEach((s, i) => {
-      const read = reader(s.source);
+      const read = reader(s);
       const enc = categoricalEncoder(s, hasher);
-      this.writers.push((side, row, r) => (row.cat[r * nCat + i] = BigInt(enc(read(side)))));
+      this.writers.push((scope, row, r) => (row.cat[r * nCat + i] = BigInt(enc(read(scope)))));
     });
     group.numeric.forEach((s, i) => {
-      const read = reader(s.source);
+      const read = reader(s);
       const enc = numericEncoder(s, attributeDefault(repo, s.source));
-      this.writers.push((side, row, r) => (row.num[r * nNum + i] = enc(read(side))));
+      this.writers.push((scope, row, r) => (row.num[r * nNum + i] = enc(read(scope))));
     });
     for (const s of group.multi_categorical) {
-      const read = reader(s.source);
+      const read = reader(s);
       const enc = multiEncoder(s, hasher);
-      this.writers.push((side, row, r) =>
-        enc(read(side), { set: (i, id) => (row.multi[i] = BigInt(id)) }, r * wMulti + s.offset),
+      this.writers.push((scope, row, r) =>
+        enc(read(scope), { set: (i, id) => (row.multi[i] = BigInt(id)) }, r * wMulti + s.offset),
       );
     }
     for (const s of group.vector)
-      this.writers.push((side, row, r) =>
-        writeVector(side.vectors?.[s.embedding], row.vec, r * wVec + s.offset, s.width),
+      this.writers.push((scope, row, r) =>
+        writeVector(
+          recordOf(scope, s.entity, s.via)?.vectors?.[s.embedding],
+          row.vec,
+          r * wVec + s.offset,
+          s.width,
+        ),
       );
   }
 
@@ -102,20 +128,18 @@ class GroupEncoder {
     };
   }
 
-  write(side: RawSide, row: GroupRow, r: number): void {
-    for (const w of this.writers) w(side, row, r);
+  write(scope: Scope, row: GroupRow, r: number): void {
+    for (const w of this.writers) w(scope, row, r);
   }
 
   /** The group's rows under its input names (only the inputs the layout has). */
   named(prefix: string, row: GroupRow, out: EncodedInputs): void {
-    for (const k of ['cat', 'num', 'multi', 'vec'] as const) if (this.width[k] > 0) out[`${prefix}_${k}`] = row[k];
+    for (const k of ['cat', 'num', 'multi', 'vec'] as const)
+      if (this.width[k] > 0) out[`${prefix}_${k}`] = row[k];
   }
 }
 
-/**
- * The encoders of one repository's layout. encodeRequest gives the per-request inputs (user_* and every
- * sequence's, batch 1), encodeCandidates the cand_* rows.
- */
+/** The encoders of one repository's layout. */
 export class LayoutEncoder {
   readonly layout: ModelLayout;
   private readonly user: GroupEncoder;
@@ -134,30 +158,33 @@ export class LayoutEncoder {
     }));
   }
 
+  /** Every input of the layout for one request (user and sequence inputs batch 1, candidates batch B). */
   encodeRequest(req: RawRequest): EncodedInputs {
     const out: EncodedInputs = {};
+    const scope = (own: RawRecord, context = req.context): Scope => ({
+      own,
+      context,
+      tsMs: req.ts_ms,
+      joined: req.joined,
+    });
     const user = this.user.alloc(1);
-    this.user.write({ ...req, context: { ...req.context, ts_ms: req.ts_ms } }, user, 0);
+    this.user.write(scope(req.user ?? {}), user, 0);
     this.user.named('user', user, out);
     for (const s of this.sequences) {
       const rows = s.enc.alloc(s.length);
       const age = new BigInt64Array(s.length);
       const entries = (req.sequences?.[s.name] ?? []).slice(0, s.length);
       entries.forEach((e, i) => {
-        s.enc.write(e, rows, i);
+        s.enc.write(scope(e), rows, i);
         if (s.age) age[i] = BigInt(clickAgeBucket(req.ts_ms, e.ts_ms, s.age));
       });
       s.enc.named(s.name, rows, out);
       if (s.age) out[`${s.name}_age`] = age;
     }
-    return out;
-  }
-
-  encodeCandidates(candidates: readonly RawCandidate[]): EncodedInputs {
-    const rows = this.candidate.alloc(candidates.length);
-    candidates.forEach((c, b) => this.candidate.write(c, rows, b));
-    const out: EncodedInputs = {};
-    this.candidate.named('cand', rows, out);
+    const candidates = req.candidates ?? [];
+    const cand = this.candidate.alloc(candidates.length);
+    candidates.forEach((c, b) => this.candidate.write(scope(c, c.context), cand, b));
+    this.candidate.named('cand', cand, out);
     return out;
   }
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { bucket, fnv1a64, fnv1a64Reference } from './hash';
 import { DEFAULT_FEATURE_REPO_PATH, loadFeatureRepo, type FeatureRepo } from '@mmctr/feature-repo';
 import { historyAgeBuckets, loadFeatureSpec, parseFeatureSpec } from './spec';
-import { LayoutEncoder, type RawCandidate, type RawRequest } from './encode';
+import { LayoutEncoder, type RawRequest } from './encode';
 import { ageBucket, clickAgeBucket } from './slots';
 
 const golden = (name: string): unknown =>
@@ -62,95 +62,57 @@ describe('feature hashing (golden vectors shared with the Python trainer)', () =
   });
 });
 
-/** Today's golden inputs (demo field names), in the layout encoders' raw form. */
-interface LegacyItem {
-  item_id: string;
-  category?: string | null;
-  tags?: string[] | null;
-  mm?: number[] | null;
-  ts_ms?: number | null;
-  position?: number | null;
+interface EncodeCase {
+  repository: string;
+  version: string;
+  input: RawRequest;
+  expected: Record<string, unknown>;
 }
-interface LegacyUser {
-  user_id: string;
-  device?: string;
-  placement?: string;
-  country?: string;
-  ts_ms: number;
-  history?: LegacyItem[];
-}
-interface EncodeGolden {
-  feature_spec_version: string;
-  users: { input: LegacyUser; expected: Record<string, unknown> }[];
-  candidates: { input: LegacyItem[]; expected: Record<string, unknown> };
-}
-
-const itemSide = (it: LegacyItem): RawCandidate => ({
-  entities: { item: { item_id: it.item_id, category: it.category, tags: it.tags } },
-  vectors: { fused: it.mm },
-  context: { position: it.position },
-});
-const rawRequest = (u: LegacyUser): RawRequest => ({
-  ts_ms: u.ts_ms,
-  entities: { user: { user_id: u.user_id } },
-  context: { device: u.device, placement: u.placement, country: u.country },
-  sequences: { hist: (u.history ?? []).map((h) => ({ ...itemSide(h), ts_ms: h.ts_ms })) },
-});
 
 const flat = (x: unknown): number[] => (Array.isArray(x) ? x.flatMap(flat) : [x as number]);
 const values = (a: BigInt64Array | Float32Array | undefined): number[] => Array.from(a ?? [], Number);
-/** Two [L] id lists as one [L, 2] list (hist_ids, hist_cat -> hist_cat). */
-const zip2 = (a: unknown, b: unknown): number[] => flat(a).flatMap((x, i) => [x, flat(b)[i]!]);
 
-describe('LayoutEncoder on the demo repository (expectations produced by Python)', () => {
-  const repo = loadFeatureRepo(DEFAULT_FEATURE_REPO_PATH);
-  const encoder = new LayoutEncoder(repo);
-  const g = golden('encode-vectors.json') as EncodeGolden;
+describe('LayoutEncoder (expectations produced by Python, for every repository in the golden file)', () => {
+  const { cases } = golden('encode-vectors.json') as { cases: EncodeCase[] };
+  const root = join(__dirname, '..', '..', '..');
 
-  it('uses the same feature version', () => {
-    expect(repo.version).toBe(g.feature_spec_version);
+  it('has cases for the demo and the ad platform, joins and empty requests included', () => {
+    expect(new Set(cases.map((c) => c.repository))).toEqual(
+      new Set(['feature-repos/demo', 'feature-repos/ad-platform']),
+    );
+    expect(cases.some((c) => c.input.joined !== undefined)).toBe(true);
+    expect(cases.some((c) => c.input.sequences === undefined)).toBe(true);
   });
 
-  it('encodes requests exactly like the trainer, under the layout input names', () => {
-    for (const u of g.users) {
-      const e = encoder.encodeRequest(rawRequest(u.input));
-      expect(Object.keys(e)).toEqual(['user_cat', 'hist_cat', 'hist_multi', 'hist_vec', 'hist_age']);
-      expect(values(e.user_cat)).toEqual(flat(u.expected.user_fields));
-      expect(values(e.hist_cat)).toEqual(zip2(u.expected.hist_ids, u.expected.hist_cat));
-      expect(values(e.hist_multi)).toEqual(flat(u.expected.hist_tags));
-      expect(values(e.hist_vec)).toEqual(flat(u.expected.hist_mm));
-      expect(values(e.hist_age)).toEqual(flat(u.expected.hist_age));
-      expect(e.hist_age!.length).toBe(64);
-      expect(e.hist_vec!.length).toBe(64 * 128);
+  it('encodes every case exactly like the trainer, inputs in layout order', () => {
+    for (const c of cases) {
+      const repo = loadFeatureRepo(join(root, c.repository));
+      expect(repo.version).toBe(c.version);
+      const encoder = new LayoutEncoder(repo);
+      const got = encoder.encodeRequest(c.input);
+      expect(Object.keys(got)).toEqual(encoder.layout.inputs.map((i) => i.name));
+      expect(Object.keys(got)).toEqual(Object.keys(c.expected));
+      for (const input of encoder.layout.inputs) {
+        const e = got[input.name];
+        expect(e instanceof (input.dtype === 'int64' ? BigInt64Array : Float32Array)).toBe(true);
+        expect({ case: c.repository, input: input.name, values: values(e) }).toEqual({
+          case: c.repository,
+          input: input.name,
+          values: flat(c.expected[input.name]),
+        });
+      }
     }
   });
 
   it('has golden ages for known, unknown and future event times', () => {
-    const ages = g.users.flatMap((u) => flat(u.expected.hist_age));
+    const ages = cases.flatMap((c) =>
+      Object.entries(c.expected)
+        .filter(([k]) => k.endsWith('_age'))
+        .flatMap(([, v]) => flat(v)),
+    );
     expect(ages).toContain(0);
     expect(ages).toContain(1);
     expect(ages.some((a) => a > 2)).toBe(true);
-  });
-
-  it('encodes candidates exactly like the trainer', () => {
-    const e = encoder.encodeCandidates(g.candidates.input.map(itemSide));
-    expect(Object.keys(e)).toEqual(['cand_cat', 'cand_multi', 'cand_vec']);
-    expect(values(e.cand_cat)).toEqual(flat(g.candidates.expected.cand_fields));
-    expect(values(e.cand_multi)).toEqual(flat(g.candidates.expected.cand_tags));
-    expect(values(e.cand_vec)).toEqual(flat(g.candidates.expected.cand_mm));
-  });
-
-  it('writes the inputs of layout.inputs, with their sizes', () => {
-    const e = {
-      ...encoder.encodeRequest(rawRequest(g.users[0]!.input)),
-      ...encoder.encodeCandidates(g.candidates.input.map(itemSide)),
-    };
-    const B = g.candidates.input.length;
-    for (const input of encoder.layout.inputs) {
-      const size = input.shape.reduce<number>((n, d) => n * (d === 'B' ? B : d === 'Bu' ? 1 : Number(d)), 1);
-      expect({ name: input.name, size: e[input.name]?.length }).toEqual({ name: input.name, size });
-      expect(e[input.name] instanceof (input.dtype === 'int64' ? BigInt64Array : Float32Array)).toBe(true);
-    }
   });
 });
 
@@ -200,11 +162,11 @@ describe('history age buckets', () => {
     const noAge = new LayoutEncoder(repo as unknown as FeatureRepo);
     const req: RawRequest = {
       ts_ms: 1_000_000,
-      entities: { user: { user_id: 'u' } },
+      user: { row: { user_id: 'u' } },
       sequences: {
         hist: [
-          { entities: { item: { item_id: 'a' } }, ts_ms: 999_000 },
-          { entities: { item: { item_id: 'b' } }, ts_ms: 1 },
+          { row: { item_id: 'a' }, ts_ms: 999_000 },
+          { row: { item_id: 'b' }, ts_ms: 1 },
         ],
       },
     };

@@ -89,8 +89,7 @@ export function categoricalEncoder(slot: CategoricalSlot, hasher: Hasher): Categ
       const field = slot.field ?? slot.feature;
       const derive = slot.derive ? DERIVE[slot.derive] : undefined;
       if (slot.derive && !derive) throw new Error(`slot ${slot.feature}: unknown derive '${slot.derive}'`);
-      if (derive)
-        return (v) => (isMissing(v) ? 0 : hasher.bucket(field, derive(toNumber(v)), slot.size));
+      if (derive) return (v) => (isMissing(v) ? 0 : hasher.bucket(field, derive(toNumber(v)), slot.size));
       return (v) => hasher.bucket(field, categoricalString(v, clip), slot.size);
     }
     case 'vocabulary': {

@@ -1,12 +1,13 @@
 import type { DependencyCheck } from '@mmctr/observability';
+import { demoLayout } from '../../test/support/test-layout';
 import { ItemCache } from '../items/item-cache';
 import type { ModelRole } from '../model/model-manager.service';
 import { scorerReadiness } from './scorer-readiness';
 
 /** Fakes of the model manager, the item cache and the online repository's ping. */
 function probe(versions: Partial<Record<ModelRole, string>>, redis: DependencyCheck) {
-  const cache = new ItemCache(4);
-  cache.upsertItem({ item_id: 'a', category: 'c', tags: [], ts_ms: 1 });
+  const cache = new ItemCache(demoLayout());
+  cache.upsertItem({ item_id: 'a', ts_ms: 1, attributes: { category: 'c' } });
   return scorerReadiness(
     { ready: versions.production !== undefined, version: (role: ModelRole) => versions[role] },
     { isLoaded: true, cache },

@@ -1,6 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
+import { SERVING_LAYOUT } from '../layout/layout.module';
+import type { ServingLayout } from '../layout/serving-layout';
 import { LOGGER } from '../logger';
 import { ScorerMetrics } from '../metrics/scorer-metrics';
 import { OnnxModel, type SessionSettings, type WarmUp } from './onnx-model';
@@ -14,6 +16,7 @@ export class ModelLoader {
     @Inject(SCORER_CONFIG) private readonly config: ScorerConfig,
     @Inject(ScorerMetrics) private readonly metrics: ScorerMetrics,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(SERVING_LAYOUT) private readonly layout: ServingLayout,
   ) {}
 
   /** Loads and warms `dir` (synthetic inputs, then `warmUp`); throws when either fails. */
@@ -42,6 +45,6 @@ export class ModelLoader {
           }
         : undefined,
     };
-    return OnnxModel.load(version, dir, this.config.SCORER_MAX_CANDIDATES, settings, warmUp);
+    return OnnxModel.load(version, dir, this.config.SCORER_MAX_CANDIDATES, settings, this.layout, warmUp);
   }
 }

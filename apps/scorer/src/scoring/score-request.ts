@@ -1,11 +1,11 @@
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { decodeUtf8, findIllFormedString } from '@mmctr/contracts';
 
-export interface ScoreContext {
+export type ScoreContext = {
   device?: string;
   placement?: string;
   country?: string;
-}
+};
 
 export interface ScoreRequest {
   request_id?: string;
