@@ -54,7 +54,7 @@ def _clip(slot: Slot, v: float) -> float:
     return min(max(v, lo), hi)
 
 
-def _derive(name: str, ts_ms: int) -> int:
+def derive_value(name: str, ts_ms: int) -> int:
     if name == "hour_of_day_utc":
         return (int(ts_ms) // HOUR_MS) % 24
     if name == "day_of_week_utc":
@@ -66,7 +66,7 @@ def encode_categorical(slot: Slot, value: Any) -> int:
     if value is None or value == "":
         return 0
     if "derive" in slot:
-        value = _derive(slot["derive"], value)
+        value = derive_value(slot["derive"], value)
     if slot["encoding"] == "bucketize":
         return 1 + bisect_right(slot["boundaries"], _clip(slot, float(value)))
     if "clip" in slot:

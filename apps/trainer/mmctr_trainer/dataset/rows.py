@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..schema import ModelSchema, group_slots
-from ..slots import encode_categorical, encode_multi, encode_numeric
+from ..slots import derive_value, encode_categorical, encode_multi, encode_numeric
 
 
 def _encoder(schema: ModelSchema, kind: str, slot: Mapping[str, Any]) -> Callable[[Any], Any]:
@@ -19,16 +19,19 @@ def _encoder(schema: ModelSchema, kind: str, slot: Mapping[str, Any]) -> Callabl
         return lambda v: encode_numeric(slot, v, default)
     if kind == "multi_categorical":
         return lambda v: encode_multi(slot, v)
-    if "derive" in slot:  # a time: too many distinct values to remember
-        return lambda v: encode_categorical(slot, v)
-    memo: dict[Any, int] = {}
+    # Categorical values repeat: each distinct one is encoded once (a time once per derived value).
+    plain = {k: x for k, x in slot.items() if k != "derive"}
+    memo: dict[Any, int] = {None: 0, "": 0}
 
     def categorical(v: Any) -> int:
         out = memo.get(v)
         if out is None:
-            out = memo[v] = encode_categorical(slot, v)
+            out = memo[v] = encode_categorical(plain, v)
         return out
 
+    if "derive" in slot:
+        derive = slot["derive"]
+        return lambda v: 0 if v is None or v == "" else categorical(derive_value(derive, v))
     return categorical
 
 
