@@ -240,7 +240,7 @@ export class FeatureAssembler {
         float,
         attr: splitSource(s.source)[1],
         encode,
-        ...(clip && clip[1] - clip[0] < TABLE_MAX
+        ...(clip && Number.isInteger(clip[0]) && Number.isInteger(clip[1]) && clip[1] - clip[0] < TABLE_MAX
           ? {
               table: {
                 lo: clip[0],
