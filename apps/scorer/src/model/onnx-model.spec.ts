@@ -1,6 +1,6 @@
 import type { InferenceSession } from 'onnxruntime-node';
 import { demoLayout } from '../../test/support/test-layout';
-import { firstDifference, signatureMismatch } from './onnx-model';
+import { firstDifference, IdBuffer, InputBuffers, signatureMismatch, stackFeeds } from './onnx-model';
 
 type Meta = InferenceSession.ValueMetadata;
 
@@ -50,5 +50,33 @@ describe("a model's inputs against the running repository's layout", () => {
       'user.categorical[1].size',
     );
     expect(firstDifference(a, { ...a, extra: true })).toBe('extra');
+  });
+});
+
+describe('stackFeeds (the batch graph: several requests in one run)', () => {
+  it("stacks the requests' request-side rows and concatenates their candidates, with cand_user", () => {
+    const layout = demoLayout(2);
+    const job = (value: number, batch: number) => {
+      const buffers = new InputBuffers(layout.inputs, 4);
+      buffers.data.forEach((d) => (d instanceof IdBuffer ? d.fill(value, 0, d.data.length) : d.fill(value)));
+      return { buffers, batch };
+    };
+    const feeds = stackFeeds([job(1, 2), job(2, 3)], layout.inputs);
+    expect(Object.entries(feeds).map(([n, t]) => [n, t.dims])).toEqual([
+      ['user_cat', [2, 5]],
+      ['hist_cat', [2, 64, 2]],
+      ['hist_multi', [2, 64, 5]],
+      ['hist_vec', [2, 64, 2]],
+      ['hist_age', [2, 64]],
+      ['cand_cat', [5, 3]],
+      ['cand_multi', [5, 5]],
+      ['cand_vec', [5, 2]],
+      ['cand_user', [5]],
+    ]);
+    const values = (name: string) => Array.from(feeds[name]!.data as ArrayLike<number | bigint>, Number);
+    expect(values('user_cat')).toEqual([1, 1, 1, 1, 1, 2, 2, 2, 2, 2]);
+    expect(values('cand_cat')).toEqual([...Array<number>(6).fill(1), ...Array<number>(9).fill(2)]);
+    expect(values('cand_vec')).toEqual([1, 1, 1, 1, 2, 2, 2, 2, 2, 2]);
+    expect(values('cand_user')).toEqual([0, 0, 1, 1, 1]);
   });
 });
