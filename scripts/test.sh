@@ -20,6 +20,7 @@ run() {
 
 run "lint (eslint + prettier)" npm run -s lint
 run "type-check" npm run -s typecheck
+run "deployment files (Dockerfiles, compose, k8s manifests; offline)" bash scripts/validate-deploy.sh
 run "unit tests" npx jest --selectProjects unit --ci
 run "integration tests (real Kafka, ClickHouse, Redis)" npx jest --selectProjects integration --ci --runInBand --forceExit
 run "e2e tests" npx jest --selectProjects e2e --ci --runInBand --forceExit --passWithNoTests

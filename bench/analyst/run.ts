@@ -7,8 +7,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '@mmctr/config';
-import { ClickHouseService, MigrationRunner, loadMigrations, MIGRATIONS_DIR } from '@mmctr/clickhouse';
-import { AnalyticsRepository } from '../../tools/cli/src/analytics.repository';
+import {
+  bindQuery,
+  ClickHouseService,
+  MigrationRunner,
+  loadMigrations,
+  MIGRATIONS_DIR,
+} from '@mmctr/clickhouse';
+import { AnalyticsRepository, ITEM_HOURLY_SQL } from '../../tools/cli/src/analytics.repository';
 import { finalize } from '../../tools/cli/src/commands/analytics-finalizer';
 
 const { values: args } = parseArgs({
@@ -137,8 +143,8 @@ const QUERIES: [string, string, string?][] = [
     'SELECT day, sum(impressions) AS imps, sum(clicks) AS clk FROM daily_ctr_by_item_exact GROUP BY day ORDER BY day',
   ],
   [
-    'top items by ctr',
-    'SELECT item_id, sum(impressions) AS imps, sum(clicks) / imps AS ctr FROM {daily_ctr_by_item} GROUP BY item_id HAVING imps >= 200 ORDER BY ctr DESC, item_id LIMIT 20',
+    'top 100 items by ctr',
+    'SELECT item_id, impressions, clicks, ctr FROM {ctr_by_item} WHERE impressions >= 200 ORDER BY ctr DESC, item_id LIMIT 100',
   ],
   [
     'daily_ctr_by_item (full)',
@@ -160,9 +166,11 @@ const QUERIES: [string, string, string?][] = [
     'ctr by hour',
     'SELECT hour, sum(impressions) AS imps, sum(clicks) AS clk FROM {hourly_ctr} GROUP BY hour ORDER BY hour',
   ],
+  // One item by hour: the rollup read by its sorting key (a view would group every item first).
   [
     'ctr by hour for one item',
-    "SELECT hour, impressions, clicks FROM {hourly_ctr_by_item} WHERE item_id = 'i42' ORDER BY hour",
+    bindQuery(ITEM_HOURLY_SQL, { item: 'i42' }),
+    "SELECT hour, impressions, clicks, ctr FROM hourly_ctr_by_item_exact WHERE item_id = 'i42' ORDER BY hour",
   ],
 ];
 

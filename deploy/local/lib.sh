@@ -103,21 +103,28 @@ render() { # template -> file, replacing @KEY@ markers
 
 # ---- start ----
 start_kafka() {
-  local dir="$DATA_DIR/kafka" props="$CONF_DIR/kafka/server.properties"
-  mkdir -p "$dir" "$CONF_DIR/kafka"
-  render "$LOCAL_DIR/kafka/server.properties.tmpl" "$props" \
-    BROKER_PORT "$KAFKA_PORT" CONTROLLER_PORT "$KAFKA_CONTROLLER_PORT" DATA_DIR "$dir"
-  local jvm=(java "-Xms256m" "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -Djava.awt.headless=true
-    "-Dlog4j.configuration=file:$LOCAL_DIR/kafka/log4j.properties" "-Dkafka.logs.dir=$LOG_DIR/kafka"
+  mkdir -p "$DATA_DIR/kafka" "$CONF_DIR/kafka"
+  render "$LOCAL_DIR/kafka/server.properties.tmpl" "$CONF_DIR/kafka/server.properties" \
+    BROKER_PORT "$KAFKA_PORT" CONTROLLER_PORT "$KAFKA_CONTROLLER_PORT" DATA_DIR "$DATA_DIR/kafka"
+  start_kafka_process kafka "$CONF_DIR/kafka/server.properties" "$DATA_DIR/kafka" "$KAFKA_HEAP"
+}
+
+# One Kafka node: service name, properties, data dir, heap. Storage is formatted on first start with
+# the stack's cluster id (one per stack dir, so every node of a cluster shares it).
+start_kafka_process() {
+  local svc="$1" props="$2" dir="$3" heap="$4" id_file="$STACK_DIR/kafka-cluster-id"
+  local jvm=(java "-Xms256m" "-Xmx$heap" -XX:+UseG1GC -Djava.awt.headless=true
+    "-Dlog4j.configuration=file:$LOCAL_DIR/kafka/log4j.properties" "-Dkafka.logs.dir=$LOG_DIR/$svc"
     -cp "$KAFKA_LIBS/*")
-  mkdir -p "$LOG_DIR/kafka"
+  mkdir -p "$LOG_DIR/$svc"
   if [[ ! -f "$dir/meta.properties" ]]; then
-    log "formatting KRaft storage"
-    "${jvm[@]}" kafka.tools.StorageTool format -t "$("${jvm[@]}" kafka.tools.StorageTool random-uuid)" \
-      -c "$props" --ignore-formatted >"$LOG_DIR/kafka-format.out" 2>&1
+    [[ -s "$id_file" ]] || "${jvm[@]}" kafka.tools.StorageTool random-uuid >"$id_file"
+    log "formatting KRaft storage of $svc"
+    "${jvm[@]}" kafka.tools.StorageTool format -t "$(cat "$id_file")" \
+      -c "$props" --ignore-formatted >"$LOG_DIR/$svc-format.out" 2>&1
   fi
-  setsid nohup "${jvm[@]}" kafka.Kafka "$props" >"$LOG_DIR/kafka.out" 2>&1 &
-  echo $! >"$(pid_file kafka)"
+  setsid nohup "${jvm[@]}" kafka.Kafka "$props" >"$LOG_DIR/$svc.out" 2>&1 &
+  echo $! >"$(pid_file "$svc")"
 }
 
 start_clickhouse() {

@@ -55,13 +55,17 @@ describe('dashboard (headless Chromium)', () => {
           schema_version: 1,
           ingested_at: now,
         };
-        events.push({
+        const shown = (request: string) => ({
           ...common,
-          event_id: `${request_id}-imp${position}`,
+          request_id: request,
+          event_id: `${request}-imp${position}`,
           type: 'impression',
           ts_ms: ts,
           event_time: Math.floor(ts / 1000),
         });
+        events.push(shown(request_id));
+        // The hostile model's requests below are shown too: calibration counts impressions.
+        if (r < 10) events.push(shown(`${request_id}-x`));
         if ((r + position) % 5 === 0) {
           events.push({
             ...common,

@@ -55,18 +55,13 @@ export class AnalyticsRepository {
   }
 
   /**
-   * Predicted vs observed CTR per 0.02-wide bucket of the served score, per model version. Over every
-   * scored candidate, shown or not, so it stays a query-time read: the calibration rollup counts
-   * impressions only.
+   * Predicted vs observed CTR per 0.02-wide bucket of the served score, per model version, over scored
+   * impressions (a candidate never shown has no outcome), from the calibration rollup (docs/schema.md).
    */
   async calibration(): Promise<CalibrationBucket[]> {
     const rows = await this.clickhouse.query<Record<keyof CalibrationBucket, string>>(
-      `SELECT model_version, least(floor(ctr * 50), 25) / 50 AS bucket, count() AS n,
-              avg(ctr) AS predicted, avg(clicked) AS observed
-       FROM score_log_items
-       ANY LEFT JOIN (SELECT request_id, item_id, clicked FROM impressions_labeled) AS outcomes
-       USING (request_id, item_id)
-       GROUP BY model_version, bucket ORDER BY model_version, bucket`,
+      `SELECT model_version, bucket, impressions AS n, predicted_ctr AS predicted, observed_ctr AS observed
+       FROM score_calibration_fine ORDER BY model_version, bucket`,
     );
     return rows.map((r) => ({
       model_version: r.model_version,
@@ -84,12 +79,15 @@ export class AnalyticsRepository {
     );
   }
 
-  /** Rows stored per minute over the last 6 hours of wall-clock time. */
+  /**
+   * Rows stored (and sent to the dead-letter topic) per hour over the last 48 hours of wall-clock time,
+   * from the ingestion health rollup: finalized hours are a row per topic, the rest read from the batches.
+   */
   async ingestThroughput(): Promise<IngestPoint[]> {
     const rows = await this.clickhouse.query<Record<keyof IngestPoint, string>>(
-      `SELECT toUnixTimestamp(toStartOfMinute(event_time)) AS t, sum(rows) AS rows, sum(invalid) AS invalid,
-              avg(insert_ms) AS avg_insert_ms
-       FROM ingest_batches WHERE event_time >= now() - 21600 GROUP BY t ORDER BY t`,
+      `SELECT toUnixTimestamp(hour) AS t, sum(rows) AS rows, sum(invalid) AS invalid,
+              sum(avg_insert_ms * batches) / sum(batches) AS avg_insert_ms
+       FROM ingestion_health_hourly WHERE hour >= now() - 172800 GROUP BY t ORDER BY t`,
     );
     return rows.map((r) => ({
       t: Number(r.t) * 1000,

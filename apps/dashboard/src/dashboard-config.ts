@@ -1,6 +1,5 @@
-import { Global, Module } from '@nestjs/common';
 import { z } from 'zod';
-import { envInt as int, envKeyList, loadConfigSection } from '@mmctr/config';
+import { ConfigSectionModule, envInt as int, envKeyList, loadConfigSection } from '@mmctr/config';
 
 /**
  * Dashboard-only settings. Connections, the embeddings queue's name and BullMQ prefix come from
@@ -20,9 +19,4 @@ export function loadDashboardConfig(env: NodeJS.ProcessEnv = process.env): Dashb
   return loadConfigSection(dashboardConfigSchema, env);
 }
 
-@Global()
-@Module({
-  providers: [{ provide: DASHBOARD_CONFIG, useFactory: (): DashboardConfig => loadDashboardConfig() }],
-  exports: [DASHBOARD_CONFIG],
-})
-export class DashboardConfigModule {}
+export const DashboardConfigModule = ConfigSectionModule.forRoot(DASHBOARD_CONFIG, loadDashboardConfig);

@@ -1,6 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { AppConfigModule, APP_CONFIG, type AppConfig } from '@mmctr/config';
 import { ClickHouseModule } from '@mmctr/clickhouse';
+import { FeatureRepoModule } from '@mmctr/feature-repo';
 import { HealthModule } from './health/health.module';
 import { IngestModule } from './ingest/ingest.module';
 import { LOGGER, createLogger } from './logger';
@@ -16,6 +17,14 @@ import { MetricsModule } from './metrics/metrics.module';
 class LoggerModule {}
 
 @Module({
-  imports: [AppConfigModule, LoggerModule, ClickHouseModule, MetricsModule, IngestModule, HealthModule],
+  imports: [
+    AppConfigModule,
+    LoggerModule,
+    FeatureRepoModule,
+    ClickHouseModule,
+    MetricsModule,
+    IngestModule,
+    HealthModule,
+  ],
 })
 export class AppModule {}

@@ -7,4 +7,5 @@ export * from './ingest/flow-control';
 export * from './ingest/ingest-online.repository';
 export * from './ingest/ingest-pipeline.service';
 export * from './ingest/ingest.repository';
+export * from './ingest/ingest-schema';
 export { IngestMetrics } from './metrics/ingest-metrics.service';

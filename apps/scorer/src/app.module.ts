@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AppConfigModule } from '@mmctr/config';
 import { ClickHouseModule } from '@mmctr/clickhouse';
-import { FeatureRepoModule } from '@mmctr/feature-repo';
+import { FeatureRepoModule, repositoryAppliedCheck } from '@mmctr/feature-repo';
 import { AdmissionModule } from './admission/admission.module';
 import { ScorerConfigModule } from './config/scorer-config';
 import { HealthModule } from './health/health.module';
@@ -15,8 +15,8 @@ import { ScoringModule } from './scoring/scoring.module';
 @Module({
   imports: [
     AppConfigModule,
-    ScorerConfigModule,
     FeatureRepoModule,
+    ScorerConfigModule,
     ServingLayoutModule,
     LoggerModule,
     MetricsModule,
@@ -27,5 +27,7 @@ import { ScoringModule } from './scoring/scoring.module';
     HealthModule,
     ScoreLogSinkModule,
   ],
+  // Refuses to start on a repository version never applied to the database.
+  providers: [repositoryAppliedCheck],
 })
 export class ScorerAppModule {}

@@ -12,6 +12,8 @@ import { ScorerMetrics } from './metrics/scorer-metrics';
 import { ModelManager } from './model/model-manager.service';
 import { parseJsonBody } from './scoring/score-request';
 import { acceptJsonBodiesOnly } from './scoring/json-only';
+import { ScoreController } from './scoring/score.controller';
+import { withScoreRequestBody } from './scoring/score-request-openapi';
 
 /** Builds the scorer app (Fastify, Swagger UI at /docs + /docs-json, X-Model-Version on every response); not listening yet. */
 export async function createScorerApp(): Promise<NestFastifyApplication> {
@@ -52,7 +54,10 @@ export async function createScorerApp(): Promise<NestFastifyApplication> {
     .setVersion('1')
     .addApiKey({ type: 'apiKey', in: 'header', name: 'x-api-key' }, 'api-key')
     .build();
-  const document = SwaggerModule.createDocument(app, doc);
+  const document = withScoreRequestBody(
+    SwaggerModule.createDocument(app, doc),
+    app.get(ScoreController).requestSchema,
+  );
   // Swagger UI at /docs (its assets via @fastify/static), the document at /docs-json and /docs-yaml.
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', yamlDocumentUrl: 'docs-yaml' });
   return app;

@@ -11,3 +11,4 @@ export { ScoreLogProducer } from './score-log/score-log.producer';
 export type { ScoreLogThreadInit } from './score-log/score-log.thread';
 export * from './score-log-sink';
 export { ScorerMetrics } from './metrics/scorer-metrics';
+export { ItemOnlineRepository } from './items/item-online.repository';

@@ -7,14 +7,16 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .ch import ClickHouse
-from .config import ConfigError, load_config
+from .config import MODEL_PARAMS, ConfigError, config_names, load_config
+from .registry import RegistryUnreachable
 
 
 def _add_ch(p: argparse.ArgumentParser) -> None:
     p.add_argument("--database", help="ClickHouse database (default: CLICKHOUSE_DATABASE from deploy/local/stack.env)")
-    p.add_argument("--clickhouse-url", help="default: CLICKHOUSE_URL")
+    p.add_argument("--clickhouse-url", help="ClickHouse HTTP URL (default: CLICKHOUSE_URL from deploy/local/stack.env)")
 
 
 def _command(
@@ -74,12 +76,51 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _models(args: argparse.Namespace) -> list[str]:
+    return list(MODEL_PARAMS) if args.model == "all" else [args.model]
+
+
+def _registry_ch(args: argparse.Namespace) -> ClickHouse | None:
+    """The ClickHouse to register in (None with --no-register), checked reachable before any training."""
+    if args.no_register:
+        return None
+    from .registry import check_reachable
+
+    ch = _ch(args)
+    check_reachable(ch)
+    return ch
+
+
+def _train_each(models: list[str], train: Callable[[str], dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """Trains each model in turn; one that fails is reported and the next one still trains. Returns the results
+    and the exit code (1 when a model failed)."""
+    results, failed = [], []
+    for m in models:
+        try:
+            results.append(train(m))
+        except Exception as e:  # noqa: BLE001 - any failure of one model must not cost the others
+            if len(models) == 1:
+                raise
+            print(f"[{m}] failed: {type(e).__name__}: {e}; going on with the next model", file=sys.stderr)
+            failed.append(m)
+    if len(results) > 1:
+        from .train import metrics_table
+
+        print("\n" + metrics_table([r["metrics"] for r in results]))
+    for r in results:
+        print(f"version {r['version']} -> {r['artifact']}")
+    if failed:
+        print(f"failed: {', '.join(failed)} ({len(results)} of {len(models)} models trained)", file=sys.stderr)
+    return results, 1 if failed else 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .dataset import TrainSet
     from .pipeline import WithoutVectors, train_export_register
 
     config = load_config(args.config)  # a bad config fails before the training set is built
     ch = _ch(args)
+    reg_ch = _registry_ch(args)
     if args.trainset and (Path(args.trainset) / "meta.json").exists() and not args.rebuild:
         ts = TrainSet(args.trainset)
         print(f"[build] reusing {args.trainset} (repository {ts.repo.name} {ts.repo.version})")
@@ -99,29 +140,47 @@ def cmd_train(args: argparse.Namespace) -> int:
         "projection_version": ts.meta.get("projection_version"),
         "multimodal": not args.no_mm,
     }
-    models = ["lr", "autoint", "din", "qin"] if args.model == "all" else [args.model]
-    results = []
-    for m in models:
-        r = train_export_register(
+    return _train_each(
+        _models(args),
+        lambda m: train_export_register(
             model_name=m,
             schema=ts.schema,
             data=data,
             config=config,
             repo_json=ts.meta["feature_repo"],
             data_range=data_range,
-            ch=None if args.no_register else ch,
+            ch=reg_ch,
             registry=args.registry,
             out=args.out,
             max_epochs=args.max_epochs,
-        )
-        results.append(r)
-    if len(results) > 1:
-        from .train import metrics_table
+        ),
+    )[1]
 
-        print("\n" + metrics_table([r["metrics"] for r in results]))
-    for r in results:
-        print(f"version {r['version']} -> {r['artifact']}")
-    return 0
+
+def _import_source(args: argparse.Namespace) -> str | dict[str, str]:
+    """--csv, or the predefined split files --train / --valid / --test (all three)."""
+    files = {"train": args.train, "val": args.valid, "test": args.test}
+    given = [f"--{'valid' if s == 'val' else s}" for s, f in files.items() if f]
+    if args.csv and given:
+        raise ValueError(f"give either --csv or the split files, not both (--csv with {', '.join(given)})")
+    if not args.csv and len(given) < 3:
+        raise ValueError(f"give --csv FILE, or all of --train, --valid and --test (got {', '.join(given) or 'none'})")
+    if args.csv:
+        return str(args.csv)
+    if args.split or args.time_col or args.split_col:
+        raise ValueError("--split / --time-col / --split-col split one --csv; the split files are the splits already")
+    return files
+
+
+def _csv_split(args: argparse.Namespace) -> str:
+    """--split, implied by --time-col (time) or --split-col (column) when not given; a contradiction is an error."""
+    flags = {"time": ("--time-col", args.time_col), "column": ("--split-col", args.split_col)}
+    implied = [s for s, (_flag, col) in flags.items() if col]
+    if len(implied) > 1:
+        raise ValueError("give --time-col (--split time) or --split-col (--split column), not both")
+    if implied and args.split not in (None, implied[0]):
+        raise ValueError(f"{flags[implied[0]][0]} goes with --split {implied[0]}, not --split {args.split}")
+    return args.split or (implied[0] if implied else "random")
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -130,15 +189,29 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     fields = [f.strip() for f in args.fields.split(",") if f.strip()]
-    data = TabularSet(args.csv, args.label, fields, buckets=args.buckets, split=args.split, time_col=args.time_col)
+    try:
+        source = _import_source(args)
+        split = _csv_split(args)
+        data = TabularSet(
+            source,
+            args.label,
+            fields,
+            buckets=args.buckets,
+            split=split,
+            time_col=args.time_col,
+            split_col=args.split_col,
+        )
+    except (ValueError, OSError) as e:
+        print(f"mmctr-train import: {e}", file=sys.stderr)
+        return 2
     print(
         f"[import] {data.meta['rows']} rows, fields {fields}: "
         + ", ".join(f"{s} {v['rows']}" for s, v in data.meta["splits"].items())
     )
-    models = ["lr", "autoint", "din", "qin"] if args.model == "all" else [args.model]
-    ch = None if args.no_register else _ch(args)
-    for m in models:
-        r = train_export_register(
+    ch = _registry_ch(args)
+    return _train_each(
+        _models(args),
+        lambda m: train_export_register(
             model_name=m,
             schema=data.schema,
             data=data,
@@ -149,9 +222,8 @@ def cmd_import(args: argparse.Namespace) -> int:
             registry=args.registry,
             out=args.out,
             max_epochs=args.max_epochs,
-        )
-        print(f"version {r['version']} -> {r['artifact']}")
-    return 0
+        ),
+    )[1]
 
 
 def cmd_load_jsonl(args: argparse.Namespace) -> int:
@@ -241,7 +313,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="mmctr-train", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
 
@@ -250,12 +322,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True)
 
     def train_opts(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--model", default="qin", choices=["qin", "autoint", "din", "lr", "all"])
-        p.add_argument("--config", help="JSON config (path or a name under apps/trainer/configs: default, tiny)")
+        p.add_argument(
+            "--model",
+            default="qin",
+            choices=[*MODEL_PARAMS, "all"],
+            help="the model to train (default qin); all: each in turn, going on after one that fails",
+        )
+        p.add_argument(
+            "--config",
+            help="training config: a JSON file, or the name of one in apps/trainer/configs "
+            f"({', '.join(config_names())}; default: default)",
+        )
         p.add_argument("--out", help="artifact root (default: --registry, MMCTR_REGISTRY or .local/registry)")
-        p.add_argument("--registry", help="artifact root")
-        p.add_argument("--max-epochs", type=int)
-        p.add_argument("--no-register", action="store_true", help="write the artifact but no row in ClickHouse")
+        p.add_argument("--registry", help="artifact root, the artifact is <registry>/<version> (as --out)")
+        p.add_argument("--max-epochs", type=int, help="the epoch cap (default: the config's max_epochs)")
+        p.add_argument(
+            "--no-register",
+            action="store_true",
+            help="write the artifact but no row in ClickHouse `models` (no ClickHouse needed for import)",
+        )
 
     p = _command(sub, "train", cmd_train, "train on ClickHouse data, export ONNX (+ int8), register a candidate")
     _add_split(p)
@@ -265,13 +350,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-mm", action="store_true", help="zero the multimodal vectors (ablation)")
 
     p = _command(sub, "import", cmd_import, "train the same models on your own tabular CSV")
+    p.description = (
+        "Train, export and (unless --no-register) register models on your own tabular CTR data: every --fields "
+        "column is a hashed categorical feature, --label the click. The data is one --csv split 80/10/10 "
+        "(randomly, by --time-col, or by a --split-col naming each row's split), or predefined split files "
+        "--train / --valid / --test with the same columns. The registry is checked before training starts."
+    )
     train_opts(p)
-    p.add_argument("--csv", required=True)
-    p.add_argument("--label", required=True)
-    p.add_argument("--fields", required=True, help="comma-separated categorical columns")
-    p.add_argument("--split", default="random", choices=["random", "time"])
-    p.add_argument("--time-col")
-    p.add_argument("--buckets", type=int, default=65536, help="hash buckets per field")
+    p.add_argument("--csv", help="one CSV file with a header row, split by --split")
+    p.add_argument("--train", help="predefined splits: the training CSV (with --valid and --test, instead of --csv)")
+    p.add_argument("--valid", help="predefined splits: the validation CSV (early stopping, calibration)")
+    p.add_argument("--test", help="predefined splits: the test CSV (the reported test metrics)")
+    p.add_argument(
+        "--label", required=True, help="the click column: 1 / true / yes / click / clicked or a number > 0 is a click"
+    )
+    p.add_argument("--fields", required=True, help="comma-separated feature columns, each hashed as a categorical")
+    p.add_argument(
+        "--split",
+        choices=["random", "time", "column"],
+        help="how --csv is split: random 80/10/10 (the default), time (oldest 80%% train, newest 10%% test, "
+        "by --time-col; implied by it), column (each row's split named in --split-col; implied by it)",
+    )
+    p.add_argument("--time-col", help="the column --split time orders by (numbers, or ISO-8601 text)")
+    p.add_argument(
+        "--split-col",
+        help="the column naming each row's split: train, val / valid / validation or test (implies --split column)",
+    )
+    p.add_argument("--buckets", type=int, default=65536, help="hash buckets per field (default 65536)")
 
     p = _command(
         sub,
@@ -341,11 +446,18 @@ def main(argv: list[str] | None = None) -> int:
     p = _command(sub, "list", cmd_list, "list registered model versions")
     p.add_argument("--json", action="store_true")
 
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         return int(args.fn(args) or 0)
     except ConfigError as e:
         print(f"mmctr-train: bad config: {e}", file=sys.stderr)
+        return 2
+    except RegistryUnreachable as e:
+        print(f"mmctr-train {args.cmd}: {e}", file=sys.stderr)
         return 2
 
 

@@ -24,19 +24,41 @@ class ConfigError(ValueError):
     """A config that does not parse: unknown key, wrong type, unknown model."""
 
 
+# The validation metrics a run can monitor, each with its direction: "auc-logloss" is AUC minus log-loss
+# (FuxiCTR's default), which prefers the better-ranking epoch unless its probabilities got worse.
+MONITORS = {"auc-logloss": "max", "auc": "max", "logloss": "min"}
+CALIBRATIONS = ("none", "temperature", "platt")
+
+
 @dataclass(frozen=True)
 class TrainingParams:
     batch_size: int = 2048
     eval_batch_size: int = 8192
     lr: float = 0.002
     emb_l2: float = 0.0  # L2 on the embedding rows looked up in a batch
-    max_epochs: int = 10
-    patience: int = 2  # epochs without a better validation AUC before early stopping
+    max_epochs: int = 10  # the epoch cap; the log says when it, not early stopping, ended training
+    monitor: str = "auc-logloss"  # validation metric for checkpoints, early stopping and LR decay (MONITORS)
+    patience: int = 2  # epochs without a better monitored value before early stopping
+    lr_decay_factor: float = 0.5  # lr x this after lr_patience epochs without improvement (1: constant lr)
+    lr_patience: int = 1
+    min_lr: float = 1e-6  # the decay stops here
+    calibration: str = "none"  # post-hoc, fitted on validation logits: none | temperature | platt
     seed: int = 42
     log_every: int = 0  # a log line every N steps (0: per epoch only)
     epoch_rows: int = 0  # > 0: each epoch is a fresh random sample of this many train rows
     threads: int = 0  # torch intra-op threads (0: torch's default; MMCTR_THREADS overrides)
     restarts: int = 1  # K initialisations train one epoch each; the best goes on
+
+    def __post_init__(self) -> None:
+        if self.monitor not in MONITORS:
+            raise ConfigError(f"monitor must be one of {', '.join(MONITORS)}, not {self.monitor!r}")
+        if self.calibration not in CALIBRATIONS:
+            raise ConfigError(f"calibration must be one of {', '.join(CALIBRATIONS)}, not {self.calibration!r}")
+        if not 0 < self.lr_decay_factor <= 1:
+            raise ConfigError(f"lr_decay_factor must be in (0, 1], not {self.lr_decay_factor}")
+        for key in ("patience", "lr_patience", "max_epochs"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{key} must be at least 1, not {getattr(self, key)}")
 
 
 # Keys a model section may set to override the training section for that model only.
@@ -201,6 +223,11 @@ def config_path(path: str | os.PathLike[str] | None = None) -> Path:
     if not p.exists() and not p.suffix:
         p = CONFIG_DIR / f"{p}.json"
     return p
+
+
+def config_names() -> list[str]:
+    """The configs shipped in apps/trainer/configs, by the name --config accepts."""
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.json"))
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> TrainerConfig:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 import time
 from collections.abc import Callable
@@ -19,6 +20,27 @@ from .metrics import auc
 from .registry import git_rev, new_version, register, registry_root, write_artifact
 from .schema import ModelSchema
 from .train import metrics_table, predict, train_model
+from .training.calibration import calibrated
+
+
+class _OnceFilter(logging.Filter):
+    """Lets a log message that starts with `prefix` through once per process."""
+
+    def __init__(self, prefix: str):
+        super().__init__()
+        self.prefix, self.seen = prefix, False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.getMessage().startswith(self.prefix):
+            return True
+        seen, self.seen = self.seen, True
+        return not seen
+
+
+# onnxruntime's quantiser logs this advice on the root logger at every call: twice per model, eight times for
+# --model all. Only the embedding Gathers are quantised (export.INT8_OP_TYPES), which it does not concern.
+QUANTISER_ADVICE = _OnceFilter("Please consider to run pre-processing before quantization")
+logging.getLogger().addFilter(QUANTISER_ADVICE)
 
 
 class WithoutVectors(DataSource):
@@ -69,16 +91,17 @@ def train_export_register(
     res = train_model(model_name, schema, data, config, log=log, max_epochs=max_epochs)
     metrics = res.metrics
     version = new_version(model_name)
+    model = calibrated(res.model, res.calibration)  # the calibration is part of every exported graph
     with tempfile.TemporaryDirectory() as tmp:
-        onnx_path = export_onnx(res.model, Path(tmp) / "model.onnx")
+        onnx_path = export_onnx(model, Path(tmp) / "model.onnx")
         int8_path = quantize_int8(onnx_path, Path(tmp) / "model.int8.onnx")
-        batch_path = export_batch_onnx(res.model, Path(tmp) / batch_graph_name("model.onnx"))
+        batch_path = export_batch_onnx(model, Path(tmp) / batch_graph_name("model.onnx"))
         batch_int8_path = quantize_int8(batch_path, Path(tmp) / batch_graph_name("model.int8.onnx"))
         t0 = time.time()
         ebs = config.training.eval_batch_size
         n = min(parity_rows, data.rows("test")) or min(parity_rows, data.rows("val"))
         split = "test" if data.rows("test") else "val"
-        p_torch = predict(res.model, data, split, ebs, limit=n)
+        p_torch = predict(model, data, split, ebs, limit=n)
         p_onnx = OnnxScorer(onnx_path).predict(data, split, ebs, limit=n)
         metrics["onnx"] = {"parity_rows": int(n), "max_abs_diff": float(np.abs(p_torch - p_onnx).max()) if n else None}
         labels = data.labels("test")
@@ -100,6 +123,7 @@ def train_export_register(
         rev = git_rev()
         card = model_card(res.model)
         card.update({"version": version, "git_rev": rev, "data": data_range})
+        card["calibration"] = res.calibration.to_json() if res.calibration else None
         folder = write_artifact(
             root,
             version,
@@ -139,7 +163,20 @@ def train_export_register(
 def _summary(metrics: dict[str, Any]) -> dict[str, Any]:
     return {
         k: metrics[k]
-        for k in ("model", "val", "test", "train_seconds", "epochs", "best_epoch", "onnx", "int8", "parameters")
+        for k in (
+            "model",
+            "val",
+            "test",
+            "train_seconds",
+            "epochs",
+            "best_epoch",
+            "monitor",
+            "stop",
+            "calibration",
+            "onnx",
+            "int8",
+            "parameters",
+        )
         if k in metrics
     }
 

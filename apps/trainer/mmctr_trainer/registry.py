@@ -10,12 +10,14 @@ import secrets
 import shutil
 import subprocess
 import time
+import urllib.error
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from . import store
-from .ch import ClickHouse
+from .ch import ClickHouse, ClickHouseError
 from .features import REPO_ROOT
 
 
@@ -58,6 +60,24 @@ def write_artifact(root: Path, version: str, files: dict[str, Path], documents: 
         (tmp / name).write_text(json.dumps(doc, indent=1, default=str) + "\n", encoding="utf-8")
     tmp.rename(folder)
     return folder
+
+
+class RegistryUnreachable(RuntimeError):
+    """The ClickHouse `models` table cannot be reached: checked before training so a run does not fail at its end."""
+
+
+def check_reachable(ch: ClickHouse, timeout_s: float = 10.0) -> None:
+    """Raises RegistryUnreachable, naming the server, the database and the cause, when `models` cannot be read."""
+    try:
+        store.probe_models(replace(ch, timeout_s=timeout_s))
+    except (urllib.error.URLError, OSError, ClickHouseError) as e:
+        cause = getattr(e, "reason", None) or e
+        raise RegistryUnreachable(
+            f"the model registry ({ch.database}.models on ClickHouse at {ch.url}) is not reachable: "
+            f"{str(cause).splitlines()[0]}. Start the local stack (bash deploy/local/up), point "
+            "--clickhouse-url / --database at a migrated database, or pass --no-register to write the artifact "
+            "without registering it."
+        ) from None
 
 
 def _now_ms(ch: ClickHouse, version: str) -> int:

@@ -119,6 +119,11 @@ def model_latest_updated_ms(ch: ClickHouse, version: str) -> int:
     return int(rows[0]["m"]) if rows else 0
 
 
+def probe_models(ch: ClickHouse) -> None:
+    """Reads nothing from `models` but fails as any registry read would: server down, no database, no table."""
+    ch.all(f"SELECT count() AS n FROM {_db(ch)}.models WHERE 0")
+
+
 def insert_model_rows(ch: ClickHouse, rows: Sequence[Row]) -> None:
     ch.insert("models", rows)
 

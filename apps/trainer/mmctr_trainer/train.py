@@ -1,9 +1,10 @@
-"""Training loop: Adam, early stopping on validation AUC, metrics (AUC / log-loss overall and on
-cold-start items, training time).
+"""Training loop: Adam, the monitored validation metric driving the checkpoint, early stopping and LR decay
+on plateau (training/monitor.py), optional post-hoc calibration (training/calibration.py), metrics (AUC /
+log-loss overall and on cold-start items, training time).
 
 `train_model` runs named phases: set up (device, threads, the model's effective training parameters),
-initialise (one run per restart seed, the best first epoch goes on), train with early stopping, and the
-final metrics of the best epoch's weights."""
+initialise (one run per restart seed, the best first epoch goes on), train on the schedule, the final
+metrics of the best epoch's weights and, when configured, the calibration fitted on the validation split."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from .data_source import DataSource
 from .metrics import auc, logloss
 from .models import CTRModel, build_model
 from .schema import ModelSchema
+from .training.calibration import Calibration, CalibrationError, fit_calibration, sigmoid
+from .training.monitor import Monitor, Schedule, Verdict
 
 
 def pick_device() -> torch.device:
@@ -45,11 +48,14 @@ def predict(
     batch_size: int,
     dev: torch.device | None = None,
     limit: int | None = None,
+    logits: bool = False,
 ) -> np.ndarray:
+    """The CTRs of a split's rows (their logits with `logits`)."""
     dev = dev or next(model.parameters()).device
     model.eval()
+    fn = model.logits if logits else model
     batches = data.batches(split, batch_size, limit=limit)
-    out = [model(*tensors(b, dev, model.input_names)).float().cpu().numpy() for b in batches]
+    out = [fn(*tensors(b, dev, model.input_names)).float().cpu().numpy() for b in batches]
     return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
 
@@ -73,6 +79,8 @@ class TrainResult:
     model: CTRModel
     metrics: dict[str, Any]
     history: list[dict[str, Any]] = field(default_factory=list)
+    # fitted on the validation split when the config asks for one; pipeline.py puts it into the exported graph
+    calibration: Calibration | None = None
 
 
 @dataclass
@@ -126,6 +134,7 @@ class _Trainer:
             torch.set_num_threads(threads)
         self.dev = pick_device()
         self.bce = nn.BCEWithLogitsLoss()
+        self.monitor = Monitor(tp.monitor)
         self.n_train = data.rows("train")
         # epoch_rows: train on a fresh random sample of this many rows per epoch (time-bounded demo runs)
         rows = min(tp.epoch_rows, self.n_train) if tp.epoch_rows > 0 else self.n_train
@@ -169,19 +178,30 @@ class _Trainer:
             "train_loss": float(np.mean(losses)) if losses else None,
             "val_auc": v["auc"],
             "val_logloss": v["logloss"],
+            "lr": opt.param_groups[0]["lr"],
             "seconds": round(time.time() - te, 2),
         }
-        self.log(
-            f"[train] epoch {epoch}: loss {entry['train_loss']}, val auc {v['auc']}, val logloss {v['logloss']} "
-            f"({time.time() - te:.1f}s)"
-        )
+        entry[self.monitor.name] = self.monitor.value(entry)
         return entry
 
+    def report(self, entry: dict[str, Any], outcome: str) -> None:
+        """One line per epoch: its metrics, the lr it trained with, and what the schedule made of it."""
+
+        def f(x: Any) -> str:
+            return "—" if x is None else f"{x:.4f}"
+
+        self.log(
+            f"[train] epoch {entry['epoch']}/{self.tp.max_epochs}: loss {f(entry['train_loss'])}, "
+            f"val auc {f(entry['val_auc'])}, val logloss {f(entry['val_logloss'])}, "
+            f"{self.monitor.name} {f(entry[self.monitor.name])}, lr {entry['lr']:.3g} ({entry['seconds']:.1f}s): "
+            + outcome
+        )
+
     def initialise(self) -> tuple[_Run, dict[str, Any], list[dict[str, Any]]]:
-        """restarts: K initialisations (seeds seed, seed + 1, ...) each train one epoch and the best on validation
-        goes on. A run can settle in a poor optimum from its first epoch (docs/model-quality.md: one QIN seed at
-        0.79 val AUC against 0.85); K = 1 (the default) trains one run. Returns the run, its first epoch and
-        every seed's first-epoch AUC."""
+        """restarts: K initialisations (seeds seed, seed + 1, ...) each train one epoch and the best on the
+        monitored metric goes on. A run can settle in a poor optimum from its first epoch (docs/model-quality.md:
+        one QIN seed at 0.79 val AUC against 0.85); K = 1 (the default) trains one run. Returns the run, its first
+        epoch and every seed's first-epoch AUC."""
         seed, restarts = self.tp.seed, max(1, self.tp.restarts)
         run = self.start(seed)
         if hasattr(self.data, "limit_history"):  # the model reads only its newest history_length slots: gather no more
@@ -191,52 +211,116 @@ class _Trainer:
         self.log(
             f"[train] {self.model_name}: {n_params:,} parameters, {self.n_train} train rows"
             + (f" ({min(epoch_rows, self.n_train)} sampled per epoch)" if epoch_rows > 0 else "")
-            + f", batch {self.tp.batch_size}, device {self.dev}"
+            + f", batch {self.tp.batch_size}, device {self.dev}, monitor {self.monitor.name} ({self.monitor.mode})"
         )
         first = self.run_epoch(run, 1)
         run.save_torch_rng()
         tried = [{"seed": seed, "val_auc": first["val_auc"]}]
         for k in range(1, restarts):
+            if k == 1:
+                self.report(first, f"first epoch of seed {seed}")
             self.log(f"[train] restart {k + 1}/{restarts}: seed {seed + k}")
             other = self.start(seed + k)
             entry = self.run_epoch(other, 1)
             other.save_torch_rng()
+            self.report(entry, f"first epoch of seed {seed + k}")
             tried.append({"seed": seed + k, "val_auc": entry["val_auc"]})
-            if _score(entry) > _score(first):
+            if self.monitor.better(entry[self.monitor.name], first[self.monitor.name]):
                 run, first = other, entry
         if restarts > 1:
-            self.log(f"[train] best first epoch: seed {run.seed} (val auc {first['val_auc']}); training it on")
+            self.log(
+                f"[train] best first epoch: seed {run.seed} ({self.monitor.name} {first[self.monitor.name]:.4f}); "
+                "training it on"
+            )
             run.restore_torch_rng()
         return run, first, tried
 
-    def train_on(self, run: _Run, first: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
-        """Epochs 2.. until max_epochs or `patience` epochs without a better validation score; leaves the best
-        epoch's weights in the model. Returns the per-epoch history and the best epoch."""
-        model, history = run.model, [first]
-        best_auc, best_state, best_epoch, bad = _score(first), copy.deepcopy(model.state_dict()), 1, 0
-        for epoch in range(2, self.tp.max_epochs + 1):
-            history.append(self.run_epoch(run, epoch))
-            v_auc = _score(history[-1])
-            if v_auc > best_auc:
-                best_auc, best_state, best_epoch, bad = v_auc, copy.deepcopy(model.state_dict()), epoch, 0
-            else:
-                bad += 1
-                if bad >= self.tp.patience:
-                    self.log(f"[train] early stop after epoch {epoch} (best {best_epoch})")
-                    break
+    def train_on(self, run: _Run, first: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Epochs 2.. on the schedule: until max_epochs or `patience` epochs without a better monitored value,
+        the lr decaying on plateaus; leaves the best epoch's weights in the model. Returns the per-epoch history
+        and how training ended."""
+        model, history, schedule = run.model, [first], Schedule.of(self.tp)
+        best_state = copy.deepcopy(model.state_dict())
+        # with restarts the first epoch was reported with its seed already
+        self._record(first, schedule.step(first[self.monitor.name]), schedule, report=self.tp.restarts <= 1)
+        while not history[-1]["stop"] and len(history) < self.tp.max_epochs:
+            for group in run.opt.param_groups:
+                group["lr"] = schedule.lr
+            history.append(self.run_epoch(run, len(history) + 1))
+            if self._record(history[-1], schedule.step(history[-1][self.monitor.name]), schedule):
+                best_state = copy.deepcopy(model.state_dict())
         model.load_state_dict(best_state)
         model.eval()
-        return history, best_epoch
+        return history, self._ending(history[-1], schedule)
 
-    def final_metrics(self, model: CTRModel) -> dict[str, Any]:
-        ebs = self.tp.eval_batch_size
-        val = evaluate(self.data.labels("val"), predict(model, self.data, "val", ebs, self.dev))
-        test_p = predict(model, self.data, "test", ebs, self.dev)
-        return {"val": val, "test": evaluate(self.data.labels("test"), test_p, self.data.cold("test"))}
+    def _record(self, entry: dict[str, Any], verdict: Verdict, schedule: Schedule, report: bool = True) -> bool:
+        """Notes the schedule's verdict in the epoch's entry and the log; True when the epoch improved."""
+        entry.update(improved=verdict.improved, stop=verdict.stop)
+        if not report:
+            return verdict.improved
+        if verdict.improved:
+            outcome = "improved"
+        else:
+            outcome = (
+                f"no improvement for {verdict.bad_epochs}/{self.tp.patience} epochs "
+                f"(best {schedule.best:.4f} at epoch {schedule.best_epoch})"
+            )
+        self.report(entry, outcome + (f"; lr -> {verdict.lr:.3g}" if verdict.decayed else ""))
+        return verdict.improved
 
+    def _ending(self, last: dict[str, Any], schedule: Schedule) -> dict[str, Any]:
+        """How training ended, logged: early stopping or the epoch cap (and whether the run was still improving)."""
+        ending = {
+            "reason": "patience" if last["stop"] else "epoch_cap",
+            "epoch": last["epoch"],
+            "best_epoch": schedule.best_epoch,
+            "best": schedule.best,
+            "still_improving": schedule.still_improving(),
+        }
+        best = f"best epoch {schedule.best_epoch}, {self.monitor.name} {schedule.best:.4f}"
+        if last["stop"]:
+            self.log(
+                f"[train] early stop after patience: {schedule.bad_epochs} epochs without improvement "
+                f"after epoch {last['epoch']} ({best})"
+            )
+        elif ending["still_improving"]:
+            self.log(
+                f"[train] stopped by the epoch cap at {last['epoch']} while still improving ({best}); "
+                "a higher max_epochs may help"
+            )
+        else:
+            self.log(
+                f"[train] stopped by the epoch cap at {last['epoch']} ({best}; epochs without improvement: "
+                f"{schedule.bad_epochs} of patience {self.tp.patience})"
+            )
+        return ending
 
-def _score(entry: dict[str, Any]) -> float:
-    return entry["val_auc"] if entry["val_auc"] is not None else -(entry["val_logloss"] or 0.0)
+    def final_metrics(self, model: CTRModel) -> tuple[dict[str, Any], Calibration | None]:
+        """Validation and test metrics of the model as exported: calibrated when the config asks for it (the
+        calibration fitted on the validation logits), with the uncalibrated log-loss alongside."""
+        ebs, labels = self.tp.eval_batch_size, {s: self.data.labels(s) for s in ("val", "test")}
+        logits = {s: predict(model, self.data, s, ebs, self.dev, logits=True) for s in ("val", "test")}
+        cold = {"val": None, "test": self.data.cold("test")}
+        raw = {s: evaluate(labels[s], sigmoid(logits[s]), cold[s]) for s in logits}
+        if self.tp.calibration == "none":
+            return raw, None
+        try:
+            cal = fit_calibration(self.tp.calibration, logits["val"], labels["val"])
+        except CalibrationError as e:
+            self.log(f"[calibration] {self.tp.calibration} skipped: {e}")
+            return {**raw, "calibration": {"method": self.tp.calibration, "skipped": str(e)}}, None
+        out = {s: evaluate(labels[s], cal.probs(logits[s]), cold[s]) for s in logits}
+        out["calibration"] = {
+            **cal.to_json(),
+            "uncalibrated": {f"{s}_logloss": raw[s]["logloss"] for s in logits},
+            "calibrated": {f"{s}_logloss": out[s]["logloss"] for s in logits},
+        }
+        self.log(
+            f"[calibration] {cal.method}: ctr = sigmoid({cal.scale:.4f} * logit + {cal.bias:.4f}); log-loss "
+            + ", ".join(f"{s} {raw[s]['logloss']:.4f} -> {out[s]['logloss']:.4f}" for s in logits if len(labels[s]))
+            + " (AUC unchanged: the map is monotone)"
+        )
+        return out, cal
 
 
 def train_model(
@@ -254,9 +338,10 @@ def train_model(
     trainer = _Trainer(model_name, schema, data, params, tp, log)
     t0 = time.time()
     run, first, tried = trainer.initialise()
-    history, best_epoch = trainer.train_on(run, first)
+    history, ending = trainer.train_on(run, first)
     train_seconds = time.time() - t0
     model = run.model
+    final, calibration = trainer.final_metrics(model)
     metrics = {
         "model": model_name,
         "params": params.architecture(),
@@ -264,14 +349,16 @@ def train_model(
         "parameters": sum(p.numel() for p in model.parameters()),
         "train_seconds": round(train_seconds, 2),
         "epochs": len(history),
-        "best_epoch": best_epoch,
+        "best_epoch": ending["best_epoch"],
+        "monitor": {"name": tp.monitor, "mode": trainer.monitor.mode, "best": ending["best"]},
+        "stop": {k: ending[k] for k in ("reason", "epoch", "still_improving")},
         "device": str(trainer.dev),
         "seed": run.seed,
         "restarts": tried,
-        **trainer.final_metrics(model),
+        **final,
         "history": history,
     }
-    return TrainResult(model, metrics, history)
+    return TrainResult(model, metrics, history, calibration)
 
 
 def metrics_table(rows: list[dict[str, Any]]) -> str:

@@ -393,6 +393,30 @@ VIEWS: dict[str, tuple[str, list[dict[str, Any]]]] = {
             },
         ],
     ),
+    "ctr_by_item": (
+        "SELECT item_id, impressions, clicks, click_events, conversions, conversion_value, ctr FROM ctr_by_item "
+        "ORDER BY item_id",
+        [
+            {
+                "item_id": "i1",
+                "impressions": 2,
+                "clicks": 1,
+                "click_events": 1,
+                "conversions": 1,
+                "conversion_value": 2.5,
+                "ctr": 0.5,
+            },
+            {
+                "item_id": "i2",
+                "impressions": 1,
+                "clicks": 0,
+                "click_events": 0,
+                "conversions": 0,
+                "conversion_value": 0.0,
+                "ctr": 0.0,
+            },
+        ],
+    ),
     "score_calibration": (
         "SELECT model_version, bucket, bucket_lo, bucket_hi, impressions, clicks, predicted_ctr, "
         "observed_ctr, degraded_impressions FROM score_calibration ORDER BY bucket",
@@ -450,6 +474,11 @@ DOC_EXPECTED: list[list[dict[str, Any]]] = [
     ],
     # Top items by CTR with at least 200 impressions: none in the fixture
     [],
+    # One item's CTR by hour
+    [
+        {"impressions": 1, "clicks": 1, "ctr": 1.0},
+        {"impressions": 1, "clicks": 0, "ctr": 0.0},
+    ],
     # CTR by position
     [{"position": 0, "imps": 2, "ctr": 0.5}, {"position": 1, "imps": 1, "ctr": 0.0}],
     # CTR by day and model version
@@ -655,6 +684,52 @@ def test_repository_query_answers(db: ClickHouse, repository_queries: dict[str, 
     assert norm(rows) == norm(REPOSITORY_EXPECTED[call])
 
 
+# ---------------------------------------------------------------- the analytics finalizer's writes
+
+# Views backed by the rollups, each equal to its `_exact` twin once the fixture's hours are finalized.
+ROLLUP_VIEWS = [
+    "daily_ctr_by_item",
+    "score_calibration",
+    "hourly_ctr_by_item",
+    "daily_ctr_by_model",
+    "hourly_ctr",
+    "daily_ctr_by_category",
+    "ctr_by_item",
+    "ingestion_health_hourly",
+    "score_calibration_fine",
+]
+
+
+def sorted_rows(db: ClickHouse, view: str) -> list[str]:
+    return sorted(json.dumps(r, sort_keys=True) for r in q(db, f"SELECT * FROM {db.database}.{view}"))
+
+
+def test_finalize_writes_keep_rollup_views_equal_to_exact(db: ClickHouse) -> None:
+    """`mmctr analytics finalize`'s writes for the fixture's hours (tools/compat/src/finalize-statements.ts);
+    afterwards the views read the rollups, not the open tail, and still answer as their `_exact` twins."""
+    hours = [T_S // 3600 * 3600 - 3600, T_S // 3600 * 3600, (T_S + DAY // 1000) // 3600 * 3600]
+    out = node(
+        "tools/compat/src/finalize-statements.ts",
+        *("--hours", ",".join(map(str, hours)), "--ingest-hours", str(HOUR_S), "--version", "7"),
+    )
+    dirty_ingest_hours = out["dirtyIngestHours"]
+    assert norm(db.all(dirty_ingest_hours, database=db.database)) == [{"h": HOUR_S}]
+    for w in out["writes"]:
+        if "command" in w:
+            db.command(w["command"], database=db.database)
+        else:
+            db.insert(w["insert"], w["rows"])
+    assert q(db, f"SELECT count() AS n FROM {db.database}.impression_outcomes_open") == [{"n": 0}]
+    # The month was rebuilt after each day, under that day's version: the newest holds both days.
+    monthly = f"SELECT version, sum(impressions) AS n FROM {db.database}.ctr_monthly_by_item GROUP BY version"
+    assert sorted(q(db, monthly), key=lambda r: r["version"]) == [{"version": 7, "n": 2}, {"version": 8, "n": 3}]
+    for view in ROLLUP_VIEWS:
+        assert (view, sorted_rows(db, view)) == (view, sorted_rows(db, view + "_exact"))
+    # Ingestion health: rolled up (nothing dirty, nothing read at query time), the same answers.
+    assert db.all(dirty_ingest_hours, database=db.database) == []
+    assert q(db, f"SELECT sum(batches) AS n FROM {db.database}.ingest_health_hourly") == [{"n": 2}]
+
+
 # ---------------------------------------------------------------- cluster DDL
 
 
@@ -666,8 +741,11 @@ def test_cluster_ddl_parses_on_a_modern_server() -> None:
         statements = [s for m in rendered_migrations("mmctr", cluster="ctr_cluster") for s in m["statements"]]
         assert any("ENGINE = Distributed(ctr_cluster" in s for s in statements)
         for s in statements:
-            assert "ON CLUSTER ctr_cluster" in s
             ast = str(sess.query("EXPLAIN AST " + s, "TSV"))
+            if s.startswith("INSERT"):  # backfills write through the Distributed tables, on no cluster
+                assert "ON CLUSTER" not in s and ast.startswith("InsertQuery"), ast[:200]
+                continue
+            assert "ON CLUSTER ctr_cluster" in s
             assert re.match(r"(CreateQuery|AlterQuery|DropQuery) mmctr ", ast), ast[:200]
     finally:
         sess.close()

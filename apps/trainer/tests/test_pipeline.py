@@ -77,7 +77,8 @@ def test_train_cli_end_to_end(demo_db, repo_file, tmp_path, capsys):
     assert layout["repository"] == {"name": "demo", "version": "fs-test"}
     inputs = [(i["name"], i["shape"]) for i in layout["inputs"]]
     assert inputs[:2] == [("user_cat", ["Bu", 5]), ("hist_cat", ["Bu", 6, 2])]
-    assert json.loads((f / "feature_repo.json").read_text())["version"] == "fs-test"
+    # the repository the trainer ran with, whole: the scorer's feature check and `features plan` read its names
+    assert json.loads((f / "feature_repo.json").read_text()) == json.loads(repo_file.read_text())
     assert json.loads((f / "model.json").read_text())["signature"]["inputs"] == layout["inputs"]
     rows = {r["version"]: r for r in current(ch)}
     assert rows[f.name]["status"] == "candidate" and rows[f.name]["model_type"] == "qin"

@@ -29,6 +29,18 @@ export class RowBinaryWriter {
     this.buf = next;
   }
 
+  // A fixed-width number: `this.advanceTo(this.room(n).writeX(v, this.at))`. Buffer's writers
+  // range-check the value and return the offset after it.
+  private room(n: number): Buffer {
+    this.reserve(n);
+    return this.buf;
+  }
+
+  private advanceTo(at: number): this {
+    this.at = at;
+    return this;
+  }
+
   string(s: string): this {
     // Worst case: 3 bytes per UTF-16 unit, plus up to 5 bytes of length.
     this.reserve(s.length * 3 + 5);
@@ -60,31 +72,19 @@ export class RowBinaryWriter {
   }
 
   uint8(v: number): this {
-    this.reserve(1);
-    this.buf.writeUInt8(v, this.at);
-    this.at += 1;
-    return this;
+    return this.advanceTo(this.room(1).writeUInt8(v, this.at));
   }
 
   int8(v: number): this {
-    this.reserve(1);
-    this.buf.writeInt8(v, this.at);
-    this.at += 1;
-    return this;
+    return this.advanceTo(this.room(1).writeInt8(v, this.at));
   }
 
   uint16(v: number): this {
-    this.reserve(2);
-    this.buf.writeUInt16LE(v, this.at);
-    this.at += 2;
-    return this;
+    return this.advanceTo(this.room(2).writeUInt16LE(v, this.at));
   }
 
   uint32(v: number): this {
-    this.reserve(4);
-    this.buf.writeUInt32LE(v, this.at);
-    this.at += 4;
-    return this;
+    return this.advanceTo(this.room(4).writeUInt32LE(v, this.at));
   }
 
   /** A non-negative safe integer (ts_ms and the like). */
@@ -98,11 +98,48 @@ export class RowBinaryWriter {
     return this;
   }
 
-  float64(v: number): this {
+  int16(v: number): this {
+    return this.advanceTo(this.room(2).writeInt16LE(v, this.at));
+  }
+
+  int32(v: number): this {
+    return this.advanceTo(this.room(4).writeInt32LE(v, this.at));
+  }
+
+  /** A safe integer (the range a JSON number holds exactly). */
+  int64(v: number): this {
+    if (!Number.isSafeInteger(v)) throw new RangeError(`Int64 needs a safe integer: ${v}`);
     this.reserve(8);
-    this.buf.writeDoubleLE(v, this.at);
+    this.buf.writeBigInt64LE(BigInt(v), this.at);
     this.at += 8;
     return this;
+  }
+
+  float32(v: number): this {
+    return this.advanceTo(this.room(4).writeFloatLE(v, this.at));
+  }
+
+  /** FixedString(n): the UTF-8 bytes, zero-padded to n; longer values do not fit. */
+  fixedString(s: string, n: number): this {
+    const len = Buffer.byteLength(s, 'utf8');
+    if (len > n) throw new RangeError(`FixedString(${n}) cannot hold ${len} bytes`);
+    this.reserve(n);
+    this.buf.write(s, this.at, 'utf8');
+    this.buf.fill(0, this.at + len, this.at + n);
+    this.at += n;
+    return this;
+  }
+
+  /** Array(String): LEB128 element count, then each string. */
+  stringArray(values: readonly string[]): this {
+    this.reserve(5);
+    this.at = this.writeLength(values.length, this.at);
+    for (const s of values) this.string(s);
+    return this;
+  }
+
+  float64(v: number): this {
+    return this.advanceTo(this.room(8).writeDoubleLE(v, this.at));
   }
 
   /** Array(Float32): LEB128 element count, then the values as little-endian float32. */

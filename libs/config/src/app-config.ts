@@ -16,6 +16,15 @@ export const configSchema = z.object({
   KAFKA_TOPIC_ITEMS: z.string().min(1).default(DEFAULT_TOPICS.items),
   KAFKA_TOPIC_DLQ: z.string().min(1).default(DEFAULT_TOPICS.dlq),
   KAFKA_TOPIC_SCORES: z.string().min(1).default(DEFAULT_TOPICS.scores),
+  // Replicas of each platform topic, and how many must have a write before it is acknowledged (producers
+  // send with acks=all). 1 and unset on one broker; 3 and 2 on a cluster (deploy/local/cluster.env).
+  KAFKA_REPLICATION_FACTOR: int(1, 16).default(1),
+  KAFKA_MIN_INSYNC_REPLICAS: int(1, 16).optional(),
+  /** Topic of a snapshot entity other than the item: `{table}` is replaced by the entity's table. */
+  KAFKA_TOPIC_ENTITY_PATTERN: z
+    .string()
+    .regex(/\{table\}/, 'must contain {table}')
+    .default('mmctr.{table}.v1'),
 
   CLICKHOUSE_URL: url(['http:', 'https:']),
   CLICKHOUSE_DATABASE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier'),
@@ -34,6 +43,9 @@ export const configSchema = z.object({
   FEATURE_REPO: z.string().min(1).optional(),
 
   REDIS_URL: url(['redis:', 'rediss:']),
+  // Seed nodes of a Redis Cluster (host:port list): when set, clients run in cluster mode and take only
+  // the password, user and TLS from REDIS_URL.
+  REDIS_CLUSTER_NODES: envHostPortList().optional(),
   REDIS_KEY_PREFIX: z.string().default('mmctr:'),
 
   // Ingest (apps/ingest): consumer group, batch bounds (see docs/ingestion.md) and retry backoff.

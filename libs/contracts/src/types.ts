@@ -18,6 +18,10 @@ export interface BehaviourEvent {
   item_id: string;
   request_id: string;
   position?: number;
+  /** Request context: under `context` or, one or the other, at the top level. */
+  device?: string;
+  placement?: string;
+  country?: string;
   context?: EventContext;
   value?: number;
 }

@@ -56,6 +56,11 @@ export function validate<K extends ContractName>(
   // Every string, at any depth, must survive UTF-8 encoding unchanged (no lone surrogates).
   const illFormed = findIllFormedString(value);
   if (illFormed) return { ok: false, reason: `schema: ${illFormed}` };
+  return validateSchema(name, value);
+}
+
+/** The JSON Schema alone (strings already known to be well-formed). */
+function validateSchema<K extends ContractName>(name: K, value: unknown): Decoded<never> {
   const fn = compiled[name] as ValidateFunction;
   if (fn(value)) return { ok: true, value: value as never };
   return { ok: false, reason: `schema: ${describe(fn.errors)}` };
@@ -75,22 +80,33 @@ function clip(reason: string): string {
 
 /**
  * Decodes a raw Kafka message value: size limit, strict UTF-8 (invalid bytes are rejected, never
- * replaced), JSON, then the contract. The reason of a rejection is at most MAX_REASON_CHARS long.
+ * replaced), JSON, every string well-formed, then `check` (a contract). The reason of a rejection is
+ * at most MAX_REASON_CHARS long.
  */
-export function decode<K extends ContractName>(name: K, raw: Buffer | null | undefined) {
-  if (!raw || raw.length === 0) return { ok: false, reason: 'empty message' } as const;
+export function decodeWith<T>(
+  raw: Buffer | null | undefined,
+  check: (parsed: unknown) => Decoded<T>,
+): Decoded<T> {
+  if (!raw || raw.length === 0) return { ok: false, reason: 'empty message' };
   if (raw.length > MAX_MESSAGE_BYTES)
-    return { ok: false, reason: `oversized: ${raw.length} bytes > ${MAX_MESSAGE_BYTES}` } as const;
+    return { ok: false, reason: `oversized: ${raw.length} bytes > ${MAX_MESSAGE_BYTES}` };
   const text = decodeUtf8(raw);
-  if (!text.ok) return { ok: false, reason: text.reason } as const;
+  if (!text.ok) return { ok: false, reason: text.reason };
   let parsed: unknown;
   try {
     parsed = JSON.parse(text.text);
   } catch (err) {
-    return { ok: false, reason: clip(`bad JSON: ${(err as Error).message}`) } as const;
+    return { ok: false, reason: clip(`bad JSON: ${(err as Error).message}`) };
   }
-  const r = validate(name, parsed);
-  return r.ok ? r : ({ ok: false, reason: clip(r.reason) } as const);
+  const illFormed = findIllFormedString(parsed);
+  if (illFormed) return { ok: false, reason: clip(`schema: ${illFormed}`) };
+  const r = check(parsed);
+  return r.ok ? r : { ok: false, reason: clip(r.reason) };
+}
+
+/** decodeWith the named JSON Schema contract. */
+export function decode<K extends ContractName>(name: K, raw: Buffer | null | undefined) {
+  return decodeWith(raw, (v) => validateSchema(name, v)) as ReturnType<typeof validate<K>>;
 }
 
 export const schemas = { event: eventSchema, item: itemSchema, scoreLog: scoreLogSchema };

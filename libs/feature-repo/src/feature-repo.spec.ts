@@ -104,10 +104,14 @@ describe('the demo repository', () => {
       readFileSync(join(ROOT, 'libs', 'contracts', 'src', 'schemas', 'item.v1.schema.json'), 'utf8'),
     ) as { properties: Record<string, unknown> };
     const envelope = ['schema_version', 'event_id', 'type', 'ts_ms', 'user_id', 'item_id'];
-    const contractAttrs = Object.keys(eventSchema.properties)
-      .filter((k) => !envelope.includes(k) && k !== 'context')
-      .concat(Object.keys(eventSchema.properties.context?.properties ?? {}))
-      .sort();
+    // Request context is accepted at the top level or under `context`: each name once.
+    const contractAttrs = [
+      ...new Set(
+        Object.keys(eventSchema.properties)
+          .filter((k) => !envelope.includes(k) && k !== 'context')
+          .concat(Object.keys(eventSchema.properties.context?.properties ?? {})),
+      ),
+    ].sort();
     for (const t of repo.event_types) {
       expect((t.attributes ?? []).map((a) => a.name).sort()).toEqual(contractAttrs);
     }

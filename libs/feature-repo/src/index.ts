@@ -38,3 +38,44 @@ export {
   type MultiSlot,
   type VectorSlot,
 } from './layout';
+export {
+  ARTIFACT_REPO_FILE,
+  artifactFeatureRepo,
+  missingFeatures,
+  incompatibilityReason,
+  type ArtifactFeatureRepo,
+} from './model-compat';
+export {
+  storageTables,
+  type StorageTable,
+  type StorageColumn,
+  type ColumnRole,
+} from './storage/storage-layout';
+export { storageDiff, createTableDdl, parseEnum8, type StorageDiff } from './storage/storage-ddl';
+export { CH_TYPE, columnAccepts } from './storage/column-types';
+export {
+  LEDGER_TABLE,
+  type FeatureStore,
+  type AppliedVersion,
+  type RegisteredModel,
+} from './storage/feature-store';
+export { FeatureStoreRepository } from './storage/feature-store.repository';
+export { modelImpacts, artifactDir, type ModelImpact } from './storage/model-impact';
+export {
+  applyRepository,
+  planRepository,
+  assertRepositoryApplied,
+  formatStorePlan,
+  refusals,
+  type ApplyOptions,
+  type ApplyResult,
+  type ApplyStatus,
+  type StorePlan,
+} from './storage/apply';
+export {
+  assertRunningRepositoryApplied,
+  runningRepoPath,
+  repositoryAppliedCheck,
+  REPOSITORY_APPLIED,
+} from './storage/applied-check';
+export * from './contract';

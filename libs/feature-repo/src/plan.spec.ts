@@ -27,7 +27,7 @@ function edited(edit: (doc: EditableDoc) => void): FeatureRepo {
 describe('planChanges', () => {
   it('finds nothing between a repository and itself', () => {
     const plan = planChanges(demo, demo, opts);
-    expect(plan).toEqual({ ddl: [], contract: [], onlineStore: [], features: [], notes: [], breaking: [] });
+    for (const [section, items] of Object.entries(plan)) expect([section, items]).toEqual([section, []]);
     expect(formatPlan(demo, demo, plan, false)).toBe('plan demo fs-2 -> demo fs-2\nno changes');
   });
 
@@ -35,6 +35,20 @@ describe('planChanges', () => {
     const plan = planChanges(demo, additive, opts);
     expect(plan.breaking).toEqual([]);
     expect(plan.ddl).toEqual([
+      // The user entity had no table: it gets one, laid out like the items table.
+      [
+        'CREATE TABLE IF NOT EXISTS mmctr.user_profiles',
+        '(',
+        '    `user_id` String,',
+        '    `ts_ms` UInt64,',
+        '    `updated_at` DateTime,',
+        '    `segments` Array(String) DEFAULT [],',
+        '    `schema_version` UInt8,',
+        '    `ingested_at` DateTime',
+        ')',
+        'ENGINE = ReplacingMergeTree',
+        'ORDER BY (user_id, ts_ms)',
+      ].join('\n'),
       'ALTER TABLE mmctr.items ADD COLUMN `price` Float64 DEFAULT 0',
       "ALTER TABLE mmctr.items ADD COLUMN `brand` String DEFAULT 'it\\'s \\\\ new'",
       "ALTER TABLE mmctr.events MODIFY COLUMN type Enum8('impression' = 1, 'click' = 2, 'conversion' = 3, 'add_to_cart' = 4)",
@@ -54,10 +68,8 @@ describe('planChanges', () => {
       "+ user sequence 'cart_hist' of add_to_cart (item, length 16)",
     ]);
     expect(plan.features).toEqual(["+ feature 'item_price' (numeric)", "+ feature 'cart_hist' (sequence)"]);
-    // The user entity had no table: its first attribute needs a migration, not an ALTER.
-    expect(plan.notes).toEqual([
-      "entity 'user' needs a new table 'user_profiles': write its migration (plan only alters tables)",
-    ]);
+    expect(plan.notes).toEqual([]);
+    expect(plan.reencoded).toEqual([]);
   });
 
   it('names every breaking change and plans no DDL for them', () => {
@@ -72,6 +84,7 @@ describe('planChanges', () => {
       'features.position.source: "context.position" -> "item.item_id"',
       'label.attribution_window_ms: 1800000 -> 3600000',
     ]);
+    expect(plan.reencoded).toEqual(['device', 'country', 'position']);
     expect(plan.ddl).toEqual([]);
     const refused = formatPlan(demo, breaking, plan, false);
     expect(refused).toContain('breaking changes:\n  entities.item.attributes.image: attribute removed');

@@ -1,4 +1,7 @@
-import type { Attribute, AttributeType, AttributeValue, Feature, FeatureRepo } from './types';
+import { ZERO } from './storage/column-types';
+import { addColumnDdl as storageAddColumnDdl, createTableDdl } from './storage/storage-ddl';
+import { attributeColumn, enum8, storageTables } from './storage/storage-layout';
+import type { Attribute, Feature, FeatureRepo } from './types';
 
 /** What moving from one repository version to the next takes; breaking changes are listed, never planned. */
 export interface RepoPlan {
@@ -9,6 +12,8 @@ export interface RepoPlan {
   features: string[];
   notes: string[];
   breaking: string[];
+  /** Features removed or encoded differently: models trained on them break. */
+  reencoded: string[];
 }
 
 export interface PlanOptions {
@@ -16,47 +21,18 @@ export interface PlanOptions {
   database: string;
 }
 
-const CH_TYPE: Record<AttributeType, string> = {
-  string: 'String',
-  int: 'Int64',
-  float: 'Float64',
-  bool: 'UInt8',
-  string_list: 'Array(String)',
-};
+export { chLiteral, chString } from './storage/column-types';
 
-const ZERO: Record<AttributeType, AttributeValue> = {
-  string: '',
-  int: 0,
-  float: 0,
-  bool: false,
-  string_list: [],
-};
-
-/** A ClickHouse string literal (the same escapes as the query binder). */
-export function chString(s: string): string {
-  const esc = s.replace(/[\\'\0\n\r\t]/g, (c) =>
-    c === '\0' ? '\\0' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : c === '\t' ? '\\t' : `\\${c}`,
-  );
-  return `'${esc}'`;
-}
-
-export function chLiteral(type: AttributeType, v: AttributeValue): string {
-  switch (type) {
-    case 'string':
-      return chString(String(v));
-    case 'int':
-    case 'float':
-      return String(v);
-    case 'bool':
-      return v === true ? '1' : '0';
-    case 'string_list':
-      return `[${(v as readonly string[]).map(chString).join(', ')}]`;
-  }
-}
-
+/** `ALTER TABLE <database>.<table> ADD COLUMN` for a new attribute; old rows read its default. */
 export function addColumnDdl(database: string, table: string, a: Attribute): string {
-  const def = chLiteral(a.type, a.default ?? ZERO[a.type]);
-  return `ALTER TABLE ${database}.${table} ADD COLUMN \`${a.name}\` ${CH_TYPE[a.type]} DEFAULT ${def}`;
+  return storageAddColumnDdl(database, table, attributeColumn(a, a.name));
+}
+
+/** CREATE TABLE for an entity's snapshot table, as `to` lays it out. */
+function entityTableDdl(database: string, to: FeatureRepo, table: string): string {
+  const t = storageTables(to).find((x) => x.name === table);
+  if (!t) throw new Error(`no storage layout for table '${table}'`);
+  return createTableDdl(database, t);
 }
 
 const describeAttr = (a: Attribute): string =>
@@ -74,7 +50,15 @@ function encodingOf(f: Feature): Record<string, unknown> {
 }
 
 export function planChanges(from: FeatureRepo, to: FeatureRepo, opts: PlanOptions): RepoPlan {
-  const plan: RepoPlan = { ddl: [], contract: [], onlineStore: [], features: [], notes: [], breaking: [] };
+  const plan: RepoPlan = {
+    ddl: [],
+    contract: [],
+    onlineStore: [],
+    features: [],
+    notes: [],
+    breaking: [],
+    reencoded: [],
+  };
   const db = opts.database;
 
   if (from.name !== to.name) plan.notes.push(`repository renamed '${from.name}' -> '${to.name}'`);
@@ -116,22 +100,14 @@ export function planChanges(from: FeatureRepo, to: FeatureRepo, opts: PlanOption
     const e = oldEntities.get(name);
     if (!e) {
       plan.contract.push(`+ entity '${name}' (key ${n.key})`);
-      if (n.table && (n.attributes ?? []).length > 0) {
-        plan.notes.push(
-          `entity '${name}' needs a new table '${n.table}': write its migration (plan only alters tables)`,
-        );
-      }
+      if (n.table) plan.ddl.push(entityTableDdl(db, to, n.table));
       continue;
     }
-    const newTable = n.table !== undefined && e.table === undefined;
+    const newTable = e.table === undefined ? n.table : undefined;
     if (e.table !== undefined && n.table !== e.table) {
       plan.breaking.push(`entities.${name}.table: '${e.table}' -> ${n.table ? `'${n.table}'` : 'unset'}`);
     }
-    if (newTable) {
-      plan.notes.push(
-        `entity '${name}' needs a new table '${n.table}': write its migration (plan only alters tables)`,
-      );
-    }
+    if (newTable) plan.ddl.push(entityTableDdl(db, to, newTable));
     diffAttributes(`entities.${name}.attributes`, e.attributes, n.attributes, (a) => {
       plan.contract.push(`+ ${name} attribute '${a.name}' (${describeAttr(a)})`);
       if (n.table && !newTable) plan.ddl.push(addColumnDdl(db, n.table, a));
@@ -168,8 +144,9 @@ export function planChanges(from: FeatureRepo, to: FeatureRepo, opts: PlanOption
   if (newTypeNames.length > 0) {
     // The type column is an Enum8 numbered in declaration order; new types are numbered after the old ones.
     const ordered = [...from.event_types.map((t) => t.name), ...newTypeNames];
-    const values = ordered.map((n, i) => `${chString(n)} = ${i + 1}`).join(', ');
-    plan.ddl.push(`ALTER TABLE ${db}.${eventsTable} MODIFY COLUMN type Enum8(${values})`);
+    plan.ddl.push(
+      `ALTER TABLE ${db}.${eventsTable} MODIFY COLUMN type ${enum8(ordered.map((n, i) => [n, i + 1]))}`,
+    );
   }
   for (const [name, n] of newEvents) {
     const t = oldEvents.get(name);
@@ -212,10 +189,12 @@ export function planChanges(from: FeatureRepo, to: FeatureRepo, opts: PlanOption
     const n = newFeatures.get(name);
     if (!n) {
       plan.breaking.push(`features.${name}: feature removed`);
+      plan.reencoded.push(name);
       continue;
     }
     if (n.kind !== f.kind) {
       plan.breaking.push(`features.${name}.kind: ${f.kind} -> ${n.kind}`);
+      plan.reencoded.push(name);
       continue;
     }
     const a = encodingOf(f);
@@ -234,6 +213,7 @@ export function planChanges(from: FeatureRepo, to: FeatureRepo, opts: PlanOption
         }
       }
       plan.breaking.push(`features.${name}.${key}: ${va ?? 'unset'} -> ${vb ?? 'unset'}`);
+      if (!plan.reencoded.includes(name)) plan.reencoded.push(name);
     }
   }
   for (const [name, n] of newFeatures) {
@@ -269,6 +249,12 @@ export function planChanges(from: FeatureRepo, to: FeatureRepo, opts: PlanOption
   return plan;
 }
 
+/** A titled list as plans print it; continuation lines of multi-line items (CREATE TABLE) stay indented. */
+export function formatSection(title: string, items: readonly string[], end = ''): string[] {
+  if (items.length === 0) return [];
+  return [`${title}:`, ...items.map((i) => `  ${i.replace(/\n/g, '\n  ')}${end}`)];
+}
+
 /** The plan as the CLI prints it. */
 export function formatPlan(
   from: FeatureRepo,
@@ -278,8 +264,7 @@ export function formatPlan(
 ): string {
   const lines = [`plan ${from.name} ${from.version} -> ${to.name} ${to.version}`];
   const section = (title: string, items: string[], end = ''): void => {
-    if (items.length === 0) return;
-    lines.push(`${title}:`, ...items.map((i) => `  ${i}${end}`));
+    lines.push(...formatSection(title, items, end));
   };
   section('ClickHouse DDL', plan.ddl, ';');
   section('contract changes', plan.contract);

@@ -7,7 +7,16 @@ export interface Attribute {
   readonly type: AttributeType;
   readonly required?: boolean;
   readonly default?: AttributeValue;
+  /** string: most characters (code points); string_list: most elements. */
   readonly max_length?: number;
+  /** string: fewest characters (code points). */
+  readonly min_length?: number;
+  /** string_list: fewest / most characters of each element. */
+  readonly element_min_length?: number;
+  readonly element_max_length?: number;
+  /** int, float: inclusive bounds. */
+  readonly min?: number;
+  readonly max?: number;
   readonly description?: string;
 }
 

@@ -167,6 +167,31 @@ describe('BatchConsumer', () => {
   });
 });
 
+describe('BatchConsumer before its group join', () => {
+  it('stops and pauses without throwing while kafkajs refuses pause/resume (no group yet)', async () => {
+    const { fake, consumer } = await started();
+    const refuse = () => {
+      throw new Error('Consumer group was not initialized, consumer#run must be called first');
+    };
+    fake.pause = refuse;
+    fake.resume = refuse;
+    consumer.setPaused(true);
+    consumer.setPaused(false);
+    await consumer.stop(async () => {
+      fake.calls.push('drain');
+    });
+    expect(fake.calls).toEqual(['drain', 'disconnect']);
+  });
+
+  it('still surfaces any other pause failure', async () => {
+    const { fake, consumer } = await started();
+    fake.pause = () => {
+      throw new Error('boom');
+    };
+    expect(() => consumer.setPaused(true)).toThrow('boom');
+  });
+});
+
 describe('withHeartbeat', () => {
   afterEach(() => jest.useRealTimers());
 

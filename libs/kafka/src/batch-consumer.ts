@@ -227,21 +227,36 @@ export class BatchConsumer {
   /** Pauses or resumes fetching on every topic; a pause outlives rejoins, and nothing resumes a stop. */
   setPaused(paused: boolean): void {
     this.paused = paused;
-    if (!this.consumer) return;
-    if (paused) this.consumer.pause(this.topicList());
-    else if (!this.stopping) this.consumer.resume(this.topicList());
+    if (paused) this.pauseFetching();
+    else if (!this.stopping) this.whenJoined(() => this.consumer?.resume(this.topicList()));
   }
 
   /** Stops taking batches, awaits `drain` (store and commit what the caller holds), leaves the group. */
   async stop(drain?: () => Promise<void>): Promise<void> {
     this.stopping = true;
-    this.consumer?.pause(this.topicList());
+    this.pauseFetching();
     try {
       await drain?.();
     } finally {
       await this.consumer
         ?.disconnect()
         .catch((err: Error) => this.opts.log.warn({ err: err.message }, 'consumer disconnect failed'));
+    }
+  }
+
+  private pauseFetching(): void {
+    this.whenJoined(() => this.consumer?.pause(this.topicList()));
+  }
+
+  /**
+   * kafkajs throws from pause/resume until the consumer has joined its group (a topic that does not exist
+   * yet keeps it out). Nothing is fetched before the join, and a join re-applies the pause, so skipping is safe.
+   */
+  private whenJoined(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      if (!/not initialized/i.test((err as Error).message)) throw err;
     }
   }
 

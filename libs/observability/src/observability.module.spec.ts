@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Injectable, Module } from '@nestjs/common';
+import { Injectable, Module, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Counter, Registry } from 'prom-client';
@@ -10,23 +10,28 @@ import { readyWhenAll, type DependencyCheck } from './readiness';
 @Injectable()
 class FakeStoreRepository {
   state: DependencyCheck | Error = { ok: true };
-  readonly registry = new Registry();
-  readonly requests = new Counter({ name: 'test_requests_total', help: 'h', registers: [this.registry] });
 
   ping(): Promise<DependencyCheck> {
     return this.state instanceof Error ? Promise.reject(this.state) : Promise.resolve(this.state);
   }
 }
 
-@Module({ providers: [FakeStoreRepository], exports: [FakeStoreRepository] })
+/** A stand-in for an app's metrics holder. */
+@Injectable()
+class FakeMetrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({ name: 'test_requests_total', help: 'h', registers: [this.registry] });
+}
+
+@Module({ providers: [FakeStoreRepository, FakeMetrics], exports: [FakeStoreRepository, FakeMetrics] })
 class StoreModule {}
 
 @Module({
   imports: [
     ObservabilityModule.forRoot({
       imports: [StoreModule],
+      metrics: FakeMetrics,
       inject: [FakeStoreRepository],
-      registry: (store: FakeStoreRepository) => store.registry,
       readiness: (store: FakeStoreRepository) =>
         readyWhenAll({ store: () => store.ping(), worker: () => ({ ok: true }) }),
     }),
@@ -34,22 +39,30 @@ class StoreModule {}
 })
 class AppModule {}
 
+async function start(module: Type): Promise<NestFastifyApplication> {
+  const app = await NestFactory.create<NestFastifyApplication>(module, new FastifyAdapter(), {
+    logger: false,
+  });
+  await app.init();
+  await app.getHttpAdapter().getInstance().ready();
+  return app;
+}
+
+const scrape = (app: NestFastifyApplication, url: string) =>
+  app.getHttpAdapter().getInstance().inject({ method: 'GET', url });
+
 describe('ObservabilityModule', () => {
   let app: NestFastifyApplication;
   let store: FakeStoreRepository;
 
   beforeAll(async () => {
-    app = await NestFactory.create<NestFastifyApplication>(AppModule, new FastifyAdapter(), {
-      logger: false,
-    });
-    await app.init();
-    await app.getHttpAdapter().getInstance().ready();
+    app = await start(AppModule);
     store = app.get(FakeStoreRepository);
   });
 
   afterAll(() => app.close());
 
-  const get = (url: string) => app.getHttpAdapter().getInstance().inject({ method: 'GET', url });
+  const get = (url: string) => scrape(app, url);
 
   it('is ready (200) while every check is ok, and reports each', async () => {
     store.state = { ok: true };
@@ -74,11 +87,44 @@ describe('ObservabilityModule', () => {
     expect(live.json()).toEqual({ status: 'ok' });
   });
 
-  it('serves the registry in Prometheus text format at /metrics', async () => {
-    store.requests.inc(3);
+  it("serves the metrics holder's registry in Prometheus text format at /metrics", async () => {
+    app.get(FakeMetrics).requests.inc(3);
     const res = await get('/metrics');
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(res.body).toMatch(/^test_requests_total 3$/m);
+  });
+});
+
+describe('ObservabilityModule with a registry factory', () => {
+  const registry = new Registry();
+  new Counter({ name: 'test_built_total', help: 'h', registers: [registry] }).inc(2);
+  let injected: unknown;
+
+  @Module({
+    imports: [
+      ObservabilityModule.forRoot({
+        imports: [StoreModule],
+        inject: [FakeStoreRepository],
+        registry: (store: FakeStoreRepository) => {
+          injected = store;
+          return registry;
+        },
+        readiness: (store: FakeStoreRepository) => readyWhenAll({ store: () => store.ping() }),
+      }),
+    ],
+  })
+  class FactoryAppModule {}
+
+  it('serves the registry the factory builds from the injected providers', async () => {
+    const app = await start(FactoryAppModule);
+    try {
+      const res = await scrape(app, '/metrics');
+      expect(res.statusCode).toBe(200);
+      expect(res.body).toMatch(/^test_built_total 2$/m);
+      expect(injected).toBe(app.get(FakeStoreRepository));
+    } finally {
+      await app.close();
+    }
   });
 });

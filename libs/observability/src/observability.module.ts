@@ -1,6 +1,7 @@
 import {
   Controller,
   type DynamicModule,
+  type FactoryProvider,
   Get,
   Header,
   HttpCode,
@@ -56,33 +57,49 @@ export class MetricsController {
 // Factories take the providers named by `inject`, in that order (never[]: any parameter list fits).
 type Factory<T> = (...deps: never[]) => T;
 
-export interface ObservabilityOptions {
-  /** Modules that export what `inject` names (global ones need not be listed). */
+/** Where `/metrics` reads from. */
+type RegistrySource =
+  | {
+      /** The provider whose `registry` is scraped: the app's metrics holder (see appMetrics). */
+      metrics: InjectionToken;
+      registry?: never;
+    }
+  | {
+      /** Builds the registry from the providers named by `inject` (an app without a metrics holder). */
+      registry: Factory<Registry>;
+      metrics?: never;
+    };
+
+export type ObservabilityOptions = RegistrySource & {
+  /** Modules that export what `inject` and `metrics` name (global ones need not be listed). */
   imports?: ModuleMetadata['imports'];
   inject?: InjectionToken[];
-  registry: Factory<Registry>;
   /** E.g. `readyWhenAll({ clickhouse: () => repo.ping() })`; checks go through repositories. */
   readiness: Factory<ReadinessProbe>;
+};
+
+function registryProvider(options: ObservabilityOptions): FactoryProvider<Registry> {
+  if (options.metrics !== undefined) {
+    const useFactory = (holder: { registry: Registry }): Registry => holder.registry;
+    return { provide: METRICS_REGISTRY, inject: [options.metrics], useFactory };
+  }
+  const useFactory = options.registry as (...deps: unknown[]) => Registry;
+  return { provide: METRICS_REGISTRY, inject: options.inject ?? [], useFactory };
 }
 
 /** One app's `/health/live`, `/health/ready` and `/metrics`. */
 @Module({})
 export class ObservabilityModule {
   static forRoot(options: ObservabilityOptions): DynamicModule {
-    const inject = options.inject ?? [];
     return {
       module: ObservabilityModule,
       imports: options.imports ?? [],
       controllers: [HealthController, MetricsController],
       providers: [
-        {
-          provide: METRICS_REGISTRY,
-          inject,
-          useFactory: options.registry as (...deps: unknown[]) => Registry,
-        },
+        registryProvider(options),
         {
           provide: READINESS_PROBE,
-          inject,
+          inject: options.inject ?? [],
           useFactory: options.readiness as (...deps: unknown[]) => ReadinessProbe,
         },
       ],

@@ -64,7 +64,7 @@ describe('history reference', () => {
   });
 
   it('orders ties like Redis (member bytes, descending) and splits members at the last |', () => {
-    const m = historyMember({ item_id: 'a|b', event_id: 'e1' });
+    const m = historyMember('a|b', 'e1');
     expect(m).toBe('a|b|e1');
     expect(itemOfMember(m)).toBe('a|b');
     const sorted = [

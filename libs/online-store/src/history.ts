@@ -1,4 +1,4 @@
-import type { BehaviourEvent, EventType } from '@mmctr/contracts';
+import type { BehaviourEvent } from '@mmctr/contracts';
 
 export interface HistoryEntry {
   item_id: string;
@@ -7,7 +7,7 @@ export interface HistoryEntry {
 
 export interface HistoryOptions {
   /** Behaviour types that enter the list (clicks by default). */
-  types: readonly EventType[];
+  types: readonly string[];
   /** Longest list kept per user. */
   cap: number;
 }
@@ -17,8 +17,7 @@ export interface HistoryOptions {
  * (ZADD is then a no-op) while two clicks on the same item stay two entries. event_ids cannot
  * contain '|' (contract pattern), so the last '|' separates the two parts.
  */
-export const historyMember = (e: Pick<BehaviourEvent, 'item_id' | 'event_id'>): string =>
-  `${e.item_id}|${e.event_id}`;
+export const historyMember = (target: string, eventId: string): string => `${target}|${eventId}`;
 
 export function itemOfMember(member: string): string {
   const cut = member.lastIndexOf('|');
@@ -52,7 +51,7 @@ export function referenceHistory(
     if (!types.has(e.type)) continue;
     let members = byUser.get(e.user_id);
     if (!members) byUser.set(e.user_id, (members = new Map<string, number>()));
-    members.set(historyMember(e), e.ts_ms);
+    members.set(historyMember(e.item_id, e.event_id), e.ts_ms);
   }
   const out = new Map<string, HistoryEntry[]>();
   for (const [user, members] of byUser) {

@@ -4,3 +4,4 @@ export * from './history';
 export * from './online-store';
 export * from './item-embedding-queue';
 export * from './mm-vector-key';
+export * from './slot-batch';

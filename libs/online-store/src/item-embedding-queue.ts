@@ -9,12 +9,24 @@ export type ItemEmbeddingJob = ItemFeatures;
 
 export const ITEM_EMBEDDINGS_QUEUE = 'item-embeddings';
 
-/** Name and key prefix of the embeddings queue: producers, the worker and readers all use this. */
-export function embeddingQueueRef(config: Pick<AppConfig, 'EMBEDDINGS_QUEUE' | 'BULLMQ_PREFIX'>): {
+/**
+ * Name and key prefix of the embeddings queue: producers, the worker and readers all use this. BullMQ's
+ * scripts touch several keys of a queue, so on a Redis Cluster the prefix is a hash tag (`{bull}`),
+ * which puts all of them in one slot; a single server keeps the prefix as configured.
+ */
+export function embeddingQueueRef(
+  config: Pick<AppConfig, 'EMBEDDINGS_QUEUE' | 'BULLMQ_PREFIX'> &
+    Partial<Pick<AppConfig, 'REDIS_CLUSTER_NODES'>>,
+): {
   name: string;
   prefix: string;
 } {
-  return { name: config.EMBEDDINGS_QUEUE, prefix: config.BULLMQ_PREFIX };
+  const cluster = (config.REDIS_CLUSTER_NODES?.length ?? 0) > 0;
+  const tagged = /\{[^}]+\}/.test(config.BULLMQ_PREFIX);
+  return {
+    name: config.EMBEDDINGS_QUEUE,
+    prefix: cluster && !tagged ? `{${config.BULLMQ_PREFIX}}` : config.BULLMQ_PREFIX,
+  };
 }
 
 /**
@@ -38,10 +50,7 @@ export class ItemEmbeddingQueue {
     });
   }
 
-  static fromConfig(
-    connection: Redis,
-    config: Pick<AppConfig, 'EMBEDDINGS_QUEUE' | 'BULLMQ_PREFIX'>,
-  ): ItemEmbeddingQueue {
+  static fromConfig(connection: Redis, config: Parameters<typeof embeddingQueueRef>[0]): ItemEmbeddingQueue {
     return new ItemEmbeddingQueue(connection, embeddingQueueRef(config));
   }
 

@@ -3,6 +3,7 @@ import type { AppConfig } from '@mmctr/config';
 import type { BehaviourEvent, CatalogueItem } from '@mmctr/contracts';
 import { contentHash } from './content-hash';
 import { historyMember, itemOfMember, type HistoryEntry, type HistoryOptions } from './history';
+import { SlotBatch, groupBySlot } from './slot-batch';
 
 export interface OnlineStoreOptions extends HistoryOptions {
   /** Prefix of every key this store writes (REDIS_KEY_PREFIX), so deployments and tests can share a Redis. */
@@ -38,11 +39,35 @@ redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 return 1
 `;
 
+// The same newest-wins rule for the hash of any snapshot entity; values are JSON-encoded.
+// KEYS[1] = entity hash; ARGV[1] = ts_ms; ARGV[2..] = field, value pairs.
+const UPSERT_ENTITY_LUA = UPSERT_ITEM_LUA;
+
+/**
+ * One behaviour list per owner: events of `types` enter `${prefix}hist:${keyInfix}<owner key>` as
+ * `<target key>|<event_id>` scored by ts_ms (the demo's clicks: infix '', owner user_id, target item_id).
+ */
+export interface BehaviourList {
+  readonly keyInfix: string;
+  readonly types: readonly string[];
+  readonly ownerKey: string;
+  readonly targetKey: string;
+}
+
+/** An event as the behaviour lists read it: its id, type, time and entity keys by name. */
+export interface BehaviourRecord {
+  readonly event_id: string;
+  readonly type: string;
+  readonly ts_ms: number;
+}
+
+const field = (e: BehaviourRecord, name: string): string => (e as unknown as Record<string, string>)[name]!;
+
 // Adds many users' behaviour in one call (one command instead of three per user keeps the client's
 // per-command cost, which dominated ingest's Redis time, flat). Each key is trimmed to the cap and
 // given the TTL. KEYS = history keys; ARGV[1] = cap, ARGV[2] = ttl seconds (0: none), then per key:
 // n, followed by n (score, member) pairs. ZADD takes at most 500 pairs per call (Lua's unpack limit).
-// Redis Cluster would need the keys of one call in one slot; this store targets a single primary.
+// On a Redis Cluster the keys of one call share a hash slot (see sendLists).
 const RECORD_BEHAVIOUR_LUA = `
 local cap = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
@@ -69,19 +94,9 @@ return #KEYS
 const USERS_PER_CALL = 500;
 const PAIRS_PER_CALL = 10_000;
 
-type PipelineResult = [Error | null, unknown][] | null;
-
 type RecordBehaviourPipeline = ReturnType<Redis['pipeline']> & {
   mmctrRecordBehaviour(...args: (string | number)[]): RecordBehaviourPipeline;
 };
-
-function throwOnError(results: PipelineResult): unknown[] {
-  if (!results) throw new Error('redis pipeline was discarded');
-  return results.map(([err, value]) => {
-    if (err) throw err;
-    return value;
-  });
-}
 
 export function itemFeatures(item: CatalogueItem): ItemFeatures {
   return {
@@ -101,21 +116,29 @@ export function itemFeatures(item: CatalogueItem): ItemFeatures {
  * and out-of-order arrival converge to the same list) and each item's features (a hash).
  */
 export class OnlineStore {
-  private readonly types: ReadonlySet<string>;
+  /** The list the scorer reads: `hist:<user_id>`, item ids, of the configured types. */
+  private readonly defaultList: BehaviourList;
 
   constructor(
     private readonly redis: Redis,
     private readonly opts: OnlineStoreOptions,
   ) {
-    this.types = new Set(opts.types);
+    this.defaultList = { keyInfix: '', types: opts.types, ownerKey: 'user_id', targetKey: 'item_id' };
+    if (!('mmctrUpsertEntity' in redis))
+      redis.defineCommand('mmctrUpsertEntity', { numberOfKeys: 1, lua: UPSERT_ENTITY_LUA });
     if (!('mmctrUpsertItem' in redis))
       redis.defineCommand('mmctrUpsertItem', { numberOfKeys: 1, lua: UPSERT_ITEM_LUA });
     if (!('mmctrRecordBehaviour' in redis))
       redis.defineCommand('mmctrRecordBehaviour', { lua: RECORD_BEHAVIOUR_LUA });
   }
 
-  historyKey(userId: string): string {
-    return `${this.opts.keyPrefix}hist:${userId}`;
+  historyKey(userId: string, keyInfix = ''): string {
+    return `${this.opts.keyPrefix}hist:${keyInfix}${userId}`;
+  }
+
+  /** The hash of a snapshot entity other than the item: attribute fields plus ts_ms. */
+  entityKey(entity: string, key: string): string {
+    return `${this.opts.keyPrefix}ent:${entity}:${key}`;
   }
 
   itemKey(itemId: string): string {
@@ -123,40 +146,82 @@ export class OnlineStore {
   }
 
   /** Adds the behaviour events of the configured types; returns how many it considered. One round trip. */
-  async recordBehaviour(events: readonly BehaviourEvent[]): Promise<number> {
-    const byUser = new Map<string, (string | number)[]>();
+  recordBehaviour(events: readonly BehaviourEvent[]): Promise<number> {
+    return this.recordLists(events, [this.defaultList]);
+  }
+
+  /** Adds each event to the lists whose types include it; returns how many entries it considered. One round trip. */
+  async recordLists(events: readonly BehaviourRecord[], lists: readonly BehaviourList[]): Promise<number> {
+    const byKey = new Map<string, (string | number)[]>();
     let n = 0;
-    for (const e of events) {
-      if (!this.types.has(e.type)) continue;
-      let args = byUser.get(e.user_id);
-      if (!args) byUser.set(e.user_id, (args = []));
-      args.push(e.ts_ms, historyMember(e));
-      n++;
+    for (const list of lists) {
+      const types = new Set(list.types);
+      for (const e of events) {
+        if (!types.has(e.type)) continue;
+        const key = this.historyKey(field(e, list.ownerKey), list.keyInfix);
+        let args = byKey.get(key);
+        if (!args) byKey.set(key, (args = []));
+        args.push(e.ts_ms, historyMember(field(e, list.targetKey), e.event_id));
+        n++;
+      }
     }
-    if (byUser.size === 0) return 0;
-    const pipeline = this.redis.pipeline() as RecordBehaviourPipeline;
+    return byKey.size === 0 ? n : this.sendLists(byKey).then(() => n);
+  }
+
+  private async sendLists(byKey: Map<string, (string | number)[]>): Promise<void> {
+    const batch = new SlotBatch<RecordBehaviourPipeline>(this.redis);
     let keys: string[] = [];
     let argv: (string | number)[] = [];
     const send = () => {
       // numkeys first, as ioredis expects for a command defined without a fixed key count.
-      pipeline.mmctrRecordBehaviour(keys.length, ...keys, this.opts.cap, this.opts.historyTtlS, ...argv);
+      batch
+        .on(keys[0]!)
+        .mmctrRecordBehaviour(keys.length, ...keys, this.opts.cap, this.opts.historyTtlS, ...argv);
       keys = [];
       argv = [];
     };
-    for (const [user, pairs] of byUser) {
-      // A very active user's pairs may span calls: each call trims to the cap, which converges to the
-      // same list because entries trimmed away can never rank among the newest `cap` again.
-      for (let at = 0; at < pairs.length; at += 2 * PAIRS_PER_CALL) {
-        const part = pairs.slice(at, at + 2 * PAIRS_PER_CALL);
-        keys.push(this.historyKey(user));
-        argv.push(part.length / 2);
-        for (const a of part) argv.push(a);
-        if (keys.length >= USERS_PER_CALL || argv.length >= 2 * PAIRS_PER_CALL) send();
+    // A Redis Cluster refuses a script whose keys span hash slots: each call takes one slot's keys (a
+    // single server has one group, all keys).
+    for (const group of groupBySlot(this.redis, byKey)) {
+      for (const [key, pairs] of group) {
+        // A very active user's pairs may span calls: each call trims to the cap, which converges to the
+        // same list because entries trimmed away can never rank among the newest `cap` again.
+        for (let at = 0; at < pairs.length; at += 2 * PAIRS_PER_CALL) {
+          const part = pairs.slice(at, at + 2 * PAIRS_PER_CALL);
+          keys.push(key);
+          argv.push(part.length / 2);
+          for (const a of part) argv.push(a);
+          if (keys.length >= USERS_PER_CALL || argv.length >= 2 * PAIRS_PER_CALL) send();
+        }
       }
+      if (keys.length > 0) send();
     }
-    if (keys.length > 0) send();
-    throwOnError(await pipeline.exec());
-    return n;
+    await batch.exec();
+  }
+
+  /**
+   * Stores snapshot versions of `entity` in its hashes (fields: `attributes` and ts_ms, values
+   * JSON-encoded); a stored newer version is kept, so out-of-order snapshots converge. One round trip.
+   */
+  async upsertEntities(
+    entity: string,
+    key: string,
+    attributes: readonly string[],
+    records: readonly Readonly<Record<string, unknown>>[],
+  ): Promise<void> {
+    if (records.length === 0) return;
+    const batch = new SlotBatch<
+      ReturnType<Redis['pipeline']> & {
+        mmctrUpsertEntity(key: string, ...args: (string | number)[]): unknown;
+      }
+    >(this.redis);
+    for (const r of records) {
+      const args: (string | number)[] = [r.ts_ms as number, 'ts_ms', r.ts_ms as number];
+      for (const a of attributes) args.push(a, JSON.stringify(r[a]));
+      const hash = this.entityKey(entity, r[key] as string);
+      batch.on(hash).mmctrUpsertEntity(hash, ...args);
+    }
+    await batch.exec();
   }
 
   /** The user's most recent behaviour, newest first (at most `limit`, at most the cap). */
@@ -182,9 +247,12 @@ export class OnlineStore {
     }
     if (newest.size === 0) return [];
     const list = [...newest.values()];
-    const pipeline = this.redis.pipeline();
-    for (const item of list) pipeline.hmget(this.itemKey(item.item_id), 'ts_ms', 'content_hash');
-    const stored = throwOnError(await pipeline.exec()) as [string | null, string | null][];
+    const batch = new SlotBatch(this.redis);
+    for (const item of list) {
+      const hash = this.itemKey(item.item_id);
+      batch.on(hash).hmget(hash, 'ts_ms', 'content_hash');
+    }
+    const stored = (await batch.exec()) as [string | null, string | null][];
     const out: ItemUpsert[] = [];
     list.forEach((item, i) => {
       const [ts, hash] = stored[i]!;
@@ -198,32 +266,35 @@ export class OnlineStore {
   /** Stores item versions (a stored newer version is kept). One round trip. */
   async writeItems(upserts: readonly ItemUpsert[]): Promise<void> {
     if (upserts.length === 0) return;
-    const pipeline = this.redis.pipeline() as ReturnType<Redis['pipeline']> & {
-      mmctrUpsertItem(key: string, ...args: (string | number)[]): unknown;
-    };
+    const batch = new SlotBatch<
+      ReturnType<Redis['pipeline']> & { mmctrUpsertItem(key: string, ...args: (string | number)[]): unknown }
+    >(this.redis);
     for (const { features: f } of upserts) {
-      pipeline.mmctrUpsertItem(
-        this.itemKey(f.item_id),
-        f.ts_ms,
-        'item_id',
-        f.item_id,
-        'ts_ms',
-        f.ts_ms,
-        'title',
-        f.title,
-        'description',
-        f.description,
-        'category',
-        f.category,
-        'tags',
-        JSON.stringify(f.tags),
-        'image',
-        f.image,
-        'content_hash',
-        f.content_hash,
-      );
+      const hash = this.itemKey(f.item_id);
+      batch
+        .on(hash)
+        .mmctrUpsertItem(
+          hash,
+          f.ts_ms,
+          'item_id',
+          f.item_id,
+          'ts_ms',
+          f.ts_ms,
+          'title',
+          f.title,
+          'description',
+          f.description,
+          'category',
+          f.category,
+          'tags',
+          JSON.stringify(f.tags),
+          'image',
+          f.image,
+          'content_hash',
+          f.content_hash,
+        );
     }
-    throwOnError(await pipeline.exec());
+    await batch.exec();
   }
 
   /**
@@ -244,9 +315,9 @@ export class OnlineStore {
   /** Features of each id, in order (null where unknown). One round trip. */
   async getItems(ids: readonly string[]): Promise<(ItemFeatures | null)[]> {
     if (ids.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hgetall(this.itemKey(id));
-    const rows = throwOnError(await pipeline.exec()) as Record<string, string>[];
+    const batch = new SlotBatch(this.redis);
+    for (const id of ids) batch.on(this.itemKey(id)).hgetall(this.itemKey(id));
+    const rows = (await batch.exec()) as Record<string, string>[];
     return rows.map((h) =>
       h && h.item_id !== undefined
         ? {

@@ -1,4 +1,5 @@
-import { AnalyticsRepository } from '../../../tools/cli/src/analytics.repository';
+import { bindQuery, loadMigrations, MIGRATIONS_DIR, renderMigration } from '@mmctr/clickhouse';
+import { AnalyticsRepository, ITEM_HOURLY_SQL } from '../../../tools/cli/src/analytics.repository';
 import { finalize } from '../../../tools/cli/src/commands/analytics-finalizer';
 import type { EventRow } from '@mmctr/ingest';
 import { TestDatabase } from '../../support/ingest/test-database';
@@ -61,6 +62,23 @@ function scoreRow(
   };
 }
 
+/** An ingest_batches row: a batch of `rows` stored at `atS` on `topic`. */
+function batch(atS: number, topic: string, rows: number, invalid: number, insertMs: number, lagMs: number) {
+  return {
+    ts_ms: atS * 1000,
+    event_time: atS,
+    consumer: 'ingest-1',
+    topic,
+    partition: 0,
+    first_offset: 0,
+    last_offset: rows - 1,
+    rows,
+    invalid,
+    insert_ms: insertMs,
+    max_event_lag_ms: lagMs,
+  };
+}
+
 /** Each rollup-backed view with its query-time twin, ordered, floats rounded past summation noise. */
 const PAIRS: [string, string][] = [
   [
@@ -89,6 +107,27 @@ const PAIRS: [string, string][] = [
     'SELECT * FROM daily_ctr_by_category ORDER BY day, category',
     'SELECT * FROM daily_ctr_by_category_exact ORDER BY day, category',
   ],
+  [
+    `SELECT model_version, bucket, impressions, clicks, round(predicted_ctr, 9) AS p, round(observed_ctr, 9) AS o
+     FROM score_calibration_fine ORDER BY model_version, bucket`,
+    `SELECT model_version, bucket, impressions, clicks, round(predicted_ctr, 9) AS p, round(observed_ctr, 9) AS o
+     FROM score_calibration_fine_exact ORDER BY model_version, bucket`,
+  ],
+  [
+    'SELECT * FROM ingestion_health_hourly ORDER BY hour, topic',
+    'SELECT * FROM ingestion_health_hourly_exact ORDER BY hour, topic',
+  ],
+  [
+    'SELECT item_id, impressions, clicks, click_events, conversions, round(conversion_value, 6) AS v, ctr FROM ctr_by_item ORDER BY item_id',
+    'SELECT item_id, impressions, clicks, click_events, conversions, round(conversion_value, 6) AS v, ctr FROM ctr_by_item_exact ORDER BY item_id',
+  ],
+  ...['i1', 'i2', 'i3'].map((item): [string, string] => [
+    bindQuery(ITEM_HOURLY_SQL, { item }),
+    bindQuery(
+      'SELECT hour, impressions, clicks, ctr FROM hourly_ctr_by_item_exact WHERE item_id = {item:String} ORDER BY hour',
+      { item },
+    ),
+  ]),
 ];
 
 describe('analytics rollups: exact under redelivery and any arrival order', () => {
@@ -102,7 +141,12 @@ describe('analytics rollups: exact under redelivery and any arrival order', () =
       `SELECT * FROM (SELECT 'h' AS t, toString(hour) AS k, item_id, model_version, impressions, clicked, clicks, conversions
          FROM ctr_hourly WHERE (hour, version) IN (SELECT hour, max(version) FROM analytics_hours GROUP BY hour)
        UNION ALL SELECT 'd' AS t, toString(day) AS k, item_id, model_version, impressions, clicked, clicks, conversions
-         FROM ctr_daily WHERE (day, version) IN (SELECT toDate(hour), max(version) FROM analytics_hours GROUP BY toDate(hour)))
+         FROM ctr_daily WHERE (day, version) IN (SELECT toDate(hour), max(version) FROM analytics_hours GROUP BY toDate(hour))
+       UNION ALL SELECT 'hi' AS t, toString(hour) AS k, item_id, '' AS model_version, impressions, clicked, clicks, conversions
+         FROM ctr_hourly_by_item WHERE (hour, version) IN (SELECT hour, max(version) FROM analytics_hours GROUP BY hour)
+       UNION ALL SELECT 'mi' AS t, toString(month) AS k, item_id, '' AS model_version, impressions, clicked, clicks, conversions
+         FROM ctr_monthly_by_item
+         WHERE (month, version) IN (SELECT toStartOfMonth(hour), max(version) FROM analytics_hours GROUP BY toStartOfMonth(hour)))
        ORDER BY t, k, item_id, model_version`,
     );
 
@@ -200,12 +244,22 @@ describe('analytics rollups: exact under redelivery and any arrival order', () =
     // Redelivery: the same events again, stored as new rows until a merge collapses them.
     await insertEvents(batch1.slice(0, 8).map((e) => ({ ...e, ingested_at: e.ingested_at + 1 })));
     await db.clickhouse.insert('score_log', scores.slice(0, 3));
+    // Ingest batches of two topics over three hours; one logged twice (a batch redelivered after a crash
+    // is stored and logged again: both views count it twice).
+    const batches = [
+      batch(T0 + 60, 'events', 100, 2, 30, 900),
+      batch(T0 + 120, 'events', 50, 0, 10, 400),
+      batch(T0 + 120, 'items', 7, 1, 5, 100),
+      batch(T0 + 5 * HOUR, 'events', 80, 0, 12, 2500),
+    ];
+    await db.clickhouse.insert('ingest_batches', [...batches, batches[3]!]);
 
     // Before any finalize the views are all open tail, read at query time.
     await expectViewsEqualExact();
     const result = await finalize(repo, { toS: T0 + 2 * 86_400 });
     expect(result.hours).toBeGreaterThan(0);
     expect(result.watermark).toBe(T0 + 27 * HOUR + 3600);
+    expect(result.ingestHours).toBe(2);
     await expectViewsEqualExact();
   }, 60_000);
 
@@ -222,6 +276,7 @@ describe('analytics rollups: exact under redelivery and any arrival order', () =
     expect(settled).toEqual(before);
     const again = await finalize(repo, { toS: T0 + 2 * 86_400 });
     expect(again.hours).toBe(0);
+    expect(again.ingestHours).toBe(0);
     expect(await rollupRows()).toEqual(settled);
   }, 60_000);
 
@@ -238,7 +293,10 @@ describe('analytics rollups: exact under redelivery and any arrival order', () =
     );
     await insertEvents([{ ...(oldClick as unknown as Ev), ingested_at: Math.floor(Date.now() / 1000) + 5 }]);
     await db.clickhouse.insert('score_log', [scoreRow('r-late', T0 + 6 * HOUR + 899, 'm1', ['i1'], [0.2])]);
+    // A batch logged late for a rolled-up hour: that hour is rolled up again.
+    await db.clickhouse.insert('ingest_batches', [batch(T0 + 3000, 'items', 3, 3, 8, 50)]);
     const result = await finalize(repo, { toS: T0 + 2 * 86_400 });
+    expect(result.ingestHours).toBe(1);
     // Hours 6 (the late impression and its score), 9 (late impression), 20 (the click's own hour), 0 (the
     // redelivered click), and nothing else.
     expect(result.hours).toBe(4);
@@ -264,6 +322,8 @@ describe('analytics rollups: exact under redelivery and any arrival order', () =
     const score42 = scoreRow('r42', T0 + 42 * HOUR - 1, 'm1', ['i3'], [0.61], 1);
     await db.clickhouse.insert('score_log', [score42]);
     await db.clickhouse.insert('score_log', [score42]);
+    // Batches after the last rolled-up hour are read at query time.
+    await db.clickhouse.insert('ingest_batches', [batch(T0 + 41 * HOUR, 'events', 9, 0, 4, 70)]);
     await expect(query('SELECT count() AS n FROM impression_outcomes_open')).resolves.toEqual([{ n: '3' }]);
     // Finalized hour 27 does not see its late click until the next finalize ...
     const stale = await query(
@@ -282,6 +342,18 @@ describe('analytics rollups: exact under redelivery and any arrival order', () =
     expect(result.watermark).toBe(T0 + 28 * HOUR);
     await expectViewsEqualExact();
     await expect(query('SELECT count() AS n FROM impression_outcomes_open')).resolves.toEqual([{ n: '3' }]);
+  }, 60_000);
+
+  it("migration 0015's backfill rebuilds the per-item rollups of hours finalized before it, once", async () => {
+    const before = await rollupRows();
+    const [m15] = loadMigrations(MIGRATIONS_DIR).filter((m) => m.version === 15);
+    const backfill = renderMigration(m15!, db.name).filter((s) => s.startsWith('INSERT'));
+    expect(backfill).toHaveLength(2);
+    await db.command(`TRUNCATE TABLE ${db.name}.ctr_hourly_by_item`);
+    await db.command(`TRUNCATE TABLE ${db.name}.ctr_monthly_by_item`);
+    for (const statement of [...backfill, ...backfill]) await db.command(statement);
+    expect(await rollupRows()).toEqual(before);
+    await expectViewsEqualExact();
   }, 60_000);
 
   it('refuses --from when an earlier hour with events was never finalized', async () => {

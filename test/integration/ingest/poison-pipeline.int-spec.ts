@@ -1,10 +1,11 @@
-// The ingest pipeline's store path against the real ClickHouse, Kafka and Redis, fed rows directly
-// (no contract validation in front): whatever row the server refuses is isolated, dead-lettered with
-// the server's code and message, and kept out of Redis, while every other row is stored.
+// The ingest pipeline's store path against the real ClickHouse, Kafka and Redis, fed records directly
+// (no contract validation in front): whatever row the encoder or the server refuses is isolated,
+// dead-lettered with the reason, and kept out of Redis, while every other row is stored.
 import type { Kafka } from 'kafkajs';
 import type Redis from 'ioredis';
 import { ClickHouseService } from '@mmctr/clickhouse';
-import { DLQ_HEADERS, type BehaviourEvent, type CatalogueItem } from '@mmctr/contracts';
+import { DLQ_HEADERS, type CatalogueItem } from '@mmctr/contracts';
+import { DEFAULT_FEATURE_REPO_PATH, loadFeatureRepo, type NormalisedRecord } from '@mmctr/feature-repo';
 import { createKafka, DLQ_ENVELOPE_HEADERS } from '@mmctr/kafka';
 import { ItemEmbeddingQueue, OnlineStore, createRedis } from '@mmctr/online-store';
 import type { AppConfig } from '@mmctr/config';
@@ -16,6 +17,8 @@ import {
   IngestOnlineRepository,
   IngestPipeline,
   IngestRepository,
+  loadIngestSchema,
+  type EntityStream,
   type PartitionChunk,
 } from '@mmctr/ingest';
 import { testClickHouse, testConfig } from '../../support/clients';
@@ -34,6 +37,7 @@ describe('ingest pipeline: rows ClickHouse refuses', () => {
   let pipeline: IngestPipeline;
   let store: OnlineStore;
   let metrics: IngestMetrics;
+  let items: EntityStream;
 
   beforeAll(async () => {
     kafka = createKafka(config);
@@ -49,14 +53,20 @@ describe('ingest pipeline: rows ClickHouse refuses', () => {
     queue = new ItemEmbeddingQueue(redis.duplicate(), { name: names.env.EMBEDDINGS_QUEUE });
     dlq = new DeadLetterRepository(kafka, config);
     metrics = new IngestMetrics();
+    const tables = new IngestRepository(clickhouse, config);
+    const schema = await loadIngestSchema(loadFeatureRepo(DEFAULT_FEATURE_REPO_PATH), config, (t) =>
+      tables.columns(t),
+    );
+    items = schema.entities.find((s) => s.catalogue)!;
     pipeline = new IngestPipeline(
       config,
       createLogger('ingest', 'silent'),
       metrics,
-      new IngestRepository(clickhouse),
+      tables,
       dlq,
       new IngestOnlineRepository(redis, store, queue),
       new FlowControl(),
+      schema,
     );
   });
 
@@ -80,19 +90,21 @@ describe('ingest pipeline: rows ClickHouse refuses', () => {
     invalid: [],
   });
 
-  it('stores every other item, dead-letters the refused ones with the ClickHouse code and keeps them out of Redis', async () => {
-    const item = (i: number, title: string): CatalogueItem => ({
+  it('stores every other item, dead-letters the ones the encoder refuses and keeps them out of Redis', async () => {
+    const item = (i: number, bad: boolean): NormalisedRecord => ({
       schema_version: 1,
       item_id: `${names.prefix}item${i}`,
-      ts_ms: Date.UTC(2026, 0, 1) + i,
-      title,
+      // A negative time fits no UInt64 ts_ms column: the row's own fault.
+      ts_ms: bad ? -1 : Date.UTC(2026, 0, 1) + i,
+      title: `t${i}`,
+      description: '',
+      category: '',
+      tags: [],
+      image: '',
     });
-    // A lone surrogate: JSON.stringify escapes it as \ud800, which ClickHouse refuses (Code 25).
-    const first = Array.from({ length: 300 }, (_, i) => item(i, i === 137 ? 'bad \ud800 title' : `t${i}`));
-    const second = Array.from({ length: 200 }, (_, i) =>
-      item(300 + i, i === 5 ? 'tail \udbff' : `t${300 + i}`),
-    );
-    const result = await pipeline.storeItems([
+    const first = Array.from({ length: 300 }, (_, i) => item(i, i === 137));
+    const second = Array.from({ length: 200 }, (_, i) => item(300 + i, i === 5));
+    const result = await pipeline.storeEntities(items, [
       chunk(names.env.KAFKA_TOPIC_ITEMS, 0, 1_000, first),
       chunk(names.env.KAFKA_TOPIC_ITEMS, 1, 50, second),
     ]);
@@ -114,15 +126,15 @@ describe('ingest pipeline: rows ClickHouse refuses', () => {
       const l = byOffset.get(offset)!;
       expect(l.headers[DLQ_HEADERS.partition]).toBe(partition);
       expect(l.headers[DLQ_HEADERS.topic]).toBe(names.env.KAFKA_TOPIC_ITEMS);
-      expect(l.headers[DLQ_HEADERS.reason]).toMatch(
-        /^clickhouse: items insert refused the row \(Code 25\): /,
+      expect(l.headers[DLQ_HEADERS.reason]).toBe(
+        'clickhouse: items insert refused the row: UInt64 needs a safe non-negative integer: -1',
       );
-      expect(l.headers[DLQ_ENVELOPE_HEADERS.errorCode]).toBe('25');
+      expect(l.headers[DLQ_ENVELOPE_HEADERS.errorCode]).toBeUndefined();
       expect((JSON.parse(l.value) as CatalogueItem).item_id).toBe(`${names.prefix}item${id}`);
     }
 
     // Redis holds exactly what ClickHouse holds.
-    const ids = [...first, ...second].map((i) => i.item_id);
+    const ids = [...first, ...second].map((i) => i.item_id as string);
     const features = await store.getItems(ids);
     const missing = ids.filter((_, i) => !features[i]);
     expect(missing).toEqual([`${names.prefix}item137`, `${names.prefix}item305`]);
@@ -132,7 +144,12 @@ describe('ingest pipeline: rows ClickHouse refuses', () => {
   });
 
   it('stores a clean event flush in one insert and leaves nothing for the DLQ', async () => {
-    const events: BehaviourEvent[] = makeEvents(`${names.prefix}ev-`, 2_000, 50, 3);
+    const events = makeEvents(`${names.prefix}ev-`, 2_000, 50, 3).map(({ context, ...e }) => ({
+      position: 0,
+      value: 0,
+      ...e,
+      ...context,
+    }));
     const result = await pipeline.storeEvents([chunk(names.env.KAFKA_TOPIC_EVENTS, 0, 0, events)]);
     expect(result).toMatchObject({ rows: 2_000, rejected: 0 });
     const [row] = await clickhouse.query<{ n: string }>(

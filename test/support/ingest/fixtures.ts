@@ -76,7 +76,7 @@ export function makeMalformed(prefix: string, n: number, template: BehaviourEven
 /** Which reason prefix ingest gives each kind. */
 export const reasonPattern: Record<MalformedKind, RegExp> = {
   'bad JSON': /^bad JSON/,
-  'missing field': /^schema: .*required property 'user_id'/,
-  'wrong type': /^schema: \/ts_ms must be integer/,
+  'missing field': /^schema: missing required field 'user_id'$/,
+  'wrong type': /^schema: field 'ts_ms': expected int, got string "\d+"$/,
   oversized: /^oversized/,
 };

@@ -1,9 +1,11 @@
 import { ClickHouseService, MigrationRunner, loadMigrations, MIGRATIONS_DIR } from '@mmctr/clickhouse';
+import { applyRunningRepo } from '../apply-running-repo';
 import { adminClickHouse, testConfig, uniqueName } from '../clients';
 
 /**
  * A ClickHouse database of one test's own (tests that alter tables or start without them must not
- * touch the shared test database). `migrate()` applies the project's migrations to it.
+ * touch the shared test database). `migrate()` applies the project's migrations and the running
+ * feature repository to it.
  */
 export class TestDatabase {
   readonly name = uniqueName('mmctr_test_db');
@@ -14,8 +16,10 @@ export class TestDatabase {
     await this.admin.command(`CREATE DATABASE IF NOT EXISTS ${this.name}`);
   }
 
+  /** Applies the migrations, then the running feature repository (the apps refuse a database without it). */
   async migrate(): Promise<void> {
     await new MigrationRunner(this.admin, this.name, loadMigrations(MIGRATIONS_DIR)).migrate();
+    await applyRunningRepo(this.admin, this.name, testConfig());
   }
 
   /** A client whose default database is this one. */

@@ -24,6 +24,26 @@ export interface LedgerHour extends HourSignature {
  */
 export const LOOKBACK_S = 86_400;
 
+/**
+ * One item's CTR by hour (`{item:String}`), equal to `hourly_ctr_by_item` filtered on the item: the
+ * finalized hours read by the rollup's sorting key, the open tail at query time. A view cannot serve this
+ * cheaply on 18.16, which does not push the item filter into it.
+ */
+export const ITEM_HOURLY_SQL = `
+  SELECT hour, sum(imps) AS impressions, sum(clk) AS clicks, clicks / impressions AS ctr
+  FROM
+  (
+    SELECT hour, impressions AS imps, clicked AS clk
+    FROM ctr_hourly_by_item
+    WHERE item_id = {item:String}
+      AND (hour, version) IN (SELECT hour, max(version) FROM analytics_hours GROUP BY hour)
+    UNION ALL
+    SELECT toStartOfHour(event_time) AS hour, toUInt64(1) AS imps, toUInt64(clicked) AS clk
+    FROM impression_outcomes_open
+    WHERE item_id = {item:String}
+  )
+  GROUP BY hour ORDER BY hour`;
+
 interface SignatureRow {
   hour: string;
   day: string;
@@ -131,8 +151,8 @@ export class AnalyticsRepository {
   }
 
   /**
-   * Recomputes `hours` (all in the day starting at `dayS`) from events FINAL under `version`, rebuilds the
-   * day's daily rows, then records the hours in the ledger in one insert: readers switch to the new
+   * Recomputes `hours` (all in the day starting at `dayS`) from events FINAL under `version` (new: no
+   * other day is written under it), rebuilds the day's daily rows and its month's, then records the hours in the ledger in one insert: readers switch to the new
    * version only then. Rerunning with a newer version replaces the same hours.
    */
   async finalizeDay(dayS: number, hours: HourSignature[], version: number): Promise<void> {
@@ -198,15 +218,21 @@ export class AnalyticsRepository {
        FROM (${labeled}) WHERE scored = 1 GROUP BY hour, model_version, bucket, bucket50`,
       params,
     );
-    await this.clickhouse.command(
-      `INSERT INTO ctr_hourly_by_model (hour, model_version, impressions, clicked, clicks, conversions, conversion_value, version)
-       SELECT hour, model_version, sum(impressions), sum(clicked), sum(clicks), sum(conversions), sum(conversion_value),
-              toUInt64({version:UInt64})
-       FROM ctr_hourly
-       WHERE hour >= toDateTime({from:UInt32}) AND hour < toDateTime({to:UInt32}) AND version = {version:UInt64}
-       GROUP BY hour, model_version`,
-      params,
-    );
+    // The same hours summed per model (CTR-over-time charts) and per item (sorted by item_id, hour).
+    for (const [table, key] of [
+      ['ctr_hourly_by_model', 'model_version'],
+      ['ctr_hourly_by_item', 'item_id'],
+    ] as const) {
+      await this.clickhouse.command(
+        `INSERT INTO ${table} (hour, ${key}, impressions, clicked, clicks, conversions, conversion_value, version)
+         SELECT hour, ${key}, sum(impressions), sum(clicked), sum(clicks), sum(conversions), sum(conversion_value),
+                toUInt64({version:UInt64})
+         FROM ctr_hourly
+         WHERE hour >= toDateTime({from:UInt32}) AND hour < toDateTime({to:UInt32}) AND version = {version:UInt64}
+         GROUP BY hour, ${key}`,
+        params,
+      );
+    }
     // The day's rows from its finalized hours: this run's version for the hours just written, the
     // ledger's current version for the others.
     await this.clickhouse.command(
@@ -232,6 +258,7 @@ export class AnalyticsRepository {
        GROUP BY day, item_id`,
       { day: dayS, version },
     );
+    await this.rebuildMonth(dayS, version);
     const finalizedAt = Math.floor(Date.now() / 1000);
     await this.clickhouse.insert(
       'analytics_hours',
@@ -244,6 +271,75 @@ export class AnalyticsRepository {
         score_max_ingested_at: h.scoreMaxIngestedAt,
         finalized_at: finalizedAt,
       })),
+    );
+  }
+
+  /**
+   * Hours (of store time, before `toS`) whose ingest_batches rows differ from their rolled-up signature
+   * (batches, newest ts_ms), or were never rolled up; every hour with batches when `force`.
+   */
+  async dirtyIngestHours(toS: number, force: boolean): Promise<number[]> {
+    const rows = await this.clickhouse.query<{ h: string }>(
+      `SELECT toUInt32(hour) AS h
+       FROM
+       (
+         SELECT toStartOfHour(event_time) AS hour, count() AS batches, max(ts_ms) AS newest
+         FROM ingest_batches WHERE event_time < toDateTime({to:UInt32}) GROUP BY hour
+       ) AS stored
+       ANY LEFT JOIN
+       (
+         SELECT hour, sum(batches) AS rolled, max(max_ts_ms) AS rolled_newest FROM ingest_health_hourly
+         WHERE (hour, version) IN (SELECT hour, max(version) FROM ingest_health_hourly GROUP BY hour)
+         GROUP BY hour
+       ) AS rolled USING (hour)
+       WHERE {force:UInt8} = 1 OR rolled != batches OR rolled_newest != newest
+       ORDER BY h`,
+      { to: toS, force: force ? 1 : 0 },
+    );
+    return rows.map((r) => Number(r.h));
+  }
+
+  /** The newest version in the ingestion health rollup (0 when empty). */
+  async ingestHealthVersion(): Promise<number> {
+    const [row] = await this.clickhouse.query<{ v: string }>(
+      'SELECT max(version) AS v FROM ingest_health_hourly',
+    );
+    return Number(row?.v ?? 0);
+  }
+
+  /** Rolls up `hours` of ingest_batches per topic under `version`, in one insert. */
+  rollUpIngestHours(hours: number[], version: number): Promise<void> {
+    return this.clickhouse.command(
+      `INSERT INTO ingest_health_hourly (hour, topic, batches, rows, invalid, insert_ms_sum, max_insert_ms, max_event_lag_ms,
+                                         max_ts_ms, version)
+       SELECT toStartOfHour(event_time) AS hour, topic, count(), sum(rows), sum(invalid), sum(insert_ms), max(insert_ms),
+              max(max_event_lag_ms), max(ts_ms), toUInt64({version:UInt64})
+       FROM ingest_batches
+       WHERE event_time >= toDateTime({from:UInt32}) AND event_time < toDateTime({to:UInt32})
+         AND has({hours:Array(UInt32)}, toUInt32(toStartOfHour(event_time)))
+       GROUP BY hour, topic`,
+      { from: Math.min(...hours), to: Math.max(...hours) + 3600, hours, version },
+    );
+  }
+
+  /**
+   * The per-item rows of the month holding the day at `dayS`: that day's rows of `version`, the ledger's
+   * current version for the month's other days. `version` must be new to the month (one per day
+   * finalized), so that the rows of each rebuild are told apart until they merge.
+   */
+  private rebuildMonth(dayS: number, version: number): Promise<void> {
+    return this.clickhouse.command(
+      `INSERT INTO ctr_monthly_by_item (month, item_id, impressions, clicked, clicks, conversions, conversion_value, version)
+       SELECT toStartOfMonth(day) AS month, item_id, sum(impressions), sum(clicked), sum(clicks), sum(conversions),
+              sum(conversion_value), toUInt64({version:UInt64})
+       FROM ctr_daily_by_item
+       WHERE toStartOfMonth(day) = toStartOfMonth(toDateTime({day:UInt32}))
+         AND ((day = toDate(toDateTime({day:UInt32})) AND version = {version:UInt64})
+           OR (day != toDate(toDateTime({day:UInt32})) AND (day, version) IN (
+                 SELECT toDate(hour), max(version) FROM analytics_hours
+                 WHERE toStartOfMonth(hour) = toStartOfMonth(toDateTime({day:UInt32})) GROUP BY toDate(hour))))
+       GROUP BY month, item_id`,
+      { day: dayS, version },
     );
   }
 

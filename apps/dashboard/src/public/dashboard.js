@@ -142,7 +142,7 @@
       ),
     );
     show('ingest', d.ingest, (rows) =>
-      chart('chart-ingest', [{ name: 'rows', points: rows.map((r) => [r.t, r.rows]) }], { xLabel: clock }),
+      chart('chart-ingest', [{ name: 'rows', points: rows.map((r) => [r.t, r.rows]) }], { xLabel: time }),
     );
     show('models', d.models, (rows) => {
       const tbody = document.querySelector('#models tbody');

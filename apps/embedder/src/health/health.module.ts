@@ -12,14 +12,9 @@ import { MmVectorRepository } from '../storage/mm-vector.repository';
  */
 export const HealthModule: DynamicModule = ObservabilityModule.forRoot({
   imports: [WorkerModule],
-  inject: [EmbedderMetrics, EmbeddingRepository, MmVectorRepository, EmbeddingWorker],
-  registry: (metrics: EmbedderMetrics) => metrics.registry,
-  readiness: (
-    _: EmbedderMetrics,
-    embeddings: EmbeddingRepository,
-    vectors: MmVectorRepository,
-    worker: EmbeddingWorker,
-  ) =>
+  metrics: EmbedderMetrics,
+  inject: [EmbeddingRepository, MmVectorRepository, EmbeddingWorker],
+  readiness: (embeddings: EmbeddingRepository, vectors: MmVectorRepository, worker: EmbeddingWorker) =>
     readyWhenAll({
       clickhouse: () => embeddings.ping(),
       redis: () => vectors.ping(),

@@ -1,11 +1,54 @@
-import { type Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { metricsOn } from '@mmctr/observability';
+import type { Gauge } from 'prom-client';
+import { appMetrics, metricsOn, type MetricTable } from '@mmctr/observability';
 
 type JobCounts = () => Promise<Record<string, number>>;
 
+const EMBEDDER_METRICS = {
+  items: {
+    type: 'counter',
+    name: 'mmctr_embedder_items_total',
+    help: 'Jobs finished, by outcome (stored, stale, failed)',
+    labels: ['outcome'],
+  },
+  failures: {
+    type: 'counter',
+    name: 'mmctr_embedder_failures_total',
+    help: 'Failed attempts by reason; final="true" when the job will not be retried',
+    labels: ['reason', 'final'],
+  },
+  jobSeconds: {
+    type: 'histogram',
+    name: 'mmctr_embedder_job_duration_seconds',
+    help: 'Processing time of one job attempt (load, decode, encode, store)',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+  },
+  endToEndSeconds: {
+    type: 'histogram',
+    name: 'mmctr_embedder_end_to_end_seconds',
+    help: 'From enqueue to stored embedding',
+    buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800],
+  },
+  batchSeconds: {
+    type: 'histogram',
+    name: 'mmctr_embedder_inference_batch_seconds',
+    help: 'Inference time of one batch',
+    labels: ['encoder'],
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
+  },
+  batchSize: {
+    type: 'histogram',
+    name: 'mmctr_embedder_inference_batch_size',
+    help: 'Items per inference batch',
+    labels: ['encoder'],
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+  },
+} as const satisfies MetricTable;
+
 /** The embedder's Prometheus metrics, on a registry of its own. */
-export class EmbedderMetrics {
-  readonly registry = new Registry();
+export class EmbedderMetrics extends appMetrics(EMBEDDER_METRICS, {
+  defaultMetricsPrefix: 'mmctr_embedder_',
+}) {
+  // The gauges read the embedder's own state at scrape time.
   private readonly m = metricsOn(this.registry);
   private jobCounts: JobCounts | null = null;
   /** Completion times (ms) of the last minute, for items/s. */
@@ -22,48 +65,12 @@ export class EmbedderMetrics {
       for (const [state, n] of Object.entries(counts)) this.queueJobs.set({ state }, n);
     },
   );
-  readonly items = this.m.counter(
-    'mmctr_embedder_items_total',
-    'Jobs finished, by outcome (stored, stale, failed)',
-    ['outcome'],
-  );
   readonly itemsPerSecond: Gauge = this.m.gauge(
     'mmctr_embedder_items_per_second',
     'Items stored per second over the last minute',
     [],
     (): void => this.itemsPerSecond.set(this.rate()),
   );
-  readonly failures = this.m.counter(
-    'mmctr_embedder_failures_total',
-    'Failed attempts by reason; final="true" when the job will not be retried',
-    ['reason', 'final'],
-  );
-  readonly jobSeconds = this.m.histogram(
-    'mmctr_embedder_job_duration_seconds',
-    'Processing time of one job attempt (load, decode, encode, store)',
-    [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
-  );
-  readonly endToEndSeconds = this.m.histogram(
-    'mmctr_embedder_end_to_end_seconds',
-    'From enqueue to stored embedding',
-    [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800],
-  );
-  readonly batchSeconds = this.m.histogram(
-    'mmctr_embedder_inference_batch_seconds',
-    'Inference time of one batch',
-    [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
-    ['encoder'],
-  );
-  readonly batchSize = this.m.histogram(
-    'mmctr_embedder_inference_batch_size',
-    'Items per inference batch',
-    [1, 2, 4, 8, 16, 32, 64, 128],
-    ['encoder'],
-  );
-
-  constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'mmctr_embedder_' });
-  }
 
   watchQueue(counts: JobCounts): void {
     this.jobCounts = counts;

@@ -11,10 +11,9 @@ import { ingestReadiness } from './ingest-readiness';
 /** `/health/live`, `/health/ready` (ingestReadiness) and `/metrics` (IngestMetrics' registry). */
 export const HealthModule: DynamicModule = ObservabilityModule.forRoot({
   imports: [IngestModule],
-  inject: [IngestMetrics, IngestRepository, IngestOnlineRepository, IngestKafkaRepository, IngestConsumer],
-  registry: (metrics: IngestMetrics) => metrics.registry,
+  metrics: IngestMetrics,
+  inject: [IngestRepository, IngestOnlineRepository, IngestKafkaRepository, IngestConsumer],
   readiness: (
-    _: IngestMetrics,
     clickhouse: IngestRepository,
     redis: IngestOnlineRepository,
     kafka: IngestKafkaRepository,

@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { APP_CONFIG, type AppConfig } from '@mmctr/config';
-import type { BehaviourEvent, CatalogueItem } from '@mmctr/contracts';
+import type { NormalisedRecord } from '@mmctr/feature-repo';
 import type { FetchedBatch } from '@mmctr/kafka';
 import { LOGGER } from '../logger';
 import { IngestMetrics } from '../metrics/ingest-metrics.service';
@@ -17,11 +17,15 @@ import { DeadLetterRepository } from './dead-letter.repository';
 import { FlowControl } from './flow-control';
 import { IngestKafkaRepository } from './ingest-kafka.repository';
 import { IngestPipeline, type StoreResult } from './ingest-pipeline.service';
+import type { IngestSchema, Stream } from './ingest-schema';
 import { routeMessages } from './message-router';
+import { INGEST_SCHEMA } from './tokens';
+
+type RecordBatcher = Batcher<PartitionChunk<NormalisedRecord>, StoreResult>;
 
 /**
- * The Kafka side of ingest: each fetched partition batch of the events and items topics is routed and
- * queued; the batchers flush to the pipeline and, only after a flush is stored, commit its offsets
+ * The Kafka side of ingest: each fetched partition batch of the events topic and of each snapshot
+ * entity's topic is checked against its compiled contract and queued; the batchers flush to the pipeline and, only after a flush is stored, commit its offsets
  * through the group member (IngestKafkaRepository), which never commits ranges of a revoked partition
  * or an older generation. Fetching continues while a flush is stored, up to INGEST_MAX_PENDING_ROWS;
  * a failing store pauses the topics.
@@ -29,8 +33,8 @@ import { routeMessages } from './message-router';
 @Injectable()
 export class IngestConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
   readonly name = `${hostname()}-${process.pid}`;
-  private readonly events: Batcher<PartitionChunk<BehaviourEvent>, StoreResult>;
-  private readonly items: Batcher<PartitionChunk<CatalogueItem>, StoreResult>;
+  /** One batcher per consumed topic, with the stream it stores. */
+  private readonly batchers = new Map<string, { stream: Stream; batcher: RecordBatcher }>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -40,6 +44,7 @@ export class IngestConsumer implements OnApplicationBootstrap, BeforeApplication
     @Inject(IngestPipeline) private readonly pipeline: IngestPipeline,
     @Inject(FlowControl) private readonly flow: FlowControl,
     @Inject(DeadLetterRepository) private readonly dlq: DeadLetterRepository,
+    @Inject(INGEST_SCHEMA) schema: IngestSchema,
   ) {
     const opts = {
       maxRows: config.INGEST_BATCH_MAX_ROWS,
@@ -47,17 +52,21 @@ export class IngestConsumer implements OnApplicationBootstrap, BeforeApplication
       maxPendingRows: config.INGEST_MAX_PENDING_ROWS,
     };
     // Event flushes overlap (each insert mostly waits on ClickHouse); their commits stay in order.
-    this.events = new Batcher(
+    const events = new Batcher(
       { ...opts, maxConcurrentFlushes: config.INGEST_MAX_CONCURRENT_FLUSHES },
-      (chunks) => this.pipeline.storeEvents(chunks),
+      (chunks: PartitionChunk<NormalisedRecord>[]) => this.pipeline.storeEvents(chunks),
       (chunks, stored) => this.commitFlush(chunks, stored),
     );
-    // Catalogue flushes stay one at a time: they are rare, and each plans against what the last stored.
-    this.items = new Batcher(
-      opts,
-      (chunks) => this.pipeline.storeItems(chunks),
-      (chunks, stored) => this.commitFlush(chunks, stored),
-    );
+    this.batchers.set(schema.events.topic, { stream: schema.events, batcher: events });
+    // Snapshot flushes stay one at a time: they are rare, and each plans against what the last stored.
+    for (const stream of schema.entities) {
+      const batcher = new Batcher(
+        opts,
+        (chunks: PartitionChunk<NormalisedRecord>[]) => this.pipeline.storeEntities(stream, chunks),
+        (chunks, stored) => this.commitFlush(chunks, stored),
+      );
+      this.batchers.set(stream.topic, { stream, batcher });
+    }
     this.flow.onChange((paused) => this.onFlowChange(paused));
   }
 
@@ -73,7 +82,7 @@ export class IngestConsumer implements OnApplicationBootstrap, BeforeApplication
     return {
       consumption: {
         ...this.source.consumption(now),
-        pendingRows: this.events.pendingRows + this.items.pendingRows,
+        pendingRows: this.all().reduce((n, b) => n + b.pendingRows, 0),
       },
       stores: { ok: failing.length === 0, failing },
     };
@@ -85,11 +94,11 @@ export class IngestConsumer implements OnApplicationBootstrap, BeforeApplication
     await this.dlq.connect();
     await this.source.start(
       (batch) => this.handleBatch(batch),
-      () => this.events.busy || this.items.busy,
+      () => this.all().some((b) => b.busy),
     );
     this.log.info(
       {
-        topics: [this.config.KAFKA_TOPIC_EVENTS, this.config.KAFKA_TOPIC_ITEMS],
+        topics: [...this.batchers.keys()],
         groupId: this.config.INGEST_GROUP_ID,
       },
       'ingest consumer started',
@@ -107,17 +116,16 @@ export class IngestConsumer implements OnApplicationBootstrap, BeforeApplication
       lastOffset: batch.lastOffset,
       generation: batch.generation,
     };
-    if (topic === this.config.KAFKA_TOPIC_ITEMS) {
-      const routed = routeMessages('item', topic, partition, messages);
-      const chunk = { ...base, ...routed, validOffsets: this.validOffsets(messages, routed) };
-      this.countInvalid(topic, chunk.invalid.length);
-      await batch.heartbeatWhile(this.items.add(chunk, chunkRows(chunk)));
-    } else {
-      const routed = routeMessages('event', topic, partition, messages);
-      const chunk = { ...base, ...routed, validOffsets: this.validOffsets(messages, routed) };
-      this.countInvalid(topic, chunk.invalid.length);
-      await batch.heartbeatWhile(this.events.add(chunk, chunkRows(chunk)));
-    }
+    const target = this.batchers.get(topic);
+    if (!target) throw new Error(`ingest: no stream for topic ${topic}`);
+    const routed = routeMessages(target.stream.check, topic, partition, messages);
+    const chunk = { ...base, ...routed, validOffsets: this.validOffsets(messages, routed) };
+    this.countInvalid(topic, chunk.invalid.length);
+    await batch.heartbeatWhile(target.batcher.add(chunk, chunkRows(chunk)));
+  }
+
+  private all(): RecordBatcher[] {
+    return [...this.batchers.values()].map((b) => b.batcher);
   }
 
   /** The offsets of the routed valid records: the router keeps message order and dead-letters the rest. */
@@ -145,7 +153,7 @@ export class IngestConsumer implements OnApplicationBootstrap, BeforeApplication
   }
 
   /** After a flush is stored (and every earlier flush committed): its offsets, then its telemetry. */
-  private async commitFlush(chunks: PartitionChunk<{ ts_ms: number }>[], stored: StoreResult): Promise<void> {
+  private async commitFlush(chunks: PartitionChunk<NormalisedRecord>[], stored: StoreResult): Promise<void> {
     await this.commit(chunks);
     this.pipeline.logBatches(this.name, chunks, stored.insertMs);
   }
@@ -180,7 +188,7 @@ export class IngestConsumer implements OnApplicationBootstrap, BeforeApplication
       this.pipeline.abandonRetries();
     }, this.config.INGEST_SHUTDOWN_GRACE_MS);
     try {
-      await Promise.all([this.events.drain(), this.items.drain()]);
+      await Promise.all(this.all().map((b) => b.drain()));
       await this.pipeline.flushBatchLog();
       this.log.info('queued batches stored and committed');
     } catch (err) {

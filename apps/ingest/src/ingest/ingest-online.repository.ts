@@ -1,10 +1,21 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
-import type { BehaviourEvent, CatalogueItem } from '@mmctr/contracts';
-import { redisHealth, type ItemEmbeddingQueue, type OnlineStore } from '@mmctr/online-store';
+import type { CatalogueItem } from '@mmctr/contracts';
+import type { NormalisedRecord } from '@mmctr/feature-repo';
+import {
+  redisHealth,
+  type BehaviourList,
+  type BehaviourRecord,
+  type ItemEmbeddingQueue,
+  type OnlineStore,
+} from '@mmctr/online-store';
+import type { EntityStream } from './ingest-schema';
 import { EMBEDDING_QUEUE, ONLINE_STORE, REDIS } from './tokens';
 
-/** What ingest writes to Redis: behaviour histories, item features and their embedding jobs. */
+/**
+ * What ingest writes to Redis: behaviour lists, item features and their embedding jobs, and the hash
+ * of every other snapshot entity.
+ */
 @Injectable()
 export class IngestOnlineRepository implements OnApplicationShutdown {
   constructor(
@@ -13,8 +24,12 @@ export class IngestOnlineRepository implements OnApplicationShutdown {
     @Inject(EMBEDDING_QUEUE) private readonly embeddings: ItemEmbeddingQueue,
   ) {}
 
-  async recordBehaviour(events: readonly BehaviourEvent[]): Promise<void> {
-    await this.store.recordBehaviour(events);
+  async recordBehaviour(events: readonly NormalisedRecord[], lists: readonly BehaviourList[]): Promise<void> {
+    await this.store.recordLists(events as unknown as readonly BehaviourRecord[], lists);
+  }
+
+  async upsertEntities(stream: EntityStream, records: readonly NormalisedRecord[]): Promise<void> {
+    await this.store.upsertEntities(stream.entity.name, stream.entity.key, stream.attributes, records);
   }
 
   /** Embedding jobs of new or changed items are enqueued before the features are written. */

@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { APP_CONFIG, type AppConfig } from '@mmctr/config';
-import type { BehaviourEvent, CatalogueItem } from '@mmctr/contracts';
+import type { CatalogueItem } from '@mmctr/contracts';
+import type { NormalisedRecord, RowEncoder } from '@mmctr/feature-repo';
 import { refusedRowReason, type IsolationResult, type RejectedRow } from '@mmctr/clickhouse';
 import { retryForever, type DeadLetterInput } from '@mmctr/kafka';
 import { LOGGER } from '../logger';
@@ -10,8 +11,11 @@ import type { PartitionChunk } from './chunk';
 import { DeadLetterRepository } from './dead-letter.repository';
 import { FlowControl } from './flow-control';
 import { IngestOnlineRepository } from './ingest-online.repository';
+import type { EntityStream, IngestSchema } from './ingest-schema';
 import { IngestRepository, type IngestBatchRow } from './ingest.repository';
-import { epochSeconds, itemRow, type ItemRow } from './row-mappers';
+import { INGEST_SCHEMA } from './tokens';
+
+const epochSeconds = (ms: number): number => Math.floor(ms / 1000);
 
 export interface StoreResult {
   rows: number;
@@ -40,6 +44,7 @@ export class IngestPipeline {
     @Inject(DeadLetterRepository) private readonly dlq: DeadLetterRepository,
     @Inject(IngestOnlineRepository) private readonly online: IngestOnlineRepository,
     @Inject(FlowControl) private readonly flow: FlowControl,
+    @Inject(INGEST_SCHEMA) private readonly schema: IngestSchema,
   ) {}
 
   /** After this, failing steps stop retrying (their data stays uncommitted and is redelivered). */
@@ -47,33 +52,49 @@ export class IngestPipeline {
     this.stopping = true;
   }
 
-  async storeEvents(chunks: readonly PartitionChunk<BehaviourEvent>[]): Promise<StoreResult> {
-    const nowS = epochSeconds(Date.now());
-    const events = chunks.flatMap((c) => c.valid);
-    const { insertMs, accepted, letters } = await this.insert('events', chunks, events, (rows) =>
-      this.repo.insertEvents(rows, nowS),
-    );
+  async storeEvents(chunks: readonly PartitionChunk<NormalisedRecord>[]): Promise<StoreResult> {
+    const { encoder } = this.schema.events;
+    const { accepted, letters, result } = await this.storeRows(chunks, encoder);
     await Promise.all([
-      this.deadLetter('events', [...chunks.flatMap((c) => c.invalid), ...letters]),
-      this.step('redis', 'events', () => this.online.recordBehaviour(accepted)),
+      this.deadLetter('events', letters),
+      this.step('redis', 'events', () => this.online.recordBehaviour(accepted, this.schema.lists)),
     ]);
-    return this.result(chunks, accepted.length, letters.length, insertMs);
+    return result;
   }
 
-  async storeItems(chunks: readonly PartitionChunk<CatalogueItem>[]): Promise<StoreResult> {
-    const nowS = epochSeconds(Date.now());
-    const items = chunks.flatMap((c) => c.valid);
-    const rows = items.map((i) => itemRow(i, nowS));
-    const byRow = new Map<ItemRow, CatalogueItem>(rows.map((r, i) => [r, items[i]!]));
-    const { insertMs, accepted, letters } = await this.insert('items', chunks, rows, (batch) =>
-      this.repo.insertItems(batch),
-    );
-    const acceptedItems = accepted.map((r) => byRow.get(r)!);
+  /** Snapshots of one entity: its table, then its online hash (the demo item: item hash + embedding jobs). */
+  async storeEntities(
+    stream: EntityStream,
+    chunks: readonly PartitionChunk<NormalisedRecord>[],
+  ): Promise<StoreResult> {
+    const kind = stream.encoder.table;
+    const { accepted, letters, result } = await this.storeRows(chunks, stream.encoder);
     await Promise.all([
-      this.deadLetter('items', [...chunks.flatMap((c) => c.invalid), ...letters]),
-      this.step('redis', 'items', () => this.online.upsertItems(acceptedItems)),
+      this.deadLetter(kind, letters),
+      this.step('redis', kind, () =>
+        stream.catalogue
+          ? this.online.upsertItems(accepted as unknown as CatalogueItem[])
+          : this.online.upsertEntities(stream, accepted),
+      ),
     ]);
-    return this.result(chunks, accepted.length, letters.length, insertMs);
+    return result;
+  }
+
+  /** The table insert of a flush; its dead letters are the invalid messages and the refused rows. */
+  private async storeRows(
+    chunks: readonly PartitionChunk<NormalisedRecord>[],
+    encoder: RowEncoder,
+  ): Promise<{ accepted: readonly NormalisedRecord[]; letters: DeadLetterInput[]; result: StoreResult }> {
+    const nowS = epochSeconds(Date.now());
+    const records = chunks.flatMap((c) => c.valid);
+    const { insertMs, accepted, letters } = await this.insert(encoder.table, chunks, records, (rows) =>
+      this.repo.insertRecords(encoder, rows, nowS),
+    );
+    return {
+      accepted,
+      letters: [...chunks.flatMap((c) => c.invalid), ...letters],
+      result: this.result(chunks, accepted.length, letters.length, insertMs),
+    };
   }
 
   private result(
@@ -91,7 +112,7 @@ export class IngestPipeline {
    * One ingest_batches row per stored partition chunk, written off the flush path (one at a time).
    * Best effort: it is telemetry, not data.
    */
-  logBatches(consumer: string, chunks: readonly PartitionChunk<{ ts_ms: number }>[], insertMs: number): void {
+  logBatches(consumer: string, chunks: readonly PartitionChunk<NormalisedRecord>[], insertMs: number): void {
     this.batchLog = this.batchLog.then(() => this.writeBatchLog(consumer, chunks, insertMs));
   }
 
@@ -102,7 +123,7 @@ export class IngestPipeline {
 
   private async writeBatchLog(
     consumer: string,
-    chunks: readonly PartitionChunk<{ ts_ms: number }>[],
+    chunks: readonly PartitionChunk<NormalisedRecord>[],
     insertMs: number,
   ) {
     const now = Date.now();
@@ -117,7 +138,7 @@ export class IngestPipeline {
       rows: c.valid.length,
       invalid: c.invalid.length,
       insert_ms: Math.round(insertMs),
-      max_event_lag_ms: c.valid.reduce((m, r) => Math.max(m, now - r.ts_ms), 0),
+      max_event_lag_ms: c.valid.reduce((m, r) => Math.max(m, now - (r.ts_ms as number)), 0),
     }));
     try {
       await this.repo.insertBatchLog(rows);

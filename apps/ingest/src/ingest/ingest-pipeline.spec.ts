@@ -1,5 +1,6 @@
 import type { AppConfig } from '@mmctr/config';
 import type { BehaviourEvent, CatalogueItem } from '@mmctr/contracts';
+import type { NormalisedRecord, RowEncoder } from '@mmctr/feature-repo';
 import { ClickHouseError, type IsolationResult, type RejectedRow } from '@mmctr/clickhouse';
 import type { DeadLetterInput } from '@mmctr/kafka';
 import { createLogger } from '@mmctr/observability';
@@ -9,8 +10,8 @@ import type { DeadLetterRepository } from './dead-letter.repository';
 import { FlowControl } from './flow-control';
 import type { IngestOnlineRepository } from './ingest-online.repository';
 import { IngestPipeline } from './ingest-pipeline.service';
+import type { EntityStream, IngestSchema } from './ingest-schema';
 import type { IngestRepository } from './ingest.repository';
-import type { ItemRow } from './row-mappers';
 
 const config = { INGEST_RETRY_INITIAL_MS: 1, INGEST_RETRY_MAX_MS: 2 } as AppConfig;
 const TYPE_MISMATCH = new ClickHouseError('Code: 53. Cannot parse input', 53);
@@ -26,6 +27,7 @@ class FakeStores {
   readonly letters: DeadLetterInput[] = [];
   readonly histories: BehaviourEvent[] = [];
   readonly items: CatalogueItem[] = [];
+  readonly entities: [string, NormalisedRecord][] = [];
   readonly failures: Partial<Record<'clickhouse' | 'redis' | 'dlq', number>> = {};
   readonly refused = new Set<string>();
 
@@ -47,13 +49,9 @@ class FakeStores {
   }
 
   readonly clickhouse = {
-    insertEvents: async (events: readonly BehaviourEvent[]) => {
-      this.attempt('clickhouse', `clickhouse events ${events.length}`);
-      return this.isolate(events, (e) => e.event_id);
-    },
-    insertItems: async (rows: readonly ItemRow[]) => {
-      this.attempt('clickhouse', `clickhouse items ${rows.length}`);
-      return this.isolate(rows, (r) => r.item_id);
+    insertRecords: async (encoder: RowEncoder, rows: readonly NormalisedRecord[]) => {
+      this.attempt('clickhouse', `clickhouse ${encoder.table} ${rows.length}`);
+      return this.isolate(rows, (r) => String(r.event_id ?? r.item_id ?? r.advertiser_id));
     },
     insertBatchLog: async () => undefined,
   } as unknown as IngestRepository;
@@ -67,6 +65,10 @@ class FakeStores {
       this.attempt('redis', `redis items ${items.length}`);
       this.items.push(...items);
     },
+    upsertEntities: async (stream: EntityStream, records: readonly NormalisedRecord[]) => {
+      this.attempt('redis', `redis ${stream.entity.name} ${records.length}`);
+      for (const r of records) this.entities.push([stream.entity.name, r]);
+    },
   } as unknown as IngestOnlineRepository;
 
   readonly dlq = {
@@ -77,6 +79,12 @@ class FakeStores {
     },
   } as unknown as DeadLetterRepository;
 }
+
+const stream = (table: string, entity: string, catalogue: boolean) =>
+  ({ topic: table, encoder: { table }, entity: { name: entity }, catalogue }) as unknown as EntityStream;
+const ITEMS = stream('items', 'item', true);
+const ADVERTISERS = stream('advertisers', 'advertiser', false);
+const schema = { events: { encoder: { table: 'events' } }, lists: [] } as unknown as IngestSchema;
 
 function setUp() {
   const stores = new FakeStores();
@@ -92,11 +100,12 @@ function setUp() {
     stores.dlq,
     stores.online,
     flow,
+    schema,
   );
   return { stores, flow, pauses, metrics, pipeline };
 }
 
-const event = (id: string): BehaviourEvent => ({
+const event = (id: string): NormalisedRecord => ({
   schema_version: 1,
   event_id: id,
   type: 'click',
@@ -106,7 +115,7 @@ const event = (id: string): BehaviourEvent => ({
   request_id: 'r1',
 });
 
-const item = (id: string): CatalogueItem => ({
+const item = (id: string): NormalisedRecord => ({
   schema_version: 1,
   item_id: id,
   ts_ms: Date.UTC(2026, 0, 1),
@@ -201,7 +210,7 @@ describe('IngestPipeline', () => {
   it('upserts accepted items into Redis after ClickHouse and keeps refused ones out of it', async () => {
     const { stores, pipeline } = setUp();
     stores.refused.add('bad');
-    const result = await pipeline.storeItems([chunk([item('a'), item('bad'), item('c')], 5)]);
+    const result = await pipeline.storeEntities(ITEMS, [chunk([item('a'), item('bad'), item('c')], 5)]);
 
     expect(result).toMatchObject({ rows: 2, rejected: 1, invalid: 0 });
     expect(stores.calls[0]).toBe('clickhouse items 3');
@@ -209,6 +218,16 @@ describe('IngestPipeline', () => {
     expect(stores.letters).toHaveLength(1);
     expect(stores.letters[0]).toMatchObject({ offset: '6', errorCode: 53 });
     expect(stores.letters[0]!.reason).toMatch(/^clickhouse: items insert refused the row \(Code 53\)/);
+  });
+
+  it('writes other snapshot entities to their own table and online hash', async () => {
+    const { stores, pipeline } = setUp();
+    const advertiser = { schema_version: 1, advertiser_id: 'a1', ts_ms: 1, industry: 'retail' };
+    const result = await pipeline.storeEntities(ADVERTISERS, [chunk([advertiser])]);
+    expect(result).toMatchObject({ rows: 1, rejected: 0, invalid: 0 });
+    expect(stores.calls).toEqual(['clickhouse advertisers 1', 'redis advertiser 1']);
+    expect(stores.entities).toEqual([['advertiser', advertiser]]);
+    expect(stores.items).toEqual([]);
   });
 
   it('stops retrying once retries are abandoned (shutdown), so the flush stays uncommitted', async () => {

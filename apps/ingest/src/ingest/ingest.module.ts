@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '@mmctr/config';
+import { ClickHouseService } from '@mmctr/clickhouse';
+import { FEATURE_REPO, assertRunningRepositoryApplied, type FeatureRepo } from '@mmctr/feature-repo';
 import { createKafka } from '@mmctr/kafka';
 import { ItemEmbeddingQueue, createRedis, onlineStoreFromConfig } from '@mmctr/online-store';
 import { DeadLetterRepository } from './dead-letter.repository';
@@ -9,8 +11,9 @@ import { IngestConsumer } from './ingest-consumer.service';
 import { IngestKafkaRepository } from './ingest-kafka.repository';
 import { IngestOnlineRepository } from './ingest-online.repository';
 import { IngestPipeline } from './ingest-pipeline.service';
+import { loadIngestSchema } from './ingest-schema';
 import { IngestRepository } from './ingest.repository';
-import { EMBEDDING_QUEUE, KAFKA, ONLINE_STORE, REDIS } from './tokens';
+import { EMBEDDING_QUEUE, INGEST_SCHEMA, KAFKA, ONLINE_STORE, REDIS } from './tokens';
 
 @Module({
   providers: [
@@ -27,6 +30,22 @@ import { EMBEDDING_QUEUE, KAFKA, ONLINE_STORE, REDIS } from './tokens';
       // BullMQ gets a connection of its own (it may block on it).
       useFactory: (redis: Redis, c: AppConfig) =>
         new ItemEmbeddingQueue(redis.duplicate(), { name: c.EMBEDDINGS_QUEUE, prefix: c.BULLMQ_PREFIX }),
+    },
+    {
+      // Contracts and row encoders, compiled once from the repository and the tables' columns. A missing
+      // column fails first (it names the column); then the ledger must record the running version.
+      provide: INGEST_SCHEMA,
+      inject: [FEATURE_REPO, APP_CONFIG, IngestRepository, ClickHouseService],
+      useFactory: async (
+        repo: FeatureRepo,
+        c: AppConfig,
+        tables: IngestRepository,
+        ch: ClickHouseService,
+      ) => {
+        const schema = await loadIngestSchema(repo, c, (table) => tables.columns(table));
+        await assertRunningRepositoryApplied(ch, c, repo);
+        return schema;
+      },
     },
     FlowControl,
     IngestRepository,

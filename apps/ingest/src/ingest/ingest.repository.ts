@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { BehaviourEvent } from '@mmctr/contracts';
+import { APP_CONFIG, type AppConfig } from '@mmctr/config';
 import {
   ClickHouseService,
   RowEncodingError,
@@ -7,7 +7,12 @@ import {
   type HealthStatus,
   type IsolationResult,
 } from '@mmctr/clickhouse';
-import { EVENT_COLUMNS, encodeEvents, type ItemRow } from './row-mappers';
+import {
+  readTableColumns,
+  type NormalisedRecord,
+  type RowEncoder,
+  type TableColumn,
+} from '@mmctr/feature-repo';
 
 export interface IngestBatchRow {
   ts_ms: number;
@@ -24,22 +29,30 @@ export interface IngestBatchRow {
 }
 
 /**
- * The ClickHouse tables ingest writes. Event and item inserts isolate the rows the server (or the
+ * The ClickHouse tables ingest writes. Event and entity inserts isolate the rows the server (or the
  * encoder) refuses for their data and return them; the rest are stored.
  */
 @Injectable()
 export class IngestRepository {
-  constructor(@Inject(ClickHouseService) private readonly clickhouse: ClickHouseService) {}
+  constructor(
+    @Inject(ClickHouseService) private readonly clickhouse: ClickHouseService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
-  /** Events as RowBinary, `nowS` as their ingested_at. */
-  insertEvents(events: readonly BehaviourEvent[], nowS: number): Promise<IsolationResult<BehaviourEvent>> {
-    return insertIsolatingPoison(events, (rows) =>
-      this.clickhouse.insertRowBinary('events', EVENT_COLUMNS, encodeChecked(rows, nowS)),
-    );
+  /** The table's actual columns (none when it does not exist), read once at startup. */
+  columns(table: string): Promise<TableColumn[]> {
+    return readTableColumns(this.clickhouse, this.config.CLICKHOUSE_DATABASE, table);
   }
 
-  insertItems(rows: readonly ItemRow[]): Promise<IsolationResult<ItemRow>> {
-    return insertIsolatingPoison(rows, (batch) => this.clickhouse.insert('items', batch));
+  /** Records as RowBinary rows of the encoder's table, `nowS` as their ingested_at. */
+  insertRecords(
+    encoder: RowEncoder,
+    records: readonly NormalisedRecord[],
+    nowS: number,
+  ): Promise<IsolationResult<NormalisedRecord>> {
+    return insertIsolatingPoison(records, (rows) =>
+      this.clickhouse.insertRowBinary(encoder.table, encoder.columns, encodeChecked(encoder, rows, nowS)),
+    );
   }
 
   insertBatchLog(rows: readonly IngestBatchRow[]): Promise<void> {
@@ -51,10 +64,10 @@ export class IngestRepository {
   }
 }
 
-/** encodeEvents, with a value the encoder cannot write reported as that row's fault. */
-function encodeChecked(events: readonly BehaviourEvent[], nowS: number): Buffer {
+/** The encoder's rows, with a value it cannot write reported as that row's fault. */
+function encodeChecked(encoder: RowEncoder, records: readonly NormalisedRecord[], nowS: number): Buffer {
   try {
-    return encodeEvents(events, nowS);
+    return encoder.encode(records, nowS);
   } catch (err) {
     if (err instanceof RangeError) throw new RowEncodingError(err.message);
     throw err;

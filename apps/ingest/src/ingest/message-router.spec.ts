@@ -1,5 +1,15 @@
 import { MAX_MESSAGE_BYTES } from '@mmctr/contracts';
+import {
+  DEFAULT_FEATURE_REPO_PATH,
+  compileEntityContract,
+  compileEventContract,
+  loadFeatureRepo,
+} from '@mmctr/feature-repo';
 import { routeMessages } from './message-router';
+
+const demo = loadFeatureRepo(DEFAULT_FEATURE_REPO_PATH);
+const events = compileEventContract(demo).check;
+const items = compileEntityContract(demo, 'item').check;
 
 const event = {
   schema_version: 1,
@@ -28,7 +38,7 @@ describe('routeMessages (dead-letter routing)', () => {
       msg(15, null, null),
       msg(16, JSON.stringify({ ...event, event_id: 'e3' })),
     ];
-    const { valid, invalid } = routeMessages('event', 'events', 2, messages);
+    const { valid, invalid } = routeMessages(events, 'events', 2, messages);
     expect(valid.map((e) => e.event_id)).toEqual(['e1', 'e3']);
     expect(invalid.map((d) => [d.offset, d.reason.split(':')[0]])).toEqual([
       ['11', 'bad JSON'],
@@ -37,19 +47,26 @@ describe('routeMessages (dead-letter routing)', () => {
       ['14', 'oversized'],
       ['15', 'empty message'],
     ]);
-    expect(invalid[1]!.reason).toMatch(/required property 'ts_ms'/);
-    expect(invalid[2]!.reason).toMatch(/position must be integer/);
+    expect(invalid[1]!.reason).toBe("schema: missing required field 'ts_ms'");
+    expect(invalid[2]!.reason).toBe(`schema: attribute 'position': expected int, got string "first"`);
     expect(invalid.every((d) => d.topic === 'events' && d.partition === 2)).toBe(true);
     expect(invalid[0]!.value!.toString()).toBe('{"event_id": ');
   });
 
+  it('normalises valid events: context flattened, defaults filled', () => {
+    const { valid } = routeMessages(events, 'events', 0, [
+      msg(0, JSON.stringify({ ...event, context: { device: 'tv' }, country: 'DE' })),
+    ]);
+    expect(valid).toEqual([{ ...event, position: 0, device: 'tv', placement: '', country: 'DE', value: 0 }]);
+  });
+
   it('validates items against the item contract', () => {
     const item = { schema_version: 1, item_id: 'i1', ts_ms: 1_767_225_600_000, title: 't' };
-    const { valid, invalid } = routeMessages('item', 'items', 0, [
+    const { valid, invalid } = routeMessages(items, 'items', 0, [
       msg(0, JSON.stringify(item)),
       msg(1, JSON.stringify(event)),
     ]);
-    expect(valid).toEqual([item]);
+    expect(valid).toEqual([{ ...item, description: '', category: '', tags: [], image: '' }]);
     expect(invalid).toHaveLength(1);
   });
 });

@@ -1,4 +1,5 @@
-import { decode, type BehaviourEvent, type CatalogueItem } from '@mmctr/contracts';
+import { decodeWith } from '@mmctr/contracts';
+import type { ContractResult, NormalisedRecord } from '@mmctr/feature-repo';
 import type { DeadLetterInput } from '@mmctr/kafka';
 
 /** The parts of a Kafka message the router reads (kafkajs's KafkaMessage fits). */
@@ -9,26 +10,26 @@ export interface RawMessage {
   headers?: Record<string, unknown>;
 }
 
-export type ContractKind = 'event' | 'item';
-export type Record_<K extends ContractKind> = K extends 'event' ? BehaviourEvent : CatalogueItem;
-
-export interface Routed<K extends ContractKind> {
-  valid: Record_<K>[];
+export interface Routed {
+  valid: NormalisedRecord[];
   invalid: DeadLetterInput[];
 }
 
-/** Splits one partition's messages into decoded records and dead letters (nothing is dropped). */
-export function routeMessages<K extends ContractKind>(
-  kind: K,
+/**
+ * Splits one partition's messages into normalised records and dead letters (nothing is dropped):
+ * size, UTF-8 and JSON checks, then `check`, the topic's compiled contract.
+ */
+export function routeMessages(
+  check: (parsed: unknown) => ContractResult,
   topic: string,
   partition: number,
   messages: readonly RawMessage[],
-): Routed<K> {
-  const valid: Record_<K>[] = [];
+): Routed {
+  const valid: NormalisedRecord[] = [];
   const invalid: DeadLetterInput[] = [];
   for (const m of messages) {
-    const r = decode(kind, m.value);
-    if (r.ok) valid.push(r.value as Record_<K>);
+    const r = decodeWith(m.value, check);
+    if (r.ok) valid.push(r.value);
     else invalid.push({ reason: r.reason, topic, partition, offset: m.offset, key: m.key, value: m.value });
   }
   return { valid, invalid };

@@ -1,11 +1,18 @@
 import { ClickHouseService, MigrationRunner, loadMigrations, MIGRATIONS_DIR } from '@mmctr/clickhouse';
 import type { BehaviourEvent } from '@mmctr/contracts';
 import { adminClickHouse, testConfig, uniqueName } from '../../../../test/support/clients';
+import {
+  DEFAULT_FEATURE_REPO_PATH,
+  compileEventsEncoder,
+  loadFeatureRepo,
+  type NormalisedRecord,
+} from '@mmctr/feature-repo';
 import { IngestRepository } from './ingest.repository';
-import { eventRow, EVENT_COLUMNS } from './row-mappers';
+import { eventRow } from './row-mappers';
 
-// The RowBinary insert path must store exactly what eventRow (the column mapping the docs, the trainer's
-// loader and the tests rely on) says, in the real `events` table of the migrations.
+// The RowBinary insert path (the demo repository's encoder, compiled from the real `events` columns of
+// the migrations) must store exactly what eventRow (the column mapping the docs, the trainer's loader
+// and the tests rely on) says.
 const db = uniqueName('mmctr_rowbin');
 let admin: ClickHouseService;
 let ch: ClickHouseService;
@@ -62,14 +69,20 @@ const events: BehaviourEvent[] = [
 
 it('stores through RowBinary exactly the rows eventRow describes', async () => {
   const ingestedAt = 1_800_000_000;
-  expect(await new IngestRepository(ch).insertEvents(events, ingestedAt)).toEqual({
-    rejected: [],
-    inserts: 1,
+  const repo = new IngestRepository(ch, { ...testConfig(), CLICKHOUSE_DATABASE: db });
+  const columns = await repo.columns('events');
+  const encoder = compileEventsEncoder(loadFeatureRepo(DEFAULT_FEATURE_REPO_PATH), {
+    database: db,
+    table: 'events',
+    columns,
   });
+  // Normalised as the compiled contract leaves them: context flattened, defaults filled.
+  const records = events.map((e) => eventRow(e, ingestedAt) as unknown as NormalisedRecord);
+  expect(await repo.insertRecords(encoder, records, ingestedAt)).toEqual({ rejected: [], inserts: 1 });
   const back = await ch.query<Record<string, unknown>>(
-    `SELECT ${EVENT_COLUMNS.map((c) =>
-      c === 'event_time' || c === 'ingested_at' ? `toUInt32(${c}) AS ${c}` : c,
-    ).join(', ')}
+    `SELECT ${columns
+      .map(({ name: c }) => (c === 'event_time' || c === 'ingested_at' ? `toUInt32(${c}) AS ${c}` : c))
+      .join(', ')}
      FROM events ORDER BY event_id`,
   );
   const expected = events

@@ -33,6 +33,11 @@ describe('row mappers', () => {
     });
   });
 
+  it('reads request context at the top level too', () => {
+    const row = eventRow({ ...event, device: 'tv', country: 'FR' }, 0);
+    expect([row.device, row.placement, row.country]).toEqual(['tv', '', 'FR']);
+  });
+
   it('copies context and value', () => {
     const row = eventRow(
       {

@@ -2,3 +2,4 @@ export const KAFKA = Symbol('KAFKA');
 export const REDIS = Symbol('REDIS');
 export const ONLINE_STORE = Symbol('ONLINE_STORE');
 export const EMBEDDING_QUEUE = Symbol('EMBEDDING_QUEUE');
+export const INGEST_SCHEMA = Symbol('INGEST_SCHEMA');

@@ -1,6 +1,12 @@
-import { Global, Module } from '@nestjs/common';
 import { z } from 'zod';
-import { envBool as bool, envInt as int, envKeyList, envNumber, loadConfigSection } from '@mmctr/config';
+import {
+  ConfigSectionModule,
+  envBool as bool,
+  envInt as int,
+  envKeyList,
+  envNumber,
+  loadConfigSection,
+} from '@mmctr/config';
 import { MM_VECTOR_KEY_TEMPLATE } from '@mmctr/online-store';
 
 /** The scorer's own variables (connections come from @mmctr/config). */
@@ -84,9 +90,4 @@ export function loadScorerConfig(env: NodeJS.ProcessEnv = process.env): ScorerCo
   return loadConfigSection(scorerConfigSchema, env);
 }
 
-@Global()
-@Module({
-  providers: [{ provide: SCORER_CONFIG, useFactory: (): ScorerConfig => loadScorerConfig() }],
-  exports: [SCORER_CONFIG],
-})
-export class ScorerConfigModule {}
+export const ScorerConfigModule = ConfigSectionModule.forRoot(SCORER_CONFIG, loadScorerConfig);

@@ -11,12 +11,8 @@ import { scorerReadiness } from './scorer-readiness';
 /** `/health/live`, `/health/ready` (scorerReadiness) and `/metrics` (ScorerMetrics' registry). */
 export const HealthModule: DynamicModule = ObservabilityModule.forRoot({
   imports: [ModelModule, ItemsModule],
-  inject: [ScorerMetrics, ModelManager, ItemCacheService, ItemOnlineRepository],
-  registry: (metrics: ScorerMetrics) => metrics.registry,
-  readiness: (
-    _: ScorerMetrics,
-    models: ModelManager,
-    items: ItemCacheService,
-    online: ItemOnlineRepository,
-  ) => scorerReadiness(models, items, online),
+  metrics: ScorerMetrics,
+  inject: [ModelManager, ItemCacheService, ItemOnlineRepository],
+  readiness: (models: ModelManager, items: ItemCacheService, online: ItemOnlineRepository) =>
+    scorerReadiness(models, items, online),
 });

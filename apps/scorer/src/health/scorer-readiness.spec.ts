@@ -1,15 +1,23 @@
 import type { DependencyCheck } from '@mmctr/observability';
 import { demoLayout } from '../../test/support/test-layout';
 import { ItemCache } from '../items/item-cache';
-import type { ModelRole } from '../model/model-manager.service';
+import type { ModelRole, RefusedModel } from '../model/model-manager.service';
 import { scorerReadiness } from './scorer-readiness';
 
 /** Fakes of the model manager, the item cache and the online repository's ping. */
-function probe(versions: Partial<Record<ModelRole, string>>, redis: DependencyCheck) {
+function probe(
+  versions: Partial<Record<ModelRole, string>>,
+  redis: DependencyCheck,
+  refused: RefusedModel[] = [],
+) {
   const cache = new ItemCache(demoLayout());
   cache.upsertItem({ item_id: 'a', ts_ms: 1, attributes: { category: 'c' } });
   return scorerReadiness(
-    { ready: versions.production !== undefined, version: (role: ModelRole) => versions[role] },
+    {
+      ready: versions.production !== undefined,
+      version: (role: ModelRole) => versions[role],
+      refused: () => refused,
+    },
     { isLoaded: true, cache },
     { ping: () => Promise.resolve(redis) },
   );
@@ -24,6 +32,7 @@ describe('scorerReadiness', () => {
         status: 'ready',
         model_version: 'v2',
         shadow_model_version: 'v3',
+        refused_models: [],
         item_cache: { loaded: true, rows: 1 },
         redis: { ok: true },
       },
@@ -39,5 +48,11 @@ describe('scorerReadiness', () => {
     const withoutModel = await probe({}, { ok: true })();
     expect(withoutModel.ready).toBe(false);
     expect(withoutModel.body).toMatchObject({ status: 'not_ready', model_version: null });
+  });
+
+  it('lists the versions refused for features the running repository cannot supply', async () => {
+    const refused = [{ version: 'v3', reason: 'model v3: ... cannot supply features: a' }];
+    const r = await probe({ production: 'v2' }, { ok: true }, refused)();
+    expect(r.body.refused_models).toEqual(refused);
   });
 });

@@ -4,7 +4,7 @@ import { APP_CONFIG, type AppConfig } from '@mmctr/config';
 import type { DependencyCheck } from '@mmctr/observability';
 import type { AttributeType } from '@mmctr/feature-repo';
 import type { RawValue } from '@mmctr/features';
-import { OnlineStore, redisHealth } from '@mmctr/online-store';
+import { OnlineStore, SlotBatch, redisHealth } from '@mmctr/online-store';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
 import { SERVING_LAYOUT } from '../layout/layout.module';
 import type { ServingLayout } from '../layout/serving-layout';
@@ -81,20 +81,18 @@ export class ItemOnlineRepository {
   /** Features of each id in order (null where Redis knows nothing). One round trip. */
   async fetch(ids: readonly string[]): Promise<(OnlineItem | null)[]> {
     if (ids.length === 0) return [];
-    const pipeline = this.redis.pipeline();
     const attrs = this.layout.itemAttributes;
     const fields = attrs.map((a) => a.name);
+    // One pipeline per hash slot on a Redis Cluster; one pipeline on a single server.
+    const batch = new SlotBatch(this.redis);
     for (const id of ids) {
-      pipeline.hmget(this.store.itemKey(id), 'item_id', 'ts_ms', ...fields);
-      pipeline.hgetBuffer(this.vectorKey(id), 'v');
+      batch.on(this.store.itemKey(id)).hmget(this.store.itemKey(id), 'item_id', 'ts_ms', ...fields);
+      batch.on(this.vectorKey(id)).hgetBuffer(this.vectorKey(id), 'v');
     }
-    const results = await pipeline.exec();
-    if (!results) throw new Error('redis pipeline was discarded');
+    const results = await batch.exec();
     return ids.map((id, i) => {
-      const [hErr, h] = results[2 * i]!;
-      const [vErr, v] = results[2 * i + 1]!;
-      if (hErr) throw hErr;
-      if (vErr) throw vErr;
+      const h = results[2 * i];
+      const v = results[2 * i + 1];
       const [itemId, ts, ...values] = h as (string | null)[];
       const vector = decodeVector(v as Buffer | null);
       if (itemId == null && !vector) return null;

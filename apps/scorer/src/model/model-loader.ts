@@ -1,11 +1,23 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
+import { artifactFeatureRepo, incompatibilityReason, missingFeatures } from '@mmctr/feature-repo';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
 import { SERVING_LAYOUT } from '../layout/layout.module';
 import type { ServingLayout } from '../layout/serving-layout';
 import { LOGGER } from '../logger';
 import { ScorerMetrics } from '../metrics/scorer-metrics';
 import { OnnxModel, type SessionSettings, type WarmUp } from './onnx-model';
+
+/** A model whose features the running feature repository cannot supply (never loaded). */
+export class IncompatibleModelError extends Error {
+  constructor(
+    message: string,
+    readonly missing: readonly string[],
+  ) {
+    super(message);
+    this.name = 'IncompatibleModelError';
+  }
+}
 
 /** Opens one model version with the configured session settings (the seam ModelManager's tests fake). */
 @Injectable()
@@ -19,8 +31,12 @@ export class ModelLoader {
     @Inject(SERVING_LAYOUT) private readonly layout: ServingLayout,
   ) {}
 
-  /** Loads and warms `dir` (synthetic inputs, then `warmUp`); throws when either fails. */
-  load(version: string, dir: string, warmUp?: WarmUp): Promise<OnnxModel> {
+  /**
+   * Loads and warms `dir` (synthetic inputs, then `warmUp`); throws when either fails, and
+   * IncompatibleModelError, before opening a session, when the running repository lacks its features.
+   */
+  async load(version: string, dir: string, warmUp?: WarmUp): Promise<OnnxModel> {
+    this.checkFeatures(version, dir);
     const settings: SessionSettings = {
       modelFile: this.config.SCORER_MODEL_FILE,
       intraOpThreads: this.config.SCORER_INTRA_OP_THREADS,
@@ -46,5 +62,19 @@ export class ModelLoader {
         : undefined,
     };
     return OnnxModel.load(version, dir, this.config.SCORER_MAX_CANDIDATES, settings, this.layout, warmUp);
+  }
+
+  /**
+   * Refuses an artifact trained with features the running repository does not define (its recorded
+   * feature_repo.json), before its layout and signature are checked against the running layout.
+   */
+  private checkFeatures(version: string, dir: string): void {
+    // A record that cannot be read fails the load (naming the file); an artifact without one (a tabular
+    // import) is checked by its layout.json and signature alone.
+    const trained = artifactFeatureRepo(dir);
+    const missing = trained ? missingFeatures(this.layout.repo, trained) : [];
+    if (missing.length) {
+      throw new IncompatibleModelError(incompatibilityReason(version, this.layout.repo, missing), missing);
+    }
   }
 }

@@ -7,7 +7,7 @@ import { ItemCacheService } from '../items/item-cache.service';
 import { LOGGER } from '../logger';
 import { ScorerMetrics } from '../metrics/scorer-metrics';
 import { warmUpWithItems } from './item-warm-up';
-import { ModelLoader } from './model-loader';
+import { IncompatibleModelError, ModelLoader } from './model-loader';
 import { ModelRegistryRepository, type RegistryModel } from './model-registry.repository';
 import { NonFiniteOutputError, type OnnxModel } from './onnx-model';
 
@@ -17,6 +17,19 @@ export type ModelRole = 'production' | 'shadow' | 'fallback';
 
 /** How many production versions (now and earlier) a sync considers, newest first. */
 export const PRODUCTION_VERSIONS_TRIED = 8;
+
+/** A version not served because the running feature repository cannot supply its features. */
+export interface RefusedModel {
+  version: string;
+  reason: string;
+}
+
+/** A load failure's metric result and log reason. */
+function failure(err: unknown): { result: string; reason: string } {
+  if (err instanceof IncompatibleModelError) return { result: 'incompatible', reason: err.message };
+  if (err instanceof NonFiniteOutputError) return { result: 'rejected', reason: 'non-finite CTR at warm-up' };
+  return { result: 'failed', reason: 'failed to load' };
+}
 
 /** A model pinned for one request: `done` must be called when the request no longer needs it. */
 export interface ModelLease {
@@ -35,6 +48,7 @@ export interface ModelLease {
 export class ModelManager implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly models: Partial<Record<ModelRole, OnnxModel>> = {};
   private readonly failedUntil = new Map<string, number>();
+  private readonly refusals = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
   private syncing: Promise<void> | undefined;
 
@@ -67,6 +81,11 @@ export class ModelManager implements OnApplicationBootstrap, OnApplicationShutdo
 
   version(role: ModelRole): string | undefined {
     return this.models[role]?.version;
+  }
+
+  /** Versions refused for features the running repository cannot supply (reported by /health/ready). */
+  refused(): RefusedModel[] {
+    return [...this.refusals].map(([version, reason]) => ({ version, reason }));
   }
 
   /** Pins the current model of a role for one request, or null when none is loaded. */
@@ -179,6 +198,7 @@ export class ModelManager implements OnApplicationBootstrap, OnApplicationShutdo
         warmedItems = await warmUpWithItems(m, this.items.cache);
       });
       this.failedUntil.delete(version);
+      this.refusals.delete(version);
       this.metrics.modelLoads.inc({ result: 'ok' });
       this.logger.info(
         { role, version, warm_up_items: warmedItems, ms: Date.now() - started },
@@ -186,15 +206,16 @@ export class ModelManager implements OnApplicationBootstrap, OnApplicationShutdo
       );
       return model;
     } catch (err) {
-      const nonFinite = err instanceof NonFiniteOutputError;
+      const { result, reason } = failure(err);
       this.failedUntil.set(version, Date.now() + this.config.SCORER_MODEL_RETRY_MS);
-      this.metrics.modelLoads.inc({ result: nonFinite ? 'rejected' : 'failed' });
+      if (err instanceof IncompatibleModelError) this.refusals.set(version, reason);
+      this.metrics.modelLoads.inc({ result });
       this.logger.error(
         {
           role,
           version,
           dir,
-          reason: nonFinite ? 'non-finite CTR at warm-up' : 'failed to load',
+          reason,
           err: (err as Error).message,
           serving: this.models[role]?.version ?? null,
           retry_in_ms: this.config.SCORER_MODEL_RETRY_MS,

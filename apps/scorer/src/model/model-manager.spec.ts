@@ -5,12 +5,12 @@ import { demoLayout } from '../../test/support/test-layout';
 import type { ItemCacheService } from '../items/item-cache.service';
 import { ScorerMetrics } from '../metrics/scorer-metrics';
 import { fakeModel, nanOnVector, type FakeModel } from '../../test/support/fake-models';
-import type { ModelLoader } from './model-loader';
+import { IncompatibleModelError, type ModelLoader } from './model-loader';
 import { ModelManager } from './model-manager.service';
 import type { ModelRegistryRepository, RegistryModel } from './model-registry.repository';
 import { NonFiniteOutputError, type WarmUp } from './onnx-model';
 
-type Behaviour = 'ok' | 'broken' | 'nan-on-vector' | 'nan-always';
+type Behaviour = 'ok' | 'broken' | 'nan-on-vector' | 'nan-always' | 'incompatible';
 
 /** A registry, a loader and an item cache that the tests set up; the manager and its warm-up are real. */
 function setup(opts: { retryMs?: number } = {}) {
@@ -28,6 +28,9 @@ function setup(opts: { retryMs?: number } = {}) {
       const b = behaviour.get(version) ?? 'ok';
       if (b === 'broken') throw new Error(`cannot open model ${version}`);
       if (b === 'nan-always') throw new NonFiniteOutputError(`model ${version} returned NaN`);
+      if (b === 'incompatible') {
+        throw new IncompatibleModelError(`model ${version}: cannot supply features: ad_id`, ['ad_id']);
+      }
       const model = fakeModel(
         version,
         b === 'nan-on-vector' ? nanOnVector : (_, n) => new Array<number>(n).fill(0.1),
@@ -161,5 +164,28 @@ describe('ModelManager: which version serves', () => {
     await t.manager.sync();
     expect([t.manager.version('production'), t.manager.version('fallback')]).toEqual(['v1', 'v2']);
     expect(t.loads).toEqual(['v1', 'v2']);
+  });
+
+  it('refuses a version whose features the repository cannot supply, keeps serving, and reports why', async () => {
+    const t = setup({ retryMs: 0 });
+    t.promote('v1');
+    await t.manager.sync();
+    t.promote('v2', 'incompatible');
+    await t.manager.sync();
+    expect([t.manager.version('production'), t.manager.version('fallback')]).toEqual(['v1', undefined]);
+    expect(t.manager.lease('production')?.model.version).toBe('v1');
+    expect(t.skipped()).toEqual([['v2', 'model v2: cannot supply features: ad_id']]);
+    expect(t.manager.refused()).toEqual([
+      { version: 'v2', reason: 'model v2: cannot supply features: ad_id' },
+    ]);
+    expect(await t.metric('mmctr_scorer_model_loads_total')).toEqual([
+      [{ result: 'ok' }, 1],
+      [{ result: 'incompatible' }, 1],
+    ]);
+    // Once it loads (say the scorer now runs a repository that has its features), it is no longer listed.
+    t.promote('v2');
+    await t.manager.sync();
+    expect(t.manager.version('production')).toBe('v2');
+    expect(t.manager.refused()).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '@mmctr/config';
-import { OnlineStore, onlineStoreFromConfig } from '@mmctr/online-store';
+import { OnlineStore, connectRedis, onlineStoreFromConfig } from '@mmctr/online-store';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
 
 export const SCORER_REDIS = Symbol('SCORER_REDIS');
@@ -11,7 +11,7 @@ export const SCORER_REDIS = Symbol('SCORER_REDIS');
  * while disconnected (no offline queue), so a Redis blip degrades a response instead of stalling it.
  */
 export function createScorerRedis(config: AppConfig, scorer: ScorerConfig): Redis {
-  const redis = new Redis(config.REDIS_URL, {
+  const redis = connectRedis(config, {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,

@@ -31,7 +31,8 @@ export class ScoreLogKafkaRepository implements ScoreLogTransport {
 
   async send(messages: { key: string; value: string }[]): Promise<void> {
     await this.connect();
-    await this.producer.send({ topic: this.topic, messages });
+    // acks=all: with min.insync.replicas on the topic, a broker loss cannot drop an acknowledged row.
+    await this.producer.send({ topic: this.topic, acks: -1, messages });
   }
 
   close(): Promise<void> {

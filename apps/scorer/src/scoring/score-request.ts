@@ -1,11 +1,28 @@
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { decodeUtf8, findIllFormedString } from '@mmctr/contracts';
+import type { AttributeValue, ContextAttribute, FeatureRepo } from '@mmctr/feature-repo';
+import { ENVELOPE, scoreRequestSchema, zeroOf, type JsonSchema } from './score-request-schema';
 
-export type ScoreContext = {
+const ENVELOPE_NAMES: ReadonlySet<string> = new Set(ENVELOPE);
+const SAFE = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Request-scope context attributes of the running feature repository, each with its value or its
+ * default (the demo: device, placement, country).
+ */
+export interface ScoreContext {
   device?: string;
   placement?: string;
   country?: string;
-};
+  [name: string]: AttributeValue | undefined;
+}
+
+/** A candidate: its item and the candidate-scope attributes given for it (the demo: position). */
+export interface ScoreCandidate {
+  item_id: string;
+  position?: number;
+  [name: string]: AttributeValue | undefined;
+}
 
 export interface ScoreRequest {
   request_id?: string;
@@ -13,7 +30,7 @@ export interface ScoreRequest {
   /** Request time; defaults to now. Replays and backtests pass the original time. */
   ts_ms?: number;
   context?: ScoreContext;
-  candidates: { item_id: string; position?: number }[];
+  candidates: ScoreCandidate[];
 }
 
 export interface ScoreResponse {
@@ -21,55 +38,6 @@ export interface ScoreResponse {
   model_version: string;
   scores: { item_id: string; ctr: number }[];
   degraded: boolean;
-}
-
-/** JSON Schema of the request body (also published in the OpenAPI document). */
-export function scoreRequestSchema(maxCandidates: number) {
-  const id = { type: 'string', minLength: 1, maxLength: 128 } as const;
-  return {
-    type: 'object',
-    additionalProperties: false,
-    required: ['user_id', 'candidates'],
-    properties: {
-      request_id: { ...id, description: 'Echoed back; generated when absent' },
-      user_id: id,
-      ts_ms: {
-        type: 'integer',
-        minimum: 946684800000,
-        maximum: 4102444800000,
-        description:
-          'Request time in ms since the epoch, for time features and to cut the history at; defaults to now (replays and backtests pass the original time)',
-      },
-      context: {
-        type: 'object',
-        additionalProperties: false,
-        properties: {
-          device: { type: 'string', maxLength: 32 },
-          placement: { type: 'string', maxLength: 64 },
-          country: { type: 'string', maxLength: 8 },
-        },
-      },
-      candidates: {
-        type: 'array',
-        minItems: 1,
-        maxItems: maxCandidates,
-        items: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['item_id'],
-          properties: {
-            item_id: id,
-            position: {
-              type: 'integer',
-              minimum: 0,
-              maximum: 65535,
-              description: 'Slot the item would be shown in; defaults to its index in the list',
-            },
-          },
-        },
-      },
-    },
-  } as const;
 }
 
 export const scoreResponseSchema = {
@@ -90,31 +58,108 @@ export const scoreResponseSchema = {
   },
 } as const;
 
-function describe(e: ErrorObject | undefined): string {
-  if (!e) return 'invalid request';
-  const where = e.instancePath || 'body';
-  if (e.keyword === 'additionalProperties') {
-    return `${where} has unknown property '${String((e.params as { additionalProperty: string }).additionalProperty)}'`;
-  }
-  return `${where} ${e.message ?? e.keyword}`;
+type Checked = { ok: true; value: ScoreRequest } | { ok: false; message: string };
+type Body = Omit<ScoreRequest, 'context'> & { context?: Record<string, unknown>; [name: string]: unknown };
+
+/** A value as error messages show it: its JSON type, then the value (strings quoted, clipped). */
+function shown(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  if (typeof v === 'object') return 'object';
+  const text = JSON.stringify(v);
+  return `${typeof v} ${text.length > 40 ? `${text.slice(0, 37)}...` : text}`;
 }
 
-/** Compiled request validator: the value or the first problem as a message. */
-export class ScoreRequestValidator {
-  private readonly fn: ValidateFunction<ScoreRequest>;
+/** The value at an ajv instance path (`/candidates/0/position`). */
+function valueAt(body: unknown, segments: string[]): unknown {
+  let node = body;
+  for (const seg of segments) node = (node as Record<string, unknown> | undefined)?.[seg];
+  return node;
+}
 
-  constructor(maxCandidates: number) {
-    const ajv = new Ajv({ allErrors: false, strict: true });
-    this.fn = ajv.compile<ScoreRequest>(scoreRequestSchema(maxCandidates));
+/**
+ * Compiled request validator for the running feature repository: the request with its context
+ * resolved (request-scope attributes from the top level or `context`, defaults filled in), or the
+ * first problem as a message that names it.
+ */
+export class ScoreRequestValidator {
+  private readonly fn: ValidateFunction<Body>;
+  private readonly requestAttrs: readonly ContextAttribute[];
+  /** Context attribute of each name, to word type errors in the repository's types. */
+  private readonly attrs: ReadonlyMap<string, ContextAttribute>;
+  /** The JSON Schema it compiled (published in the OpenAPI document). */
+  readonly schema: JsonSchema;
+
+  constructor(repo: FeatureRepo, maxCandidates: number) {
+    this.schema = scoreRequestSchema(repo, maxCandidates);
+    const ajv = new Ajv({
+      allErrors: false,
+      strict: true,
+      removeAdditional: repo.unknown_attributes === 'drop',
+    });
+    this.fn = ajv.compile<Body>(this.schema);
+    this.requestAttrs = repo.context.attributes.filter((a) => a.scope === 'request');
+    this.attrs = new Map(repo.context.attributes.map((a) => [a.name, a]));
   }
 
-  validate(body: unknown): { ok: true; value: ScoreRequest } | { ok: false; message: string } {
+  validate(body: unknown): Checked {
     // Ids are looked up and logged byte for byte: a lone surrogate would be rewritten to U+FFFD on the
     // way to Redis and the score log, so it is refused here, naming the field.
     const illFormed = findIllFormedString(body);
     if (illFormed) return { ok: false, message: illFormed.replace('(root)', 'body') };
-    if (this.fn(body)) return { ok: true, value: body };
-    return { ok: false, message: describe(this.fn.errors?.[0]) };
+    if (!this.fn(body)) return { ok: false, message: this.describe(body, this.fn.errors?.[0]) };
+    const context: ScoreContext = {};
+    for (const a of this.requestAttrs) {
+      const top = ENVELOPE_NAMES.has(a.name) ? undefined : body[a.name];
+      const nested = body.context?.[a.name];
+      if (top !== undefined && nested !== undefined) {
+        return {
+          ok: false,
+          message: `attribute '${a.name}' is given both at the top level and under context`,
+        };
+      }
+      const value = (top ?? nested) as AttributeValue | undefined;
+      if (value === undefined && a.required) {
+        return {
+          ok: false,
+          message: `attribute '${a.name}' is required (at the top level or under context)`,
+        };
+      }
+      context[a.name] = value ?? a.default ?? zeroOf(a.type);
+    }
+    const { request_id, user_id, ts_ms, candidates } = body;
+    return { ok: true, value: { request_id, user_id, ts_ms, context, candidates } };
+  }
+
+  /** ajv's first error; a type error on a context attribute also names it and its repository type. */
+  private describe(body: unknown, e: ErrorObject | undefined): string {
+    if (!e) return 'invalid request';
+    const where = e.instancePath || 'body';
+    if (e.keyword === 'additionalProperties') {
+      return `${where} has unknown property '${String((e.params as { additionalProperty: string }).additionalProperty)}'`;
+    }
+    const problem = `${where} ${e.message ?? e.keyword}`;
+    const segments = e.instancePath.split('/').slice(1);
+    const found = this.attributeAt(segments);
+    if (!found) return problem;
+    const { attr, depth } = found;
+    // An int beyond the safe range fails the schema's bound, not its type: the same mistake for the caller.
+    const unsafeInt =
+      attr.type === 'int' && Math.abs(Number((e.params as { limit?: unknown }).limit)) === SAFE;
+    if (e.keyword !== 'type' && !unsafeInt) return problem;
+    const value = valueAt(body, segments.slice(0, depth));
+    return `${problem}: attribute '${attr.name}' expects ${attr.type}, got ${shown(value)}`;
+  }
+
+  /** The context attribute an instance path is in, and the path length of its value. */
+  private attributeAt(seg: string[]): { attr: ContextAttribute; depth: number } | undefined {
+    const at = (name: string | undefined, depth: number) => {
+      const attr = name === undefined ? undefined : this.attrs.get(name);
+      return attr ? { attr, depth } : undefined;
+    };
+    if (seg[0] === 'context') return at(seg[1], 2);
+    if (seg[0] === 'candidates') return at(seg[2], 3);
+    return ENVELOPE_NAMES.has(seg[0] ?? '') ? undefined : at(seg[0], 1);
   }
 }
 

@@ -10,23 +10,18 @@ import {
   ServiceUnavailableException,
   UseGuards,
 } from '@nestjs/common';
-import { ApiBody, ApiHeader, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiHeader, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { RouteSchema } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { FEATURE_REPO, type FeatureRepo } from '@mmctr/feature-repo';
 import { AdmissionService } from '../admission/admission.service';
 import { DEADLINE_HEADER } from '../admission/deadline-header';
 import { serverTiming } from '../admission/server-timing';
 import { ApiKeyGuard } from '../auth/api-key.guard';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
 import { ScoreService, type StageTimes } from './score.service';
-import {
-  ScoreRequestValidator,
-  scoreRequestSchema,
-  scoreResponseSchema,
-  type ScoreResponse,
-} from './score-request';
-
-const MAX_CANDIDATES = Number(process.env.SCORER_MAX_CANDIDATES ?? 2000) || 2000;
+import { ScoreRequestValidator, scoreResponseSchema, type ScoreResponse } from './score-request';
+import type { JsonSchema } from './score-request-schema';
 
 @ApiTags('scoring')
 @ApiSecurity('api-key')
@@ -40,15 +35,21 @@ export class ScoreController {
     @Inject(ScoreService) private readonly scorer: ScoreService,
     @Inject(AdmissionService) private readonly admission: AdmissionService,
     @Inject(SCORER_CONFIG) config: ScorerConfig,
+    @Inject(FEATURE_REPO) repo: FeatureRepo,
   ) {
-    this.validator = new ScoreRequestValidator(config.SCORER_MAX_CANDIDATES);
+    // Compiled once: the request schema follows the running repository's context attributes.
+    this.validator = new ScoreRequestValidator(repo, config.SCORER_MAX_CANDIDATES);
     this.serverTiming = config.SCORER_SERVER_TIMING;
+  }
+
+  /** The request body's JSON Schema (bootstrap publishes it in the OpenAPI document). */
+  get requestSchema(): JsonSchema {
+    return this.validator.schema;
   }
 
   @Post('score')
   @HttpCode(200)
   @ApiOperation({ summary: 'CTR of each candidate item for one user and context' })
-  @ApiBody({ schema: scoreRequestSchema(MAX_CANDIDATES) as object })
   @ApiOkResponse({ schema: scoreResponseSchema as object })
   @ApiHeader({ name: 'x-api-key', required: false, description: 'Required when the scorer has API keys set' })
   @ApiHeader({

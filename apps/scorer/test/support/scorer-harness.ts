@@ -20,6 +20,7 @@ import { createKafka, ensureTopics } from '@mmctr/kafka';
 import type { BehaviourEvent, CatalogueItem } from '@mmctr/contracts';
 import { OnlineStore, createRedis, mmVectorKey } from '@mmctr/online-store';
 import type { ScoreResponse } from '@mmctr/scorer';
+import { applyRunningRepo } from '../../../../test/support/apply-running-repo';
 import type { OfflineRequest } from './offline-score';
 import { adminClickHouse, uniqueName } from '../../../../test/support/clients';
 
@@ -98,6 +99,8 @@ export async function scorerEnv(overrides: Record<string, string> = {}): Promise
     ...overrides,
   });
   const config = loadConfig();
+  // The scorer refuses a database its feature repository was never applied to.
+  await applyRunningRepo(admin, database, config);
   await ensureTopics(createKafka(config), [{ topic, numPartitions: 2, replicationFactor: 1 }]);
   const ch = clickHouseFromConfig(config);
   return {

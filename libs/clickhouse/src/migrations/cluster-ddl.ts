@@ -7,8 +7,8 @@ import { quoteIdentifier, quoteString } from '../query-binder';
  *     with the file's columns, partitioning and sorting key;
  *   - `t`: a `Distributed(<cluster>, <db>, t_local, <sharding key>)` table that inserts and reads go to,
  * so views (which name `t`) read every shard. CREATE / ALTER / DROP run `ON CLUSTER <cluster>`.
- * `{shard}` and `{replica}` are the servers' own macros. Column ALTERs change `t_local` and then `t`
- * (a Distributed table needs the same columns); partition and mutation ALTERs only touch `t_local`.
+ * `{shard}` and `{replica}` are the servers' own macros. Column ALTERs change `t_local`, then recreate
+ * `t` (a Distributed table needs the same columns); partition and mutation ALTERs only touch `t_local`.
  * Every ALTER TABLE in migrations/ is assumed to target a MergeTree-family table.
  */
 export interface ClusterOptions {
@@ -98,20 +98,37 @@ function createTable(
     `ENGINE = Replicated${engine[1]}(${path}, '{replica}'${args ? `, ${args}` : ''})` +
     statement.slice(tailStart);
   const local = `${head}${LOCAL_SUFFIX}${onCluster}${statement.slice(head.length, columnsEnd)}\n${replicated}`;
-  const ifNotExists = m[2] ? 'IF NOT EXISTS ' : '';
-  const distributed =
-    `CREATE TABLE ${ifNotExists}${MARKER}.${table}${onCluster} AS ${MARKER}.${table}${LOCAL_SUFFIX}\n` +
-    `ENGINE = Distributed(${cluster.name}, ${quoteString(database)}, ${quoteString(table + LOCAL_SUFFIX)}, ` +
-    `${shardingKey(table, cluster)})`;
-  return [local, distributed];
+  return [local, distributedTable(table, Boolean(m[2]), database, cluster)];
 }
 
-function alterTable(statement: string, m: RegExpExecArray, cluster: ClusterOptions): string[] {
+/** The Distributed table `table` over `<table>_local`, with the same columns. */
+function distributedTable(table: string, ifNotExists: boolean, database: string, cluster: ClusterOptions): string {
+  return (
+    `CREATE TABLE ${ifNotExists ? 'IF NOT EXISTS ' : ''}${MARKER}.${table} ON CLUSTER ${cluster.name} ` +
+    `AS ${MARKER}.${table}${LOCAL_SUFFIX}\n` +
+    `ENGINE = Distributed(${cluster.name}, ${quoteString(database)}, ${quoteString(table + LOCAL_SUFFIX)}, ` +
+    `${shardingKey(table, cluster)})`
+  );
+}
+
+function alterTable(
+  statement: string,
+  m: RegExpExecArray,
+  database: string,
+  cluster: ClusterOptions,
+): string[] {
   const table = m[3]!;
   const action = statement.slice(m[0].length).trim();
-  const onCluster = ` ON CLUSTER ${cluster.name} `;
-  const local = `ALTER TABLE ${MARKER}.${table}${LOCAL_SUFFIX}${onCluster}${action}`;
-  return COLUMN_ALTER.test(action) ? [local, `ALTER TABLE ${MARKER}.${table}${onCluster}${action}`] : [local];
+  const local = `ALTER TABLE ${MARKER}.${table}${LOCAL_SUFFIX} ON CLUSTER ${cluster.name} ${action}`;
+  if (!COLUMN_ALTER.test(action)) return [local];
+  // ClickHouse runs an ALTER ON CLUSTER once per shard when the cluster replicates internally, and
+  // refuses it for a table that is not replicated; a Distributed table holds no rows, so it is
+  // recreated with the shards' new columns instead.
+  return [
+    local,
+    `DROP TABLE IF EXISTS ${MARKER}.${table} ON CLUSTER ${cluster.name}`,
+    distributedTable(table, false, database, cluster),
+  ];
 }
 
 function dropTable(statement: string, m: RegExpExecArray, cluster: ClusterOptions): string[] {
@@ -137,7 +154,7 @@ export function clusterStatements(statement: string, database: string, cluster: 
   if ((m = TARGET('CREATE\\s+(?:MATERIALIZED\\s+)?VIEW').exec(sql))) {
     return [`${m[0]} ON CLUSTER ${cluster.name}${sql.slice(m[0].length)}`];
   }
-  if ((m = TARGET('ALTER\\s+TABLE').exec(sql))) return alterTable(sql, m, cluster);
+  if ((m = TARGET('ALTER\\s+TABLE').exec(sql))) return alterTable(sql, m, database, cluster);
   if ((m = TARGET('DROP\\s+TABLE').exec(sql))) return dropTable(sql, m, cluster);
   if ((m = TARGET('DROP\\s+VIEW').exec(sql)))
     return [`${m[0]} ON CLUSTER ${cluster.name}${sql.slice(m[0].length)}`];

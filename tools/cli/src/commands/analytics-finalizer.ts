@@ -12,6 +12,9 @@ export interface FinalizeOptions {
 }
 
 export interface FinalizeResult {
+  /** Hours of ingest_batches (store time) rolled up into ingest_health_hourly. */
+  ingestHours: number;
+  /** The newest version written (each day finalized gets its own). */
   version: number;
   hours: number;
   days: number;
@@ -79,16 +82,43 @@ export async function finalize(repo: AnalyticsRepository, opts: FinalizeOptions)
     const s = byHour.get(h)!;
     days.set(s.day, [...(days.get(s.day) ?? []), s]);
   }
-  // Newer than every version written so far, so the ledger's max(version) picks this run.
-  const version = ledger.reduce((v, l) => Math.max(v, l.version + 1), Date.now());
+  // Newer than every version written so far, so the ledger's max(version) picks this run; one version
+  // per day, so a month rebuilt after each of its days has one set of rows per version.
+  const first = ledger.reduce((v, l) => Math.max(v, l.version + 1), Date.now());
+  let version = first - 1;
   let done = 0;
   opts.progress?.(0, dirty.size);
   for (const [day, hours] of days) {
-    await repo.finalizeDay(day, hours, version);
+    await repo.finalizeDay(day, hours, ++version);
     done += hours.length;
     opts.progress?.(done, dirty.size);
   }
+  const ingestHours = await rollUpIngestHealth(repo, fromS, toS, opts.force ?? false);
   // Spread-free maxima: years of hours would overflow Math.max's argument list.
   const newest = [...ledger.map((l) => l.hour), ...dirty].reduce((m, h) => Math.max(m, h), -1);
-  return { version, hours: dirty.size, days: days.size, watermark: newest < 0 ? 0 : newest + 3600 };
+  return {
+    version,
+    hours: dirty.size,
+    days: days.size,
+    ingestHours,
+    watermark: newest < 0 ? 0 : newest + 3600,
+  };
+}
+
+/**
+ * Ingestion health per hour of store time: the hours in [fromS, toS) whose batches changed since they
+ * were rolled up, in one insert under a new version. Batches are stored at the time they are logged, so
+ * an hour before `toS` rarely changes again.
+ */
+async function rollUpIngestHealth(
+  repo: AnalyticsRepository,
+  fromS: number,
+  toS: number,
+  force: boolean,
+): Promise<number> {
+  const hours = (await repo.dirtyIngestHours(toS, force)).filter((h) => h >= fromS);
+  if (hours.length) {
+    await repo.rollUpIngestHours(hours, Math.max((await repo.ingestHealthVersion()) + 1, Date.now()));
+  }
+  return hours.length;
 }

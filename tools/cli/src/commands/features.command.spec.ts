@@ -1,28 +1,10 @@
 import { join } from 'node:path';
-import { Command } from 'commander';
-import { register } from './features.command';
+import { runFeatures } from './features.testing';
 
 const ROOT = join(__dirname, '..', '..', '..', '..');
 const VECTORS = join(ROOT, 'libs', 'feature-repo', 'test-vectors');
 
-async function run(...args: string[]): Promise<{ out: string; err: string; exitCode: number }> {
-  const program = new Command('mmctr').exitOverride();
-  register(program);
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = jest.spyOn(console, 'log').mockImplementation((s: string) => void out.push(s));
-  const error = jest.spyOn(console, 'error').mockImplementation((s: string) => void err.push(s));
-  const before = process.exitCode;
-  process.exitCode = 0;
-  try {
-    await program.parseAsync(['node', 'mmctr', 'features', ...args]);
-    return { out: out.join('\n'), err: err.join('\n'), exitCode: Number(process.exitCode ?? 0) };
-  } finally {
-    process.exitCode = before;
-    log.mockRestore();
-    error.mockRestore();
-  }
-}
+const run = runFeatures;
 
 describe('mmctr features', () => {
   it('validate prints OK for a valid repository folder', async () => {

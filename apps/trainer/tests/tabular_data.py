@@ -1,0 +1,27 @@
+"""Synthetic tabular CTR files: the click rate depends on (site + app) mod 3, so a model has something to learn."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+COLUMNS = ["ts", "site", "app", "hour", "clicked"]
+
+
+def ctr_rows(n: int, seed: int = 1, start: int = 0) -> list[list[object]]:
+    r = np.random.default_rng(seed)
+    rows: list[list[object]] = []
+    for i in range(start, start + n):
+        site, app = int(r.integers(0, 8)), int(r.integers(0, 5))
+        rows.append([i, f"s{site}", f"a{app}", i % 24, int(r.random() < (0.6 if (site + app) % 3 == 0 else 0.1))])
+    return rows
+
+
+def write_csv(path: Path, rows: list[list[object]], columns: list[str] = COLUMNS) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(columns)
+        w.writerows(rows)
+    return path

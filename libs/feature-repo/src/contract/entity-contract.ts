@@ -1,0 +1,52 @@
+import type { Entity, FeatureRepo } from '../types';
+import {
+  TS_MS,
+  asObject,
+  compileField,
+  fail,
+  keyField,
+  compileReader,
+  propertyCount,
+  schemaVersionReason,
+  unknownProperties,
+  type ContractResult,
+} from './record-fields';
+
+/** A compiled entity-snapshot contract: a parsed JSON value in, a normalised record or a reason out. */
+export interface EntityContract {
+  readonly entity: Entity;
+  readonly check: (parsed: unknown) => ContractResult;
+}
+
+/** The entity of that name, or an error naming the ones there are. */
+export function findEntity(repo: FeatureRepo, name: string): Entity {
+  const e = repo.entities.find((x) => x.name === name);
+  if (!e)
+    throw new Error(`unknown entity '${name}' (entities: ${repo.entities.map((x) => x.name).join(', ')})`);
+  return e;
+}
+
+/** Compiles the snapshot contract of `entity`: `{ schema_version: 1, <key>, ts_ms, <attributes...> }`. */
+export function compileEntityContract(repo: FeatureRepo, entityName: string): EntityContract {
+  const entity = findEntity(repo, entityName);
+  const attrs = (entity.attributes ?? []).map((a) =>
+    compileField(a, 'attribute', `entities.${entity.name}.attributes.${a.name}`),
+  );
+  const fields = [keyField(entity.key), compileField(TS_MS, 'field', 'ts_ms'), ...attrs];
+  const known = new Set(['schema_version', entity.key, 'ts_ms', ...attrs.map((a) => a.name)]);
+  const policy = repo.unknown_attributes;
+  const counts = new Int32Array(2);
+  const read = compileReader(fields, { schema_version: '1' }, counts);
+  const check = (parsed: unknown): ContractResult => {
+    const top = asObject(parsed, 'message');
+    if (typeof top === 'string') return fail(top);
+    const version = schemaVersionReason(top.schema_version);
+    if (version !== undefined) return fail(version);
+    const out = read(top, undefined);
+    if (typeof out === 'string') return fail(out);
+    const bad =
+      counts[0]! + 1 === propertyCount(top) ? undefined : unknownProperties(top, known, policy, out);
+    return bad === undefined ? { ok: true, value: out } : fail(bad);
+  };
+  return { entity, check };
+}
