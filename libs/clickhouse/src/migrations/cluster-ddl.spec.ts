@@ -73,7 +73,9 @@ describe('renderMigration on a cluster', () => {
       const out = renderMigration(m, DB, CLUSTER);
       // Every CREATE TABLE of the file is a MergeTree table, and each got its Distributed table.
       expect(sourceTables(m.sql)).toHaveLength((m.sql.match(/CREATE TABLE/g) ?? []).length);
-      const created = out.filter((s) => s.startsWith('CREATE TABLE IF NOT EXISTS') && s.includes('= Distributed('));
+      const created = out.filter(
+        (s) => s.startsWith('CREATE TABLE IF NOT EXISTS') && s.includes('= Distributed('),
+      );
       expect(created).toHaveLength(sourceTables(m.sql).length);
       for (const t of sourceTables(m.sql)) {
         const local = out.find((s) =>

@@ -102,7 +102,12 @@ function createTable(
 }
 
 /** The Distributed table `table` over `<table>_local`, with the same columns. */
-function distributedTable(table: string, ifNotExists: boolean, database: string, cluster: ClusterOptions): string {
+function distributedTable(
+  table: string,
+  ifNotExists: boolean,
+  database: string,
+  cluster: ClusterOptions,
+): string {
   return (
     `CREATE TABLE ${ifNotExists ? 'IF NOT EXISTS ' : ''}${MARKER}.${table} ON CLUSTER ${cluster.name} ` +
     `AS ${MARKER}.${table}${LOCAL_SUFFIX}\n` +
