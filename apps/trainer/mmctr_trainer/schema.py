@@ -49,6 +49,11 @@ def group_slots(group: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, An
             yield kind, slot
 
 
+def slots_of(group: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The slots of a side or sequence, in layout order."""
+    return [slot for _kind, slot in group_slots(group)]
+
+
 def _key_feature(repo: FeatureRepo, group: Mapping[str, Any], entity: str) -> str | None:
     key = next(e["key"] for e in repo.entities if e["name"] == entity)
     return next((s["feature"] for s in group["categorical"] if s["source"] == f"{entity}.{key}"), None)

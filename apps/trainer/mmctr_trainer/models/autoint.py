@@ -11,8 +11,8 @@ from torch import Tensor, nn
 from ..config import AutoIntParams
 from ..layers import MLP, InteractingLayer, masked_mean
 from ..layers.embedding import Inputs
-from ..schema import ModelSchema
-from .base import CTRModel, _slots, embeddings_for
+from ..schema import ModelSchema, slots_of
+from .base import CTRModel, embeddings_for
 
 
 class AutoIntPlus(CTRModel):
@@ -23,8 +23,8 @@ class AutoIntPlus(CTRModel):
         super().__init__(schema, params)
         e = params.embedding_dim
         self.emb = embeddings_for(schema, params)
-        n_user = sum(1 for slot in _slots(schema.user) if slot["feature"] not in self.left_out)
-        self.n_fields = n_user + sum(len(_slots(s)) for s in schema.sequences) + len(_slots(schema.candidate))
+        n_user = sum(1 for slot in slots_of(schema.user) if slot["feature"] not in self.left_out)
+        self.n_fields = n_user + sum(len(slots_of(s)) for s in schema.sequences) + len(slots_of(schema.candidate))
         att_dim = params.attention_dim or e
         layers = []
         d = e

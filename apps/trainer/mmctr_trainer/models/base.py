@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from ..config import EmbeddingModelParams, ModelParams
 from ..layers import Embeddings, HistoryGate, expand_batch
 from ..layers.embedding import Inputs
-from ..schema import ModelSchema
+from ..schema import ModelSchema, slots_of
 
 
 class CTRModel(nn.Module):
@@ -46,9 +46,9 @@ class CTRModel(nn.Module):
                 buckets = len(s["age"]["boundaries_ms"]) + 2 if "age" in s else 2
                 self.history_gates[s["name"]] = HistoryGate(buckets, rank)
         # The candidate slots that are no sequence's target representation go to the head (the demo's position).
-        targets = {slot["feature"] for s in schema.sequences for slot in _slots(s)}
-        self.head_candidate = [slot["feature"] for slot in _slots(schema.candidate) if slot["feature"] not in targets]
-        missing = sorted(targets - {slot["feature"] for slot in _slots(schema.candidate)})
+        targets = {slot["feature"] for s in schema.sequences for slot in slots_of(s)}
+        self.head_candidate = [slot["feature"] for slot in slots_of(schema.candidate) if slot["feature"] not in targets]
+        missing = sorted(targets - {slot["feature"] for slot in slots_of(schema.candidate)})
         if missing:
             raise ValueError(f"sequence side features {missing} are not candidate features: no target to attend from")
 
@@ -99,7 +99,7 @@ class CTRModel(nn.Module):
 
     def target(self, seq: dict, cand: dict[str, Tensor]) -> Tensor:
         """The candidate as a sequence entry [B, k E]: its embeddings of the sequence's side features."""
-        return torch.cat([cand[slot["feature"]] for slot in _slots(seq)], -1)
+        return torch.cat([cand[slot["feature"]] for slot in slots_of(seq)], -1)
 
     def logits(self, *inputs: Tensor) -> Tensor:
         """The inputs (forward's order) -> logits [B]: `score` on the inputs with the sequences cut."""
@@ -122,10 +122,6 @@ class CTRModel(nn.Module):
         return self
 
 
-def _slots(group: dict) -> list[dict]:
-    return [*group["categorical"], *group["numeric"], *group["multi_categorical"], *group["vector"]]
-
-
 def embeddings_for(schema: ModelSchema, params: EmbeddingModelParams) -> Embeddings:
     return Embeddings(schema, params.embedding_dim, mm_norm=params.mm_norm, item_id_dropout=params.item_id_dropout)
 
@@ -139,13 +135,13 @@ class TargetAttentionModel(CTRModel):
         super().__init__(schema, params)
         self.emb = embeddings_for(schema, params)
         e = params.embedding_dim
-        n_user = sum(1 for slot in _slots(schema.user) if slot["feature"] not in self.left_out)
+        n_user = sum(1 for slot in slots_of(schema.user) if slot["feature"] not in self.left_out)
         # width of x0: the user and other candidate slots (E each), t and the attended entries per sequence
         self.x0_dim = (n_user + len(self.head_candidate)) * e + sum(2 * self.item_dim(s) for s in schema.sequences)
 
     def item_dim(self, seq: dict) -> int:
         """Width I of a sequence's entries: E per side feature."""
-        return len(_slots(seq)) * self.emb.dim
+        return len(slots_of(seq)) * self.emb.dim
 
     def attend(self, seq: dict, x: Inputs, t: Tensor, h: Tensor, batch: int) -> Tensor:
         """The entries h [Bu, L, I] pooled for each candidate t [B, I] -> [B, I]."""
