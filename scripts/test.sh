@@ -1,9 +1,22 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, starts the local stack, runs lint, type-check and every
 # suite (unit, integration, e2e, trainer), prints each runner's summary and stops the stack.
+# `--cluster`: the cluster suites only, on the loopback cluster (deploy/local/up --cluster).
 # Exits non-zero if anything failed.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bash scripts/setup.sh
+if [[ "${1:-}" == "--cluster" ]]; then
+  # The cluster suites (test/cluster/) against the loopback cluster, which is started if needed and
+  # stopped again if it was started here. Not part of the default run: CI needs no cluster.
+  step "loopback cluster"
+  bash deploy/local/status --cluster >/dev/null 2>&1 || {
+    [[ "${MMCTR_KEEP_STACK:-0}" == "1" ]] || trap 'bash deploy/local/down --cluster' EXIT
+  }
+  bash deploy/local/up --cluster
+  step "cluster tests"
+  npx jest --selectProjects cluster --ci --runInBand --forceExit
+  exit $?
+fi
 step "local stack"
 started_here=0
 bash deploy/local/status >/dev/null 2>&1 || started_here=1

@@ -1,19 +1,9 @@
+import { mulberry32 } from '@mmctr/synth';
+
 type Row = Record<string, unknown>;
 
 /** Rows per table, every column present (the cluster's servers do not fill column DEFAULTs). */
 export type StoreRows = Record<'events' | 'score_log' | 'items' | 'ingest_batches', Row[]>;
-
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const dateTime = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
 const BASE_MS = Date.UTC(2026, 0, 5, 22, 0, 0); // spans midnight: two days, several hours
@@ -69,7 +59,7 @@ function event(
  * never scored. Items have two versions, and two ingest batches per hour are logged.
  */
 export function generateStore(seed: number, requests = 600): StoreRows {
-  const rnd = random(seed);
+  const rnd = mulberry32(seed);
   const out: StoreRows = { events: [], score_log: [], items: [], ingest_batches: [] };
   for (let i = 0; i < 30; i++) out.items.push(item(i, 0), item(i, 1 + (i % 2)));
   for (let r = 0; r < requests; r++) {

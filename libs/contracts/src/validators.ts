@@ -81,15 +81,15 @@ function clip(reason: string): string {
 /**
  * Decodes a raw Kafka message value: size limit, strict UTF-8 (invalid bytes are rejected, never
  * replaced), JSON, every string well-formed, then `check` (a contract). The reason of a rejection is
- * at most MAX_REASON_CHARS long.
+ * at most MAX_REASON_CHARS long. `maxBytes` defaults to the contracts' MAX_MESSAGE_BYTES.
  */
 export function decodeWith<T>(
   raw: Buffer | null | undefined,
   check: (parsed: unknown) => Decoded<T>,
+  maxBytes: number = MAX_MESSAGE_BYTES,
 ): Decoded<T> {
   if (!raw || raw.length === 0) return { ok: false, reason: 'empty message' };
-  if (raw.length > MAX_MESSAGE_BYTES)
-    return { ok: false, reason: `oversized: ${raw.length} bytes > ${MAX_MESSAGE_BYTES}` };
+  if (raw.length > maxBytes) return { ok: false, reason: `oversized: ${raw.length} bytes > ${maxBytes}` };
   const text = decodeUtf8(raw);
   if (!text.ok) return { ok: false, reason: text.reason };
   let parsed: unknown;

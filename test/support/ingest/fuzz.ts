@@ -28,7 +28,8 @@ const CORNERS = [
 export const text = (min: number, max: number) =>
   fc.oneof(
     fc.string({ unit: 'binary', minLength: min, maxLength: max }),
-    fc.string({ unit: 'grapheme', minLength: min, maxLength: max }),
+    // A grapheme may be several code points; contracts bound code points, so the text must too.
+    fc.string({ unit: 'grapheme', minLength: min, maxLength: max }).filter((s) => [...s].length <= max),
     anyUnits(min, max),
     fc.constantFrom(...CORNERS.filter((s) => s.length >= min && s.length <= max)),
   );

@@ -1,4 +1,4 @@
-import { decodeUtf8, validate, type ScoreLogRecord } from '@mmctr/contracts';
+import { decodeWith, validate, type Decoded, type ScoreLogRecord } from '@mmctr/contracts';
 
 /** A score_log row (every column: 18.16 ignores column DEFAULTs on JSONEachRow inserts). */
 export interface ScoreLogRow {
@@ -49,19 +49,6 @@ export function toScoreLogRow(r: ScoreLogRecord, nowMs: number): ScoreLogRow {
  * Decodes one Kafka value (size limit, strict UTF-8, JSON, contract); the scores topic carries large
  * slates. Invalid UTF-8 is refused, never rewritten to U+FFFD, so the record is dead-lettered as sent.
  */
-export function decodeScoreLog(
-  raw: Buffer | null,
-  maxBytes: number,
-): { ok: true; value: ScoreLogRecord } | { ok: false; reason: string } {
-  if (!raw || raw.length === 0) return { ok: false, reason: 'empty message' };
-  if (raw.length > maxBytes) return { ok: false, reason: `oversized: ${raw.length} bytes > ${maxBytes}` };
-  const text = decodeUtf8(raw);
-  if (!text.ok) return { ok: false, reason: text.reason };
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text.text);
-  } catch (err) {
-    return { ok: false, reason: `bad JSON: ${(err as Error).message}` };
-  }
-  return validate('scoreLog', parsed);
+export function decodeScoreLog(raw: Buffer | null, maxBytes: number): Decoded<ScoreLogRecord> {
+  return decodeWith(raw, (v) => validate('scoreLog', v), maxBytes);
 }
