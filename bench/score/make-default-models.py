@@ -3,7 +3,8 @@ default configs/demo.json) with random initial weights, through the trainer's ow
 scoring benchmark runs on a fresh machine without a demo run (latency does not depend on weight values).
 
 Usage: .venv/bin/python bench/score/make-default-models.py OUT_ROOT [--config demo] [--models qin,autoint]
-Writes OUT_ROOT/<model>-<config>/{model.onnx, model.batch.onnx, feature_spec.json, model.json}; skips folders that exist."""
+Writes OUT_ROOT/<model>-<config>/{model.onnx, model.batch.onnx, layout.json, model.json} for the demo feature
+repository's layout; skips folders that exist."""
 
 from __future__ import annotations
 
@@ -18,8 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "apps" / "trainer"))
 
 from mmctr_trainer.export import batch_graph_name, export_batch_onnx, export_onnx, model_card  # noqa: E402
-from mmctr_trainer.features import DEFAULT_SPEC_PATH, load_feature_spec  # noqa: E402
-from mmctr_trainer.layers import ModelSchema  # noqa: E402
+from mmctr_trainer.schema import ModelSchema, load_repo  # noqa: E402
 from mmctr_trainer.models import build_model  # noqa: E402
 
 
@@ -31,8 +31,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=7)
     a = p.parse_args()
     config = json.loads((REPO / "apps" / "trainer" / "configs" / f"{a.config}.json").read_text())
-    spec_json = json.loads(Path(DEFAULT_SPEC_PATH).read_text())
-    schema = ModelSchema.from_spec(load_feature_spec())
+    schema = ModelSchema.from_repo(load_repo())
     for name in a.models.split(","):
         folder = Path(a.out) / f"{name}-{a.config}"
         if (folder / "model.onnx").exists():
@@ -42,8 +41,8 @@ def main() -> None:
         model = build_model(name, schema, params)
         export_onnx(model, folder / "model.onnx")
         export_batch_onnx(model, folder / batch_graph_name("model.onnx"))
-        (folder / "feature_spec.json").write_text(json.dumps(spec_json, indent=1))
-        card = model_card(model, spec_json, {})
+        (folder / "layout.json").write_text(json.dumps(schema.layout, indent=1))
+        card = model_card(model)
         card.update({"version": f"bench-{name}-{a.config}", "note": "random initial weights (benchmark only)"})
         (folder / "model.json").write_text(json.dumps(card, indent=1))
         print(f"exported {name} ({a.config}: {params}) -> {folder}")

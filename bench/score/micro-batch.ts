@@ -11,8 +11,10 @@
 import { performance } from 'node:perf_hooks';
 import { arg, numberArg } from '../support/cli-args';
 import { percentile } from '@mmctr/observability';
-import { InputBuffers, OnnxModel, type SessionSettings } from '@mmctr/scorer';
+import { DEFAULT_FEATURE_REPO_PATH, loadFeatureRepo, type ModelLayout } from '@mmctr/feature-repo';
+import { InputBuffers, OnnxModel, ServingLayout, type SessionSettings } from '@mmctr/scorer';
 import { resolveModel } from './lib/models';
+import { syntheticInputs } from './lib/synthetic-inputs';
 import { ensureBenchTopic, http, seed, startScorer } from './lib/scorer-process';
 
 const MODELS = arg('models', 'qin-demo,autoint-demo').split(',');
@@ -25,27 +27,13 @@ const CONNECTIONS = numberArg('connections', 8);
 const WINDOW = arg('window', '0');
 const HTTP_ROUNDS = numberArg('http-rounds', 4);
 
-/** Deterministic pseudo-random ids and values: every request gets its own user and candidates. */
-function fill(buffers: InputBuffers, model: OnnxModel, seed: number): void {
-  let x = seed * 2654435761;
-  const next = () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0), x);
-  const { spec, dims } = model;
-  const bucket = (n: number) => 1 + (next() % (n - 1));
-  spec.user_fields.forEach((f, i) => buffers.userFields.set(i, bucket(f.buckets)));
-  const item = spec.candidate_fields.find((f) => f.name === 'item_id')!.buckets;
-  const category = spec.candidate_fields.find((f) => f.name === 'category')!.buckets;
-  for (let j = 0; j < dims.L; j++) {
-    buffers.histIds.set(j, bucket(item));
-    buffers.histCat.set(j, bucket(category));
-    buffers.histTags.set(j * 5, bucket(spec.tags.buckets));
-    buffers.histAge.set(j, 1 + (j % 8));
-  }
-  for (let k = 0; k < buffers.histMm.length; k++) buffers.histMm[k] = (next() / 2 ** 32 - 0.5) * 0.2;
-  spec.candidate_fields.forEach((f, c) => {
-    for (let r = 0; r < B; r++) buffers.candFields.set(r * dims.C + c, bucket(f.buckets));
+/** Synthetic ids and values: every request gets its own user and candidates. */
+function fill(buffers: InputBuffers, layout: ModelLayout, seed: number): void {
+  syntheticInputs(layout, B, seed).forEach((input, k) => {
+    const data = buffers.data[k]!;
+    if (data instanceof Float32Array) data.set(input.data as Float32Array);
+    else data.data.set(input.data as BigInt64Array);
   });
-  for (let r = 0; r < B; r++) buffers.candTags.set(r * 5, bucket(spec.tags.buckets));
-  for (let k = 0; k < B * dims.D; k++) buffers.candMm[k] = (next() / 2 ** 32 - 0.5) * 0.2;
 }
 
 /** Alternating autocannon runs against a scorer without and one with micro-batching. */
@@ -113,20 +101,27 @@ async function main(): Promise<void> {
   console.log(
     `micro-batching: R requests x ${B} candidates, ${THREADS} intra-op threads, ${ROUNDS} rounds each, alternating`,
   );
+  const layout = new ServingLayout(loadFeatureRepo(DEFAULT_FEATURE_REPO_PATH));
   for (const name of MODELS) {
     const dir = resolveModel(name);
     for (const r of REQUESTS) {
       const capacity = B;
-      const plain = await OnnxModel.load(`${name}-plain`, dir, capacity, settings);
+      const plain = await OnnxModel.load(`${name}-plain`, dir, capacity, settings, layout);
       // The batch runs as soon as all R requests are queued: no window wait in the figure.
-      const batched = await OnnxModel.load(`${name}-batched`, dir, capacity, {
-        ...settings,
-        microBatch: { windowMs: 1000, maxCandidates: r * B },
-      });
+      const batched = await OnnxModel.load(
+        `${name}-batched`,
+        dir,
+        capacity,
+        {
+          ...settings,
+          microBatch: { windowMs: 1000, maxCandidates: r * B },
+        },
+        layout,
+      );
       if (!batched.microBatching) throw new Error(`${dir} has no batch graph`);
       const buffers = Array.from({ length: r }, (_, i) => {
         const b = plain.acquireBuffers();
-        fill(b, plain, i + 1);
+        fill(b, layout.layout, i + 1);
         return b;
       });
       const round = async (m: OnnxModel) => {

@@ -10,7 +10,8 @@ import {
   keySlot,
   referenceHistory,
 } from '@mmctr/online-store';
-import { ItemOnlineRepository, type ScorerConfig } from '@mmctr/scorer';
+import { DEFAULT_FEATURE_REPO_PATH, loadFeatureRepo } from '@mmctr/feature-repo';
+import { ItemOnlineRepository, ServingLayout, type ScorerConfig } from '@mmctr/scorer';
 
 /**
  * The online store on the Redis Cluster (3 primaries + 3 replicas): many users' behaviour in one
@@ -82,11 +83,15 @@ describe('online store on the Redis Cluster', () => {
       'title 0',
     ]);
 
-    const scorer = new ItemOnlineRepository(redis, store, { ...config, REDIS_KEY_PREFIX: prefix }, {
-      SCORER_REDIS_VECTOR_KEY: '{prefix}mm:{item_id}',
-    } as ScorerConfig);
+    const scorer = new ItemOnlineRepository(
+      redis,
+      store,
+      { ...config, REDIS_KEY_PREFIX: prefix },
+      { SCORER_REDIS_VECTOR_KEY: '{prefix}mm:{item_id}' } as ScorerConfig,
+      new ServingLayout(loadFeatureRepo(DEFAULT_FEATURE_REPO_PATH)),
+    );
     const online = await scorer.fetch(ids);
-    expect(online.map((o) => o?.category ?? null)).toEqual(['a', null, 'b', 'b']);
+    expect(online.map((o) => o?.attributes.category ?? null)).toEqual(['a', null, 'b', 'b']);
 
     const rows = Array.from({ length: 30 }, (_, i) => ({ adv: `a${i}`, ts_ms: 10, name: `n${i}` }));
     written.push(...rows.map((r) => store.entityKey('advertiser', r.adv)));

@@ -1,7 +1,7 @@
 // The scoring API end to end against the real stack: validation, auth, features from ClickHouse
 // (item cache) and Redis (history, misses), score logging through Kafka into score_log, and
 // serving/training parity recomputed from the logged features with libs/features.
-import type { RawItem } from '@mmctr/features';
+import type { RawRecord } from '@mmctr/features';
 import type { ScoreResponse } from '@mmctr/scorer';
 import {
   clickEvent,
@@ -34,9 +34,11 @@ const redisItems = Array.from({ length: 3 }, (_, k) => ({
   tags: [`rt${k}`],
   vector: vec(100 + k),
 }));
-const rawOf = (id: string): RawItem => {
+const rawOf = (id: string): RawRecord => {
   const it = [...chItems, ...redisItems].find((x) => x.item_id === id);
-  return it ? { item_id: id, category: it.category, tags: it.tags, mm: it.vector } : { item_id: id };
+  return it
+    ? { row: { item_id: id, category: it.category, tags: it.tags }, vectors: { fused: it.vector } }
+    : { row: { item_id: id } };
 };
 
 const MIN = 60_000;
@@ -55,8 +57,7 @@ describe('scorer API (real Redis, Kafka, ClickHouse)', () => {
   const now = Date.now();
 
   beforeAll(async () => {
-    // A graph that takes hist_age (fs-2); the lifecycle / degraded suites serve ones without it.
-    modelDir = await testModel('api', 1, 8, true);
+    modelDir = await testModel('api', 1, 8);
     const { env } = suite;
     await insertCatalogue(env.ch, chItems, now);
     await putRedisItems(env.prefix, redisItems, now);
@@ -215,25 +216,23 @@ describe('scorer API (real Redis, Kafka, ClickHouse)', () => {
     // The click times, same order as the ids: the history ages are recomputed from them.
     expect(row!.history_ts_ms.map(Number)).toEqual([...CLICKS].reverse().map(([, ago]) => now - ago));
     // Recompute offline from the logged features (libs/features, the trainer's encoder twin).
-    const user = {
-      user_id: row!.user_id,
-      device: row!.device,
-      placement: row!.placement,
-      country: row!.country,
+    const request = {
       ts_ms: Number(row!.ts_ms),
+      user: { row: { user_id: row!.user_id } },
+      context: { device: row!.device, placement: row!.placement, country: row!.country },
+      candidates: row!.item_ids.map((id, i) => ({ ...rawOf(id), context: { position: row!.positions[i] } })),
     };
-    const candidates = row!.item_ids.map((id, i) => ({ ...rawOf(id), position: row!.positions[i] }));
     const history = row!.history_item_ids.map((id, i) => ({
       ...rawOf(id),
       ts_ms: Number(row!.history_ts_ms[i]),
     }));
-    const offline = await offlineScore(modelDir, { user: { ...user, history }, candidates });
+    const offline = await offlineScore(modelDir, { ...request, sequences: { hist: history } });
     expect(offline).toHaveLength(row!.ctrs.length);
     offline.forEach((p, i) => expect(Math.abs(p - row!.ctrs[i]!)).toBeLessThan(1e-4));
     // The ages matter: without the click times (age 0 = unknown) the same model scores differently.
     const ageless = await offlineScore(modelDir, {
-      user: { ...user, history: row!.history_item_ids.map(rawOf) },
-      candidates,
+      ...request,
+      sequences: { hist: row!.history_item_ids.map(rawOf) },
     });
     expect(ageless.some((p, i) => Math.abs(p - row!.ctrs[i]!) > 1e-4)).toBe(true);
 

@@ -43,7 +43,7 @@ describe('scorer with broken models (real registry, item cache, Redis, Kafka)', 
   beforeAll(async () => {
     good1 = await testModel('fallback', 1);
     good2 = await testModel('fallback', 2);
-    nan = await testModel('fallback', 5, 8, false, true);
+    nan = await testModel('fallback', 5, 8, true);
     broken = await brokenModel(good1);
     const now = Date.now();
     const items = CH_ITEMS.map((item_id, k) => ({

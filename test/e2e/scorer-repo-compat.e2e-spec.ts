@@ -4,7 +4,7 @@
 // refused while the previous version keeps answering.
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DEFAULT_FEATURE_REPO_PATH, REPO_FILE } from '@mmctr/feature-repo';
+import { ARTIFACT_REPO_FILE, DEFAULT_FEATURE_REPO_PATH, REPO_FILE } from '@mmctr/feature-repo';
 import {
   REPO,
   registerModel,
@@ -30,14 +30,12 @@ async function demoWithRequiredDevice(): Promise<string> {
   return dir;
 }
 
-/** A copy of a model folder whose feature spec records a repository with `features`. */
+/** A copy of a model folder whose feature_repo.json records a repository with `features`. */
 async function recordingModel(from: string, features: string[]): Promise<string> {
   const dir = join(WORK, uniqueName('recorded'));
   await cp(from, dir, { recursive: true });
-  const specFile = join(dir, 'feature_spec.json');
-  const spec = JSON.parse(await readFile(specFile, 'utf8')) as Record<string, unknown>;
-  spec.feature_repo = { name: 'ad_platform', version: 'ads-1', features };
-  await writeFile(specFile, JSON.stringify(spec));
+  const trained = { name: 'ad_platform', version: 'ads-1', features: features.map((name) => ({ name })) };
+  await writeFile(join(dir, ARTIFACT_REPO_FILE), JSON.stringify(trained));
   return dir;
 }
 

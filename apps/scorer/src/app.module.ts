@@ -5,6 +5,7 @@ import { FeatureRepoModule, repositoryAppliedCheck } from '@mmctr/feature-repo';
 import { AdmissionModule } from './admission/admission.module';
 import { ScorerConfigModule } from './config/scorer-config';
 import { HealthModule } from './health/health.module';
+import { ServingLayoutModule } from './layout/layout.module';
 import { LoggerModule } from './logger';
 import { MetricsModule } from './metrics/metrics.module';
 import { ScorerRedisModule } from './redis/redis.module';
@@ -16,6 +17,7 @@ import { ScoringModule } from './scoring/scoring.module';
     AppConfigModule,
     FeatureRepoModule,
     ScorerConfigModule,
+    ServingLayoutModule,
     LoggerModule,
     MetricsModule,
     AdmissionModule,

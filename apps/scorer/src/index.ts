@@ -2,6 +2,7 @@ export * from './bootstrap';
 export * from './app.module';
 export * from './config/scorer-config';
 export * from './items/item-cache';
+export * from './layout/serving-layout';
 export * from './model/onnx-model';
 export * from './scoring/feature-assembler';
 export * from './scoring/score-request';

@@ -39,8 +39,14 @@ def _ch(args: argparse.Namespace) -> ClickHouse:
     return ch
 
 
+def _add_repo(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--feature-repo", help="feature repository (folder or repo.json; default FEATURE_REPO, else feature-repos/demo)"
+    )
+
+
 def _add_split(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--feature-spec", help="feature_spec.json (default libs/features/feature_spec.json)")
+    _add_repo(p)
     p.add_argument("--meta", help="a data generator's meta.json with the split timestamps")
     p.add_argument("--train-end-ms", type=int)
     p.add_argument("--val-end-ms", type=int)
@@ -52,20 +58,20 @@ def _add_split(p: argparse.ArgumentParser) -> None:
 
 def _build(args: argparse.Namespace, ch: ClickHouse, out: Path):
     from .dataset import build_training_set, read_split_meta
-    from .features import load_feature_spec
+    from .schema import load_repo
 
-    spec = load_feature_spec(args.feature_spec)
+    repo = load_repo(args.feature_repo)
     bounds = read_split_meta(args.meta) if args.meta else {}
     for k in ("train_end_ms", "val_end_ms", "from_ms", "to_ms"):
         if getattr(args, k) is not None:
             bounds[k] = getattr(args, k)
-    return spec, build_training_set(
-        ch, spec, out, chunk_rows=args.chunk_rows, projection_version=args.projection_version, **bounds
+    return build_training_set(
+        ch, repo, out, chunk_rows=args.chunk_rows, projection_version=args.projection_version, **bounds
     )
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    _spec, res = _build(args, _ch(args), Path(args.out))
+    res = _build(args, _ch(args), Path(args.out))
     print(json.dumps(res.meta["splits"], indent=1))
     return 0
 
@@ -110,8 +116,6 @@ def _train_each(models: list[str], train: Callable[[str], dict[str, Any]]) -> tu
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .dataset import TrainSet
-    from .features import FeatureSpec, serving_signature
-    from .layers import ModelSchema
     from .pipeline import WithoutVectors, train_export_register
 
     config = load_config(args.config)  # a bad config fails before the training set is built
@@ -119,11 +123,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     reg_ch = _registry_ch(args)
     if args.trainset and (Path(args.trainset) / "meta.json").exists() and not args.rebuild:
         ts = TrainSet(args.trainset)
-        spec = FeatureSpec.from_json(ts.meta["feature_spec"])
-        print(f"[build] reusing {args.trainset}")
+        print(f"[build] reusing {args.trainset} (repository {ts.repo.name} {ts.repo.version})")
     else:
         folder = Path(args.trainset or Path(".local") / "trainsets" / ch.database)
-        spec, _res = _build(args, ch, folder)
+        _build(args, ch, folder)
         ts = TrainSet(folder)
     data = WithoutVectors(ts) if args.no_mm else ts
     b = ts.meta["boundaries"]
@@ -141,11 +144,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         _models(args),
         lambda m: train_export_register(
             model_name=m,
-            schema=ModelSchema.from_spec(spec),
+            schema=ts.schema,
             data=data,
             config=config,
-            spec_json=spec.to_json(),
-            signature=serving_signature(spec),
+            repo_json=ts.meta["feature_repo"],
             data_range=data_range,
             ch=reg_ch,
             registry=args.registry,
@@ -207,22 +209,14 @@ def cmd_import(args: argparse.Namespace) -> int:
         + ", ".join(f"{s} {v['rows']}" for s, v in data.meta["splits"].items())
     )
     ch = _registry_ch(args)
-    spec = data.feature_spec()
-    sig = {
-        "inputs": "same names as the ClickHouse models; user_fields [1, U] are the CSV columns, the rest zeros "
-        "(L = 1, D = 1)",
-        "user_field_order": fields,
-        "outputs": [{"name": "ctr", "shape": ["B"]}],
-    }
     return _train_each(
         _models(args),
         lambda m: train_export_register(
             model_name=m,
-            schema=data.schema(),
+            schema=data.schema,
             data=data,
             config=config,
-            spec_json=spec,
-            signature=sig,
+            repo_json=None,
             data_range=data.meta,
             ch=ch,
             registry=args.registry,
@@ -263,7 +257,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         versions=versions,
         meta=args.meta,
         chunk_rows=args.chunk_rows,
-        feature_spec=getattr(args, "feature_spec", None),
+        feature_repo=args.feature_repo,
         trainset_dir=args.trainset or Path(".local") / "trainsets" / f"{ch.database}-eval",
     )
     text = json.dumps(res, indent=1)
@@ -411,7 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trainset", help="folder for the rebuilt set (default .local/trainsets/<db>-eval)")
     p.add_argument("--chunk-rows", type=int, default=200_000)
     p.add_argument("--json-out", help="write the results JSON here")
-    p.add_argument("--feature-spec", help="feature spec JSON (default: libs/features/feature_spec.json)")
+    _add_repo(p)
 
     p = _command(
         sub,
@@ -435,7 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-file", help="graph in the artifact (default SCORER_MODEL_FILE or model.onnx)")
     p.add_argument(
         "--projection-version",
-        help="item_embeddings projection (default SCORER_PROJECTION_VERSION, else the spec's, else the newest)",
+        help="item_embeddings projection (default SCORER_PROJECTION_VERSION, else the newest)",
     )
     p.add_argument("--prior-ctr", type=float, help="the scorer's SCORER_PRIOR_CTR (default: that variable or 0.02)")
     p.add_argument(

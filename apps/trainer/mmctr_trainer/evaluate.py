@@ -14,8 +14,8 @@ from typing import Any
 from .ch import ClickHouse
 from .dataset import TrainSet, build_training_set, read_split_meta
 from .export import OnnxScorer
-from .features import load_feature_spec
 from .registry import current
+from .schema import load_repo
 from .train import evaluate
 
 
@@ -25,7 +25,7 @@ def evaluate_registered(
     versions: list[str] | None,
     meta: str | None,
     trainset_dir: str | Path,
-    feature_spec: str | None = None,
+    feature_repo: str | None = None,
     chunk_rows: int = 200_000,
     batch_size: int = 8192,
 ) -> dict[str, Any]:
@@ -34,9 +34,8 @@ def evaluate_registered(
     missing = [v for v in wanted if v not in rows]
     if missing:
         raise SystemExit(f"evaluate: not registered in {ch.database}.models: {', '.join(missing)}")
-    spec = load_feature_spec(feature_spec)
     bounds = read_split_meta(meta) if meta else {}
-    build_training_set(ch, spec, trainset_dir, chunk_rows=chunk_rows, **bounds)
+    build_training_set(ch, load_repo(feature_repo), trainset_dir, chunk_rows=chunk_rows, **bounds)
     ts = TrainSet(trainset_dir)
     labels, cold = ts.labels("test"), ts.cold("test")
     out = []

@@ -1,10 +1,11 @@
-"""ONNX export with the serving signature, int8 dynamic quantisation and onnxruntime scoring.
+"""ONNX export with the layout's signature, int8 dynamic quantisation and onnxruntime scoring.
 
-Inputs: user_fields [Bu, U], hist_ids [Bu, L], hist_tags [Bu, L, 5], hist_cat [Bu, L], hist_mm [Bu, L, D],
-hist_age [Bu, L] (serving passes Bu = 1: one user, broadcast over the candidates inside the graph) and
-cand_fields [B, 3], cand_tags [B, 5], cand_mm [B, D]; output ctr [B]. Bu may also equal B (offline evaluation,
-one user per row). The micro-batching variant (`export_batch_onnx`) takes N users and adds cand_user [B].
-QIN's quadratic rows are folded into one matrix per layer; BatchNorm / dropout in eval mode.
+Inputs: exactly the layout's inputs (ModelSchema.inputs: names, dtypes and shapes, in order); per-request inputs
+(user_*, <seq>_*) have batch Bu (serving passes 1: one user, broadcast over the candidates inside the graph; Bu may
+also equal B: offline evaluation, one user per row), candidate inputs (cand_*) batch B; output ctr [B]. An input the
+model does not read stays in the signature (unused). The micro-batching variant (`export_batch_onnx`) takes N
+users and adds cand_user [B]. QIN's quadratic rows are folded into one matrix per layer; BatchNorm / dropout in
+eval mode.
 """
 
 from __future__ import annotations
@@ -17,42 +18,54 @@ from typing import Any
 import numpy as np
 import torch
 
-from .features import HISTORY_INPUTS, INPUT_NAMES, USER_INPUTS, feature_repo_record
-from .layers import ModelSchema, replace_prelu_for_serving
+from .layers import replace_prelu_for_serving
 from .models import CTRModel
 from .onnx_scorer import OnnxScorer  # noqa: F401  (re-exported: evaluate, pipeline, tests)
+from .schema import KINDS, SUFFIX, ModelSchema
 
 OPSET = 17
 
 
+def _random_group(
+    r: np.random.Generator, group: dict[str, Any], lead: tuple[int, ...], live: np.ndarray | None
+) -> dict[str, np.ndarray]:
+    """Random values of one group's inputs [*lead, n]; with `live` [*lead], the dead rows are zero (empty slots)
+    and the live ones have no missing ids."""
+    low = 0 if live is None else 1
+    out: dict[str, np.ndarray] = {}
+    for kind in KINDS:
+        slots = group[kind]
+        if not slots:
+            continue
+        if kind == "categorical":
+            v = np.stack([r.integers(low, s["size"], size=lead) for s in slots], -1)
+        elif kind == "multi_categorical":
+            v = np.concatenate([r.integers(0, s["size"], size=(*lead, s["max_length"])) for s in slots], -1)
+        else:
+            width = len(slots) if kind == "numeric" else sum(s["width"] for s in slots)
+            v = r.standard_normal((*lead, width)).astype(np.float32)
+        out[SUFFIX[kind]] = v if live is None else v * live[..., None].astype(v.dtype)
+    return out
+
+
 def example_inputs(schema: ModelSchema, batch: int = 4, user_batch: int = 1, seed: int = 0) -> dict[str, np.ndarray]:
-    """Random inputs within the schema's ranges (parity tests, export tracing)."""
+    """Random inputs within the layout's ranges (parity tests, export tracing); sequences hold a random number of
+    entries, newest first."""
     r = np.random.default_rng(seed)
-    L, D, U = schema.history_length, schema.mm_dim, len(schema.user_buckets)
-    hist_len = r.integers(0, L + 1, size=user_batch)
-    live = np.arange(L)[None, :] < hist_len[:, None]
-    hist_ids = np.where(live, r.integers(1, schema.item_buckets, size=(user_batch, L)), 0)
-    hist_tags = r.integers(0, schema.tag_buckets, size=(user_batch, L, 5)) * live[:, :, None]
-    return {
-        "user_fields": np.stack([r.integers(0, b, size=user_batch) for b in schema.user_buckets], 1)
-        .astype(np.int64)
-        .reshape(user_batch, U),
-        "hist_ids": hist_ids.astype(np.int64),
-        "hist_tags": hist_tags.astype(np.int64),
-        "hist_cat": (r.integers(0, schema.category_buckets, size=(user_batch, L)) * live).astype(np.int64),
-        "hist_mm": (r.standard_normal((user_batch, L, D)) * live[:, :, None]).astype(np.float32),
-        "hist_age": (r.integers(0, schema.age_buckets, size=(user_batch, L)) * live).astype(np.int64),
-        "cand_fields": np.stack(
-            [
-                r.integers(0, schema.item_buckets, size=batch),
-                r.integers(0, schema.category_buckets, size=batch),
-                r.integers(0, schema.position_buckets, size=batch),
-            ],
-            1,
-        ).astype(np.int64),
-        "cand_tags": r.integers(0, schema.tag_buckets, size=(batch, 5)).astype(np.int64),
-        "cand_mm": r.standard_normal((batch, D)).astype(np.float32),
-    }
+    out: dict[str, np.ndarray] = {}
+    for k, v in _random_group(r, schema.user, (user_batch,), None).items():
+        out[f"user_{k}"] = v
+    for s in schema.sequences:
+        L = s["length"]
+        live = np.arange(L)[None, :] < r.integers(0, L + 1, size=user_batch)[:, None]
+        for k, v in _random_group(r, s, (user_batch, L), live).items():
+            out[f"{s['name']}_{k}"] = v
+        if "age" in s:
+            out[f"{s['name']}_age"] = r.integers(0, len(s["age"]["boundaries_ms"]) + 2, size=(user_batch, L)) * live
+    for k, v in _random_group(r, schema.candidate, (batch,), None).items():
+        out[f"cand_{k}"] = v
+    dtypes = {i["name"]: i["dtype"] for i in schema.inputs}
+    return {n: out[n].astype(dtypes[n]) for n in schema.input_names}
 
 
 def serving_copy(model: CTRModel) -> CTRModel:
@@ -63,12 +76,15 @@ def serving_copy(model: CTRModel) -> CTRModel:
 def _export(
     module: torch.nn.Module,
     args: tuple[torch.Tensor, ...],
-    names: list[str],
-    dyn: dict[str, dict[int, str]],
+    signature: list[dict[str, Any]],
     path: Path,
     opset: int,
 ) -> Path:
+    """Exports `module` with `signature` ([{name, dtype, shape}]; "Bu" / "B" dims dynamic) as its inputs."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    names = [i["name"] for i in signature]
+    dyn = {i["name"]: {0: i["shape"][0]} for i in signature}
+    dyn["ctr"] = {0: "B"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
@@ -82,59 +98,56 @@ def _export(
             dynamo=False,
             do_constant_folding=True,
         )
-    import onnx
-
-    onnx.checker.check_model(str(path))
+    _keep_signature(path, signature)
     return path
 
 
-def _dynamic_axes() -> dict[str, dict[int, str]]:
-    dyn: dict[str, dict[int, str]] = {n: {0: "Bu"} for n in USER_INPUTS}
-    for n in HISTORY_INPUTS:
-        dyn[n][1] = "L"
-    for n in INPUT_NAMES:
-        dyn.setdefault(n, {0: "B"})
-    dyn["ctr"] = {0: "B"}
-    return dyn
+def _keep_signature(path: Path, signature: list[dict[str, Any]]) -> None:
+    """The exporter drops inputs the graph does not read (LR has no age gate): put them back, unused, so that every
+    graph of a layout has exactly its inputs, in order."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    m = onnx.load(str(path))
+    have = {i.name: i for i in m.graph.input}
+    types = {"int64": TensorProto.INT64, "float32": TensorProto.FLOAT}
+    inputs = [
+        have.get(i["name"]) or helper.make_tensor_value_info(i["name"], types[i["dtype"]], list(i["shape"]))
+        for i in signature
+    ]
+    del m.graph.input[:]
+    m.graph.input.extend(inputs)
+    onnx.checker.check_model(m)
+    onnx.save(m, str(path))
 
 
 def export_onnx(model: CTRModel, path: str | Path, opset: int = OPSET) -> Path:
     m = serving_copy(model)
     ex = example_inputs(m.schema, batch=3, user_batch=1)
-    args = tuple(torch.from_numpy(ex[n]) for n in INPUT_NAMES)
-    return _export(m, args, INPUT_NAMES, _dynamic_axes(), Path(path), opset)
+    args = tuple(torch.from_numpy(ex[n]) for n in m.schema.input_names)
+    return _export(m, args, m.schema.inputs, Path(path), opset)
 
 
 class CandidateUsers(torch.nn.Module):
     """The micro-batching graph: user inputs hold the users of several requests ([N, ...]) and cand_user [B]
-    names each candidate's user row. The model computes its user-level tensors (history embeddings, QIN's
+    names each candidate's user row. The model computes its user-level tensors (sequence embeddings, QIN's
     keys and values) once per user and picks each candidate's rows where they meet (CTRModel.per_candidate;
-    QIN's attention scores every candidate against all N histories and keeps its own user's slots)."""
+    QIN's attention scores every candidate against all N users' entries and keeps its own user's slots)."""
 
     def __init__(self, model: CTRModel) -> None:
         super().__init__()
         self.model = model
 
-    def forward(
-        self,
-        user_fields: torch.Tensor,
-        hist_ids: torch.Tensor,
-        hist_tags: torch.Tensor,
-        hist_cat: torch.Tensor,
-        hist_mm: torch.Tensor,
-        hist_age: torch.Tensor,
-        cand_fields: torch.Tensor,
-        cand_tags: torch.Tensor,
-        cand_mm: torch.Tensor,
-        cand_user: torch.Tensor,
-    ) -> torch.Tensor:
-        self.model.user_rows = cand_user
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        """The layout's inputs, then cand_user [B]."""
+        self.model.user_rows = inputs[-1]
         try:
-            return self.model(
-                user_fields, hist_ids, hist_tags, hist_cat, hist_mm, hist_age, cand_fields, cand_tags, cand_mm
-            )
+            return self.model(*inputs[:-1])
         finally:
             self.model.user_rows = None
+
+
+CAND_USER = {"name": "cand_user", "dtype": "int64", "shape": ["B"]}
 
 
 def batch_graph_name(graph_file: str) -> str:
@@ -144,11 +157,10 @@ def batch_graph_name(graph_file: str) -> str:
 
 def export_batch_onnx(model: CTRModel, path: str | Path, opset: int = OPSET) -> Path:
     m = CandidateUsers(serving_copy(model))
-    ex = example_inputs(m.model.schema, batch=5, user_batch=2)
-    args = tuple(torch.from_numpy(ex[n]) for n in INPUT_NAMES) + (torch.tensor([0, 1, 1, 0, 1]),)
-    dyn = _dynamic_axes()
-    dyn["cand_user"] = {0: "B"}
-    return _export(m, args, INPUT_NAMES + ["cand_user"], dyn, Path(path), opset)
+    schema = m.model.schema
+    ex = example_inputs(schema, batch=5, user_batch=2)
+    args = tuple(torch.from_numpy(ex[n]) for n in schema.input_names) + (torch.tensor([0, 1, 1, 0, 1]),)
+    return _export(m, args, [*schema.inputs, CAND_USER], Path(path), opset)
 
 
 # Only the embedding tables (Gather) are quantised. Dynamic int8 MatMuls quantise activations per
@@ -165,23 +177,13 @@ def quantize_int8(src: str | Path, dst: str | Path) -> Path:
     return Path(dst)
 
 
-def artifact_feature_spec(spec_json: dict[str, Any], signature: dict[str, Any]) -> dict[str, Any]:
-    """The artifact's feature_spec.json: the spec, its serving signature and the feature repository the model was
-    trained with (a tabular import reads CSV columns, not a repository, and records none)."""
-    doc = {**spec_json, "serving_signature": signature}
-    if spec_json.get("kind") != "tabular":
-        doc["feature_repo"] = feature_repo_record()
-    return doc
-
-
-def model_card(model: CTRModel, spec_json: dict[str, Any] | None, signature: dict[str, Any]) -> dict[str, Any]:
+def model_card(model: CTRModel) -> dict[str, Any]:
     return {
         "model_type": model.model_type,
         "params": model.params.to_json(),
         "schema": model.schema.to_json(),
         "opset": OPSET,
-        "signature": signature,
-        "feature_spec_version": (spec_json or {}).get("version"),
-        "feature_repo": (spec_json or {}).get("feature_repo"),
+        "signature": {"inputs": model.schema.inputs, "outputs": [{"name": "ctr", "dtype": "float32", "shape": ["B"]}]},
+        "repository": model.schema.layout["repository"],
         "folded_quadratic_rows": model.model_type == "qin",
     }

@@ -12,16 +12,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .features import (
-    DEFAULT_SPEC_PATH,
-    REPO_ROOT,
-    SEPARATOR,
-    bucket,
-    encode_candidates,
-    encode_user,
-    fnv1a64,
-    load_feature_spec,
-)
+from .feature_repo import load_feature_repo
+from .features import REPO_ROOT, SEPARATOR, bucket, fnv1a64
+from .schema import ModelSchema
+from .slots import encode_request
 
 GOLDEN_DIR = REPO_ROOT / "libs" / "features" / "golden"
 
@@ -82,61 +76,118 @@ def hash_vectors() -> dict[str, Any]:
     }
 
 
-def encode_vectors() -> dict[str, Any]:
-    spec = load_feature_spec(DEFAULT_SPEC_PATH)
-    D = spec.mm_dim
-    mm_a = [round(0.01 * k - 0.5, 4) for k in range(D)]
-    users = [
-        {
-            "user_id": "user-1",
-            "device": "mobile",
-            "placement": "home_feed",
-            "country": "DE",
-            "ts_ms": 1_700_000_000_123,
-            "history": [
-                {
-                    "item_id": "i-9",
-                    "category": "shoes",
-                    "tags": ["red", "sale", "🚀"],
-                    "mm": mm_a,
-                    "ts_ms": 1_700_000_000_123 + 5,
-                },  # after the request (clock skew): age 0
-                {"item_id": "i-3", "category": "", "tags": []},  # no click time: unknown age
-                {
-                    "item_id": "i-7",
-                    "category": "books",
-                    "tags": ["a", "b", "c", "d", "e", "f", "g"],
-                    "mm": mm_a[:10],
-                    "ts_ms": 1_700_000_000_123 - 600_000,
-                },  # exactly on a boundary
-            ]
-            + [
-                # one click per age around every boundary, and far beyond the last
-                {"item_id": f"h-{k}", "category": "toys", "tags": ["t"], "ts_ms": 1_700_000_000_123 - age}
-                for k, age in enumerate(a for b in spec.age_boundaries_ms for a in (b - 1, b + 1))
-            ]
-            + [{"item_id": "h-old", "category": "toys", "tags": [], "ts_ms": 1_000}],
-        },
-        {"user_id": "", "device": "", "placement": "", "country": "", "ts_ms": 0, "history": []},
+def _record(row: dict[str, Any], vectors: dict[str, list[float]] | None = None, **extra: Any) -> dict[str, Any]:
+    return {"row": row, **({"vectors": vectors} if vectors else {}), **extra}
+
+
+def _demo_requests(ages: list[int]) -> list[dict[str, Any]]:
+    """Today's demo cases: a rich history (ages around every boundary, clock skew, no time) and an empty user."""
+    T = 1_700_000_000_123
+    mm = [round(0.01 * k - 0.5, 4) for k in range(128)]
+    item = lambda i, c, tags, v=None, **x: _record({"item_id": i, "category": c, "tags": tags}, v and {"fused": v}, **x)  # noqa: E731
+    history = [
+        item("i-9", "shoes", ["red", "sale", "🚀"], mm, ts_ms=T + 5),  # after the request (clock skew): age 0
+        item("i-3", "", []),  # no event time: unknown age
+        item("i-7", "books", ["a", "b", "c", "d", "e", "f", "g"], mm[:10], ts_ms=T - 600_000),  # on a boundary
+        # one event per age around every boundary, and far beyond the last
+        *[item(f"h-{k}", "toys", ["t"], ts_ms=T - a) for k, a in enumerate(x for b in ages for x in (b - 1, b + 1))],
+        item("h-old", "toys", [], ts_ms=1_000),
     ]
+    cand = lambda i, c, tags, p, v=None: item(i, c, tags, v, context={"position": p})  # noqa: E731
     candidates = [
-        {"item_id": "i-1", "category": "shoes", "tags": ["red", "", "blue"], "position": 0, "mm": mm_a},
-        {"item_id": "i-2", "category": "", "tags": [], "position": 31},
-        {"item_id": "i-3", "category": "books", "tags": ["x"], "position": 57},
-        {"item_id": "i-4", "category": "books", "tags": ["x"], "position": -3},
-        {"item_id": "ünï-🚀", "category": "Électronique", "tags": ["日本"], "position": 5, "mm": mm_a + [9.0, 9.0]},
+        cand("i-1", "shoes", ["red", "", "blue"], 0, mm),
+        cand("i-2", "", [], 31),
+        cand("i-3", "books", ["x"], 57),
+        cand("i-4", "books", ["x"], -3),
+        cand("ünï-🚀", "Électronique", ["日本"], 5, mm + [9.0, 9.0]),
     ]
-    out_users = []
-    for u in users:
-        enc = encode_user(spec, u)
-        out_users.append({"input": u, "expected": {k: v.tolist() for k, v in enc.items()}})
-    enc_c = encode_candidates(spec, candidates)
+    ctx = {"device": "mobile", "placement": "home_feed", "country": "DE"}
+    user = {"ts_ms": T, "user": _record({"user_id": "user-1"}), "context": ctx}
+    return [
+        {**user, "sequences": {"hist": history}, "candidates": candidates},
+        {"ts_ms": 0, "user": _record({"user_id": ""}), "context": {}, "candidates": candidates[:2]},
+    ]
+
+
+def _ad_requests() -> list[dict[str, Any]]:
+    """Every slot kind and encoding: vocabularies (bools, unknown values), bucketize, log1p / standardize / clip
+    numerics and their defaults, joins (via), two sequences, vectors of another width."""
+    T = 1_717_171_717_171
+    v = [round(0.03 * k - 0.9, 4) for k in range(64)]
+    ad = lambda i, adv, camp, fmt, kw, vec=None, **x: _record(  # noqa: E731
+        {"ad_id": i, "advertiser_id": adv, "campaign_id": camp, "format": fmt, "keywords": kw},
+        vec and {"creative": vec},
+        **x,
+    )
+    joined = {
+        "advertiser": {"adv-1": _record({"industry": "games", "quality_score": 0.9}), "adv-2": _record({})},
+        "campaign": {"c-1": _record({"bid_cpm": 12.5}), "c-2": _record({"bid_cpm": None})},
+    }
+    user = {
+        "user_id": "u-42",
+        "age_band": "25-34",
+        "gender": "f",
+        "interests": ["chess", "", "go"] + [f"i{k}" for k in range(25)],
+        "account_age_days": 400,
+        "lifetime_spend": 250000.5,
+        "is_premium": True,
+    }
+    clicks = [
+        ad("a-1", "adv-1", "c-1", "video", ["k1", "k2"], ts_ms=T - 3_600_000),
+        ad("a-2", "adv-3", None, "hologram", [], ts_ms=T - 86_400_001),  # unknown advertiser and format
+        ad("a-3", "adv-2", "c-2", "native", [f"w{k}" for k in range(12)]),
+    ]
+    conversions = [ad("a-1", "adv-1", "c-1", "video", [], v), ad("a-4", None, "c-2", "banner", [], v[:3])]
+    candidates = [
+        ad("a-1", "adv-1", "c-1", "video", ["k1"], v, context={"slot": 3}),
+        ad("a-5", "adv-2", "c-2", "interstitial", [], v + [1.0], context={"slot": 25}),
+        ad("a-6", None, None, None, None, context={}),  # nothing known: defaults and zeros
+    ]
+    ctx = {"app_bundle": "com.example.app", "network": "5g", "floor_price": 3.5}
+    return [
+        {
+            "ts_ms": T,
+            "user": _record(user),
+            "context": ctx,
+            "joined": joined,
+            "sequences": {"click_history": clicks, "conversion_history": conversions},
+            "candidates": candidates,
+        },
+        {
+            "ts_ms": 86_400_000 * 4 + 1,  # a Monday
+            "user": _record({"user_id": "u-0", "age_band": "99+", "is_premium": False, "account_age_days": -5}),
+            "context": {"network": "", "floor_price": None},
+            "candidates": candidates[2:],
+        },
+    ]
+
+
+def encode_vectors() -> dict[str, Any]:
+    cases = []
+    for folder in ("demo", "ad-platform"):
+        repo = load_feature_repo(REPO_ROOT / "feature-repos" / folder)
+        schema = ModelSchema.from_repo(repo)
+        if folder == "demo":
+            requests = _demo_requests(schema.sequences[0]["age"]["boundaries_ms"])
+        else:
+            requests = _ad_requests()
+        for r in requests:
+            enc = encode_request(schema, r)
+            cases.append(
+                {
+                    "repository": f"feature-repos/{folder}",
+                    "version": repo.version,
+                    "input": r,
+                    "expected": {n: enc[n].tolist() for n in schema.input_names},
+                }
+            )
     return {
-        "description": "encodeUser / encodeCandidates expectations for libs/features/feature_spec.json, computed by "
-        "the Python trainer (`python -m mmctr_trainer.golden`). mm values are float32.",
-        "feature_spec_version": spec.version,
-        "users": out_users,
-        "candidates": {"input": candidates, "expected": {k: v.tolist() for k, v in enc_c.items()}},
+        "description": "The model inputs of raw requests, per repository layout (modelLayout; inputs in layout "
+        "order, user and sequence inputs batch 1, candidates batch B), computed by the Python trainer "
+        "(`python -m mmctr_trainer.golden`, mmctr_trainer/slots.py). A request: {ts_ms, user: record, context, "
+        "joined: {entity: {key: record}}, sequences: {name: [record + ts_ms]}, candidates: [record + context]}; a "
+        "record: {row: {attribute: value}, vectors: {embedding: [float]}}. float32 values are exact.",
+        "cases": cases,
     }
 
 

@@ -15,18 +15,10 @@ import numpy as np
 from .ch import ClickHouse
 from .config import TrainerConfig
 from .data_source import DataSource
-from .export import (
-    OnnxScorer,
-    artifact_feature_spec,
-    batch_graph_name,
-    export_batch_onnx,
-    export_onnx,
-    model_card,
-    quantize_int8,
-)
-from .layers import ModelSchema
+from .export import OnnxScorer, batch_graph_name, export_batch_onnx, export_onnx, model_card, quantize_int8
 from .metrics import auc
 from .registry import git_rev, new_version, register, registry_root, write_artifact
+from .schema import ModelSchema
 from .train import metrics_table, predict, train_model
 from .training.calibration import calibrated
 
@@ -75,8 +67,9 @@ class WithoutVectors(DataSource):
 
     def gather(self, split: str, idx: np.ndarray) -> dict[str, np.ndarray]:
         b = self.inner.gather(split, idx)
-        b["hist_mm"] = np.zeros(b["hist_mm"].shape, dtype=np.float32)  # calloc: cheaper than zeros_like
-        b["cand_mm"] = np.zeros(b["cand_mm"].shape, dtype=np.float32)
+        for n in b:
+            if n.endswith("_vec"):
+                b[n] = np.zeros(b[n].shape, dtype=np.float32)  # calloc: cheaper than zeros_like
         return b
 
 
@@ -86,8 +79,7 @@ def train_export_register(
     schema: ModelSchema,
     data: DataSource,
     config: TrainerConfig,
-    spec_json: dict[str, Any],
-    signature: dict[str, Any],
+    repo_json: dict[str, Any] | None,
     data_range: dict[str, Any],
     ch: ClickHouse | None,
     registry: str | None = None,
@@ -129,8 +121,7 @@ def train_export_register(
         )
         root = Path(out).resolve() if out else registry_root(registry)
         rev = git_rev()
-        spec_doc = artifact_feature_spec(spec_json, signature)
-        card = model_card(res.model, spec_doc, signature)
+        card = model_card(res.model)
         card.update({"version": version, "git_rev": rev, "data": data_range})
         card["calibration"] = res.calibration.to_json() if res.calibration else None
         folder = write_artifact(
@@ -143,7 +134,8 @@ def train_export_register(
                 batch_int8_path.name: batch_int8_path,
             },
             {
-                "feature_spec.json": spec_doc,
+                "layout.json": schema.layout,
+                **({"feature_repo.json": repo_json} if repo_json is not None else {}),
                 "model.json": card,
                 "metrics.json": metrics,
                 "data.json": data_range,
@@ -157,7 +149,7 @@ def train_export_register(
             version=version,
             model_type=model_name,
             artifact_uri=str(folder),
-            feature_spec_version=str(spec_json.get("version", "")),
+            feature_spec_version=schema.version,
             metrics=_summary(metrics),
             train_from_ms=int(data_range.get("from_ms", 0)),
             train_to_ms=int(data_range.get("to_ms", 0)),

@@ -27,6 +27,12 @@ def newest_projection_version(ch: ClickHouse) -> str:
     return str(r[0]["pv"]) if r and int(r[0]["n"]) > 0 else ""
 
 
+# What the catalogue queries return: the attributes of item_versions' rows and the embedding item_vectors reads
+# (item_embeddings.fused_vec); features reading anything else of the item need their own query.
+ITEM_ATTRIBUTES = ("item_id", "category", "tags")
+ITEM_EMBEDDING = "fused"
+
+
 def item_vectors(ch: ClickHouse, projection_version: str) -> Iterator[Row]:
     """The newest fused vector per (item_id, content_hash) of one projection: item_id, content_hash, v."""
     return ch.rows(
@@ -73,6 +79,11 @@ def _user_bucket(n_buckets: int, k: int) -> str:
     return f"cityHash64(user_id) % {int(n_buckets)} = {int(k)}"
 
 
+# The columns of bucket_impressions' rows (besides label) that features may read: the requester's key and the
+# impression's context.
+IMPRESSION_COLUMNS = ("user_id", "ts_ms", "item_id", "position", "device", "placement", "country")
+
+
 def bucket_impressions(ch: ClickHouse, n_buckets: int, k: int, window_ms: int, from_ms: int, to_ms: int) -> list[Row]:
     """The impressions in [from_ms, to_ms) of the users in hash bucket k of n, in (user_id, ts_ms) order, each
     labelled 1 when a click of the same request, item and user lands in [ts, ts + window_ms]."""
@@ -90,10 +101,12 @@ def bucket_impressions(ch: ClickHouse, n_buckets: int, k: int, window_ms: int, f
     )
 
 
-def bucket_clicks(ch: ClickHouse, n_buckets: int, k: int, to_ms: int) -> list[Row]:
-    """The clicks before to_ms of the users in hash bucket k of n: user_id, ts_ms, item_id in (user_id, ts_ms) order."""
+def bucket_sequence_events(ch: ClickHouse, n_buckets: int, k: int, to_ms: int, event_types: Sequence[str]) -> list[Row]:
+    """The events of `event_types` (a sequence's) before to_ms of the users in hash bucket k of n: user_id, ts_ms,
+    item_id in (user_id, ts_ms) order."""
+    types = ", ".join(literal(t) for t in event_types)
     return ch.all(
-        f"SELECT user_id, ts_ms, item_id FROM {_db(ch)}.events FINAL WHERE type = 'click' "
+        f"SELECT user_id, ts_ms, item_id FROM {_db(ch)}.events FINAL WHERE type IN ({types}) "
         f"AND {_user_bucket(n_buckets, k)} AND ts_ms < {int(to_ms)} ORDER BY user_id, ts_ms"
     )
 

@@ -1,5 +1,5 @@
-"""Training on a user's own tabular CTR file (CSV): every listed column is a hashed categorical field
-(the model's user fields); there is no history and no multimodal vector (pads / zeros, L = 1, D = 1)."""
+"""Training on a user's own tabular CTR file (CSV): every listed column is a hashed categorical slot of the
+candidate (one row = one candidate); the layout has no sequence, no user and no vector inputs, only cand_cat."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 
 from .data_source import DataSource
 from .features import cached_bucket
-from .layers import ModelSchema
+from .schema import ModelSchema
 
 SPLITS = ("train", "val", "test")
 # The values a split column may hold (case and surrounding blanks ignored).
@@ -100,9 +100,10 @@ class TabularSet(DataSource):
                 s: {"rows": int(len(self.index[s])), "positives": int(self.label[self.index[s]].sum())} for s in SPLITS
             },
         }
+        self.schema = ModelSchema(tabular_layout(fields, buckets))
 
     def _keep(self, ids: list[list[int]], labels: list[float]) -> None:
-        self.user_fields = np.asarray(ids, dtype=np.int64).reshape(len(labels), len(self.fields))
+        self.cand_cat = np.asarray(ids, dtype=np.int64).reshape(len(labels), len(self.fields))
         self.label = np.asarray(labels, dtype=np.float32)
 
     def _read_files(self, paths: Mapping[str, str | Path], label: str, fields: list[str], buckets: int) -> Any:
@@ -156,28 +157,6 @@ class TabularSet(DataSource):
         self.index = {"train": order[:a], "val": order[a:b], "test": order[b:]}
         return str(path)
 
-    def schema(self) -> ModelSchema:
-        # Only the user fields carry values: the item, category, position and tag tables hold padding + one value.
-        return ModelSchema([self.buckets] * len(self.fields), 2, 2, 2, 2, history_length=1, mm_dim=1)
-
-    def feature_spec(self) -> dict[str, Any]:
-        return {
-            "version": f"tabular-{len(self.fields)}x{self.buckets}",
-            "kind": "tabular",
-            "hash": {"algorithm": "fnv1a64", "separator": "\u001f"},
-            "user_fields": [{"name": f, "buckets": self.buckets} for f in self.fields],
-            "candidate_fields": [
-                {"name": "item_id", "buckets": 2},
-                {"name": "category", "buckets": 2},
-                {"name": "position", "buckets": 2},
-            ],
-            "tags": {"field": "tag", "max": 5, "buckets": 2},
-            "history": {"length": 1},
-            "multimodal": {"dim": 1},
-            "notes": "imported CSV: user_fields carry the file's columns; candidate / history / vector inputs are "
-            "zeros",
-        }
-
     def rows(self, split: str) -> int:
         return int(len(self.index[split]))
 
@@ -189,16 +168,19 @@ class TabularSet(DataSource):
 
     def gather(self, split: str, idx: np.ndarray) -> dict[str, np.ndarray]:
         rows = self.index[split][idx]
-        n = len(rows)
-        return {
-            "user_fields": self.user_fields[rows],
-            "hist_ids": np.zeros((n, 1), np.int64),
-            "hist_tags": np.zeros((n, 1, 5), np.int64),
-            "hist_cat": np.zeros((n, 1), np.int64),
-            "hist_mm": np.zeros((n, 1, 1), np.float32),
-            "hist_age": np.zeros((n, 1), np.int64),
-            "cand_fields": np.zeros((n, 3), np.int64),
-            "cand_tags": np.zeros((n, 5), np.int64),
-            "cand_mm": np.zeros((n, 1), np.float32),
-            "label": self.label[rows],
-        }
+        return {"cand_cat": self.cand_cat[rows], "label": self.label[rows]}
+
+
+def tabular_layout(fields: list[str], buckets: int) -> dict[str, Any]:
+    """The layout of an imported CSV: each column a hashed categorical slot of the candidate."""
+    empty: dict[str, list[Any]] = {"numeric": [], "multi_categorical": [], "vector": []}
+    cand = [{"feature": f, "source": f"row.{f}", "field": f, "encoding": "hash", "size": buckets} for f in fields]
+    return {
+        "repository": {"name": "tabular", "version": f"tabular-{len(fields)}x{buckets}"},
+        "request_entity": "row",
+        "candidate_entity": "row",
+        "user": {"categorical": [], **empty},
+        "sequences": [],
+        "candidate": {"categorical": cand, **empty},
+        "inputs": [{"name": "cand_cat", "dtype": "int64", "shape": ["B", len(fields)]}],
+    }

@@ -21,10 +21,9 @@ from torch import nn
 
 from .config import ModelParams, TrainerConfig, TrainingParams
 from .data_source import DataSource
-from .features import INPUT_NAMES
-from .layers import ModelSchema
 from .metrics import auc, logloss
 from .models import CTRModel, build_model
+from .schema import ModelSchema
 from .training.calibration import Calibration, CalibrationError, fit_calibration, sigmoid
 from .training.monitor import Monitor, Schedule, Verdict
 
@@ -36,8 +35,9 @@ def pick_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def tensors(batch: dict[str, np.ndarray], dev: torch.device) -> list[torch.Tensor]:
-    return [torch.from_numpy(np.ascontiguousarray(batch[n])).to(dev) for n in INPUT_NAMES]
+def tensors(batch: dict[str, np.ndarray], dev: torch.device, names: list[str]) -> list[torch.Tensor]:
+    """The batch's inputs `names` (a model's input_names, in order) on `dev`."""
+    return [torch.from_numpy(np.ascontiguousarray(batch[n])).to(dev) for n in names]
 
 
 @torch.no_grad()
@@ -54,7 +54,8 @@ def predict(
     dev = dev or next(model.parameters()).device
     model.eval()
     fn = model.logits if logits else model
-    out = [fn(*tensors(b, dev)).float().cpu().numpy() for b in data.batches(split, batch_size, limit=limit)]
+    batches = data.batches(split, batch_size, limit=limit)
+    out = [fn(*tensors(b, dev, model.input_names)).float().cpu().numpy() for b in batches]
     return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
 
@@ -155,7 +156,7 @@ class _Trainer:
                 break
             if len(batch["label"]) < 2:
                 continue
-            xs = tensors(batch, self.dev)
+            xs = tensors(batch, self.dev, model.input_names)
             y = torch.from_numpy(batch["label"]).to(self.dev)
             loss = self.bce(model.logits(*xs), y)
             reg = model.reg_loss()

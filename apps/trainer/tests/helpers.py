@@ -2,24 +2,42 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
 
 from mmctr_trainer.ch import ClickHouse
-from mmctr_trainer.features import FeatureSpec, load_feature_spec, with_overrides
+from mmctr_trainer.feature_repo import FeatureRepo, parse_feature_repo
+from mmctr_trainer.schema import DEFAULT_FEATURE_REPO, ModelSchema
 
 _seq = [0]
+TINY_BUCKETS = {"user_id": 512, "item_id": 512, "category": 64, "country": 16, "tags": 128}
 
 
-def tiny_spec(L: int = 8, D: int = 4) -> FeatureSpec:
-    return with_overrides(
-        load_feature_spec(),
-        history_length=L,
-        mm_dim=D,
-        version="fs-test",
-        buckets={"user_id": 512, "item_id": 512, "category": 64, "country": 16, "tag": 128},
-    )
+def tiny_repo_doc(L: int = 8, D: int = 4) -> dict[str, Any]:
+    """The demo repository with small tables, sequence length L and vector width D (version fs-test)."""
+    doc = json.loads((DEFAULT_FEATURE_REPO / "repo.json").read_text(encoding="utf-8"))
+    doc["version"] = "fs-test"
+    for f in doc["features"]:
+        f["buckets"] = TINY_BUCKETS.get(f["name"], f.get("buckets"))
+        if f["buckets"] is None:
+            del f["buckets"]
+        if f["kind"] == "sequence":
+            f["length"] = L
+        if f["kind"] == "vector":
+            f["width"] = D
+    for e in doc["embeddings"]:
+        e["width"] = D
+    return doc
+
+
+def tiny_repo(L: int = 8, D: int = 4) -> FeatureRepo:
+    return parse_feature_repo(tiny_repo_doc(L, D))
+
+
+def tiny_schema(L: int = 8, D: int = 4) -> ModelSchema:
+    return ModelSchema.from_repo(tiny_repo(L, D))
 
 
 def event(

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mmctr_trainer.config import TrainerConfig
-from mmctr_trainer.export import OnnxScorer, export_batch_onnx, export_onnx
+from mmctr_trainer.export import OnnxScorer, example_inputs, export_batch_onnx, export_onnx
 from mmctr_trainer.metrics import auc, logloss
 from mmctr_trainer.models import build_model
 from mmctr_trainer.tabular import TabularSet
@@ -23,6 +23,7 @@ from mmctr_trainer.training.calibration import (
     sigmoid,
 )
 
+from .helpers import tiny_schema
 from .tabular_data import ctr_rows, write_csv
 
 
@@ -74,9 +75,9 @@ def tabular(tmp_path_factory):
     return TabularSet(path, "clicked", ["site", "app", "hour"], buckets=128)
 
 
-def test_the_wrapper_puts_the_map_into_both_exported_graphs(tabular, tmp_path):
+def test_the_wrapper_puts_the_map_into_the_exported_graph(tabular, tmp_path):
     torch.manual_seed(0)
-    model = build_model("din", tabular.schema(), TrainerConfig().model("din")).eval()
+    model = build_model("din", tabular.schema, TrainerConfig().model("din")).eval()
     cal = Calibration("platt", 0.6, -0.4)
     wrapped = calibrated(model, cal)
     assert isinstance(wrapped, Calibrated) and calibrated(model, None) is model
@@ -86,14 +87,25 @@ def test_the_wrapper_puts_the_map_into_both_exported_graphs(tabular, tmp_path):
     assert np.abs(predict(wrapped, tabular, "test", 64) - expected).max() < 1e-6
     onnx = OnnxScorer(export_onnx(wrapped, tmp_path / "model.onnx")).predict(tabular, "test", 64)
     assert np.abs(onnx - expected).max() < 1e-5
-    # the micro-batching graph (the wrapper hands the candidates' user rows to the model inside): 3 users' rows,
-    # each of the test rows' candidates scored against its own user
+
+
+def test_the_batch_graph_keeps_the_map_and_each_candidates_user_row(tmp_path):
+    """The micro-batching graph on a layout with user and sequence inputs: the wrapper hands the candidates' user
+    rows to the model inside, and each candidate gets its own user's calibrated CTR."""
+    torch.manual_seed(0)
+    schema = tiny_schema(L=4, D=4)
+    model = build_model("din", schema, TrainerConfig().model("din")).eval()
+    wrapped = calibrated(model, Calibration("platt", 0.6, -0.4))
     batch = OnnxScorer(export_batch_onnx(wrapped, tmp_path / "model.batch.onnx"))
     assert wrapped.user_rows is None and model.user_rows is None
-    rows = tabular.gather("test", np.arange(6))
-    users = {k: v[[0, 2, 4]] for k, v in rows.items() if k.startswith(("user_", "hist_"))}
-    got = batch.run({**rows, **users, "cand_user": np.asarray([0, 0, 1, 1, 2, 2])})
-    assert np.abs(got[[0, 2, 4]] - expected[[0, 2, 4]]).max() < 1e-5
+    x = example_inputs(schema, batch=6, user_batch=3, seed=1)
+    cand_user = np.asarray([0, 0, 1, 1, 2, 2])
+    got = batch.run({**x, "cand_user": cand_user})
+    # one user row per candidate (Bu = B): the same CTRs, computed without cand_user
+    per_row = {k: v[cand_user] if not k.startswith("cand_") else v for k, v in x.items()}
+    with torch.no_grad():
+        expected = wrapped(*(torch.from_numpy(per_row[n]) for n in schema.input_names)).numpy()
+    assert np.abs(got - expected).max() < 1e-5
 
 
 def test_train_model_reports_the_log_loss_with_and_without_calibration(tabular):
@@ -101,7 +113,7 @@ def test_train_model_reports_the_log_loss_with_and_without_calibration(tabular):
         batch_size=64, lr=0.05, max_epochs=4, patience=4, threads=1, calibration="platt"
     )
     lines: list[str] = []
-    res = train_model("lr", tabular.schema(), tabular, cfg, log=lines.append)
+    res = train_model("lr", tabular.schema, tabular, cfg, log=lines.append)
     c = res.metrics["calibration"]
     assert res.calibration is not None and c["method"] == "platt" and c["scale"] == res.calibration.scale
     # fitted on validation: its log-loss there cannot get worse; the headline metrics are the calibrated model's

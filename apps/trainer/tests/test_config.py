@@ -16,8 +16,9 @@ from mmctr_trainer.config import (
     TrainingParams,
     load_config,
 )
-from mmctr_trainer.layers import ModelSchema
 from mmctr_trainer.models import MODELS, build_model
+from mmctr_trainer.schema import ModelSchema
+from mmctr_trainer.tabular import tabular_layout
 
 
 @pytest.mark.parametrize("path", sorted(CONFIG_DIR.glob("*.json")), ids=lambda p: p.stem)
@@ -51,7 +52,7 @@ def test_a_misspelt_training_key_or_a_wrong_type_is_rejected():
         TrainerConfig.from_json({"models": {"din": {"mm_norm": "batch"}}})
     # a key of another model is unknown too: LR has no embedding_dim
     with pytest.raises(ConfigError, match="unknown key 'embedding_dim' for model lr"):
-        build_model("lr", ModelSchema([8], 8, 8, 8, 8, 4, 2), {"embedding_dim": 8})
+        build_model("lr", ModelSchema(tabular_layout(["a"], 8)), {"embedding_dim": 8})
 
 
 def test_the_cli_rejects_a_misspelt_key_before_touching_any_data(tmp_path, capsys):

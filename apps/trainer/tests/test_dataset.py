@@ -8,16 +8,17 @@ import pytest
 from mmctr_trainer.dataset import TrainSet, build_training_set, read_split_meta
 from mmctr_trainer.features import age_bucket, bucket
 
-from .helpers import embedding, event, fresh_db, item, tiny_spec
+from .helpers import embedding, event, fresh_db, item, tiny_repo
 
 T = 1_700_000_000_000
+AGES = tiny_repo().feature("hist")["age"]["boundaries_ms"]
 W = 30 * 60 * 1000
 
 
 @pytest.fixture(scope="module")
 def leak_set(ch, tmp_path_factory):
     db = fresh_db(ch, ch.database + "_leak")
-    spec = tiny_spec(L=8, D=4)
+    repo = tiny_repo(L=8, D=4)
     ev = [
         event("click", T - 100, "u1", "B", "r0"),  # before: in the history
         event("click", T, "u1", "C", "rX"),  # exactly at the impression time: not in history
@@ -54,7 +55,7 @@ def leak_set(ch, tmp_path_factory):
     out = tmp_path_factory.mktemp("leak")
     res = build_training_set(
         db,
-        spec,
+        repo,
         out,
         train_end_ms=T + 4000,
         val_end_ms=T + 100_000,
@@ -62,7 +63,7 @@ def leak_set(ch, tmp_path_factory):
         attribution_window_ms=W,
         log=lambda _m: None,
     )
-    yield spec, TrainSet(out, trim_history=False), res
+    yield repo, TrainSet(out, trim_history=False), res
     ch.command(f"DROP DATABASE IF EXISTS {db.database}", database="default")
 
 
@@ -75,73 +76,73 @@ def _rows(ts: TrainSet, split: str):
 
 
 def test_counts_and_splits(leak_set):
-    _spec, ts, res = leak_set
+    _repo, ts, res = leak_set
     assert (ts.rows("train"), ts.rows("val"), ts.rows("test")) == (1, 3, 1)
     assert res.meta["projection_version"] == "p1"
 
 
 def test_label_and_history_do_not_leak(leak_set):
-    spec, ts, _ = leak_set
-    h = lambda item_id: bucket("item_id", item_id, spec.item_buckets)  # noqa: E731
+    _repo, ts, _ = leak_set
+    h = lambda item_id: bucket("item_id", item_id, 512)  # noqa: E731
     tr = _rows(ts, "train")
     # imp1 at T: clicked (same request, 1 s later); history = [B] only: not C (at T), not A (same request, later), not D
     assert tr["label"].tolist() == [1.0]
-    assert tr["hist_ids"][0].tolist() == [h("B")] + [0] * 7
+    assert tr["hist_cat"][0, :, 0].tolist() == [h("B")] + [0] * 7
     # candidate A as of T: the old version (category 'old', tag t1, vector h1), not the later update
-    assert tr["cand_fields"][0, 0] == h("A")
-    assert tr["cand_fields"][0, 1] == bucket("category", "old", spec.category_buckets)
-    assert tr["cand_tags"][0].tolist() == [bucket("tag", "t1", spec.tag_buckets), 0, 0, 0, 0]
-    assert tr["cand_mm"][0].tolist() == [1.0, 0.0, 0.0, 0.0]
-    assert tr["cand_fields"][0, 2] == bucket("position", "3", 64)
+    assert tr["cand_cat"][0, 0] == h("A")
+    assert tr["cand_cat"][0, 1] == bucket("category", "old", 64)
+    assert tr["cand_multi"][0].tolist() == [bucket("tag", "t1", 128), 0, 0, 0, 0]
+    assert tr["cand_vec"][0].tolist() == [1.0, 0.0, 0.0, 0.0]
+    assert tr["cand_cat"][0, 2] == bucket("position", "3", 64)
     # history item B as of T: its vector (truncated to D)
-    assert tr["hist_mm"][0, 0].tolist() == [0.0, 0.0, 3.0, 0.0]
-    assert tr["hist_mm"][0, 1:].sum() == 0
+    assert tr["hist_vec"][0, 0].tolist() == [0.0, 0.0, 3.0, 0.0]
+    assert tr["hist_vec"][0, 1:].sum() == 0
     # its click age at the impression (100 ms), 0 in the empty slots
-    assert tr["hist_age"][0].tolist() == [age_bucket(100, spec.age_boundaries_ms)] + [0] * 7
+    assert tr["hist_age"][0].tolist() == [age_bucket(100, AGES)] + [0] * 7
 
     va = _rows(ts, "val")
     by_ts = {int(t): i for i, t in enumerate(va["ts_ms"])}
     i2 = by_ts[T + 5000]
     assert va["label"][i2] == 0.0  # the click came after the attribution window
-    assert va["hist_ids"][i2].tolist() == [h("D"), h("A"), h("C"), h("B")] + [0] * 4  # newest first
-    assert va["cand_fields"][i2, 1] == bucket("category", "new", spec.category_buckets)
-    assert va["hist_mm"][i2, 1].tolist() == [0.0, 2.0, 0.0, 0.0]  # history item A as of T+5000: new version
-    assert va["cand_fields"][i2, 2] == bucket("position", "31", 64)  # clipped
+    assert va["hist_cat"][i2, :, 0].tolist() == [h("D"), h("A"), h("C"), h("B")] + [0] * 4  # newest first
+    assert va["cand_cat"][i2, 1] == bucket("category", "new", 64)
+    assert va["hist_vec"][i2, 1].tolist() == [0.0, 2.0, 0.0, 0.0]  # history item A as of T+5000: new version
+    assert va["cand_cat"][i2, 2] == bucket("position", "31", 64)  # clipped
     i3 = by_ts[T + 6000]
     assert va["label"][i3] == 0.0  # the click on (r3, B) was another user's
     i4 = by_ts[T + 7000]
-    assert va["hist_ids"][i4].tolist() == [h("B"), h("E")] + [0] * 6  # u2's own clicks only
-    assert va["hist_age"][i4].tolist() == [age_bucket(a, spec.age_boundaries_ms) for a in (500, 7050)] + [0] * 6
-    assert va["user_fields"][i4, 0] == bucket("user_id", "u2", spec.user_field("user_id").buckets)
+    assert va["hist_cat"][i4, :, 0].tolist() == [h("B"), h("E")] + [0] * 6  # u2's own clicks only
+    assert va["hist_age"][i4].tolist() == [age_bucket(a, AGES) for a in (500, 7050)] + [0] * 6
+    assert va["user_cat"][i4, 0] == bucket("user_id", "u2", 512)
 
 
 def test_cold_start_and_missing_item_features(leak_set):
-    spec, ts, _ = leak_set
+    _repo, ts, _ = leak_set
     te = _rows(ts, "test")
     assert te["cold"].tolist() == [1]
-    assert te["cand_fields"][0, 0] == bucket("item_id", "F", spec.item_buckets)
-    assert te["cand_fields"][0, 1] == 0 and te["cand_tags"][0].sum() == 0 and te["cand_mm"][0].sum() == 0
+    assert te["cand_cat"][0, 0] == bucket("item_id", "F", 512)
+    assert te["cand_cat"][0, 1] == 0 and te["cand_multi"][0].sum() == 0 and te["cand_vec"][0].sum() == 0
     assert int(ts.cold("val").sum()) == 0
 
 
 def test_batches_trim_and_limit_history_exactly(leak_set):
     """Batches are cut to their longest history (a prefix: newest first, padding after) or to a model's cap."""
-    _spec, full, _ = leak_set
+    _repo, full, _ = leak_set
     ts = TrainSet(full.folder)
     a, b = full.gather("val", np.arange(3)), ts.gather("val", np.arange(3))
-    n = b["hist_ids"].shape[1]
+    n = b["hist_cat"].shape[1]
     assert n == 4  # the longest of the three histories
-    for k in ("hist_ids", "hist_tags", "hist_cat", "hist_mm"):
+    for k in ("hist_cat", "hist_multi", "hist_vec", "hist_age"):
         np.testing.assert_array_equal(a[k][:, :n], b[k])
         assert not a[k][:, n:].any()
-    for k in ("user_fields", "cand_fields", "cand_tags", "cand_mm", "label"):
+    for k in ("user_cat", "cand_cat", "cand_multi", "cand_vec", "label"):
         np.testing.assert_array_equal(a[k], b[k])
     ts.limit_history(2)
     c = ts.gather("val", np.arange(3))
-    np.testing.assert_array_equal(a["hist_ids"][:, :2], c["hist_ids"])
+    np.testing.assert_array_equal(a["hist_cat"][:, :2], c["hist_cat"])
     ts.zero_mm = True
     z = ts.gather("val", np.arange(3))
-    assert z["hist_mm"].shape == c["hist_mm"].shape and not z["hist_mm"].any() and not z["cand_mm"].any()
+    assert z["hist_vec"].shape == c["hist_vec"].shape and not z["hist_vec"].any() and not z["cand_vec"].any()
 
 
 def test_read_split_meta_of_the_generator(tmp_path):

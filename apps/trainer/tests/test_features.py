@@ -1,16 +1,12 @@
 import json
 
 import numpy as np
+import pytest
 
 from mmctr_trainer import golden
-from mmctr_trainer.features import (
-    DEFAULT_SPEC_PATH,
-    bucket,
-    encode_candidates,
-    encode_user,
-    fnv1a64,
-    load_feature_spec,
-)
+from mmctr_trainer.features import bucket, fnv1a64
+from mmctr_trainer.schema import ModelSchema, load_repo
+from mmctr_trainer.slots import encode_categorical, encode_multi, encode_numeric, encode_request
 
 
 def test_fnv1a64_published_vectors():
@@ -40,25 +36,54 @@ def test_golden_files_are_current():
     assert golden.main(["--check"]) == 0
 
 
-def test_encode_user_and_candidates_shapes():
-    spec = load_feature_spec(DEFAULT_SPEC_PATH)
-    u = encode_user(
-        spec,
+def test_encode_request_fills_the_demo_layout():
+    schema = ModelSchema.from_repo(load_repo())
+    x = encode_request(
+        schema,
         {
-            "user_id": "u",
-            "device": "d",
-            "placement": "p",
-            "country": "c",
-            "ts_ms": 3_600_000 * 25,
-            "history": [{"item_id": "i1", "category": "c", "tags": ["a"] * 9, "mm": [1.0] * 500}],
+            "ts_ms": 3_600_000,
+            "user": {"row": {"user_id": "u1"}},
+            "context": {"device": "mobile"},
+            "sequences": {"hist": [{"row": {"item_id": "a", "tags": ["x"]}, "vectors": {"fused": [1.0] * 200}}]},
+            "candidates": [{"row": {"item_id": "x"}, "context": {"position": 99}}, {"row": {"item_id": "y"}}],
         },
     )
-    assert u["user_fields"].shape == (1, 5) and u["user_fields"].dtype == np.int64
-    assert u["user_fields"][0, 4] == bucket("hour_of_day", "1", spec.user_field("hour_of_day").buckets)
-    assert u["hist_ids"].shape == (1, spec.history_length) and u["hist_ids"][0, 1] == 0
-    assert u["hist_tags"].shape == (1, spec.history_length, 5) and (u["hist_tags"][0, 0] > 0).all()
-    assert u["hist_mm"].shape == (1, spec.history_length, spec.mm_dim) and u["hist_mm"][0, 0].sum() == spec.mm_dim
-    c = encode_candidates(spec, [{"item_id": "x", "position": 99}, {"item_id": "y", "category": "k", "position": 0}])
-    assert c["cand_fields"].shape == (2, 3)
-    assert c["cand_fields"][0, 2] == bucket("position", "31", spec.candidate_field("position").buckets)
-    assert c["cand_fields"][0, 1] == 0
+    assert [(n, x[n].shape) for n in schema.input_names] == [
+        ("user_cat", (1, 5)),
+        ("hist_cat", (1, 64, 2)),
+        ("hist_multi", (1, 64, 5)),
+        ("hist_vec", (1, 64, 128)),
+        ("hist_age", (1, 64)),
+        ("cand_cat", (2, 3)),
+        ("cand_multi", (2, 5)),
+        ("cand_vec", (2, 128)),
+    ]
+    assert x["user_cat"].dtype == np.int64 and x["hist_vec"].dtype == np.float32
+    assert x["user_cat"][0].tolist() == [
+        bucket("user_id", "u1", 65536),
+        bucket("device", "mobile", 64),
+        0,  # missing
+        0,
+        bucket("hour_of_day", "1", 64),
+    ]
+    assert x["hist_cat"][0, 0].tolist() == [bucket("item_id", "a", 131072), 0] and not x["hist_cat"][0, 1:].any()
+    assert x["hist_multi"][0, 0, 0] == bucket("tag", "x", 16384) and x["hist_vec"][0, 0].sum() == 128
+    assert x["hist_age"][0, 0] == 0  # no event time: unknown
+    assert x["cand_cat"][:, 2].tolist() == [bucket("position", "31", 64), 0]  # clipped; missing
+
+
+def test_slot_encodings():
+    vocab = {"encoding": "vocabulary", "vocabulary": ["false", "true"]}
+    assert [encode_categorical(vocab, v) for v in (False, True, None, "maybe")] == [1, 2, 0, 0]
+    buckets = {"encoding": "bucketize", "boundaries": [1, 7, 30], "clip": [0, 10]}
+    assert [encode_categorical(buckets, v) for v in (None, -3, 1, 6.9, 7, 500)] == [0, 1, 2, 2, 3, 3]
+    dow = {"encoding": "hash", "field": "day_of_week", "size": 8, "derive": "day_of_week_utc"}
+    monday = 4 * 86_400_000
+    assert encode_categorical(dow, monday) == bucket("day_of_week", "0", 8)
+    assert encode_categorical(dow, monday - 1) == bucket("day_of_week", "6", 8)
+    log1p = {"transform": "log1p", "clip": [0, 100]}
+    assert encode_numeric(log1p, 1e9, 0.0) == pytest.approx(np.log1p(100), rel=1e-6)
+    assert encode_numeric({"transform": "standardize", "stats": {"mean": 1.0, "std": 2.0}}, None, 5.0) == 2.0
+    multi = {"field": "tag", "size": 64, "max_length": 3}
+    assert encode_multi(multi, ["a", "", "b", "c", "d"]) == [bucket("tag", t, 64) for t in "abc"]
+    assert encode_multi(multi, None) == [0, 0, 0]

@@ -1,6 +1,8 @@
 """Models: forward shapes, broadcasting of user-level tensors, QIN's exact fold, ONNX parity (>= 10k samples)
 and the int8 variant."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -17,25 +19,41 @@ from mmctr_trainer.export import (
     quantize_int8,
     serving_copy,
 )
-from mmctr_trainer.features import INPUT_NAMES, OPTIONAL_INPUTS, USER_INPUTS
-from mmctr_trainer.layers import ModelSchema
+from mmctr_trainer.feature_repo import load_feature_repo, parse_feature_repo
 from mmctr_trainer.models import MODELS, build_model
+from mmctr_trainer.schema import ModelSchema, repo_document
 
-SCHEMA = ModelSchema(
-    user_buckets=[97, 7, 7, 11, 25],
-    item_buckets=211,
-    category_buckets=17,
-    position_buckets=33,
-    tag_buckets=53,
-    history_length=12,
-    mm_dim=16,
-    age_buckets=19,
+from .helpers import tiny_repo_doc
+
+SIZES = {"user_id": 97, "device": 7, "placement": 7, "country": 11, "hour_of_day": 25, "item_id": 211}
+SIZES.update({"category": 17, "position": 33, "tags": 53})
+SCHEMA = ModelSchema.from_repo(
+    parse_feature_repo(
+        {
+            **(doc := tiny_repo_doc(L=12, D=16)),
+            "features": [{**f, "buckets": SIZES[f["name"]]} if "buckets" in f else f for f in doc["features"]],
+        }
+    )
 )
+USER_INPUTS = SCHEMA.user_inputs()
 CFG = load_config("tiny")
+ROOT = Path(__file__).resolve().parents[3]
 
 
-def _t(x):
-    return [torch.from_numpy(x[n]) for n in INPUT_NAMES]
+def _ad_platform_schema() -> ModelSchema:
+    """The ad-platform repository (numeric, vocabulary, bucketize, joined and multi-categorical slots, two
+    sequences, one without ages) with small tables."""
+    doc = repo_document(load_feature_repo(ROOT / "feature-repos" / "ad-platform"))
+    for f in doc["features"]:
+        if "buckets" in f:
+            f["buckets"] = min(f["buckets"], 97)
+        if f["kind"] == "sequence":
+            f["length"] = min(f["length"], 9)
+    return ModelSchema.from_repo(parse_feature_repo(doc))
+
+
+def _t(x, schema=SCHEMA):
+    return [torch.from_numpy(x[n]) for n in schema.input_names]
 
 
 def _warm(model, steps=20):
@@ -44,7 +62,7 @@ def _warm(model, steps=20):
     model.train()
     for s in range(steps):
         x = example_inputs(SCHEMA, batch=64, user_batch=64, seed=100 + s)
-        y = torch.from_numpy((x["cand_fields"][:, 0] % 3 == 0).astype(np.float32))
+        y = torch.from_numpy((x["cand_cat"][:, 0] % 3 == 0).astype(np.float32))
         loss = torch.nn.functional.binary_cross_entropy_with_logits(model.logits(*_t(x)), y)
         opt.zero_grad()
         loss.backward()
@@ -106,19 +124,21 @@ def test_serving_prelu_is_bit_identical(channels, shape, high):
 
 
 def test_tag_mean_relies_on_a_zero_padding_row_that_training_keeps():
-    """Embeddings.tags sums all 5 slots (no mask multiply): exact only while tag row 0 stays zero."""
+    """Embeddings.pooled sums all 5 slots (no mask multiply): exact only while tag row 0 stays zero."""
     from mmctr_trainer.layers import masked_mean
 
     torch.manual_seed(4)
     model = build_model("qin", SCHEMA, CFG.model("qin"))
-    model.emb.tag.weight.data.normal_()  # every row non-zero ...
-    model.emb.tag.weight.data[0] = 0.0  # ... except the padding row, as nn.Embedding(padding_idx=0) starts it
+    table = model.emb.tables["tags"]
+    table.weight.data.normal_()  # every row non-zero ...
+    table.weight.data[0] = 0.0  # ... except the padding row, as nn.Embedding(padding_idx=0) starts it
     model = _warm(model)
-    assert torch.count_nonzero(model.emb.tag.weight[0]) == 0
-    tags = torch.from_numpy(example_inputs(SCHEMA, batch=64, seed=8)["cand_tags"])
+    assert torch.count_nonzero(table.weight[0]) == 0
+    tags = torch.from_numpy(example_inputs(SCHEMA, batch=64, seed=8)["cand_multi"])
     tags[:, 3:] = 0
+    slot = SCHEMA.candidate["multi_categorical"][0]
     with torch.no_grad():
-        assert torch.equal(model.emb.tags(tags), masked_mean(model.emb.tag(tags), tags > 0))
+        assert torch.equal(model.emb.pooled(slot, tags), masked_mean(table(tags), tags > 0))
 
 
 def _onnx_worst_diff(model, scorer, *, batch, user_batch, seeds):
@@ -141,9 +161,10 @@ def test_onnx_parity_and_int8(trained, tmp_path):
     assert m.opset_import[0].version >= 17
     # PReLU is exported as max(x, a*x): onnxruntime's PRelu kernel was the slowest op of the QIN graph
     assert "PRelu" not in {n.op_type for n in m.graph.node}
-    # a model without an age gate (LR) does not read hist_age, and the exporter drops unread inputs
-    expected = [n for n in INPUT_NAMES if n not in OPTIONAL_INPUTS or model.history_gate is not None]
-    assert [i.name for i in m.graph.input] == expected and [o.name for o in m.graph.output] == ["ctr"]
+    # exactly the layout's inputs, in order (LR reads no hist_age: it stays, unused)
+    assert [i.name for i in m.graph.input] == SCHEMA.input_names and [o.name for o in m.graph.output] == ["ctr"]
+    shapes = [[d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim] for i in m.graph.input]
+    assert shapes == [i["shape"] for i in SCHEMA.inputs]
     scorer = OnnxScorer(path)
     # offline shape: one user per row (Bu = B), 10 x 1000 samples
     worst, n = _onnx_worst_diff(model, scorer, batch=1000, user_batch=1000, seeds=range(1000, 1010))
@@ -179,7 +200,7 @@ def test_batch_graph_with_qin_options(tmp_path):
         build_model("qin", SCHEMA, {**CFG.model("qin").to_json(), "mm_similarity": True, "history_length": 5})
     )
     with torch.no_grad():
-        model.sim_weight.fill_(0.7)  # starts at 0: make the similarity term count
+        model.sim_weight["hist"].fill_(0.7)  # starts at 0: make the similarity term count
     _check_batch_graph("qin+options", model, tmp_path)
 
 
@@ -193,7 +214,7 @@ def _check_batch_graph(name, model, tmp_path):
     requests = [example_inputs(SCHEMA, batch=b, user_batch=1, seed=300 + i) for i, b in enumerate((7, 1, 40))]
     merged = {n: np.concatenate([r[n] for r in requests]) for n in requests[0]}
     merged["cand_user"] = np.concatenate(
-        [np.full(len(r["cand_mm"]), i, dtype=np.int64) for i, r in enumerate(requests)]
+        [np.full(len(r["cand_cat"]), i, dtype=np.int64) for i, r in enumerate(requests)]
     )
     batched = OnnxScorer(path).run(merged)
     separate = np.concatenate([single.run(r) for r in requests])
@@ -209,10 +230,10 @@ def test_history_cap_reads_only_the_newest_slots(name, tmp_path):
     torch.manual_seed(2)
     model = _warm(build_model(name, SCHEMA, {**CFG.model(name).to_json(), "history_length": 5}))
     x = example_inputs(SCHEMA, batch=64, user_batch=64, seed=11)
-    cut = {k: (v[:, :5] if k.startswith("hist_") else v) for k, v in x.items()}
+    cut = {k: (v[:, :5] if k in SCHEMA.sequence_inputs() else v) for k, v in x.items()}
     noisy = {k: v.copy() for k, v in x.items()}
-    noisy["hist_ids"][:, 5:] = 7  # anything beyond the cap must not matter
-    noisy["hist_mm"][:, 5:] = 3.0
+    noisy["hist_cat"][:, 5:] = 7  # anything beyond the cap must not matter
+    noisy["hist_vec"][:, 5:] = 3.0
     with torch.no_grad():
         a, b, c = (model(*_t(v)).numpy() for v in (x, cut, noisy))
     np.testing.assert_allclose(a, b, atol=1e-6)
@@ -227,12 +248,12 @@ def test_history_age_weights_live_slots_only(name):
     """history_age: a click's age bucket changes the score; the age of an empty slot does not."""
     torch.manual_seed(3)
     model = build_model(name, SCHEMA, CFG.model(name))
-    assert model.history_gate is not None
+    gate = model.history_gates["hist"]
     with torch.no_grad():
-        model.history_gate.log_age.weight.copy_(torch.linspace(0.5, -2.0, SCHEMA.age_buckets).unsqueeze(1))
+        gate.log_age.weight.copy_(torch.linspace(0.5, -2.0, gate.log_age.num_embeddings).unsqueeze(1))
     model = _warm(model, steps=5)
     x = example_inputs(SCHEMA, batch=32, user_batch=1, seed=12)
-    x["hist_ids"][0, :4], x["hist_ids"][0, 4:] = [5, 6, 7, 8], 0
+    x["hist_cat"][0, :4, 0], x["hist_cat"][0, 4:] = [5, 6, 7, 8], 0
     x["hist_age"][0, :4], x["hist_age"][0, 4:] = 1, 0
     older, padding = ({k: v.copy() for k, v in x.items()} for _ in range(2))
     older["hist_age"][0, :4] = 15
@@ -247,14 +268,15 @@ def test_history_rank_weights_slots_by_recency():
     """history_rank: a per-slot weight (newest click, the one before, ...) on top of the age gate; exact in ONNX."""
     torch.manual_seed(4)
     model = build_model("qin", SCHEMA, {**CFG.model("qin").to_json(), "history_rank": True})
-    assert model.history_gate is not None and model.history_gate.log_rank is not None
+    gate = model.history_gates["hist"]
+    assert gate.log_rank is not None
     with torch.no_grad():
-        model.history_gate.log_rank.copy_(torch.linspace(0.0, -3.0, SCHEMA.history_length))
+        gate.log_rank.copy_(torch.linspace(0.0, -3.0, SCHEMA.sequences[0]["length"]))
     model = _warm(model, steps=5)
     x = example_inputs(SCHEMA, batch=32, user_batch=1, seed=13)
-    x["hist_ids"][0, :4], x["hist_ids"][0, 4:] = [5, 6, 7, 8], 0
+    x["hist_cat"][0, :4, 0], x["hist_cat"][0, 4:] = [5, 6, 7, 8], 0
     swapped = {k: v.copy() for k, v in x.items()}
-    for k in ("hist_ids", "hist_tags", "hist_cat", "hist_mm", "hist_age"):
+    for k in SCHEMA.sequence_inputs():
         swapped[k][0, [0, 3]] = swapped[k][0, [3, 0]]  # same clicks, other order
     with torch.no_grad():
         a, b = (model(*_t(v)).numpy() for v in (x, swapped))
@@ -269,7 +291,7 @@ class _ToyData(DataSource):
             s: example_inputs(SCHEMA, batch=n, user_batch=n, seed=i)
             for i, (s, n) in enumerate((("train", 400), ("val", 100), ("test", 100)))
         }
-        self.y = {s: (v["cand_fields"][:, 0] % 3 == 0).astype(np.float32) for s, v in self.x.items()}
+        self.y = {s: (v["cand_cat"][:, 0] % 3 == 0).astype(np.float32) for s, v in self.x.items()}
 
     def rows(self, split):
         return len(self.y[split])
@@ -329,9 +351,9 @@ def variant(request):
     torch.manual_seed(4)
     name = request.param
     model = build_model(name, SCHEMA, {**CFG.model(name).to_json(), **VARIANTS[name]})
-    if getattr(model, "sim_weight", None) is not None:
+    for w in getattr(model, "sim_weight", {}).values():
         with torch.no_grad():
-            model.sim_weight.fill_(0.5)  # non-zero, so that parity covers the similarity term
+            w.fill_(0.5)  # non-zero, so that parity covers the similarity term
     return name, _warm(model)
 
 
@@ -363,12 +385,9 @@ def test_mm_norm_keeps_a_zero_vector_zero_and_normalises_the_rest():
 
     torch.manual_seed(6)
     emb = Embeddings(SCHEMA, 8, mm_norm="layer").eval()
+    D = SCHEMA.candidate["vector"][0]["width"]
     with torch.no_grad():
-        v = emb.vector(
-            torch.cat(
-                [torch.zeros(1, SCHEMA.mm_dim), torch.randn(2, SCHEMA.mm_dim), 10 * torch.randn(2, SCHEMA.mm_dim)]
-            )
-        )
+        v = emb.vector("item_vec", torch.cat([torch.zeros(1, D), torch.randn(2, D), 10 * torch.randn(2, D)]))
     assert torch.equal(v[0], torch.zeros(8))  # absent vector / --no-mm: the same input as a model without it
     np.testing.assert_allclose(v[1:].std(-1, unbiased=False).numpy(), 1.0, atol=1e-2)  # unit scale per item
     with pytest.raises(ValueError):
@@ -382,10 +401,11 @@ def test_item_id_dropout_only_in_training():
     emb = Embeddings(SCHEMA, 8, item_id_dropout=0.5)
     ids = torch.arange(1, 201)
     emb.train()
-    dropped = (emb.item_id(ids).abs().sum(-1) == 0).float().mean().item()
+    dropped = (emb.lookup("item_id", ids).abs().sum(-1) == 0).float().mean().item()
     assert 0.35 < dropped < 0.65
+    assert torch.equal(emb.lookup("category", ids[:16]), emb.tables["category"](ids[:16]))  # the candidate key only
     emb.eval()
-    assert torch.equal(emb.item_id(ids), emb.item(ids))
+    assert torch.equal(emb.lookup("item_id", ids), emb.tables["item_id"](ids))
 
 
 def test_qin_without_user_id_ignores_it():
@@ -393,6 +413,36 @@ def test_qin_without_user_id_ignores_it():
     model = _warm(build_model("qin", SCHEMA, {**CFG.model("qin").to_json(), "user_id": False}))
     x = example_inputs(SCHEMA, batch=32, user_batch=32, seed=12)
     y = {k: v.copy() for k, v in x.items()}
-    y["user_fields"][:, 0] = (y["user_fields"][:, 0] + 5) % SCHEMA.user_buckets[0]
+    y["user_cat"][:, 0] = (y["user_cat"][:, 0] + 5) % SIZES["user_id"]
     with torch.no_grad():
         np.testing.assert_allclose(model(*_t(x)).numpy(), model(*_t(y)).numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_ad_platform_layout_broadcast_and_onnx_parity(name, tmp_path):
+    """Every model on a layout with every slot kind and two sequences: broadcast, ONNX parity, the batch graph."""
+    schema = _ad_platform_schema()
+    torch.manual_seed(9)
+    params = {**CFG.model(name).to_json(), **({"history_age": True} if name != "lr" else {})}
+    model = build_model(name, schema, {**params, **({"mm_similarity": True} if name == "qin" else {})})
+    for w in getattr(model, "sim_weight", {}).values():
+        with torch.no_grad():
+            w.fill_(0.5)
+    model.eval()
+    x = example_inputs(schema, batch=9, user_batch=1, seed=21)
+    rep = {k: (np.repeat(v, 9, axis=0) if k in schema.user_inputs() else v) for k, v in x.items()}
+    with torch.no_grad():
+        a, b = model(*_t(x, schema)).numpy(), model(*_t(rep, schema)).numpy()
+    np.testing.assert_allclose(a, b, atol=1e-6)
+    path = export_onnx(model, tmp_path / "model.onnx")
+    scorer = OnnxScorer(path)
+    assert scorer.input_names == schema.input_names
+    np.testing.assert_allclose(scorer.run(x), a, atol=1e-5)
+    y = example_inputs(schema, batch=300, user_batch=300, seed=22)
+    with torch.no_grad():
+        np.testing.assert_allclose(scorer.run(y), model(*_t(y, schema)).numpy(), atol=1e-5)
+    batch = OnnxScorer(export_batch_onnx(model, tmp_path / "model.batch.onnx"))
+    requests = [example_inputs(schema, batch=n, user_batch=1, seed=30 + n) for n in (4, 2)]
+    merged = {k: np.concatenate([r[k] for r in requests]) for k in schema.input_names}
+    merged["cand_user"] = np.array([0, 0, 0, 0, 1, 1])
+    np.testing.assert_allclose(batch.run(merged), np.concatenate([scorer.run(r) for r in requests]), atol=1e-6)

@@ -544,7 +544,8 @@ def test_store_training_set_queries(db: ClickHouse) -> None:
     assert labelled[0]["device"] == "mobile" and labelled[-1]["user_id"] == "u2"
     # A window that closes before the click: no label.
     assert [r["label"] for r in norm(store.bucket_impressions(db, 1, 0, 100, T, T + 1))] == [0, 0]
-    assert norm(store.bucket_clicks(db, 1, 0, T + DAY)) == [{"user_id": "u1", "ts_ms": T + 500, "item_id": "i1"}]
+    clicks = norm(store.bucket_sequence_events(db, 1, 0, T + DAY, ["click"]))
+    assert clicks == [{"user_id": "u1", "ts_ms": T + 500, "item_id": "i1"}]
 
 
 def test_store_registry_queries(db: ClickHouse) -> None:

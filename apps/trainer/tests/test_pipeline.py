@@ -8,18 +8,17 @@ import numpy as np
 import pytest
 
 from mmctr_trainer import cli
-from mmctr_trainer.features import feature_repo_record
 from mmctr_trainer.registry import current, promote
 
 from .helpers import insert_demo
 
 
 @pytest.fixture(scope="module")
-def spec_file(tmp_path_factory):
-    from .helpers import tiny_spec
+def repo_file(tmp_path_factory):
+    from .helpers import tiny_repo_doc
 
-    p = tmp_path_factory.mktemp("spec") / "feature_spec.json"
-    p.write_text(json.dumps(tiny_spec(L=6, D=4).to_json()), encoding="utf-8")
+    p = tmp_path_factory.mktemp("repo") / "repo.json"
+    p.write_text(json.dumps(tiny_repo_doc(L=6, D=4)), encoding="utf-8")
     return p
 
 
@@ -29,7 +28,7 @@ def demo_db(ch):
     return ch
 
 
-def test_train_cli_end_to_end(demo_db, spec_file, tmp_path, capsys):
+def test_train_cli_end_to_end(demo_db, repo_file, tmp_path, capsys):
     ch = demo_db
     rc = cli.main(
         [
@@ -42,8 +41,8 @@ def test_train_cli_end_to_end(demo_db, spec_file, tmp_path, capsys):
             "tiny",
             "--max-epochs",
             "12",
-            "--feature-spec",
-            str(spec_file),
+            "--feature-repo",
+            str(repo_file),
             "--trainset",
             str(tmp_path / "ts"),
             "--registry",
@@ -61,7 +60,9 @@ def test_train_cli_end_to_end(demo_db, spec_file, tmp_path, capsys):
     for name in (
         "model.onnx",
         "model.int8.onnx",
-        "feature_spec.json",
+        "model.batch.onnx",
+        "layout.json",
+        "feature_repo.json",
         "metrics.json",
         "model.json",
         "data.json",
@@ -72,10 +73,13 @@ def test_train_cli_end_to_end(demo_db, spec_file, tmp_path, capsys):
     assert metrics["test"]["auc"] > 0.7, metrics["test"]
     assert metrics["onnx"]["max_abs_diff"] <= 1e-4
     assert metrics["int8"]["test_auc_delta"] is not None
-    spec = json.loads((f / "feature_spec.json").read_text())
-    assert [i["name"] for i in spec["serving_signature"]["inputs"]][:2] == ["user_fields", "hist_ids"]
-    assert spec["feature_repo"] == feature_repo_record()  # the repository the trainer ran with
-    assert json.loads((f / "model.json").read_text())["feature_repo"] == spec["feature_repo"]
+    layout = json.loads((f / "layout.json").read_text())
+    assert layout["repository"] == {"name": "demo", "version": "fs-test"}
+    inputs = [(i["name"], i["shape"]) for i in layout["inputs"]]
+    assert inputs[:2] == [("user_cat", ["Bu", 5]), ("hist_cat", ["Bu", 6, 2])]
+    # the repository the trainer ran with, whole: the scorer's feature check and `features plan` read its names
+    assert json.loads((f / "feature_repo.json").read_text()) == json.loads(repo_file.read_text())
+    assert json.loads((f / "model.json").read_text())["signature"]["inputs"] == layout["inputs"]
     rows = {r["version"]: r for r in current(ch)}
     assert rows[f.name]["status"] == "candidate" and rows[f.name]["model_type"] == "qin"
     # evaluate rebuilds the set and scores the test split with the registered ONNX artifact
@@ -85,8 +89,8 @@ def test_train_cli_end_to_end(demo_db, spec_file, tmp_path, capsys):
             "--database",
             ch.database,
             "--all-registered",
-            "--feature-spec",
-            str(spec_file),
+            "--feature-repo",
+            str(repo_file),
             "--trainset",
             str(tmp_path / "ts-eval"),
             "--chunk-rows",
@@ -192,4 +196,6 @@ def test_import_csv(tmp_path, capsys):
     metrics = json.loads((f / "metrics.json").read_text())
     assert metrics["test"]["auc"] > 0.65
     assert metrics["onnx"]["max_abs_diff"] <= 1e-4
-    assert json.loads((f / "feature_spec.json").read_text())["kind"] == "tabular"
+    layout = json.loads((f / "layout.json").read_text())
+    assert layout["inputs"] == [{"name": "cand_cat", "dtype": "int64", "shape": ["B", 3]}]
+    assert not (f / "feature_repo.json").exists()

@@ -1,7 +1,7 @@
 """Serving/training parity from score_log (mmctr_trainer.score_log_parity) on crafted rows.
 
 The "served" CTRs are computed here the way the scorer does it, from raw item values through the raw-value
-encoders (features.encode_user / encode_candidates, pinned to libs/features by the golden files) and the
+encoders (slots.encode_request, pinned to libs/features by the golden files) and the
 exported graph with the serving shapes; the parity command must reproduce them from the logged ids alone,
 joining the item features as of each request time from ClickHouse.
 """
@@ -17,13 +17,13 @@ from mmctr_trainer import cli
 from mmctr_trainer.ch import ClickHouse
 from mmctr_trainer.config import load_config
 from mmctr_trainer.export import export_onnx
-from mmctr_trainer.features import encode_candidates, encode_user, serving_signature
-from mmctr_trainer.layers import ModelSchema
 from mmctr_trainer.models import build_model
 from mmctr_trainer.registry import promote, register
+from mmctr_trainer.schema import ModelSchema
 from mmctr_trainer.score_log_parity import OnnxRunner, ParityOptions, run_parity
+from mmctr_trainer.slots import encode_request
 
-from .helpers import embedding, item, tiny_spec
+from .helpers import embedding, item, tiny_repo, tiny_repo_doc
 
 T = 1_700_000_000_000  # 22:13 UTC
 HOUR = 3_600_000
@@ -40,31 +40,28 @@ CATALOGUE = {
 
 
 def as_of(item_id: str, ts: int) -> dict:
-    """The raw item as of ts (an unknown or not yet listed item: just its id)."""
+    """The raw item record as of ts (an unknown or not yet listed item: just its id)."""
     versions = [v for v in CATALOGUE.get(item_id, []) if v[0] <= ts]
     if not versions:
-        return {"item_id": item_id}
+        return {"row": {"item_id": item_id}}
     _t, cat, tags, vec = versions[-1]
-    return {"item_id": item_id, "category": cat, "tags": tags, "mm": vec}
+    return {"row": {"item_id": item_id, "category": cat, "tags": tags}, "vectors": {"fused": vec}}
 
 
-def served_ctrs(spec, runner, row: dict) -> list[float]:
-    user = {
-        "user_id": row["user_id"],
-        "device": row["device"],
-        "placement": row["placement"],
-        "country": row["country"],
-        "ts_ms": row["ts_ms"],
-        "history": [
-            {**as_of(i, row["ts_ms"]), "ts_ms": c} if c is not None else as_of(i, row["ts_ms"])
-            for i, c in zip(
-                row["history_item_ids"], row["history_ts_ms"] or [None] * len(row["history_item_ids"]), strict=False
-            )
-        ],
+def served_ctrs(schema, runner, row: dict) -> list[float]:
+    ts = row["ts_ms"]
+    times = row["history_ts_ms"] or [None] * len(row["history_item_ids"])
+    hist = [{**as_of(i, ts), "ts_ms": c} for i, c in zip(row["history_item_ids"], times, strict=False)]
+    positions = zip(row["item_ids"], row["positions"], strict=True)
+    cands = [{**as_of(i, ts), "context": {"position": p}} for i, p in positions]
+    request = {
+        "ts_ms": ts,
+        "user": {"row": {"user_id": row["user_id"]}},
+        "context": {k: row[k] for k in ("device", "placement", "country")},
+        "sequences": {"hist": hist},
+        "candidates": cands,
     }
-    cands = [{**as_of(i, row["ts_ms"]), "position": p} for i, p in zip(row["item_ids"], row["positions"], strict=False)]
-    feeds = {**encode_user(spec, user), **encode_candidates(spec, cands)}
-    return [float(x) for x in runner(feeds)]  # float32 values, as the scorer logs them
+    return [float(x) for x in runner(encode_request(schema, request))]  # float32 values, as the scorer logs them
 
 
 def log_row(
@@ -126,21 +123,20 @@ def parity_db(ch, tmp_path_factory):
     db.insert("items", items)
     db.insert("item_embeddings", embs)
 
-    spec = tiny_spec(L=L, D=D)
+    schema = ModelSchema.from_repo(tiny_repo(L=L, D=D))
     torch.manual_seed(3)
-    model = build_model("qin", ModelSchema.from_spec(spec), load_config("tiny").model("qin"))
+    model = build_model("qin", schema, load_config("tiny").model("qin"))
     with torch.no_grad():
         for p in model.parameters():  # random, not trained: every input should move the CTR
             p.normal_(0.0, 0.3)
-        model.emb.tag.weight[0].zero_()  # the padding tag stays zero, as in training (Embeddings.tags sums it)
+        model.emb.tables["tags"].weight[0].zero_()  # the padding tag stays zero, as in training (pooled sums it)
     model.eval()
     reg = tmp_path_factory.mktemp("parity-registry")
     folder = reg / "v-good"
     export_onnx(model, folder / "model.onnx")
-    (folder / "feature_spec.json").write_text(
-        json.dumps({**spec.to_json(), "serving_signature": serving_signature(spec)})
-    )
-    runner = OnnxRunner(folder / "model.onnx")
+    (folder / "layout.json").write_text(json.dumps(schema.layout))
+    (folder / "feature_repo.json").write_text(json.dumps(tiny_repo_doc(L=L, D=D)))
+    runner = OnnxRunner(folder / "model.onnx", schema)
 
     rows = [
         # A as of T is the old version (A changed at T + 500); F not listed yet; unknown ghost; position clipped
@@ -162,14 +158,14 @@ def parity_db(ch, tmp_path_factory):
         log_row("r5", T + 3 * HOUR, "u4", [], ["A", "B"], [0, 1], degraded=1),  # e.g. a history timeout
     ]
     for r in rows:
-        r["ctrs"] = served_ctrs(spec, runner, r)
+        r["ctrs"] = served_ctrs(schema, runner, r)
     prior = log_row("r6", T + 4 * HOUR, "u5", ["A"], ["A", "B", "C"], [0, 1, 2], degraded=1)
     prior["ctrs"] = [0.02, 0.02, 0.02]  # inference failed: the scorer answered its prior
     bad = dict(rows[0], request_id="b1", model_version="v-bad", ctrs=list(rows[0]["ctrs"]))
     bad["ctrs"][1] += 0.01  # one served CTR that the features do not explain
     other_spec = dict(rows[1], request_id="s1", model_version="v-spec", feature_spec_version="fs-other")
     db.insert("score_log", rows + [prior, bad, other_spec])
-    yield {"db": db, "spec": spec, "runner": runner, "reg": reg, "rows": rows}
+    yield {"db": db, "schema": schema, "runner": runner, "reg": reg, "rows": rows}
     ch.command(f"DROP DATABASE IF EXISTS {name}", database="default")
 
 
@@ -196,14 +192,14 @@ def test_recomputes_served_ctrs_from_logged_features(parity_db):
 def test_the_served_ctrs_depend_on_what_parity_must_reproduce(parity_db):
     """Not vacuous: the latest item version (instead of as of the request), another position, no history or
     older clicks would each give other CTRs than the served ones."""
-    spec, runner, r1 = parity_db["spec"], parity_db["runner"], parity_db["rows"][0]
+    schema, runner, r1 = parity_db["schema"], parity_db["runner"], parity_db["rows"][0]
     served = np.asarray(r1["ctrs"])
-    latest = served_ctrs(spec, runner, {**r1, "ts_ms": T + 400_000, "device": r1["device"]})
+    latest = served_ctrs(schema, runner, {**r1, "ts_ms": T + 400_000, "device": r1["device"]})
     assert abs(latest[0] - served[0]) > 1e-3  # A's newer version (hour_of_day unchanged: same hour)
     assert abs(served[0] - served[4]) > 1e-3  # A at position 0 vs 40 (clipped to 31)
-    no_hist = served_ctrs(spec, runner, {**r1, "history_item_ids": []})
+    no_hist = served_ctrs(schema, runner, {**r1, "history_item_ids": []})
     assert np.abs(np.asarray(no_hist) - served).max() > 1e-3
-    older = served_ctrs(spec, runner, {**r1, "history_ts_ms": [c - 72 * HOUR for c in r1["history_ts_ms"]]})
+    older = served_ctrs(schema, runner, {**r1, "history_ts_ms": [c - 72 * HOUR for c in r1["history_ts_ms"]]})
     assert np.abs(np.asarray(older) - served).max() > 1e-3  # the clicks' ages
 
 

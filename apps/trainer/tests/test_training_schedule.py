@@ -92,7 +92,7 @@ def tabular(tmp_path_factory):
 def _train(data, **training):
     cfg = TrainerConfig().with_training(batch_size=128, threads=1, lr=training.pop("lr", 0.02), **training)
     lines: list[str] = []
-    return train_model("lr", data.schema(), data, cfg, log=lines.append), lines
+    return train_model("lr", data.schema, data, cfg, log=lines.append), lines
 
 
 def test_a_run_without_progress_stops_early_after_patience_and_keeps_epoch_one(tabular):

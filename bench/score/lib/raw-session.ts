@@ -4,9 +4,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { historyAgeBuckets, loadFeatureSpec } from '@mmctr/features';
 import { percentile } from '@mmctr/observability';
-import { B, D, FILE, L, PY, REPO, SCRIPTS, SESSION_EXTRA, THREADS } from './settings';
+import { B, FILE, PY, REPO, SCRIPTS, SESSION_EXTRA, THREADS } from './settings';
+import { artifactLayout, syntheticInputs } from './synthetic-inputs';
 import { timeRuns } from './timing';
 
 const [MM_M, MM_K, MM_N] = [500, 1024, 1024];
@@ -70,7 +70,7 @@ export async function flopRatioInterleaved(dir: string, flops: number) {
   return { matmul_gflops: matmul, model_gflops: modelGflops, ratio: modelGflops / matmul };
 }
 
-/** A session with the scorer's options and one request's inputs, ids spread over the spec's buckets. */
+/** A session with the scorer's options and one request's inputs, ids spread over each slot's range. */
 export async function rawFixture(dir: string, file: string) {
   const session = await ort.InferenceSession.create(join(dir, file), {
     intraOpNumThreads: THREADS,
@@ -79,61 +79,9 @@ export async function rawFixture(dir: string, file: string) {
     executionMode: 'sequential',
     extra: SESSION_EXTRA,
   });
-  const spec = loadFeatureSpec(join(dir, 'feature_spec.json'));
-  const spread = (i: number, buckets: number) => BigInt(1 + ((i * 7919 + 13) % (buckets - 1)));
-  const [items, cats, pos] = spec.candidate_fields.map((f) => f.buckets) as [number, number, number];
-  const feeds: Record<string, ort.Tensor> = {
-    user_fields: new ort.Tensor(
-      'int64',
-      BigInt64Array.from(spec.user_fields, (f, i) => spread(i + 3, f.buckets)),
-      [1, spec.user_fields.length],
-    ),
-    hist_ids: new ort.Tensor(
-      'int64',
-      BigInt64Array.from({ length: L }, (_, i) => spread(i, items)),
-      [1, L],
-    ),
-    hist_tags: new ort.Tensor(
-      'int64',
-      BigInt64Array.from({ length: L * 5 }, (_, i) => spread(i, spec.tags.buckets)),
-      [1, L, 5],
-    ),
-    hist_cat: new ort.Tensor(
-      'int64',
-      BigInt64Array.from({ length: L }, (_, i) => spread(i, cats)),
-      [1, L],
-    ),
-    hist_mm: new ort.Tensor(
-      'float32',
-      Float32Array.from({ length: L * D }, (_, i) => Math.cos(i)),
-      [1, L, D],
-    ),
-    cand_fields: new ort.Tensor(
-      'int64',
-      BigInt64Array.from({ length: B * 3 }, (_, i) =>
-        spread(L + Math.floor(i / 3), [items, cats, Math.min(pos, 33)][i % 3]!),
-      ),
-      [B, 3],
-    ),
-    cand_tags: new ort.Tensor(
-      'int64',
-      BigInt64Array.from({ length: B * 5 }, (_, i) => spread(i + 7, spec.tags.buckets)),
-      [B, 5],
-    ),
-    cand_mm: new ort.Tensor(
-      'float32',
-      Float32Array.from({ length: B * D }, (_, i) => Math.sin(i)),
-      [B, D],
-    ),
-  };
-  // Graphs exported with feature spec fs-2 also take hist_age; the fixture graphs don't.
-  if (session.inputNames.includes('hist_age')) {
-    feeds.hist_age = new ort.Tensor(
-      'int64',
-      BigInt64Array.from({ length: L }, (_, i) => spread(i, historyAgeBuckets(spec))),
-      [1, L],
-    );
-  }
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const i of syntheticInputs(artifactLayout(dir), B))
+    feeds[i.name] = new ort.Tensor(i.dtype, i.data, i.shape);
   return { session, feeds };
 }
 

@@ -39,10 +39,10 @@ export {
   type VectorSlot,
 } from './layout';
 export {
+  ARTIFACT_REPO_FILE,
+  artifactFeatureRepo,
   missingFeatures,
-  artifactFeatureNames,
   incompatibilityReason,
-  type ArtifactSpec,
   type ArtifactFeatureRepo,
 } from './model-compat';
 export {

@@ -1,15 +1,18 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadFeatureSpec } from '@mmctr/features';
-import { incompatibilityReason, loadFeatureRepo, missingFeatures } from './index';
+import {
+  ARTIFACT_REPO_FILE,
+  artifactFeatureRepo,
+  incompatibilityReason,
+  loadFeatureRepo,
+  missingFeatures,
+} from './index';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const demo = loadFeatureRepo(join(ROOT, 'feature-repos', 'demo'));
 const ads = loadFeatureRepo(join(ROOT, 'feature-repos', 'ad-platform'));
-const legacy = loadFeatureSpec(join(ROOT, 'libs', 'features', 'feature_spec.json'));
-const recorded = (features: string[]) => ({
-  ...legacy,
-  feature_repo: { name: 'demo', version: 'fs-2', features },
-});
+const recorded = (features: string[]) => ({ name: 'demo', version: 'fs-2', features });
 
 describe('missingFeatures', () => {
   it('finds nothing missing for an artifact trained with the running repository', () => {
@@ -18,32 +21,45 @@ describe('missingFeatures', () => {
   });
 
   it('names each recorded feature the running repository does not define, in the artifact order', () => {
-    const spec = recorded(['user_id', 'campaign_bid', 'device', 'creative_vec', 'campaign_bid']);
-    expect(missingFeatures(demo, spec)).toEqual(['campaign_bid', 'creative_vec']);
-    expect(missingFeatures(ads, spec)).toEqual(['device']);
+    const trained = recorded(['user_id', 'campaign_bid', 'device', 'creative_vec', 'campaign_bid']);
+    expect(missingFeatures(demo, trained)).toEqual(['campaign_bid', 'creative_vec']);
+    expect(missingFeatures(ads, trained)).toEqual(['device']);
   });
 
-  it('checks a recorded list by feature name only, even where a hash field has that name', () => {
+  it('checks by feature name only, even where a hash field has that name', () => {
     // The demo's `tags` feature hashes under field `tag`: a recorded `tag` is not one of its features.
     expect(missingFeatures(demo, recorded(['tags', 'tag']))).toEqual(['tag']);
   });
+});
 
-  it('reads a legacy artifact (no feature_repo) by its field names: the demo supplies all of them', () => {
-    expect(missingFeatures(demo, legacy)).toEqual([]);
+describe('artifactFeatureRepo', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'artifact-repo-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const record = (text: string) => writeFileSync(join(dir, ARTIFACT_REPO_FILE), text);
+
+  it("reads the name, version and feature names of the artifact's repository document", () => {
+    record(JSON.stringify(ads));
+    expect(artifactFeatureRepo(dir)).toEqual({
+      name: 'ad_platform',
+      version: ads.version,
+      features: ads.features.map((f) => f.name),
+    });
   });
 
-  it('names the legacy fields another repository lacks (tag and history_age by their hash / age field)', () => {
-    expect(missingFeatures(ads, legacy)).toEqual([
-      'device',
-      'placement',
-      'country',
-      'hour_of_day',
-      'item_id',
-      'category',
-      'position',
-      'tag',
-      'history_age',
-    ]);
+  it('finds no record in an artifact without feature_repo.json (a tabular import)', () => {
+    expect(artifactFeatureRepo(dir)).toBeUndefined();
+  });
+
+  it('names the file when the record is not JSON or not a repository document', () => {
+    record('{');
+    expect(() => artifactFeatureRepo(dir)).toThrow(`${join(dir, ARTIFACT_REPO_FILE)}: not JSON`);
+    record(JSON.stringify({ name: 'demo', features: [{ kind: 'categorical' }] }));
+    expect(() => artifactFeatureRepo(dir)).toThrow(
+      `${join(dir, ARTIFACT_REPO_FILE)}: not a feature repository document (needs a name and named features)`,
+    );
   });
 });
 

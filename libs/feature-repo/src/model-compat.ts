@@ -1,6 +1,11 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { FeatureRepo } from './types';
 
-/** What a trained model records about the repository it was trained with (its feature spec's `feature_repo`). */
+/** The file of a model artifact holding the feature repository document the model was trained with. */
+export const ARTIFACT_REPO_FILE = 'feature_repo.json';
+
+/** What compatibility needs of the repository an artifact was trained with: its name, version, feature names. */
 export interface ArtifactFeatureRepo {
   readonly name: string;
   readonly version: string;
@@ -8,45 +13,38 @@ export interface ArtifactFeatureRepo {
 }
 
 /**
- * The parts of an artifact's feature_spec.json that name features. A spec without `feature_repo` comes
- * from the built-in demo layout: its user / candidate field names, the tag field and the history age
- * field are the names it reads.
+ * The repository recorded in the artifact folder `dir` (its feature_repo.json); undefined when it records
+ * none (a tabular import reads CSV columns, not a repository). Throws, naming the file, when the file
+ * is unreadable or is not a repository document.
  */
-export interface ArtifactSpec {
-  readonly feature_repo?: ArtifactFeatureRepo;
-  readonly user_fields?: readonly { readonly name: string }[];
-  readonly candidate_fields?: readonly { readonly name: string }[];
-  readonly tags?: { readonly field: string };
-  readonly history?: { readonly age?: { readonly field: string } };
-}
-
-/** Every name a legacy spec may use for a repository's feature: its name, hash field, history age field. */
-function legacyNames(repo: FeatureRepo): Set<string> {
-  const names = new Set<string>();
-  for (const f of repo.features) {
-    names.add(f.name);
-    if ((f.kind === 'categorical' || f.kind === 'multi_categorical') && f.field) names.add(f.field);
-    if (f.kind === 'sequence' && f.age) names.add(f.age.field);
+export function artifactFeatureRepo(dir: string): ArtifactFeatureRepo | undefined {
+  const file = join(dir, ARTIFACT_REPO_FILE);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new Error(`${file}: ${(e as Error).message}`);
   }
-  return names;
+  let doc: { name?: unknown; version?: unknown; features?: unknown };
+  try {
+    doc = JSON.parse(text) as typeof doc;
+  } catch (e) {
+    throw new Error(`${file}: not JSON (${(e as Error).message})`);
+  }
+  const features = Array.isArray(doc.features)
+    ? (doc.features as { name?: unknown }[]).map((f) => f?.name)
+    : undefined;
+  if (typeof doc.name !== 'string' || !features || features.some((n) => typeof n !== 'string')) {
+    throw new Error(`${file}: not a feature repository document (needs a name and named features)`);
+  }
+  return { name: doc.name, version: String(doc.version), features: features as string[] };
 }
 
-/** The feature names an artifact reads: its recorded repository's, or the legacy spec's field names. */
-export function artifactFeatureNames(spec: ArtifactSpec): string[] {
-  if (spec.feature_repo) return [...spec.feature_repo.features];
-  return [
-    ...(spec.user_fields ?? []).map((f) => f.name),
-    ...(spec.candidate_fields ?? []).map((f) => f.name),
-    ...(spec.tags ? [spec.tags.field] : []),
-    ...(spec.history?.age ? [spec.history.age.field] : []),
-  ];
-}
-
-/** The names of features the artifact reads that the repository does not define (in the artifact's order). */
-export function missingFeatures(repo: FeatureRepo, spec: ArtifactSpec): string[] {
-  // A recorded repository lists feature names only; a legacy spec's names may be hash field names.
-  const known = spec.feature_repo ? new Set(repo.features.map((f) => f.name)) : legacyNames(repo);
-  return [...new Set(artifactFeatureNames(spec))].filter((name) => !known.has(name));
+/** The names of features the artifact was trained with that the repository does not define (in the artifact's order). */
+export function missingFeatures(repo: FeatureRepo, trained: ArtifactFeatureRepo): string[] {
+  const known = new Set(repo.features.map((f) => f.name));
+  return [...new Set(trained.features)].filter((name) => !known.has(name));
 }
 
 /** Why a model cannot be served with the running repository (logged, and reported by the scorer). */

@@ -1,225 +1,190 @@
-// Raw values -> the int64 ids and float32 vectors the exported models take (serving signature:
-// user_fields [1,U], hist_ids [1,L], hist_tags [1,L,5], hist_cat [1,L], hist_mm [1,L,D],
-// hist_age [1,L] (fs-2 on), cand_fields [B,C], cand_tags [B,5], cand_mm [B,D]).
-// Mirrors mmctr_trainer/features.py.
-import { bucket } from './hash';
-import { FeatureSpec, FieldSpec, TAG_SLOTS } from './spec';
+// Raw values -> the model inputs of a repository's layout (libs/feature-repo modelLayout): one row of
+// user_* and of each sequence's inputs per request, one cand_* row per candidate. Mirrors the trainer's
+// encoders (mmctr_trainer); both are checked against golden/encode-vectors.json.
+import { modelLayout, type FeatureRepo, type InputGroup, type ModelLayout } from '@mmctr/feature-repo';
+import { Hasher } from './hash-cache';
+import {
+  attributeDefault,
+  categoricalEncoder,
+  categoricalString,
+  clickAgeBucket,
+  multiEncoder,
+  numericEncoder,
+  splitSource,
+  writeVector,
+  type RawValue,
+} from './slots';
 
-export interface RawItem {
-  item_id: string;
-  category?: string | null;
-  tags?: readonly string[] | null;
-  /** Fused multimodal vector; zeros when absent, truncated or zero-padded to the spec's dim. */
-  mm?: ArrayLike<number> | null;
+/** One entity row as the encoders read it: its attributes (key included) and its embeddings by name. */
+export interface RawRecord {
+  row?: Readonly<Record<string, RawValue>>;
+  vectors?: Readonly<Record<string, ArrayLike<number> | null | undefined>>;
 }
 
-export interface RawHistoryItem extends RawItem {
-  /** When the user clicked it (ms since epoch); absent = unknown, age bucket 0. */
+export interface RawHistoryEntry extends RawRecord {
+  /** When the event happened (ms since epoch); absent = unknown, age bucket 0. */
   ts_ms?: number | null;
 }
 
-export interface RawUser {
-  user_id: string;
-  device?: string | null;
-  placement?: string | null;
-  country?: string | null;
-  /** Request time (ms since epoch, UTC): gives hour_of_day and the history ages. */
-  ts_ms: number;
-  /** Clicked items, newest first; only the first history.length are used. */
-  history?: readonly RawHistoryItem[];
-}
-
-export interface RawCandidate extends RawItem {
-  position?: number | null;
-}
-
-export interface EncodedUser {
-  userFields: BigInt64Array; // [1, U]
-  histIds: BigInt64Array; // [1, L]
-  histTags: BigInt64Array; // [1, L, 5]
-  histCat: BigInt64Array; // [1, L]
-  histMm: Float32Array; // [1, L, D]
-  histAge: BigInt64Array; // [1, L]; all 0 when the spec has no history.age
-}
-
-export interface EncodedCandidates {
-  batch: number;
-  candFields: BigInt64Array; // [B, C]
-  candTags: BigInt64Array; // [B, 5]
-  candMm: Float32Array; // [B, D]
-}
-
-/** Memoises bucket() per field and value: values repeat a lot in a request. */
-export class Hasher {
-  private readonly cache = new Map<string, number>();
-  constructor(private readonly maxEntries = 200_000) {}
-
-  bucket(field: string, value: string | null | undefined, buckets: number): number {
-    if (value === undefined || value === null || value === '') return 0;
-    const key = `${buckets}\x1f${field}\x1f${value}`;
-    let v = this.cache.get(key);
-    if (v === undefined) {
-      v = bucket(field, value, buckets);
-      if (this.cache.size >= this.maxEntries) this.cache.clear();
-      this.cache.set(key, v);
-    }
-    return v;
-  }
-}
-
-const defaultHasher = new Hasher();
-
-function field(fields: FieldSpec[], name: string): FieldSpec {
-  const f = fields.find((x) => x.name === name);
-  if (!f) throw new Error(`feature spec has no field ${name}`);
-  return f;
-}
-
-export function hourOfDay(tsMs: number): string {
-  return String(Math.floor(tsMs / 3_600_000) % 24);
-}
-
-export function positionValue(position: number | null | undefined, clip?: [number, number]): string {
-  if (position === undefined || position === null || !Number.isFinite(position)) return '';
-  let p = Math.trunc(position);
-  if (clip) p = Math.min(Math.max(p, clip[0]), clip[1]);
-  return String(p);
+export interface RawCandidate extends RawRecord {
+  /** The candidate's context attributes (scope candidate). */
+  context?: Readonly<Record<string, RawValue>>;
 }
 
 /**
- * History age bucket: 1 + (number of boundaries <= max(0, ageMs)), so a click in the future is 1
- * and an age equal to a boundary falls in the bucket above it. NaN (unknown click time) is 0.
+ * One request's raw values (the golden vectors' input, shared with mmctr_trainer/slots.py): the
+ * requester's record, the request context, records joined by key (`ad.advertiser_id` -> advertiser
+ * rows), each sequence's entries newest first and the candidates.
  */
-export function ageBucket(ageMs: number, boundaries: readonly number[]): number {
-  if (Number.isNaN(ageMs)) return 0;
-  const age = Math.max(0, ageMs);
-  let lo = 0;
-  let hi = boundaries.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (boundaries[mid]! <= age) lo = mid + 1;
-    else hi = mid;
+export interface RawRequest {
+  /** Request time (ms since epoch, UTC): `context.ts_ms` and the sequences' ages. */
+  ts_ms: number;
+  user?: RawRecord;
+  context?: Readonly<Record<string, RawValue>>;
+  joined?: Readonly<Record<string, Readonly<Record<string, RawRecord>>>>;
+  sequences?: Readonly<Record<string, readonly RawHistoryEntry[] | undefined>>;
+  candidates?: readonly RawCandidate[];
+}
+
+/** Model inputs by name (layout.inputs order): int64 ids or float32 values, row-major. */
+export type EncodedInputs = Record<string, BigInt64Array | Float32Array>;
+
+/** Where one record's slots read: the record itself, a context, the request time and the joined records. */
+interface Scope {
+  own: RawRecord;
+  context: Readonly<Record<string, RawValue>> | undefined;
+  tsMs: number;
+  joined: RawRequest['joined'];
+}
+
+/** The record a slot reads: the scope's own, or the one its `via` attribute joins to. */
+function recordOf(scope: Scope, entity: string, via: string | undefined): RawRecord | undefined {
+  if (!via) return scope.own;
+  const key = categoricalString(scope.own.row?.[splitSource(via)[1]]);
+  return scope.joined?.[entity]?.[key];
+}
+
+/** Reads a slot's raw value from a scope. */
+function reader(slot: { source: string; via?: string }): (scope: Scope) => RawValue {
+  const [ns, attr] = splitSource(slot.source);
+  if (ns === 'context') return (scope) => (attr === 'ts_ms' ? scope.tsMs : scope.context?.[attr]);
+  return (scope) => recordOf(scope, ns, slot.via)?.row?.[attr];
+}
+
+/** One row of a group's four inputs. */
+interface GroupRow {
+  cat: BigInt64Array;
+  num: Float32Array;
+  multi: BigInt64Array;
+  vec: Float32Array;
+}
+
+/** Writes one row of an input group (user, a sequence entry or a candidate) from raw values. */
+class GroupEncoder {
+  readonly width: Record<keyof GroupRow, number>;
+  private readonly writers: ((scope: Scope, row: GroupRow, r: number) => void)[] = [];
+
+  constructor(group: InputGroup, repo: FeatureRepo, hasher: Hasher) {
+    const nCat = group.categorical.length;
+    const nNum = group.numeric.length;
+    const wMulti = group.multi_categorical.reduce((n, s) => n + s.max_length, 0);
+    const wVec = group.vector.reduce((n, s) => n + s.width, 0);
+    this.width = { cat: nCat, num: nNum, multi: wMulti, vec: wVec };
+    group.categorical.forEach((s, i) => {
+      const read = reader(s);
+      const enc = categoricalEncoder(s, hasher);
+      this.writers.push((scope, row, r) => (row.cat[r * nCat + i] = BigInt(enc(read(scope)))));
+    });
+    group.numeric.forEach((s, i) => {
+      const read = reader(s);
+      const enc = numericEncoder(s, attributeDefault(repo, s.source));
+      this.writers.push((scope, row, r) => (row.num[r * nNum + i] = enc(read(scope))));
+    });
+    for (const s of group.multi_categorical) {
+      const read = reader(s);
+      const enc = multiEncoder(s, hasher);
+      this.writers.push((scope, row, r) =>
+        enc(read(scope), { set: (i, id) => (row.multi[i] = BigInt(id)) }, r * wMulti + s.offset),
+      );
+    }
+    for (const s of group.vector)
+      this.writers.push((scope, row, r) =>
+        writeVector(
+          recordOf(scope, s.entity, s.via)?.vectors?.[s.embedding],
+          row.vec,
+          r * wVec + s.offset,
+          s.width,
+        ),
+      );
   }
-  return 1 + lo;
-}
 
-/** Age bucket of a click at clickTsMs for a request at requestTsMs; 0 for an unknown click time. */
-export function clickAgeBucket(
-  requestTsMs: number,
-  clickTsMs: number | null | undefined,
-  boundaries: readonly number[],
-): number {
-  if (clickTsMs === undefined || clickTsMs === null || !Number.isFinite(clickTsMs)) return 0;
-  return ageBucket(requestTsMs - clickTsMs, boundaries);
-}
+  alloc(rows: number): GroupRow {
+    const w = this.width;
+    return {
+      cat: new BigInt64Array(rows * w.cat),
+      num: new Float32Array(rows * w.num),
+      multi: new BigInt64Array(rows * w.multi),
+      vec: new Float32Array(rows * w.vec),
+    };
+  }
 
-function writeTags(
-  spec: FeatureSpec,
-  tags: readonly string[] | null | undefined,
-  out: BigInt64Array,
-  offset: number,
-  h: Hasher,
-): void {
-  let k = 0;
-  for (const t of tags ?? []) {
-    if (k >= TAG_SLOTS) break;
-    if (!t) continue;
-    out[offset + k] = BigInt(h.bucket(spec.tags.field, t, spec.tags.buckets));
-    k++;
+  write(scope: Scope, row: GroupRow, r: number): void {
+    for (const w of this.writers) w(scope, row, r);
+  }
+
+  /** The group's rows under its input names (only the inputs the layout has). */
+  named(prefix: string, row: GroupRow, out: EncodedInputs): void {
+    for (const k of ['cat', 'num', 'multi', 'vec'] as const)
+      if (this.width[k] > 0) out[`${prefix}_${k}`] = row[k];
   }
 }
 
-function writeVector(
-  vec: ArrayLike<number> | null | undefined,
-  out: Float32Array,
-  offset: number,
-  dim: number,
-): void {
-  if (!vec) return;
-  const n = Math.min(vec.length, dim);
-  for (let i = 0; i < n; i++) out[offset + i] = vec[i]!;
-}
+/** The encoders of one repository's layout. */
+export class LayoutEncoder {
+  readonly layout: ModelLayout;
+  private readonly user: GroupEncoder;
+  private readonly candidate: GroupEncoder;
+  private readonly sequences: { name: string; length: number; age?: number[]; enc: GroupEncoder }[];
 
-export function encodeUser(spec: FeatureSpec, user: RawUser, h: Hasher = defaultHasher): EncodedUser {
-  const L = spec.history.length;
-  const D = spec.multimodal.dim;
-  const values: Record<string, string> = {
-    user_id: user.user_id ?? '',
-    device: user.device ?? '',
-    placement: user.placement ?? '',
-    country: user.country ?? '',
-    hour_of_day: hourOfDay(user.ts_ms),
-  };
-  const userFields = new BigInt64Array(spec.user_fields.length);
-  spec.user_fields.forEach((f, i) => {
-    userFields[i] = BigInt(h.bucket(f.name, values[f.name], f.buckets));
-  });
-  const itemBuckets = field(spec.candidate_fields, 'item_id').buckets;
-  const catBuckets = field(spec.candidate_fields, 'category').buckets;
-  const histIds = new BigInt64Array(L);
-  const histTags = new BigInt64Array(L * TAG_SLOTS);
-  const histCat = new BigInt64Array(L);
-  const histMm = new Float32Array(L * D);
-  const histAge = new BigInt64Array(L);
-  const boundaries = spec.history.age?.boundaries_ms;
-  const hist = user.history ?? [];
-  for (let i = 0; i < Math.min(L, hist.length); i++) {
-    const it = hist[i]!;
-    histIds[i] = BigInt(h.bucket('item_id', it.item_id, itemBuckets));
-    histCat[i] = BigInt(h.bucket('category', it.category, catBuckets));
-    writeTags(spec, it.tags, histTags, i * TAG_SLOTS, h);
-    writeVector(it.mm, histMm, i * D, D);
-    if (boundaries) histAge[i] = BigInt(clickAgeBucket(user.ts_ms, it.ts_ms, boundaries));
+  constructor(repo: FeatureRepo, hasher = new Hasher()) {
+    this.layout = modelLayout(repo);
+    this.user = new GroupEncoder(this.layout.user, repo, hasher);
+    this.candidate = new GroupEncoder(this.layout.candidate, repo, hasher);
+    this.sequences = this.layout.sequences.map((s) => ({
+      name: s.name,
+      length: s.length,
+      ...(s.age ? { age: s.age.boundaries_ms } : {}),
+      enc: new GroupEncoder(s, repo, hasher),
+    }));
   }
-  return { userFields, histIds, histTags, histCat, histMm, histAge };
-}
 
-export function encodeCandidates(
-  spec: FeatureSpec,
-  candidates: readonly RawCandidate[],
-  h: Hasher = defaultHasher,
-): EncodedCandidates {
-  const B = candidates.length;
-  const C = spec.candidate_fields.length;
-  const D = spec.multimodal.dim;
-  const candFields = new BigInt64Array(B * C);
-  const candTags = new BigInt64Array(B * TAG_SLOTS);
-  const candMm = new Float32Array(B * D);
-  candidates.forEach((c, b) => {
-    encodeCandidate(spec, c, h, { candFields, candTags, candMm, index: b });
-  });
-  return { batch: B, candFields, candTags, candMm };
-}
-
-/** One candidate, written at row `into.index` of preallocated batch arrays (or fresh arrays of batch 1). */
-export function encodeCandidate(
-  spec: FeatureSpec,
-  c: RawCandidate,
-  h: Hasher = defaultHasher,
-  into?: { candFields: BigInt64Array; candTags: BigInt64Array; candMm: Float32Array; index: number },
-): EncodedCandidates {
-  const C = spec.candidate_fields.length;
-  const D = spec.multimodal.dim;
-  const out = into ?? {
-    candFields: new BigInt64Array(C),
-    candTags: new BigInt64Array(TAG_SLOTS),
-    candMm: new Float32Array(D),
-    index: 0,
-  };
-  const b = out.index;
-  spec.candidate_fields.forEach((f, i) => {
-    let v: string;
-    if (f.name === 'item_id') v = c.item_id ?? '';
-    else if (f.name === 'category') v = c.category ?? '';
-    else v = positionValue(c.position, f.clip);
-    out.candFields[b * C + i] = BigInt(h.bucket(f.name, v, f.buckets));
-  });
-  writeTags(spec, c.tags, out.candTags, b * TAG_SLOTS, h);
-  writeVector(c.mm, out.candMm, b * D, D);
-  return {
-    batch: out.candFields.length / C,
-    candFields: out.candFields,
-    candTags: out.candTags,
-    candMm: out.candMm,
-  };
+  /** Every input of the layout for one request (user and sequence inputs batch 1, candidates batch B). */
+  encodeRequest(req: RawRequest): EncodedInputs {
+    const out: EncodedInputs = {};
+    const scope = (own: RawRecord, context = req.context): Scope => ({
+      own,
+      context,
+      tsMs: req.ts_ms,
+      joined: req.joined,
+    });
+    const user = this.user.alloc(1);
+    this.user.write(scope(req.user ?? {}), user, 0);
+    this.user.named('user', user, out);
+    for (const s of this.sequences) {
+      const rows = s.enc.alloc(s.length);
+      const age = new BigInt64Array(s.length);
+      const entries = (req.sequences?.[s.name] ?? []).slice(0, s.length);
+      entries.forEach((e, i) => {
+        s.enc.write(scope(e), rows, i);
+        if (s.age) age[i] = BigInt(clickAgeBucket(req.ts_ms, e.ts_ms, s.age));
+      });
+      s.enc.named(s.name, rows, out);
+      if (s.age) out[`${s.name}_age`] = age;
+    }
+    const candidates = req.candidates ?? [];
+    const cand = this.candidate.alloc(candidates.length);
+    candidates.forEach((c, b) => this.candidate.write(scope(c, c.context), cand, b));
+    this.candidate.named('cand', cand, out);
+    return out;
+  }
 }

@@ -1,16 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bucket, fnv1a64, fnv1a64Reference } from './hash';
-import { historyAgeBuckets, loadFeatureSpec, parseFeatureSpec, type FeatureSpec } from './spec';
-import {
-  ageBucket,
-  clickAgeBucket,
-  encodeCandidate,
-  encodeCandidates,
-  encodeUser,
-  RawCandidate,
-  RawUser,
-} from './encode';
+import { DEFAULT_FEATURE_REPO_PATH, loadFeatureRepo, type FeatureRepo } from '@mmctr/feature-repo';
+import { historyAgeBuckets, loadFeatureSpec, parseFeatureSpec } from './spec';
+import { LayoutEncoder, type RawRequest } from './encode';
+import { ageBucket, clickAgeBucket } from './slots';
 
 const golden = (name: string): unknown =>
   JSON.parse(readFileSync(join(__dirname, '..', 'golden', name), 'utf8'));
@@ -68,60 +62,57 @@ describe('feature hashing (golden vectors shared with the Python trainer)', () =
   });
 });
 
-interface EncodeGolden {
-  feature_spec_version: string;
-  users: { input: RawUser; expected: Record<string, unknown> }[];
-  candidates: { input: RawCandidate[]; expected: Record<string, unknown> };
+interface EncodeCase {
+  repository: string;
+  version: string;
+  input: RawRequest;
+  expected: Record<string, unknown>;
 }
 
 const flat = (x: unknown): number[] => (Array.isArray(x) ? x.flatMap(flat) : [x as number]);
-const ints = (a: BigInt64Array): number[] => Array.from(a, Number);
+const values = (a: BigInt64Array | Float32Array | undefined): number[] => Array.from(a ?? [], Number);
 
-describe('encodeUser / encodeCandidates (expectations produced by Python)', () => {
-  const spec = loadFeatureSpec();
-  const g = golden('encode-vectors.json') as EncodeGolden;
+describe('LayoutEncoder (expectations produced by Python, for every repository in the golden file)', () => {
+  const { cases } = golden('encode-vectors.json') as { cases: EncodeCase[] };
+  const root = join(__dirname, '..', '..', '..');
 
-  it('uses the same feature spec version', () => {
-    expect(spec.version).toBe(g.feature_spec_version);
+  it('has cases for the demo and the ad platform, joins and empty requests included', () => {
+    expect(new Set(cases.map((c) => c.repository))).toEqual(
+      new Set(['feature-repos/demo', 'feature-repos/ad-platform']),
+    );
+    expect(cases.some((c) => c.input.joined !== undefined)).toBe(true);
+    expect(cases.some((c) => c.input.sequences === undefined)).toBe(true);
   });
 
-  it('encodes users exactly like the trainer', () => {
-    for (const u of g.users) {
-      const e = encodeUser(spec, u.input);
-      expect(ints(e.userFields)).toEqual(flat(u.expected.user_fields));
-      expect(ints(e.histIds)).toEqual(flat(u.expected.hist_ids));
-      expect(ints(e.histTags)).toEqual(flat(u.expected.hist_tags));
-      expect(ints(e.histCat)).toEqual(flat(u.expected.hist_cat));
-      expect(Array.from(e.histMm)).toEqual(flat(u.expected.hist_mm));
-      expect(ints(e.histAge)).toEqual(flat(u.expected.hist_age));
-      expect(e.histIds.length).toBe(spec.history.length);
-      expect(e.histAge.length).toBe(spec.history.length);
-      expect(e.histMm.length).toBe(spec.history.length * spec.multimodal.dim);
+  it('encodes every case exactly like the trainer, inputs in layout order', () => {
+    for (const c of cases) {
+      const repo = loadFeatureRepo(join(root, c.repository));
+      expect(repo.version).toBe(c.version);
+      const encoder = new LayoutEncoder(repo);
+      const got = encoder.encodeRequest(c.input);
+      expect(Object.keys(got)).toEqual(encoder.layout.inputs.map((i) => i.name));
+      expect(Object.keys(got)).toEqual(Object.keys(c.expected));
+      for (const input of encoder.layout.inputs) {
+        const e = got[input.name];
+        expect(e instanceof (input.dtype === 'int64' ? BigInt64Array : Float32Array)).toBe(true);
+        expect({ case: c.repository, input: input.name, values: values(e) }).toEqual({
+          case: c.repository,
+          input: input.name,
+          values: flat(c.expected[input.name]),
+        });
+      }
     }
   });
 
-  it('has golden ages for known, unknown and future click times', () => {
-    const ages = g.users.flatMap((u) => flat(u.expected.hist_age));
+  it('has golden ages for known, unknown and future event times', () => {
+    const ages = cases.flatMap((c) =>
+      Object.entries(c.expected)
+        .filter(([k]) => k.endsWith('_age'))
+        .flatMap(([, v]) => flat(v)),
+    );
     expect(ages).toContain(0);
     expect(ages).toContain(1);
     expect(ages.some((a) => a > 2)).toBe(true);
-  });
-
-  it('encodes candidates exactly like the trainer', () => {
-    const e = encodeCandidates(spec, g.candidates.input);
-    expect(e.batch).toBe(g.candidates.input.length);
-    expect(ints(e.candFields)).toEqual(flat(g.candidates.expected.cand_fields));
-    expect(ints(e.candTags)).toEqual(flat(g.candidates.expected.cand_tags));
-    expect(Array.from(e.candMm)).toEqual(flat(g.candidates.expected.cand_mm));
-    const one = encodeCandidate(spec, g.candidates.input[2]!);
-    expect(one.batch).toBe(1);
-    expect(ints(one.candFields)).toEqual(flat(g.candidates.expected.cand_fields).slice(6, 9));
-  });
-
-  it('rejects a spec whose fields differ from the serving signature', () => {
-    const raw = JSON.parse(JSON.stringify(spec)) as Record<string, unknown>;
-    raw.user_fields = [{ name: 'user_id', buckets: 10 }];
-    expect(() => parseFeatureSpec(raw)).toThrow(/user_fields/);
   });
 });
 
@@ -161,23 +152,29 @@ describe('history age buckets', () => {
     expect(clickAgeBucket(100, 200, b)).toBe(1);
   });
 
-  it('encodes all-zero ages for a spec without history.age (fs-1), and for padding', () => {
-    const raw = JSON.parse(JSON.stringify(spec)) as FeatureSpec;
-    delete raw.history.age;
-    const fs1 = parseFeatureSpec(raw);
-    expect(historyAgeBuckets(fs1)).toBe(0);
-    const user: RawUser = {
-      user_id: 'u',
-      ts_ms: 1_000_000,
-      history: [
-        { item_id: 'a', ts_ms: 999_000 },
-        { item_id: 'b', ts_ms: 1 },
-      ],
+  it('feeds no age input for a sequence without age, and zero ages for padding', () => {
+    const repo = JSON.parse(JSON.stringify(loadFeatureRepo(DEFAULT_FEATURE_REPO_PATH))) as {
+      features: { kind: string; age?: unknown }[];
     };
-    expect(ints(encodeUser(fs1, user).histAge)).toEqual(Array(spec.history.length).fill(0));
-    const withAge = ints(encodeUser(spec, user).histAge);
-    expect(withAge.slice(0, 2)).toEqual([1, 2]); // 1 s (< 10 min); ~16.7 min (>= 10 min, < 30 min)
-    expect(withAge.slice(2).every((a) => a === 0)).toBe(true);
+    const seq = repo.features.find((f) => f.kind === 'sequence')!;
+    const withAge = new LayoutEncoder(repo as unknown as FeatureRepo);
+    delete seq.age;
+    const noAge = new LayoutEncoder(repo as unknown as FeatureRepo);
+    const req: RawRequest = {
+      ts_ms: 1_000_000,
+      user: { row: { user_id: 'u' } },
+      sequences: {
+        hist: [
+          { row: { item_id: 'a' }, ts_ms: 999_000 },
+          { row: { item_id: 'b' }, ts_ms: 1 },
+        ],
+      },
+    };
+    expect(noAge.encodeRequest(req).hist_age).toBeUndefined();
+    expect(noAge.layout.inputs.map((i) => i.name)).not.toContain('hist_age');
+    const ages = values(withAge.encodeRequest(req).hist_age);
+    expect(ages.slice(0, 2)).toEqual([1, 2]); // 1 s (< 10 min); ~16.7 min (>= 10 min, < 30 min)
+    expect(ages.slice(2).every((a) => a === 0)).toBe(true);
   });
 
   it('rejects bad boundaries with a message naming the field', () => {

@@ -1,3 +1,5 @@
 export * from './hash';
+export * from './hash-cache';
 export * from './spec';
+export * from './slots';
 export * from './encode';

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MIGRATIONS_DIR, MigrationRunner, loadMigrations } from '@mmctr/clickhouse';
 import {
+  ARTIFACT_REPO_FILE,
   FeatureStoreRepository,
   applyRepository,
   assertRepositoryApplied,
@@ -224,10 +225,17 @@ describe('features apply on the local ClickHouse (18.16)', () => {
     });
     afterAll(() => rmSync(registry, { recursive: true, force: true }));
 
-    /** A registered model whose artifact folder holds `spec` as feature_spec.json. */
-    async function registerModel(db: string, version: string, spec: object): Promise<void> {
+    /** A registered model whose artifact folder records `trained` (feature names) as its feature_repo.json. */
+    async function registerModel(
+      db: string,
+      version: string,
+      trained?: { name: string; version: string; features: string[] },
+    ): Promise<void> {
       mkdirSync(join(registry, version));
-      writeFileSync(join(registry, version, 'feature_spec.json'), JSON.stringify(spec));
+      if (trained) {
+        const doc = { ...trained, features: trained.features.map((name) => ({ name })) };
+        writeFileSync(join(registry, version, ARTIFACT_REPO_FILE), JSON.stringify(doc));
+      }
       await admin.insert(`${db}.models`, [
         {
           version,
@@ -252,9 +260,9 @@ describe('features apply on the local ClickHouse (18.16)', () => {
       const db = store.database;
       await applyRepository(store, adRepo);
       const trained = { name: 'ad_platform', version: 'ads-1' };
-      await registerModel(db, 'm-gender', { feature_repo: { ...trained, features: ['user_id', 'gender'] } });
-      await registerModel(db, 'm-safe', { feature_repo: { ...trained, features: ['user_id', 'ad_id'] } });
-      await registerModel(db, 'm-legacy', { version: 'fs-2' });
+      await registerModel(db, 'm-gender', { ...trained, features: ['user_id', 'gender'] });
+      await registerModel(db, 'm-safe', { ...trained, features: ['user_id', 'ad_id'] });
+      await registerModel(db, 'm-legacy');
 
       const dir = mkdtempSync(join(tmpdir(), 'feature-apply-repo-'));
       try {
@@ -266,7 +274,7 @@ describe('features apply on the local ClickHouse (18.16)', () => {
           'registered models this change breaks:\n  m-gender (production): gender',
         );
         expect(refused.err).toContain(
-          'registered models not checked:\n  m-legacy (production): unknown repository (its feature spec records none)',
+          'registered models not checked:\n  m-legacy (production): unknown repository (its artifact records none)',
         );
         expect(refused.err).not.toContain('m-safe');
 

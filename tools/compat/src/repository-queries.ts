@@ -1,7 +1,9 @@
 import { bindQuery, type ClickHouseService, type HealthStatus, type QueryParams } from '@mmctr/clickhouse';
 import { AnalyticsRepository } from '../../../apps/dashboard/src/analytics.repository';
 import { EmbeddingRepository } from '../../../apps/embedder/src/storage/embedding.repository';
+import { DEFAULT_FEATURE_REPO_PATH, loadFeatureRepo } from '@mmctr/feature-repo';
 import { ItemCatalogRepository } from '../../../apps/scorer/src/items/item-catalog.repository';
+import { ServingLayout } from '../../../apps/scorer/src/layout/serving-layout';
 import { ModelRegistryRepository } from '../../../apps/scorer/src/model/model-registry.repository';
 
 /**
@@ -39,7 +41,10 @@ export async function repositoryQueries(): Promise<Captured[]> {
   };
   const analytics = new AnalyticsRepository(ch);
   const embeddings = new EmbeddingRepository(ch);
-  const catalog = new ItemCatalogRepository(ch);
+  const catalog = new ItemCatalogRepository(
+    ch,
+    new ServingLayout(loadFeatureRepo(DEFAULT_FEATURE_REPO_PATH)),
+  );
   const registry = new ModelRegistryRepository(ch);
   const encoders = { image: 'img-enc', text: 'txt-enc' };
 

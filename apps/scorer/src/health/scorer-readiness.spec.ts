@@ -1,4 +1,5 @@
 import type { DependencyCheck } from '@mmctr/observability';
+import { demoLayout } from '../../test/support/test-layout';
 import { ItemCache } from '../items/item-cache';
 import type { ModelRole, RefusedModel } from '../model/model-manager.service';
 import { scorerReadiness } from './scorer-readiness';
@@ -9,8 +10,8 @@ function probe(
   redis: DependencyCheck,
   refused: RefusedModel[] = [],
 ) {
-  const cache = new ItemCache(4);
-  cache.upsertItem({ item_id: 'a', category: 'c', tags: [], ts_ms: 1 });
+  const cache = new ItemCache(demoLayout());
+  cache.upsertItem({ item_id: 'a', ts_ms: 1, attributes: { category: 'c' } });
   return scorerReadiness(
     {
       ready: versions.production !== undefined,

@@ -1,12 +1,13 @@
 import type { Logger } from 'pino';
-import { loadFeatureSpec } from '@mmctr/features';
 import { loadScorerConfig } from '../config/scorer-config';
 import { ScorerMetrics } from '../metrics/scorer-metrics';
+import { demoLayout } from '../../test/support/test-layout';
 import { ItemCacheService } from './item-cache.service';
 import type { CatalogRow, ItemCatalogRepository, VectorRow } from './item-catalog.repository';
 import type { ItemOnlineRepository, OnlineItem } from './item-online.repository';
 
-const DIM = loadFeatureSpec().multimodal.dim;
+const layout = demoLayout();
+const DIM = layout.embedding!.width;
 const PAGE = 100;
 
 /** ClickHouse's catalogue in memory, answering like ItemCatalogRepository (sorted by id, paged, watermarked). */
@@ -55,8 +56,7 @@ class FakeOnline {
 const id = (i: number) => `item-${String(i).padStart(4, '0')}`;
 const catalogRow = (i: number, ingestedS = 1000): CatalogRow => ({
   item_id: id(i),
-  category: `c${i % 7}`,
-  tags: ['t'],
+  attributes: { category: `c${i % 7}`, tags: ['t'] },
   ts_ms: 10 * i,
   ingested_s: ingestedS,
 });
@@ -83,6 +83,7 @@ function setup(env: Record<string, string> = {}) {
     online.asRepository(),
     metrics,
     logger,
+    layout,
   );
   const values = async (name: string) =>
     (await metrics.registry.getSingleMetric(name)!.get()).values.map((v) => [v.labels, v.value]);
@@ -150,8 +151,7 @@ describe('ItemCacheService: lookups', () => {
     await t.service.refresh();
     t.online.known.set('fresh', {
       item_id: 'fresh',
-      category: 'c',
-      tags: [],
+      attributes: { category: 'c', tags: [] },
       ts_ms: 5,
       vector: Float32Array.from(vector(0.25)),
     });
@@ -194,7 +194,12 @@ describe('ItemCacheService: lookups', () => {
     const t = setup();
     let release!: () => void;
     t.online.pending = new Promise<void>((r) => (release = r));
-    t.online.known.set('slow', { item_id: 'slow', category: 'c', tags: [], ts_ms: 1, vector: null });
+    t.online.known.set('slow', {
+      item_id: 'slow',
+      attributes: { category: 'c', tags: [] },
+      ts_ms: 1,
+      vector: null,
+    });
     const res = await t.service.lookup(['slow']);
     expect(res).toEqual({ rows: Int32Array.from([-1]), failed: true });
 

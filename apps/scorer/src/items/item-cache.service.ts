@@ -1,13 +1,19 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Logger } from 'pino';
-import { loadFeatureSpec } from '@mmctr/features';
+import type { RawValue } from '@mmctr/features';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
+import { SERVING_LAYOUT } from '../layout/layout.module';
+import type { ServingLayout } from '../layout/serving-layout';
 import { LOGGER } from '../logger';
 import { ScorerMetrics } from '../metrics/scorer-metrics';
 import { withTimeout } from '../with-timeout';
 import { ItemCache } from './item-cache';
 import { ItemCatalogRepository } from './item-catalog.repository';
 import { ItemOnlineRepository, type OnlineItem } from './item-online.repository';
+
+/** An attribute value worth caching: not absent, not empty. */
+const isPresent = (v: RawValue): boolean =>
+  v !== undefined && v !== null && v !== '' && !(Array.isArray(v) && v.length === 0);
 
 export interface ItemLookup {
   /** Cache row per requested id, -1 where the item is unknown (OOV). */
@@ -36,8 +42,9 @@ export class ItemCacheService implements OnApplicationBootstrap, OnApplicationSh
     @Inject(ItemOnlineRepository) private readonly online: ItemOnlineRepository,
     @Inject(ScorerMetrics) private readonly metrics: ScorerMetrics,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(SERVING_LAYOUT) layout: ServingLayout,
   ) {
-    this.cache = new ItemCache(loadFeatureSpec().multimodal.dim);
+    this.cache = new ItemCache(layout);
   }
 
   get isLoaded(): boolean {
@@ -122,7 +129,7 @@ export class ItemCacheService implements OnApplicationBootstrap, OnApplicationSh
         return;
       }
       this.unknownUntil.delete(item.item_id);
-      if (item.ts_ms > 0 || item.category || item.tags.length > 0) this.cache.upsertItem(item);
+      if (item.ts_ms > 0 || Object.values(item.attributes).some(isPresent)) this.cache.upsertItem(item);
       if (item.vector) this.cache.upsertVector(item.item_id, item.vector, item.ts_ms);
       else if (this.cache.row(item.item_id) < 0) this.cache.upsertItem(item);
     });

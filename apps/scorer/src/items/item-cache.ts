@@ -1,56 +1,74 @@
-import { Hasher, TAG_SLOTS as SPEC_TAG_SLOTS, type FeatureSpec } from '@mmctr/features';
+import { categoricalEncoder, Hasher, multiEncoder, numericEncoder, type RawValue } from '@mmctr/features';
+import type { ItemSlot, ServingLayout } from '../layout/serving-layout';
 
-// A plain local: an imported binding is a getter under CommonJS, too slow for per-row loops.
-const TAG_SLOTS = SPEC_TAG_SLOTS;
-
-/** Hash layout an encoded column set belongs to (two specs with the same buckets share ids). */
-export function encodingKey(spec: FeatureSpec): string {
-  const b = (n: string) => spec.candidate_fields.find((f) => f.name === n)?.buckets ?? 0;
-  return `${b('item_id')}/${b('category')}/${spec.tags.field}/${spec.tags.buckets}`;
-}
-
-/** Model ids of every cached item for one hash layout, indexed by row. */
-export interface EncodedColumns {
-  itemId: Int32Array;
-  category: Int32Array;
-  tags: Int32Array; // row * TAG_SLOTS
-}
-
-interface Encoding {
-  spec: FeatureSpec;
-  columns: EncodedColumns;
-}
+/** One precomputed slot of every cached item, indexed by row (multi: row * width). */
+export type ItemColumn = Int32Array | Float32Array;
 
 export interface ItemRecord {
   item_id: string;
-  category: string;
-  tags: readonly string[];
   ts_ms: number;
+  /** The item's attributes by name (those the layout reads; others are ignored). */
+  attributes: Readonly<Record<string, RawValue>>;
+}
+
+/** A slot's encoder of one item's attribute value into its column at `row`. */
+interface SlotEncoder {
+  width: number;
+  /** The value for an item the cache does not know (key slots are encoded from the id instead). */
+  missing: number;
+  write(column: ItemColumn, row: number, value: RawValue): void;
+}
+
+function slotEncoder(s: ItemSlot, hasher: Hasher): SlotEncoder {
+  switch (s.kind) {
+    case 'cat': {
+      const enc = categoricalEncoder(s.slot, hasher);
+      return { width: 1, missing: enc(undefined), write: (c, r, v) => (c[r] = enc(v)) };
+    }
+    case 'num': {
+      const enc = numericEncoder(s.slot, s.fallback);
+      return { width: 1, missing: enc(undefined), write: (c, r, v) => (c[r] = enc(v)) };
+    }
+    case 'multi': {
+      const enc = multiEncoder(s.slot, hasher);
+      const w = s.slot.max_length;
+      return {
+        width: w,
+        missing: 0,
+        write: (c, r, v) => enc(v, { set: (i, id) => (c[i] = id) }, r * w),
+      };
+    }
+  }
 }
 
 /**
- * In-process columnar item cache: one row per item, features in typed arrays indexed by row, so a
- * request copies ids and vectors without allocating. Hashed ids are precomputed per registered spec
- * layout (production and shadow may differ); raw category and tags stay to re-encode for a new layout.
+ * In-process columnar item cache: one row per item; every slot of the layout that reads the item
+ * (candidate- and sequence-side: ids, multi-ids, numbers) precomputed into a typed column at upsert, and
+ * the item's vector, so a request copies values without hashing or allocating.
  */
 export class ItemCache {
   private readonly rowOf = new Map<string, number>();
   private ids: string[] = [];
-  private categories: string[] = [];
-  private tagLists: (readonly string[])[] = [];
   private itemTs = new Float64Array(0);
   private vectorTs = new Float64Array(0);
   private vectors = new Float32Array(0);
   /** 1 where the row has a vector. */
   private hasVector = new Uint8Array(0);
   private capacity = 0;
-  private readonly encodings = new Map<string, Encoding>();
-  private readonly hasher = new Hasher();
+  private readonly encoders: SlotEncoder[];
+  /** Parallel to layout.itemSlots. */
+  private cols: ItemColumn[];
+  /** Width of the held vectors (the layout's item embedding; 0 when it reads none). */
+  readonly dim: number;
 
   constructor(
-    readonly dim: number,
+    readonly layout: ServingLayout,
     initialCapacity = 1024,
+    hasher = new Hasher(),
   ) {
+    this.dim = layout.embedding?.width ?? 0;
+    this.encoders = layout.itemSlots.map((s) => slotEncoder(s, hasher));
+    this.cols = layout.itemSlots.map((s) => (s.kind === 'num' ? new Float32Array(0) : new Int32Array(0)));
     this.grow(initialCapacity);
   }
 
@@ -79,16 +97,14 @@ export class ItemCache {
     return this.vectors;
   }
 
-  /** Encoded columns for a spec's layout, built on first use. */
-  columns(spec: FeatureSpec): EncodedColumns {
-    const key = encodingKey(spec);
-    let enc = this.encodings.get(key);
-    if (!enc) {
-      enc = { spec, columns: this.allocColumns(this.capacity) };
-      this.encodings.set(key, enc);
-      for (let r = 0; r < this.ids.length; r++) this.encodeRow(enc, r);
-    }
-    return enc.columns;
+  /** The precomputed columns, parallel to layout.itemSlots (replaced when the cache grows: read per request). */
+  get columns(): readonly ItemColumn[] {
+    return this.cols;
+  }
+
+  /** Value of item slot `i` for an item the cache does not know. */
+  missingValue(i: number): number {
+    return this.encoders[i]!.missing;
   }
 
   /** Inserts or updates an item's features; an older version than the cached one is ignored. */
@@ -96,14 +112,12 @@ export class ItemCache {
     let r = this.rowOf.get(item.item_id);
     if (r === undefined) r = this.addRow(item.item_id);
     else if (this.itemTs[r]! > item.ts_ms) return r;
-    this.categories[r] = item.category;
-    this.tagLists[r] = item.tags;
     this.itemTs[r] = item.ts_ms;
-    for (const enc of this.encodings.values()) this.encodeRow(enc, r);
+    this.encodeRow(r, item.attributes);
     return r;
   }
 
-  /** Sets an item's fused vector (truncated or zero-padded to dim); older vectors are ignored. */
+  /** Sets an item's vector (truncated or zero-padded to dim); older vectors are ignored. */
   upsertVector(itemId: string, vec: ArrayLike<number>, createdMs: number): number {
     let r = this.rowOf.get(itemId);
     if (r === undefined) r = this.addRow(itemId);
@@ -121,37 +135,18 @@ export class ItemCache {
     const r = this.ids.length;
     if (r >= this.capacity) this.grow(Math.max(1024, this.capacity * 2));
     this.ids.push(itemId);
-    this.categories.push('');
-    this.tagLists.push([]);
     this.rowOf.set(itemId, r);
-    for (const enc of this.encodings.values()) this.encodeRow(enc, r);
+    this.encodeRow(r, {});
     return r;
   }
 
-  private encodeRow(enc: Encoding, r: number): void {
-    const { spec, columns } = enc;
-    const itemBuckets = spec.candidate_fields.find((f) => f.name === 'item_id')!.buckets;
-    const catBuckets = spec.candidate_fields.find((f) => f.name === 'category')!.buckets;
-    columns.itemId[r] = this.hasher.bucket('item_id', this.ids[r], itemBuckets);
-    columns.category[r] = this.hasher.bucket('category', this.categories[r], catBuckets);
-    // Same rule as libs/features writeTags: the first TAG_SLOTS non-empty tags, the rest 0.
-    const base = r * TAG_SLOTS;
-    columns.tags.fill(0, base, base + TAG_SLOTS);
-    let k = 0;
-    for (const t of this.tagLists[r] ?? []) {
-      if (k >= TAG_SLOTS) break;
-      if (!t) continue;
-      columns.tags[base + k] = this.hasher.bucket(spec.tags.field, t, spec.tags.buckets);
-      k++;
-    }
-  }
-
-  private allocColumns(capacity: number): EncodedColumns {
-    return {
-      itemId: new Int32Array(capacity),
-      category: new Int32Array(capacity),
-      tags: new Int32Array(capacity * TAG_SLOTS),
-    };
+  /** Every item slot of row r from the item's attributes (the key attribute is the item's id). */
+  private encodeRow(r: number, attributes: Readonly<Record<string, RawValue>>): void {
+    const key = this.layout.candidateKey;
+    this.layout.itemSlots.forEach((s, i) => {
+      const value = s.attr === key ? this.ids[r] : attributes[s.attr];
+      this.encoders[i]!.write(this.cols[i]!, r, value);
+    });
   }
 
   private grow(capacity: number): void {
@@ -163,13 +158,13 @@ export class ItemCache {
     this.vectorTs = copy(this.vectorTs, new Float64Array(capacity));
     this.vectors = copy(this.vectors, new Float32Array(capacity * this.dim));
     this.hasVector = copy(this.hasVector, new Uint8Array(capacity));
-    for (const enc of this.encodings.values()) {
-      const c = this.allocColumns(capacity);
-      c.itemId.set(enc.columns.itemId);
-      c.category.set(enc.columns.category);
-      c.tags.set(enc.columns.tags);
-      enc.columns = c;
-    }
+    this.cols = this.layout.itemSlots.map((s, i) => {
+      const size = capacity * this.encoders[i]!.width;
+      const old = this.cols[i]!;
+      return s.kind === 'num'
+        ? copy(old as Float32Array, new Float32Array(size))
+        : copy(old as Int32Array, new Int32Array(size));
+    });
     this.capacity = capacity;
   }
 }

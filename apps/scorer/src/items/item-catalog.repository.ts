@@ -1,5 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ClickHouseService } from '@mmctr/clickhouse';
+import type { RawValue } from '@mmctr/features';
+import { SERVING_LAYOUT } from '../layout/layout.module';
+import type { ServingLayout } from '../layout/serving-layout';
 
 // LIMIT takes no bound parameter on 18.16: a validated integer literal.
 const pageSize = (n: number): number => {
@@ -9,8 +12,8 @@ const pageSize = (n: number): number => {
 
 export interface CatalogRow {
   item_id: string;
-  category: string;
-  tags: string[];
+  /** The attributes the layout reads, by name. */
+  attributes: Record<string, RawValue>;
   ts_ms: number;
   ingested_s: number;
 }
@@ -21,36 +24,51 @@ export interface VectorRow {
   created_ms: number;
 }
 
+/** Table and column names are spliced into SQL (ClickHouse binds values only): plain identifiers. */
+function identifier(name: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+    throw new Error(`'${name}' is not a plain column or table name`);
+  return name;
+}
+
 /**
- * Item features and fused vectors from ClickHouse. Reads the base tables with the same argMax as the
+ * Item features (the attributes the serving layout reads) and fused vectors from ClickHouse. Reads the base tables with the same argMax as the
  * items_latest / item_embeddings_latest views, paged by item_id (the sort key) so the initial load
  * never materialises the whole catalogue in one response, and filtered by a watermark for refreshes.
  */
 @Injectable()
 export class ItemCatalogRepository {
-  constructor(@Inject(ClickHouseService) private readonly ch: ClickHouseService) {}
+  private readonly table: string;
+  private readonly columns: string[];
+
+  constructor(
+    @Inject(ClickHouseService) private readonly ch: ClickHouseService,
+    @Inject(SERVING_LAYOUT) layout: ServingLayout,
+  ) {
+    this.table = identifier(layout.itemTable);
+    this.columns = layout.itemAttributes.map((a) => identifier(a.name));
+  }
 
   /** Newest version of items after `afterId` (paging) that were ingested at or after `sinceS`. */
   async items(afterId: string, sinceS: number, limit: number): Promise<CatalogRow[]> {
-    const rows = await this.ch.query<{
-      item_id: string;
-      category: string;
-      tags: string[];
-      latest_ts_ms: string | number;
-      ingested_s: string | number;
-    }>(
-      `SELECT item_id, argMax(category, ts_ms) AS category, argMax(tags, ts_ms) AS tags, max(ts_ms) AS latest_ts_ms,
-              toUInt32(max(ingested_at)) AS ingested_s
-       FROM items
+    const attributes = this.columns.map((c) => `argMax(${c}, ts_ms) AS ${c}, `).join('');
+    const rows = await this.ch.query<
+      Record<string, RawValue> & {
+        item_id: string;
+        latest_ts_ms: string | number;
+        ingested_s: string | number;
+      }
+    >(
+      `SELECT item_id, ${attributes}max(ts_ms) AS latest_ts_ms, toUInt32(max(ingested_at)) AS ingested_s
+       FROM ${this.table}
        WHERE item_id > {after:String} AND item_id IN (
-         SELECT item_id FROM items WHERE ingested_at >= toDateTime({since:UInt32}))
+         SELECT item_id FROM ${this.table} WHERE ingested_at >= toDateTime({since:UInt32}))
        GROUP BY item_id ORDER BY item_id LIMIT ${pageSize(limit)}`,
       { after: afterId, since: sinceS },
     );
     return rows.map((r) => ({
       item_id: r.item_id,
-      category: r.category,
-      tags: r.tags,
+      attributes: Object.fromEntries(this.columns.map((c) => [c, r[c]])),
       ts_ms: Number(r.latest_ts_ms),
       ingested_s: Number(r.ingested_s),
     }));

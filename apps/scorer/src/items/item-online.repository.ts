@@ -2,14 +2,18 @@ import { Inject, Injectable } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '@mmctr/config';
 import type { DependencyCheck } from '@mmctr/observability';
+import type { AttributeType } from '@mmctr/feature-repo';
+import type { RawValue } from '@mmctr/features';
 import { OnlineStore, SlotBatch, redisHealth } from '@mmctr/online-store';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
+import { SERVING_LAYOUT } from '../layout/layout.module';
+import type { ServingLayout } from '../layout/serving-layout';
 import { SCORER_REDIS } from '../redis/redis.module';
 
 export interface OnlineItem {
   item_id: string;
-  category: string;
-  tags: string[];
+  /** The attributes the layout reads, by name (absent where Redis has no field). */
+  attributes: Record<string, RawValue>;
   ts_ms: number;
   /** Fused vector, when Redis holds one. */
   vector: Float32Array | null;
@@ -32,6 +36,27 @@ export function decodeVector(raw: Buffer | null): Float32Array | null {
   return out;
 }
 
+/** A stored item field as its attribute type: lists are JSON, numbers and booleans text. */
+export function decodeAttribute(type: AttributeType, raw: string | null): RawValue {
+  if (raw === null) return undefined;
+  switch (type) {
+    case 'string_list':
+      try {
+        const list = JSON.parse(raw) as unknown;
+        return Array.isArray(list) ? list.filter((x): x is string => typeof x === 'string') : [];
+      } catch {
+        return [];
+      }
+    case 'int':
+    case 'float':
+      return raw === '' ? undefined : Number(raw);
+    case 'bool':
+      return raw === 'true' || raw === '1';
+    case 'string':
+      return raw;
+  }
+}
+
 /** Items missing from the in-process cache, read from the online store in one pipeline. */
 @Injectable()
 export class ItemOnlineRepository {
@@ -42,6 +67,7 @@ export class ItemOnlineRepository {
     @Inject(OnlineStore) private readonly store: OnlineStore,
     @Inject(APP_CONFIG) config: AppConfig,
     @Inject(SCORER_CONFIG) scorer: ScorerConfig,
+    @Inject(SERVING_LAYOUT) private readonly layout: ServingLayout,
   ) {
     const template = scorer.SCORER_REDIS_VECTOR_KEY.replace('{prefix}', config.REDIS_KEY_PREFIX);
     this.vectorKey = (id) => template.replace('{item_id}', id);
@@ -55,26 +81,25 @@ export class ItemOnlineRepository {
   /** Features of each id in order (null where Redis knows nothing). One round trip. */
   async fetch(ids: readonly string[]): Promise<(OnlineItem | null)[]> {
     if (ids.length === 0) return [];
+    const attrs = this.layout.itemAttributes;
+    const fields = attrs.map((a) => a.name);
     // One pipeline per hash slot on a Redis Cluster; one pipeline on a single server.
     const batch = new SlotBatch(this.redis);
     for (const id of ids) {
-      batch.on(this.store.itemKey(id)).hmget(this.store.itemKey(id), 'item_id', 'category', 'tags', 'ts_ms');
+      batch.on(this.store.itemKey(id)).hmget(this.store.itemKey(id), 'item_id', 'ts_ms', ...fields);
       batch.on(this.vectorKey(id)).hgetBuffer(this.vectorKey(id), 'v');
     }
     const results = await batch.exec();
     return ids.map((id, i) => {
       const h = results[2 * i];
       const v = results[2 * i + 1];
-      const [itemId, category, tags, ts] = h as (string | null)[];
+      const [itemId, ts, ...values] = h as (string | null)[];
       const vector = decodeVector(v as Buffer | null);
       if (itemId == null && !vector) return null;
-      let tagList: string[] = [];
-      try {
-        tagList = tags ? (JSON.parse(tags) as string[]) : [];
-      } catch {
-        tagList = [];
-      }
-      return { item_id: id, category: category ?? '', tags: tagList, ts_ms: Number(ts ?? 0), vector };
+      const attributes = Object.fromEntries(
+        attrs.map((a, k) => [a.name, decodeAttribute(a.type, values[k]!)]),
+      );
+      return { item_id: id, attributes, ts_ms: Number(ts ?? 0), vector };
     });
   }
 }

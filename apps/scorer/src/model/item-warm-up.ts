@@ -15,14 +15,14 @@ const HOUR_MS = 3_600_000;
 export async function warmUpWithItems(
   model: OnnxModel,
   cache: ItemCache,
-  assembler = new FeatureAssembler(),
+  assembler = new FeatureAssembler(model.layout),
   now = Date.now(),
 ): Promise<number> {
   const total = Math.min(cache.size, WARM_UP_ITEMS);
   if (total === 0) return 0;
   const step = cache.size / total;
   const batch = Math.max(1, Math.min(model.capacity, WARM_UP_BATCH));
-  const L = model.dims.L;
+  const L = model.layout.historyLength;
   const historyRows = Int32Array.from({ length: Math.min(L, total) }, (_, i) => Math.floor(i * step));
   const historyIds = Array.from(historyRows, (r) => cache.itemId(r));
   const historyTsMs = historyIds.map((_, i) => now - HOUR_MS * (i + 1));
@@ -32,7 +32,8 @@ export async function warmUpWithItems(
       const count = Math.min(batch, total - start);
       const candidateRows = Int32Array.from({ length: count }, (_, i) => Math.floor((start + i) * step));
       const candidateIds = Array.from(candidateRows, (r) => cache.itemId(r));
-      assembler.assemble(model.spec, cache, buffers, {
+      const positions = candidateIds.map((_, i) => i);
+      assembler.assemble(cache, buffers, {
         userId: 'warm-up',
         context: {},
         tsMs: now,
@@ -41,7 +42,8 @@ export async function warmUpWithItems(
         historyTsMs,
         candidateIds,
         candidateRows,
-        positions: candidateIds.map((_, i) => i),
+        positions,
+        candidateContext: { position: positions },
       });
       checkOutput(model.version, await model.runAlone(buffers, count), count, 'cached items at warm-up');
     }

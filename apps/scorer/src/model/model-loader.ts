@@ -1,15 +1,9 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
-import {
-  FEATURE_REPO,
-  incompatibilityReason,
-  missingFeatures,
-  type ArtifactSpec,
-  type FeatureRepo,
-} from '@mmctr/feature-repo';
+import { artifactFeatureRepo, incompatibilityReason, missingFeatures } from '@mmctr/feature-repo';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
+import { SERVING_LAYOUT } from '../layout/layout.module';
+import type { ServingLayout } from '../layout/serving-layout';
 import { LOGGER } from '../logger';
 import { ScorerMetrics } from '../metrics/scorer-metrics';
 import { OnnxModel, type SessionSettings, type WarmUp } from './onnx-model';
@@ -34,7 +28,7 @@ export class ModelLoader {
     @Inject(SCORER_CONFIG) private readonly config: ScorerConfig,
     @Inject(ScorerMetrics) private readonly metrics: ScorerMetrics,
     @Inject(LOGGER) private readonly logger: Logger,
-    @Inject(FEATURE_REPO) private readonly repo: FeatureRepo,
+    @Inject(SERVING_LAYOUT) private readonly layout: ServingLayout,
   ) {}
 
   /**
@@ -42,7 +36,7 @@ export class ModelLoader {
    * IncompatibleModelError, before opening a session, when the running repository lacks its features.
    */
   async load(version: string, dir: string, warmUp?: WarmUp): Promise<OnnxModel> {
-    await this.checkFeatures(version, dir);
+    this.checkFeatures(version, dir);
     const settings: SessionSettings = {
       modelFile: this.config.SCORER_MODEL_FILE,
       intraOpThreads: this.config.SCORER_INTRA_OP_THREADS,
@@ -67,18 +61,20 @@ export class ModelLoader {
           }
         : undefined,
     };
-    return OnnxModel.load(version, dir, this.config.SCORER_MAX_CANDIDATES, settings, warmUp);
+    return OnnxModel.load(version, dir, this.config.SCORER_MAX_CANDIDATES, settings, this.layout, warmUp);
   }
 
-  /** Refuses an artifact that reads a feature the running repository does not define. */
-  private async checkFeatures(version: string, dir: string): Promise<void> {
-    // An unreadable spec is left to OnnxModel.load, which reports it as a failed load.
-    const spec = await readFile(join(dir, 'feature_spec.json'), 'utf8')
-      .then((text) => JSON.parse(text) as ArtifactSpec)
-      .catch(() => undefined);
-    const missing = spec ? missingFeatures(this.repo, spec) : [];
+  /**
+   * Refuses an artifact trained with features the running repository does not define (its recorded
+   * feature_repo.json), before its layout and signature are checked against the running layout.
+   */
+  private checkFeatures(version: string, dir: string): void {
+    // A record that cannot be read fails the load (naming the file); an artifact without one (a tabular
+    // import) is checked by its layout.json and signature alone.
+    const trained = artifactFeatureRepo(dir);
+    const missing = trained ? missingFeatures(this.layout.repo, trained) : [];
     if (missing.length) {
-      throw new IncompatibleModelError(incompatibilityReason(version, this.repo, missing), missing);
+      throw new IncompatibleModelError(incompatibilityReason(version, this.layout.repo, missing), missing);
     }
   }
 }

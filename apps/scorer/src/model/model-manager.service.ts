@@ -162,7 +162,7 @@ export class ModelManager implements OnApplicationBootstrap, OnApplicationShutdo
       }
       this.metrics.modelInfo.set({ role: 'production', version }, 1);
       this.logger.info(
-        { role: 'production', version, previous: old?.version ?? null, spec: next.spec.version },
+        { role: 'production', version, previous: old?.version ?? null, features: next.layout.version },
         'model version serving',
       );
       return;
@@ -177,7 +177,7 @@ export class ModelManager implements OnApplicationBootstrap, OnApplicationShutdo
     this.drop('shadow');
     this.models.shadow = next;
     this.metrics.modelInfo.set({ role: 'shadow', version }, 1);
-    this.logger.info({ role: 'shadow', version, spec: next.spec.version }, 'model version serving');
+    this.logger.info({ role: 'shadow', version, features: next.layout.version }, 'model version serving');
   }
 
   /** The version swapped out stays loaded for re-scoring; the one it replaces is released. */

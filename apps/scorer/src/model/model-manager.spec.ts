@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { ScorerConfig } from '../config/scorer-config';
 import { ItemCache } from '../items/item-cache';
+import { demoLayout } from '../../test/support/test-layout';
 import type { ItemCacheService } from '../items/item-cache.service';
 import { ScorerMetrics } from '../metrics/scorer-metrics';
 import { fakeModel, nanOnVector, type FakeModel } from '../../test/support/fake-models';
@@ -39,7 +40,7 @@ function setup(opts: { retryMs?: number } = {}) {
       return model;
     },
   } as unknown as ModelLoader;
-  const cache = new ItemCache(128);
+  const cache = new ItemCache(demoLayout());
   const items = { isLoaded: true, cache, refresh: () => Promise.resolve() } as unknown as ItemCacheService;
   const logs: Array<{ level: string; fields: Record<string, unknown>; msg: string }> = [];
   const log =
@@ -72,7 +73,7 @@ function setup(opts: { retryMs?: number } = {}) {
 describe('ModelManager: which version serves', () => {
   it('serves the newest production version that loads and warms up, logging each skipped one', async () => {
     const t = setup();
-    t.cache.upsertItem({ item_id: 'a', category: 'c', tags: [], ts_ms: 1 });
+    t.cache.upsertItem({ item_id: 'a', ts_ms: 1, attributes: { category: 'c' } });
     t.cache.upsertVector('a', [0.5, 0.25], 1);
     t.promote('v1');
     t.promote('v2', 'nan-on-vector'); // finite on synthetic zeros, NaN on the cached item

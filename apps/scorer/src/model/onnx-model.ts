@@ -2,22 +2,8 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { parseFeatureSpec, TAG_SLOTS, type FeatureSpec } from '@mmctr/features';
+import type { LayoutInput, ServingLayout } from '../layout/serving-layout';
 import { MicroBatcher, type MicroBatchOptions } from './micro-batcher';
-
-export const INPUT_NAMES = [
-  'user_fields',
-  'hist_ids',
-  'hist_tags',
-  'hist_cat',
-  'hist_mm',
-  'cand_fields',
-  'cand_tags',
-  'cand_mm',
-] as const;
-
-/** Inputs a graph may lack: hist_age came with feature spec fs-2; older exports have no such input. */
-export const OPTIONAL_INPUT_NAMES = ['hist_age'] as const;
 
 export interface SessionSettings {
   /** Graph file inside the artifact folder. */
@@ -82,62 +68,108 @@ export class IdBuffer {
   }
 }
 
-/** Input buffers for one request, sized for the largest allowed batch; reused across requests. */
+/** One layout input's buffer: int64 ids or float32 values, `capacity` candidate rows or one request row. */
+export type InputData = IdBuffer | Float32Array;
+
+/** The flat values of an input buffer (the tensor's data). */
+const dataOf = (d: InputData): BigInt64Array | Float32Array => (d instanceof IdBuffer ? d.data : d);
+
+/**
+ * Input buffers for one request, one per layout input in layout order, sized for the largest allowed
+ * batch; reused across requests.
+ */
 export class InputBuffers {
-  readonly userFields: IdBuffer;
-  readonly histIds: IdBuffer;
-  readonly histTags: IdBuffer;
-  readonly histCat: IdBuffer;
-  readonly histMm: Float32Array;
-  readonly histAge: IdBuffer;
-  readonly candFields: IdBuffer;
-  readonly candTags: IdBuffer;
-  readonly candMm: Float32Array;
+  readonly data: InputData[];
 
   constructor(
-    readonly dims: ModelDims,
+    readonly inputs: readonly LayoutInput[],
     readonly capacity: number,
-    /** Whether the graph takes hist_age (always filled; fed only then). */
-    readonly feedsAge = false,
   ) {
-    const { U, L, C, D } = dims;
-    this.userFields = new IdBuffer(U);
-    this.histIds = new IdBuffer(L);
-    this.histTags = new IdBuffer(L * TAG_SLOTS);
-    this.histCat = new IdBuffer(L);
-    this.histMm = new Float32Array(L * D);
-    this.histAge = new IdBuffer(L);
-    this.candFields = new IdBuffer(capacity * C);
-    this.candTags = new IdBuffer(capacity * TAG_SLOTS);
-    this.candMm = new Float32Array(capacity * D);
+    this.data = inputs.map((i) => {
+      const size = i.rowSize * (i.side === 'candidate' ? capacity : 1);
+      return i.dtype === 'int64' ? new IdBuffer(size) : new Float32Array(size);
+    });
+  }
+
+  /** The input's ids (the assembler's layout fixes which inputs are int64). */
+  ids(index: number): IdBuffer {
+    return this.data[index] as IdBuffer;
+  }
+
+  values(index: number): Float32Array {
+    return this.data[index] as Float32Array;
   }
 
   /** Tensors over the first `batch` candidate rows (views, no copies). */
   feeds(batch: number): Record<string, ort.Tensor> {
-    const { U, L, C, D } = this.dims;
-    const feeds: Record<string, ort.Tensor> = {
-      user_fields: new ort.Tensor('int64', this.userFields.data, [1, U]),
-      hist_ids: new ort.Tensor('int64', this.histIds.data, [1, L]),
-      hist_tags: new ort.Tensor('int64', this.histTags.data, [1, L, TAG_SLOTS]),
-      hist_cat: new ort.Tensor('int64', this.histCat.data, [1, L]),
-      hist_mm: new ort.Tensor('float32', this.histMm, [1, L, D]),
-      cand_fields: new ort.Tensor('int64', this.candFields.data.subarray(0, batch * C), [batch, C]),
-      cand_tags: new ort.Tensor('int64', this.candTags.data.subarray(0, batch * TAG_SLOTS), [
-        batch,
-        TAG_SLOTS,
-      ]),
-      cand_mm: new ort.Tensor('float32', this.candMm.subarray(0, batch * D), [batch, D]),
-    };
-    if (this.feedsAge) feeds.hist_age = new ort.Tensor('int64', this.histAge.data, [1, L]);
+    const feeds: Record<string, ort.Tensor> = {};
+    this.inputs.forEach((input, k) => {
+      const rows = input.side === 'candidate' ? batch : 1;
+      const data = dataOf(this.data[k]!).subarray(0, rows * input.rowSize);
+      feeds[input.name] = new ort.Tensor(input.dtype, data, [rows, ...input.rowShape]);
+    });
     return feeds;
   }
 }
 
-export interface ModelDims {
-  U: number;
-  L: number;
-  C: number;
-  D: number;
+/** The graph's inputs against the layout's: the first mismatch, naming the input, or undefined. */
+export function signatureMismatch(
+  metadata: readonly ort.InferenceSession.ValueMetadata[],
+  inputs: readonly LayoutInput[],
+): string | undefined {
+  const names = metadata.map((m) => m.name);
+  const missing = inputs.find((i) => !names.includes(i.name));
+  if (missing) return `lacks input ${missing.name} (${describeInput(missing)})`;
+  const extra = names.find((n) => !inputs.some((i) => i.name === n));
+  if (extra) return `has input ${extra}, which the feature repository's layout does not feed`;
+  for (const i of inputs) {
+    const m = metadata.find((x) => x.name === i.name)!;
+    const got = m.isTensor ? `${m.type} [${m.shape.join(', ')}]` : 'a non-tensor';
+    const dimsMatch =
+      m.isTensor &&
+      m.shape.length === i.shape.length &&
+      i.rowShape.every((d, k) => typeof m.shape[k + 1] !== 'number' || m.shape[k + 1] === d);
+    if (!m.isTensor || m.type !== i.dtype || !dimsMatch)
+      return `input ${i.name} is ${got}; the layout feeds ${describeInput(i)}`;
+  }
+  if (names.join() !== inputs.map((i) => i.name).join())
+    return `takes its inputs in the order ${names.join(', ')}; the layout's order is ${inputs.map((i) => i.name).join(', ')}`;
+  return undefined;
+}
+
+const describeInput = (i: LayoutInput): string => `${i.dtype} [${i.shape.join(', ')}]`;
+
+/** The first path where two JSON values differ ('' when equal). */
+export function firstDifference(a: unknown, b: unknown, path = ''): string | undefined {
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null)
+    return a === b ? undefined : path;
+  if (Array.isArray(a) !== Array.isArray(b)) return path;
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
+  for (const k of keys) {
+    const at = Array.isArray(a) ? `${path}[${k}]` : path ? `${path}.${k}` : k;
+    const d = firstDifference((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], at);
+    if (d !== undefined) return d;
+  }
+  return undefined;
+}
+
+/**
+ * An artifact's layout.json (the layout it was trained on) against the running one: the same graph
+ * signature with other encodings (bucket counts, vocabularies, clips) would be served wrong ids. Artifacts
+ * without one are checked by their signature alone. The repository block (name, version) may differ.
+ */
+async function artifactLayoutMismatch(dir: string, layout: ServingLayout): Promise<string | undefined> {
+  const file = join(dir, 'layout.json');
+  if (!existsSync(file)) return undefined;
+  const { repository: _trained, ...trained } = JSON.parse(await readFile(file, 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  const { repository: _running, ...running } = layout.layout;
+  const at = firstDifference(trained, JSON.parse(JSON.stringify(running)));
+  return at === undefined
+    ? undefined
+    : `was trained for another layout: layout.json differs from feature repository ${layout.repo.name} ${layout.version} at ${at}`;
 }
 
 async function createSession(path: string, s: SessionSettings): Promise<ort.InferenceSession> {
@@ -159,7 +191,8 @@ async function createSession(path: string, s: SessionSettings): Promise<ort.Infe
 }
 
 /**
- * One model version: its onnxruntime session, feature spec and a pool of preallocated input buffers.
+ * One model version: its onnxruntime session, the serving layout its inputs follow and a pool of
+ * preallocated input buffers.
  * Counts requests in flight so a retired version is released only after the last one finishes.
  */
 export class OnnxModel {
@@ -168,25 +201,16 @@ export class OnnxModel {
   private released = false;
   private readonly pool: InputBuffers[] = [];
   private readonly batcher: MicroBatcher<BatchJob> | undefined;
-  readonly dims: ModelDims;
 
   private constructor(
     readonly version: string,
     readonly dir: string,
-    readonly spec: FeatureSpec,
+    readonly layout: ServingLayout,
     private readonly session: ort.InferenceSession,
     readonly capacity: number,
-    /** The graph takes hist_age (fs-2 exports); fs-1 ones don't. */
-    readonly takesAge: boolean,
     private readonly batchSession?: ort.InferenceSession,
     microBatch?: SessionSettings['microBatch'],
   ) {
-    this.dims = {
-      U: spec.user_fields.length,
-      L: spec.history.length,
-      C: spec.candidate_fields.length,
-      D: spec.multimodal.dim,
-    };
     if (batchSession && microBatch)
       this.batcher = new MicroBatcher<BatchJob>(
         microBatch,
@@ -201,41 +225,32 @@ export class OnnxModel {
     return this.batcher !== undefined;
   }
 
-  /** Loads `dir/<modelFile>` + `dir/feature_spec.json`, checks the signature and warms the session. */
+  /**
+   * Loads `dir/<modelFile>`, checks its inputs against the running repository's layout (a model exported
+   * for another layout is refused, naming the first mismatching input) and warms the session.
+   */
   static async load(
     version: string,
     dir: string,
     capacity: number,
     settings: SessionSettings,
+    layout: ServingLayout,
     warmUp?: WarmUp,
   ): Promise<OnnxModel> {
-    const spec = parseFeatureSpec(JSON.parse(await readFile(join(dir, 'feature_spec.json'), 'utf8')));
+    const trainedFor = await artifactLayoutMismatch(dir, layout);
+    if (trainedFor) throw new Error(`model ${version} ${trainedFor}`);
     const session = await createSession(join(dir, settings.modelFile), settings);
     try {
-      const missing = INPUT_NAMES.filter((n) => !session.inputNames.includes(n));
-      if (missing.length > 0) throw new Error(`model ${version} lacks inputs ${missing.join(', ')}`);
-      const known: readonly string[] = [...INPUT_NAMES, ...OPTIONAL_INPUT_NAMES];
-      const unknown = session.inputNames.filter((n) => !known.includes(n));
-      if (unknown.length > 0) throw new Error(`model ${version} has unknown inputs ${unknown.join(', ')}`);
-      const takesAge = session.inputNames.includes('hist_age');
-      // Without history.age in the spec every age would be fed as 0: refuse rather than mis-score.
-      if (takesAge && !spec.history.age) {
-        throw new Error(`model ${version} takes hist_age but its feature spec has no history.age`);
-      }
+      const mismatch = signatureMismatch(session.inputMetadata, layout.inputs);
+      if (mismatch)
+        throw new Error(
+          `model ${version} ${mismatch} (feature repository ${layout.repo.name} ${layout.version})`,
+        );
       if (!session.outputNames.includes('ctr')) throw new Error(`model ${version} has no output ctr`);
       const batchSession = settings.microBatch
         ? await OnnxModel.loadBatchGraph(version, dir, session, settings)
         : undefined;
-      const model = new OnnxModel(
-        version,
-        dir,
-        spec,
-        session,
-        capacity,
-        takesAge,
-        batchSession,
-        settings.microBatch,
-      );
+      const model = new OnnxModel(version, dir, layout, session, capacity, batchSession, settings.microBatch);
       try {
         await model.warm();
         await warmUp?.(model);
@@ -298,7 +313,7 @@ export class OnnxModel {
   }
 
   acquireBuffers(): InputBuffers {
-    return this.pool.pop() ?? new InputBuffers(this.dims, this.capacity, this.takesAge);
+    return this.pool.pop() ?? new InputBuffers(this.layout.inputs, this.capacity);
   }
 
   releaseBuffers(b: InputBuffers): void {
@@ -322,7 +337,7 @@ export class OnnxModel {
   private async runTogether(jobs: BatchJob[]): Promise<Float32Array> {
     const session = this.batchSession;
     if (!session) throw new Error(`model ${this.version} has no batch graph`);
-    return this.ctrOf(await session.run(stackFeeds(jobs, this.dims, this.takesAge)));
+    return this.ctrOf(await session.run(stackFeeds(jobs, this.layout.inputs)));
   }
 
   private ctrOf(out: ort.InferenceSession.OnnxValueMapType): Float32Array {
@@ -357,70 +372,34 @@ export class OnnxModel {
   }
 }
 
-/** Copies the first `length` values of each part into `out`, one after another. */
-function joinRows(out: BigInt64Array, parts: Array<[BigInt64Array, number]>): BigInt64Array;
-function joinRows(out: Float32Array, parts: Array<[Float32Array, number]>): Float32Array;
-function joinRows(
-  out: BigInt64Array | Float32Array,
-  parts: Array<[BigInt64Array | Float32Array, number]>,
-): BigInt64Array | Float32Array {
-  let offset = 0;
-  for (const [part, length] of parts) {
-    if (out instanceof Float32Array && part instanceof Float32Array)
-      out.set(part.subarray(0, length), offset);
-    else if (out instanceof BigInt64Array && part instanceof BigInt64Array)
-      out.set(part.subarray(0, length), offset);
-    offset += length;
-  }
-  return out;
-}
-
-/** InputBuffers' id buffers. */
-type IdBufferName = {
-  [K in keyof InputBuffers]: InputBuffers[K] extends IdBuffer ? K : never;
-}[keyof InputBuffers];
-
-/** The batch graph's feeds: N requests' user-level rows stacked, their candidates concatenated. */
-export function stackFeeds(jobs: BatchJob[], dims: ModelDims, withAge: boolean): Record<string, ort.Tensor> {
-  const { U, L, C, D } = dims;
+/**
+ * The batch graph's feeds: N requests' request-side rows stacked (one row each), their candidate rows
+ * concatenated, plus each candidate's request row (cand_user).
+ */
+export function stackFeeds(jobs: BatchJob[], inputs: readonly LayoutInput[]): Record<string, ort.Tensor> {
   const n = jobs.length;
   const total = jobs.reduce((a, j) => a + j.batch, 0);
-  const users = (key: IdBufferName, width: number) =>
-    joinRows(
-      new BigInt64Array(n * width),
-      jobs.map((j) => [j.buffers[key].data, width]),
-    );
-  const candidates = (key: IdBufferName, width: number) =>
-    joinRows(
-      new BigInt64Array(total * width),
-      jobs.map((j) => [j.buffers[key].data, j.batch * width]),
-    );
-  const histMm = joinRows(
-    new Float32Array(n * L * D),
-    jobs.map((j) => [j.buffers.histMm, L * D]),
-  );
-  const candMm = joinRows(
-    new Float32Array(total * D),
-    jobs.map((j) => [j.buffers.candMm, j.batch * D]),
-  );
+  const feeds: Record<string, ort.Tensor> = {};
+  inputs.forEach((input, k) => {
+    const perJob = (j: BatchJob) => (input.side === 'candidate' ? j.batch : 1) * input.rowSize;
+    const rows = input.side === 'candidate' ? total : n;
+    const size = rows * input.rowSize;
+    const out = input.dtype === 'int64' ? new BigInt64Array(size) : new Float32Array(size);
+    let offset = 0;
+    for (const j of jobs) {
+      const part = dataOf(j.buffers.data[k]!).subarray(0, perJob(j));
+      if (out instanceof BigInt64Array) out.set(part as BigInt64Array, offset);
+      else out.set(part as Float32Array, offset);
+      offset += perJob(j);
+    }
+    feeds[input.name] = new ort.Tensor(input.dtype, out, [rows, ...input.rowShape]);
+  });
   const candUser = new IdBuffer(total);
   let offset = 0;
   jobs.forEach((j, i) => {
     candUser.fill(i, offset, offset + j.batch);
     offset += j.batch;
   });
-  const int64 = (data: BigInt64Array, shape: number[]) => new ort.Tensor('int64', data, shape);
-  const feeds: Record<string, ort.Tensor> = {
-    user_fields: int64(users('userFields', U), [n, U]),
-    hist_ids: int64(users('histIds', L), [n, L]),
-    hist_tags: int64(users('histTags', L * TAG_SLOTS), [n, L, TAG_SLOTS]),
-    hist_cat: int64(users('histCat', L), [n, L]),
-    hist_mm: new ort.Tensor('float32', histMm, [n, L, D]),
-    cand_fields: int64(candidates('candFields', C), [total, C]),
-    cand_tags: int64(candidates('candTags', TAG_SLOTS), [total, TAG_SLOTS]),
-    cand_mm: new ort.Tensor('float32', candMm, [total, D]),
-    [CANDIDATE_USER_INPUT]: int64(candUser.data, [total]),
-  };
-  if (withAge) feeds.hist_age = int64(users('histAge', L), [n, L]);
+  feeds[CANDIDATE_USER_INPUT] = new ort.Tensor('int64', candUser.data, [total]);
   return feeds;
 }

@@ -1,22 +1,22 @@
-import {
-  encodeCandidates,
-  encodeUser,
-  loadFeatureSpec,
-  parseFeatureSpec,
-  type FeatureSpec,
-  type RawItem,
-} from '@mmctr/features';
+import { LayoutEncoder, type RawRecord } from '@mmctr/features';
+import { demoLayout, demoRepo, editableDemoRepo } from '../../test/support/test-layout';
 import { ItemCache } from '../items/item-cache';
+import { ServingLayout } from '../layout/serving-layout';
 import { InputBuffers } from '../model/onnx-model';
-import { FeatureAssembler } from './feature-assembler';
+import { FeatureAssembler, type AssemblyInput } from './feature-assembler';
 
-const spec = loadFeatureSpec();
-const D = spec.multimodal.dim;
-const L = spec.history.length;
-const dims = { U: spec.user_fields.length, L, C: spec.candidate_fields.length, D };
+const D = 128;
+const L = 64;
 
-/** A small deterministic catalogue: some items without vectors, some without tags. */
-function catalogue(n: number): RawItem[] {
+interface TestItem {
+  item_id: string;
+  category: string;
+  tags: string[];
+  mm: number[] | null;
+}
+
+/** A small deterministic catalogue: some items without vectors, some without tags or category. */
+function catalogue(n: number): TestItem[] {
   return Array.from({ length: n }, (_, i) => ({
     item_id: `item-${i}`,
     category: i % 5 === 0 ? '' : `cat-${i % 9}`,
@@ -25,25 +25,33 @@ function catalogue(n: number): RawItem[] {
   }));
 }
 
-function fill(cache: ItemCache, items: RawItem[]): void {
+function fill(cache: ItemCache, items: TestItem[]): void {
   for (const it of items) {
-    cache.upsertItem({ item_id: it.item_id, category: it.category ?? '', tags: it.tags ?? [], ts_ms: 1 });
+    cache.upsertItem({ item_id: it.item_id, ts_ms: 1, attributes: { category: it.category, tags: it.tags } });
     if (it.mm) cache.upsertVector(it.item_id, it.mm, 1);
   }
 }
 
+/** An item as the training-side encoder reads it (unknown: only its id). */
+const itemSide = (it: TestItem | undefined, id: string): RawRecord =>
+  it
+    ? { row: { item_id: it.item_id, category: it.category, tags: it.tags }, vectors: { fused: it.mm } }
+    : { row: { item_id: id } };
+
 // Click ages: now, the future, on and just below boundaries, the last boundary and beyond it.
 const AGES = [0, -5_000, 600_000, 1_799_999, 3_600_000, 1_209_600_000, 5_000_000_000];
 
-const ints = (a: BigInt64Array, n = a.length) => Array.from(a.subarray(0, n), Number);
+const values = (a: ArrayLike<number | bigint>, n = a.length) => Array.from(a, Number).slice(0, n);
 
-describe('FeatureAssembler (serving encoder) against libs/features (the training encoder)', () => {
+describe('FeatureAssembler (serving) against libs/features LayoutEncoder (the training twin)', () => {
+  const layout = demoLayout();
   const items = catalogue(300);
   const byId = new Map(items.map((it) => [it.item_id, it]));
-  const cache = new ItemCache(D);
+  const cache = new ItemCache(layout);
   fill(cache, items);
-  const assembler = new FeatureAssembler();
-  const buffers = new InputBuffers(dims, 500);
+  const assembler = new FeatureAssembler(layout);
+  const buffers = new InputBuffers(layout.inputs, 500);
+  const encoder = new LayoutEncoder(demoRepo());
 
   function check(
     userId: string,
@@ -51,13 +59,11 @@ describe('FeatureAssembler (serving encoder) against libs/features (the training
     candidateIds: string[],
     positions: number[],
     split = false,
-    useSpec: FeatureSpec = spec,
   ) {
     const context = { device: 'android', placement: 'feed' };
     const tsMs = 1_700_000_000_000 + historyIds.length * 3_600_000;
-    const raw = (id: string): RawItem => byId.get(id) ?? { item_id: id };
     const historyTsMs = historyIds.map((_, i) => tsMs - AGES[i % AGES.length]!);
-    const input = {
+    const input: AssemblyInput = {
       userId,
       context,
       tsMs,
@@ -67,35 +73,35 @@ describe('FeatureAssembler (serving encoder) against libs/features (the training
       candidateIds,
       candidateRows: Int32Array.from(candidateIds, (id) => cache.row(id)),
       positions,
+      candidateContext: { position: positions },
     };
-    // split: the scorer's order, candidates while the history call is in flight, then user + history.
+    // split: the scorer's order, candidates while the history call is in flight, then the request's.
     const oov = split
-      ? assembler.assembleCandidates(useSpec, cache, buffers, input) +
-        assembler.assembleUserAndHistory(useSpec, cache, buffers, input)
-      : assembler.assemble(useSpec, cache, buffers, input);
-    const u = encodeUser(useSpec, {
-      user_id: userId,
-      ...context,
+      ? assembler.assembleCandidates(cache, buffers, input) + assembler.assembleRequest(cache, buffers, input)
+      : assembler.assemble(cache, buffers, input);
+    const expected = encoder.encodeRequest({
       ts_ms: tsMs,
-      history: historyIds.map((id, i) => ({ ...raw(id), ts_ms: historyTsMs[i] })),
+      user: { row: { user_id: userId } },
+      context,
+      sequences: {
+        hist: historyIds.map((id, i) => ({ ...itemSide(byId.get(id), id), ts_ms: historyTsMs[i] })),
+      },
+      candidates: candidateIds.map((id, i) => ({
+        ...itemSide(byId.get(id), id),
+        context: { position: positions[i] },
+      })),
     });
-    const c = encodeCandidates(
-      useSpec,
-      candidateIds.map((id, i) => ({ ...raw(id), position: positions[i] })),
-    );
-    const B = candidateIds.length;
-    expect(ints(buffers.userFields.data)).toEqual(ints(u.userFields));
-    expect(ints(buffers.histIds.data)).toEqual(ints(u.histIds));
-    expect(ints(buffers.histCat.data)).toEqual(ints(u.histCat));
-    expect(ints(buffers.histTags.data)).toEqual(ints(u.histTags));
-    expect(Array.from(buffers.histMm)).toEqual(Array.from(u.histMm));
-    expect(ints(buffers.histAge.data)).toEqual(ints(u.histAge));
-    expect(ints(buffers.candFields.data, B * 3)).toEqual(ints(c.candFields));
-    expect(ints(buffers.candTags.data, B * 5)).toEqual(ints(c.candTags));
-    expect(Array.from(buffers.candMm.subarray(0, B * D))).toEqual(Array.from(c.candMm));
+    const feeds = buffers.feeds(candidateIds.length);
+    expect(Object.keys(feeds)).toEqual(Object.keys(expected));
+    for (const [name, want] of Object.entries(expected)) {
+      expect({ name, got: values(feeds[name]!.data as ArrayLike<number | bigint>) }).toEqual({
+        name,
+        got: values(want),
+      });
+    }
     const unknown = [...historyIds.slice(0, L), ...candidateIds].filter((id) => !byId.has(id)).length;
     expect(oov).toBe(unknown);
-    return ints(buffers.histAge.data);
+    return values(feeds.hist_age!.data as BigInt64Array);
   }
 
   it('writes exactly the tensors the training encoder produces, unknown items included', () => {
@@ -123,34 +129,117 @@ describe('FeatureAssembler (serving encoder) against libs/features (the training
     check('user-4', [], ['item-3'], [7]);
   });
 
-  it('gives the same tensors when candidates and user + history are written in two steps', () => {
+  it('gives the same tensors when candidates and the request-level inputs are written in two steps', () => {
     check('user-5', ['item-8', 'ghost-3'], ['item-7', 'ghost-4', 'item-200'], [0, 40, 2], true);
     check('user-6', [], ['item-5'], [1], true);
   });
 
-  it('fills history ages from the click times: 0 for padding, 0 throughout for an fs-1 spec', () => {
+  it('fills history ages from the click times, 0 for padding', () => {
     const history = ['item-4', 'ghost-1', 'item-9', 'item-30', 'item-31', 'item-32', 'item-33'];
     const ages = check('user-7', history, ['item-1'], [0]);
     expect(ages.slice(0, 7)).toEqual([1, 1, 2, 2, 4, 18, 18]);
     expect(ages.slice(7).every((a) => a === 0)).toBe(true);
-
-    const raw = JSON.parse(JSON.stringify(spec)) as FeatureSpec;
-    delete raw.history.age;
-    const fs1 = parseFeatureSpec(raw);
-    expect(check('user-8', history, ['item-1'], [0], false, fs1).every((a) => a === 0)).toBe(true);
   });
 
-  it('feeds hist_age only to a model that declares it', () => {
-    const withoutAge = new InputBuffers(dims, 4).feeds(2);
-    expect(Object.keys(withoutAge)).not.toContain('hist_age');
-    expect(Object.keys(withoutAge)).toHaveLength(8);
-    const b = new InputBuffers(dims, 4, true);
-    b.histAge.set(0, 3);
-    const withAge = b.feeds(2);
-    expect(Object.keys(withAge)).toHaveLength(9);
-    expect(withAge.hist_age!.type).toBe('int64');
-    expect(withAge.hist_age!.dims).toEqual([1, L]);
-    expect(withAge.hist_age!.data).toBe(b.histAge.data);
-    expect(Number((withAge.hist_age!.data as BigInt64Array)[0])).toBe(3);
+  it('allocates one buffer per layout input and feeds them under the layout names and shapes', () => {
+    const b = new InputBuffers(layout.inputs, 4);
+    const feeds = b.feeds(2);
+    expect(Object.entries(feeds).map(([n, t]) => [n, t.type, t.dims])).toEqual([
+      ['user_cat', 'int64', [1, 5]],
+      ['hist_cat', 'int64', [1, L, 2]],
+      ['hist_multi', 'int64', [1, L, 5]],
+      ['hist_vec', 'float32', [1, L, D]],
+      ['hist_age', 'int64', [1, L]],
+      ['cand_cat', 'int64', [2, 3]],
+      ['cand_multi', 'int64', [2, 5]],
+      ['cand_vec', 'float32', [2, D]],
+    ]);
+    expect((feeds.hist_age!.data as BigInt64Array).buffer).toBe(b.ids(4).data.buffer); // a view, no copy
+  });
+});
+
+describe('FeatureAssembler on other slot kinds (vocabulary, bucketize, numeric, no sequence age)', () => {
+  /** The demo plus an item numeric, an item vocabulary and a bucketized position; the sequence without age. */
+  function extendedLayout(): ServingLayout {
+    const repo = editableDemoRepo() as unknown as {
+      entities: { name: string; attributes?: { name: string; type: string; default?: unknown }[] }[];
+      features: Record<string, unknown>[];
+    };
+    repo.entities
+      .find((e) => e.name === 'item')!
+      .attributes!.push({ name: 'price', type: 'float', default: 2.5 }, { name: 'brand', type: 'string' });
+    repo.features.splice(
+      8,
+      0,
+      { name: 'price', kind: 'numeric', source: 'item.price', transform: 'log1p' },
+      {
+        name: 'brand',
+        kind: 'categorical',
+        source: 'item.brand',
+        encoding: 'vocabulary',
+        vocabulary: ['a', 'b'],
+      },
+      {
+        name: 'slot',
+        kind: 'numeric',
+        source: 'context.position',
+        transform: 'bucketize',
+        boundaries: [1, 3],
+      },
+    );
+    const hist = repo.features.find((f) => f.kind === 'sequence')!;
+    hist.side_features = ['item_id', 'price', 'brand'];
+    delete hist.age;
+    return new ServingLayout(repo as never);
+  }
+
+  it('matches the training encoder slot by slot', () => {
+    const layout = extendedLayout();
+    expect(layout.inputs.map((i) => i.name)).toEqual([
+      'user_cat',
+      'hist_cat',
+      'hist_num',
+      'cand_cat',
+      'cand_num',
+      'cand_multi',
+      'cand_vec',
+    ]);
+    const cache = new ItemCache(layout);
+    const attrs = [{ price: 9, brand: 'b', category: 'x', tags: ['t'] }, { brand: 'zz' }, {}];
+    attrs.forEach((a, i) => cache.upsertItem({ item_id: `i${i}`, ts_ms: 1, attributes: a }));
+    const ids = ['i0', 'i1', 'i2', 'ghost'];
+    const positions = [0, 2, 5, 1];
+    const buffers = new InputBuffers(layout.inputs, 8);
+    new FeatureAssembler(layout).assemble(cache, buffers, {
+      userId: 'u',
+      context: { country: 'DE' },
+      tsMs: 1_700_000_000_000,
+      historyIds: ids,
+      historyRows: Int32Array.from(ids, (id) => cache.row(id)),
+      historyTsMs: [],
+      candidateIds: ids,
+      candidateRows: Int32Array.from(ids, (id) => cache.row(id)),
+      positions,
+      candidateContext: { position: positions },
+    });
+    const encoder = new LayoutEncoder(layout.repo);
+    const side = (id: string, i: number): RawRecord => ({ row: { item_id: id, ...attrs[i] } });
+    const expected = encoder.encodeRequest({
+      ts_ms: 1_700_000_000_000,
+      user: { row: { user_id: 'u' } },
+      context: { country: 'DE' },
+      sequences: { hist: ids.map(side) },
+      candidates: ids.map((id, i) => ({ ...side(id, i), context: { position: positions[i] } })),
+    });
+    const feeds = buffers.feeds(ids.length);
+    for (const [name, want] of Object.entries(expected))
+      expect({ name, got: values(feeds[name]!.data as ArrayLike<number>) }).toEqual({
+        name,
+        got: values(want),
+      });
+    // price: log1p(9), log1p(default 2.5) for the item without one and the unknown one; brand: b, unknown, missing.
+    expect(values(feeds.hist_num!.data as Float32Array, 4)).toEqual(
+      [9, 2.5, 2.5, 2.5].map((p) => Math.fround(Math.log1p(p))),
+    );
   });
 });

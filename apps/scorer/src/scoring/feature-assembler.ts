@@ -1,165 +1,357 @@
+import type { CategoricalSlot, InputGroup, NumericSlot } from '@mmctr/feature-repo';
 import {
+  categoricalEncoder,
   clickAgeBucket,
   Hasher,
-  hourOfDay,
-  positionValue,
-  TAG_SLOTS as SPEC_TAG_SLOTS,
-  type FeatureSpec,
+  multiEncoder,
+  numericEncoder,
+  attributeDefault,
+  splitSource,
+  type CategoricalEncoder,
+  type RawValue,
 } from '@mmctr/features';
-import type { EncodedColumns, ItemCache } from '../items/item-cache';
+import type { ItemCache } from '../items/item-cache';
+import type { ServingLayout } from '../layout/serving-layout';
 import type { IdBuffer, InputBuffers } from '../model/onnx-model';
-import type { ScoreContext } from './score-request';
-
-// A plain local: an imported binding is a getter under CommonJS, too slow for the inner loops.
-const TAG_SLOTS = SPEC_TAG_SLOTS;
 
 export interface AssemblyInput {
   userId: string;
-  context: ScoreContext;
+  /** The request's context attributes (scope request). */
+  context: Readonly<Record<string, RawValue>>;
   tsMs: number;
   /** History item ids, newest first, and their cache rows (-1 = unknown). */
   historyIds: readonly string[];
   historyRows: Int32Array;
-  /** Click times of historyIds (same order); a missing one gets age bucket 0. */
+  /** Event times of historyIds (same order); a missing one gets age bucket 0. */
   historyTsMs: readonly number[];
   candidateIds: readonly string[];
   candidateRows: Int32Array;
+  /** Each candidate's slot in the answer (logged). */
   positions: readonly number[];
+  /** Candidate-scope context attributes: one value per candidate, by attribute name. */
+  candidateContext: Readonly<Record<string, readonly RawValue[] | undefined>>;
 }
 
+/** A precomputed item column copied into an input, per candidate or per history entry. */
+interface ItemWrite {
+  /** Index in cache.columns. */
+  column: number;
+  /** Index in the layout's inputs / the buffers. */
+  input: number;
+  /** Values per row of the input, and this slot's first column in it. */
+  stride: number;
+  offset: number;
+  /** Values per item (1, or a multi slot's max_length). */
+  width: number;
+  float: boolean;
+  /** For the key slot: the id of an item the cache does not know. */
+  keyEncoder?: CategoricalEncoder;
+  /** The value of an unknown item (padding rows get 0). */
+  missing: number;
+}
+
+interface VectorWrite {
+  input: number;
+  stride: number;
+  offset: number;
+  width: number;
+}
+
+/** The item-reading slots of one group (candidates or a sequence), compiled. */
+interface ItemPlan {
+  ids: ItemWrite[];
+  floats: ItemWrite[];
+  vectors: VectorWrite[];
+}
+
+/** A candidate-scope context slot: its encoder, and a lookup table for clipped integer values. */
+interface CandidateContextWrite {
+  input: number;
+  stride: number;
+  offset: number;
+  float: boolean;
+  attr: string;
+  encode: (v: RawValue) => number;
+  /** encode(clip[0] + i) at i, for integer values (clipping makes the range small). */
+  table?: { lo: number; hi: number; ids: Float64Array };
+}
+
+interface SequencePlan {
+  length: number;
+  items: ItemPlan;
+  age?: { input: number; boundaries: readonly number[] };
+}
+
+/** A request-level slot writer (runs once per request). */
+type RequestWrite = (input: AssemblyInput, buf: InputBuffers) => void;
+
+const TABLE_MAX = 4096;
+
 /**
- * Writes one request's model inputs into preallocated buffers, following the feature spec exactly
- * like libs/features encodeUser / encodeCandidates (same hash, same clipping, same age buckets,
- * zeros for missing): cached items copy precomputed ids and vectors; unknown ones get their hashed
- * id, 0 for category and tags, and a zero vector. Returns how many items were out of vocabulary.
+ * Writes one request's model inputs into preallocated buffers, following the serving layout: compiled
+ * once per layout into slot writers by kind and source. Request-level slots (context, the requester's
+ * key) are encoded once per request; candidate and sequence slots that read the item copy the item
+ * cache's precomputed columns and vectors (an unknown item gets its hashed key, the missing value of
+ * every other slot and a zero vector); candidate context slots (position) go through a lookup table.
+ * Same encodings as libs/features LayoutEncoder. Returns how many items were out of vocabulary.
  */
 export class FeatureAssembler {
   private readonly hasher = new Hasher();
-  /** Position ids of a clipped position field, per spec: index = clipped value - clip[0]. */
-  private readonly positionTables = new WeakMap<FeatureSpec, Int32Array>();
+  private readonly request: RequestWrite[] = [];
+  private readonly candidates: ItemPlan;
+  private readonly candidateContext: CandidateContextWrite[] = [];
+  private readonly sequences: SequencePlan[];
 
-  private positionId(spec: FeatureSpec, position: number): number {
-    const f = spec.candidate_fields[2]!;
-    if (!f.clip || !Number.isInteger(position)) {
-      return this.hasher.bucket(f.name, positionValue(position, f.clip), f.buckets);
-    }
-    const [lo, hi] = f.clip;
-    let table = this.positionTables.get(spec);
-    if (!table) {
-      table = new Int32Array(hi - lo + 1);
-      for (let p = lo; p <= hi; p++)
-        table[p - lo] = this.hasher.bucket(f.name, positionValue(p, f.clip), f.buckets);
-      this.positionTables.set(spec, table);
-    }
-    return table[Math.min(Math.max(position, lo), hi) - lo]!;
+  constructor(readonly layout: ServingLayout) {
+    const index = (name: string) => layout.inputs.findIndex((i) => i.name === name);
+    this.compileRequest(layout.layout.user, index);
+    this.candidates = this.compileItems(layout.layout.candidate, 'cand', index);
+    this.compileCandidateContext(layout.layout.candidate, index);
+    this.sequences = layout.layout.sequences.map((s) => ({
+      length: s.length,
+      items: this.compileItems(s, s.name, index),
+      ...(s.age ? { age: { input: index(`${s.name}_age`), boundaries: s.age.boundaries_ms } } : {}),
+    }));
   }
 
-  assemble(spec: FeatureSpec, cache: ItemCache, buf: InputBuffers, input: AssemblyInput): number {
-    return (
-      this.assembleCandidates(spec, cache, buf, input) + this.assembleUserAndHistory(spec, cache, buf, input)
-    );
+  assemble(cache: ItemCache, buf: InputBuffers, input: AssemblyInput): number {
+    return this.assembleCandidates(cache, buf, input) + this.assembleRequest(cache, buf, input);
   }
 
-  /** User fields and history rows (needs the history; the scorer runs it after the Redis call). */
-  assembleUserAndHistory(
-    spec: FeatureSpec,
+  /** Request-level inputs and the sequences (needs the history: the scorer runs it after the Redis call). */
+  assembleRequest(
     cache: ItemCache,
     buf: InputBuffers,
     input: Pick<AssemblyInput, 'userId' | 'context' | 'tsMs' | 'historyIds' | 'historyRows' | 'historyTsMs'>,
   ): number {
-    const { L, D } = buf.dims;
-    const cols = cache.columns(spec);
-    const h = this.hasher;
+    for (const w of this.request) w(input as AssemblyInput, buf);
     let oov = 0;
-
-    const userValues: Record<string, string | undefined> = {
-      user_id: input.userId,
-      device: input.context.device,
-      placement: input.context.placement,
-      country: input.context.country,
-      hour_of_day: hourOfDay(input.tsMs),
-    };
-    spec.user_fields.forEach((f, i) =>
-      buf.userFields.set(i, h.bucket(f.name, userValues[f.name], f.buckets)),
-    );
-
-    // Slots past the history (row -1 too) are all zeros, id included.
-    const n = Math.min(L, input.historyIds.length);
-    const boundaries = spec.history.age?.boundaries_ms;
-    for (let i = 0; i < L; i++) {
-      buf.histAge.set(
-        i,
-        i < n && boundaries ? clickAgeBucket(input.tsMs, input.historyTsMs[i], boundaries) : 0,
-      );
-      const row = i < n ? input.historyRows[i]! : -1;
-      if (i < n && row < 0) oov++;
-      buf.histIds.set(i, i < n ? this.itemId(spec, cols, row, input.historyIds[i]) : 0);
-      buf.histCat.set(i, row >= 0 ? cols.category[row]! : 0);
-      copyTagsAndVector(cache, cols, row, buf.histTags, i * TAG_SLOTS, buf.histMm, i * D, D);
+    for (const s of this.sequences) {
+      const n = Math.min(s.length, input.historyIds.length);
+      oov += writeItems(s.items, cache, buf, input.historyRows, input.historyIds, n, s.length);
+      if (s.age) {
+        const out = buf.ids(s.age.input);
+        for (let i = 0; i < s.length; i++)
+          out.set(i, i < n ? clickAgeBucket(input.tsMs, input.historyTsMs[i], s.age.boundaries) : 0);
+      }
     }
     return oov;
   }
 
   /** Candidate rows only (independent of the history, so it overlaps the Redis history call). */
   assembleCandidates(
-    spec: FeatureSpec,
     cache: ItemCache,
     buf: InputBuffers,
-    input: Pick<AssemblyInput, 'candidateIds' | 'candidateRows' | 'positions'>,
+    input: Pick<AssemblyInput, 'candidateIds' | 'candidateRows' | 'candidateContext'>,
   ): number {
-    const { C, D } = buf.dims;
-    const cols = cache.columns(spec);
-    let oov = 0;
-
-    for (let b = 0; b < input.candidateIds.length; b++) {
-      const row = input.candidateRows[b]!;
-      const f = b * C;
-      if (row < 0) oov++;
-      buf.candFields.set(f, this.itemId(spec, cols, row, input.candidateIds[b]));
-      buf.candFields.set(f + 1, row >= 0 ? cols.category[row]! : 0);
-      buf.candFields.set(f + 2, this.positionId(spec, input.positions[b]!));
-      copyTagsAndVector(cache, cols, row, buf.candTags, b * TAG_SLOTS, buf.candMm, b * D, D);
-    }
-    return oov;
+    const B = input.candidateIds.length;
+    for (const w of this.candidateContext) writeCandidateContext(w, buf, input, B);
+    return writeItems(this.candidates, cache, buf, input.candidateRows, input.candidateIds, B, B);
   }
 
-  /** The cached row's item id, or for an unknown item (row -1) its id hashed like the trainer's. */
-  private itemId(spec: FeatureSpec, cols: EncodedColumns, row: number, id: string | undefined): number {
-    if (row >= 0) return cols.itemId[row]!;
-    return this.hasher.bucket('item_id', id, spec.candidate_fields[0]!.buckets);
+  /** Context and requester-key slots: one value per request. */
+  private compileRequest(group: InputGroup, index: (name: string) => number): void {
+    const cat = index('user_cat');
+    const num = index('user_num');
+    const multi = index('user_multi');
+    group.categorical.forEach((s, i) => {
+      const read = this.requestReader(s.source);
+      const enc = categoricalEncoder(s, this.hasher);
+      this.request.push((input, buf) => buf.ids(cat).set(i, enc(read(input))));
+    });
+    group.numeric.forEach((s, i) => {
+      const read = this.requestReader(s.source);
+      const enc = numericEncoder(s, attributeDefault(this.layout.repo, s.source));
+      this.request.push((input, buf) => (buf.values(num)[i] = enc(read(input))));
+    });
+    for (const s of group.multi_categorical) {
+      const read = this.requestReader(s.source);
+      const enc = multiEncoder(s, this.hasher);
+      this.request.push((input, buf) => enc(read(input), buf.ids(multi), s.offset));
+    }
+  }
+
+  private requestReader(source: string): (input: AssemblyInput) => RawValue {
+    const [ns, attr] = splitSource(source);
+    if (ns !== 'context') return (input) => input.userId; // the requester's key (ServingLayout checked)
+    if (attr === 'ts_ms') return (input) => input.tsMs;
+    return (input) => input.context[attr];
+  }
+
+  /** The item-reading slots of a group whose inputs are named `<prefix>_{cat,num,multi,vec}`. */
+  private compileItems(group: InputGroup, prefix: string, index: (name: string) => number): ItemPlan {
+    const plan: ItemPlan = { ids: [], floats: [], vectors: [] };
+    // Values per candidate, or per sequence entry: the input's last dimension.
+    const input = (kind: string) => {
+      const k = index(`${prefix}_${kind}`);
+      return { input: k, stride: this.layout.inputs[k]!.rowShape.at(-1)! };
+    };
+    const add = (slot: CategoricalSlot | NumericSlot, kind: 'cat' | 'num', offset: number) => {
+      const column = this.layout.itemSlotIndex(slot);
+      const item = this.layout.itemSlots[column]!;
+      const key = this.layout.isKeySlot(item) && kind === 'cat';
+      const w: ItemWrite = {
+        column,
+        ...input(kind),
+        offset,
+        width: 1,
+        float: kind === 'num',
+        // Categorical encoders give 0 for a missing value; numeric ones the attribute's default.
+        missing:
+          kind === 'num'
+            ? numericEncoder(slot as NumericSlot, attributeDefault(this.layout.repo, slot.source))(undefined)
+            : 0,
+        ...(key ? { keyEncoder: categoricalEncoder(slot as CategoricalSlot, this.hasher) } : {}),
+      };
+      (kind === 'num' ? plan.floats : plan.ids).push(w);
+    };
+    group.categorical.forEach((s, i) => this.layout.readsItem(s) && add(s, 'cat', i));
+    group.numeric.forEach((s, i) => this.layout.readsItem(s) && add(s, 'num', i));
+    for (const s of group.multi_categorical) {
+      const column = this.layout.itemSlotIndex(s);
+      plan.ids.push({
+        column,
+        ...input('multi'),
+        offset: s.offset,
+        width: s.max_length,
+        float: false,
+        missing: 0,
+      });
+    }
+    for (const s of group.vector) plan.vectors.push({ ...input('vec'), offset: s.offset, width: s.width });
+    return plan;
+  }
+
+  private compileCandidateContext(group: InputGroup, index: (name: string) => number): void {
+    const slots = [
+      ...group.categorical.map((s, i) => ({ s, i, float: false })),
+      ...group.numeric.map((s, i) => ({ s, i, float: true })),
+    ].filter(({ s }) => splitSource(s.source)[0] === 'context');
+    for (const { s, i, float } of slots) {
+      const k = index(float ? 'cand_num' : 'cand_cat');
+      const encode = float
+        ? numericEncoder(s as NumericSlot, attributeDefault(this.layout.repo, s.source))
+        : categoricalEncoder(s as CategoricalSlot, this.hasher);
+      const clip = s.clip;
+      this.candidateContext.push({
+        input: k,
+        stride: this.layout.inputs[k]!.rowSize,
+        offset: i,
+        float,
+        attr: splitSource(s.source)[1],
+        encode,
+        ...(clip && Number.isInteger(clip[0]) && Number.isInteger(clip[1]) && clip[1] - clip[0] < TABLE_MAX
+          ? {
+              table: {
+                lo: clip[0],
+                hi: clip[1],
+                ids: Float64Array.from({ length: clip[1] - clip[0] + 1 }, (_, p) => encode(clip[0] + p)),
+              },
+            }
+          : {}),
+      });
+    }
+  }
+}
+
+function writeCandidateContext(
+  w: CandidateContextWrite,
+  buf: InputBuffers,
+  input: Pick<AssemblyInput, 'candidateContext'>,
+  B: number,
+): void {
+  const values = input.candidateContext[w.attr];
+  const t = w.table;
+  for (let b = 0; b < B; b++) {
+    const v = values?.[b];
+    const id =
+      t && typeof v === 'number' && Number.isInteger(v)
+        ? t.ids[Math.min(Math.max(v, t.lo), t.hi) - t.lo]!
+        : w.encode(v);
+    const at = b * w.stride + w.offset;
+    if (w.float) buf.values(w.input)[at] = id;
+    else buf.ids(w.input).set(at, id);
   }
 }
 
 /**
- * The item's tags into tags[t, t + TAG_SLOTS) and its fused vector into mm[m, m + D): the cached
- * row's, or zeros for an unknown item (row -1).
+ * The item-reading inputs of `total` rows (candidates, or a sequence's entries): the first n from the
+ * cache rows (unknown ones: hashed key, missing values, zero vector), the rest zero. Returns the
+ * unknown count.
  */
-function copyTagsAndVector(
+function writeItems(
+  plan: ItemPlan,
   cache: ItemCache,
-  cols: EncodedColumns,
-  row: number,
-  tags: IdBuffer,
-  t: number,
-  mm: Float32Array,
-  m: number,
-  D: number,
-): void {
-  if (row < 0) {
-    tags.fill(0, t, t + TAG_SLOTS);
-    mm.fill(0, m, m + D);
-    return;
-  }
-  for (let k = 0; k < TAG_SLOTS; k++) tags.set(t + k, cols.tags[row * TAG_SLOTS + k]!);
-  copyVector(cache, row, mm, m, D);
+  buf: InputBuffers,
+  rows: Int32Array,
+  ids: readonly string[],
+  n: number,
+  total: number,
+): number {
+  const cols = cache.columns;
+  for (const w of plan.ids)
+    writeIdColumn(w, cols[w.column] as Int32Array, buf.ids(w.input), rows, ids, n, total);
+  for (const w of plan.floats)
+    writeFloatColumn(w, cols[w.column] as Float32Array, buf.values(w.input), rows, n, total);
+  for (const w of plan.vectors) writeVectors(w, cache, buf.values(w.input), rows, n, total);
+  let oov = 0;
+  for (let r = 0; r < n; r++) if (rows[r]! < 0) oov++;
+  return oov;
 }
 
-/** The cached row's fused vector into dst[at, at + D): truncated or zero-padded to D; zeros if it has none. */
-function copyVector(cache: ItemCache, row: number, dst: Float32Array, at: number, D: number): void {
-  if (!cache.hasVectorAt(row)) {
-    dst.fill(0, at, at + D);
-    return;
+function writeIdColumn(
+  w: ItemWrite,
+  col: Int32Array,
+  out: IdBuffer,
+  rows: Int32Array,
+  ids: readonly string[],
+  n: number,
+  total: number,
+): void {
+  const { stride, offset, width } = w;
+  for (let r = 0; r < total; r++) {
+    const at = r * stride + offset;
+    const row = r < n ? rows[r]! : -1;
+    if (row >= 0) {
+      const src = row * width;
+      for (let k = 0; k < width; k++) out.set(at + k, col[src + k]!);
+    } else if (r < n && w.keyEncoder) out.set(at, w.keyEncoder(ids[r]));
+    else out.fill(r < n ? w.missing : 0, at, at + width);
   }
-  const n = Math.min(D, cache.dim);
-  dst.set(cache.vectorData.subarray(row * cache.dim, row * cache.dim + n), at);
-  dst.fill(0, at + n, at + D);
+}
+
+function writeFloatColumn(
+  w: ItemWrite,
+  col: Float32Array,
+  out: Float32Array,
+  rows: Int32Array,
+  n: number,
+  total: number,
+): void {
+  for (let r = 0; r < total; r++) {
+    const row = r < n ? rows[r]! : -1;
+    out[r * w.stride + w.offset] = row >= 0 ? col[row]! : r < n ? w.missing : 0;
+  }
+}
+
+/** Each row's cached vector: truncated or zero-padded to the slot's width; zeros when it has none. */
+function writeVectors(
+  w: VectorWrite,
+  cache: ItemCache,
+  out: Float32Array,
+  rows: Int32Array,
+  n: number,
+  total: number,
+): void {
+  const dim = cache.dim;
+  const data = cache.vectorData;
+  const copied = Math.min(w.width, dim);
+  for (let r = 0; r < total; r++) {
+    const at = r * w.stride + w.offset;
+    const row = r < n ? rows[r]! : -1;
+    if (row >= 0 && cache.hasVectorAt(row)) {
+      out.set(data.subarray(row * dim, row * dim + copied), at);
+      out.fill(0, at + copied, at + w.width);
+    } else out.fill(0, at, at + w.width);
+  }
 }

@@ -8,6 +8,7 @@ import type { ItemCacheService } from '../items/item-cache.service';
 import { ScorerMetrics } from '../metrics/scorer-metrics';
 import type { ModelManager, ModelRole } from '../model/model-manager.service';
 import { fakeModel, type FakeModel } from '../../test/support/fake-models';
+import { demoLayout } from '../../test/support/test-layout';
 import type { ScoreLogProducer } from '../score-log/score-log.producer';
 import { ScoreService } from './score.service';
 
@@ -25,9 +26,10 @@ function setup(
     },
   } as unknown as ModelManager;
   const history = { recent } as unknown as HistoryRepository;
+  const layout = demoLayout();
   const lookups: string[][] = [];
   const items = {
-    cache: new ItemCache(128),
+    cache: new ItemCache(layout),
     lookup: (ids: readonly string[]) => {
       lookups.push([...ids]);
       return Promise.resolve({ rows: new Int32Array(ids.length).fill(-1), failed: false });
@@ -46,7 +48,7 @@ function setup(
     info: () => undefined,
   } as unknown as Logger;
   const config = { SCORER_REDIS_TIMEOUT_MS: 1000, SCORER_PRIOR_CTR: PRIOR } as unknown as ScorerConfig;
-  const service = new ScoreService(config, manager, history, items, scoreLog, metrics, logger);
+  const service = new ScoreService(config, manager, history, items, scoreLog, metrics, logger, layout);
   const score = (n: number) =>
     service.score({
       request_id: 'r1',

@@ -5,6 +5,8 @@ import type { ScoreLogRecord } from '@mmctr/contracts';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
 import { HistoryRepository } from '../history/history.repository';
 import { ItemCacheService } from '../items/item-cache.service';
+import { SERVING_LAYOUT } from '../layout/layout.module';
+import type { ServingLayout } from '../layout/serving-layout';
 import { LOGGER } from '../logger';
 import { ScorerMetrics } from '../metrics/scorer-metrics';
 import { ModelManager, type ModelLease } from '../model/model-manager.service';
@@ -61,6 +63,7 @@ interface FetchedHistory {
 /** The assembly input of a request, before any lookup: every row unknown, no history yet. */
 function requestInput(req: ScoreRequest): AssemblyInput {
   const candidateIds = req.candidates.map((c) => c.item_id);
+  const positions = req.candidates.map((c, i) => c.position ?? i);
   return {
     userId: req.user_id,
     context: req.context ?? {},
@@ -70,14 +73,16 @@ function requestInput(req: ScoreRequest): AssemblyInput {
     historyTsMs: [],
     candidateIds,
     candidateRows: new Int32Array(candidateIds.length).fill(-1),
-    positions: req.candidates.map((c, i) => c.position ?? i),
+    positions,
+    // A candidate's position is the only candidate-scope context a score request carries.
+    candidateContext: { position: positions },
   };
 }
 
 /** Scores one request: history + item features -> one batched session.run -> response + score log. */
 @Injectable()
 export class ScoreService {
-  private readonly assembler = new FeatureAssembler();
+  private readonly assembler: FeatureAssembler;
 
   constructor(
     @Inject(SCORER_CONFIG) private readonly config: ScorerConfig,
@@ -87,7 +92,10 @@ export class ScoreService {
     @Inject(ScoreLogProducer) private readonly scoreLog: ScoreLogProducer,
     @Inject(ScorerMetrics) private readonly metrics: ScorerMetrics,
     @Inject(LOGGER) private readonly logger: Logger,
-  ) {}
+    @Inject(SERVING_LAYOUT) private readonly layout: ServingLayout,
+  ) {
+    this.assembler = new FeatureAssembler(layout);
+  }
 
   /** `stages`, when given, receives the request's stage totals. */
   async score(req: ScoreRequest, stages?: StageTimes): Promise<ScoreResponse> {
@@ -149,7 +157,7 @@ export class ScoreService {
     const historyCall = timer
       .timed('history', () =>
         withTimeout(
-          this.history.recent(req.user_id, model.dims.L, req.ts_ms),
+          this.history.recent(req.user_id, this.layout.historyLength, req.ts_ms),
           this.config.SCORER_REDIS_TIMEOUT_MS,
           'history',
         ),
@@ -160,7 +168,7 @@ export class ScoreService {
       const candidates = await timer.timed('items', () => this.items.lookup(input.candidateIds));
       input.candidateRows = candidates.rows;
       let oov = timer.timed('encode', () =>
-        this.assembler.assembleCandidates(model.spec, this.items.cache, buffers, input),
+        this.assembler.assembleCandidates(this.items.cache, buffers, input),
       );
 
       const fetched = await historyCall;
@@ -181,9 +189,7 @@ export class ScoreService {
       input.historyIds = history.ids;
       input.historyRows = historyItems.rows;
       input.historyTsMs = history.tsMs;
-      oov += timer.timed('encode', () =>
-        this.assembler.assembleUserAndHistory(model.spec, this.items.cache, buffers, input),
-      );
+      oov += timer.timed('encode', () => this.assembler.assembleRequest(this.items.cache, buffers, input));
       if (oov) this.metrics.oovItems.inc(oov);
       timer.observe('encode');
 
@@ -233,11 +239,11 @@ export class ScoreService {
       ts_ms: input.tsMs,
       user_id: req.user_id,
       model_version: served.version,
-      feature_spec_version: served.spec.version,
+      feature_spec_version: served.layout.version,
       context: { ...input.context },
-      history_item_ids: history.ids.slice(0, served.dims.L),
+      history_item_ids: history.ids.slice(0, this.layout.historyLength),
       // Click times of history_item_ids: the ages are recomputed from these and ts_ms.
-      history_ts_ms: history.tsMs.slice(0, served.dims.L),
+      history_ts_ms: history.tsMs.slice(0, this.layout.historyLength),
       item_ids: input.candidateIds as string[],
       positions: input.positions as number[],
       ctrs: response.scores.map((s) => s.ctr),
@@ -270,7 +276,7 @@ export class ScoreService {
 
   /**
    * The same request scored by the fallback version (the production version served before this one),
-   * encoded under its own spec; null when there is none or it is not finite either.
+   * encoded alike (every model follows the running repository's layout); null when there is none or it is not finite either.
    */
   private async rescore(
     input: AssemblyInput,
@@ -282,7 +288,7 @@ export class ScoreService {
     if (lease) {
       const buffers = lease.model.acquireBuffers();
       try {
-        this.assembler.assemble(lease.model.spec, this.items.cache, buffers, input);
+        this.assembler.assemble(this.items.cache, buffers, input);
         const out = await lease.model.run(buffers, input.candidateIds.length);
         if (out.every(Number.isFinite)) ctrs = out;
       } catch (err) {
@@ -307,7 +313,7 @@ export class ScoreService {
     const { model } = lease;
     const buffers = model.acquireBuffers();
     try {
-      this.assembler.assemble(model.spec, this.items.cache, buffers, input);
+      this.assembler.assemble(this.items.cache, buffers, input);
       const t = process.hrtime.bigint();
       const ctrs = await model.run(buffers, input.candidateIds.length);
       this.metrics.inferenceSeconds.observe({ role: 'shadow' }, seconds(t));

@@ -1,7 +1,7 @@
 // Test doubles for the scorer's model layer (unit specs only): a model whose outputs a function
-// decides, with the real feature spec and input buffers, so warm-up and encoding run unchanged.
-import { loadFeatureSpec } from '@mmctr/features';
-import { InputBuffers, type ModelDims, type OnnxModel } from '../../src/model/onnx-model';
+// decides, with the demo repository's layout and real input buffers, so warm-up and encoding run unchanged.
+import { InputBuffers, type OnnxModel } from '../../src/model/onnx-model';
+import { demoLayout } from './test-layout';
 
 export type FakeModel = OnnxModel & { wasRetired: boolean; runs: number };
 
@@ -11,24 +11,16 @@ export function fakeModel(
   answer: (buffers: InputBuffers, batch: number) => number[],
   capacity = 64,
 ): FakeModel {
-  const spec = loadFeatureSpec();
-  const dims: ModelDims = {
-    U: spec.user_fields.length,
-    L: spec.history.length,
-    C: spec.candidate_fields.length,
-    D: spec.multimodal.dim,
-  };
+  const layout = demoLayout();
   const model = {
     version,
     dir: `/models/${version}`,
-    spec,
-    dims,
+    layout,
     capacity,
-    takesAge: false,
     microBatching: false,
     wasRetired: false,
     runs: 0,
-    acquireBuffers: () => new InputBuffers(dims, capacity),
+    acquireBuffers: () => new InputBuffers(layout.inputs, capacity),
     releaseBuffers: () => undefined,
     run: (buffers: InputBuffers, batch: number) => {
       model.runs++;
@@ -45,8 +37,10 @@ export function fakeModel(
 
 /** CTRs that are NaN for every candidate with a non-zero vector, 0.1 otherwise. */
 export const nanOnVector = (buffers: InputBuffers, batch: number): number[] => {
-  const D = buffers.dims.D;
+  const k = buffers.inputs.findIndex((i) => i.name === 'cand_vec');
+  const D = buffers.inputs[k]!.rowSize;
+  const vec = buffers.values(k);
   return Array.from({ length: batch }, (_, b) =>
-    buffers.candMm.subarray(b * D, (b + 1) * D).some((v) => v !== 0) ? NaN : 0.1,
+    vec.subarray(b * D, (b + 1) * D).some((v) => v !== 0) ? NaN : 0.1,
   );
 };

@@ -1,45 +1,27 @@
-// Offline recomputation of served CTRs: raw features -> libs/features encoders (the trainer's twin)
-// -> a plain onnxruntime session. Reads OfflineInput as JSON on stdin, prints the CTRs as JSON.
-// Usage: node -r ./scripts/register.js apps/scorer/test/support/offline-score.ts MODEL_DIR < input.json
+// Offline recomputation of served CTRs: a raw request -> libs/features LayoutEncoder (the trainer's twin)
+// -> a plain onnxruntime session. Reads a RawRequest as JSON on stdin, prints the CTRs as JSON.
+// Usage: node -r ./scripts/register.js apps/scorer/test/support/offline-score.ts MODEL_DIR < request.json
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import {
-  TAG_SLOTS,
-  encodeCandidates,
-  encodeUser,
-  loadFeatureSpec,
-  type RawCandidate,
-  type RawUser,
-} from '@mmctr/features';
+import { DEFAULT_FEATURE_REPO_PATH, loadFeatureRepo } from '@mmctr/feature-repo';
+import { LayoutEncoder, type RawRequest } from '@mmctr/features';
 
-export interface OfflineInput {
-  user: RawUser;
-  candidates: RawCandidate[];
-}
+/** What the script reads on stdin: one raw request (the golden vectors' input format). */
+export type OfflineRequest = RawRequest;
 
 async function main(): Promise<void> {
   const dir = process.argv[2]!;
-  const input = JSON.parse(readFileSync(0, 'utf8')) as OfflineInput;
-  const spec = loadFeatureSpec(join(dir, 'feature_spec.json'));
-  const u = encodeUser(spec, input.user);
-  const c = encodeCandidates(spec, input.candidates);
-  const L = spec.history.length;
-  const D = spec.multimodal.dim;
-  const B = c.batch;
+  const request = JSON.parse(readFileSync(0, 'utf8')) as RawRequest;
+  const encoder = new LayoutEncoder(loadFeatureRepo(process.env.FEATURE_REPO ?? DEFAULT_FEATURE_REPO_PATH));
+  const encoded = encoder.encodeRequest(request);
+  const B = request.candidates?.length ?? 0;
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const input of encoder.layout.inputs) {
+    const shape = input.shape.map((d) => (d === 'B' ? B : d === 'Bu' ? 1 : Number(d)));
+    feeds[input.name] = new ort.Tensor(input.dtype, encoded[input.name]!, shape);
+  }
   const session = await ort.InferenceSession.create(join(dir, 'model.onnx'));
-  const feeds: Record<string, ort.Tensor> = {
-    user_fields: new ort.Tensor('int64', u.userFields, [1, u.userFields.length]),
-    hist_ids: new ort.Tensor('int64', u.histIds, [1, L]),
-    hist_tags: new ort.Tensor('int64', u.histTags, [1, L, TAG_SLOTS]),
-    hist_cat: new ort.Tensor('int64', u.histCat, [1, L]),
-    hist_mm: new ort.Tensor('float32', u.histMm, [1, L, D]),
-    cand_fields: new ort.Tensor('int64', c.candFields, [B, spec.candidate_fields.length]),
-    cand_tags: new ort.Tensor('int64', c.candTags, [B, TAG_SLOTS]),
-    cand_mm: new ort.Tensor('float32', c.candMm, [B, D]),
-  };
-  // Graphs exported before feature spec fs-2 have no hist_age input.
-  if (session.inputNames.includes('hist_age')) feeds.hist_age = new ort.Tensor('int64', u.histAge, [1, L]);
   const out = await session.run(feeds);
   process.stdout.write(JSON.stringify(Array.from(out.ctr!.data as Float32Array)));
 }

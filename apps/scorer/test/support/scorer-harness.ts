@@ -2,15 +2,13 @@
 // real Kafka (a scores topic and sink group of their own), real Redis (a key prefix of their own).
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { OfflineInput } from './offline-score';
 import { TEST_MODEL_SCRIPT, testModelSourcesHash } from './test-model-source';
 import { freePort } from '../../../../test/support/free-port';
 import { loadConfig } from '@mmctr/config';
-import { loadFeatureSpec } from '@mmctr/features';
 import {
   ClickHouseService,
   MigrationRunner,
@@ -23,6 +21,7 @@ import type { BehaviourEvent, CatalogueItem } from '@mmctr/contracts';
 import { OnlineStore, createRedis, mmVectorKey } from '@mmctr/online-store';
 import type { ScoreResponse } from '@mmctr/scorer';
 import { applyRunningRepo } from '../../../../test/support/apply-running-repo';
+import type { OfflineRequest } from './offline-score';
 import { adminClickHouse, uniqueName } from '../../../../test/support/clients';
 
 export const REPO = join(__dirname, '..', '..', '..', '..');
@@ -30,19 +29,12 @@ const MODELS = join(REPO, '.cache', 'scorer-test-models');
 const run = promisify(execFile);
 
 /**
- * A deterministic test model (generated once, cached under .cache/ by the fixture's and the feature
- * spec's source hash). `age`: the graph takes hist_age (feature spec fs-2); without it, the older
- * signature. `nanOnVector`: the CTR is NaN for every candidate with a non-zero vector (finite on
- * all-zero synthetic inputs; a broken model for the fallback tests).
+ * A deterministic test model with the demo repository's layout (generated once, cached under .cache/
+ * by the fixture's and the layout's source hash). `nanOnVector`: the CTR is NaN for every candidate
+ * with a non-zero vector (finite on all-zero synthetic inputs; a broken model for the fallback tests).
  */
-export async function testModel(
-  name: string,
-  seed: number,
-  emb = 8,
-  age = false,
-  nanOnVector = false,
-): Promise<string> {
-  const flags = [...(age ? ['--age'] : []), ...(nanOnVector ? ['--nan-on-vector'] : [])];
+export async function testModel(name: string, seed: number, emb = 8, nanOnVector = false): Promise<string> {
+  const flags = nanOnVector ? ['--nan-on-vector'] : [];
   const dir = join(MODELS, `${name}-s${seed}-e${emb}${flags.join('')}-${testModelSourcesHash()}`);
   if (!existsSync(join(dir, 'model.onnx'))) {
     await run(join(REPO, '.venv', 'bin', 'python'), [
@@ -58,16 +50,19 @@ export async function testModel(
   return dir;
 }
 
-/** The feature spec version of an artifact folder (cached test models may predate the current spec). */
+/** The feature repository version an artifact folder's layout.json was exported for. */
 export async function specVersion(dir: string): Promise<string> {
-  return loadFeatureSpec(join(dir, 'feature_spec.json')).version;
+  const layout = JSON.parse(await readFile(join(dir, 'layout.json'), 'utf8')) as {
+    repository: { version: string };
+  };
+  return layout.repository.version;
 }
 
-/** An artifact folder whose model.onnx is not a model (a valid spec, so only the session fails). */
+/** An artifact folder whose model.onnx is not a model (a valid layout, so only the session fails). */
 export async function brokenModel(from: string): Promise<string> {
   const dir = join(MODELS, uniqueName('broken'));
   await mkdir(dir, { recursive: true });
-  await copyFile(join(from, 'feature_spec.json'), join(dir, 'feature_spec.json'));
+  await copyFile(join(from, 'layout.json'), join(dir, 'layout.json'));
   await writeFile(join(dir, 'model.onnx'), Buffer.from('this is not an onnx graph'));
   return dir;
 }
@@ -215,8 +210,8 @@ export async function startScorer(env: Record<string, string> = {}): Promise<Run
   };
 }
 
-/** CTRs from libs/features encoders + a plain session (child process): the offline recomputation. */
-export async function offlineScore(modelDir: string, input: OfflineInput): Promise<number[]> {
+/** CTRs from libs/features LayoutEncoder + a plain session (child process): the offline recomputation. */
+export async function offlineScore(modelDir: string, input: OfflineRequest): Promise<number[]> {
   const child = spawn(
     process.execPath,
     ['-r', join(REPO, 'scripts', 'register.js'), join(__dirname, 'offline-score.ts'), modelDir],
@@ -247,7 +242,7 @@ export async function registerModel(
       model_type: 'test-qin',
       status,
       artifact_uri: dir,
-      feature_spec_version: await specVersion(dir).catch(() => 'fs-1'),
+      feature_spec_version: await specVersion(dir).catch(() => ''),
       metrics: '{}',
       train_from_ms: 0,
       train_to_ms: 0,

@@ -8,6 +8,6 @@ export const TEST_MODEL_SCRIPT = join(__dirname, '..', 'fixtures', 'make-test-mo
 export function testModelSourcesHash(): string {
   return sourcesHash([
     TEST_MODEL_SCRIPT,
-    join(__dirname, '..', '..', '..', '..', 'libs', 'features', 'feature_spec.json'),
+    join(__dirname, '..', '..', '..', '..', 'libs', 'feature-repo', 'test-vectors', 'layout', 'demo.json'),
   ]);
 }

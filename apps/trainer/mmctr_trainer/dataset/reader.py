@@ -8,11 +8,14 @@ from pathlib import Path
 import numpy as np
 
 from ..data_source import DataSource
+from ..feature_repo import parse_feature_repo
+from ..schema import ModelSchema
+from .items import group_inputs
 from .splits import SPLITS
 
 
 class TrainSet(DataSource):
-    """A built training set on disk: memory-mapped columns, batches gathered on demand."""
+    """A built training set on disk: memory-mapped columns, batches gathered on demand as the layout's inputs."""
 
     sort_shuffled = True
 
@@ -22,6 +25,10 @@ class TrainSet(DataSource):
         self.max_history = 0  # > 0: gather only the newest slots (set to a model's history_length cap)
         self.zero_mm = False  # True: zero vectors without gathering them (the --no-mm ablation)
         self.meta = json.loads((self.folder / "meta.json").read_text(encoding="utf-8"))
+        if "feature_repo" not in self.meta:
+            raise ValueError(f"{self.folder}: built before feature repositories (no feature_repo in meta.json)")
+        self.repo = parse_feature_repo(self.meta["feature_repo"], str(self.folder / "meta.json"))
+        self.schema = ModelSchema.from_repo(self.repo)
         z = np.load(self.folder / "items.npz")
         self.item = {k: z[k] for k in z.files}
         self.cols: dict[str, dict[str, np.ndarray]] = {}
@@ -36,9 +43,10 @@ class TrainSet(DataSource):
                 else:
                     cols[c] = np.memmap(self.folder / s / f"{c}.bin", dtype=info["dtype"], mode="r", shape=shape)
             self.cols[s] = cols
+        self.row_features = [c[len("row_") :] for c in self.cols["train"] if c.startswith("row_")]
 
     def limit_history(self, k: int) -> None:
-        """Gather only the newest k history slots (0: all). Exact for a model that reads only k."""
+        """Gather only the newest k slots of each sequence (0: all). Exact for a model that reads only k."""
         self.max_history = max(0, int(k))
 
     def rows(self, split: str) -> int:
@@ -54,33 +62,23 @@ class TrainSet(DataSource):
         c = self.cols[split]
         it = self.item
         cand = np.asarray(c["cand_row"][idx])
-        k = self.max_history or None
-        hist = np.asarray(c["hist_rows"][idx, :k])
-        # a set built before history ages (feature spec fs-1) has none: bucket 0, "unknown"
-        age = np.asarray(c["hist_age"][idx, :k], dtype=np.int64) if "hist_age" in c else np.zeros(hist.shape, np.int64)
-        if self.trim_history:
-            # Histories are newest-first prefixes (padding row 0 after them): cut the batch to its longest one.
-            # Exact for every model (padding slots are masked by hist_ids > 0) and much cheaper to gather.
-            live = np.flatnonzero((hist > 0).any(0))
-            cut = max(1, int(live[-1]) + 1 if len(live) else 1)
-            hist, age = hist[:, :cut], age[:, :cut]
-        return {
-            "user_fields": np.asarray(c["user_fields"][idx]),
-            "hist_ids": it["hash_id"][hist],
-            "hist_tags": it["tags"][hist],
-            "hist_cat": it["cat"][hist],
-            "hist_mm": (
-                np.zeros((*hist.shape, it["mm"].shape[1]), dtype=np.float32)
-                if self.zero_mm
-                else it["mm"][it["mm_row"][hist]]
-            ),
-            "hist_age": age,
-            "cand_fields": np.stack([it["hash_id"][cand], it["cat"][cand], np.asarray(c["cand_pos"][idx])], axis=1),
-            "cand_tags": it["tags"][cand],
-            "cand_mm": (
-                np.zeros((len(cand), it["mm"].shape[1]), dtype=np.float32)
-                if self.zero_mm
-                else it["mm"][it["mm_row"][cand]]
-            ),
-            "label": np.asarray(c["label"][idx]).astype(np.float32),
+        row_values = {f: np.asarray(c[f"row_{f}"][idx]) for f in self.row_features}
+        out = {
+            **group_inputs(self.schema.user, "user", it, cand, row_values),
+            **group_inputs(self.schema.candidate, "cand", it, cand, row_values, self.zero_mm),
         }
+        k = self.max_history or None
+        for s in self.schema.sequences:
+            name = s["name"]
+            rows = np.asarray(c[f"{name}_rows"][idx, :k])
+            age = np.asarray(c[f"{name}_age"][idx, :k], dtype=np.int64) if "age" in s else None
+            if self.trim_history:
+                # Sequences are newest-first prefixes (padding row 0 after them): cut the batch to its longest one.
+                # Exact for every model (empty slots are masked) and much cheaper to gather.
+                live = np.flatnonzero((rows > 0).any(0))
+                cut = max(1, int(live[-1]) + 1 if len(live) else 1)
+                rows, age = rows[:, :cut], (age[:, :cut] if age is not None else None)
+            out.update(group_inputs(s, name, it, rows, {}, self.zero_mm))
+            if age is not None:
+                out[f"{name}_age"] = age
+        return {**{n: out[n] for n in self.schema.input_names}, "label": np.asarray(c["label"][idx]).astype(np.float32)}

@@ -1,10 +1,10 @@
-"""Layers the models are built from, one concern per module: embedding (tables, item representation, the
-schema they are sized by), sequence (pooling, history gate, broadcast), attention (QIN's sparse target
+"""Layers the models are built from, one concern per module: embedding (a table or projection per layout slot),
+sequence (pooling, history gate, broadcast), attention (QIN's sparse target
 attention, DIN's attention unit, vector similarity), interaction (AutoInt's interacting layer, QIN's quadratic
 layer), mlp and serving (exact export rewrites)."""
 
 from .attention import DINAttention, SparseTargetAttention, vector_similarity, vector_similarity_all
-from .embedding import Embeddings, ModelSchema
+from .embedding import Embeddings
 from .interaction import InteractingLayer, QuadraticLayer
 from .mlp import MLP
 from .sequence import HistoryGate, expand_batch, masked_mean, slot_users
@@ -16,7 +16,6 @@ __all__ = [
     "HistoryGate",
     "InteractingLayer",
     "MLP",
-    "ModelSchema",
     "QuadraticLayer",
     "ServingPReLU",
     "SparseTargetAttention",

@@ -1,6 +1,6 @@
 """Behaviour-sequence helpers: masked pooling, the history-age gate and the user-to-candidate broadcast.
 
-User-level tensors (user_fields, hist_*) have batch Bu in {1, B} and are broadcast over the B candidates
+User-level tensors (user_*, and each sequence's <seq>_*) have batch Bu in {1, B} and are broadcast over the B candidates
 inside the graph, so with Bu = 1 the history's keys / values are computed once per request."""
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ def masked_mean(x: Tensor, mask: Tensor, weights: Tensor | None = None) -> Tenso
     return (x * w).sum(-2) / m.sum(-2).clamp(min=1.0)
 
 
-def slot_users(hist_ids: Tensor) -> Tensor:
-    """[N, L] -> [N * L]: the user row of each flattened history slot (shape-only ops: exports with dynamic N, L)."""
-    return (torch.ones_like(hist_ids).cumsum(0) - 1).flatten()
+def slot_users(mask: Tensor) -> Tensor:
+    """[N, L] -> [N * L]: the user row of each flattened sequence slot (shape-only ops: exports with dynamic N, L)."""
+    return (torch.ones_like(mask).cumsum(0) - 1).flatten()
 
 
 def expand_batch(x: Tensor, batch: int) -> Tensor:
@@ -38,9 +38,9 @@ class HistoryGate(nn.Module):
         nn.init.zeros_(self.log_age.weight)
         self.log_rank = nn.Parameter(torch.zeros(rank_slots)) if rank_slots > 0 else None
 
-    def forward(self, hist_age: Tensor) -> Tensor:
-        """[Bu, L] age buckets -> [Bu, L] weights"""
-        w = self.log_age(hist_age).squeeze(-1)
+    def forward(self, age: Tensor | None, mask: Tensor) -> Tensor:
+        """[Bu, L] age buckets (None: a sequence without ages) and its [Bu, L] mask -> [Bu, L] weights"""
+        w = self.log_age(age).squeeze(-1) if age is not None else torch.zeros_like(mask)
         if self.log_rank is not None:
-            w = w + self.log_rank[: hist_age.shape[1]]
+            w = w + self.log_rank[: mask.shape[1]]
         return torch.exp(w)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..config import ModelParams, model_params
-from ..layers import ModelSchema
+from ..schema import ModelSchema
 from .autoint import AutoIntPlus
 from .base import CTRModel
 from .din import DIN

@@ -1,7 +1,7 @@
-"""AutoInt+: stacked multi-head self-attention over the field embeddings plus a parallel DNN.
+"""AutoInt+: stacked multi-head self-attention over the slot embeddings plus a parallel DNN.
 
-Fields: the user fields, the history's masked means (age-weighted with history_age) of item id, category, tags
-and projected vector, and the candidate's id, category, position, mean tags and projected vector."""
+Fields: the user slots, each sequence's masked means (age-weighted with history_age) of its side features, and the
+candidate's slots (demo: id, category, position, mean tags and projected vector)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import torch
 from torch import Tensor, nn
 
 from ..config import AutoIntParams
-from ..layers import MLP, InteractingLayer, ModelSchema, masked_mean
-from .base import CTRModel, ServingInputs, embeddings_for
+from ..layers import MLP, InteractingLayer, masked_mean
+from ..layers.embedding import Inputs
+from ..schema import ModelSchema, slots_of
+from .base import CTRModel, embeddings_for
 
 
 class AutoIntPlus(CTRModel):
@@ -21,7 +23,8 @@ class AutoIntPlus(CTRModel):
         super().__init__(schema, params)
         e = params.embedding_dim
         self.emb = embeddings_for(schema, params)
-        self.n_fields = self.n_user_fields + 9
+        n_user = sum(1 for slot in slots_of(schema.user) if slot["feature"] not in self.left_out)
+        self.n_fields = n_user + sum(len(slots_of(s)) for s in schema.sequences) + len(slots_of(schema.candidate))
         att_dim = params.attention_dim or e
         layers = []
         d = e
@@ -32,24 +35,22 @@ class AutoIntPlus(CTRModel):
         self.att_out = nn.Linear(self.n_fields * d, 1)
         self.dnn = MLP(self.n_fields * e, list(params.hidden), params.dropout, params.batch_norm)
 
-    def score(self, x: ServingInputs) -> Tensor:
-        b = x.cand_fields.shape[0]
-        em = self.emb
-        hist = em.history(x.hist_ids, x.hist_tags, x.hist_cat, x.hist_mm)  # [Bu, L, 4E]: id, category, tags, vector
-        weights = self.history_weights(x, hist.dtype)  # mask x age gate
-        pooled = masked_mean(hist, x.hist_ids > 0, weights).reshape(hist.shape[0], 4, em.dim)
-        user = torch.cat([em.user_fields(x.user_fields, self.first_user_field), pooled], 1)  # [Bu, U + 4, E]
-        cand = torch.stack(
-            [
-                em.item_id(x.cand_fields[:, 0]),
-                em.category_of(x.cand_fields[:, 1]),
-                em.pos(x.cand_fields),
-                em.tags(x.cand_tags),
-                em.vector(x.cand_mm),
-            ],
-            1,
-        )  # [B, 5, E]
-        f = torch.cat([self.per_candidate(user, b), cand], 1)  # [B, F, E]
+    def score(self, x: Inputs) -> Tensor:
+        b = x[self.batch_input].shape[0]
+        e = self.emb.dim
+        pooled = []
+        for s in self.schema.sequences:
+            h = self.sequence_embeddings(s, x)  # [Bu, L, k E]
+            weights = self.history_weights(s, x, h.dtype)  # mask x age gate
+            pooled.append(masked_mean(h, self.sequence_mask(s, x), weights).reshape(h.shape[0], -1, e))
+        user = [torch.stack(u, 1)] if (u := self.user_embeddings(x)) else []
+        fields = []
+        if user or pooled:
+            fields.append(self.per_candidate(torch.cat(user + pooled, 1), b))  # [B, U + sum k, E]
+        cand = self.emb.group(self.schema.candidate, "cand", x)
+        if cand:
+            fields.append(torch.stack(list(cand.values()), 1))  # [B, C, E]
+        f = torch.cat(fields, 1)  # [B, F, E]
         h = f
         for layer in self.interacting:
             h = layer(h)

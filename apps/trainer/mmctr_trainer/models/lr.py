@@ -1,5 +1,5 @@
-"""Logistic regression: a bias plus one weight per hashed value (tags averaged), a linear term on the vector,
-and the mean weight of the history's items."""
+"""Logistic regression: a bias plus one weight per categorical value (multi-categorical values pooled), a linear
+term per numeric and vector slot, and the mean weight of each sequence's entries."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import torch
 from torch import Tensor, nn
 
 from ..config import LRParams
-from ..layers import Embeddings, ModelSchema, masked_mean
-from .base import CTRModel, ServingInputs
+from ..layers import Embeddings, masked_mean
+from ..layers.embedding import Inputs
+from ..schema import ModelSchema
+from .base import CTRModel
 
 
 class LR(CTRModel):
@@ -20,10 +22,12 @@ class LR(CTRModel):
         self.emb = Embeddings(schema, 1)
         self.bias = nn.Parameter(torch.zeros(1))
 
-    def score(self, x: ServingInputs) -> Tensor:
-        b = x.cand_fields.shape[0]
-        user = self.emb.user_fields(x.user_fields).sum(dim=(1, 2))  # [Bu]
-        item = self.emb.candidate(x.cand_fields, x.cand_tags, x.cand_mm).sum(-1)  # [B]
-        hist = self.emb.history(x.hist_ids, x.hist_tags, x.hist_cat, x.hist_mm)  # [Bu, L, 4]
-        user = user + masked_mean(hist, x.hist_ids > 0).sum(-1)  # mean weight of the clicked items
-        return self.bias + item + self.emb.pos(x.cand_fields).squeeze(-1) + self.per_candidate(user, b)
+    def score(self, x: Inputs) -> Tensor:
+        b = x[self.batch_input].shape[0]
+        cand = self.emb.group(self.schema.candidate, "cand", x)
+        out = self.bias + sum(e.squeeze(-1) for e in cand.values())  # [B]
+        user = [e.squeeze(-1) for e in self.emb.group(self.schema.user, "user", x).values()]  # [Bu] each
+        for s in self.schema.sequences:
+            h = self.sequence_embeddings(s, x)  # [Bu, L, k]
+            user.append(masked_mean(h, self.sequence_mask(s, x)).sum(-1))  # mean weight of the entries
+        return out + self.per_candidate(sum(user), b) if user else out

@@ -9,10 +9,10 @@ from urllib.parse import unquote, urlparse
 import numpy as np
 
 from ..ch import ClickHouse
-from ..features import INPUT_NAMES, OPTIONAL_INPUTS
 from ..onnx_scorer import OnnxScorer
 from ..registry import artifact_uri, registry_root
 from ..registry import production_version as registered_production_version
+from ..schema import ModelSchema
 
 
 class ParityError(RuntimeError):
@@ -47,8 +47,10 @@ def resolve_artifact(
 
 
 def _checked(folder: Path) -> Path:
-    if not (folder / "feature_spec.json").exists():
-        raise ParityError(f"{folder}: no feature_spec.json (not a model artifact folder)")
+    if not (folder / "layout.json").exists():
+        raise ParityError(f"{folder}: no layout.json (not a model artifact folder)")
+    if not (folder / "feature_repo.json").exists():
+        raise ParityError(f"{folder}: no feature_repo.json (not trained on a feature repository)")
     return folder.resolve()
 
 
@@ -60,14 +62,13 @@ def production_version(ch: ClickHouse) -> str:
 
 
 class OnnxRunner(OnnxScorer):
-    """An artifact's model.onnx with the serving signature checked; returns the CTRs as a flat float32 array."""
+    """An artifact's model.onnx with its inputs checked against the layout's; returns the CTRs as a flat float32
+    array."""
 
-    def __init__(self, path: str | Path, threads: int = 1):
+    def __init__(self, path: str | Path, schema: ModelSchema, threads: int = 1):
         super().__init__(path, threads=max(1, int(threads)))
-        names = {i.name for i in self.session.get_inputs()}
-        missing = [n for n in INPUT_NAMES if n not in names and n not in OPTIONAL_INPUTS]
-        if missing:
-            raise ParityError(f"{path}: inputs {missing} missing (not the serving signature)")
+        if self.input_names != schema.input_names:
+            raise ParityError(f"{path}: inputs {self.input_names} are not the layout's {schema.input_names}")
 
     def __call__(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         return np.asarray(self.run(feeds), dtype=np.float32).reshape(-1)

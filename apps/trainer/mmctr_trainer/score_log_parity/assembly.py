@@ -1,6 +1,5 @@
-"""Rebuilding the serving tensors of a logged request: the logged row, the item features as of the request
-time (ItemLookup over the training-set builder's ItemTable) and the encoding the scorer's FeatureAssembler
-does."""
+"""Rebuilding the model inputs of a logged request: the logged row, the item features as of the request time
+(ItemLookup over the training-set builder's ItemTable) and the slot encodings the scorer's assembler does."""
 
 from __future__ import annotations
 
@@ -11,7 +10,10 @@ from typing import Any
 import numpy as np
 
 from ..dataset import TS_BITS, ItemTable
-from ..features import FeatureSpec, age_buckets, cached_bucket, encode_user_fields, position_value, user_tensors
+from ..dataset.items import group_inputs
+from ..dataset.rows import RowSlots
+from ..features import age_buckets
+from ..schema import ModelSchema, group_slots
 
 
 class ItemLookup:
@@ -20,8 +22,7 @@ class ItemLookup:
     def __init__(self, items: ItemTable):
         self.items = items
         self.arr = items.arrays()
-        self.item_buckets = items.spec.item_buckets
-        n_items = len(items.index)
+        self.n_catalogue = n_items = len(items.index)  # items added later are unknown to the catalogue
         self.latest = np.zeros(n_items, dtype=np.int32)
         if len(items.keys):
             owner = items.keys >> TS_BITS
@@ -29,26 +30,21 @@ class ItemLookup:
             self.latest[owner[last]] = items.rows[last]
 
     def rows(self, ids: Sequence[str], ts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Version row per (id, t) (0 = unknown item), hashed id, and whether the catalogue changed the
-        item's features after t (the scorer may then have served a newer version)."""
-        idx = np.fromiter((self.items.index.get(i, -1) for i in ids), dtype=np.int64, count=len(ids))
-        known = idx >= 0
-        rows = np.zeros(len(ids), dtype=np.int32)
+        """Version row per (id, t) (an item unknown to the catalogue gets a row with its key only, as the scorer
+        encodes it), whether it is unknown, and whether the catalogue changed the item's features after t (the
+        scorer may then have served a newer version)."""
+        idx = np.fromiter((self.items.item_idx(i) for i in ids), dtype=np.int64, count=len(ids))
+        known = idx < self.n_catalogue
+        if len(self.items.mm_row) != len(self.arr["mm_row"]):
+            self.arr = self.items.arrays()  # unknown items added their rows
+        rows = self.items.as_of(idx, ts)
         changed = np.zeros(len(ids), dtype=bool)
         if known.any():
-            r = self.items.as_of(idx[known], ts[known])
-            rows[known] = r
-            latest = self.latest[idx[known]]
-            a = self.arr
-            changed[known] = (
-                (a["cat"][r] != a["cat"][latest])
-                | (a["mm_row"][r] != a["mm_row"][latest])
-                | (a["tags"][r] != a["tags"][latest]).any(axis=1)
-            )
-        hid = self.arr["hash_id"][rows].copy()
-        for j in np.flatnonzero(~known):
-            hid[j] = cached_bucket("item_id", ids[j], self.item_buckets)
-        return rows, hid, changed
+            r, latest = rows[known], self.latest[idx[known]]
+            for name, a in self.arr.items():
+                if name != "mm":  # per-row columns: each slot's value and the vector's row
+                    changed[known] |= (a[r] != a[latest]).reshape(len(r), -1).any(axis=1)
+        return rows, ~known, changed
 
 
 @dataclass
@@ -88,54 +84,43 @@ class LoggedRow:
         )
 
 
-def encode_logged(
-    spec: FeatureSpec,
-    lookup: ItemLookup,
-    row: LoggedRow,
-    hist: tuple[np.ndarray, np.ndarray],
-    cand: tuple[np.ndarray, np.ndarray],
-) -> dict[str, np.ndarray]:
-    """The serving tensors of one logged request (user inputs batch 1, candidates batch B), from its item
-    version rows / hashed ids (ItemLookup.rows) — the same layout the scorer's FeatureAssembler writes."""
-    L, D = spec.history_length, spec.mm_dim
-    a = lookup.arr
-    user_fields = np.array(
-        [encode_user_fields(spec, row.user_id, row.device, row.placement, row.country, row.ts_ms)], dtype=np.int64
-    )
-    u = user_tensors(spec, user_fields)
-    h_rows, h_hid = hist
-    n = min(L, len(h_rows))
-    if n:
-        hr = h_rows[:n]
-        u["hist_ids"][0, :n] = h_hid[:n]
-        u["hist_cat"][0, :n] = a["cat"][hr]
-        u["hist_tags"][0, :n] = a["tags"][hr]
-        u["hist_mm"][0, :n] = _vectors(a, hr, D)
-    k = min(n, len(row.history_ts_ms))
-    if k and spec.age_boundaries_ms:
-        u["hist_age"][0, :k] = age_buckets(
-            row.ts_ms - np.asarray(row.history_ts_ms[:k], dtype=np.int64), spec.age_boundaries_ms
-        )
-    c_rows, c_hid = cand
-    pos_f = spec.candidate_field("position")
-    pos = np.fromiter(
-        (cached_bucket(pos_f.name, position_value(p, pos_f.clip), pos_f.buckets) for p in row.positions),
-        dtype=np.int64,
-        count=len(row.positions),
-    )
-    return {
-        **u,
-        "cand_fields": np.ascontiguousarray(np.stack([c_hid.astype(np.int64), a["cat"][c_rows], pos], axis=1)),
-        "cand_tags": np.ascontiguousarray(a["tags"][c_rows]),
-        "cand_mm": _vectors(a, c_rows, D),
-    }
+# The columns of a logged request that features may read (the requester's key and the request context), and of
+# each logged candidate (its context).
+REQUEST_COLUMNS = ("user_id", "ts_ms", "device", "placement", "country")
+CANDIDATE_COLUMNS = ("position",)
 
 
-def _vectors(a: dict[str, np.ndarray], rows: np.ndarray, D: int) -> np.ndarray:
-    mm = a["mm"][a["mm_row"][rows]]
-    if mm.shape[1] != D:  # the table is already fitted to the spec's D; kept for a foreign table
-        out = np.zeros((len(rows), D), dtype=np.float32)
-        k = min(D, mm.shape[1])
-        out[:, :k] = mm[:, :k]
-        return out
-    return np.ascontiguousarray(mm, dtype=np.float32)
+class LoggedEncoder:
+    """The layout's inputs of logged requests (user inputs batch 1, candidates batch B) — what the scorer's
+    assembler fed: request slots from the logged row, item slots from the catalogue as of the request, the
+    candidates' positions."""
+
+    def __init__(self, schema: ModelSchema, lookup: ItemLookup):
+        if len(schema.sequences) > 1:
+            raise ValueError(f"score_log records one history; the layout has {len(schema.sequences)} sequences")
+        self.schema, self.lookup = schema, lookup
+        item = lookup.items.slots
+        self.user = RowSlots(schema, list(group_slots(schema.user)), REQUEST_COLUMNS)
+        cand = [(k, s) for k, s in group_slots(schema.candidate) if s["feature"] not in item]
+        self.cand = RowSlots(schema, cand, CANDIDATE_COLUMNS)
+
+    def encode(self, row: LoggedRow, hist_rows: np.ndarray, cand_rows: np.ndarray) -> dict[str, np.ndarray]:
+        a = self.lookup.arr
+        request = {c: getattr(row, c) for c in REQUEST_COLUMNS}
+        out = group_inputs(self.schema.user, "user", a, np.zeros(1, np.int32), self.user.encode([request]))
+        positions = [{"position": p} for p in row.positions]
+        out.update(group_inputs(self.schema.candidate, "cand", a, cand_rows, self.cand.encode(positions)))
+        for seq in self.schema.sequences:
+            L = seq["length"]
+            n = min(L, len(hist_rows))
+            rows = np.zeros((1, L), dtype=np.int32)
+            rows[0, :n] = hist_rows[:n]
+            out.update(group_inputs(seq, seq["name"], a, rows, {}))
+            if "age" in seq:
+                age = np.zeros((1, L), dtype=np.int64)
+                k = min(n, len(row.history_ts_ms))
+                if k:
+                    ages = row.ts_ms - np.asarray(row.history_ts_ms[:k], dtype=np.int64)
+                    age[0, :k] = age_buckets(ages, seq["age"]["boundaries_ms"])
+                out[f"{seq['name']}_age"] = age
+        return {n: np.ascontiguousarray(out[n]) for n in self.schema.input_names}

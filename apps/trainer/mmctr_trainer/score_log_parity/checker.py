@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ..features import FeatureSpec
-from .assembly import ItemLookup, LoggedRow, encode_logged
+from ..schema import ModelSchema
+from .assembly import ItemLookup, LoggedEncoder, LoggedRow
 from .report import ParityStats
 
 
@@ -23,14 +23,15 @@ class ParityChecker:
 
     def __init__(
         self,
-        spec: FeatureSpec,
+        schema: ModelSchema,
         lookup: ItemLookup,
         run: Callable[[dict[str, np.ndarray]], np.ndarray],
         tolerance: float = 1e-4,
         include_degraded: bool = False,
         prior_ctr: float = 0.02,
     ):
-        self.spec = spec
+        self.schema = schema
+        self.encoder = LoggedEncoder(schema, lookup)
         self.prior_ctr = float(prior_ctr)
         self.lookup = lookup
         self.run = run
@@ -41,7 +42,7 @@ class ParityChecker:
         s = self.stats
         todo: list[LoggedRow] = []
         for r in rows:
-            if r.feature_spec_version and r.feature_spec_version != self.spec.version:
+            if r.feature_spec_version and r.feature_spec_version != self.schema.version:
                 s.spec_mismatch_rows += 1
             elif not (len(r.item_ids) == len(r.positions) == len(r.ctrs)) or not r.item_ids:
                 s.malformed_rows += 1
@@ -56,7 +57,7 @@ class ParityChecker:
         if not todo:
             return
         # One catalogue lookup for the whole chunk (history truncated to L, as fed).
-        L = self.spec.history_length
+        L = max((s["length"] for s in self.schema.sequences), default=0)
         ids: list[str] = []
         ts: list[int] = []
         spans = []
@@ -67,11 +68,10 @@ class ParityChecker:
             ids.extend(r.item_ids)
             ts.extend([r.ts_ms] * (len(h) + len(r.item_ids)))
             spans.append((start, start + len(h), start + len(h) + len(r.item_ids)))
-        item_rows, hid, changed = self.lookup.rows(ids, np.asarray(ts, dtype=np.int64))
+        item_rows, unknown, changed = self.lookup.rows(ids, np.asarray(ts, dtype=np.int64))
         no_vec = self.lookup.arr["mm_row"][item_rows] == 0
-        unknown = item_rows == 0
         for r, (a, b, c) in zip(todo, spans, strict=True):
-            feeds = encode_logged(self.spec, self.lookup, r, (item_rows[a:b], hid[a:b]), (item_rows[b:c], hid[b:c]))
+            feeds = self.encoder.encode(r, item_rows[a:b], item_rows[b:c])
             offline = self.run(feeds)
             s.history_refs += b - a
             s.candidate_refs += c - b

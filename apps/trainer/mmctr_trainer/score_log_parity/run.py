@@ -10,8 +10,9 @@ from typing import Any
 
 from ..ch import ClickHouse
 from ..dataset import ItemTable
-from ..features import load_feature_spec
-from .artifact import OnnxRunner, production_version, resolve_artifact
+from ..feature_repo import load_feature_repo
+from ..schema import ModelSchema
+from .artifact import OnnxRunner, ParityError, production_version, resolve_artifact
 from .assembly import ItemLookup
 from .checker import ParityChecker
 from .query import plan_windows, read_rows
@@ -42,17 +43,22 @@ def run_parity(
     t0 = time.time()
     version = opts.model_version or production_version(ch)
     folder = resolve_artifact(ch, version, artifact=opts.artifact, registry=opts.registry, model_root=opts.model_root)
-    spec = load_feature_spec(folder / "feature_spec.json")
+    repo = load_feature_repo(folder / "feature_repo.json")
+    schema = ModelSchema.from_repo(repo)
     model_file = opts.model_file or os.environ.get("SCORER_MODEL_FILE") or "model.onnx"
-    runner = OnnxRunner(folder / model_file, threads=opts.threads)
+    runner = OnnxRunner(folder / model_file, schema, threads=opts.threads)
     pv = (
         opts.projection_version
         if opts.projection_version is not None
         else (os.environ.get("SCORER_PROJECTION_VERSION") or None)
     )
-    items = ItemTable(spec).load(ch, pv)
     prior = opts.prior_ctr if opts.prior_ctr is not None else float(os.environ.get("SCORER_PRIOR_CTR") or 0.02)
-    checker = ParityChecker(spec, ItemLookup(items), runner, opts.tolerance, opts.include_degraded, prior)
+    try:  # a layout the builder's queries or the score log cannot serve
+        items = ItemTable(schema)
+        lookup = ItemLookup(items.load(ch, pv))
+        checker = ParityChecker(schema, lookup, runner, opts.tolerance, opts.include_degraded, prior)
+    except ValueError as e:
+        raise ParityError(f"{folder}: {e}") from e
     n_planned, windows = plan_windows(ch, version, opts.since_ms, opts.until_ms, opts.chunk_rows)
     s = checker.stats
     seen = 0
@@ -91,10 +97,10 @@ def run_parity(
         "artifact": str(folder),
         "model_file": model_file,
         "engine": runner.engine,
-        "feature_spec_version": spec.version,
+        "feature_spec_version": schema.version,
         "item_features": "as of each request's ts_ms (dataset.ItemTable, the training-set builder's join)",
         "projection_version": items.projection_version,
-        "catalogue_items": len(items.index),
+        "catalogue_items": lookup.n_catalogue,
         "since_ms": opts.since_ms,
         "until_ms": opts.until_ms,
         "limit": opts.limit,

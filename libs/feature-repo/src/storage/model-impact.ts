@@ -1,22 +1,15 @@
-import { readFileSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { artifactFeatureRepo, type ArtifactFeatureRepo } from '../model-compat';
 import type { FeatureRepo } from '../types';
 import type { RegisteredModel } from './feature-store';
-
-/** What a model's exported feature spec records about the repository it was trained on. */
-interface TrainedOn {
-  name: string;
-  version: string;
-  features: string[];
-}
 
 export interface ModelImpact {
   version: string;
   status: string;
   /** Features the model reads that the change removes or re-encodes (empty: unaffected). */
   broken: string[];
-  /** Why the model could not be checked (no recorded repository, another repository, unreadable spec). */
+  /** Why the model could not be checked (no recorded repository, another repository, an unreadable record). */
   unknown?: string;
 }
 
@@ -26,19 +19,15 @@ export function artifactDir(uri: string, modelRoot: string): string {
   return isAbsolute(uri) ? uri : resolve(modelRoot, uri);
 }
 
-function trainedOn(model: RegisteredModel, modelRoot: string): TrainedOn | string {
-  const file = join(artifactDir(model.artifact_uri, modelRoot), 'feature_spec.json');
-  let spec: { feature_repo?: Partial<TrainedOn> };
+function trainedOn(model: RegisteredModel, modelRoot: string): ArtifactFeatureRepo | string {
   try {
-    spec = JSON.parse(readFileSync(file, 'utf8')) as typeof spec;
+    return (
+      artifactFeatureRepo(artifactDir(model.artifact_uri, modelRoot)) ??
+      'unknown repository (its artifact records none)'
+    );
   } catch (e) {
-    return `unknown repository (${file}: ${(e as Error).message})`;
+    return `unknown repository (${(e as Error).message})`;
   }
-  const r = spec.feature_repo;
-  if (!r || typeof r.name !== 'string' || !Array.isArray(r.features)) {
-    return 'unknown repository (its feature spec records none)';
-  }
-  return { name: r.name, version: String(r.version), features: r.features.map(String) };
 }
 
 /**
