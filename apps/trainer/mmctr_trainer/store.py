@@ -1,15 +1,18 @@
 """Every SQL statement the trainer runs against the offline store, next to its client (ch.py).
 
 ClickHouse 18.16 and modern servers: no window functions, no CTEs, one JOIN per SELECT with its subqueries
-aliased, no server-side parameters (values go through `ch.literal`). Sections: the item catalogue, events
-(training sets), the model registry (`models`, read only by registry.py) and `score_log` (the parity check)."""
+aliased, no server-side parameters (values go through `ch.literal`), every name through `ch.ident`. Sections:
+where a repository's events are (EventSource), entity versions, events (training sets), the model registry
+(`models`, read only by registry.py) and `score_log` (the parity check)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .ch import ClickHouse, ident, literal
+from .feature_repo import FeatureRepo
 
 Row = dict[str, Any]
 
@@ -18,7 +21,62 @@ def _db(ch: ClickHouse) -> str:
     return ident(ch.database)
 
 
-# ---------------------------------------------------------------- item catalogue
+# ---------------------------------------------------------------- where a repository's events are
+
+
+@dataclass(frozen=True)
+class EventSource:
+    """The event columns a repository's training set reads: its events table, the label's anchor and positive
+    event types, the columns a positive event must share with its anchor (match_on), the requester's and the
+    candidate's key columns and the anchor's context columns (the repository's context attributes)."""
+
+    table: str
+    anchor: str
+    positive: str
+    match_on: tuple[str, ...]
+    requester_key: str
+    candidate_key: str
+    context: tuple[str, ...]
+
+    @staticmethod
+    def of(repo: FeatureRepo) -> EventSource:
+        anchor = _named(repo.event_types, repo.label["anchor"], "label.anchor")
+        requester, candidate = (_named(repo.entities, e, "event_types.entities") for e in anchor["entities"][:2])
+        src = EventSource(
+            table=str(repo.document.get("events_table", "events")),
+            anchor=anchor["name"],
+            positive=str(repo.label["positive"]),
+            match_on=tuple(repo.label["match_on"]),
+            requester_key=requester["key"],
+            candidate_key=candidate["key"],
+            context=tuple(a["name"] for a in repo.context["attributes"]),
+        )
+        for name in (src.table, *src.match_on, src.requester_key, src.candidate_key, *src.context):
+            ident(name)
+        return src
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns of bucket_impressions' rows (besides label) that features may read."""
+        return _unique((self.requester_key, "ts_ms", self.candidate_key, *self.context))
+
+
+def _named(items: Sequence[Row], name: str, where: str) -> Row:
+    found = next((x for x in items if x["name"] == name), None)
+    if found is None:
+        raise ValueError(f"{where}: '{name}' is not declared")
+    return found
+
+
+def _unique(names: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(names))
+
+
+def _columns(names: Sequence[str]) -> str:
+    return ", ".join(ident(n) for n in names)
+
+
+# ---------------------------------------------------------------- entity versions and the item embeddings
 
 
 def newest_projection_version(ch: ClickHouse) -> str:
@@ -27,10 +85,12 @@ def newest_projection_version(ch: ClickHouse) -> str:
     return str(r[0]["pv"]) if r and int(r[0]["n"]) > 0 else ""
 
 
-# What the catalogue queries return: the attributes of item_versions' rows and the embedding item_vectors reads
-# (item_embeddings.fused_vec); features reading anything else of the item need their own query.
-ITEM_ATTRIBUTES = ("item_id", "category", "tags")
+# The embedding item_vectors reads (item_embeddings.fused_vec of the item entity's content hash); no other
+# embedding has stored vectors yet.
 ITEM_EMBEDDING = "fused"
+ITEM_ENTITY = "item"
+# The column of the item table that names a version's content (the key of its vector in item_embeddings).
+CONTENT_HASH = "content_hash"
 
 
 def item_vectors(ch: ClickHouse, projection_version: str) -> Iterator[Row]:
@@ -41,11 +101,10 @@ def item_vectors(ch: ClickHouse, projection_version: str) -> Iterator[Row]:
     )
 
 
-def item_versions(ch: ClickHouse) -> Iterator[Row]:
-    """Every catalogue version (item_id, ts_ms, category, tags, content_hash) in (item_id, ts_ms) order."""
-    return ch.rows(
-        f"SELECT item_id, ts_ms, category, tags, content_hash FROM {_db(ch)}.items FINAL ORDER BY item_id, ts_ms"
-    )
+def entity_versions(ch: ClickHouse, table: str, key: str, columns: Sequence[str]) -> Iterator[Row]:
+    """Every version of an entity table (key, ts_ms and `columns`) in (key, ts_ms) order."""
+    names = _columns(_unique((key, "ts_ms", *columns)))
+    return ch.rows(f"SELECT {names} FROM {_db(ch)}.{ident(table)} FINAL ORDER BY {ident(key)}, ts_ms")
 
 
 # ---------------------------------------------------------------- events (training sets)
@@ -58,56 +117,66 @@ def _time_filter(from_ms: int | None, to_ms: int | None) -> str:
 
 
 def impression_span(
-    ch: ClickHouse, fractions: tuple[float, float], from_ms: int | None = None, to_ms: int | None = None
+    ch: ClickHouse,
+    src: EventSource,
+    fractions: tuple[float, float],
+    from_ms: int | None = None,
+    to_ms: int | None = None,
 ) -> Row:
-    """lo / hi ts_ms, count n and the two time quantiles q of the impressions in [from_ms, to_ms)."""
+    """lo / hi ts_ms, count n and the two time quantiles q of the anchor events in [from_ms, to_ms)."""
     return ch.all(
         f"SELECT min(ts_ms) AS lo, max(ts_ms) AS hi, count() AS n, "
         f"quantiles({float(fractions[0])}, {float(fractions[1])})(ts_ms) AS q "
-        f"FROM {_db(ch)}.events FINAL WHERE type = 'impression'" + _time_filter(from_ms, to_ms)
+        f"FROM {_db(ch)}.{ident(src.table)} FINAL WHERE type = {literal(src.anchor)}" + _time_filter(from_ms, to_ms)
     )[0]
 
 
-def first_impressions(ch: ClickHouse) -> Iterator[Row]:
-    """Each item's first impression time: item_id, t."""
+def first_impressions(ch: ClickHouse, src: EventSource) -> Iterator[Row]:
+    """Each candidate's first anchor event time: key, t."""
+    key = ident(src.candidate_key)
     return ch.rows(
-        f"SELECT item_id, min(ts_ms) AS t FROM {_db(ch)}.events FINAL WHERE type = 'impression' GROUP BY item_id"
+        f"SELECT {key} AS key, min(ts_ms) AS t FROM {_db(ch)}.{ident(src.table)} FINAL "
+        f"WHERE type = {literal(src.anchor)} GROUP BY {key}"
     )
 
 
-def _user_bucket(n_buckets: int, k: int) -> str:
-    return f"cityHash64(user_id) % {int(n_buckets)} = {int(k)}"
+def _user_bucket(src: EventSource, n_buckets: int, k: int) -> str:
+    return f"cityHash64({ident(src.requester_key)}) % {int(n_buckets)} = {int(k)}"
 
 
-# The columns of bucket_impressions' rows (besides label) that features may read: the requester's key and the
-# impression's context.
-IMPRESSION_COLUMNS = ("user_id", "ts_ms", "item_id", "position", "device", "placement", "country")
-
-
-def bucket_impressions(ch: ClickHouse, n_buckets: int, k: int, window_ms: int, from_ms: int, to_ms: int) -> list[Row]:
-    """The impressions in [from_ms, to_ms) of the users in hash bucket k of n, in (user_id, ts_ms) order, each
-    labelled 1 when a click of the same request, item and user lands in [ts, ts + window_ms]."""
-    where_user = _user_bucket(n_buckets, k)
-    db = _db(ch)
+def bucket_impressions(
+    ch: ClickHouse, src: EventSource, n_buckets: int, k: int, window_ms: int, from_ms: int, to_ms: int
+) -> list[Row]:
+    """The anchor events in [from_ms, to_ms) of the requesters in hash bucket k of n, in (requester, ts_ms)
+    order: src.columns, labelled 1 when a positive event sharing the match_on columns lands in
+    [ts, ts + window_ms]."""
+    where_user = _user_bucket(src, n_buckets, k)
+    # Positives are bucketed by requester only when they must share its key (else any bucket may match).
+    where_pos = f" AND {where_user}" if src.requester_key in src.match_on else ""
+    db, table, match = _db(ch), ident(src.table), _columns(src.match_on)
     return ch.all(
-        "SELECT user_id, ts_ms, item_id, position, device, placement, country, "
+        f"SELECT {_columns(src.columns)}, "
         f"arrayExists(x -> x >= ts_ms AND x <= ts_ms + {int(window_ms)}, click_ts) AS label FROM ("
-        f" SELECT user_id, ts_ms, item_id, request_id, position, device, placement, country FROM {db}.events FINAL"
-        f" WHERE type = 'impression' AND {where_user} AND ts_ms >= {int(from_ms)} AND ts_ms < {int(to_ms)}"
+        f" SELECT {_columns(_unique((*src.columns, *src.match_on)))} FROM {db}.{table} FINAL"
+        f" WHERE type = {literal(src.anchor)} AND {where_user} AND ts_ms >= {int(from_ms)} AND ts_ms < {int(to_ms)}"
         ") AS imp ANY LEFT JOIN ("
-        f" SELECT request_id, item_id, user_id, groupArray(ts_ms) AS click_ts FROM {db}.events FINAL"
-        f" WHERE type = 'click' AND {where_user} GROUP BY request_id, item_id, user_id"
-        ") AS clk USING (request_id, item_id, user_id) ORDER BY user_id, ts_ms"
+        f" SELECT {match}, groupArray(ts_ms) AS click_ts FROM {db}.{table} FINAL"
+        f" WHERE type = {literal(src.positive)}{where_pos} GROUP BY {match}"
+        f") AS clk USING ({match}) ORDER BY {ident(src.requester_key)}, ts_ms"
     )
 
 
-def bucket_sequence_events(ch: ClickHouse, n_buckets: int, k: int, to_ms: int, event_types: Sequence[str]) -> list[Row]:
-    """The events of `event_types` (a sequence's) before to_ms of the users in hash bucket k of n: user_id, ts_ms,
-    item_id in (user_id, ts_ms) order."""
+def bucket_sequence_events(
+    ch: ClickHouse, src: EventSource, n_buckets: int, k: int, to_ms: int, event_types: Sequence[str], target_key: str
+) -> list[Row]:
+    """The events of `event_types` (a sequence's) before to_ms of the requesters in hash bucket k of n: the
+    requester's key, ts_ms and the target's key `target_key`, in (requester, ts_ms) order."""
     types = ", ".join(literal(t) for t in event_types)
+    user = ident(src.requester_key)
     return ch.all(
-        f"SELECT user_id, ts_ms, item_id FROM {_db(ch)}.events FINAL WHERE type IN ({types}) "
-        f"AND {_user_bucket(n_buckets, k)} AND ts_ms < {int(to_ms)} ORDER BY user_id, ts_ms"
+        f"SELECT {_columns(_unique((src.requester_key, 'ts_ms', target_key)))} FROM {_db(ch)}.{ident(src.table)} "
+        f"FINAL WHERE type IN ({types}) AND {_user_bucket(src, n_buckets, k)} AND ts_ms < {int(to_ms)} "
+        f"ORDER BY {user}, ts_ms"
     )
 
 
@@ -141,7 +210,8 @@ def models_current(ch: ClickHouse) -> list[Row]:
 
 SCORE_LOG_COLUMNS = (
     "request_id, ts_ms, user_id, model_version, feature_spec_version, device, placement, country, "
-    "history_item_ids, history_ts_ms, item_ids, positions, ctrs, degraded"
+    "history_item_ids, history_ts_ms, item_ids, positions, ctrs, degraded, context_json, candidate_context_json, "
+    "sequences_json"
 )
 
 

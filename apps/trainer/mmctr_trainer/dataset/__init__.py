@@ -22,7 +22,7 @@ cold uint8 [n]. cand_row / hist_rows index the item-version table
 """
 
 from .build import BuildResult, build_training_set
-from .items import TS_BITS, TS_MASK, ItemTable
+from .entities import TS_BITS, TS_MASK, EntityTable, EntityTables
 from .reader import TrainSet
 from .splits import SPLITS, Boundaries, compute_boundaries, read_split_meta
 
@@ -32,7 +32,8 @@ __all__ = [
     "TS_MASK",
     "Boundaries",
     "BuildResult",
-    "ItemTable",
+    "EntityTable",
+    "EntityTables",
     "TrainSet",
     "build_training_set",
     "compute_boundaries",

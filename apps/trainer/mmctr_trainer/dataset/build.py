@@ -18,9 +18,13 @@ from ..ch import ClickHouse
 from ..feature_repo import FeatureRepo
 from ..schema import ModelSchema, repo_document
 from .assembly import bucket_columns
-from .items import ItemTable
+from .entities import EntityTable, EntityTables
 from .rows import RowSlots
 from .splits import SPLITS, compute_boundaries
+
+# The candidate's table keeps the name it had when it was the only one; other entities' tables are
+# entity_<name>.npz.
+CANDIDATE_TABLE = "items.npz"
 
 
 class _ColumnWriter:
@@ -51,15 +55,26 @@ class _ColumnWriter:
         }
 
 
-def _columns(schema: ModelSchema, row_slots: RowSlots) -> dict[str, tuple[list[int], str]]:
+def _columns(tables: EntityTables, row_slots: RowSlots) -> dict[str, tuple[list[int], str]]:
     """Shape (after the row axis) and dtype of every column file."""
     cols = {f"row_{f}": c for f, c in row_slots.columns().items()}
-    cols["cand_row"] = ([], "int32")
-    for s in schema.sequences:
-        cols[f"{s['name']}_rows"] = ([s["length"]], "int32")
-        if "age" in s:
-            cols[f"{s['name']}_age"] = ([s["length"]], "uint8")
+    user, cand, *seqs = tables.plans
+    for plan, shape in ((cand, []), (user, []), *((s, [s.group["length"]]) for s in seqs)):
+        if plan.rows_column is not None:
+            cols.update({plan.column(e): (shape, "int32") for e in (plan.entity, *plan.joins)})
+        if "age" in plan.group:
+            cols[f"{plan.prefix}_age"] = (shape, "uint8")
     return {**cols, "label": ([], "uint8"), "ts_ms": ([], "int64"), "cold": ([], "uint8")}
+
+
+def table_files(tables: EntityTables) -> dict[str, str]:
+    """The file of each entity table in a training set."""
+    cand = tables.schema.layout["candidate_entity"]
+    return {e: CANDIDATE_TABLE if e == cand else f"entity_{e}.npz" for e in tables.tables}
+
+
+def _vectors(t: EntityTable) -> str:
+    return f", {len(t.mm) - 1} vectors (projection '{t.projection_version}')" if t.vectors else ""
 
 
 @dataclass
@@ -86,30 +101,30 @@ def build_training_set(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     schema = ModelSchema.from_repo(repo)
+    src = store.EventSource.of(repo)
     window = int(attribution_window_ms if attribution_window_ms is not None else repo.label["attribution_window_ms"])
-    bounds, n_imp = compute_boundaries(ch, train_end_ms, val_end_ms, from_ms, to_ms)
+    bounds, n_imp = compute_boundaries(ch, src, train_end_ms, val_end_ms, from_ms, to_ms)
     log(f"[build] {n_imp} impressions; split train < {bounds.train_end_ms} <= val < {bounds.val_end_ms} <= test")
-    items = ItemTable(schema)
-    row_slots = RowSlots.of(schema, items.slots, store.IMPRESSION_COLUMNS)
-    items.load(ch, projection_version)
-    log(
-        f"[build] {len(items.index)} catalogue items, {len(items.keys)} versions, {len(items.mm) - 1} vectors "
-        f"(projection '{items.projection_version}')"
-    )
-    first_imp: dict[str, int] = {}
-    for row in store.first_impressions(ch):
-        first_imp[row["item_id"]] = int(row["t"])
-    writers = {s: _ColumnWriter(out / s, _columns(schema, row_slots)) for s in SPLITS}
+    tables = EntityTables(repo, schema, log)
+    row_slots = RowSlots.of(schema, tables.key_source, src.columns)
+    tables.load(ch, projection_version)
+    items = tables.candidate
+    for e, t in tables.tables.items():
+        log(f"[build] {e}: {len(t.index)} keys, {len(t.keys)} versions" + _vectors(t))
+    first_imp = {row["key"]: int(row["t"]) for row in store.first_impressions(ch, src)}
+    writers = {s: _ColumnWriter(out / s, _columns(tables, row_slots)) for s in SPLITS}
     n_buckets = max(1, math.ceil(n_imp / max(1, chunk_rows)))
     for k in range(n_buckets):
-        imps = store.bucket_impressions(ch, n_buckets, k, window, bounds.from_ms, bounds.to_ms)
+        imps = store.bucket_impressions(ch, src, n_buckets, k, window, bounds.from_ms, bounds.to_ms)
         if not imps:
             continue
         events = {
-            s["name"]: store.bucket_sequence_events(ch, n_buckets, k, bounds.to_ms, s["event_types"])
-            for s in schema.sequences
+            p.prefix: store.bucket_sequence_events(
+                ch, src, n_buckets, k, bounds.to_ms, p.group["event_types"], tables.tables[p.entity].key
+            )
+            for p in tables.plans[2:]
         }
-        cols = bucket_columns(items, row_slots, first_imp, bounds, imps, events)
+        cols = bucket_columns(tables, row_slots, src, first_imp, bounds, imps, events)
         split = bounds.split_of(cols["ts_ms"])
         for s_i, s in enumerate(SPLITS):
             m = split == s_i
@@ -121,7 +136,9 @@ def build_training_set(
             f"({time.time() - t0:.1f}s)"
         )
     split_meta = {s: w.close() for s, w in writers.items()}
-    np.savez(out / "items.npz", **items.arrays())
+    files = table_files(tables)
+    for e, a in tables.arrays().items():
+        np.savez(out / files[e], **a)
     meta = {
         "format": "mmctr-trainset-1",
         "database": ch.database,
@@ -133,6 +150,7 @@ def build_training_set(
         "vectors_resized": items.vector_mismatch,
         "items": len(items.index),
         "item_rows": len(items.mm_row),
+        "tables": files,
         "splits": split_meta,
         "built_at_ms": int(time.time() * 1000),
         "build_seconds": round(time.time() - t0, 3),

@@ -10,7 +10,7 @@ import numpy as np
 from ..data_source import DataSource
 from ..feature_repo import parse_feature_repo
 from ..schema import ModelSchema
-from .items import group_inputs
+from .entities import SidePlan, group_inputs, side_plans
 from .splits import SPLITS
 
 
@@ -29,8 +29,8 @@ class TrainSet(DataSource):
             raise ValueError(f"{self.folder}: built before feature repositories (no feature_repo in meta.json)")
         self.repo = parse_feature_repo(self.meta["feature_repo"], str(self.folder / "meta.json"))
         self.schema = ModelSchema.from_repo(self.repo)
-        z = np.load(self.folder / "items.npz")
-        self.item = {k: z[k] for k in z.files}
+        self.tables = {e: _load(self.folder / f) for e, f in self.meta.get("tables", self._old_tables()).items()}
+        self.plans = side_plans(self.schema)
         self.cols: dict[str, dict[str, np.ndarray]] = {}
         for s in SPLITS:
             sm = self.meta["splits"][s]
@@ -45,6 +45,10 @@ class TrainSet(DataSource):
             self.cols[s] = cols
         self.row_features = [c[len("row_") :] for c in self.cols["train"] if c.startswith("row_")]
 
+    def _old_tables(self) -> dict[str, str]:
+        """A set built before other entities' tables: the candidate's alone."""
+        return {self.schema.layout["candidate_entity"]: "items.npz"}
+
     def limit_history(self, k: int) -> None:
         """Gather only the newest k slots of each sequence (0: all). Exact for a model that reads only k."""
         self.max_history = max(0, int(k))
@@ -58,27 +62,42 @@ class TrainSet(DataSource):
     def cold(self, split: str) -> np.ndarray:
         return np.asarray(self.cols[split]["cold"])
 
+    def _side_rows(self, plan: SidePlan, c: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:
+        """{entity: rows} of one side for the rows idx (the newest max_history slots of a sequence); a side
+        without stored rows ({}) reads the row columns only."""
+        k = self.max_history or None
+        names = {e: plan.column(e) for e in (plan.entity, *plan.joins)}
+        cut = (slice(None), slice(None, k)) if plan.prefix not in ("user", "cand") else (slice(None),)
+        return {e: np.asarray(c[n][idx])[cut] for e, n in names.items() if n in c}
+
+    def _trim(self, rows: dict[str, np.ndarray], age: np.ndarray | None, base: str):
+        """Sequences are newest-first prefixes (padding row 0 after them): cut the batch to its longest one.
+        Exact for every model (empty slots are masked) and much cheaper to gather."""
+        live = np.flatnonzero((rows[base] > 0).any(0))
+        cut = max(1, int(live[-1]) + 1 if len(live) else 1)
+        return {e: r[:, :cut] for e, r in rows.items()}, (age[:, :cut] if age is not None else None)
+
     def gather(self, split: str, idx: np.ndarray) -> dict[str, np.ndarray]:
         c = self.cols[split]
-        it = self.item
-        cand = np.asarray(c["cand_row"][idx])
+        user, cand, *seqs = self.plans
         row_values = {f: np.asarray(c[f"row_{f}"][idx]) for f in self.row_features}
+        n = (len(idx),)
         out = {
-            **group_inputs(self.schema.user, "user", it, cand, row_values),
-            **group_inputs(self.schema.candidate, "cand", it, cand, row_values, self.zero_mm),
+            **group_inputs(user.group, "user", self.tables, self._side_rows(user, c, idx), row_values, n),
+            **group_inputs(cand.group, "cand", self.tables, self._side_rows(cand, c, idx), row_values, n, self.zero_mm),
         }
         k = self.max_history or None
-        for s in self.schema.sequences:
-            name = s["name"]
-            rows = np.asarray(c[f"{name}_rows"][idx, :k])
-            age = np.asarray(c[f"{name}_age"][idx, :k], dtype=np.int64) if "age" in s else None
+        for s in seqs:
+            rows = self._side_rows(s, c, idx)
+            age = np.asarray(c[f"{s.prefix}_age"][idx, :k], dtype=np.int64) if "age" in s.group else None
             if self.trim_history:
-                # Sequences are newest-first prefixes (padding row 0 after them): cut the batch to its longest one.
-                # Exact for every model (empty slots are masked) and much cheaper to gather.
-                live = np.flatnonzero((rows > 0).any(0))
-                cut = max(1, int(live[-1]) + 1 if len(live) else 1)
-                rows, age = rows[:, :cut], (age[:, :cut] if age is not None else None)
-            out.update(group_inputs(s, name, it, rows, {}, self.zero_mm))
+                rows, age = self._trim(rows, age, s.entity)
+            out.update(group_inputs(s.group, s.prefix, self.tables, rows, {}, rows[s.entity].shape, self.zero_mm))
             if age is not None:
-                out[f"{name}_age"] = age
+                out[f"{s.prefix}_age"] = age
         return {**{n: out[n] for n in self.schema.input_names}, "label": np.asarray(c["label"][idx]).astype(np.float32)}
+
+
+def _load(path: Path) -> dict[str, np.ndarray]:
+    z = np.load(path)
+    return {k: z[k] for k in z.files}

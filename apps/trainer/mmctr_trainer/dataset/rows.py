@@ -4,13 +4,14 @@ the slot's `source` attribute."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from ..schema import ModelSchema, group_slots
 from ..slots import derive_value, encode_categorical, encode_multi, encode_numeric
+from .entities import is_row_slot
 
 
 def _encoder(schema: ModelSchema, kind: str, slot: Mapping[str, Any]) -> Callable[[Any], Any]:
@@ -44,16 +45,20 @@ class RowSlots:
             attr = slot["source"].split(".", 1)[1] if kind != "vector" else None
             if attr is None or attr not in columns or "via" in slot:
                 raise ValueError(
-                    f"features.{slot['feature']}: the training-set builder reads {', '.join(columns)} with each "
-                    f"row; '{slot.get('source', slot.get('embedding'))}' is not one of them"
+                    f"features.{slot['feature']}: each row holds {', '.join(columns)}; "
+                    f"'{slot.get('source', slot.get('embedding'))}' is not one of them"
                 )
             self.slots.append((slot, kind, attr, _encoder(schema, kind, slot)))
 
     @staticmethod
-    def of(schema: ModelSchema, item_features: Collection[str], columns: Sequence[str]) -> RowSlots:
-        """The user slots and the candidate slots that do not read the item (its context)."""
-        cand = [(k, s) for k, s in group_slots(schema.candidate) if s["feature"] not in item_features]
-        return RowSlots(schema, [*group_slots(schema.user), *cand], columns)
+    def of(
+        schema: ModelSchema, key_source: str, columns: Sequence[str], sides: Sequence[str] = ("user", "cand")
+    ) -> RowSlots:
+        """The slots of `sides` that read the row, not an entity table: the context and the requester's key
+        (`key_source`)."""
+        groups = {"user": schema.user, "cand": schema.candidate}
+        slots = [(k, s) for p in sides for k, s in group_slots(groups[p]) if is_row_slot(key_source, p, k, s)]
+        return RowSlots(schema, slots, columns)
 
     def encode(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
         out = {}

@@ -29,16 +29,17 @@ class Boundaries:
 
 def compute_boundaries(
     ch: ClickHouse,
+    src: store.EventSource,
     train_end_ms: int | None = None,
     val_end_ms: int | None = None,
     from_ms: int | None = None,
     to_ms: int | None = None,
     fractions: tuple[float, float] = (0.8, 0.9),
 ) -> tuple[Boundaries, int]:
-    r = store.impression_span(ch, fractions, from_ms, to_ms)
+    r = store.impression_span(ch, src, fractions, from_ms, to_ms)
     n = int(r["n"])
     if n == 0:
-        raise ValueError(f"no impressions in {ch.database}.events")
+        raise ValueError(f"no '{src.anchor}' events in {ch.database}.{src.table}")
     lo, hi = int(r["lo"]), int(r["hi"])
     q = [int(float(x)) for x in r["q"]]
     b = Boundaries(

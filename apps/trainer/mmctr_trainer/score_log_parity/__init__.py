@@ -4,7 +4,7 @@ For every logged request of one model version (score_log FINAL) the inputs of th
 feature_repo.json) are rebuilt in Python with the trainer's slot encodings (slots.py): request slots from the
 logged row (hour_of_day from the logged ts_ms), the logged history ids (≤ L, newest first) and candidate ids
 with their logged positions, and the item slots as of the request time, taken from ClickHouse by the
-training-set builder's own `ItemTable` (newest `items` version with ts_ms <= t, the vector of that version's
+training-set builder's own `EntityTables` (newest `items` version with ts_ms <= t, the vector of that version's
 content_hash; an item without a version then is out of vocabulary: its key only, other slots 0, zero vector,
 exactly what the scorer feeds for an unknown item). The registered artifact's `model.onnx` runs on
 onnxruntime's Python API with the serving shapes (user inputs batch 1, all candidates in one batch); the

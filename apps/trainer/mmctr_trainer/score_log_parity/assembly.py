@@ -1,50 +1,60 @@
-"""Rebuilding the model inputs of a logged request: the logged row, the item features as of the request time
-(ItemLookup over the training-set builder's ItemTable) and the slot encodings the scorer's assembler does."""
+"""Rebuilding the model inputs of a logged request: the logged row (the requester's key, the context and the
+sequence entries the scorer used, from context_json / candidate_context_json / sequences_json, or from the fixed
+demo columns of rows logged before them), the entity tables as of the request time (the training-set builder's
+EntityTables and group_inputs) and the slot encodings the scorer's assembler does."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..dataset import TS_BITS, ItemTable
-from ..dataset.items import group_inputs
+from ..dataset import TS_BITS, EntityTable, EntityTables
+from ..dataset.entities import SidePlan, group_inputs
 from ..dataset.rows import RowSlots
+from ..feature_repo import FeatureRepo
 from ..features import age_buckets
-from ..schema import ModelSchema, group_slots
+from ..schema import ModelSchema
+from ..store import EventSource
+
+Sequences = dict[str, tuple[list[str], list[int]]]  # sequence -> (target keys, event times), newest first
 
 
 class ItemLookup:
-    """Item rows of an `ItemTable` as of given times, plus the diagnostics that explain a mismatch."""
+    """The candidate table's diagnostics that explain a mismatch: keys unknown to it when it was loaded, and
+    versions the catalogue changed after the request (the scorer may then have served a newer one)."""
 
-    def __init__(self, items: ItemTable):
+    def __init__(self, items: EntityTable):
         self.items = items
         self.arr = items.arrays()
-        self.n_catalogue = n_items = len(items.index)  # items added later are unknown to the catalogue
+        self.n_catalogue = n_items = len(items.index)  # keys added later are unknown to the catalogue
         self.latest = np.zeros(n_items, dtype=np.int32)
         if len(items.keys):
             owner = items.keys >> TS_BITS
             last = np.r_[owner[1:] != owner[:-1], True]
             self.latest[owner[last]] = items.rows[last]
 
-    def rows(self, ids: Sequence[str], ts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Version row per (id, t) (an item unknown to the catalogue gets a row with its key only, as the scorer
-        encodes it), whether it is unknown, and whether the catalogue changed the item's features after t (the
-        scorer may then have served a newer version)."""
-        idx = np.fromiter((self.items.item_idx(i) for i in ids), dtype=np.int64, count=len(ids))
+    def flags(self, idx: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Whether each (index, version row) is unknown, and whether a later version changed its features."""
         known = idx < self.n_catalogue
-        if len(self.items.mm_row) != len(self.arr["mm_row"]):
-            self.arr = self.items.arrays()  # unknown items added their rows
-        rows = self.items.as_of(idx, ts)
-        changed = np.zeros(len(ids), dtype=bool)
+        changed = np.zeros(len(idx), dtype=bool)
         if known.any():
             r, latest = rows[known], self.latest[idx[known]]
             for name, a in self.arr.items():
                 if name != "mm":  # per-row columns: each slot's value and the vector's row
                     changed[known] |= (a[r] != a[latest]).reshape(len(r), -1).any(axis=1)
-        return rows, ~known, changed
+        return ~known, changed
+
+    def without_vector(self, rows: np.ndarray, unknown: np.ndarray) -> int:
+        """How many known references have no vector (the table's rows as loaded: unknown keys' rows are newer)."""
+        return int((self.arr["mm_row"][rows[~unknown]] == 0).sum()) if "mm_row" in self.arr else 0
+
+
+def _json(text: str, default: Any) -> Any:
+    return json.loads(text) if text else default
 
 
 @dataclass
@@ -63,9 +73,13 @@ class LoggedRow:
     feature_spec_version: str = ""
     model_version: str = ""
     history_ts_ms: list[int] = field(default_factory=list)  # click times (fs-2); empty from an older scorer
+    context: dict[str, Any] | None = None  # context_json; None: logged before it (the fixed columns hold it)
+    candidate_context: list[dict[str, Any]] | None = None
+    sequences: Sequences | None = None
 
     @staticmethod
     def from_json(r: dict[str, Any]) -> LoggedRow:
+        seqs = _json(str(r.get("sequences_json") or ""), None)
         return LoggedRow(
             request_id=str(r["request_id"]),
             ts_ms=int(r["ts_ms"]),
@@ -81,46 +95,114 @@ class LoggedRow:
             feature_spec_version=str(r.get("feature_spec_version") or ""),
             model_version=str(r.get("model_version") or ""),
             history_ts_ms=[int(x) for x in r.get("history_ts_ms") or []],
+            context=_json(str(r.get("context_json") or ""), None),
+            candidate_context=_json(str(r.get("candidate_context_json") or ""), None),
+            sequences=None
+            if seqs is None
+            else {n: ([str(k) for k in s["keys"]], [int(t) for t in s["ts_ms"]]) for n, s in seqs.items()},
         )
 
+    def request_context(self) -> dict[str, Any]:
+        return self.context if self.context is not None else {c: getattr(self, c) for c in LEGACY_CONTEXT}
 
-# The columns of a logged request that features may read (the requester's key and the request context), and of
-# each logged candidate (its context).
-REQUEST_COLUMNS = ("user_id", "ts_ms", "device", "placement", "country")
-CANDIDATE_COLUMNS = ("position",)
+    def candidates_context(self) -> list[dict[str, Any]]:
+        if self.candidate_context is not None:
+            return self.candidate_context
+        return [{"position": p} for p in self.positions]
+
+    def sequence(self, name: str, only: bool) -> tuple[list[str], list[int]]:
+        """A sequence's logged entries; a row logged before sequences_json holds one history (`only`: the
+        layout's single sequence)."""
+        if self.sequences is not None:
+            return self.sequences.get(name, ([], []))
+        if not only:
+            raise ValueError(f"request {self.request_id}: logged with one history, the layout has several sequences")
+        return self.history_item_ids, self.history_ts_ms
+
+
+# The request context of a row logged before context_json (the demo's).
+LEGACY_CONTEXT = ("device", "placement", "country")
+
+
+@dataclass
+class Encoded:
+    """A logged request's model inputs and the candidate-table references they read (for the diagnostics)."""
+
+    feeds: dict[str, np.ndarray]
+    cand_idx: np.ndarray
+    cand_rows: np.ndarray
+    hist_idx: np.ndarray
+    hist_rows: np.ndarray
 
 
 class LoggedEncoder:
     """The layout's inputs of logged requests (user inputs batch 1, candidates batch B) — what the scorer's
-    assembler fed: request slots from the logged row, item slots from the catalogue as of the request, the
-    candidates' positions."""
+    assembler fed: row slots from the logged requester key and context, entity slots from the entity tables
+    as of the request (joins included), sequences from the logged entries."""
 
-    def __init__(self, schema: ModelSchema, lookup: ItemLookup):
-        if len(schema.sequences) > 1:
-            raise ValueError(f"score_log records one history; the layout has {len(schema.sequences)} sequences")
-        self.schema, self.lookup = schema, lookup
-        item = lookup.items.slots
-        self.user = RowSlots(schema, list(group_slots(schema.user)), REQUEST_COLUMNS)
-        cand = [(k, s) for k, s in group_slots(schema.candidate) if s["feature"] not in item]
-        self.cand = RowSlots(schema, cand, CANDIDATE_COLUMNS)
+    def __init__(self, repo: FeatureRepo, schema: ModelSchema, tables: EntityTables):
+        self.schema, self.tables = schema, tables
+        src = EventSource.of(repo)
+        scope = {a["name"]: a["scope"] for a in repo.context["attributes"]}
+        request = [a for a, s in scope.items() if s == "request"]
+        self.key = src.requester_key
+        self.user = RowSlots.of(schema, tables.key_source, (self.key, "ts_ms", *request), ("user",))
+        self.cand = RowSlots.of(schema, tables.key_source, [a for a, s in scope.items() if s == "candidate"], ("cand",))
+        self._sizes: dict[str, int] = {}
+        self._arr: dict[str, dict[str, np.ndarray]] = {}
 
-    def encode(self, row: LoggedRow, hist_rows: np.ndarray, cand_rows: np.ndarray) -> dict[str, np.ndarray]:
-        a = self.lookup.arr
-        request = {c: getattr(row, c) for c in REQUEST_COLUMNS}
-        out = group_inputs(self.schema.user, "user", a, np.zeros(1, np.int32), self.user.encode([request]))
-        positions = [{"position": p} for p in row.positions]
-        out.update(group_inputs(self.schema.candidate, "cand", a, cand_rows, self.cand.encode(positions)))
-        for seq in self.schema.sequences:
-            L = seq["length"]
-            n = min(L, len(hist_rows))
-            rows = np.zeros((1, L), dtype=np.int32)
-            rows[0, :n] = hist_rows[:n]
-            out.update(group_inputs(seq, seq["name"], a, rows, {}))
-            if "age" in seq:
-                age = np.zeros((1, L), dtype=np.int64)
-                k = min(n, len(row.history_ts_ms))
-                if k:
-                    ages = row.ts_ms - np.asarray(row.history_ts_ms[:k], dtype=np.int64)
-                    age[0, :k] = age_buckets(ages, seq["age"]["boundaries_ms"])
-                out[f"{seq['name']}_age"] = age
-        return {n: np.ascontiguousarray(out[n]) for n in self.schema.input_names}
+    def _arrays(self) -> dict[str, dict[str, np.ndarray]]:
+        """The tables' arrays, rebuilt only when unknown keys added pseudo rows."""
+        sizes = {e: len(t.mm_row) for e, t in self.tables.tables.items()}
+        if sizes != self._sizes:
+            self._arr, self._sizes = self.tables.arrays(), sizes
+        return self._arr
+
+    def _side(self, plan: SidePlan, keys: Sequence[str], ts: int, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+        """{entity: rows} of one side: its entities' versions of `keys` as of ts, padded to `shape`."""
+        table = self.tables.tables[plan.entity]
+        rows = np.zeros(shape, dtype=np.int32).reshape(-1)
+        rows[: len(keys)] = table.as_of(table.idx_of(keys), np.full(len(keys), ts, dtype=np.int64))
+        return self.tables.side_rows(plan, rows.reshape(shape), np.asarray([ts] * shape[0], dtype=np.int64))
+
+    def encode(self, row: LoggedRow) -> Encoded:
+        user, cand, *seqs = self.tables.plans
+        ts, B = row.ts_ms, len(row.item_ids)
+        request = {self.key: row.user_id, "ts_ms": ts, **row.request_context()}
+        user_rows = self._side(user, [row.user_id], ts, (1,)) if user.rows_column else {}
+        cand_rows = self._side(cand, row.item_ids, ts, (B,))
+        hist: list[tuple[SidePlan, list[str], list[int]]] = []
+        for plan in seqs:
+            keys, times = row.sequence(plan.prefix, len(seqs) == 1)
+            hist.append((plan, keys[: plan.group["length"]], times))
+        seq_rows = [self._side(p, keys, ts, (1, p.group["length"])) for p, keys, _t in hist]
+        a = self._arrays()
+        out = group_inputs(self.schema.user, "user", a, user_rows, self.user.encode([request]), (1,))
+        cand_values = self.cand.encode(row.candidates_context())
+        out.update(group_inputs(self.schema.candidate, "cand", a, cand_rows, cand_values, (B,)))
+        for (plan, keys, times), rows in zip(hist, seq_rows, strict=True):
+            out.update(group_inputs(plan.group, plan.prefix, a, rows, {}, (1, plan.group["length"])))
+            if "age" in plan.group:
+                out[f"{plan.prefix}_age"] = _ages(plan.group, ts, times[: len(keys)])
+        items = self.tables.candidate
+        # history entries of the candidate's own table (the ones the catalogue diagnostics describe)
+        own = [
+            (k, r[p.entity][0, : len(k)])
+            for (p, k, _t), r in zip(hist, seq_rows, strict=True)
+            if p.entity == items.name
+        ]
+        return Encoded(
+            feeds={n: np.ascontiguousarray(out[n]) for n in self.schema.input_names},
+            cand_idx=items.idx_of(row.item_ids),
+            cand_rows=cand_rows[cand.entity],
+            hist_idx=items.idx_of([x for k, _r in own for x in k]),
+            hist_rows=np.concatenate([r for _k, r in own]) if own else np.zeros(0, dtype=np.int32),
+        )
+
+
+def _ages(seq: Mapping[str, Any], ts: int, times: Sequence[int]) -> np.ndarray:
+    """[1, L] age buckets of the entries with a logged time (0: empty slot or no time)."""
+    age = np.zeros((1, seq["length"]), dtype=np.int64)
+    if times:
+        age[0, : len(times)] = age_buckets(ts - np.asarray(times, dtype=np.int64), seq["age"]["boundaries_ms"])
+    return age

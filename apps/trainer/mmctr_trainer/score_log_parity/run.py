@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..ch import ClickHouse
-from ..dataset import ItemTable
+from ..dataset import EntityTables
 from ..feature_repo import load_feature_repo
 from ..schema import ModelSchema
 from .artifact import OnnxRunner, ParityError, production_version, resolve_artifact
-from .assembly import ItemLookup
+from .assembly import ItemLookup, LoggedEncoder
 from .checker import ParityChecker
 from .query import plan_windows, read_rows
 
@@ -54,9 +54,11 @@ def run_parity(
     )
     prior = opts.prior_ctr if opts.prior_ctr is not None else float(os.environ.get("SCORER_PRIOR_CTR") or 0.02)
     try:  # a layout the builder's queries or the score log cannot serve
-        items = ItemTable(schema)
-        lookup = ItemLookup(items.load(ch, pv))
-        checker = ParityChecker(schema, lookup, runner, opts.tolerance, opts.include_degraded, prior)
+        tables = EntityTables(repo, schema, log=lambda _m: None).load(ch, pv)
+        items = tables.candidate
+        lookup = ItemLookup(items)
+        encoder = LoggedEncoder(repo, schema, tables)
+        checker = ParityChecker(encoder, lookup, runner, opts.tolerance, opts.include_degraded, prior)
     except ValueError as e:
         raise ParityError(f"{folder}: {e}") from e
     n_planned, windows = plan_windows(ch, version, opts.since_ms, opts.until_ms, opts.chunk_rows)
@@ -98,7 +100,7 @@ def run_parity(
         "model_file": model_file,
         "engine": runner.engine,
         "feature_spec_version": schema.version,
-        "item_features": "as of each request's ts_ms (dataset.ItemTable, the training-set builder's join)",
+        "item_features": "as of each request's ts_ms (dataset.EntityTables, the training-set builder's join)",
         "projection_version": items.projection_version,
         "catalogue_items": lookup.n_catalogue,
         "since_ms": opts.since_ms,
