@@ -16,6 +16,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from .aggregates import AggregationCheckHelpers, check_aggregations
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SCHEMA_PATH = REPO_ROOT / "libs" / "feature-repo" / "schema" / "feature-repo.v1.schema.json"
 REPO_FILE = "repo.json"
@@ -328,6 +330,22 @@ def semantic_errors(repo: Mapping[str, Any]) -> list[str]:
             if i > 0 and x <= xs[i - 1]:  # type: ignore[index]
                 err(f"{path}[{i}]", "must be greater than the previous boundary")
 
+    def check_transform(p: str, f: Mapping[str, Any]) -> None:
+        """Numeric features and aggregations share their transforms (an aggregation has no stats)."""
+        transform = f.get("transform")
+        if transform == "clip" and "clip" not in f:
+            err(f"{p}.clip", "required by transform 'clip'")
+        if transform == "standardize" and "stats" not in f:
+            err(f"{p}.stats", "required by transform 'standardize'")
+        if transform == "bucketize" and "boundaries" not in f:
+            err(f"{p}.boundaries", "required by transform 'bucketize'")
+        if "stats" in f and transform != "standardize":
+            err(f"{p}.stats", "only used by transform 'standardize'")
+        if "boundaries" in f and transform != "bucketize":
+            err(f"{p}.boundaries", "only used by transform 'bucketize'")
+        check_range(f"{p}.clip", f.get("clip"))
+        increasing(f"{p}.boundaries", f.get("boundaries"))
+
     duplicates("entities", repo["entities"])
     duplicates("event_types", repo["event_types"])
     duplicates("embeddings", repo.get("embeddings", []))
@@ -430,19 +448,7 @@ def semantic_errors(repo: Mapping[str, Any]) -> list[str]:
             elif kind == "numeric":
                 if rtype is not None and rtype not in ("int", "float"):
                     err(f"{p}.source", f"a numeric feature needs an int or float attribute, '{src}' is {rtype}")
-                transform = f["transform"]
-                if transform == "clip" and "clip" not in f:
-                    err(f"{p}.clip", "required by transform 'clip'")
-                if transform == "standardize" and "stats" not in f:
-                    err(f"{p}.stats", "required by transform 'standardize'")
-                if transform == "bucketize" and "boundaries" not in f:
-                    err(f"{p}.boundaries", "required by transform 'bucketize'")
-                if "stats" in f and transform != "standardize":
-                    err(f"{p}.stats", "only used by transform 'standardize'")
-                if "boundaries" in f and transform != "bucketize":
-                    err(f"{p}.boundaries", "only used by transform 'bucketize'")
-                check_range(f"{p}.clip", f.get("clip"))
-                increasing(f"{p}.boundaries", f.get("boundaries"))
+                check_transform(p, f)
             else:
                 if rtype is not None and rtype != "string_list":
                     err(f"{p}.source", f"a multi_categorical feature needs a string_list attribute, '{src}' is {rtype}")
@@ -476,6 +482,18 @@ def semantic_errors(repo: Mapping[str, Any]) -> list[str]:
                     f"{p}.width",
                     f"width {_num(f['width'])} does not match embedding '{m['name']}' (width {_num(m['width'])})",
                 )
+
+    check_aggregations(
+        repo,
+        AggregationCheckHelpers(
+            err=err,
+            duplicates=duplicates,
+            check_transform=check_transform,
+            resolve=lambda ref: resolve_reference(repo, ref),
+            value_matches=_default_matches,
+            quote=quote,
+        ),
+    )
 
     label = repo["label"]
     anchor, positive = label["anchor"], label["positive"]
@@ -525,6 +543,7 @@ class FeatureRepo:
     features: tuple[Mapping[str, Any], ...]
     label: Mapping[str, Any]
     document: Mapping[str, Any]
+    aggregations: tuple[Mapping[str, Any], ...] = ()
 
     def feature(self, name: str) -> Mapping[str, Any]:
         found = _find(self.features, name)
@@ -549,6 +568,7 @@ def parse_feature_repo(doc: Any, source: str = "(document)") -> FeatureRepo:
         features=frozen["features"],
         label=frozen["label"],
         document=frozen,
+        aggregations=frozen.get("aggregations", ()),
     )
 
 

@@ -1,5 +1,6 @@
 export * from './types';
 export { FEATURE_REPO_SCHEMA, schemaErrors } from './schema-check';
+export { durationMs, aggregationOp, type AggregationOpName } from './aggregations';
 export { semanticErrors, resolveReference, featureEntity, type Resolved } from './semantic';
 export {
   checkFeatureRepo,

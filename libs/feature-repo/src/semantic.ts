@@ -1,5 +1,6 @@
+import { checkAggregations } from './aggregations';
 import { quote } from './paths';
-import type { Attribute, AttributeType, Feature, FeatureRepo } from './types';
+import type { Attribute, AttributeType, Feature, FeatureRepo, NumericFeature } from './types';
 
 /** What a `namespace.attribute` reference points at. */
 export interface Resolved {
@@ -98,6 +99,28 @@ export function semanticErrors(repo: FeatureRepo): string[] {
     });
   };
 
+  // Numeric features and aggregations share their transforms (an aggregation has no stats).
+  const checkTransform = (
+    p: string,
+    f: Partial<Pick<NumericFeature, 'transform' | 'clip' | 'stats' | 'boundaries'>>,
+  ) => {
+    if (f.transform === 'clip' && f.clip === undefined) err(`${p}.clip`, "required by transform 'clip'");
+    if (f.transform === 'standardize' && f.stats === undefined) {
+      err(`${p}.stats`, "required by transform 'standardize'");
+    }
+    if (f.transform === 'bucketize' && f.boundaries === undefined) {
+      err(`${p}.boundaries`, "required by transform 'bucketize'");
+    }
+    if (f.stats !== undefined && f.transform !== 'standardize') {
+      err(`${p}.stats`, "only used by transform 'standardize'");
+    }
+    if (f.boundaries !== undefined && f.transform !== 'bucketize') {
+      err(`${p}.boundaries`, "only used by transform 'bucketize'");
+    }
+    checkRange(`${p}.clip`, f.clip);
+    increasing(`${p}.boundaries`, f.boundaries);
+  };
+
   duplicates('entities', repo.entities);
   duplicates('event_types', repo.event_types);
   duplicates('embeddings', repo.embeddings);
@@ -186,21 +209,7 @@ export function semanticErrors(repo: FeatureRepo): string[] {
         if (r && r.type !== 'int' && r.type !== 'float') {
           err(`${p}.source`, `a numeric feature needs an int or float attribute, '${f.source}' is ${r.type}`);
         }
-        if (f.transform === 'clip' && f.clip === undefined) err(`${p}.clip`, "required by transform 'clip'");
-        if (f.transform === 'standardize' && f.stats === undefined) {
-          err(`${p}.stats`, "required by transform 'standardize'");
-        }
-        if (f.transform === 'bucketize' && f.boundaries === undefined) {
-          err(`${p}.boundaries`, "required by transform 'bucketize'");
-        }
-        if (f.stats !== undefined && f.transform !== 'standardize') {
-          err(`${p}.stats`, "only used by transform 'standardize'");
-        }
-        if (f.boundaries !== undefined && f.transform !== 'bucketize') {
-          err(`${p}.boundaries`, "only used by transform 'bucketize'");
-        }
-        checkRange(`${p}.clip`, f.clip);
-        increasing(`${p}.boundaries`, f.boundaries);
+        checkTransform(p, f);
       } else {
         if (r && r.type !== 'string_list') {
           err(
@@ -247,6 +256,14 @@ export function semanticErrors(repo: FeatureRepo): string[] {
       }
     }
   }
+
+  checkAggregations(repo, {
+    err,
+    duplicates,
+    checkTransform,
+    resolve: (ref) => resolveReference(repo, ref),
+    valueMatches: defaultMatches,
+  });
 
   const { anchor, positive } = repo.label;
   if (!events.has(anchor)) err('label.anchor', `unknown event type '${anchor}'`);

@@ -113,6 +113,42 @@ export interface Label {
   readonly attribution_window_ms: number;
 }
 
+/** `<n>m`, `<n>h` or `<n>d` (minutes, hours, days). */
+export type Duration = string;
+
+/** `count` events, `sum` an attribute of them, or the smoothed `ratio` of two other aggregations. */
+export type AggregationOp =
+  | 'count'
+  | { readonly sum: string }
+  | { readonly ratio: readonly [string, string]; readonly smoothing?: readonly [number, number] };
+
+export interface GranularityTier {
+  /** The longest window this tier serves. */
+  readonly up_to: Duration;
+  /** Its bucket width; buckets are aligned to the Unix epoch. */
+  readonly bucket: Duration;
+}
+
+/** A windowed aggregate over events, kept online in bucketed counters (see docs/features.md). */
+export interface Aggregation {
+  readonly name: string;
+  /** `[entity]` or `[entity, "other_entity.attribute"]` (a composite key). */
+  readonly key: readonly string[];
+  /** The event type counted; absent for a ratio. */
+  readonly source?: string;
+  /** Only events whose attributes equal these values. */
+  readonly filter?: Readonly<Record<string, string | number | boolean>>;
+  readonly op: AggregationOp;
+  readonly windows: readonly Duration[];
+  readonly granularity?: readonly GranularityTier[];
+  readonly transform?: 'none' | 'clip' | 'log1p' | 'bucketize';
+  readonly clip?: readonly [number, number];
+  readonly boundaries?: readonly number[];
+  /** The value of a key with nothing counted (and of a ratio whose denominator is 0); default 0. */
+  readonly default?: number;
+  readonly description?: string;
+}
+
 export interface FeatureRepo {
   readonly format: 'mmctr.feature-repo/v1';
   readonly name: string;
@@ -126,5 +162,6 @@ export interface FeatureRepo {
   readonly embeddings?: readonly Embedding[];
   readonly context: { readonly recorded_on: string; readonly attributes: readonly ContextAttribute[] };
   readonly features: readonly Feature[];
+  readonly aggregations?: readonly Aggregation[];
   readonly label: Label;
 }
