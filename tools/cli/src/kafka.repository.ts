@@ -26,6 +26,15 @@ export class CliKafkaRepository {
     return ensureTopics(this.kafka, platformTopics(this.config));
   }
 
+  /** Creates `topics` where missing, with the items topic's settings (what ingest gives snapshot topics). */
+  createSnapshotTopics(topics: readonly string[]): Promise<string[]> {
+    const items = platformTopics(this.config).find((t) => t.topic === this.config.KAFKA_TOPIC_ITEMS)!;
+    return ensureTopics(
+      this.kafka,
+      topics.map((topic) => ({ ...items, topic })),
+    );
+  }
+
   /** Sends `lines` to `topic` as they are (connecting on the first call). */
   send(topic: string, lines: readonly KeyedLine[]): Promise<void> {
     this.producer ??= new EventProducer(this.kafka, {
