@@ -19,6 +19,7 @@ import pytest
 from mmctr_trainer import store
 from mmctr_trainer.ch import ClickHouse, ident
 from mmctr_trainer.features import REPO_ROOT
+from mmctr_trainer.schema import load_repo
 
 from .helpers import event
 
@@ -148,6 +149,9 @@ def score_row() -> dict[str, Any]:
         "ctrs": [0.3, 0.02],
         "shadow_ctrs": [],
         "degraded": 0,
+        "context_json": '{"device": "mobile", "placement": "feed", "country": "DE"}',
+        "candidate_context_json": '[{"position": 0}, {"position": 1}]',
+        "sequences_json": '{"hist": {"keys": ["i9"], "ts_ms": [1767268795000]}}',
         "ingested_at": T_S,
     }
 
@@ -519,23 +523,27 @@ def test_store_catalogue_queries(db: ClickHouse) -> None:
         {"item_id": "i1", "content_hash": "h2", "v": [0.0, 1.0]},
         {"item_id": "i2", "content_hash": "h3", "v": [0.5, 0.5]},
     ]
-    assert norm(list(store.item_versions(db))) == [
+    assert norm(list(store.entity_versions(db, "items", "item_id", ["category", "tags", "content_hash"]))) == [
         {"item_id": "i1", "ts_ms": T - 2000, "category": "shoes", "tags": ["a"], "content_hash": "h1"},
         {"item_id": "i1", "ts_ms": T - 1000, "category": "boots", "tags": ["a", "b"], "content_hash": "h2"},
         {"item_id": "i2", "ts_ms": T - 1500, "category": "hats", "tags": [], "content_hash": "h3"},
     ]
 
 
+DEMO_EVENTS = store.EventSource.of(load_repo())
+
+
 def test_store_training_set_queries(db: ClickHouse) -> None:
-    span = norm(store.impression_span(db, (0.5, 0.9)))
+    src = DEMO_EVENTS
+    span = norm(store.impression_span(db, src, (0.5, 0.9)))
     assert (span["lo"], span["hi"], span["n"]) == (T, T + DAY, 3)
     assert len(span["q"]) == 2 and span["q"][0] == T and T < span["q"][1] <= T + DAY
-    assert norm(store.impression_span(db, (0.5, 0.9), from_ms=T + 1, to_ms=T + 2 * DAY))["n"] == 1
-    assert sorted(norm(list(store.first_impressions(db))), key=lambda r: r["item_id"]) == [
-        {"item_id": "i1", "t": T},
-        {"item_id": "i2", "t": T},
+    assert norm(store.impression_span(db, src, (0.5, 0.9), from_ms=T + 1, to_ms=T + 2 * DAY))["n"] == 1
+    assert sorted(norm(list(store.first_impressions(db, src))), key=lambda r: r["key"]) == [
+        {"key": "i1", "t": T},
+        {"key": "i2", "t": T},
     ]
-    labelled = norm(store.bucket_impressions(db, 1, 0, 1000, T, T + 2 * DAY))
+    labelled = norm(store.bucket_impressions(db, src, 1, 0, 1000, T, T + 2 * DAY))
     assert sorted((r["user_id"], r["ts_ms"], r["item_id"], r["position"], r["label"]) for r in labelled) == [
         ("u1", T, "i1", 0, 1),
         ("u1", T, "i2", 1, 0),
@@ -543,8 +551,8 @@ def test_store_training_set_queries(db: ClickHouse) -> None:
     ]
     assert labelled[0]["device"] == "mobile" and labelled[-1]["user_id"] == "u2"
     # A window that closes before the click: no label.
-    assert [r["label"] for r in norm(store.bucket_impressions(db, 1, 0, 100, T, T + 1))] == [0, 0]
-    clicks = norm(store.bucket_sequence_events(db, 1, 0, T + DAY, ["click"]))
+    assert [r["label"] for r in norm(store.bucket_impressions(db, src, 1, 0, 100, T, T + 1))] == [0, 0]
+    clicks = norm(store.bucket_sequence_events(db, src, 1, 0, T + DAY, ["click"], "item_id"))
     assert clicks == [{"user_id": "u1", "ts_ms": T + 500, "item_id": "i1"}]
 
 

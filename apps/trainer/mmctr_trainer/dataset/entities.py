@@ -6,7 +6,7 @@ both see an entity exactly as it was at a given time.
 A side of the layout (the user inputs, the candidate's, each sequence's) reads its own entity's version as of t;
 a slot joined via `ad.advertiser_id` reads the advertiser's version as of t whose key is the advertiser_id of
 that ad version. Row 0 of every table is padding (all zeros: empty sequence slots); an entity without a version
-as of t reads its pseudo row (its key, every other attribute missing: the defaults)."""
+as of t reads its pseudo row (its key and the attributes' declared defaults)."""
 
 from __future__ import annotations
 
@@ -78,6 +78,9 @@ class EntityTable:
     def __init__(self, schema: ModelSchema, entity: Mapping[str, Any], slots: Slots, links: Sequence[str]):
         self.schema, self.name, self.key, self.table = schema, entity["name"], entity["key"], entity.get("table")
         self.slots, self.links = slots, tuple(links)
+        # what an entity without a version as of t reads: its key and the declared defaults
+        self.defaults = {a["name"]: a["default"] for a in entity.get("attributes", ()) if "default" in a}
+        self.bools = {a["name"] for a in entity.get("attributes", ()) if a["type"] == "bool"}  # stored as UInt8
         vectors = [s for k, s in slots.values() if k == "vector"]
         self.vectors = bool(vectors)
         self.width = max((s["width"] for s in vectors), default=0)
@@ -102,13 +105,14 @@ class EntityTable:
             if i >= (1 << (63 - TS_BITS)):
                 raise OverflowError(f"too many {self.name} keys for the version index")
             self.index[key] = i
-            self.pseudo_row.append(self._add_row({self.key: key}, 0))
+            self.pseudo_row.append(self._add_row({**self.defaults, self.key: key}, 0))
         return i
 
     def idx_of(self, keys: Sequence[str]) -> np.ndarray:
         return np.fromiter((self.idx(k) for k in keys), dtype=np.int64, count=len(keys))
 
     def _add_row(self, row: Mapping[str, Any], mm_row: int) -> int:
+        row = {k: bool(int(v)) if k in self.bools and v is not None else v for k, v in row.items()}
         for f, (kind, slot) in self.slots.items():
             if kind == "vector":
                 continue
