@@ -1,0 +1,76 @@
+"""The Python bucket arithmetic against the golden vectors libs/aggregates (TypeScript) also runs."""
+
+import json
+from collections import Counter
+
+import pytest
+
+from mmctr_trainer.aggregates import (
+    bucket_start,
+    duration_ms,
+    expire_at,
+    smoothed_ratio,
+    tier_for,
+    window_buckets,
+    window_range,
+)
+from mmctr_trainer.feature_repo import REPO_ROOT
+
+VECTORS = json.loads((REPO_ROOT / "libs" / "aggregates" / "test-vectors" / "buckets.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("v", VECTORS["durations"], ids=lambda v: v["text"])
+def test_duration(v):
+    assert duration_ms(v["text"]) == v["ms"]
+
+
+@pytest.mark.parametrize("text", VECTORS["invalid_durations"])
+def test_invalid_duration_names_the_value(text):
+    with pytest.raises(ValueError, match=f"invalid duration '{text}'"):
+        duration_ms(text)
+
+
+@pytest.mark.parametrize("v", VECTORS["bucket_start"])
+def test_bucket_start(v):
+    assert bucket_start(v["ts"], v["bucket"]) == v["start"]
+
+
+@pytest.mark.parametrize("v", VECTORS["windows"], ids=lambda v: v["case"])
+def test_window(v):
+    assert window_range(v["t"], v["window"], v["bucket"]) == (v["from"], v["to"])
+    buckets = window_buckets(v["t"], v["window"], v["bucket"])
+    assert (len(buckets), buckets[0], buckets[-1]) == (v["count"], v["first"], v["last"])
+    # A bucket lives exactly as long as some t reads it: read at expire_at - 1, not at expire_at.
+    oldest = buckets[0]
+    gone = expire_at(oldest, v["bucket"], v["window"])
+    assert oldest in window_buckets(gone - 1, v["window"], v["bucket"])
+    assert oldest not in window_buckets(gone, v["window"], v["bucket"])
+
+
+@pytest.mark.parametrize("v", VECTORS["tiers"], ids=lambda v: v["window"])
+def test_tier(v):
+    assert tier_for(duration_ms(v["window"]), v["granularity"])["bucket"] == v["bucket"]
+
+
+def test_tier_beyond_every_up_to_is_an_error():
+    with pytest.raises(ValueError, match="no granularity tier"):
+        tier_for(duration_ms("30d"), VECTORS["tiers"][0]["granularity"])
+
+
+@pytest.mark.parametrize("v", VECTORS["expire_at"])
+def test_expire_at(v):
+    assert expire_at(v["start"], v["bucket"], v["up_to"]) == v["expire_at"]
+
+
+@pytest.mark.parametrize("v", VECTORS["ratios"])
+def test_smoothed_ratio(v):
+    assert smoothed_ratio(v["numerator"], v["denominator"], v["smoothing"], v["default"]) == pytest.approx(v["value"])
+
+
+@pytest.mark.parametrize("q", VECTORS["scenario"]["queries"], ids=lambda q: f"{q['t']}-{q['window']}")
+def test_scenario_counters_equal_the_direct_count(q):
+    events = VECTORS["scenario"]["events"]
+    counters = Counter(bucket_start(ts, q["bucket"]) for ts in events if ts < q["t"])
+    from_ms, to_ms = window_range(q["t"], q["window"], q["bucket"])
+    assert sum(counters[s] for s in window_buckets(q["t"], q["window"], q["bucket"])) == q["count"]
+    assert sum(1 for ts in events if from_ms <= ts < to_ms) == q["count"]

@@ -1,0 +1,88 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { durationMs, type GranularityTier } from '@mmctr/feature-repo';
+import { bucketStart, expireAt, smoothedRatio, tierFor, windowBuckets, windowRange } from './buckets';
+
+interface Vectors {
+  durations: { text: string; ms: number }[];
+  invalid_durations: string[];
+  bucket_start: { ts: number; bucket: number; start: number }[];
+  windows: {
+    case: string;
+    t: number;
+    window: number;
+    bucket: number;
+    from: number;
+    to: number;
+    count: number;
+    first: number;
+    last: number;
+  }[];
+  tiers: { window: string; granularity: GranularityTier[]; bucket: string }[];
+  expire_at: { start: number; bucket: number; up_to: number; expire_at: number }[];
+  ratios: {
+    numerator: number;
+    denominator: number;
+    smoothing: [number, number];
+    default: number;
+    value: number;
+  }[];
+  scenario: { events: number[]; queries: { t: number; window: number; bucket: number; count: number }[] };
+}
+
+// The Python twin (apps/trainer/tests/test_aggregates.py) runs the same file.
+const V = JSON.parse(readFileSync(join(__dirname, '..', 'test-vectors', 'buckets.json'), 'utf8')) as Vectors;
+
+describe('bucket arithmetic: shared golden vectors', () => {
+  it.each(V.durations)('duration $text', ({ text, ms }) => expect(durationMs(text)).toBe(ms));
+
+  it.each(V.invalid_durations)('refuses duration %s, naming it', (text) => {
+    expect(() => durationMs(text)).toThrow(`invalid duration '${text}'`);
+  });
+
+  it.each(V.bucket_start)('bucket of $ts in $bucket ms buckets', ({ ts, bucket, start }) => {
+    expect(bucketStart(ts, bucket)).toBe(start);
+  });
+
+  it.each(V.windows)('$case', (v) => {
+    expect(windowRange(v.t, v.window, v.bucket)).toEqual([v.from, v.to]);
+    const buckets = windowBuckets(v.t, v.window, v.bucket);
+    expect([buckets.length, buckets[0], buckets[buckets.length - 1]]).toEqual([v.count, v.first, v.last]);
+    // A bucket lives exactly as long as some t reads it: read at expireAt - 1, not at expireAt.
+    const oldest = buckets[0]!;
+    const gone = expireAt(oldest, v.bucket, v.window);
+    expect(windowBuckets(gone - 1, v.window, v.bucket)).toContain(oldest);
+    expect(windowBuckets(gone, v.window, v.bucket)).not.toContain(oldest);
+  });
+
+  it.each(V.tiers)('window $window reads the $bucket tier', ({ window, granularity, bucket }) => {
+    expect(tierFor(durationMs(window), granularity).bucket).toBe(bucket);
+  });
+
+  it('a window beyond every tier is an error', () => {
+    expect(() => tierFor(durationMs('30d'), V.tiers[0]!.granularity)).toThrow('no granularity tier');
+  });
+
+  it.each(V.expire_at)('bucket $start expires at $expire_at', (v) => {
+    expect(expireAt(v.start, v.bucket, v.up_to)).toBe(v.expire_at);
+  });
+
+  it.each(V.ratios)('ratio $numerator / $denominator smoothed by $smoothing', (v) => {
+    expect(smoothedRatio(v.numerator, v.denominator, v.smoothing, v.default)).toBeCloseTo(v.value, 12);
+  });
+
+  it.each(V.scenario.queries)('counters at $t over $window ms equal the direct count', (q) => {
+    const counters = new Map<number, number>();
+    for (const ts of V.scenario.events.filter((e) => e < q.t)) {
+      const s = bucketStart(ts, q.bucket);
+      counters.set(s, (counters.get(s) ?? 0) + 1);
+    }
+    const fromBuckets = windowBuckets(q.t, q.window, q.bucket).reduce(
+      (n, s) => n + (counters.get(s) ?? 0),
+      0,
+    );
+    const [from, to] = windowRange(q.t, q.window, q.bucket);
+    expect(fromBuckets).toBe(q.count);
+    expect(V.scenario.events.filter((ts) => from <= ts && ts < to)).toHaveLength(q.count);
+  });
+});
