@@ -71,7 +71,9 @@ describe('mmctr import movielens (Kafka -> ingest -> ClickHouse + Redis)', () =>
       ['impression', 2000, 2000],
       ['click', fixture.clicks, fixture.clicks],
     ]);
-    expect(await count('SELECT count() AS n FROM ml_events FINAL WHERE type = 'click' AND rating < 4')).toBe(0);
+    expect(await count("SELECT count() AS n FROM ml_events FINAL WHERE type = 'click' AND rating < 4")).toBe(
+      0,
+    );
     expect(
       await count("SELECT count() AS n FROM ml_events FINAL WHERE type = 'impression' AND rating >= 4"),
     ).toBe(fixture.clicks);
