@@ -45,7 +45,8 @@ export interface ScoreLogRecord {
   model_version: string;
   feature_spec_version: string;
   shadow_model_version?: string;
-  context?: EventContext;
+  /** The repository's request-scope context attributes as used (after defaults). */
+  context?: ScoreLogContext;
   history_item_ids: string[];
   /** Click times (ms) of history_item_ids, same order; absent from producers before fs-2. */
   history_ts_ms?: number[];
@@ -54,4 +55,20 @@ export interface ScoreLogRecord {
   ctrs: number[];
   shadow_ctrs?: number[];
   degraded: boolean;
+  /** Per candidate (item_ids order): its candidate-scope context attributes as used. */
+  candidate_context?: ScoreLogContext[];
+  /** Per sequence feature: the target keys and event times used, newest first. */
+  sequences?: Record<string, ScoreLogSequence>;
+}
+
+/** A context attribute's value as the score log records it. */
+export type ScoreLogValue = string | number | boolean | string[];
+
+export interface ScoreLogContext extends EventContext {
+  [attribute: string]: ScoreLogValue | undefined;
+}
+
+export interface ScoreLogSequence {
+  keys: string[];
+  ts_ms: number[];
 }

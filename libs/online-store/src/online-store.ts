@@ -227,12 +227,49 @@ export class OnlineStore {
   /** The user's most recent behaviour, newest first (at most `limit`, at most the cap). */
   async getHistory(userId: string, limit: number = this.opts.cap): Promise<HistoryEntry[]> {
     if (limit <= 0) return [];
-    const flat = await this.redis.zrevrange(this.historyKey(userId), 0, limit - 1, 'WITHSCORES');
-    const out: HistoryEntry[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      out.push({ item_id: itemOfMember(flat[i]!), ts_ms: Number(flat[i + 1]) });
+    return historyEntries(await this.redis.zrevrange(this.historyKey(userId), 0, limit - 1, 'WITHSCORES'));
+  }
+
+  /**
+   * One request's reads in one round trip: the owner's newest entries of each list (at most `limit`
+   * each, newest first) and, when `entity` is given, the owner's entity hash (decoded as
+   * upsertEntities wrote it; null when there is none).
+   */
+  async readOwner(
+    ownerKey: string,
+    lists: readonly { keyInfix: string; limit: number }[],
+    entity?: { name: string; attributes: readonly string[] },
+  ): Promise<{ lists: HistoryEntry[][]; entity: Record<string, unknown> | null }> {
+    const batch = new SlotBatch(this.redis);
+    for (const l of lists) {
+      const key = this.historyKey(ownerKey, l.keyInfix);
+      if (l.limit > 0) batch.on(key).zrevrange(key, 0, l.limit - 1, 'WITHSCORES');
     }
-    return out;
+    const hash = entity ? this.entityKey(entity.name, ownerKey) : undefined;
+    if (hash) batch.on(hash).hmget(hash, 'ts_ms', ...entity!.attributes);
+    const results = await batch.exec();
+    let at = 0;
+    const read = lists.map((l) => (l.limit > 0 ? historyEntries(results[at++] as string[]) : []));
+    return {
+      lists: read,
+      entity: hash ? entityRecord(entity!.attributes, results[at] as (string | null)[]) : null,
+    };
+  }
+
+  /** Hashes of snapshot entities by key, decoded as upsertEntities wrote them (null: none). One round trip. */
+  async getEntities(
+    entity: string,
+    keys: readonly string[],
+    attributes: readonly string[],
+  ): Promise<(Record<string, unknown> | null)[]> {
+    if (keys.length === 0) return [];
+    const batch = new SlotBatch(this.redis);
+    for (const k of keys) {
+      const hash = this.entityKey(entity, k);
+      batch.on(hash).hmget(hash, 'ts_ms', ...attributes);
+    }
+    const results = (await batch.exec()) as (string | null)[][];
+    return results.map((r) => entityRecord(attributes, r));
   }
 
   /**
@@ -333,6 +370,32 @@ export class OnlineStore {
         : null,
     );
   }
+}
+
+function historyEntries(flat: readonly string[]): HistoryEntry[] {
+  const out: HistoryEntry[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2)
+    out.push({ item_id: itemOfMember(flat[i]!), ts_ms: Number(flat[i + 1]) });
+  return out;
+}
+
+/** An entity hash's fields (JSON values, as upsertEntities writes them) plus ts_ms; null when it has no ts_ms. */
+function entityRecord(
+  attributes: readonly string[],
+  [ts, ...values]: readonly (string | null)[],
+): Record<string, unknown> | null {
+  if (ts === null || ts === undefined) return null;
+  const out: Record<string, unknown> = { ts_ms: Number(ts) };
+  attributes.forEach((a, i) => {
+    const raw = values[i];
+    if (raw === null || raw === undefined) return;
+    try {
+      out[a] = JSON.parse(raw) as unknown;
+    } catch {
+      out[a] = raw;
+    }
+  });
+  return out;
 }
 
 /** The store as every app configures it: key prefix, history event types, cap and expiry from config. */

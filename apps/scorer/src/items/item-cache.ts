@@ -1,4 +1,11 @@
-import { categoricalEncoder, Hasher, multiEncoder, numericEncoder, type RawValue } from '@mmctr/features';
+import {
+  categoricalEncoder,
+  categoricalString,
+  Hasher,
+  multiEncoder,
+  numericEncoder,
+  type RawValue,
+} from '@mmctr/features';
 import type { ItemSlot, ServingLayout } from '../layout/serving-layout';
 
 /** One precomputed slot of every cached item, indexed by row (multi: row * width). */
@@ -58,6 +65,8 @@ export class ItemCache {
   private readonly encoders: SlotEncoder[];
   /** Parallel to layout.itemSlots. */
   private cols: ItemColumn[];
+  /** Per layout.itemJoinAttributes: each row's join key ('' when the item has none). */
+  private readonly joinKeys: string[][];
   /** Width of the held vectors (the layout's item embedding; 0 when it reads none). */
   readonly dim: number;
 
@@ -69,6 +78,7 @@ export class ItemCache {
     this.dim = layout.embedding?.width ?? 0;
     this.encoders = layout.itemSlots.map((s) => slotEncoder(s, hasher));
     this.cols = layout.itemSlots.map((s) => (s.kind === 'num' ? new Float32Array(0) : new Int32Array(0)));
+    this.joinKeys = layout.itemJoinAttributes.map(() => []);
     this.grow(initialCapacity);
   }
 
@@ -100,6 +110,11 @@ export class ItemCache {
   /** The precomputed columns, parallel to layout.itemSlots (replaced when the cache grows: read per request). */
   get columns(): readonly ItemColumn[] {
     return this.cols;
+  }
+
+  /** The key of the entity row `row` joins through layout.itemJoinAttributes[j] ('' for none, -1 rows too). */
+  joinKey(j: number, row: number): string {
+    return row < 0 ? '' : this.joinKeys[j]![row]!;
   }
 
   /** Value of item slot `i` for an item the cache does not know. */
@@ -147,6 +162,9 @@ export class ItemCache {
       const value = s.attr === key ? this.ids[r] : attributes[s.attr];
       this.encoders[i]!.write(this.cols[i]!, r, value);
     });
+    this.layout.itemJoinAttributes.forEach(
+      (a, j) => (this.joinKeys[j]![r] = categoricalString(attributes[a])),
+    );
   }
 
   private grow(capacity: number): void {

@@ -39,35 +39,39 @@ function identifier(name: string): string {
 @Injectable()
 export class ItemCatalogRepository {
   private readonly table: string;
+  private readonly key: string;
   private readonly columns: string[];
+  private readonly vectorsStored: boolean;
 
   constructor(
     @Inject(ClickHouseService) private readonly ch: ClickHouseService,
     @Inject(SERVING_LAYOUT) layout: ServingLayout,
   ) {
     this.table = identifier(layout.itemTable);
+    this.key = identifier(layout.candidateKey);
+    this.vectorsStored = layout.embedding !== undefined;
     this.columns = layout.itemAttributes.map((a) => identifier(a.name));
   }
 
   /** Newest version of items after `afterId` (paging) that were ingested at or after `sinceS`. */
   async items(afterId: string, sinceS: number, limit: number): Promise<CatalogRow[]> {
     const attributes = this.columns.map((c) => `argMax(${c}, ts_ms) AS ${c}, `).join('');
+    const key = this.key;
     const rows = await this.ch.query<
       Record<string, RawValue> & {
-        item_id: string;
         latest_ts_ms: string | number;
         ingested_s: string | number;
       }
     >(
-      `SELECT item_id, ${attributes}max(ts_ms) AS latest_ts_ms, toUInt32(max(ingested_at)) AS ingested_s
+      `SELECT ${key}, ${attributes}max(ts_ms) AS latest_ts_ms, toUInt32(max(ingested_at)) AS ingested_s
        FROM ${this.table}
-       WHERE item_id > {after:String} AND item_id IN (
-         SELECT item_id FROM ${this.table} WHERE ingested_at >= toDateTime({since:UInt32}))
-       GROUP BY item_id ORDER BY item_id LIMIT ${pageSize(limit)}`,
+       WHERE ${key} > {after:String} AND ${key} IN (
+         SELECT ${key} FROM ${this.table} WHERE ingested_at >= toDateTime({since:UInt32}))
+       GROUP BY ${key} ORDER BY ${key} LIMIT ${pageSize(limit)}`,
       { after: afterId, since: sinceS },
     );
     return rows.map((r) => ({
-      item_id: r.item_id,
+      item_id: String(r[key]),
       attributes: Object.fromEntries(this.columns.map((c) => [c, r[c]])),
       ts_ms: Number(r.latest_ts_ms),
       ingested_s: Number(r.ingested_s),
@@ -81,6 +85,8 @@ export class ItemCatalogRepository {
     projectionVersion: string,
     limit: number,
   ): Promise<VectorRow[]> {
+    // Only the catalogue's embedding is stored (item_embeddings); other embeddings read as zeros.
+    if (!this.vectorsStored) return [];
     const rows = await this.ch.query<{
       item_id: string;
       vec: number[];

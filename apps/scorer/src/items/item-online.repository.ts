@@ -81,25 +81,38 @@ export class ItemOnlineRepository {
   /** Features of each id in order (null where Redis knows nothing). One round trip. */
   async fetch(ids: readonly string[]): Promise<(OnlineItem | null)[]> {
     if (ids.length === 0) return [];
+    if (!this.layout.catalogue) return this.fetchEntities(ids);
     const attrs = this.layout.itemAttributes;
     const fields = attrs.map((a) => a.name);
     // One pipeline per hash slot on a Redis Cluster; one pipeline on a single server.
+    const vectors = this.layout.embedding !== undefined;
     const batch = new SlotBatch(this.redis);
     for (const id of ids) {
       batch.on(this.store.itemKey(id)).hmget(this.store.itemKey(id), 'item_id', 'ts_ms', ...fields);
-      batch.on(this.vectorKey(id)).hgetBuffer(this.vectorKey(id), 'v');
+      if (vectors) batch.on(this.vectorKey(id)).hgetBuffer(this.vectorKey(id), 'v');
     }
     const results = await batch.exec();
+    const per = vectors ? 2 : 1;
     return ids.map((id, i) => {
-      const h = results[2 * i];
-      const v = results[2 * i + 1];
+      const h = results[per * i];
       const [itemId, ts, ...values] = h as (string | null)[];
-      const vector = decodeVector(v as Buffer | null);
+      const vector = vectors ? decodeVector(results[per * i + 1] as Buffer | null) : null;
       if (itemId == null && !vector) return null;
       const attributes = Object.fromEntries(
         attrs.map((a, k) => [a.name, decodeAttribute(a.type, values[k]!)]),
       );
       return { item_id: id, attributes, ts_ms: Number(ts ?? 0), vector };
+    });
+  }
+
+  /** A candidate entity other than the catalogue: its `ent:` hashes (JSON values), no vectors. */
+  private async fetchEntities(ids: readonly string[]): Promise<(OnlineItem | null)[]> {
+    const attrs = this.layout.itemAttributes.map((a) => a.name);
+    const found = await this.store.getEntities(this.layout.candidateEntity, ids, attrs);
+    return found.map((h, i) => {
+      if (!h) return null;
+      const attributes = Object.fromEntries(attrs.map((a) => [a, h[a] as RawValue]));
+      return { item_id: ids[i]!, attributes, ts_ms: Number(h.ts_ms), vector: null };
     });
   }
 }

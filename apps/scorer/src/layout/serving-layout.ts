@@ -1,9 +1,11 @@
 import {
+  historySequences,
   modelLayout,
   type CategoricalSlot,
   type AttributeType,
   type FeatureRepo,
   type GraphInput,
+  type InputGroup,
   type ModelLayout,
   type MultiSlot,
   type NumericSlot,
@@ -14,6 +16,12 @@ import { attributeDefault, splitSource } from '@mmctr/features';
 
 /** The running repository's layout cannot be served by this scorer (a source it has no data for). */
 export class UnservableLayoutError extends Error {}
+
+/**
+ * The entity ingest keeps as its catalogue: its rows in the `item:` hashes, its content embedded by the
+ * embedder (item_embeddings). Every other snapshot entity is an `ent:<entity>:` hash without vectors.
+ */
+export const CATALOGUE_ENTITY = 'item';
 
 /** A slot the item cache precomputes per cached item (candidate- and sequence-side slots share one). */
 export type ItemSlot =
@@ -36,12 +44,28 @@ export interface LayoutInput extends GraphInput {
   rowShape: number[];
 }
 
+export interface EntityAttribute {
+  name: string;
+  type: AttributeType;
+}
+
+/** A sequence as the scorer fills it: its behaviour list (as ingest writes it) and its target entity. */
+export interface ServedSequence {
+  name: string;
+  /** Inserted after `hist:` in the list's key ('' for the first sequence). */
+  keyInfix: string;
+  length: number;
+  target: string;
+  /** The target is the candidate entity: its rows come from the item cache. */
+  itemTarget: boolean;
+}
+
 /**
  * What the scorer serves from the running feature repository: its model-input layout (every model's
- * ONNX signature), which slots read the candidate entity (the item cache precomputes those) and which
- * embedding the cache holds. Sources the scorer has no data for are refused up front, by name: entities
- * other than the candidate's (except the requester's key), joined (`via`) entities, sequences over
- * another target.
+ * ONNX signature), which slots read the candidate entity (the item cache precomputes those), which
+ * entities a request reads in raw form (the requester's hash, entities joined `via` a key attribute,
+ * sequence targets other than the candidate entity) and which embedding the item cache holds (other
+ * declared embeddings read as zeros: nothing stores their vectors).
  */
 export class ServingLayout {
   readonly layout: ModelLayout;
@@ -51,16 +75,30 @@ export class ServingLayout {
   readonly candidateKey: string;
   readonly requesterEntity: string;
   readonly requesterKey: string;
-  /** The candidate entity's embedding the item cache holds (undefined: no vector slot reads one). */
+  /** The candidate entity's embedding the item cache holds (undefined: no vector slot reads a stored one). */
   readonly embedding: { name: string; width: number } | undefined;
+  /** Declared embeddings the layout reads that no store holds (they read as zeros), by name. */
+  readonly unstoredEmbeddings: string[];
   /** Distinct item-reading slot encodings, in first-use order. */
   readonly itemSlots: ItemSlot[] = [];
-  /** Entries fetched from the requester's history: the longest sequence. */
+  /** The sequences of the layout, in layout order. */
+  readonly sequences: ServedSequence[];
+  /** Entries fetched for the first sequence (the score log's legacy history columns). */
   readonly historyLength: number;
-  /** The candidate entity's attributes the item slots read (its key aside), with their types. */
-  readonly itemAttributes: { name: string; type: AttributeType }[];
+  /** The candidate entity's attributes the item cache keeps (its key aside), with their types. */
+  readonly itemAttributes: EntityAttribute[];
+  /** Candidate entity attributes that join other entities (`ad.advertiser_id`): kept raw per item. */
+  readonly itemJoinAttributes: string[];
+  /** The requester's attributes slots read (empty: its hash is not read). */
+  readonly requesterAttributes: EntityAttribute[];
+  /** Other entities read raw (joined, or a sequence's target), with the attributes read of each. */
+  readonly entityAttributes: ReadonlyMap<string, EntityAttribute[]>;
+  /** Whether a request reads joined entities (a second round trip after its rows are known). */
+  readonly joins: boolean;
   /** The candidate entity's table in the offline store. */
   readonly itemTable: string;
+  /** Whether the candidate entity is ingest's catalogue (its `item:` hash) or an `ent:` hash. */
+  readonly catalogue: boolean;
 
   constructor(readonly repo: FeatureRepo) {
     this.layout = modelLayout(repo);
@@ -69,6 +107,7 @@ export class ServingLayout {
     this.requesterEntity = this.layout.request_entity;
     this.candidateKey = keyOf(repo, this.candidateEntity);
     this.requesterKey = keyOf(repo, this.requesterEntity);
+    this.catalogue = this.candidateEntity === CATALOGUE_ENTITY;
     this.inputs = this.layout.inputs.map((i) => {
       const rowShape = i.shape.slice(1).map(Number);
       return {
@@ -78,20 +117,33 @@ export class ServingLayout {
         rowSize: rowShape.reduce((n, d) => n * d, 1),
       };
     });
-    this.embedding = this.checkVectors();
-    for (const s of this.layout.sequences) this.checkSequence(s);
+    this.embedding = this.storedEmbedding();
+    const groups = this.groups();
+    this.unstoredEmbeddings = [
+      ...new Set(
+        groups.flatMap((g) => g.vector.filter((s) => !this.readsStoredVector(s)).map((s) => s.embedding)),
+      ),
+    ];
     for (const g of [this.layout.candidate, ...this.layout.sequences]) {
       for (const s of g.categorical) if (this.readsItem(s)) this.itemSlot('cat', s);
       for (const s of g.numeric) if (this.readsItem(s)) this.itemSlot('num', s);
       for (const s of g.multi_categorical) if (this.readsItem(s)) this.itemSlot('multi', s);
     }
-    this.checkRequestSide();
-    this.historyLength = Math.max(0, ...this.layout.sequences.map((s) => s.length));
+    this.sequences = this.servedSequences();
+    this.historyLength = this.sequences[0]?.length ?? 0;
     const entity = repo.entities.find((e) => e.name === this.candidateEntity)!;
     this.itemTable = entity.table ?? entity.name;
-    this.itemAttributes = [...new Set(this.itemSlots.map((s) => s.attr))]
-      .filter((a) => a !== this.candidateKey)
-      .map((name) => ({ name, type: entity.attributes?.find((a) => a.name === name)?.type ?? 'string' }));
+
+    const reads = this.rawReads(groups);
+    this.itemJoinAttributes = [...(reads.get(this.candidateEntity) ?? [])];
+    reads.delete(this.candidateEntity);
+    this.itemAttributes = this.typed(this.candidateEntity, [
+      ...new Set([...this.itemSlots.map((s) => s.attr), ...this.itemJoinAttributes]),
+    ]);
+    this.requesterAttributes = this.typed(this.requesterEntity, [...(reads.get(this.requesterEntity) ?? [])]);
+    reads.delete(this.requesterEntity);
+    this.entityAttributes = new Map([...reads].map(([e, attrs]) => [e, this.typed(e, [...attrs])]));
+    this.joins = groups.some((g) => slotsOf(g).some((s) => s.via));
   }
 
   /** Index in itemSlots of a slot reading the candidate entity. */
@@ -99,19 +151,28 @@ export class ServingLayout {
     return this.itemSlots.findIndex((s) => s.key === slotKey(slot));
   }
 
-  /** Whether a slot reads the candidate entity row itself; throws for a joined one. */
-  readsItem(slot: { feature: string; source: string; via?: string }): boolean {
-    const [ns] = splitSource(slot.source);
-    if (slot.via)
-      throw new UnservableLayoutError(
-        `features.${slot.feature}: '${slot.source}' is joined via ${slot.via}; the scorer serves only the ${this.candidateEntity} row of a candidate`,
-      );
-    return ns === this.candidateEntity;
+  /** Whether a slot reads the candidate entity row itself (the item cache's precomputed columns). */
+  readsItem(slot: { source: string; via?: string }): boolean {
+    return !slot.via && splitSource(slot.source)[0] === this.candidateEntity;
+  }
+
+  /** Whether a vector slot reads the embedding the item cache holds (else it reads zeros). */
+  readsStoredVector(s: VectorSlot): boolean {
+    return !s.via && s.entity === this.candidateEntity && s.embedding === this.embedding?.name;
   }
 
   /** Whether an item slot reads the entity key (known even for items the cache has not seen). */
   isKeySlot(s: ItemSlot): boolean {
     return s.attr === this.candidateKey;
+  }
+
+  /** The key attribute of an entity. */
+  keyOf(entity: string): string {
+    return keyOf(this.repo, entity);
+  }
+
+  private groups(): InputGroup[] {
+    return [this.layout.user, this.layout.candidate, ...this.layout.sequences];
   }
 
   private itemSlot(kind: ItemSlot['kind'], slot: CategoricalSlot | NumericSlot | MultiSlot): void {
@@ -130,66 +191,78 @@ export class ServingLayout {
     else this.itemSlots.push({ kind, key, attr, slot: slot as MultiSlot });
   }
 
-  /** One embedding of the candidate entity, read without a join, for every vector slot. */
-  private checkVectors(): { name: string; width: number } | undefined {
-    const slots: VectorSlot[] = [this.layout.candidate, ...this.layout.sequences].flatMap((g) => g.vector);
-    slots.push(...this.layout.user.vector);
-    for (const s of slots) {
-      if (s.via || s.entity !== this.candidateEntity)
-        throw new UnservableLayoutError(
-          `features.${s.feature}: embedding '${s.embedding}' of ${s.entity}; the scorer holds embeddings of ${this.candidateEntity} only`,
-        );
-      if (s.embedding !== slots[0]!.embedding)
-        throw new UnservableLayoutError(
-          `features.${s.feature}: embedding '${s.embedding}'; the scorer holds one embedding per item ('${slots[0]!.embedding}')`,
-        );
-    }
-    if (slots.length === 0) return undefined;
-    const name = slots[0]!.embedding;
-    const width = this.repo.embeddings?.find((e) => e.name === name)?.width ?? slots[0]!.width;
-    return { name, width };
+  /**
+   * The embedding the item cache holds: the catalogue's (the only entity the embedder embeds), read by
+   * a candidate-side vector slot without a join.
+   */
+  private storedEmbedding(): { name: string; width: number } | undefined {
+    if (!this.catalogue) return undefined;
+    const slot = [this.layout.candidate, ...this.layout.sequences]
+      .flatMap((g) => g.vector)
+      .find((s) => !s.via && s.entity === this.candidateEntity);
+    if (!slot) return undefined;
+    const width = this.repo.embeddings?.find((e) => e.name === slot.embedding)?.width ?? slot.width;
+    return { name: slot.embedding, width };
   }
 
-  private checkSequence(s: SequenceLayout): void {
-    if (s.target !== this.candidateEntity)
-      throw new UnservableLayoutError(
-        `features.${s.name}: a sequence of ${s.target}; the scorer's history holds ${this.candidateEntity} ids`,
-      );
-    if (this.layout.sequences.length > 1)
-      throw new UnservableLayoutError(
-        `features.${s.name}: the scorer fills one sequence from the requester's history, the repository has ${this.layout.sequences.length}`,
-      );
-    for (const slot of [...s.categorical, ...s.numeric, ...s.multi_categorical])
-      if (!this.readsItem(slot))
+  /** Each sequence with the list ingest writes for it (historySequences: one list per user-owned sequence). */
+  private servedSequences(): ServedSequence[] {
+    const lists = new Map(historySequences(this.repo).map((h) => [h.name, h.keyInfix]));
+    return this.layout.sequences.map((s: SequenceLayout) => {
+      const keyInfix = lists.get(s.name);
+      if (keyInfix === undefined)
         throw new UnservableLayoutError(
-          `features.${s.name}: side feature ${slot.feature} does not read ${s.target}`,
+          `features.${s.name}: no behaviour list is kept for this sequence (owner '${s.owner}')`,
         );
+      return {
+        name: s.name,
+        keyInfix,
+        length: s.length,
+        target: s.target,
+        itemTarget: s.target === this.candidateEntity,
+      };
+    });
   }
 
-  /** Request-side slots read the request's context or the requester's key. */
-  private checkRequestSide(): void {
-    const u = this.layout.user;
-    for (const slot of [...u.categorical, ...u.numeric, ...u.multi_categorical]) {
-      const [ns, attr] = splitSource(slot.source);
-      if (ns === 'context' || (ns === this.requesterEntity && attr === this.requesterKey && !slot.via))
-        continue;
-      throw new UnservableLayoutError(
-        `features.${slot.feature}: '${slot.source}'; the scorer knows the request's context and the ${this.requesterEntity}'s key only`,
-      );
-    }
-    for (const slot of [...this.layout.candidate.categorical, ...this.layout.candidate.numeric]) {
-      const [ns] = splitSource(slot.source);
-      if (ns !== 'context' && !this.readsItem(slot))
-        throw new UnservableLayoutError(
-          `features.${slot.feature}: '${slot.source}'; candidate slots read the ${this.candidateEntity} or the candidate's context`,
-        );
-    }
-    for (const slot of this.layout.candidate.multi_categorical)
-      if (!this.readsItem(slot))
-        throw new UnservableLayoutError(
-          `features.${slot.feature}: '${slot.source}' is not an ${this.candidateEntity} attribute`,
-        );
+  /**
+   * Attributes read raw, by entity: the row entity's own attributes read by slots outside the item
+   * cache, the join attributes (`via`) on the row entity, and each joined entity's attributes.
+   */
+  private rawReads(groups: InputGroup[]): Map<string, Set<string>> {
+    const reads = new Map<string, Set<string>>();
+    const add = (entity: string, attr: string) => {
+      if (attr === this.keyOf(entity)) return;
+      let set = reads.get(entity);
+      if (!set) reads.set(entity, (set = new Set()));
+      set.add(attr);
+    };
+    for (const g of groups)
+      for (const s of slotsOf(g)) {
+        const [ns, attr] = splitSource(s.source);
+        if (ns === 'context' || this.readsItem(s)) continue;
+        if (s.via) {
+          const [side, join] = splitSource(s.via);
+          add(side, join);
+        }
+        add(ns, attr);
+      }
+    for (const g of groups) for (const v of g.vector) if (v.via) add(...splitSource(v.via));
+    for (const s of this.layout.sequences)
+      if (s.target !== this.candidateEntity) reads.set(s.target, reads.get(s.target) ?? new Set());
+    return reads;
   }
+
+  private typed(entity: string, names: string[]): EntityAttribute[] {
+    const declared = this.repo.entities.find((e) => e.name === entity)?.attributes;
+    return names
+      .filter((n) => n !== this.keyOf(entity))
+      .map((name) => ({ name, type: declared?.find((a) => a.name === name)?.type ?? 'string' }));
+  }
+}
+
+/** The slots of a group that read a source (vectors aside). */
+export function slotsOf(g: InputGroup): (CategoricalSlot | NumericSlot | MultiSlot)[] {
+  return [...g.categorical, ...g.numeric, ...g.multi_categorical];
 }
 
 function keyOf(repo: FeatureRepo, entity: string): string {

@@ -22,28 +22,33 @@ export async function warmUpWithItems(
   if (total === 0) return 0;
   const step = cache.size / total;
   const batch = Math.max(1, Math.min(model.capacity, WARM_UP_BATCH));
-  const L = model.layout.historyLength;
-  const historyRows = Int32Array.from({ length: Math.min(L, total) }, (_, i) => Math.floor(i * step));
-  const historyIds = Array.from(historyRows, (r) => cache.itemId(r));
-  const historyTsMs = historyIds.map((_, i) => now - HOUR_MS * (i + 1));
+  // Each sequence over the candidate entity holds real items; others stay empty.
+  const sequences = model.layout.sequences.map((s) => {
+    const rows = Int32Array.from({ length: s.itemTarget ? Math.min(s.length, total) : 0 }, (_, i) =>
+      Math.floor(i * step),
+    );
+    const ids = Array.from(rows, (r) => cache.itemId(r));
+    return { ids, rows, tsMs: ids.map((_, i) => now - HOUR_MS * (i + 1)) };
+  });
+  // Integer candidate attributes (a slot, a position) take the candidate's index, others their default.
+  const intAttributes = model.layout.repo.context.attributes
+    .filter((a) => a.scope === 'candidate' && a.type === 'int')
+    .map((a) => a.name);
   const buffers = model.acquireBuffers();
   try {
     for (let start = 0; start < total; start += batch) {
       const count = Math.min(batch, total - start);
       const candidateRows = Int32Array.from({ length: count }, (_, i) => Math.floor((start + i) * step));
       const candidateIds = Array.from(candidateRows, (r) => cache.itemId(r));
-      const positions = candidateIds.map((_, i) => i);
+      const indices = candidateIds.map((_, i) => i);
       assembler.assemble(cache, buffers, {
         userId: 'warm-up',
         context: {},
         tsMs: now,
-        historyIds,
-        historyRows,
-        historyTsMs,
+        sequences,
         candidateIds,
         candidateRows,
-        positions,
-        candidateContext: { position: positions },
+        candidateContext: Object.fromEntries(intAttributes.map((a) => [a, indices])),
       });
       checkOutput(model.version, await model.runAlone(buffers, count), count, 'cached items at warm-up');
     }

@@ -19,7 +19,7 @@ const record: ScoreLogRecord = {
 
 describe('score log rows', () => {
   it('maps a record to every score_log column', () => {
-    expect(toScoreLogRow(record, 1_700_000_200_000)).toEqual({
+    expect(toScoreLogRow(record, 1_700_000_200_000, ['device', 'placement', 'country'])).toEqual({
       request_id: 'r1',
       ts_ms: 1_700_000_123_456,
       event_time: 1_700_000_123,
@@ -38,7 +38,29 @@ describe('score log rows', () => {
       shadow_ctrs: [],
       degraded: 0,
       ingested_at: 1_700_000_200,
+      context_json: '{"device":"ios"}',
+      candidate_context_json: '',
+      sequences_json: '',
     });
+  });
+
+  it("writes any repository's context, candidate context and sequences as JSON text", () => {
+    const generic: ScoreLogRecord = {
+      ...record,
+      context: { network: 'wifi', floor_price: 1.5, is_premium: true },
+      candidate_context: [{ slot: 2 }, { slot: 0 }],
+      sequences: {
+        click_history: { keys: ['ad-1', 'ad-2'], ts_ms: [1_700_000_100_000, 1_700_000_000_000] },
+        conversion_history: { keys: [], ts_ms: [] },
+      },
+    };
+    const row = toScoreLogRow(generic, 1_700_000_200_000, ['device', 'network', 'floor_price']);
+    expect(JSON.parse(row.context_json)).toEqual(generic.context);
+    expect(JSON.parse(row.candidate_context_json)).toEqual(generic.candidate_context);
+    expect(JSON.parse(row.sequences_json)).toEqual(generic.sequences);
+    // A fixed context column holds the attribute of its name; absent ones are ''.
+    expect([row.device, row.network, row.floor_price]).toEqual(['', 'wifi', '1.5']);
+    expect(decodeScoreLog(Buffer.from(JSON.stringify(generic)), 4096)).toEqual({ ok: true, value: generic });
   });
 
   it('writes the history click times, [] for records of producers that predate them', () => {

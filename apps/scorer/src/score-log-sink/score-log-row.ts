@@ -9,9 +9,6 @@ export interface ScoreLogRow {
   model_version: string;
   feature_spec_version: string;
   shadow_model_version: string;
-  device: string;
-  placement: string;
-  country: string;
   history_item_ids: string[];
   history_ts_ms: number[];
   item_ids: string[];
@@ -20,9 +17,27 @@ export interface ScoreLogRow {
   shadow_ctrs: number[];
   degraded: number;
   ingested_at: number;
+  /** JSON text of the record's `context`, `candidate_context` and `sequences` ('' when it has none). */
+  context_json: string;
+  candidate_context_json: string;
+  sequences_json: string;
+  /** The table's fixed context columns, each from the context attribute of its name ('' when none). */
+  [legacyContextColumn: string]: string | number | string[] | number[];
 }
 
-export function toScoreLogRow(r: ScoreLogRecord, nowMs: number): ScoreLogRow {
+const jsonText = (v: unknown): string => (v === undefined ? '' : JSON.stringify(v));
+
+/** A context value in a String column: strings as they are, others as their JSON text. */
+const columnText = (v: unknown): string =>
+  v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v);
+
+/** `legacyColumns`: the table's fixed String columns that hold a request context attribute of that name. */
+export function toScoreLogRow(
+  r: ScoreLogRecord,
+  nowMs: number,
+  legacyColumns: readonly string[] = [],
+): ScoreLogRow {
+  const legacy = Object.fromEntries(legacyColumns.map((c) => [c, columnText(r.context?.[c])]));
   return {
     request_id: r.request_id,
     ts_ms: r.ts_ms,
@@ -31,9 +46,7 @@ export function toScoreLogRow(r: ScoreLogRecord, nowMs: number): ScoreLogRow {
     model_version: r.model_version,
     feature_spec_version: r.feature_spec_version,
     shadow_model_version: r.shadow_model_version ?? '',
-    device: r.context?.device ?? '',
-    placement: r.context?.placement ?? '',
-    country: r.context?.country ?? '',
+    ...legacy,
     history_item_ids: r.history_item_ids,
     history_ts_ms: r.history_ts_ms ?? [],
     item_ids: r.item_ids,
@@ -42,6 +55,9 @@ export function toScoreLogRow(r: ScoreLogRecord, nowMs: number): ScoreLogRow {
     shadow_ctrs: r.shadow_ctrs ?? [],
     degraded: r.degraded ? 1 : 0,
     ingested_at: Math.floor(nowMs / 1000),
+    context_json: jsonText(r.context),
+    candidate_context_json: jsonText(r.candidate_context),
+    sequences_json: jsonText(r.sequences),
   };
 }
 

@@ -4,6 +4,12 @@ import type { ScoreLogRow } from './score-log-row';
 
 @Injectable()
 export class ScoreLogSinkRepository {
+  /**
+   * score_log's fixed String columns for request context (from before the table logged any
+   * repository's context as JSON): each is filled from the context attribute of the same name.
+   */
+  readonly legacyContextColumns: readonly string[] = ['device', 'placement', 'country'];
+
   constructor(@Inject(ClickHouseService) private readonly ch: ClickHouseService) {}
 
   /** Inserts into score_log, isolating the rows the server refuses for their data (returned). */

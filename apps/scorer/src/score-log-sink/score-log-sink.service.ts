@@ -117,7 +117,7 @@ export class ScoreLogSinkService implements OnApplicationBootstrap, OnApplicatio
     for (const m of batch.messages) {
       const d = decodeScoreLog(m.value, this.scorer.SCORE_LOG_SINK_MAX_MESSAGE_BYTES);
       if (d.ok) {
-        rows.push(toScoreLogRow(d.value, now));
+        rows.push(toScoreLogRow(d.value, now, this.repo.legacyContextColumns));
         sources.push(m);
       } else letters.push(letter(m, d.reason));
     }

@@ -56,6 +56,12 @@ describe('packScoreLog / scoreLogValue', () => {
       { ...record(3, 3), context: undefined, degraded: true, ctrs: edge.slice(0, 3) },
       { ...record(edge.length, 4), ctrs: edge },
       { ...record(20, 5), shadow_model_version: 'qin-2', shadow_ctrs: ctrs(20, 99) },
+      {
+        ...record(2, 6),
+        context: { network: '5g', floor_price: 0.25, is_premium: false },
+        candidate_context: [{ slot: 3 }, { slot: 0 }],
+        sequences: { click_history: { keys: ['ad-1'], ts_ms: [1_700_000_000_000] } },
+      },
     ];
     for (const r of samples) {
       const out = decoded(r);
@@ -108,7 +114,11 @@ describe('packScoreLog / scoreLogValue', () => {
       { ...r, positions: [0, 1.5, 2, 3] },
       { ...r, item_ids: ['a', 2, 'c', 'd'] },
       { ...r, history_item_ids: [null] },
-      { ...r, context: { device: 'android', os: 'x' } },
+      { ...r, context: { device: 'android', os: { v: 1 } } },
+      { ...r, context: { device: 7 } },
+      { ...r, candidate_context: [{ slot: [1] }] },
+      { ...r, sequences: { clicks: { keys: ['a'] } } },
+      { ...r, sequences: { clicks: { keys: ['a'], ts_ms: [-1] } } },
       { ...r, degraded: 'no' },
       { ...r, shadow_ctrs: [0.1, NaN] },
       { ...r, shadow_ctrs: [0.1, 'x'] },
@@ -119,7 +129,18 @@ describe('packScoreLog / scoreLogValue', () => {
       expect(expected.ok).toBe(false);
       expect(packScoreLog(bad as ScoreLogRecord)).toEqual(expected);
     }
-    for (const good of [r, { ...r, shadow_model_version: 's', shadow_ctrs: [0.5] }, { ...r, context: {} }]) {
+    const generic = {
+      ...r,
+      context: { network: 'wifi', floor_price: 1.5, premium: true, tags: ['a'] },
+      candidate_context: r.item_ids.map((_, i) => ({ slot: i })),
+      sequences: { clicks: { keys: ['a', 'b'], ts_ms: [2, 1] }, buys: { keys: [], ts_ms: [] } },
+    };
+    for (const good of [
+      r,
+      { ...r, shadow_model_version: 's', shadow_ctrs: [0.5] },
+      { ...r, context: {} },
+      generic,
+    ]) {
       expect(validate('scoreLog', good).ok).toBe(true);
       expect(packScoreLog(good).ok).toBe(true);
     }

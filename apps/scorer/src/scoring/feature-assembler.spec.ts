@@ -67,12 +67,11 @@ describe('FeatureAssembler (serving) against libs/features LayoutEncoder (the tr
       userId,
       context,
       tsMs,
-      historyIds,
-      historyRows: Int32Array.from(historyIds, (id) => cache.row(id)),
-      historyTsMs,
+      sequences: [
+        { ids: historyIds, rows: Int32Array.from(historyIds, (id) => cache.row(id)), tsMs: historyTsMs },
+      ],
       candidateIds,
       candidateRows: Int32Array.from(candidateIds, (id) => cache.row(id)),
-      positions,
       candidateContext: { position: positions },
     };
     // split: the scorer's order, candidates while the history call is in flight, then the request's.
@@ -214,12 +213,9 @@ describe('FeatureAssembler on other slot kinds (vocabulary, bucketize, numeric, 
       userId: 'u',
       context: { country: 'DE' },
       tsMs: 1_700_000_000_000,
-      historyIds: ids,
-      historyRows: Int32Array.from(ids, (id) => cache.row(id)),
-      historyTsMs: [],
+      sequences: [{ ids, rows: Int32Array.from(ids, (id) => cache.row(id)), tsMs: [] }],
       candidateIds: ids,
       candidateRows: Int32Array.from(ids, (id) => cache.row(id)),
-      positions,
       candidateContext: { position: positions },
     });
     const encoder = new LayoutEncoder(layout.repo);

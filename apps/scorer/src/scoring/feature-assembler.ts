@@ -13,24 +13,36 @@ import {
 import type { ItemCache } from '../items/item-cache';
 import type { ServingLayout } from '../layout/serving-layout';
 import type { IdBuffer, InputBuffers } from '../model/onnx-model';
+import type { EntityWants } from '../entities/entity-cache.service';
+import { RawSlots, recordRows, type EntityLookup, type RawRows } from './raw-slots';
+
+/** One sequence's entries for a request: target keys newest first, their cache rows and event times. */
+export interface SequenceInput {
+  ids: readonly string[];
+  /** Item cache rows (-1 = unknown) when the target is the candidate entity; else unused. */
+  rows: Int32Array;
+  /** Event times of ids (same order); a missing one gets age bucket 0. */
+  tsMs: readonly number[];
+}
 
 export interface AssemblyInput {
   userId: string;
   /** The request's context attributes (scope request). */
   context: Readonly<Record<string, RawValue>>;
   tsMs: number;
-  /** History item ids, newest first, and their cache rows (-1 = unknown). */
-  historyIds: readonly string[];
-  historyRows: Int32Array;
-  /** Event times of historyIds (same order); a missing one gets age bucket 0. */
-  historyTsMs: readonly number[];
+  /** Per layout sequence (layout order). */
+  sequences: readonly SequenceInput[];
   candidateIds: readonly string[];
   candidateRows: Int32Array;
-  /** Each candidate's slot in the answer (logged). */
-  positions: readonly number[];
   /** Candidate-scope context attributes: one value per candidate, by attribute name. */
   candidateContext: Readonly<Record<string, readonly RawValue[] | undefined>>;
+  /** The requester's stored attributes (null / absent: none; slots read their defaults). */
+  requester?: Readonly<Record<string, RawValue>> | null;
+  /** Joined entities and sequence targets read raw (absent: none known). */
+  entities?: EntityLookup;
 }
+
+const noEntities: EntityLookup = () => undefined;
 
 /** A precomputed item column copied into an input, per candidate or per history entry. */
 interface ItemWrite {
@@ -78,7 +90,11 @@ interface CandidateContextWrite {
 
 interface SequencePlan {
   length: number;
+  /** The target is the candidate entity: item slots copy the item cache's columns. */
+  itemTarget: boolean;
+  target: string;
   items: ItemPlan;
+  raw: RawSlots;
   age?: { input: number; boundaries: readonly number[] };
 }
 
@@ -101,15 +117,38 @@ export class FeatureAssembler {
   private readonly candidates: ItemPlan;
   private readonly candidateContext: CandidateContextWrite[] = [];
   private readonly sequences: SequencePlan[];
+  private readonly userRaw: RawSlots;
+  private readonly candidateRaw: RawSlots;
+  private readonly joinIndex: ReadonlyMap<string, number>;
 
   constructor(readonly layout: ServingLayout) {
     const index = (name: string) => layout.inputs.findIndex((i) => i.name === name);
-    this.compileRequest(layout.layout.user, index);
-    this.candidates = this.compileItems(layout.layout.candidate, 'cand', index);
-    this.compileCandidateContext(layout.layout.candidate, index);
+    const inputOf = (prefix: string) => (kind: string) => {
+      const k = index(`${prefix}_${kind}`);
+      return { input: k, stride: k < 0 ? 0 : this.layout.inputs[k]!.rowShape.at(-1)! };
+    };
+    const { user, candidate } = layout.layout;
+    this.joinIndex = new Map(layout.itemJoinAttributes.map((a, j) => [a, j]));
+    this.compileRequest(user, index);
+    this.userRaw = new RawSlots(layout, user, layout.requesterEntity, inputOf('user'), this.hasher, (s) =>
+      this.servedAsRequest(s),
+    );
+    this.candidates = this.compileItems(candidate, 'cand', index);
+    this.candidateRaw = new RawSlots(
+      layout,
+      candidate,
+      layout.candidateEntity,
+      inputOf('cand'),
+      this.hasher,
+      (s) => splitSource(s.source)[0] === 'context' || layout.readsItem(s),
+    );
+    this.compileCandidateContext(candidate, index);
     this.sequences = layout.layout.sequences.map((s) => ({
       length: s.length,
+      itemTarget: s.target === layout.candidateEntity,
+      target: s.target,
       items: this.compileItems(s, s.name, index),
+      raw: new RawSlots(layout, s, s.target, inputOf(s.name), this.hasher, (slot) => layout.readsItem(slot)),
       ...(s.age ? { age: { input: index(`${s.name}_age`), boundaries: s.age.boundaries_ms } } : {}),
     }));
   }
@@ -118,24 +157,125 @@ export class FeatureAssembler {
     return this.assembleCandidates(cache, buf, input) + this.assembleRequest(cache, buf, input);
   }
 
-  /** Request-level inputs and the sequences (needs the history: the scorer runs it after the Redis call). */
-  assembleRequest(
+  /**
+   * Request-level inputs, the sequences and the candidates' joined slots (needs the requester's data
+   * and the joined rows: the scorer runs it after the Redis calls).
+   */
+  assembleRequest(cache: ItemCache, buf: InputBuffers, input: AssemblyInput): number {
+    for (const w of this.request) w(input, buf);
+    const entities = input.entities ?? noEntities;
+    if (this.userRaw.size)
+      this.userRaw.write(
+        recordRows([input.userId], () => input.requester),
+        entities,
+        buf,
+        1,
+        1,
+      );
+    const B = input.candidateIds.length;
+    if (this.candidateRaw.size)
+      this.candidateRaw.write(
+        this.itemRows(cache, input.candidateIds, input.candidateRows),
+        entities,
+        buf,
+        B,
+        B,
+      );
+    let oov = 0;
+    this.sequences.forEach((s, k) => (oov += this.writeSequence(s, cache, buf, input, input.sequences[k])));
+    return oov;
+  }
+
+  private writeSequence(
+    s: SequencePlan,
     cache: ItemCache,
     buf: InputBuffers,
-    input: Pick<AssemblyInput, 'userId' | 'context' | 'tsMs' | 'historyIds' | 'historyRows' | 'historyTsMs'>,
+    input: AssemblyInput,
+    entries: SequenceInput | undefined,
   ): number {
-    for (const w of this.request) w(input as AssemblyInput, buf);
+    const ids = entries?.ids ?? [];
+    const n = Math.min(s.length, ids.length);
+    const entities = input.entities ?? noEntities;
     let oov = 0;
-    for (const s of this.sequences) {
-      const n = Math.min(s.length, input.historyIds.length);
-      oov += writeItems(s.items, cache, buf, input.historyRows, input.historyIds, n, s.length);
-      if (s.age) {
-        const out = buf.ids(s.age.input);
-        for (let i = 0; i < s.length; i++)
-          out.set(i, i < n ? clickAgeBucket(input.tsMs, input.historyTsMs[i], s.age.boundaries) : 0);
-      }
+    if (s.itemTarget) {
+      const rows = entries!.rows;
+      oov = writeItems(s.items, cache, buf, rows, ids, n, s.length);
+      if (s.raw.size) s.raw.write(this.itemRows(cache, ids, rows), entities, buf, n, s.length);
+    } else if (s.raw.size) {
+      s.raw.write(
+        recordRows(ids, (r) => entities(s.target, ids[r]!)),
+        entities,
+        buf,
+        n,
+        s.length,
+      );
+    }
+    if (s.age) {
+      const out = buf.ids(s.age.input);
+      for (let i = 0; i < s.length; i++)
+        out.set(i, i < n ? clickAgeBucket(input.tsMs, entries!.tsMs[i], s.age.boundaries) : 0);
     }
     return oov;
+  }
+
+  /**
+   * The keys of the entities a request reads raw: each other-target sequence's entries (`targets`), or
+   * (`joins`) the rows its join attributes point at, from the requester, the candidates and every
+   * sequence's rows (other-target rows must be loaded before their joins are known).
+   */
+  rawWants(cache: ItemCache, input: AssemblyInput, what: 'targets' | 'joins'): EntityWants {
+    const wants: EntityWants = new Map();
+    const want = (entity: string, key: string) => {
+      if (key === '') return;
+      let keys = wants.get(entity);
+      if (!keys) wants.set(entity, (keys = new Set()));
+      keys.add(key);
+    };
+    const entities = input.entities ?? noEntities;
+    this.sequences.forEach((s, k) => {
+      const ids = input.sequences[k]?.ids ?? [];
+      const n = Math.min(s.length, ids.length);
+      if (what === 'targets') {
+        if (!s.itemTarget) for (let r = 0; r < n; r++) want(s.target, ids[r]!);
+        return;
+      }
+      const rows = s.itemTarget
+        ? this.itemRows(cache, ids, input.sequences[k]!.rows)
+        : recordRows(ids, (r) => entities(s.target, ids[r]!));
+      s.raw.joinWants(rows, n, want);
+    });
+    if (what === 'targets') return wants;
+    this.userRaw.joinWants(
+      recordRows([input.userId], () => input.requester),
+      1,
+      want,
+    );
+    this.candidateRaw.joinWants(
+      this.itemRows(cache, input.candidateIds, input.candidateRows),
+      input.candidateIds.length,
+      want,
+    );
+    return wants;
+  }
+
+  /** Rows the item cache holds: their join keys come from the cache (their own slots are precomputed). */
+  private itemRows(cache: ItemCache, ids: readonly string[], rows: Int32Array): RawRows {
+    return {
+      key: (r) => ids[r]!,
+      own: () => undefined,
+      joinKey: (attr, r) => {
+        const j = this.joinIndex.get(attr);
+        return j === undefined ? '' : cache.joinKey(j, rows[r]!);
+      },
+    };
+  }
+
+  /** User slots the request itself serves: its context and the requester's key. */
+  private servedAsRequest(s: { source: string; via?: string }): boolean {
+    const [ns, attr] = splitSource(s.source);
+    return (
+      ns === 'context' || (!s.via && ns === this.layout.requesterEntity && attr === this.layout.requesterKey)
+    );
   }
 
   /** Candidate rows only (independent of the history, so it overlaps the Redis history call). */
@@ -155,16 +295,19 @@ export class FeatureAssembler {
     const num = index('user_num');
     const multi = index('user_multi');
     group.categorical.forEach((s, i) => {
+      if (!this.servedAsRequest(s)) return;
       const read = this.requestReader(s.source);
       const enc = categoricalEncoder(s, this.hasher);
       this.request.push((input, buf) => buf.ids(cat).set(i, enc(read(input))));
     });
     group.numeric.forEach((s, i) => {
+      if (!this.servedAsRequest(s)) return;
       const read = this.requestReader(s.source);
       const enc = numericEncoder(s, attributeDefault(this.layout.repo, s.source));
       this.request.push((input, buf) => (buf.values(num)[i] = enc(read(input))));
     });
     for (const s of group.multi_categorical) {
+      if (!this.servedAsRequest(s)) continue;
       const read = this.requestReader(s.source);
       const enc = multiEncoder(s, this.hasher);
       this.request.push((input, buf) => enc(read(input), buf.ids(multi), s.offset));
@@ -173,7 +316,7 @@ export class FeatureAssembler {
 
   private requestReader(source: string): (input: AssemblyInput) => RawValue {
     const [ns, attr] = splitSource(source);
-    if (ns !== 'context') return (input) => input.userId; // the requester's key (ServingLayout checked)
+    if (ns !== 'context') return (input) => input.userId; // the requester's key (servedAsRequest)
     if (attr === 'ts_ms') return (input) => input.tsMs;
     return (input) => input.context[attr];
   }
@@ -208,6 +351,7 @@ export class FeatureAssembler {
     group.categorical.forEach((s, i) => this.layout.readsItem(s) && add(s, 'cat', i));
     group.numeric.forEach((s, i) => this.layout.readsItem(s) && add(s, 'num', i));
     for (const s of group.multi_categorical) {
+      if (!this.layout.readsItem(s)) continue;
       const column = this.layout.itemSlotIndex(s);
       plan.ids.push({
         column,
@@ -218,7 +362,9 @@ export class FeatureAssembler {
         missing: 0,
       });
     }
-    for (const s of group.vector) plan.vectors.push({ ...input('vec'), offset: s.offset, width: s.width });
+    for (const s of group.vector)
+      if (this.layout.readsStoredVector(s))
+        plan.vectors.push({ ...input('vec'), offset: s.offset, width: s.width });
     return plan;
   }
 

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { ScoreLogRecord } from '@mmctr/contracts';
 import type { ScorerConfig } from '../config/scorer-config';
 import type { HistoryEntry } from '@mmctr/online-store';
+import type { EntityCacheService } from '../entities/entity-cache.service';
 import type { HistoryRepository } from '../history/history.repository';
 import { ItemCache } from '../items/item-cache';
 import type { ItemCacheService } from '../items/item-cache.service';
@@ -25,7 +26,9 @@ function setup(
       return model ? { model, done: () => undefined } : null;
     },
   } as unknown as ModelManager;
-  const history = { recent } as unknown as HistoryRepository;
+  const history = {
+    read: async () => ({ sequences: [await recent()], attributes: null }),
+  } as unknown as HistoryRepository;
   const layout = demoLayout();
   const lookups: string[][] = [];
   const items = {
@@ -48,7 +51,21 @@ function setup(
     info: () => undefined,
   } as unknown as Logger;
   const config = { SCORER_REDIS_TIMEOUT_MS: 1000, SCORER_PRIOR_CTR: PRIOR } as unknown as ScorerConfig;
-  const service = new ScoreService(config, manager, history, items, scoreLog, metrics, logger, layout);
+  const entities = {
+    get: () => undefined,
+    load: () => Promise.resolve(true),
+  } as unknown as EntityCacheService;
+  const service = new ScoreService(
+    config,
+    manager,
+    history,
+    items,
+    scoreLog,
+    metrics,
+    logger,
+    layout,
+    entities,
+  );
   const score = (n: number) =>
     service.score({
       request_id: 'r1',

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
 import type { Logger } from 'pino';
-import type { ScoreLogRecord } from '@mmctr/contracts';
+import type { ScoreLogContext, ScoreLogRecord } from '@mmctr/contracts';
+import type { HistoryEntry } from '@mmctr/online-store';
+import { EntityCacheService } from '../entities/entity-cache.service';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
 import { HistoryRepository } from '../history/history.repository';
 import { ItemCacheService } from '../items/item-cache.service';
@@ -15,6 +17,7 @@ import { ScoreLogProducer } from '../score-log/score-log.producer';
 import { withTimeout } from '../with-timeout';
 import { FeatureAssembler, type AssemblyInput } from './feature-assembler';
 import type { ScoreRequest, ScoreResponse } from './score-request';
+import { zeroOf } from './score-request-schema';
 
 const seconds = (fromNs: bigint) => Number(process.hrtime.bigint() - fromNs) / 1e9;
 
@@ -54,28 +57,33 @@ class StageTimer {
   }
 }
 
-/** The user's history as fetched for this request (null: the call failed or timed out). */
-interface FetchedHistory {
-  ids: string[];
-  tsMs: number[];
-}
+/**
+ * The candidate-scope attribute score_log.positions holds (an Array(UInt16) column from before the log
+ * carried any repository's candidate context); a candidate without it gets its index, as the API
+ * documents.
+ */
+const POSITION = 'position';
 
 /** The assembly input of a request, before any lookup: every row unknown, no history yet. */
-function requestInput(req: ScoreRequest): AssemblyInput {
+function requestInput(req: ScoreRequest, layout: ServingLayout): AssemblyInput {
   const candidateIds = req.candidates.map((c) => c.item_id);
-  const positions = req.candidates.map((c, i) => c.position ?? i);
+  const candidateContext = Object.fromEntries(
+    layout.repo.context.attributes
+      .filter((a) => a.scope === 'candidate')
+      .map((a) => {
+        const fallback = a.default ?? zeroOf(a.type);
+        const values = req.candidates.map((c, i) => c[a.name] ?? (a.name === POSITION ? i : fallback));
+        return [a.name, values];
+      }),
+  );
   return {
     userId: req.user_id,
     context: req.context ?? {},
     tsMs: req.ts_ms ?? Date.now(),
-    historyIds: [],
-    historyRows: new Int32Array(0),
-    historyTsMs: [],
+    sequences: layout.sequences.map(() => ({ ids: [], rows: new Int32Array(0), tsMs: [] })),
     candidateIds,
     candidateRows: new Int32Array(candidateIds.length).fill(-1),
-    positions,
-    // A candidate's position is the only candidate-scope context a score request carries.
-    candidateContext: { position: positions },
+    candidateContext,
   };
 }
 
@@ -83,6 +91,8 @@ function requestInput(req: ScoreRequest): AssemblyInput {
 @Injectable()
 export class ScoreService {
   private readonly assembler: FeatureAssembler;
+  /** Whether requests read entities raw: sequence targets other than the candidate's, joined rows. */
+  private readonly otherTargets: boolean;
 
   constructor(
     @Inject(SCORER_CONFIG) private readonly config: ScorerConfig,
@@ -93,8 +103,10 @@ export class ScoreService {
     @Inject(ScorerMetrics) private readonly metrics: ScorerMetrics,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(SERVING_LAYOUT) private readonly layout: ServingLayout,
+    @Inject(EntityCacheService) private readonly entities: EntityCacheService,
   ) {
     this.assembler = new FeatureAssembler(layout);
+    this.otherTargets = layout.sequences.some((s) => !s.itemTarget);
   }
 
   /** `stages`, when given, receives the request's stage totals. */
@@ -115,12 +127,11 @@ export class ScoreService {
   ): Promise<ScoreResponse> {
     const { model } = lease;
     const requestId = req.request_id ?? randomUUID();
-    const input = requestInput(req);
+    const input = requestInput(req, this.layout);
     const reasons: string[] = [];
-    const history: FetchedHistory = { ids: [], tsMs: [] };
 
     const timer = new StageTimer(this.metrics, stages);
-    let ctrs = await this.inferProduction(model, req, input, history, reasons, requestId, timer);
+    let ctrs = await this.inferProduction(model, req, input, reasons, requestId, timer);
     this.metrics.batchSize.observe(input.candidateIds.length);
     let served = model;
     if (ctrs && !ctrs.every(Number.isFinite)) {
@@ -136,28 +147,28 @@ export class ScoreService {
       scores: input.candidateIds.map((item_id, i) => ({ item_id, ctr: ctrs ? ctrs[i]! : prior })),
       degraded: reasons.length > 0,
     };
-    this.logAfterResponse(this.scoreLogRecord(req, input, history, served, response), input);
+    this.logAfterResponse(this.scoreLogRecord(req, input, served, response), input);
     return response;
   }
 
   /**
-   * The production model's CTRs: candidates looked up and encoded while the Redis history call is in
-   * flight, then the history's items, then one run. Fills `input` and `history` as it goes, and
-   * `reasons` with what degraded the answer; undefined when it failed (the prior is answered).
+   * The production model's CTRs: candidates looked up and encoded while the Redis call for the
+   * requester (its sequences and attributes, one round trip) is in flight, then the sequences' items,
+   * then the entities read raw (other sequence targets, joined rows), then one run. Fills `input` as it
+   * goes, and `reasons` with what degraded the answer; undefined when it failed (the prior is answered).
    */
   private async inferProduction(
     model: OnnxModel,
     req: ScoreRequest,
     input: AssemblyInput,
-    history: FetchedHistory,
     reasons: string[],
     requestId: string,
     timer: StageTimer,
   ): Promise<Float32Array | undefined> {
-    const historyCall = timer
+    const requesterCall = timer
       .timed('history', () =>
         withTimeout(
-          this.history.recent(req.user_id, this.layout.historyLength, req.ts_ms),
+          this.history.read(req.user_id, req.ts_ms),
           this.config.SCORER_REDIS_TIMEOUT_MS,
           'history',
         ),
@@ -171,24 +182,16 @@ export class ScoreService {
         this.assembler.assembleCandidates(this.items.cache, buffers, input),
       );
 
-      const fetched = await historyCall;
+      const fetched = await requesterCall;
       if (fetched === null) reasons.push('history');
-      history.ids = fetched ? fetched.map((e) => e.item_id) : [];
-      history.tsMs = fetched ? fetched.map((e) => e.ts_ms) : [];
       timer.observe('history');
-      this.metrics.historyLength.observe(history.ids.length);
-
-      const historyItems = await timer.timed('items', () =>
-        history.ids.length
-          ? this.items.lookup(history.ids)
-          : Promise.resolve({ rows: new Int32Array(0), failed: false }),
-      );
-      if (candidates.failed || historyItems.failed) reasons.push('items');
+      input.requester = (fetched?.attributes ?? null) as AssemblyInput['requester'];
+      const lists = fetched?.sequences ?? [];
+      this.metrics.historyLength.observe(lists[0]?.length ?? 0);
+      if (!(await timer.timed('items', () => this.lookupSequences(input, lists)))) reasons.push('items');
+      if (candidates.failed) reasons.push('items');
       timer.observe('items');
 
-      input.historyIds = history.ids;
-      input.historyRows = historyItems.rows;
-      input.historyTsMs = history.tsMs;
       oov += timer.timed('encode', () => this.assembler.assembleRequest(this.items.cache, buffers, input));
       if (oov) this.metrics.oovItems.inc(oov);
       timer.observe('encode');
@@ -206,6 +209,36 @@ export class ScoreService {
     } finally {
       model.releaseBuffers(buffers);
     }
+  }
+
+  /**
+   * Fills each sequence of `input` from its fetched entries: the candidate entity's from the item cache
+   * (one lookup for all of them), other targets and joined rows from the entity cache. False when a
+   * lookup failed (some rows may be wrongly unknown).
+   */
+  private async lookupSequences(input: AssemblyInput, lists: readonly HistoryEntry[][]): Promise<boolean> {
+    const ids: string[] = [];
+    this.layout.sequences.forEach((s, k) => {
+      const entries = lists[k] ?? [];
+      input.sequences[k]!.ids = entries.map((e) => e.item_id);
+      input.sequences[k]!.tsMs = entries.map((e) => e.ts_ms);
+      if (s.itemTarget) for (const e of entries) ids.push(e.item_id);
+    });
+    const found = ids.length ? await this.items.lookup(ids) : { rows: new Int32Array(0), failed: false };
+    let at = 0;
+    for (const [k, s] of this.layout.sequences.entries()) {
+      if (!s.itemTarget) continue;
+      const n = input.sequences[k]!.ids.length;
+      input.sequences[k]!.rows = found.rows.subarray(at, at + n);
+      at += n;
+    }
+    let ok = !found.failed;
+    input.entities = (entity, key) => this.entities.get(entity, key);
+    if (this.otherTargets)
+      ok = (await this.entities.load(this.assembler.rawWants(this.items.cache, input, 'targets'))) && ok;
+    if (this.layout.joins)
+      ok = (await this.entities.load(this.assembler.rawWants(this.items.cache, input, 'joins'))) && ok;
+    return ok;
   }
 
   /**
@@ -229,10 +262,23 @@ export class ScoreService {
   private scoreLogRecord(
     req: ScoreRequest,
     input: AssemblyInput,
-    history: FetchedHistory,
     served: OnnxModel,
     response: ScoreResponse,
   ): ScoreLogRecord {
+    const B = input.candidateIds.length;
+    const candidateContext = input.candidateContext;
+    const names = Object.keys(candidateContext);
+    const sequences = Object.fromEntries(
+      this.layout.sequences.map((s, k) => {
+        const e = input.sequences[k]!;
+        return [s.name, { keys: e.ids.slice(0, s.length), ts_ms: e.tsMs.slice(0, s.length) }];
+      }),
+    );
+    // score_log's fixed history columns hold the first sequence's list (`hist:<user>`), as before.
+    const first = this.layout.sequences[0]
+      ? sequences[this.layout.sequences[0].name]!
+      : { keys: [], ts_ms: [] };
+    const positions = candidateContext[POSITION] as number[] | undefined;
     return {
       schema_version: 1,
       request_id: response.request_id,
@@ -240,14 +286,19 @@ export class ScoreService {
       user_id: req.user_id,
       model_version: served.version,
       feature_spec_version: served.layout.version,
-      context: { ...input.context },
-      history_item_ids: history.ids.slice(0, this.layout.historyLength),
-      // Click times of history_item_ids: the ages are recomputed from these and ts_ms.
-      history_ts_ms: history.tsMs.slice(0, this.layout.historyLength),
+      context: { ...input.context } as ScoreLogContext,
+      history_item_ids: first.keys,
+      // Event times of history_item_ids: the ages are recomputed from these and ts_ms.
+      history_ts_ms: first.ts_ms,
       item_ids: input.candidateIds as string[],
-      positions: input.positions as number[],
+      positions: positions ? [...positions] : new Array<number>(B).fill(0),
       ctrs: response.scores.map((s) => s.ctr),
       degraded: response.degraded,
+      candidate_context: Array.from(
+        { length: B },
+        (_, b) => Object.fromEntries(names.map((n) => [n, candidateContext[n]![b]])) as ScoreLogContext,
+      ),
+      sequences,
     };
   }
 

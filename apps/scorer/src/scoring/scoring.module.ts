@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ApiKeyGuard } from '../auth/api-key.guard';
+import { EntityCacheService } from '../entities/entity-cache.service';
+import { EntityOnlineRepository } from '../entities/entity-online.repository';
 import { HistoryRepository } from '../history/history.repository';
 import { ItemsModule } from '../items/items.module';
 import { ModelModule } from '../model/model.module';
@@ -10,6 +12,6 @@ import { ScoreService } from './score.service';
 @Module({
   imports: [ModelModule, ItemsModule, ScoreLogModule],
   controllers: [ScoreController],
-  providers: [ScoreService, HistoryRepository, ApiKeyGuard],
+  providers: [ScoreService, HistoryRepository, EntityCacheService, EntityOnlineRepository, ApiKeyGuard],
 })
 export class ScoringModule {}
