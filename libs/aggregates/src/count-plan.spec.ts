@@ -1,0 +1,129 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseFeatureRepo } from '@mmctr/feature-repo';
+import { counterLayout } from './counter-layout';
+import { lookupId, lookupsOf, planCounts, type CountedEvent } from './count-plan';
+
+// The loader's good vector: item views (1m and 1h tiers), buys, revenue (1d), user x brand views
+// filtered on page 'home', user x item buys, and a ratio (which has no counters of its own).
+const repo = parseFeatureRepo(
+  JSON.parse(
+    readFileSync(
+      join(__dirname, '..', '..', 'feature-repo', 'test-vectors', 'good', 'aggregations.json'),
+      'utf8',
+    ),
+  ),
+);
+const layout = counterLayout(repo);
+const T0 = 1767225600000; // 2026-01-01T00:00:00Z
+const M = 60_000;
+const H = 3_600_000;
+const D = 86_400_000;
+const view = (id: string, ts: number, page = 'home'): CountedEvent => ({
+  event_id: id,
+  type: 'view',
+  ts_ms: ts,
+  user_id: 'u1',
+  item_id: 'i/1',
+  page,
+});
+
+describe('counterLayout', () => {
+  it('has the count and sum aggregations, each with the tiers its windows read', () => {
+    expect(layout.aggregations.map((a) => [a.name, a.tiers.map((t) => t.bucketMs)])).toEqual([
+      ['item_views', [M, H]],
+      ['item_buys', [H]],
+      ['item_revenue', [D]],
+      ['user_brand_views', [H]],
+      ['user_item_buys', [D]],
+    ]);
+    expect(layout.specs.get('item')).toEqual({
+      upToByBucket: new Map([
+        [M, H],
+        [H, 7 * D],
+        [D, 7 * D],
+      ]),
+      markerBucketMs: D,
+      markerHorizonMs: D + 7 * D,
+    });
+  });
+});
+
+describe('planCounts', () => {
+  it('increments every tier of every matching aggregation, per key group, guarded by a marker', () => {
+    const looked = new Map([[lookupId('item', 'i/1', 'brand'), 'a{b},c']]);
+    const groups = planCounts(layout, [view('e1', T0 + 61_000)], looked, T0, 'p:');
+    expect(groups).toEqual([
+      {
+        group: 'p:agg:{item=i%2F1}',
+        events: [
+          {
+            eventId: 'e1',
+            markerKey: `p:agg:{item=i%2F1}:seen:${T0}`,
+            markerExpireAtMs: T0 + D + D + 7 * D,
+            increments: [
+              {
+                key: `p:agg:{item=i%2F1}:${M}:${T0 + M}`,
+                field: 'item_views',
+                amount: 1,
+                expireAtMs: T0 + 2 * M + H,
+              },
+              {
+                key: `p:agg:{item=i%2F1}:${H}:${T0}`,
+                field: 'item_views',
+                amount: 1,
+                expireAtMs: T0 + H + 7 * D,
+              },
+            ],
+          },
+        ],
+      },
+      {
+        // The brand is URI-encoded: braces and commas in a value cannot break the hash tag.
+        group: 'p:agg:{user+item.brand=u1,a%7Bb%7D%2Cc}',
+        events: [
+          expect.objectContaining({ increments: [expect.objectContaining({ field: 'user_brand_views' })] }),
+        ],
+      },
+    ]);
+  });
+
+  it('applies filters, skips zero sums, counts an event once per batch and drops expired buckets', () => {
+    const buy = (id: string, amount: number): CountedEvent => ({
+      event_id: id,
+      type: 'buy',
+      ts_ms: T0,
+      user_id: 'u1',
+      item_id: 'i1',
+      amount,
+    });
+    const events = [view('e1', T0, 'search'), buy('b1', 2.5), buy('b1', 2.5), buy('b0', 0)];
+    const groups = planCounts(layout, events, new Map(), T0 + H, '');
+    const fields = groups.flatMap((g) =>
+      g.events.flatMap((e) => e.increments.map((i) => `${e.eventId}:${i.field}:${i.amount}`)),
+    );
+    // The 1m bucket of the view has not expired (T0 + 1m + 1h > now); the view is filtered out of
+    // user_brand_views (page 'search'); b0 sums 0 into revenue but still counts as a buy.
+    expect(fields.sort()).toEqual([
+      'b0:item_buys:1',
+      'b0:user_item_buys:1',
+      'b1:item_buys:1',
+      'b1:item_revenue:2.5',
+      'b1:user_item_buys:1',
+      'e1:item_views:1',
+      'e1:item_views:1',
+    ]);
+    const later = planCounts(layout, [view('e1', T0, 'search')], new Map(), T0 + M + H, '');
+    expect(later.flatMap((g) => g.events.flatMap((e) => e.increments.map((i) => i.key)))).toEqual([
+      `agg:{item=i%2F1}:${H}:${T0}`,
+    ]);
+    expect(planCounts(layout, [view('e1', T0)], new Map(), T0 + 8 * D, '')).toEqual([]);
+  });
+
+  it('reads a composite key attribute once per entity and falls back to its default when unknown', () => {
+    const events = [view('e1', T0), view('e2', T0 + 1)];
+    expect(lookupsOf(layout, events)).toEqual([{ entity: 'item', key: 'i/1', attribute: 'brand' }]);
+    const groups = planCounts(layout, events, new Map(), T0, '');
+    expect(groups.map((g) => g.group)).toContain('agg:{user+item.brand=u1,}');
+  });
+});
