@@ -12,9 +12,12 @@ import pytest
 from mmctr_trainer.ch import ident
 from mmctr_trainer.dataset import TrainSet, build_training_set
 
-from .test_ad_platform_dataset import T, ad_db, ad_set, all_rows, fill, tiny_ad_repo  # noqa: F401 (fixtures)
+from . import test_ad_platform_dataset as ads
+from .test_ad_platform_dataset import T, all_rows, fill, tiny_ad_repo
 from .test_feature_repo_storage_modern import REPOS, rendered
 from .test_modern_clickhouse import ChdbClickHouse, chdb_session
+
+ad_db, ad_set = ads.ad_db, ads.ad_set  # the server-built set to compare with
 
 
 @pytest.fixture(scope="module")
