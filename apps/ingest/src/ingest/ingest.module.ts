@@ -4,16 +4,22 @@ import { APP_CONFIG, type AppConfig } from '@mmctr/config';
 import { ClickHouseService } from '@mmctr/clickhouse';
 import { FEATURE_REPO, assertRunningRepositoryApplied, type FeatureRepo } from '@mmctr/feature-repo';
 import { createKafka } from '@mmctr/kafka';
-import { ItemEmbeddingQueue, createRedis, onlineStoreFromConfig } from '@mmctr/online-store';
+import {
+  ItemEmbeddingQueue,
+  createRedis,
+  onlineStoreFromConfig,
+  type OnlineStore,
+} from '@mmctr/online-store';
+import { AggregateCounters } from '@mmctr/aggregates';
 import { DeadLetterRepository } from './dead-letter.repository';
 import { FlowControl } from './flow-control';
 import { IngestConsumer } from './ingest-consumer.service';
 import { IngestKafkaRepository } from './ingest-kafka.repository';
 import { IngestOnlineRepository } from './ingest-online.repository';
 import { IngestPipeline } from './ingest-pipeline.service';
-import { loadIngestSchema } from './ingest-schema';
+import { isCatalogue, loadIngestSchema } from './ingest-schema';
 import { IngestRepository } from './ingest.repository';
-import { EMBEDDING_QUEUE, INGEST_SCHEMA, KAFKA, ONLINE_STORE, REDIS } from './tokens';
+import { AGGREGATE_COUNTERS, EMBEDDING_QUEUE, INGEST_SCHEMA, KAFKA, ONLINE_STORE, REDIS } from './tokens';
 
 @Module({
   providers: [
@@ -25,11 +31,25 @@ import { EMBEDDING_QUEUE, INGEST_SCHEMA, KAFKA, ONLINE_STORE, REDIS } from './to
       useFactory: (redis: Redis, c: AppConfig) => onlineStoreFromConfig(redis, c),
     },
     {
+      // Composite aggregation keys read entity attributes from the hashes this same ingest writes.
+      provide: AGGREGATE_COUNTERS,
+      inject: [REDIS, FEATURE_REPO, APP_CONFIG, ONLINE_STORE],
+      useFactory: (redis: Redis, repo: FeatureRepo, c: AppConfig, store: OnlineStore) =>
+        new AggregateCounters(redis, repo, {
+          keyPrefix: c.REDIS_KEY_PREFIX,
+          entityHash: {
+            key: (entity, id) =>
+              isCatalogue({ name: entity }) ? store.itemKey(id) : store.entityKey(entity, id),
+            decode: (entity, raw) => (isCatalogue({ name: entity }) ? raw : (JSON.parse(raw) as string)),
+          },
+        }),
+    },
+    {
       provide: EMBEDDING_QUEUE,
       inject: [REDIS, APP_CONFIG],
-      // BullMQ gets a connection of its own (it may block on it).
-      useFactory: (redis: Redis, c: AppConfig) =>
-        new ItemEmbeddingQueue(redis.duplicate(), { name: c.EMBEDDINGS_QUEUE, prefix: c.BULLMQ_PREFIX }),
+      // BullMQ gets a connection of its own (it may block on it). fromConfig hash-tags the prefix on a
+      // Redis Cluster: BullMQ's scripts touch several keys of the queue, which must share a slot.
+      useFactory: (redis: Redis, c: AppConfig) => ItemEmbeddingQueue.fromConfig(redis.duplicate(), c),
     },
     {
       // Contracts and row encoders, compiled once from the repository and the tables' columns. A missing
