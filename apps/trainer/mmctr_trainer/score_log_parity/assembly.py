@@ -144,10 +144,11 @@ class LoggedEncoder:
         self.schema, self.tables = schema, tables
         src = EventSource.of(repo)
         scope = {a["name"]: a["scope"] for a in repo.context["attributes"]}
-        request = [a for a, s in scope.items() if s == "request"]
+        self.request_attrs = [a for a, s in scope.items() if s == "request"]
+        self.cand_attrs = [a for a, s in scope.items() if s == "candidate"]
         self.key = src.requester_key
-        self.user = RowSlots.of(schema, tables.key_source, (self.key, "ts_ms", *request), ("user",))
-        self.cand = RowSlots.of(schema, tables.key_source, [a for a, s in scope.items() if s == "candidate"], ("cand",))
+        self.user = RowSlots.of(schema, tables.key_source, (self.key, "ts_ms", *self.request_attrs), ("user",))
+        self.cand = RowSlots.of(schema, tables.key_source, self.cand_attrs, ("cand",))
         self._sizes: dict[str, int] = {}
         self._arr: dict[str, dict[str, np.ndarray]] = {}
 
@@ -165,36 +166,51 @@ class LoggedEncoder:
         rows[: len(keys)] = table.as_of(table.idx_of(keys), np.full(len(keys), ts, dtype=np.int64))
         return self.tables.side_rows(plan, rows.reshape(shape), np.asarray([ts] * shape[0], dtype=np.int64))
 
+    def _row_values(self, row: LoggedRow) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """The user and candidate row slots; an attribute the row does not hold reads as missing."""
+        ctx = row.request_context()
+        request = {self.key: row.user_id, "ts_ms": row.ts_ms, **{k: ctx.get(k) for k in self.request_attrs}}
+        cands = [{k: c.get(k) for k in self.cand_attrs} for c in row.candidates_context()]
+        return self.user.encode([request]), self.cand.encode(cands)
+
     def encode(self, row: LoggedRow) -> Encoded:
         user, cand, *seqs = self.tables.plans
         ts, B = row.ts_ms, len(row.item_ids)
-        request = {self.key: row.user_id, "ts_ms": ts, **row.request_context()}
         user_rows = self._side(user, [row.user_id], ts, (1,)) if user.rows_column else {}
         cand_rows = self._side(cand, row.item_ids, ts, (B,))
-        hist: list[tuple[SidePlan, list[str], list[int]]] = []
-        for plan in seqs:
-            keys, times = row.sequence(plan.prefix, len(seqs) == 1)
-            hist.append((plan, keys[: plan.group["length"]], times))
+        hist = [(p, *row.sequence(p.prefix, len(seqs) == 1)) for p in seqs]
+        hist = [(p, keys[: p.group["length"]], times) for p, keys, times in hist]
         seq_rows = [self._side(p, keys, ts, (1, p.group["length"])) for p, keys, _t in hist]
-        a = self._arrays()
-        out = group_inputs(self.schema.user, "user", a, user_rows, self.user.encode([request]), (1,))
-        cand_values = self.cand.encode(row.candidates_context())
-        out.update(group_inputs(self.schema.candidate, "cand", a, cand_rows, cand_values, (B,)))
+        arr = self._arrays()
+        user_values, cand_values = self._row_values(row)
+        out = group_inputs(self.schema.user, "user", arr, user_rows, user_values, (1,))
+        out.update(group_inputs(self.schema.candidate, "cand", arr, cand_rows, cand_values, (B,)))
         for (plan, keys, times), rows in zip(hist, seq_rows, strict=True):
-            out.update(group_inputs(plan.group, plan.prefix, a, rows, {}, (1, plan.group["length"])))
+            out.update(group_inputs(plan.group, plan.prefix, arr, rows, {}, (1, plan.group["length"])))
             if "age" in plan.group:
                 out[f"{plan.prefix}_age"] = _ages(plan.group, ts, times[: len(keys)])
+        feeds = {n: np.ascontiguousarray(out[n]) for n in self.schema.input_names}
+        return self._encoded(feeds, row, cand_rows[cand.entity], hist, seq_rows)
+
+    def _encoded(
+        self,
+        feeds: dict[str, np.ndarray],
+        row: LoggedRow,
+        cand_rows: np.ndarray,
+        hist: list[tuple[SidePlan, list[str], list[int]]],
+        seq_rows: list[dict[str, np.ndarray]],
+    ) -> Encoded:
+        """The inputs with the candidate-table references: candidates and the entries of sequences over it."""
         items = self.tables.candidate
-        # history entries of the candidate's own table (the ones the catalogue diagnostics describe)
         own = [
             (k, r[p.entity][0, : len(k)])
             for (p, k, _t), r in zip(hist, seq_rows, strict=True)
             if p.entity == items.name
         ]
         return Encoded(
-            feeds={n: np.ascontiguousarray(out[n]) for n in self.schema.input_names},
+            feeds=feeds,
             cand_idx=items.idx_of(row.item_ids),
-            cand_rows=cand_rows[cand.entity],
+            cand_rows=cand_rows,
             hist_idx=items.idx_of([x for k, _r in own for x in k]),
             hist_rows=np.concatenate([r for _k, r in own]) if own else np.zeros(0, dtype=np.int32),
         )

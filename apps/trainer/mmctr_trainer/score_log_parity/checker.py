@@ -46,6 +46,8 @@ class ParityChecker:
             s.malformed_rows += 1
         elif r.candidate_context is not None and len(r.candidate_context) != len(r.item_ids):
             s.malformed_rows += 1
+        elif r.sequences is None and len(self.schema.sequences) > 1:  # logged with one history
+            s.malformed_rows += 1
         elif r.degraded and not self.include_degraded:
             s.degraded_rows_skipped += 1
             s.degraded_candidates_skipped += len(r.item_ids)
