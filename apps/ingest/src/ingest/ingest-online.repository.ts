@@ -1,6 +1,7 @@
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
 import type { CatalogueItem } from '@mmctr/contracts';
+import type { AggregateCounters, CountedEvent } from '@mmctr/aggregates';
 import type { NormalisedRecord } from '@mmctr/feature-repo';
 import {
   redisHealth,
@@ -10,11 +11,11 @@ import {
   type OnlineStore,
 } from '@mmctr/online-store';
 import type { EntityStream } from './ingest-schema';
-import { EMBEDDING_QUEUE, ONLINE_STORE, REDIS } from './tokens';
+import { AGGREGATE_COUNTERS, EMBEDDING_QUEUE, ONLINE_STORE, REDIS } from './tokens';
 
 /**
- * What ingest writes to Redis: behaviour lists, item features and their embedding jobs, and the hash
- * of every other snapshot entity.
+ * What ingest writes to Redis: behaviour lists, windowed aggregate counters, item features and their
+ * embedding jobs, and the hash of every other snapshot entity.
  */
 @Injectable()
 export class IngestOnlineRepository implements OnApplicationShutdown {
@@ -22,7 +23,19 @@ export class IngestOnlineRepository implements OnApplicationShutdown {
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(ONLINE_STORE) private readonly store: OnlineStore,
     @Inject(EMBEDDING_QUEUE) private readonly embeddings: ItemEmbeddingQueue,
+    // Optional: tools and tests that build this repository for lists and items alone count nothing.
+    @Optional() @Inject(AGGREGATE_COUNTERS) private readonly counters?: AggregateCounters,
   ) {}
+
+  /** Whether the repository declares aggregations that count events. */
+  get countsAggregates(): boolean {
+    return this.counters?.active ?? false;
+  }
+
+  /** Increments the aggregations' counters; a redelivered event changes nothing. */
+  async countAggregates(events: readonly NormalisedRecord[]): Promise<void> {
+    await this.counters?.record(events as unknown as readonly CountedEvent[]);
+  }
 
   async recordBehaviour(events: readonly NormalisedRecord[], lists: readonly BehaviourList[]): Promise<void> {
     await this.store.recordLists(events as unknown as readonly BehaviourRecord[], lists);

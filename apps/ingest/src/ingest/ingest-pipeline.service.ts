@@ -58,8 +58,15 @@ export class IngestPipeline {
     await Promise.all([
       this.deadLetter('events', letters),
       this.step('redis', 'events', () => this.online.recordBehaviour(accepted, this.schema.lists)),
+      this.countAggregates(accepted),
     ]);
     return result;
+  }
+
+  /** Its own retry key: counters that fail must not stall or resume the behaviour lists. */
+  private async countAggregates(accepted: readonly NormalisedRecord[]): Promise<void> {
+    if (!this.online.countsAggregates) return;
+    await this.step('redis', 'aggregates', () => this.online.countAggregates(accepted));
   }
 
   /** Snapshots of one entity: its table, then its online hash (the demo item: item hash + embedding jobs). */

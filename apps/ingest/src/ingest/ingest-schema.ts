@@ -47,6 +47,9 @@ export const ingestTopics = (
   config: Pick<AppConfig, 'KAFKA_TOPIC_EVENTS' | 'KAFKA_TOPIC_ITEMS' | 'KAFKA_TOPIC_ENTITY_PATTERN'>,
 ) => [config.KAFKA_TOPIC_EVENTS, ...snapshotEntities(repo).map((e) => entityTopic(e, config))];
 
+/** The demo item: its online hash is the scorer's item hash (plain strings) and it gets embedding jobs. */
+export const isCatalogue = (entity: Pick<Entity, 'name'>): boolean => entity.name === 'item';
+
 /** The demo items table's content_hash: the item's content, as the online store and embedder key it. */
 const CATALOGUE_COLUMNS = {
   content_hash: (r: NormalisedRecord) => contentHash(r as unknown as CatalogueItem),
@@ -73,7 +76,7 @@ export async function loadIngestSchema(
   };
   const entities: EntityStream[] = [];
   for (const entity of snapshotEntities(repo)) {
-    const catalogue = entity.name === 'item';
+    const catalogue = isCatalogue(entity);
     entities.push({
       entity,
       topic: entityTopic(entity, config),
