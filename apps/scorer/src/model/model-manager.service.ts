@@ -52,6 +52,8 @@ export class ModelManager implements OnApplicationBootstrap, OnApplicationShutdo
   private timer: NodeJS.Timeout | undefined;
   private syncing: Promise<void> | undefined;
 
+  private unstoredNoted = false;
+
   constructor(
     @Inject(SCORER_CONFIG) private readonly config: ScorerConfig,
     @Inject(ModelRegistryRepository) private readonly registry: ModelRegistryRepository,
@@ -204,6 +206,7 @@ export class ModelManager implements OnApplicationBootstrap, OnApplicationShutdo
         { role, version, warm_up_items: warmedItems, ms: Date.now() - started },
         'model version loaded and warmed up',
       );
+      this.noteUnstoredEmbeddings(model);
       return model;
     } catch (err) {
       const { result, reason } = failure(err);
@@ -224,6 +227,17 @@ export class ModelManager implements OnApplicationBootstrap, OnApplicationShutdo
       );
       return null;
     }
+  }
+
+  /** Once per process: the layout's embeddings no store holds, which every model reads as zeros. */
+  private noteUnstoredEmbeddings(model: OnnxModel): void {
+    const names = model.layout.unstoredEmbeddings;
+    if (this.unstoredNoted || names.length === 0) return;
+    this.unstoredNoted = true;
+    this.logger.warn(
+      { embeddings: names, entity: model.layout.candidateEntity },
+      'no vectors are stored for these embeddings; their slots read zeros',
+    );
   }
 
   private drop(role: ModelRole): void {
