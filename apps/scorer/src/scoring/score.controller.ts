@@ -68,9 +68,16 @@ export class ScoreController {
     // Request metrics are counted in an onResponse hook (bootstrap), with the status actually sent;
     // admission (deadline, queue) was decided in an onRequest hook, before the body was read.
     const ticket = this.admission.ticketOf(request.raw);
-    if (ticket && this.admission.expiredBeforeWork(ticket)) {
+    const shed = ticket && this.admission.expiredBeforeWork(ticket);
+    if (shed) {
       void reply.header('retry-after', '1');
-      throw new ServiceUnavailableException('shed (expired): the deadline passed before scoring started');
+      // The same body as a shed in the onRequest hook: clients and tests read `reason`.
+      throw new ServiceUnavailableException({
+        statusCode: 503,
+        error: 'Service Unavailable',
+        message: `shed (${shed}): the deadline passed before scoring started`,
+        reason: shed,
+      });
     }
     const queued = ticket ? (this.admission.now() - ticket.arrivalMs) / 1000 : undefined;
     const checked = this.validator.validate(body);
