@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { loadConfig } from '@mmctr/config';
 import { ClickHouseService, MIGRATIONS_DIR, MigrationRunner, loadMigrations } from '@mmctr/clickhouse';
 import { generateStore, type StoreRows } from './fixtures';
+import { replicated } from './replication';
 
 /**
  * The same events, score log, items and ingest batches written to one server's plain database and,
@@ -34,23 +35,6 @@ async function viewRows(ch: ClickHouseService, db: string, view: string): Promis
   );
   const order = columns.map((c) => `\`${c.name}\``).join(', ');
   return normalise(await ch.query(`SELECT * FROM \`${db}\`.\`${view}\` ORDER BY ${order}`));
-}
-
-/** Waits until no replica of `db` has fetches or merges queued, so any replica answers the same. */
-async function replicated(nodes: ClickHouseService[], db: string): Promise<void> {
-  for (let attempt = 0; attempt < 120; attempt++) {
-    const queued = await Promise.all(
-      nodes.map((n) =>
-        n.query<{ q: string }>(
-          'SELECT sum(queue_size) + sum(inserts_in_queue) AS q FROM system.replicas WHERE database = {db:String}',
-          { db },
-        ),
-      ),
-    );
-    if (queued.every((r) => Number(r[0]?.q ?? 0) === 0)) return;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`replicas of ${db} still have queued entries after 60 s`);
 }
 
 /** Writes each table's rows twice: batches round-robin over `writers`, the second copy shifted by one. */

@@ -1,0 +1,20 @@
+import type { ClickHouseService } from '@mmctr/clickhouse';
+
+/** Waits until no replica of `db` has fetches or merges queued, so any replica answers the same. */
+export async function replicated(nodes: ClickHouseService[], db: string, timeoutMs = 60_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const queued = await Promise.all(
+      nodes.map((n) =>
+        n.query<{ q: string }>(
+          'SELECT sum(queue_size) + sum(inserts_in_queue) AS q FROM system.replicas WHERE database = {db:String}',
+          { db },
+        ),
+      ),
+    );
+    if (queued.every((r) => Number(r[0]?.q ?? 0) === 0)) return;
+    if (Date.now() > until)
+      throw new Error(`replicas of ${db} still have queued entries after ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
