@@ -99,6 +99,8 @@ def check_aggregations(repo: Mapping[str, Any], h: AggregationCheckHelpers) -> N
             _check_counted(repo, p, a, op, h)
         if isinstance(a["op"], Mapping) and "smoothing" in a["op"] and op != "ratio":
             h.err(f"{p}.op.smoothing", "only used by op 'ratio'")
+        if "default" in a and op != "ratio":
+            h.err(f"{p}.default", "only used by op 'ratio'")
         h.check_transform(p, a)
 
 

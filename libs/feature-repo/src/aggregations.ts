@@ -43,6 +43,7 @@ export function checkAggregations(repo: FeatureRepo, h: AggregationCheckHelpers)
     else checkCounted(repo, p, a, op, h);
     if (typeof a.op === 'object' && 'smoothing' in a.op && op !== 'ratio')
       h.err(`${p}.op.smoothing`, "only used by op 'ratio'");
+    if (a.default !== undefined && op !== 'ratio') h.err(`${p}.default`, "only used by op 'ratio'");
     h.checkTransform(p, a);
   }
 }

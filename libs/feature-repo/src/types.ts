@@ -144,7 +144,7 @@ export interface Aggregation {
   readonly transform?: 'none' | 'clip' | 'log1p' | 'bucketize';
   readonly clip?: readonly [number, number];
   readonly boundaries?: readonly number[];
-  /** The value of a key with nothing counted (and of a ratio whose denominator is 0); default 0. */
+  /** Ratio only: its value when the smoothed denominator is 0 (default 0). Empty counts and sums are 0. */
   readonly default?: number;
   readonly description?: string;
 }
