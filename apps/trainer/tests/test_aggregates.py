@@ -74,3 +74,18 @@ def test_scenario_counters_equal_the_direct_count(q):
     from_ms, to_ms = window_range(q["t"], q["window"], q["bucket"])
     assert sum(counters[s] for s in window_buckets(q["t"], q["window"], q["bucket"])) == q["count"]
     assert sum(1 for ts in events if from_ms <= ts < to_ms) == q["count"]
+
+
+def test_loader_keeps_the_aggregations():
+    from mmctr_trainer.feature_repo import load_feature_repo
+
+    repo = load_feature_repo(REPO_ROOT / "libs" / "feature-repo" / "test-vectors" / "good" / "aggregations.json")
+    assert [a["name"] for a in repo.aggregations] == [
+        "item_views",
+        "item_buys",
+        "item_conversion",
+        "item_revenue",
+        "user_brand_views",
+        "user_item_buys",
+    ]
+    assert repo.aggregations[2]["op"]["smoothing"] == (1, 20)
