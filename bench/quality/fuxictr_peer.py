@@ -1,0 +1,336 @@
+"""The FuxiCTR peer: DIN and AutoInt+ trained by FuxiCTR 2.3.10 on the same train / valid / test CSV files.
+
+Run it with bench/quality/.venv-fuxictr/bin/python (bench/quality/setup.sh). The column format is in
+bench/quality/README.md: `label`, `c_*` categorical, `n_*` numeric, `m_*` multi-valued and `s_<x>`
+behaviour sequences of the categorical column `c_<x>`. FuxiCTR's own pipeline does the rest: its
+FeatureProcessor builds the vocabularies from the train file, build_dataset writes its parquet
+files, its BaseModel trains with Adam, early stopping on validation AUC and its metrics.
+
+The PyPI package ships no AutoInt and only the long-sequence DIN variant (a different data layout),
+so the two models are composed here from the package's layers (FeatureEmbedding, FeatureEmbeddingDict,
+DIN_Attention, Dice, MLP_Block) after the papers; the hyper-parameters are FuxiCTR's documented
+defaults (`DIN_default` and `AutoInt_default` of its model zoo's config/model_config.yaml).
+
+Prints one JSON document: per model the test AUC and log-loss, the validation figures, training
+seconds, parameter count and the hyper-parameters used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import fuxictr
+import torch
+from fuxictr.features import FeatureMap
+from fuxictr.preprocess import FeatureProcessor, build_dataset
+from fuxictr.pytorch.dataloaders import RankDataLoader
+from fuxictr.pytorch.layers import Dice, DIN_Attention, FeatureEmbedding, FeatureEmbeddingDict, MLP_Block
+from fuxictr.pytorch.models import BaseModel
+from fuxictr.pytorch.torch_utils import seed_everything
+from torch import nn
+
+SPLITS = ("train", "valid", "test")
+PREFIXES = {"c_": "categorical", "n_": "numeric", "m_": "multi", "s_": "sequence"}
+
+# Shared by both defaults in FuxiCTR's model zoo (Base + <Model>_default).
+COMMON_DEFAULTS: dict[str, Any] = {
+    "loss": "binary_crossentropy",
+    "metrics": ["logloss", "AUC"],
+    "task": "binary_classification",
+    "optimizer": "adam",
+    "learning_rate": 1.0e-3,
+    "embedding_regularizer": 0,
+    "net_regularizer": 0,
+    "batch_size": 10000,
+    "embedding_dim": 40,
+    "net_dropout": 0,
+    "batch_norm": False,
+    "epochs": 100,
+    "shuffle": True,
+    "seed": 2019,
+    "monitor": {"AUC": 1, "logloss": -1},
+    "monitor_mode": "max",
+    "early_stop_patience": 2,
+    "save_best_only": True,
+    "eval_steps": None,
+    "verbose": 0,
+}
+DIN_DEFAULTS: dict[str, Any] = {
+    **COMMON_DEFAULTS,
+    "dnn_hidden_units": [500, 500, 500],
+    "dnn_activations": "relu",
+    "attention_hidden_units": [64],
+    "attention_hidden_activations": "Dice",
+    "attention_output_activation": None,
+    "attention_dropout": 0,
+    "din_use_softmax": False,
+}
+AUTOINT_DEFAULTS: dict[str, Any] = {
+    **COMMON_DEFAULTS,
+    "dnn_hidden_units": [400, 400],
+    "dnn_activations": "relu",
+    "num_heads": 2,
+    "attention_layers": 3,
+    "attention_dim": 40,
+    "use_residual": True,
+    "layer_norm": False,
+    "use_scale": False,
+}
+
+
+class PeerDIN(BaseModel):
+    """DIN (Zhou et al., 2018): each `c_<x>` target attends over its `s_<x>` sequence (the same
+    embedding table); the pooled interests join every other embedding in the DNN."""
+
+    def __init__(self, feature_map, pairs: list[tuple[str, str]], **p):
+        super().__init__(feature_map, model_id="DIN", **p)
+        dim = p["embedding_dim"]
+        self.pairs = pairs
+        self.embedding_layer = FeatureEmbeddingDict(feature_map, dim)
+        self.attention = nn.ModuleList(
+            DIN_Attention(
+                dim,
+                attention_units=p["attention_hidden_units"],
+                hidden_activations=p["attention_hidden_activations"],
+                output_activation=p["attention_output_activation"],
+                dropout_rate=p["attention_dropout"],
+                use_softmax=p["din_use_softmax"],
+            )
+            for _ in pairs
+        )
+        hidden = p["dnn_hidden_units"]
+        act = p["dnn_activations"]
+        self.dnn = MLP_Block(
+            input_dim=feature_map.sum_emb_out_dim(),
+            output_dim=1,
+            hidden_units=hidden,
+            hidden_activations=[Dice(u) for u in hidden] if act.lower() == "dice" else act,
+            output_activation=self.output_activation,
+            dropout_rates=p["net_dropout"],
+            batch_norm=p["batch_norm"],
+        )
+        self.compile(p["optimizer"], p["loss"], p["learning_rate"])
+        self.reset_parameters()
+        self.model_to_device()
+
+    def forward(self, inputs):
+        X = self.get_inputs(inputs)
+        emb = self.embedding_layer(X)
+        for attention, (target, sequence) in zip(self.attention, self.pairs, strict=True):
+            mask = X[sequence].long() != 0  # index 0 pads
+            emb[sequence] = attention(emb[target], emb[sequence], mask)
+        return {"y_pred": self.dnn(self.embedding_layer.dict2tensor(emb, flatten_emb=True))}
+
+
+class InteractingLayer(nn.Module):
+    """One AutoInt interacting layer: multi-head self-attention across fields, a residual
+    projection, ReLU (Song et al., 2019, eqs. 5-8)."""
+
+    def __init__(self, in_dim: int, out_dim: int, heads: int, residual: bool, scale: bool, norm: bool):
+        super().__init__()
+        if out_dim % heads:
+            raise ValueError(f"attention_dim {out_dim} is not divisible by num_heads {heads}")
+        self.heads = heads
+        self.qkv = nn.Linear(in_dim, 3 * out_dim, bias=False)
+        self.res = nn.Linear(in_dim, out_dim, bias=False) if residual else None
+        self.scale = (out_dim // heads) ** -0.5 if scale else 1.0
+        self.norm = nn.LayerNorm(out_dim) if norm else None
+
+    def forward(self, x):  # x: (batch, fields, in_dim)
+        b, f, _ = x.shape
+        q, k, v = (t.view(b, f, self.heads, -1).transpose(1, 2) for t in self.qkv(x).chunk(3, dim=-1))
+        weights = torch.softmax(q @ k.transpose(-2, -1) * self.scale, dim=-1)
+        out = (weights @ v).transpose(1, 2).reshape(b, f, -1)
+        if self.res is not None:
+            out = out + self.res(x)
+        if self.norm is not None:
+            out = self.norm(out)
+        return out.relu()
+
+
+class PeerAutoIntPlus(BaseModel):
+    """AutoInt+ (Song et al., 2019): stacked interacting layers over the field embeddings, their
+    flattened output to a logit, plus a DNN over the same embeddings."""
+
+    def __init__(self, feature_map, **p):
+        super().__init__(feature_map, model_id="AutoInt", **p)
+        dim, att = p["embedding_dim"], p["attention_dim"]
+        self.embedding_layer = FeatureEmbedding(feature_map, dim)
+        self.attention = nn.Sequential(
+            *(
+                InteractingLayer(
+                    dim if i == 0 else att, att, p["num_heads"], p["use_residual"], p["use_scale"], p["layer_norm"]
+                )
+                for i in range(p["attention_layers"])
+            )
+        )
+        self.fc = nn.Linear(feature_map.num_fields * att, 1)
+        self.dnn = MLP_Block(
+            input_dim=feature_map.sum_emb_out_dim(),
+            output_dim=1,
+            hidden_units=p["dnn_hidden_units"],
+            hidden_activations=p["dnn_activations"],
+            output_activation=None,
+            dropout_rates=p["net_dropout"],
+            batch_norm=p["batch_norm"],
+        )
+        self.compile(p["optimizer"], p["loss"], p["learning_rate"])
+        self.reset_parameters()
+        self.model_to_device()
+
+    def forward(self, inputs):
+        emb = self.embedding_layer(self.get_inputs(inputs))
+        logit = self.fc(self.attention(emb).flatten(start_dim=1)) + self.dnn(emb.flatten(start_dim=1))
+        return {"y_pred": self.output_activation(logit)}
+
+
+def csv_columns(path: Path) -> list[str]:
+    """The header of `path`, checked against the column format."""
+    with path.open(newline="") as f:
+        header = next(csv.reader(f), None)
+    if not header:
+        raise SystemExit(f"{path}: empty file (expected a header row)")
+    if "label" not in header:
+        raise SystemExit(f"{path}: no 'label' column")
+    odd = [c for c in header if c != "label" and c[:2] not in PREFIXES]
+    if odd:
+        raise SystemExit(f"{path}: column(s) {odd} have none of the prefixes {sorted(PREFIXES)}")
+    return header
+
+
+def feature_cols(header: list[str]) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """FuxiCTR feature columns for the header, and the DIN (target, sequence) pairs."""
+    by_kind: dict[str, list[str]] = {kind: [] for kind in PREFIXES.values()}
+    for c in header:
+        if c != "label":
+            by_kind[PREFIXES[c[:2]]].append(c)
+    pairs = []
+    for s in by_kind["sequence"]:
+        target = "c_" + s[2:]
+        if target not in by_kind["categorical"]:
+            raise SystemExit(f"sequence column {s} has no categorical column {target} (its target)")
+        pairs.append((target, s))
+    cols: list[dict[str, Any]] = []
+    if by_kind["categorical"]:
+        cols.append({"name": by_kind["categorical"], "active": True, "dtype": "str", "type": "categorical"})
+    if by_kind["numeric"]:
+        cols.append(
+            {
+                "name": by_kind["numeric"],
+                "active": True,
+                "dtype": "float",
+                "type": "numeric",
+                "normalizer": "StandardScaler",
+            }
+        )
+    for m in by_kind["multi"]:
+        cols.append({"name": m, "active": True, "dtype": "str", "type": "sequence", "splitter": "^"})
+    for target, s in pairs:
+        cols.append(
+            {
+                "name": s,
+                "active": True,
+                "dtype": "str",
+                "type": "sequence",
+                "splitter": "^",
+                "share_embedding": target,
+                "feature_encoder": None,  # DIN attends over the positions; AutoInt+ pools them
+                "padding": "post",
+            }
+        )
+    return cols, pairs
+
+
+def prepare(data: Path, work: Path) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Builds FuxiCTR's feature map and parquet files from the three CSV files."""
+    headers = {s: csv_columns(data / f"{s}.csv") for s in SPLITS}
+    if len({tuple(h) for h in headers.values()}) != 1:
+        raise SystemExit(f"{data}: train, valid and test must have the same columns")
+    cols, pairs = feature_cols(headers["train"])
+    if work.exists():
+        shutil.rmtree(work)
+    params: dict[str, Any] = {
+        "dataset_id": "peer",
+        "data_root": str(work),
+        "data_format": "csv",
+        "feature_cols": cols,
+        "label_col": {"name": "label", "dtype": "float"},
+        **{f"{s}_data": str(data / f"{s}.csv") for s in SPLITS},
+    }
+    encoder = FeatureProcessor(**params)
+    params["train_data"], params["valid_data"], params["test_data"] = build_dataset(encoder, **params)
+    params["data_format"] = "parquet"
+    return params, pairs
+
+
+def load_feature_map(data: dict[str, Any], hp: dict[str, Any], pairs, pooled: bool) -> FeatureMap:
+    """The feature map as one model sees it: `pooled` averages the behaviour sequences (FuxiCTR's
+    default sequence encoder), otherwise their positions stay apart for DIN's attention."""
+    data_dir = os.path.join(data["data_root"], data["dataset_id"])
+    pooling = [{"name": s, "feature_encoder": "layers.MaskedAveragePooling()"} for _, s in pairs]
+    feature_map = FeatureMap(data["dataset_id"], data_dir)
+    specs = {**hp, "feature_specs": pooling if pooled else None}
+    feature_map.load(os.path.join(data_dir, "feature_map.json"), specs)
+    return feature_map
+
+
+def train(name: str, data: dict[str, Any], pairs, hp: dict[str, Any], work: Path):
+    """Trains one model and evaluates it on the validation and test files."""
+    seed_everything(seed=hp["seed"])
+    feature_map = load_feature_map(data, hp, pairs, pooled=name != "din")
+    p = {**data, **hp, "gpu": 0 if torch.cuda.is_available() else -1, "model_root": str(work / "checkpoints")}
+    model = PeerDIN(feature_map, pairs, **p) if name == "din" else PeerAutoIntPlus(feature_map, **p)
+    os.makedirs(model.model_dir, exist_ok=True)  # where fit() keeps the best checkpoint
+    params = sum(t.numel() for t in model.parameters())  # embeddings included
+    train_gen, valid_gen = RankDataLoader(feature_map, stage="train", **p)
+    start = time.perf_counter()
+    model.fit(train_gen, validation_data=valid_gen, **p)
+    seconds = time.perf_counter() - start
+    valid = model.evaluate(valid_gen)
+    test = model.evaluate(RankDataLoader(feature_map, stage="test", **p))
+    return {
+        "model": "DIN" if name == "din" else "AutoInt+",
+        "test": {"auc": test["AUC"], "logloss": test["logloss"]},
+        "valid": {"auc": valid["AUC"], "logloss": valid["logloss"]},
+        "train_seconds": round(seconds, 2),
+        "params": params,
+        "device": "cuda" if p["gpu"] >= 0 else "cpu",
+        "hyper_parameters": hp,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("data", type=Path, help="folder with train.csv, valid.csv, test.csv")
+    ap.add_argument("--models", default="din,autoint", help="comma-separated: din, autoint")
+    ap.add_argument("--work", type=Path, default=Path(__file__).parent / "work", help="FuxiCTR's files")
+    ap.add_argument("--epochs", type=int, help="override the default 100 (early stopping still applies)")
+    ap.add_argument("--batch-size", type=int, help="override the default 10000")
+    args = ap.parse_args(argv)
+    models = args.models.split(",")
+    unknown = sorted(set(models) - {"din", "autoint"})
+    if unknown:
+        raise SystemExit(f"--models: unknown model(s) {unknown} (expected din, autoint)")
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    data, pairs = prepare(args.data, args.work)
+    if "din" in models and not pairs:
+        raise SystemExit("din needs at least one s_<x> sequence column with its c_<x> target")
+    results = []
+    for name in models:
+        hp = dict(DIN_DEFAULTS if name == "din" else AUTOINT_DEFAULTS)
+        hp.update({k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size)) if v is not None})
+        results.append(train(name, data, pairs, hp, args.work))
+    print(json.dumps({"peer": "fuxictr", "fuxictr": fuxictr.__version__, "data": str(args.data), "models": results}))
+
+
+if __name__ == "__main__":
+    main()
