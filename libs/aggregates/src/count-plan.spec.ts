@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseFeatureRepo } from '@mmctr/feature-repo';
+import { keySlot } from '@mmctr/online-store';
 import { counterLayout } from './counter-layout';
 import { lookupId, lookupsOf, planCounts, type CountedEvent } from './count-plan';
 
@@ -125,5 +126,19 @@ describe('planCounts', () => {
     expect(lookupsOf(layout, events)).toEqual([{ entity: 'item', key: 'i/1', attribute: 'brand' }]);
     const groups = planCounts(layout, events, new Map(), T0, '');
     expect(groups.map((g) => g.group)).toContain('agg:{user+item.brand=u1,}');
+  });
+
+  it('keeps every key of a key value in one hash slot, whatever the value holds (Redis Cluster)', () => {
+    const odd = ['}', '{', '{x}', 'a,b', '%7D', 'plain'];
+    const events = odd.map((id, i) => ({ ...view(`e${i}`, T0), item_id: id, user_id: id }));
+    const looked = new Map(odd.map((id) => [lookupId('item', id, 'brand'), `}${id}{`]));
+    for (const prefix of ['p:', 'p:{tagged}:']) {
+      const groups = planCounts(layout, events, looked, T0, prefix);
+      expect(new Set(groups.map((g) => g.group)).size).toBe(2 * odd.length);
+      for (const g of groups) {
+        const keys = g.events.flatMap((e) => [e.markerKey, ...e.increments.map((i) => i.key)]);
+        expect(new Set(keys.map(keySlot))).toEqual(new Set([keySlot(`${g.group}:x`)]));
+      }
+    }
   });
 });
