@@ -87,6 +87,27 @@ AUTOINT_DEFAULTS: dict[str, Any] = {
 }
 
 
+def dnn(feature_map, p: dict[str, Any], output_activation) -> MLP_Block:
+    """The DNN tower over every flattened embedding (Dice activations when configured)."""
+    hidden, act = p["dnn_hidden_units"], p["dnn_activations"]
+    return MLP_Block(
+        input_dim=feature_map.sum_emb_out_dim(),
+        output_dim=1,
+        hidden_units=hidden,
+        hidden_activations=[Dice(u) for u in hidden] if act.lower() == "dice" else act,
+        output_activation=output_activation,
+        dropout_rates=p["net_dropout"],
+        batch_norm=p["batch_norm"],
+    )
+
+
+def ready(model: BaseModel, p: dict[str, Any]) -> None:
+    """FuxiCTR's last steps of a model's construction: optimizer and loss, initial weights, device."""
+    model.compile(p["optimizer"], p["loss"], p["learning_rate"])
+    model.reset_parameters()
+    model.model_to_device()
+
+
 class PeerDIN(BaseModel):
     """DIN (Zhou et al., 2018): each `c_<x>` target attends over its `s_<x>` sequence (the same
     embedding table); the pooled interests join every other embedding in the DNN."""
@@ -107,20 +128,8 @@ class PeerDIN(BaseModel):
             )
             for _ in pairs
         )
-        hidden = p["dnn_hidden_units"]
-        act = p["dnn_activations"]
-        self.dnn = MLP_Block(
-            input_dim=feature_map.sum_emb_out_dim(),
-            output_dim=1,
-            hidden_units=hidden,
-            hidden_activations=[Dice(u) for u in hidden] if act.lower() == "dice" else act,
-            output_activation=self.output_activation,
-            dropout_rates=p["net_dropout"],
-            batch_norm=p["batch_norm"],
-        )
-        self.compile(p["optimizer"], p["loss"], p["learning_rate"])
-        self.reset_parameters()
-        self.model_to_device()
+        self.dnn = dnn(feature_map, p, self.output_activation)
+        ready(self, p)
 
     def forward(self, inputs):
         X = self.get_inputs(inputs)
@@ -174,18 +183,8 @@ class PeerAutoIntPlus(BaseModel):
             )
         )
         self.fc = nn.Linear(feature_map.num_fields * att, 1)
-        self.dnn = MLP_Block(
-            input_dim=feature_map.sum_emb_out_dim(),
-            output_dim=1,
-            hidden_units=p["dnn_hidden_units"],
-            hidden_activations=p["dnn_activations"],
-            output_activation=None,
-            dropout_rates=p["net_dropout"],
-            batch_norm=p["batch_norm"],
-        )
-        self.compile(p["optimizer"], p["loss"], p["learning_rate"])
-        self.reset_parameters()
-        self.model_to_device()
+        self.dnn = dnn(feature_map, p, None)  # its logit adds to the attention's
+        ready(self, p)
 
     def forward(self, inputs):
         emb = self.embedding_layer(self.get_inputs(inputs))

@@ -4,15 +4,16 @@
 # holds it (several GB with its CUDA libraries), so a .pth file appends that environment's
 # site-packages after this one's; packages installed here take precedence over the project's.
 # Idempotent: a stamp holds a hash of this script, so a second run with nothing changed only checks.
-set -euo pipefail
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$HERE/../.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
+
+HERE="$ROOT/bench/quality"
 VENV="$HERE/.venv-fuxictr"
 BASE_VENV="${MMCTR_BASE_VENV:-$ROOT/.venv}"
 STAMP="$VENV/.stamp"
 want="$(sha256sum "$HERE/setup.sh" | cut -d' ' -f1)"
 
 check() { "$VENV/bin/python" -c 'import fuxictr, torch; print("fuxictr", fuxictr.__version__, "torch", torch.__version__)'; }
+site_packages() { "$1/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'; }
 
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]] && check 2>/dev/null; then
   echo "$VENV is current"
@@ -22,16 +23,14 @@ if [[ ! -x "$BASE_VENV/bin/python" ]]; then
   echo "setup.sh: $BASE_VENV/bin/python not found: run scripts/setup-python.sh first (it provides torch)" >&2
   exit 2
 fi
-base_site="$("$BASE_VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 [[ -x "$VENV/bin/python" ]] || "$BASE_VENV/bin/python" -m venv "$VENV"
 # FuxiCTR's own dependencies first, without the .pth, so pip installs them here rather than
 # counting the project's copies (and never touches those).
-rm -f "$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/mmctr-base.pth"
+rm -f "$(site_packages "$VENV")/mmctr-base.pth"
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 # fuxictr 2.3.10 leaves its dependencies unpinned but calls polars.scan_csv(dtypes=...), an
 # argument polars 2.0 removed: polars stays below 2.
 "$VENV/bin/python" -m pip install --progress-bar off "fuxictr==2.3.10" "polars<2"
-own_site="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
-echo "$base_site" > "$own_site/mmctr-base.pth"
+site_packages "$BASE_VENV" > "$(site_packages "$VENV")/mmctr-base.pth"
 check
 echo "$want" > "$STAMP"
