@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadFeatureRepo, parseFeatureRepo } from '@mmctr/feature-repo';
+import { loadFeatureRepo, modelLayout, parseFeatureRepo } from '@mmctr/feature-repo';
 import type { KeyedLine } from '../kafka.repository';
 import { buildProgram } from '../main';
 import { parseChecksums } from './import-movielens-files';
@@ -28,6 +28,24 @@ function recordingSink() {
     },
   };
 }
+
+describe('feature-repos/movielens', () => {
+  it('lays out a user request, movie candidates and the history of clicked movies', () => {
+    const layout = modelLayout(repo);
+    expect([layout.request_entity, layout.candidate_entity]).toEqual(['user', 'movie']);
+    expect(layout.user.categorical.map((s) => s.feature)).toEqual([
+      'user_id',
+      'age_band',
+      'gender',
+      'occupation',
+      'zip_prefix',
+    ]);
+    expect(layout.candidate.categorical.map((s) => s.feature)).toEqual(['movie_id']);
+    expect(layout.sequences.map((q) => [q.name, q.target, q.length, q.event_types])).toEqual([
+      ['hist', 'movie', 50, ['click']],
+    ]);
+  });
+});
 
 describe('importMovielens', () => {
   let dir: string;
