@@ -1,6 +1,7 @@
 import type { ScoreLogRecord } from '@mmctr/contracts';
 import { decodeScoreLog, toScoreLogRow } from './score-log-row';
 import { decodeVector } from '../items/item-online.repository';
+import { ScoreLogSinkRepository } from './score-log-sink.repository';
 
 const record: ScoreLogRecord = {
   schema_version: 1,
@@ -42,6 +43,11 @@ describe('score log rows', () => {
       candidate_context_json: '',
       sequences_json: '',
     });
+  });
+
+  it("fills the table's fixed context columns, those of the v1 event contract's context", () => {
+    const sink = new ScoreLogSinkRepository(null as never);
+    expect(sink.legacyContextColumns).toEqual(['device', 'placement', 'country']);
   });
 
   it("writes any repository's context, candidate context and sequences as JSON text", () => {

@@ -1,14 +1,16 @@
 import { Inject, Injectable } from '@nestjs/common';
+import eventContract from '@mmctr/contracts/src/schemas/event.v1.schema.json';
 import { ClickHouseService, insertIsolatingPoison, type IsolationResult } from '@mmctr/clickhouse';
 import type { ScoreLogRow } from './score-log-row';
 
 @Injectable()
 export class ScoreLogSinkRepository {
   /**
-   * score_log's fixed String columns for request context (from before the table logged any
-   * repository's context as JSON): each is filled from the context attribute of the same name.
+   * score_log's fixed String columns for request context, from before the table logged any
+   * repository's context as JSON: the v1 event contract's fixed context, one column per attribute.
+   * Each is filled from the context attribute of the same name.
    */
-  readonly legacyContextColumns: readonly string[] = ['device', 'placement', 'country'];
+  readonly legacyContextColumns: readonly string[] = Object.keys(eventContract.properties.context.properties);
 
   constructor(@Inject(ClickHouseService) private readonly ch: ClickHouseService) {}
 

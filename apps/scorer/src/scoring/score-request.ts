@@ -6,14 +6,8 @@ import { ENVELOPE, scoreRequestSchema, zeroOf, type JsonSchema } from './score-r
 const ENVELOPE_NAMES: ReadonlySet<string> = new Set(ENVELOPE);
 const SAFE = Number.MAX_SAFE_INTEGER;
 
-/**
- * Request-scope context attributes of the running feature repository, each with its value or its
- * default (the demo: device, placement, country).
- */
+/** Request-scope context attributes of the running feature repository, each with its value or its default. */
 export interface ScoreContext {
-  device?: string;
-  placement?: string;
-  country?: string;
   [name: string]: AttributeValue | undefined;
 }
 
