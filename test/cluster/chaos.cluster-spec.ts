@@ -74,18 +74,24 @@ describe('the platform on the loopback cluster under node failures', () => {
     tags: [`t${i % 5}`],
   }));
 
-  /** Seconds from `since` until a probe sent after it is stored on every partition. */
-  async function recovery(tag: string, since: number): Promise<number> {
+  /**
+   * Seconds from `since` until the first probe sent after it was acknowledged by Kafka (`ackS`) and
+   * until a probe is stored on every partition (`recoveryS`).
+   */
+  async function recovery(tag: string, since: number): Promise<{ ackS: number; recoveryS: number }> {
     const like = `${stream.probePrefix(tag)}%`;
+    let ackS = 0;
     for (let round = 0; ; round++) {
       await stream.probe(tag, round);
+      ackS ||= (Date.now() - since) / 1000;
       const [row] = await apps.ch
         .query<{ n: string }>(
           'SELECT uniqExact(user_id) AS n FROM events WHERE event_id LIKE {like:String}',
           { like },
         )
         .catch(() => [{ n: '0' }]);
-      if (Number(row!.n) === stream.probeUsers.length) return (Date.now() - since) / 1000;
+      if (Number(row!.n) === stream.probeUsers.length)
+        return { ackS, recoveryS: (Date.now() - since) / 1000 };
       if (Date.now() - since > 300_000) throw new Error(`no end-to-end event within 300 s after ${tag}`);
       await sleep(250);
     }
@@ -111,7 +117,7 @@ describe('the platform on the loopback cluster under node failures', () => {
     const before = { ...load.counts };
     const t0 = Date.now();
     await kill();
-    const recoveryS = await recovery(tag, t0);
+    const { ackS, recoveryS } = await recovery(tag, t0);
     let restoredS: number | null = null;
     if (restart) {
       await sleep(DOWN_MS - (Date.now() - t0));
@@ -119,7 +125,7 @@ describe('the platform on the loopback cluster under node failures', () => {
       await waitFor(`${node} restored`, restart.redundant, 180_000);
       restoredS = (Date.now() - t0) / 1000;
     }
-    faults.push({ fault, node, recoveryS, restoredS, scoring: delta(before) });
+    faults.push({ fault, node, ackS, recoveryS, restoredS, scoring: delta(before) });
   }
 
   beforeAll(async () => {

@@ -3,6 +3,8 @@ import type { ScoringCounts } from './traffic';
 export interface FaultFigure {
   fault: string;
   node: string;
+  /** From the kill until the first probe sent after it was acknowledged by Kafka (acks=all). */
+  ackS: number;
   /** From the kill until a probe sent after it is stored on every partition of the events topic. */
   recoveryS: number;
   /** From the kill until the node is back and the store redundant again (null: not restarted). */
@@ -47,12 +49,12 @@ export function formatFigures(f: RunFigures): string {
     `embedder: ${f.itemsEmbedded} of ${f.itemsSent} catalogue items embedded`,
     '',
   ];
-  const widths = [30, 9, 11, 11, 17];
-  lines.push(row(['fault', 'node', 'recovery s', 'restored s', 'scoring (deg/5xx)'], widths));
+  const widths = [30, 9, 7, 11, 11, 17];
+  lines.push(row(['fault', 'node', 'ack s', 'recovery s', 'restored s', 'scoring (deg/5xx)'], widths));
   for (const x of f.faults) {
     const scoring = `${x.scoring.requests} (${x.scoring.degraded}/${x.scoring.server5xx})`;
     const restored = x.restoredS === null ? '-' : x.restoredS.toFixed(1);
-    lines.push(row([x.fault, x.node, x.recoveryS.toFixed(1), restored, scoring], widths));
+    lines.push(row([x.fault, x.node, x.ackS.toFixed(1), x.recoveryS.toFixed(1), restored, scoring], widths));
   }
   return lines.join('\n');
 }
