@@ -6,7 +6,7 @@ import { entityTopic, loadFeatureRepo, snapshotEntities } from '@mmctr/feature-r
 import { CliKafkaRepository } from '../kafka.repository';
 import { describeBadLine } from './import-movielens-parse';
 import type { SplitPart } from './import-movielens-split';
-import { importMovielens, TS_SHIFT_MS, type ImportSummary } from './import-movielens';
+import { prepareImport, sendMessages, TS_SHIFT_MS, type ImportSummary } from './import-movielens';
 
 const ROOT = join(__dirname, '..', '..', '..', '..');
 
@@ -59,6 +59,8 @@ export function register(program: Command): void {
         limit: opts.limit === undefined ? undefined : positiveInt(opts.limit, '--limit'),
         batchSize: positiveInt(opts.batchSize, '--batch-size'),
       };
+      // Every file and line is checked before Kafka is touched.
+      const { messages, summary } = prepareImport(options, repo, config);
       const kafka = new CliKafkaRepository(config, { batchSize: options.batchSize });
       const bar = new SingleBar(
         {
@@ -67,11 +69,10 @@ export function register(program: Command): void {
         },
         Presets.shades_classic,
       );
-      let summary: ImportSummary;
       try {
         await kafka.createMissingTopics();
         await kafka.createSnapshotTopics(snapshotEntities(repo).map((e) => entityTopic(e, config)));
-        summary = await importMovielens(options, repo, config, kafka, (sent, total) => {
+        await sendMessages(messages, kafka, options.batchSize, (sent, total) => {
           if (!opts.progress) return;
           if (sent === 0) bar.start(total, 0);
           else bar.update(sent);

@@ -142,18 +142,20 @@ export function importedRatings(data: MovielensData, limit?: number): MovielensR
   return limit === undefined ? ordered : ordered.slice(0, limit);
 }
 
+export interface PreparedImport {
+  messages: TopicMessages[];
+  summary: ImportSummary;
+}
+
 /**
- * Reads and checks the dataset (checksums, then every line), then sends its messages in batches of
- * `batchSize`, calling `progress` with the number sent so far. A malformed line stops the import
- * before anything is sent unless `skipBadLines`.
+ * Reads and checks the dataset (checksums, then every line) and builds every message; nothing is
+ * sent. A malformed line stops it unless `skipBadLines`.
  */
-export async function importMovielens(
-  opts: ImportOptions,
+export function prepareImport(
+  opts: Omit<ImportOptions, 'batchSize'>,
   repo: FeatureRepo,
   config: Pick<AppConfig, 'KAFKA_TOPIC_EVENTS' | 'KAFKA_TOPIC_ITEMS' | 'KAFKA_TOPIC_ENTITY_PATTERN'>,
-  sink: MessageSink,
-  progress: (sent: number, total: number) => void = () => undefined,
-): Promise<ImportSummary> {
+): PreparedImport {
   const data = parseMovielens(readMovielens(opts.dir, opts.checksums));
   if (data.bad.length > 0 && !opts.skipBadLines) {
     throw new Error(
@@ -162,19 +164,8 @@ export async function importMovielens(
   }
   const ratings = importedRatings(data, opts.limit);
   const messages = movielensMessages(data, ratings, repo, config);
-  const total = messages.reduce((n, m) => n + m.lines.length, 0);
-  let sent = 0;
-  progress(sent, total);
-  for (const { topic, lines } of messages) {
-    for (let i = 0; i < lines.length; i += opts.batchSize) {
-      const batch = lines.slice(i, i + opts.batchSize);
-      await sink.send(topic, batch);
-      sent += batch.length;
-      progress(sent, total);
-    }
-  }
   const split = splitByTime(ratings);
-  return {
+  const summary = {
     users: data.users.length,
     movies: data.movies.length,
     impressions: ratings.length,
@@ -187,4 +178,38 @@ export async function importMovielens(
       test: describePart(split.test),
     },
   };
+  return { messages, summary };
+}
+
+/** Sends the messages topic by topic in batches of `batchSize`, reporting the count sent so far. */
+export async function sendMessages(
+  messages: readonly TopicMessages[],
+  sink: MessageSink,
+  batchSize: number,
+  progress: (sent: number, total: number) => void = () => undefined,
+): Promise<void> {
+  const total = messages.reduce((n, m) => n + m.lines.length, 0);
+  let sent = 0;
+  progress(sent, total);
+  for (const { topic, lines } of messages) {
+    for (let i = 0; i < lines.length; i += batchSize) {
+      const batch = lines.slice(i, i + batchSize);
+      await sink.send(topic, batch);
+      sent += batch.length;
+      progress(sent, total);
+    }
+  }
+}
+
+/** `prepareImport`, then `sendMessages`: the whole import once the topics exist. */
+export async function importMovielens(
+  opts: ImportOptions,
+  repo: FeatureRepo,
+  config: Pick<AppConfig, 'KAFKA_TOPIC_EVENTS' | 'KAFKA_TOPIC_ITEMS' | 'KAFKA_TOPIC_ENTITY_PATTERN'>,
+  sink: MessageSink,
+  progress?: (sent: number, total: number) => void,
+): Promise<ImportSummary> {
+  const { messages, summary } = prepareImport(opts, repo, config);
+  await sendMessages(messages, sink, opts.batchSize, progress);
+  return summary;
 }
