@@ -2,8 +2,8 @@
 
 ClickHouse 18.16 and modern servers: no window functions, no CTEs, one JOIN per SELECT with its subqueries
 aliased, no server-side parameters (values go through `ch.literal`), every name through `ch.ident`. Sections:
-where a repository's events are (EventSource), entity versions, events (training sets), the model registry
-(`models`, read only by registry.py) and `score_log` (the parity check)."""
+where a repository's events are (EventSource), entity versions, events (training sets), the events
+aggregations count, the model registry (`models`, read only by registry.py) and `score_log` (the parity check)."""
 
 from __future__ import annotations
 
@@ -178,6 +178,26 @@ def bucket_sequence_events(
         f"FINAL WHERE type IN ({types}) AND {_user_bucket(src, n_buckets, k)} AND ts_ms < {int(to_ms)} "
         f"ORDER BY {user}, ts_ms"
     )
+
+
+# ---------------------------------------------------------------- aggregations (point-in-time values)
+
+
+def aggregate_event_totals(
+    ch: ClickHouse,
+    table: str,
+    source: str,
+    key_columns: Sequence[str],
+    match: Sequence[tuple[str, Any]],
+    sum_column: str | None,
+) -> list[Row]:
+    """The `source` events whose columns equal the `match` values, counted (or their `sum_column` summed) per
+    key columns and ts_ms: `key_columns`, ts_ms and total. Per millisecond, not per bucket: a window as of t
+    ends at t itself, inside its newest bucket (docs/features.md, the edge rule)."""
+    keys = _columns(_unique((*key_columns, "ts_ms")))
+    total = f"sum(toFloat64({ident(sum_column)}))" if sum_column else "toFloat64(count())"
+    where = " AND ".join([f"type = {literal(source)}", *(f"{ident(c)} = {literal(v)}" for c, v in match)])
+    return ch.all(f"SELECT {keys}, {total} AS total FROM {_db(ch)}.{ident(table)} FINAL WHERE {where} GROUP BY {keys}")
 
 
 # ---------------------------------------------------------------- model registry (through registry.py only)

@@ -1,0 +1,262 @@
+"""Point-in-time aggregation values (dataset/aggregate_values.py) on the local ClickHouse 18.16 and on chdb:
+the edge rule at bucket and window edges (no leak of events at or after the anchor), equality with the
+Python bucket twin (mmctr_trainer.aggregates) on random event streams, the golden vectors' scenario, ratios,
+filters, composite keys read as of each event, and the declared transforms."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mmctr_trainer.aggregates import aggregation_op, bucket_start, duration_ms, smoothed_ratio, tier_for, window_buckets
+from mmctr_trainer.ch import ClickHouse
+from mmctr_trainer.dataset.aggregate_values import aggregate_columns, aggregate_windows
+from mmctr_trainer.feature_repo import REPO_ROOT, FeatureRepo, parse_feature_repo
+from mmctr_trainer.schema import DEFAULT_FEATURE_REPO
+
+from .helpers import event, fresh_db, item
+
+VECTORS = json.loads((REPO_ROOT / "libs" / "aggregates" / "test-vectors" / "buckets.json").read_text(encoding="utf-8"))
+H = 1_767_225_600_000  # 2026-01-01T00:00:00Z: a minute, hour and day boundary
+MIN, HOUR, DAY = 60_000, 3_600_000, 86_400_000
+WINDOWS = ["1h", "24h", "7d"]
+TIERS = [{"up_to": "1h", "bucket": "1m"}, {"up_to": "7d", "bucket": "1h"}]
+HOURLY = [{"up_to": "7d", "bucket": "1h"}]
+
+# The declarations of test/integration/aggregates/demo-aggregations.ts (the online counters' fixture), plus a
+# clipped and bucketized count and a ratio without smoothing (its default shows).
+AGGREGATIONS: list[dict[str, Any]] = [
+    {"name": "item_impressions", "key": ["item"], "source": "impression", "op": "count", "windows": WINDOWS,
+     "granularity": TIERS, "transform": "log1p"},
+    {"name": "item_clicks", "key": ["item"], "source": "click", "op": "count", "windows": WINDOWS,
+     "granularity": TIERS},
+    {"name": "item_ctr", "key": ["item"], "op": {"ratio": ["item_clicks", "item_impressions"], "smoothing": [1, 20]},
+     "windows": WINDOWS, "default": 0.05},
+    {"name": "item_mobile_value", "key": ["item"], "source": "impression", "filter": {"device": "mobile"},
+     "op": {"sum": "value"}, "windows": ["24h"], "granularity": HOURLY},
+    {"name": "user_category_clicks", "key": ["user", "item.category"], "source": "click", "op": "count",
+     "windows": ["7d"], "granularity": HOURLY},
+    {"name": "item_click_level", "key": ["item"], "source": "click", "op": "count", "windows": ["24h"],
+     "granularity": HOURLY, "clip": [0, 4], "transform": "bucketize", "boundaries": [1, 3]},
+    {"name": "item_raw_ctr", "key": ["item"], "op": {"ratio": ["item_clicks", "item_impressions"]},
+     "windows": ["1h"], "default": 0.5},
+]  # fmt: skip
+
+
+def demo_repo() -> FeatureRepo:
+    doc = json.loads((DEFAULT_FEATURE_REPO / "repo.json").read_text(encoding="utf-8"))
+    doc["version"] = "fs-aggregates"
+    doc["aggregations"] = AGGREGATIONS
+    return parse_feature_repo(doc, "demo with aggregations")
+
+
+REPO = demo_repo()
+BY_NAME = {a["name"]: a for a in REPO.aggregations}
+
+
+@pytest.fixture(scope="module")
+def chdb_template(tmp_path_factory) -> Any:
+    """A chdb session holding the migrated tables once (the migrations render through node)."""
+    from .test_modern_clickhouse import ChdbClickHouse, apply_migrations, chdb_session
+
+    sess = chdb_session.Session(str(tmp_path_factory.mktemp("chdb")))
+    name = f"mmctr_agg_{uuid.uuid4().hex[:8]}"
+    apply_migrations(ChdbClickHouse(sess, name), name)
+    yield lambda db: ChdbClickHouse(sess, db), name
+    sess.close()
+
+
+@pytest.fixture(params=["server", "chdb"])
+def db(request, ch: ClickHouse) -> Any:
+    """An empty events / items store: a unique database on the local 18.16 server or in a chdb session."""
+    name = f"mmctr_agg_{uuid.uuid4().hex[:8]}"
+    if request.param == "server":
+        yield fresh_db(ch, name)
+        ch.command(f"DROP DATABASE IF EXISTS {name}", database="default")
+        return
+    client, template = request.getfixturevalue("chdb_template")
+    db = client(name)
+    db.command(f"CREATE DATABASE {name}")
+    for t in ("events", "items"):
+        db.command(f"CREATE TABLE {name}.{t} AS {template}.{t}")
+    yield db
+
+
+def imp(ts: int, item_id: str = "i1", user: str = "u1", device: str = "mobile", value: float = 0.0, **kw: Any):
+    return event("impression", ts, user, item_id, f"r{ts}", device=device, value=value, **kw)
+
+
+def anchors_at(times: list[int], item_id: str = "i1", user: str = "u1") -> dict[str, Any]:
+    return {"ts_ms": times, "item_id": [item_id] * len(times), "user_id": [user] * len(times)}
+
+
+# ---------------------------------------------------------------- edges: nothing at or after t counts
+
+
+def test_events_at_and_after_the_anchor_never_count(db: ClickHouse) -> None:
+    # Window edges of the anchor at H (c = H): H - 1h - 1 is outside its 1h window, H - 1h inside.
+    db.insert("events", [imp(ts) for ts in (H - HOUR - 1, H - HOUR, H - 1, H, H + 1)])
+    got = aggregate_windows(db, REPO, anchors_at([H, H + 1, H + 2, H + MIN]))["item_impressions"]
+    np.testing.assert_array_equal(
+        got,
+        [
+            [2, 3, 3],  # at H: the bucket of H is empty; H and H + 1 are not yet
+            [3, 4, 4],  # at H + 1: H counts, H + 1 (at t) does not
+            [4, 5, 5],  # at H + 2: both
+            [3, 5, 5],  # at H + 1m: the 1h window's oldest minute (H - 1h) rolled out
+        ],
+    )
+
+
+def test_a_window_reaches_back_to_its_first_bucket_start(db: ClickHouse) -> None:
+    t = H + 30 * MIN  # inside the hour: the 24h window of 1h buckets starts at H - 24h, not t - 24h
+    db.insert("events", [imp(ts) for ts in (H - DAY - 1, H - DAY, t - DAY - 1)])
+    got = aggregate_windows(db, REPO, anchors_at([t, H + HOUR]))["item_impressions"][:, 1]
+    np.testing.assert_array_equal(got, [2, 0])  # at H + 1h the bucket of H - 24h rolled out
+
+
+# ---------------------------------------------------------------- the Python twin and the golden vectors
+
+
+def test_the_golden_scenario(db: ClickHouse) -> None:
+    s = VECTORS["scenario"]
+    db.insert("events", [imp(ts, item_id="g") for ts in s["events"]])
+    times = [q["t"] for q in s["queries"]]
+    got = aggregate_windows(db, REPO, anchors_at(times, item_id="g"))["item_impressions"]
+    for i, q in enumerate(s["queries"]):
+        w = next(w for w in WINDOWS if duration_ms(w) == q["window"])
+        assert tier_for(q["window"], TIERS)["bucket"] == ("1m" if q["bucket"] == MIN else "1h")
+        assert got[i, WINDOWS.index(w)] == q["count"], q
+
+
+def random_store(seed: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+    """Events of 3 users and 4 items over ~9 days with bursts on bucket edges, item versions changing the
+    category, and anchors at random times (some on edges, some at event times)."""
+    r = np.random.default_rng(seed)
+    t0 = H - 8 * DAY
+    edges = [t0 + k * HOUR + d for k in range(0, 9 * 24, 7) for d in (-1, 0, 1)]
+    times = np.concatenate([r.integers(t0, H + DAY, 300), r.choice(edges, 60)])
+    events = [
+        event(
+            str(r.choice(["impression", "click", "conversion"], p=[0.6, 0.3, 0.1])),
+            int(ts),
+            f"u{r.integers(3)}",
+            f"i{r.integers(4)}",
+            f"r{n}",
+            device=str(r.choice(["mobile", "desktop"])),
+            value=float(r.integers(0, 8)) / 4,
+        )
+        for n, ts in enumerate(times)
+    ]
+    items = [
+        item(f"i{i}", int(r.integers(t0 - DAY, H + DAY)), str(r.choice(["books", "toys"])), [], f"h{i}{k}")
+        for i in range(4)
+        for k in range(3)
+    ]
+    at = np.concatenate([r.integers(t0, H + DAY, 80), r.choice(edges, 20), r.choice(times, 20)])
+    anchors = {
+        "ts_ms": at,
+        "user_id": [f"u{r.integers(3)}" for _ in at],
+        "item_id": [f"i{r.integers(4)}" for _ in at],
+    }
+    return events, items, anchors
+
+
+def category_as_of(items: list[dict[str, Any]], item_id: str, ts: int) -> str:
+    versions = [v for v in items if v["item_id"] == item_id and v["ts_ms"] <= ts]
+    return max(versions, key=lambda v: v["ts_ms"])["category"] if versions else ""
+
+
+def twin_value(a: dict[str, Any], events: list[dict[str, Any]], items, row: dict[str, Any], w: str) -> float:
+    """The online counters at t, by the Python twin: bucket every event before t that the aggregation counts
+    into the anchor's key value, and sum the window's buckets."""
+    window = duration_ms(w)
+    b = duration_ms(tier_for(window, a["granularity"])["bucket"])
+    t = row["ts_ms"]
+
+    def key(e: dict[str, Any], at: int) -> tuple[str, ...]:
+        first = e["item_id"] if a["key"][0] == "item" else e["user_id"]
+        return (first, category_as_of(items, e["item_id"], at)) if len(a["key"]) > 1 else (first,)
+
+    counters: Counter[int] = Counter()
+    for e in events:
+        matches = all(e[k] == v for k, v in a.get("filter", {}).items())
+        if e["type"] == a["source"] and matches and e["ts_ms"] < t and key(e, e["ts_ms"]) == key(row, t):
+            counters[bucket_start(e["ts_ms"], b)] += e[a["op"]["sum"]] if aggregation_op(a) == "sum" else 1
+    return sum(counters[s] for s in window_buckets(t, window, b))
+
+
+def twin_row(name: str, events, items, row: dict[str, Any]) -> list[float]:
+    a = BY_NAME[name]
+    if "source" in a:
+        return [twin_value(a, events, items, row, w) for w in a["windows"]]
+    num, den = (BY_NAME[n] for n in a["op"]["ratio"])
+    smoothing = a["op"].get("smoothing", [0, 0])
+    return [
+        smoothed_ratio(twin_value(num, events, items, row, w), twin_value(den, events, items, row, w),
+                       smoothing, a["default"])
+        for w in a["windows"]
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_equal_to_the_python_twin_on_random_streams(db: ClickHouse, seed: int) -> None:
+    events, items, anchors = random_store(seed)
+    db.insert("events", events)
+    db.insert("events", events[:40])  # redelivered: counted once
+    db.insert("items", items)
+    got = aggregate_windows(db, REPO, anchors)
+    rows = [{k: v[i] for k, v in anchors.items()} for i in range(len(anchors["ts_ms"]))]
+    for name in BY_NAME:
+        want = np.array([twin_row(name, events, items, row) for row in rows])
+        np.testing.assert_allclose(got[name], want, rtol=1e-9, atol=1e-9, err_msg=name)
+    assert got["user_category_clicks"].any() and got["item_mobile_value"].any()
+
+
+# ---------------------------------------------------------------- keys, ratios, transforms, errors
+
+
+def test_a_composite_key_reads_the_attribute_as_of_each_event(db: ClickHouse) -> None:
+    db.insert("items", [item("i1", H - 10 * HOUR, "books", [], "h1"), item("i1", H - 5 * HOUR, "toys", [], "h2")])
+    clicks = [event("click", ts, "u1", "i1", "r") for ts in (H - 20 * HOUR, H - 8 * HOUR, H - 6 * HOUR, H - HOUR)]
+    db.insert("events", [*clicks, event("click", H - 2 * HOUR, "u1", "i2", "r")])  # i2: no version, category ''
+    anchors = {"ts_ms": [H, H - 5 * HOUR - 1, H], "user_id": ["u1"] * 3, "item_id": ["i1", "i1", "i9"]}
+    got = aggregate_windows(db, REPO, anchors)["user_category_clicks"][:, 0]
+    # At H i1 is 'toys' (one click since); just before H - 5h 'books' (two clicks); i9 has no version: '' like i2 and
+    # the click before i1's first version.
+    np.testing.assert_array_equal(got, [1, 2, 2])
+
+
+def test_ratios_filters_and_transforms(db: ClickHouse) -> None:
+    db.insert(
+        "events",
+        [
+            imp(H - 3 * HOUR, value=2.5),
+            imp(H - 2 * HOUR, device="desktop", value=7.0),
+            imp(H - HOUR, value=0.5),
+            *(event("click", H - HOUR + k, "u1", "i1", "r") for k in range(5)),
+        ],
+    )
+    anchors = {"ts_ms": [H, H], "user_id": ["u1", "u1"], "item_id": ["i1", "i2"]}
+    raw = aggregate_windows(db, REPO, anchors)
+    np.testing.assert_array_equal(raw["item_mobile_value"][:, 0], [3.0, 0.0])  # desktop filtered out
+    np.testing.assert_allclose(raw["item_ctr"][0], [(5 + 1) / (1 + 20), 6 / 23, 6 / 23])
+    np.testing.assert_allclose(raw["item_ctr"][1], [1 / 20] * 3)  # smoothed: an empty window is a / b
+    np.testing.assert_allclose(raw["item_raw_ctr"][:, 0], [5.0, 0.5])  # 0 / 0: the default
+    cols = aggregate_columns(db, REPO, anchors)
+    assert cols["item_impressions"].dtype == np.float32
+    np.testing.assert_allclose(cols["item_impressions"][0], np.log1p([1, 3, 3]), rtol=1e-6)
+    np.testing.assert_array_equal(cols["item_click_level"][:, 0], [3, 1])  # clip 5 to 4, >= 3; 0: below 1
+    np.testing.assert_allclose(cols["item_ctr"], raw["item_ctr"], rtol=1e-6)
+
+
+def test_anchors_without_a_key_column_are_refused(db: ClickHouse) -> None:
+    with pytest.raises(ValueError, match="aggregations.item_impressions: the anchors have no column 'item_id'"):
+        aggregate_columns(db, REPO, {"ts_ms": [H], "user_id": ["u1"]})
+    with pytest.raises(ValueError, match="anchor column 'item_id' has 2 rows, ts_ms has 1"):
+        aggregate_columns(db, REPO, {"ts_ms": [H], "user_id": ["u1"], "item_id": ["i1", "i2"]})
