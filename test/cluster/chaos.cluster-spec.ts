@@ -59,6 +59,8 @@ describe('the platform on the loopback cluster under node failures', () => {
         }),
     );
   const faults: FaultFigure[] = [];
+  /** Cluster nodes killed and not yet restarted (restarted after a failed run too). */
+  const down = new Set<() => Promise<void>>();
   let redis: Cluster | undefined;
   let stream: EventStream;
   let load: ScoringLoad;
@@ -117,11 +119,13 @@ describe('the platform on the loopback cluster under node failures', () => {
     const before = { ...load.counts };
     const t0 = Date.now();
     await kill();
+    if (restart) down.add(restart.start);
     const { ackS, recoveryS } = await recovery(tag, t0);
     let restoredS: number | null = null;
     if (restart) {
       await sleep(DOWN_MS - (Date.now() - t0));
       await restart.start();
+      down.delete(restart.start);
       await waitFor(`${node} restored`, restart.redundant, 180_000);
       restoredS = (Date.now() - t0) / 1000;
     }
@@ -151,6 +155,8 @@ describe('the platform on the loopback cluster under node failures', () => {
     const logs = join(tmpdir(), `mmctr-chaos-${apps.names.id}`);
     apps.writeLogs(logs);
     process.stdout.write(`the apps' output: ${logs}\n`);
+    for (const start of down)
+      await start().catch((err: Error) => process.stdout.write(`could not restart a node: ${err.message}\n`));
     await apps.tearDown(redis);
     redis?.disconnect();
     await Promise.all(nodes.map((n) => n.close()));
