@@ -77,7 +77,13 @@ describe('FeatureAssembler on the ad-platform layout against the training encode
   const encoder = new LayoutEncoder(repo);
   const byId = new Map(ads.map((a) => [a.ad_id as string, a]));
   const tsMs = 1_767_225_600_000;
-  const side = (id: string): RawRecord => ({ row: byId.get(id) ?? { ad_id: id } });
+  // An ad no snapshot names reads the declared defaults (format 'banner'), as the trainer's pseudo row does.
+  const adDefaults = Object.fromEntries(
+    repo.entities
+      .find((e) => e.name === 'ad')!
+      .attributes.flatMap((a) => (a.default === undefined ? [] : [[a.name, a.default]])),
+  ) as Row;
+  const side = (id: string): RawRecord => ({ row: byId.get(id) ?? { ...adDefaults, ad_id: id } });
 
   function input(candidates: string[], clicks: string[], conversions: string[], profile: Row | null) {
     const seq = (ids: string[], step: number) => ({

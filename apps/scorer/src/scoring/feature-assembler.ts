@@ -339,11 +339,15 @@ export class FeatureAssembler {
         offset,
         width: 1,
         float: kind === 'num',
-        // Categorical encoders give 0 for a missing value; numeric ones the attribute's default.
+        // An unknown item reads the attribute's declared default, as the trainer's pseudo row does
+        // (a categorical one without a default encodes to 0).
         missing:
           kind === 'num'
             ? numericEncoder(slot as NumericSlot, attributeDefault(this.layout.repo, slot.source))(undefined)
-            : 0,
+            : categoricalEncoder(
+                slot as CategoricalSlot,
+                this.hasher,
+              )(attributeDefault(this.layout.repo, slot.source)),
         ...(key ? { keyEncoder: categoricalEncoder(slot as CategoricalSlot, this.hasher) } : {}),
       };
       (kind === 'num' ? plan.floats : plan.ids).push(w);
