@@ -34,7 +34,7 @@ import { replicated } from './replication';
 jest.setTimeout(900_000);
 
 // How long a killed node stays down at least: longer than Redis' failover (cluster-node-timeout 3 s)
-// and than a Kafka client's metadata refresh after a failed request.
+// and than KRaft's fencing of a broker that stopped heartbeating (broker.session.timeout.ms, 9 s).
 const DOWN_MS = 15_000;
 const ITEMS = 200;
 // The second replica of shard 2: the apps reach ClickHouse through the first server (CLICKHOUSE_URL),
