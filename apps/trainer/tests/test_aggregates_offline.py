@@ -101,14 +101,16 @@ def anchors_at(times: list[int], item_id: str = "i1", user: str = "u1") -> dict[
 def test_events_at_and_after_the_anchor_never_count(db: ClickHouse) -> None:
     # Window edges of the anchor at H (c = H): H - 1h - 1 is outside its 1h window, H - 1h inside.
     db.insert("events", [imp(ts) for ts in (H - HOUR - 1, H - HOUR, H - 1, H, H + 1)])
-    got = aggregate_windows(db, REPO, anchors_at([H, H + 1, H + 2, H + MIN]))["item_impressions"]
+    got = aggregate_windows(db, REPO, anchors_at([H - 2 * HOUR, H, H + 1, H + 2, H + MIN, H + 9 * DAY]))
     np.testing.assert_array_equal(
-        got,
+        got["item_impressions"],
         [
+            [0, 0, 0],  # before the first event
             [2, 3, 3],  # at H: the bucket of H is empty; H and H + 1 are not yet
             [3, 4, 4],  # at H + 1: H counts, H + 1 (at t) does not
             [4, 5, 5],  # at H + 2: both
             [3, 5, 5],  # at H + 1m: the 1h window's oldest minute (H - 1h) rolled out
+            [0, 0, 0],  # every bucket rolled out
         ],
     )
 
@@ -253,6 +255,14 @@ def test_ratios_filters_and_transforms(db: ClickHouse) -> None:
     np.testing.assert_allclose(cols["item_impressions"][0], np.log1p([1, 3, 3]), rtol=1e-6)
     np.testing.assert_array_equal(cols["item_click_level"][:, 0], [3, 1])  # clip 5 to 4, >= 3; 0: below 1
     np.testing.assert_allclose(cols["item_ctr"], raw["item_ctr"], rtol=1e-6)
+
+
+def test_a_store_without_events_reads_zeros_and_ratio_defaults(db: ClickHouse) -> None:
+    raw = aggregate_windows(db, REPO, anchors_at([H, H + DAY]))
+    assert {n: v.shape for n, v in raw.items()} == {a["name"]: (2, len(a["windows"])) for a in AGGREGATIONS}
+    np.testing.assert_array_equal(raw["item_clicks"], 0)
+    np.testing.assert_array_equal(raw["item_raw_ctr"], 0.5)
+    np.testing.assert_allclose(raw["item_ctr"], 1 / 20)
 
 
 def test_anchors_without_a_key_column_are_refused(db: ClickHouse) -> None:

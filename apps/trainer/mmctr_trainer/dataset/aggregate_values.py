@@ -28,7 +28,7 @@ from ..ch import ClickHouse
 from ..feature_repo import FeatureRepo
 from ..schema import ModelSchema
 from ..slots import text_of
-from .entities import TS_BITS, TS_MASK, EntityTable
+from .entities import EntityTable
 
 Anchors = Mapping[str, Sequence[Any] | np.ndarray]
 
@@ -100,24 +100,29 @@ class _Counted:
 
     def __init__(self, ch: ClickHouse, repo: FeatureRepo, a: Mapping[str, Any], attrs: _Attributes):
         self.a, self.parts = a, key_parts(repo, a)
-        total = a["op"]["sum"] if aggregation_op(a) == "sum" else None
-        columns = [p.column for p in self.parts]
-        rows = store.aggregate_event_totals(
-            ch, store.EventSource.of(repo).table, a["source"], columns, list(a.get("filter", {}).items()), total
-        )
-        ts = np.fromiter((int(r["ts_ms"]) for r in rows), dtype=np.int64, count=len(rows))
-        by_column = {c: [r[c] for r in rows] for c in columns}
         self.ids: dict[tuple[str, ...], int] = {}
-        kid = np.fromiter(
-            (self.ids.setdefault(k, len(self.ids)) for k in _key_ids(self.parts, by_column, ts, attrs)),
-            dtype=np.int64,
-            count=len(rows),
-        )
-        packed = (kid << TS_BITS) | np.clip(ts, 0, TS_MASK)
+        kid, ts, totals = self._read(ch, repo, attrs)
+        # (key value, time) packed in one int64: the time relative to the first event, in just enough bits
+        self.lo = int(ts.min()) if len(ts) else 0
+        self.span = int(ts.max()) - self.lo + 1 if len(ts) else 0
+        self.bits = self.span.bit_length()
+        if len(self.ids) >= 1 << (63 - self.bits):
+            raise OverflowError(f"aggregations.{a['name']}: too many key values ({len(self.ids)}) for its time span")
+        packed = self._pack(kid, ts)
         order = np.argsort(packed, kind="stable")
         self.packed = packed[order]
-        totals = np.fromiter((float(r["total"]) for r in rows), dtype=np.float64, count=len(rows))
         self.cum = np.concatenate([[0.0], np.cumsum(totals[order])])
+
+    def _read(self, ch: ClickHouse, repo: FeatureRepo, attrs: _Attributes) -> tuple[np.ndarray, ...]:
+        """The events' totals per key value and ms: key value ids (numbering self.ids), ts_ms, totals."""
+        a, columns = self.a, [p.column for p in self.parts]
+        total = a["op"]["sum"] if aggregation_op(a) == "sum" else None
+        table = store.EventSource.of(repo).table
+        rows = store.aggregate_event_totals(ch, table, a["source"], columns, list(a.get("filter", {}).items()), total)
+        ts = np.fromiter((int(r["ts_ms"]) for r in rows), dtype=np.int64, count=len(rows))
+        keys = _key_ids(self.parts, {c: [r[c] for r in rows] for c in columns}, ts, attrs)
+        kid = np.fromiter((self.ids.setdefault(k, len(self.ids)) for k in keys), dtype=np.int64, count=len(rows))
+        return kid, ts, np.fromiter((float(r["total"]) for r in rows), dtype=np.float64, count=len(rows))
 
     def anchor_ids(self, anchors: Anchors, ts_ms: np.ndarray, attrs: _Attributes) -> np.ndarray:
         """Each anchor's key value id (-1: a key value no event has)."""
@@ -127,9 +132,13 @@ class _Counted:
         keys = _key_ids(self.parts, anchors, ts_ms, attrs)  # type: ignore[arg-type]
         return np.fromiter((self.ids.get(k, -1) for k in keys), dtype=np.int64, count=len(ts_ms))
 
+    def _pack(self, kid: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Before the first event nothing counts, after the last one everything: clipping t keeps that."""
+        return (kid << self.bits) | np.clip(t - self.lo, 0, self.span)
+
     def before(self, kid: np.ndarray, t: np.ndarray) -> np.ndarray:
         """The total of each key value's events with ts < t."""
-        q = (np.maximum(kid, 0) << TS_BITS) | np.clip(t, 0, TS_MASK)
+        q = self._pack(np.maximum(kid, 0), t)
         return np.where(kid >= 0, self.cum[np.searchsorted(self.packed, q, side="left")], 0.0)
 
     def window(self, kid: np.ndarray, ts_ms: np.ndarray, window: str) -> np.ndarray:
