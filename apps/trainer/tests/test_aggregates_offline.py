@@ -6,6 +6,7 @@ filters, composite keys read as of each event, and the declared transforms."""
 from __future__ import annotations
 
 import json
+import subprocess
 import uuid
 from collections import Counter
 from typing import Any
@@ -17,7 +18,6 @@ from mmctr_trainer.aggregates import aggregation_op, bucket_start, duration_ms, 
 from mmctr_trainer.ch import ClickHouse
 from mmctr_trainer.dataset.aggregate_values import aggregate_columns, aggregate_windows
 from mmctr_trainer.feature_repo import REPO_ROOT, FeatureRepo, parse_feature_repo
-from mmctr_trainer.schema import DEFAULT_FEATURE_REPO
 
 from .helpers import event, fresh_db, item
 
@@ -28,19 +28,11 @@ WINDOWS = ["1h", "24h", "7d"]
 TIERS = [{"up_to": "1h", "bucket": "1m"}, {"up_to": "7d", "bucket": "1h"}]
 HOURLY = [{"up_to": "7d", "bucket": "1h"}]
 
-# The declarations of test/integration/aggregates/demo-aggregations.ts (the online counters' fixture), plus a
-# clipped and bucketized count and a ratio without smoothing (its default shows).
-AGGREGATIONS: list[dict[str, Any]] = [
-    {"name": "item_impressions", "key": ["item"], "source": "impression", "op": "count", "windows": WINDOWS,
+# Besides the online counters' fixture's declarations: a log1p count, a clipped and bucketized count and a
+# ratio without smoothing (its default shows).
+EXTRA: list[dict[str, Any]] = [
+    {"name": "item_impressions_log", "key": ["item"], "source": "impression", "op": "count", "windows": WINDOWS,
      "granularity": TIERS, "transform": "log1p"},
-    {"name": "item_clicks", "key": ["item"], "source": "click", "op": "count", "windows": WINDOWS,
-     "granularity": TIERS},
-    {"name": "item_ctr", "key": ["item"], "op": {"ratio": ["item_clicks", "item_impressions"], "smoothing": [1, 20]},
-     "windows": WINDOWS, "default": 0.05},
-    {"name": "item_mobile_value", "key": ["item"], "source": "impression", "filter": {"device": "mobile"},
-     "op": {"sum": "value"}, "windows": ["24h"], "granularity": HOURLY},
-    {"name": "user_category_clicks", "key": ["user", "item.category"], "source": "click", "op": "count",
-     "windows": ["7d"], "granularity": HOURLY},
     {"name": "item_click_level", "key": ["item"], "source": "click", "op": "count", "windows": ["24h"],
      "granularity": HOURLY, "clip": [0, 4], "transform": "bucketize", "boundaries": [1, 3]},
     {"name": "item_raw_ctr", "key": ["item"], "op": {"ratio": ["item_clicks", "item_impressions"]},
@@ -49,9 +41,15 @@ AGGREGATIONS: list[dict[str, Any]] = [
 
 
 def demo_repo() -> FeatureRepo:
-    doc = json.loads((DEFAULT_FEATURE_REPO / "repo.json").read_text(encoding="utf-8"))
-    doc["version"] = "fs-aggregates"
-    doc["aggregations"] = AGGREGATIONS
+    """The repository of test/integration/aggregates/demo-aggregations.ts (the one ingest's counters are
+    tested with), read through node, plus EXTRA."""
+    fixture = "./test/integration/aggregates/demo-aggregations.ts"
+    script = f"console.log(JSON.stringify(require({json.dumps(fixture)}).demoWithAggregations()))"
+    out = subprocess.run(
+        ["node", "-r", "./scripts/register.js", "-e", script], cwd=REPO_ROOT, check=True, capture_output=True, text=True
+    )
+    doc = json.loads(out.stdout)
+    doc["aggregations"] += EXTRA
     return parse_feature_repo(doc, "demo with aggregations")
 
 
@@ -252,14 +250,15 @@ def test_ratios_filters_and_transforms(db: ClickHouse) -> None:
     np.testing.assert_allclose(raw["item_raw_ctr"][:, 0], [5.0, 0.5])  # 0 / 0: the default
     cols = aggregate_columns(db, REPO, anchors)
     assert cols["item_impressions"].dtype == np.float32
-    np.testing.assert_allclose(cols["item_impressions"][0], np.log1p([1, 3, 3]), rtol=1e-6)
+    np.testing.assert_allclose(cols["item_impressions_log"][0], np.log1p([1, 3, 3]), rtol=1e-6)
+    np.testing.assert_array_equal(cols["item_impressions"][0], [1, 3, 3])  # no transform
     np.testing.assert_array_equal(cols["item_click_level"][:, 0], [3, 1])  # clip 5 to 4, >= 3; 0: below 1
     np.testing.assert_allclose(cols["item_ctr"], raw["item_ctr"], rtol=1e-6)
 
 
 def test_a_store_without_events_reads_zeros_and_ratio_defaults(db: ClickHouse) -> None:
     raw = aggregate_windows(db, REPO, anchors_at([H, H + DAY]))
-    assert {n: v.shape for n, v in raw.items()} == {a["name"]: (2, len(a["windows"])) for a in AGGREGATIONS}
+    assert {n: v.shape for n, v in raw.items()} == {a["name"]: (2, len(a["windows"])) for a in REPO.aggregations}
     np.testing.assert_array_equal(raw["item_clicks"], 0)
     np.testing.assert_array_equal(raw["item_raw_ctr"], 0.5)
     np.testing.assert_allclose(raw["item_ctr"], 1 / 20)
