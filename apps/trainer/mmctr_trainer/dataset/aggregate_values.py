@@ -89,7 +89,9 @@ class _Attributes:
         return table
 
 
-def _key_ids(parts: Sequence[KeyPart], columns: Mapping[str, Sequence[Any]], ts_ms: np.ndarray, attrs: _Attributes):
+def _key_ids(
+    parts: Sequence[KeyPart], columns: Anchors, ts_ms: np.ndarray, attrs: _Attributes
+) -> list[tuple[str, ...]]:
     """Each row's key value as a tuple of texts."""
     texts = [attrs.texts(p, columns[p.column], ts_ms) for p in parts]
     return list(zip(*texts, strict=True)) if texts else [() for _ in range(len(ts_ms))]
@@ -129,7 +131,7 @@ class _Counted:
         for p in self.parts:
             if p.column not in anchors:
                 raise ValueError(f"aggregations.{self.a['name']}: the anchors have no column '{p.column}'")
-        keys = _key_ids(self.parts, anchors, ts_ms, attrs)  # type: ignore[arg-type]
+        keys = _key_ids(self.parts, anchors, ts_ms, attrs)
         return np.fromiter((self.ids.get(k, -1) for k in keys), dtype=np.int64, count=len(ts_ms))
 
     def _pack(self, kid: np.ndarray, t: np.ndarray) -> np.ndarray:
