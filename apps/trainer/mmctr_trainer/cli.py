@@ -76,6 +76,16 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_csv(args: argparse.Namespace) -> int:
+    from .export_csv import export_csv
+
+    if not (Path(args.trainset) / "meta.json").is_file():
+        print(f"mmctr-train export-csv: {args.trainset}: no meta.json (not a built training set)", file=sys.stderr)
+        return 2
+    print(json.dumps(export_csv(args.trainset, args.out)))
+    return 0
+
+
 def _models(args: argparse.Namespace) -> list[str]:
     return list(MODEL_PARAMS) if args.model == "all" else [args.model]
 
@@ -320,6 +330,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(sub, "build", cmd_build, "build a point-in-time training set from ClickHouse into a folder")
     _add_split(p)
     p.add_argument("--out", required=True)
+
+    p = sub.add_parser("export-csv", help="write a built training set as train/valid/test CSV files (bench/quality)")
+    p.set_defaults(fn=cmd_export_csv)
+    p.add_argument("--trainset", required=True, help="the training set folder (mmctr-train build --out)")
+    p.add_argument("--out", required=True, help="folder for train.csv, valid.csv, test.csv")
 
     def train_opts(p: argparse.ArgumentParser) -> None:
         p.add_argument(
