@@ -1,0 +1,255 @@
+// The ad-platform repository through the whole real path: a fresh database with the repository applied
+// (migrations + `features apply`); a seeded generator's profiles, advertisers, campaigns, ads and six
+// days of impressions, clicks, installs and purchases produced to Kafka with a few redelivered and
+// malformed messages; apps/ingest (a child process) storing them in ClickHouse and Redis; `mmctr-train`
+// building the point-in-time set, training a tiny model, exporting, registering and promoting it; the
+// scorer serving it to test-period requests replayed through POST /v1/score; the score-log sink
+// writing score_log; and `mmctr-train parity` recomputing every served CTR from it, failing on a
+// tampered one.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Producer } from 'kafkajs';
+import type { ScoreResponse } from '@mmctr/scorer';
+import { DLQ_HEADERS } from '@mmctr/contracts';
+import { loggedRequestIds, scorerSuite, waitFor } from '../../apps/scorer/test/support/scorer-harness';
+import { uniqueName } from '../support/clients';
+import { AD_PLATFORM } from '../support/feature-repo/ad-platform';
+import {
+  ENTITY_TABLES,
+  adPlatformData,
+  replayRequests,
+  type AdEvent,
+  type EntityTable,
+} from '../support/feature-repo/ad-platform-data';
+import type { IsolatedNames } from '../support/ingest/fixtures';
+import { readTopic } from '../support/ingest/read-topic';
+import { ingestSuite } from '../support/ingest/suite';
+import { deleteTopics, groupCaughtUp } from '../support/kafka-group';
+import { parity, promote, trainAndRegister } from '../support/trainer-cli';
+
+// One step per test, each on the state the previous one left (ingest, train, serve, check).
+jest.setTimeout(150_000);
+
+const SIZE = { users: 300, ads: 200, impressions: 3000 };
+const REQUESTS = 60;
+const REDELIVERED = 40;
+/** Keys of each entity table. */
+const KEYS: Record<EntityTable, string> = {
+  user_profiles: 'user_id',
+  advertisers: 'advertiser_id',
+  campaigns: 'campaign_id',
+  ads: 'ad_id',
+};
+
+/** What the test reads of the artifact's metrics.json. */
+interface Metrics {
+  val: { rows: number; auc: number };
+  test: { rows: number; auc: number };
+  onnx: { max_abs_diff: number };
+}
+
+const unknownAd = (c: { item_id: string }) => c.item_id.startsWith('ad-unknown');
+
+const countBy = <T>(xs: readonly T[], key: (x: T) => string): Record<string, number> => {
+  const out: Record<string, number> = {};
+  for (const x of xs) out[key(x)] = (out[key(x)] ?? 0) + 1;
+  return out;
+};
+
+describe('the ad-platform repository end to end (Kafka -> ingest -> ClickHouse/Redis -> mmctr-train -> scorer -> score_log -> parity)', () => {
+  const ingest = ingestSuite();
+  const entityPattern = `mmctr.test.${uniqueName('ads-e2e').replace(/_/g, '-')}.{table}`;
+  const entityTopic = (table: string) => entityPattern.replace('{table}', table);
+  const topicOf = (t: 'events' | EntityTable) =>
+    t === 'events' ? names.env.KAFKA_TOPIC_EVENTS : entityTopic(t);
+  const suite = scorerSuite({ FEATURE_REPO: AD_PLATFORM, KAFKA_TOPIC_ENTITY_PATTERN: entityPattern });
+  const data = adPlatformData(11, SIZE);
+  const requests = replayRequests(data, data.valEndMs, REQUESTS, SIZE.ads);
+  let names: IsolatedNames;
+  let work: string;
+  let version: string;
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'mmctr-ads-e2e-'));
+  });
+  afterAll(async () => {
+    await deleteTopics(ingest.kafka(), ENTITY_TABLES.map(entityTopic));
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  /** Every message of the data set (some redelivered) and the malformed ones, keyed by their entity. */
+  async function produce(producer: Producer): Promise<void> {
+    const send = (topic: string, messages: { key: string; value: string }[]) =>
+      producer.send({ topic, messages });
+    const json = (v: object, key: string) => ({ key, value: JSON.stringify(v) });
+    for (const table of ENTITY_TABLES) {
+      const rows = data.snapshots[table].map((s) =>
+        json({ schema_version: 1, ...s }, s[KEYS[table]] as string),
+      );
+      await send(entityTopic(table), rows);
+    }
+    const events = data.events.map((e) => json(e, e.user_id));
+    // Redelivery: some events are sent twice, far apart.
+    await send(names.env.KAFKA_TOPIC_EVENTS, [...events, ...events.slice(0, REDELIVERED)]);
+    for (const m of data.malformed) await send(topicOf(m.topic), [{ key: m.key, value: m.value }]);
+  }
+
+  it('ingest stores every valid event and snapshot exactly once and dead-letters the malformed ones with their reasons', async () => {
+    names = await ingest.names('ads-e2e');
+    await ingest.startIngest(names, {
+      FEATURE_REPO: AD_PLATFORM,
+      CLICKHOUSE_DATABASE: suite.env.database,
+      KAFKA_TOPIC_ENTITY_PATTERN: entityPattern,
+    });
+    const producer = ingest.kafka().producer();
+    await producer.connect();
+    try {
+      await produce(producer);
+    } finally {
+      await producer.disconnect();
+    }
+    const topics = [names.env.KAFKA_TOPIC_EVENTS, ...ENTITY_TABLES.map(entityTopic)];
+    await waitFor(
+      'ingest to commit everything produced',
+      () => groupCaughtUp(ingest.kafka(), names.env.INGEST_GROUP_ID, topics),
+      120_000,
+    );
+
+    const ch = suite.env.ch;
+    const byType = await ch.query<{ type: string; n: string }>(
+      'SELECT toString(type) AS type, count() AS n FROM ad_events FINAL GROUP BY type',
+    );
+    expect(Object.fromEntries(byType.map((r) => [r.type, Number(r.n)]))).toEqual(
+      countBy(data.events, (e) => e.type),
+    );
+    for (const table of ENTITY_TABLES) {
+      const [row] = await ch.query<{ n: string }>(`SELECT count() AS n FROM ${table} FINAL`);
+      expect({ table, rows: Number(row!.n) }).toEqual({ table, rows: data.snapshots[table].length });
+    }
+
+    const dlq = await readTopic(ingest.kafka(), names.env.KAFKA_TOPIC_DLQ, data.malformed.length);
+    const letters = dlq.map((m) => ({
+      value: m.value,
+      topic: m.headers[DLQ_HEADERS.topic],
+      reason: m.headers[DLQ_HEADERS.reason],
+    }));
+    expect(letters).toHaveLength(data.malformed.length);
+    for (const m of data.malformed) {
+      const letter = letters.find((l) => l.value === m.value);
+      expect({ value: m.value, topic: letter?.topic }).toEqual({ value: m.value, topic: topicOf(m.topic) });
+      expect(letter?.reason).toMatch(m.reason);
+    }
+
+    // The online store: each user's two sequences in full (under the cap), every profile at its latest version.
+    const redis = ingest.redis();
+    const prefix = names.env.REDIS_KEY_PREFIX;
+    const lists = { clicks: ['ad_click'], conversions: ['install', 'purchase'] };
+    const users = Array.from({ length: SIZE.users }, (_, u) => `u${u}`);
+    const expected = (types: string[]) =>
+      users.map((u) => data.events.filter((e: AdEvent) => e.user_id === u && types.includes(e.type)).length);
+    const stored = async (infix: string) =>
+      Promise.all(users.map((u) => redis.zcard(`${prefix}hist:${infix}${u}`)));
+    expect(await stored('')).toEqual(expected(lists.clicks));
+    expect(await stored('conversion_history:')).toEqual(expected(lists.conversions));
+    const latest = new Map(data.snapshots.user_profiles.map((p) => [p.user_id as string, p.ts_ms]));
+    for (const [user, ts] of latest) {
+      expect({ user, ts: Number(await redis.hget(`${prefix}ent:user:${user}`, 'ts_ms')) }).toEqual({
+        user,
+        ts,
+      });
+    }
+  });
+
+  it('mmctr-train builds the point-in-time set, trains a tiny model, exports, registers and promotes it', async () => {
+    const { database } = suite.env;
+    const registry = join(work, 'registry');
+    version = await trainAndRegister([
+      ...['--database', database, '--feature-repo', AD_PLATFORM],
+      ...['--model', 'qin', '--config', 'tiny', '--max-epochs', '3'],
+      ...['--train-end-ms', String(data.trainEndMs), '--val-end-ms', String(data.valEndMs)],
+      ...['--registry', registry, '--trainset', join(work, 'trainset')],
+    ]);
+    await promote(database, version);
+    // The point-in-time split as given, and the click signal learnt (labels matched on auction, ad and
+    // user; the interest in the advertiser's industry joined via the ad); the ONNX graph is the model.
+    const metrics = JSON.parse(await readFile(join(registry, version, 'metrics.json'), 'utf8')) as Metrics;
+    const impressions = (from: number, to: number) =>
+      data.events.filter((e) => e.type === 'ad_impression' && e.ts_ms >= from && e.ts_ms < to).length;
+    expect({ val: metrics.val.rows, test: metrics.test.rows }).toEqual({
+      val: impressions(data.trainEndMs, data.valEndMs),
+      test: impressions(data.valEndMs, Infinity),
+    });
+    expect(metrics.test.auc).toBeGreaterThan(0.6);
+    expect(metrics.onnx.max_abs_diff).toBeLessThanOrEqual(1e-4);
+    const [row] = await suite.env.ch.query<{ version: string }>(
+      "SELECT version FROM models_current WHERE status = 'production'",
+    );
+    expect(row?.version).toBe(version);
+  });
+
+  it('the scorer serves it: replayed test-period requests are answered and logged to score_log', async () => {
+    const scorer = await suite.start({ REDIS_KEY_PREFIX: names.env.REDIS_KEY_PREFIX });
+    await scorer.waitServing(version);
+    for (const body of requests) {
+      const res = await scorer.score<ScoreResponse>(body);
+      expect({ status: res.status, version: res.body.model_version, degraded: res.body.degraded }).toEqual({
+        status: 200,
+        version,
+        degraded: false,
+      });
+      expect(res.body.scores.map((s) => s.item_id)).toEqual(body.candidates.map((c) => c.item_id));
+      expect(res.body.scores.every((s) => s.ctr > 0 && s.ctr < 1)).toBe(true);
+    }
+    await waitFor('every replayed request in score_log', async () => {
+      const logged = await loggedRequestIds(suite.env.ch);
+      return requests.every((r) => logged.has(r.request_id));
+    });
+  });
+
+  it('mmctr-train parity recomputes every served CTR within 1e-4', async () => {
+    const run = await parity(suite.env.database, version);
+    expect({ code: run.code, stderr: run.code === 0 ? '' : run.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(run.result).toMatchObject({
+      ok: true,
+      model_version: version,
+      rows_checked: requests.length,
+      candidates_checked: requests.reduce((n, r) => n + r.candidates.length, 0),
+      candidates_over_tolerance: 0,
+      degraded_rows_skipped: 0,
+      spec_mismatch_rows: 0,
+      malformed_rows: 0,
+    });
+    expect(run.result!.max_abs_diff).toBeLessThanOrEqual(1e-4);
+    // Unknown ads were scored (the declared defaults on both sides), and no entity changed after a request.
+    expect(run.result!.item_refs.unknown).toBe(requests.filter((r) => r.candidates.some(unknownAd)).length);
+    expect(run.result!.item_refs.changed_after_request).toBe(0);
+  });
+
+  it('mmctr-train parity fails on a logged CTR the logged inputs do not give', async () => {
+    const { ch, database } = suite.env;
+    const id = requests[3]!.request_id;
+    const [row] = await ch.query<Record<string, unknown> & { ctrs: number[]; ts_ms: string }>(
+      'SELECT * FROM score_log FINAL WHERE request_id = {id:String}',
+      { id },
+    );
+    const ctrs = [...row!.ctrs];
+    ctrs[0] = ctrs[0]! + (ctrs[0]! < 0.5 ? 0.01 : -0.01);
+    const ts = Number(row!.ts_ms);
+    await ch.insert('score_log', [
+      { ...row, request_id: `${id}-tampered`, ts_ms: ts, event_time: Math.floor(ts / 1000), ctrs },
+    ]);
+    const run = await parity(database, version, ['--quiet']);
+    expect(run.code).toBe(1);
+    expect(run.result).toMatchObject({
+      ok: false,
+      rows_checked: requests.length + 1,
+      candidates_over_tolerance: 1,
+    });
+    expect(run.result!.worst[0]).toMatchObject({
+      request_id: `${id}-tampered`,
+      item_id: requests[3]!.candidates[0]!.item_id,
+    });
+    expect(Math.abs(run.result!.worst[0]!.abs_diff - 0.01)).toBeLessThan(1e-6);
+  });
+});
