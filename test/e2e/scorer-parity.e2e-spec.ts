@@ -4,13 +4,11 @@
 // `mmctr-train parity` recomputes every served CTR in Python from the logged features (item
 // features as of the request time, as the training-set builder joins them) and must agree
 // within 1e-4 — and must fail on a logged CTR that the features do not explain.
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ScoreResponse } from '@mmctr/scorer';
 import {
-  REPO,
   clickEvent,
   embeddingRow,
   itemRow,
@@ -21,53 +19,12 @@ import {
   waitFor,
 } from '../../apps/scorer/test/support/scorer-harness';
 import { rng } from '../support/ingest/events';
+import { parity, promote, trainAndRegister } from '../support/trainer-cli';
 
 const HOUR = 3_600_000;
 const D = 128; // libs/features/feature_spec.json, which the trained model uses
 const vec = (seed: number, n = D) =>
   Array.from({ length: n }, (_, i) => Math.sin(seed * 7.3 + i * 0.37) * 0.6);
-
-interface Proc {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `.venv/bin/mmctr-train ARGS` (1 thread, CPU) with the suite's environment. */
-async function trainer(args: string[]): Promise<Proc> {
-  const child = spawn(join(REPO, '.venv', 'bin', 'mmctr-train'), args, {
-    cwd: REPO,
-    env: { ...process.env, MMCTR_DEVICE: 'cpu', MMCTR_THREADS: '1' },
-    stdio: 'pipe',
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return { code, stdout, stderr };
-}
-
-interface ParityResult {
-  ok: boolean;
-  model_version: string;
-  engine: string;
-  rows_checked: number;
-  candidates_checked: number;
-  max_abs_diff: number;
-  candidates_over_tolerance: number;
-  degraded_rows_skipped: number;
-  spec_mismatch_rows: number;
-  malformed_rows: number;
-  item_refs: {
-    history: number;
-    candidates: number;
-    unknown: number;
-    changed_after_request: number;
-    without_vector: number;
-  };
-  worst: { request_id: string; item_id: string; abs_diff: number }[];
-}
 
 // Training and exporting a model in beforeAll: more than the default per-test limit.
 jest.setTimeout(420_000);
@@ -139,25 +96,11 @@ describe('serving/training parity: the trainer recomputes score_log (real stack)
     await env.ch.insert('events', events);
 
     // Train, export and register with the trainer, then promote: the registry row the scorer follows.
-    const train = await trainer([
-      'train',
-      '--database',
-      env.database,
-      '--model',
-      'qin',
-      '--config',
-      'tiny',
-      '--max-epochs',
-      '2',
-      '--registry',
-      join(work, 'registry'),
-      '--trainset',
-      join(work, 'trainset'),
+    version = await trainAndRegister([
+      ...['--database', env.database, '--model', 'qin', '--config', 'tiny', '--max-epochs', '2'],
+      ...['--registry', join(work, 'registry'), '--trainset', join(work, 'trainset')],
     ]);
-    if (train.code !== 0) throw new Error(`mmctr-train train failed:\n${train.stdout}\n${train.stderr}`);
-    version = /^version (\S+) -> /m.exec(train.stdout)![1]!;
-    const promote = await trainer(['promote', '--database', env.database, version]);
-    if (promote.code !== 0) throw new Error(`mmctr-train promote failed:\n${promote.stderr}`);
+    await promote(env.database, version);
 
     // Histories in Redis: u1 has 70 clicks (more than L = 64) including an unknown item and items
     // without vectors; u2 a few; everyone else none.
@@ -218,16 +161,9 @@ describe('serving/training parity: the trainer recomputes score_log (real stack)
 
   it('mmctr-train parity recomputes every served CTR within 1e-4', async () => {
     expect(served).toHaveLength(24);
-    const run = await trainer([
-      'parity',
-      '--database',
-      suite.env.database,
-      '--model-version',
-      version,
-      '--json',
-    ]);
+    const run = await parity(suite.env.database, version);
     expect({ code: run.code, stderr: run.code === 0 ? '' : run.stderr }).toEqual({ code: 0, stderr: '' });
-    const r = JSON.parse(run.stdout) as ParityResult;
+    const r = run.result!;
     expect(r).toMatchObject({
       ok: true,
       model_version: version,
@@ -271,17 +207,9 @@ describe('serving/training parity: the trainer recomputes score_log (real stack)
         ingested_at: Math.floor(Date.now() / 1000),
       },
     ]);
-    const run = await trainer([
-      'parity',
-      '--database',
-      env.database,
-      '--model-version',
-      version,
-      '--json',
-      '--quiet',
-    ]);
+    const run = await parity(env.database, version, ['--quiet']);
     expect(run.code).toBe(1);
-    const r = JSON.parse(run.stdout) as ParityResult;
+    const r = run.result!;
     expect(r.ok).toBe(false);
     expect(r.rows_checked).toBe(served.length + 1);
     expect(r.candidates_over_tolerance).toBe(1);

@@ -10,10 +10,10 @@ export interface TrainerRun {
 }
 
 /** Runs `.venv/bin/mmctr-train ARGS` (1 thread, CPU: tests share a small machine) with the test's environment. */
-export async function mmctrTrain(args: string[], env: Record<string, string> = {}): Promise<TrainerRun> {
+export async function mmctrTrain(args: string[]): Promise<TrainerRun> {
   const child = spawn(join(ROOT, '.venv', 'bin', 'mmctr-train'), args, {
     cwd: ROOT,
-    env: { ...process.env, MMCTR_DEVICE: 'cpu', MMCTR_THREADS: '1', ...env },
+    env: { ...process.env, MMCTR_DEVICE: 'cpu', MMCTR_THREADS: '1' },
     stdio: 'pipe',
   });
   let stdout = '';
@@ -25,8 +25,8 @@ export async function mmctrTrain(args: string[], env: Record<string, string> = {
 }
 
 /** `mmctr-train train ARGS`, failing with its output unless it succeeds; the registered version. */
-export async function trainAndRegister(args: string[], env: Record<string, string> = {}): Promise<string> {
-  const run = await mmctrTrain(['train', ...args], env);
+export async function trainAndRegister(args: string[]): Promise<string> {
+  const run = await mmctrTrain(['train', ...args]);
   if (run.code !== 0) throw new Error(`mmctr-train train failed:\n${run.stdout}\n${run.stderr}`);
   return /^version (\S+) -> /m.exec(run.stdout)![1]!;
 }
