@@ -83,6 +83,48 @@ describe('OnlineStore (real Redis)', () => {
     expect(await redis.ttl(big.historyKey('u0'))).toBe(-1); // no TTL when historyTtlS = 0
   });
 
+  it("reads an owner's lists and entity hash in one call, and entity hashes by key, as written", async () => {
+    const lists = [
+      { keyInfix: '', types: ['click'], ownerKey: 'user_id', targetKey: 'ad_id' },
+      { keyInfix: 'buys:', types: ['install'], ownerKey: 'user_id', targetKey: 'ad_id' },
+    ];
+    const event = (n: number, type: string, ad: string) => ({
+      event_id: `owner-${n}`,
+      type,
+      ts_ms: 1000 + n,
+      user_id: 'owner-1',
+      ad_id: ad,
+    });
+    await store.recordLists(
+      [event(1, 'click', 'a1'), event(2, 'click', 'a2'), event(3, 'install', 'a3')],
+      lists,
+    );
+    const profile = { user_id: 'owner-1', ts_ms: 7, age_band: '18-24', interests: ['x'], premium: true };
+    await store.upsertEntities('user', 'user_id', ['age_band', 'interests', 'premium'], [profile]);
+    const read = await store.readOwner(
+      'owner-1',
+      [
+        { keyInfix: '', limit: 1 },
+        { keyInfix: 'buys:', limit: 5 },
+        { keyInfix: 'none:', limit: 0 },
+      ],
+      { name: 'user', attributes: ['age_band', 'interests', 'premium', 'gender'] },
+    );
+    expect(read).toEqual({
+      lists: [[{ item_id: 'a2', ts_ms: 1002 }], [{ item_id: 'a3', ts_ms: 1003 }], []],
+      // An attribute the hash lacks is absent; values decoded from their JSON.
+      entity: { ts_ms: 7, age_band: '18-24', interests: ['x'], premium: true },
+    });
+    expect(
+      (await store.readOwner('nobody', [{ keyInfix: '', limit: 3 }], { name: 'user', attributes: [] }))
+        .entity,
+    ).toBe(null);
+    expect(await store.getEntities('user', ['nobody', 'owner-1'], ['age_band'])).toEqual([
+      null,
+      { ts_ms: 7, age_band: '18-24' },
+    ]);
+  });
+
   it('upserts item features, keeps the newest version and reports content changes', async () => {
     const item = (ts: number, title: string): CatalogueItem => ({
       schema_version: 1,
