@@ -78,10 +78,9 @@ describe('FeatureAssembler on the ad-platform layout against the training encode
   const byId = new Map(ads.map((a) => [a.ad_id as string, a]));
   const tsMs = 1_767_225_600_000;
   // An ad no snapshot names reads the declared defaults (format 'banner'), as the trainer's pseudo row does.
+  const adAttributes = repo.entities.find((e) => e.name === 'ad')?.attributes ?? [];
   const adDefaults = Object.fromEntries(
-    repo.entities
-      .find((e) => e.name === 'ad')!
-      .attributes.flatMap((a) => (a.default === undefined ? [] : [[a.name, a.default]])),
+    adAttributes.flatMap((a) => (a.default === undefined ? [] : [[a.name, a.default]])),
   ) as Row;
   const side = (id: string): RawRecord => ({ row: byId.get(id) ?? { ...adDefaults, ad_id: id } });
 
