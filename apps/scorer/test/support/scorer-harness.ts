@@ -210,12 +210,19 @@ export async function startScorer(env: Record<string, string> = {}): Promise<Run
   };
 }
 
-/** CTRs from libs/features LayoutEncoder + a plain session (child process): the offline recomputation. */
-export async function offlineScore(modelDir: string, input: OfflineRequest): Promise<number[]> {
+/**
+ * CTRs from libs/features LayoutEncoder + a plain session (child process): the offline recomputation.
+ * `env` reaches the child (FEATURE_REPO: the repository whose layout it encodes; the demo's by default).
+ */
+export async function offlineScore(
+  modelDir: string,
+  input: OfflineRequest,
+  env: Record<string, string> = {},
+): Promise<number[]> {
   const child = spawn(
     process.execPath,
     ['-r', join(REPO, 'scripts', 'register.js'), join(__dirname, 'offline-score.ts'), modelDir],
-    { cwd: REPO, stdio: 'pipe' },
+    { cwd: REPO, stdio: 'pipe', env: { ...process.env, ...env } },
   );
   let out = '';
   let err = '';
