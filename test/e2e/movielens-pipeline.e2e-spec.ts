@@ -1,0 +1,176 @@
+// The MovieLens repository through the whole real path: a 2,000-rating dataset in MovieLens-100k's file
+// formats, written by the test; `mmctr import movielens` (a child process) sending it through Kafka;
+// apps/ingest (a child process) storing it in ClickHouse and Redis; `mmctr-train` building the
+// point-in-time set with the import's time split, training a tiny model, exporting, registering and
+// promoting it; the scorer serving test-period ratings replayed through POST /v1/score; the score-log
+// sink writing score_log; and `mmctr-train parity` recomputing every served CTR within 1e-4.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ScoreResponse } from '@mmctr/scorer';
+import { loggedRequestIds, scorerSuite, waitFor } from '../../apps/scorer/test/support/scorer-harness';
+import { eventMs } from '../../tools/cli/src/commands/import-movielens';
+import { splitByTime } from '../../tools/cli/src/commands/import-movielens-split';
+import {
+  fixtureRating,
+  writeMovielensFixture,
+  type Fixture,
+} from '../../tools/cli/src/commands/import-movielens.testing';
+import { uniqueName } from '../support/clients';
+import type { IsolatedNames } from '../support/ingest/fixtures';
+import { ingestSuite } from '../support/ingest/suite';
+import { deleteTopics, groupCaughtUp } from '../support/kafka-group';
+import { mmctrCli } from '../support/mmctr-cli';
+import { parity, promote, trainAndRegister } from '../support/trainer-cli';
+
+jest.setTimeout(180_000);
+
+const MOVIELENS = join(__dirname, '..', '..', 'feature-repos', 'movielens');
+const SIZE = { users: 50, movies: 60, ratings: 2000 };
+const REQUESTS = 40;
+const ENTITY_TABLES = ['ml_users', 'ml_movies'];
+
+interface Metrics {
+  val: { rows: number };
+  test: { rows: number };
+  onnx: { max_abs_diff: number };
+}
+
+/**
+ * The fixture's ratings and the import's time split of them; the builder's boundaries are the first
+ * validation and test ratings' event times (a second shared across a boundary goes to the later part).
+ */
+function ratingsAndSplit(size: typeof SIZE) {
+  const ratings = Array.from({ length: size.ratings }, (_, k) => ({
+    ...fixtureRating(k, size.users),
+    line: k + 1,
+  }));
+  const split = splitByTime(ratings);
+  const trainEndMs = eventMs(split.valid[0]!.tsS);
+  const valEndMs = eventMs(split.test[0]!.tsS);
+  const within = (from: number, to: number) =>
+    ratings.filter((r) => eventMs(r.tsS) >= from && eventMs(r.tsS) < to).length;
+  const rows = { val: within(trainEndMs, valEndMs), test: within(valEndMs, Infinity) };
+  return { split, trainEndMs, valEndMs, rows };
+}
+
+describe('the movielens repository end to end (files -> mmctr import -> Kafka -> ingest -> mmctr-train -> scorer -> score_log -> parity)', () => {
+  const ingest = ingestSuite();
+  const entityPattern = `mmctr.test.${uniqueName('ml-e2e').replace(/_/g, '-')}.{table}`;
+  const suite = scorerSuite({ FEATURE_REPO: MOVIELENS, KAFKA_TOPIC_ENTITY_PATTERN: entityPattern });
+  const { split, trainEndMs, valEndMs, rows } = ratingsAndSplit(SIZE);
+  // One request per test-period rating: the rated movie and two others as candidates.
+  const requests = split.test.slice(0, REQUESTS).map((r, k) => ({
+    request_id: `ml-replay-${k}`,
+    user_id: String(r.user),
+    ts_ms: eventMs(r.tsS),
+    candidates: [r.movie, ((r.movie + 7) % SIZE.movies) + 1, ((r.movie + 19) % SIZE.movies) + 1].map((m) => ({
+      item_id: String(m),
+    })),
+  }));
+  let names: IsolatedNames;
+  let work: string;
+  let fixture: Fixture;
+  let version: string;
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'mmctr-ml-e2e-'));
+    fixture = writeMovielensFixture(join(work, 'ml'), SIZE);
+  });
+  afterAll(async () => {
+    await deleteTopics(
+      ingest.kafka(),
+      ENTITY_TABLES.map((t) => entityPattern.replace('{table}', t)),
+    );
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('mmctr import movielens sends every profile, movie and rating, and ingest stores each once', async () => {
+    names = await ingest.names('ml-e2e');
+    const env = {
+      ...names.env,
+      CLICKHOUSE_DATABASE: suite.env.database,
+      KAFKA_TOPIC_ENTITY_PATTERN: entityPattern,
+    };
+    await ingest.startIngest(names, { ...env, FEATURE_REPO: MOVIELENS });
+    const out = await mmctrCli(
+      ['import', 'movielens', fixture.dir, '--checksums', fixture.checksums, '--no-progress'],
+      env,
+    );
+    expect(out).toContain(`${SIZE.users} users, ${SIZE.movies} movies, ${SIZE.ratings} impressions`);
+    const topics = [
+      names.env.KAFKA_TOPIC_EVENTS,
+      ...ENTITY_TABLES.map((t) => entityPattern.replace('{table}', t)),
+    ];
+    await waitFor(
+      'ingest to commit everything imported',
+      () => groupCaughtUp(ingest.kafka(), names.env.INGEST_GROUP_ID, topics),
+      120_000,
+    );
+    const ch = suite.env.ch;
+    const byType = await ch.query<{ type: string; n: string }>(
+      'SELECT toString(type) AS type, count() AS n FROM ml_events FINAL GROUP BY type ORDER BY type',
+    );
+    expect(byType.map((r) => [r.type, Number(r.n)])).toEqual([
+      ['click', fixture.clicks],
+      ['impression', SIZE.ratings],
+    ]);
+    for (const [table, n] of [
+      ['ml_users', SIZE.users],
+      ['ml_movies', SIZE.movies],
+    ] as const) {
+      const [row] = await ch.query<{ n: string }>(`SELECT count() AS n FROM ${table} FINAL`);
+      expect({ table, rows: Number(row!.n) }).toEqual({ table, rows: n });
+    }
+  });
+
+  it('mmctr-train builds the set with the import time split, trains, exports, registers and promotes a tiny model', async () => {
+    const { database } = suite.env;
+    const registry = join(work, 'registry');
+    version = await trainAndRegister([
+      ...['--database', database, '--feature-repo', MOVIELENS],
+      ...['--model', 'qin', '--config', 'tiny', '--max-epochs', '2'],
+      ...['--train-end-ms', String(trainEndMs), '--val-end-ms', String(valEndMs)],
+      ...['--registry', registry, '--trainset', join(work, 'trainset')],
+    ]);
+    await promote(database, version);
+    const metrics = JSON.parse(await readFile(join(registry, version, 'metrics.json'), 'utf8')) as Metrics;
+    expect({ val: metrics.val.rows, test: metrics.test.rows }).toEqual(rows);
+    expect(metrics.onnx.max_abs_diff).toBeLessThanOrEqual(1e-4);
+  });
+
+  it('the scorer serves it to replayed test-period ratings and logs each request', async () => {
+    const scorer = await suite.start({ REDIS_KEY_PREFIX: names.env.REDIS_KEY_PREFIX });
+    await scorer.waitServing(version);
+    for (const body of requests) {
+      const res = await scorer.score<ScoreResponse>(body);
+      expect({ status: res.status, version: res.body.model_version, degraded: res.body.degraded }).toEqual({
+        status: 200,
+        version,
+        degraded: false,
+      });
+      expect(res.body.scores.map((s) => s.item_id)).toEqual(body.candidates.map((c) => c.item_id));
+      expect(res.body.scores.every((s) => s.ctr > 0 && s.ctr < 1)).toBe(true);
+    }
+    await waitFor('every replayed request in score_log', async () => {
+      const logged = await loggedRequestIds(suite.env.ch);
+      return requests.every((r) => logged.has(r.request_id));
+    });
+  });
+
+  it('mmctr-train parity recomputes every served CTR within 1e-4', async () => {
+    const run = await parity(suite.env.database, version);
+    expect({ code: run.code, stderr: run.code === 0 ? '' : run.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(run.result).toMatchObject({
+      ok: true,
+      model_version: version,
+      rows_checked: requests.length,
+      candidates_checked: requests.length * 3,
+      candidates_over_tolerance: 0,
+      degraded_rows_skipped: 0,
+      spec_mismatch_rows: 0,
+      malformed_rows: 0,
+    });
+    expect(run.result!.max_abs_diff).toBeLessThanOrEqual(1e-4);
+  });
+});
