@@ -314,6 +314,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--work", type=Path, default=Path(__file__).parent / "work", help="FuxiCTR's files")
     ap.add_argument("--epochs", type=int, help="override the default 100 (early stopping still applies)")
     ap.add_argument("--batch-size", type=int, help="override the default 10000")
+    ap.add_argument("--learning-rate", type=float, help="override the default 1e-3")
+    ap.add_argument("--embedding-dim", type=int, help="override the default 40")
     args = ap.parse_args(argv)
     models = args.models.split(",")
     unknown = sorted(set(models) - {"din", "autoint"})
@@ -326,7 +328,13 @@ def main(argv: list[str] | None = None) -> None:
     results = []
     for name in models:
         hp = dict(DIN_DEFAULTS if name == "din" else AUTOINT_DEFAULTS)
-        hp.update({k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size)) if v is not None})
+        overrides = {
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "learning_rate": args.learning_rate,
+            "embedding_dim": args.embedding_dim,
+        }
+        hp.update({k: v for k, v in overrides.items() if v is not None})
         results.append(train(name, data, pairs, hp, args.work))
     print(json.dumps({"peer": "fuxictr", "fuxictr": fuxictr.__version__, "data": str(args.data), "models": results}))
 
