@@ -2,13 +2,21 @@
 // to a fresh database, its events and entity snapshots ingested through Kafka by apps/ingest (a child
 // process), a model whose ONNX signature is the ad-platform layout (an untrained trainer model, exported
 // by the trainer's own export), one scored request, and its score_log row: the context, each
-// candidate's context and both sequences as the scorer used them.
+// candidate's context and both sequences as the scorer used them, and CTRs equal to the training
+// encoder's on what ingest stored.
 import { execFile } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Producer } from 'kafkajs';
-import { REPO, registerModel, scorerSuite, waitFor } from '../../apps/scorer/test/support/scorer-harness';
+import type { RawRecord } from '@mmctr/features';
+import {
+  REPO,
+  offlineScore,
+  registerModel,
+  scorerSuite,
+  waitFor,
+} from '../../apps/scorer/test/support/scorer-harness';
 import { uniqueName } from '../support/clients';
 import { AD_PLATFORM } from '../support/feature-repo/ad-platform';
 import { ingestSuite } from '../support/ingest/suite';
@@ -46,6 +54,9 @@ async function adPlatformModel(): Promise<string> {
   });
   return dir;
 }
+
+/** An ad's declared defaults (what ingest stores for attributes a snapshot leaves out). */
+const AD_DEFAULTS = { format: 'banner', keywords: [], landing_domain: '', creative_url: '' };
 
 const event = (names: IsolatedNames, n: number, type: string, user: string, ad: string) => ({
   schema_version: 1,
@@ -179,6 +190,67 @@ describe('scorer serving the ad-platform repository (Kafka -> ingest -> Redis/Cl
     expect(res.body.degraded).toBe(false);
     expect(res.body.scores.map((s) => s.item_id)).toEqual(['ad2', 'ad1', 'ad-unknown']);
     expect(res.body.scores.every((s) => s.ctr > 0 && s.ctr < 1)).toBe(true);
+
+    // The served CTRs are the training encoder's on what ingest stored: the profile (ingest filled its
+    // defaults), the joined advertiser and campaign rows (c2 was never sent: defaults), both sequences.
+    const adRow = (id: string, advertiser: string, campaign: string, keywords: string[]): RawRecord => ({
+      row: {
+        ...AD_DEFAULTS,
+        ad_id: id,
+        advertiser_id: advertiser,
+        campaign_id: campaign,
+        format: 'video',
+        keywords,
+      },
+    });
+    const ads: Record<string, RawRecord> = {
+      ad1: adRow('ad1', 'adv1', 'c1', ['shoes']),
+      ad2: adRow('ad2', 'adv2', 'c1', []),
+      ad3: adRow('ad3', 'adv2', 'c2', ['x', 'y']),
+    };
+    const entries = (types: string[]) =>
+      events
+        .filter((e) => e.user_id === 'u1' && types.includes(e.type as string))
+        .reverse()
+        .map((e) => ({ ...ads[e.ad_id as string], ts_ms: e.ts_ms as number }));
+    const offline = await offlineScore(
+      model,
+      {
+        ts_ms: tsMs,
+        user: {
+          row: {
+            user_id: 'u1',
+            age_band: '25-34',
+            gender: '',
+            interests: ['games'],
+            account_age_days: 0,
+            lifetime_spend: 0,
+            is_premium: true,
+          },
+        },
+        context: { app_bundle: 'com.example.game', os_version: '', network: '4g', floor_price: 1.5 },
+        joined: {
+          advertiser: {
+            adv1: { row: { industry: 'retail', quality_score: 0.8 } },
+            adv2: { row: { industry: 'games', quality_score: 0.5 } },
+          },
+          campaign: { c1: { row: { objective: 'installs', daily_budget: 0, bid_cpm: 2.5 } } },
+        },
+        sequences: {
+          click_history: entries(['ad_click']),
+          conversion_history: entries(['install', 'purchase']),
+        },
+        candidates: [
+          { ...ads.ad2, context: { slot: 3 } },
+          { ...ads.ad1, context: { slot: 0 } },
+          { row: { ...AD_DEFAULTS, ad_id: 'ad-unknown' }, context: { slot: 1 } },
+        ],
+      },
+      { FEATURE_REPO: AD_PLATFORM },
+    );
+    res.body.scores.forEach((s, i) => expect(s.ctr).toBeCloseTo(offline[i]!, 6));
+    // The (random) weights tell the candidates apart: the comparison is not one of constants.
+    expect(new Set(offline.map((c) => c.toFixed(6))).size).toBe(3);
 
     const row = await scoredRow('ads-req-1');
     const list = (types: string[]) => {
