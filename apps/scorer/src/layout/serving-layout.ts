@@ -83,8 +83,6 @@ export class ServingLayout {
   readonly itemSlots: ItemSlot[] = [];
   /** The sequences of the layout, in layout order. */
   readonly sequences: ServedSequence[];
-  /** Entries fetched for the first sequence (the score log's legacy history columns). */
-  readonly historyLength: number;
   /** The candidate entity's attributes the item cache keeps (its key aside), with their types. */
   readonly itemAttributes: EntityAttribute[];
   /** Candidate entity attributes that join other entities (`ad.advertiser_id`): kept raw per item. */
@@ -130,7 +128,6 @@ export class ServingLayout {
       for (const s of g.multi_categorical) if (this.readsItem(s)) this.itemSlot('multi', s);
     }
     this.sequences = this.servedSequences();
-    this.historyLength = this.sequences[0]?.length ?? 0;
     const entity = repo.entities.find((e) => e.name === this.candidateEntity)!;
     this.itemTable = entity.table ?? entity.name;
 
