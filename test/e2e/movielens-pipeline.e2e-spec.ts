@@ -7,8 +7,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ScoreResponse } from '@mmctr/scorer';
-import { loggedRequestIds, scorerSuite, waitFor } from '../../apps/scorer/test/support/scorer-harness';
+import { scorerSuite, waitFor } from '../../apps/scorer/test/support/scorer-harness';
 import { eventMs } from '../../tools/cli/src/commands/import-movielens';
 import { splitByTime } from '../../tools/cli/src/commands/import-movielens-split';
 import {
@@ -21,7 +20,8 @@ import type { IsolatedNames } from '../support/ingest/fixtures';
 import { ingestSuite } from '../support/ingest/suite';
 import { deleteTopics, groupCaughtUp } from '../support/kafka-group';
 import { mmctrCli } from '../support/mmctr-cli';
-import { parity, promote, trainAndRegister } from '../support/trainer-cli';
+import { expectParity, replayAndLog } from '../support/replay-check';
+import { promote, trainAndRegister } from '../support/trainer-cli';
 
 jest.setTimeout(180_000);
 
@@ -142,35 +142,11 @@ describe('the movielens repository end to end (files -> mmctr import -> Kafka ->
   it('the scorer serves it to replayed test-period ratings and logs each request', async () => {
     const scorer = await suite.start({ REDIS_KEY_PREFIX: names.env.REDIS_KEY_PREFIX });
     await scorer.waitServing(version);
-    for (const body of requests) {
-      const res = await scorer.score<ScoreResponse>(body);
-      expect({ status: res.status, version: res.body.model_version, degraded: res.body.degraded }).toEqual({
-        status: 200,
-        version,
-        degraded: false,
-      });
-      expect(res.body.scores.map((s) => s.item_id)).toEqual(body.candidates.map((c) => c.item_id));
-      expect(res.body.scores.every((s) => s.ctr > 0 && s.ctr < 1)).toBe(true);
-    }
-    await waitFor('every replayed request in score_log', async () => {
-      const logged = await loggedRequestIds(suite.env.ch);
-      return requests.every((r) => logged.has(r.request_id));
-    });
+    await replayAndLog(scorer, suite.env.ch, version, requests);
   });
 
   it('mmctr-train parity recomputes every served CTR within 1e-4', async () => {
-    const run = await parity(suite.env.database, version);
-    expect({ code: run.code, stderr: run.code === 0 ? '' : run.stderr }).toEqual({ code: 0, stderr: '' });
-    expect(run.result).toMatchObject({
-      ok: true,
-      model_version: version,
-      rows_checked: requests.length,
-      candidates_checked: requests.length * 3,
-      candidates_over_tolerance: 0,
-      degraded_rows_skipped: 0,
-      spec_mismatch_rows: 0,
-      malformed_rows: 0,
-    });
-    expect(run.result!.max_abs_diff).toBeLessThanOrEqual(1e-4);
+    const run = await expectParity(suite.env.database, version, requests);
+    expect(run.result.item_refs.changed_after_request).toBe(0);
   });
 });
