@@ -17,7 +17,7 @@ DATA="${MOVIELENS_DIR:-.local/datasets/ml-100k}"
 WORK="${MMCTR_QUALITY_DIR:-$ROOT/.local/quality}"
 REPLAY="${MMCTR_QUALITY_REPLAY:-0}"
 INGEST_PORT="${MMCTR_QUALITY_INGEST_PORT:-3191}" SCORER_PORT="${MMCTR_QUALITY_SCORER_PORT:-3193}"
-RUN="$(date +%s)"
+RUN="$(date +%s)" COMMIT="$(git rev-parse --short HEAD)"
 export CLICKHOUSE_DATABASE="${MMCTR_QUALITY_DATABASE:-mmctr_movielens}" FEATURE_REPO=feature-repos/movielens
 export KAFKA_TOPIC_EVENTS="mmctr.mlq-$RUN.events.v1" KAFKA_TOPIC_ITEMS="mmctr.mlq-$RUN.items.v1"
 export KAFKA_TOPIC_DLQ="mmctr.mlq-$RUN.dlq.v1" KAFKA_TOPIC_SCORES="mmctr.mlq-$RUN.scores.v1"
@@ -109,9 +109,8 @@ done < <("$PY" bench/quality/grid.py list)
 wait "$peer_pid"
 
 step "results (each model's grid point chosen on validation AUC)"
-commit=$(git rev-parse --short HEAD)
 "$PY" bench/quality/summarize.py "$MMCTR_REGISTRY" "$WORK/peer" bench/results/quality-summary.json \
-  "MovieLens-100k ($impressions ratings, time split 80/10/10)" "$commit" | tee "$WORK/summary.txt"
+  "MovieLens-100k ($impressions ratings, time split 80/10/10)" "$COMMIT" "$WORK/trainset" | tee "$WORK/summary.txt"
 best=$(sed -nE 's/^best (.+)$/\1/p' "$WORK/summary.txt")
 
 step "served parity: $best promoted, served, the test period replayed through POST /v1/score"

@@ -2,7 +2,10 @@
 peer's JSON per grid point; picks each model's grid point by validation AUC; prints one table and writes
 bench/results/quality-summary.json.
 
-  python3 bench/quality/summarize.py REGISTRY PEER_DIR OUT_JSON DATASET COMMIT
+  .venv/bin/python bench/quality/summarize.py REGISTRY PEER_DIR OUT_JSON DATASET COMMIT [TRAINSET]
+
+With TRAINSET (the training set the models trained on), each of our models' mean predicted CTR on the test
+split (its model.onnx) stands beside the observed CTR: calibration.
 
 Prints the chosen mmctr version with the best validation AUC on the last line as `best <version>`."""
 
@@ -17,7 +20,17 @@ from typing import Any
 NAMES = {"lr": "LR", "autoint": "AutoInt+", "din": "DIN", "qin": "QIN"}
 
 
-def ours(registry: Path) -> list[dict[str, Any]]:
+def mean_prediction(artifact: Path, trainset: Path | None) -> float | None:
+    """The artifact's mean predicted CTR on the test split (None without a training set)."""
+    if trainset is None:
+        return None
+    from mmctr_trainer.dataset import TrainSet
+    from mmctr_trainer.onnx_scorer import OnnxScorer
+
+    return float(OnnxScorer(artifact / "model.onnx", threads=1).predict(TrainSet(trainset), "test").mean())
+
+
+def ours(registry: Path, trainset: Path | None) -> list[dict[str, Any]]:
     rows = []
     for folder in sorted(p for p in registry.iterdir() if (p / "metrics.json").is_file()):
         m = json.loads((folder / "metrics.json").read_text())
@@ -33,6 +46,7 @@ def ours(registry: Path) -> list[dict[str, Any]]:
                 "train_s": m.get("train_seconds"),
                 "params": m.get("parameters"),
                 "test_ctr": m["test"]["positives"] / m["test"]["rows"],
+                "test_mean_pred": mean_prediction(folder, trainset),
                 "lr": m["training"]["lr"],
                 "embedding_dim": m["params"].get("embedding_dim"),
             }
@@ -77,10 +91,12 @@ def fmt(v: Any, spec: str) -> str:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = "| system | model | lr | emb | val AUC | test AUC | test log-loss | train s | params | test CTR |"
+    head = (
+        "| system | model | lr | emb | val AUC | test AUC | test log-loss | train s | params | mean pred / CTR (test) |"
+    )
     lines = [head, "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        calib = fmt(r.get("test_ctr"), ".4f")
+        calib = f"{fmt(r.get('test_mean_pred'), '.4f')} / {fmt(r.get('test_ctr'), '.4f')}"
         lines.append(
             f"| {r['system']} | {r['model']} | {r['lr']} | {r['embedding_dim']} | {r['val_auc']:.4f} | "
             f"{r['test_auc']:.4f} | {r['test_logloss']:.4f} | {fmt(r['train_s'], '.1f')} | "
@@ -90,22 +106,23 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 5:
+    if len(argv) not in (5, 6):
         print(__doc__, file=sys.stderr)
         return 2
     registry, peer_dir, out, dataset, commit = Path(argv[0]), Path(argv[1]), Path(argv[2]), argv[3], argv[4]
-    everything = ours(registry) + peer(peer_dir)
+    trainset = Path(argv[5]) if len(argv) == 6 else None
+    everything = ours(registry, trainset) + peer(peer_dir)
     if not everything:
         print(f"summarize: no results under {registry} or {peer_dir}", file=sys.stderr)
         return 1
     chosen = sorted(best_per_model(everything), key=lambda r: (r["system"], -r["test_auc"]))
     print("every grid point:\n" + table(everything) + "\n\nchosen on validation AUC:\n" + table(chosen))
-    keys = ("system", "model", "test_auc", "test_logloss", "train_s", "params")
+    keys = ("system", "model", "test_auc", "test_logloss", "train_s", "params", "test_mean_pred", "test_ctr")
     summary = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "commit": commit,
         "dataset": dataset,
-        "rows": [{k: r[k] for k in keys} for r in chosen],
+        "rows": [{k: r.get(k) for k in keys} for r in chosen],
     }
     out.write_text(json.dumps(summary, indent=1) + "\n")
     mm = [r for r in chosen if r["system"] == "mmctr"]
