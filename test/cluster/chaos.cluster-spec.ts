@@ -99,6 +99,32 @@ describe('the platform on the loopback cluster under node failures', () => {
     }
   }
 
+  /**
+   * Where the first lost events are: when each was acknowledged relative to the last kill before it,
+   * and how many copies each server's events_local holds (to tell a lost part from a lost write).
+   */
+  async function describeLost(lost: string[]): Promise<string[]> {
+    const sample = lost.slice(0, 10);
+    if (sample.length === 0) return [];
+    const list = sample.map((id) => `'${id}'`).join(',');
+    const copies = await Promise.all(
+      nodes.map((n) =>
+        n.query<{ event_id: string }>(
+          `SELECT event_id FROM \`${apps.database}\`.events_local WHERE event_id IN (${list})`,
+        ),
+      ),
+    );
+    return sample.map((id) => {
+      const acked = stream.sent.get(id)!;
+      const fault = faults.filter((f) => f.killedAt <= acked).at(-1);
+      const after = fault
+        ? `${((acked - fault.killedAt) / 1000).toFixed(1)} s after ${fault.node}`
+        : 'before any fault';
+      const onNodes = copies.map((rows) => rows.filter((r) => r.event_id === id).length).join('/');
+      return `${id}: acknowledged ${after}; copies on ch-1..4 ${onNodes}`;
+    });
+  }
+
   const delta = (from: ScoringCounts) => ({
     requests: load.counts.requests - from.requests,
     degraded: load.counts.degraded - from.degraded,
@@ -129,7 +155,7 @@ describe('the platform on the loopback cluster under node failures', () => {
       await waitFor(`${node} restored`, restart.redundant, 180_000);
       restoredS = (Date.now() - t0) / 1000;
     }
-    faults.push({ fault, node, ackS, recoveryS, restoredS, scoring: delta(before) });
+    faults.push({ fault, node, killedAt: t0, ackS, recoveryS, restoredS, scoring: delta(before) });
   }
 
   beforeAll(async () => {
@@ -198,6 +224,9 @@ describe('the platform on the loopback cluster under node failures', () => {
     await load.stop();
     await stream.stop();
     const sent = stream.sent;
+    // Until every acknowledged event is stored, or the count stood still for 30 s (the counts below
+    // then name what is missing).
+    let last = { n: -1, at: Date.now() };
     await waitFor(
       'every acknowledged event in the analyst view',
       async () => {
@@ -205,10 +234,11 @@ describe('the platform on the loopback cluster under node failures', () => {
           'SELECT uniqExact(event_id) AS n FROM events WHERE user_id LIKE {p:String}',
           { p: `${apps.names.prefix}%` },
         );
-        return Number(r!.n) >= sent.size;
+        if (Number(r!.n) !== last.n) last = { n: Number(r!.n), at: Date.now() };
+        return last.n >= sent.size || Date.now() - last.at > 30_000;
       },
       300_000,
-    ).catch(() => undefined); // the counts below name what is missing
+    );
     await replicated(nodes, apps.database, 120_000);
     const rows = await apps.ch.query<{ event_id: string; n: string }>(
       'SELECT event_id, count() AS n FROM events_dedup WHERE user_id LIKE {p:String} GROUP BY event_id',
@@ -230,8 +260,11 @@ describe('the platform on the loopback cluster under node failures', () => {
       producerRetries: stream.sendFailures,
       streamS: stream.elapsedS,
     };
-    expect(figures).toMatchObject({
+    const storedIds = new Set(stored.map((r) => r.event_id));
+    const lost = [...sent.keys()].filter((id) => !storedIds.has(id));
+    expect({ ...figures, lostSample: await describeLost(lost) }).toMatchObject({
       lost: 0,
+      lostSample: [],
       duplicated: 0,
       unexpected: 0,
       deadLettered: stream.malformed.length,

@@ -3,6 +3,8 @@ import type { ScoringCounts } from './traffic';
 export interface FaultFigure {
   fault: string;
   node: string;
+  /** When the node was killed (epoch ms). */
+  killedAt: number;
   /** From the kill until the first probe sent after it was acknowledged by Kafka (acks=all). */
   ackS: number;
   /** From the kill until a probe sent after it is stored on every partition of the events topic. */

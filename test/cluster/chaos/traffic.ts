@@ -69,7 +69,8 @@ function keyPerPartition(prefix: string, partitions: number): string[] {
  * events flow end to end again. Every id is recorded once the cluster acknowledged it.
  */
 export class EventStream {
-  readonly sent = new Set<string>();
+  /** Acknowledged valid event ids, each with the time its send was acknowledged. */
+  readonly sent = new Map<string, number>();
   readonly malformed: string[] = [];
   readonly probeUsers: string[];
   private readonly events: BehaviourEvent[];
@@ -121,7 +122,8 @@ export class EventStream {
       const chunk = this.events.slice(round * this.opts.chunk, (round + 1) * this.opts.chunk);
       if (chunk.length === 0) throw new Error('the event stream ran out of pre-generated events');
       await this.stream.send((p) => p.sendEvents(chunk));
-      for (const e of chunk) this.sent.add(e.event_id);
+      const acked = Date.now();
+      for (const e of chunk) this.sent.set(e.event_id, acked);
       if (round % this.opts.malformedEvery === 0) await this.sendMalformed(2);
       await sleep(Math.max(0, pauseMs - (Date.now() - started)));
     }
@@ -147,7 +149,8 @@ export class EventStream {
       request_id: `${this.names.prefix}probe-${tag}-${round}`,
     }));
     await this.probes.send((p) => p.sendEvents(events));
-    for (const e of events) this.sent.add(e.event_id);
+    const acked = Date.now();
+    for (const e of events) this.sent.set(e.event_id, acked);
   }
 
   probePrefix(tag: string): string {
