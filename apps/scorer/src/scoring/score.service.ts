@@ -87,6 +87,18 @@ function requestInput(req: ScoreRequest, layout: ServingLayout): AssemblyInput {
   };
 }
 
+/** Each candidate's candidate-scope attributes as one object (a plain loop: this runs per request). */
+function candidateContexts(byName: AssemblyInput['candidateContext'], B: number): ScoreLogContext[] {
+  const names = Object.keys(byName);
+  const out: ScoreLogContext[] = new Array<ScoreLogContext>(B);
+  for (let b = 0; b < B; b++) {
+    const o: ScoreLogContext = {};
+    for (const n of names) o[n] = byName[n]![b] as ScoreLogContext[string];
+    out[b] = o;
+  }
+  return out;
+}
+
 /** Scores one request: history + item features -> one batched session.run -> response + score log. */
 @Injectable()
 export class ScoreService {
@@ -267,7 +279,6 @@ export class ScoreService {
   ): ScoreLogRecord {
     const B = input.candidateIds.length;
     const candidateContext = input.candidateContext;
-    const names = Object.keys(candidateContext);
     const sequences = Object.fromEntries(
       this.layout.sequences.map((s, k) => {
         const e = input.sequences[k]!;
@@ -294,10 +305,7 @@ export class ScoreService {
       positions: positions ? [...positions] : new Array<number>(B).fill(0),
       ctrs: response.scores.map((s) => s.ctr),
       degraded: response.degraded,
-      candidate_context: Array.from(
-        { length: B },
-        (_, b) => Object.fromEntries(names.map((n) => [n, candidateContext[n]![b]])) as ScoreLogContext,
-      ),
+      candidate_context: candidateContexts(candidateContext, B),
       sequences,
     };
   }
