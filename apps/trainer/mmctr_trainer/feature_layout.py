@@ -83,6 +83,7 @@ def _add_slot(group: Group, repo: FeatureRepo, f: Mapping[str, Any], via: str | 
                 **_clip(f),
                 **({"derive": f["derive"]} if "derive" in f else {}),
                 **({"vocabulary": list(f["vocabulary"])} if "vocabulary" in f else {}),
+                **({"fit": {"min_count": f["fit"]["min_count"]}} if "fit" in f else {}),
             }
         )
     elif kind == "numeric" and f["transform"] == "bucketize":

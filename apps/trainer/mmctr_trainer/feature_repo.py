@@ -331,12 +331,11 @@ def semantic_errors(repo: Mapping[str, Any]) -> list[str]:
                 err(f"{path}[{i}]", "must be greater than the previous boundary")
 
     def check_transform(p: str, f: Mapping[str, Any]) -> None:
-        """Numeric features and aggregations share their transforms (an aggregation has no stats)."""
+        """Numeric features and aggregations share their transforms (an aggregation has no stats). A standardize
+        without stats is fitted on the training split by the trainer."""
         transform = f.get("transform")
         if transform == "clip" and "clip" not in f:
             err(f"{p}.clip", "required by transform 'clip'")
-        if transform == "standardize" and "stats" not in f:
-            err(f"{p}.stats", "required by transform 'standardize'")
         if transform == "bucketize" and "boundaries" not in f:
             err(f"{p}.boundaries", "required by transform 'bucketize'")
         if "stats" in f and transform != "standardize":
@@ -435,6 +434,8 @@ def semantic_errors(repo: Mapping[str, Any]) -> list[str]:
                         err(f"{p}.vocabulary", "required by encoding 'vocabulary'")
                     if "buckets" in f:
                         err(f"{p}.buckets", "not used by encoding 'vocabulary'")
+                    if "fit" in f:
+                        err(f"{p}.fit", "only used by encoding 'hash' (a fixed vocabulary is not fitted)")
                     seen: set[str] = set()
                     for i, v in enumerate(f.get("vocabulary", [])):
                         if v in seen:

@@ -6,6 +6,8 @@ training-set builder, the parity check, the golden vectors) encodes a value with
 - categorical vocabulary: 1 + index of the value in `vocabulary`, 0 = missing or unknown.
 - bucketize: missing -> 0; else clip, then 1 + count of boundaries <= value.
 - numeric: missing -> the attribute's default; clip, then none / clip / log1p(max(v, 0)) / (v - mean) / std; float32.
+  A standardize without stats (fitted by the trainer) stays the clipped value: the exported graph standardizes.
+- categorical hash with `fit`: the bucket as without it; the graph maps it to the fitted vocabulary's row.
 - multi_categorical: the non-empty values, the first max_length of them hashed with `field`, zero-padded.
 - vector: truncated or zero-padded to `width`; zeros when absent.
 - sequence entries: newest first; the age bucket is 1 + count of boundaries <= age (0 = empty slot or no time).
@@ -83,7 +85,7 @@ def encode_numeric(slot: Slot, value: Any, default: float) -> float:
     transform = slot["transform"]
     if transform == "log1p":
         v = math.log1p(max(v, 0.0))
-    elif transform == "standardize":
+    elif transform == "standardize" and "stats" in slot:  # without stats: fitted, the graph standardizes
         v = (v - slot["stats"]["mean"]) / slot["stats"]["std"]
     return float(np.float32(v))
 

@@ -11,11 +11,17 @@ from mmctr_trainer.feature_repo import load_feature_repo
 
 ROOT = Path(__file__).resolve().parents[3]
 GOLDEN = ROOT / "libs" / "feature-repo" / "test-vectors" / "layout"
+# the repositories with a golden layout; ad-platform-fitted: floor_price's stats and user_id's vocabulary fitted
+REPOS = {
+    "demo": "feature-repos/demo",
+    "ad-platform": "feature-repos/ad-platform",
+    "ad-platform-fitted": "libs/feature-repo/test-vectors/repos/ad-platform-fitted",
+}
 
 
-@pytest.mark.parametrize("name", ["demo", "ad-platform"])
+@pytest.mark.parametrize("name", list(REPOS))
 def test_golden_layout(name: str) -> None:
-    layout = model_layout(load_feature_repo(ROOT / "feature-repos" / name))
+    layout = model_layout(load_feature_repo(ROOT / REPOS[name]))
     assert layout == json.loads((GOLDEN / f"{name}.json").read_text(encoding="utf-8"))
 
 

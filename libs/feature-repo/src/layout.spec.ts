@@ -5,7 +5,12 @@ import { LayoutError, modelLayout } from './layout';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const GOLDEN = join(__dirname, '..', 'test-vectors', 'layout');
-const REPOS = { demo: 'feature-repos/demo', 'ad-platform': 'feature-repos/ad-platform' };
+// ad-platform-fitted: the ad platform with floor_price's stats and user_id's vocabulary fitted by the trainer
+const REPOS = {
+  demo: 'feature-repos/demo',
+  'ad-platform': 'feature-repos/ad-platform',
+  'ad-platform-fitted': 'libs/feature-repo/test-vectors/repos/ad-platform-fitted',
+};
 
 describe('modelLayout', () => {
   it.each(Object.entries(REPOS))(

@@ -25,6 +25,8 @@ export interface CategoricalSlot {
   clip?: [number, number];
   derive?: string;
   vocabulary?: string[];
+  /** Hash only: the trainer maps the buckets to a vocabulary fitted on the training split, inside the graph. */
+  fit?: { min_count: number };
   boundaries?: number[];
 }
 
@@ -34,6 +36,7 @@ export interface NumericSlot {
   via?: string;
   transform: 'none' | 'clip' | 'log1p' | 'standardize';
   clip?: [number, number];
+  /** Absent for standardize: fitted by the trainer, the input is the clipped raw value (the graph standardizes). */
   stats?: { mean: number; std: number };
 }
 
@@ -151,6 +154,7 @@ function addSlot(
         ...(f.clip ? { clip: [f.clip[0], f.clip[1]] as [number, number] } : {}),
         ...(f.derive ? { derive: f.derive } : {}),
         ...(f.vocabulary ? { vocabulary: [...f.vocabulary] } : {}),
+        ...(f.fit ? { fit: { min_count: f.fit.min_count } } : {}),
       });
       return;
     case 'numeric':

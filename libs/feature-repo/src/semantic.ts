@@ -99,15 +99,13 @@ export function semanticErrors(repo: FeatureRepo): string[] {
     });
   };
 
-  // Numeric features and aggregations share their transforms (an aggregation has no stats).
+  // Numeric features and aggregations share their transforms (an aggregation has no stats). A standardize
+  // without stats is fitted on the training split by the trainer.
   const checkTransform = (
     p: string,
     f: Partial<Pick<NumericFeature, 'transform' | 'clip' | 'stats' | 'boundaries'>>,
   ) => {
     if (f.transform === 'clip' && f.clip === undefined) err(`${p}.clip`, "required by transform 'clip'");
-    if (f.transform === 'standardize' && f.stats === undefined) {
-      err(`${p}.stats`, "required by transform 'standardize'");
-    }
     if (f.transform === 'bucketize' && f.boundaries === undefined) {
       err(`${p}.boundaries`, "required by transform 'bucketize'");
     }
@@ -192,6 +190,7 @@ export function semanticErrors(repo: FeatureRepo): string[] {
         } else {
           if (f.vocabulary === undefined) err(`${p}.vocabulary`, "required by encoding 'vocabulary'");
           if (f.buckets !== undefined) err(`${p}.buckets`, "not used by encoding 'vocabulary'");
+          if (f.fit !== undefined) err(`${p}.fit`, "only used by encoding 'hash' (a fixed vocabulary is not fitted)");
           const seen = new Set<string>();
           (f.vocabulary ?? []).forEach((v, i) => {
             if (seen.has(v)) err(`${p}.vocabulary[${i}]`, `duplicate value '${v}'`);

@@ -120,6 +120,7 @@ export function attributeDefault(repo: FeatureRepo, source: string): RawValue {
 /** float32 value of a numeric slot: missing -> `fallback` (the attribute's default), clip, transform. */
 export function numericEncoder(slot: NumericSlot, fallback: RawValue): (v: RawValue) => number {
   const clip = slot.clip;
+  // No stats: the trainer fitted them into the model's graph, which standardizes the clipped value fed here.
   const { mean, std } = slot.stats ?? { mean: 0, std: 1 };
   const transform: (x: number) => number =
     slot.transform === 'log1p'
