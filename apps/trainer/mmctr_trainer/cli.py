@@ -238,11 +238,19 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_load_jsonl(args: argparse.Namespace) -> int:
     from .loadjsonl import load_jsonl
+    from .schema import load_repo
 
-    if not args.events and not args.items:
-        print("load-jsonl: give --events and/or --items", file=sys.stderr)
+    entities = dict(e.split("=", 1) for e in args.entity if "=" in e)
+    if len(entities) != len(args.entity):
+        print("load-jsonl: --entity takes NAME=FILE", file=sys.stderr)
         return 2
-    stats = load_jsonl(_ch(args), events=args.events, items=args.items, batch_rows=args.batch_rows)
+    if args.items:
+        entities["item"] = args.items
+    if not args.events and not entities:
+        print("load-jsonl: give --events and/or --entity NAME=FILE (or --items)", file=sys.stderr)
+        return 2
+    repo = load_repo(args.feature_repo)
+    stats = load_jsonl(_ch(args), repo, events=args.events, entities=entities, batch_rows=args.batch_rows)
     return 1 if any(s.invalid for s in stats) and args.strict else 0
 
 
@@ -397,10 +405,18 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "load-jsonl",
         cmd_load_jsonl,
-        "dev: insert JSONL events / items into ClickHouse as the ingest app would (no Kafka)",
+        "insert JSONL events / entity snapshots into the feature repository's tables as ingest would (no Kafka)",
     )
-    p.add_argument("--events", help="BehaviourEvent v1 JSONL (e.g. mmctr synth's events.jsonl)")
-    p.add_argument("--items", help="CatalogueItem v1 JSONL (e.g. mmctr synth's items.jsonl)")
+    _add_repo(p)
+    p.add_argument("--events", help="behaviour events JSONL, one v1 event a line (e.g. mmctr synth's events.jsonl)")
+    p.add_argument(
+        "--entity",
+        action="append",
+        default=[],
+        metavar="NAME=FILE",
+        help="snapshots of the snapshot entity NAME, JSONL (repeatable)",
+    )
+    p.add_argument("--items", help="the same as --entity item=FILE (e.g. mmctr synth's items.jsonl)")
     p.add_argument("--batch-rows", type=int, default=50_000, help="rows per INSERT (JSONEachRow over HTTP)")
     p.add_argument("--strict", action="store_true", help="exit 1 when a line was skipped as invalid")
 

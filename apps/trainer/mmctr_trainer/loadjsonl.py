@@ -1,32 +1,47 @@
-"""Dev loader: JSONL behaviour events / catalogue items -> ClickHouse `events` / `items`, bypassing Kafka.
+"""Bulk loader: JSONL behaviour events / entity snapshots -> the running feature repository's ClickHouse tables,
+bypassing Kafka.
 
-Every column is set as the ingest app sets it (apps/ingest/src/ingest/row-mappers.ts):
-- events: event_time = floor(ts_ms / 1000); position, value default 0; device / placement / country
-  from `context` or ''; ingested_at = now (epoch seconds, one value per insert batch, as one ingest flush).
-- items: updated_at = floor(ts_ms / 1000); description / category / image default '', tags default [];
-  content_hash = the same SHA-256 as libs/online-store/src/content-hash.ts (JSON.stringify of
-  [title, description ?? '', category ?? '', tags ?? [], image ?? ''], UTF-8).
+Rows are what ingest writes (libs/feature-repo: the compiled contracts and row encoders):
+- every column of the table as ClickHouse reports it (system.columns), in table order;
+- events: the event's keys and its type's attributes; a request-scope context attribute may sit under `context`;
+  event_time = floor(ts_ms / 1000);
+- entity snapshots: the key and the entity's attributes; updated_at = floor(ts_ms / 1000); the demo item's
+  content_hash (the embedder's key: the same SHA-256 as libs/online-store/src/content-hash.ts) when the table
+  has that column;
+- a missing optional attribute reads its default (else its type's zero); a column nothing fills (an attribute
+  of another event type, a bookkeeping column) gets its column type's zero; bools go to UInt8 as 0 / 1;
+- ingested_at = now (epoch seconds, one value per insert batch, as one ingest flush).
 
-Validation is a quick subset of the v1 contracts (required fields, types, schema_version 1, event type):
-lines that fail it are skipped and counted, where the ingest app would dead-letter them. Loading the same
-file twice inserts duplicates that ReplacingMergeTree collapses (readers use FINAL), as a redelivery would.
+Validation is a quick subset of the compiled contracts (schema_version 1, event type, required fields, each
+attribute's type and bounds, the unknown-attribute policy): lines that fail it are skipped and counted by
+reason, naming the attribute, where ingest would dead-letter them. Loading the same file twice inserts
+duplicates that ReplacingMergeTree collapses (readers use FINAL), as a redelivery would.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .ch import ClickHouse
+from .feature_repo import FeatureRepo
+from .store import table_columns
 
-EVENT_TYPES = ("impression", "click", "conversion")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+TS_MIN, TS_MAX = 946684800000, 4102444800000  # 2000 .. 2100, epoch ms
+_EVENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_MAX_SAFE = 2**53 - 1
+ZERO = {"string": "", "int": 0, "float": 0, "bool": False, "string_list": []}
+# The demo catalogue entity and the column of its table keyed by content (as ingest's CATALOGUE_COLUMNS).
+CATALOGUE_ENTITY, CONTENT_HASH = "item", "content_hash"
+Record = dict[str, Any]
 
 
 def _js_json(x: Any) -> str:
@@ -41,7 +56,7 @@ def _or(v: Any, default: Any) -> Any:
     return default if v is None else v
 
 
-def content_hash(item: dict[str, Any]) -> str:
+def content_hash(item: Mapping[str, Any]) -> str:
     """Same value as contentHash() in libs/online-store/src/content-hash.ts."""
     canonical = _js_json(
         [
@@ -59,91 +74,269 @@ def epoch_seconds(ms: int) -> int:
     return int(ms) // 1000
 
 
-def event_row(e: dict[str, Any], ingested_at_s: int) -> dict[str, Any]:
-    ctx = e.get("context") or {}
-    return {
-        "event_id": e["event_id"],
-        "type": e["type"],
-        "ts_ms": int(e["ts_ms"]),
-        "event_time": epoch_seconds(e["ts_ms"]),
-        "user_id": e["user_id"],
-        "item_id": e["item_id"],
-        "request_id": e["request_id"],
-        "position": int(_or(e.get("position"), 0)),
-        "device": _or(ctx.get("device"), ""),
-        "placement": _or(ctx.get("placement"), ""),
-        "country": _or(ctx.get("country"), ""),
-        "value": float(_or(e.get("value"), 0)),
-        "schema_version": int(e["schema_version"]),
-        "ingested_at": ingested_at_s,
-    }
+# ---------------------------------------------------------------- attribute checks (contract/attribute-check.ts)
 
 
-def item_row(i: dict[str, Any], ingested_at_s: int) -> dict[str, Any]:
-    return {
-        "item_id": i["item_id"],
-        "ts_ms": int(i["ts_ms"]),
-        "updated_at": epoch_seconds(i["ts_ms"]),
-        "title": i["title"],
-        "description": _or(i.get("description"), ""),
-        "category": _or(i.get("category"), ""),
-        "tags": list(_or(i.get("tags"), [])),
-        "image": _or(i.get("image"), ""),
-        "content_hash": content_hash(i),
-        "schema_version": int(i["schema_version"]),
-        "ingested_at": ingested_at_s,
-    }
+def _kind(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, (int, float)):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}.get(type(v), type(v).__name__)
 
 
-def _is_str(d: dict[str, Any], k: str, required: bool = True) -> bool:
-    v = d.get(k)
-    return (isinstance(v, str) and len(v) > 0) if required else (v is None or isinstance(v, str))
+def _number(v: Any, t: str) -> bool:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    if t == "float":
+        return math.isfinite(v)
+    return (isinstance(v, int) or v.is_integer()) and abs(v) <= _MAX_SAFE
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def event_problem(e: Any) -> str | None:
-    """Why a parsed line is not a v1 behaviour event (quick subset of the contract), else None."""
-    if not isinstance(e, dict):
-        return "not an object"
-    if e.get("schema_version") != 1:
-        return "schema_version is not 1"
-    for k in ("event_id", "user_id", "item_id", "request_id"):
-        if not _is_str(e, k):
-            return f"{k} missing or empty"
-    if e.get("type") not in EVENT_TYPES:
-        return "bad type"
-    if not _is_int(e.get("ts_ms")) or not (946684800000 <= e["ts_ms"] <= 4102444800000):
-        return "bad ts_ms"
-    if e.get("position") is not None and (not _is_int(e["position"]) or not 0 <= e["position"] <= 10000):
-        return "bad position"
-    if e.get("context") is not None and not isinstance(e["context"], dict):
-        return "bad context"
-    v = e.get("value")
-    if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0):
-        return "bad value"
+def _length(s: str, lo: int | None, hi: int | None, unit: str) -> str | None:
+    if lo is not None and len(s) < lo:
+        return f"shorter than {lo} {unit}"
+    if hi is not None and len(s) > hi:
+        return f"longer than {hi} {unit}"
     return None
 
 
-def item_problem(i: Any) -> str | None:
-    """Why a parsed line is not a v1 catalogue item (quick subset of the contract), else None."""
-    if not isinstance(i, dict):
-        return "not an object"
-    if i.get("schema_version") != 1:
-        return "schema_version is not 1"
-    if not _is_str(i, "item_id") or not _is_str(i, "title"):
-        return "item_id or title missing or empty"
-    if not _is_int(i.get("ts_ms")) or not (946684800000 <= i["ts_ms"] <= 4102444800000):
-        return "bad ts_ms"
-    for k in ("description", "category", "image"):
-        if not _is_str(i, k, required=False):
-            return f"bad {k}"
-    t = i.get("tags")
-    if t is not None and (not isinstance(t, list) or len(t) > 5 or not all(isinstance(x, str) and x for x in t)):
-        return "bad tags"
+def value_problem(a: Mapping[str, Any], v: Any) -> str | None:
+    """Why `v` is not a value of attribute `a` (its type, then its bounds), else None."""
+    t = a["type"]
+    if t == "string":
+        return _length(v, a.get("min_length"), a.get("max_length"), "characters") if isinstance(v, str) else t
+    if t in ("int", "float"):
+        if not _number(v, t):
+            return t
+        if "min" in a and v < a["min"]:
+            return f"{v} is below the minimum {a['min']}"
+        return f"{v} is above the maximum {a['max']}" if "max" in a and v > a["max"] else None
+    if t == "bool":
+        return None if isinstance(v, bool) else t
+    if not isinstance(v, list):
+        return t
+    if "max_length" in a and len(v) > a["max_length"]:
+        return f"more than {a['max_length']} elements"
+    for i, x in enumerate(v):
+        if not isinstance(x, str):
+            return f"element {i}: expected string, got {_kind(x)}"
+        bad = _length(x, a.get("element_min_length"), a.get("element_max_length"), "characters")
+        if bad:
+            return f"element {i}: {bad}"
     return None
+
+
+_ABSENT = object()
+
+
+def _checked(label: str, a: Mapping[str, Any], v: Any) -> Any:
+    """The attribute's value (a missing optional one: its default, else its type's zero); raises _Bad."""
+    if v is _ABSENT:
+        if a.get("required"):
+            raise _Bad(f"missing required {label} '{a['name']}'")
+        d = _or(a.get("default"), ZERO[a["type"]])
+        return list(d) if isinstance(d, tuple) else d  # a frozen repository's lists are tuples
+    why = value_problem(a, v)
+    if why is None:
+        return int(v) if a["type"] == "int" else v
+    if why == a["type"]:
+        why = f"expected {why}, got {_kind(v)}"
+    raise _Bad(f"{label} '{a['name']}': {why}")
+
+
+class _Bad(ValueError):
+    """A line the contract refuses; the message is its reason."""
+
+
+# ---------------------------------------------------------------- readers: a parsed line -> a normalised record
+
+
+def _key(name: str) -> dict[str, Any]:
+    return {"name": name, "type": "string", "required": True, "min_length": 1, "max_length": 128}
+
+
+_TS_MS = {"name": "ts_ms", "type": "int", "required": True, "min": TS_MIN, "max": TS_MAX}
+
+
+def _object(v: Any, what: str) -> dict[str, Any]:
+    if not isinstance(v, dict):
+        raise _Bad(f"{what}: expected a JSON object, got {_kind(v)}")
+    return v
+
+
+def _head(m: Any) -> dict[str, Any]:
+    m = _object(m, "message")
+    if isinstance(m.get("schema_version"), bool) or m.get("schema_version") != 1:
+        raise _Bad("field 'schema_version': expected 1")
+    return m
+
+
+def _unknown(m: Mapping[str, Any], known: set[str], policy: str, where: str = "") -> None:
+    if policy == "reject":
+        extra = next((k for k in m if k not in known), None)
+        if extra is not None:
+            raise _Bad(f"unknown attribute '{extra}'{where} (unknown_attributes: reject)")
+
+
+@dataclass(frozen=True)
+class _EventType:
+    core: tuple[Mapping[str, Any], ...]  # ts_ms and the keys of its entities
+    attrs: tuple[Mapping[str, Any], ...]
+    nestable: frozenset[str]
+    known: frozenset[str]
+
+
+class EventReader:
+    """The behaviour-event contract of a repository (event-contract.ts): type, keys, attributes, `context`."""
+
+    def __init__(self, repo: FeatureRepo):
+        keys = {e["name"]: e["key"] for e in repo.entities}
+        request = {a["name"] for a in repo.context["attributes"] if a["scope"] == "request"}
+        self.policy = repo.unknown_attributes
+        self.types: dict[str, _EventType] = {}
+        for t in repo.event_types:
+            core = (_TS_MS, *(_key(keys[e]) for e in t["entities"]))
+            attrs = tuple(t.get("attributes", ()))
+            known = frozenset({"schema_version", "event_id", "type", "context", *(f["name"] for f in core + attrs)})
+            self.types[t["name"]] = _EventType(core, attrs, frozenset(a["name"] for a in attrs) & request, known)
+        self.expected = ", ".join(self.types)
+
+    def __call__(self, line: Any) -> Record:
+        m = _head(line)
+        eid = m.get("event_id")
+        if not isinstance(eid, str) or not _EVENT_ID.match(eid):
+            raise _Bad("field 'event_id': expected 1-64 characters of [A-Za-z0-9_.:-]")
+        t = self.types.get(m["type"]) if isinstance(m.get("type"), str) else None
+        if t is None:
+            raise _Bad(f"unknown event type {json.dumps(m.get('type'))} (expected one of: {self.expected})")
+        nested = _object(m["context"], "field 'context'") if "context" in m else {}
+        _unknown(m, t.known, self.policy)
+        _unknown(nested, t.nestable, self.policy, " under context")
+        out: Record = {"schema_version": 1, "event_id": eid, "type": m["type"]}
+        for f in t.core:
+            out[f["name"]] = _checked("field", f, m.get(f["name"], _ABSENT))
+        for a in t.attrs:
+            v = m.get(a["name"], _ABSENT)
+            if a["name"] in t.nestable and a["name"] in nested:
+                if v is not _ABSENT:
+                    raise _Bad(f"attribute '{a['name']}' is given both at the top level and under context")
+                v = nested[a["name"]]
+            out[a["name"]] = _checked("attribute", a, v)
+        return out
+
+
+class EntityReader:
+    """An entity's snapshot contract (entity-contract.ts): `{schema_version: 1, <key>, ts_ms, <attributes>}`."""
+
+    def __init__(self, repo: FeatureRepo, entity: Mapping[str, Any]):
+        self.policy = repo.unknown_attributes
+        self.fields = (_key(entity["key"]), _TS_MS)
+        self.attrs = tuple(entity.get("attributes", ()))
+        self.known = {"schema_version", entity["key"], "ts_ms", *(a["name"] for a in self.attrs)}
+
+    def __call__(self, line: Any) -> Record:
+        m = _head(line)
+        _unknown(m, self.known, self.policy)
+        out: Record = {"schema_version": 1}
+        for label, fields in (("field", self.fields), ("attribute", self.attrs)):
+            for f in fields:
+                out[f["name"]] = _checked(label, f, m.get(f["name"], _ABSENT))
+        return out
+
+
+# ---------------------------------------------------------------- rows: every column of the table (table-encoders.ts)
+
+_STRING_TYPE = re.compile(r"^(String|LowCardinality\(String\)|FixedString\(\d+\))$")
+_ENUM_VALUE = re.compile(r"'((?:[^'\\]|\\.)*)'\s*=")
+Computed = Callable[[Record, int], Any]
+
+
+def column_zero(col_type: str) -> Any:
+    """What ingest writes to a column no declaration fills: its type's zero (an Enum8's first value)."""
+    if _STRING_TYPE.match(col_type):
+        return ""
+    if col_type.startswith("Array("):
+        return []
+    if col_type.startswith("Enum8("):
+        first = _ENUM_VALUE.search(col_type)
+        return re.sub(r"\\(.)", r"\1", first.group(1)) if first else ""
+    return 0
+
+
+@dataclass(frozen=True)
+class TableRows:
+    """Normalised records -> rows holding every column of a table (by its actual columns)."""
+
+    table: str
+    columns: tuple[tuple[str, str], ...]
+    computed: Mapping[str, Computed]
+
+    def row(self, r: Record, now_s: int) -> Record:
+        out: Record = {}
+        for name, col_type in self.columns:
+            v = self.computed[name](r, now_s) if name in self.computed else r.get(name, _ABSENT)
+            out[name] = column_zero(col_type) if v is _ABSENT else int(v) if isinstance(v, bool) else v
+        return out
+
+
+def _time_columns(column: str) -> dict[str, Computed]:
+    return {column: lambda r, _now: epoch_seconds(r["ts_ms"]), "ingested_at": lambda _r, now: now}
+
+
+def table_rows(
+    ch: ClickHouse, repo: FeatureRepo, table: str, wanted: Mapping[str, str], computed: Mapping[str, Computed]
+) -> TableRows:
+    """The table's rows; fails (naming database, table and columns) when a declared column is missing."""
+    cols = tuple(table_columns(ch, table))
+    have = {n for n, _t in cols}
+    missing = [f"'{c}' ({why})" for c, why in wanted.items() if c not in have]
+    if missing:
+        what = "does not exist" if not cols else f"has no column {', '.join(missing)}"
+        raise ValueError(
+            f"feature repository {repo.name} {repo.version}: table {ch.database}.{table} {what}: "
+            "run `mmctr features apply` with this repository"
+        )
+    return TableRows(table, cols, {k: f for k, f in computed.items() if k in have})
+
+
+_CORE = ("ts_ms", "schema_version", "ingested_at")
+
+
+def events_rows(ch: ClickHouse, repo: FeatureRepo) -> TableRows:
+    keys = {e["name"]: e["key"] for e in repo.entities}
+    wanted = dict.fromkeys(("event_id", "type", "event_time", *_CORE), "core column")
+    for t in repo.event_types:
+        wanted.update({keys[e]: f"key of entity '{e}'" for e in t["entities"]})
+        for a in t.get("attributes", ()):
+            wanted.setdefault(a["name"], f"attribute of event type '{t['name']}'")
+    table = str(repo.document.get("events_table", "events"))
+    return table_rows(ch, repo, table, wanted, _time_columns("event_time"))
+
+
+def entity_rows(ch: ClickHouse, repo: FeatureRepo, entity: Mapping[str, Any]) -> TableRows:
+    wanted = {entity["key"]: "entity key", **dict.fromkeys(("updated_at", *_CORE), "core column")}
+    wanted.update({a["name"]: f"attribute of entity '{entity['name']}'" for a in entity.get("attributes", ())})
+    computed = _time_columns("updated_at")
+    if entity["name"] == CATALOGUE_ENTITY:
+        computed[CONTENT_HASH] = lambda r, _now: content_hash(r)
+    return table_rows(ch, repo, entity["table"], wanted, computed)
+
+
+def snapshot_entity(repo: FeatureRepo, name: str) -> Mapping[str, Any]:
+    """The entity whose snapshots are stored in its table, or an error naming the ones there are."""
+    stored = {e["name"]: e for e in repo.entities if e.get("updates") == "snapshot" and e.get("table")}
+    if name not in stored:
+        raise ValueError(
+            f"feature repository {repo.name}: no snapshot entity '{name}' (entities with a table: "
+            f"{', '.join(stored) or 'none'})"
+        )
+    return stored[name]
+
+
+# ---------------------------------------------------------------- loading
 
 
 @dataclass
@@ -160,52 +353,50 @@ class LoadStats:
         return dict(self.__dict__)
 
 
-def _records(path: Path, problem: Callable[[Any], str | None], stats: LoadStats) -> Iterator[dict[str, Any]]:
+def _records(path: Path, read: Callable[[Any], Record], stats: LoadStats) -> Iterator[Record]:
     with open(path, encoding="utf-8") as fh:
         for line in fh:
             if not line.strip():
                 continue
             stats.lines += 1
             try:
-                rec = json.loads(line)
-                why = problem(rec)
+                yield read(json.loads(line))
+            except _Bad as e:
+                why = f"schema: {e}"
             except ValueError as e:
                 why = f"bad JSON: {e.__class__.__name__}"
-            if why is not None:
-                stats.invalid += 1
-                stats.reasons[why] = stats.reasons.get(why, 0) + 1
+            else:
                 continue
-            yield rec
+            stats.invalid += 1
+            stats.reasons[why] = stats.reasons.get(why, 0) + 1
 
 
 def load_file(
     ch: ClickHouse,
-    table: str,
+    rows: TableRows,
+    read: Callable[[Any], Record],
     path: str | Path,
     *,
     batch_rows: int = 50_000,
     now_s: Callable[[], int] | None = None,
     log: Callable[[str], None] = print,
 ) -> LoadStats:
-    """Inserts one JSONL file into `events` or `items` in batches of `batch_rows` (JSONEachRow over HTTP)."""
-    if table not in ("events", "items"):
-        raise ValueError(f"unknown table {table!r}")
-    mapper, problem = (event_row, event_problem) if table == "events" else (item_row, item_problem)
+    """Inserts one JSONL file into `rows.table` in batches of `batch_rows` (JSONEachRow over HTTP)."""
     clock = now_s or (lambda: int(time.time()))
-    stats = LoadStats(table)
+    stats = LoadStats(rows.table)
     t0 = time.time()
-    batch: list[dict[str, Any]] = []
+    batch: list[Record] = []
 
     def flush() -> None:
         if batch:
             ingested = clock()
-            ch.insert(table, [mapper(r, ingested) for r in batch])
+            ch.insert(rows.table, [rows.row(r, ingested) for r in batch])
             stats.rows += len(batch)
             stats.batches += 1
             batch.clear()
-            log(f"[load] {table}: {stats.rows} rows ({time.time() - t0:.1f}s)")
+            log(f"[load] {rows.table}: {stats.rows} rows ({time.time() - t0:.1f}s)")
 
-    for rec in _records(Path(path), problem, stats):
+    for rec in _records(Path(path), read, stats):
         batch.append(rec)
         if len(batch) >= batch_rows:
             flush()
@@ -216,20 +407,27 @@ def load_file(
 
 def load_jsonl(
     ch: ClickHouse,
+    repo: FeatureRepo,
     events: str | Path | None = None,
-    items: str | Path | None = None,
+    entities: Mapping[str, str | Path] | None = None,
     *,
     batch_rows: int = 50_000,
     log: Callable[[str], None] = print,
 ) -> list[LoadStats]:
-    """Items first (as a catalogue feed would precede its impressions), then events."""
+    """Entity snapshots first (as a catalogue feed precedes its impressions), then events. `entities` maps a
+    snapshot entity's name to its JSONL file. Every table is checked before anything is inserted."""
+    plan = [
+        (entity_rows(ch, repo, e), EntityReader(repo, e), p)
+        for e, p in ((snapshot_entity(repo, n), p) for n, p in (entities or {}).items())
+    ]
+    if events:
+        plan.append((events_rows(ch, repo), EventReader(repo), events))
     out = []
-    for table, path in (("items", items), ("events", events)):
-        if path:
-            s = load_file(ch, table, path, batch_rows=batch_rows, log=log)
-            log(
-                f"[load] {table}: {s.rows} rows inserted, {s.invalid} invalid lines skipped, {s.batches} batches, "
-                f"{s.seconds}s" + (f"; reasons {s.reasons}" if s.reasons else "")
-            )
-            out.append(s)
+    for rows, read, path in plan:
+        s = load_file(ch, rows, read, path, batch_rows=batch_rows, log=log)
+        log(
+            f"[load] {s.table}: {s.rows} rows inserted, {s.invalid} invalid lines skipped, {s.batches} batches, "
+            f"{s.seconds}s" + (f"; reasons {s.reasons}" if s.reasons else "")
+        )
+        out.append(s)
     return out

@@ -76,6 +76,15 @@ def _columns(names: Sequence[str]) -> str:
     return ", ".join(ident(n) for n in names)
 
 
+def table_columns(ch: ClickHouse, table: str) -> list[tuple[str, str]]:
+    """(name, type) of each column of a table as ClickHouse reports them (system.columns: 18.16 has no position
+    to order by); [] when the table does not exist."""
+    rows = ch.all(
+        f"SELECT name, type FROM system.columns WHERE database = {literal(ch.database)} AND table = {literal(table)}"
+    )
+    return [(str(r["name"]), str(r["type"])) for r in rows]
+
+
 # ---------------------------------------------------------------- entity versions and the item embeddings
 
 
@@ -229,7 +238,7 @@ def models_current(ch: ClickHouse) -> list[Row]:
 # ---------------------------------------------------------------- score_log (the parity check)
 
 SCORE_LOG_COLUMNS = (
-    "request_id, ts_ms, user_id, model_version, feature_spec_version, device, placement, country, "
+    "request_id, ts_ms, user_id, model_version, feature_spec_version, "
     "history_item_ids, history_ts_ms, item_ids, positions, ctrs, degraded, context_json, candidate_context_json, "
     "sequences_json"
 )
@@ -262,9 +271,14 @@ def score_log_slice_counts(
     )
 
 
-def score_log_rows(ch: ClickHouse, version: str, from_ms: int, to_ms: int) -> Iterator[Row]:
-    """A version's logged requests in [from_ms, to_ms) (FINAL: replays collapse), in (ts_ms, request_id) order."""
+def score_log_rows(
+    ch: ClickHouse, version: str, from_ms: int, to_ms: int, context_columns: Sequence[str] = ()
+) -> Iterator[Row]:
+    """A version's logged requests in [from_ms, to_ms) (FINAL: replays collapse), in (ts_ms, request_id) order,
+    with SCORE_LOG_COLUMNS and the fixed request-context columns `context_columns` (rows from before
+    context_json hold their context there)."""
+    extra = "".join(f", {ident(c)}" for c in context_columns)
     return ch.rows(
-        f"SELECT {SCORE_LOG_COLUMNS} FROM {_db(ch)}.score_log FINAL "
+        f"SELECT {SCORE_LOG_COLUMNS}{extra} FROM {_db(ch)}.score_log FINAL "
         f"WHERE {_score_log_where(version, from_ms, to_ms)} ORDER BY ts_ms, request_id"
     )

@@ -14,14 +14,17 @@ import numpy as np
 import pytest
 import torch
 
-from mmctr_trainer import cli
+from mmctr_trainer import cli, store
 from mmctr_trainer.ch import ClickHouse
 from mmctr_trainer.config import load_config
 from mmctr_trainer.export import export_onnx
+from mmctr_trainer.feature_repo import load_feature_repo
+from mmctr_trainer.features import REPO_ROOT
 from mmctr_trainer.models import build_model
 from mmctr_trainer.registry import promote, register
 from mmctr_trainer.schema import ModelSchema
-from mmctr_trainer.score_log_parity import OnnxRunner, ParityOptions, run_parity
+from mmctr_trainer.score_log_parity import LoggedRow, OnnxRunner, ParityOptions, run_parity
+from mmctr_trainer.score_log_parity.assembly import legacy_context_columns
 from mmctr_trainer.slots import encode_request
 
 from .helpers import embedding, item, tiny_repo, tiny_repo_doc
@@ -298,3 +301,19 @@ def test_rows_in_the_new_format_recompute_the_same_ctrs(parity_db):
     r = _run(parity_db, model_version="v-new")
     assert r["ok"] is True and r["max_abs_diff"] == 0.0
     assert r["rows_checked"] == 4 and r["candidates_checked"] == 5 + 3 + 3 + 2
+
+
+def test_legacy_context_columns_come_from_the_repository_and_the_table(parity_db):
+    """Rows logged before context_json: their fixed columns are the repository's request-scope context attributes
+    that score_log has (the demo's three; none of the ad platform's), each read back as its attribute's type."""
+    cols = [n for n, _t in store.table_columns(parity_db["db"], "score_log")]
+    assert legacy_context_columns(tiny_repo(), cols) == {"device": "string", "placement": "string", "country": "string"}
+    ad = load_feature_repo(REPO_ROOT / "feature-repos" / "ad-platform")
+    assert legacy_context_columns(ad, cols) == {}
+    wider = [*cols, "network", "floor_price"]
+    assert legacy_context_columns(ad, wider) == {"network": "string", "floor_price": "float"}
+    row = LoggedRow.from_json(
+        {"request_id": "r", "ts_ms": T, "user_id": "u", "network": "wifi", "floor_price": "0.5"},
+        {"network": "string", "floor_price": "float", "os_version": "string"},
+    )
+    assert row.request_context() == {"network": "wifi", "floor_price": 0.5, "os_version": ""}

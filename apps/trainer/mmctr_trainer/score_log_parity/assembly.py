@@ -1,12 +1,12 @@
 """Rebuilding the model inputs of a logged request: the logged row (the requester's key, the context and the
 sequence entries the scorer used, from context_json / candidate_context_json / sequences_json, or from the fixed
-demo columns of rows logged before them), the entity tables as of the request time (the training-set builder's
+context columns of rows logged before them), the entity tables as of the request time (the training-set builder's
 EntityTables and group_inputs) and the slot encodings the scorer's assembler does."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,9 +62,6 @@ class LoggedRow:
     request_id: str
     ts_ms: int
     user_id: str
-    device: str
-    placement: str
-    country: str
     history_item_ids: list[str]
     item_ids: list[str]
     positions: list[int]
@@ -74,19 +71,18 @@ class LoggedRow:
     model_version: str = ""
     history_ts_ms: list[int] = field(default_factory=list)  # click times (fs-2); empty from an older scorer
     context: dict[str, Any] | None = None  # context_json; None: logged before it (the fixed columns hold it)
+    legacy_context: dict[str, Any] = field(default_factory=dict)  # the fixed context columns' values
     candidate_context: list[dict[str, Any]] | None = None
     sequences: Sequences | None = None
 
     @staticmethod
-    def from_json(r: dict[str, Any]) -> LoggedRow:
+    def from_json(r: dict[str, Any], legacy_columns: Mapping[str, str] | None = None) -> LoggedRow:
+        """A score_log row; `legacy_columns` (name -> attribute type): its fixed request-context columns."""
         seqs = _json(str(r.get("sequences_json") or ""), None)
         return LoggedRow(
             request_id=str(r["request_id"]),
             ts_ms=int(r["ts_ms"]),
             user_id=str(r["user_id"]),
-            device=str(r.get("device") or ""),
-            placement=str(r.get("placement") or ""),
-            country=str(r.get("country") or ""),
             history_item_ids=[str(x) for x in r.get("history_item_ids") or []],
             item_ids=[str(x) for x in r.get("item_ids") or []],
             positions=[int(x) for x in r.get("positions") or []],
@@ -96,6 +92,7 @@ class LoggedRow:
             model_version=str(r.get("model_version") or ""),
             history_ts_ms=[int(x) for x in r.get("history_ts_ms") or []],
             context=_json(str(r.get("context_json") or ""), None),
+            legacy_context={c: _column_value(t, r.get(c)) for c, t in (legacy_columns or {}).items()},
             candidate_context=_json(str(r.get("candidate_context_json") or ""), None),
             sequences=None
             if seqs is None
@@ -103,7 +100,7 @@ class LoggedRow:
         )
 
     def request_context(self) -> dict[str, Any]:
-        return self.context if self.context is not None else {c: getattr(self, c) for c in LEGACY_CONTEXT}
+        return self.context if self.context is not None else dict(self.legacy_context)
 
     def candidates_context(self) -> list[dict[str, Any]]:
         if self.candidate_context is not None:
@@ -120,8 +117,19 @@ class LoggedRow:
         return self.history_item_ids, self.history_ts_ms
 
 
-# The request context of a row logged before context_json (the demo's).
-LEGACY_CONTEXT = ("device", "placement", "country")
+def legacy_context_columns(repo: FeatureRepo, score_log_columns: Iterable[str]) -> dict[str, str]:
+    """The fixed score_log columns that held the request context before context_json: the repository's
+    request-scope context attributes that are also columns of the table (name -> attribute type). The scorer's
+    sink fills each from the context attribute of its name: strings as they are, other values as JSON text."""
+    have = set(score_log_columns)
+    return {a["name"]: a["type"] for a in repo.context["attributes"] if a["scope"] == "request" and a["name"] in have}
+
+
+def _column_value(attr_type: str, text: Any) -> Any:
+    """A fixed context column's text as the attribute's value ('' of a non-string: not logged, missing)."""
+    if attr_type == "string":
+        return str(text or "")
+    return json.loads(text) if text else None
 
 
 @dataclass

@@ -7,7 +7,8 @@ from collections.abc import Iterable, Iterator
 
 from .. import store
 from ..ch import ClickHouse
-from .assembly import LoggedRow
+from ..feature_repo import FeatureRepo
+from .assembly import LoggedRow, legacy_context_columns
 
 
 def plan_windows(
@@ -34,7 +35,11 @@ def plan_windows(
     return n, windows
 
 
-def read_rows(ch: ClickHouse, version: str, windows: Iterable[tuple[int, int]]) -> Iterator[list[LoggedRow]]:
-    """Each window's rows (FINAL: replays collapse), in (ts_ms, request_id) order."""
+def read_rows(
+    ch: ClickHouse, repo: FeatureRepo, version: str, windows: Iterable[tuple[int, int]]
+) -> Iterator[list[LoggedRow]]:
+    """Each window's rows (FINAL: replays collapse), in (ts_ms, request_id) order, with the table's fixed context
+    columns of the repository's request context (rows logged before context_json hold it there)."""
+    legacy = legacy_context_columns(repo, (n for n, _t in store.table_columns(ch, "score_log")))
     for a, b in windows:
-        yield [LoggedRow.from_json(r) for r in store.score_log_rows(ch, version, a, b)]
+        yield [LoggedRow.from_json(r, legacy) for r in store.score_log_rows(ch, version, a, b, list(legacy))]

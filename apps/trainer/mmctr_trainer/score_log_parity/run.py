@@ -65,7 +65,7 @@ def run_parity(
     s = checker.stats
     seen = 0
     last = time.time()
-    for i, rows in enumerate(read_rows(ch, version, windows)):
+    for i, rows in enumerate(read_rows(ch, repo, version, windows)):
         if opts.limit is not None:
             rows = rows[: max(0, opts.limit - seen)]
         seen += len(rows)
