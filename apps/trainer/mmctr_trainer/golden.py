@@ -19,6 +19,8 @@ from .slots import encode_request
 
 GOLDEN_DIR = REPO_ROOT / "libs" / "features" / "golden"
 
+# Test data, not a feature list: (field, value) inputs of the hash function, which takes any field name. They
+# use the demo repository's field names so that the vectors also pin the buckets the demo's slots hash to.
 _VALUES: list[tuple[str, str]] = [
     ("user_id", "u1"),
     ("user_id", "user-000042"),
@@ -81,7 +83,8 @@ def _record(row: dict[str, Any], vectors: dict[str, list[float]] | None = None, 
 
 
 def _demo_requests(ages: list[int]) -> list[dict[str, Any]]:
-    """Today's demo cases: a rich history (ages around every boundary, clock skew, no time) and an empty user."""
+    """Test data for the demo repository's layout (as _ad_requests is for the ad platform's): a rich history (ages
+    around every boundary, clock skew, no time) and an empty user."""
     T = 1_700_000_000_123
     mm = [round(0.01 * k - 0.5, 4) for k in range(128)]
     item = lambda i, c, tags, v=None, **x: _record({"item_id": i, "category": c, "tags": tags}, v and {"fused": v}, **x)  # noqa: E731
@@ -101,6 +104,7 @@ def _demo_requests(ages: list[int]) -> list[dict[str, Any]]:
         cand("i-4", "books", ["x"], -3),
         cand("ünï-🚀", "Électronique", ["日本"], 5, mm + [9.0, 9.0]),
     ]
+    # a raw request to the demo repository (feature-repos/demo): its context attributes by name, as a client sends
     ctx = {"device": "mobile", "placement": "home_feed", "country": "DE"}
     user = {"ts_ms": T, "user": _record({"user_id": "user-1"}), "context": ctx}
     return [
