@@ -75,6 +75,10 @@ class ModelSchema:
     request_key: str | None = None  # the requester's key feature (user_id in the demo)
     candidate_key: str | None = None  # the candidate's key feature (item_id in the demo)
     defaults: dict[str, float] = field(default_factory=dict)  # numeric feature -> value when missing
+    # Encoders fitted on the training split (fitting.py): feature -> summary, recorded in model.json; empty until
+    # fitted. `vocab_rows` holds each fitted vocabulary's bucket -> row table (a graph constant, not in the JSON).
+    fitted: dict[str, dict[str, Any]] = field(default_factory=dict)
+    vocab_rows: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @staticmethod
     def from_repo(repo: FeatureRepo) -> ModelSchema:
@@ -89,7 +93,13 @@ class ModelSchema:
 
     @staticmethod
     def from_json(d: Mapping[str, Any]) -> ModelSchema:
-        return ModelSchema(dict(d["layout"]), d.get("request_key"), d.get("candidate_key"), dict(d.get("defaults", {})))
+        return ModelSchema(
+            dict(d["layout"]),
+            d.get("request_key"),
+            d.get("candidate_key"),
+            dict(d.get("defaults", {})),
+            dict(d.get("fitted", {})),
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -97,7 +107,13 @@ class ModelSchema:
             "request_key": self.request_key,
             "candidate_key": self.candidate_key,
             "defaults": self.defaults,
+            **({"fitted": self.fitted} if self.fitted else {}),
         }
+
+    def table_size(self, slot: Mapping[str, Any]) -> int:
+        """Rows of a categorical slot's embedding table: its fitted vocabulary's V + 1, else the slot's size."""
+        fit = self.fitted.get(slot["feature"], {})
+        return int(fit.get("rows", slot["size"]))
 
     @property
     def version(self) -> str:

@@ -21,6 +21,7 @@ from torch import nn
 
 from .config import ModelParams, TrainerConfig, TrainingParams
 from .data_source import DataSource
+from .fitting import fit_encoders
 from .metrics import auc, logloss
 from .models import CTRModel, build_model
 from .schema import ModelSchema
@@ -335,6 +336,7 @@ def train_model(
     tp = params.training(config.training)
     if max_epochs is not None:
         tp = replace(tp, max_epochs=max_epochs)
+    schema = fit_encoders(schema, data, log=log)  # the train split's vocabularies and stats (fitting.py)
     trainer = _Trainer(model_name, schema, data, params, tp, log)
     t0 = time.time()
     run, first, tried = trainer.initialise()

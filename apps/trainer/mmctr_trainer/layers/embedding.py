@@ -42,7 +42,7 @@ class Embeddings(nn.Module):
             for g in _groups(schema):
                 for s in g[kind]:
                     if s["feature"] not in self.tables:
-                        self.tables[s["feature"]] = nn.Embedding(s["size"], dim, padding_idx=0)
+                        self.tables[s["feature"]] = nn.Embedding(schema.table_size(s), dim, padding_idx=0)
         self.projections = nn.ModuleDict()
         for kind in ("numeric", "vector"):
             for g in _groups(schema):
@@ -54,8 +54,25 @@ class Embeddings(nn.Module):
             with torch.no_grad():
                 e.weight[0].zero_()
         self._reg: list[Tensor] = []
+        self._fitted(schema)
+
+    def _fitted(self, schema: ModelSchema) -> None:
+        """The encoders fitted on the training split (fitting.py): a bucket -> row buffer per fitted vocabulary
+        (zeros when the schema came from JSON: load_state_dict fills it) and (mean, std) per fitted standardize."""
+        self.vocabularies: set[str] = set()
+        self.stats: dict[str, tuple[float, float]] = {}
+        for feature, fit in schema.fitted.items():
+            if fit["encoder"] == "vocabulary":
+                rows = schema.vocab_rows.get(feature)
+                table = torch.zeros(fit["buckets"], dtype=torch.int64) if rows is None else torch.as_tensor(rows)
+                self.register_buffer(f"rows_{feature}", table.to(torch.int64))
+                self.vocabularies.add(feature)
+            else:
+                self.stats[feature] = (float(fit["mean"]), float(fit["std"]))
 
     def lookup(self, feature: str, ids: Tensor) -> Tensor:
+        if feature in self.vocabularies:  # hash bucket -> fitted row (a Gather on a graph constant)
+            ids = getattr(self, f"rows_{feature}")[ids]
         e = self.tables[feature](ids)
         if self.training:
             self._reg.append(e)
@@ -75,6 +92,13 @@ class Embeddings(nn.Module):
             return torch.where(live.any(-2), top, torch.zeros_like(top))
         return e.sum(-2) / (ids > 0).to(e.dtype).sum(-1, keepdim=True).clamp(min=1.0)
 
+    def standardized(self, feature: str, v: Tensor) -> Tensor:
+        """A numeric slot's value, standardized with the stats fitted on the training split when it has them."""
+        if feature not in self.stats:
+            return v
+        mean, std = self.stats[feature]
+        return (v - mean) / std
+
     def vector(self, feature: str, v: Tensor) -> Tensor:
         """A projected vector W v [..., E] (LayerNorm-ed with mm_norm "layer")."""
         p = self.projections[feature](v)
@@ -86,7 +110,9 @@ class Embeddings(nn.Module):
         for i, s in enumerate(group["categorical"]):
             out[s["feature"]] = self.lookup(s["feature"], x[f"{prefix}_cat"][..., i])
         for i, s in enumerate(group["numeric"]):
-            out[s["feature"]] = self.projections[s["feature"]](x[f"{prefix}_num"][..., i : i + 1])
+            out[s["feature"]] = self.projections[s["feature"]](
+                self.standardized(s["feature"], x[f"{prefix}_num"][..., i : i + 1])
+            )
         for s in group["multi_categorical"]:
             out[s["feature"]] = self.pooled(s, x[f"{prefix}_multi"][..., s["offset"] : s["offset"] + s["max_length"]])
         for s in group["vector"]:

@@ -1,0 +1,157 @@
+"""Encoders fitted on the training split (fitting.py), on the ad-platform repository with floor_price's stats and
+user_id's vocabulary (min count 2) left to the trainer: the fit reads the train split only, the model's table has
+V + 1 rows, and the exported graph maps raw inputs exactly like the PyTorch model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from mmctr_trainer.config import load_config
+from mmctr_trainer.data_source import DataSource
+from mmctr_trainer.export import OnnxScorer, example_inputs, export_onnx, model_card, quantize_int8
+from mmctr_trainer.feature_repo import check_feature_repo, parse_feature_repo
+from mmctr_trainer.fitting import fit_encoders, vocabulary_rows
+from mmctr_trainer.models import build_model
+from mmctr_trainer.schema import ModelSchema
+from mmctr_trainer.slots import encode_numeric
+
+from .test_ad_platform_dataset import tiny_ad_repo_doc
+
+CFG = load_config("tiny")
+TRAIN_USERS = [5, 5, 7, 9, 9, 9, 0, 0]  # bucket 7 seen once (< min count 2), 0 = missing
+TRAIN_FLOOR = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
+VAL_ONLY = 11  # a user bucket seen only in the validation split
+
+
+def fitted_doc() -> dict[str, Any]:
+    doc = tiny_ad_repo_doc()
+    for f in doc["features"]:
+        if f["name"] == "floor_price":
+            del f["stats"]
+        if f["name"] == "user_id":
+            f["fit"] = {"min_count": 2}
+    return doc
+
+
+SCHEMA = ModelSchema.from_repo(parse_feature_repo(fitted_doc()))
+
+
+def _column(group: dict[str, Any], kind: str, feature: str) -> int:
+    return next(i for i, s in enumerate(group[kind]) if s["feature"] == feature)
+
+
+USER_COL = _column(SCHEMA.user, "categorical", "user_id")
+FLOOR_COL = _column(SCHEMA.user, "numeric", "floor_price")
+
+
+class _Splits(DataSource):
+    """Random inputs of the layout with user_id / floor_price set: train as above, val / test full of VAL_ONLY and
+    floor prices far from train's."""
+
+    def __init__(self) -> None:
+        n = len(TRAIN_USERS)
+        self.x = {
+            s: example_inputs(SCHEMA, batch=n, user_batch=n, seed=i) for i, s in enumerate(("train", "val", "test"))
+        }
+        self.x["train"]["user_cat"][:, USER_COL] = TRAIN_USERS
+        self.x["train"]["user_num"][:, FLOOR_COL] = TRAIN_FLOOR
+        for s in ("val", "test"):
+            self.x[s]["user_cat"][:, USER_COL] = VAL_ONLY
+            self.x[s]["user_num"][:, FLOOR_COL] = 1000.0
+
+    def rows(self, split: str) -> int:
+        return len(self.x[split]["user_cat"])
+
+    def labels(self, split: str) -> np.ndarray:
+        return (np.arange(self.rows(split)) % 2).astype(np.float32)
+
+    def cold(self, split: str) -> np.ndarray:
+        return np.zeros(self.rows(split), dtype=np.uint8)
+
+    def gather(self, split: str, idx: np.ndarray) -> dict[str, np.ndarray]:
+        return {**{k: v[idx] for k, v in self.x[split].items()}, "label": self.labels(split)[idx]}
+
+
+@pytest.fixture(scope="module")
+def fitted() -> ModelSchema:
+    return fit_encoders(SCHEMA, _Splits(), batch_size=3)  # several batches: the moments are merged
+
+
+def test_the_repository_leaves_the_encoders_to_the_trainer():
+    assert check_feature_repo(fitted_doc()) == []
+    user_id = SCHEMA.user["categorical"][USER_COL]
+    assert user_id["fit"] == {"min_count": 2} and user_id["size"] == 256
+    assert "stats" not in SCHEMA.user["numeric"][FLOOR_COL]
+    # the input is the clipped raw value: the graph standardizes
+    assert encode_numeric(SCHEMA.user["numeric"][FLOOR_COL], 4.5, 0.0) == 4.5
+
+
+def test_vocabulary_keeps_buckets_seen_min_count_times_and_maps_the_rest_to_oov():
+    rows = vocabulary_rows(np.array([9, 2, 1, 0, 3]), 2)
+    assert rows.tolist() == [0, 1, 0, 0, 2]  # bucket 0 (missing) stays row 0 whatever its count
+
+
+def test_fit_reads_the_train_split_only(fitted):
+    user = fitted.fitted["user_id"]
+    assert user == {"encoder": "vocabulary", "min_count": 2, "buckets": 256, "vocabulary_size": 2, "rows": 3}
+    rows = fitted.vocab_rows["user_id"]
+    assert rows.shape == (256,) and rows[5] == 1 and rows[9] == 2
+    assert rows[7] == 0 and rows[VAL_ONLY] == 0 and rows[0] == 0  # once in train; only in val; missing
+    floor = fitted.fitted["floor_price"]
+    assert floor["mean"] == pytest.approx(np.mean(TRAIN_FLOOR), rel=1e-6)
+    assert floor["std"] == pytest.approx(np.std(TRAIN_FLOOR), rel=1e-6)
+    assert floor["train_rows"] == len(TRAIN_FLOOR)
+    assert set(fitted.fitted) == {"user_id", "floor_price"}  # the features with fixed stats / no fit stay as they are
+    assert ModelSchema.from_json(fitted.to_json()).fitted == fitted.fitted
+
+
+def test_fitted_vocabulary_sizes_the_embedding_table(fitted):
+    torch.manual_seed(0)
+    plain, small = (build_model("autoint", s, CFG.model("autoint")) for s in (SCHEMA, fitted))
+    assert small.emb.tables["user_id"].num_embeddings == 3
+    dim = CFG.model("autoint").embedding_dim
+    count = [sum(p.numel() for p in m.parameters()) for m in (plain, small)]
+    assert count[0] - count[1] == (256 - 3) * dim
+    assert model_card(small)["schema"]["fitted"]["user_id"]["vocabulary_size"] == 2
+
+
+def test_exported_graph_encodes_raw_inputs_like_the_model(fitted, tmp_path):
+    torch.manual_seed(1)
+    model = build_model("autoint", fitted, CFG.model("autoint")).eval()
+    with torch.no_grad():
+        for e in model.emb.tables.values():
+            e.weight.normal_()  # distinct rows, so a wrong mapping shows in the output
+    path = export_onnx(model, tmp_path / "model.onnx")
+    x = example_inputs(fitted, batch=64, user_batch=64, seed=3)
+    x["user_cat"][:, USER_COL] = np.resize([0, 5, 7, 9, VAL_ONLY, 200], 64)
+    x["user_num"][:, FLOOR_COL] = np.linspace(-5, 50, 64, dtype=np.float32)
+    with torch.no_grad():
+        p_torch = model(*(torch.from_numpy(x[n]) for n in fitted.input_names)).numpy()
+    p_onnx = OnnxScorer(path).run(x)
+    assert float(np.abs(p_torch - p_onnx).max()) < 1e-5
+    # out-of-vocabulary buckets share row 0 inside the graph: 7 (rare in train), VAL_ONLY and 200 score alike
+    same = {k: np.repeat(v[:1], 3, axis=0) for k, v in x.items()}
+    same["user_cat"][:, USER_COL] = [7, VAL_ONLY, 200]
+    p = OnnxScorer(path).run(same)
+    assert np.ptp(p) < 1e-7
+    same["user_cat"][:, USER_COL] = [5, 9, 7]
+    assert np.ptp(OnnxScorer(path).run(same)) > 1e-6
+    int8 = OnnxScorer(quantize_int8(path, tmp_path / "model.int8.onnx"))
+    assert float(np.abs(int8.run(x) - p_onnx).max()) < 0.05
+    same["user_cat"][:, USER_COL] = [7, VAL_ONLY, 200]
+    assert np.ptp(int8.run(same)) < 1e-7  # int8 quantises the embedding tables, never the bucket -> row table
+
+
+def test_training_fits_before_the_first_step():
+    from mmctr_trainer.train import train_model
+
+    cfg = CFG.with_training(batch_size=4, max_epochs=1, patience=1, threads=1)
+    lines: list[str] = []
+    res = train_model("lr", SCHEMA, _Splits(), cfg, log=lines.append)
+    assert res.model.schema.fitted["user_id"]["rows"] == 3
+    assert res.model.emb.tables["user_id"].num_embeddings == 3
+    assert any(line.startswith("[fit] on 8 train rows") for line in lines)
