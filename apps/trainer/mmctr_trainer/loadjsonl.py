@@ -106,24 +106,25 @@ def _length(s: str, lo: int | None, hi: int | None, unit: str) -> str | None:
 def value_problem(a: Mapping[str, Any], v: Any) -> str | None:
     """Why `v` is not a value of attribute `a` (its type, then its bounds), else None."""
     t = a["type"]
+    ok = {"string": isinstance(v, str), "bool": isinstance(v, bool), "string_list": isinstance(v, list)}
+    if not ok.get(t, _number(v, t)):
+        return f"expected {t}, got {_kind(v)}"
     if t == "string":
-        return _length(v, a.get("min_length"), a.get("max_length"), "characters") if isinstance(v, str) else t
+        return _length(v, a.get("min_length"), a.get("max_length"), "characters")
     if t in ("int", "float"):
-        if not _number(v, t):
-            return t
         if "min" in a and v < a["min"]:
             return f"{v} is below the minimum {a['min']}"
         return f"{v} is above the maximum {a['max']}" if "max" in a and v > a["max"] else None
     if t == "bool":
-        return None if isinstance(v, bool) else t
-    if not isinstance(v, list):
-        return t
+        return None
     if "max_length" in a and len(v) > a["max_length"]:
         return f"more than {a['max_length']} elements"
     for i, x in enumerate(v):
-        if not isinstance(x, str):
-            return f"element {i}: expected string, got {_kind(x)}"
-        bad = _length(x, a.get("element_min_length"), a.get("element_max_length"), "characters")
+        bad = (
+            f"expected string, got {_kind(x)}"
+            if not isinstance(x, str)
+            else _length(x, a.get("element_min_length"), a.get("element_max_length"), "characters")
+        )
         if bad:
             return f"element {i}: {bad}"
     return None
@@ -140,11 +141,9 @@ def _checked(label: str, a: Mapping[str, Any], v: Any) -> Any:
         d = _or(a.get("default"), ZERO[a["type"]])
         return list(d) if isinstance(d, tuple) else d  # a frozen repository's lists are tuples
     why = value_problem(a, v)
-    if why is None:
-        return int(v) if a["type"] == "int" else v
-    if why == a["type"]:
-        why = f"expected {why}, got {_kind(v)}"
-    raise _Bad(f"{label} '{a['name']}': {why}")
+    if why is not None:
+        raise _Bad(f"{label} '{a['name']}': {why}")
+    return int(v) if a["type"] == "int" else v
 
 
 class _Bad(ValueError):
