@@ -6,7 +6,7 @@
 // can cost; each figure is printed beside it as a ratio (how many plain encodings the path costs). It
 // is taken at the start and again at the end (the box is shared); ratios use the first.
 //
-// 1. Steps, one at a time (CPU time, median over repeats): validate + pack on the request loop, the
+// 1. Steps, one at a time (CPU time, median over repeats): pack on the request loop, the
 //    hand-off through a MessageChannel (postMessage on the request loop; delivery, i.e. deserialising,
 //    on the thread), JSON of the CTRs, and kafkajs (with @mmctr/kafka's patches) sending 8-record
 //    requests to a scratch topic.
@@ -31,7 +31,13 @@ import { MessageChannel } from 'node:worker_threads';
 import { loadConfig } from '@mmctr/config';
 import type { ScoreLogRecord } from '@mmctr/contracts';
 import { createKafka, patchKafkajs } from '@mmctr/kafka';
-import { packScoreLog, ScoreLogProducer, type ScoreLogThreadInit, scoreLogValue } from '@mmctr/scorer';
+import {
+  checkScoreLogValue,
+  packScoreLog,
+  ScoreLogProducer,
+  type ScoreLogThreadInit,
+  scoreLogValue,
+} from '@mmctr/scorer';
 import { arg, numberArg } from '../support/cli-args';
 
 const CANDIDATES = numberArg('candidates', 500);
@@ -79,11 +85,6 @@ function makeRecord(k: number): ScoreLogRecord {
   };
 }
 
-const pack = (r: ScoreLogRecord) => {
-  const p = packScoreLog(r);
-  if (!p.ok) throw new Error(p.reason);
-  return p.packed;
-};
 
 /** Median CPU µs per item of `fn` over `items`, after a warm-up. */
 function perItem<T>(items: T[], fn: (x: T) => unknown, iterations = 8): number {
@@ -167,7 +168,7 @@ function checkEncoding(records: ScoreLogRecord[], values: Message[]): void {
 }
 
 async function steps(records: ScoreLogRecord[], k: KafkaInit, topic: string, baseline: number) {
-  const packed = records.map(pack);
+  const packed = records.map(packScoreLog);
   // The hand-off posts what gathered over a flush interval: RATE / 5 records at 200 ms.
   const perBatch = Math.max(1, Math.round(RATE / 5));
   const batches = Array.from({ length: Math.floor(packed.length / perBatch) }, (_, i) => ({
@@ -177,10 +178,11 @@ async function steps(records: ScoreLogRecord[], k: KafkaInit, topic: string, bas
   checkEncoding(records, values);
   const hand = await handOff(batches, perBatch);
   const rows: Row[] = [
-    ['validate + pack (contract; JSON of all but CTRs)', 'request loop', perItem(records, packScoreLog)],
+    ['pack (JSON of all but CTRs)', 'request loop', perItem(records, packScoreLog)],
     [`hand-off: postMessage (${perBatch} records each)`, 'request loop', hand.post],
     ['hand-off: delivery (deserialise)', 'thread', hand.receive],
     ['JSON of the CTRs', 'thread', perItem(packed, scoreLogValue)],
+    ['contract check of the value', 'thread', perItem(values, (v) => checkScoreLogValue(v.value))],
     [`kafkajs send, ${CHUNK} per request`, 'thread', await sendStep(k, topic, values)],
   ];
   const total = (where: string) => rows.filter((r) => r[1] === where).reduce((s, r) => s + r[2], 0);
@@ -355,7 +357,7 @@ async function child(variant: E2eVariant, topic: string) {
   };
   const records = Array.from({ length: POOL }, (_, k) => makeRecord(k));
   // Compiled and warm before measuring, like the scorer's after its first requests.
-  for (let i = 0; i < 20; i++) records.forEach(pack);
+  for (let i = 0; i < 20; i++) records.forEach(packScoreLog);
   console.log(`RESULT ${JSON.stringify(await endToEnd(variant, records, init))}`);
 }
 
@@ -381,7 +383,7 @@ function printEndToEnd(runs: Record<E2eVariant, E2e[]>, baseline: number): numbe
   const m = (v: E2eVariant, k: keyof E2e) => median(runs[v].map((x) => x[k]));
   const net = (k: keyof E2e) => m('producer', k) - m('base', k);
   const rows: Row[] = [
-    ['hand-off (validate, pack; batched)', 'request loop', net('main')],
+    ['hand-off (pack; batched)', 'request loop', net('main')],
     ['score log thread', 'thread', net('thread')],
     ['V8 helper threads (GC, compiler)', 'others', net('others')],
   ];

@@ -17,11 +17,7 @@ import { testScoreLogRecord } from '../../test/support/score-log-record';
 
 const record = (i: number): ScoreLogRecord => testScoreLogRecord(i, { a: 0.1, b: 0.2 });
 
-const packed = (i: number): PackedScoreLog => {
-  const p = packScoreLog(record(i));
-  if (!p.ok) throw new Error(p.reason);
-  return p.packed;
-};
+const packed = (i: number): PackedScoreLog => packScoreLog(record(i));
 
 describe('ScoreLogSender', () => {
   let sent: string[][];
@@ -29,6 +25,7 @@ describe('ScoreLogSender', () => {
   let fail: boolean;
   let counts: Partial<Record<ScoreLogResult, number>>;
   let warnings: string[];
+  let errors: Record<string, unknown>[];
   const sender = (maxQueue = 100, batchRecords = 2, maxBatchBytes = 1_000_000) =>
     new ScoreLogSender(
       {
@@ -42,6 +39,7 @@ describe('ScoreLogSender', () => {
       {
         count: (r, n) => (counts[r] = (counts[r] ?? 0) + n),
         warn: (_o, msg) => warnings.push(msg),
+        error: (obj, msg) => errors.push({ ...obj, msg }),
       },
     );
 
@@ -56,6 +54,7 @@ describe('ScoreLogSender', () => {
     fail = false;
     counts = {};
     warnings = [];
+    errors = [];
   });
 
   it('sends the queue in chunks of batchRecords, keyed records in order', async () => {
@@ -112,16 +111,31 @@ describe('ScoreLogSender', () => {
     big.item_ids = Array.from({ length: 400 }, (_, i) => `a-rather-long-item-identifier-${i}`);
     big.positions = big.item_ids.map((_, i) => i);
     big.ctrs = big.item_ids.map(() => 0.5);
-    const p = packScoreLog(big);
-    if (!p.ok) throw new Error(p.reason);
     const s = sender(100, 10, 4 * Buffer.byteLength(JSON.stringify(record(0))));
     s.push(packed(0));
-    s.push(p.packed);
+    s.push(packScoreLog(big));
     s.push(packed(2));
     await s.flush();
     expect(sent).toEqual([['r0', 'r2']]);
     expect(counts).toEqual({ produced: 2, dropped: 1 });
     expect(warnings).toEqual(['score log record larger than SCORER_SCORE_LOG_MAX_BATCH_BYTES; dropped']);
+    expect(s.queued).toBe(0);
+  });
+
+  it('drops, counts and logs a record the contract rejects (checked once), and sends the rest', async () => {
+    const s = sender(100, 10);
+    s.push(packed(0));
+    s.push(packScoreLog({ ...record(1), ctrs: [0.1, NaN] }));
+    s.push(packScoreLog({ ...record(2), context: { device: 'lone \ud800' } }));
+    s.push(packed(3));
+    await s.flush();
+    expect(sent).toEqual([['r0', 'r3']]);
+    expect(counts).toEqual({ produced: 2, invalid: 2 });
+    const msg = 'score log record invalid; not produced';
+    expect(errors).toEqual([
+      { request_id: 'r1', reason: 'schema: /ctrs/1 must be number', msg },
+      { request_id: 'r2', reason: expect.stringContaining('schema: /context/device') as unknown, msg },
+    ]);
     expect(s.queued).toBe(0);
   });
 
@@ -190,6 +204,22 @@ describe('serveScoreLog (the thread loop)', () => {
     expect(sent).toEqual([['r0', 'r1'], ['r2']]);
     expect(posted.at(-1)).toEqual({ count: 'produced', n: 3 });
     expect(jest.getTimerCount()).toBe(0);
+  });
+
+  it('reports an invalid record as an error log line and an invalid count', async () => {
+    serve();
+    deliver({ records: [packed(0), packScoreLog({ ...record(1), ctrs: [Infinity] })] });
+    await jest.advanceTimersByTimeAsync(0);
+    expect(sent).toEqual([['r0']]);
+    expect(posted).toEqual([
+      {
+        log: 'error',
+        obj: { request_id: 'r1', reason: 'schema: /ctrs/0 must be number' },
+        msg: 'score log record invalid; not produced',
+      },
+      { count: 'invalid', n: 1 },
+      { count: 'produced', n: 1 },
+    ]);
   });
 
   it('on close sends what it holds, then closes the producer and says so', async () => {

@@ -1,4 +1,4 @@
-import { scoreLogValue, type PackedScoreLog } from './score-log-codec';
+import { checkScoreLogValue, scoreLogValue, type PackedScoreLog } from './score-log-codec';
 
 export type ScoreLogResult = 'produced' | 'dropped' | 'invalid' | 'failed';
 
@@ -21,13 +21,15 @@ export interface ScoreLogSenderOptions {
 export interface ScoreLogEvents {
   count(result: ScoreLogResult, n: number): void;
   warn(obj: Record<string, unknown>, msg: string): void;
+  error(obj: Record<string, unknown>, msg: string): void;
 }
 
 /**
- * The score log's queue of packed (already validated) records: bounded (overflow is dropped and
- * counted), encoded and sent in chunks of at most `batchRecords` records and `maxBatchBytes` bytes, one
- * send at a time; a failed chunk goes back to the queue's head. A record larger than `maxBatchBytes` on
- * its own can never be produced: it is dropped, counted and logged instead of blocking the queue.
+ * The score log's queue of packed records: bounded (overflow is dropped and counted), encoded, checked
+ * against the contract and sent in chunks of at most `batchRecords` records and `maxBatchBytes` bytes,
+ * one send at a time; a failed chunk goes back to the queue's head. A record the contract rejects is
+ * dropped, counted as invalid and logged with its request_id; one larger than `maxBatchBytes` on its
+ * own can never be produced: it is dropped, counted and logged instead of blocking the queue.
  */
 export class ScoreLogSender {
   private queue: PackedScoreLog[] = [];
@@ -67,7 +69,11 @@ export class ScoreLogSender {
     let bytes = 0;
     while (this.queue.length > 0 && batch.length < this.opts.batchRecords) {
       const record = this.queue[0]!;
-      const value = this.encoded.get(record) ?? scoreLogValue(record);
+      const value = this.encoded.get(record) ?? this.encodeValid(record);
+      if (value === undefined) {
+        this.queue.shift();
+        continue;
+      }
       const size = Buffer.byteLength(value) + Buffer.byteLength(record.key);
       if (size > this.opts.maxBatchBytes) {
         this.queue.shift();
@@ -88,6 +94,19 @@ export class ScoreLogSender {
       bytes += size;
     }
     return { batch, messages };
+  }
+
+  /** The record's Kafka value, or undefined (counted and logged) when the contract rejects it. */
+  private encodeValid(record: PackedScoreLog): string | undefined {
+    const value = scoreLogValue(record);
+    const check = checkScoreLogValue(value);
+    if (check.ok) return value;
+    this.events.count('invalid', 1);
+    this.events.error(
+      { request_id: check.request_id, reason: check.reason },
+      'score log record invalid; not produced',
+    );
+    return undefined;
   }
 
   private async sendChunk(): Promise<boolean> {
@@ -141,6 +160,7 @@ export function serveScoreLog(
   const sender = new ScoreLogSender(transport, opts, {
     count: (result, n) => counts.set(result, (counts.get(result) ?? 0) + n),
     warn: (obj, msg) => port.postMessage({ log: 'warn', obj, msg }),
+    error: (obj, msg) => port.postMessage({ log: 'error', obj, msg }),
   });
   let retry: NodeJS.Timeout | undefined;
   let closing = false;

@@ -84,17 +84,22 @@ describe('ScoreLogProducer', () => {
     );
   });
 
-  it('counts and logs an invalid record here, and drops beyond the bound', () => {
+  it('hands an invalid record over unchecked (the thread checks it), and drops beyond the bound', () => {
     const p = producer(true, 2);
     p.publish({ ...record(0), ctrs: [NaN] });
     for (let i = 1; i <= 3; i++) p.publish(record(i));
     jest.advanceTimersByTime(200);
     expect(counted).toEqual([
-      ['invalid', 1],
+      ['dropped', 1],
       ['dropped', 1],
     ]);
-    expect(errors).toEqual([{ request_id: 'r0', reason: 'schema: /ctrs/0 must be number' }]);
-    expect(thread.posted.map(ids)).toEqual([['r1', 'r2']]);
+    expect(thread.posted.map(ids)).toEqual([['r0', 'r1']]);
+  });
+
+  it("logs the thread's error lines at error level", () => {
+    producer();
+    thread.emit('message', { log: 'error', obj: { request_id: 'r0' }, msg: 'score log record invalid' });
+    expect(errors).toEqual([{ request_id: 'r0' }]);
   });
 
   it('counts what the thread reports', () => {

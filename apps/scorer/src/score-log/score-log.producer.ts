@@ -16,8 +16,8 @@ const RESTART_DELAY_MS = 1_000;
 const YOUNG_GENERATION_MB = 4;
 
 /**
- * Produces score log records to the scores topic off the response path: each record is validated and
- * packed here, and every SCORER_SCORE_LOG_FLUSH_MS what has gathered is handed to the score log thread
+ * Produces score log records to the scores topic off the response path: each record is packed here
+ * (not validated: the thread checks the encoded value against the contract), and every SCORER_SCORE_LOG_FLUSH_MS what has gathered is handed to the score log thread
  * (score-log.thread.ts) in one message; the thread queues it (bounded; overflow is dropped and counted)
  * and sends it at once in requests keyed by user_id. Counts and log lines come back from the thread.
  */
@@ -46,26 +46,17 @@ export class ScoreLogProducer implements OnApplicationBootstrap, OnApplicationSh
   }
 
   /**
-   * Validates one record and queues it for the thread, packed (score-log-codec.ts); an invalid one is
-   * counted and logged here. The caller may change the record afterwards.
+   * Queues one record for the thread, packed (score-log-codec.ts); the thread counts and logs it if the
+   * contract rejects it. The caller may change the record afterwards.
    */
   publish(record: ScoreLogRecord): void {
     // Not `!this.thread`: while a dead thread is being restarted, records gather for the new one.
     if (!this.enabled || this.closing) return;
-    const p = packScoreLog(record);
-    if (!p.ok) {
-      this.metrics.scoreLogs.inc({ result: 'invalid' });
-      this.logger.error(
-        { request_id: record.request_id, reason: p.reason },
-        'score log record invalid; not produced',
-      );
-      return;
-    }
     if (this.batch.length >= this.scorer.SCORER_SCORE_LOG_MAX_QUEUE) {
       this.metrics.scoreLogs.inc({ result: 'dropped' });
       return;
     }
-    this.batch.push(p.packed);
+    this.batch.push(packScoreLog(record));
     this.scheduleHandOver();
   }
 

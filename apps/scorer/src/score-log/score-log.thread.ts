@@ -1,6 +1,6 @@
 // The score log's producer thread. Printing a few hundred CTRs per record and producing it (kafkajs
 // encodes and checksums in JavaScript) blocked the request loop for milliseconds at every flush; here
-// it runs beside it. Records arrive validated and mostly encoded (score-log-codec.ts); Kafka is behind
+// it runs beside it. Records arrive mostly encoded (score-log-codec.ts) and are checked against the contract here; Kafka is behind
 // ScoreLogKafkaRepository.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { AppConfig } from '@mmctr/config';
