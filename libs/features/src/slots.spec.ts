@@ -58,6 +58,9 @@ describe('slot encoders', () => {
     expect(num({ transform: 'log1p' })(-4)).toBe(0);
     expect(num({ transform: 'log1p' })(Math.E - 1)).toBe(1);
     expect(num({ transform: 'standardize', stats: { mean: 1, std: 3 } })(2)).toBe(Math.fround(1 / 3));
+    // no stats: fitted by the trainer, the model's graph standardizes the clipped value written here
+    expect(num({ transform: 'standardize', clip: [0, 10] })(12.5)).toBe(10);
+    expect(num({ transform: 'standardize' })(2.3)).toBe(Math.fround(2.3));
   });
 
   it('writes the first max_length non-empty values of a list, zero-padded', () => {
