@@ -12,7 +12,14 @@ import torch
 
 from mmctr_trainer.config import load_config
 from mmctr_trainer.data_source import DataSource
-from mmctr_trainer.export import OnnxScorer, example_inputs, export_onnx, model_card, quantize_int8
+from mmctr_trainer.export import (
+    OnnxScorer,
+    example_inputs,
+    export_batch_onnx,
+    export_onnx,
+    model_card,
+    quantize_int8,
+)
 from mmctr_trainer.feature_repo import check_feature_repo, parse_feature_repo
 from mmctr_trainer.fitting import fit_encoders, vocabulary_rows
 from mmctr_trainer.models import build_model
@@ -140,6 +147,13 @@ def test_exported_graph_encodes_raw_inputs_like_the_model(fitted, tmp_path):
     assert np.ptp(p) < 1e-7
     same["user_cat"][:, USER_COL] = [5, 9, 7]
     assert np.ptp(OnnxScorer(path).run(same)) > 1e-6
+    # the micro-batching graph: two requests' users, each candidate naming its user row
+    batch = OnnxScorer(export_batch_onnx(model, tmp_path / "model.batch.onnx"))
+    users = {n: x[n][:2] for n in fitted.user_inputs()}
+    cands = {n: x[n][:4] for n in fitted.input_names if n not in users}
+    rows = np.array([0, 1, 1, 0])
+    expect = OnnxScorer(path).run({**{n: v[rows] for n, v in users.items()}, **cands})
+    assert float(np.abs(batch.run({**users, **cands, "cand_user": rows}) - expect).max()) < 1e-5
     int8 = OnnxScorer(quantize_int8(path, tmp_path / "model.int8.onnx"))
     assert float(np.abs(int8.run(x) - p_onnx).max()) < 0.05
     same["user_cat"][:, USER_COL] = [7, VAL_ONLY, 200]
