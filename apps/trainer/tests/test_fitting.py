@@ -26,7 +26,7 @@ from mmctr_trainer.models import build_model
 from mmctr_trainer.schema import ModelSchema
 from mmctr_trainer.slots import encode_numeric
 
-from .test_ad_platform_dataset import tiny_ad_repo_doc
+from .test_ad_platform_dataset import ad_db, tiny_ad_repo_doc  # noqa: F401  (ad_db: the ClickHouse fixture)
 
 CFG = load_config("tiny")
 TRAIN_USERS = [5, 5, 7, 9, 9, 9, 0, 0]  # bucket 7 seen once (< min count 2), 0 = missing
@@ -169,3 +169,31 @@ def test_training_fits_before_the_first_step():
     assert res.model.schema.fitted["user_id"]["rows"] == 3
     assert res.model.emb.tables["user_id"].num_embeddings == 3
     assert any(line.startswith("[fit] on 8 train rows") for line in lines)
+
+
+def test_train_cli_fits_the_repository_encoders_end_to_end(ad_db, tmp_path, monkeypatch, capsys):  # noqa: F811
+    """`mmctr-train train` on ClickHouse with the fitted variant: the training set holds the raw floor price, the
+    registered model.json records the fit (of the train split's rows only) and its graph matches the torch model."""
+    import json
+
+    from mmctr_trainer import cli
+    from mmctr_trainer.dataset import TrainSet
+
+    from .test_ad_platform_dataset import T
+
+    repo_file = tmp_path / "repo.json"
+    repo_file.write_text(json.dumps(fitted_doc()), encoding="utf-8")
+    monkeypatch.setenv("FEATURE_REPO", str(repo_file))
+    args = ["train", "--database", ad_db.database, "--model", "autoint", "--config", "tiny", "--max-epochs", "1"]
+    args += ["--train-end-ms", str(T + 1), "--val-end-ms", str(T + 4000), "--chunk-rows", "1"]
+    rc = cli.main([*args, "--trainset", str(tmp_path / "ts"), "--registry", str(tmp_path / "reg")])
+    assert rc == 0, capsys.readouterr().err
+    (folder,) = (tmp_path / "reg").iterdir()
+    fitted = json.loads((folder / "model.json").read_text())["schema"]["fitted"]
+    assert fitted["user_id"]["min_count"] == 2 and fitted["user_id"]["rows"] == fitted["user_id"]["vocabulary_size"] + 1
+    assert fitted["floor_price"]["encoder"] == "standardize"
+    trainset = TrainSet(tmp_path / "ts")
+    floor = trainset.gather("train", np.arange(trainset.rows("train")))["user_num"][:, FLOOR_COL]  # raw values
+    assert fitted["floor_price"]["train_rows"] == len(floor) > 0
+    assert fitted["floor_price"]["mean"] == pytest.approx(float(floor.mean()), rel=1e-6)
+    assert json.loads((folder / "metrics.json").read_text())["onnx"]["max_abs_diff"] <= 1e-4
