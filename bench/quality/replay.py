@@ -13,6 +13,8 @@ import argparse
 import json
 import os
 import sys
+import time
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,6 +32,20 @@ SQL = (
 )
 
 
+def post(req: urllib.request.Request, tries: int = 5) -> dict[str, Any]:
+    """The answer, after waiting Retry-After on a 503 (the scorer shedding load) up to `tries` times."""
+    for _ in range(tries - 1):
+        try:
+            with urllib.request.urlopen(req, timeout=30) as res:
+                return json.load(res)
+        except urllib.error.HTTPError as e:
+            if e.code != 503:
+                raise
+            time.sleep(float(e.headers.get("retry-after") or 1))
+    with urllib.request.urlopen(req, timeout=30) as res:
+        return json.load(res)
+
+
 def score(url: str, i: int, r: dict[str, Any]) -> dict[str, Any]:
     body = {
         "request_id": f"ml-replay-{i}",
@@ -40,8 +56,7 @@ def score(url: str, i: int, r: dict[str, Any]) -> dict[str, Any]:
     req = urllib.request.Request(
         f"{url}/v1/score", json.dumps(body).encode(), {"content-type": "application/json"}, method="POST"
     )
-    with urllib.request.urlopen(req, timeout=30) as res:
-        return json.load(res)
+    return post(req)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("from_ms", type=int)
     ap.add_argument("artifact", type=Path)
     ap.add_argument("--sample", type=int, default=0, help="replay N ratings spread over the period (0: all)")
-    ap.add_argument("--threads", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=2, help="requests in flight")
     args = ap.parse_args(argv)
     ch = ClickHouse.from_env(database=os.environ.get("CLICKHOUSE_DATABASE"))
     rows = ch.all(SQL.format(from_ms=int(args.from_ms)))
