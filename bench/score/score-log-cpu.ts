@@ -85,7 +85,6 @@ function makeRecord(k: number): ScoreLogRecord {
   };
 }
 
-
 /** Median CPU µs per item of `fn` over `items`, after a warm-up. */
 function perItem<T>(items: T[], fn: (x: T) => unknown, iterations = 8): number {
   for (let i = 0; i < 3; i++) items.forEach(fn);

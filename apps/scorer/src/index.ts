@@ -7,6 +7,7 @@ export * from './model/onnx-model';
 export * from './scoring/feature-assembler';
 export * from './scoring/score-request';
 export * from './score-log/score-log-codec';
+export * from './score-log/score-log-record';
 export { ScoreLogProducer } from './score-log/score-log.producer';
 export type { ScoreLogThreadInit } from './score-log/score-log.thread';
 export * from './score-log-sink';

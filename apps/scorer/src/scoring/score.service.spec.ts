@@ -11,7 +11,16 @@ import type { ModelManager, ModelRole } from '../model/model-manager.service';
 import { fakeModel, type FakeModel } from '../../test/support/fake-models';
 import { demoLayout } from '../../test/support/test-layout';
 import type { ScoreLogProducer } from '../score-log/score-log.producer';
+import { scoreLogRecord } from '../score-log/score-log-record';
 import { ScoreService } from './score.service';
+
+// Counts record builds; the real builder does the work.
+jest.mock('../score-log/score-log-record', () => {
+  const actual = jest.requireActual<typeof import('../score-log/score-log-record')>(
+    '../score-log/score-log-record',
+  );
+  return { ...actual, scoreLogRecord: jest.fn(actual.scoreLogRecord) };
+});
 
 const PRIOR = 0.02;
 
@@ -185,5 +194,28 @@ describe('ScoreService: stages', () => {
     expect(await t.stageSamples()).toEqual({ history: 1, items: 1, encode: 1 });
     expect(await t.counter('mmctr_scorer_degraded_responses_total')).toEqual([[{ reason: 'inference' }, 1]]);
     expect(t.warnings).toEqual(['inference failed; answering priors']);
+  });
+});
+
+describe('ScoreService: score log hand-off', () => {
+  it('builds and queues the record only after the response, with what answered', async () => {
+    await new Promise((r) => setImmediate(r)); // earlier tests' records
+    const t = setup({ production: fakeModel('v2', fixed([0.1, 0.2])) });
+    jest.mocked(scoreLogRecord).mockClear();
+    const res = await t.score(2);
+    expect(scoreLogRecord).not.toHaveBeenCalled();
+    const [r, ...more] = await t.logged();
+    expect(more).toEqual([]);
+    expect(scoreLogRecord).toHaveBeenCalledTimes(1);
+    expect(r).toMatchObject({
+      request_id: 'r1',
+      user_id: 'u1',
+      model_version: 'v2',
+      item_ids: ['i0', 'i1'],
+      positions: [0, 1],
+      candidate_context: [{ position: 0 }, { position: 1 }],
+      ctrs: res.scores.map((s) => s.ctr),
+      degraded: false,
+    });
   });
 });

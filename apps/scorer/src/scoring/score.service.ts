@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
 import type { Logger } from 'pino';
-import type { ScoreLogContext, ScoreLogRecord } from '@mmctr/contracts';
 import type { HistoryEntry } from '@mmctr/online-store';
 import { EntityCacheService } from '../entities/entity-cache.service';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
@@ -13,6 +12,7 @@ import { LOGGER } from '../logger';
 import { ScorerMetrics } from '../metrics/scorer-metrics';
 import { ModelManager, type ModelLease } from '../model/model-manager.service';
 import type { OnnxModel } from '../model/onnx-model';
+import { POSITION, scoreLogRecord, type ScoreLogParts } from '../score-log/score-log-record';
 import { ScoreLogProducer } from '../score-log/score-log.producer';
 import { withTimeout } from '../with-timeout';
 import { FeatureAssembler, type AssemblyInput } from './feature-assembler';
@@ -57,13 +57,6 @@ class StageTimer {
   }
 }
 
-/**
- * The candidate-scope attribute score_log.positions holds (an Array(UInt16) column from before the log
- * carried any repository's candidate context); a candidate without it gets its index, as the API
- * documents.
- */
-const POSITION = 'position';
-
 /** The assembly input of a request, before any lookup: every row unknown, no history yet. */
 function requestInput(req: ScoreRequest, layout: ServingLayout): AssemblyInput {
   const candidateIds = req.candidates.map((c) => c.item_id);
@@ -85,18 +78,6 @@ function requestInput(req: ScoreRequest, layout: ServingLayout): AssemblyInput {
     candidateRows: new Int32Array(candidateIds.length).fill(-1),
     candidateContext,
   };
-}
-
-/** Each candidate's candidate-scope attributes as one object (a plain loop: this runs per request). */
-function candidateContexts(byName: AssemblyInput['candidateContext'], B: number): ScoreLogContext[] {
-  const names = Object.keys(byName);
-  const out: ScoreLogContext[] = new Array<ScoreLogContext>(B);
-  for (let b = 0; b < B; b++) {
-    const o: ScoreLogContext = {};
-    for (const n of names) o[n] = byName[n]![b] as ScoreLogContext[string];
-    out[b] = o;
-  }
-  return out;
 }
 
 /** Scores one request: history + item features -> one batched session.run -> response + score log. */
@@ -159,7 +140,7 @@ export class ScoreService {
       scores: input.candidateIds.map((item_id, i) => ({ item_id, ctr: ctrs ? ctrs[i]! : prior })),
       degraded: reasons.length > 0,
     };
-    this.logAfterResponse(this.scoreLogRecord(req, input, served, response), input);
+    this.logAfterResponse({ layout: this.layout, input, served, response });
     return response;
   }
 
@@ -271,55 +252,20 @@ export class ScoreService {
     return { model, ctrs };
   }
 
-  private scoreLogRecord(
-    req: ScoreRequest,
-    input: AssemblyInput,
-    served: OnnxModel,
-    response: ScoreResponse,
-  ): ScoreLogRecord {
-    const B = input.candidateIds.length;
-    const candidateContext = input.candidateContext;
-    const sequences = Object.fromEntries(
-      this.layout.sequences.map((s, k) => {
-        const e = input.sequences[k]!;
-        return [s.name, { keys: e.ids.slice(0, s.length), ts_ms: e.tsMs.slice(0, s.length) }];
-      }),
-    );
-    // score_log's fixed history columns hold the first sequence's list (`hist:<user>`), as before.
-    const first = this.layout.sequences[0]
-      ? sequences[this.layout.sequences[0].name]!
-      : { keys: [], ts_ms: [] };
-    const positions = candidateContext[POSITION] as number[] | undefined;
-    return {
-      schema_version: 1,
-      request_id: response.request_id,
-      ts_ms: input.tsMs,
-      user_id: req.user_id,
-      model_version: served.version,
-      feature_spec_version: served.layout.version,
-      context: { ...input.context } as ScoreLogContext,
-      history_item_ids: first.keys,
-      // Event times of history_item_ids: the ages are recomputed from these and ts_ms.
-      history_ts_ms: first.ts_ms,
-      item_ids: input.candidateIds as string[],
-      positions: positions ? [...positions] : new Array<number>(B).fill(0),
-      ctrs: response.scores.map((s) => s.ctr),
-      degraded: response.degraded,
-      candidate_context: candidateContexts(candidateContext, B),
-      sequences,
-    };
-  }
-
-  /** Shadow scoring (if any) and queueing the record run after the response is written. */
-  private logAfterResponse(record: ScoreLogRecord, input: AssemblyInput): void {
+  /**
+   * Shadow scoring (if any), building the record (500 candidate objects) and queueing it run after the
+   * response is written.
+   */
+  private logAfterResponse(parts: ScoreLogParts): void {
     if (!this.scoreLog.enabled) return;
     const shadow = this.models.lease('shadow');
     if (!shadow) {
-      setImmediate(() => this.scoreLog.publish(record));
+      setImmediate(() => this.scoreLog.publish(scoreLogRecord(parts)));
       return;
     }
     setImmediate(() => {
-      void this.runShadow(shadow, input)
+      const record = scoreLogRecord(parts);
+      void this.runShadow(shadow, parts.input)
         .then((ctrs) => {
           if (ctrs) {
             record.shadow_model_version = shadow.model.version;
