@@ -60,7 +60,7 @@ export function validate<K extends ContractName>(
 }
 
 /** The JSON Schema alone (strings already known to be well-formed). */
-function validateSchema<K extends ContractName>(name: K, value: unknown): Decoded<never> {
+export function validateSchema<K extends ContractName>(name: K, value: unknown): Decoded<never> {
   const fn = compiled[name] as ValidateFunction;
   if (fn(value)) return { ok: true, value: value as never };
   return { ok: false, reason: `schema: ${describe(fn.errors)}` };
