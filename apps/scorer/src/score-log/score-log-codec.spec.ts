@@ -109,6 +109,7 @@ describe('packScoreLog / scoreLogValue / checkScoreLogValue', () => {
       { ...r, item_ids: ['a', 2, 'c', 'd'] },
       { ...r, history_item_ids: [null] },
       { ...r, item_ids: ['a', 'lone \ud800 surrogate', 'c', 'd'] },
+      { ...r, context: { device: 'android', '\udc00': 'key with a lone surrogate' } },
       { ...r, context: { device: 'android', os: { v: 1 } } },
       { ...r, context: { device: 7 } },
       { ...r, candidate_context: [{ slot: [1] }] },
@@ -135,6 +136,8 @@ describe('packScoreLog / scoreLogValue / checkScoreLogValue', () => {
       r,
       { ...r, shadow_model_version: 's', shadow_ctrs: [0.5] },
       { ...r, context: {} },
+      // The text of an escape, not a surrogate: checked in full, and well-formed.
+      { ...r, item_ids: ['\\ud800', 'b', 'c', 'd'] },
       generic,
     ]) {
       expect(validate('scoreLog', good).ok).toBe(true);
