@@ -12,6 +12,7 @@ export default tseslint.config(
       '.local',
       '.cache',
       '.venv',
+      '**/.venv-*', // the bench's peer environments (bench/quality/setup.sh)
       'coverage',
       'apps/trainer',
       'test-artifacts',

@@ -190,7 +190,8 @@ export function semanticErrors(repo: FeatureRepo): string[] {
         } else {
           if (f.vocabulary === undefined) err(`${p}.vocabulary`, "required by encoding 'vocabulary'");
           if (f.buckets !== undefined) err(`${p}.buckets`, "not used by encoding 'vocabulary'");
-          if (f.fit !== undefined) err(`${p}.fit`, "only used by encoding 'hash' (a fixed vocabulary is not fitted)");
+          if (f.fit !== undefined)
+            err(`${p}.fit`, "only used by encoding 'hash' (a fixed vocabulary is not fitted)");
           const seen = new Set<string>();
           (f.vocabulary ?? []).forEach((v, i) => {
             if (seen.has(v)) err(`${p}.vocabulary[${i}]`, `duplicate value '${v}'`);

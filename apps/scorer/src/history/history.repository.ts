@@ -29,8 +29,7 @@ export class HistoryRepository {
   /** The requester's data; with `beforeMs`, only entries strictly before it. */
   async read(userId: string, beforeMs?: number): Promise<RequesterData> {
     const { lists, entity } = await this.store.readOwner(userId, this.lists, this.entity);
-    const sequences =
-      beforeMs === undefined ? lists : lists.map((l) => l.filter((e) => e.ts_ms < beforeMs));
+    const sequences = beforeMs === undefined ? lists : lists.map((l) => l.filter((e) => e.ts_ms < beforeMs));
     return { sequences, attributes: entity };
   }
 }
