@@ -10,9 +10,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Producer } from 'kafkajs';
-import type { ScoreResponse } from '@mmctr/scorer';
 import { DLQ_HEADERS } from '@mmctr/contracts';
-import { loggedRequestIds, scorerSuite, waitFor } from '../../apps/scorer/test/support/scorer-harness';
+import { scorerSuite, waitFor } from '../../apps/scorer/test/support/scorer-harness';
 import { uniqueName } from '../support/clients';
 import { AD_PLATFORM } from '../support/feature-repo/ad-platform';
 import {
@@ -26,6 +25,7 @@ import type { IsolatedNames } from '../support/ingest/fixtures';
 import { readTopic } from '../support/ingest/read-topic';
 import { ingestSuite } from '../support/ingest/suite';
 import { deleteTopics, groupCaughtUp } from '../support/kafka-group';
+import { expectParity, replayAndLog } from '../support/replay-check';
 import { parity, promote, trainAndRegister } from '../support/trainer-cli';
 
 // One step per test, each on the state the previous one left (ingest, train, serve, check).
@@ -195,39 +195,14 @@ describe('the ad-platform repository end to end (Kafka -> ingest -> ClickHouse/R
   it('the scorer serves it: replayed test-period requests are answered and logged to score_log', async () => {
     const scorer = await suite.start({ REDIS_KEY_PREFIX: names.env.REDIS_KEY_PREFIX });
     await scorer.waitServing(version);
-    for (const body of requests) {
-      const res = await scorer.score<ScoreResponse>(body);
-      expect({ status: res.status, version: res.body.model_version, degraded: res.body.degraded }).toEqual({
-        status: 200,
-        version,
-        degraded: false,
-      });
-      expect(res.body.scores.map((s) => s.item_id)).toEqual(body.candidates.map((c) => c.item_id));
-      expect(res.body.scores.every((s) => s.ctr > 0 && s.ctr < 1)).toBe(true);
-    }
-    await waitFor('every replayed request in score_log', async () => {
-      const logged = await loggedRequestIds(suite.env.ch);
-      return requests.every((r) => logged.has(r.request_id));
-    });
+    await replayAndLog(scorer, suite.env.ch, version, requests);
   });
 
   it('mmctr-train parity recomputes every served CTR within 1e-4', async () => {
-    const run = await parity(suite.env.database, version);
-    expect({ code: run.code, stderr: run.code === 0 ? '' : run.stderr }).toEqual({ code: 0, stderr: '' });
-    expect(run.result).toMatchObject({
-      ok: true,
-      model_version: version,
-      rows_checked: requests.length,
-      candidates_checked: requests.reduce((n, r) => n + r.candidates.length, 0),
-      candidates_over_tolerance: 0,
-      degraded_rows_skipped: 0,
-      spec_mismatch_rows: 0,
-      malformed_rows: 0,
-    });
-    expect(run.result!.max_abs_diff).toBeLessThanOrEqual(1e-4);
+    const run = await expectParity(suite.env.database, version, requests);
     // Unknown ads were scored (the declared defaults on both sides), and no entity changed after a request.
-    expect(run.result!.item_refs.unknown).toBe(requests.filter((r) => r.candidates.some(unknownAd)).length);
-    expect(run.result!.item_refs.changed_after_request).toBe(0);
+    expect(run.result.item_refs.unknown).toBe(requests.filter((r) => r.candidates.some(unknownAd)).length);
+    expect(run.result.item_refs.changed_after_request).toBe(0);
   });
 
   it('mmctr-train parity fails on a logged CTR the logged inputs do not give', async () => {
