@@ -28,14 +28,6 @@ cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done;
 trap cleanup EXIT
 
 ch_server() { curl -fsS "$CLICKHOUSE_URL/" --data-binary "$1"; }
-ch() { curl -fsS "$CLICKHOUSE_URL/?database=$CLICKHOUSE_DATABASE" --data-binary "$1"; }
-wait_for() { # description, timeout seconds, command...
-  local what="$1" limit="$2" t0=$SECONDS; shift 2
-  until "$@"; do
-    (( SECONDS - t0 > limit )) && { echo "timed out waiting for $what" >&2; return 1; }
-    sleep 1
-  done
-}
 start_app() { # name, port, [node flags...]
   HTTP_PORT="$2" node "${@:3}" -r ./scripts/register.js "apps/$1/src/main.ts" >"$DEMO_DIR/logs/$1.log" 2>&1 &
   pids+=($!)

@@ -10,3 +10,14 @@ done < "$ROOT/deploy/local/stack.env"
 export ONNXRUNTIME_NODE_INSTALL="${ONNXRUNTIME_NODE_INSTALL:-skip}"
 export PATH="$ROOT/bin:$ROOT/node_modules/.bin:$PATH"
 step() { printf '\n==> %s\n' "$*"; }
+
+# A query on $CLICKHOUSE_DATABASE over HTTP (the demo and the benches).
+ch() { curl -fsS "$CLICKHOUSE_URL/?database=$CLICKHOUSE_DATABASE" --data-binary "$1"; }
+# Retries a command once a second until it succeeds or the timeout passes.
+wait_for() { # description, timeout seconds, command...
+  local what="$1" limit="$2" t0=$SECONDS; shift 2
+  until "$@"; do
+    (( SECONDS - t0 > limit )) && { echo "timed out waiting for $what" >&2; return 1; }
+    sleep 1
+  done
+}

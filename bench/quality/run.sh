@@ -31,14 +31,6 @@ rm -rf "$WORK" && mkdir -p "$WORK/logs" "$WORK/configs" "$WORK/peer"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
-ch() { curl -fsS "$CLICKHOUSE_URL/?database=$CLICKHOUSE_DATABASE" --data-binary "$1"; }
-wait_for() { # description, timeout seconds, command...
-  local what="$1" limit="$2" t0=$SECONDS; shift 2
-  until "$@"; do
-    (( SECONDS - t0 > limit )) && { echo "timed out waiting for $what" >&2; return 1; }
-    sleep 1
-  done
-}
 start_app() { # name, port
   if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$2/"; then
     echo "run.sh: port $2 is taken (another $1?): set MMCTR_QUALITY_${1^^}_PORT" >&2
