@@ -1,0 +1,243 @@
+// The demo repository through the whole real path: a seeded catalogue (some items updated later) and
+// three days of slates of impressions whose clicks follow a learnable signal, produced to Kafka with a
+// few redelivered events and some malformed messages; apps/ingest (a child process) storing them in
+// ClickHouse and Redis; `mmctr-train` building the point-in-time set, training a tiny model, exporting,
+// registering and promoting it; the scorer serving it to test-period slates replayed through
+// POST /v1/score; the score-log sink writing score_log; and `mmctr-train parity` recomputing every
+// served CTR from it, failing on a tampered one. No embedder runs: every item reads the zero vector.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DLQ_HEADERS, type BehaviourEvent, type CatalogueItem } from '@mmctr/contracts';
+import { scorerSuite, waitFor } from '../../apps/scorer/test/support/scorer-harness';
+import { rng } from '../support/ingest/events';
+import { makeMalformed, reasonPattern, type IsolatedNames } from '../support/ingest/fixtures';
+import { readTopic } from '../support/ingest/read-topic';
+import { ingestSuite } from '../support/ingest/suite';
+import { groupCaughtUp } from '../support/kafka-group';
+import { expectParity, replayAndLog } from '../support/replay-check';
+import { expectTamperedCtrFails } from '../support/tampered-parity';
+import { promote, trainAndRegister } from '../support/trainer-cli';
+
+// One step per test, each on the state the previous one left (ingest, train, serve, check).
+jest.setTimeout(150_000);
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+/** Monday 2026-03-02 00:00 UTC. */
+const T0 = Date.UTC(2026, 2, 2);
+const SPAN = 3 * DAY;
+const SIZE = { users: 40, items: 60, slates: 1200, slate: 5 };
+const CATEGORIES = 6;
+const REQUESTS = 30;
+const REDELIVERED = 50;
+const MALFORMED = 8;
+const TRAIN_END_MS = T0 + Math.floor(0.8 * SPAN);
+const VAL_END_MS = T0 + Math.floor(0.9 * SPAN);
+
+/** What the test reads of the artifact's metrics.json. */
+interface Metrics {
+  val: { rows: number; auc: number };
+  test: { rows: number; auc: number };
+  onnx: { max_abs_diff: number };
+}
+
+/**
+ * The catalogue: every item a day before the events, and every fourth one re-categorised on the first
+ * day (an as-of join reads the old version before it, the new one after; every version precedes the
+ * test period, so the scorer's latest version is the one parity reads as of each request).
+ */
+function catalogue(): CatalogueItem[] {
+  const version = (k: number, ts: number, category: number): CatalogueItem => ({
+    schema_version: 1,
+    item_id: `i${k}`,
+    ts_ms: ts,
+    title: `item ${k}`,
+    category: `c${category % CATEGORIES}`,
+    tags: [`t${k % 4}`, `t${k % 7}`],
+  });
+  const first = Array.from({ length: SIZE.items }, (_, k) => version(k, T0 - DAY, k));
+  const updated = first.filter((_, k) => k % 4 === 0).map((_, j) => version(4 * j, T0 + 9 * HOUR, 4 * j + 1));
+  return [...first, ...updated];
+}
+
+/** The item's category at `ts` (the newest version at or before it). */
+const categoryAt = (items: CatalogueItem[], itemId: string, ts: number): string =>
+  items.filter((i) => i.item_id === itemId && i.ts_ms <= ts).at(-1)!.category!;
+
+/**
+ * Slates of impressions spread over the span; a user clicks items of its own category (u % 6) far more
+ * often, two seconds after the impression, in the same slate.
+ */
+function behaviour(items: CatalogueItem[]): BehaviourEvent[] {
+  const rand = rng(17);
+  const events: BehaviourEvent[] = [];
+  for (let s = 0; s < SIZE.slates; s++) {
+    const u = Math.floor(rand() * SIZE.users);
+    const ts = T0 + Math.floor(((s + rand()) * (SPAN - HOUR)) / SIZE.slates);
+    const context = { device: u % 2 ? 'ios' : 'android', placement: 'feed', country: u % 3 ? 'DE' : 'FR' };
+    for (let p = 0; p < SIZE.slate; p++) {
+      const item_id = `i${Math.floor(rand() * SIZE.items)}`;
+      const base = {
+        schema_version: 1 as const,
+        user_id: `u${u}`,
+        item_id,
+        request_id: `r${s}`,
+        position: p,
+      };
+      events.push({ ...base, event_id: `imp-${s}-${p}`, type: 'impression', ts_ms: ts, context });
+      const liked = categoryAt(items, item_id, ts) === `c${u % CATEGORIES}`;
+      if (rand() < (liked ? 0.6 : 0.05)) {
+        events.push({ ...base, event_id: `clk-${s}-${p}`, type: 'click', ts_ms: ts + 2000, context });
+      }
+    }
+  }
+  return events.sort((a, b) => a.ts_ms - b.ts_ms);
+}
+
+/** One score request per test-period slate: its items in their positions, with its context. */
+function replayRequests(events: BehaviourEvent[], count: number) {
+  const slates = new Map<string, BehaviourEvent[]>();
+  for (const e of events) {
+    if (e.type !== 'impression' || e.ts_ms < VAL_END_MS) continue;
+    slates.set(e.request_id, [...(slates.get(e.request_id) ?? []), e]);
+  }
+  return [...slates.values()].slice(0, count).map((imps, k) => ({
+    request_id: `demo-replay-${imps[0]!.request_id}`,
+    user_id: imps[0]!.user_id,
+    ts_ms: imps[0]!.ts_ms,
+    // every third request without context (the defaults), every fifth with an item no catalogue names
+    ...(k % 3 === 2 ? {} : { context: imps[0]!.context }),
+    candidates: [
+      ...imps.map((e) => ({ item_id: e.item_id, position: e.position })),
+      ...(k % 5 === 4 ? [{ item_id: `ghost-${k}` }] : []),
+    ],
+  }));
+}
+
+const countBy = <T>(xs: readonly T[], key: (x: T) => string): Record<string, number> => {
+  const out: Record<string, number> = {};
+  for (const x of xs) out[key(x)] = (out[key(x)] ?? 0) + 1;
+  return out;
+};
+
+describe('the demo repository end to end (Kafka -> ingest -> ClickHouse/Redis -> mmctr-train -> scorer -> score_log -> parity)', () => {
+  const ingest = ingestSuite();
+  const suite = scorerSuite();
+  const items = catalogue();
+  const events = behaviour(items);
+  const requests = replayRequests(events, REQUESTS);
+  let names: IsolatedNames;
+  let work: string;
+  let version: string;
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'mmctr-demo-e2e-'));
+  });
+  afterAll(async () => {
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('ingest stores every valid event and item version exactly once and dead-letters the malformed ones with their reasons', async () => {
+    names = await ingest.names('demo-e2e');
+    await ingest.startIngest(names, { CLICKHOUSE_DATABASE: suite.env.database });
+    const malformed = makeMalformed(names.prefix, MALFORMED, events[0]!);
+    const producer = ingest.producer(names);
+    await producer.sendItems(items);
+    // Redelivery: some events are sent twice, far apart.
+    await producer.sendEvents([...events, ...events.slice(0, REDELIVERED)]);
+    await producer.sendRaw(names.env.KAFKA_TOPIC_EVENTS, malformed);
+    await waitFor(
+      'ingest to commit everything produced',
+      () =>
+        groupCaughtUp(ingest.kafka(), names.env.INGEST_GROUP_ID, [
+          names.env.KAFKA_TOPIC_EVENTS,
+          names.env.KAFKA_TOPIC_ITEMS,
+        ]),
+      120_000,
+    );
+
+    const ch = suite.env.ch;
+    const byType = await ch.query<{ type: string; n: string }>(
+      'SELECT toString(type) AS type, count() AS n FROM events_dedup GROUP BY type',
+    );
+    expect(Object.fromEntries(byType.map((r) => [r.type, Number(r.n)]))).toEqual(
+      countBy(events, (e) => e.type),
+    );
+    const [stored] = await ch.query<{ n: string }>('SELECT count() AS n FROM items FINAL');
+    expect(Number(stored!.n)).toBe(items.length);
+
+    const dlq = await readTopic(ingest.kafka(), names.env.KAFKA_TOPIC_DLQ, malformed.length);
+    expect(dlq).toHaveLength(malformed.length);
+    for (const m of malformed) {
+      const letter = dlq.find((l) => l.value === m.value);
+      expect({ kind: m.kind, topic: letter?.headers[DLQ_HEADERS.topic] }).toEqual({
+        kind: m.kind,
+        topic: names.env.KAFKA_TOPIC_EVENTS,
+      });
+      expect(letter?.headers[DLQ_HEADERS.reason]).toMatch(reasonPattern[m.kind]);
+    }
+
+    // The online store: each user's click history in full (under the cap).
+    const users = Array.from({ length: SIZE.users }, (_, u) => `u${u}`);
+    const clicks = countBy(
+      events.filter((e) => e.type === 'click'),
+      (e) => e.user_id,
+    );
+    const redis = ingest.redis();
+    const histories = await Promise.all(
+      users.map((u) => redis.zcard(`${names.env.REDIS_KEY_PREFIX}hist:${u}`)),
+    );
+    expect(histories).toEqual(users.map((u) => clicks[u] ?? 0));
+  });
+
+  it('mmctr-train builds the point-in-time set, trains a tiny model, exports, registers and promotes it', async () => {
+    const { database } = suite.env;
+    const registry = join(work, 'registry');
+    version = await trainAndRegister([
+      ...['--database', database, '--model', 'qin', '--config', 'tiny', '--max-epochs', '3'],
+      ...['--train-end-ms', String(TRAIN_END_MS), '--val-end-ms', String(VAL_END_MS)],
+      ...['--registry', registry, '--trainset', join(work, 'trainset')],
+    ]);
+    await promote(database, version);
+    const metrics = JSON.parse(await readFile(join(registry, version, 'metrics.json'), 'utf8')) as Metrics;
+    const impressions = (from: number, to: number) =>
+      events.filter((e) => e.type === 'impression' && e.ts_ms >= from && e.ts_ms < to).length;
+    expect({ val: metrics.val.rows, test: metrics.test.rows }).toEqual({
+      val: impressions(TRAIN_END_MS, VAL_END_MS),
+      test: impressions(VAL_END_MS, Infinity),
+    });
+    // The click signal (the user's category) is learnt: on the split the model is chosen on, and better
+    // than chance on the few hundred test impressions (quality targets live in bench/, not here); the
+    // ONNX graph is the model.
+    expect(metrics.val.auc).toBeGreaterThan(0.65);
+    expect(metrics.test.auc).toBeGreaterThan(0.55);
+    expect(metrics.onnx.max_abs_diff).toBeLessThanOrEqual(1e-4);
+    const [row] = await suite.env.ch.query<{ version: string }>(
+      "SELECT version FROM models_current WHERE status = 'production'",
+    );
+    expect(row?.version).toBe(version);
+  });
+
+  it('the scorer serves it: replayed test-period slates are answered and logged to score_log', async () => {
+    const scorer = await suite.start({ REDIS_KEY_PREFIX: names.env.REDIS_KEY_PREFIX });
+    await scorer.waitServing(version);
+    await replayAndLog(scorer, suite.env.ch, version, requests);
+  });
+
+  it('mmctr-train parity recomputes every served CTR within 1e-4', async () => {
+    const run = await expectParity(suite.env.database, version, requests);
+    // Histories were read, the unknown items scored, items read without a vector; no item changed
+    // after a request.
+    expect(run.result.item_refs.history).toBeGreaterThan(0);
+    expect(run.result.item_refs.unknown).toBe(
+      requests.filter((r) => r.candidates.length > SIZE.slate).length,
+    );
+    expect(run.result.item_refs.without_vector).toBeGreaterThan(0);
+    expect(run.result.item_refs.changed_after_request).toBe(0);
+  });
+
+  it('mmctr-train parity fails on a logged CTR the logged inputs do not give', async () => {
+    await expectTamperedCtrFails(suite.env.ch, suite.env.database, version, requests[3]!, requests.length);
+  });
+});
