@@ -26,7 +26,8 @@ import { readTopic } from '../support/ingest/read-topic';
 import { ingestSuite } from '../support/ingest/suite';
 import { deleteTopics, groupCaughtUp } from '../support/kafka-group';
 import { expectParity, replayAndLog } from '../support/replay-check';
-import { parity, promote, trainAndRegister } from '../support/trainer-cli';
+import { expectTamperedCtrFails } from '../support/tampered-parity';
+import { promote, trainAndRegister } from '../support/trainer-cli';
 
 // One step per test, each on the state the previous one left (ingest, train, serve, check).
 jest.setTimeout(150_000);
@@ -206,29 +207,6 @@ describe('the ad-platform repository end to end (Kafka -> ingest -> ClickHouse/R
   });
 
   it('mmctr-train parity fails on a logged CTR the logged inputs do not give', async () => {
-    const { ch, database } = suite.env;
-    const id = requests[3]!.request_id;
-    const [row] = await ch.query<Record<string, unknown> & { ctrs: number[]; ts_ms: string }>(
-      'SELECT * FROM score_log FINAL WHERE request_id = {id:String}',
-      { id },
-    );
-    const ctrs = [...row!.ctrs];
-    ctrs[0] = ctrs[0]! + (ctrs[0]! < 0.5 ? 0.01 : -0.01);
-    const ts = Number(row!.ts_ms);
-    await ch.insert('score_log', [
-      { ...row, request_id: `${id}-tampered`, ts_ms: ts, event_time: Math.floor(ts / 1000), ctrs },
-    ]);
-    const run = await parity(database, version, ['--quiet']);
-    expect(run.code).toBe(1);
-    expect(run.result).toMatchObject({
-      ok: false,
-      rows_checked: requests.length + 1,
-      candidates_over_tolerance: 1,
-    });
-    expect(run.result!.worst[0]).toMatchObject({
-      request_id: `${id}-tampered`,
-      item_id: requests[3]!.candidates[0]!.item_id,
-    });
-    expect(Math.abs(run.result!.worst[0]!.abs_diff - 0.01)).toBeLessThan(1e-6);
+    await expectTamperedCtrFails(suite.env.ch, suite.env.database, version, requests[3]!, requests.length);
   });
 });
