@@ -1,7 +1,6 @@
 export * from './ingest/batcher';
 export * from './ingest/chunk';
 export * from './ingest/message-router';
-export * from './ingest/row-mappers';
 export * from './ingest/dead-letter.repository';
 export * from './ingest/flow-control';
 export * from './ingest/ingest-online.repository';

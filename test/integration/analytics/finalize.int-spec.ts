@@ -1,7 +1,7 @@
 import { bindQuery, loadMigrations, MIGRATIONS_DIR, renderMigration } from '@mmctr/clickhouse';
 import { AnalyticsRepository, ITEM_HOURLY_SQL } from '../../../tools/cli/src/analytics.repository';
 import { finalize } from '../../../tools/cli/src/commands/analytics-finalizer';
-import type { EventRow } from '@mmctr/ingest';
+import type { EventRow } from '../../support/ingest/demo-rows';
 import { TestDatabase } from '../../support/ingest/test-database';
 
 // 2026-01-05 00:00:00 UTC; the events span two days.

@@ -21,7 +21,7 @@ import {
   text,
   utf8RoundTrips,
 } from '../../../../test/support/ingest/fuzz';
-import { eventRow, itemRow } from './row-mappers';
+import { eventRow, itemRow } from '../../../../test/support/ingest/demo-rows';
 
 // Property test of the ingest front door: random bytes, random JSON and events/items carrying random
 // Unicode (lone surrogates included) go through routeMessages (the demo repository's compiled

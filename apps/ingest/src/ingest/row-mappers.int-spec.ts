@@ -8,7 +8,7 @@ import {
   type NormalisedRecord,
 } from '@mmctr/feature-repo';
 import { IngestRepository } from './ingest.repository';
-import { eventRow } from './row-mappers';
+import { eventRow } from '../../../../test/support/ingest/demo-rows';
 
 // The RowBinary insert path (the demo repository's encoder, compiled from the real `events` columns of
 // the migrations) must store exactly what eventRow (the column mapping the docs, the trainer's loader

@@ -1,6 +1,6 @@
 import { contentHash } from '@mmctr/online-store';
 import type { BehaviourEvent } from '@mmctr/contracts';
-import { eventRow, itemRow } from './row-mappers';
+import { eventRow, itemRow } from '../../../../test/support/ingest/demo-rows';
 
 const event: BehaviourEvent = {
   schema_version: 1,
