@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import uuid
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -297,19 +298,26 @@ def test_parity_assembles_a_logged_request_like_the_builder(ad_db, ad_set) -> No
         np.testing.assert_array_equal(feeds[name][1], want[name][0], err_msg=f"{name} of adB")
 
 
-def test_train_cli_on_the_repository_feature_repo_names(ad_db, tmp_path, monkeypatch, capsys) -> None:
-    """`mmctr-train train` builds, trains, exports and registers a model of whatever repository FEATURE_REPO
-    names (the ONNX graph must match the torch model on the test split)."""
+def train_with_repository(doc, ad_db, tmp_path, monkeypatch, capsys, model: str, epochs: int) -> Path:
+    """Runs `mmctr-train train` (tiny config) with FEATURE_REPO naming `doc` on the fixture database; the one
+    registered artifact folder."""
     from mmctr_trainer import cli
 
     repo_file = tmp_path / "repo.json"
-    repo_file.write_text(json.dumps(tiny_ad_repo_doc()), encoding="utf-8")
+    repo_file.write_text(json.dumps(doc), encoding="utf-8")
     monkeypatch.setenv("FEATURE_REPO", str(repo_file))
-    args = ["train", "--database", ad_db.database, "--model", "qin", "--config", "tiny", "--max-epochs", "2"]
+    args = ["train", "--database", ad_db.database, "--model", model, "--config", "tiny", "--max-epochs", str(epochs)]
     args += ["--train-end-ms", str(T + 1), "--val-end-ms", str(T + 4000), "--chunk-rows", "1"]
     rc = cli.main([*args, "--trainset", str(tmp_path / "ts"), "--registry", str(tmp_path / "reg")])
     assert rc == 0, capsys.readouterr().err
     (folder,) = (tmp_path / "reg").iterdir()
+    return folder
+
+
+def test_train_cli_on_the_repository_feature_repo_names(ad_db, tmp_path, monkeypatch, capsys) -> None:
+    """`mmctr-train train` builds, trains, exports and registers a model of whatever repository FEATURE_REPO
+    names (the ONNX graph must match the torch model on the test split)."""
+    folder = train_with_repository(tiny_ad_repo_doc(), ad_db, tmp_path, monkeypatch, capsys, "qin", 2)
     assert json.loads((folder / "feature_repo.json").read_text())["name"] == "ad_platform"
     assert json.loads((folder / "metrics.json").read_text())["onnx"]["max_abs_diff"] <= 1e-4
     assert (folder / "model.onnx").exists()

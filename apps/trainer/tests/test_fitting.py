@@ -177,19 +177,11 @@ def test_train_cli_fits_the_repository_encoders_end_to_end(ad_db, tmp_path, monk
     registered model.json records the fit (of the train split's rows only) and its graph matches the torch model."""
     import json
 
-    from mmctr_trainer import cli
     from mmctr_trainer.dataset import TrainSet
 
-    from .test_ad_platform_dataset import T
+    from .test_ad_platform_dataset import train_with_repository
 
-    repo_file = tmp_path / "repo.json"
-    repo_file.write_text(json.dumps(fitted_doc()), encoding="utf-8")
-    monkeypatch.setenv("FEATURE_REPO", str(repo_file))
-    args = ["train", "--database", ad_db.database, "--model", "autoint", "--config", "tiny", "--max-epochs", "1"]
-    args += ["--train-end-ms", str(T + 1), "--val-end-ms", str(T + 4000), "--chunk-rows", "1"]
-    rc = cli.main([*args, "--trainset", str(tmp_path / "ts"), "--registry", str(tmp_path / "reg")])
-    assert rc == 0, capsys.readouterr().err
-    (folder,) = (tmp_path / "reg").iterdir()
+    folder = train_with_repository(fitted_doc(), ad_db, tmp_path, monkeypatch, capsys, "autoint", 1)
     fitted = json.loads((folder / "model.json").read_text())["schema"]["fitted"]
     assert fitted["user_id"]["min_count"] == 2 and fitted["user_id"]["rows"] == fitted["user_id"]["vocabulary_size"] + 1
     assert fitted["floor_price"]["encoder"] == "standardize"
