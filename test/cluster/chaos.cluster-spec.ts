@@ -4,7 +4,7 @@ import type { Cluster } from 'ioredis';
 import { logLevel } from 'kafkajs';
 import { ClickHouseService } from '@mmctr/clickhouse';
 import { loadConfig } from '@mmctr/config';
-import type { CatalogueItem } from '@mmctr/contracts';
+import { DLQ_HEADERS, type CatalogueItem } from '@mmctr/contracts';
 import { createKafka, platformTopics } from '@mmctr/kafka';
 import { createRedis, keySlot } from '@mmctr/online-store';
 import { waitFor } from '../../apps/scorer/test/support/scorer-harness';
@@ -20,6 +20,15 @@ import {
   redisRole,
   startNode,
 } from './chaos/cluster-nodes';
+import {
+  committedOffsets,
+  ingestLogSummary,
+  ingestWarnings,
+  locateInTopic,
+  replicaCounts,
+  serverEvents,
+  serverLogFindings,
+} from './chaos/lost-events';
 import { formatFigures, type FaultFigure, type RunFigures } from './chaos/report';
 import { EventStream, ScoringLoad, type ScoringCounts } from './chaos/traffic';
 import { replicated } from './replication';
@@ -65,6 +74,7 @@ describe('the platform on the loopback cluster under node failures', () => {
   let stream: EventStream;
   let load: ScoringLoad;
   let figures: Partial<RunFigures> = {};
+  let runStartedAt = Date.now();
 
   const items: CatalogueItem[] = Array.from({ length: ITEMS }, (_, i) => ({
     schema_version: 1,
@@ -101,10 +111,14 @@ describe('the platform on the loopback cluster under node failures', () => {
 
   /**
    * Where the first lost events are: when each was acknowledged relative to the last kill before it,
-   * and how many copies each server's events_local holds (to tell a lost part from a lost write).
+   * where it sits in the events topic and whether the ingest group committed past it, which ingest
+   * batch logged that offset as stored, its shard and how many copies each server's events_local holds
+   * (to tell a lost part from a lost write or a replica behind), and whether it was dead-lettered.
+   * The whole evidence (per partition, per server, the servers' and ingest's logs) is printed; with
+   * nothing lost, that of two stored events, so that every run shows what a stored event looks like.
    */
-  async function describeLost(lost: string[]): Promise<string[]> {
-    const sample = lost.slice(0, 10);
+  async function describeLost(lost: string[], stored: string[]): Promise<string[]> {
+    const sample = lost.length > 0 ? lost.slice(0, 10) : stored.slice(0, 2);
     if (sample.length === 0) return [];
     const list = sample.map((id) => `'${id}'`).join(',');
     const copies = await Promise.all(
@@ -114,15 +128,99 @@ describe('the platform on the loopback cluster under node failures', () => {
         ),
       ),
     );
-    return sample.map((id) => {
-      const acked = stream.sent.get(id)!;
-      const fault = faults.filter((f) => f.killedAt <= acked).at(-1);
-      const after = fault
-        ? `${((acked - fault.killedAt) / 1000).toFixed(1)} s after ${fault.node}`
-        : 'before any fault';
-      const onNodes = copies.map((rows) => rows.filter((r) => r.event_id === id).length).join('/');
-      return `${id}: acknowledged ${after}; copies on ch-1..4 ${onNodes}`;
+    const topic = apps.env.KAFKA_TOPIC_EVENTS!;
+    const [places, letters, committed] = await Promise.all([
+      locateInTopic(kafka, topic, new Set(stream.sent.keys())),
+      locateInTopic(kafka, apps.env.KAFKA_TOPIC_DLQ!, new Set(lost)),
+      committedOffsets(kafka, apps.env.INGEST_GROUP_ID!, topic),
+    ]);
+    const lines = await Promise.all(
+      sample.map(async (id) => {
+        const acked = stream.sent.get(id)!;
+        const fault = faults.filter((f) => f.killedAt <= acked).at(-1);
+        const after = fault
+          ? `${((acked - fault.killedAt) / 1000).toFixed(1)} s after ${fault.node}`
+          : 'before any fault';
+        const onNodes = copies.map((rows) => rows.filter((r) => r.event_id === id).length).join('/');
+        const at = places.get(id) ?? [];
+        const where =
+          at.map((p) => `${p.partition}@${p.offset} (committed ${committed.get(p.partition)})`).join(', ') ||
+          'not in the topic';
+        const batches = await Promise.all(
+          at.map((p) =>
+            apps.ch.query<{
+              consumer: string;
+              first_offset: string;
+              last_offset: string;
+              rows: string;
+              ts_ms: string;
+            }>(
+              `SELECT consumer, first_offset, last_offset, rows, ts_ms FROM ingest_batches
+                WHERE topic = {t:String} AND partition = {p:UInt16} AND first_offset <= {o:UInt64} AND last_offset >= {o:UInt64}`,
+              { t: topic, p: p.partition, o: p.offset },
+            ),
+          ),
+        );
+        const logged =
+          batches
+            .flat()
+            .map((b) => `${b.first_offset}-${b.last_offset} (${b.rows} rows) by ${b.consumer} at ${b.ts_ms}`)
+            .join(', ') || 'none';
+        const [shard] = await apps.ch.query<{ s: string }>(
+          'SELECT cityHash64(user_id) % 2 + 1 AS s FROM (SELECT {u:String} AS user_id)',
+          { u: stream.userOf.get(id) ?? '' },
+        );
+        const dead = letters
+          .get(id)
+          ?.map((l) => l.headers[DLQ_HEADERS.reason] ?? JSON.stringify(l.headers))
+          .join('; ');
+        return (
+          `${id}: acknowledged ${after} (at ${acked}); Kafka ${where}; ingest_batches ${logged}; ` +
+          `shard ${shard?.s}; copies on ch-1..4 ${onNodes}${dead ? `; dead-lettered: ${dead}` : ''}`
+        );
+      }),
+    );
+    // Lost ids per partition: a run of neighbouring offsets all lost is one batch, not scattered rows.
+    const lostSet = new Set(lost);
+    const byPartition = new Map<number, bigint[]>();
+    for (const id of lost)
+      for (const p of places.get(id) ?? [])
+        byPartition.set(p.partition, [...(byPartition.get(p.partition) ?? []), BigInt(p.offset)]);
+    const runs = [...byPartition].map(([partition, offsets]) => {
+      offsets.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      const lo = offsets[0]!;
+      const hi = offsets.at(-1)!;
+      let storedBetween = 0;
+      for (const [id, at] of places)
+        if (
+          !lostSet.has(id) &&
+          at.some((p) => p.partition === partition && BigInt(p.offset) > lo && BigInt(p.offset) < hi)
+        )
+          storedBetween++;
+      return `partition ${partition}: ${offsets.length} lost at offsets ${lo}..${hi}, ${storedBetween} stored in between`;
     });
+    const firstAck = Math.min(...sample.map((id) => stream.sent.get(id)!));
+    const report = [
+      lost.length > 0 ? `lost events: ${lost.length}` : 'no event lost; two stored events for reference:',
+      `acknowledged events found in ${topic}: ${places.size} of ${stream.sent.size}`,
+      ...runs,
+      ...lines,
+      'events_local per server (run users):',
+      ...(await replicaCounts(nodes, apps.database, apps.names.prefix)),
+      'server counters since each start:',
+      ...(await serverEvents(nodes)),
+      'server log lines during the run:',
+      ...serverLogFindings(runStartedAt, Date.now()),
+      `ingest logs: ${ingestLogSummary(apps.ingest.map((p) => p.logs))}`,
+      'ingest warnings from 5 s before the first lost event was acknowledged:',
+      ...ingestWarnings(
+        apps.ingest.map((p) => p.logs),
+        firstAck - 5_000,
+        firstAck + 120_000,
+      ),
+    ];
+    process.stdout.write(`\n${report.join('\n')}\n\n`);
+    return lost.length > 0 ? lines : [];
   }
 
   const delta = (from: ScoringCounts) => ({
@@ -166,6 +264,7 @@ describe('the platform on the loopback cluster under node failures', () => {
     const client = createRedis(config);
     if (!client.isCluster) throw new Error('REDIS_CLUSTER_NODES did not give a cluster client');
     redis = client as unknown as Cluster;
+    runStartedAt = Date.now();
     await apps.setUp();
     await apps.startApps();
     stream = new EventStream(kafka, apps.names);
@@ -258,11 +357,12 @@ describe('the platform on the loopback cluster under node failures', () => {
       deadLettered: stream.malformed.filter((id) => lettered.has(id)).length,
       dlqMessages: letters.length,
       producerRetries: stream.sendFailures,
+      producerResent: stream.resentMessages,
       streamS: stream.elapsedS,
     };
     const storedIds = new Set(stored.map((r) => r.event_id));
     const lost = [...sent.keys()].filter((id) => !storedIds.has(id));
-    expect({ ...figures, lostSample: await describeLost(lost) }).toMatchObject({
+    expect({ ...figures, lostSample: await describeLost(lost, [...storedIds]) }).toMatchObject({
       lost: 0,
       lostSample: [],
       duplicated: 0,

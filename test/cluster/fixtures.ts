@@ -1,4 +1,5 @@
 import { mulberry32 } from '@mmctr/synth';
+import { scoreLogRow } from '../support/analytics/score-log-row';
 
 type Row = Record<string, unknown>;
 
@@ -72,26 +73,20 @@ export function generateStore(seed: number, requests = 600): StoreRows {
     const items = [0, 1, 2].map(() => `it${Math.floor(rnd() * 30)}`).filter((v, i, a) => a.indexOf(v) === i);
     const ctrs = items.map(() => Math.round(rnd() * 600) / 1000);
     if (rnd() < 0.9) {
-      out.score_log.push({
-        request_id: req.request,
-        ts_ms: ts,
-        event_time: dateTime(ts),
-        user_id: req.user,
-        model_version: rnd() < 0.5 ? 'm1' : 'm2',
-        feature_spec_version: 'fs-2',
-        shadow_model_version: '',
-        device: req.device,
-        placement: 'feed',
-        country: 'DE',
-        history_item_ids: [],
-        history_ts_ms: [],
-        item_ids: items,
-        positions: items.map((_, i) => i),
-        ctrs,
-        shadow_ctrs: [],
-        degraded: rnd() < 0.05 ? 1 : 0,
-        ingested_at: dateTime(ts),
-      });
+      out.score_log.push(
+        scoreLogRow({
+          request_id: req.request,
+          ts_ms: ts,
+          event_time: dateTime(ts),
+          user_id: req.user,
+          model_version: rnd() < 0.5 ? 'm1' : 'm2',
+          device: req.device,
+          item_ids: items,
+          ctrs,
+          degraded: rnd() < 0.05 ? 1 : 0,
+          ingested_at: dateTime(ts),
+        }),
+      );
     }
     items.forEach((itemId, pos) => {
       const shown = ts + 10;

@@ -1,4 +1,4 @@
-import type { Kafka } from 'kafkajs';
+import type { ConsumerRunConfig, Kafka } from 'kafkajs';
 
 /**
  * Whether consumer group `groupId` has committed every message of `topics` (each partition's committed
@@ -29,5 +29,39 @@ export async function deleteTopics(kafka: Kafka, topics: string[]): Promise<void
     await admin.deleteTopics({ topics }).catch(() => undefined);
   } finally {
     await admin.disconnect();
+  }
+}
+
+/**
+ * Reads `topic` from its start with a throw-away consumer group `<topic>-<purpose>-<now>` until the
+ * handlers from `handlers(done)` call `done`, then waits `settleMs` (for unexpected extra messages) and
+ * disconnects; rejects with `timeoutMessage()` when `done` is not called within `timeoutMs`.
+ */
+export async function consumeFromStart(
+  kafka: Kafka,
+  topic: string,
+  purpose: string,
+  options: { timeoutMs: number; timeoutMessage: () => string; settleMs?: number },
+  handlers: (done: () => void) => Pick<ConsumerRunConfig, 'eachBatch' | 'eachMessage'>,
+): Promise<void> {
+  const consumer = kafka.consumer({
+    groupId: `${topic}-${purpose}-${Date.now()}`,
+    maxBytesPerPartition: 8 << 20,
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(options.timeoutMessage())), options.timeoutMs);
+      void consumer.run(
+        handlers(() => {
+          clearTimeout(timer);
+          resolve();
+        }),
+      );
+    });
+    if (options.settleMs) await new Promise((r) => setTimeout(r, options.settleMs));
+  } finally {
+    await consumer.disconnect();
   }
 }

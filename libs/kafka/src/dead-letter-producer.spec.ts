@@ -1,4 +1,4 @@
-import type { Kafka, Message, ProducerRecord } from 'kafkajs';
+import type { ICustomPartitioner, Kafka, Message, ProducerRecord } from 'kafkajs';
 import { DLQ_HEADERS } from '@mmctr/contracts';
 import {
   DLQ_ENVELOPE_HEADERS,
@@ -13,10 +13,16 @@ function fakeBroker(maxRecord: number) {
   const written: Message[] = [];
   const state = { down: false };
   const kafka = {
-    producer: () => ({
+    producer: ({ createPartitioner }: { createPartitioner: ICustomPartitioner }) => ({
       connect: async () => undefined,
       disconnect: async () => undefined,
       send: async (r: ProducerRecord) => {
+        // As kafkajs: the producer's partitioner places each message (one partition here).
+        const partition = createPartitioner();
+        const partitionMetadata = [
+          { partitionId: 0, leader: 1, partitionErrorCode: 0, replicas: [], isr: [] },
+        ];
+        for (const message of r.messages) partition({ topic: r.topic, partitionMetadata, message });
         if (state.down) throw Object.assign(new Error('Connection error: ECONNREFUSED'), { retriable: true });
         for (const m of r.messages) {
           const size = recordBytes(m as never);
@@ -29,6 +35,7 @@ function fakeBroker(maxRecord: number) {
             );
         }
         written.push(...r.messages);
+        return [{ topicName: r.topic, partition: 0, errorCode: 0 }];
       },
     }),
   } as unknown as Kafka;

@@ -1,6 +1,7 @@
 import type { Kafka, Message, Producer } from 'kafkajs';
 import type { AppConfig } from '@mmctr/config';
 import { DLQ_HEADERS } from '@mmctr/contracts';
+import { AcknowledgedSender } from './acknowledged-send';
 import { DEFAULT_BATCH_BYTES, chunkMessages } from './event-producer';
 
 /** Headers a dead letter carries besides DLQ_HEADERS (reason and origin). */
@@ -103,6 +104,8 @@ function tooLarge(err: unknown): boolean {
  */
 export class DeadLetterProducer {
   private readonly producer: Producer;
+  /** Resends what kafkajs left unwritten after a partition leader moved (see AcknowledgedSender). */
+  private readonly acknowledged = new AcknowledgedSender();
   private connected: Promise<void> | undefined;
 
   constructor(
@@ -115,6 +118,7 @@ export class DeadLetterProducer {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+      createPartitioner: this.acknowledged.createPartitioner,
     });
   }
 
@@ -170,7 +174,7 @@ export class DeadLetterProducer {
   }
 
   private async write(messages: Message[]): Promise<void> {
-    await this.producer.send({ topic: this.topic, acks: -1, messages });
+    await this.acknowledged.send(this.producer, { topic: this.topic, acks: -1, messages });
   }
 
   async disconnect(): Promise<void> {

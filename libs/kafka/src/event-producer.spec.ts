@@ -1,18 +1,33 @@
-import type { Kafka, ProducerRecord } from 'kafkajs';
+import type { ICustomPartitioner, Kafka, ProducerRecord } from 'kafkajs';
 import { MAX_MESSAGE_BYTES, type BehaviourEvent, type CatalogueItem } from '@mmctr/contracts';
 import { EventProducer, InvalidRecordError, chunkMessages } from './event-producer';
 
 function fakeKafka() {
   const sent: ProducerRecord[] = [];
-  const options: unknown[] = [];
+  const options: { createPartitioner: ICustomPartitioner }[] = [];
   const state = { connected: 0, disconnected: 0 };
   const kafka = {
-    producer: (opts: unknown) => {
+    producer: (opts: { createPartitioner: ICustomPartitioner }) => {
       options.push(opts);
+      // As kafkajs: each message placed by the producer's partitioner, one answer per written partition.
+      const partition = opts.createPartitioner();
+      const partitionMetadata = [0, 1].map((partitionId) => ({
+        partitionId,
+        leader: 1,
+        partitionErrorCode: 0,
+        replicas: [],
+        isr: [],
+      }));
       return {
         connect: async () => void state.connected++,
         disconnect: async () => void state.disconnected++,
-        send: async (r: ProducerRecord) => void sent.push(r),
+        send: async (r: ProducerRecord) => {
+          sent.push(r);
+          const written = new Set(
+            r.messages.map((message) => partition({ topic: r.topic, partitionMetadata, message })),
+          );
+          return [...written].map((p) => ({ topicName: r.topic, partition: p, errorCode: 0 }));
+        },
       };
     },
   } as unknown as Kafka;
@@ -36,6 +51,8 @@ describe('EventProducer', () => {
     await p.sendEvents([ev(0), ev(1), ev(2)]);
     await p.close();
     expect(f.options[0]).toMatchObject({ idempotent: true });
+    // Its own partitioner, so that what kafkajs leaves unwritten is sent again (AcknowledgedSender).
+    expect(typeof f.options[0]!.createPartitioner).toBe('function');
     expect(f.sent.map((r) => r.messages.length)).toEqual([2, 1]);
     expect(f.sent.every((r) => r.topic === 'ev' && r.acks === -1)).toBe(true);
     const msgs = f.sent.flatMap((r) => r.messages);

@@ -7,6 +7,7 @@ import {
   type BehaviourEvent,
   type CatalogueItem,
 } from '@mmctr/contracts';
+import { AcknowledgedSender } from './acknowledged-send';
 
 export interface EventProducerOptions {
   eventsTopic: string;
@@ -74,6 +75,8 @@ export class InvalidRecordError extends Error {
  */
 export class EventProducer {
   private readonly producer: Producer;
+  /** Resends what kafkajs left unwritten after a partition leader moved (see AcknowledgedSender). */
+  private readonly acknowledged = new AcknowledgedSender();
   private connected: Promise<void> | undefined;
   private readonly batchSize: number;
 
@@ -85,8 +88,14 @@ export class EventProducer {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+      createPartitioner: this.acknowledged.createPartitioner,
     });
     this.batchSize = opts.batchSize ?? 5_000;
+  }
+
+  /** Messages sent again because kafkajs answered a send without their partition (see AcknowledgedSender). */
+  get resentMessages(): number {
+    return this.acknowledged.resent;
   }
 
   connect(): Promise<void> {
@@ -128,7 +137,7 @@ export class EventProducer {
       this.batchSize,
       this.opts.batchBytes ?? DEFAULT_BATCH_BYTES,
     )) {
-      await this.producer.send({ topic, acks: -1, messages: batch });
+      await this.acknowledged.send(this.producer, { topic, acks: -1, messages: batch });
     }
   }
 

@@ -1,5 +1,6 @@
 export * from './kafka-client';
 export * from './topics';
+export * from './acknowledged-send';
 export * from './event-producer';
 export * from './kafkajs-patches';
 export * from './dead-letter-producer';

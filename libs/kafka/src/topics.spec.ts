@@ -1,4 +1,4 @@
-import { platformTopics, TopicConfigError } from './topics';
+import { leaderless, platformTopics, TopicConfigError } from './topics';
 
 const names = {
   KAFKA_TOPIC_EVENTS: 'ev',
@@ -42,5 +42,32 @@ describe('platformTopics', () => {
         'KAFKA_MIN_INSYNC_REPLICAS (3) must not exceed KAFKA_REPLICATION_FACTOR (2): no write could succeed',
       ),
     );
+  });
+});
+
+describe('leaderless', () => {
+  const topics = [
+    { topic: 'a', numPartitions: 2 },
+    { topic: 'b', numPartitions: 1 },
+  ];
+  const led = (partitionId: number, leader = 1) => ({ partitionId, leader });
+
+  it('is empty once every declared partition has a leader', () => {
+    expect(
+      leaderless(topics, {
+        topics: [
+          { name: 'a', partitions: [led(0), led(1)] },
+          { name: 'b', partitions: [led(0)] },
+        ],
+      }),
+    ).toEqual([]);
+  });
+
+  it('names partitions without a leader, missing from the metadata, or of a topic not known yet', () => {
+    expect(leaderless(topics, { topics: [{ name: 'a', partitions: [led(0, -1)] }] })).toEqual([
+      'a/0',
+      'a/1',
+      'b/0',
+    ]);
   });
 });

@@ -1,5 +1,6 @@
-import type { Kafka, ITopicConfig } from 'kafkajs';
+import type { Admin, Kafka, ITopicConfig } from 'kafkajs';
 import type { AppConfig } from '@mmctr/config';
+import { retryForever } from './retry';
 
 export class TopicConfigError extends Error {
   constructor(message: string) {
@@ -47,7 +48,11 @@ export function platformTopics(config: TopicSettings): ITopicConfig[] {
  * Creates the topics that do not exist yet; returns the names it created. A replication factor above
  * the number of brokers is refused with the counts (the broker's own error does not say them).
  */
-export async function ensureTopics(kafka: Kafka, topics: ITopicConfig[]): Promise<string[]> {
+export async function ensureTopics(
+  kafka: Kafka,
+  topics: ITopicConfig[],
+  timeoutMs = 30_000,
+): Promise<string[]> {
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -62,9 +67,47 @@ export async function ensureTopics(kafka: Kafka, topics: ITopicConfig[]): Promis
           `brokers, the cluster has ${brokers.length} (set KAFKA_REPLICATION_FACTOR)`,
       );
     }
-    await admin.createTopics({ topics: missing, waitForLeaders: true });
+    // kafkajs' own wait for leaders asks one broker, which on a cluster may not have heard of the new
+    // topics yet (UNKNOWN_TOPIC_OR_PARTITION although they were created): wait here, asking again.
+    await admin.createTopics({ topics: missing, waitForLeaders: false });
+    await waitForLeaders(admin, missing, timeoutMs);
     return missing.map((t) => t.topic);
   } finally {
     await admin.disconnect();
   }
+}
+
+/** Partitions of `topics` that have no leader yet, or fewer partitions than declared; [] when all are led. */
+export function leaderless(
+  topics: readonly ITopicConfig[],
+  meta: { topics: { name: string; partitions: { partitionId: number; leader: number }[] }[] },
+): string[] {
+  const byName = new Map(meta.topics.map((t) => [t.name, t.partitions]));
+  return topics.flatMap((t) => {
+    const parts = byName.get(t.topic) ?? [];
+    const want = t.numPartitions ?? parts.length;
+    const led = new Set(parts.filter((p) => p.leader >= 0).map((p) => p.partitionId));
+    return Array.from({ length: Math.max(want, parts.length, 1) }, (_, i) => i)
+      .filter((i) => !led.has(i))
+      .map((i) => `${t.topic}/${i}`);
+  });
+}
+
+async function waitForLeaders(
+  admin: Admin,
+  topics: readonly ITopicConfig[],
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  await retryForever(
+    async () => {
+      const meta = await admin.fetchTopicMetadata({ topics: topics.map((t) => t.topic) });
+      const missing = leaderless(topics, meta);
+      if (missing.length) throw new Error(`no leader yet for ${missing.slice(0, 5).join(', ')}`);
+    },
+    { initialMs: 100, maxMs: 1_000, giveUp: () => Date.now() >= deadline },
+  ).catch((err: unknown) => {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new Error(`topics created, but not all led within ${timeoutMs} ms: ${why}`);
+  });
 }

@@ -104,9 +104,7 @@ export class ChaosApps {
     if (applied.status === 'refused')
       throw new Error(`feature repository refused: ${applied.reasons.join('; ')}`);
     const topics = platformTopics({ ...this.config, ...this.env });
-    // createTopics' wait for leaders can ask a broker that has not heard of a new topic yet and fail
-    // with UNKNOWN_TOPIC_OR_PARTITION although the topics were created: a second pass finds them.
-    await ensureTopics(this.kafka, topics).catch(() => ensureTopics(this.kafka, topics));
+    await ensureTopics(this.kafka, topics);
     await registerModel(this.ch, 'chaos-v1', await testModel('chaos', 1), 'production');
   }
 

@@ -25,6 +25,8 @@ export interface RunFigures {
   deadLettered: number;
   dlqMessages: number;
   producerRetries: number;
+  /** Messages resent because a send's answer lacked their partition (kafkajs left them unwritten). */
+  producerResent: number;
   /** Seconds the producer streamed. */
   streamS: number;
   scoring: ScoringCounts;
@@ -46,7 +48,7 @@ export function formatFigures(f: RunFigures): string {
   const lines = [
     `events: sent ${f.eventsSent} over ${f.streamS.toFixed(0)} s, stored ${f.stored}, lost ${f.lost}, duplicated ${f.duplicated}, unexpected ${f.unexpected}`,
     `malformed: sent ${f.malformedSent}, dead-lettered ${f.deadLettered} (${f.dlqMessages} DLQ messages)`,
-    `producer: ${f.producerRetries} sends retried`,
+    `producer: ${f.producerRetries} sends retried, ${f.producerResent} messages resent (missing from a send's answer)`,
     `scoring: ${s.requests} requests, ${s.ok} ok, ${s.degraded} degraded, ${s.client4xx} 4xx, ${s.server5xx} 5xx, ${s.failed} without answer; ${f.scoreLogged} in score_log`,
     `embedder: ${f.itemsEmbedded} of ${f.itemsSent} catalogue items embedded`,
     '',

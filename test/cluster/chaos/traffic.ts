@@ -11,6 +11,8 @@ import { sleep } from '../../support/ingest/ingest-process';
 class RetryingSender {
   private producer: EventProducer;
   failures = 0;
+  /** Messages resent by the producers closed so far (see resent). */
+  private resentBefore = 0;
 
   constructor(
     private readonly kafka: Kafka,
@@ -33,10 +35,16 @@ class RetryingSender {
       } catch {
         this.failures++;
         await this.producer.close().catch(() => undefined);
+        this.resentBefore += this.producer.resentMessages;
         await sleep(500);
         this.producer = this.create();
       }
     }
+  }
+
+  /** Messages a producer sent again because kafkajs acknowledged a send without writing them. */
+  get resent(): number {
+    return this.resentBefore + this.producer.resentMessages;
   }
 
   close(): Promise<void> {
@@ -71,6 +79,8 @@ function keyPerPartition(prefix: string, partitions: number): string[] {
 export class EventStream {
   /** Acknowledged valid event ids, each with the time its send was acknowledged. */
   readonly sent = new Map<string, number>();
+  /** The user of each acknowledged valid event (its Kafka key and sharding key). */
+  readonly userOf = new Map<string, string>();
   readonly malformed: string[] = [];
   readonly probeUsers: string[];
   private readonly events: BehaviourEvent[];
@@ -101,6 +111,11 @@ export class EventStream {
     return this.stream.failures + this.probes.failures;
   }
 
+  /** Messages resent after kafkajs acknowledged a send without writing their partition. */
+  get resentMessages(): number {
+    return this.stream.resent + this.probes.resent;
+  }
+
   async sendItems(items: CatalogueItem[]): Promise<void> {
     await this.stream.send((p) => p.sendItems(items));
   }
@@ -123,7 +138,10 @@ export class EventStream {
       if (chunk.length === 0) throw new Error('the event stream ran out of pre-generated events');
       await this.stream.send((p) => p.sendEvents(chunk));
       const acked = Date.now();
-      for (const e of chunk) this.sent.set(e.event_id, acked);
+      for (const e of chunk) {
+        this.sent.set(e.event_id, acked);
+        this.userOf.set(e.event_id, e.user_id);
+      }
       if (round % this.opts.malformedEvery === 0) await this.sendMalformed(2);
       await sleep(Math.max(0, pauseMs - (Date.now() - started)));
     }
@@ -150,7 +168,10 @@ export class EventStream {
     }));
     await this.probes.send((p) => p.sendEvents(events));
     const acked = Date.now();
-    for (const e of events) this.sent.set(e.event_id, acked);
+    for (const e of events) {
+      this.sent.set(e.event_id, acked);
+      this.userOf.set(e.event_id, e.user_id);
+    }
   }
 
   probePrefix(tag: string): string {

@@ -1,5 +1,5 @@
 import type { Kafka } from 'kafkajs';
-import { sleep } from './ingest-process';
+import { consumeFromStart } from '../kafka-group';
 
 export interface ReadMessage {
   key: string | null;
@@ -15,41 +15,31 @@ export interface ReadMessage {
 /** Reads `expected` messages from the start of `topic` with a throw-away consumer group. */
 export async function readTopic(kafka: Kafka, topic: string, expected: number, timeoutMs = 60_000) {
   const out: ReadMessage[] = [];
-  const consumer = kafka.consumer({
-    groupId: `${topic}-reader-${Date.now()}`,
-    maxBytesPerPartition: 8 << 20,
-  });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`only ${out.length}/${expected} messages on ${topic}`)),
-        timeoutMs,
-      );
-      void consumer.run({
-        eachMessage: async ({ message, partition }) => {
-          const headers: Record<string, string> = {};
-          for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
-          out.push({
-            key: message.key?.toString() ?? null,
-            value: message.value?.toString() ?? '',
-            raw: message.value ?? Buffer.alloc(0),
-            valueBytes: message.value?.length ?? 0,
-            partition,
-            offset: message.offset,
-            headers,
-          });
-          if (out.length >= expected) {
-            clearTimeout(timer);
-            resolve();
-          }
-        },
-      });
-    });
-    await sleep(500); // let any unexpected extra message arrive before counting
-  } finally {
-    await consumer.disconnect();
-  }
+  await consumeFromStart(
+    kafka,
+    topic,
+    'reader',
+    {
+      timeoutMs,
+      timeoutMessage: () => `only ${out.length}/${expected} messages on ${topic}`,
+      settleMs: 500, // let any unexpected extra message arrive before counting
+    },
+    (done) => ({
+      eachMessage: async ({ message, partition }) => {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
+        out.push({
+          key: message.key?.toString() ?? null,
+          value: message.value?.toString() ?? '',
+          raw: message.value ?? Buffer.alloc(0),
+          valueBytes: message.value?.length ?? 0,
+          partition,
+          offset: message.offset,
+          headers,
+        });
+        if (out.length >= expected) done();
+      },
+    }),
+  );
   return out;
 }
