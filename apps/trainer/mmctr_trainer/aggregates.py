@@ -1,9 +1,10 @@
 """Windowed aggregates: the Python twin of libs/aggregates and of libs/feature-repo/src/aggregations.ts.
 
 Bucket arithmetic (docs/features.md, "Aggregations"): buckets of width ``b`` are aligned to the Unix epoch;
-the value of a window ``W`` as of time ``t`` counts the events with ``c - W <= ts < t`` where
-``c = bucket_start(t, b)``: the ``W / b`` whole buckets before the one holding ``t``, plus that bucket's part
-before ``t``. Both languages run libs/aggregates/test-vectors/buckets.json.
+the value of a window ``W`` as of time ``t`` counts the events with ``c - W <= ts < c`` where
+``c = bucket_start(t, b)``: the ``W / b`` closed buckets before the one holding ``t`` (the bucket still open at
+``t`` never counts, so the value is the same for every ``t`` in ``[c, c + b)``). Both languages run
+libs/aggregates/test-vectors/buckets.json.
 """
 
 from __future__ import annotations
@@ -32,18 +33,24 @@ def bucket_start(ts_ms: int, bucket_ms: int) -> int:
 
 def window_range(t_ms: int, window_ms: int, bucket_ms: int) -> tuple[int, int]:
     """``(from, to)``: the window counts events with ``from <= ts < to``."""
-    return bucket_start(t_ms, bucket_ms) - window_ms, t_ms
+    c = bucket_start(t_ms, bucket_ms)
+    return c - window_ms, c
 
 
 def window_buckets(t_ms: int, window_ms: int, bucket_ms: int) -> list[int]:
-    """Starts of the buckets the window reads as of ``t``, oldest first (the current one only when t is inside it)."""
+    """Starts of the ``W / b`` buckets the window reads as of ``t``, oldest first (never the one holding ``t``)."""
     start, end = window_range(t_ms, window_ms, bucket_ms)
     return list(range(start, end, bucket_ms))
 
 
 def expire_at(start_ms: int, bucket_ms: int, up_to_ms: int) -> int:
-    """The first time no window of a tier (``up_to``) reads the bucket starting at ``start_ms``."""
-    return start_ms + bucket_ms + up_to_ms
+    """When the bucket starting at ``start_ms`` expires: one bucket after no window of its tier reads it.
+
+    The slack keeps a window whole for a read that lands after the boundary following its ``t`` (request
+    latency, a client's ts_ms slightly in the past, a Redis clock ahead): a read as of any ``t`` in bucket
+    ``c`` finds every bucket it needs until ``c + 2b``.
+    """
+    return start_ms + 2 * bucket_ms + up_to_ms
 
 
 def tier_for(window_ms: int, granularity: Sequence[Mapping[str, str]]) -> Mapping[str, str]:

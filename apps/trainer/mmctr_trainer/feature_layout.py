@@ -63,6 +63,44 @@ def _placement(repo: FeatureRepo, f: Mapping[str, Any], requester: str, candidat
     )
 
 
+def _aggregate_side(repo: FeatureRepo, f: Mapping[str, Any], requester: str, candidate: str) -> str:
+    """The candidate's side when any entity of the aggregation's key is the candidate (its value depends on the
+    candidate), the user's when all are the requester."""
+    a = _find(repo.aggregations, f["aggregation"])
+    if a is None:
+        raise LayoutError(f"features.{f['name']}: unknown aggregation '{f['aggregation']}'")
+    entities = [k.split(".", 1)[0] for k in a["key"]]
+    if candidate in entities:
+        return "candidate"
+    if all(e == requester for e in entities):
+        return "user"
+    keyed = ", ".join(f"'{e}'" for e in entities)
+    raise LayoutError(
+        f"features.{f['name']}: aggregation '{a['name']}' is keyed by {keyed}, neither the requester "
+        f"'{requester}' alone nor with the candidate '{candidate}'"
+    )
+
+
+def _add_aggregate_slots(group: Group, repo: FeatureRepo, f: Mapping[str, Any]) -> None:
+    """One slot per window of an aggregate feature: numeric, or bucketised ids for transform bucketize."""
+    a = _find(repo.aggregations, f["aggregation"])
+    assert a is not None
+    for window in f.get("windows", a["windows"]):
+        at = {"feature": f["name"], "source": f"aggregate.{a['name']}", "window": window}
+        if a.get("transform") == "bucketize":
+            group["categorical"].append(
+                {
+                    **at,
+                    "encoding": "bucketize",
+                    "size": len(a["boundaries"]) + 2,
+                    **_clip(a),
+                    "boundaries": list(a["boundaries"]),
+                }
+            )
+        else:
+            group["numeric"].append({**at, "transform": a.get("transform", "none"), **_clip(a)})
+
+
 def _clip(f: Mapping[str, Any]) -> dict[str, Any]:
     return {"clip": [f["clip"][0], f["clip"][1]]} if "clip" in f else {}
 
@@ -179,7 +217,7 @@ def _sequence(repo: FeatureRepo, f: Mapping[str, Any], requester: str) -> dict[s
         seq["age"] = {"field": f["age"]["field"], "boundaries_ms": list(f["age"]["boundaries_ms"])}
     for name in f["side_features"]:
         side = _find(repo.features, name)
-        if side is None or side["kind"] == "sequence":
+        if side is None or side["kind"] in ("sequence", "aggregate"):
             raise LayoutError(f"features.{f['name']}.side_features: '{name}' is not a feature of the target")
         entity = feature_entity(repo.document, side)
         via = None if entity is None else _join_via(repo, f["target"], entity)
@@ -193,7 +231,10 @@ def model_layout(repo: FeatureRepo) -> dict[str, Any]:
     requester, candidate = _request_entities(repo)
     user, cand = _empty_group(), _empty_group()
     for f in repo.features:
-        if f["kind"] != "sequence":
+        if f["kind"] == "aggregate":
+            side = _aggregate_side(repo, f, requester, candidate)
+            _add_aggregate_slots(user if side == "user" else cand, repo, f)
+        elif f["kind"] != "sequence":
             side, via = _placement(repo, f, requester, candidate)
             _add_slot(user if side == "user" else cand, repo, f, via)
     sequences = [_sequence(repo, f, requester) for f in repo.features if f["kind"] == "sequence"]

@@ -273,7 +273,7 @@ def feature_entity(repo: Mapping[str, Any], f: Mapping[str, Any]) -> str | None:
     if f["kind"] == "vector":
         m = _find(repo.get("embeddings", []), f["embedding"])
         return m["entity"] if m else None
-    if f["kind"] == "sequence":
+    if f["kind"] in ("sequence", "aggregate"):
         return None
     r = resolve_reference(repo, f["source"])
     return r[1] if r else None
@@ -474,6 +474,17 @@ def semantic_errors(repo: Mapping[str, Any]) -> list[str]:
             if "age" in f:
                 increasing(f"{p}.age.boundaries_ms", f["age"]["boundaries_ms"])
                 claim_field(f"{p}.age.field", f["age"]["field"], f["name"])
+        elif kind == "aggregate":
+            agg = _find(repo.get("aggregations", []), f["aggregation"])
+            if agg is None:
+                err(f"{p}.aggregation", f"unknown aggregation '{f['aggregation']}'")
+            seen_windows: set[str] = set()
+            for i, w in enumerate(f.get("windows", [])):
+                if w in seen_windows:
+                    err(f"{p}.windows[{i}]", f"duplicate window '{w}'")
+                elif agg is not None and w not in agg["windows"]:
+                    err(f"{p}.windows[{i}]", f"'{w}' is not a window of aggregation '{agg['name']}'")
+                seen_windows.add(w)
         else:
             m = embeddings.get(f["embedding"])
             if m is None:

@@ -166,13 +166,32 @@ def _ad_requests() -> list[dict[str, Any]]:
     ]
 
 
+def _aggregate_requests(ages: list[int]) -> list[dict[str, Any]]:
+    """The demo's requests with the raw aggregate window values the scorer logs (demo-aggregates): ratios with
+    float64 digits float32 rounds, the smoothed default, counts from 0 to large (log1p), a negative count (a
+    corrupt counter) and a window left out (it reads 0)."""
+    full, empty = _demo_requests(ages)
+    ctr = {
+        "item_ctr@1h": [0.05, 0.123456789012345, 1.0, 0.0476190476190476, 1e-9],
+        "item_ctr@24h": [0.05, 0.3333333333333333, 0.5, 0.0625, 0.05],
+        "item_ctr@7d": [0.05, 0.2, 0.1, 0.07142857142857142, 0.99],
+    }
+    clicks = {"user_category_clicks@7d": [0, 1, 7, 123456, -2]}
+    return [
+        {**full, "aggregates": {"as_of_ms": full["ts_ms"], "user": {}, "candidates": {**ctr, **clicks}}},
+        {**empty, "aggregates": {"user": {}, "candidates": {k: v[:2] for k, v in ctr.items()}}},
+    ]
+
+
 def encode_vectors() -> dict[str, Any]:
     cases = []
-    for folder in ("demo", "ad-platform"):
+    for folder in ("demo", "ad-platform", "demo-aggregates"):
         repo = load_feature_repo(REPO_ROOT / "feature-repos" / folder)
         schema = ModelSchema.from_repo(repo)
         if folder == "demo":
             requests = _demo_requests(schema.sequences[0]["age"]["boundaries_ms"])
+        elif folder == "demo-aggregates":
+            requests = _aggregate_requests(schema.sequences[0]["age"]["boundaries_ms"])
         else:
             requests = _ad_requests()
         for r in requests:
@@ -189,7 +208,8 @@ def encode_vectors() -> dict[str, Any]:
         "description": "The model inputs of raw requests, per repository layout (modelLayout; inputs in layout "
         "order, user and sequence inputs batch 1, candidates batch B), computed by the Python trainer "
         "(`python -m mmctr_trainer.golden`, mmctr_trainer/slots.py). A request: {ts_ms, user: record, context, "
-        "joined: {entity: {key: record}}, sequences: {name: [record + ts_ms]}, candidates: [record + context]}; a "
+        "joined: {entity: {key: record}}, sequences: {name: [record + ts_ms]}, candidates: [record + context], "
+        "aggregates: {user: {'<aggregation>@<window>': raw}, candidates: {'<aggregation>@<window>': [raw]}}}; a "
         "record: {row: {attribute: value}, vectors: {embedding: [float]}}. float32 values are exact.",
         "cases": cases,
     }

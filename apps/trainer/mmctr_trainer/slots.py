@@ -15,9 +15,12 @@ training-set builder, the parity check, the golden vectors) encodes a value with
 `encode_request` encodes a whole request given as raw records (the golden vectors' input format):
 
     {"ts_ms": int, "user": record, "context": {attr: value}, "joined": {entity: {key: record}},
-     "sequences": {name: [record + "ts_ms"]}, "candidates": [record + "context"]}
+     "sequences": {name: [record + "ts_ms"]}, "candidates": [record + "context"],
+     "aggregates": {"user": {"<aggregation>@<window>": raw}, "candidates": {"<aggregation>@<window>": [raw]}}}
 
-where a record is {"row": {attribute: value}, "vectors": {embedding: [float]}}.
+where a record is {"row": {attribute: value}, "vectors": {embedding: [float]}}. An aggregate slot (source
+`aggregate.<aggregation>`, with its `window`) reads the raw window value and encodes it as a numeric (or bucketize)
+slot reads an attribute; `aggregates` is the score log's field of that name.
 """
 
 from __future__ import annotations
@@ -118,8 +121,16 @@ class _Scope:
     """Where a side's slots read their values: the side's own record, the request (or candidate) context and the
     records joined by key."""
 
-    def __init__(self, own: Record, context: Mapping[str, Any], ts_ms: int, joined: Mapping[str, Any]):
+    def __init__(
+        self,
+        own: Record,
+        context: Mapping[str, Any],
+        ts_ms: int,
+        joined: Mapping[str, Any],
+        aggregates: Mapping[str, Any] | None = None,
+    ):
         self.own, self.context, self.ts_ms, self.joined = own, context, ts_ms, joined
+        self.aggregates = aggregates or {}  # "<aggregation>@<window>" -> raw value
 
     def record(self, slot: Slot, entity: str) -> Record:
         if "via" not in slot:
@@ -129,6 +140,8 @@ class _Scope:
 
     def value(self, slot: Slot) -> Any:
         ns, attr = slot["source"].split(".", 1)
+        if "window" in slot:  # an aggregate feature's window
+            return self.aggregates.get(f"{attr}@{slot['window']}")
         if ns == "context":
             return self.ts_ms if attr == "ts_ms" else self.context.get(attr)
         return self.record(slot, ns).get("row", {}).get(attr)
@@ -160,8 +173,11 @@ def encode_request(schema: ModelSchema, request: Mapping[str, Any]) -> dict[str,
     context = request.get("context", {})
     joined = request.get("joined", {})
     candidates = request.get("candidates", [])
+    aggregates = request.get("aggregates", {})
+    per_candidate = aggregates.get("candidates", {})
     out = empty_inputs(schema, {"Bu": 1, "B": len(candidates)})
-    encode_group(schema, schema.user, _Scope(request.get("user", {}), context, ts, joined), out, "user", (0,))
+    user = _Scope(request.get("user", {}), context, ts, joined, aggregates.get("user"))
+    encode_group(schema, schema.user, user, out, "user", (0,))
     for seq in schema.sequences:
         entries = request.get("sequences", {}).get(seq["name"], [])[: seq["length"]]
         for k, entry in enumerate(entries):
@@ -169,5 +185,6 @@ def encode_request(schema: ModelSchema, request: Mapping[str, Any]) -> dict[str,
             if "age" in seq and entry.get("ts_ms") is not None:
                 out[f"{seq['name']}_age"][0, k] = age_bucket(ts - int(entry["ts_ms"]), seq["age"]["boundaries_ms"])
     for j, c in enumerate(candidates):
-        encode_group(schema, schema.candidate, _Scope(c, c.get("context", {}), ts, joined), out, "cand", (j,))
+        values = {k: v[j] for k, v in per_candidate.items() if j < len(v)}
+        encode_group(schema, schema.candidate, _Scope(c, c.get("context", {}), ts, joined, values), out, "cand", (j,))
     return out

@@ -40,11 +40,22 @@ def test_window(v):
     assert window_range(v["t"], v["window"], v["bucket"]) == (v["from"], v["to"])
     buckets = window_buckets(v["t"], v["window"], v["bucket"])
     assert (len(buckets), buckets[0], buckets[-1]) == (v["count"], v["first"], v["last"])
-    # A bucket lives exactly as long as some t reads it: read at expire_at - 1, not at expire_at.
+    # A bucket lives one bucket longer than some t reads it: the last t reading it is expire_at - b - 1.
+    b = v["bucket"]
     oldest = buckets[0]
-    gone = expire_at(oldest, v["bucket"], v["window"])
-    assert oldest in window_buckets(gone - 1, v["window"], v["bucket"])
-    assert oldest not in window_buckets(gone, v["window"], v["bucket"])
+    gone = expire_at(oldest, b, v["window"])
+    assert oldest in window_buckets(gone - b - 1, v["window"], b)
+    assert oldest not in window_buckets(gone - b, v["window"], b)
+    # So a read as of any t of t's bucket that lands up to one bucket after that bucket ends (request
+    # latency, a client's ts_ms in the past, a Redis clock ahead) still finds every bucket it sums.
+    c = bucket_start(v["t"], b)
+    for t in (c, v["t"], c + b - 1):
+        assert all(expire_at(s, b, v["window"]) > c + 2 * b - 1 for s in window_buckets(t, v["window"], b))
+    assert gone == c + 2 * b
+    # Closed buckets only: the same buckets for every t of t's bucket, none at or after its start.
+    assert window_buckets(c, v["window"], v["bucket"]) == buckets
+    assert window_buckets(c + v["bucket"] - 1, v["window"], v["bucket"]) == buckets
+    assert buckets[-1] + v["bucket"] == c
 
 
 @pytest.mark.parametrize("v", VECTORS["tiers"], ids=lambda v: v["window"])
@@ -70,7 +81,8 @@ def test_smoothed_ratio(v):
 @pytest.mark.parametrize("q", VECTORS["scenario"]["queries"], ids=lambda q: f"{q['t']}-{q['window']}")
 def test_scenario_counters_equal_the_direct_count(q):
     events = VECTORS["scenario"]["events"]
-    counters = Counter(bucket_start(ts, q["bucket"]) for ts in events if ts < q["t"])
+    # Every event, also those at or after t: the value as of t does not depend on when it is read.
+    counters = Counter(bucket_start(ts, q["bucket"]) for ts in events)
     from_ms, to_ms = window_range(q["t"], q["window"], q["bucket"])
     assert sum(counters[s] for s in window_buckets(q["t"], q["window"], q["bucket"])) == q["count"]
     assert sum(1 for ts in events if from_ms <= ts < to_ms) == q["count"]

@@ -1,5 +1,6 @@
 """Point-in-time aggregation values (dataset/aggregate_values.py) on the local ClickHouse 18.16 and on chdb:
-the edge rule at bucket and window edges (no leak of events at or after the anchor), equality with the
+the edge rule at bucket and window edges (closed buckets only: no leak of events at or after the anchor, nor of
+the anchor's open bucket), equality with the
 Python bucket twin (mmctr_trainer.aggregates) on random event streams, the golden vectors' scenario, ratios,
 filters, composite keys read as of each event, and the declared transforms."""
 
@@ -7,7 +8,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import uuid
 from collections import Counter
 from typing import Any
 
@@ -19,7 +19,7 @@ from mmctr_trainer.ch import ClickHouse
 from mmctr_trainer.dataset.aggregate_values import aggregate_columns, aggregate_windows
 from mmctr_trainer.feature_repo import REPO_ROOT, FeatureRepo, parse_feature_repo
 
-from .helpers import event, fresh_db, item
+from .helpers import event, item, server_or_chdb_db
 
 VECTORS = json.loads((REPO_ROOT / "libs" / "aggregates" / "test-vectors" / "buckets.json").read_text(encoding="utf-8"))
 H = 1_767_225_600_000  # 2026-01-01T00:00:00Z: a minute, hour and day boundary
@@ -57,32 +57,9 @@ REPO = demo_repo()
 BY_NAME = {a["name"]: a for a in REPO.aggregations}
 
 
-@pytest.fixture(scope="module")
-def chdb_template(tmp_path_factory) -> Any:
-    """A chdb session holding the migrated tables once (the migrations render through node)."""
-    from .test_modern_clickhouse import ChdbClickHouse, apply_migrations, chdb_session
-
-    sess = chdb_session.Session(str(tmp_path_factory.mktemp("chdb")))
-    name = f"mmctr_agg_{uuid.uuid4().hex[:8]}"
-    apply_migrations(ChdbClickHouse(sess, name), name)
-    yield lambda db: ChdbClickHouse(sess, db), name
-    sess.close()
-
-
 @pytest.fixture(params=["server", "chdb"])
 def db(request, ch: ClickHouse) -> Any:
-    """An empty events / items store: a unique database on the local 18.16 server or in a chdb session."""
-    name = f"mmctr_agg_{uuid.uuid4().hex[:8]}"
-    if request.param == "server":
-        yield fresh_db(ch, name)
-        ch.command(f"DROP DATABASE IF EXISTS {name}", database="default")
-        return
-    client, template = request.getfixturevalue("chdb_template")
-    db = client(name)
-    db.command(f"CREATE DATABASE {name}")
-    for t in ("events", "items"):
-        db.command(f"CREATE TABLE {name}.{t} AS {template}.{t}")
-    yield db
+    yield from server_or_chdb_db(request, ch, "mmctr_agg")
 
 
 def imp(ts: int, item_id: str = "i1", user: str = "u1", device: str = "mobile", value: float = 0.0, **kw: Any):
@@ -96,25 +73,26 @@ def anchors_at(times: list[int], item_id: str = "i1", user: str = "u1") -> dict[
 # ---------------------------------------------------------------- edges: nothing at or after t counts
 
 
-def test_events_at_and_after_the_anchor_never_count(db: ClickHouse) -> None:
+def test_events_at_and_after_the_anchor_never_count_nor_its_open_bucket(db: ClickHouse) -> None:
     # Window edges of the anchor at H (c = H): H - 1h - 1 is outside its 1h window, H - 1h inside.
     db.insert("events", [imp(ts) for ts in (H - HOUR - 1, H - HOUR, H - 1, H, H + 1)])
-    got = aggregate_windows(db, REPO, anchors_at([H - 2 * HOUR, H, H + 1, H + 2, H + MIN, H + 9 * DAY]))
+    got = aggregate_windows(db, REPO, anchors_at([H - 2 * HOUR, H, H + 1, H + 2, H + MIN, H + HOUR, H + 9 * DAY]))
     np.testing.assert_array_equal(
         got["item_impressions"],
         [
             [0, 0, 0],  # before the first event
-            [2, 3, 3],  # at H: the bucket of H is empty; H and H + 1 are not yet
-            [3, 4, 4],  # at H + 1: H counts, H + 1 (at t) does not
-            [4, 5, 5],  # at H + 2: both
-            [3, 5, 5],  # at H + 1m: the 1h window's oldest minute (H - 1h) rolled out
+            [2, 3, 3],  # at H: the buckets before H; H and H + 1 are not yet
+            [2, 3, 3],  # at H + 1: H is before t but its minute (and hour) is still open
+            [2, 3, 3],  # at H + 2: the same, however many events the open bucket gets
+            [3, 3, 3],  # at H + 1m: the minute of H closed (H, H + 1 join), the minute of H - 1h rolled out
+            [2, 5, 5],  # at H + 1h: the hour of H closed; the 1h window holds H and H + 1 only
             [0, 0, 0],  # every bucket rolled out
         ],
     )
 
 
 def test_a_window_reaches_back_to_its_first_bucket_start(db: ClickHouse) -> None:
-    t = H + 30 * MIN  # inside the hour: the 24h window of 1h buckets starts at H - 24h, not t - 24h
+    t = H + 30 * MIN  # inside the hour: the 24h window of 1h buckets is [H - 24h, H), not [t - 24h, t)
     db.insert("events", [imp(ts) for ts in (H - DAY - 1, H - DAY, t - DAY - 1)])
     got = aggregate_windows(db, REPO, anchors_at([t, H + HOUR]))["item_impressions"][:, 1]
     np.testing.assert_array_equal(got, [2, 0])  # at H + 1h the bucket of H - 24h rolled out
@@ -173,8 +151,8 @@ def category_as_of(items: list[dict[str, Any]], item_id: str, ts: int) -> str:
 
 
 def twin_value(a: dict[str, Any], events: list[dict[str, Any]], items, row: dict[str, Any], w: str) -> float:
-    """The online counters at t, by the Python twin: bucket every event before t that the aggregation counts
-    into the anchor's key value, and sum the window's buckets."""
+    """The online counters at t, by the Python twin: bucket every event the aggregation counts into the anchor's
+    key value (also those after t: a request replayed later reads the same), and sum the window's buckets."""
     window = duration_ms(w)
     b = duration_ms(tier_for(window, a["granularity"])["bucket"])
     t = row["ts_ms"]
@@ -186,7 +164,7 @@ def twin_value(a: dict[str, Any], events: list[dict[str, Any]], items, row: dict
     counters: Counter[int] = Counter()
     for e in events:
         matches = all(e[k] == v for k, v in a.get("filter", {}).items())
-        if e["type"] == a["source"] and matches and e["ts_ms"] < t and key(e, e["ts_ms"]) == key(row, t):
+        if e["type"] == a["source"] and matches and key(e, e["ts_ms"]) == key(row, t):
             counters[bucket_start(e["ts_ms"], b)] += e[a["op"]["sum"]] if aggregation_op(a) == "sum" else 1
     return sum(counters[s] for s in window_buckets(t, window, b))
 
@@ -227,9 +205,9 @@ def test_a_composite_key_reads_the_attribute_as_of_each_event(db: ClickHouse) ->
     db.insert("events", [*clicks, event("click", H - 2 * HOUR, "u1", "i2", "r")])  # i2: no version, category ''
     anchors = {"ts_ms": [H, H - 5 * HOUR - 1, H], "user_id": ["u1"] * 3, "item_id": ["i1", "i1", "i9"]}
     got = aggregate_windows(db, REPO, anchors)["user_category_clicks"][:, 0]
-    # At H i1 is 'toys' (one click since); just before H - 5h 'books' (two clicks); i9 has no version: '' like i2 and
-    # the click before i1's first version.
-    np.testing.assert_array_equal(got, [1, 2, 2])
+    # At H i1 is 'toys' (one click since); just before H - 5h 'books' (the click at H - 8h; the one at H - 6h is in
+    # the hour still open then); i9 has no version: '' like i2 and the click before i1's first version.
+    np.testing.assert_array_equal(got, [1, 1, 2])
 
 
 def test_ratios_filters_and_transforms(db: ClickHouse) -> None:

@@ -8,9 +8,9 @@ import {
 } from '@mmctr/feature-repo';
 import { SlotBatch, groupBySlot } from '@mmctr/online-store';
 import { smoothedRatio, tierFor, windowBuckets } from './buckets';
+import { counterGroup, counterKey } from './counter-keys';
 import { counterLayout, keyText, type CounterLayout } from './counter-layout';
 import {
-  counterKey,
   lookupId,
   lookupsOf,
   planCounts,
@@ -21,8 +21,9 @@ import {
 
 // Applies each event at most once per key group: SADD of its id to the group's marker set decides, and
 // only a new id increments the event's counters, in the same script, so a crash or a redelivery can never
-// leave an event half-counted or counted twice. All keys of one call share a hash slot (one group's keys
-// share its hash tag; on a single server every key is in one group).
+// leave an event half-counted or counted twice. All keys of one call share a hash slot (a group's marker
+// and counters share its first key part's hash tag, see counter-keys.ts; on a single server every key
+// is in one slot).
 // KEYS = the call's distinct keys; ARGV[1] = events, then per event: marker key index, marker expiry
 // (epoch ms), event id, n, then n (key index, expiry, field, amount).
 const COUNT_LUA = `
@@ -168,7 +169,7 @@ export class AggregateCounters {
     if (key.length !== a.key.length) {
       throw new Error(`aggregation '${a.name}' has a key of ${a.key.length} element(s), got ${key.length}`);
     }
-    const group = `${this.opts.keyPrefix}agg:{${a.key.join('+')}=${key.map(encodeURIComponent).join(',')}}`;
+    const group = counterGroup(this.opts.keyPrefix, a.key.join('+'), key);
     const batch = new SlotBatch(this.redis);
     const reads = a.windows.map((w) => {
       const windowMs = durationMs(w);

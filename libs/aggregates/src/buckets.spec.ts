@@ -48,11 +48,25 @@ describe('bucket arithmetic: shared golden vectors', () => {
     expect(windowRange(v.t, v.window, v.bucket)).toEqual([v.from, v.to]);
     const buckets = windowBuckets(v.t, v.window, v.bucket);
     expect([buckets.length, buckets[0], buckets[buckets.length - 1]]).toEqual([v.count, v.first, v.last]);
-    // A bucket lives exactly as long as some t reads it: read at expireAt - 1, not at expireAt.
+    // A bucket lives one bucket longer than some t reads it: the last t reading it is expireAt - b - 1.
     const oldest = buckets[0]!;
     const gone = expireAt(oldest, v.bucket, v.window);
-    expect(windowBuckets(gone - 1, v.window, v.bucket)).toContain(oldest);
-    expect(windowBuckets(gone, v.window, v.bucket)).not.toContain(oldest);
+    expect(windowBuckets(gone - v.bucket - 1, v.window, v.bucket)).toContain(oldest);
+    expect(windowBuckets(gone - v.bucket, v.window, v.bucket)).not.toContain(oldest);
+    // So a read as of any t of t's bucket that lands up to one bucket after that bucket ends (request
+    // latency, a client's ts_ms in the past, a Redis clock ahead) still finds every bucket it sums.
+    const c = bucketStart(v.t, v.bucket);
+    for (const t of [c, v.t, c + v.bucket - 1]) {
+      const landsAt = c + 2 * v.bucket - 1;
+      expect(
+        windowBuckets(t, v.window, v.bucket).every((s) => expireAt(s, v.bucket, v.window) > landsAt),
+      ).toBe(true);
+    }
+    expect(gone).toBe(c + 2 * v.bucket);
+    // Closed buckets only: the same buckets for every t of t's bucket, none at or after its start.
+    expect(windowBuckets(c, v.window, v.bucket)).toEqual(buckets);
+    expect(windowBuckets(c + v.bucket - 1, v.window, v.bucket)).toEqual(buckets);
+    expect(buckets[buckets.length - 1]! + v.bucket).toBe(c);
   });
 
   it.each(V.tiers)('window $window reads the $bucket tier', ({ window, granularity, bucket }) => {
@@ -72,8 +86,9 @@ describe('bucket arithmetic: shared golden vectors', () => {
   });
 
   it.each(V.scenario.queries)('counters at $t over $window ms equal the direct count', (q) => {
+    // Every event, also those at or after t: the value as of t does not depend on when it is read.
     const counters = new Map<number, number>();
-    for (const ts of V.scenario.events.filter((e) => e < q.t)) {
+    for (const ts of V.scenario.events) {
       const s = bucketStart(ts, q.bucket);
       counters.set(s, (counters.get(s) ?? 0) + 1);
     }

@@ -5,17 +5,19 @@ import { durationMs, type GranularityTier } from '@mmctr/feature-repo';
  * apps/trainer/mmctr_trainer/aggregates.py and both run test-vectors/buckets.json.
  *
  * Buckets of width `b` are aligned to the Unix epoch. The value of a window `W` as of time `t` counts the
- * events with `c - W <= ts < t`, `c = bucketStart(t, b)`: the `W / b` whole buckets before the one
- * holding `t`, plus that bucket's part before `t`.
+ * events with `c - W <= ts < c`, `c = bucketStart(t, b)`: the `W / b` closed buckets before the one
+ * holding `t`. The bucket still open at `t` never counts, so the value is the same for every `t` in
+ * `[c, c + b)` and no event ingested after `c` (a replayed request) can change it.
  */
 export const bucketStart = (tsMs: number, bucketMs: number): number => Math.floor(tsMs / bucketMs) * bucketMs;
 
 /** `[from, to)`: the window counts events with `from <= ts < to`. */
 export function windowRange(tMs: number, windowMs: number, bucketMs: number): [number, number] {
-  return [bucketStart(tMs, bucketMs) - windowMs, tMs];
+  const c = bucketStart(tMs, bucketMs);
+  return [c - windowMs, c];
 }
 
-/** Starts of the buckets the window reads as of `t`, oldest first (the current one only when t is inside it). */
+/** Starts of the `W / b` buckets the window reads as of `t`, oldest first (never the one holding `t`). */
 export function windowBuckets(tMs: number, windowMs: number, bucketMs: number): number[] {
   const [from, to] = windowRange(tMs, windowMs, bucketMs);
   const out: number[] = [];
@@ -23,9 +25,14 @@ export function windowBuckets(tMs: number, windowMs: number, bucketMs: number): 
   return out;
 }
 
-/** The first time no window of a tier (`up_to`) reads the bucket starting at `startMs`. */
+/**
+ * When the bucket starting at `startMs` expires: one bucket after the first time no window of its tier
+ * (`up_to`) reads it as of the current time. The slack keeps a window whole for a read that lands after
+ * the boundary that follows its t (request latency, a client's ts_ms slightly in the past, a Redis clock
+ * ahead): a read as of any t in bucket `c` finds every bucket it needs until `c + 2b`.
+ */
 export const expireAt = (startMs: number, bucketMs: number, upToMs: number): number =>
-  startMs + bucketMs + upToMs;
+  startMs + 2 * bucketMs + upToMs;
 
 /** The first tier whose `up_to` covers the window (the repository checks that one exists). */
 export function tierFor(windowMs: number, granularity: readonly GranularityTier[]): GranularityTier {

@@ -45,8 +45,29 @@ describe('counterLayout', () => {
         [D, 7 * D],
       ]),
       markerBucketMs: D,
-      markerHorizonMs: D + 7 * D,
+      markerHorizonMs: 2 * D + 7 * D,
     });
+  });
+
+  it('keeps every redelivery marker past every counter its events touched', () => {
+    const buy = (id: string, ts: number): CountedEvent => ({
+      event_id: id,
+      type: 'buy',
+      ts_ms: ts,
+      user_id: 'u1',
+      item_id: 'i1',
+      amount: 1,
+    });
+    const events = [T0, T0 + 1, T0 + H - 1, T0 + 17 * H + 123, T0 + D - 1].flatMap((ts, i) => [
+      view(`v${i}`, ts),
+      buy(`b${i}`, ts),
+    ]);
+    const counted = planCounts(layout, events, new Map(), T0, '').flatMap((g) => g.events);
+    expect(counted.length).toBeGreaterThan(events.length);
+    for (const e of counted) {
+      expect(e.increments.length).toBeGreaterThan(0);
+      for (const i of e.increments) expect(i.expireAtMs).toBeLessThan(e.markerExpireAtMs);
+    }
   });
 });
 
@@ -56,34 +77,42 @@ describe('planCounts', () => {
     const groups = planCounts(layout, [view('e1', T0 + 61_000)], looked, T0, 'p:');
     expect(groups).toEqual([
       {
-        group: 'p:agg:{item=i%2F1}',
+        group: 'p:agg:{item=i%2F1}:seen:item',
         events: [
           {
             eventId: 'e1',
-            markerKey: `p:agg:{item=i%2F1}:seen:${T0}`,
-            markerExpireAtMs: T0 + D + D + 7 * D,
+            markerKey: `p:agg:{item=i%2F1}:seen:item:${T0}`,
+            markerExpireAtMs: T0 + D + 2 * D + 7 * D,
             increments: [
               {
-                key: `p:agg:{item=i%2F1}:${M}:${T0 + M}`,
+                key: `p:agg:{item=i%2F1}:item=i%2F1:${M}:${T0 + M}`,
                 field: 'item_views',
                 amount: 1,
-                expireAtMs: T0 + 2 * M + H,
+                expireAtMs: T0 + M + 2 * M + H,
               },
               {
-                key: `p:agg:{item=i%2F1}:${H}:${T0}`,
+                key: `p:agg:{item=i%2F1}:item=i%2F1:${H}:${T0}`,
                 field: 'item_views',
                 amount: 1,
-                expireAtMs: T0 + H + 7 * D,
+                expireAtMs: T0 + 2 * H + 7 * D,
               },
             ],
           },
         ],
       },
       {
-        // The brand is URI-encoded: braces and commas in a value cannot break the hash tag.
-        group: 'p:agg:{user+item.brand=u1,a%7Bb%7D%2Cc}',
+        // The hash tag is the first key part only; the brand is URI-encoded in the counter's name.
+        group: 'p:agg:{user=u1}:seen:user+item.brand',
         events: [
-          expect.objectContaining({ increments: [expect.objectContaining({ field: 'user_brand_views' })] }),
+          expect.objectContaining({
+            markerKey: `p:agg:{user=u1}:seen:user+item.brand:${T0}`,
+            increments: [
+              expect.objectContaining({
+                key: `p:agg:{user=u1}:user+item.brand=u1,a%7Bb%7D%2Cc:${H}:${T0}`,
+                field: 'user_brand_views',
+              }),
+            ],
+          }),
         ],
       },
     ]);
@@ -103,7 +132,7 @@ describe('planCounts', () => {
     const fields = groups.flatMap((g) =>
       g.events.flatMap((e) => e.increments.map((i) => `${e.eventId}:${i.field}:${i.amount}`)),
     );
-    // The 1m bucket of the view has not expired (T0 + 1m + 1h > now); the view is filtered out of
+    // The 1m bucket of the view has not expired (T0 + 2m + 1h > now); the view is filtered out of
     // user_brand_views (page 'search'); b0 sums 0 into revenue but still counts as a buy.
     expect(fields.sort()).toEqual([
       'b0:item_buys:1',
@@ -114,10 +143,16 @@ describe('planCounts', () => {
       'e1:item_views:1',
       'e1:item_views:1',
     ]);
-    const later = planCounts(layout, [view('e1', T0, 'search')], new Map(), T0 + M + H, '');
-    expect(later.flatMap((g) => g.events.flatMap((e) => e.increments.map((i) => i.key)))).toEqual([
-      `agg:{item=i%2F1}:${H}:${T0}`,
+    // The 1m bucket lives one bucket after the last t reading it (T0 + 1m + 1h - 1): up to T0 + 2m + 1h.
+    const keysAt = (now: number) =>
+      planCounts(layout, [view('e1', T0, 'search')], new Map(), now, '').flatMap((g) =>
+        g.events.flatMap((e) => e.increments.map((i) => i.key)),
+      );
+    expect(keysAt(T0 + 2 * M + H - 1)).toEqual([
+      `agg:{item=i%2F1}:item=i%2F1:${M}:${T0}`,
+      `agg:{item=i%2F1}:item=i%2F1:${H}:${T0}`,
     ]);
+    expect(keysAt(T0 + 2 * M + H)).toEqual([`agg:{item=i%2F1}:item=i%2F1:${H}:${T0}`]);
     expect(planCounts(layout, [view('e1', T0)], new Map(), T0 + 8 * D, '')).toEqual([]);
   });
 
@@ -125,7 +160,32 @@ describe('planCounts', () => {
     const events = [view('e1', T0), view('e2', T0 + 1)];
     expect(lookupsOf(layout, events)).toEqual([{ entity: 'item', key: 'i/1', attribute: 'brand' }]);
     const groups = planCounts(layout, events, new Map(), T0, '');
-    expect(groups.map((g) => g.group)).toContain('agg:{user+item.brand=u1,}');
+    const keys = groups.flatMap((g) => g.events.flatMap((e) => e.increments.map((i) => i.key)));
+    expect(keys).toContain(`agg:{user=u1}:user+item.brand=u1,:${H}:${T0}`);
+  });
+
+  it('guards an event by its first key part only: re-categorised, it finds the same marker', () => {
+    const before = new Map([[lookupId('item', 'i/1', 'brand'), 'acme']]);
+    const after = new Map([[lookupId('item', 'i/1', 'brand'), 'zenith']]);
+    const plan = (looked: Map<string, string>) =>
+      planCounts(layout, [view('e1', T0)], looked, T0, 'p:').find((g) =>
+        g.group.endsWith('user+item.brand'),
+      )!;
+    const [first, again] = [plan(before), plan(after)];
+    // The counters follow the brand, the marker does not: the redelivery's SADD finds e1 and adds nothing.
+    expect(first.events[0]!.increments.map((i) => i.key)).toEqual([
+      `p:agg:{user=u1}:user+item.brand=u1,acme:${H}:${T0}`,
+    ]);
+    expect(again.events[0]!.increments.map((i) => i.key)).toEqual([
+      `p:agg:{user=u1}:user+item.brand=u1,zenith:${H}:${T0}`,
+    ]);
+    expect(again.group).toBe(first.group);
+    expect(again.events[0]!.markerKey).toBe(first.events[0]!.markerKey);
+    // Both key values and the marker in one Redis Cluster slot: one script call checks and counts.
+    const keys = [first, again].flatMap((g) =>
+      g.events.flatMap((e) => [e.markerKey, ...e.increments.map((i) => i.key)]),
+    );
+    expect(new Set(keys.map(keySlot)).size).toBe(1);
   });
 
   it('keeps every key of a key value in one hash slot, whatever the value holds (Redis Cluster)', () => {

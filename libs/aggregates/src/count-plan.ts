@@ -1,5 +1,6 @@
 import type { AttributeValue } from '@mmctr/feature-repo';
 import { bucketStart, expireAt } from './buckets';
+import { counterGroup, counterKey, markerKey, markerSet } from './counter-keys';
 import type { CountedAggregation, CounterLayout, KeyPart } from './counter-layout';
 
 /** An event as the counters read it: id, type, time, entity keys and attributes by name. */
@@ -25,7 +26,10 @@ export interface EventCount {
   readonly increments: Increment[];
 }
 
-/** The counts of one key group (one aggregation key value): its keys share a Redis Cluster hash slot. */
+/**
+ * The counts of one key group: one key declaration's events with the same first key part (its marker
+ * set, `markerSet`). Its markers and counters share that first part's hash tag, so one Redis Cluster slot.
+ */
 export interface GroupCounts {
   readonly group: string;
   readonly events: EventCount[];
@@ -64,27 +68,14 @@ export function lookupsOf(layout: CounterLayout, events: readonly CountedEvent[]
   return [...out.values()];
 }
 
-/**
- * The group's hash tag: the key declaration and its values, each URI-encoded so that `{`, `}` and `,`
- * in a value cannot end the tag early or run two values together.
- */
-function groupOf(
-  prefix: string,
-  a: CountedAggregation,
-  e: CountedEvent,
-  looked: ReadonlyMap<string, string>,
-): string {
-  const text = (p: KeyPart): string => {
+/** The event's key value as text, one element per key part (a looked-up attribute as ingest read it). */
+function keyValue(a: CountedAggregation, e: CountedEvent, looked: ReadonlyMap<string, string>): string[] {
+  return a.parts.map((p: KeyPart): string => {
     const key = String(e[p.eventKey]);
     if (!p.lookup) return key;
     return looked.get(lookupId(p.lookup.entity, key, p.lookup.attribute)) ?? p.lookup.fallback;
-  };
-  return `${prefix}agg:{${a.spec}=${a.parts.map((p) => encodeURIComponent(text(p))).join(',')}}`;
+  });
 }
-
-/** The hash of one bucket of a group: `<group>:<bucket ms>:<bucket start>`, one field per aggregation. */
-export const counterKey = (group: string, bucketMs: number, startMs: number): string =>
-  `${group}:${bucketMs}:${startMs}`;
 
 /**
  * What `events` add to the counters, grouped by key group: for each matching count or sum aggregation,
@@ -108,14 +99,18 @@ export function planCounts(
       const amount = a.sum === undefined ? 1 : Number(e[a.sum] ?? 0);
       if (amount === 0) continue;
       const spec = layout.specs.get(a.spec)!;
-      const group = groupOf(prefix, a, e, looked);
+      const values = keyValue(a, e, looked);
+      const counters = counterGroup(prefix, a.spec, values);
+      // The marker depends on the first part only (the entity the event carries): a redelivered event
+      // finds it whatever a looked-up part (the item's category) maps it to now.
+      const group = markerSet(prefix, a.spec, values[0]!);
       const increments: Increment[] = [];
       for (const t of a.tiers) {
         const start = bucketStart(e.ts_ms, t.bucketMs);
         const expiry = expireAt(start, t.bucketMs, spec.upToByBucket.get(t.bucketMs)!);
         if (expiry > nowMs) {
           increments.push({
-            key: counterKey(group, t.bucketMs, start),
+            key: counterKey(counters, t.bucketMs, start),
             field: a.name,
             amount,
             expireAtMs: expiry,
@@ -130,7 +125,7 @@ export function planCounts(
       if (!count) {
         count = {
           eventId: e.event_id,
-          markerKey: `${group}:seen:${markerStart}`,
+          markerKey: markerKey(group, markerStart),
           markerExpireAtMs: markerStart + spec.markerBucketMs + spec.markerHorizonMs,
           increments: [],
         };

@@ -36,7 +36,7 @@ export interface CountedAggregation {
 
 /** Expiry horizons of one key declaration's counters (see expiry in docs/features.md). */
 export interface SpecLayout {
-  /** Per bucket width, the longest up_to of its tiers: a bucket expires at start + width + that. */
+  /** Per bucket width, the longest up_to of its tiers: a bucket expires at start + 2 × width + that. */
   readonly upToByBucket: ReadonlyMap<number, number>;
   /** The widest bucket: the redelivery markers are kept per bucket of this width... */
   readonly markerBucketMs: number;
@@ -97,7 +97,9 @@ export function counterLayout(repo: FeatureRepo): CounterLayout {
     for (const t of tiers)
       upToByBucket.set(t.bucketMs, Math.max(upToByBucket.get(t.bucketMs) ?? 0, t.upToMs));
     const markerBucketMs = Math.max(...tiers.map((t) => t.bucketMs));
-    const markerHorizonMs = markerBucketMs + Math.max(...tiers.map((t) => t.upToMs));
+    // A counter an event of marker bucket [m, m + B) touches starts before m + B and expires at most
+    // 2b + up_to after its start (b <= B): the marker expires at m + B + 2B + up_to, after all of them.
+    const markerHorizonMs = 2 * markerBucketMs + Math.max(...tiers.map((t) => t.upToMs));
     specs.set(spec, { upToByBucket, markerBucketMs, markerHorizonMs });
   }
   return { aggregations, specs };

@@ -59,6 +59,16 @@ export interface ScoreLogRecord {
   candidate_context?: ScoreLogContext[];
   /** Per sequence feature: the target keys and event times used, newest first. */
   sequences?: Record<string, ScoreLogSequence>;
+  /** When the layout reads aggregates: the raw window values fed to the model. */
+  aggregates?: ScoreLogAggregates;
+}
+
+/** Raw aggregate window values by `<aggregation>@<window>`, as of `as_of_ms`. */
+export interface ScoreLogAggregates {
+  as_of_ms: number;
+  user: Record<string, number>;
+  /** One value per candidate, in item_ids order. */
+  candidates: Record<string, number[]>;
 }
 
 /** A context attribute's value as the score log records it. */

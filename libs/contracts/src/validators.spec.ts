@@ -62,6 +62,20 @@ describe('contracts', () => {
     expect(!negative.ok && negative.reason).toMatch(/history_ts_ms\/0 must be >= 0/);
     const fractional = validate('scoreLog', { ...record, history_ts_ms: [1.5] });
     expect(!fractional.ok && fractional.reason).toMatch(/history_ts_ms\/0 must be integer/);
+
+    const aggregates = {
+      as_of_ms: 1_767_225_600_000,
+      user: { 'u_clicks@7d': 3 },
+      candidates: { 'item_ctr@1h': [0.05] },
+    };
+    expect(validate('scoreLog', { ...record, aggregates }).ok).toBe(true);
+    const text = validate('scoreLog', {
+      ...record,
+      aggregates: { ...aggregates, candidates: { 'item_ctr@1h': ['x'] } },
+    });
+    expect(!text.ok && text.reason).toMatch(/aggregates\/candidates\/item_ctr@1h\/0 must be number/);
+    const noTime = validate('scoreLog', { ...record, aggregates: { user: {}, candidates: {} } });
+    expect(!noTime.ok && noTime.reason).toMatch(/aggregates must have required property 'as_of_ms'/);
   });
 
   it('decodes bytes and reports bad JSON, empty and oversized messages', () => {

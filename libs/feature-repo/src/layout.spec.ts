@@ -10,6 +10,8 @@ const REPOS = {
   demo: 'feature-repos/demo',
   'ad-platform': 'feature-repos/ad-platform',
   'ad-platform-fitted': 'libs/feature-repo/test-vectors/repos/ad-platform-fitted',
+  // aggregate features on both sides, numeric and bucketised, default and chosen windows
+  'aggregate-features': 'libs/feature-repo/test-vectors/good/aggregate-features.json',
 };
 
 describe('modelLayout', () => {
@@ -69,6 +71,54 @@ describe('modelLayout', () => {
       'cand_multi',
       'cand_vec',
     ]);
+  });
+
+  it('lays aggregate features out one slot per window, on the side their key depends on', () => {
+    const l = modelLayout(loadFeatureRepo(join(ROOT, REPOS['aggregate-features'])));
+    const slots = (g: typeof l.user): string[] =>
+      [...g.categorical, ...g.numeric].filter((s) => s.window).map((s) => `${s.feature}@${s.window}`);
+    expect(slots(l.user)).toEqual(['user_views@1d', 'user_views@1h']);
+    // keyed by the item, or by the user and an item attribute: the value depends on the candidate
+    expect(slots(l.candidate)).toEqual([
+      'item_revenue@7d',
+      'item_views@1h',
+      'item_views@24h',
+      'item_views@7d',
+      'item_conversion_7d@7d',
+      'user_brand_views@7d',
+    ]);
+    expect(l.candidate.categorical.find((s) => s.feature === 'item_revenue')).toEqual({
+      feature: 'item_revenue',
+      source: 'aggregate.item_revenue',
+      window: '7d',
+      encoding: 'bucketize',
+      size: 5,
+      clip: [0, 1000],
+      boundaries: [1, 10, 100],
+    });
+  });
+
+  it('refuses an aggregate feature keyed by an entity of neither side', () => {
+    const repo = loadFeatureRepo(join(ROOT, REPOS['ad-platform']));
+    const aggregations = [
+      {
+        name: 'advertiser_events',
+        key: ['advertiser'],
+        source: repo.label.anchor,
+        op: 'count' as const,
+        windows: ['1d'],
+        granularity: [{ up_to: '1d', bucket: '1h' }],
+      },
+    ];
+    const features = [
+      ...repo.features,
+      { name: 'advertiser_events', kind: 'aggregate' as const, aggregation: 'advertiser_events' },
+    ];
+    expect(() => modelLayout({ ...repo, aggregations, features })).toThrow(
+      new LayoutError(
+        "features.advertiser_events: aggregation 'advertiser_events' is keyed by 'advertiser', neither the requester 'user' alone nor with the candidate 'ad'",
+      ),
+    );
   });
 
   it('refuses a feature no request can reach, naming it', () => {

@@ -1,5 +1,5 @@
 import { featureEntity } from './semantic';
-import type { Feature, FeatureRepo, SequenceFeature } from './types';
+import type { AggregateFeature, Feature, FeatureRepo, SequenceFeature } from './types';
 
 /**
  * The model-input layout of a repository: which feature feeds which slot of which graph input. Inputs are
@@ -17,6 +17,8 @@ export interface CategoricalSlot {
   source: string;
   /** Join attribute when the source entity is reached through the side's entity (`ad.advertiser_id`). */
   via?: string;
+  /** Aggregate slots (source `aggregate.<aggregation>`): the window whose raw value the slot reads. */
+  window?: string;
   /** Hash namespace (hash encoding). */
   field?: string;
   encoding: 'hash' | 'vocabulary' | 'bucketize';
@@ -34,6 +36,8 @@ export interface NumericSlot {
   feature: string;
   source: string;
   via?: string;
+  /** Aggregate slots (source `aggregate.<aggregation>`): the window whose raw value the slot reads. */
+  window?: string;
   transform: 'none' | 'clip' | 'log1p' | 'standardize';
   clip?: [number, number];
   /** Absent for standardize: fitted by the trainer, the input is the clipped raw value (the graph standardizes). */
@@ -108,10 +112,50 @@ function joinVia(repo: FeatureRepo, side: string, entity: string): string | unde
   return hop && key ? `${side}.${key}` : undefined;
 }
 
-/** Which side a (non-sequence) feature sits on, and the join that reaches its entity. */
+/**
+ * The side of an aggregate feature: the candidate's when any entity of its aggregation's key is the candidate
+ * (its value depends on the candidate), the user's when all are the requester.
+ */
+function aggregateSide(
+  repo: FeatureRepo,
+  f: AggregateFeature,
+  requester: string,
+  candidate: string,
+): 'user' | 'candidate' {
+  const a = repo.aggregations?.find((x) => x.name === f.aggregation);
+  if (!a) throw new LayoutError(`features.${f.name}: unknown aggregation '${f.aggregation}'`);
+  const entities = a.key.map((k) => k.split('.')[0]!);
+  if (entities.includes(candidate)) return 'candidate';
+  if (entities.every((e) => e === requester)) return 'user';
+  throw new LayoutError(
+    `features.${f.name}: aggregation '${a.name}' is keyed by ${entities.map((e) => `'${e}'`).join(', ')}, neither the requester '${requester}' alone nor with the candidate '${candidate}'`,
+  );
+}
+
+/** One slot per window of an aggregate feature: numeric, or bucketised ids for transform bucketize. */
+function addAggregateSlots(group: InputGroup, repo: FeatureRepo, f: AggregateFeature): void {
+  const a = repo.aggregations!.find((x) => x.name === f.aggregation)!;
+  const clip = a.clip ? { clip: [a.clip[0], a.clip[1]] as [number, number] } : {};
+  for (const window of f.windows ?? a.windows) {
+    const at = { feature: f.name, source: `aggregate.${a.name}`, window };
+    if (a.transform === 'bucketize') {
+      group.categorical.push({
+        ...at,
+        encoding: 'bucketize',
+        size: a.boundaries!.length + 2,
+        ...clip,
+        boundaries: [...a.boundaries!],
+      });
+    } else {
+      group.numeric.push({ ...at, transform: a.transform ?? 'none', ...clip });
+    }
+  }
+}
+
+/** Which side a (non-sequence, non-aggregate) feature sits on, and the join that reaches its entity. */
 function placement(
   repo: FeatureRepo,
-  f: Exclude<Feature, SequenceFeature>,
+  f: Exclude<Feature, SequenceFeature | AggregateFeature>,
   requester: string,
   candidate: string,
 ): { side: 'user' | 'candidate'; via?: string } {
@@ -138,7 +182,7 @@ function placement(
 function addSlot(
   group: InputGroup,
   repo: FeatureRepo,
-  f: Exclude<Feature, SequenceFeature>,
+  f: Exclude<Feature, SequenceFeature | AggregateFeature>,
   via?: string,
 ): void {
   const at = via ? { via } : {};
@@ -245,6 +289,11 @@ export function modelLayout(repo: FeatureRepo): ModelLayout {
 
   for (const f of repo.features) {
     if (f.kind === 'sequence') continue;
+    if (f.kind === 'aggregate') {
+      const side = aggregateSide(repo, f, requester, candidate);
+      addAggregateSlots(side === 'user' ? user : cand, repo, f);
+      continue;
+    }
     const { side, via } = placement(repo, f, requester, candidate);
     addSlot(side === 'user' ? user : cand, repo, f, via);
   }
@@ -263,7 +312,7 @@ export function modelLayout(repo: FeatureRepo): ModelLayout {
     };
     for (const name of f.side_features) {
       const side = byName.get(name);
-      if (!side || side.kind === 'sequence')
+      if (!side || side.kind === 'sequence' || side.kind === 'aggregate')
         throw new LayoutError(`features.${f.name}.side_features: '${name}' is not a feature of the target`);
       const entity = featureEntity(repo, side);
       const via = entity === undefined ? undefined : joinVia(repo, f.target, entity);

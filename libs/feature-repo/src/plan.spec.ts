@@ -138,6 +138,32 @@ describe('planChanges', () => {
     ]);
   });
 
+  it('classifies a new aggregate feature like any other new feature; changing its windows re-encodes it', () => {
+    const aggregations = [
+      {
+        name: 'item_clicks',
+        key: ['item'],
+        source: 'click',
+        op: 'count',
+        windows: ['1h', '24h'],
+        granularity: [{ up_to: '24h', bucket: '1h' }],
+        transform: 'log1p',
+      },
+    ];
+    const withAggregations = edited((doc) => Object.assign(doc, { aggregations }));
+    const withFeature = (windows?: string[]): FeatureRepo =>
+      edited((doc) => {
+        Object.assign(doc, { aggregations, version: 'fs-3' });
+        doc.features.push({ name: 'item_clicks', kind: 'aggregate', aggregation: 'item_clicks', windows });
+      });
+    const added = planChanges(withAggregations, withFeature(), opts);
+    expect(added.features).toEqual(["+ feature 'item_clicks' (aggregate)"]);
+    expect(added.breaking).toEqual([]);
+    const narrowed = planChanges(withFeature(), withFeature(['1h']), opts);
+    expect(narrowed.breaking).toEqual(['features.item_clicks.windows: unset -> ["1h"]']);
+    expect(narrowed.reencoded).toEqual(['item_clicks']);
+  });
+
   it('asks for a new version when the definitions changed', () => {
     const next = edited((d) =>
       d.features.push({

@@ -48,7 +48,7 @@ export function resolveReference(repo: FeatureRepo, ref: string): Resolved | und
 /** The entity a feature describes (side features of a sequence must describe its target). */
 export function featureEntity(repo: FeatureRepo, f: Feature): string | undefined {
   if (f.kind === 'vector') return repo.embeddings?.find((e) => e.name === f.embedding)?.entity;
-  if (f.kind === 'sequence') return undefined;
+  if (f.kind === 'sequence' || f.kind === 'aggregate') return undefined;
   return resolveReference(repo, f.source)?.entity;
 }
 
@@ -245,6 +245,16 @@ export function semanticErrors(repo: FeatureRepo): string[] {
         increasing(`${p}.age.boundaries_ms`, f.age.boundaries_ms);
         claimField(`${p}.age.field`, f.age.field, f.name);
       }
+    } else if (f.kind === 'aggregate') {
+      const a = repo.aggregations?.find((x) => x.name === f.aggregation);
+      if (!a) err(`${p}.aggregation`, `unknown aggregation '${f.aggregation}'`);
+      const seen = new Set<string>();
+      (f.windows ?? []).forEach((w, i) => {
+        if (seen.has(w)) err(`${p}.windows[${i}]`, `duplicate window '${w}'`);
+        else if (a && !a.windows.includes(w))
+          err(`${p}.windows[${i}]`, `'${w}' is not a window of aggregation '${a.name}'`);
+        seen.add(w);
+      });
     } else {
       const m = embeddings.get(f.embedding);
       if (!m) err(`${p}.embedding`, `unknown embedding '${f.embedding}'`);

@@ -105,8 +105,24 @@ export interface VectorFeature extends FeatureBase {
   readonly width: number;
 }
 
+/**
+ * Windows of a declared aggregation as model inputs: one slot per window, fed the raw (untransformed) value as
+ * of the request time and encoded with the aggregation's transform (see docs/features.md).
+ */
+export interface AggregateFeature extends FeatureBase {
+  readonly kind: 'aggregate';
+  readonly aggregation: string;
+  /** Default: every window of the aggregation, in its declaration order. */
+  readonly windows?: readonly Duration[];
+}
+
 export type Feature =
-  CategoricalFeature | NumericFeature | MultiCategoricalFeature | SequenceFeature | VectorFeature;
+  | CategoricalFeature
+  | NumericFeature
+  | MultiCategoricalFeature
+  | SequenceFeature
+  | VectorFeature
+  | AggregateFeature;
 
 export interface Label {
   readonly anchor: string;

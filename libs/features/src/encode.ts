@@ -44,6 +44,14 @@ export interface RawRequest {
   joined?: Readonly<Record<string, Readonly<Record<string, RawRecord>>>>;
   sequences?: Readonly<Record<string, readonly RawHistoryEntry[] | undefined>>;
   candidates?: readonly RawCandidate[];
+  /**
+   * The raw aggregate window values by `<aggregation>@<window>` (the score log's `aggregates`): one per
+   * user-side window, one per candidate per candidate-side window; a missing value reads 0.
+   */
+  aggregates?: {
+    user?: Readonly<Record<string, number>>;
+    candidates?: Readonly<Record<string, readonly number[]>>;
+  };
 }
 
 /** Model inputs by name (layout.inputs order): int64 ids or float32 values, row-major. */
@@ -55,6 +63,8 @@ interface Scope {
   context: Readonly<Record<string, RawValue>> | undefined;
   tsMs: number;
   joined: RawRequest['joined'];
+  /** The raw value of an aggregate window (`<aggregation>@<window>`) for this record. */
+  aggregate: (key: string) => number | undefined;
 }
 
 /** The record a slot reads: the scope's own, or the one its `via` attribute joins to. */
@@ -65,8 +75,12 @@ function recordOf(scope: Scope, entity: string, via: string | undefined): RawRec
 }
 
 /** Reads a slot's raw value from a scope. */
-function reader(slot: { source: string; via?: string }): (scope: Scope) => RawValue {
+function reader(slot: { source: string; via?: string; window?: string }): (scope: Scope) => RawValue {
   const [ns, attr] = splitSource(slot.source);
+  if (slot.window !== undefined) {
+    const key = `${attr}@${slot.window}`;
+    return (scope) => scope.aggregate(key);
+  }
   if (ns === 'context') return (scope) => (attr === 'ts_ms' ? scope.tsMs : scope.context?.[attr]);
   return (scope) => recordOf(scope, ns, slot.via)?.row?.[attr];
 }
@@ -97,7 +111,8 @@ class GroupEncoder {
     });
     group.numeric.forEach((s, i) => {
       const read = reader(s);
-      const enc = numericEncoder(s, attributeDefault(repo, s.source));
+      // an aggregate window nobody logged reads 0, as the scorer's assembler writes it
+      const enc = numericEncoder(s, s.window !== undefined ? 0 : attributeDefault(repo, s.source));
       this.writers.push((scope, row, r) => (row.num[r * nNum + i] = enc(read(scope))));
     });
     for (const s of group.multi_categorical) {
@@ -161,14 +176,21 @@ export class LayoutEncoder {
   /** Every input of the layout for one request (user and sequence inputs batch 1, candidates batch B). */
   encodeRequest(req: RawRequest): EncodedInputs {
     const out: EncodedInputs = {};
-    const scope = (own: RawRecord, context = req.context): Scope => ({
+    const none = (): undefined => undefined;
+    const scope = (own: RawRecord, context = req.context, aggregate: Scope['aggregate'] = none): Scope => ({
       own,
       context,
       tsMs: req.ts_ms,
       joined: req.joined,
+      aggregate,
     });
+    const { user: userAggregates, candidates: candidateAggregates } = req.aggregates ?? {};
     const user = this.user.alloc(1);
-    this.user.write(scope(req.user ?? {}), user, 0);
+    this.user.write(
+      scope(req.user ?? {}, req.context, (k) => userAggregates?.[k]),
+      user,
+      0,
+    );
     this.user.named('user', user, out);
     for (const s of this.sequences) {
       const rows = s.enc.alloc(s.length);
@@ -183,7 +205,13 @@ export class LayoutEncoder {
     }
     const candidates = req.candidates ?? [];
     const cand = this.candidate.alloc(candidates.length);
-    candidates.forEach((c, b) => this.candidate.write(scope(c, c.context), cand, b));
+    candidates.forEach((c, b) =>
+      this.candidate.write(
+        scope(c, c.context, (k) => candidateAggregates?.[k]?.[b]),
+        cand,
+        b,
+      ),
+    );
     this.candidate.named('cand', cand, out);
     return out;
   }

@@ -76,12 +76,13 @@ describe('LayoutEncoder (expectations produced by Python, for every repository i
   const { cases } = golden('encode-vectors.json') as { cases: EncodeCase[] };
   const root = join(__dirname, '..', '..', '..');
 
-  it('has cases for the demo and the ad platform, joins and empty requests included', () => {
+  it('has cases for the demo, the ad platform and aggregate windows, joins and empty requests included', () => {
     expect(new Set(cases.map((c) => c.repository))).toEqual(
-      new Set(['feature-repos/demo', 'feature-repos/ad-platform']),
+      new Set(['feature-repos/demo', 'feature-repos/ad-platform', 'feature-repos/demo-aggregates']),
     );
     expect(cases.some((c) => c.input.joined !== undefined)).toBe(true);
     expect(cases.some((c) => c.input.sequences === undefined)).toBe(true);
+    expect(cases.some((c) => Object.keys(c.input.aggregates?.candidates ?? {}).length > 0)).toBe(true);
   });
 
   it('encodes every case exactly like the trainer, inputs in layout order', () => {

@@ -6,19 +6,13 @@ import {
   parseFeatureRepo,
   type FeatureRepo,
 } from '@mmctr/feature-repo';
-
-/** The windows and tiers the demo's aggregations use: 1h at minute resolution, 24h and 7d hourly. */
-const WINDOWS = ['1h', '24h', '7d'];
-const TIERS = [
-  { up_to: '1h', bucket: '1m' },
-  { up_to: '7d', bucket: '1h' },
-];
+import { demoAggregations } from '../../support/feature-repo/demo-aggregates';
 
 /**
  * The demo repository plus aggregations of every kind: an item's impressions, clicks and smoothed CTR
  * over 1h / 24h / 7d, the value of its impressions on mobile over 24h (a filtered sum), and a user's
- * clicks per item category over 7d (a composite key read from the item hash). The demo repository
- * itself does not declare them yet: the models' layout does not read aggregations.
+ * clicks per item category over 7d (a composite key read from the item hash). The item counters and
+ * CTR are feature-repos/demo-aggregates' own declarations.
  */
 export function demoWithAggregations(): FeatureRepo {
   const doc = JSON.parse(readFileSync(join(DEFAULT_FEATURE_REPO_PATH, REPO_FILE), 'utf8')) as Record<
@@ -27,29 +21,7 @@ export function demoWithAggregations(): FeatureRepo {
   >;
   doc.version = 'fs-2-aggregates';
   doc.aggregations = [
-    {
-      name: 'item_impressions',
-      key: ['item'],
-      source: 'impression',
-      op: 'count',
-      windows: WINDOWS,
-      granularity: TIERS,
-    },
-    {
-      name: 'item_clicks',
-      key: ['item'],
-      source: 'click',
-      op: 'count',
-      windows: WINDOWS,
-      granularity: TIERS,
-    },
-    {
-      name: 'item_ctr',
-      key: ['item'],
-      op: { ratio: ['item_clicks', 'item_impressions'], smoothing: [1, 20] },
-      windows: WINDOWS,
-      default: 0.05,
-    },
+    ...demoAggregations('item_impressions', 'item_clicks', 'item_ctr'),
     {
       name: 'item_mobile_value',
       key: ['item'],

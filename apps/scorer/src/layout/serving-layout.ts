@@ -12,6 +12,7 @@ import {
   type SequenceLayout,
   type VectorSlot,
 } from '@mmctr/feature-repo';
+import { keyText } from '@mmctr/aggregates';
 import { attributeDefault, splitSource } from '@mmctr/features';
 
 /** The running repository's layout cannot be served by this scorer (a source it has no data for). */
@@ -60,6 +61,36 @@ export interface ServedSequence {
   itemTarget: boolean;
 }
 
+/** Where one element of an aggregation key comes from in a request. */
+export type AggregateKeyPart =
+  | { from: 'requester' }
+  | { from: 'candidate' }
+  /** An attribute of the candidate: index in ServingLayout.aggregateKeyAttributes. */
+  | { from: 'candidate_attribute'; index: number };
+
+/** A window of an aggregation the layout's slots read (one or more slots of one side). */
+export interface ServedAggregate {
+  aggregation: string;
+  window: string;
+  /** `<aggregation>@<window>`: its name in the score log. */
+  name: string;
+  /** The user side's value is one per request, the candidate side's one per candidate. */
+  side: 'user' | 'candidate';
+  /** The aggregation's key declaration (`user+item.category`). */
+  spec: string;
+  key: AggregateKeyPart[];
+}
+
+/** A candidate attribute an aggregation key reads, and its text when the item has none (ingest's fallback). */
+export interface AggregateKeyAttribute {
+  name: string;
+  fallback: string;
+}
+
+/** Whether a slot reads an aggregate window (`aggregate.<aggregation>`). */
+export const isAggregateSlot = (slot: { source: string }): boolean =>
+  splitSource(slot.source)[0] === 'aggregate';
+
 /**
  * What the scorer serves from the running feature repository: its model-input layout (every model's
  * ONNX signature), which slots read the candidate entity (the item cache precomputes those), which
@@ -97,6 +128,10 @@ export class ServingLayout {
   readonly itemTable: string;
   /** Whether the candidate entity is ingest's catalogue (its `item:` hash) or an `ent:` hash. */
   readonly catalogue: boolean;
+  /** The aggregate windows the layout reads, user side first, in slot order. */
+  readonly aggregates: ServedAggregate[] = [];
+  /** Candidate attributes aggregation keys read (`item.category`): the item cache keeps their key text. */
+  readonly aggregateKeyAttributes: AggregateKeyAttribute[] = [];
 
   constructor(readonly repo: FeatureRepo) {
     this.layout = modelLayout(repo);
@@ -130,12 +165,17 @@ export class ServingLayout {
     this.sequences = this.servedSequences();
     const entity = repo.entities.find((e) => e.name === this.candidateEntity)!;
     this.itemTable = entity.table ?? entity.name;
+    this.servedAggregates();
 
     const reads = this.rawReads(groups);
     this.itemJoinAttributes = [...(reads.get(this.candidateEntity) ?? [])];
     reads.delete(this.candidateEntity);
     this.itemAttributes = this.typed(this.candidateEntity, [
-      ...new Set([...this.itemSlots.map((s) => s.attr), ...this.itemJoinAttributes]),
+      ...new Set([
+        ...this.itemSlots.map((s) => s.attr),
+        ...this.itemJoinAttributes,
+        ...this.aggregateKeyAttributes.map((a) => a.name),
+      ]),
     ]);
     this.requesterAttributes = this.typed(this.requesterEntity, [...(reads.get(this.requesterEntity) ?? [])]);
     reads.delete(this.requesterEntity);
@@ -166,6 +206,59 @@ export class ServingLayout {
   /** The key attribute of an entity. */
   keyOf(entity: string): string {
     return keyOf(this.repo, entity);
+  }
+
+  /** The index in `aggregates` of an aggregate slot's window. */
+  aggregateIndex(slot: { source: string; window?: string }): number {
+    const name = `${splitSource(slot.source)[1]}@${slot.window ?? ''}`;
+    return this.aggregates.findIndex((a) => a.name === name);
+  }
+
+  /** The aggregate windows of the user and candidate slots, and how each key element is read. */
+  private servedAggregates(): void {
+    const sides = [
+      ['user', this.layout.user],
+      ['candidate', this.layout.candidate],
+    ] as const;
+    for (const [side, group] of sides)
+      for (const s of [...group.categorical, ...group.numeric]) {
+        if (!isAggregateSlot(s)) continue;
+        const aggregation = splitSource(s.source)[1];
+        const name = `${aggregation}@${s.window}`;
+        if (this.aggregates.some((a) => a.name === name)) continue;
+        const a = this.repo.aggregations?.find((x) => x.name === aggregation);
+        if (!a || !s.window)
+          throw new UnservableLayoutError(`features.${s.feature}: no aggregation window '${name}'`);
+        const key = a.key.map((part) => this.aggregateKeyPart(s.feature, side, part));
+        this.aggregates.push({ aggregation, window: s.window, name, side, spec: a.key.join('+'), key });
+      }
+  }
+
+  /**
+   * A key element: the requester's key, the candidate's key, or (candidate side) a candidate
+   * attribute, written as ingest writes it (libs/aggregates keyText; the attribute's default, else its
+   * type's zero, when the item has none).
+   */
+  private aggregateKeyPart(feature: string, side: 'user' | 'candidate', part: string): AggregateKeyPart {
+    const [entity, attr] = part.split('.') as [string, string | undefined];
+    const isKey = attr === undefined || attr === this.keyOf(entity);
+    if (isKey && entity === this.requesterEntity) return { from: 'requester' };
+    if (isKey && entity === this.candidateEntity && side === 'candidate') return { from: 'candidate' };
+    if (!isKey && entity === this.candidateEntity && side === 'candidate') {
+      let index = this.aggregateKeyAttributes.findIndex((a) => a.name === attr);
+      if (index < 0) {
+        const declared = this.repo.entities
+          .find((e) => e.name === entity)
+          ?.attributes?.find((x) => x.name === attr);
+        const zero = declared?.type === 'int' ? 0 : declared?.type === 'bool' ? false : '';
+        index =
+          this.aggregateKeyAttributes.push({ name: attr, fallback: keyText(declared?.default ?? zero) }) - 1;
+      }
+      return { from: 'candidate_attribute', index };
+    }
+    throw new UnservableLayoutError(
+      `features.${feature}: the scorer cannot read the aggregation key element '${part}' (it reads the requester's and the candidate's keys and the candidate's attributes)`,
+    );
   }
 
   private groups(): InputGroup[] {
@@ -236,7 +329,7 @@ export class ServingLayout {
     for (const g of groups)
       for (const s of slotsOf(g)) {
         const [ns, attr] = splitSource(s.source);
-        if (ns === 'context' || this.readsItem(s)) continue;
+        if (ns === 'context' || ns === 'aggregate' || this.readsItem(s)) continue;
         if (s.via) {
           const [side, join] = splitSource(s.via);
           add(side, join);

@@ -42,6 +42,7 @@ describe('score log rows', () => {
       context_json: '{"device":"ios"}',
       candidate_context_json: '',
       sequences_json: '',
+      aggregates_json: '',
     });
   });
 
@@ -50,7 +51,7 @@ describe('score log rows', () => {
     expect(sink.legacyContextColumns).toEqual(['device', 'placement', 'country']);
   });
 
-  it("writes any repository's context, candidate context and sequences as JSON text", () => {
+  it("writes any repository's context, candidate context, sequences and aggregates as JSON text", () => {
     const generic: ScoreLogRecord = {
       ...record,
       context: { network: 'wifi', floor_price: 1.5, is_premium: true },
@@ -59,11 +60,17 @@ describe('score log rows', () => {
         click_history: { keys: ['ad-1', 'ad-2'], ts_ms: [1_700_000_100_000, 1_700_000_000_000] },
         conversion_history: { keys: [], ts_ms: [] },
       },
+      aggregates: {
+        as_of_ms: 1_700_000_123_456,
+        user: { 'user_clicks@7d': 4 },
+        candidates: { 'item_ctr@1h': [0.05, 0.125], 'item_ctr@24h': [0.5, 0] },
+      },
     };
     const row = toScoreLogRow(generic, 1_700_000_200_000, ['device', 'network', 'floor_price']);
     expect(JSON.parse(row.context_json)).toEqual(generic.context);
     expect(JSON.parse(row.candidate_context_json)).toEqual(generic.candidate_context);
     expect(JSON.parse(row.sequences_json)).toEqual(generic.sequences);
+    expect(JSON.parse(row.aggregates_json)).toEqual(generic.aggregates);
     // A fixed context column holds the attribute of its name; absent ones are ''.
     expect([row.device, row.network, row.floor_price]).toEqual(['', 'wifi', '1.5']);
     expect(decodeScoreLog(Buffer.from(JSON.stringify(generic)), 4096)).toEqual({ ok: true, value: generic });

@@ -17,10 +17,11 @@ export interface ScoreLogRow {
   shadow_ctrs: number[];
   degraded: number;
   ingested_at: number;
-  /** JSON text of the record's `context`, `candidate_context` and `sequences` ('' when it has none). */
+  /** JSON text of the record's `context`, `candidate_context`, `sequences` and `aggregates` ('' when it has none). */
   context_json: string;
   candidate_context_json: string;
   sequences_json: string;
+  aggregates_json: string;
   /** The table's fixed context columns, each from the context attribute of its name ('' when none). */
   [legacyContextColumn: string]: string | number | string[] | number[];
 }
@@ -58,6 +59,7 @@ export function toScoreLogRow(
     context_json: jsonText(r.context),
     candidate_context_json: jsonText(r.candidate_context),
     sequences_json: jsonText(r.sequences),
+    aggregates_json: jsonText(r.aggregates),
   };
 }
 

@@ -1,6 +1,6 @@
 import type { Producer } from 'kafkajs';
 import type { AppConfig } from '@mmctr/config';
-import { createKafka } from '@mmctr/kafka';
+import { AcknowledgedSender, createKafka } from '@mmctr/kafka';
 import type { ScoreLogTransport } from './score-log-sender';
 
 /**
@@ -10,6 +10,8 @@ import type { ScoreLogTransport } from './score-log-sender';
  */
 export class ScoreLogKafkaRepository implements ScoreLogTransport {
   private readonly producer: Producer;
+  /** Resends what kafkajs left unwritten after a partition leader moved (see AcknowledgedSender). */
+  private readonly acknowledged = new AcknowledgedSender();
   private connected: Promise<void> | undefined;
 
   constructor(
@@ -17,7 +19,10 @@ export class ScoreLogKafkaRepository implements ScoreLogTransport {
     private readonly topic: string,
     private readonly onConnectFailed: (err: Error) => void,
   ) {
-    this.producer = createKafka(kafka).producer({ allowAutoTopicCreation: false });
+    this.producer = createKafka(kafka).producer({
+      allowAutoTopicCreation: false,
+      createPartitioner: this.acknowledged.createPartitioner,
+    });
   }
 
   /** Connects once; a failed attempt is reported and the next call tries again. */
@@ -32,7 +37,7 @@ export class ScoreLogKafkaRepository implements ScoreLogTransport {
   async send(messages: { key: string; value: string }[]): Promise<void> {
     await this.connect();
     // acks=all: with min.insync.replicas on the topic, a broker loss cannot drop an acknowledged row.
-    await this.producer.send({ topic: this.topic, acks: -1, messages });
+    await this.acknowledged.send(this.producer, { topic: this.topic, acks: -1, messages });
   }
 
   close(): Promise<void> {

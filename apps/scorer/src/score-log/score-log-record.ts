@@ -1,4 +1,4 @@
-import type { ScoreLogContext, ScoreLogRecord } from '@mmctr/contracts';
+import type { ScoreLogAggregates, ScoreLogContext, ScoreLogRecord } from '@mmctr/contracts';
 import type { ServingLayout } from '../layout/serving-layout';
 import type { AssemblyInput } from '../scoring/feature-assembler';
 import type { ScoreResponse } from '../scoring/score-request';
@@ -19,6 +19,19 @@ function candidateContexts(byName: AssemblyInput['candidateContext'], B: number)
     for (const n of names) o[n] = byName[n]![b] as ScoreLogContext[string];
     out[b] = o;
   }
+  return out;
+}
+
+/** The raw aggregate values a request fed the model, by `<aggregation>@<window>` (undefined: the layout reads none). */
+function loggedAggregates(layout: ServingLayout, input: AssemblyInput): ScoreLogAggregates | undefined {
+  if (!layout.aggregates.length) return undefined;
+  const out: ScoreLogAggregates = { as_of_ms: input.tsMs, user: {}, candidates: {} };
+  const B = input.candidateIds.length;
+  layout.aggregates.forEach((a, i) => {
+    const v = input.aggregates?.[i];
+    if (a.side === 'user') out.user[a.name] = v?.[0] ?? 0;
+    else out.candidates[a.name] = v ? Array.from(v.subarray(0, B)) : new Array<number>(B).fill(0);
+  });
   return out;
 }
 
@@ -48,6 +61,7 @@ export function scoreLogRecord({ layout, input, served, response }: ScoreLogPart
   // score_log's fixed history columns hold the first sequence's list (`hist:<user>`), as before.
   const first = layout.sequences[0] ? sequences[layout.sequences[0].name]! : { keys: [], ts_ms: [] };
   const positions = candidateContext[POSITION] as number[] | undefined;
+  const aggregates = loggedAggregates(layout, input);
   return {
     schema_version: 1,
     request_id: response.request_id,
@@ -65,5 +79,6 @@ export function scoreLogRecord({ layout, input, served, response }: ScoreLogPart
     degraded: response.degraded,
     candidate_context: candidateContexts(candidateContext, B),
     sequences,
+    ...(aggregates ? { aggregates } : {}),
   };
 }

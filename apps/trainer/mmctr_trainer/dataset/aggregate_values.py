@@ -1,13 +1,13 @@
 """Point-in-time values of a repository's aggregations (docs/features.md, "Aggregations"): for each anchor row
 (ts_ms and entity keys), the value of every window of every aggregation as of the row's time, counting exactly
-the events the online counters hold at that time: `c - W <= ts < t` with `c` the start of the bucket holding t
-in the tier that serves the window. Events at t and after never count.
+the events the online counters' closed buckets hold at that time: `c - W <= ts < c` with `c` the start of the
+bucket holding t in the tier that serves the window. The bucket holding t never counts, nor do events at t and
+after.
 
 The window is one contiguous time range per key value, so the events are read once per count or sum
 aggregation as totals per key value and millisecond (store.aggregate_event_totals; ClickHouse 18.16 has no
 window functions and no ASOF JOIN), turned into prefix sums over (key value, ts_ms), and each window is the
-difference of two searchsorted lookups. Per-bucket totals would not do: t falls inside its bucket, and the
-part of that bucket before t counts.
+difference of two searchsorted lookups (at c and c - W), so one read serves every tier and window.
 
 A composite key (`["user", "item.category"]`) reads the other entity's attribute as of each event's time (the
 newest version at or before it, as ingest reads the entity's hash when it counts the event) and, for an anchor,
@@ -16,7 +16,7 @@ zero), written as text like the online counter keys (strings as they are, ints a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -144,10 +144,11 @@ class _Counted:
         return np.where(kid >= 0, self.cum[np.searchsorted(self.packed, q, side="left")], 0.0)
 
     def window(self, kid: np.ndarray, ts_ms: np.ndarray, window: str) -> np.ndarray:
-        """The window's value as of each anchor time: the events with c - W <= ts < t."""
+        """The window's value as of each anchor time: the events with c - W <= ts < c (closed buckets only)."""
         w = duration_ms(window)
         b = duration_ms(tier_for(w, self.a["granularity"])["bucket"])
-        return self.before(kid, ts_ms) - self.before(kid, ts_ms // b * b - w)
+        c = ts_ms // b * b
+        return self.before(kid, c) - self.before(kid, c - w)
 
 
 def _anchor_times(anchors: Anchors) -> np.ndarray:
@@ -160,31 +161,58 @@ def _anchor_times(anchors: Anchors) -> np.ndarray:
     return ts
 
 
+class AggregateReader:
+    """Aggregations read once, valued as of the anchors of any number of calls (the training-set builder's user
+    buckets, the parity check's requests): each count or sum aggregation's events are read when a window of it
+    is first asked for, the entity attributes of composite keys as they are first needed."""
+
+    def __init__(self, ch: ClickHouse, repo: FeatureRepo, names: Iterable[str] | None = None):
+        """`names`: the aggregations `windows` returns (default: all, in declaration order)."""
+        self.ch, self.repo = ch, repo
+        self.by_name = {a["name"]: a for a in repo.aggregations}
+        self.names = list(self.by_name) if names is None else list(names)
+        for name in self.names:
+            if name not in self.by_name:
+                raise ValueError(f"unknown aggregation '{name}'")
+        self.attrs = _Attributes(ch, repo)
+        self.counted: dict[str, _Counted] = {}
+
+    def _counted(self, name: str) -> _Counted:
+        c = self.counted.get(name)
+        if c is None:
+            c = self.counted[name] = _Counted(self.ch, self.repo, self.by_name[name], self.attrs)
+        return c
+
+    def windows(self, anchors: Anchors) -> dict[str, np.ndarray]:
+        """{aggregation name: float64 [n, windows]}: the untransformed value of each window (in declaration
+        order) as of each anchor's ts_ms; a ratio is smoothed, with its default where the smoothed denominator
+        is 0."""
+        ts = _anchor_times(anchors)
+        ids: dict[str, np.ndarray] = {}
+
+        def window(name: str, w: str) -> np.ndarray:
+            c = self._counted(name)
+            if name not in ids:
+                ids[name] = c.anchor_ids(anchors, ts, self.attrs)
+            return c.window(ids[name], ts, w)
+
+        out = {}
+        for name in self.names:
+            a = self.by_name[name]
+            if aggregation_op(a) == "ratio":
+                num, den = a["op"]["ratio"]
+                smoothing, default = a["op"].get("smoothing", (0, 0)), a.get("default", 0)
+                cols = [_ratio(window(num, w), window(den, w), smoothing, default) for w in a["windows"]]
+            else:
+                cols = [window(name, w) for w in a["windows"]]
+            out[name] = np.stack(cols, axis=1) if cols else np.zeros((len(ts), 0))
+        return out
+
+
 def aggregate_windows(ch: ClickHouse, repo: FeatureRepo, anchors: Anchors) -> dict[str, np.ndarray]:
     """{aggregation name: float64 [n, windows]}: the untransformed value of each window (in declaration order)
     as of each anchor's ts_ms; a ratio is smoothed, with its default where the smoothed denominator is 0."""
-    ts = _anchor_times(anchors)
-    attrs = _Attributes(ch, repo)
-    by_name = {a["name"]: a for a in repo.aggregations}
-    counted: dict[str, tuple[_Counted, np.ndarray]] = {}
-
-    def window(name: str, w: str) -> np.ndarray:
-        if name not in counted:
-            c = _Counted(ch, repo, by_name[name], attrs)
-            counted[name] = (c, c.anchor_ids(anchors, ts, attrs))
-        c, kid = counted[name]
-        return c.window(kid, ts, w)
-
-    out = {}
-    for a in repo.aggregations:
-        if aggregation_op(a) == "ratio":
-            num, den = a["op"]["ratio"]
-            smoothing, default = a["op"].get("smoothing", (0, 0)), a.get("default", 0)
-            cols = [_ratio(window(num, w), window(den, w), smoothing, default) for w in a["windows"]]
-        else:
-            cols = [window(a["name"], w) for w in a["windows"]]
-        out[a["name"]] = np.stack(cols, axis=1) if cols else np.zeros((len(ts), 0))
-    return out
+    return AggregateReader(ch, repo).windows(anchors)
 
 
 def _ratio(num: np.ndarray, den: np.ndarray, smoothing: Sequence[float], default: float) -> np.ndarray:

@@ -1,5 +1,7 @@
 """Builds a point-in-time training set: user hash-buckets fetched one at a time (store.py), assembled
-(assembly.py) and appended to per-split raw column files, plus meta.json and the item-version table."""
+(assembly.py) and appended to per-split raw column files, plus meta.json and the item-version table. Aggregate
+slots are row columns too (row_<feature>@<window>): each impression's raw window values as of its time
+(aggregate_values; each aggregation's events read once for all buckets), encoded like numeric features."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from .. import store
 from ..ch import ClickHouse
 from ..feature_repo import FeatureRepo
 from ..schema import ModelSchema, repo_document
+from .aggregate_slots import AggregateSlots
 from .assembly import bucket_columns
 from .entities import EntityTable, EntityTables
 from .rows import RowSlots
@@ -55,9 +58,9 @@ class _ColumnWriter:
         }
 
 
-def _columns(tables: EntityTables, row_slots: RowSlots) -> dict[str, tuple[list[int], str]]:
+def _columns(tables: EntityTables, row_slots: RowSlots, aggregates: AggregateSlots) -> dict[str, tuple[list[int], str]]:
     """Shape (after the row axis) and dtype of every column file."""
-    cols = {f"row_{f}": c for f, c in row_slots.columns().items()}
+    cols = {f"row_{f}": c for f, c in {**row_slots.columns(), **aggregates.columns()}.items()}
     user, cand, *seqs = tables.plans
     for plan, shape in ((cand, []), (user, []), *((s, [s.group["length"]]) for s in seqs)):
         if plan.rows_column is not None:
@@ -108,11 +111,13 @@ def build_training_set(
     tables = EntityTables(repo, schema, log)
     row_slots = RowSlots.of(schema, tables.key_source, src.columns)
     tables.load(ch, projection_version)
+    aggregates = AggregateSlots(schema)
+    reader = aggregates.reader(ch, repo) if aggregates else None
     items = tables.candidate
     for e, t in tables.tables.items():
         log(f"[build] {e}: {len(t.index)} keys, {len(t.keys)} versions" + _vectors(t))
     first_imp = {row["key"]: int(row["t"]) for row in store.first_impressions(ch, src)}
-    writers = {s: _ColumnWriter(out / s, _columns(tables, row_slots)) for s in SPLITS}
+    writers = {s: _ColumnWriter(out / s, _columns(tables, row_slots, aggregates)) for s in SPLITS}
     n_buckets = max(1, math.ceil(n_imp / max(1, chunk_rows)))
     for k in range(n_buckets):
         imps = store.bucket_impressions(ch, src, n_buckets, k, window, bounds.from_ms, bounds.to_ms)
@@ -125,6 +130,13 @@ def build_training_set(
             for p in tables.plans[2:]
         }
         cols = bucket_columns(tables, row_slots, src, first_imp, bounds, imps, events)
+        if reader is not None:
+            anchors = {
+                "ts_ms": cols["ts_ms"],
+                **{k: [r[k] for r in imps] for k in (src.requester_key, src.candidate_key)},
+            }
+            encoded = aggregates.encode(aggregates.raw(reader, anchors))
+            cols.update({f"row_{k}": v for k, v in encoded.items()})
         split = bounds.split_of(cols["ts_ms"])
         for s_i, s in enumerate(SPLITS):
             m = split == s_i

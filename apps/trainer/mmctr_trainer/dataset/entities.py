@@ -20,7 +20,7 @@ from .. import store
 from ..ch import ClickHouse
 from ..feature_repo import FeatureRepo
 from ..features import fit_vector
-from ..schema import ModelSchema, group_slots
+from ..schema import ModelSchema, group_slots, is_aggregate_slot, slot_key
 from ..slots import encode_categorical, encode_multi, encode_numeric, text_of
 
 TS_BITS = 42  # ts_ms < 2^42 (year 2109); entity index in the high bits
@@ -31,7 +31,9 @@ Arrays = Mapping[str, np.ndarray]
 
 
 def slot_entity(kind: str, slot: Mapping[str, Any]) -> str | None:
-    """The entity a slot reads (the joined one for a `via` slot); None for the context."""
+    """The entity a slot reads (the joined one for a `via` slot); None for the context and aggregate windows."""
+    if is_aggregate_slot(slot):
+        return None
     if kind == "vector":
         return slot["entity"]
     ns = slot["source"].split(".", 1)[0]
@@ -66,7 +68,8 @@ def requester_key_source(repo: FeatureRepo, schema: ModelSchema) -> str:
 
 
 def is_row_slot(key_source: str, prefix: str, kind: str, slot: Mapping[str, Any]) -> bool:
-    """Whether a slot reads the query's row (the context, or the requester's key on the user side), not a table."""
+    """Whether a slot reads the query's row (the context, an aggregate window as of the row's time, or the
+    requester's key on the user side), not a table."""
     if slot_entity(kind, slot) is None:
         return True
     return prefix == "user" and kind != "vector" and slot["source"] == key_source and "via" not in slot
@@ -279,14 +282,14 @@ def group_inputs(
     zero_vectors: bool = False,
 ) -> dict[str, np.ndarray]:
     """A side's inputs ([*shape, width] each): table slots from the entity arrays (EntityTables.arrays) at the
-    side's `rows` {entity: rows}, the others from `row_values` {feature: [n, ...]}. Vectors of an embedding
+    side's `rows` {entity: rows}, the others from `row_values` {slot key: [n, ...]}. Vectors of an embedding
     no table stores are zeros; zero_vectors: all vectors are zeros (the --no-mm ablation), without gathering."""
     cols: dict[str, list[np.ndarray]] = {"cat": [], "num": [], "multi": [], "vec": []}
 
     def value(kind: str, slot: Mapping[str, Any]) -> np.ndarray:
         e = slot_entity(kind, slot)
         a = tables.get(e, {}).get(f"f_{slot['feature']}") if e in rows else None  # type: ignore[call-overload]
-        return a[rows[e]] if a is not None else np.asarray(row_values[slot["feature"]])  # type: ignore[index]
+        return a[rows[e]] if a is not None else np.asarray(row_values[slot_key(slot)])  # type: ignore[index]
 
     def vector(slot: Mapping[str, Any]) -> np.ndarray:
         t = tables.get(slot["entity"], {})

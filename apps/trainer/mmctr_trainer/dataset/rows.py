@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..schema import ModelSchema, group_slots
+from ..schema import ModelSchema, group_slots, is_aggregate_slot
 from ..slots import derive_value, encode_categorical, encode_multi, encode_numeric
 from .entities import is_row_slot
 
@@ -55,9 +55,14 @@ class RowSlots:
         schema: ModelSchema, key_source: str, columns: Sequence[str], sides: Sequence[str] = ("user", "cand")
     ) -> RowSlots:
         """The slots of `sides` that read the row, not an entity table: the context and the requester's key
-        (`key_source`)."""
+        (`key_source`); aggregate windows are valued apart (AggregateSlots)."""
         groups = {"user": schema.user, "cand": schema.candidate}
-        slots = [(k, s) for p in sides for k, s in group_slots(groups[p]) if is_row_slot(key_source, p, k, s)]
+        slots = [
+            (k, s)
+            for p in sides
+            for k, s in group_slots(groups[p])
+            if is_row_slot(key_source, p, k, s) and not is_aggregate_slot(s)
+        ]
         return RowSlots(schema, slots, columns)
 
     def encode(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:

@@ -1,7 +1,8 @@
 """Rebuilding the model inputs of a logged request: the logged row (the requester's key, the context and the
 sequence entries the scorer used, from context_json / candidate_context_json / sequences_json, or from the fixed
-context columns of rows logged before them), the entity tables as of the request time (the training-set builder's
-EntityTables and group_inputs) and the slot encodings the scorer's assembler does."""
+context columns of rows logged before them; the raw aggregate window values from aggregates_json), the entity
+tables as of the request time (the training-set builder's EntityTables and group_inputs) and the slot encodings
+the scorer's assembler does."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..dataset import TS_BITS, EntityTable, EntityTables
+from ..dataset.aggregate_slots import AggregateSlots, value_key
 from ..dataset.entities import SidePlan, group_inputs
 from ..dataset.rows import RowSlots
 from ..feature_repo import FeatureRepo
@@ -74,6 +76,9 @@ class LoggedRow:
     legacy_context: dict[str, Any] = field(default_factory=dict)  # the fixed context columns' values
     candidate_context: list[dict[str, Any]] | None = None
     sequences: Sequences | None = None
+    # aggregates_json: {"as_of_ms", "user": {"<aggregation>@<window>": raw}, "candidates": {...: [raw]}}; None:
+    # not logged (a layout without aggregates, or a scorer from before them)
+    aggregates: dict[str, Any] | None = None
 
     @staticmethod
     def from_json(r: dict[str, Any], legacy_columns: Mapping[str, str] | None = None) -> LoggedRow:
@@ -97,6 +102,7 @@ class LoggedRow:
             sequences=None
             if seqs is None
             else {n: ([str(k) for k in s["keys"]], [int(t) for t in s["ts_ms"]]) for n, s in seqs.items()},
+            aggregates=_json(str(r.get("aggregates_json") or ""), None),
         )
 
     def request_context(self) -> dict[str, Any]:
@@ -157,6 +163,8 @@ class LoggedEncoder:
         self.key = src.requester_key
         self.user = RowSlots.of(schema, tables.key_source, (self.key, "ts_ms", *self.request_attrs), ("user",))
         self.cand = RowSlots.of(schema, tables.key_source, self.cand_attrs, ("cand",))
+        self.user_aggregates = AggregateSlots(schema, ("user",))
+        self.cand_aggregates = AggregateSlots(schema, ("cand",))
         self._sizes: dict[str, int] = {}
         self._arr: dict[str, dict[str, np.ndarray]] = {}
 
@@ -175,11 +183,32 @@ class LoggedEncoder:
         return self.tables.side_rows(plan, rows.reshape(shape), np.asarray([ts] * shape[0], dtype=np.int64))
 
     def _row_values(self, row: LoggedRow) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """The user and candidate row slots; an attribute the row does not hold reads as missing."""
+        """The user and candidate row slots (aggregate windows from the logged raw values); an attribute the row
+        does not hold reads as missing."""
         ctx = row.request_context()
         request = {self.key: row.user_id, "ts_ms": row.ts_ms, **{k: ctx.get(k) for k in self.request_attrs}}
         cands = [{k: c.get(k) for k in self.cand_attrs} for c in row.candidates_context()]
-        return self.user.encode([request]), self.cand.encode(cands)
+        user, cand = self.user.encode([request]), self.cand.encode(cands)
+        logged = row.aggregates or {}
+        if self.user_aggregates:
+            raw = {value_key(s): np.asarray([logged["user"][value_key(s)]]) for _k, s in self.user_aggregates.slots}
+            user.update(self.user_aggregates.encode(raw))
+        if self.cand_aggregates:
+            raw = {value_key(s): np.asarray(logged["candidates"][value_key(s)]) for _k, s in self.cand_aggregates.slots}
+            cand.update(self.cand_aggregates.encode(raw))
+        return user, cand
+
+    def aggregates_missing(self, row: LoggedRow) -> bool:
+        """Whether the layout reads an aggregate window the row did not log (for each candidate)."""
+        if not self.user_aggregates and not self.cand_aggregates:
+            return False
+        logged = row.aggregates
+        if not isinstance(logged, dict):
+            return True
+        user, cands = logged.get("user") or {}, logged.get("candidates") or {}
+        return any(value_key(s) not in user for _k, s in self.user_aggregates.slots) or any(
+            len(cands.get(value_key(s)) or ()) != len(row.item_ids) for _k, s in self.cand_aggregates.slots
+        )
 
     def encode(self, row: LoggedRow) -> Encoded:
         user, cand, *seqs = self.tables.plans

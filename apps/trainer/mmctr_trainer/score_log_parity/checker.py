@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from .aggregates import AggregateParity
 from .assembly import ItemLookup, LoggedEncoder, LoggedRow
 from .report import ParityStats
 
@@ -28,6 +29,7 @@ class ParityChecker:
         tolerance: float = 1e-4,
         include_degraded: bool = False,
         prior_ctr: float = 0.02,
+        aggregates: AggregateParity | None = None,
     ):
         self.schema = encoder.schema
         self.encoder = encoder
@@ -35,7 +37,8 @@ class ParityChecker:
         self.lookup = lookup
         self.run = run
         self.include_degraded = include_degraded
-        self.stats = ParityStats(tolerance=float(tolerance))
+        self.stats = ParityStats(tolerance=float(tolerance), aggregates=aggregates.stats if aggregates else None)
+        self.aggregates = aggregates
 
     def _skipped(self, r: LoggedRow) -> bool:
         """Counts a row that is not compared: another layout, malformed, degraded (unless asked), a prior answer."""
@@ -48,6 +51,8 @@ class ParityChecker:
             s.malformed_rows += 1
         elif r.sequences is None and len(self.schema.sequences) > 1:  # logged with one history
             s.malformed_rows += 1
+        elif self.encoder.aggregates_missing(r):  # the layout reads an aggregate window the row lacks
+            s.malformed_rows += 1
         elif r.degraded and not self.include_degraded:
             s.degraded_rows_skipped += 1
             s.degraded_candidates_skipped += len(r.item_ids)
@@ -59,9 +64,11 @@ class ParityChecker:
         return True
 
     def check(self, rows: Sequence[LoggedRow]) -> None:
-        for r in rows:
-            if not self._skipped(r):
-                self._check(r)
+        checked = [r for r in rows if not self._skipped(r)]
+        for r in checked:
+            self._check(r)
+        if self.aggregates is not None:  # the logged values, recomputed offline (not a degraded row's defaults)
+            self.aggregates.check([r for r in checked if not r.degraded])
 
     def _check(self, r: LoggedRow) -> None:
         s = self.stats

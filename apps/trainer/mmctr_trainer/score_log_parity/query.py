@@ -39,7 +39,10 @@ def read_rows(
     ch: ClickHouse, repo: FeatureRepo, version: str, windows: Iterable[tuple[int, int]]
 ) -> Iterator[list[LoggedRow]]:
     """Each window's rows (FINAL: replays collapse), in (ts_ms, request_id) order, with the table's fixed context
-    columns of the repository's request context (rows logged before context_json hold it there)."""
-    legacy = legacy_context_columns(repo, (n for n, _t in store.table_columns(ch, "score_log")))
+    columns of the repository's request context (rows logged before context_json hold it there) and, once the
+    table has it (migration 0019), aggregates_json."""
+    have = [n for n, _t in store.table_columns(ch, "score_log")]
+    legacy = legacy_context_columns(repo, have)
+    extra = [*legacy, *(["aggregates_json"] if "aggregates_json" in have else [])]
     for a, b in windows:
-        yield [LoggedRow.from_json(r, legacy) for r in store.score_log_rows(ch, version, a, b, list(legacy))]
+        yield [LoggedRow.from_json(r, legacy) for r in store.score_log_rows(ch, version, a, b, extra)]

@@ -10,9 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from .aggregates import AggregateStats, keep_worst
 from .assembly import LoggedRow
-
-WORST_KEPT = 5
 
 
 @dataclass(kw_only=True)
@@ -38,6 +37,7 @@ class ParityStats:
     without_vector_refs: int = 0
     worst: list[dict[str, Any]] = field(default_factory=list)
     tolerance: float
+    aggregates: AggregateStats | None = None  # the logged aggregate values recomputed offline (a layout with some)
 
     def add_row(
         self, row: LoggedRow, offline: np.ndarray, served: np.ndarray, cand_flags: dict[str, np.ndarray]
@@ -53,23 +53,22 @@ class ParityStats:
             return
         j = int(np.argmax(d))
         self.max_abs_diff = max(self.max_abs_diff, float(d[j]))
-        if len(self.worst) < WORST_KEPT or d[j] > self.worst[-1]["abs_diff"]:
-            self.worst.append(
-                {
-                    "request_id": row.request_id,
-                    "ts_ms": row.ts_ms,
-                    "user_id": row.user_id,
-                    "index": j,
-                    "item_id": row.item_ids[j],
-                    "position": row.positions[j],
-                    "served": float(served[j]),
-                    "offline": float(offline[j]),
-                    "abs_diff": float(d[j]),
-                    **{k: bool(v[j]) for k, v in cand_flags.items()},
-                }
-            )
-            self.worst.sort(key=lambda w: -w["abs_diff"])
-            del self.worst[WORST_KEPT:]
+        keep_worst(
+            self.worst,
+            float(d[j]),
+            lambda: {
+                "request_id": row.request_id,
+                "ts_ms": row.ts_ms,
+                "user_id": row.user_id,
+                "index": j,
+                "item_id": row.item_ids[j],
+                "position": row.positions[j],
+                "served": float(served[j]),
+                "offline": float(offline[j]),
+                "abs_diff": float(d[j]),
+                **{k: bool(v[j]) for k, v in cand_flags.items()},
+            },
+        )
 
     @property
     def ok(self) -> bool:
@@ -78,6 +77,7 @@ class ParityStats:
             and self.over_tolerance == 0
             and self.spec_mismatch_rows == 0
             and self.malformed_rows == 0
+            and (self.aggregates is None or self.aggregates.ok)
         )
 
     def summary(self) -> dict[str, Any]:
@@ -104,6 +104,7 @@ class ParityStats:
                 "without_vector": self.without_vector_refs,
             },
             "worst": self.worst,
+            **({"aggregates": self.aggregates.summary()} if self.aggregates is not None else {}),
         }
 
 
@@ -119,6 +120,19 @@ def format_result(r: dict[str, Any]) -> str:
         f"  item refs: {refs['history']} history + {refs['candidates']} candidates; unknown {refs['unknown']}, "
         f"changed after the request {refs['changed_after_request']}, without vector {refs['without_vector']}",
     ]
+    agg = r.get("aggregates")
+    if agg is not None:
+        lines.append(
+            f"  aggregates recomputed offline: {agg['values_compared']} values of {agg['rows']} requests, "
+            f"equal {agg['values_equal']}, max |d| {agg['max_abs_diff']:.3g}"
+            + (f", undeclared {agg['undeclared_values']}" if agg["undeclared_values"] else "")
+        )
+        for w in agg["worst"]:
+            lines.append(
+                f"  aggregate differs: {w['request_id']} {w['value']} ({w['side']}"
+                + (f" {w['item_id']}" if "item_id" in w else "")
+                + f") logged {w['logged']:.9g} offline {w['offline']:.9g}"
+            )
     for w in r["worst"] if r["max_abs_diff"] > r["tolerance"] else []:
         lines.append(
             f"  worst: {w['request_id']} item {w['item_id']} served {w['served']:.6f} offline "

@@ -10,8 +10,10 @@ from typing import Any
 
 from ..ch import ClickHouse
 from ..dataset import EntityTables
+from ..dataset.aggregate_slots import AggregateSlots
 from ..feature_repo import load_feature_repo
 from ..schema import ModelSchema
+from .aggregates import AggregateParity
 from .artifact import OnnxRunner, ParityError, production_version, resolve_artifact
 from .assembly import ItemLookup, LoggedEncoder
 from .checker import ParityChecker
@@ -58,7 +60,10 @@ def run_parity(
         items = tables.candidate
         lookup = ItemLookup(items)
         encoder = LoggedEncoder(repo, schema, tables)
-        checker = ParityChecker(encoder, lookup, runner, opts.tolerance, opts.include_degraded, prior)
+        aggregates = AggregateParity(ch, repo, schema) if AggregateSlots(schema) else None
+        checker = ParityChecker(
+            encoder, lookup, runner, opts.tolerance, opts.include_degraded, prior, aggregates=aggregates
+        )
     except ValueError as e:
         raise ParityError(f"{folder}: {e}") from e
     n_planned, windows = plan_windows(ch, version, opts.since_ms, opts.until_ms, opts.chunk_rows)

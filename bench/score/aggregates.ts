@@ -1,0 +1,190 @@
+// What reading aggregate windows adds to scoring 500 candidates: per request, the demo layout's
+// encoding of the candidates (no aggregates) against the aggregate layout's read of its windows from
+// the real Redis plus the same encoding (apps/scorer/test/support/aggregate-layout.ts: item CTR over 1h
+// / 24h / 7d, a user x category count, a user count, a bucketised click level), alternately in one run.
+// Counters written by ingest's own AggregateCounters.record (events over the last 7 days). Warm: the
+// windows' sums cached (the same requests a second time); cold: an empty cache every request.
+//   node -r ./scripts/register.js bench/score/aggregates.ts [--requests 200] [--events 200000]
+import '../../test/setup/load-stack-env.js';
+import { loadavg } from 'node:os';
+import Redis from 'ioredis';
+import { AggregateCounters } from '@mmctr/aggregates';
+import { loadConfig } from '@mmctr/config';
+import { DEFAULT_FEATURE_REPO_PATH, loadFeatureRepo } from '@mmctr/feature-repo';
+import { percentile } from '@mmctr/observability';
+import {
+  AggregateReadsService,
+  AggregateRepository,
+  FeatureAssembler,
+  InputBuffers,
+  ItemCache,
+  ScorerMetrics,
+  ServingLayout,
+  type AssemblyInput,
+  type ScorerConfig,
+} from '@mmctr/scorer';
+import { aggregatesLayout } from '../../apps/scorer/test/support/aggregate-layout';
+import { numberArg } from '../support/cli-args';
+
+const B = 500;
+const REQUESTS = numberArg('requests', 200);
+const EVENTS = numberArg('events', 200_000);
+const ITEMS = 5_000;
+const USERS = 1_000;
+const D = 86_400_000;
+const config = loadConfig();
+const prefix = `mmctr-bench-agg-score:${Date.now()}:`;
+const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+
+let seed = 7;
+const rand = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+const pick = (n: number) => Math.floor(rand() * n);
+const category = (i: number) => `c${i % 50}`;
+
+/** Each layout's item cache over the same items, an assembler and its buffers. */
+function side(layout: ServingLayout) {
+  const cache = new ItemCache(layout);
+  for (let i = 0; i < ITEMS; i++)
+    cache.upsertItem({ item_id: `i${i}`, ts_ms: 0, attributes: { category: category(i), tags: ['t'] } });
+  return {
+    layout,
+    cache,
+    assembler: new FeatureAssembler(layout),
+    buffers: new InputBuffers(layout.inputs, B),
+  };
+}
+
+function input(
+  layout: ServingLayout,
+  cache: ItemCache,
+  userId: string,
+  ids: string[],
+  tsMs: number,
+): AssemblyInput {
+  return {
+    userId,
+    context: {},
+    tsMs,
+    sequences: layout.sequences.map(() => ({ ids: [], rows: new Int32Array(0), tsMs: [] })),
+    candidateIds: ids,
+    candidateRows: Int32Array.from(ids, (id) => cache.row(id)),
+    candidateContext: {},
+  };
+}
+
+const ms = (from: bigint) => Number(process.hrtime.bigint() - from) / 1e6;
+const cpuMs = (from: NodeJS.CpuUsage) => {
+  const c = process.cpuUsage(from);
+  return (c.user + c.system) / 1000;
+};
+const stats = (xs: number[]) => {
+  const sorted = [...xs].sort((x, y) => x - y);
+  return { p50: Number(percentile(sorted, 50).toFixed(3)), p99: Number(percentile(sorted, 99).toFixed(3)) };
+};
+
+async function main(): Promise<void> {
+  const redis = new Redis(config.REDIS_URL);
+  try {
+    const plain = side(new ServingLayout(loadFeatureRepo(DEFAULT_FEATURE_REPO_PATH)));
+    const agg = side(aggregatesLayout());
+    const pipe = redis.pipeline();
+    for (let i = 0; i < ITEMS; i++) pipe.hset(`${prefix}it:i${i}`, 'category', category(i));
+    await pipe.exec();
+    const counters = new AggregateCounters(redis, agg.layout.repo, {
+      keyPrefix: prefix,
+      entityHash: { key: (_e, id) => `${prefix}it:${id}`, decode: (_e, raw) => raw },
+    });
+    const now = Date.now();
+    for (let i = 0; i < EVENTS; i += 5_000) {
+      const batch = Array.from({ length: Math.min(5_000, EVENTS - i) }, (_, k) => ({
+        event_id: `e${i + k}`,
+        type: rand() < 0.7 ? 'impression' : 'click',
+        ts_ms: now - 1 - Math.floor(rand() ** 2 * 7 * D),
+        user_id: `u${pick(USERS)}`,
+        item_id: `i${pick(ITEMS)}`,
+        device: 'mobile',
+        value: 0,
+      }));
+      await counters.record(batch, now);
+    }
+    log(`${EVENTS} events counted`);
+
+    const metrics = new ScorerMetrics();
+    const appConfig = { ...config, REDIS_KEY_PREFIX: prefix };
+    const budget = { SCORER_REDIS_TIMEOUT_MS: 10_000 } as ScorerConfig;
+    const reader = (entries = 1_000_000) =>
+      new AggregateReadsService(
+        agg.layout,
+        new AggregateRepository(redis, agg.layout, appConfig, { SCORER_AGGREGATE_CACHE_ENTRIES: entries }),
+        budget,
+        metrics,
+      );
+    const requests = Array.from({ length: REQUESTS }, () => ({
+      user: `u${pick(USERS)}`,
+      ids: Array.from({ length: B }, () => `i${pick(ITEMS)}`),
+    }));
+
+    /**
+     * One request without aggregates, then with: wall and CPU milliseconds of each (this process's CPU:
+     * under a shared machine's load the wall time mostly measures waiting for a core).
+     */
+    const once = async (reads: AggregateReadsService, r: (typeof requests)[number]) => {
+      const t = Date.now();
+      let t0 = process.hrtime.bigint();
+      let c0 = process.cpuUsage();
+      plain.assembler.assemble(
+        plain.cache,
+        plain.buffers,
+        input(plain.layout, plain.cache, r.user, r.ids, t),
+      );
+      const base = { wall: ms(t0), cpu: cpuMs(c0) };
+      t0 = process.hrtime.bigint();
+      c0 = process.cpuUsage();
+      const inp = input(agg.layout, agg.cache, r.user, r.ids, t);
+      const read = await reads.read(inp, agg.cache);
+      if (read.failed) throw new Error('aggregate read failed');
+      inp.aggregates = read.values;
+      agg.assembler.assemble(agg.cache, agg.buffers, inp);
+      return { base, with: { wall: ms(t0), cpu: cpuMs(c0) } };
+    };
+
+    for (const r of requests.slice(0, 20)) await once(reader(), r); // JIT warm-up
+    const results: Record<string, unknown> = { candidates: B, requests: REQUESTS, events: EVENTS };
+    for (const mode of ['cold', 'warm'] as const) {
+      const load = loadavg()[0]!.toFixed(2);
+      const shared = reader();
+      if (mode === 'warm') for (const r of requests) await once(shared, r); // fills the cache
+      const runs: Awaited<ReturnType<typeof once>>[] = [];
+      for (const r of requests) runs.push(await once(mode === 'cold' ? reader() : shared, r));
+      const of = (k: 'base' | 'with', m: 'wall' | 'cpu') => stats(runs.map((x) => x[k][m]));
+      results[mode] = {
+        load,
+        wall_ms: { without: of('base', 'wall'), with: of('with', 'wall') },
+        cpu_ms: { without: of('base', 'cpu'), with: of('with', 'cpu') },
+        added_p50_ms: {
+          wall: Number((of('with', 'wall').p50 - of('base', 'wall').p50).toFixed(3)),
+          cpu: Number((of('with', 'cpu').p50 - of('base', 'cpu').p50).toFixed(3)),
+        },
+      };
+      log(`${mode}: ${JSON.stringify(results[mode])}`);
+    }
+    const sums: Record<string, number> = {};
+    for (const v of (await metrics.aggregateSums.get()).values) sums[String(v.labels.source)] = v.value;
+    console.log(JSON.stringify({ ...results, aggregate_sums: sums }, null, 2));
+  } finally {
+    for (let cursor = '0'; ;) {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      if (keys.length) await redis.del(...keys);
+      if ((cursor = next) === '0') break;
+    }
+    redis.disconnect();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
