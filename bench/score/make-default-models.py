@@ -19,8 +19,8 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "apps" / "trainer"))
 
 from mmctr_trainer.export import batch_graph_name, export_batch_onnx, export_onnx, model_card  # noqa: E402
-from mmctr_trainer.schema import ModelSchema, load_repo  # noqa: E402
 from mmctr_trainer.models import build_model  # noqa: E402
+from mmctr_trainer.schema import ModelSchema, load_repo  # noqa: E402
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ def concrete_inputs(model: onnx.ModelProto, batch: int, history: int) -> dict[st
     for vi in model.graph.input:
         dims = vi.type.tensor_type.shape.dim
         out[vi.name] = [d.dim_value if d.HasField("dim_value") else sizes.get(d.dim_param, 1) for d in dims]
-        for d, v in zip(dims, out[vi.name]):
+        for d, v in zip(dims, out[vi.name], strict=True):
             d.ClearField("dim_param")
             d.dim_value = v
     return out
@@ -61,7 +61,7 @@ def runtime_shapes(model: onnx.ModelProto, names: list[str], inputs: dict[str, l
         dt = DTYPES[vi.type.tensor_type.elem_type]
         feeds[vi.name] = np.ones(inputs[vi.name], dtype=dt)
     outs = sess.run(names, feeds)
-    return {n: list(o.shape) for n, o in zip(names, outs)}
+    return {n: list(o.shape) for n, o in zip(names, outs, strict=True)}
 
 
 def count(path: str, batch: int, history: int) -> dict:

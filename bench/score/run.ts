@@ -5,23 +5,28 @@
 // Usage: node -r ./scripts/register.js bench/score/run.ts [--models qin-e64,qin-demo,autoint-demo]
 //        [--emb 64] [--model DIR] [--candidates 500] [--duration 10] [--connections 8] [--threads 2]
 //        [--file model.int8.onnx] [--spinning 0|1] [--profile] [--profile-requests 300]
-//        [--machine 'description for the summary']
+//        [--modes in-process,pool-2,processes-2 [--rounds 2]] [--machine 'description for the summary']
 // --profile: per-stage p50 / p99 / max from the scorer's Server-Timing and its GC pauses (lib/profile.ts).
-// Every run also writes bench/results/score-summary.json (committed): the headline numbers per model.
+// --modes: the serving modes A/B instead of the full run (lib/modes.ts): in-process, pool-<threads>,
+//   processes-<n>, mb (micro-batching), joined with +; the first of --models (default qin-demo).
+// A full run also writes bench/results/score-summary.json (committed): the headline numbers per model,
+// with the load average before and after. --modes writes bench/results/score-modes.json (committed).
 // Model names: qin-e<N> = the QIN-shaped fixture graph at embedding N (make-test-model.py);
 // <qin|autoint|din|lr>-<config> = the trainer's architecture with that config's hyper-parameters
 // (apps/trainer/configs/<config>.json), random weights, exported by the trainer's own export code;
 // anything else is an artifact folder. Needs the local stack and .venv (torch, onnx) to build models once.
 import '../../test/setup/load-stack-env.js';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { Agent } from 'node:http';
 import { basename, join } from 'node:path';
 import { percentile } from '@mmctr/observability';
 import { arg, numberArg } from '../support/cli-args';
+import { writeCommittedJson } from '../support/repo';
 import { flopRatioInterleaved, matmulGflops, rawFixture, rawSession } from './lib/raw-session';
 import { graphFlops, resolveModel } from './lib/models';
+import { runModes } from './lib/modes';
 import { formatProfile, profileScorer, type Profile } from './lib/profile';
 import {
   ensureBenchTopic,
@@ -31,8 +36,9 @@ import {
   sequential,
   stageMeans,
   startScorer,
+  warm,
 } from './lib/scorer-process';
-import { B, D, FILE, L, REPO, SPINNING, THREADS } from './lib/settings';
+import { B, D, DURATION, FILE, L, REPO, SPINNING, THREADS } from './lib/settings';
 
 const EMB = numberArg('emb', 64);
 const CONNECTIONS = numberArg('connections', 8);
@@ -124,19 +130,7 @@ async function benchModel(
     PROFILE ? { SCORER_SERVER_TIMING: 'true' } : {},
   );
   try {
-    // Warm: the first request fills the item cache from Redis (one round trip), later ones hit it.
-    let clean = 0;
-    for (let i = 0; clean < 20; i++) {
-      const r = await fetch(`${url}/v1/score`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body,
-      });
-      const j = (await r.json()) as { degraded: boolean };
-      if (r.status !== 200) throw new Error(`warm-up request failed: ${r.status}`);
-      clean = j.degraded ? 0 : clean + 1;
-      if (i > 200) throw new Error('every warm-up answer was degraded (Redis timing out?)');
-    }
+    await warm(url, body);
     const seq = await sequential(url, body, 300);
     const stages = await stageMeans(url);
     console.log(
@@ -198,7 +192,62 @@ async function benchModel(
   }
 }
 
+/** The comment at the top of this file, as --help prints it. */
+function usage(): string {
+  const lines = readFileSync(__filename, 'utf8').split('\n');
+  const end = lines.findIndex((l) => !l.startsWith('//'));
+  return lines
+    .slice(0, end)
+    .map((l) => l.replace(/^\/\/ ?/, ''))
+    .join('\n');
+}
+
+/** --modes: the serving modes A/B on one model; writes bench/results/score-modes.json. */
+async function modes(): Promise<void> {
+  const names = arg('modes', '').split(',');
+  const model = arg('model', '') || arg('models', 'qin-demo').split(',')[0]!;
+  const dir = resolveModel(model);
+  const prefix = `bench:${Date.now()}:`;
+  const topic = await ensureBenchTopic();
+  const { body } = await seed(prefix);
+  const loadBefore = loadavg();
+  const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+    cwd: REPO,
+    encoding: 'utf8',
+  }).trim();
+  const out = await runModes(
+    names,
+    numberArg('rounds', 2),
+    dir,
+    body,
+    prefix,
+    topic,
+    CONNECTIONS,
+    PROFILE ? PROFILE_REQUESTS : undefined,
+  );
+  const file = join(REPO, 'bench', 'results', 'score-modes.json');
+  mkdirSync(join(REPO, 'bench', 'results'), { recursive: true });
+  const doc = {
+    date: new Date().toISOString(),
+    commit,
+    machine: MACHINE,
+    load_average: { before: loadBefore, after: loadavg() },
+    request: { model, candidates: B, history: L, vector_dim: D, intra_op_threads: THREADS, file: FILE },
+    connections: CONNECTIONS,
+    duration_s: DURATION,
+    ...out,
+  };
+  await writeCommittedJson(file, doc);
+  console.log('modes: bench/results/score-modes.json');
+}
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    console.log(usage());
+    return;
+  }
+  if (process.argv.includes('--modes')) return modes();
+  const loadBefore = loadavg();
   const single = arg('model', '');
   const names = single
     ? [single]
@@ -263,11 +312,14 @@ async function main(): Promise<void> {
     ),
   );
   console.log(`results: bench/results/${basename(file)}`);
-  writeSummary(results);
+  await writeSummary(results, { before: loadBefore, after: loadavg() });
 }
 
 /** bench/results/score-summary.json (committed): the headline numbers of this run per model. */
-function writeSummary(results: Awaited<ReturnType<typeof benchModel>>[]): void {
+async function writeSummary(
+  results: Awaited<ReturnType<typeof benchModel>>[],
+  load: { before: number[]; after: number[] },
+): Promise<void> {
   const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
     cwd: REPO,
     encoding: 'utf8',
@@ -277,6 +329,7 @@ function writeSummary(results: Awaited<ReturnType<typeof benchModel>>[]): void {
     date: new Date().toISOString(),
     commit,
     machine: MACHINE,
+    load_average: load,
     request: { candidates: B, history: L, vector_dim: D, intra_op_threads: THREADS, file: FILE },
     models: Object.fromEntries(
       results.map((r) => [
@@ -296,7 +349,7 @@ function writeSummary(results: Awaited<ReturnType<typeof benchModel>>[]): void {
     ),
   };
   const file = join(REPO, 'bench', 'results', 'score-summary.json');
-  writeFileSync(file, `${JSON.stringify(summary, null, 2)}\n`);
+  await writeCommittedJson(file, summary);
   console.log('summary: bench/results/score-summary.json');
 }
 

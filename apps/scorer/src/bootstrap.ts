@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -5,6 +6,7 @@ import type { Logger } from 'pino';
 import { admitScoreRequests } from './admission/admission.hooks';
 import { AdmissionService } from './admission/admission.service';
 import { ScorerAppModule } from './app.module';
+import { serveClusterMetrics } from './cluster/scorer-cluster';
 import { loadScorerConfig } from './config/scorer-config';
 import { LOGGER, NestPinoLogger } from './logger';
 import { countScoreRequests } from './metrics/request-metrics.hook';
@@ -39,6 +41,7 @@ export async function createScorerApp(): Promise<NestFastifyApplication> {
   const models = app.get(ModelManager);
   const fastify = app.getHttpAdapter().getInstance();
   countScoreRequests(fastify, app.get(ScorerMetrics));
+  if (cluster.isWorker) serveClusterMetrics(fastify, app.get(ScorerMetrics).registry);
   admitScoreRequests(fastify, app.get(AdmissionService), () => models.version('production'));
   acceptJsonBodiesOnly(fastify);
   fastify.addHook('onSend', async (_req, reply, payload) => {

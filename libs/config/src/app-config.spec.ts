@@ -1,4 +1,5 @@
-import { ConfigError, loadConfig } from './app-config';
+import { loadConfig } from './app-config';
+import { configProblems } from './config-problems.testing';
 
 const valid = {
   KAFKA_BROKERS: '127.0.0.1:19092, localhost:9092',
@@ -8,15 +9,7 @@ const valid = {
   REDIS_URL: 'redis://127.0.0.1:6379',
 };
 
-function problems(env: Record<string, string | undefined>): string[] {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  return [];
-}
+const problems = (env: Record<string, string | undefined>): string[] => configProblems(() => loadConfig(env));
 
 describe('loadConfig', () => {
   it('parses a valid environment into typed values with defaults', () => {

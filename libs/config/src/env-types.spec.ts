@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ConfigError, loadConfigSection } from './app-config';
+import { loadConfigSection } from './app-config';
+import { configProblems } from './config-problems.testing';
 import { envInt, envKeyList, envPort, envUrl } from './env-types';
 
 const schema = z.object({
@@ -9,15 +10,8 @@ const schema = z.object({
   SOME_URL: envUrl(['http:', 'https:']).optional(),
 });
 
-function problems(env: Record<string, string>): string[] {
-  try {
-    loadConfigSection(schema, env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  return [];
-}
+const problems = (env: Record<string, string>): string[] =>
+  configProblems(() => loadConfigSection(schema, env));
 
 describe('env types through loadConfigSection', () => {
   it('parses valid values and applies defaults', () => {

@@ -22,4 +22,14 @@ describe('loadScorerConfig', () => {
     expect(() => loadScorerConfig({ SCORER_PRIOR_CTR: ' ' })).toThrow(/SCORER_PRIOR_CTR: must be a number/);
     expect(loadScorerConfig({ SCORER_PRIOR_CTR: '0.1' }).SCORER_PRIOR_CTR).toBe(0.1);
   });
+
+  it('defaults to inference on the request loop in one process, and names a bad worker or process count', () => {
+    const c = loadScorerConfig({});
+    expect([c.SCORER_INFERENCE_WORKERS, c.SCORER_PROCESSES]).toEqual([0, 1]);
+    expect(() => loadScorerConfig({ SCORER_INFERENCE_WORKERS: '-1' })).toThrow(/SCORER_INFERENCE_WORKERS: /);
+    expect(() => loadScorerConfig({ SCORER_PROCESSES: '0' })).toThrow(/SCORER_PROCESSES: /);
+    expect(() => loadScorerConfig({ SCORER_PROCESSES: 'two' })).toThrow(
+      /SCORER_PROCESSES: must be an integer/,
+    );
+  });
 });

@@ -35,6 +35,11 @@ export const scorerConfigSchema = z.object({
   /** Let onnxruntime's pool threads spin between runs; off suits a few cores shared with other work. */
   SCORER_ORT_ALLOW_SPINNING: bool.default('false'),
   SCORER_EXECUTION_PROVIDER: z.enum(['cpu', 'cuda']).default('cpu'),
+  /** Threads that run inference off the request loop, each with sessions of its own; 0: on the
+   * request loop (docs/scorer.md, Inference pool and processes). */
+  SCORER_INFERENCE_WORKERS: int(0, 64).default(0),
+  /** Scorer processes sharing the port (Node's cluster module), each with its own sessions. */
+  SCORER_PROCESSES: int(1, 64).default(1),
   /** Concurrent requests share runs of the artifact's batch graph (meant for the GPU; docs/scorer.md). */
   SCORER_MICRO_BATCH: bool.default('false'),
   /** How long a batch waits for more requests; 0: only those reaching the model in the same turn of
@@ -43,8 +48,11 @@ export const scorerConfigSchema = z.object({
   /** A micro-batch runs as soon as it holds this many candidates. */
   SCORER_MICRO_BATCH_MAX_CANDIDATES: int(1, 1_000_000).default(4096),
 
-  /** Per-call budget for Redis (history, item misses); past it the request degrades. */
+  /** Per-call budget for Redis (history, item misses, aggregate windows); past it the request degrades. */
   SCORER_REDIS_TIMEOUT_MS: int(1, 10_000).default(50),
+  /** Aggregate window sums (per key value and bucket tier) kept in process, each until its tier's next
+   * bucket boundary (docs/features.md, Aggregations). */
+  SCORER_AGGREGATE_CACHE_ENTRIES: int(1, 100_000_000).default(200_000),
   /** Hash holding an item's fused vector in field `v` (Float32 little-endian), written by apps/embedder. */
   SCORER_REDIS_VECTOR_KEY: z.string().default(MM_VECTOR_KEY_TEMPLATE),
   SCORER_ITEM_CACHE_SOURCE: z.enum(['clickhouse', 'none']).default('clickhouse'),

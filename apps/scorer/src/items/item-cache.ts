@@ -6,6 +6,7 @@ import {
   numericEncoder,
   type RawValue,
 } from '@mmctr/features';
+import { keyText } from '@mmctr/aggregates';
 import type { ItemSlot, ServingLayout } from '../layout/serving-layout';
 
 /** One precomputed slot of every cached item, indexed by row (multi: row * width). */
@@ -67,6 +68,8 @@ export class ItemCache {
   private cols: ItemColumn[];
   /** Per layout.itemJoinAttributes: each row's join key ('' when the item has none). */
   private readonly joinKeys: string[][];
+  /** Per layout.aggregateKeyAttributes: each row's attribute as aggregation keys write it. */
+  private readonly aggregateKeys: string[][];
   /** Width of the held vectors (the layout's item embedding; 0 when it reads none). */
   readonly dim: number;
 
@@ -79,6 +82,7 @@ export class ItemCache {
     this.encoders = layout.itemSlots.map((s) => slotEncoder(s, hasher));
     this.cols = layout.itemSlots.map((s) => (s.kind === 'num' ? new Float32Array(0) : new Int32Array(0)));
     this.joinKeys = layout.itemJoinAttributes.map(() => []);
+    this.aggregateKeys = layout.aggregateKeyAttributes.map(() => []);
     this.grow(initialCapacity);
   }
 
@@ -115,6 +119,14 @@ export class ItemCache {
   /** The key of the entity row `row` joins through layout.itemJoinAttributes[j] ('' for none, -1 rows too). */
   joinKey(j: number, row: number): string {
     return row < 0 ? '' : this.joinKeys[j]![row]!;
+  }
+
+  /**
+   * The text aggregation keys hold for layout.aggregateKeyAttributes[j] of row `row`: the attribute as
+   * ingest writes it into a counter key, its fallback when the item has none or is unknown (-1).
+   */
+  aggregateKey(j: number, row: number): string {
+    return row < 0 ? this.layout.aggregateKeyAttributes[j]!.fallback : this.aggregateKeys[j]![row]!;
   }
 
   /** Value of item slot `i` for an item the cache does not know. */
@@ -165,6 +177,10 @@ export class ItemCache {
     this.layout.itemJoinAttributes.forEach(
       (a, j) => (this.joinKeys[j]![r] = categoricalString(attributes[a])),
     );
+    this.layout.aggregateKeyAttributes.forEach((a, j) => {
+      const v = attributes[a.name];
+      this.aggregateKeys[j]![r] = v === undefined || v === null ? a.fallback : keyText(v);
+    });
   }
 
   private grow(capacity: number): void {

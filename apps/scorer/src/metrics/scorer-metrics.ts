@@ -64,6 +64,12 @@ const SCORER_METRICS = {
     name: 'mmctr_scorer_oov_items_total',
     help: 'Items scored with out-of-vocabulary features (no category/tags, zero vector)',
   },
+  aggregateSums: {
+    type: 'counter',
+    name: 'mmctr_scorer_aggregate_sums_total',
+    help: "Aggregate window sums (one per key value and bucket tier) requests used, by source: cache (valid until the tier's next bucket boundary) or redis",
+    labels: ['source'],
+  },
   degraded: {
     type: 'counter',
     name: 'mmctr_scorer_degraded_responses_total',
@@ -157,6 +163,9 @@ export class ScorerMetrics extends appMetrics(SCORER_METRICS) implements OnModul
   constructor() {
     super();
     this.gcObserver.observe({ entryTypes: ['gc'] });
+    // Summed over the scorer processes in multi-process mode, except these states (each process holds
+    // the same): the aggregate shows the value, not the value times the processes.
+    for (const state of [this.modelInfo, this.itemCacheRows]) Object.assign(state, { aggregator: 'max' });
   }
 
   onModuleDestroy(): void {

@@ -6,6 +6,7 @@ import { ARTIFACT_REPO_FILE } from '@mmctr/feature-repo';
 import { demoLayout, demoRepo } from '../../test/support/test-layout';
 import type { ScorerConfig } from '../config/scorer-config';
 import { ScorerMetrics } from '../metrics/scorer-metrics';
+import { InferencePoolService } from './inference-pool.service';
 import { IncompatibleModelError, ModelLoader } from './model-loader';
 
 describe('ModelLoader: the running repository must supply the features and the layout a model was trained on', () => {
@@ -17,11 +18,14 @@ describe('ModelLoader: the running repository must supply the features and the l
       SCORER_MICRO_BATCH: false,
       SCORER_INTRA_OP_THREADS: 1,
       SCORER_INTER_OP_THREADS: 1,
+      SCORER_INFERENCE_WORKERS: 0,
+      SCORER_PROCESSES: 1,
       SCORER_EXECUTION_PROVIDER: 'cpu',
     } as unknown as ScorerConfig,
     new ScorerMetrics(),
     {} as Logger,
     layout,
+    new InferencePoolService({ SCORER_INFERENCE_WORKERS: 0 } as ScorerConfig, {} as Logger),
   );
   /** An artifact folder holding only its records (no graph): the checks come before any session opens. */
   const write = (file: string, doc: object) => writeFile(join(dir, file), JSON.stringify(doc));

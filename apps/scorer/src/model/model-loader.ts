@@ -6,7 +6,9 @@ import { SERVING_LAYOUT } from '../layout/layout.module';
 import type { ServingLayout } from '../layout/serving-layout';
 import { LOGGER } from '../logger';
 import { ScorerMetrics } from '../metrics/scorer-metrics';
+import { InferencePoolService } from './inference-pool.service';
 import { OnnxModel, type SessionSettings, type WarmUp } from './onnx-model';
+import { intraOpThreads } from './thread-budget';
 
 /** A model whose features the running feature repository cannot supply (never loaded). */
 export class IncompatibleModelError extends Error {
@@ -29,6 +31,7 @@ export class ModelLoader {
     @Inject(ScorerMetrics) private readonly metrics: ScorerMetrics,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(SERVING_LAYOUT) private readonly layout: ServingLayout,
+    @Inject(InferencePoolService) private readonly inference: InferencePoolService,
   ) {}
 
   /**
@@ -39,7 +42,12 @@ export class ModelLoader {
     this.checkFeatures(version, dir);
     const settings: SessionSettings = {
       modelFile: this.config.SCORER_MODEL_FILE,
-      intraOpThreads: this.config.SCORER_INTRA_OP_THREADS,
+      intraOpThreads: intraOpThreads(
+        this.config.SCORER_INTRA_OP_THREADS,
+        this.config.SCORER_INFERENCE_WORKERS,
+        this.config.SCORER_PROCESSES,
+      ),
+      ...(this.inference.pool ? { pool: this.inference.pool } : {}),
       interOpThreads: this.config.SCORER_INTER_OP_THREADS,
       allowSpinning: this.config.SCORER_ORT_ALLOW_SPINNING,
       provider: this.config.SCORER_EXECUTION_PROVIDER,

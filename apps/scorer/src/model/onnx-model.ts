@@ -1,18 +1,19 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import type { LayoutInput, ServingLayout } from '../layout/serving-layout';
+import type { InferencePool } from './inference-pool';
 import { MicroBatcher, type MicroBatchOptions } from './micro-batcher';
+import { LocalGraphs, type GraphSettings, type ModelGraphs, type RunInput, tensorsOf } from './model-graphs';
+import { PooledGraphs } from './pooled-graphs';
 
-export interface SessionSettings {
+export interface SessionSettings extends GraphSettings {
   /** Graph file inside the artifact folder. */
   modelFile: string;
-  intraOpThreads: number;
-  interOpThreads: number;
-  allowSpinning: boolean;
-  provider: 'cpu' | 'cuda';
-  /** Called once when cuda was asked for but the session fell back to cpu. */
+  /** Run the graphs in this pool's threads instead of on the request loop (SCORER_INFERENCE_WORKERS). */
+  pool?: InferencePool;
+  /** Called when cuda was asked for but the session fell back to cpu. */
   onFallback?: (reason: string) => void;
   /** Micro-batching across concurrent requests, with the artifact's batch graph (batchGraphName). */
   microBatch?: MicroBatchOptions & {
@@ -55,9 +56,10 @@ interface BatchJob {
 export class IdBuffer {
   readonly data: BigInt64Array;
   private readonly words: Int32Array;
-  constructor(length: number) {
-    this.data = new BigInt64Array(length);
-    this.words = new Int32Array(this.data.buffer);
+  /** `length` ids, or over `buffer` (a set of buffers handed back by an inference thread). */
+  constructor(length: number, buffer?: ArrayBuffer) {
+    this.data = buffer ? new BigInt64Array(buffer, 0, length) : new BigInt64Array(length);
+    this.words = new Int32Array(this.data.buffer, 0, length * 2);
   }
   /** ids are >= 0 and < 2^31, so the high word stays 0 (little-endian). */
   set(i: number, id: number): void {
@@ -72,7 +74,7 @@ export class IdBuffer {
 export type InputData = IdBuffer | Float32Array;
 
 /** The flat values of an input buffer (the tensor's data). */
-const dataOf = (d: InputData): BigInt64Array | Float32Array => (d instanceof IdBuffer ? d.data : d);
+export const dataOf = (d: InputData): BigInt64Array | Float32Array => (d instanceof IdBuffer ? d.data : d);
 
 /**
  * Input buffers for one request, one per layout input in layout order, sized for the largest allowed
@@ -102,13 +104,34 @@ export class InputBuffers {
 
   /** Tensors over the first `batch` candidate rows (views, no copies). */
   feeds(batch: number): Record<string, ort.Tensor> {
-    const feeds: Record<string, ort.Tensor> = {};
-    this.inputs.forEach((input, k) => {
+    return tensorsOf(this.runInputs(batch));
+  }
+
+  /** The first `batch` candidate rows of each input (views, no copies). */
+  runInputs(batch: number): RunInput[] {
+    return this.inputs.map((input, k) => {
       const rows = input.side === 'candidate' ? batch : 1;
       const data = dataOf(this.data[k]!).subarray(0, rows * input.rowSize);
-      feeds[input.name] = new ort.Tensor(input.dtype, data, [rows, ...input.rowShape]);
+      return { name: input.name, dtype: input.dtype, dims: [rows, ...input.rowShape], data };
     });
-    return feeds;
+  }
+
+  /** The buffers behind the inputs, in layout order (transferred to an inference thread and back). */
+  get buffers(): ArrayBuffer[] {
+    return this.data.map((d) => dataOf(d).buffer as ArrayBuffer);
+  }
+
+  /** Takes the buffers back after a transfer (the arrays over the sent ones are detached). */
+  adopt(buffers: readonly ArrayBuffer[]): void {
+    buffers.forEach((b, k) => {
+      const ids = this.data[k] instanceof IdBuffer;
+      this.data[k] = ids ? new IdBuffer(b.byteLength / 8, b) : new Float32Array(b);
+    });
+  }
+
+  /** Whether the buffers are usable (false while, or after a failure when, an inference thread holds them). */
+  get usable(): boolean {
+    return this.data.every((d) => dataOf(d).buffer.byteLength > 0);
   }
 }
 
@@ -172,27 +195,9 @@ async function artifactLayoutMismatch(dir: string, layout: ServingLayout): Promi
     : `was trained for another layout: layout.json differs from feature repository ${layout.repo.name} ${layout.version} at ${at}`;
 }
 
-async function createSession(path: string, s: SessionSettings): Promise<ort.InferenceSession> {
-  const base: ort.InferenceSession.SessionOptions = {
-    intraOpNumThreads: s.intraOpThreads,
-    interOpNumThreads: s.interOpThreads,
-    graphOptimizationLevel: 'all',
-    executionMode: 'sequential',
-    extra: { session: { intra_op: { allow_spinning: s.allowSpinning ? '1' : '0' } } },
-  };
-  if (s.provider === 'cuda') {
-    try {
-      return await ort.InferenceSession.create(path, { ...base, executionProviders: ['cuda'] });
-    } catch (err) {
-      s.onFallback?.((err as Error).message);
-    }
-  }
-  return ort.InferenceSession.create(path, { ...base, executionProviders: ['cpu'] });
-}
-
 /**
- * One model version: its onnxruntime session, the serving layout its inputs follow and a pool of
- * preallocated input buffers.
+ * One model version: its graphs (onnxruntime sessions here or in the inference pool's threads), the
+ * serving layout its inputs follow and a pool of preallocated input buffers.
  * Counts requests in flight so a retired version is released only after the last one finishes.
  */
 export class OnnxModel {
@@ -206,12 +211,11 @@ export class OnnxModel {
     readonly version: string,
     readonly dir: string,
     readonly layout: ServingLayout,
-    private readonly session: ort.InferenceSession,
+    private readonly graphs: ModelGraphs,
     readonly capacity: number,
-    private readonly batchSession?: ort.InferenceSession,
     microBatch?: SessionSettings['microBatch'],
   ) {
-    if (batchSession && microBatch)
+    if (graphs.batch && microBatch)
       this.batcher = new MicroBatcher<BatchJob>(
         microBatch,
         (job) => this.runAlone(job.buffers, job.batch),
@@ -239,53 +243,41 @@ export class OnnxModel {
   ): Promise<OnnxModel> {
     const trainedFor = await artifactLayoutMismatch(dir, layout);
     if (trainedFor) throw new Error(`model ${version} ${trainedFor}`);
-    const session = await createSession(join(dir, settings.modelFile), settings);
+    let batchFile: string | undefined;
+    if (settings.microBatch) {
+      batchFile = batchGraphName(settings.modelFile);
+      if (!existsSync(join(dir, batchFile))) {
+        settings.microBatch.onUnavailable?.(`model ${version} has no ${batchFile}`);
+        batchFile = undefined;
+      }
+    }
+    const servingPath = join(dir, settings.modelFile);
+    const batchPath = batchFile && join(dir, batchFile);
+    const graphs = settings.pool
+      ? await PooledGraphs.open(settings.pool, version, servingPath, batchPath, settings)
+      : await LocalGraphs.open(version, servingPath, batchPath, settings, settings.onFallback);
     try {
-      const mismatch = signatureMismatch(session.inputMetadata, layout.inputs);
+      const serving = graphs.serving;
+      const mismatch = signatureMismatch(serving.inputMetadata, layout.inputs);
       if (mismatch)
         throw new Error(
           `model ${version} ${mismatch} (feature repository ${layout.repo.name} ${layout.version})`,
         );
-      if (!session.outputNames.includes('ctr')) throw new Error(`model ${version} has no output ctr`);
-      const batchSession = settings.microBatch
-        ? await OnnxModel.loadBatchGraph(version, dir, session, settings)
-        : undefined;
-      const model = new OnnxModel(version, dir, layout, session, capacity, batchSession, settings.microBatch);
-      try {
-        await model.warm();
-        await warmUp?.(model);
-      } catch (err) {
-        await batchSession?.release();
-        throw err;
-      }
+      if (!serving.outputNames.includes('ctr')) throw new Error(`model ${version} has no output ctr`);
+      const batch = graphs.batch;
+      const want = [...serving.inputNames, CANDIDATE_USER_INPUT];
+      if (batch && (want.join() !== batch.inputNames.join() || !batch.outputNames.includes('ctr')))
+        throw new Error(
+          `model ${version}: ${batchFile} takes ${batch.inputNames.join(', ')}; expected ${want.join(', ')} -> ctr`,
+        );
+      const model = new OnnxModel(version, dir, layout, graphs, capacity, settings.microBatch);
+      await model.warm();
+      await warmUp?.(model);
       return model;
     } catch (err) {
-      await session.release();
+      await graphs.release();
       throw err;
     }
-  }
-
-  /** The batch graph, checked against the serving graph's inputs; undefined if the artifact has none. */
-  private static async loadBatchGraph(
-    version: string,
-    dir: string,
-    serving: ort.InferenceSession,
-    settings: SessionSettings,
-  ): Promise<ort.InferenceSession | undefined> {
-    const file = batchGraphName(settings.modelFile);
-    if (!existsSync(join(dir, file))) {
-      settings.microBatch?.onUnavailable?.(`model ${version} has no ${file}`);
-      return undefined;
-    }
-    const session = await createSession(join(dir, file), settings);
-    const want = [...serving.inputNames, CANDIDATE_USER_INPUT];
-    if (want.join() !== session.inputNames.join() || !session.outputNames.includes('ctr')) {
-      await session.release();
-      throw new Error(
-        `model ${version}: ${file} takes ${session.inputNames.join(', ')}; expected ${want.join(', ')} -> ctr`,
-      );
-    }
-    return session;
   }
 
   /**
@@ -297,14 +289,19 @@ export class OnnxModel {
     try {
       const check = (out: Float32Array, batch: number): void =>
         checkOutput(this.version, out, batch, 'synthetic warm-up candidates');
-      for (const batch of [1, Math.min(this.capacity, 256)]) {
-        check(await this.runAlone(buffers, batch), batch);
-        if (this.batchSession) {
-          const jobs = [
-            { buffers, batch },
-            { buffers, batch },
-          ];
-          check(await this.runTogether(jobs), 2 * batch);
+      // Every thread of the pool warms its own sessions.
+      for (let thread = 0; thread < this.graphs.threads; thread++) {
+        for (const batch of [1, Math.min(this.capacity, 256)]) {
+          const inputs = buffers.runInputs(batch);
+          check(await this.graphs.run('serving', inputs, (b) => buffers.adopt(b), thread), batch);
+          if (this.graphs.batch) {
+            const jobs = [
+              { buffers, batch },
+              { buffers, batch },
+            ];
+            const stacked = stackInputs(jobs, this.layout.inputs);
+            check(await this.graphs.run('batch', stacked, undefined, thread), 2 * batch);
+          }
         }
       }
     } finally {
@@ -317,7 +314,8 @@ export class OnnxModel {
   }
 
   releaseBuffers(b: InputBuffers): void {
-    if (this.pool.length < 16) this.pool.push(b);
+    // A set an inference thread did not give back (it failed mid-run) is dropped.
+    if (this.pool.length < 16 && b.usable) this.pool.push(b);
   }
 
   /**
@@ -329,21 +327,14 @@ export class OnnxModel {
   }
 
   /** One run of the ordinary graph, never through the batcher (warm-up: not a request, not counted). */
-  async runAlone(buffers: InputBuffers, batch: number): Promise<Float32Array> {
-    return this.ctrOf(await this.session.run(buffers.feeds(batch)));
+  runAlone(buffers: InputBuffers, batch: number): Promise<Float32Array> {
+    // With the pool the buffers travel to its thread and back (transferred, not copied).
+    return this.graphs.run('serving', buffers.runInputs(batch), (back) => buffers.adopt(back));
   }
 
   /** Several requests in one run of the batch graph: users stacked, candidates concatenated. */
-  private async runTogether(jobs: BatchJob[]): Promise<Float32Array> {
-    const session = this.batchSession;
-    if (!session) throw new Error(`model ${this.version} has no batch graph`);
-    return this.ctrOf(await session.run(stackFeeds(jobs, this.layout.inputs)));
-  }
-
-  private ctrOf(out: ort.InferenceSession.OnnxValueMapType): Float32Array {
-    const ctr = out.ctr;
-    if (!ctr) throw new Error(`model ${this.version} returned no ctr`);
-    return Float32Array.from(ctr.data as Float32Array);
+  private runTogether(jobs: BatchJob[]): Promise<Float32Array> {
+    return this.graphs.run('batch', stackInputs(jobs, this.layout.inputs));
   }
 
   /** Marks a request in flight; call the returned function when it is done. */
@@ -367,32 +358,31 @@ export class OnnxModel {
   private async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
-    await this.session.release().catch(() => undefined);
-    await this.batchSession?.release().catch(() => undefined);
+    await this.graphs.release();
   }
 }
 
 /**
- * The batch graph's feeds: N requests' request-side rows stacked (one row each), their candidate rows
- * concatenated, plus each candidate's request row (cand_user).
+ * The batch graph's inputs: N requests' request-side rows stacked (one row each), their candidate rows
+ * concatenated, plus each candidate's request row (cand_user). Fresh arrays (an inference thread may
+ * take them).
  */
-export function stackFeeds(jobs: BatchJob[], inputs: readonly LayoutInput[]): Record<string, ort.Tensor> {
+export function stackInputs(jobs: BatchJob[], inputs: readonly LayoutInput[]): RunInput[] {
   const n = jobs.length;
   const total = jobs.reduce((a, j) => a + j.batch, 0);
-  const feeds: Record<string, ort.Tensor> = {};
-  inputs.forEach((input, k) => {
+  const out: RunInput[] = inputs.map((input, k) => {
     const perJob = (j: BatchJob) => (input.side === 'candidate' ? j.batch : 1) * input.rowSize;
     const rows = input.side === 'candidate' ? total : n;
     const size = rows * input.rowSize;
-    const out = input.dtype === 'int64' ? new BigInt64Array(size) : new Float32Array(size);
+    const data = input.dtype === 'int64' ? new BigInt64Array(size) : new Float32Array(size);
     let offset = 0;
     for (const j of jobs) {
       const part = dataOf(j.buffers.data[k]!).subarray(0, perJob(j));
-      if (out instanceof BigInt64Array) out.set(part as BigInt64Array, offset);
-      else out.set(part as Float32Array, offset);
+      if (data instanceof BigInt64Array) data.set(part as BigInt64Array, offset);
+      else data.set(part as Float32Array, offset);
       offset += perJob(j);
     }
-    feeds[input.name] = new ort.Tensor(input.dtype, out, [rows, ...input.rowShape]);
+    return { name: input.name, dtype: input.dtype, dims: [rows, ...input.rowShape], data };
   });
   const candUser = new IdBuffer(total);
   let offset = 0;
@@ -400,6 +390,10 @@ export function stackFeeds(jobs: BatchJob[], inputs: readonly LayoutInput[]): Re
     candUser.fill(i, offset, offset + j.batch);
     offset += j.batch;
   });
-  feeds[CANDIDATE_USER_INPUT] = new ort.Tensor('int64', candUser.data, [total]);
-  return feeds;
+  out.push({ name: CANDIDATE_USER_INPUT, dtype: 'int64', dims: [total], data: candUser.data });
+  return out;
 }
+
+/** stackInputs as onnxruntime tensors. */
+export const stackFeeds = (jobs: BatchJob[], inputs: readonly LayoutInput[]): Record<string, ort.Tensor> =>
+  tensorsOf(stackInputs(jobs, inputs));

@@ -1,5 +1,6 @@
 import { LayoutEncoder, type RawRecord, type RawValue } from '@mmctr/features';
 import { adPlatform } from '../../../../test/support/feature-repo/ad-platform';
+import { expectFeedsEqual } from '../../test/support/expect-feeds';
 import { ItemCache } from '../items/item-cache';
 import { ServingLayout } from '../layout/serving-layout';
 import { InputBuffers } from '../model/onnx-model';
@@ -27,8 +28,6 @@ const campaigns: Record<string, Row> = { 'c-1': { bid_cpm: 4.5 }, 'c-2': { bid_c
 /** The user's stored profile: the attributes it lacks read their declared defaults. */
 const requester: Row = { gender: 'f', interests: ['sport', 'music'], lifetime_spend: 120.5 };
 const requesterDefaults: Row = { age_band: 'unknown', account_age_days: 0, is_premium: false };
-
-const values = (a: ArrayLike<number | bigint>) => Array.from(a, Number);
 
 function cacheOf(rows: Row[]): ItemCache {
   const cache = new ItemCache(layout);
@@ -134,13 +133,7 @@ describe('FeatureAssembler on the ad-platform layout against the training encode
     const oov =
       assembler.assembleCandidates(cache, buffers, a) + assembler.assembleRequest(cache, buffers, a);
     const feeds = buffers.feeds(a.candidateIds.length);
-    const want = expected(a, profile);
-    expect(Object.keys(feeds)).toEqual(Object.keys(want));
-    for (const [name, w] of Object.entries(want))
-      expect({ name, got: values(feeds[name]!.data as ArrayLike<number | bigint>) }).toEqual({
-        name,
-        got: values(w),
-      });
+    expectFeedsEqual(feeds, expected(a, profile));
     return oov;
   }
 

@@ -1,5 +1,6 @@
 import { LayoutEncoder, type RawRecord } from '@mmctr/features';
 import { demoLayout, demoRepo, editableDemoRepo } from '../../test/support/test-layout';
+import { expectFeedsEqual } from '../../test/support/expect-feeds';
 import { ItemCache } from '../items/item-cache';
 import { ServingLayout } from '../layout/serving-layout';
 import { InputBuffers } from '../model/onnx-model';
@@ -91,13 +92,7 @@ describe('FeatureAssembler (serving) against libs/features LayoutEncoder (the tr
       })),
     });
     const feeds = buffers.feeds(candidateIds.length);
-    expect(Object.keys(feeds)).toEqual(Object.keys(expected));
-    for (const [name, want] of Object.entries(expected)) {
-      expect({ name, got: values(feeds[name]!.data as ArrayLike<number | bigint>) }).toEqual({
-        name,
-        got: values(want),
-      });
-    }
+    expectFeedsEqual(feeds, expected);
     const unknown = [...historyIds.slice(0, L), ...candidateIds].filter((id) => !byId.has(id)).length;
     expect(oov).toBe(unknown);
     return values(feeds.hist_age!.data as BigInt64Array);

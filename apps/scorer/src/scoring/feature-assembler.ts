@@ -11,7 +11,7 @@ import {
   type RawValue,
 } from '@mmctr/features';
 import type { ItemCache } from '../items/item-cache';
-import type { ServingLayout } from '../layout/serving-layout';
+import { isAggregateSlot, type ServingLayout } from '../layout/serving-layout';
 import type { IdBuffer, InputBuffers } from '../model/onnx-model';
 import type { EntityWants } from '../entities/entity-cache.service';
 import { RawSlots, recordRows, type EntityLookup, type RawRows } from './raw-slots';
@@ -40,6 +40,23 @@ export interface AssemblyInput {
   requester?: Readonly<Record<string, RawValue>> | null;
   /** Joined entities and sequence targets read raw (absent: none known). */
   entities?: EntityLookup;
+  /**
+   * Per layout.aggregates: the raw window values, one (user side) or one per candidate (absent: not
+   * read; the slots read 0).
+   */
+  aggregates?: readonly Float64Array[];
+}
+
+/** An aggregate slot: the window it reads (index in layout.aggregates) and its encoder into its input. */
+interface AggregateWrite {
+  aggregate: number;
+  input: number;
+  stride: number;
+  offset: number;
+  float: boolean;
+  encode: (v: number) => number;
+  /** One value per request (user side) or per candidate. */
+  perCandidate: boolean;
 }
 
 const noEntities: EntityLookup = () => undefined;
@@ -120,6 +137,7 @@ export class FeatureAssembler {
   private readonly userRaw: RawSlots;
   private readonly candidateRaw: RawSlots;
   private readonly joinIndex: ReadonlyMap<string, number>;
+  private readonly aggregateWrites: AggregateWrite[] = [];
 
   constructor(readonly layout: ServingLayout) {
     const index = (name: string) => layout.inputs.findIndex((i) => i.name === name);
@@ -130,8 +148,13 @@ export class FeatureAssembler {
     const { user, candidate } = layout.layout;
     this.joinIndex = new Map(layout.itemJoinAttributes.map((a, j) => [a, j]));
     this.compileRequest(user, index);
-    this.userRaw = new RawSlots(layout, user, layout.requesterEntity, inputOf('user'), this.hasher, (s) =>
-      this.servedAsRequest(s),
+    this.userRaw = new RawSlots(
+      layout,
+      user,
+      layout.requesterEntity,
+      inputOf('user'),
+      this.hasher,
+      (s) => this.servedAsRequest(s) || isAggregateSlot(s),
     );
     this.candidates = this.compileItems(candidate, 'cand', index);
     this.candidateRaw = new RawSlots(
@@ -140,8 +163,10 @@ export class FeatureAssembler {
       layout.candidateEntity,
       inputOf('cand'),
       this.hasher,
-      (s) => splitSource(s.source)[0] === 'context' || layout.readsItem(s),
+      (s) => splitSource(s.source)[0] === 'context' || layout.readsItem(s) || isAggregateSlot(s),
     );
+    this.compileAggregates(user, inputOf('user'), false);
+    this.compileAggregates(candidate, inputOf('cand'), true);
     this.compileCandidateContext(candidate, index);
     this.sequences = layout.layout.sequences.map((s) => ({
       length: s.length,
@@ -181,9 +206,29 @@ export class FeatureAssembler {
         B,
         B,
       );
+    for (const w of this.aggregateWrites) writeAggregate(w, buf, input, B);
     let oov = 0;
     this.sequences.forEach((s, k) => (oov += this.writeSequence(s, cache, buf, input, input.sequences[k])));
     return oov;
+  }
+
+  /** The aggregate slots of a group: numeric ones take the raw window value, bucketised ones its bucket. */
+  private compileAggregates(
+    group: InputGroup,
+    inputOf: (kind: 'cat' | 'num') => { input: number; stride: number },
+    perCandidate: boolean,
+  ): void {
+    const add = (s: CategoricalSlot | NumericSlot, i: number, float: boolean) => {
+      if (!isAggregateSlot(s)) return;
+      const encode = float
+        ? numericEncoder(s as NumericSlot, 0)
+        : categoricalEncoder(s as CategoricalSlot, this.hasher);
+      const { input, stride } = inputOf(float ? 'num' : 'cat');
+      const aggregate = this.layout.aggregateIndex(s);
+      this.aggregateWrites.push({ aggregate, input, stride, offset: i, float, encode, perCandidate });
+    };
+    group.categorical.forEach((s, i) => add(s, i, false));
+    group.numeric.forEach((s, i) => add(s, i, true));
   }
 
   private writeSequence(
@@ -401,6 +446,17 @@ export class FeatureAssembler {
           : {}),
       });
     }
+  }
+}
+
+function writeAggregate(w: AggregateWrite, buf: InputBuffers, input: AssemblyInput, B: number): void {
+  const values = input.aggregates?.[w.aggregate];
+  const n = w.perCandidate ? B : 1;
+  for (let b = 0; b < n; b++) {
+    const v = w.encode(values?.[b] ?? 0);
+    const at = b * w.stride + w.offset;
+    if (w.float) buf.values(w.input)[at] = v;
+    else buf.ids(w.input).set(at, v);
   }
 }
 

@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import type { AggregateRepository } from '../aggregates/aggregate.repository';
+import { AggregateReadsService } from '../aggregates/aggregate-reads.service';
 import type { ScoreLogRecord } from '@mmctr/contracts';
 import type { ScorerConfig } from '../config/scorer-config';
 import type { HistoryEntry } from '@mmctr/online-store';
@@ -10,6 +12,8 @@ import { ScorerMetrics } from '../metrics/scorer-metrics';
 import type { ModelManager, ModelRole } from '../model/model-manager.service';
 import { fakeModel, type FakeModel } from '../../test/support/fake-models';
 import { demoLayout } from '../../test/support/test-layout';
+import { aggregatesLayout } from '../../test/support/aggregate-layout';
+import type { ServingLayout } from '../layout/serving-layout';
 import type { ScoreLogProducer } from '../score-log/score-log.producer';
 import { scoreLogRecord } from '../score-log/score-log-record';
 import { ScoreService } from './score.service';
@@ -28,6 +32,7 @@ const PRIOR = 0.02;
 function setup(
   models: Partial<Record<ModelRole, FakeModel>>,
   recent: () => Promise<HistoryEntry[]> = () => Promise.resolve([]),
+  opts: { layout?: ServingLayout; aggregates?: Partial<AggregateRepository>; timeoutMs?: number } = {},
 ) {
   const manager = {
     lease: (role: ModelRole) => {
@@ -38,7 +43,7 @@ function setup(
   const history = {
     read: async () => ({ sequences: [await recent()], attributes: null }),
   } as unknown as HistoryRepository;
-  const layout = demoLayout();
+  const layout = opts.layout ?? demoLayout();
   const lookups: string[][] = [];
   const items = {
     cache: new ItemCache(layout),
@@ -59,7 +64,10 @@ function setup(
     error: (_: unknown, msg: string) => warnings.push(msg),
     info: () => undefined,
   } as unknown as Logger;
-  const config = { SCORER_REDIS_TIMEOUT_MS: 1000, SCORER_PRIOR_CTR: PRIOR } as unknown as ScorerConfig;
+  const config = {
+    SCORER_REDIS_TIMEOUT_MS: opts.timeoutMs ?? 1000,
+    SCORER_PRIOR_CTR: PRIOR,
+  } as unknown as ScorerConfig;
   const entities = {
     get: () => undefined,
     load: () => Promise.resolve(true),
@@ -74,11 +82,18 @@ function setup(
     logger,
     layout,
     entities,
+    new AggregateReadsService(
+      layout,
+      { fallbacks: [], read: () => Promise.resolve([]), ...opts.aggregates } as AggregateRepository,
+      config,
+      metrics,
+    ),
   );
-  const score = (n: number) =>
+  const score = (n: number, tsMs?: number) =>
     service.score({
       request_id: 'r1',
       user_id: 'u1',
+      ...(tsMs === undefined ? {} : { ts_ms: tsMs }),
       candidates: Array.from({ length: n }, (_, i) => ({ item_id: `i${i}` })),
     });
   /** The record queued for the score log (after the response, on setImmediate). */
@@ -217,5 +232,127 @@ describe('ScoreService: score log hand-off', () => {
       ctrs: res.scores.map((s) => s.ctr),
       degraded: false,
     });
+  });
+});
+
+describe('ScoreService: aggregate windows', () => {
+  const layout = aggregatesLayout();
+  const names = layout.aggregates.map((a) => a.name);
+  /** The raw values a fake repository answers: 3 clicks for the user, per candidate k: k + 0.5 etc. */
+  const answer = (keys: ReadonlyMap<string, readonly (readonly string[])[]>) =>
+    layout.aggregates.map((a, i) =>
+      Float64Array.from(keys.get(a.spec)!, (_, k) => (a.side === 'user' ? 3 : k + i / 10)),
+    );
+  const capture = () => {
+    const seen: { userNum: number[]; candNum: number[]; candCat: number[] }[] = [];
+    const model = fakeModel(
+      'v1',
+      (buffers, batch) => {
+        const input = (name: string) => layout.inputs.findIndex((x) => x.name === name);
+        seen.push({
+          userNum: Array.from(buffers.values(input('user_num')).subarray(0, 1)),
+          candNum: Array.from(buffers.values(input('cand_num')).subarray(0, 4 * batch)),
+          candCat: Array.from({ length: 4 * batch }, (_, i) =>
+            Number(buffers.ids(input('cand_cat')).data[i]),
+          ),
+        });
+        return new Array<number>(batch).fill(0.1);
+      },
+      64,
+      layout,
+    );
+    return { model, seen };
+  };
+
+  it('reads every window of the request as of its time, feeds the raw values to the slots and logs them', async () => {
+    const reads: { keys: ReadonlyMap<string, readonly (readonly string[])[]>; t: number }[] = [];
+    const { model, seen } = capture();
+    const t = setup({ production: model }, undefined, {
+      layout,
+      aggregates: {
+        fallbacks: layout.aggregates.map(() => 0),
+        read: (keys, tMs) => {
+          reads.push({ keys, t: tMs });
+          return Promise.resolve(answer(keys));
+        },
+      },
+    });
+    const res = await t.score(2);
+    expect(res.degraded).toBe(false);
+    expect(reads).toHaveLength(1);
+    expect(Object.fromEntries(reads[0]!.keys)).toEqual({
+      user: [['u1']],
+      item: [['i0'], ['i1']],
+      // Unknown items: the category's fallback, as ingest counts an item it has not stored.
+      'user+item.category': [
+        ['u1', ''],
+        ['u1', ''],
+      ],
+    });
+    const [fed] = seen;
+    // user_clicks@24h: log1p(3) in the user's numeric slot; item_click_level@24h (k + 0.1): bucket 1 + (#boundaries <= v)
+    expect(fed!.userNum[0]).toBeCloseTo(Math.log1p(3), 6);
+    expect(names.indexOf('item_click_level@24h')).toBe(1); // raw 0.1 and 1.1: buckets 1 and 2
+    const catSlot = layout.layout.candidate.categorical.findIndex((s) => s.window === '24h');
+    expect([0, 1].map((b) => fed!.candCat[b * 4 + catSlot])).toEqual([1, 2]);
+    const ctr1h = layout.layout.candidate.numeric.findIndex(
+      (s) => s.feature === 'item_ctr' && s.window === '1h',
+    );
+    expect([0, 1].map((b) => fed!.candNum[b * 4 + ctr1h])).toEqual(
+      [0, 1].map((b) => Math.fround(b + names.indexOf('item_ctr@1h') / 10)),
+    );
+    const [record] = await t.logged();
+    expect(record!.aggregates).toEqual({
+      as_of_ms: reads[0]!.t,
+      user: { 'user_clicks@24h': 3 },
+      candidates: Object.fromEntries(
+        layout.aggregates
+          .map((a, i) => [a, i] as const)
+          .filter(([a]) => a.side === 'candidate')
+          .map(([a, i]) => [a.name, [0, 1].map((k) => k + i / 10)]),
+      ),
+    });
+    expect(await t.stageSamples()).toEqual({ history: 1, items: 1, aggregates: 1, encode: 1, inference: 1 });
+  });
+
+  it("reads as of the request's ts_ms when it has one, else now", async () => {
+    const asOf: number[] = [];
+    const t = setup({ production: capture().model }, undefined, {
+      layout,
+      aggregates: { read: (keys, tMs) => (asOf.push(tMs), Promise.resolve(answer(keys))) },
+    });
+    await t.score(1, 1_767_225_600_123);
+    const before = Date.now();
+    await t.score(1);
+    expect(asOf[0]).toBe(1_767_225_600_123);
+    expect(asOf[1]).toBeGreaterThanOrEqual(before);
+    const records = await t.logged();
+    expect(records.map((r) => r.aggregates!.as_of_ms)).toEqual(asOf);
+  });
+
+  it.each([
+    ['fails', () => Promise.reject(new Error('Connection is closed.'))],
+    ['does not answer in time', () => new Promise<Float64Array[]>(() => undefined)],
+  ])('answers with the declared fallbacks, degraded, when the read %s', async (_what, read) => {
+    const { model, seen } = capture();
+    const t = setup({ production: model }, undefined, {
+      layout,
+      timeoutMs: 20,
+      aggregates: {
+        fallbacks: layout.aggregates.map((a) => (a.aggregation === 'item_ctr' ? 0.05 : 0)),
+        read,
+      },
+    });
+    const res = await t.score(2);
+    expect(res.degraded).toBe(true);
+    expect(res.scores).toHaveLength(2);
+    expect(await t.counter('mmctr_scorer_degraded_responses_total')).toEqual([[{ reason: 'aggregates' }, 1]]);
+    const ctr1h = layout.layout.candidate.numeric.findIndex(
+      (s) => s.feature === 'item_ctr' && s.window === '1h',
+    );
+    expect(seen[0]!.candNum[ctr1h]).toBeCloseTo(0.05, 6);
+    const [record] = await t.logged();
+    expect(record!.aggregates!.candidates['item_ctr@7d']).toEqual([0.05, 0.05]);
+    expect(record!.aggregates!.user).toEqual({ 'user_clicks@24h': 0 });
   });
 });

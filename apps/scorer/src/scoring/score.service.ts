@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
 import type { Logger } from 'pino';
 import type { HistoryEntry } from '@mmctr/online-store';
+import { AggregateReadsService } from '../aggregates/aggregate-reads.service';
 import { EntityCacheService } from '../entities/entity-cache.service';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
 import { HistoryRepository } from '../history/history.repository';
@@ -21,7 +22,7 @@ import { zeroOf } from './score-request-schema';
 
 const seconds = (fromNs: bigint) => Number(process.hrtime.bigint() - fromNs) / 1e9;
 
-type Stage = 'history' | 'items' | 'encode' | 'inference';
+type Stage = 'history' | 'items' | 'aggregates' | 'encode' | 'inference';
 /** A request's stage totals in seconds, filled as the stages end (for Server-Timing). */
 export type StageTimes = Partial<Record<Stage, number>>;
 
@@ -31,7 +32,13 @@ export type StageTimes = Partial<Record<Stage, number>>;
  * sample per stage per request in mmctr_scorer_stage_duration_seconds.
  */
 class StageTimer {
-  private readonly totals: Record<Stage, number> = { history: 0, items: 0, encode: 0, inference: 0 };
+  private readonly totals: Record<Stage, number> = {
+    history: 0,
+    items: 0,
+    aggregates: 0,
+    encode: 0,
+    inference: 0,
+  };
 
   constructor(
     private readonly metrics: ScorerMetrics,
@@ -97,6 +104,7 @@ export class ScoreService {
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(SERVING_LAYOUT) private readonly layout: ServingLayout,
     @Inject(EntityCacheService) private readonly entities: EntityCacheService,
+    @Inject(AggregateReadsService) private readonly aggregates: AggregateReadsService,
   ) {
     this.assembler = new FeatureAssembler(layout);
     this.otherTargets = layout.sequences.some((s) => !s.itemTarget);
@@ -146,7 +154,8 @@ export class ScoreService {
 
   /**
    * The production model's CTRs: candidates looked up and encoded while the Redis call for the
-   * requester (its sequences and attributes, one round trip) is in flight, then the sequences' items,
+   * requester (its sequences and attributes, one round trip) is in flight, then the aggregate windows
+   * (in flight beside it: they need the candidates' rows for composite keys), the sequences' items,
    * then the entities read raw (other sequence targets, joined rows), then one run. Fills `input` as it
    * goes, and `reasons` with what degraded the answer; undefined when it failed (the prior is answered).
    */
@@ -171,6 +180,9 @@ export class ScoreService {
     try {
       const candidates = await timer.timed('items', () => this.items.lookup(input.candidateIds));
       input.candidateRows = candidates.rows;
+      const aggregateCall = this.aggregates.active
+        ? timer.timed('aggregates', () => this.aggregates.read(input, this.items.cache))
+        : undefined;
       let oov = timer.timed('encode', () =>
         this.assembler.assembleCandidates(this.items.cache, buffers, input),
       );
@@ -184,6 +196,12 @@ export class ScoreService {
       if (!(await timer.timed('items', () => this.lookupSequences(input, lists)))) reasons.push('items');
       if (candidates.failed) reasons.push('items');
       timer.observe('items');
+      if (aggregateCall) {
+        const read = await aggregateCall;
+        input.aggregates = read.values;
+        if (read.failed) reasons.push('aggregates');
+        timer.observe('aggregates');
+      }
 
       oov += timer.timed('encode', () => this.assembler.assembleRequest(this.items.cache, buffers, input));
       if (oov) this.metrics.oovItems.inc(oov);

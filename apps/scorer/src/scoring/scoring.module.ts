@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AggregatesModule } from '../aggregates/aggregates.module';
 import { ApiKeyGuard } from '../auth/api-key.guard';
 import { EntityCacheService } from '../entities/entity-cache.service';
 import { EntityOnlineRepository } from '../entities/entity-online.repository';
@@ -10,7 +11,7 @@ import { ScoreController } from './score.controller';
 import { ScoreService } from './score.service';
 
 @Module({
-  imports: [ModelModule, ItemsModule, ScoreLogModule],
+  imports: [ModelModule, ItemsModule, ScoreLogModule, AggregatesModule],
   controllers: [ScoreController],
   providers: [ScoreService, HistoryRepository, EntityCacheService, EntityOnlineRepository, ApiKeyGuard],
 })

@@ -10,8 +10,8 @@ export function fakeModel(
   version: string,
   answer: (buffers: InputBuffers, batch: number) => number[],
   capacity = 64,
+  layout = demoLayout(),
 ): FakeModel {
-  const layout = demoLayout();
   const model = {
     version,
     dir: `/models/${version}`,
