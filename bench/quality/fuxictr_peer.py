@@ -4,15 +4,17 @@ Run it with bench/quality/.venv-fuxictr/bin/python (bench/quality/setup.sh). The
 bench/quality/README.md: `label`, `c_*` categorical, `n_*` numeric, `m_*` multi-valued and `s_<x>`
 behaviour sequences of the categorical column `c_<x>`. FuxiCTR's own pipeline does the rest: its
 FeatureProcessor builds the vocabularies from the train file, build_dataset writes its parquet
-files, its BaseModel trains with Adam, early stopping on validation AUC and its metrics.
+files, its BaseModel trains with Adam, early stopping on validation AUC - log-loss and its metrics.
 
 The PyPI package ships no AutoInt and only the long-sequence DIN variant (a different data layout),
 so the two models are composed here from the package's layers (FeatureEmbedding, FeatureEmbeddingDict,
 DIN_Attention, Dice, MLP_Block) after the papers; the hyper-parameters are FuxiCTR's documented
-defaults (`DIN_default` and `AutoInt_default` of its model zoo's config/model_config.yaml).
+defaults (`DIN_default` and `AutoInt_default` of its model zoo's config/model_config.yaml), and the
+training schedule is BaseModel's: validation AUC - log-loss monitored every epoch, the best epoch
+kept, the learning rate x 0.1 on each epoch without improvement, early stop after two.
 
-Prints one JSON document: per model the test AUC and log-loss, the validation figures, training
-seconds, parameter count and the hyper-parameters used.
+Prints one JSON document: per model the test AUC, log-loss, mean prediction and observed CTR, the
+validation figures, training seconds, parameter count and the hyper-parameters used.
 """
 
 from __future__ import annotations
@@ -282,6 +284,20 @@ def load_feature_map(data: dict[str, Any], hp: dict[str, Any], pairs, pooled: bo
     return feature_map
 
 
+def mean_prediction(model: BaseModel, data) -> tuple[float, float]:
+    """The model's mean predicted CTR over a split and the split's observed CTR (calibration)."""
+    model.eval()
+    pred = label = 0.0
+    rows = 0
+    with torch.no_grad():
+        for batch in data:
+            pred += float(model.forward(batch)["y_pred"].sum())
+            y = model.get_labels(batch)
+            label += float(y.sum())
+            rows += y.numel()
+    return pred / rows, label / rows
+
+
 def train(name: str, data: dict[str, Any], pairs, hp: dict[str, Any], work: Path):
     """Trains one model and evaluates it on the validation and test files."""
     seed_everything(seed=hp["seed"])
@@ -295,10 +311,12 @@ def train(name: str, data: dict[str, Any], pairs, hp: dict[str, Any], work: Path
     model.fit(train_gen, validation_data=valid_gen, **p)
     seconds = time.perf_counter() - start
     valid = model.evaluate(valid_gen)
-    test = model.evaluate(RankDataLoader(feature_map, stage="test", **p))
+    test_gen = RankDataLoader(feature_map, stage="test", **p)
+    test = model.evaluate(test_gen)
+    mean_pred, ctr = mean_prediction(model, test_gen)
     return {
         "model": "DIN" if name == "din" else "AutoInt+",
-        "test": {"auc": test["AUC"], "logloss": test["logloss"]},
+        "test": {"auc": test["AUC"], "logloss": test["logloss"], "mean_pred": mean_pred, "ctr": ctr},
         "valid": {"auc": valid["AUC"], "logloss": valid["logloss"]},
         "train_seconds": round(seconds, 2),
         "params": params,
@@ -316,6 +334,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--batch-size", type=int, help="override the default 10000")
     ap.add_argument("--learning-rate", type=float, help="override the default 1e-3")
     ap.add_argument("--embedding-dim", type=int, help="override the default 40")
+    ap.add_argument(
+        "--seeds", help="comma-separated seeds (weights, shuffling): each model trains once per seed (default 2019)"
+    )
     args = ap.parse_args(argv)
     models = args.models.split(",")
     unknown = sorted(set(models) - {"din", "autoint"})
@@ -325,17 +346,20 @@ def main(argv: list[str] | None = None) -> None:
     data, pairs = prepare(args.data, args.work)
     if "din" in models and not pairs:
         raise SystemExit("din needs at least one s_<x> sequence column with its c_<x> target")
+    seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [None]
     results = []
-    for name in models:
-        hp = dict(DIN_DEFAULTS if name == "din" else AUTOINT_DEFAULTS)
-        overrides = {
-            "epochs": args.epochs,
-            "batch_size": args.batch_size,
-            "learning_rate": args.learning_rate,
-            "embedding_dim": args.embedding_dim,
-        }
-        hp.update({k: v for k, v in overrides.items() if v is not None})
-        results.append(train(name, data, pairs, hp, args.work))
+    for seed in seeds:  # the data is prepared once for every seed
+        for name in models:
+            hp = dict(DIN_DEFAULTS if name == "din" else AUTOINT_DEFAULTS)
+            overrides = {
+                "epochs": args.epochs,
+                "batch_size": args.batch_size,
+                "learning_rate": args.learning_rate,
+                "embedding_dim": args.embedding_dim,
+                "seed": seed,
+            }
+            hp.update({k: v for k, v in overrides.items() if v is not None})
+            results.append(train(name, data, pairs, hp, args.work))
     print(json.dumps({"peer": "fuxictr", "fuxictr": fuxictr.__version__, "data": str(args.data), "models": results}))
 
 

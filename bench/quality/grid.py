@@ -1,11 +1,18 @@
 """The hyper-parameter grid of the MovieLens bench, the same for both systems: learning rates x embedding sizes,
-one batch size, one epoch cap and one early-stopping patience on validation AUC.
+one batch size, one epoch cap, the same training seeds, and FuxiCTR's training schedule on both sides.
 
-  python3 bench/quality/grid.py list                 one line per point: <lr> <embedding>
-  python3 bench/quality/grid.py config LR EMB OUT    writes an mmctr-train config for that point
-  python3 bench/quality/grid.py peer-args LR EMB     the FuxiCTR peer's flags for that point
+  python3 bench/quality/grid.py list                      one line per grid point: <lr> <embedding>
+  python3 bench/quality/grid.py seeds                     the training seeds, one a line
+  python3 bench/quality/grid.py config LR EMB SEED OUT    writes an mmctr-train config for that point and seed
+  python3 bench/quality/grid.py peer-args LR EMB          the FuxiCTR peer's flags for that point, every seed
 
-Overridable for smoke runs: MMCTR_QUALITY_LRS, MMCTR_QUALITY_EMBS (comma-separated), MMCTR_QUALITY_EPOCHS."""
+The schedule is FuxiCTR's BaseModel default, copied into our config: every epoch ends with a validation pass
+monitored on AUC - log-loss (FuxiCTR `monitor: {AUC: 1, logloss: -1}`, our `monitor: "auc-logloss"`); the best
+epoch's weights are kept; an epoch without improvement multiplies the learning rate by 0.1 (floor 1e-6); two
+in a row stop training. summarize.py picks each model's grid point on the same value (its mean over the seeds).
+
+Overridable for smoke runs: MMCTR_QUALITY_LRS, MMCTR_QUALITY_EMBS, MMCTR_QUALITY_SEEDS (comma-separated),
+MMCTR_QUALITY_EPOCHS."""
 
 from __future__ import annotations
 
@@ -15,16 +22,19 @@ import sys
 
 LRS = [float(x) for x in os.environ.get("MMCTR_QUALITY_LRS", "0.001,0.003").split(",")]
 EMBS = [int(x) for x in os.environ.get("MMCTR_QUALITY_EMBS", "16").split(",")]
+SEEDS = [int(x) for x in os.environ.get("MMCTR_QUALITY_SEEDS", "2019,2020,2021").split(",")]
 BATCH = 1024
 EPOCHS = int(os.environ.get("MMCTR_QUALITY_EPOCHS", "8"))
-PATIENCE = 2
+PATIENCE = 2  # FuxiCTR early_stop_patience
+LR_DECAY = 0.1  # FuxiCTR lr_decay(factor=0.1, min_lr=1e-6) on every epoch without improvement
+MIN_LR = 1e-6
 
 
-def config(lr: float, emb: int) -> dict:
-    """Our four models at one grid point: no L2, dropout 0.1, the history gates on; constant lr, AUC monitored."""
+def config(lr: float, emb: int, seed: int = SEEDS[0]) -> dict:
+    """Our four models at one grid point: no L2, dropout 0.1, the history gates on; FuxiCTR's schedule."""
     common = {"embedding_dim": emb, "dropout": 0.1, "batch_norm": True, "history_age": True, "history_rank": True}
     return {
-        "description": f"MovieLens bench grid point lr {lr}, embedding {emb} (bench/quality/grid.py)",
+        "description": f"MovieLens bench grid point lr {lr}, embedding {emb}, seed {seed} (bench/quality/grid.py)",
         "training": {
             "batch_size": BATCH,
             "eval_batch_size": 8192,
@@ -32,9 +42,11 @@ def config(lr: float, emb: int) -> dict:
             "emb_l2": 0.0,
             "max_epochs": EPOCHS,
             "patience": PATIENCE,
-            "monitor": "auc",
-            "lr_decay_factor": 1.0,
-            "seed": 2019,
+            "monitor": "auc-logloss",
+            "lr_decay_factor": LR_DECAY,
+            "lr_patience": 1,
+            "min_lr": MIN_LR,
+            "seed": seed,
             "threads": 1,
         },
         "models": {
@@ -52,12 +64,19 @@ def main(argv: list[str]) -> int:
             for emb in EMBS:
                 print(lr, emb)
         return 0
-    if argv[:1] == ["config"] and len(argv) == 4:
-        with open(argv[3], "w", encoding="utf-8") as fh:
-            json.dump(config(float(argv[1]), int(argv[2])), fh, indent=1)
+    if argv[:1] == ["seeds"]:
+        print("\n".join(str(s) for s in SEEDS))
+        return 0
+    if argv[:1] == ["config"] and len(argv) == 5:
+        with open(argv[4], "w", encoding="utf-8") as fh:
+            json.dump(config(float(argv[1]), int(argv[2]), int(argv[3])), fh, indent=1)
         return 0
     if argv[:1] == ["peer-args"] and len(argv) == 3:
-        print(f"--learning-rate {float(argv[1])} --embedding-dim {int(argv[2])} --batch-size {BATCH} --epochs {EPOCHS}")
+        seeds = ",".join(str(s) for s in SEEDS)
+        print(
+            f"--learning-rate {float(argv[1])} --embedding-dim {int(argv[2])} --seeds {seeds} "
+            f"--batch-size {BATCH} --epochs {EPOCHS}"
+        )
         return 0
     print(__doc__, file=sys.stderr)
     return 2

@@ -2,13 +2,13 @@
 # The MovieLens-100k quality bench, end to end (bench/quality/README.md): checksums -> a fresh database with
 # feature-repos/movielens -> ingest (a process) -> `mmctr import movielens` -> the point-in-time training set
 # with the import's 80/10/10 time split -> LR, AutoInt+, DIN and QIN over the grid (bench/quality/grid.py)
-# -> the same rows as CSV -> FuxiCTR DIN and AutoInt+ over the same grid -> one table and
+# -> the same rows as CSV -> FuxiCTR DIN and AutoInt+ over the same grid and seeds -> one table and
 # bench/results/quality-summary.json -> the best model promoted, served, the test period replayed through
 # POST /v1/score, served vs offline AUC and `mmctr-train parity`.
 # Needs scripts/setup.sh (the stack, node_modules, .venv); installs the peer (bench/quality/setup.sh).
 # Knobs: MOVIELENS_DIR (default .local/datasets/ml-100k), MMCTR_QUALITY_DIR (work folder, default
 # .local/quality), MMCTR_QUALITY_DATABASE (default mmctr_movielens), MMCTR_QUALITY_REPLAY (test ratings replayed,
-# 0 = all 10,000; default 0), MMCTR_QUALITY_LRS / _EMBS / _EPOCHS (grid.py), MMCTR_QUALITY_LIMIT (ratings
+# 0 = all 10,000; default 0), MMCTR_QUALITY_LRS / _EMBS / _SEEDS / _EPOCHS (grid.py), MMCTR_QUALITY_LIMIT (ratings
 # imported, smoke runs only), MMCTR_QUALITY_INGEST_PORT / _SCORER_PORT (3191 / 3193).
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
 t_start=$SECONDS
@@ -17,7 +17,7 @@ DATA="${MOVIELENS_DIR:-.local/datasets/ml-100k}"
 WORK="${MMCTR_QUALITY_DIR:-$ROOT/.local/quality}"
 REPLAY="${MMCTR_QUALITY_REPLAY:-0}"
 INGEST_PORT="${MMCTR_QUALITY_INGEST_PORT:-3191}" SCORER_PORT="${MMCTR_QUALITY_SCORER_PORT:-3193}"
-RUN="$(date +%s)" COMMIT="$(git rev-parse --short HEAD)"
+RUN="$(date +%s)-$$" COMMIT="$(git rev-parse --short HEAD)"
 export CLICKHOUSE_DATABASE="${MMCTR_QUALITY_DATABASE:-mmctr_movielens}" FEATURE_REPO=feature-repos/movielens
 export KAFKA_TOPIC_EVENTS="mmctr.mlq-$RUN.events.v1" KAFKA_TOPIC_ITEMS="mmctr.mlq-$RUN.items.v1"
 export KAFKA_TOPIC_DLQ="mmctr.mlq-$RUN.dlq.v1" KAFKA_TOPIC_SCORES="mmctr.mlq-$RUN.scores.v1"
@@ -79,28 +79,36 @@ step "point-in-time training set"
 step "the same rows as CSV for the peer"
 .venv/bin/mmctr-train export-csv --trainset "$WORK/trainset" --out "$WORK/csv"
 
-# The two systems train side by side, one torch thread each (2 cores): equally loaded.
-step "FuxiCTR DIN and AutoInt+ (in the background) and mmctr LR, AutoInt+, DIN, QIN over the same grid (lr emb: $("$PY" bench/quality/grid.py list | tr '\n' ';'))"
-peer_grid() {
+# The two systems train side by side, one torch thread each (2 cores): equally loaded. Every grid point
+# trains once per seed (grid.py seeds) on both sides.
+points=$("$PY" bench/quality/grid.py list | tr '\n' ';') seeds=$("$PY" bench/quality/grid.py seeds | tr '\n' ' ')
+step "FuxiCTR DIN and AutoInt+ (in the background) and mmctr LR, AutoInt+, DIN, QIN over the same grid (lr emb: $points seeds $seeds)"
+grid_runs() { # one line per run: <lr> <emb> <seed>
+  local seed lr emb
+  for seed in $seeds; do
+    while read -r lr emb; do echo "$lr $emb $seed"; done < <("$PY" bench/quality/grid.py list)
+  done
+}
+peer_grid() { # the peer prepares its data once per grid point and trains every seed on it
   while read -r lr emb; do
     # shellcheck disable=SC2046 # the flags are words
     OMP_NUM_THREADS=1 "$PEER" bench/quality/fuxictr_peer.py "$WORK/csv" --work "$WORK/fuxictr-work" \
       $("$PY" bench/quality/grid.py peer-args "$lr" "$emb") \
       > "$WORK/peer/lr$lr-emb$emb.json" 2> "$WORK/logs/peer-lr$lr-emb$emb.log"
-    echo "  fuxictr lr $lr emb $emb: done"
+    echo "  fuxictr lr $lr emb $emb (seeds $seeds): done"
   done < <("$PY" bench/quality/grid.py list)
 }
 peer_grid & peer_pid=$!
-while read -r lr emb; do
-  cfg="$WORK/configs/lr$lr-emb$emb.json"
-  "$PY" bench/quality/grid.py config "$lr" "$emb" "$cfg"
+while read -r lr emb seed; do
+  cfg="$WORK/configs/lr$lr-emb$emb-s$seed.json" log="$WORK/logs/train-lr$lr-emb$emb-s$seed.log"
+  "$PY" bench/quality/grid.py config "$lr" "$emb" "$seed" "$cfg"
   .venv/bin/mmctr-train train --model all --config "$cfg" --trainset "$WORK/trainset" \
-    --train-end-ms "$train_end_ms" --val-end-ms "$val_end_ms" > "$WORK/logs/train-lr$lr-emb$emb.log" 2>&1
-  grep -E '^\| (lr|autoint|din|qin) ' "$WORK/logs/train-lr$lr-emb$emb.log" | sed "s/^/  mmctr lr $lr emb $emb /"
-done < <("$PY" bench/quality/grid.py list)
+    --train-end-ms "$train_end_ms" --val-end-ms "$val_end_ms" > "$log" 2>&1
+  grep -E '^\| (lr|autoint|din|qin) ' "$log" | awk '!seen[$0]++' | sed "s/^/  mmctr lr $lr emb $emb seed $seed /"
+done < <(grid_runs)
 wait "$peer_pid"
 
-step "results (each model's grid point chosen on validation AUC)"
+step "results (each model's grid point chosen on validation AUC - log-loss, means over the seeds)"
 "$PY" bench/quality/summarize.py "$MMCTR_REGISTRY" "$WORK/peer" bench/results/quality-summary.json \
   "MovieLens-100k ($impressions ratings, time split 80/10/10)" "$COMMIT" "$WORK/trainset" | tee "$WORK/summary.txt"
 best=$(sed -nE 's/^best (.+)$/\1/p' "$WORK/summary.txt")

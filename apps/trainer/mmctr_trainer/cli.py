@@ -124,9 +124,22 @@ def _train_each(models: list[str], train: Callable[[str], dict[str, Any]]) -> tu
     return results, 1 if failed else 0
 
 
+def _train_models(args: argparse.Namespace, **run: Any) -> int:
+    """Trains, exports and (when `run` has a `ch`) registers each --model: `run` holds the schema, data, config,
+    repo_json, data_range and ch arguments of train_export_register. Returns _train_each's exit code."""
+    from .pipeline import train_export_register
+
+    def train(m: str) -> dict[str, Any]:
+        return train_export_register(
+            model_name=m, registry=args.registry, out=args.out, max_epochs=args.max_epochs, **run
+        )
+
+    return _train_each(_models(args), train)[1]
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .dataset import TrainSet
-    from .pipeline import WithoutVectors, train_export_register
+    from .pipeline import WithoutVectors
 
     config = load_config(args.config)  # a bad config fails before the training set is built
     ch = _ch(args)
@@ -150,21 +163,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         "projection_version": ts.meta.get("projection_version"),
         "multimodal": not args.no_mm,
     }
-    return _train_each(
-        _models(args),
-        lambda m: train_export_register(
-            model_name=m,
-            schema=ts.schema,
-            data=data,
-            config=config,
-            repo_json=ts.meta["feature_repo"],
-            data_range=data_range,
-            ch=reg_ch,
-            registry=args.registry,
-            out=args.out,
-            max_epochs=args.max_epochs,
-        ),
-    )[1]
+    return _train_models(
+        args,
+        schema=ts.schema,
+        data=data,
+        config=config,
+        repo_json=ts.meta["feature_repo"],
+        data_range=data_range,
+        ch=reg_ch,
+    )
 
 
 def _import_source(args: argparse.Namespace) -> str | dict[str, str]:
@@ -194,11 +201,10 @@ def _csv_split(args: argparse.Namespace) -> str:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from .pipeline import train_export_register
-    from .tabular import TabularSet
+    from .tabular import TabularSet, parse_multi, parse_numeric
 
     config = load_config(args.config)
-    fields = [f.strip() for f in args.fields.split(",") if f.strip()]
+    fields = [f.strip() for f in (args.fields or "").split(",") if f.strip()]
     try:
         source = _import_source(args)
         split = _csv_split(args)
@@ -210,30 +216,26 @@ def cmd_import(args: argparse.Namespace) -> int:
             split=split,
             time_col=args.time_col,
             split_col=args.split_col,
+            numeric=parse_numeric(args.numeric),
+            multi=parse_multi(args.multi),
+            multi_sep=args.multi_sep,
+            pooling=args.multi_pooling,
+            min_count=args.min_count,
         )
     except (ValueError, OSError) as e:
         print(f"mmctr-train import: {e}", file=sys.stderr)
         return 2
+    kinds = {"fields": fields, "numeric": data.meta["numeric"], "multi": data.meta["multi"]}
     print(
-        f"[import] {data.meta['rows']} rows, fields {fields}: "
+        f"[import] {data.meta['rows']} rows, "
+        + ", ".join(f"{k} {v if k == 'fields' else dict(v)}" for k, v in kinds.items() if v)
+        + ": "
         + ", ".join(f"{s} {v['rows']}" for s, v in data.meta["splits"].items())
     )
     ch = _registry_ch(args)
-    return _train_each(
-        _models(args),
-        lambda m: train_export_register(
-            model_name=m,
-            schema=data.schema,
-            data=data,
-            config=config,
-            repo_json=None,
-            data_range=data.meta,
-            ch=ch,
-            registry=args.registry,
-            out=args.out,
-            max_epochs=args.max_epochs,
-        ),
-    )[1]
+    return _train_models(
+        args, schema=data.schema, data=data, config=config, repo_json=data.repo_doc, data_range=data.meta, ch=ch
+    )
 
 
 def cmd_load_jsonl(args: argparse.Namespace) -> int:
@@ -287,6 +289,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             f"{m['version']:<40} {m['status']:<10} test AUC {t['auc']}  log-loss {t['logloss']}  "
             f"cold-start AUC {t.get('cold_auc')}  ({t['rows']} rows)"
         )
+    for m in res["skipped"]:
+        print(f"{m['version']:<40} skipped: {m['reason']}")
     return 0
 
 
@@ -374,10 +378,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _command(sub, "import", cmd_import, "train the same models on your own tabular CSV")
     p.description = (
-        "Train, export and (unless --no-register) register models on your own tabular CTR data: every --fields "
-        "column is a hashed categorical feature, --label the click. The data is one --csv split 80/10/10 "
-        "(randomly, by --time-col, or by a --split-col naming each row's split), or predefined split files "
-        "--train / --valid / --test with the same columns. The registry is checked before training starts."
+        "Train, export and (unless --no-register) register models on your own tabular CTR data: --fields are "
+        "hashed categorical columns, --numeric numeric ones, --multi multi-valued ones, --label the click. "
+        "The data is one --csv split 80/10/10 (randomly, by --time-col, or by a --split-col naming each row's "
+        "split), or predefined split files --train / --valid / --test with the same columns. "
+        "The registry is checked before training starts."
     )
     train_opts(p)
     p.add_argument("--csv", help="one CSV file with a header row, split by --split")
@@ -385,9 +390,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--valid", help="predefined splits: the validation CSV (early stopping, calibration)")
     p.add_argument("--test", help="predefined splits: the test CSV (the reported test metrics)")
     p.add_argument(
-        "--label", required=True, help="the click column: 1 / true / yes / click / clicked or a number > 0 is a click"
+        "--label",
+        required=True,
+        help="the click column: 1 / true / yes / click / clicked or a number > 0 is a click; 0 / false / no or a "
+        "number <= 0 is not; any other value is refused",
     )
-    p.add_argument("--fields", required=True, help="comma-separated feature columns, each hashed as a categorical")
+    p.add_argument(
+        "--fields", metavar="COL,...", help="comma-separated categorical columns, each value hashed into --buckets"
+    )
+    p.add_argument(
+        "--numeric",
+        metavar="COL[:TRANSFORM],...",
+        help="comma-separated numeric columns, each with its transform: standardize (the default; mean and std "
+        "fitted on the training rows), log1p or none (e.g. price:log1p,age); an empty cell is missing and counts as 0",
+    )
+    p.add_argument(
+        "--multi",
+        metavar="COL[:MAX],...",
+        help="comma-separated multi-valued columns (a cell holds values split by --multi-sep), each value hashed, "
+        "the first MAX of a row pooled (default MAX: the longest list in the training rows; e.g. genres,tags:8)",
+    )
+    p.add_argument("--multi-sep", default="|", help="the separator of the values in a --multi cell (default |)")
+    p.add_argument(
+        "--multi-pooling",
+        choices=["mean", "sum", "max"],
+        default="mean",
+        help="how a --multi column's value embeddings are pooled (default mean)",
+    )
     p.add_argument(
         "--split",
         choices=["random", "time", "column"],
@@ -399,7 +428,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--split-col",
         help="the column naming each row's split: train, val / valid / validation or test (implies --split column)",
     )
-    p.add_argument("--buckets", type=int, default=65536, help="hash buckets per field (default 65536)")
+    p.add_argument(
+        "--buckets", type=int, default=65536, help="hash buckets per --fields / --multi column (default 65536)"
+    )
+    p.add_argument(
+        "--min-count",
+        type=int,
+        metavar="N",
+        help="fit each --fields column's vocabulary on the training rows: values seen at least N times get their "
+        "own embedding row, the rest share the out-of-vocabulary row (default: every hash bucket has a row)",
+    )
 
     p = _command(
         sub,

@@ -14,6 +14,7 @@ from typing import Any
 from .ch import ClickHouse
 from .dataset import TrainSet, build_training_set, read_split_meta
 from .export import OnnxScorer
+from .feature_layout import model_layout
 from .registry import current
 from .schema import load_repo
 from .train import evaluate
@@ -34,12 +35,23 @@ def evaluate_registered(
     missing = [v for v in wanted if v not in rows]
     if missing:
         raise SystemExit(f"evaluate: not registered in {ch.database}.models: {', '.join(missing)}")
+    repo = load_repo(feature_repo)
+    # A model reads the inputs of the layout it was trained on: one from another repository (or another
+    # encoding of this one) cannot score this set. Named versions must fit; --all-registered skips the rest.
+    layout = _comparable(model_layout(repo))
+    misfits = {v: why for v in wanted if (why := _layout_misfit(Path(rows[v]["artifact_uri"]), layout))}
+    if versions and misfits:
+        raise SystemExit(
+            "evaluate: "
+            + "; ".join(f"{v}: {why}" for v, why in misfits.items())
+            + f" (the set is built with repository {repo['name']} {repo['version']})"
+        )
     bounds = read_split_meta(meta) if meta else {}
-    build_training_set(ch, load_repo(feature_repo), trainset_dir, chunk_rows=chunk_rows, **bounds)
+    build_training_set(ch, repo, trainset_dir, chunk_rows=chunk_rows, **bounds)
     ts = TrainSet(trainset_dir)
     labels, cold = ts.labels("test"), ts.cold("test")
     out = []
-    for v in wanted:
+    for v in (v for v in wanted if v not in misfits):
         folder = Path(rows[v]["artifact_uri"])
         trained = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
         probs = OnnxScorer(folder / "model.onnx").predict(ts, "test", batch_size)
@@ -53,4 +65,26 @@ def evaluate_registered(
                 "test": evaluate(labels, probs, cold),
             }
         )
-    return {"database": ch.database, "test_rows": int(len(labels)), "boundaries": ts.meta["boundaries"], "models": out}
+    return {
+        "database": ch.database,
+        "test_rows": int(len(labels)),
+        "boundaries": ts.meta["boundaries"],
+        "models": out,
+        "skipped": [{"version": v, "reason": why} for v, why in misfits.items()],
+    }
+
+
+def _comparable(layout: dict[str, Any]) -> dict[str, Any]:
+    """A layout without the repository's name and version, which do not change what a model reads."""
+    return {k: v for k, v in layout.items() if k != "repository"}
+
+
+def _layout_misfit(folder: Path, layout: dict[str, Any]) -> str | None:
+    path = folder / "layout.json"
+    if not path.exists():
+        return f"{folder} has no layout.json"
+    trained = json.loads(path.read_text(encoding="utf-8"))
+    if _comparable(trained) != layout:
+        repo = trained.get("repository") or {}
+        return f"trained on another layout (repository {repo.get('name')} {repo.get('version')})"
+    return None

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .dataset.reader import TrainSet
+from .schema import slot_key
 
 FILES = {"train": "train.csv", "val": "valid.csv", "test": "test.csv"}
 PREFIX = {"categorical": "c", "numeric": "n", "multi_categorical": "m"}
@@ -42,7 +43,7 @@ def _side_columns(group: Mapping[str, Any], prefix: str) -> list[Column]:
         offset = 0
         for slot in group[kind]:
             width = int(slot.get("max_length", 1)) if kind == "multi_categorical" else 1
-            cols.append(Column(f"{letter}_{slot['feature']}", f"{prefix}_{SUFFIX[kind]}", offset, width, kind))
+            cols.append(Column(f"{letter}_{slot_key(slot)}", f"{prefix}_{SUFFIX[kind]}", offset, width, kind))
             offset += width
     return cols
 

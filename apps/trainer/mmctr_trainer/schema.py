@@ -49,6 +49,17 @@ def group_slots(group: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, An
             yield kind, slot
 
 
+def slot_key(slot: Mapping[str, Any]) -> str:
+    """What names a slot among its side's: its feature, and for an aggregate feature's slots (one per window) the
+    window too (`item_ctr@24h`)."""
+    return f"{slot['feature']}@{slot['window']}" if "window" in slot else slot["feature"]
+
+
+def is_aggregate_slot(slot: Mapping[str, Any]) -> bool:
+    """Whether a slot reads a window of an aggregation (source `aggregate.<aggregation>`)."""
+    return "window" in slot
+
+
 def slots_of(group: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """The slots of a side or sequence, in layout order."""
     return [slot for _kind, slot in group_slots(group)]

@@ -364,16 +364,23 @@ def train_model(
 
 
 def metrics_table(rows: list[dict[str, Any]]) -> str:
+    """A markdown table of the models' metrics; a column no row has a value for (cold-start AUC on a CSV import,
+    which has no cold-start rows) is left out."""
+
     def f(x: Any) -> str:
         return "—" if x is None else f"{x:.4f}" if isinstance(x, float) else str(x)
 
-    head = "| model | test AUC | test log-loss | cold-start AUC | val AUC | int8 AUC Δ | train s | epochs |"
-    lines = [head, "|" + "---|" * 8]
-    for m in rows:
-        t, v = m.get("test", {}), m.get("val", {})
-        lines.append(
-            f"| {m.get('model')} | {f(t.get('auc'))} | {f(t.get('logloss'))} | {f(t.get('cold_auc'))} | "
-            f"{f(v.get('auc'))} | {f(m.get('int8', {}).get('test_auc_delta'))} | {f(m.get('train_seconds'))} | "
-            f"{f(m.get('epochs'))} |"
-        )
+    columns: list[tuple[str, Callable[[dict[str, Any]], Any]]] = [
+        ("model", lambda m: m.get("model")),
+        ("test AUC", lambda m: m.get("test", {}).get("auc")),
+        ("test log-loss", lambda m: m.get("test", {}).get("logloss")),
+        ("cold-start AUC", lambda m: m.get("test", {}).get("cold_auc")),
+        ("val AUC", lambda m: m.get("val", {}).get("auc")),
+        ("int8 AUC Δ", lambda m: m.get("int8", {}).get("test_auc_delta")),
+        ("train s", lambda m: m.get("train_seconds")),
+        ("epochs", lambda m: m.get("epochs")),
+    ]
+    shown = [(name, get) for name, get in columns if any(get(m) is not None for m in rows)]
+    lines = ["| " + " | ".join(name for name, _ in shown) + " |", "|" + "---|" * len(shown)]
+    lines += ["| " + " | ".join(f(get(m)) for _, get in shown) + " |" for m in rows]
     return "\n".join(lines)

@@ -25,3 +25,21 @@ def write_csv(path: Path, rows: list[list[object]], columns: list[str] = COLUMNS
         w.writerow(columns)
         w.writerows(rows)
     return path
+
+
+MIXED_COLUMNS = ["site", "price", "age", "genres", "clicked"]
+GENRES = ["drama", "comedy", "action", "horror", "docs", "kids"]
+
+
+def mixed_rows(n: int, seed: int = 1) -> list[list[object]]:
+    """Rows with a categorical (site, noise), two numeric (price, age) and a multi-valued column (genres, `|`
+    separated, 1 to 4 values): the click rate rises with log(price) and with a 'comedy' among the genres."""
+    r = np.random.default_rng(seed)
+    rows: list[list[object]] = []
+    for _ in range(n):
+        price = float(np.exp(r.uniform(0.0, 6.0)))
+        genres = list(r.choice(GENRES, size=int(r.integers(1, 5)), replace=False))
+        logit = (np.log1p(price) - 3.0) + (2.0 if "comedy" in genres else -1.0)
+        clicked = int(r.random() < 1.0 / (1.0 + np.exp(-logit)))
+        rows.append([f"s{int(r.integers(0, 6))}", f"{price:.2f}", int(r.integers(18, 70)), "|".join(genres), clicked])
+    return rows

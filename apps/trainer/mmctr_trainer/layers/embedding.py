@@ -1,6 +1,6 @@
 """Slot embeddings built from the layout: a table per categorical slot, a pooled table per multi-categorical slot,
-a projection per numeric and per vector slot. Tables are keyed by feature name, so a sequence's side features
-share the candidate's tables."""
+a projection per numeric and per vector slot. Tables are keyed by feature name (schema.slot_key: with the window
+for an aggregate feature's slots), so a sequence's side features share the candidate's tables."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..schema import SUFFIX, ModelSchema
+from ..schema import SUFFIX, ModelSchema, slot_key
 
 Inputs = dict[str, Tensor]
 
@@ -21,7 +21,7 @@ def _groups(schema: ModelSchema) -> list[Mapping[str, Any]]:
 
 class Embeddings(nn.Module):
     """Every slot of the layout embedded to `dim` (E). Inputs of a group (user, cand or a sequence) ->
-    {feature: [..., E]} in layout order (categorical, numeric, multi-categorical, vector)."""
+    {slot key: [..., E]} in layout order (categorical, numeric, multi-categorical, vector)."""
 
     def __init__(self, schema: ModelSchema, dim: int, mm_norm: str = "none", item_id_dropout: float = 0.0):
         super().__init__()
@@ -41,14 +41,14 @@ class Embeddings(nn.Module):
         for kind in ("categorical", "multi_categorical"):
             for g in _groups(schema):
                 for s in g[kind]:
-                    if s["feature"] not in self.tables:
-                        self.tables[s["feature"]] = nn.Embedding(schema.table_size(s), dim, padding_idx=0)
+                    if slot_key(s) not in self.tables:
+                        self.tables[slot_key(s)] = nn.Embedding(schema.table_size(s), dim, padding_idx=0)
         self.projections = nn.ModuleDict()
         for kind in ("numeric", "vector"):
             for g in _groups(schema):
                 for s in g[kind]:
-                    if s["feature"] not in self.projections:
-                        self.projections[s["feature"]] = nn.Linear(s.get("width", 1), dim, bias=False)
+                    if slot_key(s) not in self.projections:
+                        self.projections[slot_key(s)] = nn.Linear(s.get("width", 1), dim, bias=False)
         for e in self.tables.values():
             nn.init.normal_(e.weight, std=1e-2 if dim > 1 else 1e-3)
             with torch.no_grad():
@@ -105,13 +105,13 @@ class Embeddings(nn.Module):
         return nn.functional.layer_norm(p, (self.dim,)) if self.mm_norm == "layer" else p
 
     def group(self, group: Mapping[str, Any], prefix: str, x: Inputs) -> dict[str, Tensor]:
-        """{feature: embedding [..., E]} of one group's slots, read from its inputs <prefix>_<kind>."""
+        """{slot key: embedding [..., E]} of one group's slots, read from its inputs <prefix>_<kind>."""
         out: dict[str, Tensor] = {}
         for i, s in enumerate(group["categorical"]):
-            out[s["feature"]] = self.lookup(s["feature"], x[f"{prefix}_cat"][..., i])
+            out[slot_key(s)] = self.lookup(slot_key(s), x[f"{prefix}_cat"][..., i])
         for i, s in enumerate(group["numeric"]):
-            out[s["feature"]] = self.projections[s["feature"]](
-                self.standardized(s["feature"], x[f"{prefix}_num"][..., i : i + 1])
+            out[slot_key(s)] = self.projections[slot_key(s)](
+                self.standardized(slot_key(s), x[f"{prefix}_num"][..., i : i + 1])
             )
         for s in group["multi_categorical"]:
             out[s["feature"]] = self.pooled(s, x[f"{prefix}_multi"][..., s["offset"] : s["offset"] + s["max_length"]])

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from ..config import AutoIntParams
 from ..layers import MLP, InteractingLayer, masked_mean
 from ..layers.embedding import Inputs
-from ..schema import ModelSchema, slots_of
+from ..schema import ModelSchema, slot_key, slots_of
 from .base import CTRModel, embeddings_for
 
 
@@ -23,7 +23,7 @@ class AutoIntPlus(CTRModel):
         super().__init__(schema, params)
         e = params.embedding_dim
         self.emb = embeddings_for(schema, params)
-        n_user = sum(1 for slot in slots_of(schema.user) if slot["feature"] not in self.left_out)
+        n_user = sum(1 for slot in slots_of(schema.user) if slot_key(slot) not in self.left_out)
         self.n_fields = n_user + sum(len(slots_of(s)) for s in schema.sequences) + len(slots_of(schema.candidate))
         att_dim = params.attention_dim or e
         layers = []

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from ..config import EmbeddingModelParams, ModelParams
 from ..layers import Embeddings, HistoryGate, expand_batch
 from ..layers.embedding import Inputs
-from ..schema import ModelSchema, slots_of
+from ..schema import ModelSchema, slot_key, slots_of
 
 
 class CTRModel(nn.Module):
@@ -47,7 +47,7 @@ class CTRModel(nn.Module):
                 self.history_gates[s["name"]] = HistoryGate(buckets, rank)
         # The candidate slots that are no sequence's target representation go to the head (the demo's position).
         targets = {slot["feature"] for s in schema.sequences for slot in slots_of(s)}
-        self.head_candidate = [slot["feature"] for slot in slots_of(schema.candidate) if slot["feature"] not in targets]
+        self.head_candidate = [slot_key(slot) for slot in slots_of(schema.candidate) if slot_key(slot) not in targets]
         missing = sorted(targets - {slot["feature"] for slot in slots_of(schema.candidate)})
         if missing:
             raise ValueError(f"sequence side features {missing} are not candidate features: no target to attend from")
@@ -135,7 +135,7 @@ class TargetAttentionModel(CTRModel):
         super().__init__(schema, params)
         self.emb = embeddings_for(schema, params)
         e = params.embedding_dim
-        n_user = sum(1 for slot in slots_of(schema.user) if slot["feature"] not in self.left_out)
+        n_user = sum(1 for slot in slots_of(schema.user) if slot_key(slot) not in self.left_out)
         # width of x0: the user and other candidate slots (E each), t and the attended entries per sequence
         self.x0_dim = (n_user + len(self.head_candidate)) * e + sum(2 * self.item_dim(s) for s in schema.sequences)
 
