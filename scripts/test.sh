@@ -37,8 +37,8 @@ run "deployment files (Dockerfiles, compose, k8s manifests; offline)" bash scrip
 run "unit tests" npx jest --selectProjects unit --ci
 run "integration tests (real Kafka, ClickHouse, Redis)" npx jest --selectProjects integration --ci --runInBand --forceExit
 run "e2e tests" npx jest --selectProjects e2e --ci --runInBand --forceExit --passWithNoTests
-run "trainer lint (ruff)" .venv/bin/ruff check apps/trainer
-run "trainer format (ruff)" .venv/bin/ruff format --check apps/trainer
+run "Python lint (ruff: trainer, benchmarks)" .venv/bin/ruff check apps/trainer bench
+run "Python format (ruff: trainer, benchmarks)" .venv/bin/ruff format --check apps/trainer bench
 if [[ -d apps/trainer/tests ]]; then
   run "trainer tests (pytest)" .venv/bin/python -m pytest apps/trainer/tests -q
 fi

@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { format } from 'prettier';
 
 export const REPO_ROOT = join(__dirname, '..', '..');
 
@@ -9,4 +10,9 @@ export function readJsonl<T>(file: string): T[] {
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as T);
+}
+
+/** Writes a committed result file as the lint step formats JSON, so a rerun leaves the tree lint-clean. */
+export async function writeCommittedJson(file: string, doc: unknown): Promise<void> {
+  writeFileSync(file, await format(JSON.stringify(doc), { parser: 'json' }));
 }

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DLQ_HEADERS, type BehaviourEvent, type CatalogueItem } from '@mmctr/contracts';
 import { scorerSuite, waitFor } from '../../apps/scorer/test/support/scorer-harness';
-import { rng } from '../support/ingest/events';
+import { itemVersion, SLATES, slateBehaviour } from '../support/demo-slates';
 import { makeMalformed, reasonPattern, type IsolatedNames } from '../support/ingest/fixtures';
 import { readTopic } from '../support/ingest/read-topic';
 import { ingestSuite } from '../support/ingest/suite';
@@ -27,8 +27,6 @@ const DAY = 24 * HOUR;
 /** Monday 2026-03-02 00:00 UTC. */
 const T0 = Date.UTC(2026, 2, 2);
 const SPAN = 3 * DAY;
-const SIZE = { users: 40, items: 60, slates: 1200, slate: 5 };
-const CATEGORIES = 6;
 const REQUESTS = 30;
 const REDELIVERED = 50;
 const MALFORMED = 8;
@@ -48,16 +46,10 @@ interface Metrics {
  * test period, so the scorer's latest version is the one parity reads as of each request).
  */
 function catalogue(): CatalogueItem[] {
-  const version = (k: number, ts: number, category: number): CatalogueItem => ({
-    schema_version: 1,
-    item_id: `i${k}`,
-    ts_ms: ts,
-    title: `item ${k}`,
-    category: `c${category % CATEGORIES}`,
-    tags: [`t${k % 4}`, `t${k % 7}`],
-  });
-  const first = Array.from({ length: SIZE.items }, (_, k) => version(k, T0 - DAY, k));
-  const updated = first.filter((_, k) => k % 4 === 0).map((_, j) => version(4 * j, T0 + 9 * HOUR, 4 * j + 1));
+  const first = Array.from({ length: SLATES.items }, (_, k) => itemVersion(k, T0 - DAY, k));
+  const updated = first
+    .filter((_, k) => k % 4 === 0)
+    .map((_, j) => itemVersion(4 * j, T0 + 9 * HOUR, 4 * j + 1));
   return [...first, ...updated];
 }
 
@@ -65,35 +57,9 @@ function catalogue(): CatalogueItem[] {
 const categoryAt = (items: CatalogueItem[], itemId: string, ts: number): string =>
   items.filter((i) => i.item_id === itemId && i.ts_ms <= ts).at(-1)!.category!;
 
-/**
- * Slates of impressions spread over the span; a user clicks items of its own category (u % 6) far more
- * often, two seconds after the impression, in the same slate.
- */
-function behaviour(items: CatalogueItem[]): BehaviourEvent[] {
-  const rand = rng(17);
-  const events: BehaviourEvent[] = [];
-  for (let s = 0; s < SIZE.slates; s++) {
-    const u = Math.floor(rand() * SIZE.users);
-    const ts = T0 + Math.floor(((s + rand()) * (SPAN - HOUR)) / SIZE.slates);
-    const context = { device: u % 2 ? 'ios' : 'android', placement: 'feed', country: u % 3 ? 'DE' : 'FR' };
-    for (let p = 0; p < SIZE.slate; p++) {
-      const item_id = `i${Math.floor(rand() * SIZE.items)}`;
-      const base = {
-        schema_version: 1 as const,
-        user_id: `u${u}`,
-        item_id,
-        request_id: `r${s}`,
-        position: p,
-      };
-      events.push({ ...base, event_id: `imp-${s}-${p}`, type: 'impression', ts_ms: ts, context });
-      const liked = categoryAt(items, item_id, ts) === `c${u % CATEGORIES}`;
-      if (rand() < (liked ? 0.6 : 0.05)) {
-        events.push({ ...base, event_id: `clk-${s}-${p}`, type: 'click', ts_ms: ts + 2000, context });
-      }
-    }
-  }
-  return events.sort((a, b) => a.ts_ms - b.ts_ms);
-}
+/** Slates over the span, up to an hour before its end (seed 17). */
+const behaviour = (items: CatalogueItem[]): BehaviourEvent[] =>
+  slateBehaviour(17, T0, SPAN - HOUR, (itemId, ts) => categoryAt(items, itemId, ts));
 
 /** One score request per test-period slate: its items in their positions, with its context. */
 function replayRequests(events: BehaviourEvent[], count: number) {
@@ -179,7 +145,7 @@ describe('the demo repository end to end (Kafka -> ingest -> ClickHouse/Redis ->
     }
 
     // The online store: each user's click history in full (under the cap).
-    const users = Array.from({ length: SIZE.users }, (_, u) => `u${u}`);
+    const users = Array.from({ length: SLATES.users }, (_, u) => `u${u}`);
     const clicks = countBy(
       events.filter((e) => e.type === 'click'),
       (e) => e.user_id,
@@ -231,7 +197,7 @@ describe('the demo repository end to end (Kafka -> ingest -> ClickHouse/Redis ->
     // after a request.
     expect(run.result.item_refs.history).toBeGreaterThan(0);
     expect(run.result.item_refs.unknown).toBe(
-      requests.filter((r) => r.candidates.length > SIZE.slate).length,
+      requests.filter((r) => r.candidates.length > SLATES.slate).length,
     );
     expect(run.result.item_refs.without_vector).toBeGreaterThan(0);
     expect(run.result.item_refs.changed_after_request).toBe(0);

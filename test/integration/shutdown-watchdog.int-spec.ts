@@ -3,14 +3,8 @@
 // port nobody listens on, so a shutdown that waits on Redis cannot complete on its own.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import type { Kafka } from 'kafkajs';
-import type Redis from 'ioredis';
-import { createKafka } from '@mmctr/kafka';
-import { createRedis } from '@mmctr/online-store';
-import { testConfig } from '../support/clients';
 import { freePort } from '../support/free-port';
-import { cleanup, createTestTopics, isolatedNames } from '../support/ingest/fixtures';
-import { IngestProcess } from '../support/ingest/ingest-process';
+import { ingestSuite } from '../support/ingest/suite';
 
 const SHUTDOWN_TIMEOUT_MS = 3_000;
 // The bound plus room for a loaded 2-core box to deliver the signal and the exit.
@@ -23,31 +17,14 @@ function within<T>(p: Promise<T>, ms: number): Promise<T | 'still running'> {
 }
 
 describe('shutdown watchdog (Redis unreachable)', () => {
-  const config = testConfig();
-  const names = isolatedNames('shutdown');
-  let kafka: Kafka;
-  let redis: Redis;
-  let ingest: IngestProcess | undefined;
-
-  beforeAll(async () => {
-    kafka = createKafka(config);
-    redis = createRedis(config);
-    await createTestTopics(kafka, config, names);
-  });
-
-  afterAll(async () => {
-    if (ingest?.pid !== undefined) await ingest.stop();
-    await cleanup(kafka, redis, names).catch(() => undefined);
-    redis.disconnect();
-  });
+  const suite = ingestSuite();
 
   it('exits with a logged error within SHUTDOWN_TIMEOUT_MS after SIGTERM', async () => {
+    const names = await suite.names('shutdown');
     const deadRedis = await freePort(); // free a moment ago, nothing listens there
-    ingest = await IngestProcess.start({
-      ...names.env,
+    const ingest = await suite.startIngest(names, {
       REDIS_URL: `redis://127.0.0.1:${deadRedis}`,
       SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
-      LOG_LEVEL: 'info',
     });
     const exit = await within(ingest.kill('SIGTERM'), DEADLINE_MS);
     expect(exit).toEqual({ code: 1, signal: null });

@@ -3,16 +3,10 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Kafka } from 'kafkajs';
-import type Redis from 'ioredis';
-import type { ClickHouseService } from '@mmctr/clickhouse';
 import { validate, type BehaviourEvent, type CatalogueItem } from '@mmctr/contracts';
-import { EventProducer, createKafka } from '@mmctr/kafka';
-import { createRedis, onlineStoreFromConfig, referenceHistory } from '@mmctr/online-store';
+import { onlineStoreFromConfig, referenceHistory } from '@mmctr/online-store';
 import { SMALL_PRESET, generate, resolveConfig } from '@mmctr/synth';
-import { testClickHouse, testConfig } from '../support/clients';
-import { IngestProcess } from '../support/ingest/ingest-process';
-import { cleanup, createTestTopics, isolatedNames } from '../support/ingest/fixtures';
+import { ingestSuite } from '../support/ingest/suite';
 
 jest.setTimeout(600_000);
 
@@ -23,30 +17,15 @@ const readJsonl = <T>(file: string): T[] =>
     .map((l) => JSON.parse(l) as T);
 
 describe('synthetic streams through ingestion', () => {
-  const config = testConfig();
-  const names = isolatedNames('synth');
+  const suite = ingestSuite();
+  const { config } = suite;
   const dir = mkdtempSync(join(tmpdir(), 'mmctr-synth-'));
-  let kafka: Kafka;
-  let redis: Redis;
-  let ch: ClickHouseService;
-  let ingest: IngestProcess | undefined;
 
-  beforeAll(async () => {
-    kafka = createKafka(config);
-    redis = createRedis(config);
-    ch = testClickHouse();
-    await createTestTopics(kafka, config, names);
-  });
-
-  afterAll(async () => {
-    await ingest?.stop();
-    await cleanup(kafka, redis, names);
-    redis.disconnect();
-    await ch.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('stores every generated event once and builds the same histories', async () => {
+    const names = await suite.names('synth');
+    const ch = suite.clickhouse();
     // A seed of its own and an id prefix: the shared tables already hold other runs of the small preset.
     await generate(resolveConfig(SMALL_PRESET, { seed: 9001 }), { outDir: dir });
     const tag = (id: string) => `${names.prefix}${id}`;
@@ -64,14 +43,10 @@ describe('synthetic streams through ingestion', () => {
     expect(events.every((e) => validate('event', e).ok)).toBe(true);
     expect(items.every((i) => validate('item', i).ok)).toBe(true);
 
-    ingest = await IngestProcess.start(names.env);
-    const producer = new EventProducer(kafka, {
-      eventsTopic: names.env.KAFKA_TOPIC_EVENTS,
-      itemsTopic: names.env.KAFKA_TOPIC_ITEMS,
-    });
+    const ingest = await suite.startIngest(names);
+    const producer = suite.producer(names);
     await producer.sendItems(items);
     await producer.sendEvents(events);
-    await producer.close();
 
     const count = async (sql: string) =>
       Number((await ch.query<{ n: string }>(sql, { p: `${names.prefix}%` }))[0]?.n);
@@ -99,7 +74,10 @@ describe('synthetic streams through ingestion', () => {
     );
 
     // Histories in Redis equal the reference computed from the generated clicks.
-    const store = onlineStoreFromConfig(redis, { ...config, REDIS_KEY_PREFIX: names.env.REDIS_KEY_PREFIX });
+    const store = onlineStoreFromConfig(suite.redis(), {
+      ...config,
+      REDIS_KEY_PREFIX: names.env.REDIS_KEY_PREFIX,
+    });
     const reference = referenceHistory(events, { types: ['click'], cap: config.ONLINE_HISTORY_CAP });
     let checked = 0;
     for (const [userId, want] of reference) {

@@ -57,6 +57,16 @@ export interface ParityResult {
     without_vector: number;
   };
   worst: { request_id: string; item_id: string; abs_diff: number }[];
+  /** The logged aggregate window values recomputed offline (a layout with aggregate features). */
+  aggregates?: {
+    ok: boolean;
+    rows: number;
+    values_compared: number;
+    values_equal: number;
+    undeclared_values: number;
+    max_abs_diff: number;
+    worst: { request_id: string; value: string; side: string; item_id?: string; abs_diff: number }[];
+  };
 }
 
 /** `mmctr-train parity --json` on `database` for `version` (extra flags in `args`), with its parsed result. */

@@ -1,8 +1,9 @@
 // The dashboard's queue-depth reading against the real Redis: jobs enqueued by the ingest-side producer
 // under a non-default BULLMQ_PREFIX and queue name are the ones the dashboard counts.
 import { loadConfig, type AppConfig } from '@mmctr/config';
-import { createBullRedis, ItemEmbeddingQueue, type ItemFeatures } from '@mmctr/online-store';
+import { createBullRedis, ItemEmbeddingQueue } from '@mmctr/online-store';
 import { uniqueName } from '../../../test/support/clients';
+import { embeddingJobItem } from '../../../test/support/embedding-job-item';
 import { PipelineStateRepository } from './pipeline-state.repository';
 
 describe('PipelineStateRepository.queueDepth', () => {
@@ -24,16 +25,7 @@ describe('PipelineStateRepository.queueDepth', () => {
   });
 
   it('counts the jobs waiting under a non-default BULLMQ_PREFIX', async () => {
-    const item = (i: number): ItemFeatures => ({
-      item_id: `${run}-item-${i}`,
-      ts_ms: 1,
-      title: 't',
-      description: '',
-      category: '',
-      tags: [],
-      image: '',
-      content_hash: `h${i}`,
-    });
+    const item = (i: number) => embeddingJobItem(`${run}-item-${i}`, `h${i}`);
     await producer.enqueue([item(1), item(2), item(3)]);
     // The jobs really are under the custom prefix (and so invisible to a reader using the default).
     expect(await producerRedis.exists(`${config.BULLMQ_PREFIX}:${config.EMBEDDINGS_QUEUE}:wait`)).toBe(1);

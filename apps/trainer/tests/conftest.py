@@ -41,3 +41,16 @@ def _torch_threads():
         torch.set_num_threads(2)
     except ImportError:  # pragma: no cover
         pass
+
+
+@pytest.fixture(scope="module")
+def chdb_template(tmp_path_factory):
+    """A chdb session holding the migrated tables once per module (the migrations render through node):
+    (a client for a database name, the template database's name)."""
+    from .test_modern_clickhouse import ChdbClickHouse, apply_migrations, chdb_session
+
+    sess = chdb_session.Session(str(tmp_path_factory.mktemp("chdb")))
+    name = f"mmctr_tmpl_{uuid.uuid4().hex[:8]}"
+    apply_migrations(ChdbClickHouse(sess, name), name)
+    yield lambda db: ChdbClickHouse(sess, db), name
+    sess.close()

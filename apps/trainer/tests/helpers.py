@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -111,6 +113,22 @@ def fresh_db(ch: ClickHouse, name: str) -> ClickHouse:
     for t in ("events", "items", "item_embeddings"):
         ch.command(f"CREATE TABLE {name}.{t} AS {ch.database}.{t}", database="default")
     return db
+
+
+def server_or_chdb_db(request: Any, ch: ClickHouse, prefix: str) -> Iterator[ClickHouse]:
+    """For a fixture parametrized ["server", "chdb"]: an empty events / items / item_embeddings store in a
+    unique database on the local 18.16 server or in the module's chdb session (conftest's chdb_template)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    if request.param == "server":
+        yield fresh_db(ch, name)
+        ch.command(f"DROP DATABASE IF EXISTS {name}", database="default")
+        return
+    client, template = request.getfixturevalue("chdb_template")
+    db = client(name)
+    db.command(f"CREATE DATABASE {name}")
+    for t in ("events", "items", "item_embeddings"):
+        db.command(f"CREATE TABLE {name}.{t} AS {template}.{t}")
+    yield db
 
 
 def insert_demo(ch: ClickHouse, users: int = 60, items: int = 40, impressions: int = 3000, seed: int = 0) -> None:

@@ -30,6 +30,8 @@ def demo_db(ch):
 
 def test_train_cli_end_to_end(demo_db, repo_file, tmp_path, capsys):
     ch = demo_db
+    # The database is shared by the pytest session: other tests' models (other layouts) may be registered.
+    others = {r["version"] for r in current(ch)}
     rc = cli.main(
         [
             "train",
@@ -102,6 +104,8 @@ def test_train_cli_end_to_end(demo_db, repo_file, tmp_path, capsys):
     assert rc == 0
     ev = json.loads((tmp_path / "ev.json").read_text())
     assert [m["version"] for m in ev["models"]] == [f.name]
+    # models of another layout are listed as skipped, not scored on inputs they do not read
+    assert {m["version"] for m in ev["skipped"]} == others
     assert ev["models"][0]["test"]["rows"] == metrics["test"]["rows"]
     assert abs(ev["models"][0]["test"]["auc"] - metrics["test"]["auc"]) <= 1e-4
     # the training set is reused by a second run (LR, no registry row)
@@ -125,7 +129,7 @@ def test_train_cli_end_to_end(demo_db, repo_file, tmp_path, capsys):
     )
     assert rc == 0
     assert "reusing" in capsys.readouterr().out
-    assert len(current(ch)) == 1
+    assert {r["version"] for r in current(ch)} - others == {f.name}
 
 
 def test_promote_and_list(ch, capsys):
@@ -198,4 +202,8 @@ def test_import_csv(tmp_path, capsys):
     assert metrics["onnx"]["max_abs_diff"] <= 1e-4
     layout = json.loads((f / "layout.json").read_text())
     assert layout["inputs"] == [{"name": "cand_cat", "dtype": "int64", "shape": ["B", 3]}]
-    assert not (f / "feature_repo.json").exists()
+    # the repository generated from the columns: one hashed categorical feature per --fields column
+    repo = json.loads((f / "feature_repo.json").read_text())
+    assert [(x["name"], x["kind"], x["source"]) for x in repo["features"]] == [
+        (c, "categorical", f"row.{c}") for c in ("site", "app", "hour")
+    ]

@@ -6,6 +6,7 @@ import { OnlineStore } from './online-store';
 import { ItemEmbeddingQueue } from './item-embedding-queue';
 import { embeddingJobId } from './content-hash';
 import { referenceHistory } from './history';
+import { embeddingJobItem } from '../../../test/support/embedding-job-item';
 
 const ev = (
   id: number,
@@ -155,16 +156,7 @@ describe('OnlineStore (real Redis)', () => {
     const name = `mmctr-test-emb-${Date.now()}-${process.pid}`;
     const q = new ItemEmbeddingQueue(redis.duplicate(), { name });
     try {
-      const f = {
-        item_id: 'shop:1',
-        ts_ms: 1,
-        title: 't',
-        description: '',
-        category: '',
-        tags: [],
-        image: '',
-        content_hash: 'abc',
-      };
+      const f = embeddingJobItem('shop:1', 'abc');
       await q.enqueue([f]);
       await q.enqueue([f, { ...f, content_hash: 'def' }]);
       const ids = (await q.queue.getJobs(['waiting'])).map((j) => j.id).sort();

@@ -15,259 +15,53 @@ export interface CategoryVocabulary {
 
 export const TOPICS_PER_CATEGORY = 4;
 
+/** A category: its shared words and its topics ({key: words}), each word list written space-separated. */
+function category(name: string, words: string, topics: Readonly<Record<string, string>>): CategoryVocabulary {
+  const split = (w: string): readonly string[] => w.split(' ');
+  return {
+    name,
+    words: split(words),
+    topics: Object.entries(topics).map(([key, w]) => ({ key, words: split(w) })),
+  };
+}
+
 export const CATEGORIES: readonly CategoryVocabulary[] = [
-  {
-    name: 'food',
-    words: ['recipe', 'kitchen', 'tasty', 'fresh', 'homemade', 'flavour', 'meal', 'chef'],
-    topics: [
-      {
-        key: 'coffee',
-        words: ['espresso', 'latte', 'roast', 'barista', 'arabica', 'crema', 'cappuccino', 'mocha', 'brew'],
-      },
-      {
-        key: 'baking',
-        words: ['sourdough', 'flour', 'croissant', 'pastry', 'oven', 'dough', 'yeast', 'muffin', 'cake'],
-      },
-      {
-        key: 'barbecue',
-        words: ['grill', 'brisket', 'smoke', 'charcoal', 'ribs', 'steak', 'marinade', 'skewer', 'burger'],
-      },
-      {
-        key: 'vegan',
-        words: ['salad', 'kale', 'avocado', 'quinoa', 'lentil', 'tofu', 'spinach', 'hummus', 'chickpea'],
-      },
-    ],
-  },
-  {
-    name: 'travel',
-    words: ['trip', 'journey', 'explore', 'vacation', 'destination', 'adventure', 'getaway', 'tour'],
-    topics: [
-      {
-        key: 'beach',
-        words: ['surf', 'sand', 'wave', 'tropical', 'island', 'lagoon', 'coral', 'palm', 'snorkel'],
-      },
-      {
-        key: 'hiking',
-        words: ['trail', 'summit', 'backpack', 'alpine', 'boots', 'ridge', 'glacier', 'peak', 'canyon'],
-      },
-      {
-        key: 'city',
-        words: [
-          'museum',
-          'skyline',
-          'cathedral',
-          'metro',
-          'boulevard',
-          'gallery',
-          'plaza',
-          'rooftop',
-          'tram',
-        ],
-      },
-      {
-        key: 'camping',
-        words: ['tent', 'campfire', 'lantern', 'kayak', 'canoe', 'lake', 'forest', 'cabin', 'hammock'],
-      },
-    ],
-  },
-  {
-    name: 'sports',
-    words: ['training', 'fitness', 'workout', 'athlete', 'coach', 'season', 'champion', 'team'],
-    topics: [
-      {
-        key: 'football',
-        words: [
-          'goal',
-          'striker',
-          'stadium',
-          'league',
-          'penalty',
-          'midfielder',
-          'keeper',
-          'derby',
-          'referee',
-        ],
-      },
-      {
-        key: 'running',
-        words: ['marathon', 'sprint', 'sneakers', 'pace', 'jogging', 'stride', 'track', 'relay', 'endurance'],
-      },
-      {
-        key: 'cycling',
-        words: ['bicycle', 'pedal', 'helmet', 'peloton', 'saddle', 'chain', 'tyre', 'cyclist', 'handlebar'],
-      },
-      {
-        key: 'yoga',
-        words: [
-          'meditation',
-          'stretch',
-          'mat',
-          'breathing',
-          'pose',
-          'mindfulness',
-          'lotus',
-          'pilates',
-          'zen',
-        ],
-      },
-    ],
-  },
-  {
-    name: 'tech',
-    words: ['device', 'digital', 'smart', 'gadget', 'online', 'software', 'innovation', 'wireless'],
-    topics: [
-      {
-        key: 'smartphone',
-        words: [
-          'battery',
-          'screen',
-          'camera',
-          'charger',
-          'android',
-          'iphone',
-          'app',
-          'touchscreen',
-          'processor',
-        ],
-      },
-      {
-        key: 'gaming',
-        words: [
-          'console',
-          'controller',
-          'gamer',
-          'quest',
-          'multiplayer',
-          'arcade',
-          'joystick',
-          'esports',
-          'dungeon',
-        ],
-      },
-      {
-        key: 'programming',
-        words: [
-          'code',
-          'python',
-          'algorithm',
-          'compiler',
-          'database',
-          'server',
-          'debugging',
-          'javascript',
-          'api',
-        ],
-      },
-      {
-        key: 'audio',
-        words: [
-          'headphones',
-          'speaker',
-          'bass',
-          'vinyl',
-          'amplifier',
-          'microphone',
-          'stereo',
-          'playlist',
-          'earbuds',
-        ],
-      },
-    ],
-  },
-  {
-    name: 'home',
-    words: ['home', 'house', 'cozy', 'room', 'weekend', 'family', 'project', 'living'],
-    topics: [
-      {
-        key: 'gardening',
-        words: ['garden', 'tulip', 'compost', 'seeds', 'rose', 'greenhouse', 'soil', 'orchid', 'lawn'],
-      },
-      {
-        key: 'interior',
-        words: ['sofa', 'lamp', 'cushion', 'curtain', 'rug', 'decor', 'shelf', 'wallpaper', 'armchair'],
-      },
-      {
-        key: 'diy',
-        words: [
-          'hammer',
-          'drill',
-          'screwdriver',
-          'toolbox',
-          'paint',
-          'sanding',
-          'workshop',
-          'wrench',
-          'timber',
-        ],
-      },
-      {
-        key: 'pets',
-        words: [
-          'puppy',
-          'kitten',
-          'leash',
-          'aquarium',
-          'parrot',
-          'hamster',
-          'veterinarian',
-          'collar',
-          'grooming',
-        ],
-      },
-    ],
-  },
-  {
-    name: 'fashion',
-    words: ['style', 'look', 'trend', 'wardrobe', 'outfit', 'elegant', 'fashion', 'collection'],
-    topics: [
-      {
-        key: 'streetwear',
-        words: ['hoodie', 'denim', 'jacket', 'cap', 'oversized', 'graphic', 'jeans', 'bomber', 'beanie'],
-      },
-      {
-        key: 'jewelry',
-        words: [
-          'necklace',
-          'diamond',
-          'ring',
-          'bracelet',
-          'earrings',
-          'gold',
-          'pearl',
-          'pendant',
-          'sapphire',
-        ],
-      },
-      {
-        key: 'skincare',
-        words: [
-          'serum',
-          'moisturizer',
-          'cleanser',
-          'retinol',
-          'toner',
-          'hydration',
-          'lotion',
-          'collagen',
-          'cream',
-        ],
-      },
-      {
-        key: 'vintage',
-        words: [
-          'retro',
-          'antique',
-          'thrift',
-          'gramophone',
-          'typewriter',
-          'polaroid',
-          'heirloom',
-          'cassette',
-          'brass',
-        ],
-      },
-    ],
-  },
+  category('food', 'recipe kitchen tasty fresh homemade flavour meal chef', {
+    coffee: 'espresso latte roast barista arabica crema cappuccino mocha brew',
+    baking: 'sourdough flour croissant pastry oven dough yeast muffin cake',
+    barbecue: 'grill brisket smoke charcoal ribs steak marinade skewer burger',
+    vegan: 'salad kale avocado quinoa lentil tofu spinach hummus chickpea',
+  }),
+  category('travel', 'trip journey explore vacation destination adventure getaway tour', {
+    beach: 'surf sand wave tropical island lagoon coral palm snorkel',
+    hiking: 'trail summit backpack alpine boots ridge glacier peak canyon',
+    city: 'museum skyline cathedral metro boulevard gallery plaza rooftop tram',
+    camping: 'tent campfire lantern kayak canoe lake forest cabin hammock',
+  }),
+  category('sports', 'training fitness workout athlete coach season champion team', {
+    football: 'goal striker stadium league penalty midfielder keeper derby referee',
+    running: 'marathon sprint sneakers pace jogging stride track relay endurance',
+    cycling: 'bicycle pedal helmet peloton saddle chain tyre cyclist handlebar',
+    yoga: 'meditation stretch mat breathing pose mindfulness lotus pilates zen',
+  }),
+  category('tech', 'device digital smart gadget online software innovation wireless', {
+    smartphone: 'battery screen camera charger android iphone app touchscreen processor',
+    gaming: 'console controller gamer quest multiplayer arcade joystick esports dungeon',
+    programming: 'code python algorithm compiler database server debugging javascript api',
+    audio: 'headphones speaker bass vinyl amplifier microphone stereo playlist earbuds',
+  }),
+  category('home', 'home house cozy room weekend family project living', {
+    gardening: 'garden tulip compost seeds rose greenhouse soil orchid lawn',
+    interior: 'sofa lamp cushion curtain rug decor shelf wallpaper armchair',
+    diy: 'hammer drill screwdriver toolbox paint sanding workshop wrench timber',
+    pets: 'puppy kitten leash aquarium parrot hamster veterinarian collar grooming',
+  }),
+  category('fashion', 'style look trend wardrobe outfit elegant fashion collection', {
+    streetwear: 'hoodie denim jacket cap oversized graphic jeans bomber beanie',
+    jewelry: 'necklace diamond ring bracelet earrings gold pearl pendant sapphire',
+    skincare: 'serum moisturizer cleanser retinol toner hydration lotion collagen cream',
+    vintage: 'retro antique thrift gramophone typewriter polaroid heirloom cassette brass',
+  }),
 ];
 
 /** Words any item may use: they carry no topic signal, like real marketing copy. */

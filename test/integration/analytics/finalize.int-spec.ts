@@ -3,6 +3,7 @@ import { AnalyticsRepository, ITEM_HOURLY_SQL } from '../../../tools/cli/src/ana
 import { finalize } from '../../../tools/cli/src/commands/analytics-finalizer';
 import type { EventRow } from '../../support/ingest/demo-rows';
 import { TestDatabase } from '../../support/ingest/test-database';
+import { scoreLogRow } from '../../support/analytics/score-log-row';
 
 // 2026-01-05 00:00:00 UTC; the events span two days.
 const T0 = 1_767_571_200;
@@ -40,26 +41,18 @@ function scoreRow(
   ctrs: number[],
   degraded = 0,
 ) {
-  return {
+  return scoreLogRow({
     request_id: request,
     ts_ms: atS * 1000,
     event_time: atS,
     user_id: `u-${request}`,
     model_version: model,
-    feature_spec_version: 'fs-2',
-    shadow_model_version: '',
     device: 'web',
-    placement: 'feed',
-    country: 'DE',
-    history_item_ids: [],
-    history_ts_ms: [],
     item_ids: items,
-    positions: items.map((_, i) => i),
     ctrs,
-    shadow_ctrs: [],
     degraded,
     ingested_at: Math.floor(Date.now() / 1000),
-  };
+  });
 }
 
 /** An ingest_batches row: a batch of `rows` stored at `atS` on `topic`. */

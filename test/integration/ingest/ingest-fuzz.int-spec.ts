@@ -4,15 +4,7 @@
 // must end up either stored exactly as sent (strings compared) or in the DLQ with a reason and its
 // original bytes, and ingestion must not stall (the later events are stored).
 import fc from 'fast-check';
-import type { Kafka } from 'kafkajs';
-import type Redis from 'ioredis';
-import type { ClickHouseService } from '@mmctr/clickhouse';
 import { DLQ_HEADERS, type BehaviourEvent, type CatalogueItem } from '@mmctr/contracts';
-import { createKafka, EventProducer } from '@mmctr/kafka';
-import { createRedis } from '@mmctr/online-store';
-import { testClickHouse, testConfig } from '../../support/clients';
-import { IngestProcess } from '../../support/ingest/ingest-process';
-import { cleanup, createTestTopics, isolatedNames } from '../../support/ingest/fixtures';
 import {
   allStrings,
   eventFields,
@@ -24,6 +16,7 @@ import {
   utf8RoundTrips,
 } from '../../support/ingest/fuzz';
 import { readTopic } from '../../support/ingest/read-topic';
+import { ingestSuite } from '../../support/ingest/suite';
 
 jest.setTimeout(600_000);
 
@@ -33,28 +26,12 @@ const JUNK = 1_200;
 const LATER_VALID = 300;
 
 describe('ingest fuzz (random bytes, JSON and Unicode through Kafka -> ClickHouse / DLQ)', () => {
-  const config = testConfig();
-  let kafka: Kafka;
-  let redis: Redis;
-  let clickhouse: ClickHouseService;
-  let ingest: IngestProcess | undefined;
-  const names = isolatedNames('ingest-fuzz');
-
-  beforeAll(() => {
-    kafka = createKafka(config);
-    redis = createRedis(config);
-    clickhouse = testClickHouse();
-  });
-
-  afterAll(async () => {
-    await ingest?.stop();
-    await cleanup(kafka, redis, names).catch(() => undefined);
-    redis.disconnect();
-    await clickhouse.close();
-  });
+  const suite = ingestSuite();
 
   it('stores each message exactly as given or dead-letters it with a reason, and keeps going', async () => {
-    await createTestTopics(kafka, config, names);
+    const names = await suite.names('ingest-fuzz');
+    const kafka = suite.kafka();
+    const clickhouse = suite.clickhouse();
     const p = names.prefix;
     // One day of timestamps: the strings are what is fuzzed here, and timestamps spread over a century
     // would leave a daily partition each in the shared test database.
@@ -106,10 +83,7 @@ describe('ingest fuzz (random bytes, JSON and Unicode through Kafka -> ClickHous
     }));
 
     // Raw bytes, as a foreign producer would write them (the SDK would refuse the bad ones).
-    const producer = new EventProducer(kafka, {
-      eventsTopic: names.env.KAFKA_TOPIC_EVENTS,
-      itemsTopic: names.env.KAFKA_TOPIC_ITEMS,
-    });
+    const producer = suite.producer(names);
     const eventValues = [...events.map((e) => Buffer.from(JSON.stringify(e))), ...junk];
     await producer.sendRaw(
       names.env.KAFKA_TOPIC_EVENTS,
@@ -120,7 +94,6 @@ describe('ingest fuzz (random bytes, JSON and Unicode through Kafka -> ClickHous
       items.map((i) => ({ key: null, value: Buffer.from(JSON.stringify(i)) })),
     );
     await producer.sendEvents(later);
-    await producer.close();
 
     const goodEvents = [...events.filter((e) => allStrings(e).every(utf8RoundTrips)), ...later];
     const goodItems = items.filter((i) => allStrings(i).every(utf8RoundTrips));
@@ -135,7 +108,7 @@ describe('ingest fuzz (random bytes, JSON and Unicode through Kafka -> ClickHous
       expect(good.some((r) => allStrings(r).some((s) => /[\u{10000}-\u{10ffff}]/u.test(s)))).toBe(true);
     }
 
-    ingest = await IngestProcess.start({ ...names.env, LOG_LEVEL: 'info' });
+    const ingest = await suite.startIngest(names);
     const count = async (table: string, column: string): Promise<number> => {
       const [row] = await clickhouse.query<{ n: string }>(
         `SELECT uniqExact(${column}) AS n FROM ${table} WHERE substring(${column}, 1, {n:UInt32}) = {p:String}`,

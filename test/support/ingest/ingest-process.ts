@@ -63,9 +63,24 @@ export class IngestProcess {
     const deadline = Date.now() + timeoutMs;
     let dead = false;
     void this.exited?.then(() => (dead = true));
-    while (!(await cond())) {
+    // A condition that cannot reach the process (metrics refused while it dies) is a not-yet, so that
+    // an exit is reported with the process's own last logs rather than as a bare fetch error.
+    let last: unknown;
+    const holds = async () => {
+      try {
+        return await cond();
+      } catch (err) {
+        last = err;
+        return false;
+      }
+    };
+    while (!(await holds())) {
       if (dead)
         throw new Error(`ingest exited while waiting for ${what}:\n${this.logs.slice(-30).join('\n')}`);
+      if (Date.now() > deadline && last !== undefined)
+        throw new Error(
+          `timed out waiting for ${what} (last error: ${last instanceof Error ? last.message : JSON.stringify(last)}):\n${this.logs.slice(-30).join('\n')}`,
+        );
       if (Date.now() > deadline)
         throw new Error(`timed out waiting for ${what}:\n${this.logs.slice(-30).join('\n')}`);
       await sleep(200);

@@ -1,4 +1,4 @@
-import { BatchScheduler } from './batch-scheduler';
+import { BatchScheduler, type BatchOptions } from './batch-scheduler';
 
 const vec = (x: number) => Float32Array.of(x);
 
@@ -12,17 +12,18 @@ function deferredRunner() {
   return { calls, releases, run };
 }
 
+/** A scheduler whose image batches go to a deferredRunner (released by the test) and that has no text work. */
+function imageOnly(opts: BatchOptions) {
+  const img = deferredRunner();
+  return { img, s: new BatchScheduler<number, string>(img.run, async () => [], opts) };
+}
+
 describe('BatchScheduler', () => {
   beforeEach(() => jest.useFakeTimers());
   afterEach(() => jest.useRealTimers());
 
   it('sends a full batch at once and a partial one after maxWaitMs', async () => {
-    const img = deferredRunner();
-    const s = new BatchScheduler<number, string>(img.run, async () => [], {
-      maxBatch: 3,
-      maxWaitMs: 50,
-      slots: 2,
-    });
+    const { img, s } = imageOnly({ maxBatch: 3, maxWaitMs: 50, slots: 2 });
     const out = [1, 2, 3, 4].map((i) => s.image(i));
     expect(img.calls).toEqual([[1, 2, 3]]);
     jest.advanceTimersByTime(49);
@@ -34,12 +35,7 @@ describe('BatchScheduler', () => {
   });
 
   it('lets batches grow while every slot is busy', async () => {
-    const img = deferredRunner();
-    const s = new BatchScheduler<number, string>(img.run, async () => [], {
-      maxBatch: 8,
-      maxWaitMs: 0,
-      slots: 1,
-    });
+    const { img, s } = imageOnly({ maxBatch: 8, maxWaitMs: 0, slots: 1 });
     const first = s.image(0);
     jest.advanceTimersByTime(0);
     expect(img.calls).toEqual([[0]]);

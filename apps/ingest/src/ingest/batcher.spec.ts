@@ -1,4 +1,4 @@
-import { Batcher } from './batcher';
+import { Batcher, type BatcherOptions } from './batcher';
 
 const deferred = () => {
   let resolve!: () => void;
@@ -6,15 +6,21 @@ const deferred = () => {
   return { promise, resolve };
 };
 
+/** A batcher of strings with these limits (unset: 10 rows, 60 s, 1,000 pending) that records each flush's items. */
+function recording(limits: Partial<BatcherOptions> = {}) {
+  const flushed: string[][] = [];
+  const b = new Batcher<string>(
+    { maxRows: 10, maxWaitMs: 60_000, maxPendingRows: 1_000, ...limits },
+    async (items) => {
+      flushed.push(items);
+    },
+  );
+  return { b, flushed };
+}
+
 describe('Batcher', () => {
   it('flushes as soon as maxRows are pending, taking whole items oldest first', async () => {
-    const flushed: string[][] = [];
-    const b = new Batcher<string>(
-      { maxRows: 10, maxWaitMs: 60_000, maxPendingRows: 1_000 },
-      async (items) => {
-        flushed.push(items);
-      },
-    );
+    const { b, flushed } = recording();
     await b.add('a', 4);
     await b.add('b', 4);
     expect(flushed).toEqual([]);
@@ -39,13 +45,7 @@ describe('Batcher', () => {
   it('flushes after maxWaitMs when fewer rows are pending', async () => {
     jest.useFakeTimers();
     try {
-      const flushed: string[][] = [];
-      const b = new Batcher<string>(
-        { maxRows: 100, maxWaitMs: 500, maxPendingRows: 1_000 },
-        async (items) => {
-          flushed.push(items);
-        },
-      );
+      const { b, flushed } = recording({ maxRows: 100, maxWaitMs: 500 });
       await b.add('a', 1);
       await b.add('b', 1);
       await jest.advanceTimersByTimeAsync(499);

@@ -155,28 +155,26 @@ const itemArb: fc.Arbitrary<CatalogueItem> = fc.record(
 const bytesOf = (v: unknown) => Buffer.from(JSON.stringify(v), 'utf8');
 const RUNS = 2_500;
 
+/** Random `kind` records are routed: stored when every string is well-formed, else dead-lettered. */
+function routesByWellFormedness<T>(kind: ContractKind, arb: fc.Arbitrary<T>): void {
+  fc.assert(
+    fc.property(arb, (v) => {
+      const rec = route(kind, bytesOf(v));
+      // JSON.stringify escapes a lone surrogate (\udXXX): valid bytes, so only the contract can catch it.
+      if (allStrings(v).every(utf8RoundTrips)) expect(rec).toBeDefined();
+      else expect(rec).toBeUndefined();
+    }),
+    { numRuns: RUNS },
+  );
+}
+
 describe('ingest fuzz: routeMessages + compiled encoder', () => {
   it('stores an event with random Unicode exactly as given, or dead-letters it if a string is not well-formed', () => {
-    fc.assert(
-      fc.property(eventArb, (e) => {
-        const rec = route('event', bytesOf(e));
-        // JSON.stringify escapes a lone surrogate (\udXXX): valid bytes, so only the contract can catch it.
-        if (allStrings(e).every(utf8RoundTrips)) expect(rec).toBeDefined();
-        else expect(rec).toBeUndefined();
-      }),
-      { numRuns: RUNS },
-    );
+    routesByWellFormedness('event', eventArb);
   });
 
   it('stores an item with random Unicode exactly as given, or dead-letters it if a string is not well-formed', () => {
-    fc.assert(
-      fc.property(itemArb, (i) => {
-        const rec = route('item', bytesOf(i));
-        if (allStrings(i).every(utf8RoundTrips)) expect(rec).toBeDefined();
-        else expect(rec).toBeUndefined();
-      }),
-      { numRuns: RUNS },
-    );
+    routesByWellFormedness('item', itemArb);
   });
 
   it('never stores an event whose bytes were corrupted into invalid UTF-8 (no U+FFFD rewriting)', () => {

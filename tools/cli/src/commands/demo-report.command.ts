@@ -135,12 +135,18 @@ export function register(program: Command): void {
             max_abs_diff: number | null;
             tolerance: number;
             degraded_rows_skipped: number;
+            /** Present when the production layout reads aggregate features. */
+            aggregates?: { values_compared: number; values_equal: number; max_abs_diff: number };
           }>(join(opts.dir, 'parity.json'))
         : null;
+      const agg = parity?.aggregates;
       if (parity)
         out.push(
           `serving/training parity (trainer recomputes score_log): ${parity.candidates_checked} scores of ${parity.rows_checked} requests, ` +
-            `max |Δp| = ${parity.max_abs_diff ?? 'n/a'} (${parity.ok ? 'within' : 'OUTSIDE'} ${parity.tolerance}; ${parity.degraded_rows_skipped} degraded requests skipped)`,
+            `max |Δp| = ${parity.max_abs_diff ?? 'n/a'} (${parity.ok ? 'within' : 'OUTSIDE'} ${parity.tolerance}; ${parity.degraded_rows_skipped} degraded requests skipped)` +
+            (agg
+              ? `; aggregates ${agg.values_equal} of ${agg.values_compared} logged values equal offline (max |Δ| ${agg.max_abs_diff})`
+              : ''),
         );
       if (replay.degraded_requests) out.push(`degraded answers: ${replay.degraded_requests}`);
       const text = out.join('\n');
