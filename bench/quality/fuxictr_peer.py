@@ -13,14 +13,24 @@ defaults (`DIN_default` and `AutoInt_default` of its model zoo's config/model_co
 training schedule is BaseModel's: validation AUC - log-loss monitored every epoch, the best epoch
 kept, the learning rate x 0.1 on each epoch without improvement, early stop after two.
 
-Prints one JSON document: per model the test AUC, log-loss, mean prediction and observed CTR, the
-validation figures, training seconds, parameter count and the hyper-parameters used.
+The data is prepared once (FuxiCTR's FeatureProcessor and build_dataset under --work, reused while a stamp
+of the CSV files matches) for every grid point and seed: none of it depends on the learning rate, the
+embedding size or the seed. Batches come from FuxiCTR's in-memory NpzDataLoader, collated in the training
+process (no loader worker), and torch runs on --threads threads (default 1, as the trainer's bench configs).
+--learning-rate and --embedding-dim take comma-separated lists: one process trains the whole grid, seed by
+seed (every grid point of the first seed before the second seed).
+
+Prints, after each trained model, one JSON document (one line) holding every result so far: per model the
+test AUC, log-loss, mean prediction and observed CTR, the validation figures, training seconds (with the
+per-epoch train and validation-pass seconds), parameter count and the hyper-parameters used. The last line
+is the complete document, so a stopped run keeps what it finished. Timings go to stderr as well.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import logging
 import os
@@ -31,6 +41,9 @@ from pathlib import Path
 from typing import Any
 
 import fuxictr
+import numpy as np
+import pandas as pd
+import ray
 import torch
 from fuxictr.features import FeatureMap
 from fuxictr.preprocess import FeatureProcessor, build_dataset
@@ -103,6 +116,38 @@ def dnn(feature_map, p: dict[str, Any], output_activation) -> MLP_Block:
     )
 
 
+class Timed(BaseModel):
+    """BaseModel with its epochs timed: the training passes and the validation passes apart (FuxiCTR's
+    fit() evaluates inside train_epoch, at the epoch's last step)."""
+
+    def fit(self, *args, **kwargs):
+        self.epoch_train_s: list[float] = []
+        self.epoch_eval_s: list[float] = []
+        return super().fit(*args, **kwargs)
+
+    def train_epoch(self, data_generator):
+        start, evals = time.perf_counter(), sum(self.epoch_eval_s)
+        super().train_epoch(data_generator)
+        total = time.perf_counter() - start
+        self.epoch_train_s.append(total - (sum(self.epoch_eval_s) - evals))
+        log.info(
+            "%s epoch %d: train %.1f s, validation pass %.1f s, lr %.2g",
+            self.model_id,
+            len(self.epoch_train_s),
+            self.epoch_train_s[-1],
+            sum(self.epoch_eval_s) - evals,
+            self.optimizer.param_groups[0]["lr"],
+        )
+
+    def eval_step(self):
+        start = time.perf_counter()
+        super().eval_step()
+        self.epoch_eval_s.append(time.perf_counter() - start)
+
+
+log = logging.getLogger("fuxictr_peer")
+
+
 def ready(model: BaseModel, p: dict[str, Any]) -> None:
     """FuxiCTR's last steps of a model's construction: optimizer and loss, initial weights, device."""
     model.compile(p["optimizer"], p["loss"], p["learning_rate"])
@@ -110,7 +155,7 @@ def ready(model: BaseModel, p: dict[str, Any]) -> None:
     model.model_to_device()
 
 
-class PeerDIN(BaseModel):
+class PeerDIN(Timed):
     """DIN (Zhou et al., 2018): each `c_<x>` target attends over its `s_<x>` sequence (the same
     embedding table); the pooled interests join every other embedding in the DNN."""
 
@@ -168,7 +213,7 @@ class InteractingLayer(nn.Module):
         return out.relu()
 
 
-class PeerAutoIntPlus(BaseModel):
+class PeerAutoIntPlus(Timed):
     """AutoInt+ (Song et al., 2019): stacked interacting layers over the field embeddings, their
     flattened output to a logit, plus a DNN over the same embeddings."""
 
@@ -251,13 +296,27 @@ def feature_cols(header: list[str]) -> tuple[list[dict[str, Any]], list[tuple[st
     return cols, pairs
 
 
-def prepare(data: Path, work: Path) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    """Builds FuxiCTR's feature map and parquet files from the three CSV files."""
+def csv_stamp(data: Path, cols: list[dict[str, Any]]) -> str:
+    """What the prepared files depend on: the CSV files (path, size, modification time) and the columns."""
+    h = hashlib.sha256(json.dumps(cols, sort_keys=True).encode())
+    for s in SPLITS:
+        f = (data / f"{s}.csv").resolve()
+        st = f.stat()
+        h.update(f"{f}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()
+
+
+def prepare(data: Path, work: Path) -> tuple[dict[str, Any], list[tuple[str, str]], bool]:
+    """FuxiCTR's feature map and parquet files for the three CSV files: built once, then reused while the
+    stamp in `work` matches (FuxiCTR's build_dataset itself skips a folder with a feature_map.json).
+    Returns the data parameters, the DIN pairs and whether the files were reused."""
     headers = {s: csv_columns(data / f"{s}.csv") for s in SPLITS}
     if len({tuple(h) for h in headers.values()}) != 1:
         raise SystemExit(f"{data}: train, valid and test must have the same columns")
     cols, pairs = feature_cols(headers["train"])
-    if work.exists():
+    stamp, stamp_file = csv_stamp(data, cols), work / "csv.stamp"
+    reuse = stamp_file.is_file() and stamp_file.read_text() == stamp and (work / "peer" / "feature_map.json").is_file()
+    if not reuse and work.exists():
         shutil.rmtree(work)
     params: dict[str, Any] = {
         "dataset_id": "peer",
@@ -268,9 +327,28 @@ def prepare(data: Path, work: Path) -> tuple[dict[str, Any], list[tuple[str, str
         **{f"{s}_data": str(data / f"{s}.csv") for s in SPLITS},
     }
     encoder = FeatureProcessor(**params)
-    params["train_data"], params["valid_data"], params["test_data"] = build_dataset(encoder, **params)
-    params["data_format"] = "parquet"
-    return params, pairs
+    parquet = dict(zip(("train_data", "valid_data", "test_data"), build_dataset(encoder, **params), strict=True))
+    for key, path in parquet.items():
+        params[key] = to_npz(Path(path), reuse)
+    if ray.is_initialized():
+        ray.shutdown()  # build_dataset's workers: the training needs none
+    params["data_format"] = "npz"
+    if not reuse:
+        stamp_file.write_text(stamp)
+    return params, pairs, reuse
+
+
+def to_npz(parquet: Path, reuse: bool) -> str:
+    """FuxiCTR's npz form of one split (one array per column) beside its parquet file: NpzDataLoader, the
+    package's in-memory loader, reads it. The parquet loader of 2.3.10 streams every epoch through Ray Data
+    (a distributed global shuffle per epoch, worker processes beside the training), which on a small machine
+    costs more than the training itself."""
+    npz = parquet.with_suffix(".npz")
+    if not (reuse and npz.is_file()):
+        df = pd.read_parquet(parquet)
+        arrays = {c: np.array(df[c].to_list()) if df[c].dtype == object else df[c].to_numpy() for c in df.columns}
+        np.savez(npz, **arrays)
+    return str(npz)
 
 
 def load_feature_map(data: dict[str, Any], hp: dict[str, Any], pairs, pooled: bool) -> FeatureMap:
@@ -302,16 +380,36 @@ def train(name: str, data: dict[str, Any], pairs, hp: dict[str, Any], work: Path
     """Trains one model and evaluates it on the validation and test files."""
     seed_everything(seed=hp["seed"])
     feature_map = load_feature_map(data, hp, pairs, pooled=name != "din")
-    p = {**data, **hp, "gpu": 0 if torch.cuda.is_available() else -1, "model_root": str(work / "checkpoints")}
+    p = {
+        **data,
+        **hp,
+        "gpu": 0 if torch.cuda.is_available() else -1,
+        "model_root": str(work / "checkpoints"),
+        "num_workers": 0,  # NpzDataLoader collates in this process: one core, as the trainer
+    }
     model = PeerDIN(feature_map, pairs, **p) if name == "din" else PeerAutoIntPlus(feature_map, **p)
     os.makedirs(model.model_dir, exist_ok=True)  # where fit() keeps the best checkpoint
     params = sum(t.numel() for t in model.parameters())  # embeddings included
+    start = time.perf_counter()
     train_gen, valid_gen = RankDataLoader(feature_map, stage="train", **p)
+    test_gen = RankDataLoader(feature_map, stage="test", **p)
+    load_s = time.perf_counter() - start
     start = time.perf_counter()
     model.fit(train_gen, validation_data=valid_gen, **p)
     seconds = time.perf_counter() - start
+    log.info(
+        "%s lr %g emb %d seed %s: loaded in %.1f s, fit %.1f s over %d epochs (train %.1f s, validation %.1f s)",
+        model.model_id,
+        hp["learning_rate"],
+        hp["embedding_dim"],
+        hp["seed"],
+        load_s,
+        seconds,
+        len(model.epoch_train_s),
+        sum(model.epoch_train_s),
+        sum(model.epoch_eval_s),
+    )
     valid = model.evaluate(valid_gen)
-    test_gen = RankDataLoader(feature_map, stage="test", **p)
     test = model.evaluate(test_gen)
     mean_pred, ctr = mean_prediction(model, test_gen)
     return {
@@ -319,6 +417,9 @@ def train(name: str, data: dict[str, Any], pairs, hp: dict[str, Any], work: Path
         "test": {"auc": test["AUC"], "logloss": test["logloss"], "mean_pred": mean_pred, "ctr": ctr},
         "valid": {"auc": valid["AUC"], "logloss": valid["logloss"]},
         "train_seconds": round(seconds, 2),
+        "load_seconds": round(load_s, 2),
+        "epoch_train_seconds": [round(x, 2) for x in model.epoch_train_s],
+        "epoch_valid_seconds": [round(x, 2) for x in model.epoch_eval_s],
         "params": params,
         "device": "cuda" if p["gpu"] >= 0 else "cpu",
         "hyper_parameters": hp,
@@ -332,35 +433,44 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--work", type=Path, default=Path(__file__).parent / "work", help="FuxiCTR's files")
     ap.add_argument("--epochs", type=int, help="override the default 100 (early stopping still applies)")
     ap.add_argument("--batch-size", type=int, help="override the default 10000")
-    ap.add_argument("--learning-rate", type=float, help="override the default 1e-3")
-    ap.add_argument("--embedding-dim", type=int, help="override the default 40")
+    ap.add_argument("--learning-rate", help="override the default 1e-3; comma-separated: grid points")
+    ap.add_argument("--embedding-dim", help="override the default 40; comma-separated: grid points")
     ap.add_argument(
         "--seeds", help="comma-separated seeds (weights, shuffling): each model trains once per seed (default 2019)"
     )
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     args = ap.parse_args(argv)
     models = args.models.split(",")
     unknown = sorted(set(models) - {"din", "autoint"})
     if unknown:
         raise SystemExit(f"--models: unknown model(s) {unknown} (expected din, autoint)")
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    data, pairs = prepare(args.data, args.work)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+    log.setLevel(logging.INFO)
+    torch.set_num_threads(args.threads)
+    start = time.perf_counter()
+    data, pairs, reused = prepare(args.data, args.work)
+    log.info("data %s in %.1f s", "reused" if reused else "prepared", time.perf_counter() - start)
     if "din" in models and not pairs:
         raise SystemExit("din needs at least one s_<x> sequence column with its c_<x> target")
     seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [None]
-    results = []
-    for seed in seeds:  # the data is prepared once for every seed
-        for name in models:
-            hp = dict(DIN_DEFAULTS if name == "din" else AUTOINT_DEFAULTS)
-            overrides = {
-                "epochs": args.epochs,
-                "batch_size": args.batch_size,
-                "learning_rate": args.learning_rate,
-                "embedding_dim": args.embedding_dim,
-                "seed": seed,
-            }
-            hp.update({k: v for k, v in overrides.items() if v is not None})
-            results.append(train(name, data, pairs, hp, args.work))
-    print(json.dumps({"peer": "fuxictr", "fuxictr": fuxictr.__version__, "data": str(args.data), "models": results}))
+    lrs = [float(x) for x in args.learning_rate.split(",")] if args.learning_rate else [None]
+    embs = [int(x) for x in args.embedding_dim.split(",")] if args.embedding_dim else [None]
+    doc = {"peer": "fuxictr", "fuxictr": fuxictr.__version__, "data": str(args.data), "models": []}
+    for seed in seeds:  # the data is prepared once for every seed and grid point
+        for lr in lrs:
+            for emb in embs:
+                for name in models:
+                    hp = dict(DIN_DEFAULTS if name == "din" else AUTOINT_DEFAULTS)
+                    overrides = {
+                        "epochs": args.epochs,
+                        "batch_size": args.batch_size,
+                        "learning_rate": lr,
+                        "embedding_dim": emb,
+                        "seed": seed,
+                    }
+                    hp.update({k: v for k, v in overrides.items() if v is not None})
+                    doc["models"].append(train(name, data, pairs, hp, args.work))
+                    print(json.dumps(doc), flush=True)  # every result so far: a stopped run keeps them
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ one batch size, one epoch cap, the same training seeds, and FuxiCTR's training s
   python3 bench/quality/grid.py list                      one line per grid point: <lr> <embedding>
   python3 bench/quality/grid.py seeds                     the training seeds, one a line
   python3 bench/quality/grid.py config LR EMB SEED OUT    writes an mmctr-train config for that point and seed
-  python3 bench/quality/grid.py peer-args LR EMB          the FuxiCTR peer's flags for that point, every seed
+  python3 bench/quality/grid.py peer-args SEEDS [LR EMB]  the FuxiCTR peer's flags: every grid point (or one) on the
+                                                          comma-separated SEEDS, in one process
 
 The schedule is FuxiCTR's BaseModel default, copied into our config: every epoch ends with a validation pass
 monitored on AUC - log-loss (FuxiCTR `monitor: {AUC: 1, logloss: -1}`, our `monitor: "auc-logloss"`); the best
@@ -12,7 +13,8 @@ epoch's weights are kept; an epoch without improvement multiplies the learning r
 in a row stop training. summarize.py picks each model's grid point on the same value (its mean over the seeds).
 
 Overridable for smoke runs: MMCTR_QUALITY_LRS, MMCTR_QUALITY_EMBS, MMCTR_QUALITY_SEEDS (comma-separated),
-MMCTR_QUALITY_EPOCHS."""
+MMCTR_QUALITY_EPOCHS. Both systems run one torch thread per training (ours `training.threads`, the peer's
+--threads)."""
 
 from __future__ import annotations
 
@@ -71,11 +73,12 @@ def main(argv: list[str]) -> int:
         with open(argv[4], "w", encoding="utf-8") as fh:
             json.dump(config(float(argv[1]), int(argv[2]), int(argv[3])), fh, indent=1)
         return 0
-    if argv[:1] == ["peer-args"] and len(argv) == 3:
-        seeds = ",".join(str(s) for s in SEEDS)
+    if argv[:1] == ["peer-args"] and len(argv) in (2, 4):
+        lrs = [float(argv[2])] if len(argv) == 4 else LRS
+        embs = [int(argv[3])] if len(argv) == 4 else EMBS
         print(
-            f"--learning-rate {float(argv[1])} --embedding-dim {int(argv[2])} --seeds {seeds} "
-            f"--batch-size {BATCH} --epochs {EPOCHS}"
+            f"--learning-rate {','.join(str(x) for x in lrs)} --embedding-dim {','.join(str(x) for x in embs)} "
+            f"--seeds {argv[1]} --batch-size {BATCH} --epochs {EPOCHS} --threads 1"
         )
         return 0
     print(__doc__, file=sys.stderr)

@@ -8,8 +8,9 @@
 # Needs scripts/setup.sh (the stack, node_modules, .venv); installs the peer (bench/quality/setup.sh).
 # Knobs: MOVIELENS_DIR (default .local/datasets/ml-100k), MMCTR_QUALITY_DIR (work folder, default
 # .local/quality), MMCTR_QUALITY_DATABASE (default mmctr_movielens), MMCTR_QUALITY_REPLAY (test ratings replayed,
-# 0 = all 10,000; default 0), MMCTR_QUALITY_LRS / _EMBS / _SEEDS / _EPOCHS (grid.py), MMCTR_QUALITY_LIMIT (ratings
-# imported, smoke runs only), MMCTR_QUALITY_INGEST_PORT / _SCORER_PORT (3191 / 3193).
+# 0 = all 10,000; default 0), MMCTR_QUALITY_LRS / _EMBS / _SEEDS / _EPOCHS (grid.py), MMCTR_QUALITY_BUDGET (full:
+# every grid point on every seed; chosen: the grid on the first seed, the other seeds at each model's chosen point),
+# MMCTR_QUALITY_LIMIT (ratings imported, smoke runs only), MMCTR_QUALITY_INGEST_PORT / _SCORER_PORT (3191 / 3193).
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
 t_start=$SECONDS
 
@@ -79,36 +80,64 @@ step "point-in-time training set"
 step "the same rows as CSV for the peer"
 .venv/bin/mmctr-train export-csv --trainset "$WORK/trainset" --out "$WORK/csv"
 
-# The two systems train side by side, one torch thread each (2 cores): equally loaded. Every grid point
-# trains once per seed (grid.py seeds) on both sides.
-points=$("$PY" bench/quality/grid.py list | tr '\n' ';') seeds=$("$PY" bench/quality/grid.py seeds | tr '\n' ' ')
-step "FuxiCTR DIN and AutoInt+ (in the background) and mmctr LR, AutoInt+, DIN, QIN over the same grid (lr emb: $points seeds $seeds)"
-grid_runs() { # one line per run: <lr> <emb> <seed>
-  local seed lr emb
-  for seed in $seeds; do
-    while read -r lr emb; do echo "$lr $emb $seed"; done < <("$PY" bench/quality/grid.py list)
-  done
+# The two systems train side by side, one torch thread each (2 cores): equally loaded. First every grid point on
+# the first seed; then the other seeds at every grid point (MMCTR_QUALITY_BUDGET=full, the default) or only at
+# each model's point chosen on the first seed's validation value (=chosen: the same smaller budget on both sides).
+# The peer prepares its data once for the whole run (fuxictr_peer.py reuses it while the CSV files match).
+seeds=$("$PY" bench/quality/grid.py seeds | tr '\n' ' ')
+first_seed=${seeds%% *} rest_seeds=$(echo "${seeds#* }" | xargs | tr ' ' ',')
+peer() { # out-name, peer flags...
+  local out=$1
+  shift
+  OMP_NUM_THREADS=1 "$PEER" bench/quality/fuxictr_peer.py "$WORK/csv" --work "$WORK/fuxictr-work" "$@" \
+    > "$WORK/peer/$out.json" 2>> "$WORK/logs/peer.log"
+  echo "  fuxictr $out: done"
 }
-peer_grid() { # the peer prepares its data once per grid point and trains every seed on it
-  while read -r lr emb; do
-    # shellcheck disable=SC2046 # the flags are words
-    OMP_NUM_THREADS=1 "$PEER" bench/quality/fuxictr_peer.py "$WORK/csv" --work "$WORK/fuxictr-work" \
-      $("$PY" bench/quality/grid.py peer-args "$lr" "$emb") \
-      > "$WORK/peer/lr$lr-emb$emb.json" 2> "$WORK/logs/peer-lr$lr-emb$emb.log"
-    echo "  fuxictr lr $lr emb $emb (seeds $seeds): done"
-  done < <("$PY" bench/quality/grid.py list)
-}
-peer_grid & peer_pid=$!
-while read -r lr emb seed; do
-  cfg="$WORK/configs/lr$lr-emb$emb-s$seed.json" log="$WORK/logs/train-lr$lr-emb$emb-s$seed.log"
-  "$PY" bench/quality/grid.py config "$lr" "$emb" "$seed" "$cfg"
-  .venv/bin/mmctr-train train --model all --config "$cfg" --trainset "$WORK/trainset" \
+ours() { # lr emb seed model
+  local cfg="$WORK/configs/lr$1-emb$2-s$3.json" log="$WORK/logs/train-lr$1-emb$2-s$3-$4.log"
+  "$PY" bench/quality/grid.py config "$1" "$2" "$3" "$cfg"
+  OMP_NUM_THREADS=1 .venv/bin/mmctr-train train --model "$4" --config "$cfg" --trainset "$WORK/trainset" \
     --train-end-ms "$train_end_ms" --val-end-ms "$val_end_ms" > "$log" 2>&1
-  grep -E '^\| (lr|autoint|din|qin) ' "$log" | awk '!seen[$0]++' | sed "s/^/  mmctr lr $lr emb $emb seed $seed /"
-done < <(grid_runs)
+  grep -E '^\| (lr|autoint|din|qin) ' "$log" | awk '!seen[$0]++' | sed "s/^/  mmctr lr $1 emb $2 seed $3 /"
+}
+BUDGET="${MMCTR_QUALITY_BUDGET:-full}"
+[[ "$BUDGET" == full || "$BUDGET" == chosen ]] || { echo "run.sh: MMCTR_QUALITY_BUDGET is full or chosen" >&2; exit 2; }
+step "the grid on seed $first_seed: FuxiCTR DIN and AutoInt+ (in the background), mmctr LR, AutoInt+, DIN, QIN"
+# shellcheck disable=SC2046 # the flags are words
+peer "grid-s$first_seed" $("$PY" bench/quality/grid.py peer-args "$first_seed") &
+peer_pid=$!
+while read -r lr emb; do ours "$lr" "$emb" "$first_seed" all; done < <("$PY" bench/quality/grid.py list)
 wait "$peer_pid"
+if [[ -n "$rest_seeds" && "$BUDGET" == full ]]; then
+  step "seeds $rest_seeds at every grid point, both systems"
+  # shellcheck disable=SC2046
+  peer "grid-rest" $("$PY" bench/quality/grid.py peer-args "$rest_seeds") &
+  peer_pid=$!
+  for seed in ${rest_seeds//,/ }; do
+    while read -r lr emb; do ours "$lr" "$emb" "$seed" all; done < <("$PY" bench/quality/grid.py list)
+  done
+  wait "$peer_pid"
+elif [[ -n "$rest_seeds" ]]; then
+  "$PY" bench/quality/summarize.py choose "$MMCTR_REGISTRY" "$WORK/peer" > "$WORK/chosen.txt"
+  step "seeds $rest_seeds at each model's point chosen on seed $first_seed: $(tr '\n' ';' < "$WORK/chosen.txt")"
+  (
+    while read -r system model lr emb; do
+      if [[ $system == fuxictr ]]; then
+        # shellcheck disable=SC2046
+        peer "chosen-$model" --models "$model" $("$PY" bench/quality/grid.py peer-args "$rest_seeds" "$lr" "$emb")
+      fi
+    done < "$WORK/chosen.txt"
+  ) &
+  peer_pid=$!
+  for seed in ${rest_seeds//,/ }; do
+    while read -r system model lr emb; do
+      if [[ $system == mmctr ]]; then ours "$lr" "$emb" "$seed" "$model"; fi
+    done < "$WORK/chosen.txt"
+  done
+  wait "$peer_pid"
+fi
 
-step "results (each model's grid point chosen on validation AUC - log-loss, means over the seeds)"
+step "results (each model's grid point chosen on validation AUC - log-loss, means over the seeds; budget $BUDGET)"
 "$PY" bench/quality/summarize.py "$MMCTR_REGISTRY" "$WORK/peer" bench/results/quality-summary.json \
   "MovieLens-100k ($impressions ratings, time split 80/10/10)" "$COMMIT" "$WORK/trainset" | tee "$WORK/summary.txt"
 best=$(sed -nE 's/^best (.+)$/\1/p' "$WORK/summary.txt")

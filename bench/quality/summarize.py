@@ -4,6 +4,10 @@ grid point and seed; picks each model's grid point on validation AUC - validatio
 bench/results/quality-summary.json.
 
   .venv/bin/python bench/quality/summarize.py REGISTRY PEER_DIR OUT_JSON DATASET COMMIT [TRAINSET]
+  .venv/bin/python bench/quality/summarize.py choose REGISTRY PEER_DIR
+
+`choose` prints each system's chosen point per model as `<system> <model flag> <lr> <embedding>` lines (run.sh's
+MMCTR_QUALITY_BUDGET=chosen: the grid on the first seed picks the point the other seeds train at).
 
 With TRAINSET (the training set the models trained on), each of our models' mean predicted CTR on the test
 split (its model.onnx) stands beside the observed CTR: calibration. The peer reports its own.
@@ -22,7 +26,10 @@ from pathlib import Path
 from typing import Any
 
 NAMES = {"lr": "LR", "autoint": "AutoInt+", "din": "DIN", "qin": "QIN"}
-SELECTION = "each model's grid point with the best validation AUC - log-loss, averaged over the seeds"
+SELECTION = (
+    "each model's grid point with the best validation AUC - log-loss averaged over its seeds, among the points "
+    "trained on the most seeds"
+)
 
 
 def mean_prediction(artifact: Path, trainset: Path | None) -> float | None:
@@ -145,11 +152,12 @@ def points(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def chosen(pts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each (system, model)'s grid point with the best mean validation AUC - log-loss."""
+    """Each (system, model)'s grid point with the best mean validation AUC - log-loss among its points with the
+    most seeds (with the grid on one seed and the chosen points on every seed, those points)."""
     best: dict[tuple[str, str], dict[str, Any]] = {}
     for p in pts:
         k = (p["system"], p["model"])
-        if k not in best or p["val_monitor"] > best[k]["val_monitor"]:
+        if k not in best or (len(p["seeds"]), p["val_monitor"]) > (len(best[k]["seeds"]), best[k]["val_monitor"]):
             best[k] = p
     return sorted(best.values(), key=lambda p: (p["system"], -p["val_monitor"]))
 
@@ -201,7 +209,17 @@ def targets(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def choose(registry: Path, peer_dir: Path) -> int:
+    """The chosen points so far, one `<system> <model flag> <lr> <embedding>` line each."""
+    flags = {name: flag for flag, name in NAMES.items()}
+    for r in chosen(points(ours(registry, None) + peer(peer_dir))):
+        print(r["system"], flags[r["model"]], r["lr"], r["embedding_dim"])
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["choose"] and len(argv) == 3:
+        return choose(Path(argv[1]), Path(argv[2]))
     if len(argv) not in (5, 6):
         print(__doc__, file=sys.stderr)
         return 2
