@@ -94,8 +94,8 @@ def newest_projection_version(ch: ClickHouse) -> str:
     return str(r[0]["pv"]) if r and int(r[0]["n"]) > 0 else ""
 
 
-# The embedding item_vectors reads (item_embeddings.fused_vec of the item entity's content hash); no other
-# embedding has stored vectors yet.
+# The embedding item_vectors reads (item_embeddings.fused_vec of the item entity's content hash); the others
+# are in entity_embeddings (embeddings.py).
 ITEM_EMBEDDING = "fused"
 ITEM_ENTITY = "item"
 # The column of the item table that names a version's content (the key of its vector in item_embeddings).
@@ -107,6 +107,18 @@ def item_vectors(ch: ClickHouse, projection_version: str) -> Iterator[Row]:
     return ch.rows(
         f"SELECT item_id, content_hash, argMax(fused_vec, created_ms) AS v FROM {_db(ch)}.item_embeddings FINAL "
         f"WHERE projection_version = {literal(projection_version)} GROUP BY item_id, content_hash"
+    )
+
+
+def entity_vectors(ch: ClickHouse, embedding: str, entity: str) -> Iterator[Row]:
+    """The newest vector per (entity_key, content_hash) of a repository-declared embedding (entity_embeddings,
+    migrations/0020): entity_key, content_hash, v. None before the migration: the features read zeros."""
+    if not table_columns(ch, "entity_embeddings"):
+        return iter(())
+    return ch.rows(
+        f"SELECT entity_key, content_hash, argMax(vec, created_ms) AS v FROM {_db(ch)}.entity_embeddings FINAL "
+        f"WHERE embedding = {literal(embedding)} AND entity = {literal(entity)} AND notEmpty(vec) "
+        "GROUP BY entity_key, content_hash"
     )
 
 

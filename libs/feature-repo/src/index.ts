@@ -80,3 +80,16 @@ export {
   REPOSITORY_APPLIED,
 } from './storage/applied-check';
 export * from './contract';
+export {
+  CATALOGUE_EMBEDDING,
+  embeddingStore,
+  embeddingJobs,
+  embeddingInputValues,
+  embeddingContentHash,
+  embeddingText,
+  type EmbeddingStore,
+  type EmbeddingInput,
+  type EntityEmbeddingSpec,
+  type UnsupportedEmbedding,
+  type EmbeddingJobs,
+} from './embeddings';

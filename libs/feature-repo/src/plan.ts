@@ -1,4 +1,5 @@
 import { ZERO } from './storage/column-types';
+import { embeddingJobs, embeddingStore } from './embeddings';
 import { addColumnDdl as storageAddColumnDdl, createTableDdl } from './storage/storage-ddl';
 import { attributeColumn, enum8, storageTables } from './storage/storage-layout';
 import type { Attribute, Feature, FeatureRepo } from './types';
@@ -178,9 +179,30 @@ export function planChanges(from: FeatureRepo, to: FeatureRepo, opts: PlanOption
     else if (n.entity !== m.entity)
       plan.breaking.push(`embeddings.${name}.entity: '${m.entity}' -> '${n.entity}'`);
   }
+  for (const [name, m] of oldEmb) {
+    const n = newEmb.get(name);
+    if (n && n.entity === m.entity && n.width === m.width && embeddingStore(n) === 'entity') {
+      const [a, b] = [(m.inputs ?? []).join(', '), (n.inputs ?? []).join(', ')];
+      // The vectors are keyed by the hash of the inputs' values: stored ones stop matching.
+      if (a !== b)
+        plan.breaking.push(`embeddings.${name}.inputs: [${a}] -> [${b}]: re-embed every ${n.entity}`);
+    }
+  }
+  const jobs = embeddingJobs(to);
   for (const [name, n] of newEmb) {
-    if (!oldEmb.has(name))
+    if (oldEmb.has(name)) continue;
+    const spec = jobs.specs.find((s) => s.name === name);
+    const unsupported = jobs.unsupported.find((s) => s.name === name);
+    if (spec)
+      plan.notes.push(
+        `embedding '${name}' (${n.entity}, width ${n.width}): the embedder encodes ${spec.inputs.map((i) => `${n.entity}.${i.attribute}`).join(', ')} with its text encoder on each ${n.entity} snapshot (entity_embeddings)`,
+      );
+    else if (embeddingStore(n) === 'catalogue')
       plan.notes.push(`embedding '${name}' (${n.entity}, width ${n.width}) needs an embedder`);
+    else
+      plan.notes.push(
+        `embedding '${name}' (${n.entity}, width ${n.width}) is not embedded${unsupported ? ` (${unsupported.reason})` : ''}: its features read zeros`,
+      );
   }
 
   const oldFeatures = byName(from.features);

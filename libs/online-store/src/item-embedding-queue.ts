@@ -7,6 +7,27 @@ import type { ItemFeatures } from './online-store';
 /** Payload of an `item-embeddings` job (consumed by apps/embedder). */
 export type ItemEmbeddingJob = ItemFeatures;
 
+/** Name of the jobs that embed one version of an entity for a repository-declared embedding. */
+export const ENTITY_EMBEDDING_JOB = 'embed-entity';
+
+/**
+ * Payload of an `embed-entity` job: the embedding, the entity version and the values of the
+ * embedding's inputs (libs/feature-repo embeddingJobs), keyed by their hash.
+ */
+export interface EntityEmbeddingJob {
+  embedding: string;
+  entity: string;
+  key: string;
+  ts_ms: number;
+  content_hash: string;
+  inputs: (string | string[])[];
+}
+
+/** Its job id: the same embedding, key and content always give the same id (no ':', see embeddingJobId). */
+export const entityEmbeddingJobId = (
+  j: Pick<EntityEmbeddingJob, 'embedding' | 'key' | 'content_hash'>,
+): string => `ent-${j.embedding}-${encodeURIComponent(j.key)}-${j.content_hash}`;
+
 export const ITEM_EMBEDDINGS_QUEUE = 'item-embeddings';
 
 /**
@@ -61,6 +82,18 @@ export class ItemEmbeddingQueue {
         name: 'embed',
         data: item,
         opts: { jobId: embeddingJobId(item.item_id, item.content_hash) },
+      })),
+    );
+  }
+
+  /** Entity embedding jobs (one per embedding and entity version); re-adding the same content is a no-op. */
+  async enqueueEntities(jobs: readonly EntityEmbeddingJob[]): Promise<void> {
+    if (jobs.length === 0) return;
+    await this.queue.addBulk(
+      jobs.map((data) => ({
+        name: ENTITY_EMBEDDING_JOB,
+        data: data as unknown as ItemEmbeddingJob,
+        opts: { jobId: entityEmbeddingJobId(data) },
       })),
     );
   }

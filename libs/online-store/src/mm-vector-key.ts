@@ -7,3 +7,11 @@ export const MM_VECTOR_KEY_TEMPLATE = '{prefix}mm:{item_id}';
 
 export const mmVectorKey = (keyPrefix: string, itemId: string): string =>
   MM_VECTOR_KEY_TEMPLATE.replace('{prefix}', keyPrefix).replace('{item_id}', itemId);
+
+/**
+ * Redis key of an entity's vector for a repository-declared embedding (libs/feature-repo embeddingStore
+ * 'entity'): `{prefix}emb:<embedding>:<key>`, a hash like the `mm:` one (ts_ms, content_hash, v).
+ * Embedding names have no ':', so no two embeddings share a key.
+ */
+export const entityVectorKey = (keyPrefix: string, embedding: string, key: string): string =>
+  `${keyPrefix}emb:${embedding}:${key}`;

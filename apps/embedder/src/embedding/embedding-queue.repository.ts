@@ -15,6 +15,8 @@ export interface EmbeddingQueueOptions {
 /** One job of the queue, as its consumer sees it. */
 export interface QueuedEmbedding {
   id: string | undefined;
+  /** 'embed' (a catalogue item) or ENTITY_EMBEDDING_JOB (then `data` is an EntityEmbeddingJob). */
+  name: string;
   data: ItemEmbeddingJob;
   /** When it was enqueued (ms since the epoch). */
   enqueuedMs: number;
@@ -35,6 +37,7 @@ export interface EmbeddingQueueHandlers {
 
 const queued = (job: Job<ItemEmbeddingJob, EmbedOutcome>): QueuedEmbedding => ({
   id: job.id,
+  name: job.name,
   data: job.data,
   enqueuedMs: job.timestamp,
   attemptsMade: job.attemptsMade,

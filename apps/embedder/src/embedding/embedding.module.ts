@@ -3,6 +3,7 @@ import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { APP_CONFIG, type AppConfig } from '@mmctr/config';
 import { ClickHouseService } from '@mmctr/clickhouse';
+import { FEATURE_REPO, type FeatureRepo } from '@mmctr/feature-repo';
 import { createBullRedis, createRedis } from '@mmctr/online-store';
 import { EMBEDDER_CONFIG, type EmbedderConfig, loadEmbedderConfig } from '../config/embedder-config';
 import { ImageLoader } from '../image/image-loader';
@@ -12,14 +13,16 @@ import { LOGGER } from '../logger';
 import { EmbedderMetrics } from '../metrics/embedder-metrics';
 import { ProjectionStore } from '../projection/projection-store';
 import { EmbeddingRepository } from '../storage/embedding.repository';
+import { EntityEmbeddingRepository } from '../storage/entity-embedding.repository';
 import { MmVectorRepository } from '../storage/mm-vector.repository';
 import { BULL_REDIS, INFERENCE_POOL, MODEL_SET, REDIS } from '../tokens';
 import { BackfillService } from './backfill.service';
 import { EmbeddingService } from './embedding.service';
+import { EntityEmbeddingService, EntityEmbeddings } from './entity-embedding.service';
 
 /**
- * Everything that embeds an item, without the queue consumer: the app adds the worker, the CLI uses
- * this alone. Needs AppConfigModule, ClickHouseModule and a LOGGER provider.
+ * Everything that embeds an item or an entity, without the queue consumer: the app adds the worker, the
+ * CLI uses this alone. Needs AppConfigModule, ClickHouseModule, FeatureRepoModule and a LOGGER provider.
  */
 @Global()
 @Module({
@@ -118,6 +121,44 @@ import { EmbeddingService } from './embedding.service';
         }),
     },
     {
+      provide: EntityEmbeddings,
+      inject: [FEATURE_REPO, MODEL_SET, LOGGER],
+      useFactory: (repo: FeatureRepo, models: ModelSet, log: Logger) => {
+        const e = new EntityEmbeddings(repo, models.text.dim);
+        for (const s of e.specs.values())
+          log.info(
+            { embedding: s.name, entity: s.entity, inputs: s.inputs.map((i) => i.attribute), width: s.width },
+            'entity embedding: text encoder',
+          );
+        for (const u of e.unsupported)
+          log.warn(
+            { embedding: u.name, entity: u.entity, reason: u.reason },
+            'entity embedding not embedded',
+          );
+        return e;
+      },
+    },
+    {
+      provide: EntityEmbeddingRepository,
+      inject: [ClickHouseService, EMBEDDER_CONFIG],
+      useFactory: (ch: ClickHouseService, c: EmbedderConfig) =>
+        new EntityEmbeddingRepository(ch, {
+          maxRows: Math.min(c.EMBEDDER_WRITE_MAX_ROWS, Math.max(1, Math.floor(c.EMBEDDER_CONCURRENCY / 2))),
+          maxWaitMs: c.EMBEDDER_WRITE_MAX_WAIT_MS,
+        }),
+    },
+    {
+      provide: EntityEmbeddingService,
+      inject: [EntityEmbeddings, INFERENCE_POOL, MODEL_SET, EntityEmbeddingRepository, MmVectorRepository],
+      useFactory: (
+        e: EntityEmbeddings,
+        pool: InferencePool,
+        models: ModelSet,
+        rows: EntityEmbeddingRepository,
+        mm: MmVectorRepository,
+      ) => new EntityEmbeddingService(e, pool, models.text.id, rows, mm),
+    },
+    {
       provide: BackfillService,
       inject: [
         MODEL_SET,
@@ -152,6 +193,9 @@ import { EmbeddingService } from './embedding.service';
     EmbeddingRepository,
     MmVectorRepository,
     EmbeddingService,
+    EntityEmbeddings,
+    EntityEmbeddingRepository,
+    EntityEmbeddingService,
     BackfillService,
   ],
 })

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { EmbedFailure, reasonOf } from '../errors';
+import { ENTITY_EMBEDDING_JOB, type EntityEmbeddingJob } from '@mmctr/online-store';
+import { EmbedFailure, permanent, reasonOf } from '../errors';
 import type { EmbedderMetrics } from '../metrics/embedder-metrics';
 import type {
   EmbeddingQueueHandlers,
@@ -7,6 +8,7 @@ import type {
   QueuedEmbedding,
 } from './embedding-queue.repository';
 import type { EmbedOutcome, EmbeddingService } from './embedding.service';
+import type { EntityEmbeddingService } from './entity-embedding.service';
 
 export interface EmbeddingWorkerOptions {
   /** How long close() waits for the active jobs before abandoning them. */
@@ -28,6 +30,8 @@ export class EmbeddingWorker {
     private readonly metrics: EmbedderMetrics,
     private readonly log: Logger,
     private readonly opts: EmbeddingWorkerOptions,
+    /** Jobs of the repository's entity embeddings (absent: they fail as invalid). */
+    private readonly entities?: EntityEmbeddingService,
   ) {}
 
   get running(): boolean {
@@ -58,7 +62,7 @@ export class EmbeddingWorker {
         this.log[final ? 'warn' : 'info'](
           {
             job: job?.id,
-            item: job?.data?.item_id,
+            item: job?.data?.item_id ?? (job?.data as Partial<EntityEmbeddingJob> | undefined)?.key,
             reason,
             attempt: job?.attemptsMade,
             final,
@@ -75,7 +79,9 @@ export class EmbeddingWorker {
   private async process(job: QueuedEmbedding): Promise<EmbedOutcome> {
     const end = this.metrics.jobSeconds.startTimer();
     try {
-      return await this.service.embed(job.data);
+      if (job.name !== ENTITY_EMBEDDING_JOB) return await this.service.embed(job.data);
+      if (!this.entities) throw permanent('invalid_job', 'this worker embeds no entity embeddings');
+      return await this.entities.embed(job.data as unknown as EntityEmbeddingJob);
     } catch (err) {
       if (err instanceof EmbedFailure) throw err;
       throw new Error(`${reasonOf(err)}: ${(err as Error).message}`);

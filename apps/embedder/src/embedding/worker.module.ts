@@ -7,10 +7,12 @@ import { EMBEDDER_CONFIG, type EmbedderConfig } from '../config/embedder-config'
 import { LOGGER } from '../logger';
 import { EmbedderMetrics } from '../metrics/embedder-metrics';
 import { EmbeddingRepository } from '../storage/embedding.repository';
+import { EntityEmbeddingRepository } from '../storage/entity-embedding.repository';
 import { BULL_REDIS } from '../tokens';
 import { EmbeddingQueueRepository } from './embedding-queue.repository';
 import { EmbeddingService } from './embedding.service';
 import { EmbeddingWorker } from './embedding.worker';
+import { EntityEmbeddingService } from './entity-embedding.service';
 
 /** The queue consumer, started after bootstrap and drained before anything else shuts down. */
 @Module({
@@ -29,15 +31,30 @@ import { EmbeddingWorker } from './embedding.worker';
     },
     {
       provide: EmbeddingWorker,
-      inject: [EmbeddingService, EmbeddingQueueRepository, EmbedderMetrics, LOGGER, EMBEDDER_CONFIG],
+      inject: [
+        EmbeddingService,
+        EmbeddingQueueRepository,
+        EmbedderMetrics,
+        LOGGER,
+        EMBEDDER_CONFIG,
+        EntityEmbeddingService,
+      ],
       useFactory: (
         service: EmbeddingService,
         queue: EmbeddingQueueRepository,
         metrics: EmbedderMetrics,
         log: Logger,
         c: EmbedderConfig,
+        entities: EntityEmbeddingService,
       ) =>
-        new EmbeddingWorker(service, queue, metrics, log, { shutdownGraceMs: c.EMBEDDER_SHUTDOWN_GRACE_MS }),
+        new EmbeddingWorker(
+          service,
+          queue,
+          metrics,
+          log,
+          { shutdownGraceMs: c.EMBEDDER_SHUTDOWN_GRACE_MS },
+          entities,
+        ),
     },
   ],
   exports: [EmbeddingWorker],
@@ -48,6 +65,7 @@ export class WorkerModule implements OnApplicationBootstrap, BeforeApplicationSh
     @Inject(EmbeddingQueueRepository) private readonly queue: EmbeddingQueueRepository,
     @Inject(EmbedderMetrics) private readonly metrics: EmbedderMetrics,
     @Inject(EmbeddingRepository) private readonly repo: EmbeddingRepository,
+    @Inject(EntityEmbeddingRepository) private readonly entityRows: EntityEmbeddingRepository,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -57,7 +75,7 @@ export class WorkerModule implements OnApplicationBootstrap, BeforeApplicationSh
 
   async beforeApplicationShutdown(): Promise<void> {
     await this.worker.close();
-    await this.repo.flush();
+    await Promise.all([this.repo.flush(), this.entityRows.flush()]);
     await this.queue.close();
   }
 }

@@ -1,10 +1,12 @@
 import type Redis from 'ioredis';
-import { mmVectorKey, redisHealth } from '@mmctr/online-store';
+import { entityVectorKey, mmVectorKey, redisHealth } from '@mmctr/online-store';
 import { transient } from '../errors';
 
 /** What the scorer reads: `<prefix>mm:<id>`, a hash (see docs/embedder.md). */
 export interface MmVectorEntry {
   itemId: string;
+  /** The Redis key (default: the item's `mm:` key; an entity embedding's is entityKey()). */
+  key?: string;
   tsMs: number;
   contentHash: string;
   projection: string;
@@ -46,10 +48,15 @@ export class MmVectorRepository {
     return mmVectorKey(this.keyPrefix, itemId);
   }
 
+  /** The `emb:` key of an entity's vector of a repository-declared embedding. */
+  entityKey(embedding: string, key: string): string {
+    return entityVectorKey(this.keyPrefix, embedding, key);
+  }
+
   /** True when the stored entry is for content newer than ts_ms (the job is stale). */
-  async hasNewer(itemId: string, tsMs: number): Promise<boolean> {
+  async hasNewer(itemId: string, tsMs: number, key = this.key(itemId)): Promise<boolean> {
     try {
-      const ts = await this.redis.hget(this.key(itemId), 'ts_ms');
+      const ts = await this.redis.hget(key, 'ts_ms');
       return ts !== null && Number(ts) > tsMs;
     } catch (err) {
       throw transient('storage_failed', `redis: ${(err as Error).message}`);
@@ -70,7 +77,7 @@ export class MmVectorRepository {
       const results = await Promise.all(
         entries.map((e) =>
           redis.mmctrWriteMm(
-            this.key(e.itemId),
+            e.key ?? this.key(e.itemId),
             e.tsMs,
             e.contentHash,
             e.projection,

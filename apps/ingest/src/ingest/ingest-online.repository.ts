@@ -2,11 +2,17 @@ import { Inject, Injectable, Optional, type OnApplicationShutdown } from '@nestj
 import type Redis from 'ioredis';
 import type { CatalogueItem } from '@mmctr/contracts';
 import type { AggregateCounters, CountedEvent } from '@mmctr/aggregates';
-import type { NormalisedRecord } from '@mmctr/feature-repo';
+import {
+  embeddingContentHash,
+  embeddingInputValues,
+  type EntityEmbeddingSpec,
+  type NormalisedRecord,
+} from '@mmctr/feature-repo';
 import {
   redisHealth,
   type BehaviourList,
   type BehaviourRecord,
+  type EntityEmbeddingJob,
   type ItemEmbeddingQueue,
   type OnlineStore,
 } from '@mmctr/online-store';
@@ -41,7 +47,13 @@ export class IngestOnlineRepository implements OnApplicationShutdown {
     await this.store.recordLists(events as unknown as readonly BehaviourRecord[], lists);
   }
 
+  /**
+   * Embedding jobs of the entity's declared embeddings are enqueued before the hash is written (a crash
+   * between the two repeats them on redelivery; the job ids make repeats no-ops).
+   */
   async upsertEntities(stream: EntityStream, records: readonly NormalisedRecord[]): Promise<void> {
+    if (stream.embeddings.length > 0)
+      await this.embeddings.enqueueEntities(entityEmbeddingJobs(stream.embeddings, records));
     await this.store.upsertEntities(stream.entity.name, stream.entity.key, stream.attributes, records);
   }
 
@@ -59,4 +71,24 @@ export class IngestOnlineRepository implements OnApplicationShutdown {
     await this.embeddings.queue.client.then((c) => c.quit()).catch(() => undefined);
     await this.redis.quit().catch(() => undefined);
   }
+}
+
+/** One job per embedding and record: the record's input values and their hash. */
+export function entityEmbeddingJobs(
+  specs: readonly EntityEmbeddingSpec[],
+  records: readonly NormalisedRecord[],
+): EntityEmbeddingJob[] {
+  return specs.flatMap((spec) =>
+    records.map((r) => {
+      const inputs = embeddingInputValues(spec, r);
+      return {
+        embedding: spec.name,
+        entity: spec.entity,
+        key: String(r[spec.key]),
+        ts_ms: Number(r.ts_ms),
+        content_hash: embeddingContentHash(inputs),
+        inputs,
+      };
+    }),
+  );
 }

@@ -4,12 +4,14 @@ import {
   compileEntityEncoder,
   compileEventContract,
   compileEventsEncoder,
+  embeddingJobs,
   entityTopic,
   eventsTable,
   historySequences,
   snapshotEntities,
   type ContractResult,
   type Entity,
+  type EntityEmbeddingSpec,
   type FeatureRepo,
   type NormalisedRecord,
   type RowEncoder,
@@ -30,6 +32,8 @@ export interface EntityStream extends Stream {
   readonly entity: Entity;
   readonly attributes: readonly string[];
   readonly catalogue: boolean;
+  /** The repository's embeddings of this entity (not the catalogue's): each snapshot enqueues their jobs. */
+  readonly embeddings: readonly EntityEmbeddingSpec[];
 }
 
 /** Everything ingest derives from the running feature repository and the tables' actual columns. */
@@ -75,6 +79,7 @@ export async function loadIngestSchema(
     encoder: compileEventsEncoder(repo, await source(eventsTable(repo))),
   };
   const entities: EntityStream[] = [];
+  const { specs } = embeddingJobs(repo);
   for (const entity of snapshotEntities(repo)) {
     const catalogue = isCatalogue(entity);
     entities.push({
@@ -89,6 +94,7 @@ export async function loadIngestSchema(
       ),
       attributes: (entity.attributes ?? []).map((a) => a.name),
       catalogue,
+      embeddings: specs.filter((s) => s.entity === entity.name),
     });
   }
   const lists = historySequences(repo).map((s) => ({

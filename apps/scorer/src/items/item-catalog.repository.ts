@@ -42,6 +42,9 @@ export class ItemCatalogRepository {
   private readonly key: string;
   private readonly columns: string[];
   private readonly vectorsStored: boolean;
+  /** The entity embedding the item cache holds (entity_embeddings), undefined for the catalogue's. */
+  private readonly entityEmbedding: string | undefined;
+  private readonly entity: string;
 
   constructor(
     @Inject(ClickHouseService) private readonly ch: ClickHouseService,
@@ -50,6 +53,8 @@ export class ItemCatalogRepository {
     this.table = identifier(layout.itemTable);
     this.key = identifier(layout.candidateKey);
     this.vectorsStored = layout.embedding !== undefined;
+    this.entityEmbedding = layout.embedding?.store === 'entity' ? layout.embedding.name : undefined;
+    this.entity = layout.candidateEntity;
     this.columns = layout.itemAttributes.map((a) => identifier(a.name));
   }
 
@@ -85,8 +90,10 @@ export class ItemCatalogRepository {
     projectionVersion: string,
     limit: number,
   ): Promise<VectorRow[]> {
-    // Only the catalogue's embedding is stored (item_embeddings); other embeddings read as zeros.
+    // Only the embedding the layout stores is read (ServingLayout.embedding); others read as zeros.
     if (!this.vectorsStored) return [];
+    if (this.entityEmbedding !== undefined)
+      return this.entityVectors(this.entityEmbedding, afterId, sinceMs, limit);
     const rows = await this.ch.query<{
       item_id: string;
       vec: number[];
@@ -102,6 +109,33 @@ export class ItemCatalogRepository {
     );
     return rows.map((r) => ({
       item_id: r.item_id,
+      fused_vec: r.vec,
+      created_ms: Number(r.latest_created_ms),
+    }));
+  }
+
+  /** The same read of a repository-declared embedding's vectors (entity_embeddings, no projection). */
+  private async entityVectors(
+    embedding: string,
+    afterId: string,
+    sinceMs: number,
+    limit: number,
+  ): Promise<VectorRow[]> {
+    const rows = await this.ch.query<{
+      entity_key: string;
+      vec: number[];
+      latest_created_ms: string | number;
+    }>(
+      `SELECT entity_key, argMax(vec, created_ms) AS vec, max(created_ms) AS latest_created_ms
+       FROM entity_embeddings
+       WHERE embedding = {emb:String} AND entity = {entity:String} AND entity_key > {after:String}
+         AND notEmpty(vec)
+       GROUP BY entity_key HAVING latest_created_ms > {since:UInt64}
+       ORDER BY entity_key LIMIT ${pageSize(limit)}`,
+      { emb: embedding, entity: this.entity, after: afterId, since: sinceMs },
+    );
+    return rows.map((r) => ({
+      item_id: r.entity_key,
       fused_vec: r.vec,
       created_ms: Number(r.latest_created_ms),
     }));

@@ -4,7 +4,7 @@ import { APP_CONFIG, type AppConfig } from '@mmctr/config';
 import type { DependencyCheck } from '@mmctr/observability';
 import type { AttributeType } from '@mmctr/feature-repo';
 import type { RawValue } from '@mmctr/features';
-import { OnlineStore, SlotBatch, redisHealth } from '@mmctr/online-store';
+import { OnlineStore, SlotBatch, entityVectorKey, redisHealth } from '@mmctr/online-store';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
 import { SERVING_LAYOUT } from '../layout/layout.module';
 import type { ServingLayout } from '../layout/serving-layout';
@@ -61,6 +61,8 @@ export function decodeAttribute(type: AttributeType, raw: string | null): RawVal
 @Injectable()
 export class ItemOnlineRepository {
   private readonly vectorKey: (id: string) => string;
+  /** The `emb:` key of a candidate's vector when the layout stores an entity embedding. */
+  private readonly entityVectorKey: ((id: string) => string) | undefined;
 
   constructor(
     @Inject(SCORER_REDIS) private readonly redis: Redis,
@@ -71,6 +73,9 @@ export class ItemOnlineRepository {
   ) {
     const template = scorer.SCORER_REDIS_VECTOR_KEY.replace('{prefix}', config.REDIS_KEY_PREFIX);
     this.vectorKey = (id) => template.replace('{item_id}', id);
+    const e = layout.embedding;
+    if (e?.store === 'entity')
+      this.entityVectorKey = (id) => entityVectorKey(config.REDIS_KEY_PREFIX, e.name, id);
   }
 
   /** Whether the scorer's Redis answers (within the request budget: the connection's command timeout). */
@@ -105,14 +110,25 @@ export class ItemOnlineRepository {
     });
   }
 
-  /** A candidate entity other than the catalogue: its `ent:` hashes (JSON values), no vectors. */
+  /** A candidate entity other than the catalogue: its `ent:` hashes (JSON values) and its `emb:` vectors. */
   private async fetchEntities(ids: readonly string[]): Promise<(OnlineItem | null)[]> {
     const attrs = this.layout.itemAttributes.map((a) => a.name);
-    const found = await this.store.getEntities(this.layout.candidateEntity, ids, attrs);
+    const key = this.entityVectorKey;
+    const [found, vectors] = await Promise.all([
+      this.store.getEntities(this.layout.candidateEntity, ids, attrs),
+      key ? this.entityVectors(ids.map(key)) : undefined,
+    ]);
     return found.map((h, i) => {
       if (!h) return null;
+      const vector = vectors?.[i] ?? null;
       const attributes = Object.fromEntries(attrs.map((a) => [a, h[a] as RawValue]));
-      return { item_id: ids[i]!, attributes, ts_ms: Number(h.ts_ms), vector: null };
+      return { item_id: ids[i]!, attributes, ts_ms: Number(h.ts_ms), vector };
     });
+  }
+
+  private async entityVectors(keys: readonly string[]): Promise<(Float32Array | null)[]> {
+    const batch = new SlotBatch(this.redis);
+    for (const k of keys) batch.on(k).hgetBuffer(k, 'v');
+    return (await batch.exec()).map((raw) => decodeVector(raw as Buffer | null));
   }
 }

@@ -1,8 +1,10 @@
 import {
+  embeddingStore,
   historySequences,
   modelLayout,
   type CategoricalSlot,
   type AttributeType,
+  type EmbeddingStore,
   type FeatureRepo,
   type GraphInput,
   type InputGroup,
@@ -95,8 +97,9 @@ export const isAggregateSlot = (slot: { source: string }): boolean =>
  * What the scorer serves from the running feature repository: its model-input layout (every model's
  * ONNX signature), which slots read the candidate entity (the item cache precomputes those), which
  * entities a request reads in raw form (the requester's hash, entities joined `via` a key attribute,
- * sequence targets other than the candidate entity) and which embedding the item cache holds (other
- * declared embeddings read as zeros: nothing stores their vectors).
+ * sequence targets other than the candidate entity) and which embedding the item cache holds (the
+ * catalogue's fused vectors, or another candidate entity's embedding from entity_embeddings; other
+ * vector slots read zeros).
  */
 export class ServingLayout {
   readonly layout: ModelLayout;
@@ -106,8 +109,11 @@ export class ServingLayout {
   readonly candidateKey: string;
   readonly requesterEntity: string;
   readonly requesterKey: string;
-  /** The candidate entity's embedding the item cache holds (undefined: no vector slot reads a stored one). */
-  readonly embedding: { name: string; width: number } | undefined;
+  /**
+   * The candidate entity's embedding the item cache holds and where it is stored (undefined: no vector
+   * slot reads a stored one).
+   */
+  readonly embedding: { name: string; width: number; store: EmbeddingStore } | undefined;
   /** Declared embeddings the layout reads that no store holds (they read as zeros), by name. */
   readonly unstoredEmbeddings: string[];
   /** Distinct item-reading slot encodings, in first-use order. */
@@ -282,17 +288,17 @@ export class ServingLayout {
   }
 
   /**
-   * The embedding the item cache holds: the catalogue's (the only entity the embedder embeds), read by
-   * a candidate-side vector slot without a join.
+   * The embedding the item cache holds: the first stored one (libs/feature-repo embeddingStore) of the
+   * candidate entity that a candidate- or sequence-side vector slot reads without a join.
    */
-  private storedEmbedding(): { name: string; width: number } | undefined {
-    if (!this.catalogue) return undefined;
-    const slot = [this.layout.candidate, ...this.layout.sequences]
-      .flatMap((g) => g.vector)
-      .find((s) => !s.via && s.entity === this.candidateEntity);
-    if (!slot) return undefined;
-    const width = this.repo.embeddings?.find((e) => e.name === slot.embedding)?.width ?? slot.width;
-    return { name: slot.embedding, width };
+  private storedEmbedding(): { name: string; width: number; store: EmbeddingStore } | undefined {
+    for (const slot of [this.layout.candidate, ...this.layout.sequences].flatMap((g) => g.vector)) {
+      if (slot.via || slot.entity !== this.candidateEntity) continue;
+      const declared = this.repo.embeddings?.find((e) => e.name === slot.embedding);
+      const store = declared && embeddingStore(declared);
+      if (store) return { name: slot.embedding, width: declared.width, store };
+    }
+    return undefined;
   }
 
   /** Each sequence with the list ingest writes for it (historySequences: one list per user-owned sequence). */

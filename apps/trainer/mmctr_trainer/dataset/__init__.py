@@ -10,8 +10,9 @@ For every anchor event (the impression) in [from_ms, to_ms):
 - entity attributes (the candidate's, the requester's, each sequence entry's and the entities joined `via` a
   key attribute): the newest version with ts_ms <= impression ts (none -> the key and the declared defaults);
   a joined entity's key is the joining version's attribute, and its version is as of the impression too;
-  the item's fused vector is the item_embeddings row of that version's content_hash (zeros when absent); other
-  embeddings have no stored vectors and read zeros;
+  the stored embedding's vector (embeddings.py: the item's fused vector is the item_embeddings row of that
+  version's content_hash, another entity's the entity_embeddings row of the hash of that version's input values;
+  zeros when absent); other embeddings read zeros;
 - split by the impression time: train < train_end_ms <= val < val_end_ms <= test.
 Requesters are streamed in buckets `cityHash64(<requester key>) % N = k` (18.16 has no window functions): each
 bucket's impressions and sequence events are fetched, and sequences are computed with numpy searchsorted.

@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import store
 from ..ch import ClickHouse
+from ..embeddings import StoredEmbedding, array_names, reads_stored, stored_embedding
 from ..feature_repo import FeatureRepo
 from ..features import fit_vector
 from ..schema import ModelSchema, group_slots, is_aggregate_slot, slot_key
@@ -78,14 +79,23 @@ def is_row_slot(key_source: str, prefix: str, kind: str, slot: Mapping[str, Any]
 class EntityTable:
     """Versions of one entity as of any time, plus one 'no version yet' row per key (its key only)."""
 
-    def __init__(self, schema: ModelSchema, entity: Mapping[str, Any], slots: Slots, links: Sequence[str]):
+    def __init__(
+        self,
+        schema: ModelSchema,
+        entity: Mapping[str, Any],
+        slots: Slots,
+        links: Sequence[str],
+        embedding: StoredEmbedding | None = None,
+    ):
         self.schema, self.name, self.key, self.table = schema, entity["name"], entity["key"], entity.get("table")
+        # the embedding whose vectors this table holds (its vector slots read only that one)
+        self.embedding = embedding
         self.slots, self.links = slots, tuple(links)
         # what an entity without a version as of t reads: its key and the declared defaults
         self.defaults = {a["name"]: a["default"] for a in entity.get("attributes", ()) if "default" in a}
         self.bools = {a["name"] for a in entity.get("attributes", ()) if a["type"] == "bool"}  # stored as UInt8
         vectors = [s for k, s in slots.values() if k == "vector"]
-        self.vectors = bool(vectors)
+        self.vectors = bool(vectors) and embedding is not None
         self.width = max((s["width"] for s in vectors), default=0)
         self.index: dict[str, int] = {}
         # version rows; row 0 is padding (all zeros)
@@ -133,29 +143,46 @@ class EntityTable:
 
     def _columns(self) -> list[str]:
         attrs = [slot_attribute(s) for k, s in self.slots.values() if k != "vector"]
-        return [*attrs, *self.links, *([store.CONTENT_HASH] if self.vectors else [])]
+        if not self.vectors or self.embedding is None:
+            content: list[str] = []
+        elif self.embedding.store == "catalogue":
+            content = [store.CONTENT_HASH]
+        else:
+            content = [a for a, _kind, _fallback in self.embedding.inputs]
+        return list(dict.fromkeys([*attrs, *self.links, *content]))
+
+    def _content_hash(self, row: Mapping[str, Any]) -> str:
+        """What a version's vector is keyed by: the catalogue's content_hash column, else its inputs' hash."""
+        if self.embedding is None or self.embedding.store == "catalogue":
+            return str(row.get(store.CONTENT_HASH, ""))
+        return self.embedding.content_hash(row)
 
     def _load_vectors(self, ch: ClickHouse, projection_version: str | None) -> dict[tuple[str, str], int]:
-        pv = projection_version or store.newest_projection_version(ch)
-        self.projection_version = pv
+        assert self.embedding is not None
+        if self.embedding.store == "catalogue":
+            pv = projection_version or store.newest_projection_version(ch)
+            self.projection_version = pv
+            found = ((r["item_id"], r["content_hash"], r["v"]) for r in store.item_vectors(ch, pv))
+        else:
+            vectors = store.entity_vectors(ch, self.embedding.name, self.name)
+            found = ((r["entity_key"], r["content_hash"], r["v"]) for r in vectors)
         mm_by_content: dict[tuple[str, str], int] = {}
-        for row in store.item_vectors(ch, pv):
-            vec = row["v"]
+        for key, content, vec in found:
             if len(vec) != self.width:
                 self.vector_mismatch += 1
-            mm_by_content[(row["item_id"], row["content_hash"])] = len(self.mm)
+            mm_by_content[(key, content)] = len(self.mm)
             self.mm.append(fit_vector(vec, self.width))
         return mm_by_content
 
     def load(self, ch: ClickHouse, projection_version: str | None = None) -> EntityTable:
-        """Every stored version (none without a table) and, for the item's fused embedding, the vectors."""
+        """Every stored version (none without a table) and, for the stored embedding, the vectors."""
         mm_by_content = self._load_vectors(ch, projection_version) if self.vectors else {}
         keys: list[int] = []
         rows: list[int] = []
         versions = store.entity_versions(ch, self.table, self.key, self._columns()) if self.table else ()
         for row in versions:
             idx = self.idx(row[self.key])
-            mm_row = mm_by_content.get((row[self.key], row.get(store.CONTENT_HASH, "")), 0)
+            mm_row = mm_by_content.get((row[self.key], self._content_hash(row)), 0) if mm_by_content else 0
             keys.append((idx << TS_BITS) | min(int(row["ts_ms"]), TS_MASK))
             rows.append(self._add_row(row, mm_row))
         order = np.argsort(np.asarray(keys, dtype=np.int64), kind="stable")
@@ -185,14 +212,16 @@ class EntityTable:
         return np.where(target >= 0, out, 0).astype(np.int32)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """f_<feature>: each slot's value per version row; with vectors, mm_row (the row of its vector in mm)."""
+        """f_<feature>: each slot's value per version row; with vectors, the row of each version's vector and the
+        vectors (embeddings.array_names: mm_row and mm for the catalogue's)."""
         out = {}
         for f, (kind, _slot) in self.slots.items():
             if kind != "vector":
                 out[f"f_{f}"] = np.asarray(self.values[f], dtype=np.float32 if kind == "numeric" else np.int64)
-        if self.vectors:
-            out["mm_row"] = np.asarray(self.mm_row, dtype=np.int32)
-            out["mm"] = np.stack(self.mm).astype(np.float32)
+        if self.vectors and self.embedding is not None:
+            vec, row = array_names(self.embedding.name, self.embedding.entity)
+            out[row] = np.asarray(self.mm_row, dtype=np.int32)
+            out[vec] = np.stack(self.mm).astype(np.float32)
         return out
 
 
@@ -212,34 +241,35 @@ def side_plans(schema: ModelSchema) -> list[SidePlan]:
     return [user, cand, *seqs]
 
 
-def _stored_vector(kind: str, slot: Mapping[str, Any]) -> bool:
-    return kind != "vector" or (slot["embedding"] == store.ITEM_EMBEDDING and slot["entity"] == store.ITEM_ENTITY)
-
-
 class EntityTables:
     """The entity tables a layout reads, each loaded once, and the rows each side reads of them."""
 
     def __init__(self, repo: FeatureRepo, schema: ModelSchema, log: Callable[[str], None] = print):
-        self.schema = schema
+        self.schema, self.log = schema, log
         self.key_source = requester_key_source(repo, schema)
         self.plans = side_plans(schema)
         slots: dict[str, Slots] = {}
         links: dict[str, dict[str, None]] = {}
         unstored: set[str] = set()
+        stored = stored_embedding(repo, schema.layout)
+        candidate = schema.layout["candidate_entity"]
         for plan in self.plans:
             slots.setdefault(plan.entity, {})
             links.setdefault(plan.entity, {}).update(dict.fromkeys(plan.joins.values()))
             for kind, slot in group_slots(plan.group):
                 if is_row_slot(self.key_source, plan.prefix, kind, slot):
                     continue
-                if not _stored_vector(kind, slot):
+                if kind == "vector" and not reads_stored(stored, candidate, slot):
                     unstored.add(f"'{slot['embedding']}' of {slot['entity']}")
                     continue
                 slots.setdefault(slot_entity(kind, slot), {})[slot["feature"]] = (kind, slot)  # type: ignore[arg-type]
         for name in sorted(unstored):
             log(f"[entities] embedding {name}: no vectors are stored; its features read zeros")
         entities = {e["name"]: e for e in repo.entities}
-        self.tables = {e: EntityTable(schema, entities[e], s, list(links.get(e, ()))) for e, s in slots.items()}
+        self.tables = {
+            e: EntityTable(schema, entities[e], s, list(links.get(e, ())), stored if e == candidate else None)
+            for e, s in slots.items()
+        }
         user = self.plans[0]
         if not self.tables[user.entity].slots and not user.joins:
             user.rows_column = None  # the requester's key and the context come with each row
@@ -258,6 +288,9 @@ class EntityTables:
     def load(self, ch: ClickHouse, projection_version: str | None = None) -> EntityTables:
         for t in self.tables.values():
             t.load(ch, projection_version)
+            if t.vectors and t.embedding is not None and t.embedding.store == "entity" and len(t.mm) == 1:
+                # nothing embedded it (the embedder derives no job for it, or has not run)
+                self.log(f"[entities] embedding '{t.embedding.name}' of {t.name}: no vectors are stored; zeros")
         return self
 
     def side_rows(self, plan: SidePlan, rows: np.ndarray, ts_ms: np.ndarray) -> dict[str, np.ndarray]:
@@ -293,9 +326,11 @@ def group_inputs(
 
     def vector(slot: Mapping[str, Any]) -> np.ndarray:
         t = tables.get(slot["entity"], {})
-        if zero_vectors or "mm" not in t or slot["entity"] not in rows or slot["embedding"] != store.ITEM_EMBEDDING:
+        vec, row = array_names(slot["embedding"], slot["entity"])
+        # a table holds the vectors of the one embedding the layout stores (EntityTables): others read zeros
+        if zero_vectors or vec not in t or slot["entity"] not in rows or "via" in slot:
             return np.zeros((*shape, slot["width"]), dtype=np.float32)
-        return t["mm"][t["mm_row"][rows[slot["entity"]]]][..., : slot["width"]]
+        return t[vec][t[row][rows[slot["entity"]]]][..., : slot["width"]]
 
     for kind, suffix in (("categorical", "cat"), ("numeric", "num"), ("multi_categorical", "multi")):
         cols[suffix] = [value(kind, s)[..., None] if suffix != "multi" else value(kind, s) for s in group[kind]]

@@ -46,13 +46,14 @@ class ItemLookup:
         if known.any():
             r, latest = rows[known], self.latest[idx[known]]
             for name, a in self.arr.items():
-                if name != "mm":  # per-row columns: each slot's value and the vector's row
+                if name != "mm" and not name.startswith("mm_vec_"):  # per-row: slot values, the vector's row
                     changed[known] |= (a[r] != a[latest]).reshape(len(r), -1).any(axis=1)
         return ~known, changed
 
     def without_vector(self, rows: np.ndarray, unknown: np.ndarray) -> int:
         """How many known references have no vector (the table's rows as loaded: unknown keys' rows are newer)."""
-        return int((self.arr["mm_row"][rows[~unknown]] == 0).sum()) if "mm_row" in self.arr else 0
+        rows_of = next((a for name, a in self.arr.items() if name.startswith("mm_row")), None)
+        return int((rows_of[rows[~unknown]] == 0).sum()) if rows_of is not None else 0
 
 
 def _json(text: str, default: Any) -> Any:

@@ -34,6 +34,7 @@ export const SHARDING_KEYS: Readonly<Record<string, string>> = {
   score_log: 'cityHash64(user_id)',
   items: 'cityHash64(item_id)',
   item_embeddings: 'cityHash64(item_id)',
+  entity_embeddings: 'cityHash64(entity_key)',
   models: 'cityHash64(version)',
 };
 

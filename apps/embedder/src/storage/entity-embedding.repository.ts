@@ -1,0 +1,73 @@
+import { RowBinaryWriter, type ClickHouseService } from '@mmctr/clickhouse';
+import { transient } from '../errors';
+import { WriteBatcher } from './write-batcher';
+
+/** One entity_embeddings row (migrations/0020): an entity's vector of one embedding, keyed by its inputs' hash. */
+export interface EntityEmbeddingRow {
+  embedding: string;
+  entity: string;
+  entity_key: string;
+  content_hash: string;
+  vec: ArrayLike<number>;
+  encoder: string;
+  created_ms: number;
+  created_at: number;
+}
+
+const COLUMNS = [
+  'embedding',
+  'entity',
+  'entity_key',
+  'content_hash',
+  'vec',
+  'encoder',
+  'created_ms',
+  'created_at',
+] as const satisfies readonly (keyof EntityEmbeddingRow)[];
+
+/** RowBinary of entity_embeddings rows (vectors as raw float32). */
+export function encodeEntityEmbeddings(rows: readonly EntityEmbeddingRow[]): Buffer {
+  const w = new RowBinaryWriter(rows.length * (200 + 4 * 512));
+  for (const r of rows) {
+    w.string(r.embedding)
+      .string(r.entity)
+      .string(r.entity_key)
+      .string(r.content_hash)
+      .float32Array(r.vec)
+      .string(r.encoder)
+      .uint64(r.created_ms)
+      .dateTime(r.created_at);
+  }
+  return w.bytes();
+}
+
+/** entity_embeddings writes, batched like item_embeddings' (rows of concurrent jobs share an insert). */
+export class EntityEmbeddingRepository {
+  private readonly batcher: WriteBatcher<EntityEmbeddingRow>;
+
+  constructor(
+    private readonly clickhouse: ClickHouseService,
+    opts: { maxRows?: number; maxWaitMs?: number } = {},
+  ) {
+    this.batcher = new WriteBatcher(
+      async (rows) => {
+        try {
+          await this.clickhouse.insertRowBinary('entity_embeddings', COLUMNS, encodeEntityEmbeddings(rows));
+        } catch (err) {
+          throw transient('storage_failed', `entity_embeddings insert: ${(err as Error).message}`);
+        }
+      },
+      opts.maxRows ?? 500,
+      opts.maxWaitMs ?? 100,
+    );
+  }
+
+  /** Resolves once the row is in ClickHouse; `flushNow` sends the pending rows without waiting for more. */
+  store(row: EntityEmbeddingRow, flushNow = false): Promise<void> {
+    return this.batcher.add(row, flushNow);
+  }
+
+  flush(): Promise<void> {
+    return this.batcher.flush();
+  }
+}
