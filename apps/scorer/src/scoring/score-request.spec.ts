@@ -235,6 +235,7 @@ describe('ScoreRequestValidator (ad platform repository)', () => {
 });
 
 describe('parseJsonBody', () => {
+  const v = new ScoreRequestValidator(demo, 3);
   it('parses UTF-8 JSON, keeping every character', () => {
     const body = { user_id: 'ü😀\u0000', candidates: [{ item_id: 'a' }] };
     expect(parseJsonBody(Buffer.from(JSON.stringify(body)))).toEqual({ ok: true, value: body });
@@ -246,6 +247,27 @@ describe('parseJsonBody', () => {
       ok: false,
       message: 'body is not valid UTF-8: invalid UTF-8 at byte 13',
     });
+  });
+
+  it.each([
+    ['{"user_id":"u","candidates":[{"item_id":"a\\uD800"}]}', '/candidates/0/item_id'],
+    ['{"user_id":"u","candidates":[{"item_id":"a\\udc00"}]}', '/candidates/0/item_id'],
+  ])('a parsed body with a lone surrogate escape %s is still refused, naming %s', (text, field) => {
+    const parsed = parseJsonBody(Buffer.from(text));
+    expect(parsed.ok && v.validate(parsed.value)).toEqual({
+      ok: false,
+      message: `${field} is not well-formed Unicode (lone surrogate)`,
+    });
+  });
+
+  it('a parsed body with an escaped surrogate pair or an escaped backslash before "ud800" is accepted', () => {
+    for (const text of [
+      '{"user_id":"u","candidates":[{"item_id":"\\ud83d\\ude00"}]}',
+      '{"user_id":"u","candidates":[{"item_id":"\\\\ud800"}]}',
+    ]) {
+      const parsed = parseJsonBody(Buffer.from(text));
+      expect(parsed.ok && v.validate(parsed.value).ok).toBe(true);
+    }
   });
 
   it('reports JSON syntax errors', () => {

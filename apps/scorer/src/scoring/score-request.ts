@@ -52,6 +52,15 @@ export const scoreResponseSchema = {
   },
 } as const;
 
+/**
+ * Bodies parsed from text with no surrogate escape: valid UTF-8 never encodes a lone surrogate, so
+ * only a `\uD800`-style escape can put one in a parsed string. The validator skips its walk over
+ * every string for them (at 500 candidates the walk cost more than JSON.parse and allocated ~0.3 MB).
+ */
+const wellFormedBodies = new WeakSet<object>();
+/** A surrogate escape in JSON text (an escaped backslash before `uD8..` matches too: that body is walked). */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
 type Checked = { ok: true; value: ScoreRequest } | { ok: false; message: string };
 type Body = Omit<ScoreRequest, 'context'> & { context?: Record<string, unknown>; [name: string]: unknown };
 
@@ -99,7 +108,7 @@ export class ScoreRequestValidator {
   validate(body: unknown): Checked {
     // Ids are looked up and logged byte for byte: a lone surrogate would be rewritten to U+FFFD on the
     // way to Redis and the score log, so it is refused here, naming the field.
-    const illFormed = findIllFormedString(body);
+    const illFormed = wellFormedBodies.has(body as object) ? undefined : findIllFormedString(body);
     if (illFormed) return { ok: false, message: illFormed.replace('(root)', 'body') };
     if (!this.fn(body)) return { ok: false, message: this.describe(body, this.fn.errors?.[0]) };
     const context: ScoreContext = {};
@@ -164,9 +173,13 @@ export class ScoreRequestValidator {
 export function parseJsonBody(raw: Buffer): { ok: true; value: unknown } | { ok: false; message: string } {
   const text = decodeUtf8(raw);
   if (!text.ok) return { ok: false, message: `body is not valid UTF-8: ${text.reason}` };
+  let value: unknown;
   try {
-    return { ok: true, value: JSON.parse(text.text) as unknown };
+    value = JSON.parse(text.text) as unknown;
   } catch (err) {
     return { ok: false, message: `body is not JSON: ${(err as Error).message}` };
   }
+  if (typeof value === 'object' && value !== null && !SURROGATE_ESCAPE.test(text.text))
+    wellFormedBodies.add(value);
+  return { ok: true, value };
 }
