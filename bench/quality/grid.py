@@ -70,8 +70,9 @@ def main(argv: list[str]) -> int:
         print("\n".join(str(s) for s in SEEDS))
         return 0
     if argv[:1] == ["config"] and len(argv) == 5:
+        emb = EMBS[0] if argv[2] == "None" else int(argv[2])  # LR has no embedding size: its point is the lr alone
         with open(argv[4], "w", encoding="utf-8") as fh:
-            json.dump(config(float(argv[1]), int(argv[2]), int(argv[3])), fh, indent=1)
+            json.dump(config(float(argv[1]), emb, int(argv[3])), fh, indent=1)
         return 0
     if argv[:1] == ["peer-args"] and len(argv) in (2, 4):
         lrs = [float(argv[2])] if len(argv) == 4 else LRS
