@@ -5,6 +5,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { Logger } from 'pino';
 import { admitScoreRequests } from './admission/admission.hooks';
 import { AdmissionService } from './admission/admission.service';
+import { completeServerTiming, markParse } from './admission/server-timing';
 import { ScorerAppModule } from './app.module';
 import { serveClusterMetrics } from './cluster/scorer-cluster';
 import { loadScorerConfig } from './config/scorer-config';
@@ -29,8 +30,10 @@ export async function createScorerApp(): Promise<NestFastifyApplication> {
   app
     .getHttpAdapter()
     .getInstance()
-    .addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
+    .addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+      const started = scorer.SCORER_SERVER_TIMING ? process.hrtime.bigint() : 0n;
       const parsed = parseJsonBody(body as Buffer);
+      if (scorer.SCORER_SERVER_TIMING) markParse(req.raw, Number(process.hrtime.bigint() - started) / 1e9);
       if (parsed.ok) done(null, parsed.value);
       else done(Object.assign(new Error(parsed.message), { statusCode: 400 }), undefined);
     });
@@ -44,6 +47,7 @@ export async function createScorerApp(): Promise<NestFastifyApplication> {
   if (cluster.isWorker) serveClusterMetrics(fastify, app.get(ScorerMetrics).registry);
   admitScoreRequests(fastify, app.get(AdmissionService), () => models.version('production'));
   acceptJsonBodiesOnly(fastify);
+  if (scorer.SCORER_SERVER_TIMING) completeServerTiming(fastify);
   fastify.addHook('onSend', async (_req, reply, payload) => {
     // A scored response already names the version that scored it; others name the serving one.
     if (!reply.hasHeader('x-model-version'))

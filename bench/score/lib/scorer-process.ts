@@ -126,18 +126,20 @@ export async function ensureBenchTopic(): Promise<string> {
   return topic;
 }
 
+/** `root`: the source tree to run the scorer from (bench/score/ab.ts runs another commit's). */
 export async function startScorer(
   dir: string,
   prefix: string,
   topic: string,
   env: Record<string, string> = {},
+  root: string = REPO,
 ) {
   const port = await freePort();
   const child = spawn(
     process.execPath,
-    ['-r', join(REPO, 'scripts/register.js'), join(REPO, 'apps/scorer/src/main.ts')],
+    ['-r', join(root, 'scripts/register.js'), join(root, 'apps/scorer/src/main.ts')],
     {
-      cwd: REPO,
+      cwd: root,
       env: {
         ...process.env,
         HTTP_PORT: String(port),

@@ -16,7 +16,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { FEATURE_REPO, type FeatureRepo } from '@mmctr/feature-repo';
 import { AdmissionService } from '../admission/admission.service';
 import { DEADLINE_HEADER } from '../admission/deadline-header';
-import { serverTiming } from '../admission/server-timing';
+import { markHandler, serverTiming } from '../admission/server-timing';
 import { ApiKeyGuard } from '../auth/api-key.guard';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
 import { ScoreService, type StageTimes } from './score.service';
@@ -80,12 +80,17 @@ export class ScoreController {
       });
     }
     const queued = ticket ? (this.admission.now() - ticket.arrivalMs) / 1000 : undefined;
+    const validateStart = this.serverTiming ? process.hrtime.bigint() : 0n;
     const checked = this.validator.validate(body);
     if (!checked.ok) throw new BadRequestException(checked.message);
+    const validate = this.serverTiming ? Number(process.hrtime.bigint() - validateStart) / 1e9 : undefined;
     const stages: StageTimes = {};
     const response = await this.scorer.score(checked.value, stages);
     void reply.header('x-model-version', response.model_version);
-    if (this.serverTiming) void reply.header('server-timing', serverTiming({ queue: queued, ...stages }));
+    if (this.serverTiming) {
+      void reply.header('server-timing', serverTiming({ queue: queued, validate, ...stages }));
+      markHandler(request.raw, ticket?.arrivalMs);
+    }
     return response;
   }
 }
