@@ -452,11 +452,13 @@ export class FeatureAssembler {
 function writeAggregate(w: AggregateWrite, buf: InputBuffers, input: AssemblyInput, B: number): void {
   const values = input.aggregates?.[w.aggregate];
   const n = w.perCandidate ? B : 1;
-  for (let b = 0; b < n; b++) {
-    const v = w.encode(values?.[b] ?? 0);
-    const at = b * w.stride + w.offset;
-    if (w.float) buf.values(w.input)[at] = v;
-    else buf.ids(w.input).set(at, v);
+  const { encode, stride, offset } = w;
+  if (w.float) {
+    const out = buf.values(w.input);
+    for (let b = 0; b < n; b++) out[b * stride + offset] = encode(values?.[b] ?? 0);
+  } else {
+    const out = buf.ids(w.input);
+    for (let b = 0; b < n; b++) out.set(b * stride + offset, encode(values?.[b] ?? 0));
   }
 }
 
