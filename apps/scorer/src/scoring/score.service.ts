@@ -23,8 +23,12 @@ import { zeroOf } from './score-request-schema';
 const seconds = (fromNs: bigint) => Number(process.hrtime.bigint() - fromNs) / 1e9;
 
 type Stage = 'history' | 'items' | 'aggregates' | 'encode' | 'inference';
-/** A request's stage totals in seconds, filled as the stages end (for Server-Timing). */
-export type StageTimes = Partial<Record<Stage, number>>;
+/**
+ * A request's stage totals in seconds, filled as the stages end (for Server-Timing). `history_wait`:
+ * the part of `history` left after the work overlapped with it (the candidates' lookup and encoding),
+ * i.e. what the Redis call added to the request.
+ */
+export type StageTimes = Partial<Record<Stage | 'history_wait', number>>;
 
 /**
  * One request's stage clock. A stage may run in several pieces (items: the candidates' lookup, then the
@@ -53,6 +57,11 @@ class StageTimer {
     if (out instanceof Promise) return out.finally(add) as T;
     add();
     return out;
+  }
+
+  /** A Server-Timing figure that is not a stage metric. */
+  note(name: 'history_wait', s: number): void {
+    if (this.out) this.out[name] = s;
   }
 
   /** Records the stage's total; returns it in seconds. */
@@ -187,7 +196,9 @@ export class ScoreService {
         this.assembler.assembleCandidates(this.items.cache, buffers, input),
       );
 
+      const waitStarted = process.hrtime.bigint();
       const fetched = await requesterCall;
+      timer.note('history_wait', seconds(waitStarted));
       if (fetched === null) reasons.push('history');
       timer.observe('history');
       input.requester = (fetched?.attributes ?? null) as AssemblyInput['requester'];
