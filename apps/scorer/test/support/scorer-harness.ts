@@ -192,15 +192,26 @@ export async function startScorer(env: Record<string, string> = {}): Promise<Run
     score: (body, headers) => post(`${url}/v1/score`, body, headers),
     metrics: async () => (await fetch(`${url}/metrics`)).text(),
     ready,
-    async waitServing(version, timeoutMs) {
-      await waitFor(
-        version ? `${version} serving` : 'a model serving',
-        async () => {
-          const r = await ready();
-          return r.ok && (!version || r.body.model_version === version);
-        },
-        timeoutMs,
-      );
+    async waitServing(version, timeoutMs = 120_000) {
+      // Loading and warming several versions on a loaded 2-core box can take over a minute; a timeout
+      // shows the last readiness answer and the scorer's own log, so a real hang is told from slowness.
+      let last: unknown;
+      try {
+        await waitFor(
+          version ? `${version} serving` : 'a model serving',
+          async () => {
+            const r = await ready();
+            last = r.body;
+            return r.ok && (!version || r.body.model_version === version);
+          },
+          timeoutMs,
+        );
+      } catch (err) {
+        const exit = child.exitCode === null ? 'running' : `exited ${child.exitCode}`;
+        throw new Error(
+          `${(err as Error).message} (scorer ${exit}; last /health/ready ${JSON.stringify(last)})\n${output.slice(-4000)}`,
+        );
+      }
     },
     async close() {
       if (child.exitCode === null) child.kill('SIGTERM');
