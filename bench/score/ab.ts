@@ -7,7 +7,7 @@
 //
 // Usage: node -r ./scripts/register.js bench/score/ab.ts [--model qin-demo] [--a-ref HEAD~1]
 //        [--a-env 'K=V;K2=V2'] [--b-env 'NODE_OPTIONS=--max-semi-space-size=32'] [--requests 400]
-//        [--rounds 3] [--duration 4] [--connections 8]
+//        [--a-node-args '--single-threaded-gc'] [--b-node-args ...] [--rounds 3] [--duration 4] [--connections 8]
 // Writes bench/results/score-ab-<time>.json (not committed).
 import '../../test/setup/load-stack-env.js';
 import { execFileSync } from 'node:child_process';
@@ -36,6 +36,7 @@ const envOf = (flag: string): Record<string, string> =>
       .filter(Boolean)
       .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
   );
+const argsOf = (flag: string): string[] => arg(flag, '').split(' ').filter(Boolean);
 const load1 = () => Math.round(loadavg()[0]! * 100) / 100;
 
 /** `ref`'s tree in a temporary folder, running on this checkout's node_modules. */
@@ -91,17 +92,18 @@ async function main(): Promise<void> {
       encoding: 'utf8',
     }).trim() !== '';
   const env = { A: envOf('a-env'), B: envOf('b-env') };
+  const nodeArgs = { A: arg('a-node-args', ''), B: arg('b-node-args', '') };
   const label = {
-    A: `${A_REF ? `${A_REF} (${aCommit})` : `this tree`}${Object.keys(env.A).length ? ` ${JSON.stringify(env.A)}` : ''}`,
-    B: `this tree (${bCommit}${dirty ? ' + uncommitted' : ''})${Object.keys(env.B).length ? ` ${JSON.stringify(env.B)}` : ''}`,
+    A: `${A_REF ? `${A_REF} (${aCommit})` : `this tree`}${Object.keys(env.A).length ? ` ${JSON.stringify(env.A)}` : ''}${nodeArgs.A ? ` node ${nodeArgs.A}` : ''}`,
+    B: `this tree (${bCommit}${dirty ? ' + uncommitted' : ''})${Object.keys(env.B).length ? ` ${JSON.stringify(env.B)}` : ''}${nodeArgs.B ? ` node ${nodeArgs.B}` : ''}`,
   };
   console.log(`# A/B ${MODEL}, ${B} candidates: A = ${label.A}; B = ${label.B}; load ${load1()}`);
   const prefix = `bench:${Date.now()}:`;
   const topic = await ensureBenchTopic();
   const { body } = await seed(prefix);
   const timing = { SCORER_SERVER_TIMING: 'true' };
-  const a = await startScorer(dir, prefix, topic, { ...timing, ...env.A }, aRoot);
-  const b = await startScorer(dir, prefix, topic, { ...timing, ...env.B });
+  const a = await startScorer(dir, prefix, topic, { ...timing, ...env.A }, aRoot, argsOf('a-node-args'));
+  const b = await startScorer(dir, prefix, topic, { ...timing, ...env.B }, REPO, argsOf('b-node-args'));
   const sides: Side[] = [
     { name: 'A', url: a.url, agent: new Agent({ keepAlive: true, maxSockets: 1 }), samples: {} },
     { name: 'B', url: b.url, agent: new Agent({ keepAlive: true, maxSockets: 1 }), samples: {} },

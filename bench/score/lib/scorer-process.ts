@@ -126,18 +126,22 @@ export async function ensureBenchTopic(): Promise<string> {
   return topic;
 }
 
-/** `root`: the source tree to run the scorer from (bench/score/ab.ts runs another commit's). */
+/**
+ * `root`: the source tree to run the scorer from (bench/score/ab.ts runs another commit's); `nodeArgs`:
+ * flags for node and V8 before the script (V8 flags NODE_OPTIONS refuses, e.g. --single-threaded-gc).
+ */
 export async function startScorer(
   dir: string,
   prefix: string,
   topic: string,
   env: Record<string, string> = {},
   root: string = REPO,
+  nodeArgs: string[] = [],
 ) {
   const port = await freePort();
   const child = spawn(
     process.execPath,
-    ['-r', join(root, 'scripts/register.js'), join(root, 'apps/scorer/src/main.ts')],
+    [...nodeArgs, '-r', join(root, 'scripts/register.js'), join(root, 'apps/scorer/src/main.ts')],
     {
       cwd: root,
       env: {
