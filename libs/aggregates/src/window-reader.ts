@@ -1,7 +1,7 @@
 import type Redis from 'ioredis';
 import { aggregationOp, durationMs, type Aggregation, type FeatureRepo } from '@mmctr/feature-repo';
 import { SlotBatch, groupBySlot } from '@mmctr/online-store';
-import { bucketStart, smoothedRatio, tierFor } from './buckets';
+import { bucketStart, tierFor } from './buckets';
 import { counterGroup } from './counter-keys';
 
 // Sums the closed buckets of one tier for each key group of KEYS, every (window, field) pair at once:
@@ -20,13 +20,17 @@ for w = 1, nw do wins[w] = tonumber(ARGV[4 + w]) end
 local fields = {}
 for f = 5 + nw, #ARGV do fields[#fields + 1] = ARGV[f] end
 local nf = #fields
+-- Each bucket's key suffix once per call, not once per key group.
+local suffix = {}
+for back = 1, nb do suffix[back] = ':' .. b .. ':' .. string.format('%.0f', c - back * bms) end
 local out = {}
+local o = 0
 for g = 1, #KEYS do
   local sums = {}
   for k = 1, nw * nf do sums[k] = 0 end
+  local stem = KEYS[g]
   for back = 1, nb do
-    local key = KEYS[g] .. ':' .. b .. ':' .. string.format('%.0f', c - back * bms)
-    local vals = redis.call('HMGET', key, unpack(fields))
+    local vals = redis.call('HMGET', stem .. suffix[back], unpack(fields))
     for f = 1, nf do
       local v = vals[f]
       if v then
@@ -37,7 +41,10 @@ for g = 1, #KEYS do
       end
     end
   end
-  for k = 1, nw * nf do out[#out + 1] = string.format('%.17g', sums[k]) end
+  for k = 1, nw * nf do
+    o = o + 1
+    out[o] = string.format('%.17g', sums[k])
+  end
 end
 return out
 `;
@@ -80,13 +87,16 @@ interface ServedWindow {
 export interface WindowReaderOptions {
   /** Prefix of every key (REDIS_KEY_PREFIX). */
   readonly keyPrefix: string;
-  /** The most (key group, tier) sums kept in process (oldest dropped first). */
+  /** The most (key value, tier) sums kept in process (oldest written dropped first). */
   readonly cacheEntries: number;
   /** Bounds one script call (how long it holds Redis): bucket reads per call. */
   readonly bucketsPerCall?: number;
 }
 
-/** How one read went: cached (key group, tier) sums used, and those read from Redis. */
+/**
+ * How one read went: the (key value, tier) sums taken from the cache, and those taken from Redis
+ * replies (a key value asked twice counts twice, and is read once).
+ */
 export interface ReadStats {
   cached: number;
   read: number;
@@ -94,62 +104,161 @@ export interface ReadStats {
   calls: number;
 }
 
-interface CacheEntry {
-  /** The start of the bucket holding t when the sums were read: valid while t stays in that bucket. */
-  readonly c: number;
-  readonly sums: Float64Array;
+/**
+ * The key values of one key declaration for a read, column by column: per key part, either one text
+ * shared by every key value (the requester) or one text per key value (each candidate's id or
+ * attribute). No array per key value is built, and the texts are looked up as they are.
+ */
+export interface KeyColumns {
+  readonly count: number;
+  readonly parts: readonly (string | readonly string[])[];
+}
+
+/** KeyColumns of key values given row by row. */
+export function keyRows(rows: readonly (readonly string[])[]): KeyColumns {
+  const width = rows[0]?.length ?? 0;
+  return {
+    count: rows.length,
+    parts: Array.from({ length: width }, (_, p) => rows.map((r) => r[p]!)),
+  };
+}
+
+/** The key values of KeyColumns row by row (tests, logs). */
+export function rowsOf(keys: KeyColumns): string[][] {
+  return Array.from({ length: keys.count }, (_, k) =>
+    keys.parts.map((col) => (typeof col === 'string' ? col : col[k]!)),
+  );
 }
 
 /**
- * Bounded map of window sums per (key group, tier). A window value as of t depends only on the closed
- * buckets before the bucket holding t (docs/features.md, the edge rule), so sums read for that bucket
- * stay exact until t crosses its end; an entry read for another bucket is a miss.
+ * What the reader keeps of one key value: its counter group (built once) and, in one array (few memory
+ * reads per key value on the cached path), per tier the start `c` of the bucket its sums are as of
+ * (NaN: none yet), then each tier's sums. A window value as of t depends only on the closed buckets
+ * before the bucket holding t (docs/features.md, the edge rule), so the sums stay exact while t stays
+ * in that bucket.
  */
-export class BoundaryCache {
-  private readonly map = new Map<string, CacheEntry>();
+class KeyEntry {
+  readonly data: number[];
 
-  constructor(private readonly maxEntries: number) {}
-
-  get size(): number {
-    return this.map.size;
-  }
-
-  get(key: string, c: number): Float64Array | undefined {
-    const e = this.map.get(key);
-    return e && e.c === c ? e.sums : undefined;
-  }
-
-  set(key: string, c: number, sums: Float64Array): void {
-    const old = this.map.get(key);
-    if (old && old.c > c) return; // a replayed older t: keep the live entry
-    if (old) this.map.delete(key);
-    else if (this.map.size >= this.maxEntries) this.map.delete(this.map.keys().next().value!);
-    this.map.set(key, { c, sums });
+  constructor(
+    readonly group: string,
+    tiers: number,
+    width: number,
+    /** The maps from the index root down to the one holding this entry, and the key text at each. */
+    readonly path: readonly Map<string, unknown>[],
+    readonly values: readonly string[],
+  ) {
+    this.data = Array.from({ length: width }, (_, i) => (i < tiers ? NaN : 0));
   }
 }
 
-/** Sums of one (key declaration, tier) not in the cache: the groups' indexes, and where their sums go. */
+/**
+ * The entries of one key declaration: a map per key part (nested for composite keys), so that a key
+ * value is found from its texts without building its counter group, and a bound on their number
+ * (oldest written dropped first).
+ */
+class KeyIndex {
+  private readonly root = new Map<string, unknown>();
+  /** Insertion order is age: an entry moves to the end when its sums are written. */
+  private readonly entries = new Set<KeyEntry>();
+  private tiers = 0;
+  private width = 0;
+  private maxEntries = 1;
+
+  constructor(
+    private readonly spec: string,
+    private readonly group: (values: readonly string[]) => string,
+  ) {}
+
+  /** Tiers per entry, the length of an entry's data, and the most entries kept. */
+  bound(tiers: number, width: number, maxEntries: number): void {
+    this.tiers = tiers;
+    this.width = width;
+    this.maxEntries = maxEntries;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The entry of key value k of `keys`, made (and the oldest dropped past the bound) when new. */
+  entry(keys: KeyColumns, k: number): KeyEntry {
+    const parts = keys.parts;
+    const last = parts.length - 1;
+    let node = this.root;
+    for (let p = 0; p < last; p++) {
+      const col = parts[p]!;
+      const v = typeof col === 'string' ? col : col[k]!;
+      let next = node.get(v) as Map<string, unknown> | undefined;
+      if (!next) node.set(v, (next = new Map<string, unknown>()));
+      node = next;
+    }
+    const col = parts[last]!;
+    const v = typeof col === 'string' ? col : col[k]!;
+    return (node.get(v) as KeyEntry | undefined) ?? this.add(keys, k);
+  }
+
+  /** Marks an entry as just written (the last to be dropped). */
+  touch(e: KeyEntry): void {
+    if (this.entries.delete(e)) this.entries.add(e);
+  }
+
+  private add(keys: KeyColumns, k: number): KeyEntry {
+    const values = keys.parts.map((col) => (typeof col === 'string' ? col : col[k]!));
+    const path: Map<string, unknown>[] = [this.root];
+    for (let p = 0; p < values.length - 1; p++) path.push(path[p]!.get(values[p]!) as Map<string, unknown>);
+    if (values.length === 0) throw new Error(`a key value of '${this.spec}' needs at least one element`);
+    const e = new KeyEntry(this.group(values), this.tiers, this.width, path, values);
+    path[path.length - 1]!.set(values[values.length - 1]!, e);
+    this.entries.add(e);
+    if (this.entries.size > this.maxEntries) this.drop(this.entries.values().next().value!);
+    return e;
+  }
+
+  private drop(e: KeyEntry): void {
+    this.entries.delete(e);
+    // Empty maps of composite keys go too: a user seen once does not keep a map.
+    for (let p = e.path.length - 1; p >= 0; p--) {
+      const map = e.path[p]!;
+      map.delete(e.values[p]!);
+      if (map.size > 0) break;
+    }
+  }
+}
+
+/** Sums of one (key declaration, tier) not cached: the entries to read, and where their sums go. */
 interface Miss {
-  readonly spec: string;
+  readonly spec: SpecRead;
   readonly tier: number;
-  readonly groups: readonly string[];
-  readonly missed: readonly number[];
-  readonly out: Float64Array[];
+  readonly entries: KeyEntry[];
+  /** The key value each of `entries` is, in the request. */
+  readonly rows: number[];
+  /** Per entry of `entries`, once read. */
+  readonly sums: Float64Array[];
+}
+
+/** A key declaration as the reader reads it: its tiers, its entries, the served windows keyed by it. */
+interface SpecRead {
+  readonly spec: string;
+  readonly tiers: TierRead[];
+  /** Where each tier's sums start in an entry's data. */
+  readonly offsets: number[];
+  readonly index: KeyIndex;
+  readonly windows: number[];
 }
 
 /**
  * The online value of some windows of a repository's aggregations for many key values at once, as of a
  * time t: the sums of their closed buckets, read with one script call per (key declaration, tier, hash
- * slot, chunk), all in one pipeline (one round trip), and cached until the next boundary of the tier.
- * Every window of one tier is summed from the same bucket reads (the 1h window's buckets are the newest
- * of the 24h window's when both use 1h buckets).
+ * slot, chunk), all in one pipeline (one round trip), and cached per key value until the next boundary
+ * of the tier. Every window of one tier is summed from the same bucket reads (the 1h window's buckets
+ * are the newest of the 24h window's when both use 1h buckets). A read whose sums are all cached is
+ * answered without waiting: no promise, no allocation per key value.
  */
 export class AggregateWindowReader {
   readonly windows: readonly ServedWindow[];
-  /** Per key declaration: its tiers as read. */
-  private readonly specs = new Map<string, TierRead[]>();
-  /** Per key declaration, per tier: the sums of each key group, by its text. */
-  private readonly caches = new Map<string, BoundaryCache[]>();
+  /** Per key declaration: its tiers as read, its cached entries. */
+  private readonly specs = new Map<string, SpecRead>();
   private readonly bucketsPerCall: number;
 
   constructor(
@@ -166,6 +275,7 @@ export class AggregateWindowReader {
       const a = this.aggregation(ref.aggregation);
       const [num, den] = parts[i]!.map((p) => this.tier(p.a, p.bucketMs, p.windowMs, false));
       const spec = a.key.join('+');
+      this.specs.get(spec)!.windows.push(i);
       if (aggregationOp(a) !== 'ratio') return { ref, spec, key: a.key, num: num!, fallback: 0 };
       const op = a.op as { ratio: readonly [string, string]; smoothing?: readonly [number, number] };
       const dflt = a.default ?? 0;
@@ -178,13 +288,16 @@ export class AggregateWindowReader {
         fallback: dflt,
       };
     });
-    // The bound is shared out over the (key declaration, tier) caches.
-    const tiers = [...this.specs.values()].reduce((n, t) => n + t.length, 0);
-    for (const [spec, t] of this.specs)
-      this.caches.set(
-        spec,
-        t.map(() => new BoundaryCache(Math.max(1, Math.floor(opts.cacheEntries / tiers)))),
-      );
+    // The bound is shared out over the (key declaration, tier) sums: an entry holds one per tier.
+    const tiers = [...this.specs.values()].reduce((n, s) => n + s.tiers.length, 0);
+    for (const s of this.specs.values()) {
+      let width = s.tiers.length;
+      for (const t of s.tiers) {
+        s.offsets.push(width);
+        width += t.windowsMs.length * t.fields.length;
+      }
+      s.index.bound(s.tiers.length, width, Math.max(1, Math.floor(opts.cacheEntries / tiers)));
+    }
     if (!('mmctrAggRead' in redis)) redis.defineCommand('mmctrAggRead', { lua: READ_LUA });
   }
 
@@ -193,70 +306,124 @@ export class AggregateWindowReader {
     return counterGroup(this.opts.keyPrefix, spec, values);
   }
 
+  /** Key values held per key declaration (each with its sums of every tier read so far). */
+  cachedKeys(spec: string): number {
+    return this.specs.get(spec)?.index.size ?? 0;
+  }
+
   /**
    * Each served window's value for each of its key declaration's key values, as of `tMs`:
-   * `out[i][k]` is windows[i] for `keys.get(windows[i].spec)[k]`. Sums of a bucket not yet closed by
-   * `nowMs` (t ahead of the clock) are read but not cached.
+   * `out[i][k]` is windows[i] for the k-th key value of `keys.get(windows[i].spec)` (an empty array when
+   * `keys` has none). Sums of a bucket not yet closed by `nowMs` (t ahead of the clock) are read but not
+   * cached. Answers at once (not a promise) when every sum is cached.
    */
-  async read(
-    keys: ReadonlyMap<string, readonly (readonly string[])[]>,
+  read(
+    keys: ReadonlyMap<string, KeyColumns>,
     tMs: number,
     nowMs = Date.now(),
     stats?: ReadStats,
-  ): Promise<Float64Array[]> {
-    // Per key declaration: its distinct key groups, each key value's index among them, and per tier the
-    // sums of each distinct group (filled from the cache, then from Redis).
-    const specs = new Map<string, { groups: string[]; index: Int32Array; sums: Float64Array[][] }>();
-    const misses: Miss[] = [];
-    for (const [spec, tiers] of this.specs) {
-      const values = keys.get(spec);
-      if (!values?.length) continue;
-      const at = new Map<string, number>();
-      const groups: string[] = [];
-      const index = new Int32Array(values.length);
-      values.forEach((v, k) => {
-        const g = this.group(spec, v);
-        let i = at.get(g);
-        if (i === undefined) at.set(g, (i = groups.push(g) - 1));
-        index[k] = i;
-      });
-      const sums = tiers.map((t, tier) => {
-        const cache = this.caches.get(spec)![tier]!;
-        const c = bucketStart(tMs, t.bucketMs);
-        const out = new Array<Float64Array>(groups.length);
-        const missed: number[] = [];
-        groups.forEach((g, i) => {
-          const hit = cache.get(g, c);
-          if (hit) out[i] = hit;
-          else missed.push(i);
-        });
-        if (stats) stats.cached += groups.length - missed.length;
-        if (missed.length) misses.push({ spec, tier, groups, missed, out });
-        return out;
-      });
-      specs.set(spec, { groups, index, sums });
-    }
-    if (misses.length) await this.fetch(misses, tMs, nowMs, stats);
-    return this.windows.map((w) => {
-      const s = specs.get(w.spec);
-      if (!s) return new Float64Array(0);
-      const num = s.sums[w.num.tier]!;
-      const den = w.ratio ? s.sums[w.ratio.den.tier]! : undefined;
-      const out = new Float64Array(s.index.length);
-      for (let k = 0; k < out.length; k++) {
-        const i = s.index[k]!;
-        const n = num[i]![w.num.at]!;
-        out[k] = w.ratio ? smoothedRatio(n, den![i]![w.ratio.den.at]!, w.ratio.smoothing, w.ratio.dflt) : n;
+  ): Float64Array[] | Promise<Float64Array[]> {
+    // Per key declaration: the entry of each key value; then whether every sum is cached.
+    const found = new Map<SpecRead, KeyEntry[]>();
+    let missed = false;
+    for (const s of this.specs.values()) {
+      const kv = keys.get(s.spec);
+      const n = kv?.count ?? 0;
+      if (!kv || n === 0) continue;
+      const entries = new Array<KeyEntry>(n);
+      const cs = s.tiers.map((t) => bucketStart(tMs, t.bucketMs));
+      for (let k = 0; k < n; k++) {
+        const e = s.index.entry(kv, k);
+        entries[k] = e;
+        for (let tier = 0; tier < cs.length; tier++) if (e.data[tier] !== cs[tier]) missed = true;
       }
-      return out;
+      found.set(s, entries);
+    }
+    if (!missed) {
+      if (stats) for (const [s, entries] of found) stats.cached += entries.length * s.tiers.length;
+      return this.values(found, (s, tier) => {
+        const entries = found.get(s)!;
+        return { at: s.offsets[tier]!, of: (k) => entries[k]!.data };
+      });
+    }
+    // Some sums to read: this read copies what it takes from the cache before it waits, as a
+    // concurrent read may change the cache meanwhile.
+    const sums = new Map<SpecRead, Float64Array[][]>();
+    const misses: Miss[] = [];
+    for (const [s, entries] of found) {
+      const perTier: Float64Array[][] = [];
+      s.tiers.forEach((t, tier) => {
+        const c = bucketStart(tMs, t.bucketMs);
+        const off = s.offsets[tier]!;
+        const width = t.windowsMs.length * t.fields.length;
+        const out = new Array<Float64Array>(entries.length);
+        let miss: Miss | undefined;
+        entries.forEach((e, k) => {
+          if (e.data[tier] === c) out[k] = Float64Array.from(e.data.slice(off, off + width));
+          else {
+            if (!miss) misses.push((miss = { spec: s, tier, entries: [], rows: [], sums: [] }));
+            miss.entries.push(e);
+            miss.rows.push(k);
+          }
+        });
+        if (stats) stats.cached += entries.length - (miss?.rows.length ?? 0);
+        perTier.push(out);
+      });
+      sums.set(s, perTier);
+    }
+    return this.fetch(misses, tMs, nowMs, stats).then(() => {
+      for (const m of misses) {
+        const out = sums.get(m.spec)![m.tier]!;
+        m.rows.forEach((k, i) => (out[k] = m.sums[i]!));
+      }
+      return this.values(found, (s, tier) => {
+        const out = sums.get(s)![tier]!;
+        return { at: 0, of: (k) => out[k]! };
+      });
     });
+  }
+
+  /**
+   * The served windows' values from the sums of each key value of each key declaration read:
+   * `sumsOf(spec, tier).of(k)[at + i]` is sum i of that tier for key value k. An empty array for a
+   * declaration with no key value in the request.
+   */
+  private values(
+    found: ReadonlyMap<SpecRead, readonly KeyEntry[]>,
+    sumsOf: (s: SpecRead, tier: number) => { at: number; of: (k: number) => ArrayLike<number> },
+  ): Float64Array[] {
+    const out = new Array<Float64Array>(this.windows.length);
+    for (const s of this.specs.values()) {
+      const n = found.get(s)?.length ?? 0;
+      for (const i of s.windows) {
+        const w = this.windows[i]!;
+        const v = new Float64Array(n);
+        out[i] = v;
+        if (n === 0) continue;
+        const num = sumsOf(s, w.num.tier);
+        const at = num.at + w.num.at;
+        if (w.ratio) {
+          const den = sumsOf(s, w.ratio.den.tier);
+          const dat = den.at + w.ratio.den.at;
+          const [a, b] = w.ratio.smoothing;
+          const dflt = w.ratio.dflt;
+          // smoothedRatio, inlined: the same operations in the same order.
+          for (let k = 0; k < n; k++) {
+            const d = den.of(k)[dat]!;
+            v[k] = d + b === 0 ? dflt : (num.of(k)[at]! + a) / (d + b);
+          }
+        } else for (let k = 0; k < n; k++) v[k] = num.of(k)[at]!;
+      }
+    }
+    return out;
   }
 
   private async fetch(misses: readonly Miss[], tMs: number, nowMs: number, stats: ReadStats | undefined) {
     const batch = new SlotBatch<ReadPipeline>(this.redis);
     const calls: { m: Miss; t: TierRead; c: number; at: number[] }[] = [];
+    const dups: (() => void)[] = [];
     for (const m of misses) {
-      const t = this.specs.get(m.spec)![m.tier]!;
+      const t = m.spec.tiers[m.tier]!;
       const c = bucketStart(tMs, t.bucketMs);
       const widest = Math.max(...t.windowsMs) / t.bucketMs;
       const perCall = Math.max(1, Math.floor(this.bucketsPerCall / widest));
@@ -268,10 +435,17 @@ export class AggregateWindowReader {
         ...t.windowsMs.map((w) => w / t.bucketMs),
         ...t.fields,
       ];
-      for (const slot of groupBySlot(
-        this.redis,
-        m.missed.map((i) => [m.groups[i]!, i] as [string, number]),
-      )) {
+      // An entry asked twice in one request (a repeated candidate) is read once.
+      const first = new Map<KeyEntry, number>();
+      const unique: [string, number][] = [];
+      m.entries.forEach((e, i) => {
+        if (!first.has(e)) {
+          first.set(e, i);
+          unique.push([e.group, i]);
+        }
+      });
+      dups.push(() => m.entries.forEach((e, i) => (m.sums[i] ??= m.sums[first.get(e)!]!)));
+      for (const slot of groupBySlot(this.redis, unique)) {
         for (let i = 0; i < slot.length; i += perCall) {
           const chunk = slot.slice(i, i + perCall);
           batch.on(chunk[0]![0]).mmctrAggRead(chunk.length, ...chunk.map(([g]) => g), ...argv);
@@ -280,20 +454,30 @@ export class AggregateWindowReader {
       }
     }
     const replies = (await batch.exec()) as string[][];
-    if (stats) stats.calls += calls.length;
+    if (stats) {
+      stats.calls += calls.length;
+      for (const m of misses) stats.read += m.entries.length;
+    }
     for (const [i, { m, t, c, at }] of calls.entries()) {
       const reply = replies[i]!;
       const n = t.windowsMs.length * t.fields.length;
       // Closed by the clock: [c - b, c) has ended, so no event of it is still being counted on time.
       const closed = c <= bucketStart(nowMs, t.bucketMs);
-      const cache = this.caches.get(m.spec)![m.tier]!;
-      at.forEach((g, k) => {
-        const s = Float64Array.from(reply.slice(k * n, (k + 1) * n), Number);
-        m.out[g] = s;
-        if (closed) cache.set(m.groups[g]!, c, s);
+      at.forEach((j, k) => {
+        const s = new Float64Array(n);
+        for (let f = 0; f < n; f++) s[f] = Number(reply[k * n + f]);
+        const e = m.entries[j]!;
+        m.sums[j] = s;
+        // A replayed older t does not replace the sums of a newer bucket.
+        if (closed && !(e.data[m.tier]! > c)) {
+          e.data[m.tier] = c;
+          const off = m.spec.offsets[m.tier]!;
+          for (let f = 0; f < n; f++) e.data[off + f] = s[f]!;
+          m.spec.index.touch(e);
+        }
       });
-      if (stats) stats.read += at.length;
     }
+    for (const d of dups) d();
   }
 
   /** The count or sum parts a window reads, with the bucket width of its tier. */
@@ -316,8 +500,15 @@ export class AggregateWindowReader {
   /** Registers (add) or finds a (window, field) pair in its key declaration's tier. */
   private tier(a: Aggregation, bucketMs: number, windowMs: number, add: boolean): PartAt {
     const spec = a.key.join('+');
-    let tiers = this.specs.get(spec);
-    if (!tiers) this.specs.set(spec, (tiers = []));
+    let s = this.specs.get(spec);
+    if (!s) {
+      const group = (values: readonly string[]) => this.group(spec, values);
+      this.specs.set(
+        spec,
+        (s = { spec, tiers: [], offsets: [], index: new KeyIndex(spec, group), windows: [] }),
+      );
+    }
+    const tiers = s.tiers;
     let tier = tiers.findIndex((t) => t.bucketMs === bucketMs);
     if (tier < 0) tier = tiers.push({ bucketMs, windowsMs: [], fields: [] }) - 1;
     const t = tiers[tier]!;

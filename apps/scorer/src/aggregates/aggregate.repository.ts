@@ -1,7 +1,7 @@
 import type Redis from 'ioredis';
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@mmctr/config';
-import { AggregateWindowReader, type ReadStats } from '@mmctr/aggregates';
+import { AggregateWindowReader, type KeyColumns, type ReadStats } from '@mmctr/aggregates';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
 import { SERVING_LAYOUT } from '../layout/layout.module';
 import type { ServingLayout } from '../layout/serving-layout';
@@ -37,13 +37,16 @@ export class AggregateRepository {
     return this.reader?.windows.map((w) => w.fallback) ?? [];
   }
 
-  /** `out[i][k]`: layout.aggregates[i] for the k-th key value of its key declaration in `keys`. */
+  /**
+   * `out[i][k]`: layout.aggregates[i] for the k-th key value of its key declaration in `keys`; at once
+   * (not a promise) when every sum is cached.
+   */
   read(
-    keys: ReadonlyMap<string, readonly (readonly string[])[]>,
+    keys: ReadonlyMap<string, KeyColumns>,
     tMs: number,
     stats: ReadStats,
-  ): Promise<Float64Array[]> {
-    if (!this.reader) return Promise.resolve([]);
+  ): Float64Array[] | Promise<Float64Array[]> {
+    if (!this.reader) return [];
     return this.reader.read(keys, tMs, Date.now(), stats);
   }
 }

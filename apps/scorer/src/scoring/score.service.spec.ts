@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { rowsOf, type KeyColumns } from '@mmctr/aggregates';
 import type { AggregateRepository } from '../aggregates/aggregate.repository';
 import { AggregateReadsService } from '../aggregates/aggregate-reads.service';
 import type { ScoreLogRecord } from '@mmctr/contracts';
@@ -239,9 +240,9 @@ describe('ScoreService: aggregate windows', () => {
   const layout = aggregatesLayout();
   const names = layout.aggregates.map((a) => a.name);
   /** The raw values a fake repository answers: 3 clicks for the user, per candidate k: k + 0.5 etc. */
-  const answer = (keys: ReadonlyMap<string, readonly (readonly string[])[]>) =>
+  const answer = (keys: ReadonlyMap<string, KeyColumns>) =>
     layout.aggregates.map((a, i) =>
-      Float64Array.from(keys.get(a.spec)!, (_, k) => (a.side === 'user' ? 3 : k + i / 10)),
+      Float64Array.from({ length: keys.get(a.spec)!.count }, (_, k) => (a.side === 'user' ? 3 : k + i / 10)),
     );
   const capture = () => {
     const seen: { userNum: number[]; candNum: number[]; candCat: number[] }[] = [];
@@ -265,7 +266,7 @@ describe('ScoreService: aggregate windows', () => {
   };
 
   it('reads every window of the request as of its time, feeds the raw values to the slots and logs them', async () => {
-    const reads: { keys: ReadonlyMap<string, readonly (readonly string[])[]>; t: number }[] = [];
+    const reads: { keys: ReadonlyMap<string, KeyColumns>; t: number }[] = [];
     const { model, seen } = capture();
     const t = setup({ production: model }, undefined, {
       layout,
@@ -280,7 +281,7 @@ describe('ScoreService: aggregate windows', () => {
     const res = await t.score(2);
     expect(res.degraded).toBe(false);
     expect(reads).toHaveLength(1);
-    expect(Object.fromEntries(reads[0]!.keys)).toEqual({
+    expect(Object.fromEntries([...reads[0]!.keys].map(([spec, k]) => [spec, rowsOf(k)]))).toEqual({
       user: [['u1']],
       item: [['i0'], ['i1']],
       // Unknown items: the category's fallback, as ingest counts an item it has not stored.
