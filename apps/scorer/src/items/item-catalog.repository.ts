@@ -121,12 +121,13 @@ export class ItemCatalogRepository {
     sinceMs: number,
     limit: number,
   ): Promise<VectorRow[]> {
+    // `v`, not `vec`: an alias named like the column would shadow it in WHERE.
     const rows = await this.ch.query<{
       entity_key: string;
-      vec: number[];
+      v: number[];
       latest_created_ms: string | number;
     }>(
-      `SELECT entity_key, argMax(vec, created_ms) AS vec, max(created_ms) AS latest_created_ms
+      `SELECT entity_key, argMax(vec, created_ms) AS v, max(created_ms) AS latest_created_ms
        FROM entity_embeddings
        WHERE embedding = {emb:String} AND entity = {entity:String} AND entity_key > {after:String}
          AND notEmpty(vec)
@@ -136,7 +137,7 @@ export class ItemCatalogRepository {
     );
     return rows.map((r) => ({
       item_id: r.entity_key,
-      fused_vec: r.vec,
+      fused_vec: r.v,
       created_ms: Number(r.latest_created_ms),
     }));
   }
