@@ -139,7 +139,7 @@ async function main(): Promise<void> {
       const sa = pa
         ? `${f(pa.p50)} ${f(pa.p99)} ${f(pa.max)}`
         : `${'-'.padStart(7)} ${'-'.padStart(7)} ${'-'.padStart(7)}`;
-      console.log(`  ${stage.padEnd(10)} ${sa} | ${f(pb.p50)} ${f(pb.p99)} ${f(pb.max)} | ${ra}`);
+      console.log(`  ${stage.padEnd(12)} ${sa} | ${f(pb.p50)} ${f(pb.p99)} ${f(pb.max)} | ${ra}`);
     }
     for (const [k, p] of profile.entries())
       console.log(

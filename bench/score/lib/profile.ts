@@ -91,8 +91,8 @@ export function formatProfile(p: Profile): string[] {
   const f = (x: number) => x.toFixed(2).padStart(8);
   return [
     `profile (${p.requests} sequential requests; the scorer's Server-Timing, ms):`,
-    `  ${'stage'.padEnd(10)} ${'p50'.padStart(8)} ${'p99'.padStart(8)} ${'max'.padStart(8)}`,
-    ...Object.entries(p.stages).map(([k, s]) => `  ${k.padEnd(10)} ${f(s.p50)} ${f(s.p99)} ${f(s.max)}`),
+    `  ${'stage'.padEnd(12)} ${'p50'.padStart(8)} ${'p99'.padStart(8)} ${'max'.padStart(8)}`,
+    ...Object.entries(p.stages).map(([k, s]) => `  ${k.padEnd(12)} ${f(s.p50)} ${f(s.p99)} ${f(s.max)}`),
     `  GC pauses in the scorer: ${p.gc.pauses} totalling ${p.gc.total_ms.toFixed(2)} ms (${Object.entries(
       p.gc.by_kind,
     )
