@@ -29,6 +29,8 @@ class FakeRedis {
   readonly isCluster = false;
   readonly hashes = new Map<string, Map<string, number>>();
   calls = 0;
+  /** Bucket hashes the scripts read (key groups × buckets back). */
+  bucketReads = 0;
   /** Each exec waits for the next of these while any is left (a slow Redis). */
   readonly gates: Promise<void>[] = [];
 
@@ -46,20 +48,50 @@ class FakeRedis {
     const p = {
       length: 0,
       mmctrAggRead: (...args: (string | number)[]) => {
-        queued.push(args);
+        queued.push(['sums', ...args]);
+        p.length++;
+        return p;
+      },
+      mmctrAggBuckets: (...args: (string | number)[]) => {
+        queued.push(['buckets', ...args]);
         p.length++;
         return p;
       },
       exec: async () => {
         await this.gates.shift();
-        return queued.map((a) => [null, this.script(a)]);
+        return queued.map(([kind, ...a]) => [null, kind === 'sums' ? this.sums(a) : this.buckets(a)]);
       },
     };
     return p;
   }
 
-  private script(args: (string | number)[]): string[] {
+  /** The bucket script: per key group, the non-empty buckets among the nb newest closed ones. */
+  private buckets(args: (string | number)[]): (string | number)[] {
     this.calls++;
+    this.bucketReads += Number(args[0]) * Number(args[Number(args[0]) + 3]);
+    const nk = Number(args[0]);
+    const keys = args.slice(1, 1 + nk).map(String);
+    const argv = args.slice(1 + nk).map(String);
+    const [b, c, nb] = argv.slice(0, 3).map(Number) as [number, number, number];
+    const fields = argv.slice(3);
+    const out: (string | number)[] = [];
+    for (const g of keys) {
+      const found: (string | number)[] = [];
+      let m = 0;
+      for (let back = 1; back <= nb; back++) {
+        const h = this.hashes.get(`${g}:${b}:${c - back * b}`);
+        if (!h || !fields.some((f) => h.has(f))) continue;
+        m++;
+        found.push(back, ...fields.map((f) => String(h.get(f) ?? 0)));
+      }
+      out.push(m, ...found);
+    }
+    return out;
+  }
+
+  private sums(args: (string | number)[]): string[] {
+    this.calls++;
+    this.bucketReads += Number(args[0]) * Number(args[Number(args[0]) + 3]);
     const nk = Number(args[0]);
     const keys = args.slice(1, 1 + nk).map(String);
     const argv = args.slice(1 + nk).map(String);
@@ -75,7 +107,7 @@ class FakeRedis {
           const v = h?.get(f);
           if (v !== undefined)
             wins.forEach((w, wi) => {
-              if (back <= w) sums[wi * fields.length + fi] += v;
+              if (back <= w) sums[wi * fields.length + fi]! += v;
             });
         });
       }
@@ -154,15 +186,16 @@ describe('AggregateWindowReader', () => {
     const first = stats();
     const before = plain(await reader.read(keys, t, now, first));
     expect(first).toEqual({ cached: 0, read: 2 * 2 + 1, calls: 3 });
-    // A late view in a closed bucket: the cached sums stay as read until the boundary.
-    redis.add('item', ['i1'], 'item_views', M, t - 2 * M, 1);
-    redis.add('item', ['i1'], 'item_views', H, t - 2 * M, 1);
+    // A late view in the bucket that closed last: the cached sums stay as read until the boundary.
+    redis.add('item', ['i1'], 'item_views', M, t - M, 1);
+    redis.add('item', ['i1'], 'item_views', H, t - M, 1);
     const again = stats();
     const cached = reader.read(keys, t + 20_000, now, again);
     expect(Array.isArray(cached)).toBe(true); // no promise: nothing to wait for
     expect(plain(cached as Float64Array[])).toEqual(before);
     expect(again).toEqual({ cached: 5, read: 0, calls: 0 });
-    // The next minute: the 1m tier is read again (the late view counts), the 1h tier still cached.
+    // The next minute: the 1m tier rolls forward (it reads the minute that closed and the one before:
+    // the late view counts), the 1h tier is still cached.
     const next = stats();
     const later = plain(await reader.read(keys, bucketStart(t, M) + M, now + M, next));
     expect(next).toEqual({ cached: 3, read: 2, calls: 1 });
@@ -216,6 +249,33 @@ describe('AggregateWindowReader', () => {
     expect(plain(await newer)[1]).toEqual([13]);
     release[0]!();
     expect(plain(await slow)[1]).toEqual([10, 4]);
+  });
+
+  it('rolls a small tier forward at its boundaries: reads the buckets closed since and the one before, equal to a full read', async () => {
+    const { redis, reader } = setup();
+    seed(redis, t);
+    const keys = keysOf(['i1', 'i2'], ['acme', 'a,b{c}']);
+    await reader.read(keys, t, now);
+    const c = bucketStart(t, M);
+    for (const [step, ts] of [
+      [1, c + M], // one boundary: 2 buckets per key value
+      [3, c + 4 * M], // three at once: 4
+      [0, c + 4 * M + 1], // the same minute: cached
+      [60, c + 64 * M], // a whole window later: all 60 again
+    ] as const) {
+      if (step > 0) redis.add('item', ['i2'], 'item_views', M, ts - M, 2); // the minute before ts
+      redis.bucketReads = 0;
+      const got = plain(await reader.read(keys, ts, ts + 1));
+      const fresh = setup();
+      for (const [k, h] of redis.hashes) fresh.redis.hashes.set(k, h);
+      expect({ ts, got }).toEqual({ ts, got: plain(await fresh.reader.read(keys, ts, ts + 1)) });
+      // The minute tier (2 item key values) rolls; an hour boundary is crossed at the last step only:
+      // the items' hour tier (168 buckets × 2 fields, over the bound) is read whole, the user x brand
+      // one (168 × 1) rolls.
+      const minute = step === 0 ? 0 : 2 * Math.min(step + 1, 60);
+      const hourly = ts >= c - (c % H) + H ? 2 * 168 + 2 * 2 : 0;
+      expect({ ts, reads: redis.bucketReads }).toEqual({ ts, reads: minute + hourly });
+    }
   });
 
   it('turns key values given row by row into columns and back', () => {

@@ -49,8 +49,50 @@ end
 return out
 `;
 
+// The values of the `nb` newest closed buckets of each key group of KEYS, for a reader that keeps each
+// bucket and rolls its window sums forward. ARGV = bucket ms, c, nb, then the fields. Returns, per key
+// group, how many of the buckets hold a field, then for each: how far back it is (1 = the newest) and
+// its fields' values as stored ('0' for a field it lacks).
+const BUCKETS_LUA = `
+local b = ARGV[1]
+local bms = tonumber(b)
+local c = tonumber(ARGV[2])
+local nb = tonumber(ARGV[3])
+local fields = {}
+for f = 4, #ARGV do fields[#fields + 1] = ARGV[f] end
+local nf = #fields
+local suffix = {}
+for back = 1, nb do suffix[back] = ':' .. b .. ':' .. string.format('%.0f', c - back * bms) end
+local out = {}
+local o = 0
+for g = 1, #KEYS do
+  local head = o + 1
+  out[head] = 0
+  o = head
+  local m = 0
+  local stem = KEYS[g]
+  for back = 1, nb do
+    local vals = redis.call('HMGET', stem .. suffix[back], unpack(fields))
+    local any = false
+    for f = 1, nf do if vals[f] then any = true end end
+    if any then
+      m = m + 1
+      o = o + 1
+      out[o] = back
+      for f = 1, nf do
+        o = o + 1
+        out[o] = vals[f] or '0'
+      end
+    end
+  end
+  out[head] = m
+end
+return out
+`;
+
 type ReadPipeline = ReturnType<Redis['pipeline']> & {
   mmctrAggRead(...args: (string | number)[]): ReadPipeline;
+  mmctrAggBuckets(...args: (string | number)[]): ReadPipeline;
 };
 
 /** A window of an aggregation, as a layout slot names it. */
@@ -64,6 +106,10 @@ interface TierRead {
   readonly bucketMs: number;
   readonly windowsMs: number[];
   readonly fields: string[];
+  /** Buckets of the widest window. */
+  buckets: number;
+  /** Each bucket's values are kept (at `ring` in an entry's data) and the sums rolled forward. */
+  ring: number;
 }
 
 /** Where a count or sum part of a served window sits: its tier, and its index in that tier's sums. */
@@ -91,6 +137,11 @@ export interface WindowReaderOptions {
   readonly cacheEntries: number;
   /** Bounds one script call (how long it holds Redis): bucket reads per call. */
   readonly bucketsPerCall?: number;
+  /**
+   * A tier whose buckets × fields is at most this keeps each bucket's values per key value (8 bytes
+   * each) and, at a boundary, reads only the buckets that closed since, plus the one before them.
+   */
+  readonly rollMaxValues?: number;
 }
 
 /**
@@ -235,6 +286,9 @@ interface Miss {
   readonly rows: number[];
   /** Per entry of `entries`, once read. */
   readonly sums: Float64Array[];
+  /** Rolled tiers, per entry: its buckets' values (copied from the cache), and how many to read. */
+  readonly rings: Float64Array[];
+  readonly spans: number[];
 }
 
 /** A key declaration as the reader reads it: its tiers, its entries, the served windows keyed by it. */
@@ -245,6 +299,29 @@ interface SpecRead {
   readonly offsets: number[];
   readonly index: KeyIndex;
   readonly windows: number[];
+}
+
+/** Where the bucket `back` buckets before `c` sits in a rolled tier's kept buckets (by its start). */
+function slotOf(t: TierRead, c: number, back: number): number {
+  const i = (c / t.bucketMs - back) % t.buckets;
+  return i < 0 ? i + t.buckets : i;
+}
+
+/**
+ * A rolled tier's sums as of `c` from its kept buckets: each (window, field) summed newest bucket first,
+ * as the read script sums them, so that the result is the same number (a field a bucket lacks adds 0).
+ */
+function windowSums(t: TierRead, c: number, ring: Float64Array): Float64Array {
+  const nf = t.fields.length;
+  const out = new Float64Array(t.windowsMs.length * nf);
+  t.windowsMs.forEach((w, wi) => {
+    const nb = w / t.bucketMs;
+    for (let back = 1; back <= nb; back++) {
+      const at = slotOf(t, c, back) * nf;
+      for (let f = 0; f < nf; f++) out[wi * nf + f] = out[wi * nf + f]! + ring[at + f]!;
+    }
+  });
+  return out;
 }
 
 /**
@@ -260,6 +337,7 @@ export class AggregateWindowReader {
   /** Per key declaration: its tiers as read, its cached entries. */
   private readonly specs = new Map<string, SpecRead>();
   private readonly bucketsPerCall: number;
+  private readonly rollMaxValues: number;
 
   constructor(
     private readonly redis: Redis,
@@ -268,6 +346,7 @@ export class AggregateWindowReader {
     private readonly opts: WindowReaderOptions,
   ) {
     this.bucketsPerCall = opts.bucketsPerCall ?? 20_000;
+    this.rollMaxValues = opts.rollMaxValues ?? 256;
     // Tiers and their (window, field) pairs first, then each window's place in its tier's sums.
     const parts = refs.map((ref) => this.parts(ref));
     for (const p of parts.flat()) this.tier(p.a, p.bucketMs, p.windowMs, true);
@@ -296,9 +375,15 @@ export class AggregateWindowReader {
         s.offsets.push(width);
         width += t.windowsMs.length * t.fields.length;
       }
+      for (const t of s.tiers)
+        if (t.buckets * t.fields.length <= this.rollMaxValues) {
+          t.ring = width;
+          width += t.buckets * t.fields.length;
+        }
       s.index.bound(s.tiers.length, width, Math.max(1, Math.floor(opts.cacheEntries / tiers)));
     }
     if (!('mmctrAggRead' in redis)) redis.defineCommand('mmctrAggRead', { lua: READ_LUA });
+    if (!('mmctrAggBuckets' in redis)) redis.defineCommand('mmctrAggBuckets', { lua: BUCKETS_LUA });
   }
 
   /** The stem of a key value's counter hashes (one text per key element), as ingest writes them. */
@@ -361,9 +446,20 @@ export class AggregateWindowReader {
         entries.forEach((e, k) => {
           if (e.data[tier] === c) out[k] = Float64Array.from(e.data.slice(off, off + width));
           else {
-            if (!miss) misses.push((miss = { spec: s, tier, entries: [], rows: [], sums: [] }));
+            if (!miss)
+              misses.push((miss = { spec: s, tier, entries: [], rows: [], sums: [], rings: [], spans: [] }));
             miss.entries.push(e);
             miss.rows.push(k);
+            if (t.ring >= 0) {
+              // Rolled forward from the cached buckets when they are of an earlier boundary less than
+              // a widest window ago: only the buckets closed since (and the one before) are read.
+              const ring = new Float64Array(t.buckets * t.fields.length);
+              const gap = (c - e.data[tier]!) / t.bucketMs;
+              const rolls = gap > 0 && gap < t.buckets;
+              if (rolls) for (let i = 0; i < ring.length; i++) ring[i] = e.data[t.ring + i]!;
+              miss.rings.push(ring);
+              miss.spans.push(rolls ? gap + 1 : t.buckets);
+            }
           }
         });
         if (stats) stats.cached += entries.length - (miss?.rows.length ?? 0);
@@ -420,59 +516,88 @@ export class AggregateWindowReader {
 
   private async fetch(misses: readonly Miss[], tMs: number, nowMs: number, stats: ReadStats | undefined) {
     const batch = new SlotBatch<ReadPipeline>(this.redis);
-    const calls: { m: Miss; t: TierRead; c: number; at: number[] }[] = [];
+    /** Per script call: its miss, the bucket start c, how many buckets back (rolled tiers), the entries. */
+    const calls: { m: Miss; c: number; span: number; at: number[] }[] = [];
     const dups: (() => void)[] = [];
     for (const m of misses) {
       const t = m.spec.tiers[m.tier]!;
       const c = bucketStart(tMs, t.bucketMs);
-      const widest = Math.max(...t.windowsMs) / t.bucketMs;
-      const perCall = Math.max(1, Math.floor(this.bucketsPerCall / widest));
-      const argv = [
-        t.bucketMs,
-        c,
-        widest,
-        t.windowsMs.length,
-        ...t.windowsMs.map((w) => w / t.bucketMs),
-        ...t.fields,
-      ];
-      // An entry asked twice in one request (a repeated candidate) is read once.
+      // An entry asked twice in one request (a repeated candidate) is read once; rolled tiers read as
+      // many buckets back as the entry needs (all of the widest window when it has none).
       const first = new Map<KeyEntry, number>();
-      const unique: [string, number][] = [];
+      const bySpan = new Map<number, [string, number][]>();
       m.entries.forEach((e, i) => {
-        if (!first.has(e)) {
-          first.set(e, i);
-          unique.push([e.group, i]);
-        }
+        if (first.has(e)) return;
+        first.set(e, i);
+        const span = t.ring >= 0 ? m.spans[i]! : t.buckets;
+        let list = bySpan.get(span);
+        if (!list) bySpan.set(span, (list = []));
+        list.push([e.group, i]);
       });
       dups.push(() => m.entries.forEach((e, i) => (m.sums[i] ??= m.sums[first.get(e)!]!)));
-      for (const slot of groupBySlot(this.redis, unique)) {
-        for (let i = 0; i < slot.length; i += perCall) {
-          const chunk = slot.slice(i, i + perCall);
-          batch.on(chunk[0]![0]).mmctrAggRead(chunk.length, ...chunk.map(([g]) => g), ...argv);
-          calls.push({ m, t, c, at: chunk.map(([, k]) => k) });
+      for (const [span, unique] of bySpan) {
+        const perCall = Math.max(1, Math.floor(this.bucketsPerCall / span));
+        const argv =
+          t.ring >= 0
+            ? [t.bucketMs, c, span, ...t.fields]
+            : [
+                t.bucketMs,
+                c,
+                span,
+                t.windowsMs.length,
+                ...t.windowsMs.map((w) => w / t.bucketMs),
+                ...t.fields,
+              ];
+        for (const slot of groupBySlot(this.redis, unique)) {
+          for (let i = 0; i < slot.length; i += perCall) {
+            const chunk = slot.slice(i, i + perCall);
+            const p = batch.on(chunk[0]![0]);
+            const keys = chunk.map(([g]) => g);
+            if (t.ring >= 0) p.mmctrAggBuckets(chunk.length, ...keys, ...argv);
+            else p.mmctrAggRead(chunk.length, ...keys, ...argv);
+            calls.push({ m, c, span, at: chunk.map(([, k]) => k) });
+          }
         }
       }
     }
-    const replies = (await batch.exec()) as string[][];
+    const replies = (await batch.exec()) as (string | number)[][];
     if (stats) {
       stats.calls += calls.length;
       for (const m of misses) stats.read += m.entries.length;
     }
-    for (const [i, { m, t, c, at }] of calls.entries()) {
+    for (const [i, { m, c, span, at }] of calls.entries()) {
+      const t = m.spec.tiers[m.tier]!;
       const reply = replies[i]!;
       const n = t.windowsMs.length * t.fields.length;
       // Closed by the clock: [c - b, c) has ended, so no event of it is still being counted on time.
       const closed = c <= bucketStart(nowMs, t.bucketMs);
+      let r = 0;
       at.forEach((j, k) => {
-        const s = new Float64Array(n);
-        for (let f = 0; f < n; f++) s[f] = Number(reply[k * n + f]);
         const e = m.entries[j]!;
+        let s: Float64Array;
+        const ring = m.rings[j];
+        if (t.ring >= 0) {
+          // The buckets read replace theirs; the others are as cached.
+          const nf = t.fields.length;
+          for (let back = 1; back <= span; back++)
+            ring!.fill(0, slotOf(t, c, back) * nf, (slotOf(t, c, back) + 1) * nf);
+          const found = Number(reply[r++]);
+          for (let q = 0; q < found; q++) {
+            const at = slotOf(t, c, Number(reply[r++])) * nf;
+            for (let f = 0; f < nf; f++) ring![at + f] = Number(reply[r++]);
+          }
+          s = windowSums(t, c, ring!);
+        } else {
+          s = new Float64Array(n);
+          for (let f = 0; f < n; f++) s[f] = Number(reply[k * n + f]);
+        }
         m.sums[j] = s;
         // A replayed older t does not replace the sums of a newer bucket.
         if (closed && !(e.data[m.tier]! > c)) {
           e.data[m.tier] = c;
           const off = m.spec.offsets[m.tier]!;
           for (let f = 0; f < n; f++) e.data[off + f] = s[f]!;
+          if (ring) for (let f = 0; f < ring.length; f++) e.data[t.ring + f] = ring[f]!;
           m.spec.index.touch(e);
         }
       });
@@ -510,11 +635,12 @@ export class AggregateWindowReader {
     }
     const tiers = s.tiers;
     let tier = tiers.findIndex((t) => t.bucketMs === bucketMs);
-    if (tier < 0) tier = tiers.push({ bucketMs, windowsMs: [], fields: [] }) - 1;
+    if (tier < 0) tier = tiers.push({ bucketMs, windowsMs: [], fields: [], buckets: 0, ring: -1 }) - 1;
     const t = tiers[tier]!;
     if (add) {
       if (!t.windowsMs.includes(windowMs)) t.windowsMs.push(windowMs);
       if (!t.fields.includes(a.name)) t.fields.push(a.name);
+      t.buckets = Math.max(t.buckets, windowMs / bucketMs);
     }
     return { tier, at: t.windowsMs.indexOf(windowMs) * t.fields.length + t.fields.indexOf(a.name) };
   }

@@ -238,6 +238,20 @@ describe('aggregate reads against ingest-written counters (real Redis, ClickHous
     expect(plain(await repository.read(keys, t0 + H, first))).toEqual(plain(await uncached(t0 + H)));
   });
 
+  it('rolls the sums of its small tiers forward at a boundary to the values of a full read', async () => {
+    const { repository } = service(redis);
+    const keys = service(redis).reads.keys(request(0), cache);
+    const t1 = Date.now();
+    const t0 = bucketStart(t1, M) - 1; // the minute before: every minute bucket of its 1h window lives
+    await repository.read(keys, t0, { cached: 0, read: 0, calls: 0 });
+    const rolled = await repository.read(keys, t1, { cached: 0, read: 0, calls: 0 });
+    const full = await service(redis).repository.read(keys, t1, { cached: 0, read: 0, calls: 0 });
+    expect(plain(rolled)).toEqual(plain(full));
+    expect(plain(full)[layout.aggregates.findIndex((a) => a.name === 'item_ctr@1h')]).not.toEqual(
+      ITEMS.map(() => 0.05),
+    );
+  });
+
   it('answers the declared fallbacks, failed, while Redis refuses connections', async () => {
     const port = await freePort();
     const down = new Redis({
