@@ -42,7 +42,7 @@ export class ItemCacheService implements OnApplicationBootstrap, OnApplicationSh
     @Inject(ItemOnlineRepository) private readonly online: ItemOnlineRepository,
     @Inject(ScorerMetrics) private readonly metrics: ScorerMetrics,
     @Inject(LOGGER) private readonly logger: Logger,
-    @Inject(SERVING_LAYOUT) layout: ServingLayout,
+    @Inject(SERVING_LAYOUT) private readonly layout: ServingLayout,
   ) {
     this.cache = new ItemCache(layout);
   }
@@ -106,6 +106,7 @@ export class ItemCacheService implements OnApplicationBootstrap, OnApplicationSh
       }
       this.itemsSinceS = maxS;
       this.vectorsSinceMs = maxMs;
+      if (!this.loaded) this.noteEmptyEntityEmbedding(vectors);
       this.loaded = true;
       this.metrics.itemCacheRows.set(this.cache.size);
       this.metrics.itemCacheRefreshes.inc({ result: 'ok' });
@@ -119,6 +120,16 @@ export class ItemCacheService implements OnApplicationBootstrap, OnApplicationSh
       this.metrics.itemCacheRefreshes.inc({ result: 'failed' });
       this.logger.warn({ err: (err as Error).message }, 'item cache refresh failed; serving the cached rows');
     }
+  }
+
+  /** An entity embedding nothing has embedded (the embedder computes no job for it, or has not run). */
+  private noteEmptyEntityEmbedding(vectors: number): void {
+    const e = this.layout.embedding;
+    if (e?.store !== 'entity' || vectors > 0) return;
+    this.logger.warn(
+      { embeddings: [e.name], entity: this.layout.candidateEntity },
+      'no vectors are stored for these embeddings; their slots read zeros',
+    );
   }
 
   private applyFetched(missing: readonly string[], found: (OnlineItem | null)[], now: number): void {
