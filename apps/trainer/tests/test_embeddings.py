@@ -57,3 +57,39 @@ def test_an_embedding_the_embedder_cannot_compute_still_reads_the_store_and_find
     repo = _movielens_with([{"name": "year", "entity": "movie", "width": 384, "inputs": ["movie.year"]}])
     stored = stored_embedding(repo, model_layout(repo))
     assert stored is not None and stored.inputs == ()
+
+
+def test_each_movie_version_reads_the_vector_of_its_own_title(monkeypatch):
+    """Point in time: a movie renamed at t=200 reads its first title's vector before and its second after; a
+    movie whose title nothing embedded, and one with no version yet, read zeros."""
+    import numpy as np
+
+    from mmctr_trainer import store
+    from mmctr_trainer.dataset.entities import EntityTables, group_inputs
+    from mmctr_trainer.schema import ModelSchema
+
+    repo = _movielens_with([{"name": "title", "entity": "movie", "width": 4, "inputs": ["movie.title"]}])
+    schema = ModelSchema.from_repo(repo)
+    versions = {
+        "ml_movies": [
+            {"movie_id": "1", "ts_ms": 100, "title": "Heat", "year": 1995, "genres": []},
+            {"movie_id": "1", "ts_ms": 200, "title": "Heat (1995)", "year": 1995, "genres": []},
+            {"movie_id": "2", "ts_ms": 100, "title": "Unembedded", "year": 1990, "genres": []},
+        ],
+    }
+    vectors = [
+        {"entity_key": "1", "content_hash": content_hash(["Heat"]), "v": [1.0, 0.0, 0.0, 0.0]},
+        {"entity_key": "1", "content_hash": content_hash(["Heat (1995)"]), "v": [0.0, 1.0, 0.0, 0.0]},
+    ]
+    monkeypatch.setattr(store, "entity_vectors", lambda _ch, embedding, entity: iter(vectors))
+    monkeypatch.setattr(store, "entity_versions", lambda _ch, table, _key, _cols: iter(versions.get(table, [])))
+    tables = EntityTables(repo, schema, log=lambda _m: None).load(None)  # type: ignore[arg-type]
+    movies = tables.tables["movie"]
+    keys = ["1", "1", "1", "2", "3"]
+    ts = np.asarray([150, 200, 250, 150, 150])
+    rows = movies.as_of(movies.idx_of(keys), ts)
+    arrays = tables.arrays()
+    assert "mm_vec_title" in arrays["movie"] and "mm" not in arrays["movie"]
+    out = group_inputs(schema.candidate, "cand", arrays, {"movie": rows}, {}, (5,))
+    vec = out["cand_vec"]
+    np.testing.assert_array_equal(vec[:, :2], [[1, 0], [0, 1], [0, 1], [0, 0], [0, 0]])
