@@ -114,6 +114,10 @@ describe('plan of a new entity embedding', () => {
     expect(formatPlan(from, year, planChanges(from, year, { database: 'x' }), false)).toContain(
       "embedding 'year' (movie, width 384) is not embedded (input 'movie.year' is int: text inputs are string or string_list attributes): its features read zeros",
     );
+    const narrow = movielensWith([{ name: 'title', entity: 'movie', width: 64, inputs: ['movie.title'] }]);
+    expect(planChanges(from, narrow, { database: 'x' }).notes).toEqual([
+      "embedding 'title' (movie, width 64) is not embedded (width 64 differs from the text encoder's 384): its features read zeros",
+    ]);
     const inputs = movielensWith([
       { name: 'title', entity: 'movie', width: 384, inputs: ['movie.title', 'movie.genres'] },
     ]);

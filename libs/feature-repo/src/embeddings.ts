@@ -20,6 +20,12 @@ export function embeddingStore(e: Pick<Embedding, 'entity' | 'name'>): Embedding
   return e.name === CATALOGUE_EMBEDDING.name ? 'catalogue' : undefined;
 }
 
+/**
+ * The width of the text encoder's vectors (all-MiniLM-L6-v2, scripts/setup-models.sh): ingest and the plan
+ * derive jobs for entity embeddings of this width only; the embedder checks it against its model manifest.
+ */
+export const TEXT_ENCODER_WIDTH = 384;
+
 /** A text input of an entity embedding: an attribute of the entity and the value it reads when absent. */
 export interface EmbeddingInput {
   readonly attribute: string;

@@ -82,6 +82,7 @@ export {
 export * from './contract';
 export {
   CATALOGUE_EMBEDDING,
+  TEXT_ENCODER_WIDTH,
   embeddingStore,
   embeddingJobs,
   embeddingInputValues,

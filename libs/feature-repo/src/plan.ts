@@ -1,5 +1,5 @@
 import { ZERO } from './storage/column-types';
-import { embeddingJobs, embeddingStore } from './embeddings';
+import { TEXT_ENCODER_WIDTH, embeddingJobs, embeddingStore } from './embeddings';
 import { addColumnDdl as storageAddColumnDdl, createTableDdl } from './storage/storage-ddl';
 import { attributeColumn, enum8, storageTables } from './storage/storage-layout';
 import type { Attribute, Feature, FeatureRepo } from './types';
@@ -188,7 +188,7 @@ export function planChanges(from: FeatureRepo, to: FeatureRepo, opts: PlanOption
         plan.breaking.push(`embeddings.${name}.inputs: [${a}] -> [${b}]: re-embed every ${n.entity}`);
     }
   }
-  const jobs = embeddingJobs(to);
+  const jobs = embeddingJobs(to, TEXT_ENCODER_WIDTH);
   for (const [name, n] of newEmb) {
     if (oldEmb.has(name)) continue;
     const spec = jobs.specs.find((s) => s.name === name);

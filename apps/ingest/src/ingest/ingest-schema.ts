@@ -6,6 +6,7 @@ import {
   compileEventsEncoder,
   embeddingJobs,
   entityTopic,
+  TEXT_ENCODER_WIDTH,
   eventsTable,
   historySequences,
   snapshotEntities,
@@ -79,7 +80,8 @@ export async function loadIngestSchema(
     encoder: compileEventsEncoder(repo, await source(eventsTable(repo))),
   };
   const entities: EntityStream[] = [];
-  const { specs } = embeddingJobs(repo);
+  // Only jobs the text encoder can fill: another width would fail every job in the embedder.
+  const { specs } = embeddingJobs(repo, TEXT_ENCODER_WIDTH);
   for (const entity of snapshotEntities(repo)) {
     const catalogue = isCatalogue(entity);
     entities.push({
