@@ -2,9 +2,12 @@
 // demo repository alone and by the demo repository plus the aggregations of
 // test/integration/aggregates/demo-aggregations.ts (item impressions / clicks / CTR over 1h, 24h, 7d, a
 // filtered sum, user x category clicks), each into a database of its own. Reports CPU seconds per 1M
-// events of the ingest process and of Redis, and the ratio (target <= 1.3x for ingest).
+// events of the ingest process and of Redis, and the ratio (target <= 1.3x for ingest). Redis is a
+// redis-server the bench starts for itself when one is on PATH (so that no other client of the stack's
+// Redis is counted), else the stack's.
 //   node -r ./scripts/register.js bench/ingest/aggregates.ts [--events 200000]
 import '../../test/setup/load-stack-env.js';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +28,8 @@ import { writeRepo } from '../../test/support/feature-repo/ad-platform';
 import { rng } from '../../test/support/ingest/events';
 import { IngestProcess, sleep } from '../../test/support/ingest/ingest-process';
 import { demoWithAggregations } from '../../test/integration/aggregates/demo-aggregations';
-import { cpuSeconds, servicesCpu, servicesSince } from '../support/cpu';
+import { freePort } from '../../test/support/free-port';
+import { cpuSeconds, servicesCpu } from '../support/cpu';
 
 const { values: args } = parseArgs({ options: { events: { type: 'string', default: '200000' } } });
 const N = Number(args.events);
@@ -87,8 +91,34 @@ async function produce(): Promise<void> {
   await producer.close();
 }
 
-/** Ingests every event into `db` with `repo`; CPU seconds of ingest and of the stack's Redis. */
-async function ingest(name: string, repo: FeatureRepo, repoDir: string) {
+/** The Redis ingest writes to: its URL and how much CPU it has used. */
+interface BenchRedis {
+  readonly url: string;
+  cpu(): number;
+  stop(): void;
+}
+
+/** A redis-server of the bench's own (no persistence), or the stack's when none is installed. */
+async function startRedis(): Promise<BenchRedis> {
+  if (spawnSync('redis-server', ['--version']).status !== 0) {
+    log('no redis-server on PATH: Redis CPU is the stack Redis, every client of it included');
+    return { url: config.REDIS_URL, cpu: () => servicesCpu().redis, stop: () => undefined };
+  }
+  const port = await freePort();
+  const child: ChildProcess = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
+  const url = `redis://127.0.0.1:${port}`;
+  const probe = new Redis(url, { lazyConnect: true, retryStrategy: (n) => (n > 50 ? null : 100) });
+  await probe.connect();
+  await probe.quit();
+  return { url, cpu: () => cpuSeconds(child.pid), stop: () => child.kill() };
+}
+
+/** Ingests every event into `db` with `repo`; CPU seconds of ingest and of Redis. */
+async function ingest(name: string, repo: FeatureRepo, repoDir: string, redis: BenchRedis) {
   const db = `mmctr_bench_agg_${name}`;
   await admin.command(`DROP DATABASE IF EXISTS ${db}`);
   await new MigrationRunner(admin, db, loadMigrations(MIGRATIONS_DIR)).migrate();
@@ -106,11 +136,12 @@ async function ingest(name: string, repo: FeatureRepo, repoDir: string) {
     KAFKA_TOPIC_ITEMS: topics.items,
     KAFKA_TOPIC_DLQ: topics.dlq,
     INGEST_GROUP_ID: `mmctr-bench-${RUN}-${name}`,
+    REDIS_URL: redis.url,
     REDIS_KEY_PREFIX: `mmctr-bench:${RUN}:${name}:`,
     EMBEDDINGS_QUEUE: `mmctr-bench-${RUN}-${name}-emb`,
     LOG_LEVEL: 'info',
   });
-  const cpu0 = { app: cpuSeconds(p.pid), services: servicesCpu() };
+  const cpu0 = { app: cpuSeconds(p.pid), redis: redis.cpu() };
   const t0 = Date.now();
   try {
     for (;;) {
@@ -122,8 +153,7 @@ async function ingest(name: string, repo: FeatureRepo, repoDir: string) {
     // Redis is written after ClickHouse: let the last batch's counters land before reading the CPU.
     await sleep(1_000);
     const app = cpuSeconds(p.pid) - cpu0.app;
-    const redis = servicesSince(cpu0.services).redis;
-    return { seconds: (Date.now() - t0) / 1000, app, redis };
+    return { seconds: (Date.now() - t0) / 1000, app, redis: redis.cpu() - cpu0.redis };
   } finally {
     await p.stop();
     await admin.command(`DROP DATABASE IF EXISTS ${db}`);
@@ -132,6 +162,7 @@ async function ingest(name: string, repo: FeatureRepo, repoDir: string) {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'mmctr-bench-agg-'));
+  const redis = await startRedis();
   try {
     const demo = loadFeatureRepo(DEFAULT_FEATURE_REPO_PATH);
     const withAggregates = demoWithAggregations();
@@ -148,7 +179,7 @@ async function main(): Promise<void> {
     ] as const) {
       const load = loadavg()[0]!.toFixed(2);
       log(`ingesting with ${name}`);
-      const r = await ingest(name, repo, writeRepo(dir, name, repo));
+      const r = await ingest(name, repo, writeRepo(dir, name, repo), redis);
       rows.push({ run: name, load, ...r });
       log(JSON.stringify({ ...rows.at(-1), appPerM: perM(r.app), redisPerM: perM(r.redis) }));
     }
@@ -175,13 +206,14 @@ async function main(): Promise<void> {
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
-    const redis = new Redis(config.REDIS_URL);
+    const client = new Redis(redis.url);
     for (let cursor = '0'; ;) {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `mmctr-bench:${RUN}:*`, 'COUNT', 1000);
-      if (keys.length) await redis.del(...keys);
+      const [next, keys] = await client.scan(cursor, 'MATCH', `mmctr-bench:${RUN}:*`, 'COUNT', 1000);
+      if (keys.length) await client.del(...keys);
       if ((cursor = next) === '0') break;
     }
-    redis.disconnect();
+    client.disconnect();
+    redis.stop();
     const a = kafka.admin();
     await a.connect();
     await a.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);

@@ -2,6 +2,7 @@ import type { AttributeValue } from '@mmctr/feature-repo';
 import { bucketStart, expireAt } from './buckets';
 import { counterGroup, counterKey, markerKey, markerSet } from './counter-keys';
 import type { CountedAggregation, CounterLayout, KeyPart } from './counter-layout';
+import type { PackWriter } from './pack-writer';
 
 /** An event as the counters read it: id, type, time, entity keys and attributes by name. */
 export type CountedEvent = Readonly<Record<string, AttributeValue>> & {
@@ -10,129 +11,406 @@ export type CountedEvent = Readonly<Record<string, AttributeValue>> & {
   readonly ts_ms: number;
 };
 
-/** One counter increment: `field` of the hash `key`, which expires at `expireAtMs`. */
-export interface Increment {
-  readonly key: string;
-  readonly field: string;
-  readonly amount: number;
-  readonly expireAtMs: number;
-}
+/** `(entity, attribute)` of a looked-up key part, as a map key. */
+export const lookupId = (entity: string, attribute: string): string => `${entity}.${attribute}`;
 
-/** What one event adds to one key group, applied at most once (guarded by its marker). */
-export interface EventCount {
-  readonly eventId: string;
-  readonly markerKey: string;
-  readonly markerExpireAtMs: number;
-  readonly increments: Increment[];
-}
-
-/**
- * The counts of one key group: one key declaration's events with the same first key part (its marker
- * set, `markerSet`). Its markers and counters share that first part's hash tag, so one Redis Cluster slot.
- */
-export interface GroupCounts {
-  readonly group: string;
-  readonly events: EventCount[];
-}
-
-/** `(entity, key, attribute)` of a looked-up key part, as a map key. */
-export const lookupId = (entity: string, key: string, attribute: string): string =>
-  JSON.stringify([entity, key, attribute]);
+/** Looked-up key parts: per `lookupId(entity, attribute)`, the attribute's text per entity key. */
+export type Looked = ReadonlyMap<string, ReadonlyMap<string, string>>;
 
 export interface LookupRequest {
   readonly entity: string;
-  readonly key: string;
   readonly attribute: string;
+  /** The entity keys whose attribute the batch needs, each once. */
+  readonly keys: string[];
 }
 
-const matches = (a: CountedAggregation, e: CountedEvent): boolean =>
-  a.source === e.type && a.filter.every(([attr, v]) => e[attr] === v);
+function matches(a: CountedAggregation, e: CountedEvent): boolean {
+  if (a.source !== e.type) return false;
+  for (const [attr, v] of a.filter) if (e[attr] !== v) return false;
+  return true;
+}
 
-/** The entity attributes the key parts of `events` need, each once. */
+/** The entity attributes the key parts of `events` need, each once per (entity, attribute). */
 export function lookupsOf(layout: CounterLayout, events: readonly CountedEvent[]): LookupRequest[] {
-  const out = new Map<string, LookupRequest>();
+  const out = new Map<string, { entity: string; attribute: string; keys: Set<string> }>();
   for (const a of layout.aggregations) {
-    for (const e of events) {
-      if (!matches(a, e)) continue;
-      for (const { eventKey, lookup } of a.parts) {
-        if (!lookup) continue;
-        const key = String(e[eventKey]);
-        out.set(lookupId(lookup.entity, key, lookup.attribute), {
-          entity: lookup.entity,
-          key,
-          attribute: lookup.attribute,
-        });
-      }
+    for (const { eventKey, lookup } of a.parts) {
+      if (!lookup) continue;
+      const id = lookupId(lookup.entity, lookup.attribute);
+      let r = out.get(id);
+      if (!r) out.set(id, (r = { entity: lookup.entity, attribute: lookup.attribute, keys: new Set() }));
+      for (const e of events) if (matches(a, e)) r.keys.add(String(e[eventKey]));
     }
   }
-  return [...out.values()];
+  return [...out.values()]
+    .filter((r) => r.keys.size > 0)
+    .map((r) => ({ entity: r.entity, attribute: r.attribute, keys: [...r.keys] }));
 }
 
 /** The event's key value as text, one element per key part (a looked-up attribute as ingest read it). */
-function keyValue(a: CountedAggregation, e: CountedEvent, looked: ReadonlyMap<string, string>): string[] {
-  return a.parts.map((p: KeyPart): string => {
+function keyValue(parts: readonly KeyPart[], e: CountedEvent, looked: Looked): string[] {
+  return parts.map((p: KeyPart): string => {
     const key = String(e[p.eventKey]);
     if (!p.lookup) return key;
-    return looked.get(lookupId(p.lookup.entity, key, p.lookup.attribute)) ?? p.lookup.fallback;
+    return looked.get(lookupId(p.lookup.entity, p.lookup.attribute))?.get(key) ?? p.lookup.fallback;
   });
 }
 
+/** One counter hash of a key group, as a script call writes it: what the batch adds to each field. */
+export interface CounterCounts {
+  readonly key: string;
+  readonly expireAtMs: number;
+  /** (field, sum) of each field some event touched. */
+  readonly amounts: [string, number][];
+}
+
+/** An aggregation as the planner applies it: its field, and per tier the bucket width's index. */
+interface AggregationPlan {
+  readonly a: CountedAggregation;
+  readonly field: number;
+  readonly widths: readonly number[];
+}
+
+/** One key declaration: its aggregations (sharing counter hashes and markers) and bucket widths. */
+interface SpecPlan {
+  readonly spec: string;
+  /** The entity of its first part, as the hash tag names it. */
+  readonly tagEntity: string;
+  readonly parts: readonly KeyPart[];
+  readonly aggregations: readonly AggregationPlan[];
+  /** The hash field of each of its count and sum aggregations. */
+  readonly fields: readonly string[];
+  /** Each field's number in the planner's `fields`, from 1. */
+  readonly fieldNo: readonly number[];
+  readonly bucketMs: readonly number[];
+  /** Per bucket width: a bucket starting at s expires at s + this (see expireAt). */
+  readonly expiryOffsetMs: readonly number[];
+  readonly markerBucketMs: number;
+  readonly markerAfterMs: number;
+}
+
+function specPlans(layout: CounterLayout): SpecPlan[] {
+  return [...layout.specs].map(([spec, s]) => {
+    const own = layout.aggregations.filter((a) => a.spec === spec);
+    const bucketMs = [...s.upToByBucket.keys()];
+    return {
+      spec,
+      tagEntity: spec.split('+')[0]!,
+      parts: own[0]!.parts,
+      aggregations: own.map((a, field) => ({
+        a,
+        field,
+        widths: a.tiers.map((t) => bucketMs.indexOf(t.bucketMs)),
+      })),
+      fields: own.map((a) => a.name),
+      fieldNo: own.map((a) => layout.aggregations.indexOf(a) + 1),
+      bucketMs,
+      expiryOffsetMs: bucketMs.map((b) => expireAt(0, b, s.upToByBucket.get(b)!)),
+      markerBucketMs: s.markerBucketMs,
+      markerAfterMs: s.markerBucketMs + s.markerHorizonMs,
+    };
+  });
+}
+
+/** Past this many counters, a group indexes them in a map rather than walking its list. */
+const SCAN_LIMIT = 16;
+
 /**
- * What `events` add to the counters, grouped by key group: for each matching count or sum aggregation,
- * one increment per tier in the bucket of the event's ts_ms. Increments of buckets that have already
- * expired at `nowMs` (events older than any window reads) are left out, and so are events left with none.
+ * What a batch's new events add to one key group: one key declaration's events with the same first key
+ * part. Its markers and counters share that first part's hash tag, so one Redis Cluster slot, and one
+ * script call applies it atomically: the ids are added to the marker sets and the summed increments
+ * applied only if none of the ids is in its marker set yet (see AggregateCounters). Most groups of a
+ * batch hold one or a few events: their markers, ids and counters are linked lists in the batch's
+ * shared arrays (see Batch), so that a group costs one small object.
  */
-export function planCounts(
-  layout: CounterLayout,
-  events: readonly CountedEvent[],
-  looked: ReadonlyMap<string, string>,
-  nowMs: number,
-  prefix: string,
-): GroupCounts[] {
-  const groups = new Map<string, Map<string, EventCount>>();
-  // A batch can hold an event twice (redelivered next to its first delivery): the first one counts.
-  const unique = new Map<string, CountedEvent>();
-  for (const e of events) if (!unique.has(e.event_id)) unique.set(e.event_id, e);
-  for (const e of unique.values()) {
-    for (const a of layout.aggregations) {
+export class GroupCounts {
+  /** Ids plus counter fields and keys: what applying it costs Redis, roughly. */
+  ops = 0;
+  markerHead = -1;
+  markerCount = 0;
+  counterHead = -1;
+  counterCount = 0;
+  index: Map<string, number> | undefined;
+
+  constructor(
+    private readonly batch: Batch,
+    readonly plan: SpecPlan,
+    /** The first key part's value. */
+    readonly first: string,
+  ) {}
+
+  /** The marker set stem, `markerSet(prefix, spec, first)`: its hash tag is every key's. */
+  get group(): string {
+    return markerSet(this.batch.prefix, this.plan.spec, this.first);
+  }
+
+  /** Per marker bucket: the marker key, its expiry and the ids counted into it. */
+  get markers(): { key: string; expireAtMs: number; ids: string[] }[] {
+    const b = this.batch;
+    const group = this.group;
+    const out = [];
+    for (let m = this.markerHead; m >= 0; m = b.mNext[m]!) {
+      const ids: string[] = [];
+      for (let i = b.mIdHead[m]!; i >= 0; i = b.idNext[i]!) ids.push(b.ids[i]!);
+      const start = b.mStart[m]!;
+      out.push({ key: markerKey(group, start), expireAtMs: start + this.plan.markerAfterMs, ids });
+    }
+    return out;
+  }
+
+  get counters(): CounterCounts[] {
+    const b = this.batch;
+    const { fields, bucketMs, expiryOffsetMs } = this.plan;
+    const stem = counterGroup(b.prefix, this.plan.spec, [this.first]);
+    const out: CounterCounts[] = [];
+    for (let c = this.counterHead; c >= 0; c = b.cNext[c]!) {
+      const w = b.cWidth[c]!;
+      const start = b.cStart[c]!;
+      const amounts: [string, number][] = [];
+      for (let f = 0; f < fields.length; f++) {
+        const v = b.sums[c * b.stride + f]!;
+        if (!Number.isNaN(v)) amounts.push([fields[f]!, v]);
+      }
+      out.push({
+        key: counterKey(stem + b.cRest[c]!, bucketMs[w]!, start),
+        expireAtMs: start + expiryOffsetMs[w]!,
+        amounts,
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Writes the group as the counting script reads it (see AggregateCounters): its marker set stem
+   * (`<marker set>:`), its counter stem, the number of markers and of counters; per marker its bucket
+   * start, expiry, n and the n ids; per counter the key value after the first part (`,<encoded>…`),
+   * bucket width, bucket start, expiry, k and k (field number, sum), the field numbered as in
+   * `CountPlanner.fields` from 1.
+   */
+  write(w: PackWriter): void {
+    const b = this.batch;
+    const p = this.plan;
+    // The key names of counter-keys.ts, from one encoding of the first part.
+    const encoded = encodeURIComponent(this.first);
+    const tag = `${b.prefix}agg:{${p.tagEntity}=${encoded}}`;
+    w.str(`${tag}:seen:${p.spec}:`);
+    w.str(`${tag}:${p.spec}=${encoded}`);
+    w.num(this.markerCount);
+    w.num(this.counterCount);
+    for (let m = this.markerHead; m >= 0; m = b.mNext[m]!) {
+      const start = b.mStart[m]!;
+      w.num(start);
+      w.num(start + p.markerAfterMs);
+      w.num(b.mIdCount[m]!);
+      for (let i = b.mIdHead[m]!; i >= 0; i = b.idNext[i]!) w.str(b.ids[i]!);
+    }
+    const nf = p.fields.length;
+    for (let c = this.counterHead; c >= 0; c = b.cNext[c]!) {
+      const width = b.cWidth[c]!;
+      const start = b.cStart[c]!;
+      w.str(b.cRest[c]!);
+      w.num(p.bucketMs[width]!);
+      w.num(start);
+      w.num(start + p.expiryOffsetMs[width]!);
+      const k = w.reserve();
+      let touched = 0;
+      for (let f = 0; f < nf; f++) {
+        const v = b.sums[c * b.stride + f]!;
+        if (Number.isNaN(v)) continue;
+        w.num(p.fieldNo[f]!);
+        w.num(v);
+        touched++;
+      }
+      w.fill(k, touched);
+    }
+  }
+}
+
+/** The groups of one plan, a key group's events split over several once one reaches `maxOps`. */
+class Batch {
+  readonly groups: GroupCounts[] = [];
+  private readonly open = new Map<SpecPlan, Map<string, GroupCounts>>();
+  // Markers: bucket start, next marker of the group, first and last id.
+  readonly mStart: number[] = [];
+  readonly mNext: number[] = [];
+  readonly mIdHead: number[] = [];
+  readonly mIdTail: number[] = [];
+  readonly mIdCount: number[] = [];
+  // Ids: value, next id of the marker.
+  readonly ids: string[] = [];
+  readonly idNext: number[] = [];
+  // Counters: the key value after the first part (`,<encoded>…`; `''` for a one-part key), width
+  // index, bucket start, next counter of the group, and `stride` sums (NaN: no event touched the field).
+  readonly cRest: string[] = [];
+  readonly cWidth: number[] = [];
+  readonly cStart: number[] = [];
+  readonly cNext: number[] = [];
+  readonly sums: number[] = [];
+
+  constructor(
+    readonly prefix: string,
+    private readonly maxOps: number,
+    /** The most fields of a key declaration. */
+    readonly stride: number,
+  ) {}
+
+  group(p: SpecPlan, first: string): GroupCounts {
+    let byFirst = this.open.get(p);
+    if (!byFirst) this.open.set(p, (byFirst = new Map<string, GroupCounts>()));
+    let g = byFirst.get(first);
+    if (!g || g.ops >= this.maxOps) {
+      g = new GroupCounts(this, p, first);
+      byFirst.set(first, g);
+      this.groups.push(g);
+    }
+    return g;
+  }
+
+  mark(g: GroupCounts, start: number, id: string): void {
+    const i = this.ids.length;
+    this.ids.push(id);
+    this.idNext.push(-1);
+    g.ops++;
+    let last = -1;
+    for (let m = g.markerHead; m >= 0; m = this.mNext[m]!) {
+      if (this.mStart[m] === start) {
+        this.idNext[this.mIdTail[m]!] = i;
+        this.mIdTail[m] = i;
+        this.mIdCount[m]!++;
+        return;
+      }
+      last = m;
+    }
+    const m = this.mStart.length;
+    this.mStart.push(start);
+    this.mNext.push(-1);
+    this.mIdHead.push(i);
+    this.mIdTail.push(i);
+    this.mIdCount.push(1);
+    if (last < 0) g.markerHead = m;
+    else this.mNext[last] = m;
+    g.markerCount++;
+    g.ops++;
+  }
+
+  /** Adds `amount` to `field` of group `g`'s counter of key value `rest` in bucket `start` of width `w`. */
+  add(g: GroupCounts, rest: string, w: number, start: number, field: number, amount: number): void {
+    let c = this.find(g, rest, w, start);
+    if (c < 0) {
+      c = this.cRest.length;
+      this.cRest.push(rest);
+      this.cWidth.push(w);
+      this.cStart.push(start);
+      // Prepended: the order of a group's counters does not matter.
+      this.cNext.push(g.counterHead);
+      g.counterHead = c;
+      g.counterCount++;
+      for (let f = 0; f < this.stride; f++) this.sums.push(NaN);
+      g.index?.set(`${rest}:${w}:${start}`, c);
+      g.ops++;
+    }
+    const at = c * this.stride + field;
+    const was = this.sums[at]!;
+    if (Number.isNaN(was)) {
+      this.sums[at] = amount;
+      g.ops++;
+    } else this.sums[at] = was + amount;
+  }
+
+  private find(g: GroupCounts, rest: string, w: number, start: number): number {
+    if (g.counterCount > SCAN_LIMIT) {
+      if (!g.index) {
+        g.index = new Map();
+        for (let c = g.counterHead; c >= 0; c = this.cNext[c]!)
+          g.index.set(`${this.cRest[c]}:${this.cWidth[c]}:${this.cStart[c]}`, c);
+      }
+      return g.index.get(`${rest}:${w}:${start}`) ?? -1;
+    }
+    for (let c = g.counterHead; c >= 0; c = this.cNext[c]!) {
+      if (this.cStart[c] === start && this.cWidth[c] === w && this.cRest[c] === rest) return c;
+    }
+    return -1;
+  }
+}
+
+/**
+ * Plans what a batch adds to the counters, grouped by key group: for each matching count or sum
+ * aggregation, one increment per tier in the bucket of the event's ts_ms, summed per counter hash and
+ * field over the batch. Increments of buckets that have already expired at `nowMs` (events older than
+ * any window reads) are left out, and so are events left with none. A group never exceeds `maxOps`
+ * (a key value with more events in the batch gets several groups).
+ */
+export class CountPlanner {
+  private readonly specs: SpecPlan[];
+  private readonly stride: number;
+  /** Every counter field (count and sum aggregation), and whether it counts (integer increments). */
+  readonly fields: readonly { readonly name: string; readonly count: boolean }[];
+
+  constructor(
+    layout: CounterLayout,
+    private readonly prefix: string,
+    private readonly maxOps = Infinity,
+  ) {
+    this.specs = specPlans(layout);
+    this.fields = layout.aggregations.map((a) => ({ name: a.name, count: a.sum === undefined }));
+    this.stride = Math.max(0, ...this.specs.map((p) => p.fields.length));
+  }
+
+  /** The plan of `events`; `byId` receives each counted event by id (for `replan`). */
+  plan(
+    events: readonly CountedEvent[],
+    looked: Looked,
+    nowMs: number,
+    byId = new Map<string, CountedEvent>(),
+  ): GroupCounts[] {
+    const out = new Batch(this.prefix, this.maxOps, this.stride);
+    for (const e of events) {
+      // A batch can hold an event twice (redelivered next to its first delivery): the first one counts.
+      if (byId.has(e.event_id)) continue;
+      byId.set(e.event_id, e);
+      for (const p of this.specs) this.count(out, p, e, looked, nowMs);
+    }
+    return out.groups;
+  }
+
+  /** `groups` again without the ids of `skip` (per marker set stem); `byId` as `plan` filled it. */
+  replan(
+    groups: readonly GroupCounts[],
+    skip: ReadonlyMap<string, ReadonlySet<string>>,
+    byId: ReadonlyMap<string, CountedEvent>,
+    looked: Looked,
+    nowMs: number,
+  ): GroupCounts[] {
+    const out = new Batch(this.prefix, this.maxOps, this.stride);
+    for (const g of groups) {
+      const drop = skip.get(g.group);
+      for (const m of g.markers)
+        for (const id of m.ids) if (!drop?.has(id)) this.count(out, g.plan, byId.get(id)!, looked, nowMs);
+    }
+    return out.groups;
+  }
+
+  private count(out: Batch, p: SpecPlan, e: CountedEvent, looked: Looked, nowMs: number): void {
+    let group: GroupCounts | undefined;
+    let rest = '';
+    for (const { a, field, widths } of p.aggregations) {
       if (!matches(a, e)) continue;
       const amount = a.sum === undefined ? 1 : Number(e[a.sum] ?? 0);
       if (amount === 0) continue;
-      const spec = layout.specs.get(a.spec)!;
-      const values = keyValue(a, e, looked);
-      const counters = counterGroup(prefix, a.spec, values);
-      // The marker depends on the first part only (the entity the event carries): a redelivered event
-      // finds it whatever a looked-up part (the item's category) maps it to now.
-      const group = markerSet(prefix, a.spec, values[0]!);
-      const increments: Increment[] = [];
-      for (const t of a.tiers) {
-        const start = bucketStart(e.ts_ms, t.bucketMs);
-        const expiry = expireAt(start, t.bucketMs, spec.upToByBucket.get(t.bucketMs)!);
-        if (expiry > nowMs) {
-          increments.push({
-            key: counterKey(counters, t.bucketMs, start),
-            field: a.name,
-            amount,
-            expireAtMs: expiry,
-          });
+      for (const w of widths) {
+        const start = bucketStart(e.ts_ms, p.bucketMs[w]!);
+        if (start + p.expiryOffsetMs[w]! <= nowMs) continue;
+        if (!group) {
+          const first = String(e[p.parts[0]!.eventKey]);
+          if (p.parts.length > 1)
+            rest = `,${keyValue(p.parts.slice(1), e, looked).map(encodeURIComponent).join(',')}`;
+          group = out.group(p, first);
+          // The marker depends on the first part only (the entity the event carries): a redelivered
+          // event finds it whatever a looked-up part (the item's category) maps it to now.
+          out.mark(group, bucketStart(e.ts_ms, p.markerBucketMs), e.event_id);
         }
+        out.add(group, rest, w, start, field, amount);
       }
-      if (increments.length === 0) continue;
-      let byEvent = groups.get(group);
-      if (!byEvent) groups.set(group, (byEvent = new Map<string, EventCount>()));
-      const markerStart = bucketStart(e.ts_ms, spec.markerBucketMs);
-      let count = byEvent.get(e.event_id);
-      if (!count) {
-        count = {
-          eventId: e.event_id,
-          markerKey: markerKey(group, markerStart),
-          markerExpireAtMs: markerStart + spec.markerBucketMs + spec.markerHorizonMs,
-          increments: [],
-        };
-        byEvent.set(e.event_id, count);
-      }
-      count.increments.push(...increments);
     }
   }
-  return [...groups].map(([group, byEvent]) => ({ group, events: [...byEvent.values()] }));
 }

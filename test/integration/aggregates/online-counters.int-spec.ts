@@ -270,6 +270,52 @@ describe('windowed aggregate counters (Kafka -> ingest -> Redis, against ClickHo
     expect([await clicks('c0'), await clicks('moved')]).toEqual([1, 1]);
   });
 
+  it('counts, of a batch partly counted before, only the events not counted yet', async () => {
+    const { names, counters } = await setUp('agg-partial');
+    const now = Date.now();
+    const id = (k: string, i: number) => `${names.prefix}${k}${i}`;
+    // Several events per counter and marker (3 items, 4 users, one closed hour): the batch is summed.
+    const events = Array.from({ length: 90 }, (_, i) => ({
+      event_id: id('p', i),
+      type: i % 3 === 0 ? 'click' : 'impression',
+      ts_ms: now - 2 * H - i * 1_000,
+      user_id: id('u', i % 4),
+      item_id: id('i', i % 3),
+      request_id: id('r', i),
+      position: 0,
+      value: i / 4,
+      device: i % 2 === 0 ? 'mobile' : 'desktop',
+      placement: 'feed',
+      country: 'DE',
+    }));
+    type Batch = Parameters<AggregateCounters['record']>[0];
+    // (event, key group) pairs: an impression counts under its item, a click under its item and user.
+    const pairs = (es: typeof events) => es.reduce((n, e) => n + (e.type === 'click' ? 2 : 1), 0);
+    const even = events.filter((_, i) => i % 2 === 0);
+    expect(await counters.record(even as unknown as Batch, now)).toBe(pairs(even));
+    // The whole batch: every call of it finds ids counted already, and counts only the others.
+    expect(await counters.record(events as unknown as Batch, now)).toBe(pairs(events) - pairs(even));
+    expect(await counters.record(events as unknown as Batch, now)).toBe(0);
+    for (let i = 0; i < 3; i++) {
+      const mine = events.filter((e) => e.item_id === id('i', i));
+      const of = (type: string) => mine.filter((e) => e.type === type);
+      expect((await counters.values('item_impressions', [id('i', i)], now)).get('24h')).toBe(
+        of('impression').length,
+      );
+      expect((await counters.values('item_clicks', [id('i', i)], now)).get('24h')).toBe(of('click').length);
+      const mobile = of('impression').filter((e) => e.device === 'mobile');
+      expect((await counters.values('item_mobile_value', [id('i', i)], now)).get('24h')).toBeCloseTo(
+        mobile.reduce((n, e) => n + e.value, 0),
+        9,
+      );
+    }
+    for (let u = 0; u < 4; u++) {
+      // No catalogue here: the category is the attribute's default.
+      const clicks = events.filter((e) => e.user_id === id('u', u) && e.type === 'click').length;
+      expect((await counters.values('user_category_clicks', [id('u', u), ''], now)).get('7d')).toBe(clicks);
+    }
+  });
+
   it('counts every event exactly once across a SIGKILL of ingest mid-stream and a restart', async () => {
     const { names, db, env, store, counters } = await setUp('agg-kill');
     let ingest = await suite.startIngest(names, env);
