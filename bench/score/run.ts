@@ -215,16 +215,14 @@ async function modes(): Promise<void> {
     cwd: REPO,
     encoding: 'utf8',
   }).trim();
-  const out = await runModes(
-    names,
-    numberArg('rounds', 2),
+  const out = await runModes(names, numberArg('rounds', 2), {
     dir,
     body,
     prefix,
     topic,
-    CONNECTIONS,
-    PROFILE ? PROFILE_REQUESTS : undefined,
-  );
+    connections: CONNECTIONS,
+    profileRequests: PROFILE ? PROFILE_REQUESTS : undefined,
+  });
   const file = join(REPO, 'bench', 'results', 'score-modes.json');
   mkdirSync(join(REPO, 'bench', 'results'), { recursive: true });
   const doc = {

@@ -76,15 +76,26 @@ interface Row {
   profile?: Profile;
 }
 
+/** What every mode of one run shares: the model, the request, the scorer's stores and the load. */
+export interface ModesRun {
+  /** The model directory. */
+  dir: string;
+  /** The request body sent to /score. */
+  body: string;
+  /** The online-store key prefix the scorer reads. */
+  prefix: string;
+  /** The score-log topic the scorer writes. */
+  topic: string;
+  /** Concurrent connections of the saturated phase. */
+  connections: number;
+  /** Requests profiled with Server-Timing per mode and round; none when undefined. */
+  profileRequests: number | undefined;
+}
+
 async function measure(
   mode: Mode,
   round: number,
-  dir: string,
-  body: string,
-  prefix: string,
-  topic: string,
-  connections: number,
-  profileRequests: number | undefined,
+  { dir, body, prefix, topic, connections, profileRequests }: ModesRun,
 ): Promise<Row> {
   const { url, child } = await startScorer(dir, prefix, topic, {
     ...mode.env,
@@ -123,16 +134,8 @@ function printRow(r: Row, connections: number): void {
 }
 
 /** The modes of `names`, rounds alternating, for one model; prints each row and the medians. */
-export async function runModes(
-  names: string[],
-  rounds: number,
-  dir: string,
-  body: string,
-  prefix: string,
-  topic: string,
-  connections: number,
-  profileRequests: number | undefined,
-) {
+export async function runModes(names: string[], rounds: number, run: ModesRun) {
+  const { connections } = run;
   const modes = names.map(parseMode);
   console.log(
     `modes ${names.join(', ')}: ${rounds} alternating rounds, ${availableParallelism()} cores, ${THREADS} intra-op threads configured (load average now ${loadavg()
@@ -142,7 +145,7 @@ export async function runModes(
   const rows: Row[] = [];
   for (let round = 1; round <= rounds; round++) {
     for (const mode of modes) {
-      const row = await measure(mode, round, dir, body, prefix, topic, connections, profileRequests);
+      const row = await measure(mode, round, run);
       printRow(row, connections);
       if (row.profile) for (const line of formatProfile(row.profile)) console.log(`    ${line}`);
       rows.push(row);
