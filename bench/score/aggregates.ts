@@ -3,12 +3,15 @@
 // the real Redis plus the same encoding (apps/scorer/test/support/aggregate-layout.ts: item CTR over 1h
 // / 24h / 7d, a user x category count, a user count, a bucketised click level), alternately in one run.
 // Counters written by ingest's own AggregateCounters.record (events over the last 7 days). Warm: the
-// windows' sums cached (the same requests a second time); cold: an empty cache every request.
+// windows' sums cached (the same requests a second time); cold: an empty cache every request;
+// boundary: the cache filled as of the last millisecond of a minute, then read as of the next one (the
+// minute tier crosses its boundary), rolled forward (the default) against read whole (rolling off;
+// cold-unrolled: the cold read without the per-bucket values rolling keeps).
 //   node -r ./scripts/register.js bench/score/aggregates.ts [--requests 200] [--events 200000]
 import '../../test/setup/load-stack-env.js';
 import { loadavg } from 'node:os';
 import Redis from 'ioredis';
-import { AggregateCounters } from '@mmctr/aggregates';
+import { AggregateCounters, AggregateWindowReader, bucketStart } from '@mmctr/aggregates';
 import { loadConfig } from '@mmctr/config';
 import { DEFAULT_FEATURE_REPO_PATH, loadFeatureRepo } from '@mmctr/feature-repo';
 import { percentile } from '@mmctr/observability';
@@ -119,6 +122,19 @@ async function main(): Promise<void> {
         budget,
         metrics,
       );
+    /** The same service over a window reader that never rolls: every boundary re-reads whole windows. */
+    const unrolled = () => {
+      const r = new AggregateWindowReader(redis, agg.layout.repo, agg.layout.aggregates, {
+        keyPrefix: prefix,
+        cacheEntries: 1_000_000,
+        rollMaxValues: 0,
+      });
+      const repository = {
+        fallbacks: r.windows.map((w) => w.fallback),
+        read: (keys, tMs, st) => r.read(keys, tMs, Date.now(), st),
+      } as AggregateRepository;
+      return new AggregateReadsService(agg.layout, repository, budget, metrics);
+    };
     const requests = Array.from({ length: REQUESTS }, () => ({
       user: `u${pick(USERS)}`,
       ids: Array.from({ length: B }, () => `i${pick(ITEMS)}`),
@@ -128,8 +144,7 @@ async function main(): Promise<void> {
      * One request without aggregates, then with: wall and CPU milliseconds of each (this process's CPU:
      * under a shared machine's load the wall time mostly measures waiting for a core).
      */
-    const once = async (reads: AggregateReadsService, r: (typeof requests)[number]) => {
-      const t = Date.now();
+    const once = async (reads: AggregateReadsService, r: (typeof requests)[number], t = Date.now()) => {
       let t0 = process.hrtime.bigint();
       let c0 = process.cpuUsage();
       plain.assembler.assemble(
@@ -150,17 +165,28 @@ async function main(): Promise<void> {
 
     for (const r of requests.slice(0, 20)) await once(reader(), r); // JIT warm-up
     const results: Record<string, unknown> = { candidates: B, requests: REQUESTS, events: EVENTS };
-    for (const mode of ['cold', 'warm'] as const) {
+    for (const mode of ['cold', 'cold-unrolled', 'warm', 'boundary', 'boundary-unrolled'] as const) {
       const load = loadavg()[0]!.toFixed(2);
-      const shared = reader();
+      const shared = mode.endsWith('-unrolled') ? unrolled() : reader();
+      // Boundary modes: the last millisecond of the previous minute, then the first of this one.
+      const t1 = bucketStart(Date.now(), 60_000);
       if (mode === 'warm') for (const r of requests) await once(shared, r); // fills the cache
+      if (mode.startsWith('boundary')) for (const r of requests) await once(shared, r, t1 - 1);
       const runs: Awaited<ReturnType<typeof once>>[] = [];
-      for (const r of requests) runs.push(await once(mode === 'cold' ? reader() : shared, r));
+      for (const r of requests)
+        runs.push(
+          await once(
+            mode === 'cold' ? reader() : mode === 'cold-unrolled' ? unrolled() : shared,
+            r,
+            mode.startsWith('boundary') ? t1 : undefined,
+          ),
+        );
       const of = (k: 'base' | 'with', m: 'wall' | 'cpu') => stats(runs.map((x) => x[k][m]));
       results[mode] = {
         load,
         wall_ms: { without: of('base', 'wall'), with: of('with', 'wall') },
         cpu_ms: { without: of('base', 'cpu'), with: of('with', 'cpu') },
+        with_total_wall_ms: Number(runs.reduce((n, x) => n + x.with.wall, 0).toFixed(1)),
         added_p50_ms: {
           wall: Number((of('with', 'wall').p50 - of('base', 'wall').p50).toFixed(3)),
           cpu: Number((of('with', 'cpu').p50 - of('base', 'cpu').p50).toFixed(3)),
