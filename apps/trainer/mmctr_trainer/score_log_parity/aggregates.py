@@ -24,23 +24,30 @@ from .assembly import LoggedRow
 WORST_KEPT = 5
 
 
-def keep_worst(worst: list[dict[str, Any]], abs_diff: float, entry: Callable[[], dict[str, Any]]) -> None:
-    """Keeps `worst` the WORST_KEPT largest differences seen, largest first: `entry()` (carrying `abs_diff`)
-    joins when it is among them."""
-    if len(worst) < WORST_KEPT or abs_diff > worst[-1]["abs_diff"]:
-        worst.append(entry())
-        worst.sort(key=lambda w: -w["abs_diff"])
-        del worst[WORST_KEPT:]
+@dataclass(kw_only=True)
+class WorstDiffs:
+    """The largest |difference| seen and the WORST_KEPT worst entries, largest first."""
+
+    max_abs_diff: float = 0.0
+    worst: list[dict[str, Any]] = field(default_factory=list)
+
+    def note(self, d: np.ndarray, entry: Callable[[int], dict[str, Any]]) -> None:
+        """Notes the largest of one row's differences `d` (not empty): `entry(j)` (carrying `abs_diff`) joins
+        `worst` when it is among them."""
+        j = int(np.argmax(d))
+        self.max_abs_diff = max(self.max_abs_diff, float(d[j]))
+        if len(self.worst) < WORST_KEPT or float(d[j]) > self.worst[-1]["abs_diff"]:
+            self.worst.append(entry(j))
+            self.worst.sort(key=lambda w: -w["abs_diff"])
+            del self.worst[WORST_KEPT:]
 
 
 @dataclass(kw_only=True)
-class AggregateStats:
+class AggregateStats(WorstDiffs):
     rows: int = 0
     compared: int = 0
     equal: int = 0
     undeclared: int = 0
-    max_abs_diff: float = 0.0
-    worst: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -53,17 +60,15 @@ class AggregateStats:
         self.equal += int((logged == offline).sum())
         if not len(d) or not d.max() > 0:
             return
-        j = int(np.argmax(d))
-        self.max_abs_diff = max(self.max_abs_diff, float(d[j]))
 
-        def entry() -> dict[str, Any]:
+        def entry(j: int) -> dict[str, Any]:
             e = {"request_id": row.request_id, "value": key, "side": side, "logged": float(logged[j])}
             e.update({"offline": float(offline[j]), "abs_diff": float(d[j])})
             if side == "candidate":
                 e["item_id"] = row.item_ids[j]
             return e
 
-        keep_worst(self.worst, float(d[j]), entry)
+        self.note(d, entry)
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -5,22 +5,21 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .aggregates import AggregateStats, keep_worst
+from .aggregates import AggregateStats, WorstDiffs
 from .assembly import LoggedRow
 
 
 @dataclass(kw_only=True)
-class ParityStats:
+class ParityStats(WorstDiffs):
     """The running counts of one parity check against its `tolerance` (max |served - recomputed| CTR)."""
 
     rows_checked: int = 0
     candidates_checked: int = 0
-    max_abs_diff: float = 0.0
     sum_abs_diff: float = 0.0
     over_tolerance: int = 0
     rows_over_tolerance: int = 0
@@ -35,7 +34,6 @@ class ParityStats:
     unknown_refs: int = 0
     changed_after_request_refs: int = 0
     without_vector_refs: int = 0
-    worst: list[dict[str, Any]] = field(default_factory=list)
     tolerance: float
     aggregates: AggregateStats | None = None  # the logged aggregate values recomputed offline (a layout with some)
 
@@ -51,12 +49,9 @@ class ParityStats:
         self.rows_over_tolerance += 1 if over else 0
         if not len(d):
             return
-        j = int(np.argmax(d))
-        self.max_abs_diff = max(self.max_abs_diff, float(d[j]))
-        keep_worst(
-            self.worst,
-            float(d[j]),
-            lambda: {
+        self.note(
+            d,
+            lambda j: {
                 "request_id": row.request_id,
                 "ts_ms": row.ts_ms,
                 "user_id": row.user_id,
