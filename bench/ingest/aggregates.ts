@@ -111,9 +111,11 @@ async function startRedis(): Promise<BenchRedis> {
     { stdio: 'ignore' },
   );
   const url = `redis://127.0.0.1:${port}`;
-  const probe = new Redis(url, { lazyConnect: true, retryStrategy: (n) => (n > 50 ? null : 100) });
-  await probe.connect();
-  await probe.quit();
+  // Ready once it answers (ioredis queues the PING and reconnects until then).
+  const probe = new Redis(url);
+  probe.on('error', () => undefined); // refused until it listens
+  await probe.ping();
+  probe.disconnect();
   return { url, cpu: () => cpuSeconds(child.pid), stop: () => child.kill() };
 }
 
