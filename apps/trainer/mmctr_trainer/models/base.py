@@ -138,10 +138,15 @@ class TargetAttentionModel(CTRModel):
         n_user = sum(1 for slot in slots_of(schema.user) if slot_key(slot) not in self.left_out)
         # width of x0: the user and other candidate slots (E each), t and the attended entries per sequence
         self.x0_dim = (n_user + len(self.head_candidate)) * e + sum(2 * self.item_dim(s) for s in schema.sequences)
+        self.attention = nn.ModuleDict({s["name"]: self.attention_layer(self.item_dim(s)) for s in schema.sequences})
 
     def item_dim(self, seq: dict) -> int:
         """Width I of a sequence's entries: E per side feature."""
         return len(slots_of(seq)) * self.emb.dim
+
+    def attention_layer(self, item_dim: int) -> nn.Module:
+        """The attention of one sequence whose entries are `item_dim` wide (self.attention[<sequence name>])."""
+        raise NotImplementedError
 
     def attend(self, seq: dict, x: Inputs, t: Tensor, h: Tensor, batch: int) -> Tensor:
         """The entries h [Bu, L, I] pooled for each candidate t [B, I] -> [B, I]."""

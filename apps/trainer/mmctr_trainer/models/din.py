@@ -15,13 +15,14 @@ from .base import TargetAttentionModel
 class DIN(TargetAttentionModel):
     model_type = "din"
     params_type = DINParams
+    params: DINParams
 
     def __init__(self, schema: ModelSchema, params: DINParams):
         super().__init__(schema, params)
-        self.attention = nn.ModuleDict(
-            {s["name"]: DINAttention(self.item_dim(s), list(params.attention_hidden)) for s in schema.sequences}
-        )
         self.mlp = MLP(self.x0_dim, list(params.hidden), params.dropout, params.batch_norm)
+
+    def attention_layer(self, item_dim: int) -> nn.Module:
+        return DINAttention(item_dim, list(self.params.attention_hidden))
 
     def attend(self, seq: dict, x: Inputs, t: Tensor, h: Tensor, batch: int) -> Tensor:
         s = self.per_candidate(h, batch)  # [B, L, I]

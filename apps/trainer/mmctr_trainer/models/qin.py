@@ -25,15 +25,10 @@ from .base import TargetAttentionModel
 class QIN(TargetAttentionModel):
     model_type = "qin"
     params_type = QINParams
+    params: QINParams
 
     def __init__(self, schema: ModelSchema, params: QINParams):
         super().__init__(schema, params)
-        self.attention = nn.ModuleDict(
-            {
-                s["name"]: SparseTargetAttention(self.item_dim(s), params.attention_factor * self.item_dim(s))
-                for s in schema.sequences
-            }
-        )
         # mm_similarity: add w * cos(candidate vectors, entry vectors) to the attention scores (w learned, from 0),
         # for each sequence whose entries have vectors
         self.sim_weight = nn.ParameterDict(
@@ -43,6 +38,9 @@ class QIN(TargetAttentionModel):
             [QuadraticLayer(self.x0_dim, params.rows, params.dropout, params.batch_norm) for _ in range(params.layers)]
         )
         self.out = nn.Linear(self.x0_dim, 1)
+
+    def attention_layer(self, item_dim: int) -> nn.Module:
+        return SparseTargetAttention(item_dim, self.params.attention_factor * item_dim)
 
     def similarity(self, seq: dict, x: Inputs) -> Tensor:
         """Cosine of the candidates' and the entries' raw vectors (the side features' spans, concatenated)."""
