@@ -1,10 +1,12 @@
 // The MovieLens repository through the whole real path: a 2,000-rating dataset in MovieLens-100k's file
 // formats, written by the test; `mmctr import movielens` (a child process) sending it through Kafka;
-// apps/ingest (a child process) storing it in ClickHouse and Redis; `mmctr-train` building the
+// apps/ingest (a child process) storing it in ClickHouse and Redis and enqueueing each movie's title
+// embedding job; apps/embedder (a child process) encoding the titles; `mmctr-train` building the
 // point-in-time set with the import's time split, training a tiny model, exporting, registering and
 // promoting it; the scorer serving test-period ratings replayed through POST /v1/score; the score-log
 // sink writing score_log; and `mmctr-train parity` recomputing every served CTR within 1e-4.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import IORedis from 'ioredis';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { scorerSuite, waitFor } from '../../apps/scorer/test/support/scorer-harness';
@@ -16,6 +18,7 @@ import {
   type Fixture,
 } from '../../tools/cli/src/commands/import-movielens.testing';
 import { uniqueName } from '../support/clients';
+import { EmbedderProcess } from '../support/embedder-process';
 import type { IsolatedNames } from '../support/ingest/fixtures';
 import { ingestSuite } from '../support/ingest/suite';
 import { deleteTopics, groupCaughtUp } from '../support/kafka-group';
@@ -29,6 +32,8 @@ const MOVIELENS = join(__dirname, '..', '..', 'feature-repos', 'movielens');
 const SIZE = { users: 50, movies: 60, ratings: 2000 };
 const REQUESTS = 40;
 const ENTITY_TABLES = ['ml_users', 'ml_movies'];
+// The text encoder's width (all-MiniLM-L6-v2): the repository's `title` embedding of each movie.
+const TITLE_WIDTH = 384;
 
 interface Metrics {
   val: { rows: number };
@@ -72,12 +77,14 @@ describe('the movielens repository end to end (files -> mmctr import -> Kafka ->
   let work: string;
   let fixture: Fixture;
   let version: string;
+  let embedder: EmbedderProcess | undefined;
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'mmctr-ml-e2e-'));
     fixture = writeMovielensFixture(join(work, 'ml'), SIZE);
   });
   afterAll(async () => {
+    await embedder?.stop();
     await deleteTopics(
       ingest.kafka(),
       ENTITY_TABLES.map((t) => entityPattern.replace('{table}', t)),
@@ -93,6 +100,10 @@ describe('the movielens repository end to end (files -> mmctr import -> Kafka ->
       KAFKA_TOPIC_ENTITY_PATTERN: entityPattern,
     };
     await ingest.startIngest(names, { ...env, FEATURE_REPO: MOVIELENS });
+    embedder = await EmbedderProcess.start({ ...env, FEATURE_REPO: MOVIELENS });
+    expect(embedder.logged('entity embedding: text encoder')).toMatchObject([
+      { embedding: 'title', entity: 'movie', inputs: ['title'], width: TITLE_WIDTH },
+    ]);
     const out = await mmctrCli(
       ['import', 'movielens', fixture.dir, '--checksums', fixture.checksums, '--no-progress'],
       env,
@@ -124,6 +135,45 @@ describe('the movielens repository end to end (files -> mmctr import -> Kafka ->
     }
   });
 
+  it('the embedder encodes every movie title into its vector, in ClickHouse and in Redis', async () => {
+    const ch = suite.env.ch;
+    const stored = async () =>
+      ch.query<{ entity_key: string; v: number[] }>(
+        `SELECT entity_key, argMax(vec, created_ms) AS v FROM entity_embeddings
+         WHERE embedding = 'title' AND entity = 'movie' AND notEmpty(vec) GROUP BY entity_key`,
+      );
+    await waitFor(
+      'every movie title embedded',
+      async () => (await stored()).length === SIZE.movies,
+      120_000,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; the embedder's last lines:\n${embedder?.logs.slice(-15).join('\n')}`);
+    });
+    const rows = await stored();
+    for (const r of rows) {
+      const norm = Math.sqrt(r.v.reduce((s, x) => s + x * x, 0));
+      expect({ movie: r.entity_key, width: r.v.length, unit: Math.abs(norm - 1) < 1e-3 }).toEqual({
+        movie: r.entity_key,
+        width: TITLE_WIDTH,
+        unit: true,
+      });
+    }
+    // What the scorer reads on an item cache miss: the `emb:` hash of the same vector.
+    const redis = new IORedis(process.env.REDIS_URL!);
+    try {
+      const raw = await redis.hgetBuffer(
+        `${names.env.REDIS_KEY_PREFIX}emb:title:${rows[0]!.entity_key}`,
+        'v',
+      );
+      const vec = Array.from({ length: raw!.length / 4 }, (_, i) => raw!.readFloatLE(4 * i));
+      expect(vec).toHaveLength(TITLE_WIDTH);
+      vec.forEach((x, i) => expect(x).toBeCloseTo(rows[0]!.v[i]!, 6));
+    } finally {
+      redis.disconnect();
+    }
+    await embedder?.stop();
+  });
+
   it('mmctr-train builds the set with the import time split, trains, exports, registers and promotes a tiny model', async () => {
     const { database } = suite.env;
     const registry = join(work, 'registry');
@@ -140,13 +190,18 @@ describe('the movielens repository end to end (files -> mmctr import -> Kafka ->
   });
 
   it('the scorer serves it to replayed test-period ratings and logs each request', async () => {
-    const scorer = await suite.start({ REDIS_KEY_PREFIX: names.env.REDIS_KEY_PREFIX });
+    const scorer = await suite.start({ REDIS_KEY_PREFIX: names.env.REDIS_KEY_PREFIX, LOG_LEVEL: 'info' });
     await scorer.waitServing(version);
+    // Its item cache holds every movie's title vector (the candidate's title_vec input).
+    const loaded = scorer.logged('item cache refreshed').reduce((n, l) => n + Number(l.vectors), 0);
+    expect(loaded).toBe(SIZE.movies);
     await replayAndLog(scorer, suite.env.ch, version, requests);
   });
 
   it('mmctr-train parity recomputes every served CTR within 1e-4', async () => {
     const run = await expectParity(suite.env.database, version, requests);
     expect(run.result.item_refs.changed_after_request).toBe(0);
+    // Every candidate and history movie read its title vector offline too (none fell back to zeros).
+    expect(run.result.item_refs.without_vector).toBe(0);
   });
 });

@@ -16,7 +16,9 @@ import type { FeatureRepo } from './types';
 const ROOT = join(__dirname, '..', '..', '..');
 const repoAt = (name: string) => loadFeatureRepo(join(ROOT, 'feature-repos', name));
 
-/** The MovieLens repository with its embeddings replaced. */
+const MOVIELENS_TITLE = { name: 'title', entity: 'movie', width: 384, inputs: ['movie.title'] };
+
+/** The MovieLens repository with its embeddings replaced (and no vector feature). */
 function movielensWith(embeddings: unknown[], edit: (doc: Record<string, unknown>) => void = () => {}) {
   const doc = JSON.parse(
     readFileSync(join(ROOT, 'feature-repos', 'movielens', 'repo.json'), 'utf8'),
@@ -41,8 +43,7 @@ describe('embeddingJobs', () => {
   });
 
   it('derives the movie title job of the MovieLens repository', () => {
-    const title = { name: 'title', entity: 'movie', width: 384, inputs: ['movie.title'] };
-    const jobs = embeddingJobs(movielensWith([title]), 384);
+    const jobs = embeddingJobs(movielensWith([MOVIELENS_TITLE]), 384);
     expect(jobs.unsupported).toEqual([]);
     expect(jobs.specs).toEqual([
       {
@@ -53,6 +54,12 @@ describe('embeddingJobs', () => {
         inputs: [{ attribute: 'title', type: 'string', fallback: '' }],
       },
     ]);
+  });
+
+  it('derives the title job of the MovieLens repository as it is', () => {
+    expect(embeddingJobs(repoAt('movielens'), 384)).toEqual(
+      embeddingJobs(movielensWith([MOVIELENS_TITLE]), 384),
+    );
   });
 
   it('reports what the embedder cannot compute: another width, non-text inputs, no inputs, no snapshot table', () => {
