@@ -328,7 +328,8 @@ class ScriptCall {
 
   /** numkeys, the routing key and the packed argument. */
   args(fields: CountPlanner['fields']): [number, string, Buffer] {
-    const w = new PackWriter(256 + 64 * this.ops);
+    // Ids, key stems and numbers: about 30 bytes per op, room for twice that before the buffer grows.
+    const w = new PackWriter(1024 + 64 * this.ops);
     w.num(fields.length);
     for (const f of fields) {
       w.str(f.name);

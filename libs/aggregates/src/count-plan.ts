@@ -47,13 +47,22 @@ export function lookupsOf(layout: CounterLayout, events: readonly CountedEvent[]
     .map((r) => ({ entity: r.entity, attribute: r.attribute, keys: [...r.keys] }));
 }
 
-/** The event's key value as text, one element per key part (a looked-up attribute as ingest read it). */
-function keyValue(parts: readonly KeyPart[], e: CountedEvent, looked: Looked): string[] {
-  return parts.map((p: KeyPart): string => {
-    const key = String(e[p.eventKey]);
-    if (!p.lookup) return key;
-    return looked.get(lookupId(p.lookup.entity, p.lookup.attribute))?.get(key) ?? p.lookup.fallback;
-  });
+/** A key part's value as text (a looked-up attribute as ingest read it); `values` is `looked`'s entry. */
+function partValue(p: KeyPart, e: CountedEvent, values: ReadonlyMap<string, string> | undefined): string {
+  const key = String(e[p.eventKey]);
+  if (!p.lookup) return key;
+  return values?.get(key) ?? p.lookup.fallback;
+}
+
+/** `,<encoded value>` per key part after the first: the counter name's tail after the first part's. */
+function restOf(p: SpecPlan, e: CountedEvent, looked: Looked): string {
+  let rest = '';
+  for (let k = 1; k < p.parts.length; k++) {
+    const part = p.parts[k]!;
+    const values = part.lookup && looked.get(p.lookupIds[k]!);
+    rest += `,${encodeURIComponent(partValue(part, e, values))}`;
+  }
+  return rest;
 }
 
 /** One counter hash of a key group, as a script call writes it: what the batch adds to each field. */
@@ -73,10 +82,14 @@ interface AggregationPlan {
 
 /** One key declaration: its aggregations (sharing counter hashes and markers) and bucket widths. */
 interface SpecPlan {
+  /** Its position among the planner's declarations. */
+  readonly index: number;
   readonly spec: string;
   /** The entity of its first part, as the hash tag names it. */
   readonly tagEntity: string;
   readonly parts: readonly KeyPart[];
+  /** Per part, its `lookupId` when it is looked up. */
+  readonly lookupIds: readonly (string | undefined)[];
   readonly aggregations: readonly AggregationPlan[];
   /** The hash field of each of its count and sum aggregations. */
   readonly fields: readonly string[];
@@ -90,13 +103,15 @@ interface SpecPlan {
 }
 
 function specPlans(layout: CounterLayout): SpecPlan[] {
-  return [...layout.specs].map(([spec, s]) => {
+  return [...layout.specs].map(([spec, s], index) => {
     const own = layout.aggregations.filter((a) => a.spec === spec);
     const bucketMs = [...s.upToByBucket.keys()];
     return {
+      index,
       spec,
       tagEntity: spec.split('+')[0]!,
       parts: own[0]!.parts,
+      lookupIds: own[0]!.parts.map((part) => part.lookup && lookupId(part.lookup.entity, part.lookup.attribute)),
       aggregations: own.map((a, field) => ({
         a,
         field,
@@ -229,7 +244,8 @@ export class GroupCounts {
 /** The groups of one plan, a key group's events split over several once one reaches `maxOps`. */
 class Batch {
   readonly groups: GroupCounts[] = [];
-  private readonly open = new Map<SpecPlan, Map<string, GroupCounts>>();
+  /** Per declaration (SpecPlan.index), its open group per first part. */
+  private readonly open: Map<string, GroupCounts>[] = [];
   // Markers: bucket start, next marker of the group, first and last id.
   readonly mStart: number[] = [];
   readonly mNext: number[] = [];
@@ -255,8 +271,8 @@ class Batch {
   ) {}
 
   group(p: SpecPlan, first: string): GroupCounts {
-    let byFirst = this.open.get(p);
-    if (!byFirst) this.open.set(p, (byFirst = new Map<string, GroupCounts>()));
+    let byFirst = this.open[p.index];
+    if (!byFirst) this.open[p.index] = byFirst = new Map<string, GroupCounts>();
     let g = byFirst.get(first);
     if (!g || g.ops >= this.maxOps) {
       g = new GroupCounts(this, p, first);
@@ -402,8 +418,7 @@ export class CountPlanner {
         if (start + p.expiryOffsetMs[w]! <= nowMs) continue;
         if (!group) {
           const first = String(e[p.parts[0]!.eventKey]);
-          if (p.parts.length > 1)
-            rest = `,${keyValue(p.parts.slice(1), e, looked).map(encodeURIComponent).join(',')}`;
+          if (p.parts.length > 1) rest = restOf(p, e, looked);
           group = out.group(p, first);
           // The marker depends on the first part only (the entity the event carries): a redelivered
           // event finds it whatever a looked-up part (the item's category) maps it to now.

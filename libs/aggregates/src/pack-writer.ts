@@ -66,7 +66,7 @@ export class PackWriter {
     const at = this.at;
     let n = 0;
     // Short ASCII strings (ids, key names) are copied here: cheaper than a call into the runtime.
-    if (len <= 64) {
+    if (len <= 256) {
       while (n < len) {
         const c = s.charCodeAt(n);
         if (c >= 0x80) break;
