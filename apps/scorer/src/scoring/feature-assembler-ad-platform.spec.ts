@@ -63,9 +63,10 @@ describe('ServingLayout of the ad-platform repository', () => {
         itemTarget: true,
       },
     ]);
-    // The ad's creative embedding has no stored vectors: no vector in the cache, zeros in the inputs.
-    expect(layout.embedding).toBeUndefined();
-    expect(layout.unstoredEmbeddings).toEqual(['creative']);
+    // The ad's creative embedding is read from entity_embeddings; the embedder computes no vectors of its
+    // width (text encoder only), so the cache holds none and the inputs read zeros (scorer e2e).
+    expect(layout.embedding).toEqual({ name: 'creative', width: 64, store: 'entity' });
+    expect(layout.unstoredEmbeddings).toEqual([]);
     expect(layout.catalogue).toBe(false);
   });
 });
