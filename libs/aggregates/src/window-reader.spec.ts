@@ -194,8 +194,7 @@ describe('AggregateWindowReader', () => {
     expect(Array.isArray(cached)).toBe(true); // no promise: nothing to wait for
     expect(plain(cached as Float64Array[])).toEqual(before);
     expect(again).toEqual({ cached: 5, read: 0, calls: 0 });
-    // The next minute: the 1m tier rolls forward (it reads the minute that closed and the one before:
-    // the late view counts), the 1h tier is still cached.
+    // The next minute: the 1m tier is read again (the late view counts), the 1h tier still cached.
     const next = stats();
     const later = plain(await reader.read(keys, bucketStart(t, M) + M, now + M, next));
     expect(next).toEqual({ cached: 3, read: 2, calls: 1 });
@@ -255,27 +254,32 @@ describe('AggregateWindowReader', () => {
     const { redis, reader } = setup();
     seed(redis, t);
     const keys = keysOf(['i1', 'i2'], ['acme', 'a,b{c}']);
-    await reader.read(keys, t, now);
+    await reader.read(keys, t, now); // never read: the sums only
     const c = bucketStart(t, M);
-    for (const [step, ts] of [
-      [1, c + M], // one boundary: 2 buckets per key value
-      [3, c + 4 * M], // three at once: 4
-      [0, c + 4 * M + 1], // the same minute: cached
-      [60, c + 64 * M], // a whole window later: all 60 again
+    const hour = 2 * 168 + 2 * 168; // the items' hour tier (read whole), user x brand (never rolled yet)
+    for (const [ts, reads] of [
+      [c + M, 2 * 60], // read before, no buckets kept: every bucket of the 1h window, kept
+      [c + 4 * M, 2 * 4], // three boundaries: the three minutes closed since and the one before
+      [c + 4 * M + 1, 0], // the same minute: cached
+      [c + 64 * M, 2 * 60 + hour], // a whole window later: every bucket; an hour boundary too
     ] as const) {
-      if (step > 0) redis.add('item', ['i2'], 'item_views', M, ts - M, 2); // the minute before ts
+      if (reads > 0) redis.add('item', ['i2'], 'item_views', M, ts - M, 2); // the minute before ts
       redis.bucketReads = 0;
       const got = plain(await reader.read(keys, ts, ts + 1));
       const fresh = setup();
       for (const [k, h] of redis.hashes) fresh.redis.hashes.set(k, h);
       expect({ ts, got }).toEqual({ ts, got: plain(await fresh.reader.read(keys, ts, ts + 1)) });
-      // The minute tier (2 item key values) rolls; an hour boundary is crossed at the last step only:
-      // the items' hour tier (168 buckets × 2 fields, over the bound) is read whole, the user x brand
-      // one (168 × 1) rolls.
-      const minute = step === 0 ? 0 : 2 * Math.min(step + 1, 60);
-      const hourly = ts >= c - (c % H) + H ? 2 * 168 + 2 * 2 : 0;
-      expect({ ts, reads: redis.bucketReads }).toEqual({ ts, reads: minute + hourly });
+      expect({ ts, reads: redis.bucketReads }).toEqual({ ts, reads });
     }
+    // The next hour: user x brand (168 one-hour buckets x 1 field) rolls too; the items' hour tier
+    // (168 x 2, over the bound) is read whole.
+    redis.bucketReads = 0;
+    const ts = c + 64 * M + H;
+    const got = plain(await reader.read(keys, ts, ts + 1));
+    const fresh = setup();
+    for (const [k, h] of redis.hashes) fresh.redis.hashes.set(k, h);
+    expect(got).toEqual(plain(await fresh.reader.read(keys, ts, ts + 1)));
+    expect(redis.bucketReads).toBe(2 * 60 + 2 * 168 + 2 * 2);
   });
 
   it('turns key values given row by row into columns and back', () => {

@@ -286,7 +286,10 @@ interface Miss {
   readonly rows: number[];
   /** Per entry of `entries`, once read. */
   readonly sums: Float64Array[];
-  /** Rolled tiers, per entry: its buckets' values (copied from the cache), and how many to read. */
+  /**
+   * Rolled tiers, per entry: its buckets' values (copied from the cache), and how many to read (0: the
+   * sums only).
+   */
   readonly rings: Float64Array[];
   readonly spans: number[];
 }
@@ -377,8 +380,9 @@ export class AggregateWindowReader {
       }
       for (const t of s.tiers)
         if (t.buckets * t.fields.length <= this.rollMaxValues) {
-          t.ring = width;
-          width += t.buckets * t.fields.length;
+          // The bucket start the kept buckets are as of, then the buckets.
+          t.ring = width + 1;
+          width += 1 + t.buckets * t.fields.length;
         }
       s.index.bound(s.tiers.length, width, Math.max(1, Math.floor(opts.cacheEntries / tiers)));
     }
@@ -451,14 +455,22 @@ export class AggregateWindowReader {
             miss.entries.push(e);
             miss.rows.push(k);
             if (t.ring >= 0) {
-              // Rolled forward from the cached buckets when they are of an earlier boundary less than
-              // a widest window ago: only the buckets closed since (and the one before) are read.
-              const ring = new Float64Array(t.buckets * t.fields.length);
-              const gap = (c - e.data[tier]!) / t.bucketMs;
-              const rolls = gap > 0 && gap < t.buckets;
-              if (rolls) for (let i = 0; i < ring.length; i++) ring[i] = e.data[t.ring + i]!;
-              miss.rings.push(ring);
-              miss.spans.push(rolls ? gap + 1 : t.buckets);
+              // Rolled forward from the kept buckets when they are of an earlier boundary less than a
+              // widest window ago: only the buckets closed since (and the one before) are read. A key
+              // value read before, not kept: every bucket, kept. One never read: its sums only (a
+              // cold read stays as cheap as without rolling), its buckets from its next boundary on.
+              const have = e.data[tier]!;
+              const gap = (c - have) / t.bucketMs;
+              const n = t.buckets * t.fields.length;
+              if (e.data[t.ring - 1] === have && gap > 0 && gap < t.buckets) {
+                const ring = new Float64Array(n);
+                for (let i = 0; i < n; i++) ring[i] = e.data[t.ring + i]!;
+                miss.rings.push(ring);
+                miss.spans.push(gap + 1);
+              } else {
+                miss.rings.push(new Float64Array(Number.isNaN(have) ? 0 : n));
+                miss.spans.push(Number.isNaN(have) ? 0 : t.buckets);
+              }
             }
           }
         });
@@ -529,21 +541,22 @@ export class AggregateWindowReader {
       m.entries.forEach((e, i) => {
         if (first.has(e)) return;
         first.set(e, i);
-        const span = t.ring >= 0 ? m.spans[i]! : t.buckets;
+        const span = t.ring >= 0 ? m.spans[i]! : 0;
         let list = bySpan.get(span);
         if (!list) bySpan.set(span, (list = []));
         list.push([e.group, i]);
       });
       dups.push(() => m.entries.forEach((e, i) => (m.sums[i] ??= m.sums[first.get(e)!]!)));
       for (const [span, unique] of bySpan) {
-        const perCall = Math.max(1, Math.floor(this.bucketsPerCall / span));
+        // span 0: the sums script over every bucket of the widest window.
+        const perCall = Math.max(1, Math.floor(this.bucketsPerCall / (span || t.buckets)));
         const argv =
-          t.ring >= 0
+          span > 0
             ? [t.bucketMs, c, span, ...t.fields]
             : [
                 t.bucketMs,
                 c,
-                span,
+                t.buckets,
                 t.windowsMs.length,
                 ...t.windowsMs.map((w) => w / t.bucketMs),
                 ...t.fields,
@@ -553,7 +566,7 @@ export class AggregateWindowReader {
             const chunk = slot.slice(i, i + perCall);
             const p = batch.on(chunk[0]![0]);
             const keys = chunk.map(([g]) => g);
-            if (t.ring >= 0) p.mmctrAggBuckets(chunk.length, ...keys, ...argv);
+            if (span > 0) p.mmctrAggBuckets(chunk.length, ...keys, ...argv);
             else p.mmctrAggRead(chunk.length, ...keys, ...argv);
             calls.push({ m, c, span, at: chunk.map(([, k]) => k) });
           }
@@ -575,18 +588,18 @@ export class AggregateWindowReader {
       at.forEach((j, k) => {
         const e = m.entries[j]!;
         let s: Float64Array;
-        const ring = m.rings[j];
-        if (t.ring >= 0) {
+        const ring = span > 0 ? m.rings[j] : undefined;
+        if (ring) {
           // The buckets read replace theirs; the others are as cached.
           const nf = t.fields.length;
           for (let back = 1; back <= span; back++)
-            ring!.fill(0, slotOf(t, c, back) * nf, (slotOf(t, c, back) + 1) * nf);
+            ring.fill(0, slotOf(t, c, back) * nf, (slotOf(t, c, back) + 1) * nf);
           const found = Number(reply[r++]);
           for (let q = 0; q < found; q++) {
             const at = slotOf(t, c, Number(reply[r++])) * nf;
-            for (let f = 0; f < nf; f++) ring![at + f] = Number(reply[r++]);
+            for (let f = 0; f < nf; f++) ring[at + f] = Number(reply[r++]);
           }
-          s = windowSums(t, c, ring!);
+          s = windowSums(t, c, ring);
         } else {
           s = new Float64Array(n);
           for (let f = 0; f < n; f++) s[f] = Number(reply[k * n + f]);
@@ -597,7 +610,10 @@ export class AggregateWindowReader {
           e.data[m.tier] = c;
           const off = m.spec.offsets[m.tier]!;
           for (let f = 0; f < n; f++) e.data[off + f] = s[f]!;
-          if (ring) for (let f = 0; f < ring.length; f++) e.data[t.ring + f] = ring[f]!;
+          if (ring) {
+            e.data[t.ring - 1] = c;
+            for (let f = 0; f < ring.length; f++) e.data[t.ring + f] = ring[f]!;
+          } else if (t.ring >= 0) e.data[t.ring - 1] = NaN; // sums only: no buckets kept
           m.spec.index.touch(e);
         }
       });
