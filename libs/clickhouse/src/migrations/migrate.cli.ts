@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { loadConfig } from '@mmctr/config';
 import { ClickHouseService } from '../clickhouse.service';
 import { MIGRATIONS_DIR, MigrationRunner, loadMigrations } from './migration-runner';
+import { runCli } from './run-cli';
 
 export async function runMigrations(argv: string[]): Promise<void> {
   const program = new Command('migrate')
@@ -42,9 +43,4 @@ export async function runMigrations(argv: string[]): Promise<void> {
   }
 }
 
-if (require.main === module) {
-  runMigrations(process.argv.slice(2)).catch((err: Error) => {
-    console.error(`migrate: ${err.message}`);
-    process.exit(1);
-  });
-}
+if (require.main === module) runCli('migrate', () => runMigrations(process.argv.slice(2)));

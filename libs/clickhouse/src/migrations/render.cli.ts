@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { MIGRATIONS_DIR, loadMigrations, renderMigration } from './migration-runner';
+import { runCli } from './run-cli';
 
 /**
  * Prints, as JSON, the statements the migration runner would send for every migration file, in order:
@@ -22,11 +23,4 @@ export function renderMigrations(argv: string[]): string {
   return JSON.stringify({ database: opts.database, cluster: opts.cluster ?? null, migrations }, null, 2);
 }
 
-if (require.main === module) {
-  try {
-    console.log(renderMigrations(process.argv.slice(2)));
-  } catch (err) {
-    console.error(`render-migrations: ${(err as Error).message}`);
-    process.exit(1);
-  }
-}
+if (require.main === module) runCli('render-migrations', () => renderMigrations(process.argv.slice(2)));

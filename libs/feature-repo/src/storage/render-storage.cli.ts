@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { DATABASE_MARKER } from '@mmctr/clickhouse';
+import { DATABASE_MARKER, runCli } from '@mmctr/clickhouse';
 import { loadFeatureRepo } from '../load';
 import type { FeatureRepo } from '../types';
 import { storageDiff, storageRenderer } from './storage-ddl';
@@ -56,11 +56,4 @@ export function renderStorage(argv: string[]): string {
   return JSON.stringify({ database: opts.database, cluster: opts.cluster ?? null, repos }, null, 2);
 }
 
-if (require.main === module) {
-  try {
-    console.log(renderStorage(process.argv.slice(2)));
-  } catch (err) {
-    console.error(`render-storage: ${(err as Error).message}`);
-    process.exit(1);
-  }
-}
+if (require.main === module) runCli('render-storage', () => renderStorage(process.argv.slice(2)));
