@@ -63,11 +63,20 @@ function setup(opts: { retryMs?: number } = {}) {
     behaviour.set(version, b);
     production.unshift({ version, artifact_uri: version, model_type: 'qin', feature_spec_version: 'fs-1' });
   };
+  /** Promotes each of `versions` (all loading) in turn, syncing after each: a roll-out. */
+  const rollOut = async (...versions: string[]) => {
+    for (const version of versions) {
+      promote(version);
+      await manager.sync();
+    }
+  };
+  /** The production and fallback versions. */
+  const serving = () => [manager.version('production'), manager.version('fallback')];
   const skipped = () =>
     logs.filter((l) => l.msg === 'model version skipped').map((l) => [l.fields.version, l.fields.reason]);
   const metric = async (name: string) =>
     (await metrics.registry.getSingleMetric(name)!.get()).values.map((v) => [v.labels, v.value]);
-  return { manager, promote, cache, loaded, loads, skipped, metric };
+  return { manager, promote, rollOut, serving, cache, loaded, loads, skipped, metric };
 }
 
 describe('ModelManager: which version serves', () => {
@@ -110,14 +119,10 @@ describe('ModelManager: which version serves', () => {
 
   it('keeps the version swapped out as the fallback and releases the one before it', async () => {
     const t = setup();
-    t.promote('v1');
-    await t.manager.sync();
-    t.promote('v2');
-    await t.manager.sync();
-    expect([t.manager.version('production'), t.manager.version('fallback')]).toEqual(['v2', 'v1']);
-    t.promote('v3');
-    await t.manager.sync();
-    expect([t.manager.version('production'), t.manager.version('fallback')]).toEqual(['v3', 'v2']);
+    await t.rollOut('v1', 'v2');
+    expect(t.serving()).toEqual(['v2', 'v1']);
+    await t.rollOut('v3');
+    expect(t.serving()).toEqual(['v3', 'v2']);
     expect(t.loaded.map((m) => [m.version, m.wasRetired])).toEqual([
       ['v1', true],
       ['v2', false],
@@ -135,14 +140,11 @@ describe('ModelManager: which version serves', () => {
 
   it('leaves the serving version and its fallback alone when a newer one fails, and retries it later', async () => {
     const t = setup();
-    t.promote('v1');
-    await t.manager.sync();
-    t.promote('v2');
-    await t.manager.sync();
+    await t.rollOut('v1', 'v2');
     t.promote('v3', 'broken');
     await t.manager.sync();
     await t.manager.sync(); // within SCORER_MODEL_RETRY_MS: not tried again
-    expect([t.manager.version('production'), t.manager.version('fallback')]).toEqual(['v2', 'v1']);
+    expect(t.serving()).toEqual(['v2', 'v1']);
     expect(t.loads).toEqual(['v1', 'v2', 'v3']);
 
     const r = setup({ retryMs: 0 });
@@ -156,23 +158,19 @@ describe('ModelManager: which version serves', () => {
 
   it('rolls back to the fallback version without loading it again', async () => {
     const t = setup();
-    t.promote('v1');
-    await t.manager.sync();
-    t.promote('v2');
-    await t.manager.sync();
+    await t.rollOut('v1', 'v2');
     t.promote('v1'); // promoted again: listed first
     await t.manager.sync();
-    expect([t.manager.version('production'), t.manager.version('fallback')]).toEqual(['v1', 'v2']);
+    expect(t.serving()).toEqual(['v1', 'v2']);
     expect(t.loads).toEqual(['v1', 'v2']);
   });
 
   it('refuses a version whose features the repository cannot supply, keeps serving, and reports why', async () => {
     const t = setup({ retryMs: 0 });
-    t.promote('v1');
-    await t.manager.sync();
+    await t.rollOut('v1');
     t.promote('v2', 'incompatible');
     await t.manager.sync();
-    expect([t.manager.version('production'), t.manager.version('fallback')]).toEqual(['v1', undefined]);
+    expect(t.serving()).toEqual(['v1', undefined]);
     expect(t.manager.lease('production')?.model.version).toBe('v1');
     expect(t.skipped()).toEqual([['v2', 'model v2: cannot supply features: ad_id']]);
     expect(t.manager.refused()).toEqual([
@@ -183,8 +181,7 @@ describe('ModelManager: which version serves', () => {
       [{ result: 'incompatible' }, 1],
     ]);
     // Once it loads (say the scorer now runs a repository that has its features), it is no longer listed.
-    t.promote('v2');
-    await t.manager.sync();
+    await t.rollOut('v2');
     expect(t.manager.version('production')).toBe('v2');
     expect(t.manager.refused()).toEqual([]);
   });
