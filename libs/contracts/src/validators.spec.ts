@@ -9,24 +9,14 @@ import {
   MAX_REASON_CHARS,
 } from './validators';
 import { escapeLoneSurrogates } from './well-formed';
+import { DEMO_IMPRESSION, DEMO_ITEM } from '../../../test/support/demo-records';
 
-const event = {
-  schema_version: 1,
-  event_id: 'e-1',
-  type: 'impression',
-  ts_ms: 1_767_225_600_000,
-  user_id: 'u1',
-  item_id: 'i1',
-  request_id: 'r1',
-  position: 3,
-  context: { device: 'mobile', placement: 'feed' },
-};
+const event = DEMO_IMPRESSION;
 
 describe('contracts', () => {
   it('accepts a valid impression and item', () => {
     expect(validate('event', event)).toEqual({ ok: true, value: event });
-    const item = { schema_version: 1, item_id: 'i1', ts_ms: 1_767_225_600_000, title: 't', tags: ['a'] };
-    expect(validate('item', item).ok).toBe(true);
+    expect(validate('item', DEMO_ITEM).ok).toBe(true);
   });
 
   it.each([

@@ -3,6 +3,7 @@ import { decode, decodeWith, type ContractName } from '@mmctr/contracts';
 import { loadFeatureRepo } from '../load';
 import { DEFAULT_FEATURE_REPO_PATH } from '../feature-repo.module';
 import { eventFields, text } from '../../../../test/support/ingest/fuzz';
+import { DEMO_IMPRESSION, DEMO_ITEM } from '../../../../test/support/demo-records';
 import { compileEntityContract } from './entity-contract';
 import { compileEventContract } from './event-contract';
 
@@ -25,18 +26,8 @@ function agree(name: Exclude<ContractName, 'scoreLog'>, value: unknown): void {
     );
 }
 
-const event = {
-  schema_version: 1,
-  event_id: 'e-1',
-  type: 'impression',
-  ts_ms: 1_767_225_600_000,
-  user_id: 'u1',
-  item_id: 'i1',
-  request_id: 'r1',
-  position: 3,
-  context: { device: 'mobile', placement: 'feed' },
-};
-const item = { schema_version: 1, item_id: 'i1', ts_ms: 1_767_225_600_000, title: 't', tags: ['a'] };
+const event = DEMO_IMPRESSION;
+const item = DEMO_ITEM;
 
 // Values at and around every bound the demo contract has, and every JSON type.
 const PROBES: unknown[] = [
