@@ -57,8 +57,11 @@ describe('ScoreLogSender', () => {
     errors = [];
   });
 
-  it('sends the queue in chunks of batchRecords, keyed records in order', async () => {
-    const s = sender();
+  it.each([
+    ['batchRecords (2)', () => sender()],
+    ['maxBatchBytes (room for two records)', () => twoPerChunk()],
+  ])('sends the queue in chunks cut at %s, keyed records in order', async (_cut, make) => {
+    const s = make();
     for (let i = 0; i < 5; i++) s.push(packed(i));
     await s.flush();
     expect(sent).toEqual([['r0', 'r1'], ['r2', 'r3'], ['r4']]);
@@ -83,14 +86,6 @@ describe('ScoreLogSender', () => {
     fail = false;
     await s.flush();
     expect(sent.flat()).toEqual(['r0', 'r1', 'r2']);
-  });
-
-  it('cuts chunks at maxBatchBytes as well as at batchRecords', async () => {
-    const s = twoPerChunk();
-    for (let i = 0; i < 5; i++) s.push(packed(i));
-    await s.flush();
-    expect(sent).toEqual([['r0', 'r1'], ['r2', 'r3'], ['r4']]);
-    expect(counts.produced).toBe(5);
   });
 
   it('encodes each record once, across byte-capped chunks and a failed send', async () => {
