@@ -173,7 +173,7 @@ async function main(): Promise<void> {
     const boundary = { boundary: reader(), 'boundary-unrolled': unrolled() };
     for (const shared of Object.values(boundary))
       for (const t of [t1 - 1, t1]) for (const r of requests) await once(shared, r, t);
-    for (const mode of ['cold', 'cold-unrolled', 'warm', 'boundary', 'boundary-unrolled'] as const) {
+    for (const mode of ['warm', 'boundary', 'boundary-unrolled', 'cold', 'cold-unrolled'] as const) {
       const load = loadavg()[0]!.toFixed(2);
       const shared = mode.startsWith('boundary')
         ? boundary[mode as keyof typeof boundary]

@@ -108,7 +108,10 @@ interface TierRead {
   readonly fields: string[];
   /** Buckets of the widest window. */
   buckets: number;
-  /** Each bucket's values are kept (at `ring` in an entry's data) and the sums rolled forward. */
+  /**
+   * Each bucket's values are kept and the sums rolled forward: where an entry's data holds the bucket
+   * start they are as of (-1: not rolled).
+   */
   ring: number;
 }
 
@@ -190,6 +193,8 @@ export function rowsOf(keys: KeyColumns): string[][] {
  */
 class KeyEntry {
   readonly data: number[];
+  /** Rolled tiers: each bucket's values, once kept (index: the tier). */
+  rings?: (Float64Array | undefined)[];
 
   constructor(
     readonly group: string,
@@ -199,7 +204,8 @@ class KeyEntry {
     readonly path: readonly Map<string, unknown>[],
     readonly values: readonly string[],
   ) {
-    this.data = Array.from({ length: width }, (_, i) => (i < tiers ? NaN : 0));
+    this.data = new Array<number>(width).fill(0);
+    for (let i = 0; i < tiers; i++) this.data[i] = NaN;
   }
 }
 
@@ -380,9 +386,10 @@ export class AggregateWindowReader {
       }
       for (const t of s.tiers)
         if (t.buckets * t.fields.length <= this.rollMaxValues) {
-          // The bucket start the kept buckets are as of, then the buckets.
-          t.ring = width + 1;
-          width += 1 + t.buckets * t.fields.length;
+          // The bucket start the kept buckets are as of (the buckets: in an array of their own, made
+          // when first kept, so that a key value read once costs no more than without rolling).
+          t.ring = width;
+          width += 1;
         }
       s.index.bound(s.tiers.length, width, Math.max(1, Math.floor(opts.cacheEntries / tiers)));
     }
@@ -462,10 +469,9 @@ export class AggregateWindowReader {
               const have = e.data[tier]!;
               const gap = (c - have) / t.bucketMs;
               const n = t.buckets * t.fields.length;
-              if (e.data[t.ring - 1] === have && gap > 0 && gap < t.buckets) {
-                const ring = new Float64Array(n);
-                for (let i = 0; i < n; i++) ring[i] = e.data[t.ring + i]!;
-                miss.rings.push(ring);
+              const kept = e.rings?.[tier];
+              if (kept && e.data[t.ring] === have && gap > 0 && gap < t.buckets) {
+                miss.rings.push(kept.slice());
                 miss.spans.push(gap + 1);
               } else {
                 miss.rings.push(new Float64Array(Number.isNaN(have) ? 0 : n));
@@ -611,9 +617,12 @@ export class AggregateWindowReader {
           const off = m.spec.offsets[m.tier]!;
           for (let f = 0; f < n; f++) e.data[off + f] = s[f]!;
           if (ring) {
-            e.data[t.ring - 1] = c;
-            for (let f = 0; f < ring.length; f++) e.data[t.ring + f] = ring[f]!;
-          } else if (t.ring >= 0) e.data[t.ring - 1] = NaN; // sums only: no buckets kept
+            e.data[t.ring] = c;
+            (e.rings ??= [])[m.tier] = ring; // this read's own copy, not changed from here on
+          } else if (t.ring >= 0) {
+            e.data[t.ring] = NaN; // sums only: no buckets kept
+            if (e.rings) e.rings[m.tier] = undefined;
+          }
           m.spec.index.touch(e);
         }
       });
