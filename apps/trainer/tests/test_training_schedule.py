@@ -113,6 +113,15 @@ def test_the_epoch_cap_says_it_ended_training_while_still_improving(tabular):
     assert res.metrics["monitor"]["name"] == "auc-logloss" and res.metrics["monitor"]["mode"] == "max"
 
 
+def test_the_epoch_cap_says_so_after_epochs_without_improvement_within_patience(tabular):
+    res, lines = _train(tabular, lr=0.0, max_epochs=2, patience=5)  # lr 0: epoch 2 scores as epoch 1
+    assert res.metrics["stop"] == {"reason": "epoch_cap", "epoch": 2, "still_improving": False}
+    assert res.metrics["best_epoch"] == 1
+    ending = [line for line in lines if line.startswith("[train] stopped by the epoch cap at 2 (best epoch 1, ")]
+    assert len(ending) == 1 and ending[0].endswith("epochs without improvement: 1 of patience 5)")
+    assert not any("early stop" in line for line in lines)
+
+
 def test_every_epoch_trains_with_the_lr_the_schedule_set(tabular):
     res, _ = _train(tabular, monitor="logloss", lr=0.05, max_epochs=6, patience=6, lr_decay_factor=0.5, lr_patience=1)
     replay, expected, best = Schedule(Monitor("logloss"), 0.05, 6, 0.5, 1, 1e-6), [0.05], float("inf")
