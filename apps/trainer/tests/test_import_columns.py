@@ -136,6 +136,21 @@ def test_the_columns_encode_as_encode_request_encodes_the_rows(rows, split_files
         np.testing.assert_array_equal(x, expected[name])
 
 
+def test_a_tables_model_has_inputs_and_attention_fields_for_its_columns_only(split_files, tmp_path):
+    """No history, user or vector inputs for a table: the ONNX signature is the three candidate inputs and AutoInt+
+    attends over the four columns (site, price, age, genres), nothing else."""
+    from mmctr_trainer.config import TrainerConfig
+    from mmctr_trainer.export import export_onnx
+    from mmctr_trainer.models import build_model
+
+    files = {"train": split_files["train"], "val": split_files["valid"], "test": split_files["test"]}
+    data = TabularSet(files, "clicked", ["site"], numeric=parse_numeric("price:log1p,age"), multi=parse_multi("genres"))
+    model = build_model("autoint", data.schema, TrainerConfig().model("autoint").to_json()).eval()
+    assert model.n_fields == 4
+    scorer = OnnxScorer(export_onnx(model, tmp_path / "model.onnx"))
+    assert scorer.input_names == data.schema.input_names == ["cand_cat", "cand_num", "cand_multi"]
+
+
 def test_feature_names_follow_the_repository_name_rule():
     assert [feature_name(c) for c in ("Price ($)", "C1", "2nd", "user-id", "ok_name")] == [
         "price",
