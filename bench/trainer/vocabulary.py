@@ -2,8 +2,8 @@
 scoring time, the hashed artifact being the same run's baseline.
 
 A synthetic table shaped like a small public CTR set (10 categorical fields, a few thousand distinct values in
-all, skewed counts) is imported twice with the same model and config: `--buckets 65536` alone (every bucket has
-an embedding row) and with `--min-count N` (the buckets seen N times in the training rows get a row, the rest
+all, skewed counts) is imported twice with the same model and config, `--buckets 65536`: `--min-count 0` (every bucket
+has an embedding row) and `--min-count N` (the buckets seen N times in the training rows get a row, the rest
 share the out-of-vocabulary row; the bucket -> row map is a constant the graph gathers). The scorer's feature
 assembly is the same for both (it hashes the cells either way): the lookup the vocabulary adds runs inside the
 graph, which is what the scoring time measures.
@@ -82,7 +82,7 @@ def main() -> int:
     base = ["import", "--label", "clicked", "--fields", ",".join(FIELDS), "--no-register"]
     base += [a for s in ("train", "valid", "test") for a in (f"--{s}", str(files[s]))]
     base += ["--model", args.model, "--config", args.config, "--max-epochs", "1", "--buckets", "65536"]
-    runs = {"hashed": [], f"min-count {args.min_count}": ["--min-count", str(args.min_count)]}
+    runs = {"hashed": ["--min-count", "0"], f"min-count {args.min_count}": ["--min-count", str(args.min_count)]}
     artifacts = {}
     for name, extra in runs.items():
         reg = work / name.replace(" ", "-")

@@ -200,6 +200,13 @@ def _csv_split(args: argparse.Namespace) -> str:
     return args.split or (implied[0] if implied else "random")
 
 
+def _min_count(n: int) -> int | None:
+    """--min-count: N >= 1 fits the categorical vocabularies, 0 keeps every hash bucket (None: no fit)."""
+    if n < 0:
+        raise ValueError(f"--min-count must be >= 0 (0: every hash bucket has a row), not {n}")
+    return n or None
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from .tabular import TabularSet, parse_multi, parse_numeric
 
@@ -220,7 +227,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             multi=parse_multi(args.multi),
             multi_sep=args.multi_sep,
             pooling=args.multi_pooling,
-            min_count=args.min_count,
+            min_count=_min_count(args.min_count),
         )
     except (ValueError, OSError) as e:
         print(f"mmctr-train import: {e}", file=sys.stderr)
@@ -434,9 +441,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--min-count",
         type=int,
+        default=1,
         metavar="N",
-        help="fit each --fields column's vocabulary on the training rows: values seen at least N times get their "
-        "own embedding row, the rest share the out-of-vocabulary row (default: every hash bucket has a row)",
+        help="fit each --fields column's vocabulary on the training rows: values (hash buckets) seen at least N "
+        "times get their own embedding row, the rest share the out-of-vocabulary row (default 1; 0: no "
+        "vocabulary, every hash bucket has a row, for unbounded ids)",
     )
 
     p = _command(

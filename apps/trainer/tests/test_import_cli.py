@@ -70,6 +70,7 @@ def test_a_split_column_names_each_rows_split(tmp_path):
         (["--csv", "a.csv", "--test", "b.csv"], "give either --csv or the split files, not both"),
         (["--csv", "a.csv", "--split", "random", "--time-col", "ts"], "--time-col goes with --split time"),
         (["--csv", "no/such/file.csv"], "No such file or directory"),
+        (["--csv", "a.csv", "--min-count", "-1"], "--min-count must be >= 0 (0: every hash bucket has a row), not -1"),
     ],
 )
 def test_bad_import_arguments_fail_with_a_message_naming_them(args, message, capsys):

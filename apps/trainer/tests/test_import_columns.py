@@ -74,9 +74,11 @@ def test_an_import_from_split_files_trains_every_model_on_numeric_and_multi_valu
             ("age", "numeric", "standardize", None),
             ("genres", "multi_categorical", None, longest),
         ]
-        # age's standardize is fitted on the training rows only; price's log1p needs no fit
+        # age's standardize and site's vocabulary (min-count 1, the default) are fitted on the training rows only;
+        # price's log1p needs no fit
         fitted = json.loads((artifact / "model.json").read_text())["schema"]["fitted"]
-        assert set(fitted) == {"age"} and fitted["age"]["train_rows"] == 900
+        assert set(fitted) == {"age", "site"} and fitted["age"]["train_rows"] == 900
+        assert fitted["site"]["vocabulary_size"] == len({r[0] for r in rows["train"]})
         assert fitted["age"]["mean"] == pytest.approx(train_ages.mean(), rel=1e-6)
         assert fitted["age"]["std"] == pytest.approx(train_ages.std(), rel=1e-6)
         metrics = json.loads((artifact / "metrics.json").read_text())
@@ -233,3 +235,10 @@ def test_min_count_fits_the_categorical_vocabularies_on_the_training_rows(rows, 
     site = json.loads((artifact / "feature_repo.json").read_text())["features"][0]
     assert site["name"] == "site" and site["fit"] == {"min_count": n}
     assert json.loads((artifact / "metrics.json").read_text())["onnx"]["max_abs_diff"] <= 1e-4
+    # --min-count 0: plain hashing, every bucket has a row (unbounded ids)
+    hashed = tmp_path / "hashed"
+    argv = ["import", *_files_args(split_files), *COLUMNS, "--min-count", "0", "--model", "lr"]
+    assert cli.main([*argv, "--config", "tiny", "--max-epochs", "1", "--registry", str(hashed), "--no-register"]) == 0
+    artifact = next(hashed.iterdir())
+    assert set(json.loads((artifact / "model.json").read_text())["schema"]["fitted"]) == {"age"}
+    assert "fit" not in json.loads((artifact / "feature_repo.json").read_text())["features"][0]
