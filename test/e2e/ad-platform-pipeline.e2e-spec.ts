@@ -6,12 +6,11 @@
 // scorer serving it to test-period requests replayed through POST /v1/score; the score-log sink
 // writing score_log; and `mmctr-train parity` recomputing every served CTR from it, failing on a
 // tampered one.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Producer } from 'kafkajs';
 import { DLQ_HEADERS } from '@mmctr/contracts';
-import { scorerSuite, waitFor } from '../../apps/scorer/test/support/scorer-harness';
+import { scorerSuite } from '../../apps/scorer/test/support/scorer-harness';
 import { uniqueName } from '../support/clients';
 import { AD_PLATFORM } from '../support/feature-repo/ad-platform';
 import {
@@ -24,7 +23,8 @@ import {
 import type { IsolatedNames } from '../support/ingest/fixtures';
 import { readTopic } from '../support/ingest/read-topic';
 import { ingestSuite } from '../support/ingest/suite';
-import { deleteTopics, groupCaughtUp } from '../support/kafka-group';
+import { deleteTopics } from '../support/kafka-group';
+import { countBy, expectProductionVersion, suiteTempDir, waitIngestCaughtUp } from '../support/pipeline-e2e';
 import { expectParity, replayAndLog } from '../support/replay-check';
 import { expectTamperedCtrFails } from '../support/tampered-parity';
 import { promote, trainAndRegister } from '../support/trainer-cli';
@@ -52,12 +52,6 @@ interface Metrics {
 
 const unknownAd = (c: { item_id: string }) => c.item_id.startsWith('ad-unknown');
 
-const countBy = <T>(xs: readonly T[], key: (x: T) => string): Record<string, number> => {
-  const out: Record<string, number> = {};
-  for (const x of xs) out[key(x)] = (out[key(x)] ?? 0) + 1;
-  return out;
-};
-
 describe('the ad-platform repository end to end (Kafka -> ingest -> ClickHouse/Redis -> mmctr-train -> scorer -> score_log -> parity)', () => {
   const ingest = ingestSuite();
   const entityPattern = `mmctr.test.${uniqueName('ads-e2e').replace(/_/g, '-')}.{table}`;
@@ -68,15 +62,11 @@ describe('the ad-platform repository end to end (Kafka -> ingest -> ClickHouse/R
   const data = adPlatformData(11, SIZE);
   const requests = replayRequests(data, data.valEndMs, REQUESTS, SIZE.ads);
   let names: IsolatedNames;
-  let work: string;
+  const work = suiteTempDir('mmctr-ads-e2e-');
   let version: string;
 
-  beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'mmctr-ads-e2e-'));
-  });
   afterAll(async () => {
     await deleteTopics(ingest.kafka(), ENTITY_TABLES.map(entityTopic));
-    if (work) await rm(work, { recursive: true, force: true });
   });
 
   /** Every message of the data set (some redelivered) and the malformed ones, keyed by their entity. */
@@ -111,11 +101,7 @@ describe('the ad-platform repository end to end (Kafka -> ingest -> ClickHouse/R
       await producer.disconnect();
     }
     const topics = [names.env.KAFKA_TOPIC_EVENTS, ...ENTITY_TABLES.map(entityTopic)];
-    await waitFor(
-      'ingest to commit everything produced',
-      () => groupCaughtUp(ingest.kafka(), names.env.INGEST_GROUP_ID, topics),
-      120_000,
-    );
+    await waitIngestCaughtUp(ingest.kafka(), names, topics);
 
     const ch = suite.env.ch;
     const byType = await ch.query<{ type: string; n: string }>(
@@ -164,12 +150,12 @@ describe('the ad-platform repository end to end (Kafka -> ingest -> ClickHouse/R
 
   it('mmctr-train builds the point-in-time set, trains a tiny model, exports, registers and promotes it', async () => {
     const { database } = suite.env;
-    const registry = join(work, 'registry');
+    const registry = join(work.path(), 'registry');
     version = await trainAndRegister([
       ...['--database', database, '--feature-repo', AD_PLATFORM],
       ...['--model', 'qin', '--config', 'tiny', '--max-epochs', '3'],
       ...['--train-end-ms', String(data.trainEndMs), '--val-end-ms', String(data.valEndMs)],
-      ...['--registry', registry, '--trainset', join(work, 'trainset')],
+      ...['--registry', registry, '--trainset', join(work.path(), 'trainset')],
     ]);
     await promote(database, version);
     // The point-in-time split as given, and the click signal learnt (labels matched on auction, ad and
@@ -187,10 +173,7 @@ describe('the ad-platform repository end to end (Kafka -> ingest -> ClickHouse/R
     expect(metrics.val.auc).toBeGreaterThan(0.6);
     expect(metrics.test.auc).toBeGreaterThan(0.5);
     expect(metrics.onnx.max_abs_diff).toBeLessThanOrEqual(1e-4);
-    const [row] = await suite.env.ch.query<{ version: string }>(
-      "SELECT version FROM models_current WHERE status = 'production'",
-    );
-    expect(row?.version).toBe(version);
+    await expectProductionVersion(suite.env.ch, version);
   });
 
   it('the scorer serves it: replayed test-period requests are answered and logged to score_log', async () => {

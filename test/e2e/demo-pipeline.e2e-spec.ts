@@ -5,16 +5,15 @@
 // registering and promoting it; the scorer serving it to test-period slates replayed through
 // POST /v1/score; the score-log sink writing score_log; and `mmctr-train parity` recomputing every
 // served CTR from it, failing on a tampered one. No embedder runs: every item reads the zero vector.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DLQ_HEADERS, type BehaviourEvent, type CatalogueItem } from '@mmctr/contracts';
-import { scorerSuite, waitFor } from '../../apps/scorer/test/support/scorer-harness';
+import { scorerSuite } from '../../apps/scorer/test/support/scorer-harness';
 import { itemVersion, SLATES, slateBehaviour } from '../support/demo-slates';
 import { makeMalformed, reasonPattern, type IsolatedNames } from '../support/ingest/fixtures';
 import { readTopic } from '../support/ingest/read-topic';
 import { ingestSuite } from '../support/ingest/suite';
-import { groupCaughtUp } from '../support/kafka-group';
+import { countBy, expectProductionVersion, suiteTempDir, waitIngestCaughtUp } from '../support/pipeline-e2e';
 import { expectParity, replayAndLog } from '../support/replay-check';
 import { expectTamperedCtrFails } from '../support/tampered-parity';
 import { promote, trainAndRegister } from '../support/trainer-cli';
@@ -81,12 +80,6 @@ function replayRequests(events: BehaviourEvent[], count: number) {
   }));
 }
 
-const countBy = <T>(xs: readonly T[], key: (x: T) => string): Record<string, number> => {
-  const out: Record<string, number> = {};
-  for (const x of xs) out[key(x)] = (out[key(x)] ?? 0) + 1;
-  return out;
-};
-
 describe('the demo repository end to end (Kafka -> ingest -> ClickHouse/Redis -> mmctr-train -> scorer -> score_log -> parity)', () => {
   const ingest = ingestSuite();
   const suite = scorerSuite();
@@ -94,15 +87,8 @@ describe('the demo repository end to end (Kafka -> ingest -> ClickHouse/Redis ->
   const events = behaviour(items);
   const requests = replayRequests(events, REQUESTS);
   let names: IsolatedNames;
-  let work: string;
+  const work = suiteTempDir('mmctr-demo-e2e-');
   let version: string;
-
-  beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'mmctr-demo-e2e-'));
-  });
-  afterAll(async () => {
-    if (work) await rm(work, { recursive: true, force: true });
-  });
 
   it('ingest stores every valid event and item version exactly once and dead-letters the malformed ones with their reasons', async () => {
     names = await ingest.names('demo-e2e');
@@ -113,15 +99,10 @@ describe('the demo repository end to end (Kafka -> ingest -> ClickHouse/Redis ->
     // Redelivery: some events are sent twice, far apart.
     await producer.sendEvents([...events, ...events.slice(0, REDELIVERED)]);
     await producer.sendRaw(names.env.KAFKA_TOPIC_EVENTS, malformed);
-    await waitFor(
-      'ingest to commit everything produced',
-      () =>
-        groupCaughtUp(ingest.kafka(), names.env.INGEST_GROUP_ID, [
-          names.env.KAFKA_TOPIC_EVENTS,
-          names.env.KAFKA_TOPIC_ITEMS,
-        ]),
-      120_000,
-    );
+    await waitIngestCaughtUp(ingest.kafka(), names, [
+      names.env.KAFKA_TOPIC_EVENTS,
+      names.env.KAFKA_TOPIC_ITEMS,
+    ]);
 
     const ch = suite.env.ch;
     const byType = await ch.query<{ type: string; n: string }>(
@@ -159,11 +140,11 @@ describe('the demo repository end to end (Kafka -> ingest -> ClickHouse/Redis ->
 
   it('mmctr-train builds the point-in-time set, trains a tiny model, exports, registers and promotes it', async () => {
     const { database } = suite.env;
-    const registry = join(work, 'registry');
+    const registry = join(work.path(), 'registry');
     version = await trainAndRegister([
       ...['--database', database, '--model', 'qin', '--config', 'tiny', '--max-epochs', '3'],
       ...['--train-end-ms', String(TRAIN_END_MS), '--val-end-ms', String(VAL_END_MS)],
-      ...['--registry', registry, '--trainset', join(work, 'trainset')],
+      ...['--registry', registry, '--trainset', join(work.path(), 'trainset')],
     ]);
     await promote(database, version);
     const metrics = JSON.parse(await readFile(join(registry, version, 'metrics.json'), 'utf8')) as Metrics;
@@ -179,10 +160,7 @@ describe('the demo repository end to end (Kafka -> ingest -> ClickHouse/Redis ->
     expect(metrics.val.auc).toBeGreaterThan(0.65);
     expect(metrics.test.auc).toBeGreaterThan(0.55);
     expect(metrics.onnx.max_abs_diff).toBeLessThanOrEqual(1e-4);
-    const [row] = await suite.env.ch.query<{ version: string }>(
-      "SELECT version FROM models_current WHERE status = 'production'",
-    );
-    expect(row?.version).toBe(version);
+    await expectProductionVersion(suite.env.ch, version);
   });
 
   it('the scorer serves it: replayed test-period slates are answered and logged to score_log', async () => {
