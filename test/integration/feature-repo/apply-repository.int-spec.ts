@@ -39,6 +39,13 @@ describe('features apply on the local ClickHouse (18.16)', () => {
     return store;
   }
 
+  /** freshStore with the ad-platform repository (ads-1) applied. */
+  async function adsStore(): Promise<FeatureStoreRepository> {
+    const store = await freshStore();
+    await applyRepository(store, adRepo);
+    return store;
+  }
+
   const columns = async (database: string, table: string): Promise<Record<string, string>> => {
     const rows = await admin.query<{ name: string; type: string }>(
       `SELECT name, type FROM system.columns WHERE database = {d:String} AND table = {t:String}`,
@@ -126,8 +133,7 @@ describe('features apply on the local ClickHouse (18.16)', () => {
   });
 
   it('applies an additive change (new optional attribute, new event type): old rows read the default', async () => {
-    const store = await freshStore();
-    await applyRepository(store, adRepo);
+    const store = await adsStore();
     const db = store.database;
     await admin.command(
       `INSERT INTO ${db}.ad_events (event_id, type, ts_ms, event_time, user_id, ad_id, auction_id) ` +
@@ -161,8 +167,7 @@ describe('features apply on the local ClickHouse (18.16)', () => {
   });
 
   it('refuses a breaking change (removed attribute, type change) unless allowed, naming them', async () => {
-    const store = await freshStore();
-    await applyRepository(store, adRepo);
+    const store = await adsStore();
     const db = store.database;
     const next = adPlatform('ads-2', breaking);
     const refused = await applyRepository(store, next);
@@ -256,9 +261,8 @@ describe('features apply on the local ClickHouse (18.16)', () => {
     const cli = runFeatures;
 
     it('names the registered models a change breaks and those it cannot check', async () => {
-      const store = await freshStore();
+      const store = await adsStore();
       const db = store.database;
-      await applyRepository(store, adRepo);
       const trained = { name: 'ad_platform', version: 'ads-1' };
       await registerModel(db, 'm-gender', { ...trained, features: ['user_id', 'gender'] });
       await registerModel(db, 'm-safe', { ...trained, features: ['user_id', 'ad_id'] });
