@@ -28,13 +28,17 @@ describe('ingest poison isolation and readiness', () => {
     redis = suite.redis();
   });
 
+  /** Isolated names, a migrated database and a raw producer. */
   async function setUp(tag: string) {
     const names = await suite.names(tag);
     const db = await suite.database();
+    await db.migrate();
     // Contract validation is on the consumer side; the producer sends raw bytes in these tests.
     return { names, db, producer: suite.producer(names) };
   }
 
+  /** Store retries given up on after 2 s, retried at most a second apart: the failure paths show fast. */
+  const QUICK_RETRIES = { INGEST_STORE_RETRY_DEADLINE_MS: '2000', INGEST_RETRY_MAX_MS: '1000' };
   const startIngest = (names: IsolatedNames, db: TestDatabase, extra: Record<string, string> = {}) =>
     suite.startIngest(names, { CLICKHOUSE_DATABASE: db.name, ...extra });
 
@@ -47,7 +51,6 @@ describe('ingest poison isolation and readiness', () => {
 
   it('isolates a row its table cannot hold and a ~2 MiB event amid 10,000 valid ones and keeps consuming', async () => {
     const { names, db, producer } = await setUp('ingest-poison');
-    await db.migrate();
     // A column stricter than the contract: stands for any row its table cannot hold though the
     // contract accepts it (the encoder, writing by the actual column type, refuses it).
     await db.command(`ALTER TABLE ${db.name}.items MODIFY COLUMN category FixedString(8)`);
@@ -132,11 +135,7 @@ describe('ingest poison isolation and readiness', () => {
 
   it('stops consuming while the DLQ topic is missing, answers 503 past the deadline, then writes every dead letter', async () => {
     const { names, db, producer } = await setUp('ingest-dlq-down');
-    await db.migrate();
-    const ingest = await startIngest(names, db, {
-      INGEST_STORE_RETRY_DEADLINE_MS: '2000',
-      INGEST_RETRY_MAX_MS: '1000',
-    });
+    const ingest = await startIngest(names, db, QUICK_RETRIES);
     // Ingest created the DLQ topic at start-up; take it away (the broker does not auto-create topics).
     const admin = kafka.admin();
     await admin.connect();
@@ -173,12 +172,7 @@ describe('ingest poison isolation and readiness', () => {
 
   it('answers 503 while a store fails past its deadline with messages waiting, retries, and then stores everything', async () => {
     const { names, db, producer } = await setUp('ingest-stall');
-    await db.migrate();
-    const ingest = await startIngest(names, db, {
-      INGEST_STORE_RETRY_DEADLINE_MS: '2000',
-      INGEST_STALL_TIMEOUT_MS: '3000',
-      INGEST_RETRY_MAX_MS: '1000',
-    });
+    const ingest = await startIngest(names, db, { ...QUICK_RETRIES, INGEST_STALL_TIMEOUT_MS: '3000' });
     // The events table goes away after startup: every insert fails (Code 60), which is not the rows'
     // fault, so nothing may be dead-lettered or skipped.
     await db.command(`RENAME TABLE ${db.name}.events TO ${db.name}.events_away`);
