@@ -250,7 +250,7 @@ describe('AggregateWindowReader', () => {
     expect(plain(await slow)[1]).toEqual([10, 4]);
   });
 
-  it('rolls a small tier forward at its boundaries: reads the buckets closed since and the one before, equal to a full read', async () => {
+  it('rolls a small tier forward at its boundaries: reads the buckets closed since and those within the lateness allowance, equal to a full read', async () => {
     const { redis, reader } = setup();
     seed(redis, t);
     const keys = keysOf(['i1', 'i2'], ['acme', 'a,b{c}']);
@@ -259,11 +259,13 @@ describe('AggregateWindowReader', () => {
     const hour = 2 * 168 + 2 * 168; // the items' hour tier (read whole), user x brand (never rolled yet)
     for (const [ts, reads] of [
       [c + M, 2 * 60], // read before, no buckets kept: every bucket of the 1h window, kept
-      [c + 4 * M, 2 * 4], // three boundaries: the three minutes closed since and the one before
+      [c + 4 * M, 2 * 13], // three boundaries: the three minutes closed since and the 10 before them
       [c + 4 * M + 1, 0], // the same minute: cached
       [c + 64 * M, 2 * 60 + hour], // a whole window later: every bucket; an hour boundary too
     ] as const) {
       if (reads > 0) redis.add('item', ['i2'], 'item_views', M, ts - M, 2); // the minute before ts
+      // Stored late: a minute that closed 8 minutes before ts (within the 10-minute allowance).
+      if (reads > 0) redis.add('item', ['i1'], 'item_views', M, ts - 9 * M, 1);
       redis.bucketReads = 0;
       const got = plain(await reader.read(keys, ts, ts + 1));
       const fresh = setup();

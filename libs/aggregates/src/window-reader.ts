@@ -142,9 +142,16 @@ export interface WindowReaderOptions {
   readonly bucketsPerCall?: number;
   /**
    * A tier whose buckets × fields is at most this keeps each bucket's values per key value (8 bytes
-   * each) and, at a boundary, reads only the buckets that closed since, plus the one before them.
+   * each) and, at a boundary, reads only the buckets that closed since, plus those closed less than
+   * `rollLatenessMs` before them.
    */
   readonly rollMaxValues?: number;
+  /**
+   * How late an event may be stored and still reach a rolled tier at the next boundary: kept buckets
+   * that closed less than this before the last boundary are read again (default 10 min; at least one
+   * bucket). A later event counts once its key value is read whole again.
+   */
+  readonly rollLatenessMs?: number;
 }
 
 /**
@@ -347,6 +354,7 @@ export class AggregateWindowReader {
   private readonly specs = new Map<string, SpecRead>();
   private readonly bucketsPerCall: number;
   private readonly rollMaxValues: number;
+  private readonly rollLatenessMs: number;
 
   constructor(
     private readonly redis: Redis,
@@ -356,6 +364,7 @@ export class AggregateWindowReader {
   ) {
     this.bucketsPerCall = opts.bucketsPerCall ?? 20_000;
     this.rollMaxValues = opts.rollMaxValues ?? 256;
+    this.rollLatenessMs = opts.rollLatenessMs ?? 10 * 60_000;
     // Tiers and their (window, field) pairs first, then each window's place in its tier's sums.
     const parts = refs.map((ref) => this.parts(ref));
     for (const p of parts.flat()) this.tier(p.a, p.bucketMs, p.windowMs, true);
@@ -463,7 +472,8 @@ export class AggregateWindowReader {
             miss.rows.push(k);
             if (t.ring >= 0) {
               // Rolled forward from the kept buckets when they are of an earlier boundary less than a
-              // widest window ago: only the buckets closed since (and the one before) are read. A key
+              // widest window ago: only the buckets closed since (and those within the lateness
+              // allowance before them, which late events may have reached) are read. A key
               // value read before, not kept: every bucket, kept. One never read: its sums only (a
               // cold read stays as cheap as without rolling), its buckets from its next boundary on.
               const have = e.data[tier]!;
@@ -472,7 +482,8 @@ export class AggregateWindowReader {
               const kept = e.rings?.[tier];
               if (kept && e.data[t.ring] === have && gap > 0 && gap < t.buckets) {
                 miss.rings.push(kept.slice());
-                miss.spans.push(gap + 1);
+                const late = Math.max(1, Math.ceil(this.rollLatenessMs / t.bucketMs));
+                miss.spans.push(Math.min(t.buckets, gap + late));
               } else {
                 miss.rings.push(new Float64Array(Number.isNaN(have) ? 0 : n));
                 miss.spans.push(Number.isNaN(have) ? 0 : t.buckets);
