@@ -5,7 +5,6 @@
 // registering and promoting it; the scorer serving it to test-period slates replayed through
 // POST /v1/score; the score-log sink writing score_log; and `mmctr-train parity` recomputing every
 // served CTR from it, failing on a tampered one. No embedder runs: every item reads the zero vector.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DLQ_HEADERS, type BehaviourEvent, type CatalogueItem } from '@mmctr/contracts';
 import { scorerSuite } from '../../apps/scorer/test/support/scorer-harness';
@@ -13,7 +12,13 @@ import { itemVersion, SLATES, slateBehaviour } from '../support/demo-slates';
 import { makeMalformed, reasonPattern, type IsolatedNames } from '../support/ingest/fixtures';
 import { readTopic } from '../support/ingest/read-topic';
 import { ingestSuite } from '../support/ingest/suite';
-import { countBy, expectProductionVersion, suiteTempDir, waitIngestCaughtUp } from '../support/pipeline-e2e';
+import {
+  countBy,
+  expectProductionVersion,
+  expectTrainedMetrics,
+  suiteTempDir,
+  waitIngestCaughtUp,
+} from '../support/pipeline-e2e';
 import { expectParity, replayAndLog } from '../support/replay-check';
 import { expectTamperedCtrFails } from '../support/tampered-parity';
 import { promote, trainAndRegister } from '../support/trainer-cli';
@@ -31,13 +36,6 @@ const REDELIVERED = 50;
 const MALFORMED = 8;
 const TRAIN_END_MS = T0 + Math.floor(0.8 * SPAN);
 const VAL_END_MS = T0 + Math.floor(0.9 * SPAN);
-
-/** What the test reads of the artifact's metrics.json. */
-interface Metrics {
-  val: { rows: number; auc: number };
-  test: { rows: number; auc: number };
-  onnx: { max_abs_diff: number };
-}
 
 /**
  * The catalogue: every item a day before the events, and every fourth one re-categorised on the first
@@ -147,19 +145,16 @@ describe('the demo repository end to end (Kafka -> ingest -> ClickHouse/Redis ->
       ...['--registry', registry, '--trainset', join(work.path(), 'trainset')],
     ]);
     await promote(database, version);
-    const metrics = JSON.parse(await readFile(join(registry, version, 'metrics.json'), 'utf8')) as Metrics;
-    const impressions = (from: number, to: number) =>
-      events.filter((e) => e.type === 'impression' && e.ts_ms >= from && e.ts_ms < to).length;
-    expect({ val: metrics.val.rows, test: metrics.test.rows }).toEqual({
-      val: impressions(TRAIN_END_MS, VAL_END_MS),
-      test: impressions(VAL_END_MS, Infinity),
-    });
     // The click signal (the user's category) is learnt: on the split the model is chosen on, and better
     // than chance on the few hundred test impressions (quality targets live in bench/, not here); the
     // ONNX graph is the model.
-    expect(metrics.val.auc).toBeGreaterThan(0.65);
-    expect(metrics.test.auc).toBeGreaterThan(0.55);
-    expect(metrics.onnx.max_abs_diff).toBeLessThanOrEqual(1e-4);
+    const impressionTs = events.filter((e) => e.type === 'impression').map((e) => e.ts_ms);
+    await expectTrainedMetrics(
+      registry,
+      version,
+      { impressionTs, trainEndMs: TRAIN_END_MS, valEndMs: VAL_END_MS },
+      { val: 0.65, test: 0.55 },
+    );
     await expectProductionVersion(suite.env.ch, version);
   });
 

@@ -1,5 +1,5 @@
 // What the repository pipeline e2e specs (Kafka -> ingest -> mmctr-train -> scorer -> parity) share.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
@@ -46,6 +46,38 @@ export async function waitIngestCaughtUp(
     () => groupCaughtUp(kafka, names.env.INGEST_GROUP_ID, topics),
     120_000,
   );
+}
+
+/** What the specs read of a trained artifact's metrics.json. */
+interface ArtifactMetrics {
+  val: { rows: number; auc: number };
+  test: { rows: number; auc: number };
+  onnx: { max_abs_diff: number };
+}
+
+/**
+ * Expects the metrics of artifact `version` in `registry`: the validation and test rows are the
+ * impressions (their `impressionTs`) of [trainEndMs, valEndMs) and [valEndMs, ...), each AUC is above
+ * its `auc` floor, and the ONNX graph gives the model's CTRs (max |dp| <= 1e-4).
+ */
+export async function expectTrainedMetrics(
+  registry: string,
+  version: string,
+  split: { impressionTs: readonly number[]; trainEndMs: number; valEndMs: number },
+  auc: { val: number; test: number },
+): Promise<void> {
+  const metrics = JSON.parse(
+    await readFile(join(registry, version, 'metrics.json'), 'utf8'),
+  ) as ArtifactMetrics;
+  const impressions = (from: number, to: number) =>
+    split.impressionTs.filter((t) => t >= from && t < to).length;
+  expect({ val: metrics.val.rows, test: metrics.test.rows }).toEqual({
+    val: impressions(split.trainEndMs, split.valEndMs),
+    test: impressions(split.valEndMs, Infinity),
+  });
+  expect(metrics.val.auc).toBeGreaterThan(auc.val);
+  expect(metrics.test.auc).toBeGreaterThan(auc.test);
+  expect(metrics.onnx.max_abs_diff).toBeLessThanOrEqual(1e-4);
 }
 
 /** Expects `version` to be the registry's production version. */
