@@ -11,10 +11,10 @@ import {
   scorerSuite,
   testModel,
   waitFor,
+  waveVector,
 } from '../../apps/scorer/test/support/scorer-harness';
 
-const D = 128;
-const vec = (seed: number) => Array.from({ length: D }, (_, i) => Math.cos(seed * 7.3 + i * 0.4) * 0.5);
+const vec = (seed: number) => waveVector(seed, 7.3, 0.4, Math.cos);
 const items = Array.from({ length: 520 }, (_, k) => ({
   item_id: `adm-${k}`,
   category: `cat${k % 5}`,

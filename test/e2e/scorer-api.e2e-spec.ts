@@ -15,11 +15,11 @@ import {
   specVersion,
   testModel,
   waitFor,
+  waveVector,
 } from '../../apps/scorer/test/support/scorer-harness';
 
 const KEY = { 'x-api-key': 'key-two' };
-const D = 128;
-const vec = (seed: number) => Array.from({ length: D }, (_, i) => Math.sin(seed * 13.1 + i * 0.7) * 0.5);
+const vec = (seed: number) => waveVector(seed, 13.1, 0.7, Math.sin);
 
 // i1..i12 live in ClickHouse (the cache's start-up load); r1..r3 only in Redis (the miss path).
 const chItems = Array.from({ length: 12 }, (_, k) => ({

@@ -11,10 +11,10 @@ import {
   scorerSuite,
   testModel,
   waitFor,
+  waveVector,
 } from '../../apps/scorer/test/support/scorer-harness';
 
-const D = 128;
-const vec = (seed: number) => Array.from({ length: D }, (_, i) => Math.cos(seed * 7.3 + i * 0.41) * 0.5);
+const vec = (seed: number) => waveVector(seed, 7.3, 0.41, Math.cos);
 // c1..c6 are in ClickHouse with vectors (the cache's start-up load); r-vec only in Redis (a miss).
 const CH_ITEMS = Array.from({ length: 6 }, (_, k) => `c${k + 1}`);
 const REDIS_ITEM = 'r-vec';

@@ -13,10 +13,10 @@ import {
   testModel,
   waitFor,
   type RunningScorer,
+  waveVector,
 } from '../../apps/scorer/test/support/scorer-harness';
 
-const D = 128;
-const vec = (seed: number) => Array.from({ length: D }, (_, i) => Math.sin(seed * 1.7 + i * 0.3) * 0.5);
+const vec = (seed: number) => waveVector(seed, 1.7, 0.3, Math.sin);
 const items = Array.from({ length: 160 }, (_, k) => ({
   item_id: `mode-${k}`,
   category: `cat${k % 6}`,

@@ -320,6 +320,13 @@ export function scorerSuite(
   };
 }
 
+/**
+ * A deterministic fused embedding of the demo's width (128) for test item `seed`, values in [-0.5, 0.5]:
+ * `wave(seed * perSeed + i * perIndex) / 2` (each suite its own constants, so suites' items differ).
+ */
+export const waveVector = (seed: number, perSeed: number, perIndex: number, wave: (x: number) => number) =>
+  Array.from({ length: 128 }, (_, i) => wave(seed * perSeed + i * perIndex) * 0.5);
+
 /** An item a suite puts in its catalogue; `vector` is its fused embedding (none when null). */
 export interface TestItem {
   item_id: string;
