@@ -84,3 +84,12 @@ def test_model_overrides_of_the_training_section_and_defaults_in_one_place():
     assert cfg.model("autoint").training(cfg.training).max_epochs == cfg.training.max_epochs
     assert TrainerConfig.from_json({}).model("qin") == QINParams()
     assert TrainerConfig.from_json({}).training == TrainingParams()
+
+
+def test_a_model_emb_l2_overrides_the_training_section_for_that_model_only():
+    cfg = TrainerConfig.from_json({"training": {"emb_l2": 2e-4}, "models": {"din": {"emb_l2": 1e-5}}})
+    assert cfg.model("din").training(cfg.training).emb_l2 == 1e-5
+    assert cfg.model("qin").training(cfg.training).emb_l2 == 2e-4
+    assert "emb_l2" not in cfg.model("din").architecture()
+    with pytest.raises(ConfigError, match="emb_l3"):
+        TrainerConfig.from_json({"models": {"din": {"emb_l3": 1e-5}}})
