@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import onnx
 import pytest
 import torch
 
@@ -141,6 +142,10 @@ def test_exported_graph_encodes_raw_inputs_like_the_model(fitted, tmp_path):
         p_torch = model(*(torch.from_numpy(x[n]) for n in fitted.input_names)).numpy()
     p_onnx = OnnxScorer(path).run(x)
     assert float(np.abs(p_torch - p_onnx).max()) < 1e-5
+    # the bucket -> row map is an int32 constant (half the bytes of int64), cast to int64 after the gather
+    graph = onnx.load(str(path)).graph
+    (table,) = [t for t in graph.initializer if t.name.endswith("rows_user_id")]
+    assert table.data_type == onnx.TensorProto.INT32
     # out-of-vocabulary buckets share row 0 inside the graph: 7 (rare in train), VAL_ONLY and 200 score alike
     same = {k: np.repeat(v[:1], 3, axis=0) for k, v in x.items()}
     same["user_cat"][:, USER_COL] = [7, VAL_ONLY, 200]

@@ -57,22 +57,24 @@ class Embeddings(nn.Module):
         self._fitted(schema)
 
     def _fitted(self, schema: ModelSchema) -> None:
-        """The encoders fitted on the training split (fitting.py): a bucket -> row buffer per fitted vocabulary
+        """The encoders fitted on the training split (fitting.py): a bucket -> row int32 buffer per fitted vocabulary
         (zeros when the schema came from JSON: load_state_dict fills it) and (mean, std) per fitted standardize."""
         self.vocabularies: set[str] = set()
         self.stats: dict[str, tuple[float, float]] = {}
         for feature, fit in schema.fitted.items():
             if fit["encoder"] == "vocabulary":
                 rows = schema.vocab_rows.get(feature)
-                table = torch.zeros(fit["buckets"], dtype=torch.int64) if rows is None else torch.as_tensor(rows)
-                self.register_buffer(f"rows_{feature}", table.to(torch.int64))
+                table = torch.zeros(fit["buckets"], dtype=torch.int32) if rows is None else torch.as_tensor(rows)
+                # int32: half the bytes of the map each graph carries (rows stay far below 2^31); an older
+                # checkpoint's int64 buffer is cast by load_state_dict.
+                self.register_buffer(f"rows_{feature}", table.to(torch.int32))
                 self.vocabularies.add(feature)
             else:
                 self.stats[feature] = (float(fit["mean"]), float(fit["std"]))
 
     def lookup(self, feature: str, ids: Tensor) -> Tensor:
-        if feature in self.vocabularies:  # hash bucket -> fitted row (a Gather on a graph constant)
-            ids = getattr(self, f"rows_{feature}")[ids]
+        if feature in self.vocabularies:  # hash bucket -> fitted row (a Gather on a graph constant, then a Cast)
+            ids = getattr(self, f"rows_{feature}")[ids].long()
         e = self.tables[feature](ids)
         if self.training:
             self._reg.append(e)
