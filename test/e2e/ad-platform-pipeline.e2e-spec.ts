@@ -27,10 +27,11 @@ import {
   countBy,
   expectProductionVersion,
   expectTrainedMetrics,
+  serveAndLog,
   suiteTempDir,
   waitIngestCaughtUp,
 } from '../support/pipeline-e2e';
-import { expectParity, replayAndLog } from '../support/replay-check';
+import { expectParity } from '../support/replay-check';
 import { expectTamperedCtrFails } from '../support/tampered-parity';
 import { promote, trainAndRegister } from '../support/trainer-cli';
 
@@ -172,9 +173,7 @@ describe('the ad-platform repository end to end (Kafka -> ingest -> ClickHouse/R
   });
 
   it('the scorer serves it: replayed test-period requests are answered and logged to score_log', async () => {
-    const scorer = await suite.start({ REDIS_KEY_PREFIX: names.env.REDIS_KEY_PREFIX });
-    await scorer.waitServing(version);
-    await replayAndLog(scorer, suite.env.ch, version, requests);
+    await serveAndLog(suite, names, version, requests);
   });
 
   it('mmctr-train parity recomputes every served CTR within 1e-4', async () => {

@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import type { ClickHouseService } from '@mmctr/clickhouse';
-import { waitFor } from '../../apps/scorer/test/support/scorer-harness';
+import { waitFor, type ScorerSuite } from '../../apps/scorer/test/support/scorer-harness';
 import type { IsolatedNames } from './ingest/fixtures';
 import { groupCaughtUp } from './kafka-group';
+import { replayAndLog, type ReplayedRequest } from './replay-check';
 
 /** How many of `xs` have each `key`. */
 export const countBy = <T>(xs: readonly T[], key: (x: T) => string): Record<string, number> => {
@@ -78,6 +79,21 @@ export async function expectTrainedMetrics(
   expect(metrics.val.auc).toBeGreaterThan(auc.val);
   expect(metrics.test.auc).toBeGreaterThan(auc.test);
   expect(metrics.onnx.max_abs_diff).toBeLessThanOrEqual(1e-4);
+}
+
+/**
+ * Starts a scorer of `suite` on the ingested online store (`names`), waits until it serves `version`,
+ * and replays `requests` through it (replayAndLog: each answered, then each in score_log).
+ */
+export async function serveAndLog(
+  suite: ScorerSuite,
+  names: IsolatedNames,
+  version: string,
+  requests: readonly ReplayedRequest[],
+): Promise<void> {
+  const scorer = await suite.start({ REDIS_KEY_PREFIX: names.env.REDIS_KEY_PREFIX });
+  await scorer.waitServing(version);
+  await replayAndLog(scorer, suite.env.ch, version, requests);
 }
 
 /** Expects `version` to be the registry's production version. */
