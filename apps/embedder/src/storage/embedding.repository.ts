@@ -1,7 +1,6 @@
 import { RowBinaryWriter, type ClickHouseService, type HealthStatus } from '@mmctr/clickhouse';
 import type { ItemFeatures } from '@mmctr/online-store';
-import { transient } from '../errors';
-import { WriteBatcher } from './write-batcher';
+import { BatchedInsert, type BatchOptions } from './batched-insert';
 
 /** One item_embeddings row, every column; vectors as the encoders gave them (written as raw float32). */
 export interface EmbeddingRow {
@@ -58,22 +57,18 @@ export function encodeEmbeddings(rows: readonly EmbeddingRow[]): Buffer {
 
 /** The embedder's ClickHouse access: item_embeddings writes, catalogue and vector reads. */
 export class EmbeddingRepository {
-  private readonly batcher: WriteBatcher<EmbeddingRow>;
+  private readonly inserts: BatchedInsert<EmbeddingRow>;
 
   constructor(
     private readonly clickhouse: ClickHouseService,
-    opts: { maxRows?: number; maxWaitMs?: number } = {},
+    opts: BatchOptions = {},
   ) {
-    this.batcher = new WriteBatcher(
-      async (rows) => {
-        try {
-          await this.insertRows(rows);
-        } catch (err) {
-          throw transient('storage_failed', `item_embeddings insert: ${(err as Error).message}`);
-        }
-      },
-      opts.maxRows ?? 500,
-      opts.maxWaitMs ?? 100,
+    this.inserts = new BatchedInsert(
+      clickhouse,
+      'item_embeddings',
+      EMBEDDING_COLUMNS,
+      encodeEmbeddings,
+      opts,
     );
   }
 
@@ -82,19 +77,15 @@ export class EmbeddingRepository {
    * sends the pending rows without waiting for more.
    */
   store(row: EmbeddingRow, flushNow = false): Promise<void> {
-    return this.batcher.add(row, flushNow);
+    return this.inserts.add(row, flushNow);
   }
 
   async storeMany(rows: EmbeddingRow[]): Promise<void> {
-    await this.insertRows(rows);
-  }
-
-  private insertRows(rows: readonly EmbeddingRow[]): Promise<void> {
-    return this.clickhouse.insertRowBinary('item_embeddings', EMBEDDING_COLUMNS, encodeEmbeddings(rows));
+    await this.inserts.insert(rows);
   }
 
   flush(): Promise<void> {
-    return this.batcher.flush();
+    return this.inserts.flush();
   }
 
   /** Whether ClickHouse answers, and its version (the readiness check). */

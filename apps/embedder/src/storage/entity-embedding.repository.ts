@@ -1,6 +1,5 @@
 import { RowBinaryWriter, type ClickHouseService } from '@mmctr/clickhouse';
-import { transient } from '../errors';
-import { WriteBatcher } from './write-batcher';
+import { BatchedInsert, type BatchOptions } from './batched-insert';
 
 /** One entity_embeddings row (migrations/0020): an entity's vector of one embedding, keyed by its inputs' hash. */
 export interface EntityEmbeddingRow {
@@ -43,31 +42,18 @@ export function encodeEntityEmbeddings(rows: readonly EntityEmbeddingRow[]): Buf
 
 /** entity_embeddings writes, batched like item_embeddings' (rows of concurrent jobs share an insert). */
 export class EntityEmbeddingRepository {
-  private readonly batcher: WriteBatcher<EntityEmbeddingRow>;
+  private readonly inserts: BatchedInsert<EntityEmbeddingRow>;
 
-  constructor(
-    private readonly clickhouse: ClickHouseService,
-    opts: { maxRows?: number; maxWaitMs?: number } = {},
-  ) {
-    this.batcher = new WriteBatcher(
-      async (rows) => {
-        try {
-          await this.clickhouse.insertRowBinary('entity_embeddings', COLUMNS, encodeEntityEmbeddings(rows));
-        } catch (err) {
-          throw transient('storage_failed', `entity_embeddings insert: ${(err as Error).message}`);
-        }
-      },
-      opts.maxRows ?? 500,
-      opts.maxWaitMs ?? 100,
-    );
+  constructor(clickhouse: ClickHouseService, opts: BatchOptions = {}) {
+    this.inserts = new BatchedInsert(clickhouse, 'entity_embeddings', COLUMNS, encodeEntityEmbeddings, opts);
   }
 
   /** Resolves once the row is in ClickHouse; `flushNow` sends the pending rows without waiting for more. */
   store(row: EntityEmbeddingRow, flushNow = false): Promise<void> {
-    return this.batcher.add(row, flushNow);
+    return this.inserts.add(row, flushNow);
   }
 
   flush(): Promise<void> {
-    return this.batcher.flush();
+    return this.inserts.flush();
   }
 }

@@ -1,0 +1,51 @@
+import type { ClickHouseService } from '@mmctr/clickhouse';
+import { transient } from '../errors';
+import { WriteBatcher } from './write-batcher';
+
+/** How long and how many rows a batched insert gathers before it writes. */
+export interface BatchOptions {
+  maxRows?: number;
+  maxWaitMs?: number;
+}
+
+/**
+ * RowBinary inserts of one table, with the rows of concurrent jobs gathered into one insert
+ * (WriteBatcher). A failed insert is a transient `storage_failed` error, so the jobs retry.
+ */
+export class BatchedInsert<T> {
+  private readonly batcher: WriteBatcher<T>;
+
+  constructor(
+    private readonly clickhouse: ClickHouseService,
+    private readonly table: string,
+    private readonly columns: readonly string[],
+    private readonly encode: (rows: readonly T[]) => Buffer,
+    opts: BatchOptions = {},
+  ) {
+    this.batcher = new WriteBatcher(
+      async (rows) => {
+        try {
+          await this.insert(rows);
+        } catch (err) {
+          throw transient('storage_failed', `${this.table} insert: ${(err as Error).message}`);
+        }
+      },
+      opts.maxRows ?? 500,
+      opts.maxWaitMs ?? 100,
+    );
+  }
+
+  /** Resolves once the row is in ClickHouse; `flushNow` sends the pending rows without waiting for more. */
+  add(row: T, flushNow = false): Promise<void> {
+    return this.batcher.add(row, flushNow);
+  }
+
+  /** One insert of these rows now, not batched. */
+  insert(rows: readonly T[]): Promise<void> {
+    return this.clickhouse.insertRowBinary(this.table, this.columns, this.encode(rows));
+  }
+
+  flush(): Promise<void> {
+    return this.batcher.flush();
+  }
+}
