@@ -12,6 +12,7 @@ import { readModelSet, type ModelSet } from '../inference/model-manifest';
 import { LOGGER } from '../logger';
 import { EmbedderMetrics } from '../metrics/embedder-metrics';
 import { ProjectionStore } from '../projection/projection-store';
+import type { BatchOptions } from '../storage/batched-insert';
 import { EmbeddingRepository } from '../storage/embedding.repository';
 import { EntityEmbeddingRepository } from '../storage/entity-embedding.repository';
 import { MmVectorRepository } from '../storage/mm-vector.repository';
@@ -19,6 +20,17 @@ import { BULL_REDIS, INFERENCE_POOL, MODEL_SET, REDIS } from '../tokens';
 import { BackfillService } from './backfill.service';
 import { EmbeddingService } from './embedding.service';
 import { EntityEmbeddingService, EntityEmbeddings } from './entity-embedding.service';
+
+/**
+ * Rows waiting for an insert hold their jobs' slots: at most half of them may wait, so the other half
+ * keeps the inference batches full.
+ */
+function writeBatchOptions(c: EmbedderConfig): BatchOptions {
+  return {
+    maxRows: Math.min(c.EMBEDDER_WRITE_MAX_ROWS, Math.max(1, Math.floor(c.EMBEDDER_CONCURRENCY / 2))),
+    maxWaitMs: c.EMBEDDER_WRITE_MAX_WAIT_MS,
+  };
+}
 
 /**
  * Everything that embeds an item or an entity, without the queue consumer: the app adds the worker, the
@@ -84,12 +96,7 @@ import { EntityEmbeddingService, EntityEmbeddings } from './entity-embedding.ser
       provide: EmbeddingRepository,
       inject: [ClickHouseService, EMBEDDER_CONFIG],
       useFactory: (ch: ClickHouseService, c: EmbedderConfig) =>
-        new EmbeddingRepository(ch, {
-          // Rows waiting for an insert hold their jobs' slots: at most half of them may wait, so the
-          // other half keeps the inference batches full.
-          maxRows: Math.min(c.EMBEDDER_WRITE_MAX_ROWS, Math.max(1, Math.floor(c.EMBEDDER_CONCURRENCY / 2))),
-          maxWaitMs: c.EMBEDDER_WRITE_MAX_WAIT_MS,
-        }),
+        new EmbeddingRepository(ch, writeBatchOptions(c)),
     },
     {
       provide: MmVectorRepository,
@@ -142,10 +149,7 @@ import { EntityEmbeddingService, EntityEmbeddings } from './entity-embedding.ser
       provide: EntityEmbeddingRepository,
       inject: [ClickHouseService, EMBEDDER_CONFIG],
       useFactory: (ch: ClickHouseService, c: EmbedderConfig) =>
-        new EntityEmbeddingRepository(ch, {
-          maxRows: Math.min(c.EMBEDDER_WRITE_MAX_ROWS, Math.max(1, Math.floor(c.EMBEDDER_CONCURRENCY / 2))),
-          maxWaitMs: c.EMBEDDER_WRITE_MAX_WAIT_MS,
-        }),
+        new EntityEmbeddingRepository(ch, writeBatchOptions(c)),
     },
     {
       provide: EntityEmbeddingService,
