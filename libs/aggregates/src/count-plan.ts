@@ -111,7 +111,9 @@ function specPlans(layout: CounterLayout): SpecPlan[] {
       spec,
       tagEntity: spec.split('+')[0]!,
       parts: own[0]!.parts,
-      lookupIds: own[0]!.parts.map((part) => part.lookup && lookupId(part.lookup.entity, part.lookup.attribute)),
+      lookupIds: own[0]!.parts.map(
+        (part) => part.lookup && lookupId(part.lookup.entity, part.lookup.attribute),
+      ),
       aggregations: own.map((a, field) => ({
         a,
         field,
