@@ -64,6 +64,12 @@ export class PipelineStateRepository implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    // A queue closed before its connection is ready rejects its init after close() has dropped the
+    // listeners, and Node throws that unlistened "Connection is closed": let the init settle first.
+    await Promise.race([
+      this.queue.waitUntilReady().catch(() => undefined),
+      new Promise((resolve) => setTimeout(resolve, 2_000).unref()),
+    ]);
     await this.queue.close();
     this.redis.disconnect(); // a connection the queue was given is not the queue's to close
     if (this.adminConnected) await this.admin.disconnect();
