@@ -135,6 +135,8 @@ export interface AggregateCountersOptions {
   /** Prefix of every key (REDIS_KEY_PREFIX). */
   readonly keyPrefix: string;
   readonly entityHash: EntityHash;
+  /** Every key written lives at least this long after the write (AGGREGATE_MIN_TTL_MS; default 0). */
+  readonly minTtlMs?: number;
 }
 
 /**
@@ -151,7 +153,7 @@ export class AggregateCounters {
     private readonly opts: AggregateCountersOptions,
   ) {
     this.layout = counterLayout(repo);
-    this.planner = new CountPlanner(this.layout, opts.keyPrefix, OPS_PER_CALL);
+    this.planner = new CountPlanner(this.layout, opts.keyPrefix, OPS_PER_CALL, opts.minTtlMs);
     if (!('mmctrAggCount' in redis)) redis.defineCommand('mmctrAggCount', { lua: COUNT_LUA });
     if (!('mmctrAggLookup' in redis)) redis.defineCommand('mmctrAggLookup', { lua: LOOKUP_LUA });
   }

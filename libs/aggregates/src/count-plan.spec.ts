@@ -36,8 +36,9 @@ function planCounts(
   nowMs: number,
   prefix: string,
   maxOps?: number,
+  minTtlMs?: number,
 ) {
-  return new CountPlanner(layout, prefix, maxOps)
+  return new CountPlanner(layout, prefix, maxOps, minTtlMs)
     .plan(events, looked, nowMs)
     .map((g) => ({ group: g.group, markers: g.markers, counters: g.counters }));
 }
@@ -208,6 +209,22 @@ describe('CountPlanner', () => {
     ]);
     expect(keysAt(T0 + 2 * M + H)).toEqual([`agg:{item=i%2F1}:item=i%2F1:${H}:${T0}`]);
     expect(planCounts([view('e1', T0)], new Map(), T0 + 8 * D, '')).toEqual([]);
+  });
+
+  it('keeps old events, and every key it writes, for the minimum TTL after the write', () => {
+    const now = T0 + 30 * D;
+    const [old] = planCounts([view('e1', T0)], new Map(), now, '', undefined, H);
+    // Both tiers of the month-old view are written; keys of events this old expire an hour after the write.
+    expect(old!.counters.map((c) => [c.key, c.expireAtMs]).sort()).toEqual([
+      [`agg:{item=i%2F1}:item=i%2F1:${H}:${T0}`, now + H],
+      [`agg:{item=i%2F1}:item=i%2F1:${M}:${T0}`, now + H],
+    ]);
+    expect(old!.markers.map((m) => m.expireAtMs)).toEqual([now + H]);
+    // A recent event keeps its event-time expiry when that is later than the floor.
+    const [recent] = planCounts([view('e2', now)], new Map(), now, '', undefined, H);
+    const hourly = recent!.counters.find((c) => c.key.endsWith(`:${H}:${now}`))!;
+    expect(hourly.expireAtMs).toBe(now + 2 * H + 7 * D);
+    expect(recent!.markers[0]!.expireAtMs).toBe(now + D + 2 * D + 7 * D);
   });
 
   it('reads a composite key attribute once per entity and falls back to its default when unknown', () => {

@@ -170,7 +170,7 @@ export class GroupCounts {
       const ids: string[] = [];
       for (let i = b.mIdHead[m]!; i >= 0; i = b.idNext[i]!) ids.push(b.ids[i]!);
       const start = b.mStart[m]!;
-      out.push({ key: markerKey(group, start), expireAtMs: start + this.plan.markerAfterMs, ids });
+      out.push({ key: markerKey(group, start), expireAtMs: b.expiry(start + this.plan.markerAfterMs), ids });
     }
     return out;
   }
@@ -190,7 +190,7 @@ export class GroupCounts {
       }
       out.push({
         key: counterKey(stem + b.cRest[c]!, bucketMs[w]!, start),
-        expireAtMs: start + expiryOffsetMs[w]!,
+        expireAtMs: b.expiry(start + expiryOffsetMs[w]!),
         amounts,
       });
     }
@@ -217,7 +217,7 @@ export class GroupCounts {
     for (let m = this.markerHead; m >= 0; m = b.mNext[m]!) {
       const start = b.mStart[m]!;
       w.num(start);
-      w.num(start + p.markerAfterMs);
+      w.num(b.expiry(start + p.markerAfterMs));
       w.num(b.mIdCount[m]!);
       for (let i = b.mIdHead[m]!; i >= 0; i = b.idNext[i]!) w.str(b.ids[i]!);
     }
@@ -228,7 +228,7 @@ export class GroupCounts {
       w.str(b.cRest[c]!);
       w.num(p.bucketMs[width]!);
       w.num(start);
-      w.num(start + p.expiryOffsetMs[width]!);
+      w.num(b.expiry(start + p.expiryOffsetMs[width]!));
       const k = w.reserve();
       let touched = 0;
       for (let f = 0; f < nf; f++) {
@@ -270,7 +270,14 @@ class Batch {
     private readonly maxOps: number,
     /** The most fields of a key declaration. */
     readonly stride: number,
+    /** No key of the batch expires before this (the write time plus the minimum TTL; 0: none). */
+    readonly expiryFloorMs: number,
   ) {}
+
+  /** When a key whose event-time expiry is `atMs` expires. */
+  expiry(atMs: number): number {
+    return Math.max(atMs, this.expiryFloorMs);
+  }
 
   group(p: SpecPlan, first: string): GroupCounts {
     let byFirst = this.open[p.index];
@@ -355,8 +362,9 @@ class Batch {
  * Plans what a batch adds to the counters, grouped by key group: for each matching count or sum
  * aggregation, one increment per tier in the bucket of the event's ts_ms, summed per counter hash and
  * field over the batch. Increments of buckets that have already expired at `nowMs` (events older than
- * any window reads) are left out, and so are events left with none. A group never exceeds `maxOps`
- * (a key value with more events in the batch gets several groups).
+ * any window reads) are left out, and so are events left with none, unless `minTtlMs` keeps every key
+ * written alive that long after the write (replays and backtests of old events). A group never exceeds
+ * `maxOps` (a key value with more events in the batch gets several groups).
  */
 export class CountPlanner {
   private readonly specs: SpecPlan[];
@@ -368,6 +376,7 @@ export class CountPlanner {
     layout: CounterLayout,
     private readonly prefix: string,
     private readonly maxOps = Infinity,
+    private readonly minTtlMs = 0,
   ) {
     this.specs = specPlans(layout);
     this.fields = layout.aggregations.map((a) => ({ name: a.name, count: a.sum === undefined }));
@@ -381,7 +390,7 @@ export class CountPlanner {
     nowMs: number,
     byId = new Map<string, CountedEvent>(),
   ): GroupCounts[] {
-    const out = new Batch(this.prefix, this.maxOps, this.stride);
+    const out = this.batch(nowMs);
     for (const e of events) {
       // A batch can hold an event twice (redelivered next to its first delivery): the first one counts.
       if (byId.has(e.event_id)) continue;
@@ -399,13 +408,17 @@ export class CountPlanner {
     looked: Looked,
     nowMs: number,
   ): GroupCounts[] {
-    const out = new Batch(this.prefix, this.maxOps, this.stride);
+    const out = this.batch(nowMs);
     for (const g of groups) {
       const drop = skip.get(g.group);
       for (const m of g.markers)
         for (const id of m.ids) if (!drop?.has(id)) this.count(out, g.plan, byId.get(id)!, looked, nowMs);
     }
     return out.groups;
+  }
+
+  private batch(nowMs: number): Batch {
+    return new Batch(this.prefix, this.maxOps, this.stride, this.minTtlMs > 0 ? nowMs + this.minTtlMs : 0);
   }
 
   private count(out: Batch, p: SpecPlan, e: CountedEvent, looked: Looked, nowMs: number): void {
@@ -417,7 +430,7 @@ export class CountPlanner {
       if (amount === 0) continue;
       for (const w of widths) {
         const start = bucketStart(e.ts_ms, p.bucketMs[w]!);
-        if (start + p.expiryOffsetMs[w]! <= nowMs) continue;
+        if (out.expiry(start + p.expiryOffsetMs[w]!) <= nowMs) continue;
         if (!group) {
           const first = String(e[p.parts[0]!.eventKey]);
           if (p.parts.length > 1) rest = restOf(p, e, looked);

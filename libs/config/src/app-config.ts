@@ -63,6 +63,10 @@ export const configSchema = z.object({
   // messages wait, answers 503. Retries go on either way.
   INGEST_STORE_RETRY_DEADLINE_MS: int(100, 3_600_000).default(30_000),
   INGEST_STALL_TIMEOUT_MS: int(100, 3_600_000).default(60_000),
+  // Aggregate counter buckets and their seen markers live at least this long after a write (0: they
+  // expire by event time only). For replays and backtests of old events, which would otherwise be
+  // dropped as already expired.
+  AGGREGATE_MIN_TTL_MS: int(0, 365 * 86_400_000).default(0),
   // Dead letters larger than this are written as a truncated envelope keeping the first DLQ_HEAD_BYTES.
   DLQ_MAX_MESSAGE_BYTES: int(4_096, 100 * 1024 * 1024).default(1_000_000),
   DLQ_HEAD_BYTES: int(0, 1024 * 1024).default(64 * 1024),

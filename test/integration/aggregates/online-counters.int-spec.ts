@@ -77,9 +77,8 @@ describe('windowed aggregate counters (Kafka -> ingest -> Redis, against ClickHo
    * `n` impressions and clicks before now: a third in the last hour (the 1m tier), most over the last
    * days, a tenth older than any window (ingest must not count them into live buckets).
    */
-  function makeEvents(names: IsolatedNames, n: number, seed: number): BehaviourEvent[] {
+  function makeEvents(names: IsolatedNames, n: number, seed: number, now = Date.now()): BehaviourEvent[] {
     const rand = rng(seed);
-    const now = Date.now();
     return Array.from({ length: n }, (_, i) => {
       const r = rand();
       const age = r < 0.3 ? rand() * 55 * M : r < 0.9 ? rand() * 6.5 * D : 7 * D + rand() * D;
@@ -126,9 +125,13 @@ describe('windowed aggregate counters (Kafka -> ingest -> Redis, against ClickHo
     return new Map(rows.map((x) => [x.item_id, Number(x.v)]));
   }
 
-  /** Every item's and every user x category's counters equal ClickHouse over every window, as of now. */
-  async function expectCountersExact(db: TestDatabase, names: IsolatedNames, counters: AggregateCounters) {
-    const t = Date.now();
+  /** Every item's and every user x category's counters equal ClickHouse over every window, as of t. */
+  async function expectCountersExact(
+    db: TestDatabase,
+    names: IsolatedNames,
+    counters: AggregateCounters,
+    t = Date.now(),
+  ) {
     let checked = 0;
     const ctr = agg('item_ctr');
     for (const w of ['1h', '24h', '7d']) {
@@ -191,11 +194,12 @@ describe('windowed aggregate counters (Kafka -> ingest -> Redis, against ClickHo
     db: TestDatabase,
     names: IsolatedNames,
     counters: AggregateCounters,
+    t?: number,
   ) {
     const deadline = Date.now() + 60_000;
     for (;;) {
       try {
-        return await expectCountersExact(db, names, counters);
+        return await expectCountersExact(db, names, counters, t);
       } catch (err) {
         if (Date.now() > deadline) throw err;
         await sleep(1_000);
@@ -224,6 +228,28 @@ describe('windowed aggregate counters (Kafka -> ingest -> Redis, against ClickHo
     const accepted = events.slice(0, 2_000).map(({ context, ...e }) => ({ ...e, ...context }));
     expect(await counters.record(accepted as unknown as Parameters<AggregateCounters['record']>[0])).toBe(0);
     await expectCountersExact(db, names, counters);
+  });
+
+  it('replays month-old events with a minimum TTL: counted exactly as of their time, keys kept that long', async () => {
+    const { names, db, env, store, counters } = await setUp('agg-replay');
+    const ingest = await suite.startIngest(names, { ...env, AGGREGATE_MIN_TTL_MS: String(H) });
+    await sendCatalogue(names, store);
+    // Without the minimum TTL, ingest would drop every one of these buckets as already expired.
+    const t = Date.now() - 30 * D;
+    const events = makeEvents(names, 2_000, 5, t);
+    const writtenFrom = Date.now();
+    await suite.producer(names).sendEvents(events);
+    await ingest.waitFor(
+      async () => (await ingest.metric('mmctr_ingest_rows_stored_total')) >= ITEMS + events.length,
+      'every event stored',
+    );
+    await expectCountersEventuallyExact(db, names, counters, t);
+    const keys = await suite.redis().keys(`${names.env.REDIS_KEY_PREFIX}agg:*`);
+    expect(keys.some((k) => k.includes(':seen:'))).toBe(true);
+    const left = await Promise.all(keys.map((k) => suite.redis().pttl(k)));
+    const elapsed = Date.now() - writtenFrom;
+    for (const ms of left) expect(ms).toBeGreaterThan(H - elapsed - 1_000);
+    for (const ms of left) expect(ms).toBeLessThanOrEqual(H);
   });
 
   it('counts a click redelivered after its item changed category once, under the category it first had', async () => {

@@ -37,6 +37,7 @@ import { AGGREGATE_COUNTERS, EMBEDDING_QUEUE, INGEST_SCHEMA, KAFKA, ONLINE_STORE
       useFactory: (redis: Redis, repo: FeatureRepo, c: AppConfig, store: OnlineStore) =>
         new AggregateCounters(redis, repo, {
           keyPrefix: c.REDIS_KEY_PREFIX,
+          minTtlMs: c.AGGREGATE_MIN_TTL_MS,
           entityHash: {
             key: (entity, id) =>
               isCatalogue({ name: entity }) ? store.itemKey(id) : store.entityKey(entity, id),
