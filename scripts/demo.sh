@@ -18,6 +18,9 @@ export KAFKA_TOPIC_DLQ="mmctr.demo-$RUN.dlq.v1" KAFKA_TOPIC_SCORES="mmctr.demo-$
 export INGEST_GROUP_ID="mmctr-demo-$RUN-ingest" SCORE_LOG_SINK_GROUP_ID="mmctr-demo-$RUN-score-log"
 export REDIS_KEY_PREFIX="mmctr-demo-$RUN:" BULLMQ_PREFIX="bull-demo-$RUN"
 export MMCTR_REGISTRY="$DEMO_DIR/registry" SCORER_MODEL_ROOT="$ROOT" LOG_LEVEL="${LOG_LEVEL:-warn}"
+# The synthetic stream is dated in the past: aggregate counters (a repository that declares them) would
+# otherwise expire by event time before the replay reads them. A day outlasts the run.
+export AGGREGATE_MIN_TTL_MS="${AGGREGATE_MIN_TTL_MS:-86400000}"
 # The synthetic catalogue's images are local files; the embedder reads files only under these roots.
 export EMBEDDER_IMAGE_FILE_ROOTS="$SYNTH_DIR"
 # Artifacts and training sets of earlier runs belong to databases that no longer exist.

@@ -3,7 +3,7 @@ import { Queue } from 'bullmq';
 import type Redis from 'ioredis';
 import type { Admin } from 'kafkajs';
 import { APP_CONFIG, type AppConfig } from '@mmctr/config';
-import { createKafka } from '@mmctr/kafka';
+import { consumerGroupLag, createKafka } from '@mmctr/kafka';
 import { createBullRedis, embeddingQueueRef } from '@mmctr/online-store';
 
 export interface QueueDepth {
@@ -38,18 +38,10 @@ export class PipelineStateRepository implements OnApplicationShutdown {
   async ingestLag(): Promise<number> {
     this.adminConnected ??= this.admin.connect();
     await this.adminConnected;
-    const topics = [this.config.KAFKA_TOPIC_EVENTS, this.config.KAFKA_TOPIC_ITEMS];
-    const committed = await this.admin.fetchOffsets({ groupId: this.config.INGEST_GROUP_ID, topics });
-    let lag = 0;
-    for (const topic of topics) {
-      const ends = await this.admin.fetchTopicOffsets(topic);
-      const done = committed.find((c) => c.topic === topic)?.partitions ?? [];
-      for (const p of ends) {
-        const c = Number(done.find((d) => d.partition === p.partition)?.offset ?? -1);
-        lag += Number(p.high) - (c >= 0 ? c : Number(p.low));
-      }
-    }
-    return lag;
+    return consumerGroupLag(this.admin, this.config.INGEST_GROUP_ID, [
+      this.config.KAFKA_TOPIC_EVENTS,
+      this.config.KAFKA_TOPIC_ITEMS,
+    ]);
   }
 
   async queueDepth(): Promise<QueueDepth> {

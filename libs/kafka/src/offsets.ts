@@ -1,3 +1,5 @@
+import type { Admin } from 'kafkajs';
+
 /** Offsets fetched from one partition within one consumer-group generation. */
 export interface FetchedRange {
   topic: string;
@@ -43,4 +45,26 @@ export function offsetsToCommit(
     })),
     skipped,
   };
+}
+
+/**
+ * Messages a consumer group has not committed yet on `topics`, summed over their partitions (a partition
+ * the group never committed counts from its low watermark).
+ */
+export async function consumerGroupLag(
+  admin: Admin,
+  groupId: string,
+  topics: readonly string[],
+): Promise<number> {
+  const committed = await admin.fetchOffsets({ groupId, topics: [...topics] });
+  let lag = 0;
+  for (const topic of topics) {
+    const ends = await admin.fetchTopicOffsets(topic);
+    const done = committed.find((c) => c.topic === topic)?.partitions ?? [];
+    for (const p of ends) {
+      const c = Number(done.find((d) => d.partition === p.partition)?.offset ?? -1);
+      lag += Number(p.high) - (c >= 0 ? c : Number(p.low));
+    }
+  }
+  return lag;
 }

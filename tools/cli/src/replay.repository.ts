@@ -1,17 +1,25 @@
 import type Redis from 'ioredis';
 import type { AppConfig } from '@mmctr/config';
 import type { BehaviourEvent, CatalogueItem } from '@mmctr/contracts';
-import { createKafka, EventProducer } from '@mmctr/kafka';
+import type { Admin } from 'kafkajs';
+import { consumerGroupLag, createKafka, EventProducer } from '@mmctr/kafka';
 import { createRedis, onlineStoreFromConfig, type OnlineStore } from '@mmctr/online-store';
 
-/** What a replay writes and reads: events and items to Kafka, users' newest history entry from Redis. */
+/**
+ * What a replay writes and reads: events and items to Kafka, users' newest history entry from Redis,
+ * and how far ingest has got.
+ */
 export class ReplayRepository {
   private readonly producer: EventProducer;
+  private readonly admin: Admin;
+  private adminConnected: Promise<void> | null = null;
   private readonly redis: Redis;
   private readonly store: OnlineStore;
 
-  constructor(config: AppConfig) {
-    this.producer = new EventProducer(createKafka(config), {
+  constructor(private readonly config: AppConfig) {
+    const kafka = createKafka(config);
+    this.admin = kafka.admin();
+    this.producer = new EventProducer(kafka, {
       eventsTopic: config.KAFKA_TOPIC_EVENTS,
       itemsTopic: config.KAFKA_TOPIC_ITEMS,
     });
@@ -33,8 +41,16 @@ export class ReplayRepository {
     return newest?.ts_ms;
   }
 
+  /** Events sent to the events topic that the ingest group (INGEST_GROUP_ID) has not committed yet. */
+  async ingestLag(): Promise<number> {
+    this.adminConnected ??= this.admin.connect();
+    await this.adminConnected;
+    return consumerGroupLag(this.admin, this.config.INGEST_GROUP_ID, [this.config.KAFKA_TOPIC_EVENTS]);
+  }
+
   async close(): Promise<void> {
     this.redis.disconnect();
+    if (this.adminConnected) await this.admin.disconnect();
     await this.producer.close();
   }
 }
