@@ -4,12 +4,12 @@ import { createInterface } from 'node:readline';
 import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
 import type { BehaviourEvent, CatalogueItem } from '@mmctr/contracts';
-import { bucketStart, counterLayout } from '@mmctr/aggregates';
 import { loadConfig } from '@mmctr/config';
-import { featureRepoFromConfig, type FeatureRepo } from '@mmctr/feature-repo';
+import { featureRepoFromConfig } from '@mmctr/feature-repo';
 import { percentile } from '@mmctr/observability';
 import { auc, logLoss } from '@mmctr/synth';
 import { ReplayRepository } from '../replay.repository';
+import { IngestSettler, finestBucketMs } from './ingest-settler';
 
 interface ReplayOptions {
   synth: string;
@@ -77,7 +77,6 @@ interface ScoreAnswer {
 const OUTCOME_WINDOW_MS = 30 * 60_000;
 const HISTORY_WAIT_TIMEOUT_MS = 10_000;
 const HISTORY_POLL_MS = 20;
-const SETTLE_TIMEOUT_MS = 60_000;
 
 const servedKey = (requestId: string, itemId: string) => `${requestId}\u0000${itemId}`;
 
@@ -122,9 +121,7 @@ class TestReplay {
   private readonly lastSent = new Map<string, number>();
   private historyWaits = 0;
   private historyTimeouts = 0;
-  /** The finest bucket boundary up to which ingest has counted everything sent (see settleAggregates). */
-  private settledAt = -Infinity;
-  private readonly settles = { count: 0, timeouts: 0, ms: 0 };
+  private readonly settler: IngestSettler;
   private lastTs: number;
   /** --max-requests reached: only outcomes of scored requests are still produced. */
   private full = false;
@@ -142,9 +139,10 @@ class TestReplay {
     private readonly opts: ReplayOptions,
     private readonly maxRequests: number,
     /** The repository's finest aggregate bucket width (0: it declares no aggregations). */
-    private readonly settleEveryMs: number,
+    settleEveryMs: number,
   ) {
     this.lastTs = meta.split.test_start_ms;
+    this.settler = new IngestSettler(settleEveryMs, () => stores.ingestLag());
   }
 
   async run(eventsFile: string): Promise<void> {
@@ -199,7 +197,7 @@ class TestReplay {
     const first = imps[0] as BehaviourEvent;
     // Everything that happened before this request is sent first, so ingest can apply it.
     await this.producePending();
-    await this.settleAggregates(first.ts_ms);
+    await this.settler.before(first.ts_ms);
     await this.awaitHistory(first.user_id);
     const answer = await this.postScore(imps);
     this.modelVersions.add(answer.model_version);
@@ -228,29 +226,6 @@ class TestReplay {
         this.lastSent.set(e.user_id, Math.max(this.lastSent.get(e.user_id) ?? 0, e.ts_ms));
     }
     this.pending = [];
-  }
-
-  /**
-   * A request at t reads aggregates over the buckets closed by t. Event time runs far faster here than
-   * ingest's lag allows for, so at each boundary of the finest bucket the replay waits (up to 60 s) until
-   * ingest has committed, and so counted, every event sent: the buckets then read are complete, as they
-   * are live, where a boundary passes once a minute.
-   */
-  private async settleAggregates(tsMs: number): Promise<void> {
-    if (this.settleEveryMs === 0) return;
-    const boundary = bucketStart(tsMs, this.settleEveryMs);
-    if (boundary <= this.settledAt) return;
-    const started = Date.now();
-    while ((await this.stores.ingestLag()) > 0) {
-      if (Date.now() - started > SETTLE_TIMEOUT_MS) {
-        this.settles.timeouts++;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, HISTORY_POLL_MS));
-    }
-    this.settles.count++;
-    this.settles.ms += Date.now() - started;
-    this.settledAt = boundary;
   }
 
   /** Waits (up to 10 s) until the user's newest sent behaviour event is in the online history. */
@@ -313,12 +288,7 @@ class TestReplay {
       degraded_requests: this.degraded,
       history_waits: this.historyWaits,
       history_wait_timeouts: this.historyTimeouts,
-      aggregate_settles: {
-        bucket_ms: this.settleEveryMs,
-        boundaries: this.settles.count,
-        timeouts: this.settles.timeouts,
-        seconds: this.settles.ms / 1000,
-      },
+      aggregate_settles: this.settler.summary(),
       served_auc: auc(p, y, () => true),
       served_logloss: logLoss(p, y, () => true),
       served_cold_start_auc: auc(p, y, (i) => rows[i]?.cold === true),
@@ -342,12 +312,6 @@ async function replayTest(
   await replay.run(join(dir, 'events.jsonl'));
   if (opts.scoresOut) replay.writeScores(opts.scoresOut);
   return replay.summary();
-}
-
-/** The finest bucket width of the repository's aggregate counters (0: none). */
-function finestBucketMs(repo: FeatureRepo): number {
-  const widths = counterLayout(repo).aggregations.flatMap((a) => a.tiers.map((t) => t.bucketMs));
-  return widths.length ? Math.min(...widths) : 0;
 }
 
 export function register(program: Command): void {
