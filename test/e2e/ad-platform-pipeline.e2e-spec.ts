@@ -6,7 +6,6 @@
 // scorer serving it to test-period requests replayed through POST /v1/score; the score-log sink
 // writing score_log; and `mmctr-train parity` recomputing every served CTR from it, failing on a
 // tampered one.
-import { join } from 'node:path';
 import type { Producer } from 'kafkajs';
 import { DLQ_HEADERS } from '@mmctr/contracts';
 import { scorerSuite } from '../../apps/scorer/test/support/scorer-harness';
@@ -29,11 +28,11 @@ import {
   expectTrainedMetrics,
   serveAndLog,
   suiteTempDir,
+  trainTinyAndPromote,
   waitIngestCaughtUp,
 } from '../support/pipeline-e2e';
 import { expectParity } from '../support/replay-check';
 import { expectTamperedCtrFails } from '../support/tampered-parity';
-import { promote, trainAndRegister } from '../support/trainer-cli';
 
 // One step per test, each on the state the previous one left (ingest, train, serve, check).
 jest.setTimeout(150_000);
@@ -148,15 +147,13 @@ describe('the ad-platform repository end to end (Kafka -> ingest -> ClickHouse/R
   });
 
   it('mmctr-train builds the point-in-time set, trains a tiny model, exports, registers and promotes it', async () => {
-    const { database } = suite.env;
-    const registry = join(work.path(), 'registry');
-    version = await trainAndRegister([
-      ...['--database', database, '--feature-repo', AD_PLATFORM],
-      ...['--model', 'qin', '--config', 'tiny', '--max-epochs', '3'],
-      ...['--train-end-ms', String(data.trainEndMs), '--val-end-ms', String(data.valEndMs)],
-      ...['--registry', registry, '--trainset', join(work.path(), 'trainset')],
-    ]);
-    await promote(database, version);
+    const trained = await trainTinyAndPromote(suite.env.database, work.path(), {
+      featureRepo: AD_PLATFORM,
+      maxEpochs: 3,
+      trainEndMs: data.trainEndMs,
+      valEndMs: data.valEndMs,
+    });
+    version = trained.version;
     // The point-in-time split as given, and the click signal learnt (labels matched on auction, ad and
     // user; the interest in the advertiser's industry joined via the ad); the ONNX graph is the model.
     // The signal is learnt on the split the model was chosen on; the test split holds a few hundred
@@ -164,7 +161,7 @@ describe('the ad-platform repository end to end (Kafka -> ingest -> ClickHouse/R
     // targets live in bench/, not here): better than chance is what this path check asks of it.
     const impressionTs = data.events.filter((e) => e.type === 'ad_impression').map((e) => e.ts_ms);
     await expectTrainedMetrics(
-      registry,
+      trained.registry,
       version,
       { impressionTs, trainEndMs: data.trainEndMs, valEndMs: data.valEndMs },
       { val: 0.6, test: 0.5 },

@@ -12,8 +12,7 @@
 // The slates are replayed live: the scorer stamps each request with its own clock. A window as of a past
 // time is exact only while every bucket it reads still lives (docs/features.md, "Reading"), and the 1h
 // window of minute buckets as of a time in an earlier minute has lost its oldest bucket already.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { counterGroup, counterKey } from '@mmctr/aggregates';
 import { loadConfig } from '@mmctr/config';
@@ -23,10 +22,18 @@ import { loggedRequestIds, scorerSuite, waitFor } from '../../apps/scorer/test/s
 import { itemVersion, SLATES, slateBehaviour } from '../support/demo-slates';
 import type { IsolatedNames } from '../support/ingest/fixtures';
 import { ingestSuite } from '../support/ingest/suite';
-import { groupCaughtUp } from '../support/kafka-group';
-import { expectParity, replayAndLog } from '../support/replay-check';
+import {
+  expectProductionVersion,
+  expectTrainedMetrics,
+  serveAndLog,
+  startServing,
+  suiteTempDir,
+  trainTinyAndPromote,
+  waitIngestCaughtUp,
+} from '../support/pipeline-e2e';
+import { expectParity } from '../support/replay-check';
 import { ScorerTcpProxy } from '../support/scorer-tcp-proxy';
-import { parity, promote, trainAndRegister } from '../support/trainer-cli';
+import { parity } from '../support/trainer-cli';
 
 // One step per test, each on the state the previous one left (ingest, train, serve, check).
 jest.setTimeout(150_000);
@@ -45,13 +52,6 @@ const TRAIN_END_MS = T0 + Math.floor(0.8 * SPAN);
 const VAL_END_MS = T0 + Math.floor(0.9 * SPAN);
 /** Every fourth item changes category then: clicks before it count under the old category, after under the new. */
 const RECATEGORISED_MS = T0 + 9 * HOUR;
-
-/** What the test reads of the artifact's metrics.json. */
-interface Metrics {
-  val: { rows: number; auc: number };
-  test: { rows: number };
-  onnx: { max_abs_diff: number };
-}
 
 /** score_log.aggregates_json: the raw window values the scorer fed the model, as of as_of_ms. */
 interface LoggedAggregates {
@@ -102,27 +102,15 @@ describe('aggregate features end to end (Kafka -> ingest counters -> mmctr-train
   const events = behaviour();
   const requests = replayRequests(events, REQUESTS);
   let names: IsolatedNames;
-  let work: string;
+  const work = suiteTempDir('mmctr-agg-e2e-');
   let model: string;
-
-  beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'mmctr-agg-e2e-'));
-  });
-  afterAll(async () => {
-    if (work) await rm(work, { recursive: true, force: true });
-  });
 
   it('ingest stores every event once and counts it once online, item versions before the events that follow them', async () => {
     names = await ingest.names('agg-e2e');
     await ingest.startIngest(names, { CLICKHOUSE_DATABASE: suite.env.database, FEATURE_REPO });
     const producer = ingest.producer(names);
     const topics = [names.env.KAFKA_TOPIC_EVENTS, names.env.KAFKA_TOPIC_ITEMS];
-    const caughtUp = () =>
-      waitFor(
-        'ingest to commit everything produced',
-        () => groupCaughtUp(ingest.kafka(), names.env.INGEST_GROUP_ID, topics),
-        120_000,
-      );
+    const caughtUp = () => waitIngestCaughtUp(ingest.kafka(), names, topics);
     // A composite key's category is the one ingest has stored when it counts the click: each catalogue
     // version is stored before the events after it are produced (docs/features.md, Aggregations).
     const before = events.filter((e) => e.ts_ms < RECATEGORISED_MS);
@@ -159,33 +147,23 @@ describe('aggregate features end to end (Kafka -> ingest counters -> mmctr-train
   });
 
   it('mmctr-train builds the point-in-time set with the aggregate columns, trains, exports, registers and promotes', async () => {
-    const { database } = suite.env;
-    const registry = join(work, 'registry');
-    model = await trainAndRegister([
-      ...['--database', database, '--feature-repo', FEATURE_REPO],
-      ...['--model', 'qin', '--config', 'tiny', '--max-epochs', '3'],
-      ...['--train-end-ms', String(TRAIN_END_MS), '--val-end-ms', String(VAL_END_MS)],
-      ...['--registry', registry, '--trainset', join(work, 'trainset')],
-    ]);
-    await promote(database, model);
-    const metrics = JSON.parse(await readFile(join(registry, model, 'metrics.json'), 'utf8')) as Metrics;
-    const impressions = (from: number, to: number) =>
-      events.filter((e) => e.type === 'impression' && e.ts_ms >= from && e.ts_ms < to).length;
-    expect({ val: metrics.val.rows, test: metrics.test.rows }).toEqual({
-      val: impressions(TRAIN_END_MS, VAL_END_MS),
-      test: impressions(VAL_END_MS, Infinity),
+    const split = { trainEndMs: TRAIN_END_MS, valEndMs: VAL_END_MS };
+    const trained = await trainTinyAndPromote(suite.env.database, work.path(), {
+      ...split,
+      featureRepo: FEATURE_REPO,
+      maxEpochs: 3,
     });
+    model = trained.version;
     // The click signal is learnt (quality targets live in bench/); the ONNX graph is the model.
-    expect(metrics.val.auc).toBeGreaterThan(0.6);
-    expect(metrics.onnx.max_abs_diff).toBeLessThanOrEqual(1e-4);
-    const layout = JSON.parse(await readFile(join(registry, model, 'layout.json'), 'utf8')) as object;
+    const impressionTs = events.filter((e) => e.type === 'impression').map((e) => e.ts_ms);
+    await expectTrainedMetrics(trained.registry, model, { ...split, impressionTs }, { val: 0.6 });
+    await expectProductionVersion(suite.env.ch, model);
+    const layout = JSON.parse(await readFile(join(trained.registry, model, 'layout.json'), 'utf8')) as object;
     expect(JSON.stringify(layout)).toContain('item_ctr');
   });
 
   it('the scorer reads the windows online: the test slates are answered, not degraded, and logged with their window values', async () => {
-    const scorer = await suite.start({ FEATURE_REPO, REDIS_KEY_PREFIX: names.env.REDIS_KEY_PREFIX });
-    await scorer.waitServing(model);
-    await replayAndLog(scorer, suite.env.ch, model, requests);
+    await serveAndLog(suite, names, model, requests);
     const rows = await suite.env.ch.query<{ aggregates_json: string }>(
       "SELECT aggregates_json FROM score_log FINAL WHERE request_id LIKE 'agg-replay-%'",
     );
@@ -251,13 +229,10 @@ describe('aggregate features end to end (Kafka -> ingest counters -> mmctr-train
     const proxy = new ScorerTcpProxy(redisUrl.hostname, Number(redisUrl.port || 6379));
     redisUrl.port = String(await proxy.start());
     try {
-      const scorer = await suite.start({
-        FEATURE_REPO,
-        REDIS_KEY_PREFIX: names.env.REDIS_KEY_PREFIX,
+      const scorer = await startServing(suite, names, model, {
         REDIS_URL: redisUrl.toString(),
         SCORER_REDIS_TIMEOUT_MS: '300',
       });
-      await scorer.waitServing(model);
       const served: string[] = [];
       for (const mode of ['blackhole', 'reset'] as const) {
         proxy.setMode(mode);

@@ -5,7 +5,6 @@
 // registering and promoting it; the scorer serving it to test-period slates replayed through
 // POST /v1/score; the score-log sink writing score_log; and `mmctr-train parity` recomputing every
 // served CTR from it, failing on a tampered one. No embedder runs: every item reads the zero vector.
-import { join } from 'node:path';
 import { DLQ_HEADERS, type BehaviourEvent, type CatalogueItem } from '@mmctr/contracts';
 import { scorerSuite } from '../../apps/scorer/test/support/scorer-harness';
 import { itemVersion, SLATES, slateBehaviour } from '../support/demo-slates';
@@ -18,11 +17,11 @@ import {
   expectTrainedMetrics,
   serveAndLog,
   suiteTempDir,
+  trainTinyAndPromote,
   waitIngestCaughtUp,
 } from '../support/pipeline-e2e';
 import { expectParity } from '../support/replay-check';
 import { expectTamperedCtrFails } from '../support/tampered-parity';
-import { promote, trainAndRegister } from '../support/trainer-cli';
 
 // One step per test, each on the state the previous one left (ingest, train, serve, check).
 jest.setTimeout(150_000);
@@ -138,20 +137,18 @@ describe('the demo repository end to end (Kafka -> ingest -> ClickHouse/Redis ->
   });
 
   it('mmctr-train builds the point-in-time set, trains a tiny model, exports, registers and promotes it', async () => {
-    const { database } = suite.env;
-    const registry = join(work.path(), 'registry');
-    version = await trainAndRegister([
-      ...['--database', database, '--model', 'qin', '--config', 'tiny', '--max-epochs', '3'],
-      ...['--train-end-ms', String(TRAIN_END_MS), '--val-end-ms', String(VAL_END_MS)],
-      ...['--registry', registry, '--trainset', join(work.path(), 'trainset')],
-    ]);
-    await promote(database, version);
+    const trained = await trainTinyAndPromote(suite.env.database, work.path(), {
+      maxEpochs: 3,
+      trainEndMs: TRAIN_END_MS,
+      valEndMs: VAL_END_MS,
+    });
+    version = trained.version;
     // The click signal (the user's category) is learnt: on the split the model is chosen on, and better
     // than chance on the few hundred test impressions (quality targets live in bench/, not here); the
     // ONNX graph is the model.
     const impressionTs = events.filter((e) => e.type === 'impression').map((e) => e.ts_ms);
     await expectTrainedMetrics(
-      registry,
+      trained.registry,
       version,
       { impressionTs, trainEndMs: TRAIN_END_MS, valEndMs: VAL_END_MS },
       { val: 0.65, test: 0.55 },

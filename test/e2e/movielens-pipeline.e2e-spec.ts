@@ -5,9 +5,7 @@
 // point-in-time set with the import's time split, training a tiny model, exporting, registering and
 // promoting it; the scorer serving test-period ratings replayed through POST /v1/score; the score-log
 // sink writing score_log; and `mmctr-train parity` recomputing every served CTR within 1e-4.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import IORedis from 'ioredis';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { scorerSuite, waitFor } from '../../apps/scorer/test/support/scorer-harness';
 import { eventMs } from '../../tools/cli/src/commands/import-movielens';
@@ -21,10 +19,17 @@ import { uniqueName } from '../support/clients';
 import { EmbedderProcess } from '../support/embedder-process';
 import type { IsolatedNames } from '../support/ingest/fixtures';
 import { ingestSuite } from '../support/ingest/suite';
-import { deleteTopics, groupCaughtUp } from '../support/kafka-group';
+import { deleteTopics } from '../support/kafka-group';
 import { mmctrCli } from '../support/mmctr-cli';
+import {
+  expectProductionVersion,
+  expectTrainedMetrics,
+  startServing,
+  suiteTempDir,
+  trainTinyAndPromote,
+  waitIngestCaughtUp,
+} from '../support/pipeline-e2e';
 import { expectParity, replayAndLog } from '../support/replay-check';
-import { promote, trainAndRegister } from '../support/trainer-cli';
 
 jest.setTimeout(180_000);
 
@@ -35,15 +40,10 @@ const ENTITY_TABLES = ['ml_users', 'ml_movies'];
 // The text encoder's width (all-MiniLM-L6-v2): the repository's `title` embedding of each movie.
 const TITLE_WIDTH = 384;
 
-interface Metrics {
-  val: { rows: number };
-  test: { rows: number };
-  onnx: { max_abs_diff: number };
-}
-
 /**
- * The fixture's ratings and the import's time split of them; the builder's boundaries are the first
- * validation and test ratings' event times (a second shared across a boundary goes to the later part).
+ * The fixture's ratings (each an impression, at its event time) and the import's time split of them;
+ * the builder's boundaries are the first validation and test ratings' event times (a second shared
+ * across a boundary goes to the later part).
  */
 function ratingsAndSplit(size: typeof SIZE) {
   const ratings = Array.from({ length: size.ratings }, (_, k) => ({
@@ -53,17 +53,16 @@ function ratingsAndSplit(size: typeof SIZE) {
   const split = splitByTime(ratings);
   const trainEndMs = eventMs(split.valid[0]!.tsS);
   const valEndMs = eventMs(split.test[0]!.tsS);
-  const within = (from: number, to: number) =>
-    ratings.filter((r) => eventMs(r.tsS) >= from && eventMs(r.tsS) < to).length;
-  const rows = { val: within(trainEndMs, valEndMs), test: within(valEndMs, Infinity) };
-  return { split, trainEndMs, valEndMs, rows };
+  const impressionTs = ratings.map((r) => eventMs(r.tsS));
+  return { split, trainEndMs, valEndMs, impressionTs };
 }
 
 describe('the movielens repository end to end (files -> mmctr import -> Kafka -> ingest -> mmctr-train -> scorer -> score_log -> parity)', () => {
   const ingest = ingestSuite();
   const entityPattern = `mmctr.test.${uniqueName('ml-e2e').replace(/_/g, '-')}.{table}`;
+  const entityTopic = (table: string) => entityPattern.replace('{table}', table);
   const suite = scorerSuite({ FEATURE_REPO: MOVIELENS, KAFKA_TOPIC_ENTITY_PATTERN: entityPattern });
-  const { split, trainEndMs, valEndMs, rows } = ratingsAndSplit(SIZE);
+  const { split, trainEndMs, valEndMs, impressionTs } = ratingsAndSplit(SIZE);
   // One request per test-period rating: the rated movie and two others as candidates.
   const requests = split.test.slice(0, REQUESTS).map((r, k) => ({
     request_id: `ml-replay-${k}`,
@@ -74,22 +73,17 @@ describe('the movielens repository end to end (files -> mmctr import -> Kafka ->
     })),
   }));
   let names: IsolatedNames;
-  let work: string;
   let fixture: Fixture;
   let version: string;
   let embedder: EmbedderProcess | undefined;
 
-  beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'mmctr-ml-e2e-'));
-    fixture = writeMovielensFixture(join(work, 'ml'), SIZE);
-  });
   afterAll(async () => {
     await embedder?.stop();
-    await deleteTopics(
-      ingest.kafka(),
-      ENTITY_TABLES.map((t) => entityPattern.replace('{table}', t)),
-    );
-    if (work) await rm(work, { recursive: true, force: true });
+    await deleteTopics(ingest.kafka(), ENTITY_TABLES.map(entityTopic));
+  });
+  const work = suiteTempDir('mmctr-ml-e2e-');
+  beforeAll(() => {
+    fixture = writeMovielensFixture(join(work.path(), 'ml'), SIZE);
   });
 
   it('mmctr import movielens sends every profile, movie and rating, and ingest stores each once', async () => {
@@ -109,15 +103,8 @@ describe('the movielens repository end to end (files -> mmctr import -> Kafka ->
       env,
     );
     expect(out).toContain(`${SIZE.users} users, ${SIZE.movies} movies, ${SIZE.ratings} impressions`);
-    const topics = [
-      names.env.KAFKA_TOPIC_EVENTS,
-      ...ENTITY_TABLES.map((t) => entityPattern.replace('{table}', t)),
-    ];
-    await waitFor(
-      'ingest to commit everything imported',
-      () => groupCaughtUp(ingest.kafka(), names.env.INGEST_GROUP_ID, topics),
-      120_000,
-    );
+    const topics = [names.env.KAFKA_TOPIC_EVENTS, ...ENTITY_TABLES.map(entityTopic)];
+    await waitIngestCaughtUp(ingest.kafka(), names, topics);
     const ch = suite.env.ch;
     const byType = await ch.query<{ type: string; n: string }>(
       'SELECT toString(type) AS type, count() AS n FROM ml_events FINAL GROUP BY type ORDER BY type',
@@ -175,23 +162,20 @@ describe('the movielens repository end to end (files -> mmctr import -> Kafka ->
   });
 
   it('mmctr-train builds the set with the import time split, trains, exports, registers and promotes a tiny model', async () => {
-    const { database } = suite.env;
-    const registry = join(work, 'registry');
-    version = await trainAndRegister([
-      ...['--database', database, '--feature-repo', MOVIELENS],
-      ...['--model', 'qin', '--config', 'tiny', '--max-epochs', '2'],
-      ...['--train-end-ms', String(trainEndMs), '--val-end-ms', String(valEndMs)],
-      ...['--registry', registry, '--trainset', join(work, 'trainset')],
-    ]);
-    await promote(database, version);
-    const metrics = JSON.parse(await readFile(join(registry, version, 'metrics.json'), 'utf8')) as Metrics;
-    expect({ val: metrics.val.rows, test: metrics.test.rows }).toEqual(rows);
-    expect(metrics.onnx.max_abs_diff).toBeLessThanOrEqual(1e-4);
+    const trained = await trainTinyAndPromote(suite.env.database, work.path(), {
+      featureRepo: MOVIELENS,
+      maxEpochs: 2,
+      trainEndMs,
+      valEndMs,
+    });
+    version = trained.version;
+    // The split as the import made it and the ONNX graph the model; no AUC floor on 2,000 ratings.
+    await expectTrainedMetrics(trained.registry, version, { impressionTs, trainEndMs, valEndMs });
+    await expectProductionVersion(suite.env.ch, version);
   });
 
   it('the scorer serves it to replayed test-period ratings and logs each request', async () => {
-    const scorer = await suite.start({ REDIS_KEY_PREFIX: names.env.REDIS_KEY_PREFIX, LOG_LEVEL: 'info' });
-    await scorer.waitServing(version);
+    const scorer = await startServing(suite, names, version, { LOG_LEVEL: 'info' });
     // Its item cache holds every movie's title vector (the candidate's title_vec input).
     const loaded = scorer.logged('item cache refreshed').reduce((n, l) => n + Number(l.vectors), 0);
     expect(loaded).toBe(SIZE.movies);
