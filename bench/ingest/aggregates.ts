@@ -28,8 +28,10 @@ import { writeRepo } from '../../test/support/feature-repo/ad-platform';
 import { rng } from '../../test/support/ingest/events';
 import { IngestProcess, sleep } from '../../test/support/ingest/ingest-process';
 import { demoWithAggregations } from '../../test/integration/aggregates/demo-aggregations';
+import { deleteKeysMatching } from '../../test/support/redis-keys';
 import { freePort } from '../../test/support/free-port';
 import { cpuSeconds, servicesCpu } from '../support/cpu';
+import { runMainThenExit } from '../support/run-main';
 
 const { values: args } = parseArgs({ options: { events: { type: 'string', default: '200000' } } });
 const N = Number(args.events);
@@ -209,11 +211,7 @@ async function main(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
     const client = new Redis(redis.url);
-    for (let cursor = '0'; ;) {
-      const [next, keys] = await client.scan(cursor, 'MATCH', `mmctr-bench:${RUN}:*`, 'COUNT', 1000);
-      if (keys.length) await client.del(...keys);
-      if ((cursor = next) === '0') break;
-    }
+    await deleteKeysMatching(client, `mmctr-bench:${RUN}:*`);
     client.disconnect();
     redis.stop();
     const a = kafka.admin();
@@ -223,10 +221,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMainThenExit(main);

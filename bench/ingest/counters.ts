@@ -15,6 +15,7 @@ import { rng } from '../../test/support/ingest/events';
 import { demoWithAggregations } from '../../test/integration/aggregates/demo-aggregations';
 import { freePort } from '../../test/support/free-port';
 import { cpuSeconds } from '../support/cpu';
+import { runMainThenExit } from '../support/run-main';
 
 const { values: args } = parseArgs({
   options: {
@@ -123,10 +124,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMainThenExit(main);

@@ -15,6 +15,7 @@ import { createKafka, ensureTopics, EventProducer } from '@mmctr/kafka';
 import { createRedis } from '@mmctr/online-store';
 import { IngestProcess, sleep } from '../../test/support/ingest/ingest-process';
 import { rng } from '../../test/support/ingest/events';
+import { deleteKeysMatching } from '../../test/support/redis-keys';
 import { cpuSeconds, servicesCpu, servicesSince, totalCpu, type ServiceCpu } from '../support/cpu';
 
 const { values: args } = parseArgs({
@@ -285,12 +286,7 @@ async function runLag() {
 
 async function clearRedis(): Promise<void> {
   const redis = createRedis(config);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${REDIS_PREFIX}*`, 'COUNT', 5000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
+  await deleteKeysMatching(redis, `${REDIS_PREFIX}*`, 5000);
   redis.disconnect();
 }
 

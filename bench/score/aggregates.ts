@@ -27,7 +27,9 @@ import {
   type ScorerConfig,
 } from '@mmctr/scorer';
 import { aggregatesLayout } from '../../apps/scorer/test/support/aggregate-layout';
+import { deleteKeysMatching } from '../../test/support/redis-keys';
 import { numberArg } from '../support/cli-args';
+import { runMainThenExit } from '../support/run-main';
 
 const B = 500;
 const REQUESTS = numberArg('requests', 200);
@@ -211,19 +213,9 @@ async function main(): Promise<void> {
     for (const v of (await metrics.aggregateSums.get()).values) sums[String(v.labels.source)] = v.value;
     console.log(JSON.stringify({ ...results, aggregate_sums: sums }, null, 2));
   } finally {
-    for (let cursor = '0'; ;) {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      if (keys.length) await redis.del(...keys);
-      if ((cursor = next) === '0') break;
-    }
+    await deleteKeysMatching(redis, `${prefix}*`);
     redis.disconnect();
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMainThenExit(main);

@@ -4,6 +4,7 @@ import type { AppConfig } from '@mmctr/config';
 import { MAX_MESSAGE_BYTES, type BehaviourEvent } from '@mmctr/contracts';
 import { ensureTopics, platformTopics } from '@mmctr/kafka';
 import { uniqueName } from '../clients';
+import { deleteKeysMatching } from '../redis-keys';
 
 /** Names that keep one test's data apart from everyone else's: topics, group, Redis prefix, queue. */
 export function isolatedNames(tag: string) {
@@ -45,12 +46,7 @@ export async function cleanup(kafka: Kafka, redis: Redis, names: IsolatedNames):
     await admin.disconnect();
   }
   for (const pattern of [`${names.env.REDIS_KEY_PREFIX}*`, `bull:${names.env.EMBEDDINGS_QUEUE}:*`]) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
+    await deleteKeysMatching(redis, pattern);
   }
 }
 
