@@ -4,6 +4,7 @@ export * from './config/scorer-config';
 export * from './items/item-cache';
 export * from './layout/serving-layout';
 export * from './model/onnx-model';
+export * from './model/vocabularies';
 export * from './scoring/feature-assembler';
 export * from './scoring/score-request';
 export * from './score-log/score-log-codec';

@@ -403,7 +403,10 @@ def build_parser() -> argparse.ArgumentParser:
         "number <= 0 is not; any other value is refused",
     )
     p.add_argument(
-        "--fields", metavar="COL,...", help="comma-separated categorical columns, each value hashed into --buckets"
+        "--fields",
+        metavar="COL,...",
+        help="comma-separated categorical columns: an exact vocabulary per column (--min-count), or each value hashed "
+        "into --buckets (--min-count 0)",
     )
     p.add_argument(
         "--numeric",
@@ -436,16 +439,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="the column naming each row's split: train, val / valid / validation or test (implies --split column)",
     )
     p.add_argument(
-        "--buckets", type=int, default=65536, help="hash buckets per --fields / --multi column (default 65536)"
+        "--buckets",
+        type=int,
+        default=65536,
+        help="hash buckets per --multi column, and per --fields column with --min-count 0 (default 65536)",
     )
     p.add_argument(
         "--min-count",
         type=int,
         default=1,
         metavar="N",
-        help="fit each --fields column's vocabulary on the training rows: values (hash buckets) seen at least N "
-        "times get their own embedding row, the rest share the out-of-vocabulary row (default 1; 0: no "
-        "vocabulary, every hash bucket has a row, for unbounded ids)",
+        help="fit each --fields column's exact vocabulary on the training rows: values seen at least N times get "
+        "their own embedding row, the rest share the out-of-vocabulary row (default 1; 0: no vocabulary, the values "
+        "are hashed into --buckets rows, for unbounded ids)",
     )
 
     p = _command(

@@ -18,16 +18,31 @@ from typing import Any
 import numpy as np
 import torch
 
-from .layers import replace_prelu_for_serving
+from .layers import Embeddings, replace_prelu_for_serving
 from .models import CTRModel
 from .onnx_scorer import OnnxScorer  # noqa: F401  (re-exported: evaluate, pipeline, tests)
 from .schema import KINDS, SUFFIX, ModelSchema
+from .vocabulary import Vocabularies
 
 OPSET = 17
 
 
+def _categorical(r: np.random.Generator, schema: ModelSchema, s: dict[str, Any], low: int, lead: tuple[int, ...]):
+    """Random ids of a categorical slot; a fitted feature's are value keys: its vocabulary's (when the schema holds
+    it) or small integers (out of vocabulary)."""
+    keys = schema.vocab_keys.get(s["feature"]) if "fit" in s else None
+    if keys is None or not len(keys):
+        return r.integers(low, s["size"], size=lead)
+    pool = np.concatenate([np.asarray(keys, dtype=np.int64), np.arange(max(low, 1), 4, dtype=np.int64)])
+    return pool[r.integers(0, len(pool), size=lead)]
+
+
 def _random_group(
-    r: np.random.Generator, group: dict[str, Any], lead: tuple[int, ...], live: np.ndarray | None
+    r: np.random.Generator,
+    schema: ModelSchema,
+    group: dict[str, Any],
+    lead: tuple[int, ...],
+    live: np.ndarray | None,
 ) -> dict[str, np.ndarray]:
     """Random values of one group's inputs [*lead, n]; with `live` [*lead], the dead rows are zero (empty slots)
     and the live ones have no missing ids."""
@@ -38,7 +53,7 @@ def _random_group(
         if not slots:
             continue
         if kind == "categorical":
-            v = np.stack([r.integers(low, s["size"], size=lead) for s in slots], -1)
+            v = np.stack([_categorical(r, schema, s, low, lead) for s in slots], -1)
         elif kind == "multi_categorical":
             v = np.concatenate([r.integers(0, s["size"], size=(*lead, s["max_length"])) for s in slots], -1)
         else:
@@ -53,24 +68,56 @@ def example_inputs(schema: ModelSchema, batch: int = 4, user_batch: int = 1, see
     entries, newest first."""
     r = np.random.default_rng(seed)
     out: dict[str, np.ndarray] = {}
-    for k, v in _random_group(r, schema.user, (user_batch,), None).items():
+    for k, v in _random_group(r, schema, schema.user, (user_batch,), None).items():
         out[f"user_{k}"] = v
     for s in schema.sequences:
         L = s["length"]
         live = np.arange(L)[None, :] < r.integers(0, L + 1, size=user_batch)[:, None]
-        for k, v in _random_group(r, s, (user_batch, L), live).items():
+        for k, v in _random_group(r, schema, s, (user_batch, L), live).items():
             out[f"{s['name']}_{k}"] = v
         if "age" in s:
             out[f"{s['name']}_age"] = r.integers(0, len(s["age"]["boundaries_ms"]) + 2, size=(user_batch, L)) * live
-    for k, v in _random_group(r, schema.candidate, (batch,), None).items():
+    for k, v in _random_group(r, schema, schema.candidate, (batch,), None).items():
         out[f"cand_{k}"] = v
     dtypes = {i["name"]: i["dtype"] for i in schema.inputs}
     return {n: out[n].astype(dtypes[n]) for n in schema.input_names}
 
 
 def serving_copy(model: CTRModel) -> CTRModel:
+    """The exported model: eval mode, on the CPU, and taking the fitted features' vocabulary rows, not their keys
+    (vocabulary.py)."""
     m = copy.deepcopy(model).cpu().eval()
+    for e in m.modules():
+        if isinstance(e, Embeddings):
+            e.keys_input = False
     return replace_prelu_for_serving(m.prepare_for_export())
+
+
+def _embeddings(model: torch.nn.Module) -> Embeddings | None:
+    return next((e for e in model.modules() if isinstance(e, Embeddings)), None)
+
+
+def model_vocabularies(model: torch.nn.Module) -> Vocabularies | None:
+    """The model's fitted vocabularies (None without any)."""
+    emb = _embeddings(model)
+    if emb is None or not emb.vocabularies:
+        return None
+    keys = {f: t.detach().cpu().numpy() for f, t in emb.vocabulary_keys().items()}
+    return Vocabularies.of(model.schema, keys)
+
+
+def _traced_inputs(model: torch.nn.Module, ex: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Example inputs as the serving copy takes them: the fitted features' keys mapped to rows."""
+    v = model_vocabularies(model)
+    return v.rows(ex) if v is not None else ex
+
+
+def _with_vocabularies(model: torch.nn.Module, path: Path) -> Path:
+    """Writes the model's vocabulary.json beside its graph (the graph takes rows: whoever feeds it maps first)."""
+    v = model_vocabularies(model)
+    if v is not None:
+        v.write(path.parent)
+    return path
 
 
 def _export(
@@ -123,9 +170,9 @@ def _keep_signature(path: Path, signature: list[dict[str, Any]]) -> None:
 
 def export_onnx(model: CTRModel, path: str | Path, opset: int = OPSET) -> Path:
     m = serving_copy(model)
-    ex = example_inputs(m.schema, batch=3, user_batch=1)
+    ex = _traced_inputs(m, example_inputs(m.schema, batch=3, user_batch=1))
     args = tuple(torch.from_numpy(ex[n]) for n in m.schema.input_names)
-    return _export(m, args, m.schema.inputs, Path(path), opset)
+    return _with_vocabularies(m, _export(m, args, m.schema.inputs, Path(path), opset))
 
 
 class CandidateUsers(torch.nn.Module):
@@ -158,9 +205,9 @@ def batch_graph_name(graph_file: str) -> str:
 def export_batch_onnx(model: CTRModel, path: str | Path, opset: int = OPSET) -> Path:
     m = CandidateUsers(serving_copy(model))
     schema = m.model.schema
-    ex = example_inputs(schema, batch=5, user_batch=2)
+    ex = _traced_inputs(m.model, example_inputs(schema, batch=5, user_batch=2))
     args = tuple(torch.from_numpy(ex[n]) for n in schema.input_names) + (torch.tensor([0, 1, 1, 0, 1]),)
-    return _export(m, args, [*schema.inputs, CAND_USER], Path(path), opset)
+    return _with_vocabularies(m.model, _export(m, args, [*schema.inputs, CAND_USER], Path(path), opset))
 
 
 # Only the embedding tables (Gather) are quantised. Dynamic int8 MatMuls quantise activations per

@@ -2,9 +2,10 @@
 train.csv, valid.csv and test.csv with the rows of the set's splits in their order, so the peer trains and is
 scored on exactly the rows the trainer sees.
 
-A cell holds the slot's value as the trainer's models read it (a categorical slot's hash bucket, vocabulary
-index or age band as a token, a numeric slot after its transform): the peer builds its own vocabularies and
-standardisation over them, and both sides see the same information, hash collisions included. Vector slots
+A cell holds the slot's value as the trainer's models read it (a categorical slot's hash bucket, a fitted
+feature's 64-bit value key, a vocabulary index or age band as a token, a numeric slot after its transform): the peer
+builds its own vocabularies and standardisation over them, and both sides see the same information, hash
+collisions included. Vector slots
 have no CSV form and are left out."""
 
 from __future__ import annotations
@@ -81,12 +82,12 @@ def _cells(col: Column, batch: Mapping[str, np.ndarray]) -> list[str]:
         return [str(int(v)) for v in a]
     if col.kind == "sequence":
         ids = a[:, :, col.start]  # [n, L], newest first, 0 = empty slot
-        return [SEP.join(str(int(v)) for v in row[row > 0]) for row in ids]
+        return [SEP.join(str(int(v)) for v in row[row != 0]) for row in ids]
     part = a[:, col.start : col.start + col.width]
     if col.kind == "numeric":
         return [_number(v) for v in part[:, 0]]
     if col.kind == "multi_categorical":
-        return [SEP.join(str(int(v)) for v in row[row > 0]) for row in part]
+        return [SEP.join(str(int(v)) for v in row[row != 0]) for row in part]
     return [str(int(v)) for v in part[:, 0]]
 
 

@@ -44,6 +44,20 @@ def cached_bucket(field_name: str, value: str, buckets: int) -> int:
     return bucket(field_name, value, buckets)
 
 
+def value_key(field_name: str, value: str) -> int:
+    """The identity of a value of a fitted categorical (its vocabulary is exact): fnv1a64(field + "\\x1f" + value)
+    as a signed int64, 0 for an empty value. Training sets hold it; the fitted vocabulary is the sorted keys."""
+    if value is None or value == "":
+        return 0
+    h = fnv1a64((field_name + SEPARATOR + value).encode("utf-8"))
+    return h - (1 << 64) if h >> 63 else h
+
+
+@lru_cache(maxsize=1_000_000)
+def cached_key(field_name: str, value: str) -> int:
+    return value_key(field_name, value)
+
+
 def age_buckets(age_ms: np.ndarray, boundaries_ms: Sequence[int]) -> np.ndarray:
     """1 + the number of boundaries <= age (a negative age counts as 0), per element of an int64 ms array;
     0 is kept for empty / unknown."""

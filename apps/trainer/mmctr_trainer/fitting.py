@@ -4,10 +4,10 @@ A repository may leave two encoders to the trainer (docs/features.md):
 
 - numeric `standardize` without `stats`: the inputs hold the clipped raw value; the trainer fits mean / std on the
   training split and the model computes (x - mean) / std first (graph constants).
-- categorical `hash` with `fit: {min_count}`: the inputs hold the hash bucket; the buckets seen at least min_count
-  times in the training split get the rows 1..V of the slot's embedding table (V + 1 rows), every other bucket
-  row 0 (out of vocabulary, like missing). The bucket -> row table is a constant of the graph, gathered before the
-  embedding.
+- categorical `hash` with `fit: {min_count}`: the inputs hold each value's 64-bit key (features.value_key); the
+  values seen at least min_count times in the training split get the rows 1..V of the slot's embedding table
+  (V + 1 rows) in key order, every other value row 0 (out of vocabulary, like missing). The vocabulary is exact
+  (one row per value) and lives outside the graph, which takes rows (vocabulary.py).
 
 Only the train split's rows are read, never validation or test: a value first seen there is out of vocabulary, as it
 would be for a model serving new traffic. Counts are taken on the user and candidate slots (a sequence side feature
@@ -45,14 +45,30 @@ def _columns(schema: ModelSchema) -> tuple[dict[str, Column], dict[str, Column]]
     return vocab, stats
 
 
-def vocabulary_rows(counts: np.ndarray, min_count: int) -> np.ndarray:
-    """bucket -> row [buckets] int64: the buckets counted >= min_count times get rows 1..V in bucket order, every
-    other bucket (and 0, missing) row 0."""
-    keep = counts >= min_count
-    keep[0] = False
-    rows = np.zeros(len(counts), dtype=np.int64)
-    rows[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int64)
-    return rows
+def vocabulary_keys(keys: np.ndarray, counts: np.ndarray, min_count: int) -> np.ndarray:
+    """The vocabulary [V] int64, sorted: the distinct value keys (sorted, as np.unique gives them) counted at least
+    min_count times, without 0 (missing). A value's row is 1 + its key's index."""
+    return keys[(counts >= min_count) & (keys != 0)]
+
+
+class _Counts:
+    """Count of each distinct key of a stream of batches (np.unique per batch, merged every few batches)."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def add(self, v: np.ndarray) -> None:
+        self.parts.append(np.unique(v.astype(np.int64).ravel(), return_counts=True))
+        if len(self.parts) >= 16:
+            self.parts = [self.total()]
+
+    def total(self) -> tuple[np.ndarray, np.ndarray]:
+        """(sorted distinct keys, their counts)."""
+        if not self.parts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        keys, inverse = np.unique(np.concatenate([k for k, _c in self.parts]), return_inverse=True)
+        counts = np.bincount(inverse, weights=np.concatenate([c for _k, c in self.parts]), minlength=len(keys))
+        return keys, counts.astype(np.int64)
 
 
 class _Moments:
@@ -92,24 +108,25 @@ def fit_encoders(
     vocab, stats = _columns(schema)
     if not vocab and not stats:
         return schema
-    counts = {f: np.zeros(int(s["size"]), dtype=np.int64) for f, (s, _n, _i) in vocab.items()}
+    counts = {f: _Counts() for f in vocab}
     moments = {f: _Moments() for f in stats}
     for batch in data.batches("train", batch_size):
-        for f, (s, name, i) in vocab.items():
-            counts[f] += np.bincount(batch[name][..., i].ravel(), minlength=int(s["size"]))[: int(s["size"])]
+        for f, (_s, name, i) in vocab.items():
+            counts[f].add(batch[name][..., i])
         for f, (_s, name, i) in stats.items():
             moments[f].add(batch[name][..., i])
     fitted: dict[str, dict[str, Any]] = {f: m.summary() for f, m in moments.items()}
-    rows: dict[str, np.ndarray] = {}
+    keys: dict[str, np.ndarray] = {}
     for f, (s, _n, _i) in vocab.items():
-        rows[f] = vocabulary_rows(counts[f], int(s["fit"]["min_count"]))
+        distinct, n = counts[f].total()
+        keys[f] = vocabulary_keys(distinct, n, int(s["fit"]["min_count"]))
         fitted[f] = {
             "encoder": "vocabulary",
             "min_count": int(s["fit"]["min_count"]),
-            "buckets": int(s["size"]),
-            "vocabulary_size": int(rows[f].max()),
-            "rows": int(rows[f].max()) + 1,
+            "train_values": int((distinct != 0).sum()),  # distinct values in the train split
+            "vocabulary_size": len(keys[f]),
+            "rows": len(keys[f]) + 1,
         }
     if log:
         log(f"[fit] on {data.rows('train')} train rows: {fitted}")
-    return replace(schema, fitted={**schema.fitted, **fitted}, vocab_rows={**schema.vocab_rows, **rows})
+    return replace(schema, fitted={**schema.fitted, **fitted}, vocab_keys={**schema.vocab_keys, **keys})

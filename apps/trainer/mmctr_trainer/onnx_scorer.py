@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .vocabulary import Vocabularies
+
 if TYPE_CHECKING:
     from .data_source import DataSource
 
@@ -27,8 +29,12 @@ class OnnxScorer:
         self.input_names = [i.name for i in self.session.get_inputs()]
         # fixed dims of each input (None where dynamic): sequences have their layout length
         self.fixed = {i.name: [d if isinstance(d, int) else None for d in i.shape] for i in self.session.get_inputs()}
+        # The graph takes the fitted features' vocabulary rows; the inputs hold their value keys (vocabulary.py).
+        self.vocabularies = Vocabularies.beside(path)
 
     def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        if self.vocabularies is not None:
+            inputs = self.vocabularies.rows(inputs)
         feeds = {n: np.ascontiguousarray(_pad(inputs[n], self.fixed[n])) for n in self.input_names}
         return self.session.run(["ctr"], feeds)[0]
 

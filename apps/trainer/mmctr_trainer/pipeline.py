@@ -21,6 +21,7 @@ from .registry import git_rev, new_version, register, registry_root, write_artif
 from .schema import ModelSchema
 from .train import metrics_table, predict, train_model
 from .training.calibration import calibrated
+from .vocabulary import VOCABULARY_FILE
 
 
 class _OnceFilter(logging.Filter):
@@ -132,6 +133,8 @@ def train_export_register(
                 "model.int8.onnx": int8_path,
                 batch_path.name: batch_path,
                 batch_int8_path.name: batch_int8_path,
+                # the fitted vocabularies: the graphs take rows, the scorer maps values to them (vocabulary.py)
+                **({VOCABULARY_FILE: Path(tmp) / VOCABULARY_FILE} if (Path(tmp) / VOCABULARY_FILE).exists() else {}),
             },
             {
                 "layout.json": schema.layout,

@@ -87,9 +87,10 @@ class ModelSchema:
     candidate_key: str | None = None  # the candidate's key feature (item_id in the demo)
     defaults: dict[str, float] = field(default_factory=dict)  # numeric feature -> value when missing
     # Encoders fitted on the training split (fitting.py): feature -> summary, recorded in model.json; empty until
-    # fitted. `vocab_rows` holds each fitted vocabulary's bucket -> row table (a graph constant, not in the JSON).
+    # fitted. `vocab_keys` holds each fitted vocabulary's sorted value keys (vocabulary.py; the artifact's
+    # vocabulary.json, not model.json).
     fitted: dict[str, dict[str, Any]] = field(default_factory=dict)
-    vocab_rows: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    vocab_keys: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @staticmethod
     def from_repo(repo: FeatureRepo) -> ModelSchema:

@@ -7,7 +7,8 @@ training-set builder, the parity check, the golden vectors) encodes a value with
 - bucketize: missing -> 0; else clip, then 1 + count of boundaries <= value.
 - numeric: missing -> the attribute's default; clip, then none / clip / log1p(max(v, 0)) / (v - mean) / std; float32.
   A standardize without stats (fitted by the trainer) stays the clipped value: the exported graph standardizes.
-- categorical hash with `fit`: the bucket as without it; the graph maps it to the fitted vocabulary's row.
+- categorical hash with `fit`: the value's 64-bit key (features.value_key), not a bucket: training sets hold keys, and
+  the model (vocabulary.py) maps each key to its row of the exact vocabulary fitted on the training split.
 - multi_categorical: the non-empty values, the first max_length of them hashed with `field`, zero-padded.
 - vector: truncated or zero-padded to `width`; zeros when absent.
 - sequence entries: newest first; the age bucket is 1 + count of boundaries <= age (0 = empty slot or no time).
@@ -32,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .features import age_bucket, cached_bucket, fit_vector
+from .features import age_bucket, cached_bucket, cached_key, fit_vector
 from .schema import ModelSchema
 
 Slot = Mapping[str, Any]
@@ -78,7 +79,7 @@ def encode_categorical(slot: Slot, value: Any) -> int:
         value = int(_clip(slot, int(value)))
     text = text_of(value)
     if slot["encoding"] == "hash":
-        return cached_bucket(slot["field"], text, slot["size"])
+        return cached_key(slot["field"], text) if "fit" in slot else cached_bucket(slot["field"], text, slot["size"])
     vocabulary = slot["vocabulary"]
     return 1 + vocabulary.index(text) if text in vocabulary else 0
 

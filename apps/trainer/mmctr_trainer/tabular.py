@@ -4,8 +4,8 @@ The columns are described as a feature repository (`tabular_repo`: one entity `r
 column) and go through the repository's machinery like any other: the loader's checks, model_layout, the slot
 encoders (slots.py) and the encoders the trainer fits on the training split. Column kinds:
 
-- categorical (`--fields`): a string attribute, a hashed categorical feature (with `min_count`, its vocabulary is
-  fitted on the training split: buckets seen at least min_count times get their own row, the rest share row 0);
+- categorical (`--fields`): a string attribute, a hashed categorical feature (with `min_count`, its exact vocabulary
+  is fitted on the training split: values seen at least min_count times get their own row, the rest share row 0);
 - numeric (`--numeric`): a float attribute (default 0, the value of an empty cell), a numeric feature with the
   transform `standardize` (fitted on the training split), `log1p` or `none`;
 - multi-valued (`--multi`): a string_list attribute (the cell split on `sep`), a multi_categorical feature pooled

@@ -1,6 +1,7 @@
 """Encoders fitted on the training split (fitting.py), on the ad-platform repository with floor_price's stats and
-user_id's vocabulary (min count 2) left to the trainer: the fit reads the train split only, the model's table has
-V + 1 rows, and the exported graph maps raw inputs exactly like the PyTorch model."""
+user_id's vocabulary (min count 2) left to the trainer: the fit reads the train split only, the vocabulary is exact
+(values whose hash buckets collide get their own rows), the model's table has V + 1 rows, and the exported graph fed
+the vocabulary's rows (vocabulary.json) scores exactly like the PyTorch model fed the value keys."""
 
 from __future__ import annotations
 
@@ -22,17 +23,22 @@ from mmctr_trainer.export import (
     quantize_int8,
 )
 from mmctr_trainer.feature_repo import check_feature_repo, parse_feature_repo
-from mmctr_trainer.fitting import fit_encoders, vocabulary_rows
+from mmctr_trainer.features import bucket, value_key
+from mmctr_trainer.fitting import fit_encoders, vocabulary_keys
 from mmctr_trainer.models import build_model
 from mmctr_trainer.schema import ModelSchema
-from mmctr_trainer.slots import encode_numeric
+from mmctr_trainer.slots import encode_categorical, encode_numeric
+from mmctr_trainer.vocabulary import VOCABULARY_FILE, Vocabularies, key_rows
 
 from .test_ad_platform_dataset import ad_db, tiny_ad_repo_doc  # noqa: F401  (ad_db: the ClickHouse fixture)
 
 CFG = load_config("tiny")
-TRAIN_USERS = [5, 5, 7, 9, 9, 9, 0, 0]  # bucket 7 seen once (< min count 2), 0 = missing
+# user_id's value keys (features.value_key): 5 and 9 seen >= 2 times, 7 once (< min count 2), 0 = missing
+TRAIN_USERS = [5, 5, 7, 9, 9, 9, 0, 0]
 TRAIN_FLOOR = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
-VAL_ONLY = 11  # a user bucket seen only in the validation split
+VAL_ONLY = 11  # a user key seen only in the validation split
+# Two user ids whose hash buckets collide at user_id's 256 buckets: a vocabulary of buckets gave them one row.
+COLLIDING = ("u5", "u20")
 
 
 def fitted_doc() -> dict[str, Any]:
@@ -98,17 +104,33 @@ def test_the_repository_leaves_the_encoders_to_the_trainer():
     assert encode_numeric(SCHEMA.user["numeric"][FLOOR_COL], 4.5, 0.0) == 4.5
 
 
-def test_vocabulary_keeps_buckets_seen_min_count_times_and_maps_the_rest_to_oov():
-    rows = vocabulary_rows(np.array([9, 2, 1, 0, 3]), 2)
-    assert rows.tolist() == [0, 1, 0, 0, 2]  # bucket 0 (missing) stays row 0 whatever its count
+def test_vocabulary_keeps_values_seen_min_count_times_and_maps_the_rest_to_oov():
+    keys = vocabulary_keys(np.array([-4, 0, 3, 8, 12]), np.array([2, 9, 1, 5, 2]), 2)
+    assert keys.tolist() == [-4, 8, 12]  # 0 (missing) has no row whatever its count; 3 is below min count
+    assert key_rows(keys, np.array([[8, -4], [3, 0], [12, 99]])).tolist() == [[2, 1], [0, 0], [3, 0]]
+    assert key_rows(keys[:0], np.array([8, 0])).tolist() == [0, 0]  # an empty vocabulary: everything is OOV
+
+
+def test_fitted_values_are_keys_and_colliding_buckets_get_their_own_rows():
+    slot = SCHEMA.user["categorical"][USER_COL]
+    a, b = COLLIDING
+    assert bucket(slot["field"], a, slot["size"]) == bucket(slot["field"], b, slot["size"])
+    ka, kb = encode_categorical(slot, a), encode_categorical(slot, b)
+    assert (ka, kb) == (value_key("user_id", a), value_key("user_id", b)) and ka != kb
+    assert -(2**63) <= min(ka, kb) and max(ka, kb) < 2**63 and encode_categorical(slot, "") == 0
+    data = _Splits()
+    data.x["train"]["user_cat"][:, USER_COL] = [ka, ka, kb, kb, kb, 0, 0, 0]
+    schema = fit_encoders(SCHEMA, data)
+    keys = schema.vocab_keys["user_id"]
+    assert sorted(key_rows(keys, np.array([ka, kb])).tolist()) == [1, 2]
+    assert schema.fitted["user_id"]["vocabulary_size"] == 2 and schema.fitted["user_id"]["train_values"] == 2
 
 
 def test_fit_reads_the_train_split_only(fitted):
     user = fitted.fitted["user_id"]
-    assert user == {"encoder": "vocabulary", "min_count": 2, "buckets": 256, "vocabulary_size": 2, "rows": 3}
-    rows = fitted.vocab_rows["user_id"]
-    assert rows.shape == (256,) and rows[5] == 1 and rows[9] == 2
-    assert rows[7] == 0 and rows[VAL_ONLY] == 0 and rows[0] == 0  # once in train; only in val; missing
+    assert user == {"encoder": "vocabulary", "min_count": 2, "train_values": 3, "vocabulary_size": 2, "rows": 3}
+    rows = key_rows(fitted.vocab_keys["user_id"], np.array([5, 9, 7, VAL_ONLY, 0]))
+    assert rows.tolist() == [1, 2, 0, 0, 0]  # 7 once in train; VAL_ONLY only in val; 0 missing
     floor = fitted.fitted["floor_price"]
     assert floor["mean"] == pytest.approx(np.mean(TRAIN_FLOOR), rel=1e-6)
     assert floor["std"] == pytest.approx(np.std(TRAIN_FLOOR), rel=1e-6)
@@ -128,7 +150,7 @@ def test_fitted_vocabulary_sizes_the_embedding_table(fitted):
     assert model_card(small)["schema"]["fitted"]["user_id"]["vocabulary_size"] == 2
 
 
-def test_exported_graph_encodes_raw_inputs_like_the_model(fitted, tmp_path):
+def test_exported_graph_takes_rows_and_scores_like_the_model(fitted, tmp_path):
     torch.manual_seed(1)
     model = build_model("autoint", fitted, CFG.model("autoint")).eval()
     with torch.no_grad():
@@ -142,11 +164,16 @@ def test_exported_graph_encodes_raw_inputs_like_the_model(fitted, tmp_path):
         p_torch = model(*(torch.from_numpy(x[n]) for n in fitted.input_names)).numpy()
     p_onnx = OnnxScorer(path).run(x)
     assert float(np.abs(p_torch - p_onnx).max()) < 1e-5
-    # the bucket -> row map is an int32 constant (half the bytes of int64), cast to int64 after the gather
+    # the graph holds no vocabulary: vocabulary.json beside it does, and the graph takes rows (0..V)
     graph = onnx.load(str(path)).graph
-    (table,) = [t for t in graph.initializer if t.name.endswith("rows_user_id")]
-    assert table.data_type == onnx.TensorProto.INT32
-    # out-of-vocabulary buckets share row 0 inside the graph: 7 (rare in train), VAL_ONLY and 200 score alike
+    assert not [t for t in graph.initializer if "keys_" in t.name or "rows_" in t.name]
+    doc = Vocabularies.beside(path).to_json()["features"]["user_id"]
+    assert doc["keys"] == ["5", "9"] and doc["inputs"] == [{"input": "user_cat", "column": USER_COL}]
+    assert (tmp_path / VOCABULARY_FILE).exists()
+    rows = {k: v.copy() for k, v in x.items()}
+    rows["user_cat"][:, USER_COL] = key_rows(fitted.vocab_keys["user_id"], x["user_cat"][:, USER_COL])
+    assert float(np.abs(OnnxScorer(path).session.run(["ctr"], rows)[0] - p_torch).max()) < 1e-5
+    # out-of-vocabulary values share row 0: 7 (rare in train), VAL_ONLY and 200 score alike
     same = {k: np.repeat(v[:1], 3, axis=0) for k, v in x.items()}
     same["user_cat"][:, USER_COL] = [7, VAL_ONLY, 200]
     p = OnnxScorer(path).run(same)
@@ -163,7 +190,7 @@ def test_exported_graph_encodes_raw_inputs_like_the_model(fitted, tmp_path):
     int8 = OnnxScorer(quantize_int8(path, tmp_path / "model.int8.onnx"))
     assert float(np.abs(int8.run(x) - p_onnx).max()) < 0.05
     same["user_cat"][:, USER_COL] = [7, VAL_ONLY, 200]
-    assert np.ptp(int8.run(same)) < 1e-7  # int8 quantises the embedding tables, never the bucket -> row table
+    assert np.ptp(int8.run(same)) < 1e-7  # int8 quantises the embedding tables; the OOV row stays shared
 
 
 def test_training_fits_before_the_first_step():

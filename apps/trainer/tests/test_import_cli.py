@@ -142,7 +142,8 @@ def test_a_calibrated_import_exports_the_calibrated_ctr(split_files, tmp_path):
     assert card["calibration"]["method"] == "platt" and card["calibration"]["scale"] == metrics["calibration"]["scale"]
     # the graph computes the calibrated CTR: its test log-loss is the calibrated one, not the raw model's
     files = {"train": split_files["train"], "val": split_files["valid"], "test": split_files["test"]}
-    data = TabularSet(files, "clicked", ["site", "app", "hour"], buckets=65536)
+    # encoded as the import encodes them (min-count 1: fitted vocabularies, their value keys mapped by vocabulary.json)
+    data = TabularSet(files, "clicked", ["site", "app", "hour"], buckets=65536, min_count=1)
     served = OnnxScorer(artifact / "model.onnx").predict(data, "test")
     assert logloss(data.labels("test"), served) == pytest.approx(
         metrics["calibration"]["calibrated"]["test_logloss"], abs=1e-5

@@ -91,7 +91,14 @@ def test_an_import_from_split_files_trains_every_model_on_numeric_and_multi_valu
 
     # the exported graph, fed the rows as TabularSet encodes them again, gives the test AUC the run reported
     files = {"train": split_files["train"], "val": split_files["valid"], "test": split_files["test"]}
-    data = TabularSet(files, "clicked", ["site"], numeric=parse_numeric("price:log1p,age"), multi=parse_multi("genres"))
+    data = TabularSet(
+        files,
+        "clicked",
+        ["site"],
+        numeric=parse_numeric("price:log1p,age"),
+        multi=parse_multi("genres"),
+        min_count=1,  # as the import (its default): site's values are keys, mapped by the artifact's vocabulary.json
+    )
     lr = next(a for a in artifacts if a.name.startswith("lr-"))
     served = OnnxScorer(lr / "model.onnx").predict(data, "test")
     lr_metrics = json.loads((lr / "metrics.json").read_text())
@@ -146,7 +153,14 @@ def test_a_tables_model_has_inputs_and_attention_fields_for_its_columns_only(spl
     from mmctr_trainer.models import build_model
 
     files = {"train": split_files["train"], "val": split_files["valid"], "test": split_files["test"]}
-    data = TabularSet(files, "clicked", ["site"], numeric=parse_numeric("price:log1p,age"), multi=parse_multi("genres"))
+    data = TabularSet(
+        files,
+        "clicked",
+        ["site"],
+        numeric=parse_numeric("price:log1p,age"),
+        multi=parse_multi("genres"),
+        min_count=1,  # as the import (its default): site's values are keys, mapped by the artifact's vocabulary.json
+    )
     model = build_model("autoint", data.schema, TrainerConfig().model("autoint").to_json()).eval()
     assert model.n_fields == 4
     scorer = OnnxScorer(export_onnx(model, tmp_path / "model.onnx"))

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bucket, fnv1a64, fnv1a64Reference } from './hash';
+import { valueKey } from './value-ids';
 import { DEFAULT_FEATURE_REPO_PATH, loadFeatureRepo, type FeatureRepo } from '@mmctr/feature-repo';
 import { historyAgeBuckets, loadFeatureSpec, parseFeatureSpec } from './spec';
 import { LayoutEncoder, type RawRequest } from './encode';
@@ -15,6 +16,7 @@ interface HashCase {
   buckets: number;
   fnv1a64: string;
   bucket: number;
+  key: string;
 }
 
 describe('feature hashing (golden vectors shared with the Python trainer)', () => {
@@ -38,6 +40,13 @@ describe('feature hashing (golden vectors shared with the Python trainer)', () =
       }
       expect({ ...c, got: bucket(c.field, c.value, c.buckets) }).toEqual({ ...c, got: c.bucket });
     }
+  });
+
+  it('gives every golden case the key a fitted (exact) vocabulary stores it under, signed like int64', () => {
+    for (const c of cases)
+      expect({ ...c, got: String(valueKey(c.field, c.value)) }).toEqual({ ...c, got: c.key });
+    expect(cases.some((c) => c.key.startsWith('-'))).toBe(true);
+    expect(cases.some((c) => c.key !== '0' && !c.key.startsWith('-'))).toBe(true);
   });
 
   it('agrees with the BigInt reference and the published FNV-1a test vectors', () => {

@@ -3,3 +3,4 @@ export * from './hash-cache';
 export * from './spec';
 export * from './slots';
 export * from './encode';
+export * from './value-ids';

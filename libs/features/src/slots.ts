@@ -3,6 +3,7 @@
 // libs/features batch encoders and the scorer's compiled assembler and item cache.
 import type { CategoricalSlot, FeatureRepo, MultiSlot, NumericSlot } from '@mmctr/feature-repo';
 import { Hasher } from './hash-cache';
+import { valueIds } from './value-ids';
 
 /** A raw attribute value as requests, catalogue rows and history entries carry it. */
 export type RawValue = string | number | boolean | readonly string[] | null | undefined;
@@ -89,8 +90,12 @@ export function categoricalEncoder(slot: CategoricalSlot, hasher: Hasher): Categ
       const field = slot.field ?? slot.feature;
       const derive = slot.derive ? DERIVE[slot.derive] : undefined;
       if (slot.derive && !derive) throw new Error(`slot ${slot.feature}: unknown derive '${slot.derive}'`);
-      if (derive) return (v) => (isMissing(v) ? 0 : hasher.bucket(field, derive(toNumber(v)), slot.size));
-      return (v) => hasher.bucket(field, categoricalString(v, clip), slot.size);
+      // A fitted vocabulary is exact: the value's process-wide id, mapped to the model's row before inference.
+      const id: (text: string) => number = slot.fit
+        ? (text) => valueIds.id(slot.feature, text)
+        : (text) => hasher.bucket(field, text, slot.size);
+      if (derive) return (v) => (isMissing(v) ? 0 : id(derive(toNumber(v))));
+      return (v) => id(categoricalString(v, clip));
     }
     case 'vocabulary': {
       const ids = new Map(slot.vocabulary!.map((w, i) => [w, i + 1]));

@@ -7,6 +7,7 @@ import type { InferencePool } from './inference-pool';
 import { MicroBatcher, type MicroBatchOptions } from './micro-batcher';
 import { LocalGraphs, type GraphSettings, type ModelGraphs, type RunInput, tensorsOf } from './model-graphs';
 import { PooledGraphs } from './pooled-graphs';
+import { ModelVocabularies } from './vocabularies';
 
 export interface SessionSettings extends GraphSettings {
   /** Graph file inside the artifact folder. */
@@ -64,6 +65,9 @@ export class IdBuffer {
   /** ids are >= 0 and < 2^31, so the high word stays 0 (little-endian). */
   set(i: number, id: number): void {
     this.words[i << 1] = id;
+  }
+  get(i: number): number {
+    return this.words[i << 1]!;
   }
   fill(id: number, from: number, to: number): void {
     for (let i = from; i < to; i++) this.words[i << 1] = id;
@@ -214,11 +218,13 @@ export class OnnxModel {
     private readonly graphs: ModelGraphs,
     readonly capacity: number,
     microBatch?: SessionSettings['microBatch'],
+    /** The fitted features' value id -> vocabulary row maps (undefined when the layout fits none). */
+    readonly vocabularies?: ModelVocabularies,
   ) {
     if (graphs.batch && microBatch)
       this.batcher = new MicroBatcher<BatchJob>(
         microBatch,
-        (job) => this.runAlone(job.buffers, job.batch),
+        (job) => this.runServing(job.buffers, job.batch),
         (jobs) => this.runTogether(jobs),
         microBatch.onFlush,
       );
@@ -243,6 +249,9 @@ export class OnnxModel {
   ): Promise<OnnxModel> {
     const trainedFor = await artifactLayoutMismatch(dir, layout);
     if (trainedFor) throw new Error(`model ${version} ${trainedFor}`);
+    const vocabularies = await ModelVocabularies.load(dir, layout).catch((err: Error) => {
+      throw new Error(`model ${version}: ${err.message}`);
+    });
     let batchFile: string | undefined;
     if (settings.microBatch) {
       batchFile = batchGraphName(settings.modelFile);
@@ -270,7 +279,7 @@ export class OnnxModel {
         throw new Error(
           `model ${version}: ${batchFile} takes ${batch.inputNames.join(', ')}; expected ${want.join(', ')} -> ctr`,
         );
-      const model = new OnnxModel(version, dir, layout, graphs, capacity, settings.microBatch);
+      const model = new OnnxModel(version, dir, layout, graphs, capacity, settings.microBatch, vocabularies);
       await model.warm();
       await warmUp?.(model);
       return model;
@@ -323,11 +332,21 @@ export class OnnxModel {
    * run may be shared with concurrent requests.
    */
   run(buffers: InputBuffers, batch: number): Promise<Float32Array> {
-    return this.batcher ? this.batcher.run({ buffers, batch }) : this.runAlone(buffers, batch);
+    this.vocabularies?.rows(buffers, batch); // value ids -> this model's vocabulary rows
+    return this.batcher ? this.batcher.run({ buffers, batch }) : this.runServing(buffers, batch);
   }
 
-  /** One run of the ordinary graph, never through the batcher (warm-up: not a request, not counted). */
+  /**
+   * One run of the ordinary graph, never through the batcher (warm-up: not a request, not counted); the
+   * buffers hold value ids, as the assembler writes them.
+   */
   runAlone(buffers: InputBuffers, batch: number): Promise<Float32Array> {
+    this.vocabularies?.rows(buffers, batch);
+    return this.runServing(buffers, batch);
+  }
+
+  /** The ordinary graph on buffers already holding this model's ids (vocabulary rows). */
+  private runServing(buffers: InputBuffers, batch: number): Promise<Float32Array> {
     // With the pool the buffers travel to its thread and back (transferred, not copied).
     return this.graphs.run('serving', buffers.runInputs(batch), (back) => buffers.adopt(back));
   }

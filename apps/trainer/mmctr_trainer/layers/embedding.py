@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from ..schema import SUFFIX, ModelSchema, slot_key
+from ..vocabulary import vocabulary_inputs
 
 Inputs = dict[str, Tensor]
 
@@ -57,24 +58,44 @@ class Embeddings(nn.Module):
         self._fitted(schema)
 
     def _fitted(self, schema: ModelSchema) -> None:
-        """The encoders fitted on the training split (fitting.py): a bucket -> row int32 buffer per fitted vocabulary
-        (zeros when the schema came from JSON: load_state_dict fills it) and (mean, std) per fitted standardize."""
+        """The encoders fitted on the training split (fitting.py): the sorted value keys of each fitted vocabulary, an
+        int64 buffer (zeros when the schema came from JSON: load_state_dict fills it), and (mean, std) per fitted
+        standardize."""
         self.vocabularies: set[str] = set()
         self.stats: dict[str, tuple[float, float]] = {}
         for feature, fit in schema.fitted.items():
             if fit["encoder"] == "vocabulary":
-                rows = schema.vocab_rows.get(feature)
-                table = torch.zeros(fit["buckets"], dtype=torch.int32) if rows is None else torch.as_tensor(rows)
-                # int32: half the bytes of the map each graph carries (rows stay far below 2^31); an older
-                # checkpoint's int64 buffer is cast by load_state_dict.
-                self.register_buffer(f"rows_{feature}", table.to(torch.int32))
+                keys = schema.vocab_keys.get(feature)
+                table = (
+                    torch.zeros(fit["vocabulary_size"], dtype=torch.int64) if keys is None else torch.as_tensor(keys)
+                )
+                self.register_buffer(f"keys_{feature}", table.to(torch.int64))
                 self.vocabularies.add(feature)
             else:
                 self.stats[feature] = (float(fit["mean"]), float(fit["std"]))
+        self.vocabulary_inputs = vocabulary_inputs(schema, self.vocabularies)
+        # True: the inputs hold the fitted features' value keys (training sets, the parity check), mapped to rows
+        # first thing; the serving copy (export.serving_copy) sets False: the exported graph takes the rows.
+        self.keys_input = True
+
+    def vocabulary_keys(self) -> dict[str, Tensor]:
+        return {f: getattr(self, f"keys_{f}") for f in sorted(self.vocabularies)}
+
+    def rows_of_keys(self, x: Inputs) -> Inputs:
+        """The inputs with each fitted feature's value keys replaced by its rows (unchanged with keys_input off)."""
+        if not self.keys_input or not self.vocabularies:
+            return x
+        out = dict(x)
+        for feature, where in self.vocabulary_inputs.items():
+            keys = getattr(self, f"keys_{feature}")
+            for name, col in where:
+                if name in out:
+                    ids = out[name].clone()
+                    ids[..., col] = key_rows(keys, ids[..., col])
+                    out[name] = ids
+        return out
 
     def lookup(self, feature: str, ids: Tensor) -> Tensor:
-        if feature in self.vocabularies:  # hash bucket -> fitted row (a Gather on a graph constant, then a Cast)
-            ids = getattr(self, f"rows_{feature}")[ids].long()
         e = self.tables[feature](ids)
         if self.training:
             self._reg.append(e)
@@ -131,6 +152,16 @@ class Embeddings(nn.Module):
             total = total + e.pow(2).sum()
         self._reg = []
         return total / b
+
+
+def key_rows(keys: Tensor, ids: Tensor) -> Tensor:
+    """Rows of `ids` (value keys) in the sorted vocabulary `keys`: 1 + the key's index, 0 when absent (vocabulary.py's
+    key_rows on tensors)."""
+    if keys.numel() == 0:
+        return torch.zeros_like(ids)
+    at = torch.searchsorted(keys, ids.contiguous())
+    hit = (keys[at.clamp(max=keys.numel() - 1)] == ids) & (ids != 0)
+    return torch.where(hit, at + 1, torch.zeros_like(at))
 
 
 def _span(v: Tensor, slot: Mapping[str, Any]) -> Tensor:

@@ -103,7 +103,11 @@ class CTRModel(nn.Module):
 
     def logits(self, *inputs: Tensor) -> Tensor:
         """The inputs (forward's order) -> logits [B]: `score` on the inputs with the sequences cut."""
-        return self.score(self.cut_history(dict(zip(self.input_names, inputs, strict=True))))
+        x = dict(zip(self.input_names, inputs, strict=True))
+        emb = getattr(self, "emb", None)
+        if isinstance(emb, Embeddings):  # fitted features' value keys -> vocabulary rows (not in the exported graph)
+            x = emb.rows_of_keys(x)
+        return self.score(self.cut_history(x))
 
     def score(self, x: Inputs) -> Tensor:
         """The model's logits [B] from the inputs by name (the sequences already cut to `max_history`)."""
