@@ -1,0 +1,187 @@
+// The scorer's feature assembly of 500 candidates with hashed categoricals (how fitted features were
+// served before exact vocabularies: the bucket, mapped to its row inside the graph) against exact
+// vocabularies (a per-process value id, mapped to the model's rows by ModelVocabularies before
+// inference), alternately in one run, on the demo layout with user_id, item_id and category fitted.
+// Also: the time to load the model's vocabulary.json and the size of that file.
+//   node -r ./scripts/register.js bench/score/vocabulary-assembly.ts [--requests 300] [--items 50000]
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_FEATURE_REPO_PATH, REPO_FILE, parseFeatureRepo } from '@mmctr/feature-repo';
+import { valueKey } from '@mmctr/features';
+import { percentile } from '@mmctr/observability';
+import {
+  FeatureAssembler,
+  InputBuffers,
+  ItemCache,
+  ModelVocabularies,
+  ServingLayout,
+  VOCABULARY_FILE,
+  type AssemblyInput,
+} from '@mmctr/scorer';
+import { numberArg } from '../support/cli-args';
+
+const B = 500;
+const REQUESTS = numberArg('requests', 300);
+const ITEMS = numberArg('items', 50_000);
+const USERS = 20_000;
+const CATEGORIES = 200;
+const FITTED = ['user_id', 'item_id', 'category'];
+const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+
+let seed = 11;
+const rand = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+const pick = (n: number) => Math.floor(rand() * n);
+const category = (i: number) => `c${i % CATEGORIES}`;
+
+function layoutOf(fit: boolean): ServingLayout {
+  const doc = JSON.parse(readFileSync(join(DEFAULT_FEATURE_REPO_PATH, REPO_FILE), 'utf8')) as {
+    features: { name: string; fit?: unknown }[];
+  };
+  if (fit) for (const f of doc.features) if (FITTED.includes(f.name)) f.fit = { min_count: 1 };
+  return new ServingLayout(parseFeatureRepo(doc, fit ? 'demo-fitted' : 'demo'));
+}
+
+function side(layout: ServingLayout) {
+  const cache = new ItemCache(layout);
+  for (let i = 0; i < ITEMS; i++)
+    cache.upsertItem({
+      item_id: `i${i}`,
+      ts_ms: 0,
+      attributes: { category: category(i), tags: ['t1', 't2'] },
+    });
+  return {
+    layout,
+    cache,
+    assembler: new FeatureAssembler(layout),
+    buffers: new InputBuffers(layout.inputs, B),
+  };
+}
+
+/** A trained model's vocabulary.json for the fitted layout: every user, item and category (all seen in training). */
+function vocabularyDir(layout: ServingLayout): string {
+  const values: Record<string, string[]> = {
+    user_id: Array.from({ length: USERS }, (_, i) => `u${i}`),
+    item_id: Array.from({ length: ITEMS }, (_, i) => `i${i}`),
+    category: Array.from({ length: CATEGORIES }, (_, i) => `c${i}`),
+  };
+  const l = layout.layout;
+  const groups = [
+    { prefix: 'user', g: l.user },
+    { prefix: 'cand', g: l.candidate },
+    ...l.sequences.map((s) => ({ prefix: s.name, g: s })),
+  ];
+  const features = Object.fromEntries(
+    FITTED.map((f) => {
+      const inputs = groups.flatMap(({ prefix, g }) =>
+        g.categorical.flatMap((s, column) => (s.feature === f ? [{ input: `${prefix}_cat`, column }] : [])),
+      );
+      const keys = values[f]!.map((v) => valueKey(f, v)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      return [f, { field: f, inputs, keys: keys.map(String) }];
+    }),
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'mmctr-bench-vocab-'));
+  writeFileSync(join(dir, VOCABULARY_FILE), JSON.stringify({ format: 'mmctr-vocabulary-1', features }));
+  return dir;
+}
+
+function input(
+  cache: ItemCache,
+  userId: string,
+  ids: string[],
+  history: string[],
+  tsMs: number,
+): AssemblyInput {
+  return {
+    userId,
+    context: { device: 'mobile', placement: 'feed', country: 'DE' },
+    tsMs,
+    sequences: [
+      {
+        ids: history,
+        rows: Int32Array.from(history, (id) => cache.row(id)),
+        tsMs: history.map((_, k) => tsMs - 60_000 * (k + 1)),
+      },
+    ],
+    candidateIds: ids,
+    candidateRows: Int32Array.from(ids, (id) => cache.row(id)),
+    candidateContext: { position: ids.map((_, i) => i) },
+  };
+}
+
+const ms = (from: bigint) => Number(process.hrtime.bigint() - from) / 1e6;
+const stats = (xs: number[]) => {
+  const s = [...xs].sort((x, y) => x - y);
+  return {
+    p50: Number(percentile(s, 50).toFixed(4)),
+    p99: Number(percentile(s, 99).toFixed(4)),
+    mean: Number((xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(4)),
+  };
+};
+
+async function main(): Promise<void> {
+  const hashed = side(layoutOf(false));
+  const exact = side(layoutOf(true));
+  const dir = vocabularyDir(exact.layout);
+  const loads: number[] = [];
+  let vocab: ModelVocabularies | undefined;
+  for (let i = 0; i < 5; i++) {
+    const t0 = process.hrtime.bigint();
+    vocab = await ModelVocabularies.load(dir, exact.layout);
+    loads.push(ms(t0));
+  }
+  const requests = Array.from({ length: REQUESTS }, () => ({
+    user: `u${pick(USERS)}`,
+    ids: Array.from({ length: B }, () => `i${pick(ITEMS)}`),
+    history: Array.from({ length: 64 }, () => `i${pick(ITEMS)}`),
+  }));
+  const tsMs = Date.now();
+  const times = { hashed: [] as number[], exact: [] as number[], first: [] as number[] };
+  for (let pass = 0; pass < 2; pass++) {
+    for (const r of requests) {
+      let t0 = process.hrtime.bigint();
+      hashed.assembler.assemble(
+        hashed.cache,
+        hashed.buffers,
+        input(hashed.cache, r.user, r.ids, r.history, tsMs),
+      );
+      const h = ms(t0);
+      t0 = process.hrtime.bigint();
+      exact.assembler.assemble(
+        exact.cache,
+        exact.buffers,
+        input(exact.cache, r.user, r.ids, r.history, tsMs),
+      );
+      vocab!.rows(exact.buffers, B);
+      const e = ms(t0);
+      // The first pass meets most values for the first time (the id -> row tables fill); the second is steady.
+      if (pass === 0) times.first.push(e);
+      else {
+        times.hashed.push(h);
+        times.exact.push(e);
+      }
+    }
+  }
+  const [h, e] = [stats(times.hashed), stats(times.exact)];
+  const out = {
+    candidates: B,
+    requests: REQUESTS,
+    items: ITEMS,
+    fitted: FITTED,
+    hashed_ms: h,
+    exact_ms: e,
+    exact_first_pass_ms: stats(times.first),
+    ratio_p50: Number((e.p50 / h.p50).toFixed(3)),
+    ratio_mean: Number((e.mean / h.mean).toFixed(3)),
+    vocabulary_json_bytes: statSync(join(dir, VOCABULARY_FILE)).size,
+    vocabulary_values: USERS + ITEMS + CATEGORIES,
+    vocabulary_load_ms: stats(loads),
+    load_average: loadavg()[0],
+  };
+  process.stdout.write(JSON.stringify(out, null, 1) + '\n');
+}
+
+main().catch((err) => {
+  log((err as Error).stack ?? String(err));
+  process.exit(1);
+});
