@@ -17,6 +17,8 @@ export KAFKA_TOPIC_EVENTS="mmctr.demo-$RUN.events.v1" KAFKA_TOPIC_ITEMS="mmctr.d
 export KAFKA_TOPIC_DLQ="mmctr.demo-$RUN.dlq.v1" KAFKA_TOPIC_SCORES="mmctr.demo-$RUN.scores.v1"
 export INGEST_GROUP_ID="mmctr-demo-$RUN-ingest" SCORE_LOG_SINK_GROUP_ID="mmctr-demo-$RUN-score-log"
 export REDIS_KEY_PREFIX="mmctr-demo-$RUN:" BULLMQ_PREFIX="bull-demo-$RUN"
+# The demo repository plus windowed aggregates (item CTR over 1h/24h/7d, a user's clicks per category).
+export FEATURE_REPO="${FEATURE_REPO:-feature-repos/demo-aggregates}"
 export MMCTR_REGISTRY="$DEMO_DIR/registry" SCORER_MODEL_ROOT="$ROOT" LOG_LEVEL="${LOG_LEVEL:-warn}"
 # The synthetic stream is dated in the past: aggregate counters (a repository that declares them) would
 # otherwise expire by event time before the replay reads them. A day outlasts the run.
@@ -41,7 +43,7 @@ step "local stack, migrations, topics"
 bash deploy/local/up
 ch_server "DROP DATABASE IF EXISTS $CLICKHOUSE_DATABASE"
 mmctr migrate
-mmctr features apply "${FEATURE_REPO:-feature-repos/demo}"
+mmctr features apply "$FEATURE_REPO"
 mmctr topics
 
 step "synthetic data (5k items with images, 20k users, 1M impressions)"
