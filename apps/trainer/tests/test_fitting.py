@@ -222,3 +222,15 @@ def test_train_cli_fits_the_repository_encoders_end_to_end(ad_db, tmp_path, monk
     assert fitted["floor_price"]["train_rows"] == len(floor) > 0
     assert fitted["floor_price"]["mean"] == pytest.approx(float(floor.mean()), rel=1e-6)
     assert json.loads((folder / "metrics.json").read_text())["onnx"]["max_abs_diff"] <= 1e-4
+
+
+def test_a_training_set_of_hash_buckets_is_refused_for_a_fitted_repository(tmp_path):
+    """A set built before exact vocabularies holds the fitted features' hash buckets: reading them as value keys
+    would fit a vocabulary the scorer's keys never meet, so it must be rebuilt."""
+    import json
+
+    from mmctr_trainer.dataset import TrainSet
+
+    (tmp_path / "meta.json").write_text(json.dumps({"format": "mmctr-trainset-1", "feature_repo": fitted_doc()}))
+    with pytest.raises(ValueError, match=r"built before exact vocabularies \(fitted user_id: hash buckets.*rebuild it"):
+        TrainSet(tmp_path)

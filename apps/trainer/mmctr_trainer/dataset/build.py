@@ -28,6 +28,8 @@ from .splits import SPLITS, compute_boundaries
 # The candidate's table keeps the name it had when it was the only one; other entities' tables are
 # entity_<name>.npz.
 CANDIDATE_TABLE = "items.npz"
+# 2: a fitted categorical holds its values' 64-bit keys (exact vocabularies), not hash buckets.
+TRAINSET_FORMAT = "mmctr-trainset-2"
 
 
 class _ColumnWriter:
@@ -152,7 +154,7 @@ def build_training_set(
     for e, a in tables.arrays().items():
         np.savez(out / files[e], **a)
     meta = {
-        "format": "mmctr-trainset-1",
+        "format": TRAINSET_FORMAT,
         "database": ch.database,
         "feature_repo": repo_document(repo),
         "repository": schema.layout["repository"],

@@ -29,6 +29,14 @@ class TrainSet(DataSource):
             raise ValueError(f"{self.folder}: built before feature repositories (no feature_repo in meta.json)")
         self.repo = parse_feature_repo(self.meta["feature_repo"], str(self.folder / "meta.json"))
         self.schema = ModelSchema.from_repo(self.repo)
+        fitted = sorted(
+            {s["feature"] for g in (self.schema.user, self.schema.candidate) for s in g["categorical"] if "fit" in s}
+        )
+        if fitted and self.meta.get("format") == "mmctr-trainset-1":
+            raise ValueError(
+                f"{self.folder}: built before exact vocabularies (fitted {', '.join(fitted)}: hash buckets, not value "
+                "keys); rebuild it (mmctr-train train --rebuild, or mmctr-train build)"
+            )
         self.tables = {e: _load(self.folder / f) for e, f in self.meta.get("tables", self._old_tables()).items()}
         self.plans = side_plans(self.schema)
         self.cols: dict[str, dict[str, np.ndarray]] = {}
