@@ -19,7 +19,7 @@ import { loadConfig } from '@mmctr/config';
 import type { BehaviourEvent } from '@mmctr/contracts';
 import type { ScoreResponse } from '@mmctr/scorer';
 import { loggedRequestIds, scorerSuite, waitFor } from '../../apps/scorer/test/support/scorer-harness';
-import { itemVersion, SLATES, slateBehaviour } from '../support/demo-slates';
+import { categoryAt, slateBehaviour, slateCatalogue, slatesFrom } from '../support/demo-slates';
 import type { IsolatedNames } from '../support/ingest/fixtures';
 import { ingestSuite } from '../support/ingest/suite';
 import {
@@ -60,28 +60,17 @@ interface LoggedAggregates {
   candidates: Record<string, number[]>;
 }
 
-/** Every item a day before the events. */
-const FIRST = Array.from({ length: SLATES.items }, (_, k) => itemVersion(k, T0 - DAY, k));
-/** Every fourth item re-categorised on the first day. */
-const UPDATED = FIRST.filter((_, k) => k % 4 === 0).map((_, j) =>
-  itemVersion(4 * j, RECATEGORISED_MS, 4 * j + 1),
-);
-
-/** The item's category at `ts` (the newest version at or before it). */
-const categoryAt = (itemId: string, ts: number): string =>
-  [...FIRST, ...UPDATED].filter((i) => i.item_id === itemId && i.ts_ms <= ts).at(-1)!.category!;
+/** Every item a day before the events (FIRST), every fourth re-categorised on the first day (UPDATED). */
+const { first: FIRST, updated: UPDATED } = slateCatalogue(T0, RECATEGORISED_MS);
+const CATALOGUE = [...FIRST, ...UPDATED];
 
 /** Slates over the span, up to a minute before its end (seed 23). */
-const behaviour = (): BehaviourEvent[] => slateBehaviour(23, T0, SPAN - MINUTE, categoryAt);
+const behaviour = (): BehaviourEvent[] =>
+  slateBehaviour(23, T0, SPAN - MINUTE, (itemId, ts) => categoryAt(CATALOGUE, itemId, ts));
 
 /** The newest test-period slates, one request each (no ts_ms: the scorer's clock), newest first. */
 function replayRequests(events: BehaviourEvent[], count: number) {
-  const slates = new Map<string, BehaviourEvent[]>();
-  for (const e of events) {
-    if (e.type !== 'impression' || e.ts_ms < VAL_END_MS) continue;
-    slates.set(e.request_id, [...(slates.get(e.request_id) ?? []), e]);
-  }
-  return [...slates.values()]
+  return slatesFrom(events, VAL_END_MS)
     .reverse()
     .slice(0, count)
     .map((imps, k) => ({

@@ -7,7 +7,7 @@
 // served CTR from it, failing on a tampered one. No embedder runs: every item reads the zero vector.
 import { DLQ_HEADERS, type BehaviourEvent, type CatalogueItem } from '@mmctr/contracts';
 import { scorerSuite } from '../../apps/scorer/test/support/scorer-harness';
-import { itemVersion, SLATES, slateBehaviour } from '../support/demo-slates';
+import { categoryAt, SLATES, slateBehaviour, slateCatalogue, slatesFrom } from '../support/demo-slates';
 import { makeMalformed, reasonPattern, type IsolatedNames } from '../support/ingest/fixtures';
 import { readTopic } from '../support/ingest/read-topic';
 import { ingestSuite } from '../support/ingest/suite';
@@ -43,16 +43,9 @@ const VAL_END_MS = T0 + Math.floor(0.9 * SPAN);
  * test period, so the scorer's latest version is the one parity reads as of each request).
  */
 function catalogue(): CatalogueItem[] {
-  const first = Array.from({ length: SLATES.items }, (_, k) => itemVersion(k, T0 - DAY, k));
-  const updated = first
-    .filter((_, k) => k % 4 === 0)
-    .map((_, j) => itemVersion(4 * j, T0 + 9 * HOUR, 4 * j + 1));
+  const { first, updated } = slateCatalogue(T0, T0 + 9 * HOUR);
   return [...first, ...updated];
 }
-
-/** The item's category at `ts` (the newest version at or before it). */
-const categoryAt = (items: CatalogueItem[], itemId: string, ts: number): string =>
-  items.filter((i) => i.item_id === itemId && i.ts_ms <= ts).at(-1)!.category!;
 
 /** Slates over the span, up to an hour before its end (seed 17). */
 const behaviour = (items: CatalogueItem[]): BehaviourEvent[] =>
@@ -60,22 +53,19 @@ const behaviour = (items: CatalogueItem[]): BehaviourEvent[] =>
 
 /** One score request per test-period slate: its items in their positions, with its context. */
 function replayRequests(events: BehaviourEvent[], count: number) {
-  const slates = new Map<string, BehaviourEvent[]>();
-  for (const e of events) {
-    if (e.type !== 'impression' || e.ts_ms < VAL_END_MS) continue;
-    slates.set(e.request_id, [...(slates.get(e.request_id) ?? []), e]);
-  }
-  return [...slates.values()].slice(0, count).map((imps, k) => ({
-    request_id: `demo-replay-${imps[0]!.request_id}`,
-    user_id: imps[0]!.user_id,
-    ts_ms: imps[0]!.ts_ms,
-    // every third request without context (the defaults), every fifth with an item no catalogue names
-    ...(k % 3 === 2 ? {} : { context: imps[0]!.context }),
-    candidates: [
-      ...imps.map((e) => ({ item_id: e.item_id, position: e.position })),
-      ...(k % 5 === 4 ? [{ item_id: `ghost-${k}` }] : []),
-    ],
-  }));
+  return slatesFrom(events, VAL_END_MS)
+    .slice(0, count)
+    .map((imps, k) => ({
+      request_id: `demo-replay-${imps[0]!.request_id}`,
+      user_id: imps[0]!.user_id,
+      ts_ms: imps[0]!.ts_ms,
+      // every third request without context (the defaults), every fifth with an item no catalogue names
+      ...(k % 3 === 2 ? {} : { context: imps[0]!.context }),
+      candidates: [
+        ...imps.map((e) => ({ item_id: e.item_id, position: e.position })),
+        ...(k % 5 === 4 ? [{ item_id: `ghost-${k}` }] : []),
+      ],
+    }));
 }
 
 describe('the demo repository end to end (Kafka -> ingest -> ClickHouse/Redis -> mmctr-train -> scorer -> score_log -> parity)', () => {

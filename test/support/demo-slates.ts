@@ -4,6 +4,7 @@ import { rng } from './ingest/events';
 /** The demo end-to-end tests' sizes: users, items, slates and items per slate; categories c0..c5. */
 export const SLATES = { users: 40, items: 60, slates: 1200, slate: 5 };
 export const CATEGORIES = 6;
+const DAY = 86_400_000;
 
 /** Catalogue item `i<k>` as of `ts`, in category `c<category % 6>`. */
 export const itemVersion = (k: number, ts: number, category: number): CatalogueItem => ({
@@ -14,6 +15,35 @@ export const itemVersion = (k: number, ts: number, category: number): CatalogueI
   category: `c${category % CATEGORIES}`,
   tags: [`t${k % 4}`, `t${k % 7}`],
 });
+
+/**
+ * The slates' catalogue: every item a day before `t0` (`first`), and every fourth one re-categorised at
+ * `recategorisedMs` (`updated`): an as-of join reads the old version before it, the new one after.
+ */
+export function slateCatalogue(
+  t0: number,
+  recategorisedMs: number,
+): { first: CatalogueItem[]; updated: CatalogueItem[] } {
+  const first = Array.from({ length: SLATES.items }, (_, k) => itemVersion(k, t0 - DAY, k));
+  const updated = first
+    .filter((_, k) => k % 4 === 0)
+    .map((_, j) => itemVersion(4 * j, recategorisedMs, 4 * j + 1));
+  return { first, updated };
+}
+
+/** The category of `itemId` at `ts`: its newest version at or before `ts` (`items` oldest first). */
+export const categoryAt = (items: readonly CatalogueItem[], itemId: string, ts: number): string =>
+  items.filter((i) => i.item_id === itemId && i.ts_ms <= ts).at(-1)!.category!;
+
+/** The slates whose impressions are at or after `fromMs`, each its impressions, in time order. */
+export function slatesFrom(events: readonly BehaviourEvent[], fromMs: number): BehaviourEvent[][] {
+  const slates = new Map<string, BehaviourEvent[]>();
+  for (const e of events) {
+    if (e.type !== 'impression' || e.ts_ms < fromMs) continue;
+    slates.set(e.request_id, [...(slates.get(e.request_id) ?? []), e]);
+  }
+  return [...slates.values()];
+}
 
 /**
  * Seeded slates of impressions spread over [t0, t0 + spreadMs); a user clicks items of its own category
