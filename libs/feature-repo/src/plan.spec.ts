@@ -164,6 +164,43 @@ describe('planChanges', () => {
     expect(narrowed.reencoded).toEqual(['item_clicks']);
   });
 
+  it('lists new and removed aggregations; a changed one is breaking and re-encodes the features reading it', () => {
+    const demoAggregates = loadFeatureRepo(join(ROOT, 'feature-repos', 'demo-aggregates'));
+    const added = planChanges(demo, demoAggregates, opts);
+    expect(added.onlineStore).toEqual([
+      "+ aggregation 'item_impressions' (count of impression per item, windows 1h / 24h / 7d, 1m buckets up to 1h, 1h buckets up to 7d)",
+      "+ aggregation 'item_clicks' (count of click per item, windows 1h / 24h / 7d, 1m buckets up to 1h, 1h buckets up to 7d)",
+      "+ aggregation 'item_ctr' (ratio of item_clicks / item_impressions: no counters of its own)",
+      "+ aggregation 'user_category_clicks' (count of click per user x item.category, windows 7d, 1h buckets up to 7d)",
+    ]);
+    expect(added.notes).toContain(
+      "aggregation 'item_clicks' counts the events ingest stores from now on: until its widest window (7d) has passed, its online values fall short of the offline ones",
+    );
+    expect(added.breaking).toEqual([]);
+
+    const doc = JSON.parse(
+      readFileSync(join(ROOT, 'feature-repos', 'demo-aggregates', 'repo.json'), 'utf8'),
+    ) as { aggregations: { name: string; description?: string; granularity: { bucket: string }[] }[] };
+    const clicks = doc.aggregations.find((a) => a.name === 'item_clicks')!;
+    clicks.granularity[0]!.bucket = '5m';
+    clicks.description = 'reworded: not a change of values';
+    const regrained = planChanges(demoAggregates, parseFeatureRepo(doc), opts);
+    expect(regrained.breaking).toEqual([
+      'aggregations.item_clicks.granularity: [{"up_to":"1h","bucket":"1m"},{"up_to":"7d","bucket":"1h"}] -> [{"up_to":"1h","bucket":"5m"},{"up_to":"7d","bucket":"1h"}]',
+    ]);
+    // item_ctr reads item_clicks through its ratio.
+    expect(regrained.reencoded).toEqual(
+      demoAggregates.features
+        .filter((f) => f.kind === 'aggregate' && f.aggregation === 'item_ctr')
+        .map((f) => f.name),
+    );
+    expect(regrained.reencoded.length).toBeGreaterThan(0);
+
+    expect(planChanges(demoAggregates, demo, opts).onlineStore).toContain(
+      "- aggregation 'user_category_clicks': ingest stops counting it; its counters expire by their TTL",
+    );
+  });
+
   it('asks for a new version when the definitions changed', () => {
     const next = edited((d) =>
       d.features.push({

@@ -1,8 +1,9 @@
 import { ZERO } from './storage/column-types';
+import { durationMs } from './aggregations';
 import { TEXT_ENCODER_WIDTH, embeddingJobs, embeddingStore } from './embeddings';
 import { addColumnDdl as storageAddColumnDdl, createTableDdl } from './storage/storage-ddl';
 import { attributeColumn, enum8, storageTables } from './storage/storage-layout';
-import type { Attribute, Feature, FeatureRepo } from './types';
+import type { Aggregation, Attribute, Duration, Feature, FeatureRepo } from './types';
 
 /** What moving from one repository version to the next takes; breaking changes are listed, never planned. */
 export interface RepoPlan {
@@ -43,6 +44,33 @@ const describeAttr = (a: Attribute): string =>
 
 const byName = <T extends { name: string }>(xs: readonly T[] | undefined): Map<string, T> =>
   new Map((xs ?? []).map((x) => [x.name, x]));
+
+/** An aggregation without its description: everything else changes the values it serves. */
+function definitionOf(a: Aggregation): Record<string, unknown> {
+  const { description: _d, ...rest } = a;
+  return rest;
+}
+
+/** How the online counters of a new aggregation are laid out, in a plan's words. */
+function describeCounters(a: Aggregation): string {
+  if (typeof a.op === 'object' && 'ratio' in a.op)
+    return `ratio of ${a.op.ratio.join(' / ')}: no counters of its own`;
+  const what = a.op === 'count' ? `count of ${a.source}` : `sum of ${a.source}.${a.op.sum}`;
+  const tiers = (a.granularity ?? []).map((t) => `${t.bucket} buckets up to ${t.up_to}`).join(', ');
+  return `${what} per ${a.key.join(' x ')}, windows ${a.windows.join(' / ')}${tiers ? `, ${tiers}` : ''}`;
+}
+
+const widest = (windows: readonly Duration[]): Duration =>
+  windows.reduce((w, x) => (durationMs(x) > durationMs(w) ? x : w));
+
+/** Features that read `names` (directly, or through a ratio of them), by feature name. */
+function featuresReading(repo: FeatureRepo, names: ReadonlySet<string>): string[] {
+  const reads = new Set(names);
+  for (const a of repo.aggregations ?? [])
+    if (typeof a.op === 'object' && 'ratio' in a.op && a.op.ratio.some((p) => names.has(p)))
+      reads.add(a.name);
+  return repo.features.filter((f) => f.kind === 'aggregate' && reads.has(f.aggregation)).map((f) => f.name);
+}
 
 /** A feature without the fields that do not change what a model sees. */
 function encodingOf(f: Feature): Record<string, unknown> {
@@ -204,6 +232,37 @@ export function planChanges(from: FeatureRepo, to: FeatureRepo, opts: PlanOption
         `embedding '${name}' (${n.entity}, width ${n.width}) is not embedded${unsupported ? ` (${unsupported.reason})` : ''}: its features read zeros`,
       );
   }
+
+  // Aggregations: a changed definition serves other values under the same name, so models trained on
+  // the old ones would read values they were not trained on; the counters of a new one start empty.
+  const oldAggs = byName(from.aggregations);
+  const newAggs = byName(to.aggregations);
+  const changedAggs = new Set<string>();
+  for (const [name, a] of oldAggs) {
+    const n = newAggs.get(name);
+    if (!n) {
+      plan.onlineStore.push(
+        `- aggregation '${name}': ingest stops counting it; its counters expire by their TTL`,
+      );
+      continue;
+    }
+    const [da, db_] = [definitionOf(a), definitionOf(n)];
+    for (const key of [...new Set([...Object.keys(da), ...Object.keys(db_)])].sort()) {
+      const [va, vb] = [JSON.stringify(da[key]), JSON.stringify(db_[key])];
+      if (va === vb) continue;
+      plan.breaking.push(`aggregations.${name}.${key}: ${va ?? 'unset'} -> ${vb ?? 'unset'}`);
+      changedAggs.add(name);
+    }
+  }
+  for (const [name, n] of newAggs) {
+    if (oldAggs.has(name)) continue;
+    plan.onlineStore.push(`+ aggregation '${name}' (${describeCounters(n)})`);
+    if (!(typeof n.op === 'object' && 'ratio' in n.op))
+      plan.notes.push(
+        `aggregation '${name}' counts the events ingest stores from now on: until its widest window (${widest(n.windows)}) has passed, its online values fall short of the offline ones`,
+      );
+  }
+  for (const f of featuresReading(to, changedAggs)) if (!plan.reencoded.includes(f)) plan.reencoded.push(f);
 
   const oldFeatures = byName(from.features);
   const newFeatures = byName(to.features);
