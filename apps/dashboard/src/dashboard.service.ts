@@ -26,6 +26,8 @@ export class DashboardService implements OnApplicationBootstrap, OnApplicationSh
   private readonly lag: Sample<number>[] = [];
   private readonly queue: Sample<QueueDepth>[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** The sample being taken, if any: shutdown waits for it rather than leave its Kafka call behind. */
+  private sampling: Promise<void> | undefined;
 
   constructor(
     @Inject(AnalyticsRepository) private readonly analytics: AnalyticsRepository,
@@ -35,13 +37,17 @@ export class DashboardService implements OnApplicationBootstrap, OnApplicationSh
   ) {}
 
   onApplicationBootstrap(): void {
-    void this.sample();
-    this.timer = setInterval(() => void this.sample(), this.config.DASHBOARD_SAMPLE_INTERVAL_MS);
+    const tick = () => {
+      this.sampling ??= this.sample().finally(() => (this.sampling = undefined));
+    };
+    tick();
+    this.timer = setInterval(tick, this.config.DASHBOARD_SAMPLE_INTERVAL_MS);
     this.timer.unref();
   }
 
-  onApplicationShutdown(): void {
+  async onApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
+    await Promise.race([this.sampling, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
   }
 
   /** Lag and queue depth have no history in ClickHouse, so the dashboard keeps its own samples. */
