@@ -1,7 +1,2 @@
-import type { Logger } from 'pino';
-import { createLogger as createAppLogger } from '@mmctr/observability';
-
+// The app's logger token and Nest log adapter; AppLoggerModule (@mmctr/observability) provides the logger.
 export { LOGGER, NestPinoLogger } from '@mmctr/observability';
-
-/** This app's JSON logger; the setup is shared in @mmctr/observability. */
-export const createLogger = (level: string): Logger => createAppLogger('embedder', level);

@@ -2,11 +2,11 @@ import { Module } from '@nestjs/common';
 import { AppConfigModule } from '@mmctr/config';
 import { ClickHouseModule } from '@mmctr/clickhouse';
 import { FeatureRepoModule, repositoryAppliedCheck } from '@mmctr/feature-repo';
+import { AppLoggerModule } from '@mmctr/observability';
 import { AdmissionModule } from './admission/admission.module';
 import { ScorerConfigModule } from './config/scorer-config';
 import { HealthModule } from './health/health.module';
 import { ServingLayoutModule } from './layout/layout.module';
-import { LoggerModule } from './logger';
 import { MetricsModule } from './metrics/metrics.module';
 import { ScorerRedisModule } from './redis/redis.module';
 import { ScoreLogSinkModule } from './score-log-sink/score-log-sink.module';
@@ -18,7 +18,7 @@ import { ScoringModule } from './scoring/scoring.module';
     FeatureRepoModule,
     ScorerConfigModule,
     ServingLayoutModule,
-    LoggerModule,
+    AppLoggerModule.forApp('scorer'),
     MetricsModule,
     AdmissionModule,
     ClickHouseModule,

@@ -1,4 +1,5 @@
 export * from './logger';
+export * from './logger.module';
 export * from './http-app';
 export * from './readiness';
 export * from './observability.module';
