@@ -6,6 +6,7 @@
 // promoting it; the scorer serving test-period ratings replayed through POST /v1/score; the score-log
 // sink writing score_log; and `mmctr-train parity` recomputing every served CTR within 1e-4.
 import IORedis from 'ioredis';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { scorerSuite, waitFor } from '../../apps/scorer/test/support/scorer-harness';
 import { eventMs } from '../../tools/cli/src/commands/import-movielens';
@@ -171,6 +172,18 @@ describe('the movielens repository end to end (files -> mmctr import -> Kafka ->
     version = trained.version;
     // The split as the import made it and the ONNX graph the model; no AUC floor on 2,000 ratings.
     await expectTrainedMetrics(trained.registry, version, { impressionTs, trainEndMs, valEndMs });
+    // Exact vocabularies: the graphs take rows; vocabulary.json holds each fitted feature's sorted value keys.
+    const read = async <T>(file: string) =>
+      JSON.parse(await readFile(join(trained.registry, version, file), 'utf8')) as T;
+    const vocab = await read<{ features: Record<string, { keys: string[] }> }>('vocabulary.json');
+    const card = await read<{ schema: { fitted: Record<string, { vocabulary_size: number }> } }>(
+      'model.json',
+    );
+    expect(Object.keys(vocab.features).sort()).toEqual(['movie_id', 'user_id', 'zip_prefix']);
+    for (const [feature, { keys }] of Object.entries(vocab.features)) {
+      expect(keys).toHaveLength(card.schema.fitted[feature]!.vocabulary_size);
+      expect(keys.map(BigInt)).toEqual(keys.map(BigInt).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+    }
     await expectProductionVersion(suite.env.ch, version);
   });
 
