@@ -27,7 +27,7 @@ export interface CategoricalSlot {
   clip?: [number, number];
   derive?: string;
   vocabulary?: string[];
-  /** Hash only: the trainer maps the buckets to a vocabulary fitted on the training split, inside the graph. */
+  /** Hash only: an exact vocabulary fitted on the training split (value keys -> rows, in the artifact's vocabulary.json). */
   fit?: { min_count: number };
   boundaries?: number[];
 }

@@ -62,7 +62,7 @@ export interface CategoricalFeature extends FeatureBase {
   readonly encoding: 'hash' | 'vocabulary';
   readonly buckets?: number;
   readonly vocabulary?: readonly string[];
-  /** Hash only: the trainer keeps the buckets seen >= min_count times in the training split (others: OOV row). */
+  /** Hash only: an exact vocabulary of the values seen >= min_count times in the training split (others: OOV row). */
   readonly fit?: { readonly min_count: number };
   readonly clip?: readonly [number, number];
   readonly derive?: 'hour_of_day_utc' | 'day_of_week_utc';
