@@ -40,11 +40,17 @@ export function encodeEntityEmbeddings(rows: readonly EntityEmbeddingRow[]): Buf
   return w.bytes();
 }
 
-/** entity_embeddings writes, batched like item_embeddings' (rows of concurrent jobs share an insert). */
+/**
+ * entity_embeddings writes, batched like item_embeddings' (rows of concurrent jobs share an insert), and
+ * the backfill's read of what is stored.
+ */
 export class EntityEmbeddingRepository {
   private readonly inserts: BatchedInsert<EntityEmbeddingRow>;
 
-  constructor(clickhouse: ClickHouseService, opts: BatchOptions = {}) {
+  constructor(
+    private readonly clickhouse: ClickHouseService,
+    opts: BatchOptions = {},
+  ) {
     this.inserts = new BatchedInsert(clickhouse, 'entity_embeddings', COLUMNS, encodeEntityEmbeddings, opts);
   }
 
@@ -55,5 +61,23 @@ export class EntityEmbeddingRepository {
 
   flush(): Promise<void> {
     return this.inserts.flush();
+  }
+
+  /**
+   * `entity_key\tcontent_hash` of the vectors stored for this embedding by this encoder, for the keys
+   * from `first` to `last` (inclusive, ClickHouse's string order: a page of the entity's table).
+   */
+  async storedHashes(
+    q: { embedding: string; entity: string; encoder: string },
+    first: string,
+    last: string,
+  ): Promise<Set<string>> {
+    const rows = await this.clickhouse.query<{ entity_key: string; content_hash: string }>(
+      `SELECT DISTINCT entity_key, content_hash FROM entity_embeddings
+       WHERE embedding = {e:String} AND entity = {n:String} AND encoder = {enc:String}
+         AND entity_key >= {first:String} AND entity_key <= {last:String}`,
+      { e: q.embedding, n: q.entity, enc: q.encoder, first, last },
+    );
+    return new Set(rows.map((r) => `${r.entity_key}\t${r.content_hash}`));
   }
 }

@@ -1,0 +1,59 @@
+import type { ClickHouseService } from '@mmctr/clickhouse';
+
+/** A snapshot entity's table as the repository lays it out (libs/feature-repo storageTables). */
+export interface EntityTable {
+  table: string;
+  /** The entity's key column. */
+  key: string;
+  /** Attribute columns to read besides the key and ts_ms. */
+  columns: readonly string[];
+}
+
+/** The newest row of one key: its columns by name, as ingest's record of that snapshot had them. */
+export type EntitySnapshot = Record<string, unknown> & { ts_ms: number };
+
+/** Reads of snapshot entities' tables (the embedder's entity backfill). */
+export class EntitySnapshotRepository {
+  constructor(private readonly clickhouse: ClickHouseService) {}
+
+  /** Whether the table exists in the configured database. */
+  async exists(table: string): Promise<boolean> {
+    const [row] = await this.clickhouse.query<{ n: string | number }>(
+      'SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name = {t:String}',
+      { t: table },
+    );
+    return Number(row?.n ?? 0) > 0;
+  }
+
+  /** How many distinct keys the table holds. */
+  async countKeys(t: Pick<EntityTable, 'table' | 'key'>): Promise<number> {
+    const [row] = await this.clickhouse.query<{ n: string | number }>(
+      'SELECT uniqExact({key:Identifier}) AS n FROM {table:Identifier}',
+      { table: t.table, key: t.key },
+    );
+    return Number(row?.n ?? 0);
+  }
+
+  /**
+   * The newest snapshot (highest ts_ms) of up to `limit` keys after `after`, in key order: keyset pages,
+   * so a table of millions of keys is never held at once. FINAL collapses re-sent (key, ts_ms) rows.
+   */
+  async newest(t: EntityTable, after: string, limit: number): Promise<EntitySnapshot[]> {
+    const columns = [...new Set([t.key, 'ts_ms', ...t.columns])];
+    // LIMIT takes a literal on 18.16, not a CAST: an integer checked here.
+    if (!Number.isSafeInteger(limit) || limit < 1)
+      throw new Error(`page size ${limit} is not a positive integer`);
+    const params: Record<string, string> = { table: t.table, key: t.key, after };
+    columns.forEach((c, i) => (params[`c${i}`] = c));
+    const rows = await this.clickhouse.query<Record<string, unknown>>(
+      `SELECT ${columns.map((_, i) => `{c${i}:Identifier}`).join(', ')}
+       FROM {table:Identifier} FINAL
+       WHERE {key:Identifier} > {after:String}
+       ORDER BY {key:Identifier}, ts_ms DESC
+       LIMIT 1 BY {key:Identifier}
+       LIMIT ${limit}`,
+      params,
+    );
+    return rows.map((r) => ({ ...r, ts_ms: Number(r.ts_ms) }));
+  }
+}
