@@ -32,7 +32,7 @@ import {
   waitIngestCaughtUp,
 } from '../support/pipeline-e2e';
 import { expectParity } from '../support/replay-check';
-import { ScorerTcpProxy } from '../support/scorer-tcp-proxy';
+import { TcpProxy } from '../support/tcp-proxy';
 import { parity } from '../support/trainer-cli';
 
 // One step per test, each on the state the previous one left (ingest, train, serve, check).
@@ -215,7 +215,7 @@ describe('aggregate features end to end (Kafka -> ingest counters -> mmctr-train
 
   it('a Redis outage while scoring: 200 answers degraded for the aggregates, each window at its declared fallback', async () => {
     const redisUrl = new URL(loadConfig().REDIS_URL);
-    const proxy = new ScorerTcpProxy(redisUrl.hostname, Number(redisUrl.port || 6379));
+    const proxy = new TcpProxy(redisUrl.hostname, Number(redisUrl.port || 6379));
     redisUrl.port = String(await proxy.start());
     try {
       const scorer = await startServing(suite, names, model, {

@@ -10,18 +10,18 @@ import {
   testModel,
   waitFor,
 } from '../../apps/scorer/test/support/scorer-harness';
-import { ScorerTcpProxy } from '../support/scorer-tcp-proxy';
+import { TcpProxy } from '../support/tcp-proxy';
 
 describe('scorer degraded mode (Redis behind a controllable proxy)', () => {
   const suite = scorerSuite();
-  let proxy: ScorerTcpProxy;
+  let proxy: TcpProxy;
   const served: string[] = [];
 
   beforeAll(async () => {
     const dir = await testModel('degraded', 3);
     const { env } = suite;
     const redisUrl = new URL(loadConfig().REDIS_URL);
-    proxy = new ScorerTcpProxy(redisUrl.hostname, Number(redisUrl.port || 6379));
+    proxy = new TcpProxy(redisUrl.hostname, Number(redisUrl.port || 6379));
     const port = await proxy.start();
     await recordClicks(
       env.prefix,

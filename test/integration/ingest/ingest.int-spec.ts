@@ -255,14 +255,14 @@ describe('ingest (Kafka -> ClickHouse + Redis)', () => {
         'first rows',
       );
 
-      proxy.cut();
+      proxy.setMode('reset');
       const cutAt = Date.now();
       await ingest.waitFor(async () => (await ingest.metric('mmctr_ingest_paused')) === 1, 'pause');
       const ready = await fetch(`${ingest.url}/health/ready`);
       expect(ready.status).toBe(503);
       expect((await fetch(`${ingest.url}/health/live`)).status).toBe(200);
       await sleep(Math.max(0, 10_000 - (Date.now() - cutAt)));
-      proxy.restore();
+      proxy.setMode('forward');
 
       await producing;
       await producer.close();
@@ -273,7 +273,7 @@ describe('ingest (Kafka -> ClickHouse + Redis)', () => {
       await expectHistoriesMatch(store, events);
       expect((await fetch(`${ingest.url}/health/ready`)).status).toBe(200);
     } finally {
-      await proxy.close();
+      await proxy.stop();
     }
   });
 });

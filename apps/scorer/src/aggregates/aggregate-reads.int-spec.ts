@@ -17,7 +17,7 @@ import type { AppConfig } from '@mmctr/config';
 import { aggregationOp, durationMs, type Aggregation } from '@mmctr/feature-repo';
 import { adminClickHouse, testConfig, uniqueName } from '../../../../test/support/clients';
 import { freePort } from '../../../../test/support/free-port';
-import { ScorerTcpProxy } from '../../../../test/support/scorer-tcp-proxy';
+import { TcpProxy } from '../../../../test/support/tcp-proxy';
 import { aggregatesLayout } from '../../test/support/aggregate-layout';
 import type { ScorerConfig } from '../config/scorer-config';
 import { ItemCache } from '../items/item-cache';
@@ -280,7 +280,7 @@ describe('aggregate reads against ingest-written counters (real Redis, ClickHous
 
   it('answers the fallbacks within its budget while Redis is silent, and reads again once it answers', async () => {
     const url = new URL(testConfig().REDIS_URL);
-    const proxy = new ScorerTcpProxy(url.hostname, Number(url.port || 6379));
+    const proxy = new TcpProxy(url.hostname, Number(url.port || 6379));
     const port = await proxy.start();
     const connect = async () => {
       const c = new Redis({
