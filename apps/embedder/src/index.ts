@@ -15,6 +15,8 @@ export * from './storage/embedding.repository';
 export * from './storage/mm-vector.repository';
 export * from './embedding/embedding.service';
 export * from './embedding/backfill.service';
+export * from './embedding/entity-backfill.service';
+export * from './embedding/entity-backfill.module';
 export * from './embedding/embedding.worker';
 export * from './embedding/embedding-queue.repository';
 export * from './metrics/embedder-metrics';

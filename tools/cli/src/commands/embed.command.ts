@@ -5,15 +5,12 @@ import { NestFactory } from '@nestjs/core';
 import {
   BackfillService,
   EmbedderCoreModule,
+  EntityBackfillCliModule,
+  EntityBackfillService,
   type BackfillProgress,
   type BackfillResult,
-} from '@mmctr/embedder';
-// Deep imports: the package's index does not export the entity backfill.
-import { EntityBackfillCliModule } from '@mmctr/embedder/src/embedding/entity-backfill.module';
-import {
-  EntityBackfillService,
   type EntityBackfillResult,
-} from '@mmctr/embedder/src/embedding/entity-backfill.service';
+} from '@mmctr/embedder';
 
 interface EmbedOptions {
   all?: boolean;
