@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { jsonLogRecords, keepOutputLines } from './child-logs';
 import { freePort } from './free-port';
 
 const ROOT = join(__dirname, '..', '..');
@@ -33,12 +34,7 @@ export class EmbedderProcess {
     });
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    const keep = (buf: Buffer) => {
-      for (const line of buf.toString().split('\n')) if (line) this.logs.push(line);
-      if (this.logs.length > 5_000) this.logs.splice(0, this.logs.length - 5_000);
-    };
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
+    keepOutputLines(child, this.logs);
     const deadline = Date.now() + timeoutMs;
     while (!this.logs.some((l) => l.includes('embedding worker started'))) {
       if (child.exitCode !== null || Date.now() > deadline) {
@@ -51,14 +47,7 @@ export class EmbedderProcess {
 
   /** The JSON log lines whose msg is `msg`. */
   logged(msg: string): Record<string, unknown>[] {
-    return this.logs.flatMap((l) => {
-      try {
-        const o = JSON.parse(l) as Record<string, unknown>;
-        return o.msg === msg ? [o] : [];
-      } catch {
-        return [];
-      }
-    });
+    return jsonLogRecords(this.logs).filter((o) => o.msg === msg);
   }
 
   /** SIGTERM: it drains its active jobs and flushes its writes before exiting. */

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { keepOutputLines, jsonLogRecords } from '../child-logs';
 import { freePort } from '../free-port';
 import { join } from 'node:path';
 
@@ -49,12 +50,7 @@ export class IngestProcess {
     );
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-    const keep = (buf: Buffer) => {
-      for (const line of buf.toString().split('\n')) if (line) this.logs.push(line);
-      if (this.logs.length > 5_000) this.logs.splice(0, this.logs.length - 5_000);
-    };
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
+    keepOutputLines(child, this.logs);
     await this.waitFor(() => this.logs.some((l) => l.includes('consumer group joined')), 'group join');
   }
 
@@ -89,14 +85,7 @@ export class IngestProcess {
 
   /** The `msg` of each JSON log line so far. */
   messages(): string[] {
-    return this.logs.flatMap((l) => {
-      try {
-        const msg = (JSON.parse(l) as { msg?: unknown }).msg;
-        return typeof msg === 'string' ? [msg] : [];
-      } catch {
-        return [];
-      }
-    });
+    return jsonLogRecords(this.logs).flatMap((o) => (typeof o.msg === 'string' ? [o.msg] : []));
   }
 
   async metric(name: string): Promise<number> {

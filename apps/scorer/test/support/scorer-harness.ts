@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { TEST_MODEL_SCRIPT, testModelSourcesHash } from './test-model-source';
 import { freePort } from '../../../../test/support/free-port';
+import { jsonLogRecords } from '../../../../test/support/child-logs';
 import { loadConfig } from '@mmctr/config';
 import {
   ClickHouseService,
@@ -183,12 +184,7 @@ export async function startScorer(env: Record<string, string> = {}): Promise<Run
   return {
     url,
     output: () => output,
-    logged: (msg) =>
-      output
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .filter((l) => l.msg === msg),
+    logged: (msg) => jsonLogRecords(output.split('\n')).filter((l) => l.msg === msg),
     score: (body, headers) => post(`${url}/v1/score`, body, headers),
     metrics: async () => (await fetch(`${url}/metrics`)).text(),
     ready,
