@@ -1,4 +1,4 @@
-import { ClickHouseService } from '@mmctr/clickhouse';
+import { clickHouseFromConfig, type ClickHouseService } from '@mmctr/clickhouse';
 import type { AppConfig } from '@mmctr/config';
 
 /** What was stored for one hour of event time: rows (duplicates included) and the newest ingested_at. */
@@ -56,15 +56,7 @@ export class AnalyticsRepository {
   constructor(private readonly clickhouse: ClickHouseService) {}
 
   static fromConfig(config: AppConfig): AnalyticsRepository {
-    return new AnalyticsRepository(
-      new ClickHouseService({
-        url: config.CLICKHOUSE_URL,
-        database: config.CLICKHOUSE_DATABASE,
-        username: config.CLICKHOUSE_USER,
-        password: config.CLICKHOUSE_PASSWORD,
-        requestTimeoutMs: config.CLICKHOUSE_REQUEST_TIMEOUT_MS,
-      }),
-    );
+    return new AnalyticsRepository(clickHouseFromConfig(config));
   }
 
   /** Per hour before `toS`: events and score_log rows stored (unmerged duplicates count) and newest ingested_at. */
