@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '@mmctr/config';
 import {
   bindQuery,
-  ClickHouseService,
+  clickHouseClient,
   MigrationRunner,
   loadMigrations,
   MIGRATIONS_DIR,
@@ -40,19 +40,8 @@ const SPAN_MS = DAYS * 86_400_000;
 const config = loadConfig();
 const DB = `mmctr_bench_analyst_${Date.now()}`;
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
-const admin = new ClickHouseService({
-  url: config.CLICKHOUSE_URL,
-  username: config.CLICKHOUSE_USER,
-  password: config.CLICKHOUSE_PASSWORD,
-  requestTimeoutMs: 3_600_000,
-});
-const ch = new ClickHouseService({
-  url: config.CLICKHOUSE_URL,
-  database: DB,
-  username: config.CLICKHOUSE_USER,
-  password: config.CLICKHOUSE_PASSWORD,
-  requestTimeoutMs: 3_600_000,
-});
+const admin = clickHouseClient(config, { requestTimeoutMs: 3_600_000 });
+const ch = clickHouseClient(config, { database: DB, requestTimeoutMs: 3_600_000 });
 
 /** Impression n: its request, slot, item and time (ms); `salt` picks an independent hash per use. */
 const imp = {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { NestFactory } from '@nestjs/core';
-import { ClickHouseService, loadMigrations, MigrationRunner, MIGRATIONS_DIR } from '@mmctr/clickhouse';
+import { clickHouseClient, loadMigrations, MigrationRunner, MIGRATIONS_DIR } from '@mmctr/clickhouse';
 import { loadConfig } from '@mmctr/config';
 import { startWorkerThread } from '@mmctr/observability';
 import type { CatalogueItem } from '@mmctr/contracts';
@@ -156,11 +156,7 @@ async function main(): Promise<void> {
   const database = 'mmctr_bench_embed';
   Object.assign(process.env, env, { EMBEDDER_BATCH_MAX: String(batch), CLICKHOUSE_DATABASE: database });
   const config = loadConfig();
-  const admin = new ClickHouseService({
-    url: config.CLICKHOUSE_URL,
-    username: config.CLICKHOUSE_USER,
-    password: config.CLICKHOUSE_PASSWORD,
-  });
+  const admin = clickHouseClient(config);
   await admin.command(`DROP DATABASE IF EXISTS ${database}`);
   await new MigrationRunner(admin, database, loadMigrations(MIGRATIONS_DIR)).migrate();
 

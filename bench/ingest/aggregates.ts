@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Redis from 'ioredis';
 import { loadConfig } from '@mmctr/config';
-import { ClickHouseService, MigrationRunner, loadMigrations, MIGRATIONS_DIR } from '@mmctr/clickhouse';
+import { MigrationRunner, clickHouseClient, loadMigrations, MIGRATIONS_DIR } from '@mmctr/clickhouse';
 import type { BehaviourEvent, CatalogueItem, EventType } from '@mmctr/contracts';
 import {
   DEFAULT_FEATURE_REPO_PATH,
@@ -45,11 +45,7 @@ const topics = {
 };
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 const kafka = createKafka(config);
-const admin = new ClickHouseService({
-  url: config.CLICKHOUSE_URL,
-  username: config.CLICKHOUSE_USER,
-  password: config.CLICKHOUSE_PASSWORD,
-});
+const admin = clickHouseClient(config);
 
 const TYPES: EventType[] = ['impression', 'impression', 'click', 'click', 'conversion'];
 
@@ -126,12 +122,7 @@ async function ingest(name: string, repo: FeatureRepo, repoDir: string, redis: B
   const db = `mmctr_bench_agg_${name}`;
   await admin.command(`DROP DATABASE IF EXISTS ${db}`);
   await new MigrationRunner(admin, db, loadMigrations(MIGRATIONS_DIR)).migrate();
-  const ch = new ClickHouseService({
-    url: config.CLICKHOUSE_URL,
-    database: db,
-    username: config.CLICKHOUSE_USER,
-    password: config.CLICKHOUSE_PASSWORD,
-  });
+  const ch = clickHouseClient(config, { database: db });
   await applyRepository(new FeatureStoreRepository(ch, db), repo);
   const p = await IngestProcess.start({
     CLICKHOUSE_DATABASE: db,

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '@mmctr/config';
 import { percentile } from '@mmctr/observability';
-import { ClickHouseService, MigrationRunner, loadMigrations, MIGRATIONS_DIR } from '@mmctr/clickhouse';
+import { MigrationRunner, clickHouseClient, loadMigrations, MIGRATIONS_DIR } from '@mmctr/clickhouse';
 import type { BehaviourEvent, EventType } from '@mmctr/contracts';
 import { createKafka, ensureTopics, EventProducer } from '@mmctr/kafka';
 import { createRedis } from '@mmctr/online-store';
@@ -48,17 +48,8 @@ const topics = {
 const REDIS_PREFIX = `mmctr-bench:${RUN}:`;
 
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
-const admin = new ClickHouseService({
-  url: config.CLICKHOUSE_URL,
-  username: config.CLICKHOUSE_USER,
-  password: config.CLICKHOUSE_PASSWORD,
-});
-const ch = new ClickHouseService({
-  url: config.CLICKHOUSE_URL,
-  database: DB,
-  username: config.CLICKHOUSE_USER,
-  password: config.CLICKHOUSE_PASSWORD,
-});
+const admin = clickHouseClient(config);
+const ch = clickHouseClient(config, { database: DB });
 const kafka = createKafka(config);
 
 const TYPES: EventType[] = ['impression', 'impression', 'click', 'click', 'conversion'];

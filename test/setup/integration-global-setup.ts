@@ -3,18 +3,14 @@
 // and creates the topics, so each test starts from a known schema.
 import './load-stack-env.js';
 import { loadConfig } from '@mmctr/config';
-import { ClickHouseService, MigrationRunner, loadMigrations, MIGRATIONS_DIR } from '@mmctr/clickhouse';
+import { MigrationRunner, clickHouseClient, loadMigrations, MIGRATIONS_DIR } from '@mmctr/clickhouse';
 import { FeatureStoreRepository, applyRepository, featureRepoFromConfig } from '@mmctr/feature-repo';
 import { createKafka, ensureTopics, platformTopics } from '@mmctr/kafka';
 import { createRedis, redisHealth } from '@mmctr/online-store';
 
 export default async function globalSetup(): Promise<void> {
   const config = loadConfig();
-  const admin = new ClickHouseService({
-    url: config.CLICKHOUSE_URL,
-    username: config.CLICKHOUSE_USER,
-    password: config.CLICKHOUSE_PASSWORD,
-  });
+  const admin = clickHouseClient(config);
   try {
     const health = await admin.health();
     if (!health.ok)

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { loadConfig, type AppConfig } from '@mmctr/config';
-import { ClickHouseService, clickHouseFromConfig } from '@mmctr/clickhouse';
+import { clickHouseClient, clickHouseFromConfig, type ClickHouseService } from '@mmctr/clickhouse';
 
 export const testConfig = (): AppConfig => loadConfig();
 
@@ -9,12 +9,7 @@ export const testClickHouse = (): ClickHouseService => clickHouseFromConfig(test
 
 /** A client with no default database (can create and drop databases). */
 export function adminClickHouse(): ClickHouseService {
-  const c = testConfig();
-  return new ClickHouseService({
-    url: c.CLICKHOUSE_URL,
-    username: c.CLICKHOUSE_USER,
-    password: c.CLICKHOUSE_PASSWORD,
-  });
+  return clickHouseClient(testConfig());
 }
 
 export const uniqueName = (prefix: string): string =>

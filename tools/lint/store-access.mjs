@@ -9,7 +9,13 @@ const STORE_CLIENTS = [
   })),
   {
     name: '@mmctr/clickhouse',
-    importNames: ['ClickHouseService', 'clickHouseFromConfig', 'insertIsolatingPoison', 'MigrationRunner'],
+    importNames: [
+      'ClickHouseService',
+      'clickHouseClient',
+      'clickHouseFromConfig',
+      'insertIsolatingPoison',
+      'MigrationRunner',
+    ],
     message: STORE_ONLY,
     allowTypeImports: true,
   },

@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import type { Cluster } from 'ioredis';
-import { ClickHouseService, MIGRATIONS_DIR, MigrationRunner, loadMigrations } from '@mmctr/clickhouse';
+import {
+  MIGRATIONS_DIR,
+  MigrationRunner,
+  clickHouseClient,
+  loadMigrations,
+  type ClickHouseService,
+} from '@mmctr/clickhouse';
 import type { AppConfig } from '@mmctr/config';
 import { FeatureStoreRepository, applyRepository, featureRepoFromConfig } from '@mmctr/feature-repo';
 import { ensureTopics, platformTopics } from '@mmctr/kafka';
@@ -71,9 +77,8 @@ export class ChaosApps {
     private readonly config: AppConfig,
     private readonly kafka: Kafka,
   ) {
-    const auth = { username: config.CLICKHOUSE_USER, password: config.CLICKHOUSE_PASSWORD };
-    this.admin = new ClickHouseService({ url: config.CLICKHOUSE_URL, ...auth });
-    this.ch = new ClickHouseService({ url: config.CLICKHOUSE_URL, database: this.database, ...auth });
+    this.admin = clickHouseClient(config);
+    this.ch = clickHouseClient(config, { database: this.database });
   }
 
   /** What every app of this platform runs with, on top of the cluster's environment. */

@@ -1,4 +1,10 @@
-import { ClickHouseService, MigrationRunner, loadMigrations, MIGRATIONS_DIR } from '@mmctr/clickhouse';
+import {
+  MigrationRunner,
+  clickHouseClient,
+  loadMigrations,
+  MIGRATIONS_DIR,
+  type ClickHouseService,
+} from '@mmctr/clickhouse';
 import { applyRunningRepo } from '../apply-running-repo';
 import { adminClickHouse, testConfig, uniqueName } from '../clients';
 
@@ -24,13 +30,7 @@ export class TestDatabase {
 
   /** A client whose default database is this one. */
   get clickhouse(): ClickHouseService {
-    const c = testConfig();
-    this.client ??= new ClickHouseService({
-      url: c.CLICKHOUSE_URL,
-      database: this.name,
-      username: c.CLICKHOUSE_USER,
-      password: c.CLICKHOUSE_PASSWORD,
-    });
+    this.client ??= clickHouseClient(testConfig(), { database: this.name });
     return this.client;
   }
 

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { loadConfig } from '@mmctr/config';
-import { ClickHouseService } from '../clickhouse.service';
+import { clickHouseClient } from '../clickhouse.module';
 import { MIGRATIONS_DIR, MigrationRunner, loadMigrations } from './migration-runner';
 import { runCli } from './run-cli';
 
@@ -13,11 +13,7 @@ export async function runMigrations(argv: string[]): Promise<void> {
     .parse(argv, { from: 'user' });
   const opts = program.opts<{ dir: string; database?: string; status?: boolean }>();
   const config = loadConfig();
-  const admin = new ClickHouseService({
-    url: config.CLICKHOUSE_URL,
-    username: config.CLICKHOUSE_USER,
-    password: config.CLICKHOUSE_PASSWORD,
-  });
+  const admin = clickHouseClient(config);
   const database = opts.database ?? config.CLICKHOUSE_DATABASE;
   const cluster = config.CLICKHOUSE_CLUSTER ? { name: config.CLICKHOUSE_CLUSTER } : undefined;
   const runner = new MigrationRunner(

@@ -1,4 +1,4 @@
-import { ClickHouseService, quoteIdentifier } from '@mmctr/clickhouse';
+import { clickHouseClient, quoteIdentifier, type ClickHouseService } from '@mmctr/clickhouse';
 import type { AppConfig } from '@mmctr/config';
 import type { FeatureRepo } from '../types';
 import { LEDGER_TABLE, type AppliedVersion, type FeatureStore, type RegisteredModel } from './feature-store';
@@ -17,12 +17,7 @@ export class FeatureStoreRepository implements FeatureStore {
 
   /** A repository on its own connection (close it when done). */
   static fromConfig(config: AppConfig, database = config.CLICKHOUSE_DATABASE): FeatureStoreRepository {
-    const clickhouse = new ClickHouseService({
-      url: config.CLICKHOUSE_URL,
-      username: config.CLICKHOUSE_USER,
-      password: config.CLICKHOUSE_PASSWORD,
-      requestTimeoutMs: config.CLICKHOUSE_REQUEST_TIMEOUT_MS,
-    });
+    const clickhouse = clickHouseClient(config, { requestTimeoutMs: config.CLICKHOUSE_REQUEST_TIMEOUT_MS });
     return new FeatureStoreRepository(clickhouse, database);
   }
 
