@@ -16,7 +16,7 @@ import { startWorkerThread } from '@mmctr/observability';
 import type { CatalogueItem } from '@mmctr/contracts';
 import { createBullRedis, ItemEmbeddingQueue, itemFeatures } from '@mmctr/online-store';
 import { servicesCpu, servicesSince } from '../support/cpu';
-import { generate, SMALL_PRESET } from '@mmctr/synth';
+import { generate, readJsonl, SMALL_PRESET } from '@mmctr/synth';
 import {
   AppModule,
   EmbedderMetrics,
@@ -26,7 +26,7 @@ import {
   readModelSet,
 } from '@mmctr/embedder';
 import type { PlainThreadInit, PlainThreadRequest } from './plain-thread';
-import { readJsonl, REPO_ROOT } from '../support/repo';
+import { REPO_ROOT } from '../support/repo';
 import { numberArg } from '../support/cli-args';
 
 /** Wall seconds of a window, and its CPU seconds: this process (all threads, inference included) and the services. */

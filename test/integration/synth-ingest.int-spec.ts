@@ -1,20 +1,14 @@
 // The synthetic streams go through the real ingestion path: generated (small preset), produced to Kafka
 // with the producer SDK, stored by apps/ingest (child process) in ClickHouse and Redis.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validate, type BehaviourEvent, type CatalogueItem } from '@mmctr/contracts';
 import { onlineStoreFromConfig, referenceHistory } from '@mmctr/online-store';
-import { SMALL_PRESET, generate, resolveConfig } from '@mmctr/synth';
+import { SMALL_PRESET, generate, readJsonl, resolveConfig } from '@mmctr/synth';
 import { ingestSuite } from '../support/ingest/suite';
 
 jest.setTimeout(600_000);
-
-const readJsonl = <T>(file: string): T[] =>
-  readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as T);
 
 describe('synthetic streams through ingestion', () => {
   const suite = ingestSuite();

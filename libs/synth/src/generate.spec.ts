@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import { type BehaviourEvent, type CatalogueItem, validate } from '@mmctr/contracts';
 import { resolveConfig, SMALL_PRESET } from './config';
 import { generate, type OracleReport, type SynthSummary } from './generate';
+import { readJsonl } from './jsonl';
 import { auc } from './metrics';
 
 // Three small-preset runs (a few seconds each) shared by every check below.
@@ -32,12 +33,6 @@ function hashTree(dir: string): Map<string, string> {
   walk('');
   return out;
 }
-
-const readJsonl = <T>(path: string): T[] =>
-  readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((l) => l.length > 0)
-    .map((l) => JSON.parse(l) as T);
 
 interface PTrueLine {
   event_id: string;

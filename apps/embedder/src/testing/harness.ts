@@ -1,5 +1,4 @@
 // Helpers for the embedder's integration tests (real Redis, ClickHouse and models).
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import IORedis from 'ioredis';
@@ -9,12 +8,7 @@ import { itemFeatures, type ItemFeatures } from '@mmctr/online-store';
 
 export const REPO_ROOT = join(__dirname, '..', '..', '..', '..');
 
-export function readJsonl<T>(file: string): T[] {
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as T);
-}
+export { readJsonl } from '@mmctr/synth';
 
 /**
  * Env of one isolated run: its own queue, Redis key prefix and projection directory, and the directory
