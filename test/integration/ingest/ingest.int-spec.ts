@@ -56,17 +56,27 @@ describe('ingest (Kafka -> ClickHouse + Redis)', () => {
 
   const dedupCounts = (prefix: string) => dedupCountsOf(clickhouse, prefix);
 
+  /**
+   * Every user's history equals the reference. A flush writes Redis after its ClickHouse insert, so the
+   * last flush's histories may trail the rows the caller waited for by moments: polled for up to 30 s.
+   */
   async function expectHistoriesMatch(store: OnlineStore, events: BehaviourEvent[]): Promise<number> {
     const reference = referenceHistory(events, HISTORY);
     const users = [...new Set(events.map((e) => e.user_id))];
-    const mismatches: string[] = [];
-    for (const user of users) {
-      const got = await store.getHistory(user, HISTORY.cap);
-      const want = reference.get(user) ?? [];
-      if (JSON.stringify(got) !== JSON.stringify(want)) mismatches.push(user);
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const mismatches: string[] = [];
+      for (const user of users) {
+        const got = await store.getHistory(user, HISTORY.cap);
+        const want = reference.get(user) ?? [];
+        if (JSON.stringify(got) !== JSON.stringify(want)) mismatches.push(user);
+      }
+      if (mismatches.length === 0 || Date.now() > deadline) {
+        expect(mismatches).toEqual([]);
+        return users.length;
+      }
+      await new Promise((r) => setTimeout(r, 500));
     }
-    expect(mismatches).toEqual([]);
-    return users.length;
   }
 
   /** Produces `events` in chunks with pauses, as a live stream, while `during` runs. */
