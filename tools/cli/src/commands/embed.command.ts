@@ -45,11 +45,19 @@ function progressBar(enabled: boolean, label: string, unit = 'items') {
   };
 }
 
-function printResult(r: BackfillResult): void {
+/** A backfill's counts as one JSON line: failures by reason and the first five; `head` fields first. */
+function printCounts(
+  r: Pick<BackfillResult, 'total' | 'skipped' | 'stored' | 'stale'> & {
+    failures: readonly { reason: string }[];
+  },
+  head: object = {},
+  tail: object = {},
+): void {
   const reasons = new Map<string, number>();
   for (const f of r.failures) reasons.set(f.reason, (reasons.get(f.reason) ?? 0) + 1);
   console.log(
     JSON.stringify({
+      ...head,
       total: r.total,
       skipped: r.skipped,
       stored: r.stored,
@@ -57,29 +65,15 @@ function printResult(r: BackfillResult): void {
       failed: r.failures.length,
       failures_by_reason: Object.fromEntries(reasons),
       first_failures: r.failures.slice(0, 5),
-      refit: r.refit,
+      ...tail,
     }),
   );
 }
 
-function printEntityResult(r: EntityBackfillResult): void {
-  const reasons = new Map<string, number>();
-  for (const f of r.failures) reasons.set(f.reason, (reasons.get(f.reason) ?? 0) + 1);
-  console.log(
-    JSON.stringify({
-      embedding: r.embedding,
-      entity: r.entity,
-      table: r.table,
-      total: r.total,
-      skipped: r.skipped,
-      stored: r.stored,
-      stale: r.stale,
-      failed: r.failures.length,
-      failures_by_reason: Object.fromEntries(reasons),
-      first_failures: r.failures.slice(0, 5),
-    }),
-  );
-}
+const printResult = (r: BackfillResult): void => printCounts(r, {}, { refit: r.refit });
+
+const printEntityResult = (r: EntityBackfillResult): void =>
+  printCounts(r, { embedding: r.embedding, entity: r.entity, table: r.table });
 
 /** `--entity`: the backfill of one entity embedding, in its own context (it needs no catalogue path). */
 async function embedEntity(name: string, opts: EmbedOptions): Promise<void> {
