@@ -11,6 +11,7 @@ import { loadConfig } from '@mmctr/config';
 import { percentile } from '@mmctr/observability';
 import { MigrationRunner, clickHouseClient, loadMigrations, MIGRATIONS_DIR } from '@mmctr/clickhouse';
 import type { BehaviourEvent, EventType } from '@mmctr/contracts';
+import { FeatureStoreRepository, applyRepository, featureRepoFromConfig } from '@mmctr/feature-repo';
 import { createKafka, ensureTopics, EventProducer } from '@mmctr/kafka';
 import { createRedis } from '@mmctr/online-store';
 import { IngestProcess, sleep } from '../../test/support/ingest/ingest-process';
@@ -103,6 +104,8 @@ const ingestEnv = (events: string, group: string) => ({
 async function setUp(): Promise<void> {
   await admin.command(`DROP DATABASE IF EXISTS ${DB}`);
   await new MigrationRunner(admin, DB, loadMigrations(MIGRATIONS_DIR)).migrate();
+  // Ingest refuses to start on a repository the database does not record as applied.
+  await applyRepository(new FeatureStoreRepository(ch, DB), featureRepoFromConfig(config));
   // The baseline's table: events' columns; what JSONEachRow cannot fill comes from DEFAULTs.
   await ch.command(`
     CREATE TABLE baseline_events (
