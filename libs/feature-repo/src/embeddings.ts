@@ -121,6 +121,32 @@ export function embeddingContentHash(values: readonly (string | readonly string[
   return createHash('sha256').update(JSON.stringify(values)).digest('hex');
 }
 
+/** What embedding one entity version takes (the payload of an `embed-entity` job). */
+export interface EntityEmbeddingWork {
+  embedding: string;
+  entity: string;
+  key: string;
+  ts_ms: number;
+  content_hash: string;
+  inputs: (string | string[])[];
+}
+
+/** The work of one record for one embedding: its key and time, its input values and their hash. */
+export function entityEmbeddingWork(
+  spec: Pick<EntityEmbeddingSpec, 'name' | 'entity' | 'key' | 'inputs'>,
+  record: Readonly<Record<string, unknown>>,
+): EntityEmbeddingWork {
+  const inputs = embeddingInputValues(spec, record);
+  return {
+    embedding: spec.name,
+    entity: spec.entity,
+    key: String(record[spec.key]),
+    ts_ms: Number(record.ts_ms),
+    content_hash: embeddingContentHash(inputs),
+    inputs,
+  };
+}
+
 /**
  * What the text encoder reads: each input trimmed (a list's non-empty elements joined by ', '), the
  * non-empty ones joined by '. ' (as the catalogue's title, description and tags are).

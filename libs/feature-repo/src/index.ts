@@ -88,6 +88,8 @@ export {
   embeddingInputValues,
   embeddingContentHash,
   embeddingText,
+  entityEmbeddingWork,
+  type EntityEmbeddingWork,
   type EmbeddingStore,
   type EmbeddingInput,
   type EntityEmbeddingSpec,

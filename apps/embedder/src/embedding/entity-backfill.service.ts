@@ -1,7 +1,6 @@
 import {
-  embeddingContentHash,
-  embeddingInputValues,
   embeddingStore,
+  entityEmbeddingWork,
   type EntityEmbeddingSpec,
   type FeatureRepo,
 } from '@mmctr/feature-repo';
@@ -32,15 +31,7 @@ export interface EntityBackfillResult {
 
 /** The job ingest enqueues for this snapshot (ingest's entityEmbeddingJobs): same inputs, same hash. */
 export function entityJob(spec: EntityEmbeddingSpec, snapshot: EntitySnapshot): EntityEmbeddingJob {
-  const inputs = embeddingInputValues(spec, snapshot);
-  return {
-    embedding: spec.name,
-    entity: spec.entity,
-    key: String(snapshot[spec.key]),
-    ts_ms: Number(snapshot.ts_ms),
-    content_hash: embeddingContentHash(inputs),
-    inputs,
-  };
+  return entityEmbeddingWork(spec, snapshot);
 }
 
 /**

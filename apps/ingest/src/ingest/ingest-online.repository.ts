@@ -2,12 +2,7 @@ import { Inject, Injectable, Optional, type OnApplicationShutdown } from '@nestj
 import type Redis from 'ioredis';
 import type { CatalogueItem } from '@mmctr/contracts';
 import type { AggregateCounters, CountedEvent } from '@mmctr/aggregates';
-import {
-  embeddingContentHash,
-  embeddingInputValues,
-  type EntityEmbeddingSpec,
-  type NormalisedRecord,
-} from '@mmctr/feature-repo';
+import { entityEmbeddingWork, type EntityEmbeddingSpec, type NormalisedRecord } from '@mmctr/feature-repo';
 import {
   redisHealth,
   type BehaviourList,
@@ -78,17 +73,5 @@ export function entityEmbeddingJobs(
   specs: readonly EntityEmbeddingSpec[],
   records: readonly NormalisedRecord[],
 ): EntityEmbeddingJob[] {
-  return specs.flatMap((spec) =>
-    records.map((r) => {
-      const inputs = embeddingInputValues(spec, r);
-      return {
-        embedding: spec.name,
-        entity: spec.entity,
-        key: String(r[spec.key]),
-        ts_ms: Number(r.ts_ms),
-        content_hash: embeddingContentHash(inputs),
-        inputs,
-      };
-    }),
-  );
+  return specs.flatMap((spec) => records.map((r) => entityEmbeddingWork(spec, r)));
 }
