@@ -9,6 +9,8 @@ import { envBool as bool, envHostPortList, envInt as int, envList, envUrl as url
 export const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Where JSON logs go; the mmctr CLI defaults to stderr, as its commands print their results to stdout.
+  LOG_STREAM: z.enum(['stdout', 'stderr']).default('stdout'),
 
   KAFKA_BROKERS: envHostPortList(),
   KAFKA_CLIENT_ID: z.string().min(1).default('mmctr'),

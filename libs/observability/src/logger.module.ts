@@ -14,7 +14,7 @@ export class AppLoggerModule {
         {
           provide: LOGGER,
           inject: [APP_CONFIG],
-          useFactory: (c: AppConfig) => createLogger(app, c.LOG_LEVEL),
+          useFactory: (c: AppConfig) => createLogger(app, c.LOG_LEVEL, c.LOG_STREAM),
         },
       ],
       exports: [LOGGER],

@@ -4,8 +4,9 @@ import pino, { type Logger } from 'pino';
 export const LOGGER = Symbol('LOGGER');
 
 /** Structured JSON logs, one line per record, tagged with the app's name. */
-export function createLogger(app: string, level: string): Logger {
-  return pino({ level, base: { app, pid: process.pid } });
+export function createLogger(app: string, level: string, stream: 'stdout' | 'stderr' = 'stdout'): Logger {
+  const options = { level, base: { app, pid: process.pid } };
+  return stream === 'stderr' ? pino(options, pino.destination(2)) : pino(options);
 }
 
 /** Routes Nest's own messages into the same JSON log stream. */

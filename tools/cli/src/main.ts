@@ -22,6 +22,8 @@ export function buildProgram(): Command {
 }
 
 if (require.main === module) {
+  // Commands print their results (JSON summaries, tables) to stdout: the apps' logs they start go to stderr.
+  process.env.LOG_STREAM ??= 'stderr';
   buildProgram()
     .parseAsync(process.argv)
     .catch((err: Error) => {
