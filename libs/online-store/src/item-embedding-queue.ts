@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import type Redis from 'ioredis';
 import type { AppConfig } from '@mmctr/config';
+import type { EntityEmbeddingWork } from '@mmctr/feature-repo';
 import { embeddingJobId } from './content-hash';
 import type { ItemFeatures } from './online-store';
 
@@ -12,16 +13,9 @@ export const ENTITY_EMBEDDING_JOB = 'embed-entity';
 
 /**
  * Payload of an `embed-entity` job: the embedding, the entity version and the values of the
- * embedding's inputs (libs/feature-repo embeddingJobs), keyed by their hash.
+ * embedding's inputs, keyed by their hash (built by libs/feature-repo entityEmbeddingWork).
  */
-export interface EntityEmbeddingJob {
-  embedding: string;
-  entity: string;
-  key: string;
-  ts_ms: number;
-  content_hash: string;
-  inputs: (string | string[])[];
-}
+export type EntityEmbeddingJob = EntityEmbeddingWork;
 
 /** Its job id: the same embedding, key and content always give the same id (no ':', see embeddingJobId). */
 export const entityEmbeddingJobId = (
