@@ -44,16 +44,26 @@ const EMB = numberArg('emb', 64);
 const CONNECTIONS = numberArg('connections', 8);
 const PROFILE = process.argv.includes('--profile');
 const PROFILE_REQUESTS = numberArg('profile-requests', 300);
+// Cheap (≈ 0.5 ms each), and a p99 over 1000 is less noisy than over 300.
+const FLOOR_REQUESTS = 1000;
 const MACHINE = arg(
   'machine',
   `${cpus().length}-core ${process.arch} (${cpus()[0]?.model ?? 'unknown CPU'})`,
 );
 
-/** The framework-only server (http-floor-server.ts): the same request and response JSON, no work. */
-async function httpFloor(body: string): Promise<{ p50: number; p99: number }> {
+/**
+ * The framework-only server (http-floor-server.ts): the same request and response JSON, no work; on
+ * Nest + Fastify as the scorer, or (`nodeHttp`) on bare node:http.
+ */
+async function httpFloor(body: string, nodeHttp = false): Promise<{ p50: number; p99: number }> {
   const child = spawn(
     process.execPath,
-    ['-r', join(REPO, 'scripts/register.js'), join(__dirname, 'http-floor-server.ts')],
+    [
+      '-r',
+      join(REPO, 'scripts/register.js'),
+      join(__dirname, 'http-floor-server.ts'),
+      ...(nodeHttp ? ['--node-http'] : []),
+    ],
     { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   try {
@@ -61,7 +71,7 @@ async function httpFloor(body: string): Promise<{ p50: number; p99: number }> {
       child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
       child.once('exit', (code) => reject(new Error(`http floor server exited (${code})`)));
     });
-    return await sequential(`http://127.0.0.1:${port}`, body, 300);
+    return await sequential(`http://127.0.0.1:${port}`, body, FLOOR_REQUESTS);
   } finally {
     child.kill('SIGTERM');
   }
@@ -265,8 +275,9 @@ async function main(): Promise<void> {
   const topic = await ensureBenchTopic();
   const { body } = await seed(prefix);
   const floor = await httpFloor(body);
+  const bareFloor = await httpFloor(body, true);
   console.log(
-    `HTTP floor (Nest + Fastify, the same ${B}-candidate request and response JSON, no scoring work; sequential x300): p50 ${floor.p50.toFixed(2)} ms, p99 ${floor.p99.toFixed(2)} ms`,
+    `HTTP floor (Nest + Fastify, the same ${B}-candidate request and response JSON, no scoring work; sequential x${FLOOR_REQUESTS}): p50 ${floor.p50.toFixed(2)} ms, p99 ${floor.p99.toFixed(2)} ms; on bare node:http: p50 ${bareFloor.p50.toFixed(2)} ms, p99 ${bareFloor.p99.toFixed(2)} ms`,
   );
   const results = [];
   for (const name of names)
@@ -302,7 +313,7 @@ async function main(): Promise<void> {
         file: FILE,
         matmul,
         matmulAfter,
-        httpFloor: { before: floor, after: floorAfter },
+        httpFloor: { before: floor, after: floorAfter, nodeHttp: bareFloor },
         results,
       },
       null,
@@ -310,13 +321,18 @@ async function main(): Promise<void> {
     ),
   );
   console.log(`results: bench/results/${basename(file)}`);
-  await writeSummary(results, { before: loadBefore, after: loadavg() });
+  await writeSummary(
+    results,
+    { before: loadBefore, after: loadavg() },
+    { nest_fastify: floor, node_http: bareFloor },
+  );
 }
 
 /** bench/results/score-summary.json (committed): the headline numbers of this run per model. */
 async function writeSummary(
   results: Awaited<ReturnType<typeof benchModel>>[],
   load: { before: number[]; after: number[] },
+  floors: Record<'nest_fastify' | 'node_http', { p50: number; p99: number }>,
 ): Promise<void> {
   const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
     cwd: REPO,
@@ -329,6 +345,9 @@ async function writeSummary(
     machine: MACHINE,
     load_average: load,
     request: { candidates: B, history: L, vector_dim: D, intra_op_threads: THREADS, file: FILE },
+    http_floor: Object.fromEntries(
+      Object.entries(floors).map(([k, f]) => [k, { p50_ms: round(f.p50), p99_ms: round(f.p99) }]),
+    ),
     models: Object.fromEntries(
       results.map((r) => [
         r.name,

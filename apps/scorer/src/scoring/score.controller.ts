@@ -16,11 +16,16 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { FEATURE_REPO, type FeatureRepo } from '@mmctr/feature-repo';
 import { AdmissionService } from '../admission/admission.service';
 import { DEADLINE_HEADER } from '../admission/deadline-header';
-import { markHandler, serverTiming } from '../admission/server-timing';
+import { markHandler, markParse, serverTiming } from '../admission/server-timing';
 import { ApiKeyGuard } from '../auth/api-key.guard';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
 import { ScoreService, type StageTimes } from './score.service';
-import { ScoreRequestValidator, scoreResponseSchema, type ScoreResponse } from './score-request';
+import {
+  parseJsonBody,
+  ScoreRequestValidator,
+  scoreResponseSchema,
+  type ScoreResponse,
+} from './score-request';
 import type { JsonSchema } from './score-request-schema';
 
 @ApiTags('scoring')
@@ -61,7 +66,7 @@ export class ScoreController {
   // Fastify serialises 200s with fast-json-stringify compiled from the schema (not JSON.stringify).
   @RouteSchema({ response: { 200: scoreResponseSchema } })
   async score(
-    @Body() body: unknown,
+    @Body() bytes: Buffer | undefined,
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ScoreResponse> {
@@ -80,8 +85,13 @@ export class ScoreController {
       });
     }
     const queued = ticket ? (this.admission.now() - ticket.arrivalMs) / 1000 : undefined;
+    const parseStart = this.serverTiming ? process.hrtime.bigint() : 0n;
+    // Parsed here, not in the content-type parser: see bootstrap.ts.
+    const body = bytes === undefined ? ({ ok: true, value: undefined } as const) : parseJsonBody(bytes);
+    if (this.serverTiming) markParse(request.raw, Number(process.hrtime.bigint() - parseStart) / 1e9);
+    if (!body.ok) throw new BadRequestException(body.message);
     const validateStart = this.serverTiming ? process.hrtime.bigint() : 0n;
-    const checked = this.validator.validate(body);
+    const checked = this.validator.validate(body.value);
     if (!checked.ok) throw new BadRequestException(checked.message);
     const validate = this.serverTiming ? Number(process.hrtime.bigint() - validateStart) / 1e9 : undefined;
     const stages: StageTimes = {};
