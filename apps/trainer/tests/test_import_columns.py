@@ -40,6 +40,23 @@ def _files_args(files) -> list[str]:
     return [a for s in ("train", "valid", "test") for a in (f"--{s}", str(files[s]))]
 
 
+def _tabular_splits(files) -> dict:
+    """The split files under TabularSet's split names."""
+    return {"train": files["train"], "val": files["valid"], "test": files["test"]}
+
+
+def _as_imported(files) -> TabularSet:
+    """The split files read as the import reads COLUMNS."""
+    return TabularSet(
+        _tabular_splits(files),
+        "clicked",
+        ["site"],
+        numeric=parse_numeric("price:log1p,age"),
+        multi=parse_multi("genres"),
+        min_count=1,  # as the import (its default): site's values are keys, mapped by the artifact's vocabulary.json
+    )
+
+
 def test_an_import_from_split_files_trains_every_model_on_numeric_and_multi_valued_columns(
     ch, rows, split_files, tmp_path, capsys
 ):
@@ -90,15 +107,7 @@ def test_an_import_from_split_files_trains_every_model_on_numeric_and_multi_valu
         assert registered[artifact.name]["artifact_uri"] == str(artifact)
 
     # the exported graph, fed the rows as TabularSet encodes them again, gives the test AUC the run reported
-    files = {"train": split_files["train"], "val": split_files["valid"], "test": split_files["test"]}
-    data = TabularSet(
-        files,
-        "clicked",
-        ["site"],
-        numeric=parse_numeric("price:log1p,age"),
-        multi=parse_multi("genres"),
-        min_count=1,  # as the import (its default): site's values are keys, mapped by the artifact's vocabulary.json
-    )
+    data = _as_imported(split_files)
     lr = next(a for a in artifacts if a.name.startswith("lr-"))
     served = OnnxScorer(lr / "model.onnx").predict(data, "test")
     lr_metrics = json.loads((lr / "metrics.json").read_text())
@@ -128,7 +137,7 @@ def test_cells_are_encoded_by_the_repository_slot_encoders(tmp_path):
 
 
 def test_the_columns_encode_as_encode_request_encodes_the_rows(rows, split_files):
-    files = {"train": split_files["train"], "val": split_files["valid"], "test": split_files["test"]}
+    files = _tabular_splits(split_files)
     data = TabularSet(files, "clicked", ["site"], numeric={"price": "log1p", "age": "none"}, multi={"genres": 3})
     raw = rows["train"] + rows["valid"] + rows["test"]  # the files' rows, in the order TabularSet reads them
     records = [
@@ -152,15 +161,7 @@ def test_a_tables_model_has_inputs_and_attention_fields_for_its_columns_only(spl
     from mmctr_trainer.export import export_onnx
     from mmctr_trainer.models import build_model
 
-    files = {"train": split_files["train"], "val": split_files["valid"], "test": split_files["test"]}
-    data = TabularSet(
-        files,
-        "clicked",
-        ["site"],
-        numeric=parse_numeric("price:log1p,age"),
-        multi=parse_multi("genres"),
-        min_count=1,  # as the import (its default): site's values are keys, mapped by the artifact's vocabulary.json
-    )
+    data = _as_imported(split_files)
     model = build_model("autoint", data.schema, TrainerConfig().model("autoint").to_json()).eval()
     assert model.n_fields == 4
     scorer = OnnxScorer(export_onnx(model, tmp_path / "model.onnx"))
