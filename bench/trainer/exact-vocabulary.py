@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from vocabulary import FIELDS, size_mb, write_splits  # noqa: E402  (bench/trainer/vocabulary.py)
+from vocabulary import add_import_args, import_argv, size_mb, write_splits  # noqa: E402  (bench/trainer/vocabulary.py)
 
 REPO = Path(__file__).resolve().parents[2]
 RUN = "import sys, mmctr_trainer; from mmctr_trainer import cli; print('[trainer]', mmctr_trainer.__file__); "
@@ -46,17 +46,11 @@ def import_with(trainer: Path, args: list[str]) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--before", required=True, help="the commit whose trainer builds the 'before' artifact")
-    ap.add_argument("--rows", type=int, default=20_000)
-    ap.add_argument("--model", default="autoint")
-    ap.add_argument("--config", default="default")
-    ap.add_argument("--min-count", type=int, default=1)
+    add_import_args(ap)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="mmctr-exact-vocab-"))
     files = write_splits(work, args.rows)
-    base = ["import", "--label", "clicked", "--fields", ",".join(FIELDS), "--no-register"]
-    base += [a for s in ("train", "valid", "test") for a in (f"--{s}", str(files[s]))]
-    base += ["--model", args.model, "--config", args.config, "--max-epochs", "1", "--buckets", "65536"]
-    base += ["--min-count", str(args.min_count)]
+    base = [*import_argv(files, args.model, args.config), "--min-count", str(args.min_count)]
     trainers = {"before": extract_trainer(args.before, work / "before"), "after": REPO / "apps" / "trainer"}
     result = {}
     for name, trainer in trainers.items():

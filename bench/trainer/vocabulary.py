@@ -68,20 +68,30 @@ def median_ms(fn, rounds: int) -> float:
     return statistics.median(times)
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_import_args(ap: argparse.ArgumentParser) -> None:
+    """The options of the synthetic table's imports (this bench and exact-vocabulary.py)."""
     ap.add_argument("--rows", type=int, default=20_000)
     ap.add_argument("--model", default="autoint")
     ap.add_argument("--config", default="default")
     ap.add_argument("--min-count", type=int, default=1)
+
+
+def import_argv(files: dict[str, Path], model: str, config: str) -> list[str]:
+    """`mmctr-train import` of write_splits' files, one epoch, --buckets 65536, not registered (no --min-count)."""
+    argv = ["import", "--label", "clicked", "--fields", ",".join(FIELDS), "--no-register"]
+    argv += [a for s in ("train", "valid", "test") for a in (f"--{s}", str(files[s]))]
+    return argv + ["--model", model, "--config", config, "--max-epochs", "1", "--buckets", "65536"]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_import_args(ap)
     ap.add_argument("--candidates", type=int, default=100, help="rows per scoring call (one request)")
     ap.add_argument("--rounds", type=int, default=7)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="mmctr-vocab-"))
     files = write_splits(work, args.rows)
-    base = ["import", "--label", "clicked", "--fields", ",".join(FIELDS), "--no-register"]
-    base += [a for s in ("train", "valid", "test") for a in (f"--{s}", str(files[s]))]
-    base += ["--model", args.model, "--config", args.config, "--max-epochs", "1", "--buckets", "65536"]
+    base = import_argv(files, args.model, args.config)
     runs = {"hashed": ["--min-count", "0"], f"min-count {args.min_count}": ["--min-count", str(args.min_count)]}
     # Each artifact is scored on the rows as its import encoded them: fitted columns hold value keys.
     fitted_min_count = {"hashed": None, f"min-count {args.min_count}": args.min_count}
