@@ -24,11 +24,9 @@ import { ingestSuite } from '../support/ingest/suite';
 import { deleteTopics } from '../support/kafka-group';
 import {
   countBy,
-  expectProductionVersion,
-  expectTrainedMetrics,
   serveAndLog,
   suiteTempDir,
-  trainTinyAndPromote,
+  trainCheckAndPromote,
   waitIngestCaughtUp,
 } from '../support/pipeline-e2e';
 import { expectParity } from '../support/replay-check';
@@ -147,26 +145,25 @@ describe('the ad-platform repository end to end (Kafka -> ingest -> ClickHouse/R
   });
 
   it('mmctr-train builds the point-in-time set, trains a tiny model, exports, registers and promotes it', async () => {
-    const trained = await trainTinyAndPromote(suite.env.database, work.path(), {
-      featureRepo: AD_PLATFORM,
-      maxEpochs: 3,
-      trainEndMs: data.trainEndMs,
-      valEndMs: data.valEndMs,
-    });
-    version = trained.version;
     // The point-in-time split as given, and the click signal learnt (labels matched on auction, ad and
     // user; the interest in the advertiser's industry joined via the ad); the ONNX graph is the model.
     // The signal is learnt on the split the model was chosen on; the test split holds a few hundred
     // impressions, whose AUC moves by several hundredths with the fitted input scaling alone (quality
     // targets live in bench/, not here): better than chance is what this path check asks of it.
     const impressionTs = data.events.filter((e) => e.type === 'ad_impression').map((e) => e.ts_ms);
-    await expectTrainedMetrics(
-      trained.registry,
-      version,
-      { impressionTs, trainEndMs: data.trainEndMs, valEndMs: data.valEndMs },
+    const trained = await trainCheckAndPromote(
+      suite,
+      work.path(),
+      {
+        featureRepo: AD_PLATFORM,
+        maxEpochs: 3,
+        trainEndMs: data.trainEndMs,
+        valEndMs: data.valEndMs,
+        impressionTs,
+      },
       { val: 0.6, test: 0.5 },
     );
-    await expectProductionVersion(suite.env.ch, version);
+    version = trained.version;
   });
 
   it('the scorer serves it: replayed test-period requests are answered and logged to score_log', async () => {

@@ -23,12 +23,10 @@ import { categoryAt, slateBehaviour, slateCatalogue, slatesFrom } from '../suppo
 import type { IsolatedNames } from '../support/ingest/fixtures';
 import { ingestSuite } from '../support/ingest/suite';
 import {
-  expectProductionVersion,
-  expectTrainedMetrics,
   serveAndLog,
   startServing,
   suiteTempDir,
-  trainTinyAndPromote,
+  trainCheckAndPromote,
   waitIngestCaughtUp,
 } from '../support/pipeline-e2e';
 import { expectParity } from '../support/replay-check';
@@ -136,17 +134,21 @@ describe('aggregate features end to end (Kafka -> ingest counters -> mmctr-train
   });
 
   it('mmctr-train builds the point-in-time set with the aggregate columns, trains, exports, registers and promotes', async () => {
-    const split = { trainEndMs: TRAIN_END_MS, valEndMs: VAL_END_MS };
-    const trained = await trainTinyAndPromote(suite.env.database, work.path(), {
-      ...split,
-      featureRepo: FEATURE_REPO,
-      maxEpochs: 3,
-    });
-    model = trained.version;
     // The click signal is learnt (quality targets live in bench/); the ONNX graph is the model.
     const impressionTs = events.filter((e) => e.type === 'impression').map((e) => e.ts_ms);
-    await expectTrainedMetrics(trained.registry, model, { ...split, impressionTs }, { val: 0.6 });
-    await expectProductionVersion(suite.env.ch, model);
+    const trained = await trainCheckAndPromote(
+      suite,
+      work.path(),
+      {
+        featureRepo: FEATURE_REPO,
+        maxEpochs: 3,
+        trainEndMs: TRAIN_END_MS,
+        valEndMs: VAL_END_MS,
+        impressionTs,
+      },
+      { val: 0.6 },
+    );
+    model = trained.version;
     const layout = JSON.parse(await readFile(join(trained.registry, model, 'layout.json'), 'utf8')) as object;
     expect(JSON.stringify(layout)).toContain('item_ctr');
   });

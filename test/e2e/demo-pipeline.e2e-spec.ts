@@ -13,11 +13,9 @@ import { readTopic } from '../support/ingest/read-topic';
 import { ingestSuite } from '../support/ingest/suite';
 import {
   countBy,
-  expectProductionVersion,
-  expectTrainedMetrics,
   serveAndLog,
   suiteTempDir,
-  trainTinyAndPromote,
+  trainCheckAndPromote,
   waitIngestCaughtUp,
 } from '../support/pipeline-e2e';
 import { expectParity } from '../support/replay-check';
@@ -127,23 +125,17 @@ describe('the demo repository end to end (Kafka -> ingest -> ClickHouse/Redis ->
   });
 
   it('mmctr-train builds the point-in-time set, trains a tiny model, exports, registers and promotes it', async () => {
-    const trained = await trainTinyAndPromote(suite.env.database, work.path(), {
-      maxEpochs: 3,
-      trainEndMs: TRAIN_END_MS,
-      valEndMs: VAL_END_MS,
-    });
-    version = trained.version;
     // The click signal (the user's category) is learnt: on the split the model is chosen on, and better
     // than chance on the few hundred test impressions (quality targets live in bench/, not here); the
     // ONNX graph is the model.
     const impressionTs = events.filter((e) => e.type === 'impression').map((e) => e.ts_ms);
-    await expectTrainedMetrics(
-      trained.registry,
-      version,
-      { impressionTs, trainEndMs: TRAIN_END_MS, valEndMs: VAL_END_MS },
+    const trained = await trainCheckAndPromote(
+      suite,
+      work.path(),
+      { maxEpochs: 3, trainEndMs: TRAIN_END_MS, valEndMs: VAL_END_MS, impressionTs },
       { val: 0.65, test: 0.55 },
     );
-    await expectProductionVersion(suite.env.ch, version);
+    version = trained.version;
   });
 
   it('the scorer serves it: replayed test-period slates are answered and logged to score_log', async () => {

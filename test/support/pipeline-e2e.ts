@@ -110,6 +110,24 @@ export async function expectTrainedMetrics(
 }
 
 /**
+ * The train step of a pipeline spec on `suite`'s database: trainTinyAndPromote, then expectTrainedMetrics (the split's rows
+ * from `impressionTs`, the AUC floors `auc`) and expectProductionVersion; the registry and the version.
+ */
+export async function trainCheckAndPromote(
+  suite: ScorerSuite,
+  dir: string,
+  run: TrainSplit & { featureRepo?: string; maxEpochs: number; impressionTs: readonly number[] },
+  auc: { val?: number; test?: number } = {},
+): Promise<{ registry: string; version: string }> {
+  const { impressionTs, ...train } = run;
+  const trained = await trainTinyAndPromote(suite.env.database, dir, train);
+  const split = { impressionTs, trainEndMs: run.trainEndMs, valEndMs: run.valEndMs };
+  await expectTrainedMetrics(trained.registry, trained.version, split, auc);
+  await expectProductionVersion(suite.env.ch, trained.version);
+  return trained;
+}
+
+/**
  * Starts a scorer of `suite` on the ingested online store (`names`), with `env` besides, and waits
  * until it serves `version`.
  */
