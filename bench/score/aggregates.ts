@@ -18,8 +18,6 @@ import { percentile } from '@mmctr/observability';
 import {
   AggregateReadsService,
   AggregateRepository,
-  FeatureAssembler,
-  InputBuffers,
   ItemCache,
   ScorerMetrics,
   ServingLayout,
@@ -29,6 +27,7 @@ import {
 import { aggregatesLayout } from '../../apps/scorer/test/support/aggregate-layout';
 import { deleteKeysMatching } from '../../test/support/redis-keys';
 import { numberArg } from '../support/cli-args';
+import { assemblySide, msSince, seededDraws } from './lib/assembly-bench';
 import { runMainThenExit } from '../support/run-main';
 
 const B = 500;
@@ -41,23 +40,12 @@ const config = loadConfig();
 const prefix = `mmctr-bench-agg-score:${Date.now()}:`;
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 
-let seed = 7;
-const rand = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
-const pick = (n: number) => Math.floor(rand() * n);
+const { rand, pick } = seededDraws(7);
 const category = (i: number) => `c${i % 50}`;
 
 /** Each layout's item cache over the same items, an assembler and its buffers. */
-function side(layout: ServingLayout) {
-  const cache = new ItemCache(layout);
-  for (let i = 0; i < ITEMS; i++)
-    cache.upsertItem({ item_id: `i${i}`, ts_ms: 0, attributes: { category: category(i), tags: ['t'] } });
-  return {
-    layout,
-    cache,
-    assembler: new FeatureAssembler(layout),
-    buffers: new InputBuffers(layout.inputs, B),
-  };
-}
+const side = (layout: ServingLayout) =>
+  assemblySide(layout, ITEMS, B, (i) => ({ category: category(i), tags: ['t'] }));
 
 function input(
   layout: ServingLayout,
@@ -77,7 +65,6 @@ function input(
   };
 }
 
-const ms = (from: bigint) => Number(process.hrtime.bigint() - from) / 1e6;
 const cpuMs = (from: NodeJS.CpuUsage) => {
   const c = process.cpuUsage(from);
   return (c.user + c.system) / 1000;
@@ -154,7 +141,7 @@ async function main(): Promise<void> {
         plain.buffers,
         input(plain.layout, plain.cache, r.user, r.ids, t),
       );
-      const base = { wall: ms(t0), cpu: cpuMs(c0) };
+      const base = { wall: msSince(t0), cpu: cpuMs(c0) };
       t0 = process.hrtime.bigint();
       c0 = process.cpuUsage();
       const inp = input(agg.layout, agg.cache, r.user, r.ids, t);
@@ -162,7 +149,7 @@ async function main(): Promise<void> {
       if (read.failed) throw new Error('aggregate read failed');
       inp.aggregates = read.values;
       agg.assembler.assemble(agg.cache, agg.buffers, inp);
-      return { base, with: { wall: ms(t0), cpu: cpuMs(c0) } };
+      return { base, with: { wall: msSince(t0), cpu: cpuMs(c0) } };
     };
 
     for (const r of requests.slice(0, 20)) await once(reader(), r); // JIT warm-up

@@ -11,8 +11,6 @@ import { DEFAULT_FEATURE_REPO_PATH, REPO_FILE, parseFeatureRepo } from '@mmctr/f
 import { valueKey } from '@mmctr/features';
 import { percentile } from '@mmctr/observability';
 import {
-  FeatureAssembler,
-  InputBuffers,
   ItemCache,
   ModelVocabularies,
   ServingLayout,
@@ -20,6 +18,7 @@ import {
   type AssemblyInput,
 } from '@mmctr/scorer';
 import { numberArg } from '../support/cli-args';
+import { assemblySide, msSince, seededDraws } from './lib/assembly-bench';
 
 const B = 500;
 const REQUESTS = numberArg('requests', 300);
@@ -29,9 +28,7 @@ const CATEGORIES = 200;
 const FITTED = ['user_id', 'item_id', 'category'];
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 
-let seed = 11;
-const rand = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
-const pick = (n: number) => Math.floor(rand() * n);
+const { pick } = seededDraws(11);
 const category = (i: number) => `c${i % CATEGORIES}`;
 
 function layoutOf(fit: boolean): ServingLayout {
@@ -42,21 +39,8 @@ function layoutOf(fit: boolean): ServingLayout {
   return new ServingLayout(parseFeatureRepo(doc, fit ? 'demo-fitted' : 'demo'));
 }
 
-function side(layout: ServingLayout) {
-  const cache = new ItemCache(layout);
-  for (let i = 0; i < ITEMS; i++)
-    cache.upsertItem({
-      item_id: `i${i}`,
-      ts_ms: 0,
-      attributes: { category: category(i), tags: ['t1', 't2'] },
-    });
-  return {
-    layout,
-    cache,
-    assembler: new FeatureAssembler(layout),
-    buffers: new InputBuffers(layout.inputs, B),
-  };
-}
+const side = (layout: ServingLayout) =>
+  assemblySide(layout, ITEMS, B, (i) => ({ category: category(i), tags: ['t1', 't2'] }));
 
 /** A trained model's vocabulary.json for the fitted layout: every user, item and category (all seen in training). */
 function vocabularyDir(layout: ServingLayout): string {
@@ -109,7 +93,6 @@ function input(
   };
 }
 
-const ms = (from: bigint) => Number(process.hrtime.bigint() - from) / 1e6;
 const stats = (xs: number[]) => {
   const s = [...xs].sort((x, y) => x - y);
   return {
@@ -128,7 +111,7 @@ async function main(): Promise<void> {
   for (let i = 0; i < 5; i++) {
     const t0 = process.hrtime.bigint();
     vocab = await ModelVocabularies.load(dir, exact.layout);
-    loads.push(ms(t0));
+    loads.push(msSince(t0));
   }
   const requests = Array.from({ length: REQUESTS }, () => ({
     user: `u${pick(USERS)}`,
@@ -145,7 +128,7 @@ async function main(): Promise<void> {
         hashed.buffers,
         input(hashed.cache, r.user, r.ids, r.history, tsMs),
       );
-      const h = ms(t0);
+      const h = msSince(t0);
       t0 = process.hrtime.bigint();
       exact.assembler.assemble(
         exact.cache,
@@ -153,7 +136,7 @@ async function main(): Promise<void> {
         input(exact.cache, r.user, r.ids, r.history, tsMs),
       );
       vocab!.rows(exact.buffers, B);
-      const e = ms(t0);
+      const e = msSince(t0);
       // The first pass meets most values for the first time (the id -> row tables fill); the second is steady.
       if (pass === 0) times.first.push(e);
       else {
