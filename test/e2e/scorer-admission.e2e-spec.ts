@@ -13,6 +13,7 @@ import {
   waitFor,
   waveVector,
 } from '../../apps/scorer/test/support/scorer-harness';
+import { metricValue } from '../support/metrics-text';
 
 const vec = (seed: number) => waveVector(seed, 7.3, 0.4, Math.cos);
 const items = Array.from({ length: 520 }, (_, k) => ({
@@ -49,9 +50,6 @@ describe('scorer admission control (real Redis, Kafka, ClickHouse)', () => {
     await (await suite.start()).waitServing('adm-v1');
   });
 
-  const counter = (metrics: string, series: string) =>
-    Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(metrics)?.[1] ?? 0);
-
   it('answers a bad x-request-deadline-ms with a 400 that names it', async () => {
     for (const value of ['soon', '-1', '']) {
       const res = await suite.scorer.score<Answer>(request, { 'x-request-deadline-ms': value });
@@ -66,8 +64,8 @@ describe('scorer admission control (real Redis, Kafka, ClickHouse)', () => {
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(res.body.reason).toBe('expired');
     const metrics = await suite.scorer.metrics();
-    expect(counter(metrics, 'mmctr_scorer_shed_requests_total{reason="expired"}')).toBe(1);
-    expect(counter(metrics, 'mmctr_scorer_request_duration_seconds_count{status="503"}')).toBe(1);
+    expect(metricValue(metrics, 'mmctr_scorer_shed_requests_total{reason="expired"}')).toBe(1);
+    expect(metricValue(metrics, 'mmctr_scorer_request_duration_seconds_count{status="503"}')).toBe(1);
   });
 
   it('under a burst with a tight deadline answers each request with the lone 200 or a 503 + Retry-After', async () => {
@@ -113,14 +111,14 @@ describe('scorer admission control (real Redis, Kafka, ClickHouse)', () => {
     }
 
     const after = await suite.scorer.metrics();
-    const delta = (series: string) => counter(after, series) - counter(before, series);
+    const delta = (series: string) => metricValue(after, series) - metricValue(before, series);
     const shedCounted = ['expired', 'queue_full', 'predicted_late']
       .map((r) => delta(`mmctr_scorer_shed_requests_total{reason="${r}"}`))
       .reduce((a, b) => a + b, 0);
     expect(shedCounted).toBe(shed.length);
     expect(delta('mmctr_scorer_request_duration_seconds_count{status="503"}')).toBe(shed.length);
     expect(delta('mmctr_scorer_late_responses_total')).toBeLessThanOrEqual(ok.length);
-    expect(counter(after, 'mmctr_scorer_admission_in_flight')).toBe(0);
+    expect(metricValue(after, 'mmctr_scorer_admission_in_flight')).toBe(0);
     expect(after).toMatch(/^mmctr_scorer_gc_pause_seconds_count\{kind="\w+"\} \d+$/m);
   });
 
@@ -135,7 +133,7 @@ describe('scorer admission control (real Redis, Kafka, ClickHouse)', () => {
     const held = await Promise.all([heldRequest(Number(port), body), heldRequest(Number(port), body)]);
     await waitFor(
       'both held requests admitted',
-      async () => counter(await scorer.metrics(), 'mmctr_scorer_admission_in_flight') === 2,
+      async () => metricValue(await scorer.metrics(), 'mmctr_scorer_admission_in_flight') === 2,
     );
     const third = await scorer.score<Answer>(request, { 'x-request-deadline-ms': '60000' });
     expect(third.status).toBe(503);
@@ -148,8 +146,8 @@ describe('scorer admission control (real Redis, Kafka, ClickHouse)', () => {
       expect((JSON.parse(res.body) as Answer).scores).toEqual(lone.body.scores);
     }
     const metrics = await scorer.metrics();
-    expect(counter(metrics, 'mmctr_scorer_shed_requests_total{reason="queue_full"}')).toBe(1);
-    expect(counter(metrics, 'mmctr_scorer_admission_in_flight')).toBe(0);
+    expect(metricValue(metrics, 'mmctr_scorer_shed_requests_total{reason="queue_full"}')).toBe(1);
+    expect(metricValue(metrics, 'mmctr_scorer_admission_in_flight')).toBe(0);
   });
 });
 

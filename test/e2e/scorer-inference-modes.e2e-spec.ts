@@ -15,6 +15,7 @@ import {
   type RunningScorer,
   waveVector,
 } from '../../apps/scorer/test/support/scorer-harness';
+import { metricValue } from '../support/metrics-text';
 
 const vec = (seed: number) => waveVector(seed, 1.7, 0.3, Math.sin);
 const items = Array.from({ length: 160 }, (_, k) => ({
@@ -35,9 +36,6 @@ const requests = Array.from({ length: USERS }, (_, u) => ({
     { item_id: `unknown-${u}-b` },
   ],
 }));
-
-const counter = (metrics: string, series: string) =>
-  Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(metrics)?.[1] ?? 0);
 
 /** Every request at once (concurrent connections: the processes share them), twice over. */
 async function scoreAll(scorer: RunningScorer): Promise<ScoreResponse[]> {
@@ -98,12 +96,12 @@ describe('scorer serving modes: inference pool, processes, micro-batching (real 
     // /metrics of a multi-process scorer: every process's requests, the model state once.
     const after = await processes.metrics();
     const ok = 'mmctr_scorer_request_duration_seconds_count{status="200"}';
-    expect(counter(after, ok) - counter(before, ok)).toBe(2 * USERS);
-    expect(counter(after, 'mmctr_scorer_model_info{role="production",version="modes-v1"}')).toBe(1);
+    expect(metricValue(after, ok) - metricValue(before, ok)).toBe(2 * USERS);
+    expect(metricValue(after, 'mmctr_scorer_model_info{role="production",version="modes-v1"}')).toBe(1);
     // Micro-batching ran: some runs were shared by several requests.
-    const runs = counter(after, 'mmctr_scorer_micro_batch_requests_count');
+    const runs = metricValue(after, 'mmctr_scorer_micro_batch_requests_count');
     expect(runs).toBeGreaterThan(0);
-    expect(counter(after, 'mmctr_scorer_micro_batch_requests_sum')).toBeGreaterThan(runs);
+    expect(metricValue(after, 'mmctr_scorer_micro_batch_requests_sum')).toBeGreaterThan(runs);
   });
 
   it('follows a model swap on every thread and process', async () => {
