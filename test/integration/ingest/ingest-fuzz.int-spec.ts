@@ -11,8 +11,8 @@ import {
   expectedEventFields,
   expectedItemFields,
   invalidUtf8,
+  itemFields,
   splice,
-  text,
   utf8RoundTrips,
 } from '../../support/ingest/fuzz';
 import { readTopic } from '../../support/ingest/read-topic';
@@ -39,23 +39,14 @@ describe('ingest fuzz (random bytes, JSON and Unicode through Kafka -> ClickHous
     const events = fc
       .sample(eventFields(ts, 40, [12, 20, 3]), { numRuns: FUZZ_EVENTS, seed: 42 })
       .map((e, i): BehaviourEvent => ({ schema_version: 1, event_id: `${p}e${i}`, ...e }));
+    const itemArb = itemFields(
+      ts,
+      { id: 20, title: 100, description: 200, category: 20, tag: 20, image: 60 },
+      0,
+    );
     const items = fc
-      .sample(
-        fc.record(
-          {
-            ts_ms: ts,
-            id: text(0, 20),
-            title: text(1, 100),
-            description: text(0, 200),
-            category: text(0, 20),
-            tags: fc.array(text(1, 20), { maxLength: 5 }),
-            image: text(0, 60),
-          },
-          { requiredKeys: ['ts_ms', 'id', 'title'] },
-        ),
-        { numRuns: FUZZ_ITEMS, seed: 43 },
-      )
-      .map(({ id, ...rest }, i): CatalogueItem => ({
+      .sample(itemArb, { numRuns: FUZZ_ITEMS, seed: 43 })
+      .map(({ item_id: id, ...rest }, i): CatalogueItem => ({
         schema_version: 1,
         item_id: `${p}i${i}:${id}`,
         ...rest,

@@ -87,6 +87,28 @@ export const eventFields = (
     { requiredKeys: ['type', 'ts_ms', 'user_id', 'item_id', 'request_id'] },
   );
 
+/**
+ * An item's fields other than `schema_version`, strings of random Unicode: `ts` draws the timestamps and
+ * `max` caps each string's length (an id of at least `idMin`, a title and each tag of at least one).
+ */
+export const itemFields = (
+  ts: fc.Arbitrary<number>,
+  max: { id: number; title: number; description: number; category: number; tag: number; image: number },
+  idMin = 1,
+) =>
+  fc.record(
+    {
+      ts_ms: ts,
+      item_id: text(idMin, max.id),
+      title: text(1, max.title),
+      description: text(0, max.description),
+      category: text(0, max.category),
+      tags: fc.array(text(1, max.tag), { maxLength: 5 }),
+      image: text(0, max.image),
+    },
+    { requiredKeys: ['ts_ms', 'item_id', 'title'] },
+  );
+
 /** The fields of an events row for `e`: absent optionals as their column defaults, context flattened. */
 export function expectedEventFields(e: BehaviourEvent) {
   const { context, schema_version: _version, ...fields } = e;

@@ -17,8 +17,8 @@ import {
   expectedEventFields,
   expectedItemFields,
   invalidUtf8,
+  itemFields,
   splice,
-  text,
   utf8RoundTrips,
 } from '../../../../test/support/ingest/fuzz';
 import { eventRow, itemRow } from '../../../../test/support/ingest/demo-rows';
@@ -138,19 +138,10 @@ const eventArb: fc.Arbitrary<BehaviourEvent> = fc
   )
   .map(([event_id, e]) => ({ schema_version: 1, event_id, ...e }));
 
-const itemArb: fc.Arbitrary<CatalogueItem> = fc.record(
-  {
-    schema_version: fc.constant(1 as const),
-    item_id: text(1, 60),
-    ts_ms: fc.integer({ min: 946_684_800_000, max: 4_102_444_800_000 }),
-    title: text(1, 200),
-    description: text(0, 400),
-    category: text(0, 30),
-    tags: fc.array(text(1, 30), { maxLength: 5 }),
-    image: text(0, 200),
-  },
-  { requiredKeys: ['schema_version', 'item_id', 'ts_ms', 'title'] },
-);
+const itemArb: fc.Arbitrary<CatalogueItem> = itemFields(
+  fc.integer({ min: 946_684_800_000, max: 4_102_444_800_000 }),
+  { id: 60, title: 200, description: 400, category: 30, tag: 30, image: 200 },
+).map((i) => ({ schema_version: 1, ...i }));
 
 const bytesOf = (v: unknown) => Buffer.from(JSON.stringify(v), 'utf8');
 const RUNS = 2_500;
