@@ -7,7 +7,6 @@
 // writing score_log; and `mmctr-train parity` recomputing every served CTR from it, failing on a
 // tampered one.
 import type { Producer } from 'kafkajs';
-import { DLQ_HEADERS } from '@mmctr/contracts';
 import { scorerSuite } from '../../apps/scorer/test/support/scorer-harness';
 import { uniqueName } from '../support/clients';
 import { AD_PLATFORM } from '../support/feature-repo/ad-platform';
@@ -19,11 +18,11 @@ import {
   type EntityTable,
 } from '../support/feature-repo/ad-platform-data';
 import type { IsolatedNames } from '../support/ingest/fixtures';
-import { readTopic } from '../support/ingest/read-topic';
 import { ingestSuite } from '../support/ingest/suite';
 import { deleteTopics } from '../support/kafka-group';
 import {
   countBy,
+  expectDeadLetters,
   serveAndLog,
   suiteTempDir,
   trainCheckAndPromote,
@@ -111,18 +110,16 @@ describe('the ad-platform repository end to end (Kafka -> ingest -> ClickHouse/R
       expect({ table, rows: Number(row!.n) }).toEqual({ table, rows: data.snapshots[table].length });
     }
 
-    const dlq = await readTopic(ingest.kafka(), names.env.KAFKA_TOPIC_DLQ, data.malformed.length);
-    const letters = dlq.map((m) => ({
-      value: m.value,
-      topic: m.headers[DLQ_HEADERS.topic],
-      reason: m.headers[DLQ_HEADERS.reason],
-    }));
-    expect(letters).toHaveLength(data.malformed.length);
-    for (const m of data.malformed) {
-      const letter = letters.find((l) => l.value === m.value);
-      expect({ value: m.value, topic: letter?.topic }).toEqual({ value: m.value, topic: topicOf(m.topic) });
-      expect(letter?.reason).toMatch(m.reason);
-    }
+    await expectDeadLetters(
+      ingest.kafka(),
+      names,
+      data.malformed.map((m) => ({
+        label: m.value,
+        value: m.value,
+        topic: topicOf(m.topic),
+        reason: m.reason,
+      })),
+    );
 
     // The online store: each user's two sequences in full (under the cap), every profile at its latest version.
     const redis = ingest.redis();

@@ -5,14 +5,14 @@
 // registering and promoting it; the scorer serving it to test-period slates replayed through
 // POST /v1/score; the score-log sink writing score_log; and `mmctr-train parity` recomputing every
 // served CTR from it, failing on a tampered one. No embedder runs: every item reads the zero vector.
-import { DLQ_HEADERS, type BehaviourEvent, type CatalogueItem } from '@mmctr/contracts';
+import type { BehaviourEvent, CatalogueItem } from '@mmctr/contracts';
 import { scorerSuite } from '../../apps/scorer/test/support/scorer-harness';
 import { categoryAt, SLATES, slateBehaviour, slateCatalogue, slatesFrom } from '../support/demo-slates';
 import { makeMalformed, reasonPattern, type IsolatedNames } from '../support/ingest/fixtures';
-import { readTopic } from '../support/ingest/read-topic';
 import { ingestSuite } from '../support/ingest/suite';
 import {
   countBy,
+  expectDeadLetters,
   serveAndLog,
   suiteTempDir,
   trainCheckAndPromote,
@@ -100,16 +100,16 @@ describe('the demo repository end to end (Kafka -> ingest -> ClickHouse/Redis ->
     const [stored] = await ch.query<{ n: string }>('SELECT count() AS n FROM items FINAL');
     expect(Number(stored!.n)).toBe(items.length);
 
-    const dlq = await readTopic(ingest.kafka(), names.env.KAFKA_TOPIC_DLQ, malformed.length);
-    expect(dlq).toHaveLength(malformed.length);
-    for (const m of malformed) {
-      const letter = dlq.find((l) => l.value === m.value);
-      expect({ kind: m.kind, topic: letter?.headers[DLQ_HEADERS.topic] }).toEqual({
-        kind: m.kind,
+    await expectDeadLetters(
+      ingest.kafka(),
+      names,
+      malformed.map((m) => ({
+        label: m.kind,
+        value: m.value,
         topic: names.env.KAFKA_TOPIC_EVENTS,
-      });
-      expect(letter?.headers[DLQ_HEADERS.reason]).toMatch(reasonPattern[m.kind]);
-    }
+        reason: reasonPattern[m.kind],
+      })),
+    );
 
     // The online store: each user's click history in full (under the cap).
     const users = Array.from({ length: SLATES.users }, (_, u) => `u${u}`);

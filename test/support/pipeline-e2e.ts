@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import type { ClickHouseService } from '@mmctr/clickhouse';
+import { DLQ_HEADERS } from '@mmctr/contracts';
 import { waitFor, type RunningScorer, type ScorerSuite } from '../../apps/scorer/test/support/scorer-harness';
 import type { IsolatedNames } from './ingest/fixtures';
+import { readTopic } from './ingest/read-topic';
 import { groupCaughtUp } from './kafka-group';
 import { replayAndLog, type ReplayedRequest } from './replay-check';
 import { promote, trainAndRegister } from './trainer-cli';
@@ -48,6 +50,33 @@ export async function waitIngestCaughtUp(
     () => groupCaughtUp(kafka, names.env.INGEST_GROUP_ID, topics),
     120_000,
   );
+}
+
+/** A message a spec expects ingest to dead-letter: `label` names it in a failure (values may be large). */
+export interface ExpectedDeadLetter {
+  label: string;
+  value: string;
+  /** The topic it was sent to. */
+  topic: string;
+  reason: RegExp;
+}
+
+/** Expects ingest's DLQ (`names`) to hold exactly `expected`, each with its source topic and reason. */
+export async function expectDeadLetters(
+  kafka: Kafka,
+  names: IsolatedNames,
+  expected: readonly ExpectedDeadLetter[],
+): Promise<void> {
+  const dlq = await readTopic(kafka, names.env.KAFKA_TOPIC_DLQ, expected.length);
+  expect(dlq).toHaveLength(expected.length);
+  for (const m of expected) {
+    const letter = dlq.find((l) => l.value === m.value);
+    expect({ label: m.label, topic: letter?.headers[DLQ_HEADERS.topic] }).toEqual({
+      label: m.label,
+      topic: m.topic,
+    });
+    expect(letter?.headers[DLQ_HEADERS.reason]).toMatch(m.reason);
+  }
 }
 
 /** What the specs read of a trained artifact's metrics.json. */
