@@ -1,13 +1,12 @@
 import type { Entity, FeatureRepo } from '../types';
 import {
   TS_MS,
-  asObject,
   compileField,
   fail,
   keyField,
+  messageObject,
   compileReader,
   propertyCount,
-  schemaVersionReason,
   unknownProperties,
   type ContractResult,
 } from './record-fields';
@@ -38,10 +37,8 @@ export function compileEntityContract(repo: FeatureRepo, entityName: string): En
   const counts = new Int32Array(2);
   const read = compileReader(fields, { schema_version: '1' }, counts);
   const check = (parsed: unknown): ContractResult => {
-    const top = asObject(parsed, 'message');
+    const top = messageObject(parsed);
     if (typeof top === 'string') return fail(top);
-    const version = schemaVersionReason(top.schema_version);
-    if (version !== undefined) return fail(version);
     const out = read(top, undefined);
     if (typeof out === 'string') return fail(out);
     const bad =

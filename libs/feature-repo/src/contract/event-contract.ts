@@ -5,9 +5,9 @@ import {
   compileField,
   fail,
   keyField,
+  messageObject,
   compileReader,
   propertyCount,
-  schemaVersionReason,
   unknownProperties,
   type CompiledField,
   type FieldReader,
@@ -70,10 +70,8 @@ export function compileEventContract(repo: FeatureRepo): EventContract {
   const expected = names.join(', ');
   const policy = repo.unknown_attributes;
   const check = (parsed: unknown): ContractResult => {
-    const top = asObject(parsed, 'message');
+    const top = messageObject(parsed);
     if (typeof top === 'string') return fail(top);
-    const version = schemaVersionReason(top.schema_version);
-    if (version !== undefined) return fail(version);
     const id = top.event_id;
     const idBad = id === undefined ? "missing required field 'event_id'" : EVENT_ID.check(id);
     if (idBad !== undefined) return fail(id === undefined ? idBad : `field 'event_id': ${idBad}`);

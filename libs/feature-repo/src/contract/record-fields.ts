@@ -146,10 +146,17 @@ export function asObject(v: unknown, what: string): Json | string {
 export const fail = (reason: string): ContractResult => ({ ok: false, reason: `schema: ${reason}` });
 
 /** schema_version 1, the only wire version. */
-export function schemaVersionReason(v: unknown): string | undefined {
+function schemaVersionReason(v: unknown): string | undefined {
   return v === 1
     ? undefined
     : v === undefined
       ? "missing required field 'schema_version'"
       : `field 'schema_version': expected 1, ${describeValue(v)}`;
+}
+
+/** A message's top level: a JSON object with schema_version 1, or the reason it is not. */
+export function messageObject(parsed: unknown): Json | string {
+  const top = asObject(parsed, 'message');
+  if (typeof top === 'string') return top;
+  return schemaVersionReason(top.schema_version) ?? top;
 }
