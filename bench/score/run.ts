@@ -16,7 +16,7 @@
 // (apps/trainer/configs/<config>.json), random weights, exported by the trainer's own export code;
 // anything else is an artifact folder. Needs the local stack and .venv (torch, onnx) to build models once.
 import '../../test/setup/load-stack-env.js';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { Agent } from 'node:http';
@@ -35,6 +35,7 @@ import {
   seed,
   sequential,
   stageMeans,
+  startHttpFloor,
   startScorer,
   warm,
 } from './lib/scorer-process';
@@ -51,27 +52,11 @@ const MACHINE = arg(
   `${cpus().length}-core ${process.arch} (${cpus()[0]?.model ?? 'unknown CPU'})`,
 );
 
-/**
- * The framework-only server (http-floor-server.ts): the same request and response JSON, no work; on
- * Nest + Fastify as the scorer, or (`nodeHttp`) on bare node:http.
- */
+/** The HTTP floor's sequential latency: see startHttpFloor. */
 async function httpFloor(body: string, nodeHttp = false): Promise<{ p50: number; p99: number }> {
-  const child = spawn(
-    process.execPath,
-    [
-      '-r',
-      join(REPO, 'scripts/register.js'),
-      join(__dirname, 'http-floor-server.ts'),
-      ...(nodeHttp ? ['--node-http'] : []),
-    ],
-    { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  const { url, child } = await startHttpFloor(nodeHttp);
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
-      child.once('exit', (code) => reject(new Error(`http floor server exited (${code})`)));
-    });
-    return await sequential(`http://127.0.0.1:${port}`, body, FLOOR_REQUESTS);
+    return await sequential(url, body, FLOOR_REQUESTS);
   } finally {
     child.kill('SIGTERM');
   }

@@ -5,7 +5,9 @@ import { spawn } from 'node:child_process';
 import { Agent } from 'node:http';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { MigrationRunner, clickHouseClient, loadMigrations, MIGRATIONS_DIR } from '@mmctr/clickhouse';
 import { loadConfig } from '@mmctr/config';
+import { FeatureStoreRepository, applyRepository, featureRepoFromConfig } from '@mmctr/feature-repo';
 import { createKafka, ensureTopics } from '@mmctr/kafka';
 import { OnlineStore, createRedis, mmVectorKey } from '@mmctr/online-store';
 import { freePort } from '../../../test/support/free-port';
@@ -13,9 +15,38 @@ import { postScore } from './post-score';
 import { B, D, DURATION, FILE, L, REPO, SPINNING, THREADS } from './settings';
 import { timeRuns } from './timing';
 
-/** Items, multimodal vectors and one user's 64-click history in Redis under `prefix`; the request body. */
+/** The bench scorers' ClickHouse database (their registry is empty: they load SCORER_MODEL_DIR). */
+const BENCH_DATABASE = 'mmctr_bench_score';
+
+/**
+ * A fresh bench database, migrated, with the running feature repository applied: the scorer refuses to
+ * start on a database that does not record it, and a bench must not need the demo's database.
+ */
+async function prepareDatabase(config: ReturnType<typeof loadConfig>): Promise<void> {
+  const admin = clickHouseClient(config);
+  const ch = clickHouseClient(config, { database: BENCH_DATABASE });
+  try {
+    await admin.command(`DROP DATABASE IF EXISTS ${BENCH_DATABASE}`);
+    await new MigrationRunner(admin, BENCH_DATABASE, loadMigrations(MIGRATIONS_DIR)).migrate();
+    const applied = await applyRepository(
+      new FeatureStoreRepository(ch, BENCH_DATABASE),
+      featureRepoFromConfig(config),
+    );
+    if (applied.status === 'refused')
+      throw new Error(`feature repository refused: ${applied.reasons.join('; ')}`);
+  } finally {
+    await ch.close();
+    await admin.close();
+  }
+}
+
+/**
+ * The bench database (prepared fresh), then items, multimodal vectors and one user's 64-click history
+ * in Redis under `prefix`; the request body.
+ */
 export async function seed(prefix: string): Promise<{ body: string }> {
   const config = loadConfig();
+  await prepareDatabase(config);
   const redis = createRedis(config);
   const store = new OnlineStore(redis, { keyPrefix: prefix, types: ['click'], cap: 100, historyTtlS: 3600 });
   const now = Date.now();
@@ -52,6 +83,28 @@ export async function seed(prefix: string): Promise<{ body: string }> {
     candidates: Array.from({ length: B }, (_, i) => ({ item_id: `bench-item-${i}`, position: i % 32 })),
   });
   return { body };
+}
+
+/**
+ * The framework-only server (../http-floor-server.ts): the same request and response JSON, no work; on
+ * Nest + Fastify as the scorer, or (`nodeHttp`) on bare node:http.
+ */
+export async function startHttpFloor(nodeHttp = false) {
+  const child = spawn(
+    process.execPath,
+    [
+      '-r',
+      join(REPO, 'scripts/register.js'),
+      join(__dirname, '..', 'http-floor-server.ts'),
+      ...(nodeHttp ? ['--node-http'] : []),
+    ],
+    { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+    child.once('exit', (code) => reject(new Error(`http floor server exited (${code})`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, child };
 }
 
 /** One POST /v1/score on a keep-alive agent; rejects unless 200. */
@@ -99,6 +152,9 @@ export async function http(url: string, body: string, connections: number) {
     p50: result.latency.p50,
     p99: result.latency.p99,
     rps: result.requests.average,
+    /** Requests answered in the run, and its length in seconds. */
+    requests: result.requests.total,
+    durationS: result.duration,
     candidatesPerS: result.requests.average * B,
     non2xx: result.non2xx,
     errors: result.errors,
@@ -147,6 +203,7 @@ export async function startScorer(
       env: {
         ...process.env,
         HTTP_PORT: String(port),
+        CLICKHOUSE_DATABASE: BENCH_DATABASE,
         LOG_LEVEL: 'warn',
         REDIS_KEY_PREFIX: prefix,
         KAFKA_TOPIC_SCORES: topic,
