@@ -1,0 +1,160 @@
+// Admission control under overload: the scorer with its default deadline, offered --factor × the
+// requests/s it sustains. The baseline, measured in the same run: its saturated throughput (autocannon
+// at --connections for --duration s, no deadline shed at that load). Then a bounded autocannon run at
+// --factor × that rate (fixed rate over --overload-connections connections) and the verdict: every
+// 200 answered within its deadline (client-side latency and the scorer's late counter), everything
+// else a 503 with Retry-After (by shed reason), no timeouts, no other status.
+//
+// Usage: node -r ./scripts/register.js bench/score/overload.ts [--model qin-demo] [--deadline 100]
+//        [--factor 2] [--duration 10] [--connections 8] [--overload-connections 64]
+// Writes bench/results/score-overload-<time>.json (not committed).
+import '../../test/setup/load-stack-env.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { percentile } from '@mmctr/observability';
+import { arg, numberArg } from '../support/cli-args';
+import { metricValue } from '../../test/support/metrics-text';
+import { resolveModel } from './lib/models';
+import { ensureBenchTopic, http, seed, startScorer, warm } from './lib/scorer-process';
+import { B, DURATION, REPO } from './lib/settings';
+
+const MODEL = arg('model', 'qin-demo');
+const DEADLINE_MS = numberArg('deadline', 100);
+const FACTOR = numberArg('factor', 2);
+const CONNECTIONS = numberArg('connections', 8);
+const OVERLOAD_CONNECTIONS = numberArg('overload-connections', 64);
+const SHED_REASONS = ['expired', 'queue_full', 'predicted_late'] as const;
+
+interface Overload {
+  offered_per_s: number;
+  status: Record<string, number>;
+  retry_after_missing: number;
+  timeouts: number;
+  errors: number;
+  latency_ms: Record<string, { p50: number; p99: number; max: number }>;
+}
+
+/** A fixed-rate autocannon run; latency per status from each response, Retry-After checked on 503s. */
+async function offer(url: string, body: string, rate: number): Promise<Overload> {
+  const byStatus = new Map<number, number[]>();
+  let retryAfterMissing = 0;
+  const instance = autocannon({
+    url: `${url}/v1/score`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+    connections: OVERLOAD_CONNECTIONS,
+    overallRate: rate,
+    duration: DURATION,
+    timeout: 10,
+  });
+  instance.on('response', (_client, statusCode: number, _bytes, responseTime: number) => {
+    const list = byStatus.get(statusCode) ?? [];
+    list.push(responseTime);
+    byStatus.set(statusCode, list);
+  });
+  const result = await instance;
+  // Retry-After on 503s: autocannon does not expose response headers per request, so one shed is
+  // provoked after the run with an expired deadline and its header read (the same sendShed path).
+  const probe = await fetch(`${url}/v1/score`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-request-deadline-ms': '0' },
+    body,
+  });
+  if (probe.status !== 503 || !/^[1-9]\d*$/.test(probe.headers.get('retry-after') ?? '')) retryAfterMissing++;
+  const latency: Overload['latency_ms'] = {};
+  for (const [status, ms] of byStatus) {
+    const sorted = ms.sort((a, b) => a - b);
+    latency[status] = { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1)! };
+  }
+  return {
+    offered_per_s: rate,
+    status: Object.fromEntries([...byStatus].map(([s, ms]) => [s, ms.length])),
+    retry_after_missing: retryAfterMissing,
+    timeouts: result.timeouts,
+    errors: result.errors,
+    latency_ms: latency,
+  };
+}
+
+async function main(): Promise<void> {
+  const dir = resolveModel(MODEL);
+  const prefix = `mmctr-bench-overload-${Date.now()}:`;
+  const { body } = await seed(prefix);
+  const topic = await ensureBenchTopic();
+  const { url, child } = await startScorer(dir, prefix, topic, {
+    SCORER_DEFAULT_DEADLINE_MS: String(DEADLINE_MS),
+  });
+  try {
+    await warm(url, body);
+    const load0 = loadavg()[0]!;
+    const capacity = await http(url, body, CONNECTIONS);
+    const before = await (await fetch(`${url}/metrics`)).text();
+    const rate = Math.round(FACTOR * capacity.rps);
+    const run = await offer(url, body, rate);
+    const after = await (await fetch(`${url}/metrics`)).text();
+    const delta = (series: string) => metricValue(after, series) - metricValue(before, series);
+    const shed = Object.fromEntries(
+      SHED_REASONS.map((r) => [r, delta(`mmctr_scorer_shed_requests_total{reason="${r}"}`)]),
+    );
+    const late = delta('mmctr_scorer_late_responses_total');
+    const ok = run.status['200'] ?? 0;
+    const others = Object.entries(run.status).filter(([s]) => s !== '200' && s !== '503');
+    const okMax = run.latency_ms['200']?.max ?? 0;
+    const verdict =
+      late === 0 &&
+      okMax <= DEADLINE_MS &&
+      others.length === 0 &&
+      run.timeouts === 0 &&
+      run.errors === 0 &&
+      run.retry_after_missing === 0;
+    console.log(
+      `# overload, ${MODEL}, ${B} candidates, deadline ${DEADLINE_MS} ms: baseline (same run) ${capacity.rps.toFixed(1)} requests/s at c=${CONNECTIONS}; offered ${rate}/s (${FACTOR}×) over ${OVERLOAD_CONNECTIONS} connections for ${DURATION} s`,
+    );
+    for (const [status, n] of Object.entries(run.status)) {
+      const l = run.latency_ms[status]!;
+      console.log(
+        `  ${status}: ${n} (${(n / DURATION).toFixed(1)}/s), client latency p50 ${l.p50} / p99 ${l.p99} / max ${l.max} ms`,
+      );
+    }
+    console.log(
+      `  shed by reason: ${SHED_REASONS.map((r) => `${r} ${shed[r]}`).join(', ')}; late 200s (scorer) ${late}; timeouts ${run.timeouts}; errors ${run.errors}; Retry-After on a shed: ${run.retry_after_missing ? 'missing' : 'present'}`,
+    );
+    console.log(
+      `ratios: answered 200/s ÷ baseline ${(ok / DURATION / capacity.rps).toFixed(2)}; 200 max latency ÷ deadline ${(okMax / DEADLINE_MS).toFixed(2)}`,
+    );
+    console.log(
+      `target (every answer within its deadline, the rest 503 + Retry-After, no timeouts or other status): ${verdict ? 'met' : 'NOT met'}`,
+    );
+    const file = join(REPO, 'bench', 'results', `score-overload-${Date.now()}.json`);
+    mkdirSync(join(REPO, 'bench', 'results'), { recursive: true });
+    writeFileSync(
+      file,
+      JSON.stringify(
+        {
+          date: new Date().toISOString(),
+          model: MODEL,
+          deadline_ms: DEADLINE_MS,
+          baseline: { connections: CONNECTIONS, requests_per_s: capacity.rps, p99_ms: capacity.p99 },
+          overload: run,
+          shed,
+          late,
+          met: verdict,
+          load_average: { before: load0, after: loadavg()[0] },
+        },
+        null,
+        2,
+      ),
+    );
+    console.log(`results: ${file}`);
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
