@@ -73,10 +73,40 @@ describe('AdmissionService', () => {
       reason: 'predicted_late',
       retryAfterS: 1,
     });
-    // A larger budget fits; no deadline at all (0 default) always fits.
-    expect(s.admission.admit(s.clock.t, 150, 'm1').admitted).toBe(true);
-    expect(await s.counter('mmctr_scorer_shed_requests_total{reason="predicted_late"}')).toBe(1);
+    // A larger budget of its own does not help: the requests in flight share the loop with it, so
+    // it would take all three to 120 ms, past their 100.
+    expect(s.admission.admit(s.clock.t, 150, 'm1')).toMatchObject({
+      admitted: false,
+      reason: 'predicted_late',
+    });
+    expect(await s.counter('mmctr_scorer_shed_requests_total{reason="predicted_late"}')).toBe(2);
     for (const t of held) s.admission.finish(t, false);
+  });
+
+  it('admits a request only while every request in flight can still meet its deadline', () => {
+    s = setup({ SCORER_DEFAULT_DEADLINE_MS: '0' });
+    const first = ticket(s.admission.admit(s.clock.t, null, 'm1'));
+    s.clock.t += 10;
+    s.admission.finish(first, true); // estimate 10 ms
+    const tight = ticket(s.admission.admit(s.clock.t, 25, 'm1'));
+    // One in flight: both done in ~20 ms, within the tight 25.
+    const loose = ticket(s.admission.admit(s.clock.t, 1_000, 'm1'));
+    // A third would take the tight one to ~30 ms; its own budget (1 s) and no deadline alike are refused.
+    expect(s.admission.admit(s.clock.t, 1_000, 'm1')).toMatchObject({
+      admitted: false,
+      reason: 'predicted_late',
+    });
+    expect(s.admission.admit(s.clock.t, null, 'm1')).toMatchObject({
+      admitted: false,
+      reason: 'predicted_late',
+    });
+    // Once the tight deadline has passed it protects nothing (it will be late anyway): 40 ms fits 1 s.
+    s.clock.t += 26;
+    const third = ticket(s.admission.admit(s.clock.t, 1_000, 'm1'));
+    expect(s.admission.depth).toBe(3);
+    for (const t of [tight, loose, third]) s.admission.finish(t, false);
+    // Its slot freed, the next is judged on what is left in flight.
+    expect(s.admission.admit(s.clock.t, null, 'm1').admitted).toBe(true);
   });
 
   it('admits a request with nothing in flight even when the estimate exceeds its deadline', () => {

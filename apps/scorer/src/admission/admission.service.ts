@@ -31,16 +31,20 @@ export type Admission =
   { admitted: true; ticket: Ticket } | { admitted: false; reason: ShedReason; retryAfterS: number };
 
 /**
- * Admission control for POST /v1/score. onnxruntime-node runs a session synchronously on the event
- * loop, so requests are served one at a time and the wait of a new one is roughly the work admitted
- * before it: (requests in flight + 1) x the model's recent service time. A request is shed (503 +
- * Retry-After, before any work) when its deadline has passed, when SCORER_MAX_QUEUE requests are in
- * flight, or when that prediction ends after its deadline. With nothing in flight a request is always
- * admitted (unless expired), so a stale high estimate cannot shed everything forever.
+ * Admission control for POST /v1/score. The requests in flight share the event loop stage by stage
+ * (body, Redis, assembly, the run), so they progress together rather than one after another: all of
+ * them finish around now + (requests in flight + 1) x the model's recent service time, and admitting
+ * one more delays every request already admitted. A request is shed (503 + Retry-After, before any
+ * work) when its deadline has passed, when SCORER_MAX_QUEUE requests are in flight, or when that
+ * prediction ends after its own deadline or after the earliest deadline still ahead among those in
+ * flight. With nothing in flight a request is always admitted (unless expired), so a stale high
+ * estimate cannot shed everything forever.
  */
 @Injectable()
 export class AdmissionService {
   private readonly tickets = new WeakMap<object, Ticket>();
+  /** Admitted and not yet finished (at most SCORER_MAX_QUEUE). */
+  private readonly active = new Set<Ticket>();
   private inFlight = 0;
   /** When the last scored answer finished: the start of the next one's service, if it waited. */
   private lastDepartureMs = Number.NEGATIVE_INFINITY;
@@ -78,16 +82,25 @@ export class AdmissionService {
     const estimate = this.serviceMs.get(model);
     const backlogMs = this.inFlight * (estimate ?? 0);
     if (this.inFlight >= this.config.SCORER_MAX_QUEUE) return this.shed('queue_full', backlogMs);
-    if (
-      deadlineAtMs !== null &&
-      this.inFlight > 0 &&
-      estimate !== undefined &&
-      now + backlogMs + estimate > deadlineAtMs
-    )
-      return this.shed('predicted_late', backlogMs);
+    if (this.inFlight > 0 && estimate !== undefined) {
+      const finishMs = now + backlogMs + estimate;
+      if (finishMs > Math.min(deadlineAtMs ?? Infinity, this.earliestDeadlineAhead(now)))
+        return this.shed('predicted_late', backlogMs);
+    }
     this.inFlight++;
     this.metrics.admitted.set(this.inFlight);
-    return { admitted: true, ticket: { arrivalMs, deadlineAtMs, model, done: false } };
+    const ticket: Ticket = { arrivalMs, deadlineAtMs, model, done: false };
+    this.active.add(ticket);
+    return { admitted: true, ticket };
+  }
+
+  /** The earliest deadline among the requests in flight that can still be met (Infinity: none). */
+  private earliestDeadlineAhead(now: number): number {
+    let earliest = Infinity;
+    for (const t of this.active)
+      if (t.deadlineAtMs !== null && t.deadlineAtMs > now && t.deadlineAtMs < earliest)
+        earliest = t.deadlineAtMs;
+    return earliest;
   }
 
   /** Remembers the ticket of a request (keyed by its raw IncomingMessage) for the handler. */
@@ -116,6 +129,7 @@ export class AdmissionService {
   finish(ticket: Ticket, scored: boolean): void {
     if (ticket.done) return;
     ticket.done = true;
+    this.active.delete(ticket);
     this.inFlight--;
     this.metrics.admitted.set(this.inFlight);
     if (!scored) return;
