@@ -40,22 +40,26 @@ interface Overload {
 async function offer(url: string, body: string, rate: number): Promise<Overload> {
   const byStatus = new Map<number, number[]>();
   let retryAfterMissing = 0;
-  const instance = autocannon({
-    url: `${url}/v1/score`,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body,
-    connections: OVERLOAD_CONNECTIONS,
-    overallRate: rate,
-    duration: DURATION,
-    timeout: 10,
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: `${url}/v1/score`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+        connections: OVERLOAD_CONNECTIONS,
+        overallRate: rate,
+        duration: DURATION,
+        timeout: 10,
+      },
+      (err: Error | null, res) => (err ? reject(err) : resolve(res)),
+    );
+    instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+      const list = byStatus.get(statusCode) ?? [];
+      list.push(responseTime);
+      byStatus.set(statusCode, list);
+    });
   });
-  instance.on('response', (_client, statusCode: number, _bytes, responseTime: number) => {
-    const list = byStatus.get(statusCode) ?? [];
-    list.push(responseTime);
-    byStatus.set(statusCode, list);
-  });
-  const result = await instance;
   // Retry-After on 503s: autocannon does not expose response headers per request, so one shed is
   // provoked after the run with an expired deadline and its header read (the same sendShed path).
   const probe = await fetch(`${url}/v1/score`, {
