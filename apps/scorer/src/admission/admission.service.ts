@@ -43,9 +43,8 @@ export type Admission =
 @Injectable()
 export class AdmissionService {
   private readonly tickets = new WeakMap<object, Ticket>();
-  /** Admitted and not yet finished (at most SCORER_MAX_QUEUE). */
+  /** Admitted and not yet finished (at most SCORER_MAX_QUEUE): its size is the number in flight. */
   private readonly active = new Set<Ticket>();
-  private inFlight = 0;
   /** When the last scored answer finished: the start of the next one's service, if it waited. */
   private lastDepartureMs = Number.NEGATIVE_INFINITY;
   private readonly serviceMs = new Map<string, number>();
@@ -62,7 +61,7 @@ export class AdmissionService {
 
   /** Requests admitted and not yet done. */
   get depth(): number {
-    return this.inFlight;
+    return this.active.size;
   }
 
   /** The model's service-time estimate in ms (undefined before its first scored answer). */
@@ -80,17 +79,17 @@ export class AdmissionService {
     const now = this.clock.now();
     if (deadlineAtMs !== null && now >= deadlineAtMs) return this.shed('expired', 0);
     const estimate = this.serviceMs.get(model);
-    const backlogMs = this.inFlight * (estimate ?? 0);
-    if (this.inFlight >= this.config.SCORER_MAX_QUEUE) return this.shed('queue_full', backlogMs);
-    if (this.inFlight > 0 && estimate !== undefined) {
+    const inFlight = this.active.size;
+    const backlogMs = inFlight * (estimate ?? 0);
+    if (inFlight >= this.config.SCORER_MAX_QUEUE) return this.shed('queue_full', backlogMs);
+    if (inFlight > 0 && estimate !== undefined) {
       const finishMs = now + backlogMs + estimate;
       if (finishMs > Math.min(deadlineAtMs ?? Infinity, this.earliestDeadlineAhead(now)))
         return this.shed('predicted_late', backlogMs);
     }
-    this.inFlight++;
-    this.metrics.admitted.set(this.inFlight);
     const ticket: Ticket = { arrivalMs, deadlineAtMs, model, done: false };
     this.active.add(ticket);
+    this.metrics.admitted.set(this.active.size);
     return { admitted: true, ticket };
   }
 
@@ -130,8 +129,7 @@ export class AdmissionService {
     if (ticket.done) return;
     ticket.done = true;
     this.active.delete(ticket);
-    this.inFlight--;
-    this.metrics.admitted.set(this.inFlight);
+    this.metrics.admitted.set(this.active.size);
     if (!scored) return;
     const now = this.clock.now();
     if (ticket.deadlineAtMs !== null && now > ticket.deadlineAtMs) this.metrics.late.inc();
