@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { percentile } from '@mmctr/observability';
 import { arg, numberArg } from '../support/cli-args';
 import { resolveModel } from './lib/models';
-import { gcTotals, parseServerTiming, type StageStats } from './lib/profile';
+import { gcTotals, parseServerTiming, stats } from './lib/profile';
 import { postScore } from './lib/post-score';
 import { ensureBenchTopic, http, seed, startScorer, warm } from './lib/scorer-process';
 import { B, REPO } from './lib/settings';
@@ -46,11 +46,6 @@ function exportTree(ref: string): string {
   symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'));
   return dir;
 }
-
-const stats = (ms: number[]): StageStats => {
-  const sorted = [...ms].sort((a, b) => a - b);
-  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) ?? NaN };
-};
 
 interface Side {
   name: 'A' | 'B';

@@ -14,6 +14,7 @@ import { cpus, loadavg } from 'node:os';
 import { arg, numberArg } from '../support/cli-args';
 import { servicesCpu, servicesSince } from '../support/cpu';
 import { resolveModel } from './lib/models';
+import { stats } from './lib/profile';
 import { rawFixture } from './lib/raw-session';
 import {
   ensureBenchTopic,
@@ -122,12 +123,9 @@ async function measure(
   }
 }
 
-/** Each part's median over rounds (requests/s too); load: the first round's start, the last's end. */
+/** Each part's median over rounds (nearest rank, as the other benches), requests/s too; load: the first round's start, the last's end. */
 function medianOf(rounds: Measured[]): Measured {
-  const med = (xs: number[]) => {
-    const s = [...xs].sort((a, b) => a - b);
-    return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-  };
+  const med = (xs: number[]) => stats(xs).p50;
   const parts = Object.keys(rounds[0]!.parts);
   return {
     parts: Object.fromEntries(parts.map((p) => [p, med(rounds.map((r) => r.parts[p]!))])),

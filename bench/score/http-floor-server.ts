@@ -1,7 +1,8 @@
 // The HTTP floor of POST /v1/score: the scorer's framework (Nest on Fastify, same body limit and
 // response schema, the body read as bytes and parsed in the handler as the scorer does) answering a
-// same-shaped response with no validation, features, model or score log. bench/score/run.ts times it beside the scorer, so the part of HTTP ÷ raw that no scoring code
-// can remove is measured, not guessed. Prints the port on stdout once listening.
+// same-shaped response with no validation, features, model or score log. bench/score/run.ts times it
+// beside the scorer, so the part of HTTP ÷ raw that no scoring code can remove is measured, not
+// guessed. Prints the port on stdout once listening.
 import 'reflect-metadata';
 import { Body, Controller, HttpCode, Module, Post } from '@nestjs/common';
 import { createServer } from 'node:http';

@@ -13,10 +13,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { percentile } from '@mmctr/observability';
 import { arg, numberArg } from '../support/cli-args';
 import { metricValue } from '../../test/support/metrics-text';
 import { resolveModel } from './lib/models';
+import { stats } from './lib/profile';
 import { ensureBenchTopic, http, seed, startScorer, warm } from './lib/scorer-process';
 import { B, DURATION, REPO } from './lib/settings';
 
@@ -69,10 +69,7 @@ async function offer(url: string, body: string, rate: number): Promise<Overload>
   });
   if (probe.status !== 503 || !/^[1-9]\d*$/.test(probe.headers.get('retry-after') ?? '')) retryAfterMissing++;
   const latency: Overload['latency_ms'] = {};
-  for (const [status, ms] of byStatus) {
-    const sorted = ms.sort((a, b) => a - b);
-    latency[status] = { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1)! };
-  }
+  for (const [status, ms] of byStatus) latency[status] = stats(ms);
   return {
     offered_per_s: rate,
     status: Object.fromEntries([...byStatus].map(([s, ms]) => [s, ms.length])),

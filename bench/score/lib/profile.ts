@@ -46,7 +46,8 @@ async function timedPost(url: string, body: string, agent: Agent): Promise<{ ms:
   return { ms: Number(process.hrtime.bigint() - t) / 1e6, timing: String(headers['server-timing'] ?? '') };
 }
 
-const stats = (ms: number[]): StageStats => {
+/** p50 / p99 / max of unsorted samples. */
+export const stats = (ms: readonly number[]): StageStats => {
   const sorted = [...ms].sort((a, b) => a - b);
   return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) ?? NaN };
 };
