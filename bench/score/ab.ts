@@ -11,16 +11,16 @@
 // Writes bench/results/score-ab-<time>.json (not committed).
 import '../../test/setup/load-stack-env.js';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
-import { loadavg, tmpdir } from 'node:os';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { percentile } from '@mmctr/observability';
-import { arg, numberArg } from '../support/cli-args';
+import { arg, envArg, numberArg } from '../support/cli-args';
 import { resolveModel } from './lib/models';
 import { gcTotals, parseServerTiming, stats } from './lib/profile';
 import { postScore } from './lib/post-score';
-import { ensureBenchTopic, http, seed, startScorer, warm } from './lib/scorer-process';
+import { ensureBenchTopic, exportTree, http, seed, startScorer, warm } from './lib/scorer-process';
 import { B, REPO } from './lib/settings';
 
 const MODEL = arg('model', 'qin-demo');
@@ -29,24 +29,10 @@ const REQUESTS = numberArg('requests', 400);
 const ROUNDS = numberArg('rounds', 3);
 const CONNECTIONS = numberArg('connections', 8);
 
-const envOf = (flag: string): Record<string, string> =>
-  Object.fromEntries(
-    arg(flag, '')
-      .split(';')
-      .filter(Boolean)
-      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
-  );
 const argsOf = (flag: string): string[] => arg(flag, '').split(' ').filter(Boolean);
 const load1 = () => Math.round(loadavg()[0]! * 100) / 100;
 
 /** `ref`'s tree in a temporary folder, running on this checkout's node_modules. */
-function exportTree(ref: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'mmctr-ab-'));
-  execFileSync('sh', ['-c', `git archive --format=tar "$1" | tar -x -C "$2"`, 'sh', ref, dir], { cwd: REPO });
-  symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'));
-  return dir;
-}
-
 interface Side {
   name: 'A' | 'B';
   url: string;
@@ -86,7 +72,7 @@ async function main(): Promise<void> {
       cwd: REPO,
       encoding: 'utf8',
     }).trim() !== '';
-  const env = { A: envOf('a-env'), B: envOf('b-env') };
+  const env = { A: envArg('a-env'), B: envArg('b-env') };
   const nodeArgs = { A: arg('a-node-args', ''), B: arg('b-node-args', '') };
   const label = {
     A: `${A_REF ? `${A_REF} (${aCommit})` : `this tree`}${Object.keys(env.A).length ? ` ${JSON.stringify(env.A)}` : ''}${nodeArgs.A ? ` node ${nodeArgs.A}` : ''}`,

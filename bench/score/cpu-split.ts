@@ -9,10 +9,9 @@
 //
 // Usage: node -r ./scripts/register.js bench/score/cpu-split.ts [--model qin-demo] [--duration 10]
 //        [--connections 8] [--threads 2] [--variants default,no-score-log,pool-1,http-floor] [--rounds 3]
-import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { arg, numberArg } from '../support/cli-args';
-import { servicesCpu, servicesSince } from '../support/cpu';
+import { servicesCpu, servicesSince, threadCpu } from '../support/cpu';
 import { resolveModel } from './lib/models';
 import { stats } from './lib/profile';
 import { rawFixture } from './lib/raw-session';
@@ -30,26 +29,6 @@ import { B, FILE } from './lib/settings';
 const MODEL = arg('model', 'qin-demo');
 const CONNECTIONS = numberArg('connections', 8);
 const ROUNDS = numberArg('rounds', 3);
-const CLK_TCK = 100;
-
-/** CPU seconds of `pid`'s main thread (the request loop) and of all its other threads together. */
-function threadCpu(pid: number): { loop: number; others: number } {
-  const out = { loop: 0, others: 0 };
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    } catch {
-      continue; // the thread ended between the listing and the read
-    }
-    // Every thread of node is named "node": the main thread is told apart by its id only.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const s = (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-    if (tid === String(pid)) out.loop += s;
-    else out.others += s;
-  }
-  return out;
-}
 
 /**
  * Scorer settings compared, each in its own scorer process; `http-floor` is no scorer but the bench's

@@ -6,18 +6,21 @@
 // else a 503 with Retry-After (by shed reason), no timeouts, no other status.
 //
 // Usage: node -r ./scripts/register.js bench/score/overload.ts [--model qin-demo] [--deadline 100]
-//        [--factor 2] [--duration 10] [--connections 8] [--overload-connections 64]
+//        [--factor 2] [--duration 10] [--connections 8] [--overload-connections 64] [--ref HEAD]
+//        [--env 'K=V;K2=V2'] (--ref: the scorer from that commit; --env: scorer settings)
 // Writes bench/results/score-overload-<time>.json (not committed).
 import '../../test/setup/load-stack-env.js';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { arg, numberArg } from '../support/cli-args';
+import { arg, envArg, numberArg } from '../support/cli-args';
+import { threadCpu } from '../support/cpu';
 import { metricValue } from '../../test/support/metrics-text';
 import { resolveModel } from './lib/models';
 import { stats } from './lib/profile';
-import { ensureBenchTopic, http, seed, startScorer, warm } from './lib/scorer-process';
+import { ensureBenchTopic, exportTree, http, seed, startScorer, warm } from './lib/scorer-process';
 import { B, DURATION, REPO } from './lib/settings';
 
 const MODEL = arg('model', 'qin-demo');
@@ -25,6 +28,8 @@ const DEADLINE_MS = numberArg('deadline', 100);
 const FACTOR = numberArg('factor', 2);
 const CONNECTIONS = numberArg('connections', 8);
 const OVERLOAD_CONNECTIONS = numberArg('overload-connections', 64);
+/** A commit to run the scorer from instead of this tree (e.g. HEAD~1, to compare two runs). */
+const REF = arg('ref', '');
 const SHED_REASONS = ['expired', 'queue_full', 'predicted_late'] as const;
 
 interface Overload {
@@ -34,12 +39,16 @@ interface Overload {
   timeouts: number;
   errors: number;
   latency_ms: Record<string, { p50: number; p99: number; max: number }>;
+  /** The load generator's own event-loop delay: time its responses waited to be read on this box. */
+  client_loop_delay_ms: { p50: number; p99: number; max: number };
 }
 
 /** A fixed-rate autocannon run; latency per status from each response, Retry-After checked on 503s. */
 async function offer(url: string, body: string, rate: number): Promise<Overload> {
   const byStatus = new Map<number, number[]>();
   let retryAfterMissing = 0;
+  const lag = monitorEventLoopDelay({ resolution: 1 });
+  lag.enable();
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(
       {
@@ -60,6 +69,7 @@ async function offer(url: string, body: string, rate: number): Promise<Overload>
       byStatus.set(statusCode, list);
     });
   });
+  lag.disable();
   // Retry-After on 503s: autocannon does not expose response headers per request, so one shed is
   // provoked after the run with an expired deadline and its header read (the same sendShed path).
   const probe = await fetch(`${url}/v1/score`, {
@@ -77,6 +87,11 @@ async function offer(url: string, body: string, rate: number): Promise<Overload>
     timeouts: result.timeouts,
     errors: result.errors,
     latency_ms: latency,
+    client_loop_delay_ms: {
+      p50: lag.percentile(50) / 1e6,
+      p99: lag.percentile(99) / 1e6,
+      max: lag.max / 1e6,
+    },
   };
 }
 
@@ -85,16 +100,25 @@ async function main(): Promise<void> {
   const prefix = `mmctr-bench-overload-${Date.now()}:`;
   const { body } = await seed(prefix);
   const topic = await ensureBenchTopic();
-  const { url, child } = await startScorer(dir, prefix, topic, {
-    SCORER_DEFAULT_DEADLINE_MS: String(DEADLINE_MS),
-  });
+  const root = REF ? exportTree(REF) : REPO;
+  const { url, child } = await startScorer(
+    dir,
+    prefix,
+    topic,
+    { SCORER_DEFAULT_DEADLINE_MS: String(DEADLINE_MS), ...envArg('env') },
+    root,
+  );
   try {
     await warm(url, body);
     const load0 = loadavg()[0]!;
     const capacity = await http(url, body, CONNECTIONS);
     const before = await (await fetch(`${url}/metrics`)).text();
     const rate = Math.round(FACTOR * capacity.rps);
+    const cpu0 = threadCpu(child.pid!);
     const run = await offer(url, body, rate);
+    const cpu1 = threadCpu(child.pid!);
+    // The request loop's busy share: below 1, requests were shed while it had time to spare.
+    const loopBusy = (cpu1.loop - cpu0.loop) / DURATION;
     const after = await (await fetch(`${url}/metrics`)).text();
     const delta = (series: string) => metricValue(after, series) - metricValue(before, series);
     const shed = Object.fromEntries(
@@ -112,7 +136,7 @@ async function main(): Promise<void> {
       run.errors === 0 &&
       run.retry_after_missing === 0;
     console.log(
-      `# overload, ${MODEL}, ${B} candidates, deadline ${DEADLINE_MS} ms: baseline (same run) ${capacity.rps.toFixed(1)} requests/s at c=${CONNECTIONS}; offered ${rate}/s (${FACTOR}×) over ${OVERLOAD_CONNECTIONS} connections for ${DURATION} s`,
+      `# overload, ${MODEL}${REF ? ` (scorer at ${REF})` : ''}, ${B} candidates, deadline ${DEADLINE_MS} ms: baseline (same run) ${capacity.rps.toFixed(1)} requests/s at c=${CONNECTIONS}; offered ${rate}/s (${FACTOR}×) over ${OVERLOAD_CONNECTIONS} connections for ${DURATION} s`,
     );
     for (const [status, n] of Object.entries(run.status)) {
       const l = run.latency_ms[status]!;
@@ -120,6 +144,13 @@ async function main(): Promise<void> {
         `  ${status}: ${n} (${(n / DURATION).toFixed(1)}/s), client latency p50 ${l.p50} / p99 ${l.p99} / max ${l.max} ms`,
       );
     }
+    const cl = run.client_loop_delay_ms;
+    console.log(
+      `  the load generator's own event-loop delay (counted in its latencies): p50 ${cl.p50.toFixed(1)} / p99 ${cl.p99.toFixed(1)} / max ${cl.max.toFixed(1)} ms`,
+    );
+    console.log(
+      `  the scorer's request loop busy ${(100 * loopBusy).toFixed(0)} % of the run (CPU), its other threads ${((100 * (cpu1.others - cpu0.others)) / DURATION).toFixed(0)} %`,
+    );
     console.log(
       `  shed by reason: ${SHED_REASONS.map((r) => `${r} ${shed[r]}`).join(', ')}; late 200s (scorer) ${late}; timeouts ${run.timeouts}; errors ${run.errors}; Retry-After on a shed: ${run.retry_after_missing ? 'missing' : 'present'}`,
     );
@@ -137,11 +168,13 @@ async function main(): Promise<void> {
         {
           date: new Date().toISOString(),
           model: MODEL,
+          ref: REF || null,
           deadline_ms: DEADLINE_MS,
           baseline: { connections: CONNECTIONS, requests_per_s: capacity.rps, p99_ms: capacity.p99 },
           overload: run,
           shed,
           late,
+          loop_busy: loopBusy,
           met: verdict,
           load_average: { before: load0, after: loadavg()[0] },
         },
@@ -152,6 +185,7 @@ async function main(): Promise<void> {
     console.log(`results: ${file}`);
   } finally {
     child.kill('SIGTERM');
+    if (REF) rmSync(root, { recursive: true, force: true });
   }
 }
 

@@ -11,3 +11,13 @@ export function numberArg(name: string, fallback: number): number {
   if (!Number.isFinite(n)) throw new Error(`--${name} must be a number, got '${raw}'`);
   return n;
 }
+
+/** `--name 'K=V;K2=V2'` as an environment object (empty when absent). */
+export function envArg(name: string): Record<string, string> {
+  return Object.fromEntries(
+    arg(name, '')
+      .split(';')
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+}

@@ -1,6 +1,6 @@
 // CPU time of processes, so that efficiency can be compared even when other jobs share the two cores:
 // wall-clock rates swing with the load, CPU seconds per unit of work much less.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const CLK_TCK = 100;
@@ -41,3 +41,22 @@ export const servicesSince = (start: ServiceCpu): ServiceCpu => {
 };
 
 export const totalCpu = (c: ServiceCpu): number => c.kafka + c.clickhouse + c.redis;
+
+/** CPU seconds of `pid`'s main thread (the request loop) and of all its other threads together. */
+export function threadCpu(pid: number): { loop: number; others: number } {
+  const out = { loop: 0, others: 0 };
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended between the listing and the read
+    }
+    // Every thread of node is named "node": the main thread is told apart by its id only.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const s = (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+    if (tid === String(pid)) out.loop += s;
+    else out.others += s;
+  }
+  return out;
+}

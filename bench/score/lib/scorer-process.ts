@@ -1,8 +1,10 @@
 // The scorer as the benches run it: a child process on the local stack (Redis seeded with the bench's
 // items and history, score logging to a bench topic), and the HTTP clients that time it.
 import '../../../test/setup/load-stack-env.js';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, symlinkSync } from 'node:fs';
 import { Agent } from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { MigrationRunner, clickHouseClient, loadMigrations, MIGRATIONS_DIR } from '@mmctr/clickhouse';
@@ -186,6 +188,17 @@ export async function ensureBenchTopic(): Promise<string> {
  * `root`: the source tree to run the scorer from (bench/score/ab.ts runs another commit's); `nodeArgs`:
  * flags for node and V8 before the script (V8 flags NODE_OPTIONS refuses, e.g. --single-threaded-gc).
  */
+/**
+ * The tree of commit `ref` in a temporary folder, sharing this checkout's node_modules: a scorer from
+ * another commit (startScorer's `root`), to compare in the same run. The caller removes the folder.
+ */
+export function exportTree(ref: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mmctr-ref-'));
+  execFileSync('sh', ['-c', `git archive --format=tar "$1" | tar -x -C "$2"`, 'sh', ref, dir], { cwd: REPO });
+  symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'));
+  return dir;
+}
+
 export async function startScorer(
   dir: string,
   prefix: string,
