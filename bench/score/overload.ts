@@ -7,7 +7,8 @@
 //
 // Usage: node -r ./scripts/register.js bench/score/overload.ts [--model qin-demo] [--deadline 100]
 //        [--factor 2] [--duration 10] [--connections 8] [--overload-connections 64] [--ref HEAD]
-//        [--env 'K=V;K2=V2'] (--ref: the scorer from that commit; --env: scorer settings)
+//        [--env 'K=V;K2=V2'] [--send-deadline 1|0] (--ref: the scorer from that commit; --env: scorer
+//        settings; --send-deadline 0: requests without x-request-deadline-ms, the default applies)
 // Writes bench/results/score-overload-<time>.json (not committed).
 import '../../test/setup/load-stack-env.js';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,11 +27,14 @@ import { B, DURATION, REPO } from './lib/settings';
 const MODEL = arg('model', 'qin-demo');
 const DEADLINE_MS = numberArg('deadline', 100);
 const FACTOR = numberArg('factor', 2);
+/** 1: requests carry x-request-deadline-ms (a hard deadline); 0: the scorer's default applies. */
+const SEND_DEADLINE = numberArg('send-deadline', 1) === 1;
 const CONNECTIONS = numberArg('connections', 8);
 const OVERLOAD_CONNECTIONS = numberArg('overload-connections', 64);
 /** A commit to run the scorer from instead of this tree (e.g. HEAD~1, to compare two runs). */
 const REF = arg('ref', '');
-const SHED_REASONS = ['expired', 'queue_full', 'predicted_late'] as const;
+const SHED_REASONS = ['expired', 'queue_full', 'predicted_late', 'deadline_exceeded'] as const;
+const ABANDONED_AT = ['before_inference', 'after_inference'] as const;
 
 interface Overload {
   offered_per_s: number;
@@ -54,7 +58,10 @@ async function offer(url: string, body: string, rate: number): Promise<Overload>
       {
         url: `${url}/v1/score`,
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: {
+          'content-type': 'application/json',
+          ...(SEND_DEADLINE ? { 'x-request-deadline-ms': String(DEADLINE_MS) } : {}),
+        },
         body,
         connections: OVERLOAD_CONNECTIONS,
         overallRate: rate,
@@ -124,6 +131,9 @@ async function main(): Promise<void> {
     const shed = Object.fromEntries(
       SHED_REASONS.map((r) => [r, delta(`mmctr_scorer_shed_requests_total{reason="${r}"}`)]),
     );
+    const abandoned = Object.fromEntries(
+      ABANDONED_AT.map((at) => [at, delta(`mmctr_scorer_deadline_exceeded_requests_total{at="${at}"}`)]),
+    );
     const late = delta('mmctr_scorer_late_responses_total');
     const ok = run.status['200'] ?? 0;
     const others = Object.entries(run.status).filter(([s]) => s !== '200' && s !== '503');
@@ -136,7 +146,7 @@ async function main(): Promise<void> {
       run.errors === 0 &&
       run.retry_after_missing === 0;
     console.log(
-      `# overload, ${MODEL}${REF ? ` (scorer at ${REF})` : ''}, ${B} candidates, deadline ${DEADLINE_MS} ms: baseline (same run) ${capacity.rps.toFixed(1)} requests/s at c=${CONNECTIONS}; offered ${rate}/s (${FACTOR}×) over ${OVERLOAD_CONNECTIONS} connections for ${DURATION} s`,
+      `# overload, ${MODEL}${REF ? ` (scorer at ${REF})` : ''}, ${B} candidates, deadline ${DEADLINE_MS} ms (${SEND_DEADLINE ? 'sent in x-request-deadline-ms' : 'the default, not sent'}): baseline (same run) ${capacity.rps.toFixed(1)} requests/s at c=${CONNECTIONS}; offered ${rate}/s (${FACTOR}×) over ${OVERLOAD_CONNECTIONS} connections for ${DURATION} s`,
     );
     for (const [status, n] of Object.entries(run.status)) {
       const l = run.latency_ms[status]!;
@@ -152,7 +162,7 @@ async function main(): Promise<void> {
       `  the scorer's request loop busy ${(100 * loopBusy).toFixed(0)} % of the run (CPU), its other threads ${((100 * (cpu1.others - cpu0.others)) / DURATION).toFixed(0)} %`,
     );
     console.log(
-      `  shed by reason: ${SHED_REASONS.map((r) => `${r} ${shed[r]}`).join(', ')}; late 200s (scorer) ${late}; timeouts ${run.timeouts}; errors ${run.errors}; Retry-After on a shed: ${run.retry_after_missing ? 'missing' : 'present'}`,
+      `  shed by reason: ${SHED_REASONS.map((r) => `${r} ${shed[r]}`).join(', ')} (runs saved ${abandoned.before_inference}, spent ${abandoned.after_inference}); late 200s (scorer) ${late}; timeouts ${run.timeouts}; errors ${run.errors}; Retry-After on a shed: ${run.retry_after_missing ? 'missing' : 'present'}`,
     );
     console.log(
       `ratios: answered 200/s ÷ baseline ${(ok / DURATION / capacity.rps).toFixed(2)}; 200 max latency ÷ deadline ${(okMax / DEADLINE_MS).toFixed(2)}`,
@@ -170,9 +180,11 @@ async function main(): Promise<void> {
           model: MODEL,
           ref: REF || null,
           deadline_ms: DEADLINE_MS,
+          deadline_sent: SEND_DEADLINE,
           baseline: { connections: CONNECTIONS, requests_per_s: capacity.rps, p99_ms: capacity.p99 },
           overload: run,
           shed,
+          deadline_exceeded_at: abandoned,
           late,
           loop_busy: loopBusy,
           met: verdict,

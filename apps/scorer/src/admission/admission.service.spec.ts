@@ -173,4 +173,36 @@ describe('AdmissionService', () => {
     s.clock.t += 10_000;
     expect(s.admission.expiredBeforeWork(noDeadline)).toBeNull();
   });
+
+  it("gives the scoring work the deadline the client sent, not the configured default's", () => {
+    s = setup({ SCORER_DEFAULT_DEADLINE_MS: '50' });
+    const sent = ticket(s.admission.admit(s.clock.t, 30, 'm1'));
+    const byDefault = ticket(s.admission.admit(s.clock.t, null, 'm1'));
+    expect(s.admission.deadlineOf(byDefault)).toBeUndefined();
+    const deadline = s.admission.deadlineOf(sent)!;
+    s.clock.t += 30;
+    expect(deadline.passed()).toBe(false);
+    s.clock.t += 0.5;
+    expect(deadline.passed()).toBe(true);
+  });
+
+  it('counts an answer late by when it was handed to the socket, not when its response closed', async () => {
+    s = setup();
+    const t = ticket(s.admission.admit(s.clock.t, 20, 'm1'));
+    s.clock.t += 19;
+    s.admission.sending(t);
+    s.clock.t += 5; // the close event's turn on the loop came after the deadline
+    s.admission.finish(t, true);
+    expect(await s.counter('mmctr_scorer_late_responses_total')).toBe(0);
+  });
+
+  it('counts a request given up after admission as shed (deadline_exceeded) and by where the work stopped', async () => {
+    s = setup();
+    s.admission.abandoned('before_inference');
+    s.admission.abandoned('after_inference');
+    s.admission.abandoned('after_inference');
+    expect(await s.counter('mmctr_scorer_shed_requests_total{reason="deadline_exceeded"}')).toBe(3);
+    expect(await s.counter('mmctr_scorer_deadline_exceeded_requests_total{at="before_inference"}')).toBe(1);
+    expect(await s.counter('mmctr_scorer_deadline_exceeded_requests_total{at="after_inference"}')).toBe(2);
+  });
 });

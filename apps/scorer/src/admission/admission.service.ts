@@ -3,7 +3,13 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
 import { ScorerMetrics } from '../metrics/scorer-metrics';
 
-export type ShedReason = 'expired' | 'queue_full' | 'predicted_late';
+import type { AbandonedAt, WorkDeadline } from './work-deadline';
+
+/**
+ * Why a request got a 503: before any work, its deadline had passed (`expired`), the queue was full, or
+ * it was predicted late; after admission, its deadline passed during the work (`deadline_exceeded`).
+ */
+export type ShedReason = 'expired' | 'queue_full' | 'predicted_late' | 'deadline_exceeded';
 
 /** Milliseconds on a monotonic clock (performance.now in production, a fake one in tests). */
 export interface AdmissionClock {
@@ -22,8 +28,12 @@ export interface Ticket {
   readonly arrivalMs: number;
   /** Absolute deadline on the admission clock; null: none. */
   readonly deadlineAtMs: number | null;
+  /** Whether the client sent it (x-request-deadline-ms), rather than the configured default applying. */
+  readonly deadlineSent: boolean;
   /** Model version whose service time it was admitted against. */
   readonly model: string;
+  /** When its answer was handed to the socket (onSend), if it was. */
+  sentAtMs?: number;
   done: boolean;
 }
 
@@ -87,7 +97,7 @@ export class AdmissionService {
       if (finishMs > Math.min(deadlineAtMs ?? Infinity, this.earliestDeadlineAhead(now)))
         return this.shed('predicted_late', backlogMs);
     }
-    const ticket: Ticket = { arrivalMs, deadlineAtMs, model, done: false };
+    const ticket: Ticket = { arrivalMs, deadlineAtMs, deadlineSent: budgetMs !== null, model, done: false };
     this.active.add(ticket);
     this.metrics.admitted.set(this.active.size);
     return { admitted: true, ticket };
@@ -100,6 +110,28 @@ export class AdmissionService {
       if (t.deadlineAtMs !== null && t.deadlineAtMs > now && t.deadlineAtMs < earliest)
         earliest = t.deadlineAtMs;
     return earliest;
+  }
+
+  /**
+   * The deadline the scoring work must keep: the one the client sent, which says it will not use a later
+   * answer. Undefined without one: SCORER_DEFAULT_DEADLINE_MS only decides admission, and a request
+   * admitted under it is answered even when late (and counted late).
+   */
+  deadlineOf(ticket: Ticket): WorkDeadline | undefined {
+    const at = ticket.deadlineAtMs;
+    if (at === null || !ticket.deadlineSent) return undefined;
+    return { passed: () => this.clock.now() > at };
+  }
+
+  /** The request's answer is being handed to the socket. */
+  sending(ticket: Ticket): void {
+    ticket.sentAtMs = this.clock.now();
+  }
+
+  /** An admitted request given up because its deadline passed during the work (answered 503). */
+  abandoned(at: AbandonedAt): void {
+    this.metrics.shed.inc({ reason: 'deadline_exceeded' });
+    this.metrics.abandoned.inc({ at });
   }
 
   /** Remembers the ticket of a request (keyed by its raw IncomingMessage) for the handler. */
@@ -132,7 +164,10 @@ export class AdmissionService {
     this.metrics.admitted.set(this.active.size);
     if (!scored) return;
     const now = this.clock.now();
-    if (ticket.deadlineAtMs !== null && now > ticket.deadlineAtMs) this.metrics.late.inc();
+    // Late if the answer left after the deadline: when it was handed to the socket, not when the
+    // response's close event got its turn on the loop.
+    const sentAtMs = ticket.sentAtMs ?? now;
+    if (ticket.deadlineAtMs !== null && sentAtMs > ticket.deadlineAtMs) this.metrics.late.inc();
     // Service time = time since the previous answer when this one was already waiting for it, else
     // since its own arrival: the interval between departures of a busy single server.
     const sample = now - Math.max(this.lastDepartureMs, ticket.arrivalMs);

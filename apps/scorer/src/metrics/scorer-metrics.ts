@@ -126,8 +126,14 @@ const SCORER_METRICS = {
   shed: {
     type: 'counter',
     name: 'mmctr_scorer_shed_requests_total',
-    help: 'POST /v1/score answered 503 by admission control before any work, by reason (expired, queue_full, predicted_late)',
+    help: 'POST /v1/score answered 503 by admission control, by reason: before any work (expired, queue_full, predicted_late) or after admission, when the deadline passed during the work (deadline_exceeded)',
     labels: ['reason'],
+  },
+  abandoned: {
+    type: 'counter',
+    name: 'mmctr_scorer_deadline_exceeded_requests_total',
+    help: 'The deadline_exceeded 503s by where the work stopped: before_inference (the run was saved) or after_inference (it was spent)',
+    labels: ['at'],
   },
   late: {
     type: 'counter',

@@ -14,7 +14,9 @@ import { ApiHeader, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@n
 import { RouteSchema } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { FEATURE_REPO, type FeatureRepo } from '@mmctr/feature-repo';
-import { AdmissionService } from '../admission/admission.service';
+import { AdmissionService, type ShedReason } from '../admission/admission.service';
+import { shedBody } from '../admission/admission.hooks';
+import { DeadlineExceededError } from '../admission/work-deadline';
 import { DEADLINE_HEADER } from '../admission/deadline-header';
 import { markHandler, markParse, serverTiming } from '../admission/server-timing';
 import { ApiKeyGuard } from '../auth/api-key.guard';
@@ -27,6 +29,19 @@ import {
   type ScoreResponse,
 } from './score-request';
 import type { JsonSchema } from './score-request-schema';
+
+/**
+ * A 503 for an admitted request given up before its answer, with the same body as a shed in the
+ * onRequest hook (clients and tests read `reason`).
+ */
+function shedAfterAdmission(
+  reply: FastifyReply,
+  reason: ShedReason,
+  why: string,
+): ServiceUnavailableException {
+  void reply.header('retry-after', '1');
+  return new ServiceUnavailableException(shedBody(reason, why));
+}
 
 @ApiTags('scoring')
 @ApiSecurity('api-key')
@@ -74,16 +89,7 @@ export class ScoreController {
     // admission (deadline, queue) was decided in an onRequest hook, before the body was read.
     const ticket = this.admission.ticketOf(request.raw);
     const shed = ticket && this.admission.expiredBeforeWork(ticket);
-    if (shed) {
-      void reply.header('retry-after', '1');
-      // The same body as a shed in the onRequest hook: clients and tests read `reason`.
-      throw new ServiceUnavailableException({
-        statusCode: 503,
-        error: 'Service Unavailable',
-        message: `shed (${shed}): the deadline passed before scoring started`,
-        reason: shed,
-      });
-    }
+    if (shed) throw shedAfterAdmission(reply, shed, 'the deadline passed before scoring started');
     const queued = ticket ? (this.admission.now() - ticket.arrivalMs) / 1000 : undefined;
     const parseStart = this.serverTiming ? process.hrtime.bigint() : 0n;
     // Parsed here, not in the content-type parser: see bootstrap.ts.
@@ -95,7 +101,13 @@ export class ScoreController {
     if (!checked.ok) throw new BadRequestException(checked.message);
     const validate = this.serverTiming ? Number(process.hrtime.bigint() - validateStart) / 1e9 : undefined;
     const stages: StageTimes = {};
-    const response = await this.scorer.score(checked.value, stages);
+    const response = await this.scorer
+      .score(checked.value, stages, ticket && this.admission.deadlineOf(ticket))
+      .catch((err: unknown) => {
+        if (!(err instanceof DeadlineExceededError)) throw err;
+        this.admission.abandoned(err.at);
+        throw shedAfterAdmission(reply, 'deadline_exceeded', err.message);
+      });
     void reply.header('x-model-version', response.model_version);
     if (this.serverTiming) {
       void reply.header('server-timing', serverTiming({ queue: queued, validate, ...stages }));

@@ -17,6 +17,7 @@ import { aggregatesLayout } from '../../test/support/aggregate-layout';
 import type { ServingLayout } from '../layout/serving-layout';
 import type { ScoreLogProducer } from '../score-log/score-log.producer';
 import { scoreLogRecord } from '../score-log/score-log-record';
+import { DeadlineExceededError, type WorkDeadline } from '../admission/work-deadline';
 import { ScoreService } from './score.service';
 
 // Counts record builds; the real builder does the work.
@@ -90,13 +91,17 @@ function setup(
       metrics,
     ),
   );
-  const score = (n: number, tsMs?: number) =>
-    service.score({
-      request_id: 'r1',
-      user_id: 'u1',
-      ...(tsMs === undefined ? {} : { ts_ms: tsMs }),
-      candidates: Array.from({ length: n }, (_, i) => ({ item_id: `i${i}` })),
-    });
+  const score = (n: number, tsMs?: number, deadline?: WorkDeadline) =>
+    service.score(
+      {
+        request_id: 'r1',
+        user_id: 'u1',
+        ...(tsMs === undefined ? {} : { ts_ms: tsMs }),
+        candidates: Array.from({ length: n }, (_, i) => ({ item_id: `i${i}` })),
+      },
+      undefined,
+      deadline,
+    );
   /** The record queued for the score log (after the response, on setImmediate). */
   const logged = async () => {
     await new Promise((r) => setImmediate(r));
@@ -210,6 +215,26 @@ describe('ScoreService: stages', () => {
     expect(await t.stageSamples()).toEqual({ history: 1, items: 1, encode: 1 });
     expect(await t.counter('mmctr_scorer_degraded_responses_total')).toEqual([[{ reason: 'inference' }, 1]]);
     expect(t.warnings).toEqual(['inference failed; answering priors']);
+  });
+});
+
+describe('ScoreService: the deadline the client sent', () => {
+  it('skips the run and logs nothing when the deadline passed before the model could run', async () => {
+    await new Promise((r) => setImmediate(r)); // earlier tests' records
+    const production = fakeModel('v1', fixed([0.1, 0.2]));
+    const t = setup({ production });
+    await expect(t.score(2, undefined, { passed: () => true })).rejects.toBeInstanceOf(DeadlineExceededError);
+    expect(production.runs).toBe(0);
+    expect(await t.logged()).toEqual([]);
+    expect(await t.stageSamples()).toEqual({ history: 1, items: 1, encode: 1 });
+  });
+
+  it('scores as usual while the deadline is ahead', async () => {
+    const production = fakeModel('v1', fixed([0.1]));
+    const t = setup({ production });
+    const res = await t.score(1, undefined, { passed: () => false });
+    expect(res).toMatchObject({ model_version: 'v1', degraded: false });
+    expect(production.runs).toBe(1);
   });
 });
 

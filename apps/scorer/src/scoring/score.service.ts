@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
 import type { Logger } from 'pino';
 import type { HistoryEntry } from '@mmctr/online-store';
+import { DeadlineExceededError, type WorkDeadline } from '../admission/work-deadline';
 import { AggregateReadsService } from '../aggregates/aggregate-reads.service';
 import { EntityCacheService } from '../entities/entity-cache.service';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
@@ -119,12 +120,16 @@ export class ScoreService {
     this.otherTargets = layout.sequences.some((s) => !s.itemTarget);
   }
 
-  /** `stages`, when given, receives the request's stage totals. */
-  async score(req: ScoreRequest, stages?: StageTimes): Promise<ScoreResponse> {
+  /**
+   * `stages`, when given, receives the request's stage totals. With a `deadline`, the work stops with a
+   * DeadlineExceededError when it has passed by the time the model would run: the run is saved. (An
+   * answer that would leave after it is turned into a 503 by admission's onSend hook.)
+   */
+  async score(req: ScoreRequest, stages?: StageTimes, deadline?: WorkDeadline): Promise<ScoreResponse> {
     const lease = this.models.lease('production');
     if (!lease) throw new ServiceUnavailableException('no model loaded yet');
     try {
-      return await this.scoreWith(lease, req, stages);
+      return await this.scoreWith(lease, req, stages, deadline);
     } finally {
       lease.done();
     }
@@ -134,6 +139,7 @@ export class ScoreService {
     lease: ModelLease,
     req: ScoreRequest,
     stages: StageTimes | undefined,
+    deadline: WorkDeadline | undefined,
   ): Promise<ScoreResponse> {
     const { model } = lease;
     const requestId = req.request_id ?? randomUUID();
@@ -141,7 +147,7 @@ export class ScoreService {
     const reasons: string[] = [];
 
     const timer = new StageTimer(this.metrics, stages);
-    let ctrs = await this.inferProduction(model, req, input, reasons, requestId, timer);
+    let ctrs = await this.inferProduction(model, req, input, reasons, requestId, timer, deadline);
     this.metrics.batchSize.observe(input.candidateIds.length);
     let served = model;
     if (ctrs && !ctrs.every(Number.isFinite)) {
@@ -175,6 +181,7 @@ export class ScoreService {
     reasons: string[],
     requestId: string,
     timer: StageTimer,
+    deadline: WorkDeadline | undefined,
   ): Promise<Float32Array | undefined> {
     const requesterCall = timer
       .timed('history', () =>
@@ -218,10 +225,12 @@ export class ScoreService {
       if (oov) this.metrics.oovItems.inc(oov);
       timer.observe('encode');
 
+      if (deadline?.passed()) throw new DeadlineExceededError();
       const ctrs = await timer.timed('inference', () => model.run(buffers, input.candidateIds.length));
       this.metrics.inferenceSeconds.observe({ role: 'production' }, timer.observe('inference'));
       return ctrs;
     } catch (err) {
+      if (err instanceof DeadlineExceededError) throw err;
       reasons.push('inference');
       this.logger.error(
         { request_id: requestId, err: (err as Error).message },
