@@ -2,7 +2,6 @@ import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
 import { ScorerMetrics } from '../metrics/scorer-metrics';
-
 import type { AbandonedAt, WorkDeadline } from './work-deadline';
 
 /**

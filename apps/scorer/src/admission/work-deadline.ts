@@ -12,8 +12,6 @@ export type AbandonedAt = 'before_inference' | 'after_inference';
  * 503 rather than an answer it has stopped waiting for, and the run is not spent on it.
  */
 export class DeadlineExceededError extends Error {
-  readonly at: AbandonedAt = 'before_inference';
-
   constructor() {
     super('the deadline passed before the model could run');
     this.name = 'DeadlineExceededError';

@@ -105,7 +105,7 @@ export class ScoreController {
       .score(checked.value, stages, ticket && this.admission.deadlineOf(ticket))
       .catch((err: unknown) => {
         if (!(err instanceof DeadlineExceededError)) throw err;
-        this.admission.abandoned(err.at);
+        this.admission.abandoned('before_inference');
         throw shedAfterAdmission(reply, 'deadline_exceeded', err.message);
       });
     void reply.header('x-model-version', response.model_version);
