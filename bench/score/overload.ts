@@ -34,6 +34,7 @@ const OVERLOAD_CONNECTIONS = numberArg('overload-connections', 64);
 /** A commit to run the scorer from instead of this tree (e.g. HEAD~1, to compare two runs). */
 const REF = arg('ref', '');
 const SHED_REASONS = ['expired', 'queue_full', 'predicted_late', 'deadline_exceeded'] as const;
+const STAGES = ['history', 'items', 'encode', 'inference'] as const;
 const ABANDONED_AT = ['before_inference', 'after_inference'] as const;
 
 interface Overload {
@@ -135,6 +136,14 @@ async function main(): Promise<void> {
       ABANDONED_AT.map((at) => [at, delta(`mmctr_scorer_deadline_exceeded_requests_total{at="${at}"}`)]),
     );
     const late = delta('mmctr_scorer_late_responses_total');
+    // Where the admitted requests' time went during the overload: each stage's mean (ms).
+    const stageMs = Object.fromEntries(
+      STAGES.map((st) => {
+        const series = (part: string) => `mmctr_scorer_stage_duration_seconds_${part}{stage="${st}"}`;
+        const n = delta(series('count'));
+        return [st, n ? Math.round((1e5 * delta(series('sum'))) / n) / 100 : null];
+      }),
+    );
     const ok = run.status['200'] ?? 0;
     const others = Object.entries(run.status).filter(([s]) => s !== '200' && s !== '503');
     const okMax = run.latency_ms['200']?.max ?? 0;
@@ -162,6 +171,9 @@ async function main(): Promise<void> {
       `  the scorer's request loop busy ${(100 * loopBusy).toFixed(0)} % of the run (CPU), its other threads ${((100 * (cpu1.others - cpu0.others)) / DURATION).toFixed(0)} %`,
     );
     console.log(
+      `  the admitted requests' stage means: ${STAGES.map((st) => `${st} ${stageMs[st] ?? '-'} ms`).join(', ')}`,
+    );
+    console.log(
       `  shed by reason: ${SHED_REASONS.map((r) => `${r} ${shed[r]}`).join(', ')} (runs saved ${abandoned.before_inference}, spent ${abandoned.after_inference}); late 200s (scorer) ${late}; timeouts ${run.timeouts}; errors ${run.errors}; Retry-After on a shed: ${run.retry_after_missing ? 'missing' : 'present'}`,
     );
     console.log(
@@ -187,6 +199,7 @@ async function main(): Promise<void> {
           deadline_exceeded_at: abandoned,
           late,
           loop_busy: loopBusy,
+          stage_mean_ms: stageMs,
           met: verdict,
           load_average: { before: load0, after: loadavg()[0] },
         },
