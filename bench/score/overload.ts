@@ -1,5 +1,5 @@
-// Admission control under overload: the scorer with its default deadline, offered --factor × the
-// requests/s it sustains. The baseline, measured in the same run: its saturated throughput (autocannon
+// Admission control under overload: the scorer, its requests carrying a --deadline (in the header, or
+// as its default with --send-deadline 0), offered --factor × the requests/s it sustains. The baseline, measured in the same run: its saturated throughput (autocannon
 // at --connections for --duration s, no deadline shed at that load). Then a bounded autocannon run at
 // --factor × that rate (fixed rate over --overload-connections connections) and the verdict: every
 // 200 answered within its deadline (client-side latency and the scorer's late counter), everything
@@ -20,7 +20,7 @@ import { arg, envArg, numberArg } from '../support/cli-args';
 import { threadCpu } from '../support/cpu';
 import { metricValue } from '../../test/support/metrics-text';
 import { resolveModel } from './lib/models';
-import { stats } from './lib/profile';
+import { stats, type StageStats } from './lib/profile';
 import { ensureBenchTopic, exportTree, http, seed, startScorer, warm } from './lib/scorer-process';
 import { B, DURATION, REPO } from './lib/settings';
 
@@ -43,9 +43,9 @@ interface Overload {
   retry_after_missing: number;
   timeouts: number;
   errors: number;
-  latency_ms: Record<string, { p50: number; p99: number; max: number }>;
+  latency_ms: Record<string, StageStats>;
   /** The load generator's own event-loop delay: time its responses waited to be read on this box. */
-  client_loop_delay_ms: { p50: number; p99: number; max: number };
+  client_loop_delay_ms: StageStats;
 }
 
 /** A fixed-rate autocannon run; latency per status from each response, Retry-After checked on 503s. */

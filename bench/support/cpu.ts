@@ -6,16 +6,21 @@ import { join } from 'node:path';
 const CLK_TCK = 100;
 const STACK_RUN = join(__dirname, '..', '..', '.local', 'stack', 'run');
 
+/** utime + stime from a /proc stat file (a process's or a thread's), seconds; null when it is gone. */
+function statSeconds(path: string): number | null {
+  let stat: string;
+  try {
+    stat = readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // fields 14 and 15 of proc(5)
+}
+
 /** utime + stime of a live process, seconds (0 when it is gone). */
 export function cpuSeconds(pid: number | undefined): number {
-  if (!pid) return 0;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // fields 14 and 15 of proc(5)
-  } catch {
-    return 0;
-  }
+  return pid ? (statSeconds(`/proc/${pid}/stat`) ?? 0) : 0;
 }
 
 export const SERVICES = ['kafka', 'clickhouse', 'redis'] as const;
@@ -46,15 +51,9 @@ export const totalCpu = (c: ServiceCpu): number => c.kafka + c.clickhouse + c.re
 export function threadCpu(pid: number): { loop: number; others: number } {
   const out = { loop: 0, others: 0 };
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    } catch {
-      continue; // the thread ended between the listing and the read
-    }
+    // null: the thread ended between the listing and the read.
+    const s = statSeconds(`/proc/${pid}/task/${tid}/stat`) ?? 0;
     // Every thread of node is named "node": the main thread is told apart by its id only.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const s = (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
     if (tid === String(pid)) out.loop += s;
     else out.others += s;
   }

@@ -185,10 +185,6 @@ export async function ensureBenchTopic(): Promise<string> {
 }
 
 /**
- * `root`: the source tree to run the scorer from (bench/score/ab.ts runs another commit's); `nodeArgs`:
- * flags for node and V8 before the script (V8 flags NODE_OPTIONS refuses, e.g. --single-threaded-gc).
- */
-/**
  * The tree of commit `ref` in a temporary folder, sharing this checkout's node_modules: a scorer from
  * another commit (startScorer's `root`), to compare in the same run. The caller removes the folder.
  */
@@ -199,6 +195,10 @@ export function exportTree(ref: string): string {
   return dir;
 }
 
+/**
+ * `root`: the source tree to run the scorer from (bench/score/ab.ts runs another commit's); `nodeArgs`:
+ * flags for node and V8 before the script (V8 flags NODE_OPTIONS refuses, e.g. --single-threaded-gc).
+ */
 export async function startScorer(
   dir: string,
   prefix: string,

@@ -56,7 +56,7 @@ export function admitScoreRequests(
   // a client that said it would not wait longer never gets a late 200 (its scores were logged as scored).
   fastify.addHook('onSend', (request, reply, payload, done) => {
     const ticket = admission.ticketOf(request.raw);
-    if (ticket && reply.statusCode === 200 && admission.deadlineOf(ticket)?.passed()) {
+    if (ticket && reply.statusCode === 200 && admission.sentDeadlinePassed(ticket)) {
       admission.abandoned('after_inference');
       reply.code(503).header('retry-after', '1').removeHeader('x-model-version');
       return done(

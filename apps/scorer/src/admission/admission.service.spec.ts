@@ -184,6 +184,10 @@ describe('AdmissionService', () => {
     expect(deadline.passed()).toBe(false);
     s.clock.t += 0.5;
     expect(deadline.passed()).toBe(true);
+    expect(s.admission.sentDeadlinePassed(sent)).toBe(true);
+    // The default (50 ms) has passed too, but the client never said it stops waiting.
+    s.clock.t += 50;
+    expect(s.admission.sentDeadlinePassed(byDefault)).toBe(false);
   });
 
   it('counts an answer late by when it was handed to the socket, not when its response closed', async () => {

@@ -117,9 +117,13 @@ export class AdmissionService {
    * admitted under it is answered even when late (and counted late).
    */
   deadlineOf(ticket: Ticket): WorkDeadline | undefined {
-    const at = ticket.deadlineAtMs;
-    if (at === null || !ticket.deadlineSent) return undefined;
-    return { passed: () => this.clock.now() > at };
+    if (ticket.deadlineAtMs === null || !ticket.deadlineSent) return undefined;
+    return { passed: () => this.sentDeadlinePassed(ticket) };
+  }
+
+  /** Whether the deadline the client sent (if any) has passed. */
+  sentDeadlinePassed(ticket: Ticket): boolean {
+    return ticket.deadlineSent && ticket.deadlineAtMs !== null && this.clock.now() > ticket.deadlineAtMs;
   }
 
   /** The request's answer is being handed to the socket. */
