@@ -50,12 +50,17 @@ describe('scorer admission control (real Redis, Kafka, ClickHouse)', () => {
     await (await suite.start()).waitServing('adm-v1');
   });
 
-  it('answers a bad x-request-deadline-ms with a 400 that names it', async () => {
+  it('answers a bad deadline header with a 400 that names it', async () => {
     for (const value of ['soon', '-1', '']) {
       const res = await suite.scorer.score<Answer>(request, { 'x-request-deadline-ms': value });
       expect(res.status).toBe(400);
       expect(res.body.message).toContain('x-request-deadline-ms');
     }
+    // An absolute deadline in seconds, not milliseconds: far from the scorer's clock.
+    const seconds = String(Math.round(Date.now() / 1000) + 1);
+    const res = await suite.scorer.score<Answer>(request, { 'x-request-deadline-at-ms': seconds });
+    expect(res.status).toBe(400);
+    expect(res.body.message).toContain('x-request-deadline-at-ms');
   });
 
   it('sheds a request whose deadline has expired with 503 + Retry-After, counted by reason', async () => {
@@ -63,9 +68,16 @@ describe('scorer admission control (real Redis, Kafka, ClickHouse)', () => {
     expect(res.status).toBe(503);
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(res.body.reason).toBe('expired');
+    // The absolute form, on the client's clock: a deadline already behind it.
+    const past = await suite.scorer.score<Answer>(request, {
+      'x-request-deadline-at-ms': String(Date.now() - 5),
+    });
+    expect(past.status).toBe(503);
+    expect(Number(past.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(past.body.reason).toBe('expired');
     const metrics = await suite.scorer.metrics();
-    expect(metricValue(metrics, 'mmctr_scorer_shed_requests_total{reason="expired"}')).toBe(1);
-    expect(metricValue(metrics, 'mmctr_scorer_request_duration_seconds_count{status="503"}')).toBe(1);
+    expect(metricValue(metrics, 'mmctr_scorer_shed_requests_total{reason="expired"}')).toBe(2);
+    expect(metricValue(metrics, 'mmctr_scorer_request_duration_seconds_count{status="503"}')).toBe(2);
   });
 
   it('under a burst with a tight deadline answers each request with the lone 200 or a 503 + Retry-After', async () => {
@@ -79,11 +91,15 @@ describe('scorer admission control (real Redis, Kafka, ClickHouse)', () => {
     const bodies = Array.from({ length: BURST }, (_, i) =>
       JSON.stringify({ ...request, request_id: `burst-${i}` }),
     );
+    // Half send the budget, half the absolute deadline on this clock: both are kept after admission.
+    const sentAt = Date.now();
     const answers = await Promise.all(
-      bodies.map(async (body) => {
+      bodies.map(async (body, i) => {
+        const deadline: Record<string, string> =
+          i % 2 ? { 'x-request-deadline-ms': '80' } : { 'x-request-deadline-at-ms': String(sentAt + 80) };
         const res = await fetch(`${suite.scorer.url}/v1/score`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-request-deadline-ms': '80' },
+          headers: { 'content-type': 'application/json', ...deadline },
           body,
           signal: AbortSignal.timeout(60_000),
         });

@@ -5,9 +5,12 @@ import { ScorerMetrics } from '../metrics/scorer-metrics';
 import { admitScoreRequests } from './admission.hooks';
 import { AdmissionService } from './admission.service';
 
+const WALL_AT_1000 = 1_800_000_000_000;
+
 /** A bare Fastify with the admission hooks; the route takes `work` ms on the fake clock to answer. */
 async function app(work: number) {
-  const clock = { t: 1_000, now: () => clock.t };
+  // The wall clock runs with the monotonic one, from a fixed Unix time.
+  const clock = { t: 1_000, now: () => clock.t, wallNow: () => WALL_AT_1000 - 1_000 + clock.t };
   const metrics = new ScorerMetrics();
   const admission = new AdmissionService(
     loadScorerConfig({ SCORER_DEFAULT_DEADLINE_MS: '50' }),
@@ -34,7 +37,7 @@ async function app(work: number) {
     return { statusCode: res.status, headers: answered, body: (await res.json()) as Record<string, unknown> };
   };
   const metric = async (name: string) => (await metrics.registry.getSingleMetricAsString(name)).split('\n');
-  return { fastify, admission, metrics, post, metric };
+  return { fastify, admission, metrics, post, metric, clock };
 }
 
 describe('admission hooks: the deadline when the answer is written', () => {
@@ -79,5 +82,40 @@ describe('admission hooks: the deadline when the answer is written', () => {
     );
     slow.metrics.onModuleDestroy();
     await slow.fastify.close();
+  });
+
+  it('counts an absolute deadline (x-request-deadline-at-ms) from the client clock, so time before the scorer read the request is spent', async () => {
+    const t = await app(10);
+    // The client stamped a 20 ms deadline 15 ms before the scorer read the headers: 5 ms are left,
+    // and the 10 ms of work miss it, where a relative budget of 20 ms would not.
+    const res = await t.post({ 'x-request-deadline-at-ms': String(WALL_AT_1000 - 15 + 20) });
+    expect(res.statusCode).toBe(503);
+    expect(res.body).toMatchObject({ reason: 'deadline_exceeded' });
+    const ok = await t.post({ 'x-request-deadline-at-ms': String(t.clock.wallNow() + 20) });
+    expect(ok.statusCode).toBe(200);
+    // Already past when read: shed before any work, as expired.
+    const expired = await t.post({ 'x-request-deadline-at-ms': String(t.clock.wallNow() - 1) });
+    expect(expired.statusCode).toBe(503);
+    expect(expired.headers['retry-after']).toBe('1');
+    expect(expired.body).toMatchObject({ reason: 'expired' });
+    // With both headers, the earlier deadline decides.
+    const both = await t.post({
+      'x-request-deadline-ms': '5',
+      'x-request-deadline-at-ms': String(t.clock.wallNow() + 60_000),
+    });
+    expect(both.body).toMatchObject({ reason: 'deadline_exceeded' });
+    t.metrics.onModuleDestroy();
+    await t.fastify.close();
+  });
+
+  it('answers an absolute deadline that is not Unix milliseconds near its clock with a 400 naming the header', async () => {
+    const t = await app(1);
+    for (const value of ['soon', String(Math.round(t.clock.wallNow() / 1000))]) {
+      const res = await t.post({ 'x-request-deadline-at-ms': value });
+      expect(res.statusCode).toBe(400);
+      expect(String(res.body.message)).toContain('x-request-deadline-at-ms');
+    }
+    t.metrics.onModuleDestroy();
+    await t.fastify.close();
   });
 });

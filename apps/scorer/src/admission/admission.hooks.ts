@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { SCORED_ROUTE } from '../metrics/request-metrics.hook';
 import type { AdmissionService, ShedReason } from './admission.service';
-import { DEADLINE_HEADER, parseDeadlineHeader } from './deadline-header';
+import { requestBudget } from './deadline-header';
 
 /** The body of every shed 503 (clients and tests read `reason`). */
 export const shedBody = (reason: ShedReason, why: string) => ({
@@ -23,8 +23,8 @@ export function sendShed(reply: FastifyReply, reason: ShedReason, retryAfterS: n
  * Admission of POST /v1/score in an onRequest hook: the arrival time is taken as soon as Fastify has
  * the request's headers, and a request to shed is answered before its body is parsed. Requests that
  * wait while the event loop runs a session are seen here only when it is free; that wait (and the
- * kernel's accept queue before it) is on the client's clock, not ours, so clients send the budget
- * they have left. The ticket notes when its answer is handed to the socket (onSend: whether it was
+ * kernel's queues before it) is on the client's clock, not ours: a relative budget starts here, while
+ * an absolute deadline (x-request-deadline-at-ms) counts it. The ticket notes when its answer is handed to the socket (onSend: whether it was
  * late) and is finished when the response closes (sent, or the client went away).
  */
 export function admitScoreRequests(
@@ -35,7 +35,7 @@ export function admitScoreRequests(
   fastify.addHook('onRequest', (request, reply, done) => {
     if (request.method !== 'POST' || request.routeOptions.url !== SCORED_ROUTE) return done();
     const arrivalMs = admission.now();
-    const deadline = parseDeadlineHeader(request.headers[DEADLINE_HEADER]);
+    const deadline = requestBudget(request.headers, admission.wallNow());
     if (!deadline.ok) {
       void reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: deadline.message });
       return;

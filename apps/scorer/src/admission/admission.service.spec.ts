@@ -5,6 +5,7 @@ import { AdmissionService, type Admission, type Ticket } from './admission.servi
 class FakeClock {
   t = 1_000;
   now = () => this.t;
+  wallNow = () => 1_800_000_000_000 + this.t;
 }
 
 function setup(env: Record<string, string> = {}) {

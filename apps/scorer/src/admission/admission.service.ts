@@ -10,12 +10,15 @@ import type { AbandonedAt, WorkDeadline } from './work-deadline';
  */
 export type ShedReason = 'expired' | 'queue_full' | 'predicted_late' | 'deadline_exceeded';
 
-/** Milliseconds on a monotonic clock (performance.now in production, a fake one in tests). */
+/** The clocks admission reads (performance.now and Date.now in production, fakes in tests). */
 export interface AdmissionClock {
+  /** Milliseconds on a monotonic clock: every interval and deadline is measured on it. */
   now(): number;
+  /** Unix time in milliseconds: only to turn a client's absolute deadline into a budget. */
+  wallNow(): number;
 }
 export const ADMISSION_CLOCK = Symbol('ADMISSION_CLOCK');
-const monotonic: AdmissionClock = { now: () => performance.now() };
+const systemClocks: AdmissionClock = { now: () => performance.now(), wallNow: () => Date.now() };
 
 /** Weight of the newest sample in a model's service-time average. */
 const EWMA_ALPHA = 0.2;
@@ -27,7 +30,7 @@ export interface Ticket {
   readonly arrivalMs: number;
   /** Absolute deadline on the admission clock; null: none. */
   readonly deadlineAtMs: number | null;
-  /** Whether the client sent it (x-request-deadline-ms), rather than the configured default applying. */
+  /** Whether the client sent it (either deadline header), rather than the configured default applying. */
   readonly deadlineSent: boolean;
   /** Model version whose service time it was admitted against. */
   readonly model: string;
@@ -61,11 +64,15 @@ export class AdmissionService {
   constructor(
     @Inject(SCORER_CONFIG) private readonly config: ScorerConfig,
     @Inject(ScorerMetrics) private readonly metrics: ScorerMetrics,
-    @Optional() @Inject(ADMISSION_CLOCK) private readonly clock: AdmissionClock = monotonic,
+    @Optional() @Inject(ADMISSION_CLOCK) private readonly clock: AdmissionClock = systemClocks,
   ) {}
 
   now(): number {
     return this.clock.now();
+  }
+
+  wallNow(): number {
+    return this.clock.wallNow();
   }
 
   /** Requests admitted and not yet done. */

@@ -17,7 +17,7 @@ import { FEATURE_REPO, type FeatureRepo } from '@mmctr/feature-repo';
 import { AdmissionService, type ShedReason } from '../admission/admission.service';
 import { shedBody } from '../admission/admission.hooks';
 import { DeadlineExceededError } from '../admission/work-deadline';
-import { DEADLINE_HEADER } from '../admission/deadline-header';
+import { DEADLINE_AT_HEADER, DEADLINE_HEADER } from '../admission/deadline-header';
 import { markHandler, markParse, serverTiming } from '../admission/server-timing';
 import { ApiKeyGuard } from '../auth/api-key.guard';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
@@ -76,7 +76,13 @@ export class ScoreController {
     name: DEADLINE_HEADER,
     required: false,
     description:
-      'Budget for this request in ms (SCORER_DEFAULT_DEADLINE_MS when absent); 503 + Retry-After when it cannot be met',
+      'Budget for this request in ms, counted from when the scorer reads the headers (SCORER_DEFAULT_DEADLINE_MS when neither deadline header is sent); 503 + Retry-After when it cannot be met',
+  })
+  @ApiHeader({
+    name: DEADLINE_AT_HEADER,
+    required: false,
+    description:
+      "Deadline as Unix time in ms by the client's clock (within an hour of the scorer's), so time spent before the scorer read the request counts; with both headers the earlier deadline applies",
   })
   // Fastify serialises 200s with fast-json-stringify compiled from the schema (not JSON.stringify).
   @RouteSchema({ response: { 200: scoreResponseSchema } })
