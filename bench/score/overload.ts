@@ -99,9 +99,10 @@ async function offerOpenLoop(url: string, body: string, rate: number): Promise<O
   });
   const lag = stats(run.sendLagMs);
   console.log(
-    `  the generator's lag behind its schedule: p50 ${lag.p50} / p99 ${lag.p99} / max ${lag.max} ms`,
+    `  ${run.offered} requests offered; the generator's lag behind its schedule: p50 ${lag.p50.toFixed(1)} / p99 ${lag.p99.toFixed(1)} / max ${lag.max.toFixed(1)} ms`,
   );
-  return { byStatus: run.latencyByStatus, ...run };
+  const { latencyByStatus: byStatus, retryAfterMissing, timeouts, errors } = run;
+  return { byStatus, retryAfterMissing, timeouts, errors };
 }
 
 /**
@@ -242,7 +243,7 @@ async function main(): Promise<void> {
     for (const [status, n] of Object.entries(run.status)) {
       const l = run.latency_ms[status]!;
       console.log(
-        `  ${status}: ${n} (${(n / DURATION).toFixed(1)}/s), client latency p50 ${l.p50} / p99 ${l.p99} / max ${l.max} ms`,
+        `  ${status}: ${n} (${(n / DURATION).toFixed(1)}/s), client latency p50 ${l.p50.toFixed(1)} / p99 ${l.p99.toFixed(1)} / max ${l.max.toFixed(1)} ms`,
       );
     }
     const cl = run.client_loop_delay_ms;
