@@ -44,7 +44,10 @@ export async function createScorerApp(): Promise<NestFastifyApplication> {
   if (cluster.isWorker) serveClusterMetrics(fastify, app.get(ScorerMetrics).registry);
   admitScoreRequests(fastify, app.get(AdmissionService), () => models.version('production'));
   acceptJsonBodiesOnly(fastify);
-  if (scorer.SCORER_SERVER_TIMING) completeServerTiming(fastify);
+  if (scorer.SCORER_SERVER_TIMING) {
+    const metrics = app.get(ScorerMetrics);
+    completeServerTiming(fastify, () => metrics.gcPauseTotalMs);
+  }
   fastify.addHook('onSend', async (_req, reply, payload) => {
     // A scored response already names the version that scored it; others name the serving one.
     if (!reply.hasHeader('x-model-version'))

@@ -20,6 +20,8 @@ interface Marks {
   handlerEndMs?: number;
   /** performance.now() when the request's headers were read (the admission clock's arrival). */
   arrivalMs?: number;
+  /** The process's GC pause total (ms) when the request's headers were read. */
+  gcAtArrivalMs?: number;
 }
 
 const marks = new WeakMap<object, Marks>();
@@ -43,9 +45,14 @@ export function markHandler(raw: object, arrivalMs: number | undefined): void {
 /**
  * Completes a scored response's Server-Timing header in onSend, after Fastify serialised the body:
  * `parse` (the body parser), `respond` (handler end to onSend: serialisation and the onSend hooks
- * before this one) and `server` (arrival to onSend). Only with SCORER_SERVER_TIMING on.
+ * before this one), `server` (arrival to onSend) and `gc` (the process's GC pauses observed between
+ * arrival and onSend, whichever stage they fell in). Only with SCORER_SERVER_TIMING on.
  */
-export function completeServerTiming(fastify: FastifyInstance): void {
+export function completeServerTiming(fastify: FastifyInstance, gcPauseTotalMs: () => number): void {
+  fastify.addHook('onRequest', (request, _reply, done) => {
+    marksOf(request.raw).gcAtArrivalMs = gcPauseTotalMs();
+    done();
+  });
   fastify.addHook('onSend', async (request, reply, payload) => {
     const m = marks.get(request.raw);
     const header = reply.getHeader('server-timing');
@@ -55,6 +62,7 @@ export function completeServerTiming(fastify: FastifyInstance): void {
       parse: m.parseS,
       respond: (now - m.handlerEndMs) / 1000,
       server: m.arrivalMs === undefined ? undefined : (now - m.arrivalMs) / 1000,
+      gc: m.gcAtArrivalMs === undefined ? undefined : (gcPauseTotalMs() - m.gcAtArrivalMs) / 1000,
     });
     void reply.header('server-timing', `${header}, ${extra}`);
     return payload;

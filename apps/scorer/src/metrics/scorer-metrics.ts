@@ -158,13 +158,20 @@ const SCORER_METRICS = {
 /** The scorer's Prometheus metrics, on a registry of its own. */
 @Injectable()
 export class ScorerMetrics extends appMetrics(SCORER_METRICS) implements OnModuleDestroy {
+  private gcPauseMs = 0;
   private readonly gcObserver = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
       const { detail } = entry as PerformanceEntry & { detail?: NodeGCPerformanceDetail };
       const kind = GC_KINDS[detail?.kind ?? -1] ?? 'other';
       this.gcPauseSeconds.observe({ kind }, entry.duration / 1000);
+      this.gcPauseMs += entry.duration;
     }
   });
+
+  /** Every GC pause of this process so far, in ms, as observed (entries arrive after the pause). */
+  get gcPauseTotalMs(): number {
+    return this.gcPauseMs;
+  }
 
   constructor() {
     super();

@@ -1,0 +1,191 @@
+// Where the sequential tail comes from, request by request: --requests sequential 500-candidate
+// requests on one keep-alive connection to a scorer with Server-Timing on. For each of the slowest 1 %
+// it prints the client's latency beside the scorer's own account (arrival to onSend, and its stages),
+// the time outside the scorer (client latency - server), the scorer's GC pauses during it (Server-Timing
+// `gc`, inside whichever stage they fell in) and this load generator's own. Then how much each part
+// adds to the slowest 1 % over the median request. The baseline, first: how long spinning threads are
+// descheduled on this box while the scorer is not serving (one thread, then two: both cores busy).
+//
+// Usage: node -r ./scripts/register.js bench/score/tail.ts [--model qin-demo] [--requests 1000]
+//        [--env 'K=V;K2=V2'] [--jitter-ms 3000]
+import '../../test/setup/load-stack-env.js';
+import { Agent } from 'node:http';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
+import { arg, envArg, numberArg } from '../support/cli-args';
+import { threadCpu } from '../support/cpu';
+import { resolveModel } from './lib/models';
+import { parseServerTiming, stats } from './lib/profile';
+import { ensureBenchTopic, seed, startScorer, warm } from './lib/scorer-process';
+import { postScore } from './lib/post-score';
+
+const MODEL = arg('model', 'qin-demo');
+const REQUESTS = numberArg('requests', 1000);
+/** How long the box's own scheduling hiccups are measured for, before the requests (ms). */
+const JITTER_MS = numberArg('jitter-ms', 3000);
+
+// A thread that only spins: every gap over 0.5 ms between two clock reads is time the OS gave the core
+// to something else.
+const SPIN = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { performance } = require('node:perf_hooks');
+const end = performance.now() + workerData;
+const gaps = [];
+for (let last = performance.now(); last < end; ) {
+  const t = performance.now();
+  if (t - last > 0.5) gaps.push(t - last);
+  last = t;
+}
+parentPort.postMessage(gaps);
+`;
+
+/** Descheduling gaps of `threads` spinning threads at once for `ms`: the box's baseline tail. */
+async function schedulerGaps(threads: number, ms: number): Promise<number[]> {
+  const runs = Array.from(
+    { length: threads },
+    () =>
+      new Promise<number[]>((resolve, reject) => {
+        const w = new Worker(SPIN, { eval: true, workerData: ms });
+        w.once('message', (gaps: number[]) => void w.terminate().then(() => resolve(gaps)));
+        w.once('error', reject);
+      }),
+  );
+  return (await Promise.all(runs)).flat();
+}
+
+function printGaps(label: string, gaps: number[]): void {
+  const g = stats(gaps);
+  console.log(
+    `  ${label}: ${gaps.length} gaps over 0.5 ms in ${JITTER_MS} ms, ${gaps.filter((x) => x > 5).length} over 5 ms, max ${(g.max || 0).toFixed(2)} ms, total ${gaps.reduce((a, b) => a + b, 0).toFixed(1)} ms`,
+  );
+}
+
+interface Sample {
+  startMs: number;
+  client: number;
+  stages: Record<string, number>;
+  ownGcMs: number;
+}
+
+async function main(): Promise<void> {
+  const dir = resolveModel(MODEL);
+  const prefix = `mmctr-bench-tail-${Date.now()}:`;
+  const { body } = await seed(prefix);
+  const topic = await ensureBenchTopic();
+  const { url, child } = await startScorer(dir, prefix, topic, {
+    SCORER_SERVER_TIMING: 'true',
+    ...envArg('env'),
+  });
+  // This process's own GC pauses, to tell a slow client from a slow scorer.
+  const ownGc: { start: number; end: number }[] = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) ownGc.push({ start: e.startTime, end: e.startTime + e.duration });
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    await warm(url, body);
+    // The baseline, same run, the scorer not serving: one spinning thread (a core to itself) and two (both cores
+    // busy, as when a run's two intra-op threads and the request loop are all runnable).
+    console.log(`# the box's own scheduling: spinning threads, descheduled for over 0.5 ms`);
+    for (const threads of [1, 2]) {
+      const before = threadCpu(child.pid!);
+      const gaps = await schedulerGaps(threads, JITTER_MS);
+      const after = threadCpu(child.pid!);
+      const scorerCpu = after.loop + after.others - before.loop - before.others;
+      printGaps(
+        `${threads} thread(s), the scorer not serving (its CPU meanwhile ${(1000 * scorerCpu).toFixed(0)} ms)`,
+        gaps,
+      );
+    }
+    const samples: Sample[] = [];
+    for (let i = 0; i < REQUESTS; i++) {
+      const startMs = performance.now();
+      const headers = await postScore(url, body, agent);
+      const client = performance.now() - startMs;
+      const stages = parseServerTiming(String(headers['server-timing'] ?? ''));
+      samples.push({ startMs, client, stages, ownGcMs: 0 });
+    }
+    for (const s of samples)
+      s.ownGcMs = ownGc
+        .filter((g) => g.end > s.startMs && g.start < s.startMs + s.client)
+        .reduce((sum, g) => sum + (Math.min(g.end, s.startMs + s.client) - Math.max(g.start, s.startMs)), 0);
+    report(samples);
+  } finally {
+    observer.disconnect();
+    agent.destroy();
+    child.kill('SIGTERM');
+  }
+}
+
+const PARTS = [
+  'queue',
+  'parse',
+  'validate',
+  'items',
+  'aggregates',
+  'encode',
+  'history_wait',
+  'inference',
+  'respond',
+] as const;
+
+function partsOf(s: Sample): Record<string, number> {
+  const server = s.stages.server ?? NaN;
+  const named = PARTS.reduce((sum, p) => sum + (s.stages[p] ?? 0), 0);
+  return {
+    ...Object.fromEntries(PARTS.map((p) => [p, s.stages[p] ?? 0])),
+    'server, other': server - named,
+    outside: s.client - server,
+  };
+}
+
+function report(samples: Sample[]): void {
+  const client = stats(samples.map((s) => s.client));
+  console.log(
+    `# ${samples.length} sequential requests, ${MODEL}: client p50 ${client.p50.toFixed(2)} / p99 ${client.p99.toFixed(2)} / max ${client.max.toFixed(2)} ms`,
+  );
+  const sorted = [...samples].sort((a, b) => a.client - b.client);
+  const median = sorted[Math.floor(sorted.length / 2)]!;
+  const tail = sorted.slice(Math.floor(sorted.length * 0.99));
+  console.log(
+    `  slowest 1 % (${tail.length}), ms: client = parts; the scorer's GC pauses in them; this generator's`,
+  );
+  for (const s of tail) {
+    const parts = Object.entries(partsOf(s))
+      .filter(([, v]) => Math.abs(v) >= 0.05)
+      .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+      .join(', ');
+    console.log(
+      `  ${s.client.toFixed(2)} = ${parts}; scorer GC ${(s.stages.gc ?? 0).toFixed(2)}, own GC ${s.ownGcMs.toFixed(2)}`,
+    );
+  }
+  // Mean excess of the slowest 1 % over the median request, per part.
+  const base = partsOf(median);
+  console.log(
+    `  the median request: ${Object.entries(base)
+      .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+      .join(', ')}`,
+  );
+  const excess: Record<string, number> = {};
+  for (const s of tail)
+    for (const [k, v] of Object.entries(partsOf(s))) excess[k] = (excess[k] ?? 0) + v - base[k]!;
+  const total = tail.reduce((sum, s) => sum + s.client - median.client, 0);
+  console.log(
+    `  the slowest 1 %'s excess over the median request (${median.client.toFixed(2)} ms), mean ms and share: ` +
+      Object.entries(excess)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => `${k} ${(v / tail.length).toFixed(2)} (${Math.round((100 * v) / total)} %)`)
+        .join(', '),
+  );
+  const count = (pick: (s: Sample) => number) => tail.filter((s) => pick(s) > 0).length;
+  const gcOf = (list: Sample[]) => list.reduce((sum, s) => sum + (s.stages.gc ?? 0), 0);
+  console.log(
+    `  of the slowest 1 %, ${count((s) => s.stages.gc ?? 0)} had a scorer GC pause (${gcOf(tail).toFixed(1)} ms in all; ${gcOf(samples).toFixed(1)} ms over all requests) and ${count((s) => s.ownGcMs)} one of this generator`,
+  );
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
