@@ -24,8 +24,9 @@ export function sendShed(reply: FastifyReply, reason: ShedReason, retryAfterS: n
  * the request's headers, and a request to shed is answered before its body is parsed. Requests that
  * wait while the event loop runs a session are seen here only when it is free; that wait (and the
  * kernel's queues before it) is on the client's clock, not ours: a relative budget starts here, while
- * an absolute deadline (x-request-deadline-at-ms) counts it. The ticket notes when its answer is handed to the socket (onSend: whether it was
- * late) and is finished when the response closes (sent, or the client went away).
+ * an absolute deadline (x-request-deadline-at-ms) counts it. The ticket notes when its answer is
+ * handed to the socket (onSend: whether it was late) and is finished when the response closes (sent,
+ * or the client went away).
  */
 export function admitScoreRequests(
   fastify: FastifyInstance,

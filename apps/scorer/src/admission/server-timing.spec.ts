@@ -1,4 +1,5 @@
 import Fastify from 'fastify';
+import { SCORED_ROUTE } from '../metrics/request-metrics.hook';
 import { completeServerTiming, markHandler, markParse, serverTiming } from './server-timing';
 
 describe('Server-Timing', () => {
@@ -12,7 +13,7 @@ describe('Server-Timing', () => {
     let gcMs = 10;
     const fastify = Fastify();
     completeServerTiming(fastify, () => gcMs);
-    fastify.post('/score', async (request, reply) => {
+    fastify.post(SCORED_ROUTE, async (request, reply) => {
       markParse(request.raw, 0.0002);
       gcMs += 3.5; // a pause while the request was in the scorer
       void reply.header('server-timing', serverTiming({ inference: 0.0015 }));
@@ -20,7 +21,7 @@ describe('Server-Timing', () => {
       return { ok: true };
     });
     fastify.get('/other', async () => ({ ok: true }));
-    const scored = await fastify.inject({ method: 'POST', url: '/score', payload: {} });
+    const scored = await fastify.inject({ method: 'POST', url: SCORED_ROUTE, payload: {} });
     const header = String(scored.headers['server-timing']);
     expect(header).toMatch(
       /^inference;dur=1\.50, parse;dur=0\.20, respond;dur=\d+\.\d\d, server;dur=\d+\.\d\d, gc;dur=3\.50$/,

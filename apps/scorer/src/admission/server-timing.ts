@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { FastifyInstance } from 'fastify';
+import { SCORED_ROUTE } from '../metrics/request-metrics.hook';
 
 /**
  * A Server-Timing header value (ms, two decimals) from stage durations in seconds, e.g.
@@ -50,7 +51,7 @@ export function markHandler(raw: object, arrivalMs: number | undefined): void {
  */
 export function completeServerTiming(fastify: FastifyInstance, gcPauseTotalMs: () => number): void {
   fastify.addHook('onRequest', (request, _reply, done) => {
-    marksOf(request.raw).gcAtArrivalMs = gcPauseTotalMs();
+    if (request.routeOptions.url === SCORED_ROUTE) marksOf(request.raw).gcAtArrivalMs = gcPauseTotalMs();
     done();
   });
   fastify.addHook('onSend', async (request, reply, payload) => {
