@@ -66,6 +66,8 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
     errors: 0,
     sendLagMs: [],
   };
+  // Encoded once: the generator shares the cores with the scorer, so its per-request work is kept small.
+  const body = Buffer.from(o.body);
   const inFlight = new Set<Promise<void>>();
   const send = (startMs: number) => {
     const arrivalWallMs = Date.now() - (performance.now() - startMs);
@@ -74,7 +76,7 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
         path: o.path,
         method: 'POST',
         headers: { 'content-type': 'application/json', ...o.headers(arrivalWallMs) },
-        body: o.body,
+        body,
       })
       .then(async (res) => {
         await res.body.dump();
