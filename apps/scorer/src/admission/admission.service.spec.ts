@@ -1,3 +1,4 @@
+import { metricValue } from '../../../../test/support/metrics-text';
 import { loadScorerConfig } from '../config/scorer-config';
 import { ScorerMetrics } from '../metrics/scorer-metrics';
 import { AdmissionService, type Admission, type Ticket } from './admission.service';
@@ -12,10 +13,7 @@ function setup(env: Record<string, string> = {}) {
   const clock = new FakeClock();
   const metrics = new ScorerMetrics();
   const admission = new AdmissionService(loadScorerConfig(env), metrics, clock);
-  const counter = async (name: string) => {
-    const text = await metrics.registry.metrics();
-    return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
-  };
+  const counter = async (series: string) => metricValue(await metrics.registry.metrics(), series);
   return { clock, metrics, admission, counter };
 }
 
