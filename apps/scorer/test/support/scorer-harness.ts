@@ -23,6 +23,7 @@ import { OnlineStore, createRedis, mmVectorKey } from '@mmctr/online-store';
 import type { ScoreResponse } from '@mmctr/scorer';
 import { applyRunningRepo } from '../../../../test/support/apply-running-repo';
 import type { OfflineRequest } from './offline-score';
+import { withTimeout } from '../../src/with-timeout';
 import { adminClickHouse, uniqueName } from '../../../../test/support/clients';
 
 export const REPO = join(__dirname, '..', '..', '..', '..');
@@ -211,7 +212,8 @@ export async function startScorer(env: Record<string, string> = {}): Promise<Run
     },
     async close() {
       if (child.exitCode === null) child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      // withTimeout clears its timer once the scorer exits, so no timer holds jest open for 10 s.
+      await withTimeout(exited, 10_000, 'scorer exit').catch(() => undefined);
       if (child.exitCode === null) child.kill('SIGKILL');
     },
   };
