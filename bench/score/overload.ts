@@ -22,7 +22,7 @@ import { arg, envArg, numberArg } from '../support/cli-args';
 import { threadCpu } from '../support/cpu';
 import { metricValue } from '../../test/support/metrics-text';
 import { resolveModel } from './lib/models';
-import { openLoop, type Arrivals } from './lib/open-loop';
+import { openLoop, validRetryAfter, type Arrivals } from './lib/open-loop';
 import { stats, type StageStats } from './lib/profile';
 import { ensureBenchTopic, exportTree, http, seed, startScorer, warm } from './lib/scorer-process';
 import { B, DURATION, REPO } from './lib/settings';
@@ -151,8 +151,7 @@ async function offerAutocannon(url: string, body: string, rate: number): Promise
     headers: { 'content-type': 'application/json', 'x-request-deadline-ms': '0' },
     body,
   });
-  const retryAfterMissing =
-    probe.status !== 503 || !/^[1-9]\d*$/.test(probe.headers.get('retry-after') ?? '');
+  const retryAfterMissing = probe.status !== 503 || !validRetryAfter(probe.headers.get('retry-after'));
   return {
     byStatus,
     retryAfterMissing: retryAfterMissing ? 1 : 0,

@@ -15,9 +15,8 @@ import { Worker } from 'node:worker_threads';
 import { arg, envArg, numberArg } from '../support/cli-args';
 import { threadCpu } from '../support/cpu';
 import { resolveModel } from './lib/models';
-import { parseServerTiming, stats } from './lib/profile';
+import { parseServerTiming, stats, timedPost } from './lib/profile';
 import { ensureBenchTopic, seed, startScorer, warm } from './lib/scorer-process';
-import { postScore } from './lib/post-score';
 
 const MODEL = arg('model', 'qin-demo');
 const REQUESTS = numberArg('requests', 1000);
@@ -85,8 +84,8 @@ async function main(): Promise<void> {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   try {
     await warm(url, body);
-    // The baseline, same run, the scorer not serving: one spinning thread (a core to itself) and two (both cores
-    // busy, as when a run's two intra-op threads and the request loop are all runnable).
+    // The baseline, same run, the scorer not serving: one spinning thread (a core to itself) and two
+    // (both cores busy, as when a run's two intra-op threads and the request loop are all runnable).
     console.log(`# the box's own scheduling: spinning threads, descheduled for over 0.5 ms`);
     for (const threads of [1, 2]) {
       const before = threadCpu(child.pid!);
@@ -101,10 +100,8 @@ async function main(): Promise<void> {
     const samples: Sample[] = [];
     for (let i = 0; i < REQUESTS; i++) {
       const startMs = performance.now();
-      const headers = await postScore(url, body, agent);
-      const client = performance.now() - startMs;
-      const stages = parseServerTiming(String(headers['server-timing'] ?? ''));
-      samples.push({ startMs, client, stages, ownGcMs: 0 });
+      const { ms: client, timing } = await timedPost(url, body, agent);
+      samples.push({ startMs, client, stages: parseServerTiming(timing), ownGcMs: 0 });
     }
     for (const s of samples)
       s.ownGcMs = ownGc

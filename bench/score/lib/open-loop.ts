@@ -10,6 +10,10 @@ import { mulberry32 } from '@mmctr/synth';
 
 export type Arrivals = 'poisson' | 'uniform';
 
+/** Whether a Retry-After value is what a shed must carry: whole seconds, at least 1. */
+export const validRetryAfter = (value: string | string[] | null | undefined): boolean =>
+  typeof value === 'string' && /^[1-9]\d*$/.test(value);
+
 export interface OpenLoopOptions {
   origin: string;
   path: string;
@@ -84,7 +88,7 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
         const list = result.latencyByStatus.get(res.statusCode) ?? [];
         list.push(ms);
         result.latencyByStatus.set(res.statusCode, list);
-        if (res.statusCode === 503 && !/^[1-9]\d*$/.test(String(res.headers['retry-after'] ?? '')))
+        if (res.statusCode === 503 && !validRetryAfter(res.headers['retry-after']))
           result.retryAfterMissing++;
       })
       .catch((err: Error & { code?: string }) => {

@@ -40,7 +40,12 @@ export function gcTotals(metrics: string): Record<string, { pauses: number; tota
   return out;
 }
 
-async function timedPost(url: string, body: string, agent: Agent): Promise<{ ms: number; timing: string }> {
+/** One POST on `agent`: the client's latency (ms) and the scorer's Server-Timing header. */
+export async function timedPost(
+  url: string,
+  body: string,
+  agent: Agent,
+): Promise<{ ms: number; timing: string }> {
   const t = process.hrtime.bigint();
   const headers = await postScore(url, body, agent);
   return { ms: Number(process.hrtime.bigint() - t) / 1e6, timing: String(headers['server-timing'] ?? '') };
