@@ -5,7 +5,7 @@
 import 'reflect-metadata';
 // The local stack's endpoints unless the environment already points elsewhere (as the tests do).
 import '../../test/setup/load-stack-env.js';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
@@ -253,6 +253,7 @@ async function main(): Promise<void> {
   bull.disconnect();
   await app.close();
   for (const p of plains) await p.release();
+  rmSync(root, { recursive: true, force: true });
 
   const sides = Object.keys(seconds.images[0]!);
   const summary = Object.fromEntries(

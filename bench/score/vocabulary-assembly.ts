@@ -4,7 +4,7 @@
 // inference), alternately in one run, on the demo layout with user_id, item_id and category fitted.
 // Also: the time to load the model's vocabulary.json and the size of that file.
 //   node -r ./scripts/register.js bench/score/vocabulary-assembly.ts [--requests 300] [--items 50000]
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_FEATURE_REPO_PATH, REPO_FILE, parseFeatureRepo } from '@mmctr/feature-repo';
@@ -113,6 +113,8 @@ async function main(): Promise<void> {
     vocab = await ModelVocabularies.load(dir, exact.layout);
     loads.push(msSince(t0));
   }
+  const vocabularyBytes = statSync(join(dir, VOCABULARY_FILE)).size;
+  rmSync(dir, { recursive: true, force: true });
   const requests = Array.from({ length: REQUESTS }, () => ({
     user: `u${pick(USERS)}`,
     ids: Array.from({ length: B }, () => `i${pick(ITEMS)}`),
@@ -156,7 +158,7 @@ async function main(): Promise<void> {
     exact_first_pass_ms: stats(times.first),
     ratio_p50: Number((e.p50 / h.p50).toFixed(3)),
     ratio_mean: Number((e.mean / h.mean).toFixed(3)),
-    vocabulary_json_bytes: statSync(join(dir, VOCABULARY_FILE)).size,
+    vocabulary_json_bytes: vocabularyBytes,
     vocabulary_values: USERS + ITEMS + CATEGORIES,
     vocabulary_load_ms: stats(loads),
     load_average: loadavg()[0],

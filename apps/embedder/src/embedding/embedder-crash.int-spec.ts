@@ -1,8 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -20,11 +18,12 @@ import { EmbeddingService } from './embedding.service';
 import { EmbeddingQueueRepository } from './embedding-queue.repository';
 import { EmbeddingWorker } from './embedding.worker';
 import { bullConnection, features, readJsonl, REPO_ROOT, runEnv, waitForJobs } from '../testing/harness';
+import { tempDir } from '../../../../test/support/temp-dir';
 
 jest.setTimeout(300_000);
 
 const run = `crash${Date.now().toString(36)}`;
-const root = mkdtempSync(join(tmpdir(), 'mmctr-embedder-crash-'));
+const root = tempDir('embedder-crash');
 const env = runEnv(run, join(root, 'projections'), root);
 const config = () => loadConfig();
 

@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -32,11 +31,12 @@ import {
   runEnv,
   waitForJobs,
 } from '../testing/harness';
+import { tempDir } from '../../../../test/support/temp-dir';
 
 jest.setTimeout(600_000);
 
 const run = `emb${Date.now().toString(36)}`;
-const root = mkdtempSync(join(tmpdir(), 'mmctr-embedder-'));
+const root = tempDir('embedder');
 const env = runEnv(run, join(root, 'projections'), root);
 
 let app: INestApplicationContext;

@@ -1,6 +1,4 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Module, type INestApplicationContext } from '@nestjs/common';
@@ -32,6 +30,7 @@ import { REPO_ROOT, bullConnection, runEnv, waitForJobs } from '../testing/harne
 import { EntityBackfillModule } from './entity-backfill.module';
 import { EntityBackfillService } from './entity-backfill.service';
 import { EntityEmbeddingService, EntityEmbeddings } from './entity-embedding.service';
+import { tempDir } from '../../../../test/support/temp-dir';
 
 jest.setTimeout(300_000);
 
@@ -41,7 +40,7 @@ const MOVIELENS = join(REPO_ROOT, 'feature-repos', 'movielens');
 const repo = loadFeatureRepo(MOVIELENS);
 const run = `ebf${Date.now().toString(36)}`;
 const database = `mmctr_test_${run}`;
-const root = mkdtempSync(join(tmpdir(), 'mmctr-entity-backfill-'));
+const root = tempDir('entity-backfill');
 const env = {
   ...runEnv(run, join(root, 'projections'), root),
   CLICKHOUSE_DATABASE: database,

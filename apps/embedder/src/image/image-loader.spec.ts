@@ -1,14 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, promises as fsp, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, promises as fsp, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { EmbedFailure } from '../errors';
 import { ImageLoader, type ImageLoaderOptions } from './image-loader';
 import { toEncoderPixels, PIXELS_PER_IMAGE } from './image-preprocess';
+import { tempDir } from '../../../../test/support/temp-dir';
 
 const base: ImageLoaderOptions = {
   allowedHosts: [],
@@ -31,7 +31,7 @@ async function failure(p: Promise<unknown>): Promise<EmbedFailure> {
 }
 
 describe('ImageLoader', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'imgload-'));
+  const dir = tempDir('imgload');
   let png: Buffer;
   let server: http.Server;
   let port: number;

@@ -1,8 +1,7 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fitProjection, Projection } from './projection';
 import { ProjectionStore } from './projection-store';
+import { tempDir } from '../../../../test/support/temp-dir';
 
 function items(n: number) {
   // Two clusters; the image block separates them along one axis, the text block along another.
@@ -21,6 +20,7 @@ function items(n: number) {
 }
 
 describe('projection', () => {
+  const stores = tempDir('projection');
   const encoders = { image: 'img@1', text: 'txt@1' };
 
   it('fits, versions and applies a PCA projection', () => {
@@ -40,7 +40,7 @@ describe('projection', () => {
   });
 
   it('stores artifacts and follows the current pointer', () => {
-    const store = new ProjectionStore(join(mkdtempSync(join(tmpdir(), 'proj-')), 'projections'), 0);
+    const store = new ProjectionStore(join(stores, 'projections'), 0);
     expect(store.current()).toBeNull();
     const a = fitProjection(items(20), { dim: 2, encoders, imageDim: 8, textDim: 4, now: new Date(1000) });
     store.save(a);

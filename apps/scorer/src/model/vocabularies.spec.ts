@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bucket, categoricalEncoder, Hasher, valueKey } from '@mmctr/features';
 import type { CategoricalSlot } from '@mmctr/feature-repo';
@@ -7,6 +6,7 @@ import { adPlatform, type RepoDoc } from '../../../../test/support/feature-repo/
 import { ServingLayout } from '../layout/serving-layout';
 import { InputBuffers } from './onnx-model';
 import { ModelVocabularies, VOCABULARY_FILE } from './vocabularies';
+import { tempDir, tempSubdir } from '../../../../test/support/temp-dir';
 
 // ad-platform with user_id (user side) and ad_id (candidate side and click_history's entries) fitted.
 const fit = (doc: RepoDoc): void => {
@@ -14,6 +14,7 @@ const fit = (doc: RepoDoc): void => {
     if (f.name === 'user_id' || f.name === 'ad_id') f.fit = { min_count: 1 };
 };
 const layout = new ServingLayout(adPlatform('fit-1', fit));
+const artifacts = tempDir('vocab');
 const groups = [
   { prefix: 'user', g: layout.layout.user },
   { prefix: 'cand', g: layout.layout.candidate },
@@ -45,7 +46,7 @@ function colliding(slot: CategoricalSlot): [string, string] {
 
 /** An artifact folder whose vocabulary.json holds `values` per feature (rows in signed key order). */
 function artifact(values: Record<string, string[]>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'vocab-'));
+  const dir = tempSubdir(artifacts, 'artifact');
   const features = Object.fromEntries(
     Object.entries(values).map(([feature, vs]) => {
       const slots = slotsOf(feature);
@@ -152,7 +153,7 @@ describe("a model's fitted vocabularies (value id -> row, outside the graph)", (
   });
 
   it('feeds an older artifact (no vocabulary.json: its graph maps buckets) the hash buckets', async () => {
-    const v = (await ModelVocabularies.load(mkdtempSync(join(tmpdir(), 'vocab-')), layout))!;
+    const v = (await ModelVocabularies.load(tempSubdir(artifacts, 'empty'), layout))!;
     const [a, b] = colliding(user.slot);
     const bufs = userBuffers([a, b]);
     bufs.forEach((buf) => v.rows(buf, 1));

@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
-import { cpSync, mkdtempSync, appendFileSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { adminClickHouse, uniqueName } from '../../../../test/support/clients';
 import type { ClickHouseService } from '../clickhouse.service';
 import { MigrationError, MigrationRunner, loadMigrations } from './migration-runner';
 import { MIGRATIONS_DIR } from './migration-runner';
+import { tempDir, tempSubdir } from '../../../../test/support/temp-dir';
 
 describe('MigrationRunner against the real server', () => {
+  const migrationCopies = tempDir('migrations');
   let admin: ClickHouseService;
   const databases: string[] = [];
   const freshDatabase = () => {
@@ -80,7 +81,7 @@ describe('MigrationRunner against the real server', () => {
 
   it('accepts an applied file edited with the old checksum declared, and only that one', async () => {
     const db = freshDatabase();
-    const dir = mkdtempSync(join(tmpdir(), 'mmctr-mig-'));
+    const dir = tempSubdir(migrationCopies, 'migrations');
     cpSync(MIGRATIONS_DIR, dir, { recursive: true });
     await new MigrationRunner(admin, db, loadMigrations(dir)).migrate();
     const file = join(dir, '0004_ingest_batches.sql');
@@ -99,7 +100,7 @@ describe('MigrationRunner against the real server', () => {
 
   it('refuses to run when an applied file was edited', async () => {
     const db = freshDatabase();
-    const dir = mkdtempSync(join(tmpdir(), 'mmctr-mig-'));
+    const dir = tempSubdir(migrationCopies, 'migrations');
     cpSync(MIGRATIONS_DIR, dir, { recursive: true });
     await new MigrationRunner(admin, db, loadMigrations(dir)).migrate();
     appendFileSync(join(dir, '0001_events.sql'), '\n-- edited after it ran\n');
