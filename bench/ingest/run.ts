@@ -188,7 +188,7 @@ async function runBaseline(): Promise<{
     });
     let out = '';
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`baseline exited ${code}`))));
+    child.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`baseline exited ${code}`))));
   });
   const t1 = await waitForCount('SELECT count() AS n FROM baseline_events', N, 600_000);
   const seconds = (t1 - t0) / 1000;

@@ -33,7 +33,7 @@ export class EmbedderProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
-    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    this.exited = new Promise((resolve) => child.once('close', () => resolve()));
     keepOutputLines(child, this.logs);
     const deadline = Date.now() + timeoutMs;
     while (!this.logs.some((l) => l.includes('embedding worker started'))) {

@@ -49,7 +49,8 @@ export class IngestProcess {
       },
     );
     this.child = child;
-    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    // 'close', not 'exit': the last log lines (the shutdown's) are read only once its output streams close.
+    this.exited = new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
     keepOutputLines(child, this.logs);
     await this.waitFor(() => this.logs.some((l) => l.includes('consumer group joined')), 'group join');
   }
