@@ -1,77 +1,12 @@
 import { bindQuery, loadMigrations, MIGRATIONS_DIR, renderMigration } from '@mmctr/clickhouse';
 import { AnalyticsRepository, ITEM_HOURLY_SQL } from '../../../tools/cli/src/analytics.repository';
 import { finalize } from '../../../tools/cli/src/commands/analytics-finalizer';
-import type { EventRow } from '../../support/ingest/demo-rows';
 import { TestDatabase } from '../../support/ingest/test-database';
-import { scoreLogRow } from '../../support/analytics/score-log-row';
+import { batch, ev, scoreRow, type Ev } from '../../support/analytics/analytics-rows';
 
 // 2026-01-05 00:00:00 UTC; the events span two days.
 const T0 = 1_767_571_200;
 const HOUR = 3600;
-let seq = 0;
-
-type EventType = 'impression' | 'click' | 'conversion';
-/** An `events` row as ingest writes it, with the event type narrowed. */
-type Ev = EventRow & { type: EventType };
-
-function ev(type: EventType, atS: number, request: string, item: string, value = 0): Ev {
-  return {
-    event_id: `e${++seq}`,
-    type,
-    ts_ms: atS * 1000,
-    event_time: atS,
-    user_id: `u-${request}`,
-    item_id: item,
-    request_id: request,
-    position: 0,
-    device: 'web',
-    placement: 'feed',
-    country: 'DE',
-    value,
-    schema_version: 1,
-    ingested_at: Math.floor(Date.now() / 1000),
-  };
-}
-
-function scoreRow(
-  request: string,
-  atS: number,
-  model: string,
-  items: string[],
-  ctrs: number[],
-  degraded = 0,
-) {
-  return scoreLogRow({
-    request_id: request,
-    ts_ms: atS * 1000,
-    event_time: atS,
-    user_id: `u-${request}`,
-    model_version: model,
-    device: 'web',
-    item_ids: items,
-    ctrs,
-    degraded,
-    ingested_at: Math.floor(Date.now() / 1000),
-  });
-}
-
-/** An ingest_batches row: a batch of `rows` stored at `atS` on `topic`. */
-function batch(atS: number, topic: string, rows: number, invalid: number, insertMs: number, lagMs: number) {
-  return {
-    ts_ms: atS * 1000,
-    event_time: atS,
-    consumer: 'ingest-1',
-    topic,
-    partition: 0,
-    first_offset: 0,
-    last_offset: rows - 1,
-    rows,
-    invalid,
-    insert_ms: insertMs,
-    max_event_lag_ms: lagMs,
-  };
-}
-
 /** Each rollup-backed view with its query-time twin, ordered, floats rounded past summation noise. */
 const PAIRS: [string, string][] = [
   [

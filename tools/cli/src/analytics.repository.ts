@@ -93,6 +93,20 @@ export class AnalyticsRepository {
     return [...byHour.values()].sort((a, b) => a.hour - b.hour);
   }
 
+  /**
+   * Unix seconds before which hours are frozen (0 when none is): `mmctr retention apply` dropped events or
+   * score_log partitions up to the end of the day before it, and recomputing an hour there, or the day
+   * after it (LOOKBACK_S), would build its rollups from what is left.
+   */
+  async frozenBeforeS(): Promise<number> {
+    const [row] = await this.clickhouse.query<{ before: string }>(
+      `SELECT if(count() = 0, 0, toUInt32(toStartOfDay(max(newest_event_time))) + 86400 + {lookback:UInt32}) AS before
+       FROM retention_log WHERE table_name IN ('events', 'score_log')`,
+      { lookback: LOOKBACK_S },
+    );
+    return Number(row?.before ?? 0);
+  }
+
   /** The current (newest) ledger row of every finalized hour. */
   async ledger(): Promise<LedgerHour[]> {
     const rows = await this.clickhouse.query<Record<string, string>>(

@@ -5,6 +5,11 @@ import { DEFAULT_FEATURE_REPO_PATH, loadFeatureRepo } from '@mmctr/feature-repo'
 import { ItemCatalogRepository } from '../../../apps/scorer/src/items/item-catalog.repository';
 import { ServingLayout } from '../../../apps/scorer/src/layout/serving-layout';
 import { ModelRegistryRepository } from '../../../apps/scorer/src/model/model-registry.repository';
+import { AnalyticsRepository as FinalizerRepository } from '../../cli/src/analytics.repository';
+import { RetentionRepository } from '../../cli/src/retention.repository';
+
+/** The database name the retention reads are captured with; the test puts its own in its place. */
+export const DATABASE_PLACEHOLDER = 'mmctr_compat_database';
 
 /**
  * Prints, as JSON, every ClickHouse read the TypeScript repositories send, bound exactly as
@@ -62,6 +67,11 @@ export async function repositoryQueries(): Promise<Captured[]> {
   await run('catalog.vectors(any projection)', () => catalog.vectors('', 0, '', 100));
   await run('registry.newest(production)', () => registry.newest('production'));
   await run('registry.productionVersions', () => registry.productionVersions(5));
+  const retention = new RetentionRepository(ch, DATABASE_PLACEHOLDER);
+  await run('retention.partitions(events)', () => retention.partitions('events'));
+  await run('retention.dropped', () => retention.dropped());
+  await run('retention.finalizedUntilS', () => retention.finalizedUntilS());
+  await run('finalizer.frozenBeforeS', () => new FinalizerRepository(ch).frozenBeforeS());
   return out;
 }
 

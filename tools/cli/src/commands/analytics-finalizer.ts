@@ -20,6 +20,8 @@ export interface FinalizeResult {
   days: number;
   /** Unix seconds of the first hour read at query time after this run (0 when nothing is finalized). */
   watermark: number;
+  /** Unix seconds before which hours are frozen by retention, and left as they are (0: none). */
+  frozenBefore: number;
 }
 
 export class FinalizeError extends Error {
@@ -45,7 +47,13 @@ const changed = (s: HourSignature, l: LedgerHour | undefined): boolean =>
 export async function finalize(repo: AnalyticsRepository, opts: FinalizeOptions): Promise<FinalizeResult> {
   const toS = Math.floor(opts.toS / 3600) * 3600;
   const fromS = opts.fromS === undefined ? 0 : Math.floor(opts.fromS / 3600) * 3600;
-  const [signatures, ledger] = await Promise.all([repo.signatures(toS), repo.ledger()]);
+  const [stored, ledger, frozenBefore] = await Promise.all([
+    repo.signatures(toS),
+    repo.ledger(),
+    repo.frozenBeforeS(),
+  ]);
+  // Hours whose source rows retention dropped (or may have, through the lookback) keep their rollups.
+  const signatures = stored.filter((s) => s.hour >= frozenBefore);
   const ledgerByHour = new Map(ledger.map((l) => [l.hour, l]));
   const byHour = new Map(signatures.map((s) => [s.hour, s]));
 
@@ -102,6 +110,7 @@ export async function finalize(repo: AnalyticsRepository, opts: FinalizeOptions)
     days: days.size,
     ingestHours,
     watermark: newest < 0 ? 0 : newest + 3600,
+    frozenBefore,
   };
 }
 
