@@ -3,7 +3,7 @@
 #   ingest | scorer | score-log-sink | embedder | dashboard   long-running apps (HTTP on HTTP_PORT)
 #   init                    migrations, then the feature repository (FEATURE_REPO, default the demo's),
 #                           then the Kafka topics: run once before the apps and after each upgrade
-#   mmctr <args>            the command line (migrate, features, topics, analytics finalize, ...)
+#   mmctr <args>            the command line (migrate, features, topics, analytics finalize, retention, ...)
 #   probe <path>            exit 0 when GET http://127.0.0.1:$HTTP_PORT<path> answers 2xx (healthchecks)
 set -eu
 # MMCTR_HOME: where the repository lies (the image keeps it in /app).
