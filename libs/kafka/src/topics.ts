@@ -67,11 +67,17 @@ export async function ensureTopics(
           `brokers, the cluster has ${brokers.length} (set KAFKA_REPLICATION_FACTOR)`,
       );
     }
+    // One topic a call: the broker that listed them may lag behind the controller and call an existing
+    // topic missing. kafkajs answers false for a call whose topics all exist, but throws for one that
+    // mixes existing and new topics; alone, each topic is either created or found.
+    const created: string[] = [];
+    for (const t of missing) {
+      if (await admin.createTopics({ topics: [t], waitForLeaders: false })) created.push(t.topic);
+    }
     // kafkajs' own wait for leaders asks one broker, which on a cluster may not have heard of the new
     // topics yet (UNKNOWN_TOPIC_OR_PARTITION although they were created): wait here, asking again.
-    await admin.createTopics({ topics: missing, waitForLeaders: false });
     await waitForLeaders(admin, missing, timeoutMs);
-    return missing.map((t) => t.topic);
+    return created;
   } finally {
     await admin.disconnect();
   }
