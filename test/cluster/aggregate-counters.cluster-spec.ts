@@ -4,6 +4,7 @@ import { loadConfig } from '@mmctr/config';
 import { AggregateCounters, AggregateWindowReader, keyRows, type WindowRef } from '@mmctr/aggregates';
 import { OnlineStore, createRedis, keySlot } from '@mmctr/online-store';
 import { demoWithAggregations } from '../integration/aggregates/demo-aggregations';
+import { asBatch, countedEvents } from '../support/aggregates/counted-events';
 
 /**
  * Windowed aggregate counters on the Redis Cluster (3 primaries + 3 replicas): the same events
@@ -17,30 +18,21 @@ const REFS: WindowRef[] = (repo.aggregations ?? []).flatMap((a) =>
   a.windows.map((window) => ({ aggregation: a.name, window })),
 );
 
-function events(prefix: string, now: number) {
-  return Array.from({ length: 1_200 }, (_, i) => ({
-    event_id: `${prefix}e${i}`,
-    type: i % 4 === 0 ? 'click' : 'impression',
-    // Over the last 8 days: every tier's buckets, and some events older than any window.
-    ts_ms: now - ((i * 7_919) % (8 * 24 * H)),
-    user_id: `${prefix}u${i % 40}`,
-    item_id: `${prefix}i${i % 30}`,
-    request_id: `${prefix}r${i}`,
-    position: 0,
-    value: i / 8,
-    device: i % 3 === 0 ? 'mobile' : 'desktop',
-    placement: 'feed',
-    country: 'DE',
-  }));
-}
-type Batch = Parameters<AggregateCounters['record']>[0];
-
 describe('aggregate counters on the Redis Cluster', () => {
   const config = loadConfig();
   const prefix = `mmctr-agg-cl:${Date.now()}-${randomBytes(3).toString('hex')}:`;
   const now = Date.now();
-  const raw = events(prefix, now);
-  const batch = raw as unknown as Batch;
+  // Over the last 8 days: every tier's buckets, and some events older than any window.
+  const raw = countedEvents(1_200, {
+    id: (k, i) => `${prefix}${k}${i}`,
+    tsMs: (i) => now - ((i * 7_919) % (8 * 24 * H)),
+    users: 40,
+    items: 30,
+    clickEvery: 4,
+    mobileEvery: 3,
+    valueDivisor: 8,
+  });
+  const batch = asBatch(raw);
   let cluster: Redis;
   let single: Redis;
 

@@ -14,6 +14,7 @@ import type { IsolatedNames } from '../../support/ingest/fixtures';
 import { sleep } from '../../support/ingest/ingest-process';
 import { ingestSuite } from '../../support/ingest/suite';
 import type { TestDatabase } from '../../support/ingest/test-database';
+import { asBatch, countedEvents } from '../../support/aggregates/counted-events';
 import { demoWithAggregations } from './demo-aggregations';
 
 jest.setTimeout(600_000);
@@ -226,7 +227,7 @@ describe('windowed aggregate counters (Kafka -> ingest -> Redis, against ClickHo
 
     // The same batch applied again in process (a redelivery after a crash between Redis and the commit).
     const accepted = events.slice(0, 2_000).map(({ context, ...e }) => ({ ...e, ...context }));
-    expect(await counters.record(accepted as unknown as Parameters<AggregateCounters['record']>[0])).toBe(0);
+    expect(await counters.record(asBatch(accepted))).toBe(0);
     await expectCountersExact(db, names, counters);
   });
 
@@ -301,27 +302,22 @@ describe('windowed aggregate counters (Kafka -> ingest -> Redis, against ClickHo
     const now = Date.now();
     const id = (k: string, i: number) => `${names.prefix}${k}${i}`;
     // Several events per counter and marker (3 items, 4 users, one closed hour): the batch is summed.
-    const events = Array.from({ length: 90 }, (_, i) => ({
-      event_id: id('p', i),
-      type: i % 3 === 0 ? 'click' : 'impression',
-      ts_ms: now - 2 * H - i * 1_000,
-      user_id: id('u', i % 4),
-      item_id: id('i', i % 3),
-      request_id: id('r', i),
-      position: 0,
-      value: i / 4,
-      device: i % 2 === 0 ? 'mobile' : 'desktop',
-      placement: 'feed',
-      country: 'DE',
-    }));
-    type Batch = Parameters<AggregateCounters['record']>[0];
+    const events = countedEvents(90, {
+      id: (k, i) => id(k === 'e' ? 'p' : k, i),
+      tsMs: (i) => now - 2 * H - i * 1_000,
+      users: 4,
+      items: 3,
+      clickEvery: 3,
+      mobileEvery: 2,
+      valueDivisor: 4,
+    });
     // (event, key group) pairs: an impression counts under its item, a click under its item and user.
     const pairs = (es: typeof events) => es.reduce((n, e) => n + (e.type === 'click' ? 2 : 1), 0);
     const even = events.filter((_, i) => i % 2 === 0);
-    expect(await counters.record(even as unknown as Batch, now)).toBe(pairs(even));
+    expect(await counters.record(asBatch(even), now)).toBe(pairs(even));
     // The whole batch: every call of it finds ids counted already, and counts only the others.
-    expect(await counters.record(events as unknown as Batch, now)).toBe(pairs(events) - pairs(even));
-    expect(await counters.record(events as unknown as Batch, now)).toBe(0);
+    expect(await counters.record(asBatch(events), now)).toBe(pairs(events) - pairs(even));
+    expect(await counters.record(asBatch(events), now)).toBe(0);
     for (let i = 0; i < 3; i++) {
       const mine = events.filter((e) => e.item_id === id('i', i));
       const of = (type: string) => mine.filter((e) => e.type === type);
