@@ -17,6 +17,9 @@ export interface LedgerHour extends HourSignature {
   version: number;
 }
 
+/** The tables the rollups are computed from (migrations/0010): retention may trim them only once finalized. */
+export const ANALYTICS_SOURCES: readonly string[] = ['events', 'score_log'];
+
 /**
  * Lookback for clicks, conversions and scores before the hours being finalized: outcomes and scores
  * timestamped more than this before their impression's day are not attributed (the exactness contract
@@ -101,8 +104,8 @@ export class AnalyticsRepository {
   async frozenBeforeS(): Promise<number> {
     const [row] = await this.clickhouse.query<{ before: string }>(
       `SELECT if(count() = 0, 0, toUInt32(toStartOfDay(max(newest_event_time))) + 86400 + {lookback:UInt32}) AS before
-       FROM retention_log WHERE table_name IN ('events', 'score_log')`,
-      { lookback: LOOKBACK_S },
+       FROM retention_log WHERE has({sources:Array(String)}, table_name)`,
+      { lookback: LOOKBACK_S, sources: [...ANALYTICS_SOURCES] },
     );
     return Number(row?.before ?? 0);
   }

@@ -56,7 +56,7 @@ export class RetentionRepository {
     return Number(row!.now);
   }
 
-  /** The tables of the database (data tables: on a cluster, the ones that have a `_local` twin). */
+  /** The names of the database's tables (on a cluster, the Distributed tables and their `_local` twins). */
   async tables(): Promise<Set<string>> {
     const rows = await this.clickhouse.query<{ name: string }>(
       'SELECT name FROM system.tables WHERE database = {db:String}',
@@ -83,13 +83,12 @@ export class RetentionRepository {
     }));
   }
 
-  /** Drops one partition of `table` (every replica of every shard on a cluster), then records it. */
+  /**
+   * Drops one partition of `table` (every replica of every shard on a cluster). It is recorded first: the
+   * analytics finalizer freezes trimmed hours by the record, so a drop must never go unrecorded (a failed
+   * drop recorded anyway only freezes hours early, and a rerun drops and records it again).
+   */
   async drop(table: string, p: PartitionInfo): Promise<void> {
-    const target = `${quoteIdentifier(this.database)}.${quoteIdentifier(this.dataTable(table))}`;
-    const onCluster = this.cluster ? ` ON CLUSTER ${quoteIdentifier(this.cluster)}` : '';
-    await this.clickhouse.command(
-      `ALTER TABLE ${target}${onCluster} DROP PARTITION ID ${quoteString(p.partitionId)}`,
-    );
     await this.clickhouse.insert('retention_log', [
       {
         table_name: table,
@@ -100,6 +99,11 @@ export class RetentionRepository {
         dropped_at: Math.floor(Date.now() / 1000),
       },
     ]);
+    const target = `${quoteIdentifier(this.database)}.${quoteIdentifier(this.dataTable(table))}`;
+    const onCluster = this.cluster ? ` ON CLUSTER ${quoteIdentifier(this.cluster)}` : '';
+    await this.clickhouse.command(
+      `ALTER TABLE ${target}${onCluster} DROP PARTITION ID ${quoteString(p.partitionId)}`,
+    );
   }
 
   /** Partitions dropped so far, by table, oldest first. */

@@ -1,17 +1,15 @@
-import { durationMs, type FeatureRepo } from '@mmctr/feature-repo';
+import { durationMs, eventsTable, type FeatureRepo } from '@mmctr/feature-repo';
+import { ANALYTICS_SOURCES } from '../analytics.repository';
 import type { PartitionInfo } from '../retention.repository';
 
 const DAY_S = 86_400;
-
-/** Tables the analytics rollups are computed from (migrations/0010): their hours must be finalized first. */
-export const ANALYTICS_SOURCES: readonly string[] = ['events', 'score_log'];
 
 /**
  * The tables retention trims, all partitioned by day of `event_time`: the repository's events table,
  * the score log and the ingest ledger. Entity snapshots, registries and rollups are never trimmed.
  */
 export function retentionTables(repo: FeatureRepo): string[] {
-  return [...new Set([repo.events_table ?? 'events', 'score_log', 'ingest_batches'])];
+  return [...new Set([eventsTable(repo), 'score_log', 'ingest_batches'])];
 }
 
 /** `--keep-days` and `--keep <table>=<days>` as days per table; throws naming the bad flag. */
@@ -93,7 +91,6 @@ export function planRetention(inputs: PlanInputs): RetentionPlan {
   const { repo, keepDays, partitions, nowS, finalizedUntilS } = inputs;
   const refusals: string[] = [];
   const tables: TablePlan[] = [];
-  const eventsTable = repo.events_table ?? 'events';
   const longest = longestWindow(repo);
   for (const [table, days] of keepDays) {
     const cutoffS = nowS - days * DAY_S;
@@ -101,7 +98,7 @@ export function planRetention(inputs: PlanInputs): RetentionPlan {
     const drop = all.filter((p) => p.newestS < cutoffS);
     const keep = all.filter((p) => p.newestS >= cutoffS);
     tables.push({ table, keepDays: days, cutoffS, drop, keep });
-    if (table === eventsTable && longest && days * DAY_S * 1000 < longest.ms) {
+    if (table === eventsTable(repo) && longest && days * DAY_S * 1000 < longest.ms) {
       refusals.push(
         `${table}: keeping ${days} days is shorter than the aggregation '${longest.name}' window ${longest.window}; ` +
           'training sets and parity checks compute it from these events',

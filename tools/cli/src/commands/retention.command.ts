@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfig } from '@mmctr/config';
+import { loadConfig, type AppConfig } from '@mmctr/config';
 import { DEFAULT_FEATURE_REPO_PATH, loadFeatureRepo } from '@mmctr/feature-repo';
 import { RetentionRepository, type PartitionInfo } from '../retention.repository';
 import {
@@ -29,7 +29,7 @@ function mib(bytes: number): string {
 
 const sum = (ps: readonly PartitionInfo[], k: 'rows' | 'bytes') => ps.reduce((s, p) => s + p[k], 0);
 
-function describe(t: TablePlan): string {
+function tableLine(t: TablePlan): string {
   const head =
     `${t.table}: keep ${t.keepDays} days (events before ${new Date(t.cutoffS * 1000).toISOString()}); ` +
     `drop ${t.drop.length} partition(s), ${sum(t.drop, 'rows')} rows, ${mib(sum(t.drop, 'bytes'))}; ` +
@@ -37,8 +37,11 @@ function describe(t: TablePlan): string {
   return [head, ...t.drop.map((p) => `  - ${p.partitionId}: ${p.rows} rows, ${mib(p.bytes)}`)].join('\n');
 }
 
-async function plan(repository: RetentionRepository, flags: RetentionFlags): Promise<RetentionPlan> {
-  const config = loadConfig();
+async function plan(
+  config: AppConfig,
+  repository: RetentionRepository,
+  flags: RetentionFlags,
+): Promise<RetentionPlan> {
   const repo = loadFeatureRepo(flags.repo ?? config.FEATURE_REPO ?? DEFAULT_FEATURE_REPO_PATH);
   const existing = await repository.tables();
   const tables = retentionTables(repo).filter((t) => existing.has(t));
@@ -57,7 +60,7 @@ async function plan(repository: RetentionRepository, flags: RetentionFlags): Pro
 
 function print(p: RetentionPlan, json: boolean | undefined): void {
   if (json) console.log(JSON.stringify(p, null, 2));
-  else console.log(p.tables.map(describe).join('\n'));
+  else console.log(p.tables.map(tableLine).join('\n'));
   for (const r of p.refusals) console.error(`refused: ${r}`);
 }
 
@@ -84,9 +87,10 @@ export function register(program: Command): void {
       .option('--json', 'print the plan as JSON');
   withOptions(retention.command('plan').description('show what apply would drop; changes nothing')).action(
     async (flags: RetentionFlags) => {
-      const repository = RetentionRepository.fromConfig(loadConfig());
+      const config = loadConfig();
+      const repository = RetentionRepository.fromConfig(config);
       try {
-        const p = await plan(repository, flags);
+        const p = await plan(config, repository, flags);
         print(p, flags.json);
         if (p.refusals.length) process.exitCode = REFUSED;
       } finally {
@@ -97,9 +101,10 @@ export function register(program: Command): void {
   withOptions(
     retention.command('apply').description('drop the partitions plan shows, recording each in retention_log'),
   ).action(async (flags: RetentionFlags) => {
-    const repository = RetentionRepository.fromConfig(loadConfig());
+    const config = loadConfig();
+    const repository = RetentionRepository.fromConfig(config);
     try {
-      const p = await plan(repository, flags);
+      const p = await plan(config, repository, flags);
       print(p, flags.json);
       if (p.refusals.length) {
         process.exitCode = REFUSED;
