@@ -4,6 +4,7 @@ export * from './http-app';
 export * from './readiness';
 export * from './observability.module';
 export * from './metrics';
+export * from './metrics-text';
 export * from './percentile';
 export * from './worker-thread';
 export * from './shutdown-watchdog';

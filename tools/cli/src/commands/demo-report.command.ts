@@ -81,6 +81,7 @@ export function register(program: Command): void {
         latency_ms: { p50: number; p99: number };
         model_versions: string[];
         degraded_requests: number;
+        degraded_reasons?: Record<string, number>;
       }>(join(opts.dir, 'replay.json'));
       const evals = existsSync(join(opts.dir, 'evaluate.json'))
         ? readJson<{ models: ModelEval[] }>(join(opts.dir, 'evaluate.json')).models
@@ -148,7 +149,13 @@ export function register(program: Command): void {
               ? `; aggregates ${agg.values_equal} of ${agg.values_compared} logged values equal offline (max |Δ| ${agg.max_abs_diff})`
               : ''),
         );
-      if (replay.degraded_requests) out.push(`degraded answers: ${replay.degraded_requests}`);
+      if (replay.degraded_requests) {
+        const reasons = Object.entries(replay.degraded_reasons ?? {}).map(([r, n]) => `${r} ${n}`);
+        out.push(
+          `degraded answers: ${replay.degraded_requests}` +
+            (reasons.length ? ` (by reason: ${reasons.join(', ')})` : ''),
+        );
+      }
       const text = out.join('\n');
       console.log(text);
       writeFileSync(

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import type { BehaviourEvent, CatalogueItem } from '@mmctr/contracts';
 import { loadConfig } from '@mmctr/config';
 import { featureRepoFromConfig } from '@mmctr/feature-repo';
-import { percentile } from '@mmctr/observability';
+import { metricByLabel, percentile } from '@mmctr/observability';
 import { auc, logLoss } from '@mmctr/synth';
 import { ReplayRepository } from '../replay.repository';
 import { IngestSettler, finestBucketMs } from './ingest-settler';
@@ -298,6 +298,20 @@ class TestReplay {
   }
 }
 
+/**
+ * The scorer's degraded answers so far, by reason (its `mmctr_scorer_degraded_responses_total`); undefined
+ * when its /metrics cannot be read (the replay then reports the count alone).
+ */
+async function degradedByReason(scorer: string): Promise<Map<string, number> | undefined> {
+  try {
+    const res = await fetch(`${scorer}/metrics`);
+    if (!res.ok) return undefined;
+    return metricByLabel(await res.text(), 'mmctr_scorer_degraded_responses_total', 'reason');
+  } catch {
+    return undefined;
+  }
+}
+
 async function replayTest(
   dir: string,
   meta: SynthMeta,
@@ -309,9 +323,17 @@ async function replayTest(
   const maxRequests = opts.maxRequests ? Number(opts.maxRequests) : Infinity;
   const coldItems = await coldStartItems(dir, meta);
   const replay = new TestReplay(meta, stores, historyTypes, coldItems, opts, maxRequests, settleEveryMs);
+  const before = await degradedByReason(opts.scorer);
   await replay.run(join(dir, 'events.jsonl'));
+  const after = await degradedByReason(opts.scorer);
   if (opts.scoresOut) replay.writeScores(opts.scoresOut);
-  return replay.summary();
+  // An answer can be degraded for more than one reason: these may add up to more than the count.
+  let reasons: Record<string, number> | undefined;
+  if (before && after) {
+    reasons = {};
+    for (const [r, n] of after) if (n > (before.get(r) ?? 0)) reasons[r] = n - (before.get(r) ?? 0);
+  }
+  return { ...replay.summary(), degraded_reasons: reasons };
 }
 
 export function register(program: Command): void {
