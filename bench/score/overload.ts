@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { arg, envArg, numberArg } from '../support/cli-args';
 import { threadCpu } from '../support/cpu';
-import { metricValue } from '../../test/support/metrics-text';
+import { metricValue } from '@mmctr/observability';
 import { resolveModel } from './lib/models';
 import { openLoop, validRetryAfter, type Arrivals } from './lib/open-loop';
 import { stats, type StageStats } from './lib/profile';

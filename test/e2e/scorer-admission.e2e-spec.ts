@@ -13,7 +13,7 @@ import {
   waitFor,
   waveVector,
 } from '../../apps/scorer/test/support/scorer-harness';
-import { metricValue } from '../support/metrics-text';
+import { metricValue } from '@mmctr/observability';
 
 const vec = (seed: number) => waveVector(seed, 7.3, 0.4, Math.cos);
 const items = Array.from({ length: 520 }, (_, k) => ({

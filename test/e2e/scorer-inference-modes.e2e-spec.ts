@@ -15,7 +15,7 @@ import {
   type RunningScorer,
   waveVector,
 } from '../../apps/scorer/test/support/scorer-harness';
-import { metricValue } from '../support/metrics-text';
+import { metricValue } from '@mmctr/observability';
 
 const vec = (seed: number) => waveVector(seed, 1.7, 0.3, Math.sin);
 const items = Array.from({ length: 160 }, (_, k) => ({

@@ -1,4 +1,4 @@
-import { metricValue } from '../../../../test/support/metrics-text';
+import { metricValue } from '@mmctr/observability';
 import { loadScorerConfig } from '../config/scorer-config';
 import { ScorerMetrics } from '../metrics/scorer-metrics';
 import { AdmissionService, type Admission, type Ticket } from './admission.service';
