@@ -678,8 +678,9 @@ REPOSITORY_EXPECTED: dict[str, list[dict[str, Any]]] = {
         {"partition_id": "20260102", "rows": 1, "newest": T_S + DAY // 1000},
     ],
     "retention.dropped": [],
-    "retention.finalizedUntilS": [{"until": 0}],
     "finalizer.frozenBeforeS": [{"before": 0}],
+    # Frozen through the end of T's day and the lookback day after it (both servers run in UTC here).
+    "finalizer.frozenBeforeAfterDropS": [{"before": T_S - 12 * 3600 + 2 * DAY // 1000}],
 }
 
 # The name the retention reads were captured with (tools/compat/src/repository-queries.ts).

@@ -62,7 +62,7 @@ describe('retention: day partitions dropped on the real server', () => {
 
   it('refuses to drop hours the analytics rollups have not finalized, and changes nothing', async () => {
     await expect(cli(['apply', '--keep-days', '30'])).rejects.toThrow(
-      /refused: events: 2 partition\(s\) to drop hold hours the analytics rollups have not finalized/,
+      /refused: events, score_log: the drop freezes the analytics rollups before \S+, and 2 hour\(s\) there are not finalized/,
     );
     expect(await count('events')).toBe(9);
     expect(await retention.dropped()).toEqual([]);
@@ -77,6 +77,13 @@ describe('retention: day partitions dropped on the real server', () => {
 
   it('drops what is older than the days kept, records it, and leaves finalized rollups as they were', async () => {
     await finalize(analytics, { toS: NOW });
+    // A click stored late, after its hour was finalized: the drop would freeze that hour without it.
+    await db.clickhouse.insert('events', [ev('click', OLD[0]! + 120, 'r0', 'i2')]);
+    await expect(cli(['apply', ...KEEP])).rejects.toThrow(
+      /refused: events, score_log: .* and 1 hour\(s\) there are not finalized \(the first /,
+    );
+    expect(await retention.dropped()).toEqual([]);
+    await finalize(analytics, { toS: NOW });
     const before = await rollups();
     expect(before.length).toBeGreaterThan(0);
 
@@ -86,7 +93,7 @@ describe('retention: day partitions dropped on the real server', () => {
       ['score_log', 2, 1],
       ['ingest_batches', 1, 2],
     ]);
-    expect(await count('events')).toBe(9); // plan changes nothing
+    expect(await count('events')).toBe(10); // plan changes nothing
 
     await cli(['apply', ...KEEP]);
     expect(await count('events')).toBe(6);
@@ -94,7 +101,7 @@ describe('retention: day partitions dropped on the real server', () => {
     expect(await count('ingest_batches')).toBe(2);
     const dropped = await retention.dropped();
     expect(dropped.map((d) => [d.table, d.rows])).toEqual([
-      ['events', 3],
+      ['events', 4],
       ['ingest_batches', 1],
       ['score_log', 1],
       ['score_log', 1],

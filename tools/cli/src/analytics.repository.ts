@@ -47,6 +47,9 @@ export const ITEM_HOURLY_SQL = `
   )
   GROUP BY hour ORDER BY hour`;
 
+/** Hours are frozen up to the end of the day of `newest` (server time zone), and through the lookback after it. */
+const FROZEN_AFTER = (newest: string) => `toUInt32(toStartOfDay(${newest})) + 86400 + {lookback:UInt32}`;
+
 interface SignatureRow {
   hour: string;
   day: string;
@@ -103,11 +106,21 @@ export class AnalyticsRepository {
    */
   async frozenBeforeS(): Promise<number> {
     const [row] = await this.clickhouse.query<{ before: string }>(
-      `SELECT if(count() = 0, 0, toUInt32(toStartOfDay(max(newest_event_time))) + 86400 + {lookback:UInt32}) AS before
+      `SELECT if(count() = 0, 0, ${FROZEN_AFTER('max(newest_event_time)')}) AS before
        FROM retention_log WHERE has({sources:Array(String)}, table_name)`,
       { lookback: LOOKBACK_S, sources: [...ANALYTICS_SOURCES] },
     );
     return Number(row?.before ?? 0);
+  }
+
+  /** What `frozenBeforeS` becomes once a partition of an analytics source whose newest event is at `newestS` goes. */
+  async frozenBeforeAfterDropS(newestS: number): Promise<number> {
+    const [row] = await this.clickhouse.query<{ before: string }>(
+      `SELECT ${FROZEN_AFTER('toDateTime({newest:UInt32})')} AS before`,
+      { lookback: LOOKBACK_S, newest: newestS },
+    );
+    if (!row) throw new Error('frozenBeforeAfterDropS: the server answered no row');
+    return Number(row.before);
   }
 
   /** The current (newest) ledger row of every finalized hour. */

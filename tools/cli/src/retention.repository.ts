@@ -121,17 +121,6 @@ export class RetentionRepository {
     }));
   }
 
-  /**
-   * Unix seconds just past the newest analytics hour finalized (0 when none): the rollups of hours before
-   * it are built, so their source rows may go.
-   */
-  async finalizedUntilS(): Promise<number> {
-    const [row] = await this.clickhouse.query<{ until: string }>(
-      'SELECT if(count() = 0, 0, toUInt32(max(hour)) + 3600) AS until FROM analytics_hours',
-    );
-    return Number(row?.until ?? 0);
-  }
-
   async close(): Promise<void> {
     await this.clickhouse.close();
   }

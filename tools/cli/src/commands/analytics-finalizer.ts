@@ -38,13 +38,24 @@ const changed = (s: HourSignature, l: LedgerHour | undefined): boolean =>
   l.scoreRows !== s.scoreRows ||
   l.scoreMaxIngestedAt !== s.scoreMaxIngestedAt;
 
+export interface PendingHours {
+  /** The hours to recompute, oldest first. */
+  dirty: number[];
+  /** The stored signature of every hour considered (those not frozen by retention). */
+  byHour: Map<number, HourSignature>;
+  ledger: LedgerHour[];
+  frozenBefore: number;
+}
+
 /**
- * Finalizes every dirty hour before `toS`: an hour never finalized, one whose events or score_log rows
- * changed since (late or redelivered rows, merges), and one whose impressions got a late click,
- * conversion or score. Each day's hours are recomputed whole under one new version. A second run with
- * nothing stored in between finds nothing dirty and writes nothing.
+ * The dirty hours before `toS` (from `fromS`): an hour never finalized, one whose events or score_log
+ * rows changed since (late or redelivered rows, merges), and one whose impressions got a late click,
+ * conversion or score. Hours frozen by retention are never dirty.
  */
-export async function finalize(repo: AnalyticsRepository, opts: FinalizeOptions): Promise<FinalizeResult> {
+export async function pendingHours(
+  repo: AnalyticsRepository,
+  opts: Pick<FinalizeOptions, 'fromS' | 'toS' | 'force'>,
+): Promise<PendingHours> {
   const toS = Math.floor(opts.toS / 3600) * 3600;
   const fromS = opts.fromS === undefined ? 0 : Math.floor(opts.fromS / 3600) * 3600;
   const [stored, ledger, frozenBefore] = await Promise.all([
@@ -84,9 +95,20 @@ export async function finalize(repo: AnalyticsRepository, opts: FinalizeOptions)
       if (h >= fromS && byHour.has(h)) dirty.add(h);
     }
   }
+  return { dirty: [...dirty].sort((a, b) => a - b), byHour, ledger, frozenBefore };
+}
+
+/**
+ * Finalizes every dirty hour before `toS` (`pendingHours`). Each day's hours are recomputed whole under
+ * one new version. A second run with nothing stored in between finds nothing dirty and writes nothing.
+ */
+export async function finalize(repo: AnalyticsRepository, opts: FinalizeOptions): Promise<FinalizeResult> {
+  const toS = Math.floor(opts.toS / 3600) * 3600;
+  const fromS = opts.fromS === undefined ? 0 : Math.floor(opts.fromS / 3600) * 3600;
+  const { dirty, byHour, ledger, frozenBefore } = await pendingHours(repo, opts);
 
   const days = new Map<number, HourSignature[]>();
-  for (const h of [...dirty].sort((a, b) => a - b)) {
+  for (const h of dirty) {
     const s = byHour.get(h)!;
     days.set(s.day, [...(days.get(s.day) ?? []), s]);
   }
@@ -95,18 +117,18 @@ export async function finalize(repo: AnalyticsRepository, opts: FinalizeOptions)
   const first = ledger.reduce((v, l) => Math.max(v, l.version + 1), Date.now());
   let version = first - 1;
   let done = 0;
-  opts.progress?.(0, dirty.size);
+  opts.progress?.(0, dirty.length);
   for (const [day, hours] of days) {
     await repo.finalizeDay(day, hours, ++version);
     done += hours.length;
-    opts.progress?.(done, dirty.size);
+    opts.progress?.(done, dirty.length);
   }
   const ingestHours = await rollUpIngestHealth(repo, fromS, toS, opts.force ?? false);
   // Spread-free maxima: years of hours would overflow Math.max's argument list.
   const newest = [...ledger.map((l) => l.hour), ...dirty].reduce((m, h) => Math.max(m, h), -1);
   return {
     version,
-    hours: dirty.size,
+    hours: dirty.length,
     days: days.size,
     ingestHours,
     watermark: newest < 0 ? 0 : newest + 3600,

@@ -1,7 +1,13 @@
 import { DEFAULT_FEATURE_REPO_PATH, loadFeatureRepo } from '@mmctr/feature-repo';
 import { join } from 'node:path';
 import type { PartitionInfo } from '../retention.repository';
-import { keepDaysPerTable, planRetention, retentionTables } from './retention-plan';
+import {
+  keepDaysPerTable,
+  newestSourceDropS,
+  planRetention,
+  retentionTables,
+  unfinalizedRefusal,
+} from './retention-plan';
 
 const DAY = 86_400;
 const NOW = 1_780_000_000;
@@ -55,7 +61,6 @@ describe('retention plan', () => {
       keepDays: new Map([['events', 30]]),
       partitions,
       nowS: NOW,
-      finalizedUntilS: NOW,
     });
     expect(plan.refusals).toEqual([]);
     expect(plan.tables).toHaveLength(1);
@@ -65,33 +70,36 @@ describe('retention plan', () => {
     expect(events!.keep.map((p) => p.partitionId)).toEqual(['c', 'd']);
   });
 
-  it('refuses to drop analytics sources the rollups have not finalized, unless told to', () => {
-    const inputs = {
+  it('refuses a drop that would freeze analytics hours not finalized yet', () => {
+    const plan = planRetention({
       repo: demo,
       keepDays: new Map([
-        ['events', 30],
+        ['events', 35],
         ['score_log', 30],
-        ['ingest_batches', 30],
+        ['ingest_batches', 1],
       ]),
       partitions,
       nowS: NOW,
-      finalizedUntilS: NOW - 35 * DAY,
-    };
-    const refusals = planRetention(inputs).refusals;
-    expect(refusals).toHaveLength(1);
-    expect(refusals[0]).toMatch(
-      /^events: 1 partition\(s\) to drop hold hours the analytics rollups have not finalized/,
+    });
+    // ingest_batches is not an analytics source: its newer partition does not count.
+    expect(newestSourceDropS(plan)).toBe(NOW - 40 * DAY);
+    const frozenBefore = NOW - 38 * DAY;
+    expect(unfinalizedRefusal(plan, frozenBefore, [])).toBeUndefined();
+    expect(unfinalizedRefusal(plan, frozenBefore, [frozenBefore, NOW - 3600])).toBeUndefined();
+    const refusal = unfinalizedRefusal(plan, frozenBefore, [frozenBefore - 7200, frozenBefore - 3600, NOW]);
+    expect(refusal).toMatch(
+      /^events, score_log: the drop freezes the analytics rollups before \S+, and 2 hour\(s\) there are not finalized/,
     );
-    expect(refusals[0]).toMatch(/mmctr analytics finalize/);
-    expect(planRetention({ ...inputs, finalizedUntilS: 0 }).refusals.map((r) => r.split(':')[0])).toEqual([
-      'events',
-      'score_log',
-    ]);
-    expect(planRetention({ ...inputs, finalizedUntilS: 0, allowUnfinalized: true }).refusals).toEqual([]);
+    expect(refusal).toMatch(/mmctr analytics finalize/);
+    expect(
+      newestSourceDropS(
+        planRetention({ repo: demo, keepDays: new Map([['ingest_batches', 1]]), partitions, nowS: NOW }),
+      ),
+    ).toBeUndefined();
   });
 
   it('refuses to keep fewer days of events than the longest aggregate window', () => {
-    const inputs = { repo: withAggregates, partitions, nowS: NOW, finalizedUntilS: NOW };
+    const inputs = { repo: withAggregates, partitions, nowS: NOW };
     const refusals = planRetention({ ...inputs, keepDays: new Map([['events', 6]]) }).refusals;
     expect(refusals).toEqual([
       expect.stringMatching(/^events: keeping 6 days is shorter than the aggregation '\w+' window 7d/),

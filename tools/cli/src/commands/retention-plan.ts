@@ -60,10 +60,6 @@ export interface PlanInputs {
   keepDays: ReadonlyMap<string, number>;
   partitions: ReadonlyMap<string, readonly PartitionInfo[]>;
   nowS: number;
-  /** Unix seconds just past the newest finalized analytics hour (0: none). */
-  finalizedUntilS: number;
-  /** Drop analytics sources' partitions whose hours are not finalized yet. */
-  allowUnfinalized?: boolean;
 }
 
 /** The longest aggregate window of the repository, in ms, and the aggregation that declares it. */
@@ -84,11 +80,11 @@ const iso = (s: number) => new Date(s * 1000).toISOString();
  * Which partitions go: per table, those whose newest event is older than `keepDays` before the server's
  * now (a day partition goes whole, once all of it is older). Refused, with the reason, when the events
  * table would keep less than the longest aggregate window (offline aggregates, for training sets and
- * parity, would miss events the online counters counted), or when a partition of an analytics source
- * holds hours the rollups have not finalized (they would be built without it).
+ * parity, would miss events the online counters counted). Whether the rollups are final where the drop
+ * freezes them is `unfinalizedRefusal`'s to say.
  */
 export function planRetention(inputs: PlanInputs): RetentionPlan {
-  const { repo, keepDays, partitions, nowS, finalizedUntilS } = inputs;
+  const { repo, keepDays, partitions, nowS } = inputs;
   const refusals: string[] = [];
   const tables: TablePlan[] = [];
   const longest = longestWindow(repo);
@@ -104,16 +100,35 @@ export function planRetention(inputs: PlanInputs): RetentionPlan {
           'training sets and parity checks compute it from these events',
       );
     }
-    if (ANALYTICS_SOURCES.includes(table) && !inputs.allowUnfinalized) {
-      const open = drop.filter((p) => p.newestS >= finalizedUntilS);
-      if (open.length > 0) {
-        refusals.push(
-          `${table}: ${open.length} partition(s) to drop hold hours the analytics rollups have not finalized ` +
-            `(finalized until ${finalizedUntilS ? iso(finalizedUntilS) : 'never'}): run \`mmctr analytics finalize\` ` +
-            'first, or pass --allow-unfinalized',
-        );
-      }
-    }
   }
   return { tables, refusals };
+}
+
+/** The newest event among the analytics sources' partitions the plan drops (undefined: it drops none). */
+export function newestSourceDropS(plan: RetentionPlan): number | undefined {
+  const newest = plan.tables
+    .filter((t) => ANALYTICS_SOURCES.includes(t.table))
+    .flatMap((t) => t.drop.map((p) => p.newestS));
+  return newest.length ? Math.max(...newest) : undefined;
+}
+
+/**
+ * Once the plan's drops are applied, the finalizer leaves every hour before `frozenBeforeS` as it is: a
+ * refusal when one of those hours is still `pending` (never finalized, or given late events, outcomes or
+ * scores since), since its rollups would never include them.
+ */
+export function unfinalizedRefusal(
+  plan: RetentionPlan,
+  frozenBeforeS: number,
+  pending: readonly number[],
+): string | undefined {
+  const frozen = pending.filter((h) => h < frozenBeforeS);
+  if (!frozen.length) return undefined;
+  const tables = plan.tables.filter((t) => ANALYTICS_SOURCES.includes(t.table) && t.drop.length);
+  return (
+    `${tables.map((t) => t.table).join(', ')}: the drop freezes the analytics rollups before ${iso(frozenBeforeS)}, ` +
+    `and ${frozen.length} hour(s) there are not finalized (the first ${iso(frozen[0]!)}): run ` +
+    '`mmctr analytics finalize` first (it finalizes hours that have ended), keep more days, or pass ' +
+    '--allow-unfinalized'
+  );
 }

@@ -1,11 +1,15 @@
 import type { Command } from 'commander';
 import { loadConfig, type AppConfig } from '@mmctr/config';
 import { DEFAULT_FEATURE_REPO_PATH, loadFeatureRepo } from '@mmctr/feature-repo';
+import { AnalyticsRepository } from '../analytics.repository';
 import { RetentionRepository, type PartitionInfo } from '../retention.repository';
+import { pendingHours } from './analytics-finalizer';
 import {
   keepDaysPerTable,
+  newestSourceDropS,
   planRetention,
   retentionTables,
+  unfinalizedRefusal,
   type RetentionPlan,
   type TablePlan,
 } from './retention-plan';
@@ -48,14 +52,27 @@ async function plan(
   const keepDays = keepDaysPerTable(tables, flags.keepDays, flags.keep);
   const partitions = new Map<string, PartitionInfo[]>();
   for (const t of keepDays.keys()) partitions.set(t, await repository.partitions(t));
-  return planRetention({
-    repo,
-    keepDays,
-    partitions,
-    nowS: await repository.serverNowS(),
-    finalizedUntilS: existing.has('analytics_hours') ? await repository.finalizedUntilS() : 0,
-    allowUnfinalized: flags.allowUnfinalized,
-  });
+  const p = planRetention({ repo, keepDays, partitions, nowS: await repository.serverNowS() });
+  const newest = newestSourceDropS(p);
+  if (newest !== undefined && !flags.allowUnfinalized) {
+    if (!existing.has('analytics_hours')) {
+      p.refusals.push(
+        'the analytics rollups were never finalized (no analytics_hours table): run the migrations and ' +
+          '`mmctr analytics finalize` first, or pass --allow-unfinalized',
+      );
+    } else {
+      const analytics = AnalyticsRepository.fromConfig(config);
+      try {
+        const frozenBeforeS = await analytics.frozenBeforeAfterDropS(newest);
+        const { dirty } = await pendingHours(analytics, { toS: frozenBeforeS });
+        const refusal = unfinalizedRefusal(p, frozenBeforeS, dirty);
+        if (refusal) p.refusals.push(refusal);
+      } finally {
+        await analytics.close();
+      }
+    }
+  }
+  return p;
 }
 
 function print(p: RetentionPlan, json: boolean | undefined): void {
