@@ -3,7 +3,8 @@
 #   stack + migrations -> synthetic catalogue and click streams -> Kafka -> ingest (ClickHouse + Redis)
 #   -> item embeddings -> train QIN and AutoInt+ -> promote the better one -> scorer -> replay of the test
 #   period through the HTTP API (each request scored before its own events are produced) -> summary.
-# Each run uses its own ClickHouse database, Kafka topics, consumer groups and Redis key prefix.
+# Each run uses its own Kafka topics, consumer groups and Redis key prefix (`mmctr demo-run env`); the
+# next run deletes them (`mmctr demo-run prune`), as it drops and recreates the ClickHouse database.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 t_start=$SECONDS
 
@@ -13,10 +14,6 @@ SYNTH_DIR="$DEMO_DIR/synth"
 REPLAY_REQUESTS="${MMCTR_DEMO_REPLAY_REQUESTS:-4000}"
 TRAIN_CONFIG="${MMCTR_DEMO_TRAIN_CONFIG:-demo}"
 export CLICKHOUSE_DATABASE="${MMCTR_DEMO_DATABASE:-mmctr_demo}"
-export KAFKA_TOPIC_EVENTS="mmctr.demo-$RUN.events.v1" KAFKA_TOPIC_ITEMS="mmctr.demo-$RUN.items.v1"
-export KAFKA_TOPIC_DLQ="mmctr.demo-$RUN.dlq.v1" KAFKA_TOPIC_SCORES="mmctr.demo-$RUN.scores.v1"
-export INGEST_GROUP_ID="mmctr-demo-$RUN-ingest" SCORE_LOG_SINK_GROUP_ID="mmctr-demo-$RUN-score-log"
-export REDIS_KEY_PREFIX="mmctr-demo-$RUN:" BULLMQ_PREFIX="bull-demo-$RUN"
 # The demo repository plus windowed aggregates (item CTR over 1h/24h/7d, a user's clicks per category).
 export FEATURE_REPO="${FEATURE_REPO:-feature-repos/demo-aggregates}"
 export MMCTR_REGISTRY="$DEMO_DIR/registry" SCORER_MODEL_ROOT="$ROOT" LOG_LEVEL="${LOG_LEVEL:-warn}"
@@ -39,8 +36,10 @@ start_app() { # name, port, [node flags...]
 }
 
 bash scripts/setup.sh
-step "local stack, migrations, topics"
+eval "$(mmctr demo-run env --run "$RUN")"
+step "local stack, migrations, topics; earlier demo runs' topics and Redis keys deleted"
 bash deploy/local/up
+mmctr demo-run prune --keep "$RUN"
 ch_server "DROP DATABASE IF EXISTS $CLICKHOUSE_DATABASE"
 mmctr migrate
 mmctr features apply "$FEATURE_REPO"
