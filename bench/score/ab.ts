@@ -20,7 +20,15 @@ import { arg, envArg, numberArg } from '../support/cli-args';
 import { resolveModel } from './lib/models';
 import { gcTotals, parseServerTiming, stats } from './lib/profile';
 import { postScore } from './lib/post-score';
-import { ensureBenchTopic, exportTree, http, seed, startScorer, warm } from './lib/scorer-process';
+import {
+  ensureBenchTopic,
+  exportTree,
+  http,
+  benchPrefix,
+  seed,
+  startScorer,
+  warm,
+} from './lib/scorer-process';
 import { B, REPO } from './lib/settings';
 
 const MODEL = arg('model', 'qin-demo');
@@ -79,7 +87,7 @@ async function main(): Promise<void> {
     B: `this tree (${bCommit}${dirty ? ' + uncommitted' : ''})${Object.keys(env.B).length ? ` ${JSON.stringify(env.B)}` : ''}${nodeArgs.B ? ` node ${nodeArgs.B}` : ''}`,
   };
   console.log(`# A/B ${MODEL}, ${B} candidates: A = ${label.A}; B = ${label.B}; load ${load1()}`);
-  const prefix = `bench:${Date.now()}:`;
+  const prefix = benchPrefix('ab');
   const topic = await ensureBenchTopic();
   const { body } = await seed(prefix);
   const timing = { SCORER_SERVER_TIMING: 'true' };

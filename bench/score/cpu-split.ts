@@ -18,6 +18,7 @@ import { rawFixture } from './lib/raw-session';
 import {
   ensureBenchTopic,
   http,
+  benchPrefix,
   seed,
   sequential,
   startHttpFloor,
@@ -115,7 +116,7 @@ function medianOf(rounds: Measured[]): Measured {
 
 async function main(): Promise<void> {
   const dir = resolveModel(MODEL);
-  const prefix = `mmctr-bench-cpu-${Date.now()}:`;
+  const prefix = benchPrefix('cpu');
   const { body } = await seed(prefix);
   const topic = await ensureBenchTopic();
   const raw = await rawCpuMs(dir);

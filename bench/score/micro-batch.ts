@@ -15,7 +15,7 @@ import { DEFAULT_FEATURE_REPO_PATH, loadFeatureRepo, type ModelLayout } from '@m
 import { InputBuffers, OnnxModel, ServingLayout, type SessionSettings } from '@mmctr/scorer';
 import { resolveModel } from './lib/models';
 import { syntheticInputs } from './lib/synthetic-inputs';
-import { ensureBenchTopic, http, seed, startScorer } from './lib/scorer-process';
+import { ensureBenchTopic, http, benchPrefix, seed, startScorer } from './lib/scorer-process';
 
 const MODELS = arg('models', 'qin-demo,autoint-demo').split(',');
 const REQUESTS = arg('requests', '2,8').split(',').map(Number);
@@ -38,7 +38,7 @@ function fill(buffers: InputBuffers, layout: ModelLayout, seed: number): void {
 
 /** Alternating autocannon runs against a scorer without and one with micro-batching. */
 async function throughHttp(): Promise<void> {
-  const prefix = `bench-mb:${Date.now()}:`;
+  const prefix = benchPrefix('mb');
   const topic = await ensureBenchTopic();
   const { body } = await seed(prefix);
   console.log(

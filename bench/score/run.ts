@@ -32,6 +32,7 @@ import {
   ensureBenchTopic,
   http,
   post,
+  benchPrefix,
   seed,
   sequential,
   stageMeans,
@@ -202,7 +203,7 @@ async function modes(): Promise<void> {
   const names = arg('modes', '').split(',');
   const model = arg('model', '') || arg('models', 'qin-demo').split(',')[0]!;
   const dir = resolveModel(model);
-  const prefix = `bench:${Date.now()}:`;
+  const prefix = benchPrefix('score');
   const topic = await ensureBenchTopic();
   const { body } = await seed(prefix);
   const loadBefore = loadavg();
@@ -256,7 +257,7 @@ async function main(): Promise<void> {
     `MatMul 500x1024 @ 1024x1024: p50 ${matmul.p50.toFixed(2)} ms = ${matmul.gflops.toFixed(1)} GFLOP/s`,
   );
 
-  const prefix = `bench:${Date.now()}:`;
+  const prefix = benchPrefix('score');
   const topic = await ensureBenchTopic();
   const { body } = await seed(prefix);
   const floor = await httpFloor(body);

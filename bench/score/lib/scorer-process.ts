@@ -13,6 +13,7 @@ import { FeatureStoreRepository, applyRepository, featureRepoFromConfig } from '
 import { createKafka, ensureTopics } from '@mmctr/kafka';
 import { OnlineStore, createRedis, mmVectorKey } from '@mmctr/online-store';
 import { freePort } from '../../../test/support/free-port';
+import { deleteKeysMatching } from '../../../test/support/redis-keys';
 import { postScore } from './post-score';
 import { B, D, DURATION, FILE, L, REPO, SPINNING, THREADS } from './settings';
 import { timeRuns } from './timing';
@@ -42,14 +43,18 @@ async function prepareDatabase(config: ReturnType<typeof loadConfig>): Promise<v
   }
 }
 
+/** A scoring bench's own Redis key prefix; `seed` deletes earlier ones. */
+export const benchPrefix = (kind: string): string => `mmctr-bench-${kind}-${Date.now()}:`;
+
 /**
  * The bench database (prepared fresh), then items, multimodal vectors and one user's 64-click history
- * in Redis under `prefix`; the request body.
+ * in Redis under `prefix`; the request body. Earlier scoring benches' keys (`mmctr-bench-*`) go first.
  */
 export async function seed(prefix: string): Promise<{ body: string }> {
   const config = loadConfig();
   await prepareDatabase(config);
   const redis = createRedis(config);
+  await deleteKeysMatching(redis, 'mmctr-bench-*', 5_000);
   const store = new OnlineStore(redis, { keyPrefix: prefix, types: ['click'], cap: 100, historyTtlS: 3600 });
   const now = Date.now();
   const items = Array.from({ length: B + L }, (_, i) => ({
