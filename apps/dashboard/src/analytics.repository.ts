@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { ClickHouseService, type HealthStatus } from '@mmctr/clickhouse';
 
 export interface CtrPoint {
@@ -31,7 +31,7 @@ export interface IngestPoint {
 /** The analyst views the dashboard charts, read from ClickHouse. */
 @Injectable()
 export class AnalyticsRepository {
-  constructor(@Inject(ClickHouseService) private readonly clickhouse: ClickHouseService) {}
+  constructor(private readonly clickhouse: ClickHouseService) {}
 
   /** Whether ClickHouse answers (the readiness check: every chart reads it). */
   ping(): Promise<HealthStatus> {

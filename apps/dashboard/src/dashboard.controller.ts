@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Controller, Get, Header, Inject, UseGuards } from '@nestjs/common';
+import { Controller, Get, Header, UseGuards } from '@nestjs/common';
 import { DashboardApiKeyGuard } from './api-key.guard';
 import { DashboardService } from './dashboard.service';
 
@@ -13,7 +13,7 @@ export class DashboardController {
   private readonly script = page('dashboard.js');
   private readonly style = page('dashboard.css');
 
-  constructor(@Inject(DashboardService) private readonly dashboard: DashboardService) {}
+  constructor(private readonly dashboard: DashboardService) {}
 
   @Get()
   @Header('Content-Type', 'text/html; charset=utf-8')

@@ -30,8 +30,8 @@ export class DashboardService implements OnApplicationBootstrap, OnApplicationSh
   private sampling: Promise<void> | undefined;
 
   constructor(
-    @Inject(AnalyticsRepository) private readonly analytics: AnalyticsRepository,
-    @Inject(PipelineStateRepository) private readonly pipeline: PipelineStateRepository,
+    private readonly analytics: AnalyticsRepository,
+    private readonly pipeline: PipelineStateRepository,
     @Inject(DASHBOARD_CONFIG) private readonly config: DashboardConfig,
     @Inject(LOGGER) private readonly log: Logger,
   ) {}

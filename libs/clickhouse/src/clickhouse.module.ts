@@ -1,4 +1,4 @@
-import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { Global, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@mmctr/config';
 import { ClickHouseService } from './clickhouse.service';
 
@@ -33,7 +33,7 @@ export function clickHouseFromConfig(config: AppConfig): ClickHouseService {
   exports: [ClickHouseService],
 })
 export class ClickHouseModule implements OnApplicationShutdown {
-  constructor(@Inject(ClickHouseService) private readonly clickhouse: ClickHouseService) {}
+  constructor(private readonly clickhouse: ClickHouseService) {}
 
   async onApplicationShutdown(): Promise<void> {
     await this.clickhouse.close();

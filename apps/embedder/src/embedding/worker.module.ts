@@ -1,4 +1,4 @@
-import { type BeforeApplicationShutdown, Inject, Module, type OnApplicationBootstrap } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Module, type OnApplicationBootstrap } from '@nestjs/common';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { APP_CONFIG, type AppConfig } from '@mmctr/config';
@@ -61,11 +61,11 @@ import { EntityEmbeddingService } from './entity-embedding.service';
 })
 export class WorkerModule implements OnApplicationBootstrap, BeforeApplicationShutdown {
   constructor(
-    @Inject(EmbeddingWorker) private readonly worker: EmbeddingWorker,
-    @Inject(EmbeddingQueueRepository) private readonly queue: EmbeddingQueueRepository,
-    @Inject(EmbedderMetrics) private readonly metrics: EmbedderMetrics,
-    @Inject(EmbeddingRepository) private readonly repo: EmbeddingRepository,
-    @Inject(EntityEmbeddingRepository) private readonly entityRows: EntityEmbeddingRepository,
+    private readonly worker: EmbeddingWorker,
+    private readonly queue: EmbeddingQueueRepository,
+    private readonly metrics: EmbedderMetrics,
+    private readonly repo: EmbeddingRepository,
+    private readonly entityRows: EntityEmbeddingRepository,
   ) {}
 
   onApplicationBootstrap(): void {

@@ -39,11 +39,11 @@ export class IngestConsumer implements OnApplicationBootstrap, BeforeApplication
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly log: Logger,
-    @Inject(IngestMetrics) private readonly metrics: IngestMetrics,
-    @Inject(IngestKafkaRepository) private readonly source: IngestKafkaRepository,
-    @Inject(IngestPipeline) private readonly pipeline: IngestPipeline,
-    @Inject(FlowControl) private readonly flow: FlowControl,
-    @Inject(DeadLetterRepository) private readonly dlq: DeadLetterRepository,
+    private readonly metrics: IngestMetrics,
+    private readonly source: IngestKafkaRepository,
+    private readonly pipeline: IngestPipeline,
+    private readonly flow: FlowControl,
+    private readonly dlq: DeadLetterRepository,
     @Inject(INGEST_SCHEMA) schema: IngestSchema,
   ) {
     const opts = {

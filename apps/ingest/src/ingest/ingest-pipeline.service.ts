@@ -39,11 +39,11 @@ export class IngestPipeline {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly log: Logger,
-    @Inject(IngestMetrics) private readonly metrics: IngestMetrics,
-    @Inject(IngestRepository) private readonly repo: IngestRepository,
-    @Inject(DeadLetterRepository) private readonly dlq: DeadLetterRepository,
-    @Inject(IngestOnlineRepository) private readonly online: IngestOnlineRepository,
-    @Inject(FlowControl) private readonly flow: FlowControl,
+    private readonly metrics: IngestMetrics,
+    private readonly repo: IngestRepository,
+    private readonly dlq: DeadLetterRepository,
+    private readonly online: IngestOnlineRepository,
+    private readonly flow: FlowControl,
     @Inject(INGEST_SCHEMA) private readonly schema: IngestSchema,
   ) {}
 

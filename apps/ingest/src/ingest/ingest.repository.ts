@@ -35,7 +35,7 @@ export interface IngestBatchRow {
 @Injectable()
 export class IngestRepository {
   constructor(
-    @Inject(ClickHouseService) private readonly clickhouse: ClickHouseService,
+    private readonly clickhouse: ClickHouseService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 

@@ -63,7 +63,7 @@ export class AdmissionService {
 
   constructor(
     @Inject(SCORER_CONFIG) private readonly config: ScorerConfig,
-    @Inject(ScorerMetrics) private readonly metrics: ScorerMetrics,
+    private readonly metrics: ScorerMetrics,
     @Optional() @Inject(ADMISSION_CLOCK) private readonly clock: AdmissionClock = systemClocks,
   ) {}
 

@@ -39,9 +39,9 @@ export class AggregateReadsService {
 
   constructor(
     @Inject(SERVING_LAYOUT) private readonly layout: ServingLayout,
-    @Inject(AggregateRepository) private readonly repository: AggregateRepository,
+    private readonly repository: AggregateRepository,
     @Inject(SCORER_CONFIG) private readonly config: ScorerConfig,
-    @Inject(ScorerMetrics) private readonly metrics: ScorerMetrics,
+    private readonly metrics: ScorerMetrics,
   ) {
     this.active = layout.aggregates.length > 0;
     this.fallbacks = repository.fallbacks;

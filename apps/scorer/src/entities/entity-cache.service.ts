@@ -30,7 +30,7 @@ export class EntityCacheService {
 
   constructor(
     @Inject(SCORER_CONFIG) private readonly config: ScorerConfig,
-    @Inject(EntityOnlineRepository) private readonly online: EntityOnlineRepository,
+    private readonly online: EntityOnlineRepository,
     @Inject(SERVING_LAYOUT) private readonly layout: ServingLayout,
   ) {}
 

@@ -1,11 +1,11 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { RawValue } from '@mmctr/features';
 import { OnlineStore } from '@mmctr/online-store';
 
 /** Snapshot entities other than the candidate's (joined ones, sequence targets) from their Redis hashes. */
 @Injectable()
 export class EntityOnlineRepository {
-  constructor(@Inject(OnlineStore) private readonly store: OnlineStore) {}
+  constructor(private readonly store: OnlineStore) {}
 
   /** Each key's attributes (null where Redis has no hash). One round trip per entity, sent together. */
   async fetch(

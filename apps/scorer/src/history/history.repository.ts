@@ -18,7 +18,7 @@ export class HistoryRepository {
   private readonly entity: { name: string; attributes: string[] } | undefined;
 
   constructor(
-    @Inject(OnlineStore) private readonly store: OnlineStore,
+    private readonly store: OnlineStore,
     @Inject(SERVING_LAYOUT) layout: ServingLayout,
   ) {
     this.lists = layout.sequences.map((s) => ({ keyInfix: s.keyInfix, limit: s.length }));

@@ -38,9 +38,9 @@ export class ItemCacheService implements OnApplicationBootstrap, OnApplicationSh
 
   constructor(
     @Inject(SCORER_CONFIG) private readonly config: ScorerConfig,
-    @Inject(ItemCatalogRepository) private readonly catalog: ItemCatalogRepository,
-    @Inject(ItemOnlineRepository) private readonly online: ItemOnlineRepository,
-    @Inject(ScorerMetrics) private readonly metrics: ScorerMetrics,
+    private readonly catalog: ItemCatalogRepository,
+    private readonly online: ItemOnlineRepository,
+    private readonly metrics: ScorerMetrics,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(SERVING_LAYOUT) private readonly layout: ServingLayout,
   ) {

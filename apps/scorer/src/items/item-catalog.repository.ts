@@ -47,7 +47,7 @@ export class ItemCatalogRepository {
   private readonly entity: string;
 
   constructor(
-    @Inject(ClickHouseService) private readonly ch: ClickHouseService,
+    private readonly ch: ClickHouseService,
     @Inject(SERVING_LAYOUT) layout: ServingLayout,
   ) {
     this.table = identifier(layout.itemTable);

@@ -66,7 +66,7 @@ export class ItemOnlineRepository {
 
   constructor(
     @Inject(SCORER_REDIS) private readonly redis: Redis,
-    @Inject(OnlineStore) private readonly store: OnlineStore,
+    private readonly store: OnlineStore,
     @Inject(APP_CONFIG) config: AppConfig,
     @Inject(SCORER_CONFIG) scorer: ScorerConfig,
     @Inject(SERVING_LAYOUT) private readonly layout: ServingLayout,

@@ -28,10 +28,10 @@ export class ModelLoader {
 
   constructor(
     @Inject(SCORER_CONFIG) private readonly config: ScorerConfig,
-    @Inject(ScorerMetrics) private readonly metrics: ScorerMetrics,
+    private readonly metrics: ScorerMetrics,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(SERVING_LAYOUT) private readonly layout: ServingLayout,
-    @Inject(InferencePoolService) private readonly inference: InferencePoolService,
+    private readonly inference: InferencePoolService,
   ) {}
 
   /**

@@ -56,10 +56,10 @@ export class ModelManager implements OnApplicationBootstrap, OnApplicationShutdo
 
   constructor(
     @Inject(SCORER_CONFIG) private readonly config: ScorerConfig,
-    @Inject(ModelRegistryRepository) private readonly registry: ModelRegistryRepository,
-    @Inject(ModelLoader) private readonly loader: ModelLoader,
-    @Inject(ItemCacheService) private readonly items: ItemCacheService,
-    @Inject(ScorerMetrics) private readonly metrics: ScorerMetrics,
+    private readonly registry: ModelRegistryRepository,
+    private readonly loader: ModelLoader,
+    private readonly items: ItemCacheService,
+    private readonly metrics: ScorerMetrics,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 

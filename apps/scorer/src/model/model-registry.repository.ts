@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { ClickHouseService } from '@mmctr/clickhouse';
 
 export interface RegistryModel {
@@ -11,7 +11,7 @@ export interface RegistryModel {
 /** Reads the model registry (models_current, and models for each version's status history). */
 @Injectable()
 export class ModelRegistryRepository {
-  constructor(@Inject(ClickHouseService) private readonly ch: ClickHouseService) {}
+  constructor(private readonly ch: ClickHouseService) {}
 
   /** The newest version with the given status, or null. */
   async newest(status: 'production' | 'candidate'): Promise<RegistryModel | null> {

@@ -1,4 +1,4 @@
-import { Controller, Get, Inject, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { ScoreLogSinkService } from './score-log-sink.service';
 
@@ -9,7 +9,7 @@ import { ScoreLogSinkService } from './score-log-sink.service';
 @ApiTags('health')
 @Controller('health')
 export class ScoreLogSinkHealthController {
-  constructor(@Inject(ScoreLogSinkService) private readonly sink: ScoreLogSinkService) {}
+  constructor(private readonly sink: ScoreLogSinkService) {}
 
   @Get('score-log-sink')
   ready() {

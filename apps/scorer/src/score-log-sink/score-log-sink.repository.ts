@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import eventContract from '@mmctr/contracts/src/schemas/event.v1.schema.json';
 import { ClickHouseService, insertIsolatingPoison, type IsolationResult } from '@mmctr/clickhouse';
 import type { ScoreLogRow } from './score-log-row';
@@ -12,7 +12,7 @@ export class ScoreLogSinkRepository {
    */
   readonly legacyContextColumns: readonly string[] = Object.keys(eventContract.properties.context.properties);
 
-  constructor(@Inject(ClickHouseService) private readonly ch: ClickHouseService) {}
+  constructor(private readonly ch: ClickHouseService) {}
 
   /** Inserts into score_log, isolating the rows the server refuses for their data (returned). */
   insert(rows: readonly ScoreLogRow[]): Promise<IsolationResult<ScoreLogRow>> {

@@ -38,10 +38,10 @@ export class ScoreLogSinkService implements OnApplicationBootstrap, OnApplicatio
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(SCORER_CONFIG) private readonly scorer: ScorerConfig,
-    @Inject(ScoreLogConsumerRepository) private readonly source: ScoreLogConsumerRepository,
-    @Inject(ScoreLogSinkRepository) private readonly repo: ScoreLogSinkRepository,
-    @Inject(ScoreLogDeadLetterRepository) private readonly dlq: ScoreLogDeadLetterRepository,
-    @Inject(ScorerMetrics) private readonly metrics: ScorerMetrics,
+    private readonly source: ScoreLogConsumerRepository,
+    private readonly repo: ScoreLogSinkRepository,
+    private readonly dlq: ScoreLogDeadLetterRepository,
+    private readonly metrics: ScorerMetrics,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 

@@ -33,7 +33,7 @@ export class ScoreLogProducer implements OnApplicationBootstrap, OnApplicationSh
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(SCORER_CONFIG) private readonly scorer: ScorerConfig,
-    @Inject(ScorerMetrics) private readonly metrics: ScorerMetrics,
+    private readonly metrics: ScorerMetrics,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 

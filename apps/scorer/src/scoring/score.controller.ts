@@ -52,8 +52,8 @@ export class ScoreController {
   private readonly serverTiming: boolean;
 
   constructor(
-    @Inject(ScoreService) private readonly scorer: ScoreService,
-    @Inject(AdmissionService) private readonly admission: AdmissionService,
+    private readonly scorer: ScoreService,
+    private readonly admission: AdmissionService,
     @Inject(SCORER_CONFIG) config: ScorerConfig,
     @Inject(FEATURE_REPO) repo: FeatureRepo,
   ) {

@@ -106,15 +106,15 @@ export class ScoreService {
 
   constructor(
     @Inject(SCORER_CONFIG) private readonly config: ScorerConfig,
-    @Inject(ModelManager) private readonly models: ModelManager,
-    @Inject(HistoryRepository) private readonly history: HistoryRepository,
-    @Inject(ItemCacheService) private readonly items: ItemCacheService,
-    @Inject(ScoreLogProducer) private readonly scoreLog: ScoreLogProducer,
-    @Inject(ScorerMetrics) private readonly metrics: ScorerMetrics,
+    private readonly models: ModelManager,
+    private readonly history: HistoryRepository,
+    private readonly items: ItemCacheService,
+    private readonly scoreLog: ScoreLogProducer,
+    private readonly metrics: ScorerMetrics,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(SERVING_LAYOUT) private readonly layout: ServingLayout,
-    @Inject(EntityCacheService) private readonly entities: EntityCacheService,
-    @Inject(AggregateReadsService) private readonly aggregates: AggregateReadsService,
+    private readonly entities: EntityCacheService,
+    private readonly aggregates: AggregateReadsService,
   ) {
     this.assembler = new FeatureAssembler(layout);
     this.otherTargets = layout.sequences.some((s) => !s.itemTarget);
