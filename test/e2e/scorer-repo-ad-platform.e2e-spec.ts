@@ -18,6 +18,7 @@ import {
   waitFor,
 } from '../../apps/scorer/test/support/scorer-harness';
 import { uniqueName } from '../support/clients';
+import { deleteTopicsStartingWith } from '../support/kafka-group';
 import { AD_PLATFORM } from '../support/feature-repo/ad-platform';
 import { ingestSuite } from '../support/ingest/suite';
 import type { IsolatedNames } from '../support/ingest/fixtures';
@@ -83,6 +84,7 @@ describe('scorer serving the ad-platform repository (Kafka -> ingest -> Redis/Cl
   });
   afterAll(async () => {
     await producer.disconnect();
+    await deleteTopicsStartingWith(ingest.kafka(), entityPattern.replace('{table}', ''));
     await rm(WORK, { recursive: true, force: true });
   });
 

@@ -32,6 +32,18 @@ export async function deleteTopics(kafka: Kafka, topics: string[]): Promise<void
   }
 }
 
+/** Deletes every topic whose name starts with `prefix` (a test's own namespace): entity topics included. */
+export async function deleteTopicsStartingWith(kafka: Kafka, prefix: string): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
+    if (topics.length) await admin.deleteTopics({ topics }).catch(() => undefined);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /**
  * Reads `topic` from its start with a throw-away consumer group `<topic>-<purpose>-<now>` until the
  * handlers from `handlers(done)` call `done`, then waits `settleMs` (for unexpected extra messages) and

@@ -4,6 +4,7 @@ import type { AppConfig } from '@mmctr/config';
 import { MAX_MESSAGE_BYTES, type BehaviourEvent } from '@mmctr/contracts';
 import { ensureTopics, platformTopics } from '@mmctr/kafka';
 import { uniqueName } from '../clients';
+import { deleteTopicsStartingWith } from '../kafka-group';
 import { deleteKeysMatching } from '../redis-keys';
 
 /** Names that keep one test's data apart from everyone else's: topics, group, Redis prefix, queue. */
@@ -38,13 +39,12 @@ export async function cleanup(kafka: Kafka, redis: Redis, names: IsolatedNames):
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.deleteTopics({
-      topics: [names.env.KAFKA_TOPIC_EVENTS, names.env.KAFKA_TOPIC_ITEMS, names.env.KAFKA_TOPIC_DLQ],
-    });
     await admin.deleteGroups([names.env.INGEST_GROUP_ID]).catch(() => undefined);
   } finally {
     await admin.disconnect();
   }
+  // Every topic of the test's own: the platform's three and any entity snapshot topic it made.
+  await deleteTopicsStartingWith(kafka, `mmctr.test.${names.id}.`);
   for (const pattern of [`${names.env.REDIS_KEY_PREFIX}*`, `bull:${names.env.EMBEDDINGS_QUEUE}:*`]) {
     await deleteKeysMatching(redis, pattern);
   }
