@@ -36,7 +36,9 @@ start_app() { # name, port, [node flags...]
 }
 
 bash scripts/setup.sh
-eval "$(mmctr demo-run env --run "$RUN")"
+# The run's names, kept for the dashboard (or any app) to read this run afterwards: `source <dir>/run.env`.
+{ mmctr demo-run env --run "$RUN"; echo "export CLICKHOUSE_DATABASE='$CLICKHOUSE_DATABASE'"; } >"$DEMO_DIR/run.env"
+source "$DEMO_DIR/run.env"
 step "local stack, migrations, topics; earlier demo runs' topics and Redis keys deleted"
 bash deploy/local/up
 mmctr demo-run prune --keep "$RUN"
