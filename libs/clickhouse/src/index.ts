@@ -6,3 +6,4 @@ export * from './clickhouse.module';
 export * from './migrations/migration-runner';
 export * from './migrations/run-cli';
 export * from './insert-isolating-poison';
+export * from './row-binary-columns';

@@ -1,4 +1,4 @@
-import type { ClickHouseService } from '@mmctr/clickhouse';
+import type { ClickHouseService, RowBinaryEncoder } from '@mmctr/clickhouse';
 import { transient } from '../errors';
 import { WriteBatcher } from './write-batcher';
 
@@ -17,9 +17,7 @@ export class BatchedInsert<T> {
 
   constructor(
     private readonly clickhouse: ClickHouseService,
-    private readonly table: string,
-    private readonly columns: readonly string[],
-    private readonly encode: (rows: readonly T[]) => Buffer,
+    private readonly rows: RowBinaryEncoder<T>,
     opts: BatchOptions = {},
   ) {
     this.batcher = new WriteBatcher(
@@ -27,7 +25,7 @@ export class BatchedInsert<T> {
         try {
           await this.insert(rows);
         } catch (err) {
-          throw transient('storage_failed', `${this.table} insert: ${(err as Error).message}`);
+          throw transient('storage_failed', `${this.rows.table} insert: ${(err as Error).message}`);
         }
       },
       opts.maxRows ?? 500,
@@ -42,7 +40,7 @@ export class BatchedInsert<T> {
 
   /** One insert of these rows now, not batched. */
   insert(rows: readonly T[]): Promise<void> {
-    return this.clickhouse.insertRowBinary(this.table, this.columns, this.encode(rows));
+    return this.clickhouse.insertRowBinary(this.rows.table, this.rows.columns, this.rows.encode(rows));
   }
 
   flush(): Promise<void> {

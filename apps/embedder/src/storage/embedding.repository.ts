@@ -1,4 +1,4 @@
-import { RowBinaryWriter, type ClickHouseService, type HealthStatus } from '@mmctr/clickhouse';
+import { rowBinaryEncoder, type ClickHouseService, type HealthStatus } from '@mmctr/clickhouse';
 import type { ItemFeatures } from '@mmctr/online-store';
 import { BatchedInsert, type BatchOptions } from './batched-insert';
 
@@ -24,36 +24,19 @@ export interface StoredVectors {
   text_vec: number[];
 }
 
-const EMBEDDING_COLUMNS = [
-  'item_id',
-  'content_hash',
-  'image_vec',
-  'text_vec',
-  'fused_vec',
-  'image_encoder',
-  'text_encoder',
-  'projection_version',
-  'created_ms',
-  'created_at',
-] as const satisfies readonly (keyof EmbeddingRow)[];
-
-/** RowBinary of item_embeddings rows: vectors go as raw float32, not as JSON text the server must parse. */
-export function encodeEmbeddings(rows: readonly EmbeddingRow[]): Buffer {
-  const w = new RowBinaryWriter(rows.length * (200 + 4 * 2048));
-  for (const r of rows) {
-    w.string(r.item_id)
-      .string(r.content_hash)
-      .float32Array(r.image_vec)
-      .float32Array(r.text_vec)
-      .float32Array(r.fused_vec)
-      .string(r.image_encoder)
-      .string(r.text_encoder)
-      .string(r.projection_version)
-      .uint64(r.created_ms)
-      .dateTime(r.created_at);
-  }
-  return w.bytes();
-}
+/** item_embeddings (migrations/0002), column by column. */
+const EMBEDDING_ROWS = rowBinaryEncoder<EmbeddingRow>('item_embeddings', [
+  ['item_id', 'String'],
+  ['content_hash', 'String'],
+  ['image_vec', 'Array(Float32)'],
+  ['text_vec', 'Array(Float32)'],
+  ['fused_vec', 'Array(Float32)'],
+  ['image_encoder', 'String'],
+  ['text_encoder', 'String'],
+  ['projection_version', 'String'],
+  ['created_ms', 'UInt64'],
+  ['created_at', 'DateTime'],
+]);
 
 /** The embedder's ClickHouse access: item_embeddings writes, catalogue and vector reads. */
 export class EmbeddingRepository {
@@ -63,13 +46,7 @@ export class EmbeddingRepository {
     private readonly clickhouse: ClickHouseService,
     opts: BatchOptions = {},
   ) {
-    this.inserts = new BatchedInsert(
-      clickhouse,
-      'item_embeddings',
-      EMBEDDING_COLUMNS,
-      encodeEmbeddings,
-      opts,
-    );
+    this.inserts = new BatchedInsert(clickhouse, EMBEDDING_ROWS, opts);
   }
 
   /**

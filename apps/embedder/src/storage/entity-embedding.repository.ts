@@ -1,4 +1,4 @@
-import { RowBinaryWriter, type ClickHouseService } from '@mmctr/clickhouse';
+import { rowBinaryEncoder, type ClickHouseService } from '@mmctr/clickhouse';
 import { BatchedInsert, type BatchOptions } from './batched-insert';
 
 /** One entity_embeddings row (migrations/0020): an entity's vector of one embedding, keyed by its inputs' hash. */
@@ -13,32 +13,17 @@ export interface EntityEmbeddingRow {
   created_at: number;
 }
 
-const COLUMNS = [
-  'embedding',
-  'entity',
-  'entity_key',
-  'content_hash',
-  'vec',
-  'encoder',
-  'created_ms',
-  'created_at',
-] as const satisfies readonly (keyof EntityEmbeddingRow)[];
-
-/** RowBinary of entity_embeddings rows (vectors as raw float32). */
-export function encodeEntityEmbeddings(rows: readonly EntityEmbeddingRow[]): Buffer {
-  const w = new RowBinaryWriter(rows.length * (200 + 4 * 512));
-  for (const r of rows) {
-    w.string(r.embedding)
-      .string(r.entity)
-      .string(r.entity_key)
-      .string(r.content_hash)
-      .float32Array(r.vec)
-      .string(r.encoder)
-      .uint64(r.created_ms)
-      .dateTime(r.created_at);
-  }
-  return w.bytes();
-}
+/** entity_embeddings (migrations/0020), column by column. */
+const ENTITY_EMBEDDING_ROWS = rowBinaryEncoder<EntityEmbeddingRow>('entity_embeddings', [
+  ['embedding', 'String'],
+  ['entity', 'String'],
+  ['entity_key', 'String'],
+  ['content_hash', 'String'],
+  ['vec', 'Array(Float32)'],
+  ['encoder', 'String'],
+  ['created_ms', 'UInt64'],
+  ['created_at', 'DateTime'],
+]);
 
 /**
  * entity_embeddings writes, batched like item_embeddings' (rows of concurrent jobs share an insert), and
@@ -51,7 +36,7 @@ export class EntityEmbeddingRepository {
     private readonly clickhouse: ClickHouseService,
     opts: BatchOptions = {},
   ) {
-    this.inserts = new BatchedInsert(clickhouse, 'entity_embeddings', COLUMNS, encodeEntityEmbeddings, opts);
+    this.inserts = new BatchedInsert(clickhouse, ENTITY_EMBEDDING_ROWS, opts);
   }
 
   /** Resolves once the row is in ClickHouse; `flushNow` sends the pending rows without waiting for more. */

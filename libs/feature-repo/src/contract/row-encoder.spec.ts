@@ -1,7 +1,7 @@
 import { DEFAULT_FEATURE_REPO_PATH } from '../feature-repo.module';
 import { loadFeatureRepo } from '../load';
 import { DEMO_EVENTS_COLUMNS } from '../../../../test/support/ingest/demo-columns';
-import { compileRowEncoder, enumValues } from './row-encoder';
+import { compileRowEncoder } from './row-encoder';
 import { compileEntityEncoder, compileEventsEncoder } from './table-encoders';
 
 const columns = [
@@ -92,13 +92,6 @@ describe('compileRowEncoder', () => {
     expect(() => compileRowEncoder('events', [{ name: 'm', type: 'Map(String, String)' }])).toThrow(
       'events.m: column type Map(String, String) is not supported by ingest',
     );
-  });
-
-  it('parses Enum8 values with quotes', () => {
-    expect([...enumValues("Enum8('a' = 1, 'it\\'s' = 2)")]).toEqual([
-      ['a', 1],
-      ["it's", 2],
-    ]);
   });
 });
 

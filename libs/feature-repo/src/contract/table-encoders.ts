@@ -1,7 +1,8 @@
 import type { FeatureRepo } from '../types';
 import type { TableColumn } from '../storage/table-columns';
 import { findEntity } from './entity-contract';
-import { enumValues, compileRowEncoder, type ComputedColumn, type RowEncoder } from './row-encoder';
+import { enumValues } from '@mmctr/clickhouse';
+import { compileRowEncoder, type ComputedColumn, type RowEncoder } from './row-encoder';
 
 const epochSeconds = (ms: number): number => Math.floor(ms / 1000);
 
