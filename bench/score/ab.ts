@@ -20,15 +20,7 @@ import { arg, envArg, numberArg } from '../support/cli-args';
 import { resolveModel } from './lib/models';
 import { gcTotals, parseServerTiming, stats } from './lib/profile';
 import { postScore } from './lib/post-score';
-import {
-  ensureBenchTopic,
-  exportTree,
-  http,
-  benchPrefix,
-  seed,
-  startScorer,
-  warm,
-} from './lib/scorer-process';
+import { ensureBenchTopic, exportTree, http, seed, startScorer, warm } from './lib/scorer-process';
 import { B, REPO } from './lib/settings';
 
 const MODEL = arg('model', 'qin-demo');
@@ -87,9 +79,8 @@ async function main(): Promise<void> {
     B: `this tree (${bCommit}${dirty ? ' + uncommitted' : ''})${Object.keys(env.B).length ? ` ${JSON.stringify(env.B)}` : ''}${nodeArgs.B ? ` node ${nodeArgs.B}` : ''}`,
   };
   console.log(`# A/B ${MODEL}, ${B} candidates: A = ${label.A}; B = ${label.B}; load ${load1()}`);
-  const prefix = benchPrefix('ab');
   const topic = await ensureBenchTopic();
-  const { body } = await seed(prefix);
+  const { body, prefix } = await seed('ab');
   const timing = { SCORER_SERVER_TIMING: 'true' };
   const a = await startScorer(dir, prefix, topic, { ...timing, ...env.A }, aRoot, argsOf('a-node-args'));
   const b = await startScorer(dir, prefix, topic, { ...timing, ...env.B }, REPO, argsOf('b-node-args'));

@@ -18,7 +18,6 @@ import { rawFixture } from './lib/raw-session';
 import {
   ensureBenchTopic,
   http,
-  benchPrefix,
   seed,
   sequential,
   startHttpFloor,
@@ -116,8 +115,7 @@ function medianOf(rounds: Measured[]): Measured {
 
 async function main(): Promise<void> {
   const dir = resolveModel(MODEL);
-  const prefix = benchPrefix('cpu');
-  const { body } = await seed(prefix);
+  const { body, prefix } = await seed('cpu');
   const topic = await ensureBenchTopic();
   const raw = await rawCpuMs(dir);
   const names = arg('variants', Object.keys(VARIANTS).join(',')).split(',');

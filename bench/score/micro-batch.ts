@@ -15,7 +15,7 @@ import { DEFAULT_FEATURE_REPO_PATH, loadFeatureRepo, type ModelLayout } from '@m
 import { InputBuffers, OnnxModel, ServingLayout, type SessionSettings } from '@mmctr/scorer';
 import { resolveModel } from './lib/models';
 import { syntheticInputs } from './lib/synthetic-inputs';
-import { ensureBenchTopic, http, benchPrefix, seed, startScorer } from './lib/scorer-process';
+import { ensureBenchTopic, http, seed, startScorer } from './lib/scorer-process';
 
 const MODELS = arg('models', 'qin-demo,autoint-demo').split(',');
 const REQUESTS = arg('requests', '2,8').split(',').map(Number);
@@ -38,9 +38,8 @@ function fill(buffers: InputBuffers, layout: ModelLayout, seed: number): void {
 
 /** Alternating autocannon runs against a scorer without and one with micro-batching. */
 async function throughHttp(): Promise<void> {
-  const prefix = benchPrefix('mb');
   const topic = await ensureBenchTopic();
-  const { body } = await seed(prefix);
+  const { body, prefix } = await seed('mb');
   console.log(
     `micro-batching through HTTP: ${CONNECTIONS} connections, window ${WINDOW} ms, ${HTTP_ROUNDS} alternating rounds per model`,
   );

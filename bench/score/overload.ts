@@ -24,15 +24,7 @@ import { metricValue } from '@mmctr/observability';
 import { resolveModel } from './lib/models';
 import { openLoop, validRetryAfter, type Arrivals } from './lib/open-loop';
 import { stats, type StageStats } from './lib/profile';
-import {
-  ensureBenchTopic,
-  exportTree,
-  http,
-  benchPrefix,
-  seed,
-  startScorer,
-  warm,
-} from './lib/scorer-process';
+import { ensureBenchTopic, exportTree, http, seed, startScorer, warm } from './lib/scorer-process';
 import { B, DURATION, REPO } from './lib/settings';
 
 const MODEL = arg('model', 'qin-demo');
@@ -195,8 +187,7 @@ async function offer(url: string, body: string, rate: number): Promise<Overload>
 
 async function main(): Promise<void> {
   const dir = resolveModel(MODEL);
-  const prefix = benchPrefix('overload');
-  const { body } = await seed(prefix);
+  const { body, prefix } = await seed('overload');
   const topic = await ensureBenchTopic();
   const root = REF ? exportTree(REF) : REPO;
   const { url, child } = await startScorer(

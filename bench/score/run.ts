@@ -32,7 +32,6 @@ import {
   ensureBenchTopic,
   http,
   post,
-  benchPrefix,
   seed,
   sequential,
   stageMeans,
@@ -203,9 +202,8 @@ async function modes(): Promise<void> {
   const names = arg('modes', '').split(',');
   const model = arg('model', '') || arg('models', 'qin-demo').split(',')[0]!;
   const dir = resolveModel(model);
-  const prefix = benchPrefix('score');
   const topic = await ensureBenchTopic();
-  const { body } = await seed(prefix);
+  const { body, prefix } = await seed('score');
   const loadBefore = loadavg();
   const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
     cwd: REPO,
@@ -257,9 +255,8 @@ async function main(): Promise<void> {
     `MatMul 500x1024 @ 1024x1024: p50 ${matmul.p50.toFixed(2)} ms = ${matmul.gflops.toFixed(1)} GFLOP/s`,
   );
 
-  const prefix = benchPrefix('score');
   const topic = await ensureBenchTopic();
-  const { body } = await seed(prefix);
+  const { body, prefix } = await seed('score');
   const floor = await httpFloor(body);
   const bareFloor = await httpFloor(body, true);
   console.log(

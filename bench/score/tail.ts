@@ -16,7 +16,7 @@ import { arg, envArg, numberArg } from '../support/cli-args';
 import { threadCpu } from '../support/cpu';
 import { resolveModel } from './lib/models';
 import { parseServerTiming, stats, timedPost } from './lib/profile';
-import { ensureBenchTopic, benchPrefix, seed, startScorer, warm } from './lib/scorer-process';
+import { ensureBenchTopic, seed, startScorer, warm } from './lib/scorer-process';
 
 const MODEL = arg('model', 'qin-demo');
 const REQUESTS = numberArg('requests', 1000);
@@ -68,8 +68,7 @@ interface Sample {
 
 async function main(): Promise<void> {
   const dir = resolveModel(MODEL);
-  const prefix = benchPrefix('tail');
-  const { body } = await seed(prefix);
+  const { body, prefix } = await seed('tail');
   const topic = await ensureBenchTopic();
   const { url, child } = await startScorer(dir, prefix, topic, {
     SCORER_SERVER_TIMING: 'true',

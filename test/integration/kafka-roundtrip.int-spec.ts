@@ -1,6 +1,7 @@
 import type { Kafka } from 'kafkajs';
-import { createKafka, ensureTopics } from '@mmctr/kafka';
+import { createKafka, ensureTopics, withKafkaAdmin } from '@mmctr/kafka';
 import { testConfig, uniqueName } from '../support/clients';
+import { deleteTopics } from '../support/kafka-group';
 
 describe('Kafka broker round trip (kafkajs)', () => {
   let kafka: Kafka;
@@ -54,17 +55,11 @@ describe('Kafka broker round trip (kafkajs)', () => {
       expect(e.partitions.size).toBe(1);
       expect(e.order).toEqual([...e.order].sort((a, b) => a - b));
     }
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteTopics({ topics: [topic] });
-    await admin.disconnect();
+    await deleteTopics(kafka, [topic]);
   });
 
   it('has the platform topics and no auto-created ones', async () => {
-    const admin = kafka.admin();
-    await admin.connect();
-    const topics = await admin.listTopics();
-    await admin.disconnect();
+    const topics = await withKafkaAdmin(kafka, (admin) => admin.listTopics());
     const c = testConfig();
     expect(topics).toEqual(
       expect.arrayContaining([

@@ -1,4 +1,5 @@
 import type { ConsumerRunConfig, Kafka } from 'kafkajs';
+import { withKafkaAdmin } from '@mmctr/kafka';
 
 /**
  * Whether consumer group `groupId` has committed every message of `topics` (each partition's committed
@@ -6,9 +7,7 @@ import type { ConsumerRunConfig, Kafka } from 'kafkajs';
  * ingest group has written everything produced so far.
  */
 export async function groupCaughtUp(kafka: Kafka, groupId: string, topics: string[]): Promise<boolean> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
+  return withKafkaAdmin(kafka, async (admin) => {
     const committed = await admin.fetchOffsets({ groupId, topics });
     for (const { topic, partitions } of committed) {
       const high = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]));
@@ -16,32 +15,22 @@ export async function groupCaughtUp(kafka: Kafka, groupId: string, topics: strin
       if (partitions.some((p) => Math.max(Number(p.offset), 0) < (high.get(p.partition) ?? 0))) return false;
     }
     return true;
-  } finally {
-    await admin.disconnect();
-  }
+  });
 }
 
 /** Deletes `topics` (a test's own), ignoring ones already gone. */
 export async function deleteTopics(kafka: Kafka, topics: string[]): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
+  return withKafkaAdmin(kafka, async (admin) => {
     await admin.deleteTopics({ topics }).catch(() => undefined);
-  } finally {
-    await admin.disconnect();
-  }
+  });
 }
 
 /** Deletes every topic whose name starts with `prefix` (a test's own namespace): entity topics included. */
 export async function deleteTopicsStartingWith(kafka: Kafka, prefix: string): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
+  return withKafkaAdmin(kafka, async (admin) => {
     const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
     if (topics.length) await admin.deleteTopics({ topics }).catch(() => undefined);
-  } finally {
-    await admin.disconnect();
-  }
+  });
 }
 
 /**

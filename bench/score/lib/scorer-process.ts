@@ -43,14 +43,13 @@ async function prepareDatabase(config: ReturnType<typeof loadConfig>): Promise<v
   }
 }
 
-/** A scoring bench's own Redis key prefix; `seed` deletes earlier ones. */
-export const benchPrefix = (kind: string): string => `mmctr-bench-${kind}-${Date.now()}:`;
-
 /**
  * The bench database (prepared fresh), then items, multimodal vectors and one user's 64-click history
- * in Redis under `prefix`; the request body. Earlier scoring benches' keys (`mmctr-bench-*`) go first.
+ * in Redis under a prefix of the bench's own (`kind` names it); the request body and the prefix. Earlier
+ * scoring benches' keys (`mmctr-bench-*`) go first.
  */
-export async function seed(prefix: string): Promise<{ body: string }> {
+export async function seed(kind: string): Promise<{ body: string; prefix: string }> {
+  const prefix = `mmctr-bench-${kind}-${Date.now()}:`;
   const config = loadConfig();
   await prepareDatabase(config);
   const redis = createRedis(config);
@@ -89,7 +88,7 @@ export async function seed(prefix: string): Promise<{ body: string }> {
     context: { device: 'android', placement: 'feed', country: 'DE' },
     candidates: Array.from({ length: B }, (_, i) => ({ item_id: `bench-item-${i}`, position: i % 32 })),
   });
-  return { body };
+  return { body, prefix };
 }
 
 /**

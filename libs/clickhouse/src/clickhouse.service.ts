@@ -63,7 +63,7 @@ export class ClickHouseService {
   async insert(table: string, rows: readonly object[]): Promise<void> {
     if (rows.length === 0) return;
     try {
-      await this.client.insert({ table, values: rows as object[], format: 'JSONEachRow' });
+      await this.client.insert({ table, values: rows, format: 'JSONEachRow' });
     } catch (err) {
       throw parseClickHouseError(err);
     }

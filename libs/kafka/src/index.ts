@@ -7,3 +7,4 @@ export * from './dead-letter-producer';
 export * from './offsets';
 export * from './batch-consumer';
 export * from './retry';
+export * from './kafka-admin';

@@ -1,5 +1,6 @@
 import type { Admin, Kafka, ITopicConfig } from 'kafkajs';
 import type { AppConfig } from '@mmctr/config';
+import { withKafkaAdmin } from './kafka-admin';
 import { retryForever } from './retry';
 
 export class TopicConfigError extends Error {
@@ -53,9 +54,7 @@ export async function ensureTopics(
   topics: ITopicConfig[],
   timeoutMs = 30_000,
 ): Promise<string[]> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
+  return withKafkaAdmin(kafka, async (admin) => {
     const existing = new Set(await admin.listTopics());
     const missing = topics.filter((t) => !existing.has(t.topic));
     if (missing.length === 0) return [];
@@ -78,9 +77,7 @@ export async function ensureTopics(
     // topics yet (UNKNOWN_TOPIC_OR_PARTITION although they were created): wait here, asking again.
     await waitForLeaders(admin, missing, timeoutMs);
     return created;
-  } finally {
-    await admin.disconnect();
-  }
+  });
 }
 
 /** Partitions of `topics` that have no leader yet, or fewer partitions than declared; [] when all are led. */

@@ -13,7 +13,7 @@ import {
 } from '@mmctr/clickhouse';
 import type { AppConfig } from '@mmctr/config';
 import { FeatureStoreRepository, applyRepository, featureRepoFromConfig } from '@mmctr/feature-repo';
-import { ensureTopics, platformTopics } from '@mmctr/kafka';
+import { ensureTopics, platformTopics, withKafkaAdmin } from '@mmctr/kafka';
 import {
   startScorer,
   testModel,
@@ -148,14 +148,13 @@ export class ChaosApps {
     await Promise.all(this.ingest.map((p) => p.stop()));
     await Promise.all(this.scorers.map((s) => s.close()));
     this.embedder?.child.kill('SIGTERM');
-    const admin = this.kafka.admin();
-    await admin.connect();
-    const topics = platformTopics({ ...this.config, ...this.env }).map((t) => t.topic);
-    await admin.deleteTopics({ topics }).catch(() => undefined);
-    await admin
-      .deleteGroups([this.env.INGEST_GROUP_ID!, this.env.SCORE_LOG_SINK_GROUP_ID!])
-      .catch(() => undefined);
-    await admin.disconnect();
+    await withKafkaAdmin(this.kafka, async (admin) => {
+      const topics = platformTopics({ ...this.config, ...this.env }).map((t) => t.topic);
+      await admin.deleteTopics({ topics }).catch(() => undefined);
+      await admin
+        .deleteGroups([this.env.INGEST_GROUP_ID!, this.env.SCORE_LOG_SINK_GROUP_ID!])
+        .catch(() => undefined);
+    });
     if (redis)
       await deleteKeys(redis, [
         `${this.names.env.REDIS_KEY_PREFIX}*`,

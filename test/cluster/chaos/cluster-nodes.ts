@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Kafka } from 'kafkajs';
 import type { Cluster } from 'ioredis';
+import { withKafkaAdmin } from '@mmctr/kafka';
 
 const run = promisify(execFile);
 const SCRIPT = join(__dirname, 'cluster-node.sh');
@@ -21,28 +22,20 @@ export async function startNode(service: string): Promise<void> {
 
 /** The broker leading `partition` of `topic`, as a cluster service name (KRaft node id n = kafka-n). */
 export async function kafkaLeader(kafka: Kafka, topic: string, partition = 0): Promise<string> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
+  return withKafkaAdmin(kafka, async (admin) => {
     const meta = await admin.fetchTopicMetadata({ topics: [topic] });
     const leader = meta.topics[0]?.partitions.find((p) => p.partitionId === partition)?.leader;
     if (leader === undefined) throw new Error(`no leader for ${topic}/${partition}`);
     return `kafka-${leader}`;
-  } finally {
-    await admin.disconnect();
-  }
+  });
 }
 
 /** Whether every partition of `topic` has all its replicas in sync again. */
 export async function fullyInSync(kafka: Kafka, topic: string): Promise<boolean> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
+  return withKafkaAdmin(kafka, async (admin) => {
     const meta = await admin.fetchTopicMetadata({ topics: [topic] });
     return meta.topics[0]!.partitions.every((p) => p.isr.length === p.replicas.length);
-  } finally {
-    await admin.disconnect();
-  }
+  });
 }
 
 /** The Redis primary serving hash slot `slot`, as a cluster service name (port 3940n = redis-n). */

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { IHeaders, Kafka } from 'kafkajs';
 import type { ClickHouseService } from '@mmctr/clickhouse';
 import { consumeFromStart } from '../../support/kafka-group';
+import { withKafkaAdmin } from '@mmctr/kafka';
 
 /**
  * Evidence about acknowledged events missing from the analyst view, gathered before the test's
@@ -36,9 +37,7 @@ export async function locateInTopic(
   ids: ReadonlySet<string>,
   timeoutMs = 120_000,
 ): Promise<Map<string, TopicPlace[]>> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect());
+  const ends = await withKafkaAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic));
   const lastOffset = new Map(
     ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high) - 1n]),
   );
@@ -74,14 +73,10 @@ export async function committedOffsets(
   groupId: string,
   topic: string,
 ): Promise<Map<number, string>> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
+  return withKafkaAdmin(kafka, async (admin) => {
     const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
     return new Map((t?.partitions ?? []).map((p) => [p.partition, p.offset]));
-  } finally {
-    await admin.disconnect();
-  }
+  });
 }
 
 /** ClickHouse's own counters that tell a deduplicated insert, a failed fetch or a part no replica has. */

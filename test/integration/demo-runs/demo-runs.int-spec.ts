@@ -1,7 +1,7 @@
 import type { Kafka } from 'kafkajs';
 import type Redis from 'ioredis';
 import { loadConfig } from '@mmctr/config';
-import { createKafka, ensureTopics } from '@mmctr/kafka';
+import { createKafka, ensureTopics, withKafkaAdmin } from '@mmctr/kafka';
 import { createRedis } from '@mmctr/online-store';
 import { demoRunEnv } from '../../../tools/cli/src/commands/demo-runs';
 import { deleteTopics } from '../../support/kafka-group';
@@ -20,27 +20,15 @@ describe('mmctr demo-run prune on the real Kafka and Redis', () => {
   let kafka: Kafka;
   let redis: Redis;
 
-  const existingTopics = async () => {
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      return (await admin.listTopics()).filter((t) => t.includes(NS)).sort();
-    } finally {
-      await admin.disconnect();
-    }
-  };
-  const existingGroups = async () => {
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      return (await admin.listGroups()).groups
+  const existingTopics = () =>
+    withKafkaAdmin(kafka, async (admin) => (await admin.listTopics()).filter((t) => t.includes(NS)).sort());
+  const existingGroups = () =>
+    withKafkaAdmin(kafka, async (admin) =>
+      (await admin.listGroups()).groups
         .map((g) => g.groupId)
         .filter((g) => g.includes(NS))
-        .sort();
-    } finally {
-      await admin.disconnect();
-    }
-  };
+        .sort(),
+    );
   const keys = async () => (await redis.keys(`*${NS}*`)).sort();
 
   beforeAll(async () => {
@@ -51,9 +39,7 @@ describe('mmctr demo-run prune on the real Kafka and Redis', () => {
       RUNS.flatMap(topicsOf).map((topic) => ({ topic, numPartitions: 1 })),
     );
     // A consumer group exists once it has committed offsets.
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
+    await withKafkaAdmin(kafka, async (admin) => {
       for (const run of RUNS) {
         const e = demoRunEnv(run, NS);
         await admin.setOffsets({
@@ -62,9 +48,7 @@ describe('mmctr demo-run prune on the real Kafka and Redis', () => {
           partitions: [{ partition: 0, offset: '0' }],
         });
       }
-    } finally {
-      await admin.disconnect();
-    }
+    });
     for (const run of RUNS) {
       const e = demoRunEnv(run, NS);
       await redis.set(`${e.REDIS_KEY_PREFIX}hist:u1`, 'x');
@@ -74,10 +58,9 @@ describe('mmctr demo-run prune on the real Kafka and Redis', () => {
   }, 60_000);
 
   afterAll(async () => {
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteGroups([demoRunEnv('now', NS).INGEST_GROUP_ID!]).catch(() => undefined);
-    await admin.disconnect();
+    await withKafkaAdmin(kafka, (admin) =>
+      admin.deleteGroups([demoRunEnv('now', NS).INGEST_GROUP_ID!]).catch(() => undefined),
+    );
     await deleteTopics(kafka, topicsOf('now'));
     await redis.del(...(await keys()));
     redis.disconnect();

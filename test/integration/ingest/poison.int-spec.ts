@@ -4,7 +4,7 @@
 import type { Kafka } from 'kafkajs';
 import type Redis from 'ioredis';
 import { DLQ_HEADERS, type BehaviourEvent, type CatalogueItem } from '@mmctr/contracts';
-import { DLQ_ENVELOPE_HEADERS } from '@mmctr/kafka';
+import { DLQ_ENVELOPE_HEADERS, withKafkaAdmin } from '@mmctr/kafka';
 import { OnlineStore } from '@mmctr/online-store';
 import { makeEvents } from '../../support/ingest/events';
 import type { IsolatedNames } from '../../support/ingest/fixtures';
@@ -137,9 +137,7 @@ describe('ingest poison isolation and readiness', () => {
     const { names, db, producer } = await setUp('ingest-dlq-down');
     const ingest = await startIngest(names, db, QUICK_RETRIES);
     // Ingest created the DLQ topic at start-up; take it away (the broker does not auto-create topics).
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
+    return withKafkaAdmin(kafka, async (admin) => {
       await admin.deleteTopics({ topics: [names.env.KAFKA_TOPIC_DLQ] });
       const events = makeEvents(names.prefix, 1_000, 50, 29);
       await producer.sendEvents(events.slice(0, 500));
@@ -165,9 +163,7 @@ describe('ingest poison isolation and readiness', () => {
         expect.stringMatching(/^empty/),
       ]);
       await ingest.waitFor(async () => (await ready(ingest)).status === 200, 'ready again');
-    } finally {
-      await admin.disconnect();
-    }
+    });
   });
 
   it('answers 503 while a store fails past its deadline with messages waiting, retries, and then stores everything', async () => {

@@ -16,6 +16,7 @@ import {
 } from '@mmctr/scorer';
 import { testConfig, uniqueName } from '../../support/clients';
 import { sleep } from '../../support/ingest/ingest-process';
+import { deleteTopics } from '../../support/kafka-group';
 import { readTopic } from '../../support/ingest/read-topic';
 import { TestDatabase } from '../../support/ingest/test-database';
 
@@ -37,10 +38,7 @@ describe('score-log sink: poison records and failing stores', () => {
   });
 
   afterAll(async () => {
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteTopics({ topics }).catch(() => undefined);
-    await admin.disconnect();
+    await deleteTopics(kafka, topics);
     for (const db of databases) await db.drop();
   });
 

@@ -2,7 +2,7 @@ import type { Kafka } from 'kafkajs';
 import type Redis from 'ioredis';
 import type { AppConfig } from '@mmctr/config';
 import { MAX_MESSAGE_BYTES, type BehaviourEvent } from '@mmctr/contracts';
-import { ensureTopics, platformTopics } from '@mmctr/kafka';
+import { ensureTopics, platformTopics, withKafkaAdmin } from '@mmctr/kafka';
 import { uniqueName } from '../clients';
 import { deleteTopicsStartingWith } from '../kafka-group';
 import { deleteKeysMatching } from '../redis-keys';
@@ -36,13 +36,9 @@ export async function createTestTopics(kafka: Kafka, config: AppConfig, names: I
 }
 
 export async function cleanup(kafka: Kafka, redis: Redis, names: IsolatedNames): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
+  await withKafkaAdmin(kafka, async (admin) => {
     await admin.deleteGroups([names.env.INGEST_GROUP_ID]).catch(() => undefined);
-  } finally {
-    await admin.disconnect();
-  }
+  });
   // Every topic of the test's own: the platform's three and any entity snapshot topic it made.
   await deleteTopicsStartingWith(kafka, `mmctr.test.${names.id}.`);
   for (const pattern of [`${names.env.REDIS_KEY_PREFIX}*`, `bull:${names.env.EMBEDDINGS_QUEUE}:*`]) {

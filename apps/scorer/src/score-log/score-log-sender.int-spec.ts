@@ -1,7 +1,8 @@
 import type { Kafka, Producer } from 'kafkajs';
 import type { ScoreLogRecord } from '@mmctr/contracts';
-import { createKafka, ensureTopics } from '@mmctr/kafka';
+import { createKafka, ensureTopics, withKafkaAdmin } from '@mmctr/kafka';
 import { testConfig, uniqueName } from '../../../../test/support/clients';
+import { deleteTopics } from '../../../../test/support/kafka-group';
 import { testScoreLogRecord } from '../../test/support/score-log-record';
 import { packScoreLog, scoreLogValue, type PackedScoreLog } from './score-log-codec';
 import { ScoreLogSender, type ScoreLogResult } from './score-log-sender';
@@ -38,10 +39,7 @@ describe('ScoreLogSender against the real broker', () => {
 
   afterAll(async () => {
     await producer.disconnect();
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
-    await admin.disconnect();
+    await deleteTopics(kafka, [topic]);
   });
 
   const sender = (batchRecords: number, maxBatchBytes: number) => {
@@ -60,10 +58,7 @@ describe('ScoreLogSender against the real broker', () => {
   };
 
   async function topicRecords(): Promise<string[]> {
-    const admin = kafka.admin();
-    await admin.connect();
-    const offsets = (await admin.fetchTopicOffsets(topic))[0]!;
-    await admin.disconnect();
+    const offsets = (await withKafkaAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic)))[0]!;
     const end = Number(offsets.high);
     const ids: string[] = [];
     if (end === 0) return ids;

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { AppConfig } from '@mmctr/config';
 import { FeatureStoreRepository, applyRepository, loadFeatureRepo } from '@mmctr/feature-repo';
 import { ingestSuite } from '../../../../test/support/ingest/suite';
+import { deleteTopics } from '../../../../test/support/kafka-group';
 import { CliKafkaRepository } from '../kafka.repository';
 import { eventMs, importMovielens } from './import-movielens';
 import { fixtureRating, writeMovielensFixture } from './import-movielens.testing';
@@ -24,10 +25,7 @@ describe('mmctr import movielens (Kafka -> ingest -> ClickHouse + Redis)', () =>
 
   afterAll(async () => {
     rmSync(dir, { recursive: true, force: true });
-    const admin = suite.kafka().admin();
-    await admin.connect();
-    await admin.deleteTopics({ topics: entityTopics }).catch(() => undefined);
-    await admin.disconnect();
+    await deleteTopics(suite.kafka(), entityTopics);
   });
 
   it('stores exactly one row per user, movie, impression and click', async () => {
