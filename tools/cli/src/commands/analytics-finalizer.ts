@@ -39,6 +39,9 @@ const changed = (s: HourSignature, l: LedgerHour | undefined): boolean =>
   l.scoreMaxIngestedAt !== s.scoreMaxIngestedAt;
 
 export interface PendingHours {
+  /** The range asked for, in whole hours. */
+  fromS: number;
+  toS: number;
   /** The hours to recompute, oldest first. */
   dirty: number[];
   /** The stored signature of every hour considered (those not frozen by retention). */
@@ -95,7 +98,7 @@ export async function pendingHours(
       if (h >= fromS && byHour.has(h)) dirty.add(h);
     }
   }
-  return { dirty: [...dirty].sort((a, b) => a - b), byHour, ledger, frozenBefore };
+  return { fromS, toS, dirty: [...dirty].sort((a, b) => a - b), byHour, ledger, frozenBefore };
 }
 
 /**
@@ -103,9 +106,7 @@ export async function pendingHours(
  * one new version. A second run with nothing stored in between finds nothing dirty and writes nothing.
  */
 export async function finalize(repo: AnalyticsRepository, opts: FinalizeOptions): Promise<FinalizeResult> {
-  const toS = Math.floor(opts.toS / 3600) * 3600;
-  const fromS = opts.fromS === undefined ? 0 : Math.floor(opts.fromS / 3600) * 3600;
-  const { dirty, byHour, ledger, frozenBefore } = await pendingHours(repo, opts);
+  const { fromS, toS, dirty, byHour, ledger, frozenBefore } = await pendingHours(repo, opts);
 
   const days = new Map<number, HourSignature[]>();
   for (const h of dirty) {

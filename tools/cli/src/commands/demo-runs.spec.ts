@@ -1,6 +1,6 @@
 import { DemoRunNames, demoRunEnv, pruneDemoRuns, shellExports, type DemoRunStores } from './demo-runs';
 
-/** Topics, groups and keys in memory; SCAN patterns are the `<prefix>*` globs DemoRunNames gives. */
+/** Topics, groups and keys in memory; SCAN patterns are globs with `*` (what DemoRunNames gives). */
 class FakeStores implements DemoRunStores {
   constructor(
     public topicNames: string[],
@@ -20,8 +20,13 @@ class FakeStores implements DemoRunStores {
     this.groupNames = this.groupNames.filter((g) => !groups.includes(g));
   }
   async deleteKeys(pattern: string, doomed: (key: string) => boolean, progress?: (n: number) => void) {
-    const prefix = pattern.replace(/\*$/, '');
-    const gone = this.keys.filter((k) => k.startsWith(prefix) && doomed(k));
+    const glob = new RegExp(
+      `^${pattern
+        .split('*')
+        .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*')}$`,
+    );
+    const gone = this.keys.filter((k) => glob.test(k) && doomed(k));
     this.keys = this.keys.filter((k) => !gone.includes(k));
     progress?.(gone.length);
     return gone.length;
@@ -52,6 +57,7 @@ describe('demo run names', () => {
 
   it('tells which run a name belongs to, and nothing for names of other namespaces', () => {
     const names = new DemoRunNames();
+    expect(names.keyPatterns).toEqual(['mmctr-demo-*:*', 'bull-demo-*:*']);
     const env = demoRunEnv('1796579640');
     expect(names.runOfTopic(env.KAFKA_TOPIC_SCORES!)).toBe('1796579640');
     expect(names.runOfGroup(env.SCORE_LOG_SINK_GROUP_ID!)).toBe('1796579640');

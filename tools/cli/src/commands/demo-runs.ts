@@ -10,9 +10,8 @@ function checked(label: string, v: string): string {
   return v;
 }
 
-/** The environment of run `run` in `namespace` (default `demo`). */
-export function demoRunEnv(run: string, namespace = 'demo'): Record<string, string> {
-  const id = `${checked('--namespace', namespace)}-${checked('--run', run)}`;
+/** The names of run `id` (`<namespace>-<run>`), unchecked. */
+function runNames(id: string) {
   return {
     KAFKA_TOPIC_EVENTS: `mmctr.${id}.events.v1`,
     KAFKA_TOPIC_ITEMS: `mmctr.${id}.items.v1`,
@@ -25,6 +24,11 @@ export function demoRunEnv(run: string, namespace = 'demo'): Record<string, stri
   };
 }
 
+/** The environment of run `run` in `namespace` (default `demo`). */
+export function demoRunEnv(run: string, namespace = 'demo'): Record<string, string> {
+  return runNames(`${checked('--namespace', namespace)}-${checked('--run', run)}`);
+}
+
 /** `export NAME='value'` lines for a shell to `eval`. */
 export function shellExports(env: Record<string, string>): string {
   return Object.entries(env)
@@ -32,33 +36,58 @@ export function shellExports(env: Record<string, string>): string {
     .join('\n');
 }
 
-/** Recognises the names of any run of `namespace`: which run a topic, group or Redis key belongs to. */
+// Stands for the run in the names of every run; a run id cannot contain it.
+const ANY_RUN = '\u0000';
+const escapeRegExp = (v: string) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeGlob = (v: string) => v.replace(/[*?[\]\\]/g, '\\$&');
+
+/**
+ * Recognises the names of any run of `namespace`, from the names `demoRunEnv` gives: which run a
+ * topic, group or Redis key belongs to.
+ */
 export class DemoRunNames {
-  private readonly topic: RegExp;
-  private readonly group: RegExp;
-  private readonly key: RegExp;
+  private readonly topics: RegExp[];
+  private readonly groups: RegExp[];
+  private readonly keys: RegExp[];
   /** SCAN patterns that cover every run's Redis keys (the run is then read with `runOfKey`). */
   readonly keyPatterns: string[];
 
   constructor(namespace = 'demo') {
-    const ns = checked('--namespace', namespace);
-    this.topic = new RegExp(`^mmctr\\.${ns}-([A-Za-z0-9_]+)\\.(?:events|items|dlq|scores)\\.v1$`);
-    this.group = new RegExp(`^mmctr-${ns}-([A-Za-z0-9_]+)-(?:ingest|score-log)$`);
-    this.key = new RegExp(`^(?:mmctr|bull)-${ns}-([A-Za-z0-9_]+):`);
-    this.keyPatterns = [`mmctr-${ns}-*`, `bull-${ns}-*`];
+    const any = runNames(`${checked('--namespace', namespace)}-${ANY_RUN}`);
+    const pattern = (name: string, end = '$') =>
+      new RegExp(`^${escapeRegExp(name).replace(ANY_RUN, '([A-Za-z0-9_]+)')}${end}`);
+    this.topics = [
+      any.KAFKA_TOPIC_EVENTS,
+      any.KAFKA_TOPIC_ITEMS,
+      any.KAFKA_TOPIC_DLQ,
+      any.KAFKA_TOPIC_SCORES,
+    ].map((t) => pattern(t));
+    this.groups = [any.INGEST_GROUP_ID, any.SCORE_LOG_SINK_GROUP_ID].map((g) => pattern(g));
+    // BullMQ keys are `<prefix>:<queue>:…`.
+    const prefixes = [any.REDIS_KEY_PREFIX, `${any.BULLMQ_PREFIX}:`];
+    this.keys = prefixes.map((k) => pattern(k, ''));
+    this.keyPatterns = prefixes.map((k) => `${escapeGlob(k).replace(ANY_RUN, '*')}*`);
   }
 
   runOfTopic(name: string): string | undefined {
-    return this.topic.exec(name)?.[1];
+    return matchRun(this.topics, name);
   }
 
   runOfGroup(name: string): string | undefined {
-    return this.group.exec(name)?.[1];
+    return matchRun(this.groups, name);
   }
 
   runOfKey(key: string): string | undefined {
-    return this.key.exec(key)?.[1];
+    return matchRun(this.keys, key);
   }
+}
+
+function matchRun(patterns: readonly RegExp[], name: string): string | undefined {
+  for (const p of patterns) {
+    const m = p.exec(name);
+    if (m) return m[1];
+  }
+  return undefined;
 }
 
 /** What pruning needs of Kafka and Redis (DemoRunsRepository). */
