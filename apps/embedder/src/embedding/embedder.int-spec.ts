@@ -31,6 +31,7 @@ import {
   runEnv,
   waitForJobs,
 } from '../testing/harness';
+import { deleteKeysMatching } from '../../../../test/support/redis-keys';
 import { tempDir } from '../../../../test/support/temp-dir';
 
 jest.setTimeout(600_000);
@@ -72,6 +73,7 @@ afterAll(async () => {
   await app?.close();
   await queue?.obliterate({ force: true }).catch(() => undefined);
   await producer?.close();
+  if (bull) await deleteKeysMatching(bull, `${env.REDIS_KEY_PREFIX}*`);
   bull?.disconnect();
   await ch?.close();
 });
