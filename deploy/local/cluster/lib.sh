@@ -2,27 +2,28 @@
 # The loopback cluster behind `deploy/local/{up,down,status} --cluster`: a 3-node ZooKeeper ensemble,
 # 3 Kafka KRaft nodes (broker + controller each), ClickHouse as 2 shards x 2 replicas and a Redis
 # Cluster of 3 primaries + 3 replicas. Everything it writes lives under $MMCTR_CLUSTER_DIR (default
-# <repo>/.local/cluster); its ports (39xxx, and 49401-49406 for the Redis cluster bus) do not collide with the
-# single-node stack, which can run beside it.
+# <repo>/.local/cluster); its ports (23xxx, and 24401-24406 for the Redis cluster bus) do not collide with the
+# single-node stack, which can run beside it, and lie below the kernel's ephemeral range (32768-60999 on
+# Linux): a port in that range can be held by any outgoing connection, and a node then fails to bind it.
 _cluster_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 MMCTR_STACK_DIR="${MMCTR_CLUSTER_DIR:-$_cluster_root/.local/cluster}"
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 CLUSTER_TMPL="$LOCAL_DIR/cluster"
 
 CLICKHOUSE_CLUSTER_NAME="${CLICKHOUSE_CLUSTER_NAME:-mmctr}"
-ZK_CLIENT_PORTS=(39181 39182 39183)
-ZK_PEER_PORTS=(39281 39282 39283)
-ZK_ELECTION_PORTS=(39381 39382 39383)
+ZK_CLIENT_PORTS=(23181 23182 23183)
+ZK_PEER_PORTS=(23281 23282 23283)
+ZK_ELECTION_PORTS=(23381 23382 23383)
 ZK_HEAP="${ZK_HEAP:-128m}"
-KAFKA_PORTS=(39092 39093 39094)
-KAFKA_CONTROLLER_PORTS=(39192 39193 39194)
+KAFKA_PORTS=(23092 23093 23094)
+KAFKA_CONTROLLER_PORTS=(23192 23193 23194)
 KAFKA_NODE_HEAP="${KAFKA_NODE_HEAP:-512m}"
 # Shard of each ClickHouse server (two replicas per shard).
 CH_SHARDS=(1 1 2 2)
-CH_HTTP_PORTS=(39123 39124 39125 39126)
-CH_TCP_PORTS=(39001 39002 39003 39004)
-CH_INTERSERVER_PORTS=(39011 39012 39013 39014)
-REDIS_PORTS=(39401 39402 39403 39404 39405 39406)
+CH_HTTP_PORTS=(23123 23124 23125 23126)
+CH_TCP_PORTS=(23001 23002 23003 23004)
+CH_INTERSERVER_PORTS=(23011 23012 23013 23014)
+REDIS_PORTS=(23401 23402 23403 23404 23405 23406)
 
 # Service names: <kind>-<n>, n from 1. Started in this order, stopped in the reverse one.
 SERVICES=(zk-1 zk-2 zk-3 kafka-1 kafka-2 kafka-3 ch-1 ch-2 ch-3 ch-4
@@ -126,7 +127,7 @@ start_redis_node() {
   local svc="$1" i="$2"
   setsid nohup redis-server --bind 127.0.0.1 --port "${REDIS_PORTS[$i]}" --dir "$DATA_DIR/$svc" \
     --daemonize no --protected-mode yes --cluster-enabled yes --cluster-config-file nodes.conf \
-    --cluster-node-timeout 3000 --appendonly yes --appendfsync everysec --save '' \
+    --cluster-port "$((REDIS_PORTS[$i] + 1000))" --cluster-node-timeout 3000 --appendonly yes --appendfsync everysec --save '' \
     >"$LOG_DIR/$svc.out" 2>&1 &
   echo $! >"$(pid_file "$svc")"
 }
@@ -182,7 +183,26 @@ ensure_redis_cluster() {
   return 0
 }
 
+# Every port the cluster uses: its nodes' data (ZooKeeper's replica registrations, KRaft's voters, Redis'
+# nodes.conf) names them, so data made with other ports cannot be started with these.
+cluster_ports() {
+  echo "${ZK_CLIENT_PORTS[*]} ${ZK_PEER_PORTS[*]} ${ZK_ELECTION_PORTS[*]} ${KAFKA_PORTS[*]}" \
+    "${KAFKA_CONTROLLER_PORTS[*]} ${CH_HTTP_PORTS[*]} ${CH_TCP_PORTS[*]} ${CH_INTERSERVER_PORTS[*]} ${REDIS_PORTS[*]}"
+}
+
+check_cluster_ports() {
+  local stamp="$STACK_DIR/ports"
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$(cluster_ports)" ]]; then return 0; fi
+  if [[ -d "$DATA_DIR" && -n "$(ls -A "$DATA_DIR" 2>/dev/null)" ]]; then
+    die "the cluster's data in $DATA_DIR was made with other ports than these (deploy/local/cluster/lib.sh):" \
+      "run 'deploy/local/down --cluster --purge' (it removes $STACK_DIR), then 'deploy/local/up --cluster'"
+  fi
+  mkdir -p "$STACK_DIR"
+  cluster_ports >"$stamp"
+}
+
 cluster_up() {
+  check_cluster_ports
   mkdir -p "$RUN_DIR" "$LOG_DIR" "$DATA_DIR" "$CONF_DIR"
   local changed=0
   ensure_packages && changed=1

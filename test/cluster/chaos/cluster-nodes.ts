@@ -8,7 +8,7 @@ import { withKafkaAdmin } from '@mmctr/kafka';
 const run = promisify(execFile);
 const SCRIPT = join(__dirname, 'cluster-node.sh');
 // deploy/local/cluster/lib.sh: node n of a kind listens on the kind's base port + n.
-const REDIS_BASE_PORT = 39400;
+const REDIS_BASE_PORT = 23400;
 
 /** SIGKILLs a node of the loopback cluster (its whole process group): no shutdown hook runs. */
 export async function killNode(service: string): Promise<void> {
@@ -38,7 +38,7 @@ export async function fullyInSync(kafka: Kafka, topic: string): Promise<boolean>
   });
 }
 
-/** The Redis primary serving hash slot `slot`, as a cluster service name (port 3940n = redis-n). */
+/** The Redis primary serving hash slot `slot`, as a cluster service name (port 2340n = redis-n). */
 export async function redisPrimaryOf(redis: Cluster, slot: number): Promise<string> {
   const ranges = await redis.cluster('SLOTS');
   const range = ranges.find(([from, to]) => slot >= from && slot <= to);

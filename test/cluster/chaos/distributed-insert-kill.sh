@@ -14,7 +14,7 @@ HERE="$(dirname "${BASH_SOURCE[0]}")"
 trials="${1:-3}" rows="${2:-20000000}" kill_from="${3:-0.5}" kill_until="${4:-2}"
 db="h6_insert_kill_$$"
 ch() { curl -sS --max-time 600 "http://127.0.0.1:$1/?$2" --data-binary "$3"; }
-q() { ch 39123 "" "$1"; }
+q() { ch 23123 "" "$1"; }
 
 q "CREATE DATABASE $db ON CLUSTER mmctr" >/dev/null
 q "CREATE TABLE $db.t_local ON CLUSTER mmctr (k UInt64, v String)
@@ -28,7 +28,7 @@ caught_up() {
   local pending port n
   for _ in $(seq 1 240); do
     pending=0
-    for port in 39123 39124 39125 39126; do
+    for port in 23123 23124 23125 23126; do
       n="$(ch "$port" "" "SELECT sum(queue_size) + sum(is_readonly) + sum(total_replicas - active_replicas)
                           FROM system.replicas WHERE database = '$db'" 2>/dev/null || echo 1)"
       pending=$((pending + ${n:-1}))
@@ -40,7 +40,7 @@ caught_up() {
 }
 
 settings="insert_distributed_sync=1&load_balancing=in_order"
-insert() { ch 39123 "$settings" "INSERT INTO $db.t SELECT number + $1, toString(number) FROM numbers($rows)" 2>&1; }
+insert() { ch 23123 "$settings" "INSERT INTO $db.t SELECT number + $1, toString(number) FROM numbers($rows)" 2>&1; }
 acked=0
 for ((t = 0; t < trials; t++)); do
   base=$((t * rows * 10))
@@ -68,12 +68,12 @@ done
 
 caught_up
 counts=()
-for port in 39123 39124 39125 39126; do counts+=("$(ch "$port" "" "SELECT count() FROM $db.t_local")"); done
+for port in 23123 23124 23125 23126; do counts+=("$(ch "$port" "" "SELECT count() FROM $db.t_local")"); done
 dups="$(q "SELECT count() - uniqExact(k) FROM $db.t")"
 max() { (($1 > $2)) && echo "$1" || echo "$2"; }
 total=$(($(max "${counts[0]}" "${counts[1]}") + $(max "${counts[2]}" "${counts[3]}")))
 echo "acknowledged rows: $acked; stored: shard 1 ${counts[0]} / ${counts[1]} (ch-1 / ch-2), shard 2 ${counts[2]} / ${counts[3]} (ch-3 / ch-4); total (the fuller replica of each shard) $total, duplicated $dups"
-for port in 39123 39125 39126; do
-  echo "ch-$((port - 39122)) counters: $(ch "$port" "" "SELECT arrayStringConcat(groupArray(concat(event, '=', toString(value))), ' ')
+for port in 23123 23125 23126; do
+  echo "ch-$((port - 23122)) counters: $(ch "$port" "" "SELECT arrayStringConcat(groupArray(concat(event, '=', toString(value))), ' ')
     FROM system.events WHERE event IN ('DuplicatedInsertedBlocks', 'ReplicatedPartFetches', 'ReplicatedDataLoss', 'DistributedConnectionFailTry')")"
 done
