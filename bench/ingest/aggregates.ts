@@ -28,10 +28,10 @@ import { writeRepo } from '../../test/support/feature-repo/ad-platform';
 import { rng } from '../../test/support/ingest/events';
 import { IngestProcess, sleep } from '../../test/support/ingest/ingest-process';
 import { demoWithAggregations } from '../../test/integration/aggregates/demo-aggregations';
-import { deleteKeysMatching } from '../../test/support/redis-keys';
 import { freePort } from '../../test/support/free-port';
 import { cpuSeconds, servicesCpu } from '../support/cpu';
 import { runMainThenExit } from '../support/run-main';
+import { deleteKeysMatching } from '@mmctr/online-store';
 
 const { values: args } = parseArgs({ options: { events: { type: 'string', default: '200000' } } });
 const N = Number(args.events);

@@ -13,10 +13,9 @@ import { MigrationRunner, clickHouseClient, loadMigrations, MIGRATIONS_DIR } fro
 import type { BehaviourEvent, EventType } from '@mmctr/contracts';
 import { FeatureStoreRepository, applyRepository, featureRepoFromConfig } from '@mmctr/feature-repo';
 import { createKafka, ensureTopics, EventProducer } from '@mmctr/kafka';
-import { createRedis } from '@mmctr/online-store';
+import { createRedis, deleteKeysMatching } from '@mmctr/online-store';
 import { IngestProcess, sleep } from '../../test/support/ingest/ingest-process';
 import { rng } from '../../test/support/ingest/events';
-import { deleteKeysMatching } from '../../test/support/redis-keys';
 import { cpuSeconds, servicesCpu, servicesSince, totalCpu, type ServiceCpu } from '../support/cpu';
 
 const { values: args } = parseArgs({
@@ -280,7 +279,7 @@ async function runLag() {
 
 async function clearRedis(): Promise<void> {
   const redis = createRedis(config);
-  await deleteKeysMatching(redis, `${REDIS_PREFIX}*`, 5000);
+  await deleteKeysMatching(redis, `${REDIS_PREFIX}*`, { count: 5000 });
   redis.disconnect();
 }
 

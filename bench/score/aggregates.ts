@@ -25,10 +25,10 @@ import {
   type ScorerConfig,
 } from '@mmctr/scorer';
 import { aggregatesLayout } from '../../apps/scorer/test/support/aggregate-layout';
-import { deleteKeysMatching } from '../../test/support/redis-keys';
 import { numberArg } from '../support/cli-args';
 import { assemblySide, msSince, seededDraws } from './lib/assembly-bench';
 import { runMainThenExit } from '../support/run-main';
+import { deleteKeysMatching } from '@mmctr/online-store';
 
 const B = 500;
 const REQUESTS = numberArg('requests', 200);

@@ -11,9 +11,8 @@ import { MigrationRunner, clickHouseClient, loadMigrations, MIGRATIONS_DIR } fro
 import { loadConfig } from '@mmctr/config';
 import { FeatureStoreRepository, applyRepository, featureRepoFromConfig } from '@mmctr/feature-repo';
 import { createKafka, ensureTopics } from '@mmctr/kafka';
-import { OnlineStore, createRedis, mmVectorKey } from '@mmctr/online-store';
+import { OnlineStore, createRedis, mmVectorKey, deleteKeysMatching } from '@mmctr/online-store';
 import { freePort } from '../../../test/support/free-port';
-import { deleteKeysMatching } from '../../../test/support/redis-keys';
 import { postScore } from './post-score';
 import { B, D, DURATION, FILE, L, REPO, SPINNING, THREADS } from './settings';
 import { timeRuns } from './timing';
@@ -53,7 +52,7 @@ export async function seed(kind: string): Promise<{ body: string; prefix: string
   const config = loadConfig();
   await prepareDatabase(config);
   const redis = createRedis(config);
-  await deleteKeysMatching(redis, 'mmctr-bench-*', 5_000);
+  await deleteKeysMatching(redis, 'mmctr-bench-*', { count: 5_000 });
   const store = new OnlineStore(redis, { keyPrefix: prefix, types: ['click'], cap: 100, historyTtlS: 3600 });
   const now = Date.now();
   const items = Array.from({ length: B + L }, (_, i) => ({

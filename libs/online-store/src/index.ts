@@ -5,3 +5,4 @@ export * from './online-store';
 export * from './item-embedding-queue';
 export * from './mm-vector-key';
 export * from './slot-batch';
+export * from './delete-keys';

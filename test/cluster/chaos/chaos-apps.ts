@@ -14,6 +14,7 @@ import {
 import type { AppConfig } from '@mmctr/config';
 import { FeatureStoreRepository, applyRepository, featureRepoFromConfig } from '@mmctr/feature-repo';
 import { ensureTopics, platformTopics, withKafkaAdmin } from '@mmctr/kafka';
+import { deleteKeysMatching } from '@mmctr/online-store';
 import {
   startScorer,
   testModel,
@@ -156,28 +157,12 @@ export class ChaosApps {
         .catch(() => undefined);
     });
     if (redis)
-      await deleteKeys(redis, [
-        `${this.names.env.REDIS_KEY_PREFIX}*`,
-        `*${this.names.env.EMBEDDINGS_QUEUE}*`,
-      ]);
+      for (const pattern of [`${this.names.env.REDIS_KEY_PREFIX}*`, `*${this.names.env.EMBEDDINGS_QUEUE}*`])
+        await deleteKeysMatching(redis, pattern);
     await this.admin
       .command(`DROP DATABASE IF EXISTS \`${this.database}\` ON CLUSTER ${this.cluster.name}`)
       .catch(() => undefined);
     await Promise.all([this.admin.close(), this.ch.close()]);
     rmSync(this.projections, { recursive: true, force: true });
-  }
-}
-
-/** Deletes the keys matching `patterns` on every primary of the cluster (SCAN is per node). */
-async function deleteKeys(redis: Cluster, patterns: string[]): Promise<void> {
-  for (const node of redis.nodes('master')) {
-    for (const pattern of patterns) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-        cursor = next;
-        for (const key of keys) await redis.del(key);
-      } while (cursor !== '0');
-    }
   }
 }

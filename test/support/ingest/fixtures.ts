@@ -5,7 +5,7 @@ import { MAX_MESSAGE_BYTES, type BehaviourEvent } from '@mmctr/contracts';
 import { ensureTopics, platformTopics, withKafkaAdmin } from '@mmctr/kafka';
 import { uniqueName } from '../clients';
 import { deleteTopicsStartingWith } from '../kafka-group';
-import { deleteKeysMatching } from '../redis-keys';
+import { deleteKeysMatching } from '@mmctr/online-store';
 
 /** Names that keep one test's data apart from everyone else's: topics, group, Redis prefix, queue. */
 export function isolatedNames(tag: string) {

@@ -15,6 +15,7 @@ import {
   mmVectorKey,
   OnlineStore,
   type ItemEmbeddingJob,
+  deleteKeysMatching,
 } from '@mmctr/online-store';
 import { METRICS_REGISTRY, READINESS_PROBE, type ReadinessProbe } from '@mmctr/observability';
 import { generate, SMALL_PRESET } from '@mmctr/synth';
@@ -31,7 +32,6 @@ import {
   runEnv,
   waitForJobs,
 } from '../testing/harness';
-import { deleteKeysMatching } from '../../../../test/support/redis-keys';
 import { tempDir } from '../../../../test/support/temp-dir';
 
 jest.setTimeout(600_000);
