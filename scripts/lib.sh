@@ -3,10 +3,11 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-# Stack endpoints unless the caller already points elsewhere.
+# Stack endpoints unless the caller already points elsewhere: the single-node stack's, or the file that
+# MMCTR_ENDPOINTS_FILE names in deploy/local/ (the loopback cluster's cluster.env).
 while IFS='=' read -r k v; do
   [[ "$k" =~ ^[A-Z0-9_]+$ && -z "${!k+x}" ]] && export "$k=$v"
-done < "$ROOT/deploy/local/stack.env"
+done < "$ROOT/deploy/local/${MMCTR_ENDPOINTS_FILE:-stack.env}"
 export ONNXRUNTIME_NODE_INSTALL="${ONNXRUNTIME_NODE_INSTALL:-skip}"
 export PATH="$ROOT/bin:$ROOT/node_modules/.bin:$PATH"
 step() { printf '\n==> %s\n' "$*"; }

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, starts the local stack, runs lint, type-check and every
-# suite (unit, integration, e2e, trainer), prints each runner's summary and stops the stack.
+# suite (unit, integration, e2e, trainer, then the cluster suites on the loopback cluster), prints each
+# runner's summary and stops what it started.
 # `--cluster`: the cluster suites only, on the loopback cluster (deploy/local/up --cluster).
+# MMCTR_TEST_CLUSTER=0: the default run without the cluster suites.
 # Exits non-zero if anything failed.
+# The cluster suites need the cluster's endpoints in the environment before lib.sh sets the stack's.
+if [[ "${1:-}" == "--cluster" ]]; then MMCTR_ENDPOINTS_FILE=cluster.env; fi
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bash scripts/setup.sh
 if [[ "${1:-}" == "--cluster" ]]; then
   # The cluster suites (test/cluster/) against the loopback cluster, which is started if needed and
-  # stopped again if it was started here. Not part of the default run: CI needs no cluster.
+  # stopped again if it was started here.
   step "loopback cluster"
   bash deploy/local/status --cluster >/dev/null 2>&1 || {
     [[ "${MMCTR_KEEP_STACK:-0}" == "1" ]] || trap 'bash deploy/local/down --cluster' EXIT
@@ -41,6 +45,13 @@ run "Python lint (ruff: trainer, benchmarks)" .venv/bin/ruff check apps/trainer 
 run "Python format (ruff: trainer, benchmarks)" .venv/bin/ruff format --check apps/trainer bench
 if [[ -d apps/trainer/tests ]]; then
   run "trainer tests (pytest)" .venv/bin/python -m pytest apps/trainer/tests -q
+fi
+if [[ "${MMCTR_TEST_CLUSTER:-1}" != "0" ]]; then
+  # A run of its own, without the single stack's endpoints exported above, so it takes cluster.env's.
+  stack_vars=()
+  while IFS='=' read -r k _; do [[ "$k" =~ ^[A-Z0-9_]+$ ]] && stack_vars+=(-u "$k"); done < deploy/local/stack.env
+  run "cluster tests (loopback cluster: 3 Kafka, 2x2 ClickHouse, 3+3 Redis; faults injected)" \
+    env "${stack_vars[@]}" bash scripts/test.sh --cluster
 fi
 
 step "summary"
