@@ -22,6 +22,14 @@ export MMCTR_REGISTRY="$DEMO_DIR/registry" SCORER_MODEL_ROOT="$ROOT" LOG_LEVEL="
 export AGGREGATE_MIN_TTL_MS="${AGGREGATE_MIN_TTL_MS:-86400000}"
 # The synthetic catalogue's images are local files; the embedder reads files only under these roots.
 export EMBEDDER_IMAGE_FILE_ROOTS="$SYNTH_DIR"
+# One demo at a time per stack: a run deletes every other run's topics, consumer groups and keys. The
+# lock is released when this script exits; the stack's servers (started below) must not inherit it.
+lock_file="${TMPDIR:-/tmp}/mmctr-demo-$(printf '%s' "$KAFKA_BROKERS $REDIS_URL" | cksum | cut -d' ' -f1).lock"
+exec {demo_lock}>"$lock_file"
+if ! flock -n "$demo_lock"; then
+  echo "another demo is running on this stack (Kafka $KAFKA_BROKERS, Redis $REDIS_URL): it holds $lock_file" >&2
+  exit 1
+fi
 # Artifacts and training sets of earlier runs belong to databases that no longer exist.
 rm -rf "$MMCTR_REGISTRY" "$DEMO_DIR/trainset" "$DEMO_DIR/trainset-eval"
 mkdir -p "$DEMO_DIR/logs"
@@ -40,7 +48,7 @@ bash scripts/setup.sh
 { mmctr demo-run env --run "$RUN"; echo "export CLICKHOUSE_DATABASE='$CLICKHOUSE_DATABASE'"; } >"$DEMO_DIR/run.env"
 source "$DEMO_DIR/run.env"
 step "local stack, migrations, topics; earlier demo runs' topics and Redis keys deleted"
-bash deploy/local/up
+bash deploy/local/up {demo_lock}>&-
 mmctr demo-run prune --keep "$RUN"
 ch_server "DROP DATABASE IF EXISTS $CLICKHOUSE_DATABASE"
 mmctr migrate
