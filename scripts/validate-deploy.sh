@@ -4,8 +4,11 @@
 #   - deploy/k8s/*.yaml: the Kubernetes JSON schemas (kubernetes-validate --strict: unknown fields
 #     fail) of the oldest and newest versions in K8S_VERSIONS;
 #   - deploy/docker-compose.yml: the Compose Specification schema and dclint's rules (warnings fail);
-#   - deploy/validate/check_deploy.py: images, commands, probe paths, variables, claims and compose
-#     dependencies against what the repository builds, starts, serves and reads;
+#   - deploy/prometheus/alerts.yml: promtool check rules, and promtool test rules (alerts.test.yml: each
+#     alert fires on the series that should raise it, and not on healthy ones);
+#   - deploy/validate/check_deploy.py: images, commands, probe paths, variables, claims, compose
+#     dependencies and the alerts' metrics and labels against what the repository builds, starts,
+#     serves, reads and exports;
 #   - each validator rejects the broken files in deploy/validate/fixtures (so none passes vacuously).
 # Prints each failure with its file; exits non-zero if any. Installs its tools (setup-deploy-tools.sh).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -55,6 +58,8 @@ for v in "${K8S_VERSIONS[@]}"; do
 done
 check "compose schema + dclint: deploy/docker-compose.yml" \
   "$TOOLS/node_modules/.bin/dclint" --color false -c deploy/validate/dclint.json --max-warnings 0 deploy/docker-compose.yml
+check "promtool check rules: deploy/prometheus/alerts.yml" "$TOOLS/bin/promtool" check rules deploy/prometheus/alerts.yml
+check "promtool test rules: deploy/prometheus/alerts.test.yml" "$TOOLS/bin/promtool" test rules deploy/prometheus/alerts.test.yml
 check "cross-checks against the repository (check_deploy.py)" "$PY" deploy/validate/check_deploy.py "$ROOT"
 check "check_deploy.py lint (ruff)" "$TOOLS/venv/bin/ruff" check --config apps/trainer/pyproject.toml deploy/validate
 check "check_deploy.py format (ruff)" "$TOOLS/venv/bin/ruff" format --check --config apps/trainer/pyproject.toml deploy/validate
@@ -63,7 +68,13 @@ reject "kubernetes-validate rejects a misspelt field" "'readinesProbe' was unexp
   k8s_validate "$FIXTURES/k8s/deployment.yaml"
 reject "dclint rejects an unknown service key" "invalid-schema" \
   "$TOOLS/node_modules/.bin/dclint" --color false -c deploy/validate/dclint.json "$FIXTURES/docker-compose.yml"
+reject "promtool rejects a broken expression" "could not parse expression" \
+  "$TOOLS/bin/promtool" check rules "$FIXTURES/alerts.yml"
 reject "check_deploy.py rejects the broken fixtures" "variable SCORER_API_KEY is read by no app" \
   "$PY" deploy/validate/check_deploy.py "$ROOT" --k8s "$FIXTURES/k8s" --compose "$FIXTURES/docker-compose.yml"
+reject "check_deploy.py rejects an alert on a metric no app exports" "mmctr_scorer_requests_total is exported by no app" \
+  "$PY" deploy/validate/check_deploy.py "$ROOT" --alerts "$FIXTURES/alerts.yml"
+reject "check_deploy.py rejects an alert matching a label its metric lacks" "has no label reson" \
+  "$PY" deploy/validate/check_deploy.py "$ROOT" --alerts "$FIXTURES/alerts.yml"
 if ((failed)); then echo "deploy validation: $failed of $((passed + failed)) checks failed"; else echo "deploy validation: all $passed checks passed"; fi
 exit $((failed > 0))

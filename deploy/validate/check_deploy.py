@@ -11,8 +11,11 @@ checks that each one is something the project really builds, starts, serves or r
 - each HTTP probe asks a route an app serves (its Nest controllers) on a port the container names;
 - each variable set (ConfigMap, Secret, env, compose environment) is one the code reads, and the apps
   get every connection variable libs/config requires;
-- claims, volumes and compose dependencies refer to things that exist.
-Usage: check_deploy.py [REPO_ROOT] [--k8s DIR] [--compose FILE]; prints each problem, exits 1 if any.
+- claims, volumes and compose dependencies refer to things that exist;
+- every metric an alerting rule (deploy/prometheus/alerts.yml) reads is one an app declares, and every
+  label it matches on is one that metric has.
+Usage: check_deploy.py [REPO_ROOT] [--k8s DIR] [--compose FILE] [--alerts FILE]; prints each problem,
+exits 1 if any.
 """
 
 from __future__ import annotations
@@ -25,6 +28,13 @@ from pathlib import Path
 import yaml
 
 IMAGES = {"mmctr": "Dockerfile", "mmctr-trainer": "Dockerfile.trainer"}
+# An app's metric table entry (libs/observability's MetricTable): its name, then its labels, if any.
+METRIC_DECLARATION = re.compile(r"name: '(mmctr_\w+)',\n\s*help: .*\n(?:\s*labels: \[([^\]]*)\])?")
+# A metric in a PromQL expression, with its label matchers if it has some.
+METRIC_SELECTOR = re.compile(r"\b(mmctr_\w+)(?:\{([^}]*)\})?")
+HISTOGRAM_SERIES = ("_bucket", "_count", "_sum")
+# Labels Prometheus adds to every scraped series.
+TARGET_LABELS = {"instance", "job"}
 # libs/config's connection variables without a default: an app without one refuses to start.
 REQUIRED_APP_VARS = {"KAFKA_BROKERS", "CLICKHOUSE_URL", "CLICKHOUSE_DATABASE", "CLICKHOUSE_USER", "REDIS_URL"}
 SOURCE_GLOBS = ["apps/*/src/**/*.ts", "libs/*/src/**/*.ts", "tools/cli/src/**/*.ts", "apps/trainer/mmctr_trainer/*.py"]
@@ -44,6 +54,11 @@ class Repo:
         self.components = {c for label in labels for c in label.split(" | ")} - {"help", "--help", "-h", "*"}
         cli = (root / "apps/trainer/mmctr_trainer/cli.py").read_text(encoding="utf-8")
         self.train_commands = set(re.findall(r'_command\(\s*sub,\s*"([\w-]+)"', cli))
+        self.metrics = {
+            m[1]: set(re.findall(r"'(\w+)'", m[2] or ""))
+            for t in texts.values()
+            for m in METRIC_DECLARATION.finditer(t)
+        }
 
     def command_problem(self, image: str, args: list[str]) -> str | None:
         known = self.components if image == "mmctr" else self.train_commands
@@ -152,6 +167,29 @@ class Checker:
                 if m["name"] not in volumes:
                     self.problem(where, f"mount {m['name']} has no volume")
 
+    # --- Alerting rules -----------------------------------------------------------------------------
+
+    def check_alerts(self, path: Path) -> None:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for group in doc["groups"]:
+            for rule in group["rules"]:
+                where = f"{path} {rule.get('alert') or rule.get('record')}"
+                for name, matchers in METRIC_SELECTOR.findall(rule["expr"]):
+                    self.check_selector(where, name, matchers)
+
+    def check_selector(self, where: str, name: str, matchers: str) -> None:
+        base = next((name[: -len(s)] for s in HISTOGRAM_SERIES if name.endswith(s)), name)
+        labels = self.repo.metrics.get(name, self.repo.metrics.get(base))
+        if labels is None:
+            self.problem(where, f"metric {name} is exported by no app (misspelt?)")
+            return
+        known = labels | TARGET_LABELS | ({"le"} if name.endswith("_bucket") else set())
+        for label in re.findall(r"(\w+)\s*(?:=~|!~|!=|=)", matchers):
+            if label not in known:
+                self.problem(
+                    where, f"metric {name} has no label {label} (it has {', '.join(sorted(labels)) or 'none'})"
+                )
+
     # --- Compose ----------------------------------------------------------------------------------
 
     def check_compose(self, path: Path) -> None:
@@ -196,11 +234,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("root", nargs="?", default=".")
     parser.add_argument("--k8s", help="manifest folder (default deploy/k8s)")
     parser.add_argument("--compose", help="compose file (default deploy/docker-compose.yml)")
+    parser.add_argument("--alerts", help="alerting rules (default deploy/prometheus/alerts.yml)")
     args = parser.parse_args(argv)
     root = Path(args.root).resolve()
     checker = Checker(Repo(root))
     checker.check_k8s(Path(args.k8s) if args.k8s else root / "deploy/k8s")
     checker.check_compose(Path(args.compose) if args.compose else root / "deploy/docker-compose.yml")
+    checker.check_alerts(Path(args.alerts) if args.alerts else root / "deploy/prometheus/alerts.yml")
     for p in checker.problems:
         print(p, file=sys.stderr)
     return 1 if checker.problems else 0
