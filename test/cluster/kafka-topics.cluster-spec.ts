@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ConfigResourceTypes } from 'kafkajs';
 import { loadConfig } from '@mmctr/config';
 import { EventProducer, TopicConfigError, createKafka, ensureTopics, platformTopics } from '@mmctr/kafka';
+import { waitFor } from '../../apps/scorer/test/support/scorer-harness';
 
 /** The platform topics on the 3-broker cluster: replicated 3 times, 2 in-sync replicas per write. */
 describe('platform topics on the Kafka cluster', () => {
@@ -29,7 +30,12 @@ describe('platform topics on the Kafka cluster', () => {
 
   it('creates every topic with 3 replicas in sync and min.insync.replicas 2', async () => {
     expect(await ensureTopics(kafka, topics)).toEqual(names);
-    const meta = await admin.fetchTopicMetadata({ topics: names });
+    // The broker asked may not have the new topics' metadata yet ("does not host this topic-partition"),
+    // and followers join the in-sync set once they have caught up: ask until all three replicas are in.
+    const meta = await waitFor('every partition with its 3 replicas in sync', async () => {
+      const m = await admin.fetchTopicMetadata({ topics: names });
+      return m.topics.every((t) => t.partitions.every((p) => p.isr.length === 3)) && m;
+    });
     for (const t of meta.topics) {
       for (const p of t.partitions) {
         expect(p.replicas).toHaveLength(3);
