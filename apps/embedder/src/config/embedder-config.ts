@@ -33,6 +33,13 @@ export const embedderConfigSchema = z.object({
    */
   EMBEDDER_INFERENCE_THREADS: int(1, 16).default(2),
   EMBEDDER_ORT_THREADS: int(1, 64).default(1),
+  /**
+   * `per-text`: one text-encoder run per text, so a text's vector does not depend on the texts batched
+   * with it (the default int8 encoder quantizes each run's activations over the whole run); `batched`:
+   * one run per batch, 5–10 % faster here (bench/embed/text-batching.ts), for an encoder without that
+   * dependence.
+   */
+  EMBEDDER_TEXT_RUNS: z.enum(['per-text', 'batched']).default('per-text'),
   /** Size of the fused vector of a newly fitted projection, and the fit's item sample. */
   EMBEDDER_FUSED_DIM: int(2, 1_024).default(128),
   EMBEDDER_PCA_SAMPLE: int(10, 1_000_000).default(4_000),

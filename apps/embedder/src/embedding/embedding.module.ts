@@ -53,6 +53,7 @@ function writeBatchOptions(c: EmbedderConfig): BatchOptions {
         InferencePool.start(models, {
           threads: c.EMBEDDER_INFERENCE_THREADS,
           intraOpThreads: c.EMBEDDER_ORT_THREADS,
+          textRuns: c.EMBEDDER_TEXT_RUNS,
           maxBatch: c.EMBEDDER_BATCH_MAX,
           maxWaitMs: c.EMBEDDER_BATCH_WAIT_MS,
           onBatch: (s) => {

@@ -45,9 +45,8 @@ const env = {
   ...runEnv(run, join(root, 'projections'), root),
   CLICKHOUSE_DATABASE: database,
   FEATURE_REPO: MOVIELENS,
-  // The quantized text encoder's output depends a little on the texts batched with it (dynamic
-  // quantization ranges): one text per batch makes both paths' vectors comparable bit for bit.
-  EMBEDDER_BATCH_MAX: '1',
+  // The worker and the backfill batch the same texts differently; with one encoder run per text
+  // (EMBEDDER_TEXT_RUNS' default) their vectors are still equal bit for bit.
 };
 
 /** The worker (AppModule, consuming the run's queue) and the backfill in one context. */

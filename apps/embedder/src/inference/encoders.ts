@@ -7,6 +7,13 @@ import type { ModelSet } from './model-manifest';
 import { l2Normalize, meanPool } from './pooling';
 
 /**
+ * How texts reach the text encoder: one run per text (its vector never depends on other texts), or one
+ * run per batch, padded to the longest (faster, but with a dynamically quantized encoder such as the
+ * default int8 MiniLM, a text's vector then depends on the texts batched with it).
+ */
+export type TextRuns = 'per-text' | 'batched';
+
+/**
  * The two ONNX encoders. Used inside the inference worker threads, and directly by the benchmark's
  * plain loop. Every returned vector is L2-normalised.
  */
@@ -17,9 +24,14 @@ export class Encoders {
     private readonly tokenizer: Tokenizer,
     private readonly sepId: number,
     private readonly maxTokens: number,
+    private readonly textRuns: TextRuns,
   ) {}
 
-  static async load(models: ModelSet, intraOpThreads: number): Promise<Encoders> {
+  static async load(
+    models: ModelSet,
+    intraOpThreads: number,
+    textRuns: TextRuns = 'per-text',
+  ): Promise<Encoders> {
     const opts: ort.InferenceSession.SessionOptions = {
       intraOpNumThreads: intraOpThreads,
       interOpNumThreads: 1,
@@ -36,7 +48,7 @@ export class Encoders {
     );
     const sepId = tokenizer.token_to_id('[SEP]');
     if (sepId === undefined) throw new Error('tokenizer has no [SEP] token');
-    return new Encoders(image, text, tokenizer, sepId, models.text.maxTokens);
+    return new Encoders(image, text, tokenizer, sepId, models.text.maxTokens, textRuns);
   }
 
   /** `pixels` holds `count` RGB 224x224 images back to back (NHWC uint8). */
@@ -57,8 +69,21 @@ export class Encoders {
     return truncateIds(this.tokenizer.encode(text).ids, this.maxTokens, this.sepId);
   }
 
-  /** Tokenizes (max 128 tokens), pads to the longest, runs MiniLM, mean-pools over the mask. */
+  /**
+   * Tokenizes (max 128 tokens), runs MiniLM and mean-pools over the mask, in runs as `textRuns` says.
+   * Per text by default: the int8 graph quantizes its activations with a scale computed over the whole
+   * run, so batched texts (padded to the longest) would get vectors that depend on each other; one run
+   * each costs 5–9 % of the throughput (bench/embed/text-batching.ts).
+   */
   async encodeTexts(texts: readonly string[]): Promise<Float32Array[]> {
+    if (this.textRuns === 'batched') return this.runTexts(texts);
+    const rows: Float32Array[] = [];
+    for (const text of texts) rows.push(...(await this.runTexts([text])));
+    return rows;
+  }
+
+  /** One run of the text encoder over `texts`, padded to the longest. */
+  private async runTexts(texts: readonly string[]): Promise<Float32Array[]> {
     if (texts.length === 0) return [];
     const seqs = texts.map((t) => this.tokenize(t));
     const batch = seqs.length;

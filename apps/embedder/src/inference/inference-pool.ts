@@ -3,12 +3,14 @@ import { startWorkerThread } from '@mmctr/observability';
 import { PIXELS_PER_IMAGE } from '../image/image-preprocess';
 import { transient } from '../errors';
 import { BatchScheduler, type BatchStats } from './batch-scheduler';
+import type { TextRuns } from './encoders';
 import type { ThreadInit, ThreadReply, ThreadRequest } from './inference-thread';
 import type { ModelSet } from './model-manifest';
 
 export interface InferencePoolOptions {
   threads: number;
   intraOpThreads: number;
+  textRuns: TextRuns;
   maxBatch: number;
   maxWaitMs: number;
   onBatch?: (s: BatchStats) => void;
@@ -80,7 +82,7 @@ export class InferencePool {
   private constructor(models: ModelSet, opts: InferencePoolOptions) {
     this.threads = Array.from(
       { length: opts.threads },
-      () => new InferenceThread({ models, intraOpThreads: opts.intraOpThreads }),
+      () => new InferenceThread({ models, intraOpThreads: opts.intraOpThreads, textRuns: opts.textRuns }),
     );
     this.scheduler = new BatchScheduler(
       (images) => this.runImages(images),

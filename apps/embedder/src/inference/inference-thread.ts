@@ -1,12 +1,13 @@
 // Entry of an inference worker thread: owns the ONNX sessions so that inference never blocks the
 // main event loop (BullMQ lock renewal, health checks, metrics scrapes stay responsive).
 import { parentPort, workerData } from 'node:worker_threads';
-import { Encoders } from './encoders';
+import { Encoders, type TextRuns } from './encoders';
 import type { ModelSet } from './model-manifest';
 
 export interface ThreadInit {
   models: ModelSet;
   intraOpThreads: number;
+  textRuns: TextRuns;
 }
 
 export type ThreadRequest =
@@ -21,7 +22,7 @@ export type ThreadReply =
 async function main(): Promise<void> {
   const port = parentPort!;
   const init = workerData as ThreadInit;
-  const encoders = await Encoders.load(init.models, init.intraOpThreads);
+  const encoders = await Encoders.load(init.models, init.intraOpThreads, init.textRuns);
   // Requests run one at a time: the scheduler sends at most one per thread, and ORT's own threads
   // already use the cores.
   let chain = Promise.resolve();
