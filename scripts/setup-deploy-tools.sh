@@ -33,6 +33,6 @@ dpkg-deb -x "$unpack"/prometheus_*.deb "$unpack/root"
 mv "$unpack/root/usr/bin/promtool" "$TOOLS/bin/promtool"
 rm -rf "$unpack"
 "$TOOLS/venv/bin/hadolint" --version
-"$TOOLS/bin/promtool" --version | head -1
+"$TOOLS/bin/promtool" --version 2>&1 | sed -n 1p
 echo "kubernetes-validate $("$TOOLS/venv/bin/kubernetes-validate" --version), dclint $("$TOOLS/node_modules/.bin/dclint" --version)"
 echo "$want" > "$STAMP"
