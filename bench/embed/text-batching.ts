@@ -4,7 +4,7 @@
 // service session), batches of --batch texts encoded in one run (`batched`) against one run per text
 // (`per-text`, the default), alternating rounds: texts/s, and how far a text's vector moves between the
 // two and between two batchings of the same texts.
-//   node -r ./scripts/register.js bench/embed/text-batching.ts [--texts 1000] [--batch 16] [--rounds 3]
+//   node -r ./scripts/register.js bench/embed/text-batching.ts [--texts 1000] [--batch 16] [--rounds 5]
 // Needs the models (scripts/setup-models.sh); no stack.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +18,7 @@ import { runMainThenExit } from '../support/run-main';
 
 const TEXTS = numberArg('texts', 1000);
 const BATCH = numberArg('batch', 16);
-const ROUNDS = numberArg('rounds', 3);
+const ROUNDS = numberArg('rounds', 5);
 
 /** Vectors of `texts` encoded `size` at a time, starting with a first group of `first` (0: size). */
 async function encodeInGroups(
