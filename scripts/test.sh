@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, starts the local stack, runs lint, type-check and every
 # suite (unit, integration, e2e, trainer), prints each runner's summary and stops what it started.
-# `--cluster`: the cluster suites only, on the loopback cluster (deploy/local/up --cluster).
-# MMCTR_TEST_CLUSTER=1: the default run, then the cluster suites. Not in CI: on ClickHouse 18.16 a
-# replicated ALTER ON CLUSTER can stop a server's DDL worker (docs/operations.md, cluster mode).
+# The cluster suites run last, on the loopback cluster (deploy/local/up --cluster), started if needed;
+# MMCTR_TEST_CLUSTER=0 leaves them out. `--cluster`: the cluster suites only.
 # Exits non-zero if anything failed.
 # The cluster suites need the cluster's endpoints in the environment before lib.sh sets the stack's.
 if [[ "${1:-}" == "--cluster" ]]; then MMCTR_ENDPOINTS_FILE=cluster.env; fi
@@ -46,7 +45,7 @@ run "Python format (ruff: trainer, benchmarks)" .venv/bin/ruff format --check ap
 if [[ -d apps/trainer/tests ]]; then
   run "trainer tests (pytest)" .venv/bin/python -m pytest apps/trainer/tests -q
 fi
-if [[ "${MMCTR_TEST_CLUSTER:-0}" == "1" ]]; then
+if [[ "${MMCTR_TEST_CLUSTER:-1}" == "1" ]]; then
   # A run of its own, without the single stack's endpoints exported above, so it takes cluster.env's.
   stack_vars=()
   while IFS='=' read -r k _; do [[ "$k" =~ ^[A-Z0-9_]+$ ]] && stack_vars+=(-u "$k"); done < deploy/local/stack.env

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { loadConfig } from '@mmctr/config';
-import { ClickHouseService, MIGRATIONS_DIR, MigrationRunner, loadMigrations } from '@mmctr/clickhouse';
+import { MIGRATIONS_DIR, MigrationRunner, loadMigrations, type ClickHouseService } from '@mmctr/clickhouse';
+import { clickHouseCluster, connectNode, nodeUrls } from './clickhouse-nodes';
 import { generateStore, type StoreRows } from './fixtures';
 import { replicated } from './replication';
 
@@ -10,15 +10,9 @@ import { replicated } from './replication';
  * twice (a redelivery), the two copies through different nodes. Every analyst view must answer the
  * same on each node of the cluster as on the single server.
  */
-const config = loadConfig();
-const cluster = config.CLICKHOUSE_CLUSTER;
-const nodeUrls = (process.env.CLICKHOUSE_NODE_URLS ?? '').split(',').filter(Boolean);
 const suffix = `${Date.now()}_${randomBytes(3).toString('hex')}`;
 const CLUSTER_DB = `mmctr_cluster_${suffix}`;
 const SINGLE_DB = `mmctr_single_${suffix}`;
-
-const connect = (url: string) =>
-  new ClickHouseService({ url, username: config.CLICKHOUSE_USER, password: config.CLICKHOUSE_PASSWORD });
 
 /** Numbers to 12 significant digits: sums over shards add floats in another order. */
 const normalise = (rows: Record<string, unknown>[]) =>
@@ -51,22 +45,22 @@ async function writeTwice(writers: ClickHouseService[], db: string, store: Store
 
 describe('analyst views on the 2 x 2 ClickHouse cluster', () => {
   let nodes: ClickHouseService[];
+  let clusterName: string;
   let single: ClickHouseService;
   let views: string[];
   const store = generateStore(7);
 
   beforeAll(async () => {
-    if (!cluster || nodeUrls.length < 2) {
-      throw new Error('CLICKHOUSE_CLUSTER and CLICKHOUSE_NODE_URLS must be set (deploy/local/cluster.env)');
-    }
-    nodes = nodeUrls.map(connect);
+    const { cluster } = clickHouseCluster(2);
+    clusterName = cluster.name;
+    nodes = nodeUrls.map((url) => connectNode(url));
     const health = await Promise.all(nodes.map((n) => n.health()));
     const down = nodeUrls.filter((_, i) => !health[i]!.ok);
     if (down.length > 0)
       throw new Error(`cluster nodes not answering: ${down.join(', ')}; run deploy/local/up --cluster`);
     single = nodes[0]!;
     const migrations = loadMigrations(MIGRATIONS_DIR);
-    await new MigrationRunner(nodes[0]!, CLUSTER_DB, migrations, undefined, { name: cluster }).migrate();
+    await new MigrationRunner(nodes[0]!, CLUSTER_DB, migrations, undefined, cluster).migrate();
     await new MigrationRunner(single, SINGLE_DB, migrations).migrate();
     await writeTwice(nodes, CLUSTER_DB, store);
     await writeTwice([single], SINGLE_DB, store);
@@ -81,7 +75,7 @@ describe('analyst views on the 2 x 2 ClickHouse cluster', () => {
   afterAll(async () => {
     if (!nodes) return;
     await nodes[0]!
-      .command(`DROP DATABASE IF EXISTS \`${CLUSTER_DB}\` ON CLUSTER ${cluster}`)
+      .command(`DROP DATABASE IF EXISTS \`${CLUSTER_DB}\` ON CLUSTER ${clusterName}`)
       .catch(() => undefined);
     await single.command(`DROP DATABASE IF EXISTS \`${SINGLE_DB}\``).catch(() => undefined);
     await Promise.all(nodes.map((n) => n.close()));

@@ -2,7 +2,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Cluster } from 'ioredis';
 import { logLevel } from 'kafkajs';
-import { ClickHouseService } from '@mmctr/clickhouse';
 import { loadConfig } from '@mmctr/config';
 import { DLQ_HEADERS, type CatalogueItem } from '@mmctr/contracts';
 import { createKafka, platformTopics } from '@mmctr/kafka';
@@ -31,6 +30,7 @@ import {
 } from './chaos/lost-events';
 import { formatFigures, type FaultFigure, type RunFigures } from './chaos/report';
 import { EventStream, ScoringLoad, type ScoringCounts } from './chaos/traffic';
+import { connectNode, nodeUrls } from './clickhouse-nodes';
 import { replicated } from './replication';
 
 /**
@@ -56,17 +56,7 @@ describe('the platform on the loopback cluster under node failures', () => {
   const kafka = createKafka(config, { logLevel: logLevel.NOTHING });
   const apps = new ChaosApps(config, kafka);
   const topics = platformTopics({ ...config, ...apps.env }).map((t) => t.topic);
-  const nodes = (process.env.CLICKHOUSE_NODE_URLS ?? '')
-    .split(',')
-    .filter(Boolean)
-    .map(
-      (url) =>
-        new ClickHouseService({
-          url,
-          username: config.CLICKHOUSE_USER,
-          password: config.CLICKHOUSE_PASSWORD,
-        }),
-    );
+  const nodes = nodeUrls.map((url) => connectNode(url));
   const faults: FaultFigure[] = [];
   /** Cluster nodes killed and not yet restarted (restarted after a failed run too). */
   const down = new Set<() => Promise<void>>();

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { loadConfig } from '@mmctr/config';
-import { ClickHouseService, MIGRATIONS_DIR, MigrationRunner, loadMigrations } from '@mmctr/clickhouse';
+import { MIGRATIONS_DIR, MigrationRunner, loadMigrations, type ClickHouseService } from '@mmctr/clickhouse';
 import { RetentionRepository } from '../../tools/cli/src/retention.repository';
+import { clickHouseCluster, connectNode } from './clickhouse-nodes';
 import { generateStore } from './fixtures';
 import { replicated } from './replication';
 
@@ -9,21 +9,11 @@ import { replicated } from './replication';
  * `mmctr retention` on the 2 x 2 cluster: a table's partitions are read from both shards and dropped
  * from every replica of each, and the drop is recorded once.
  */
-const config = loadConfig();
-const cluster = config.CLICKHOUSE_CLUSTER;
-const nodeUrls = (process.env.CLICKHOUSE_NODE_URLS ?? '').split(',').filter(Boolean);
 const DB = `mmctr_retention_${Date.now()}_${randomBytes(3).toString('hex')}`;
-
-const connect = (url: string, database?: string) =>
-  new ClickHouseService({
-    url,
-    database,
-    username: config.CLICKHOUSE_USER,
-    password: config.CLICKHOUSE_PASSWORD,
-  });
 
 describe('retention on the 2 x 2 ClickHouse cluster', () => {
   let nodes: ClickHouseService[];
+  let clusterName: string;
   let retention: RetentionRepository;
   const store = generateStore(11);
   /** Rows of `table` on each node's own replica (its `_local` table). */
@@ -35,24 +25,21 @@ describe('retention on the 2 x 2 ClickHouse cluster', () => {
     );
 
   beforeAll(async () => {
-    if (!cluster || nodeUrls.length < 4) {
-      throw new Error('CLICKHOUSE_CLUSTER and CLICKHOUSE_NODE_URLS must be set (deploy/local/cluster.env)');
-    }
-    nodes = nodeUrls.map((u) => connect(u));
-    await new MigrationRunner(nodes[0]!, DB, loadMigrations(MIGRATIONS_DIR), undefined, {
-      name: cluster,
-    }).migrate();
+    const { cluster, urls: nodeUrls } = clickHouseCluster(4);
+    clusterName = cluster.name;
+    nodes = nodeUrls.map((url) => connectNode(url));
+    await new MigrationRunner(nodes[0]!, DB, loadMigrations(MIGRATIONS_DIR), undefined, cluster).migrate();
     for (const [i, table] of (['events', 'score_log'] as const).entries()) {
       await nodes[i]!.insert(`\`${DB}\`.${table}`, store[table]);
     }
     await replicated(nodes, DB);
-    retention = new RetentionRepository(connect(nodeUrls[0]!, DB), DB, cluster);
+    retention = new RetentionRepository(connectNode(nodeUrls[0]!, DB), DB, cluster);
   }, 180_000);
 
   afterAll(async () => {
     await retention?.close();
     await nodes?.[0]
-      ?.command(`DROP DATABASE IF EXISTS \`${DB}\` ON CLUSTER ${cluster}`)
+      ?.command(`DROP DATABASE IF EXISTS \`${DB}\` ON CLUSTER ${clusterName}`)
       .catch(() => undefined);
     await Promise.all((nodes ?? []).map((n) => n.close()));
   });

@@ -11,6 +11,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 CLUSTER_TMPL="$LOCAL_DIR/cluster"
 
 CLICKHOUSE_CLUSTER_NAME="${CLICKHOUSE_CLUSTER_NAME:-mmctr}"
+# The first replica of each shard: replicated ALTERs run ON CLUSTER it (CLICKHOUSE_ALTER_CLUSTER), so
+# 18.16's DDL worker never runs one on both replicas (docs/operations.md).
+CLICKHOUSE_ALTER_CLUSTER_NAME="${CLICKHOUSE_CLUSTER_NAME}_first_replicas"
 ZK_CLIENT_PORTS=(23181 23182 23183)
 ZK_PEER_PORTS=(23281 23282 23283)
 ZK_ELECTION_PORTS=(23381 23382 23383)
@@ -88,22 +91,27 @@ start_kafka_node() {
   start_kafka_process "$svc" "$CONF_DIR/$svc/server.properties" "$DATA_DIR/$svc" "$KAFKA_NODE_HEAP"
 }
 
-# Sets ZK_XML (the ensemble) and SHARDS_XML (remote_servers' shards) for the server's config.d file.
+# Sets ZK_XML (the ensemble), SHARDS_XML (the cluster's shards) and FIRST_REPLICAS_XML (the same shards
+# with their first replica only) for the server's config.d file.
 ch_cluster_fragments() {
-  local n shard replicas
-  ZK_XML="" SHARDS_XML=""
+  local n shard replicas first
+  ZK_XML="" SHARDS_XML="" FIRST_REPLICAS_XML=""
   for n in 0 1 2; do
     ZK_XML+="        <node><host>127.0.0.1</host><port>${ZK_CLIENT_PORTS[$n]}</port></node>"$'\n'
   done
   for shard in 1 2; do
-    replicas=""
+    replicas="" first=""
     for n in 0 1 2 3; do
       (( CH_SHARDS[n] == shard )) || continue
       replicas+="                <replica><host>127.0.0.1</host><port>${CH_TCP_PORTS[$n]}</port></replica>"$'\n'
+      [[ -n "$first" ]] || first="$replicas"
     done
     SHARDS_XML+="            <shard>
                 <internal_replication>true</internal_replication>
 ${replicas}            </shard>"$'\n'
+    FIRST_REPLICAS_XML+="            <shard>
+                <internal_replication>true</internal_replication>
+${first}            </shard>"$'\n'
   done
 }
 
@@ -118,7 +126,8 @@ start_ch_node() {
   ch_cluster_fragments
   render "$CLUSTER_TMPL/clickhouse-cluster.xml.tmpl" "$conf/config.d/cluster.xml" \
     INTERSERVER_PORT "${CH_INTERSERVER_PORTS[$i]}" ZOOKEEPER_NODES "${ZK_XML%$'\n'}" \
-    SHARD "0${CH_SHARDS[$i]}" REPLICA "$svc" CLUSTER "$CLICKHOUSE_CLUSTER_NAME" SHARDS "${SHARDS_XML%$'\n'}"
+    SHARD "0${CH_SHARDS[$i]}" REPLICA "$svc" CLUSTER "$CLICKHOUSE_CLUSTER_NAME" SHARDS "${SHARDS_XML%$'\n'}" \
+    ALTER_CLUSTER "$CLICKHOUSE_ALTER_CLUSTER_NAME" FIRST_REPLICAS "${FIRST_REPLICAS_XML%$'\n'}"
   setsid nohup clickhouse-server --config-file="$conf/config.xml" >"$LOG_DIR/$svc.out" 2>&1 &
   echo $! >"$(pid_file "$svc")"
 }
@@ -166,7 +175,10 @@ ch_sees_cluster() {
   local n
   n="$(curl -fsS --max-time 3 "http://127.0.0.1:${CH_HTTP_PORTS[0]}/" --data-binary \
     "SELECT count() FROM system.clusters WHERE cluster = '$CLICKHOUSE_CLUSTER_NAME'" 2>/dev/null)"
-  [[ "$n" == 4 ]] && curl -fsS --max-time 3 "http://127.0.0.1:${CH_HTTP_PORTS[0]}/" \
+  [[ "$n" == 4 ]] || return 1
+  n="$(curl -fsS --max-time 3 "http://127.0.0.1:${CH_HTTP_PORTS[0]}/" --data-binary \
+    "SELECT count() FROM system.clusters WHERE cluster = '$CLICKHOUSE_ALTER_CLUSTER_NAME'" 2>/dev/null)"
+  [[ "$n" == 2 ]] && curl -fsS --max-time 3 "http://127.0.0.1:${CH_HTTP_PORTS[0]}/" \
     --data-binary "SELECT count() FROM system.zookeeper WHERE path = '/'" >/dev/null 2>&1
 }
 

@@ -7,3 +7,5 @@ export * from './migrations/migration-runner';
 export * from './migrations/run-cli';
 export * from './insert-isolating-poison';
 export * from './row-binary-columns';
+export * from './migrations/cluster-ddl';
+export * from './migrations/alter-cluster';

@@ -6,7 +6,7 @@ import { envBool as bool, envHostPortList, envInt as int, envList, envUrl as url
  * Every environment variable any mmctr app reads. Connection settings are required (no silent
  * defaults that point at the wrong cluster); tuning knobs have defaults.
  */
-export const configSchema = z.object({
+const fields = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // Where JSON logs go; the mmctr CLI defaults to stderr, as its commands print their results to stdout.
@@ -36,6 +36,14 @@ export const configSchema = z.object({
   // Set to a remote_servers cluster name to render migrations as cluster DDL (ON CLUSTER, Replicated*
   // tables under <table>_local, Distributed tables under the original names); unset for one server.
   CLICKHOUSE_CLUSTER: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier (a remote_servers cluster name)')
+    .optional(),
+  // A remote_servers cluster listing one replica of each CLICKHOUSE_CLUSTER shard. ALTERs of replicated
+  // tables (column changes, partition drops) run ON CLUSTER it, so exactly one server per shard runs each:
+  // with both replicas listed, 18.16's DDL worker can run one on two replicas and then stop for good
+  // (docs/operations.md). Unset: they run ON CLUSTER CLICKHOUSE_CLUSTER.
+  CLICKHOUSE_ALTER_CLUSTER: z
     .string()
     .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier (a remote_servers cluster name)')
     .optional(),
@@ -92,6 +100,16 @@ export const configSchema = z.object({
    * never answers must not keep the process alive). Keep it above the apps' own grace periods. */
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(45_000),
   METRICS_ENABLED: bool.default('true'),
+});
+
+export const configSchema = fields.superRefine((config, ctx) => {
+  if (config.CLICKHOUSE_ALTER_CLUSTER && !config.CLICKHOUSE_CLUSTER) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      path: ['CLICKHOUSE_ALTER_CLUSTER'],
+      message: 'needs CLICKHOUSE_CLUSTER (it names a subset of that cluster)',
+    });
+  }
 });
 
 export type AppConfig = z.output<typeof configSchema>;

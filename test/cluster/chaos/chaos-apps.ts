@@ -8,8 +8,10 @@ import {
   MIGRATIONS_DIR,
   MigrationRunner,
   clickHouseClient,
+  clusterOptions,
   loadMigrations,
   type ClickHouseService,
+  type ClusterOptions,
 } from '@mmctr/clickhouse';
 import type { AppConfig } from '@mmctr/config';
 import { FeatureStoreRepository, applyRepository, featureRepoFromConfig } from '@mmctr/feature-repo';
@@ -93,10 +95,10 @@ export class ChaosApps {
     };
   }
 
-  get cluster(): { name: string } {
-    if (!this.config.CLICKHOUSE_CLUSTER)
-      throw new Error('CLICKHOUSE_CLUSTER is not set (deploy/local/cluster.env)');
-    return { name: this.config.CLICKHOUSE_CLUSTER };
+  get cluster(): ClusterOptions {
+    const cluster = clusterOptions(this.config);
+    if (!cluster) throw new Error('CLICKHOUSE_CLUSTER is not set (deploy/local/cluster.env)');
+    return cluster;
   }
 
   async setUp(): Promise<void> {

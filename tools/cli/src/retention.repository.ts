@@ -1,10 +1,14 @@
 import {
+  LOCAL_SUFFIX,
   clickHouseFromConfig,
+  clusterOptions,
   quoteIdentifier,
   quoteString,
+  assertAlterCluster,
+  replicatedAlterCluster,
   type ClickHouseService,
+  type ClusterOptions,
 } from '@mmctr/clickhouse';
-import { LOCAL_SUFFIX } from '@mmctr/clickhouse/src/migrations/cluster-ddl';
 import type { AppConfig } from '@mmctr/config';
 
 /** One active partition of a table, summed over its parts (and, on a cluster, over its shards). */
@@ -39,14 +43,16 @@ export class RetentionRepository {
   constructor(
     private readonly clickhouse: ClickHouseService,
     private readonly database: string,
-    private readonly cluster?: string,
+    private readonly cluster?: ClusterOptions,
   ) {}
+
+  private alterClusterChecked?: Promise<void>;
 
   static fromConfig(config: AppConfig): RetentionRepository {
     return new RetentionRepository(
       clickHouseFromConfig(config),
       config.CLICKHOUSE_DATABASE,
-      config.CLICKHOUSE_CLUSTER,
+      clusterOptions(config),
     );
   }
 
@@ -67,7 +73,7 @@ export class RetentionRepository {
 
   /** Active partitions of `table`, oldest first. */
   async partitions(table: string): Promise<PartitionInfo[]> {
-    const parts = this.cluster ? `cluster(${quoteString(this.cluster)}, system, parts)` : 'system.parts';
+    const parts = this.cluster ? `cluster(${quoteString(this.cluster.name)}, system, parts)` : 'system.parts';
     const rows = await this.clickhouse.query<PartitionRow>(
       `SELECT partition_id, sum(rows) AS rows, sum(bytes_on_disk) AS bytes, toUInt32(max(max_time)) AS newest
        FROM ${parts}
@@ -89,6 +95,7 @@ export class RetentionRepository {
    * drop recorded anyway only freezes hours early, and a rerun drops and records it again).
    */
   async drop(table: string, p: PartitionInfo): Promise<void> {
+    if (this.cluster) await (this.alterClusterChecked ??= assertAlterCluster(this.clickhouse, this.cluster));
     await this.clickhouse.insert('retention_log', [
       {
         table_name: table,
@@ -100,7 +107,10 @@ export class RetentionRepository {
       },
     ]);
     const target = `${quoteIdentifier(this.database)}.${quoteIdentifier(this.dataTable(table))}`;
-    const onCluster = this.cluster ? ` ON CLUSTER ${quoteIdentifier(this.cluster)}` : '';
+    // One replica per shard drops it (replication drops it on the others) where an alter cluster is set.
+    const onCluster = this.cluster
+      ? ` ON CLUSTER ${quoteIdentifier(replicatedAlterCluster(this.cluster))}`
+      : '';
     await this.clickhouse.command(
       `ALTER TABLE ${target}${onCluster} DROP PARTITION ID ${quoteString(p.partitionId)}`,
     );

@@ -4,6 +4,7 @@ import {
   ClusterDdlError,
   SHARDING_KEYS,
   clusterLedgerDdl,
+  clusterOptions,
   clusterStatements,
   type ClusterOptions,
 } from './cluster-ddl';
@@ -149,6 +150,24 @@ describe('clusterStatements', () => {
     ]);
   });
 
+  it('sends replicated ALTERs to the alter cluster, and everything else to the whole cluster', () => {
+    const opts = { ...CLUSTER, alterCluster: 'ctr_first_replicas' };
+    expect(render('ALTER TABLE {{database}}.events DROP PARTITION 20260101', opts)).toEqual([
+      'ALTER TABLE {{database}}.events_local ON CLUSTER ctr_first_replicas DROP PARTITION 20260101',
+    ]);
+    expect(render('ALTER TABLE {{database}}.score_log ADD COLUMN x UInt8', opts)).toEqual([
+      'ALTER TABLE {{database}}.score_log_local ON CLUSTER ctr_first_replicas ADD COLUMN x UInt8',
+      'DROP TABLE IF EXISTS {{database}}.score_log ON CLUSTER ctr_cluster',
+      'CREATE TABLE {{database}}.score_log ON CLUSTER ctr_cluster AS {{database}}.score_log_local\n' +
+        "ENGINE = Distributed(ctr_cluster, 'mmctr_prod', 'score_log_local', cityHash64(user_id))",
+    ]);
+    const creates = render('CREATE TABLE {{database}}.t (x UInt8) ENGINE = MergeTree ORDER BY x', opts);
+    expect(creates.every((sql) => sql.includes('ON CLUSTER ctr_cluster '))).toBe(true);
+    expect(() =>
+      render('ALTER TABLE {{database}}.t DELETE WHERE 1', { ...opts, alterCluster: 'x y' }),
+    ).toThrow(/'x y' must be a plain identifier/);
+  });
+
   it('takes a declared sharding key, keeps empty engine arguments empty, and leaves other engines local', () => {
     const [local, dist] = render(
       'CREATE TABLE {{database}}.clicks_by_day (day Date, n UInt64) ENGINE = SummingMergeTree() ORDER BY day',
@@ -199,6 +218,16 @@ describe('CLICKHOUSE_CLUSTER', () => {
     expect(loadConfig({ ...base, CLICKHOUSE_CLUSTER: 'ctr_cluster' }).CLICKHOUSE_CLUSTER).toBe('ctr_cluster');
     expect(() => loadConfig({ ...base, CLICKHOUSE_CLUSTER: 'prod-1' })).toThrow(
       /CLICKHOUSE_CLUSTER: must be a plain identifier/,
+    );
+  });
+
+  it('takes an alter cluster only beside a cluster, and turns both into cluster options', () => {
+    const both = loadConfig({ ...base, CLICKHOUSE_CLUSTER: 'c', CLICKHOUSE_ALTER_CLUSTER: 'c_first' });
+    expect(clusterOptions(both)).toEqual({ name: 'c', alterCluster: 'c_first' });
+    expect(clusterOptions(loadConfig({ ...base, CLICKHOUSE_CLUSTER: 'c' }))).toEqual({ name: 'c' });
+    expect(clusterOptions(loadConfig(base))).toBeUndefined();
+    expect(() => loadConfig({ ...base, CLICKHOUSE_ALTER_CLUSTER: 'c_first' })).toThrow(
+      /CLICKHOUSE_ALTER_CLUSTER: needs CLICKHOUSE_CLUSTER/,
     );
   });
 });

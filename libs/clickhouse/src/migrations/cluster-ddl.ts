@@ -9,6 +9,7 @@ import { quoteIdentifier, quoteString } from '../query-binder';
  * so views (which name `t`) read every shard. CREATE / ALTER / DROP run `ON CLUSTER <cluster>`.
  * `{shard}` and `{replica}` are the servers' own macros. Column ALTERs change `t_local`, then recreate
  * `t` (a Distributed table needs the same columns); partition and mutation ALTERs only touch `t_local`.
+ * ALTERs of `t_local` run ON CLUSTER `alterCluster` when set (one replica per shard).
  * Every ALTER TABLE in migrations/ is assumed to target a MergeTree-family table.
  */
 export interface ClusterOptions {
@@ -16,6 +17,28 @@ export interface ClusterOptions {
   name: string;
   /** Sharding key expression per table; tables not listed here or in SHARDING_KEYS shard by `rand()`. */
   shardingKeys?: Readonly<Record<string, string>>;
+  /**
+   * A cluster with one replica of each shard, for ALTERs of the replicated `_local` tables: replication
+   * carries them to the other replicas. Unset: `name`. See CLICKHOUSE_ALTER_CLUSTER in @mmctr/config.
+   */
+  alterCluster?: string;
+}
+
+/** The cluster options the configuration names, or undefined on one server. */
+export function clusterOptions(config: {
+  CLICKHOUSE_CLUSTER?: string | undefined;
+  CLICKHOUSE_ALTER_CLUSTER?: string | undefined;
+}): ClusterOptions | undefined {
+  if (!config.CLICKHOUSE_CLUSTER) return undefined;
+  return {
+    name: config.CLICKHOUSE_CLUSTER,
+    ...(config.CLICKHOUSE_ALTER_CLUSTER && { alterCluster: config.CLICKHOUSE_ALTER_CLUSTER }),
+  };
+}
+
+/** Where an ALTER of a replicated table runs: one replica per shard when the options name such a cluster. */
+export function replicatedAlterCluster(cluster: ClusterOptions): string {
+  return cluster.alterCluster ?? cluster.name;
 }
 
 export class ClusterDdlError extends Error {
@@ -50,8 +73,11 @@ const TARGET = (verb: string) =>
     'i',
   );
 
-function assertClusterName(name: string): void {
-  if (!PLAIN_NAME.test(name)) throw new ClusterDdlError(`cluster name '${name}' must be a plain identifier`);
+function assertClusterNames(cluster: ClusterOptions): void {
+  for (const name of [cluster.name, cluster.alterCluster ?? cluster.name]) {
+    if (!PLAIN_NAME.test(name))
+      throw new ClusterDdlError(`cluster name '${name}' must be a plain identifier`);
+  }
 }
 
 /** Index just past the parenthesis that closes the one at `open`, skipping quoted text. */
@@ -125,7 +151,7 @@ function alterTable(
 ): string[] {
   const table = m[3]!;
   const action = statement.slice(m[0].length).trim();
-  const local = `ALTER TABLE ${MARKER}.${table}${LOCAL_SUFFIX} ON CLUSTER ${cluster.name} ${action}`;
+  const local = `ALTER TABLE ${MARKER}.${table}${LOCAL_SUFFIX} ON CLUSTER ${replicatedAlterCluster(cluster)} ${action}`;
   if (!COLUMN_ALTER.test(action)) return [local];
   // ClickHouse runs an ALTER ON CLUSTER once per shard when the cluster replicates internally, and
   // refuses it for a table that is not replicated; a Distributed table holds no rows, so it is
@@ -153,7 +179,7 @@ function dropTable(statement: string, m: RegExpExecArray, cluster: ClusterOption
  * the cluster `cluster.name`, in order. `database` is the unquoted target database name.
  */
 export function clusterStatements(statement: string, database: string, cluster: ClusterOptions): string[] {
-  assertClusterName(cluster.name);
+  assertClusterNames(cluster);
   const sql = statement.trim();
   let m: RegExpExecArray | null;
   if ((m = TARGET('CREATE\\s+TABLE').exec(sql))) return createTable(sql, m, database, cluster);
@@ -178,7 +204,7 @@ export function clusterStatements(statement: string, database: string, cluster: 
  * servers' `{replica}` macro must then be unique across the cluster (the host name usually is).
  */
 export function clusterLedgerDdl(database: string, cluster: ClusterOptions): string[] {
-  assertClusterName(cluster.name);
+  assertClusterNames(cluster);
   const db = quoteIdentifier(database);
   const path = quoteString(`/clickhouse/tables/global/${database}/schema_migrations`);
   return [

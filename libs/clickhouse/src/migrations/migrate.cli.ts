@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { loadConfig } from '@mmctr/config';
 import { clickHouseClient } from '../clickhouse.module';
+import { clusterOptions } from './cluster-ddl';
 import { MIGRATIONS_DIR, MigrationRunner, loadMigrations } from './migration-runner';
 import { runCli } from './run-cli';
 
@@ -15,7 +16,7 @@ export async function runMigrations(argv: string[]): Promise<void> {
   const config = loadConfig();
   const admin = clickHouseClient(config);
   const database = opts.database ?? config.CLICKHOUSE_DATABASE;
-  const cluster = config.CLICKHOUSE_CLUSTER ? { name: config.CLICKHOUSE_CLUSTER } : undefined;
+  const cluster = clusterOptions(config);
   const runner = new MigrationRunner(
     admin,
     database,

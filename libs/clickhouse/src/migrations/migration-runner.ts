@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClickHouseService } from '../clickhouse.service';
 import { quoteIdentifier } from '../query-binder';
+import { assertAlterCluster } from './alter-cluster';
 import { clusterStatements, clusterLedgerDdl, type ClusterOptions } from './cluster-ddl';
 import { splitSqlStatements } from './sql-splitter';
 
@@ -104,6 +105,7 @@ export class MigrationRunner {
 
   async migrate(): Promise<MigrationResult> {
     if (this.cluster) {
+      await assertAlterCluster(this.admin, this.cluster);
       for (const ddl of clusterLedgerDdl(this.database, this.cluster)) await this.admin.command(ddl);
     } else {
       await this.admin.command(`CREATE DATABASE IF NOT EXISTS ${this.db}`);

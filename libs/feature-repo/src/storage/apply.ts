@@ -1,5 +1,5 @@
 import { DATABASE_MARKER } from '@mmctr/clickhouse';
-import type { ClusterOptions } from '@mmctr/clickhouse/src/migrations/cluster-ddl';
+import type { ClusterOptions } from '@mmctr/clickhouse';
 import { parseFeatureRepo } from '../load';
 import { formatPlan, formatSection, planChanges, type RepoPlan } from '../plan';
 import type { FeatureRepo } from '../types';
@@ -190,6 +190,7 @@ export async function applyRepository(
     log(`dry run: nothing changed in database ${store.database}`);
     return { status: 'dry-run', plan, executed: [], reasons: [] };
   }
+  if (opts.cluster && statements.length > 0) await store.assertAlterCluster(opts.cluster);
   const executed: string[] = [];
   for (const sql of statements) {
     log(`[${executed.length + 1}/${statements.length}] ${firstLine(sql)}`);

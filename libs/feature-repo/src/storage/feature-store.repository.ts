@@ -1,4 +1,10 @@
-import { clickHouseClient, quoteIdentifier, type ClickHouseService } from '@mmctr/clickhouse';
+import {
+  assertAlterCluster,
+  clickHouseClient,
+  quoteIdentifier,
+  type ClickHouseService,
+  type ClusterOptions,
+} from '@mmctr/clickhouse';
 import type { AppConfig } from '@mmctr/config';
 import type { FeatureRepo } from '../types';
 import { LEDGER_TABLE, type AppliedVersion, type FeatureStore, type RegisteredModel } from './feature-store';
@@ -44,6 +50,10 @@ export class FeatureStoreRepository implements FeatureStore {
 
   async run(statement: string): Promise<void> {
     await this.clickhouse.command(statement);
+  }
+
+  async assertAlterCluster(cluster: ClusterOptions): Promise<void> {
+    await assertAlterCluster(this.clickhouse, cluster);
   }
 
   async record(repo: FeatureRepo): Promise<void> {

@@ -1,3 +1,4 @@
+import type { ClusterOptions } from '@mmctr/clickhouse';
 import type { FeatureRepo } from '../types';
 import type { TableColumn } from './table-columns';
 
@@ -29,6 +30,8 @@ export interface FeatureStore {
   appliedVersions(name: string): Promise<AppliedVersion[]>;
   /** Runs one DDL statement. */
   run(statement: string): Promise<void>;
+  /** Refuses an alter cluster that is not one replica of each shard of the cluster (see @mmctr/clickhouse). */
+  assertAlterCluster(cluster: ClusterOptions): Promise<void>;
   /** Appends `repo` to the ledger. */
   record(repo: FeatureRepo): Promise<void>;
   registeredModels(): Promise<RegisteredModel[]>;

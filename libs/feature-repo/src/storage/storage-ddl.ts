@@ -1,5 +1,5 @@
 import { DATABASE_MARKER, quoteIdentifier } from '@mmctr/clickhouse';
-import { clusterStatements, type ClusterOptions } from '@mmctr/clickhouse/src/migrations/cluster-ddl';
+import { clusterStatements, type ClusterOptions } from '@mmctr/clickhouse';
 import type { FeatureRepo } from '../types';
 import { columnAccepts } from './column-types';
 import { enum8, storageTables, type StorageColumn, type StorageTable } from './storage-layout';

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '@mmctr/config';
+import { clusterOptions } from '@mmctr/clickhouse';
 import {
   FeatureRepoError,
   FeatureStoreRepository,
@@ -50,7 +51,7 @@ async function withStore(
 ): Promise<void> {
   const config = loadConfig();
   const store = FeatureStoreRepository.fromConfig(config, opts.database ?? config.CLICKHOUSE_DATABASE);
-  const cluster = config.CLICKHOUSE_CLUSTER ? { name: config.CLICKHOUSE_CLUSTER } : undefined;
+  const cluster = clusterOptions(config);
   try {
     await fn(store, { allowBreaking: opts.allowBreaking, modelRoot: opts.modelRoot, cluster });
   } catch (e) {
