@@ -6,7 +6,11 @@
 // windows' sums cached (the same requests a second time); cold: an empty cache every request;
 // boundary: the cache filled as of two minutes in a row, then read as of the next one (the minute tier
 // crosses its boundary), rolled forward (the default) against read whole (rolling off; cold-unrolled:
-// the cold read with rolling off).
+// the cold read with rolling off). hour-boundary-roll-<n>: the same across an hour boundary (filled as
+// of the two hours before the current one, read as of its start), with SCORER_AGGREGATE_ROLL_MAX_VALUES
+// n: 512 (the default) rolls every tier here, the item hours (168 x 3 values) included; 256 rolls the
+// minute tier (60 x 2) and the user x category hours (168 x 1) only; 0 rolls nothing. Each prints the
+// bytes of bucket values it keeps.
 //   node -r ./scripts/register.js bench/score/aggregates.ts [--requests 200] [--events 200000]
 import '../../test/setup/load-stack-env.js';
 import { loadavg } from 'node:os';
@@ -21,6 +25,7 @@ import {
   ItemCache,
   ScorerMetrics,
   ServingLayout,
+  loadScorerConfig,
   type AssemblyInput,
   type ScorerConfig,
 } from '@mmctr/scorer';
@@ -104,26 +109,31 @@ async function main(): Promise<void> {
     const metrics = new ScorerMetrics();
     const appConfig = { ...config, REDIS_KEY_PREFIX: prefix };
     const budget = { SCORER_REDIS_TIMEOUT_MS: 10_000 } as ScorerConfig;
+    const defaultRoll = loadScorerConfig({}).SCORER_AGGREGATE_ROLL_MAX_VALUES;
     const reader = (entries = 1_000_000) =>
       new AggregateReadsService(
         agg.layout,
-        new AggregateRepository(redis, agg.layout, appConfig, { SCORER_AGGREGATE_CACHE_ENTRIES: entries }),
+        new AggregateRepository(redis, agg.layout, appConfig, {
+          SCORER_AGGREGATE_CACHE_ENTRIES: entries,
+          SCORER_AGGREGATE_ROLL_MAX_VALUES: defaultRoll,
+        }),
         budget,
         metrics,
       );
-    /** The same service over a window reader that never rolls: every boundary re-reads whole windows. */
-    const unrolled = () => {
+    /** The same service over a window reader of its own, rolling tiers of at most `roll` values. */
+    const rolling = (roll: number) => {
       const r = new AggregateWindowReader(redis, agg.layout.repo, agg.layout.aggregates, {
         keyPrefix: prefix,
         cacheEntries: 1_000_000,
-        rollMaxValues: 0,
+        rollMaxValues: roll,
       });
       const repository = {
         fallbacks: r.windows.map((w) => w.fallback),
         read: (keys, tMs, st) => r.read(keys, tMs, Date.now(), st),
       } as AggregateRepository;
-      return new AggregateReadsService(agg.layout, repository, budget, metrics);
+      return { reads: new AggregateReadsService(agg.layout, repository, budget, metrics), reader: r };
     };
+    const unrolled = () => rolling(0).reads;
     const requests = Array.from({ length: REQUESTS }, () => ({
       user: `u${pick(USERS)}`,
       ids: Array.from({ length: B }, () => `i${pick(ITEMS)}`),
@@ -154,35 +164,16 @@ async function main(): Promise<void> {
 
     for (const r of requests.slice(0, 20)) await once(reader(), r); // JIT warm-up
     const results: Record<string, unknown> = { candidates: B, requests: REQUESTS, events: EVENTS };
-    // Boundary modes: both caches filled as of the last millisecond of the previous minute and then as of
-    // this one (a key value keeps its buckets from its second boundary on), measured as of the next
-    // minute once the clock has reached it (a 1h window of minute buckets can be read as of the current
-    // or the previous minute only).
-    const t1 = bucketStart(Date.now(), 60_000);
-    const boundary = { boundary: reader(), 'boundary-unrolled': unrolled() };
-    for (const shared of Object.values(boundary))
-      for (const t of [t1 - 1, t1]) for (const r of requests) await once(shared, r, t);
-    for (const mode of ['warm', 'boundary', 'boundary-unrolled', 'cold', 'cold-unrolled'] as const) {
+    /** Every request once through `reads()` (a fresh service per request for the cold modes), as of `t`. */
+    const measure = async (
+      mode: string,
+      reads: () => AggregateReadsService,
+      t?: number,
+      after?: () => Record<string, unknown>,
+    ) => {
       const load = loadavg()[0]!.toFixed(2);
-      const shared = mode.startsWith('boundary')
-        ? boundary[mode as keyof typeof boundary]
-        : mode.endsWith('-unrolled')
-          ? unrolled()
-          : reader();
-      if (mode === 'warm') for (const r of requests) await once(shared, r); // fills the cache
-      if (mode === 'boundary') {
-        log(`waiting ${((t1 + 60_000 - Date.now()) / 1000).toFixed(0)} s for the next minute`);
-        while (Date.now() < t1 + 60_000) await new Promise((r) => setTimeout(r, 200));
-      }
       const runs: Awaited<ReturnType<typeof once>>[] = [];
-      for (const r of requests)
-        runs.push(
-          await once(
-            mode === 'cold' ? reader() : mode === 'cold-unrolled' ? unrolled() : shared,
-            r,
-            mode.startsWith('boundary') ? t1 + 60_000 : undefined,
-          ),
-        );
+      for (const r of requests) runs.push(await once(reads(), r, t));
       const of = (k: 'base' | 'with', m: 'wall' | 'cpu') => stats(runs.map((x) => x[k][m]));
       results[mode] = {
         load,
@@ -193,8 +184,43 @@ async function main(): Promise<void> {
           wall: Number((of('with', 'wall').p50 - of('base', 'wall').p50).toFixed(3)),
           cpu: Number((of('with', 'cpu').p50 - of('base', 'cpu').p50).toFixed(3)),
         },
+        ...after?.(),
       };
       log(`${mode}: ${JSON.stringify(results[mode])}`);
+    };
+    /** Fills `reads`' cache as of each of `times` in turn (a key value keeps its buckets from its second). */
+    const fill = async (reads: AggregateReadsService, times: number[]) => {
+      for (const t of times) for (const r of requests) await once(reads, r, t);
+    };
+
+    // Minute boundary: both caches filled as of the last millisecond of the previous minute and then as
+    // of this one, measured as of the next minute once the clock has reached it (a 1h window of minute
+    // buckets can be read as of the current or the previous minute only).
+    const t1 = bucketStart(Date.now(), 60_000);
+    const boundary = { rolled: reader(), unrolled: unrolled() };
+    for (const shared of Object.values(boundary)) await fill(shared, [t1 - 1, t1]);
+    const warm = reader();
+    const tw = Date.now();
+    await fill(warm, [tw]);
+    await measure('warm', () => warm, tw);
+    log(`waiting ${((t1 + 60_000 - Date.now()) / 1000).toFixed(0)} s for the next minute`);
+    while (Date.now() < t1 + 60_000) await new Promise((r) => setTimeout(r, 200));
+    await measure('boundary', () => boundary.rolled, t1 + 60_000);
+    await measure('boundary-unrolled', () => boundary.unrolled, t1 + 60_000);
+    await measure('cold', () => reader());
+    await measure('cold-unrolled', unrolled);
+
+    // Hour boundary: filled as of the two hours before the current one, read as of its start.
+    const h1 = bucketStart(Date.now(), 3_600_000);
+    for (const roll of [512, 256, 0]) {
+      const { reads, reader: r } = rolling(roll);
+      await fill(reads, [h1 - 3_600_001, h1 - 3_600_000]);
+      await measure(
+        `hour-boundary-roll-${roll}`,
+        () => reads,
+        h1,
+        () => ({ default: roll === defaultRoll, kept_bytes: r.keptValues() * 8 }),
+      );
     }
     const sums: Record<string, number> = {};
     for (const v of (await metrics.aggregateSums.get()).values) sums[String(v.labels.source)] = v.value;

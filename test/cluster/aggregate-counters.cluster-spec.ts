@@ -44,7 +44,11 @@ describe('aggregate counters on the Redis Cluster', () => {
     });
   };
   const reader = (redis: Redis) =>
-    new AggregateWindowReader(redis, repo, REFS, { keyPrefix: prefix, cacheEntries: 10_000 });
+    new AggregateWindowReader(redis, repo, REFS, {
+      keyPrefix: prefix,
+      cacheEntries: 10_000,
+      rollMaxValues: 512,
+    });
   const keys = () => {
     const items = [...new Set(raw.map((e) => e.item_id))].map((i) => [i]);
     const users = [...new Set(raw.map((e) => e.user_id))].map((u) => [u, '']);

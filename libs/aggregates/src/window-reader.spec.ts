@@ -124,11 +124,13 @@ const REFS: WindowRef[] = [
   { aggregation: 'user_brand_views', window: '7d' },
 ];
 
-function setup(cacheEntries = 1_000) {
+// Rolls the minute tier (60 x 1) and user x brand hours (168 x 1), not the items' hours (168 x 2).
+function setup(cacheEntries = 1_000, rollMaxValues = 256) {
   const redis = new FakeRedis();
   const reader = new AggregateWindowReader(redis as unknown as Redis, repo, REFS, {
     keyPrefix: PREFIX,
     cacheEntries,
+    rollMaxValues,
   });
   return { redis, reader };
 }
@@ -282,6 +284,27 @@ describe('AggregateWindowReader', () => {
     for (const [k, h] of redis.hashes) fresh.redis.hashes.set(k, h);
     expect(got).toEqual(plain(await fresh.reader.read(keys, ts, ts + 1)));
     expect(redis.bucketReads).toBe(2 * 60 + 2 * 168 + 2 * 2);
+  });
+
+  it('rolls a larger tier under a raised bound, and counts the bucket values it keeps', async () => {
+    const { redis, reader } = setup(1_000, 512);
+    seed(redis, t);
+    const keys = keysOf(['i1', 'i2'], ['acme']);
+    const h = bucketStart(t, H);
+    await reader.read(keys, h - 1, h); // never read: the sums only, nothing kept
+    expect(reader.keptValues()).toBe(0);
+    await reader.read(keys, h, h + 1); // read before: every bucket, kept
+    // Per item: 60 minutes x 1 field and 168 hours x 2 fields; the user x brand pair: 168 x 1.
+    expect(reader.keptValues()).toBe(2 * (60 + 168 * 2) + 168);
+    redis.add('item', ['i1'], 'item_views', H, h, 7); // the hour that closes next
+    redis.bucketReads = 0;
+    const got = plain(await reader.read(keys, h + H, h + H + 1));
+    const fresh = setup();
+    for (const [k, hash] of redis.hashes) fresh.redis.hashes.set(k, hash);
+    expect(got).toEqual(plain(await fresh.reader.read(keys, h + H, h + H + 1)));
+    // The minute tier crossed a whole window (every bucket again); both hour tiers rolled: the hour
+    // closed since and the one before it (the lateness allowance).
+    expect(redis.bucketReads).toBe(2 * 60 + 2 * 2 + 2);
   });
 
   it('turns key values given row by row into columns and back', () => {

@@ -143,9 +143,9 @@ export interface WindowReaderOptions {
   /**
    * A tier whose buckets × fields is at most this keeps each bucket's values per key value (8 bytes
    * each) and, at a boundary, reads only the buckets that closed since, plus those closed less than
-   * `rollLatenessMs` before them.
+   * `rollLatenessMs` before them (the scorer's SCORER_AGGREGATE_ROLL_MAX_VALUES; 0: no tier rolls).
    */
-  readonly rollMaxValues?: number;
+  readonly rollMaxValues: number;
   /**
    * How late an event may be stored and still reach a rolled tier at the next boundary: kept buckets
    * that closed less than this before the last boundary are read again (default 10 min; at least one
@@ -243,6 +243,13 @@ class KeyIndex {
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /** Bucket values kept over every entry (8 bytes each). */
+  keptValues(): number {
+    let n = 0;
+    for (const e of this.entries) for (const r of e.rings ?? []) n += r?.length ?? 0;
+    return n;
   }
 
   /** The entry of key value k of `keys`, made (and the oldest dropped past the bound) when new. */
@@ -363,7 +370,7 @@ export class AggregateWindowReader {
     private readonly opts: WindowReaderOptions,
   ) {
     this.bucketsPerCall = opts.bucketsPerCall ?? 20_000;
-    this.rollMaxValues = opts.rollMaxValues ?? 256;
+    this.rollMaxValues = opts.rollMaxValues;
     this.rollLatenessMs = opts.rollLatenessMs ?? 10 * 60_000;
     // Tiers and their (window, field) pairs first, then each window's place in its tier's sums.
     const parts = refs.map((ref) => this.parts(ref));
@@ -414,6 +421,13 @@ export class AggregateWindowReader {
   /** Key values held per key declaration (each with its sums of every tier read so far). */
   cachedKeys(spec: string): number {
     return this.specs.get(spec)?.index.size ?? 0;
+  }
+
+  /** Bucket values kept to roll tiers forward, over every key declaration (8 bytes each). */
+  keptValues(): number {
+    let n = 0;
+    for (const s of this.specs.values()) n += s.index.keptValues();
+    return n;
   }
 
   /**

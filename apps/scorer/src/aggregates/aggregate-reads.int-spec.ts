@@ -73,6 +73,7 @@ describe('aggregate reads against ingest-written counters (real Redis, ClickHous
   const service = (client: Redis, timeoutMs = budget.SCORER_REDIS_TIMEOUT_MS) => {
     const repository = new AggregateRepository(client, layout, config, {
       SCORER_AGGREGATE_CACHE_ENTRIES: 10_000,
+      SCORER_AGGREGATE_ROLL_MAX_VALUES: 256,
     });
     const reads = new AggregateReadsService(
       layout,

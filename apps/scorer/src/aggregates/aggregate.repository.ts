@@ -21,13 +21,15 @@ export class AggregateRepository {
     @Inject(AGGREGATE_REDIS) redis: Redis | null,
     @Inject(SERVING_LAYOUT) layout: ServingLayout,
     @Inject(APP_CONFIG) config: AppConfig,
-    @Inject(SCORER_CONFIG) scorer: Pick<ScorerConfig, 'SCORER_AGGREGATE_CACHE_ENTRIES'>,
+    @Inject(SCORER_CONFIG)
+    scorer: Pick<ScorerConfig, 'SCORER_AGGREGATE_CACHE_ENTRIES' | 'SCORER_AGGREGATE_ROLL_MAX_VALUES'>,
   ) {
     this.reader =
       redis && layout.aggregates.length
         ? new AggregateWindowReader(redis, layout.repo, layout.aggregates, {
             keyPrefix: config.REDIS_KEY_PREFIX,
             cacheEntries: scorer.SCORER_AGGREGATE_CACHE_ENTRIES,
+            rollMaxValues: scorer.SCORER_AGGREGATE_ROLL_MAX_VALUES,
           })
         : null;
   }

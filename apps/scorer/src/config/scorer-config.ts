@@ -53,6 +53,10 @@ export const scorerConfigSchema = z.object({
   /** Aggregate window sums (per key value and bucket tier) kept in process, each until its tier's next
    * bucket boundary (docs/features.md, Aggregations). */
   SCORER_AGGREGATE_CACHE_ENTRIES: int(1, 100_000_000).default(200_000),
+  /** A tier of at most this many buckets x fields keeps each bucket's values per key value (8 bytes
+   * each) and rolls its sums forward at a boundary; larger tiers read their widest window whole. 512
+   * covers 7 days of hours for 3 fields (bench/score/aggregates.ts, hour boundary). */
+  SCORER_AGGREGATE_ROLL_MAX_VALUES: int(0, 100_000).default(512),
   /** Hash holding an item's fused vector in field `v` (Float32 little-endian), written by apps/embedder. */
   SCORER_REDIS_VECTOR_KEY: z.string().default(MM_VECTOR_KEY_TEMPLATE),
   SCORER_ITEM_CACHE_SOURCE: z.enum(['clickhouse', 'none']).default('clickhouse'),
