@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { clusterOptions } from './cluster-ddl';
 import { MIGRATIONS_DIR, loadMigrations, renderMigration } from './migration-runner';
 import { runCli } from './run-cli';
 
@@ -12,9 +13,13 @@ export function renderMigrations(argv: string[]): string {
     .option('--dir <path>', 'migrations folder', MIGRATIONS_DIR)
     .requiredOption('--database <name>', 'target database')
     .option('--cluster <name>', 'render as cluster DDL for this remote_servers cluster')
+    .option('--alter-cluster <name>', 'with --cluster: one replica per shard, for replicated ALTERs')
     .parse(argv, { from: 'user' });
-  const opts = program.opts<{ dir: string; database: string; cluster?: string }>();
-  const cluster = opts.cluster ? { name: opts.cluster } : undefined;
+  const opts = program.opts<{ dir: string; database: string; cluster?: string; alterCluster?: string }>();
+  const cluster = clusterOptions({
+    CLICKHOUSE_CLUSTER: opts.cluster,
+    CLICKHOUSE_ALTER_CLUSTER: opts.alterCluster,
+  });
   const migrations = loadMigrations(opts.dir).map((m) => ({
     version: m.version,
     name: m.name,

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { DATABASE_MARKER, runCli } from '@mmctr/clickhouse';
+import { DATABASE_MARKER, clusterOptions, runCli } from '@mmctr/clickhouse';
 import { loadFeatureRepo } from '../load';
 import type { FeatureRepo } from '../types';
 import { storageDiff, storageRenderer } from './storage-ddl';
@@ -33,10 +33,14 @@ export function renderStorage(argv: string[]): string {
   const program = new Command('render-storage')
     .requiredOption('--database <name>', 'target database')
     .option('--cluster <name>', 'render as cluster DDL for this remote_servers cluster')
+    .option('--alter-cluster <name>', 'with --cluster: one replica per shard, for replicated ALTERs')
     .argument('<repos...>', 'repository files or folders')
     .parse(argv, { from: 'user' });
-  const opts = program.opts<{ database: string; cluster?: string }>();
-  const cluster = opts.cluster ? { name: opts.cluster } : undefined;
+  const opts = program.opts<{ database: string; cluster?: string; alterCluster?: string }>();
+  const cluster = clusterOptions({
+    CLICKHOUSE_CLUSTER: opts.cluster,
+    CLICKHOUSE_ALTER_CLUSTER: opts.alterCluster,
+  });
   const repos = program.args.map((path) => {
     const repo = loadFeatureRepo(path);
     const before = storageTables(earlier(repo));
