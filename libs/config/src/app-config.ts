@@ -6,6 +6,12 @@ import { envBool as bool, envHostPortList, envInt as int, envList, envUrl as url
  * Every environment variable any mmctr app reads. Connection settings are required (no silent
  * defaults that point at the wrong cluster); tuning knobs have defaults.
  */
+/** A remote_servers cluster name (it is written into DDL unquoted). */
+const clusterName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier (a remote_servers cluster name)')
+  .optional();
+
 const fields = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -35,18 +41,12 @@ const fields = z.object({
   CLICKHOUSE_REQUEST_TIMEOUT_MS: int(100, 3_600_000).default(60_000),
   // Set to a remote_servers cluster name to render migrations as cluster DDL (ON CLUSTER, Replicated*
   // tables under <table>_local, Distributed tables under the original names); unset for one server.
-  CLICKHOUSE_CLUSTER: z
-    .string()
-    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier (a remote_servers cluster name)')
-    .optional(),
+  CLICKHOUSE_CLUSTER: clusterName,
   // A remote_servers cluster listing one replica of each CLICKHOUSE_CLUSTER shard. ALTERs of replicated
   // tables (column changes, partition drops) run ON CLUSTER it, so exactly one server per shard runs each:
   // with both replicas listed, 18.16's DDL worker can run one on two replicas and then stop for good
   // (docs/operations.md). Unset: they run ON CLUSTER CLICKHOUSE_CLUSTER.
-  CLICKHOUSE_ALTER_CLUSTER: z
-    .string()
-    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier (a remote_servers cluster name)')
-    .optional(),
+  CLICKHOUSE_ALTER_CLUSTER: clusterName,
 
   // The feature repository every stage derives its schema from: a repo.json file or a folder holding
   // one. Unset: the built-in demo repository (feature-repos/demo).

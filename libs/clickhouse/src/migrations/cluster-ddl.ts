@@ -74,8 +74,8 @@ const TARGET = (verb: string) =>
   );
 
 function assertClusterNames(cluster: ClusterOptions): void {
-  for (const name of [cluster.name, cluster.alterCluster ?? cluster.name]) {
-    if (!PLAIN_NAME.test(name))
+  for (const name of [cluster.name, cluster.alterCluster]) {
+    if (name !== undefined && !PLAIN_NAME.test(name))
       throw new ClusterDdlError(`cluster name '${name}' must be a plain identifier`);
   }
 }
