@@ -31,13 +31,23 @@ async function viewRows(ch: ClickHouseService, db: string, view: string): Promis
   return normalise(await ch.query(`SELECT * FROM \`${db}\`.\`${view}\` ORDER BY ${order}`));
 }
 
-/** Writes each table's rows twice: batches round-robin over `writers`, the second copy shifted by one. */
+/**
+ * Writes each table's rows twice: batches round-robin over `writers`, the second copy shifted by one.
+ * Without insert de-duplication: a replicated table drops a block identical to one it already has (here
+ * a copy's rows of one partition that rand() sent to the same shard as the first copy's), which one
+ * server's tables never do, and the copies are what the views must count or collapse alike.
+ */
 async function writeTwice(writers: ClickHouseService[], db: string, store: StoreRows): Promise<void> {
   for (const [table, rows] of Object.entries(store) as [string, object[]][]) {
     for (const copy of [0, 1]) {
       for (let at = 0, batch = 0; at < rows.length; at += 200, batch++) {
         const writer = writers[(batch + copy) % writers.length]!;
-        await writer.insert(`\`${db}\`.${table}`, rows.slice(at, at + 200));
+        await writer.client.insert({
+          table: `\`${db}\`.${table}`,
+          values: rows.slice(at, at + 200),
+          format: 'JSONEachRow',
+          clickhouse_settings: { insert_deduplicate: 0 },
+        });
       }
     }
   }
