@@ -51,6 +51,11 @@ wait_until_answers() {
     if ! running_pid "$svc" >/dev/null; then
       log "$svc exited during start-up; last log lines:"
       tail -n 30 "$LOG_DIR/$svc.out" >&2 || true
+      # ClickHouse writes only "Logging ... to" to stdout; why it stopped is in its own error log.
+      if [[ -f "$LOG_DIR/$svc/clickhouse-server.err.log" ]]; then
+        log "last lines of $LOG_DIR/$svc/clickhouse-server.err.log:"
+        tail -n 30 "$LOG_DIR/$svc/clickhouse-server.err.log" >&2 || true
+      fi
       return 1
     fi
     (( SECONDS - start > timeout )) && { log "$svc did not answer within ${timeout}s"; return 1; }
