@@ -47,3 +47,31 @@ export class BatchedInsert<T> {
     return this.batcher.flush();
   }
 }
+
+/**
+ * A repository that writes one table's rows through a BatchedInsert; subclasses add their reads over
+ * `clickhouse`.
+ */
+export abstract class BatchedInsertRepository<T> {
+  protected readonly inserts: BatchedInsert<T>;
+
+  protected constructor(
+    protected readonly clickhouse: ClickHouseService,
+    rows: RowBinaryEncoder<T>,
+    opts: BatchOptions,
+  ) {
+    this.inserts = new BatchedInsert(clickhouse, rows, opts);
+  }
+
+  /**
+   * Resolves once the row is in ClickHouse (rows of concurrent callers share one insert). `flushNow`
+   * sends the pending rows without waiting for more.
+   */
+  store(row: T, flushNow = false): Promise<void> {
+    return this.inserts.add(row, flushNow);
+  }
+
+  flush(): Promise<void> {
+    return this.inserts.flush();
+  }
+}

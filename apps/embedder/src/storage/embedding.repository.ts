@@ -1,6 +1,6 @@
 import { rowBinaryEncoder, type ClickHouseService, type HealthStatus } from '@mmctr/clickhouse';
 import type { ItemFeatures } from '@mmctr/online-store';
-import { BatchedInsert, type BatchOptions } from './batched-insert';
+import { BatchedInsertRepository, type BatchOptions } from './batched-insert';
 
 /** One item_embeddings row, every column; vectors as the encoders gave them (written as raw float32). */
 export interface EmbeddingRow {
@@ -14,14 +14,6 @@ export interface EmbeddingRow {
   projection_version: string;
   created_ms: number;
   created_at: number;
-}
-
-export interface StoredVectors {
-  item_id: string;
-  content_hash: string;
-  ts_ms: number;
-  image_vec: number[];
-  text_vec: number[];
 }
 
 /** item_embeddings (migrations/0002), column by column. */
@@ -38,31 +30,24 @@ const EMBEDDING_ROWS = rowBinaryEncoder<EmbeddingRow>('item_embeddings', [
   ['created_at', 'DateTime'],
 ]);
 
+/** An item's current vectors, as a refit reads them (currentVectors). */
+export interface StoredVectors {
+  item_id: string;
+  content_hash: string;
+  ts_ms: number;
+  image_vec: number[];
+  text_vec: number[];
+}
+
 /** The embedder's ClickHouse access: item_embeddings writes, catalogue and vector reads. */
-export class EmbeddingRepository {
-  private readonly inserts: BatchedInsert<EmbeddingRow>;
-
-  constructor(
-    private readonly clickhouse: ClickHouseService,
-    opts: BatchOptions = {},
-  ) {
-    this.inserts = new BatchedInsert(clickhouse, EMBEDDING_ROWS, opts);
+export class EmbeddingRepository extends BatchedInsertRepository<EmbeddingRow> {
+  constructor(clickhouse: ClickHouseService, opts: BatchOptions = {}) {
+    super(clickhouse, EMBEDDING_ROWS, opts);
   }
 
-  /**
-   * Resolves once the row is in ClickHouse (rows of concurrent callers share one insert). `flushNow`
-   * sends the pending rows without waiting for more.
-   */
-  store(row: EmbeddingRow, flushNow = false): Promise<void> {
-    return this.inserts.add(row, flushNow);
-  }
-
+  /** One insert of these rows now, not batched. */
   async storeMany(rows: EmbeddingRow[]): Promise<void> {
     await this.inserts.insert(rows);
-  }
-
-  flush(): Promise<void> {
-    return this.inserts.flush();
   }
 
   /** Whether ClickHouse answers, and its version (the readiness check). */

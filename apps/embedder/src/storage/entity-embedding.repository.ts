@@ -1,5 +1,5 @@
 import { rowBinaryEncoder, type ClickHouseService } from '@mmctr/clickhouse';
-import { BatchedInsert, type BatchOptions } from './batched-insert';
+import { BatchedInsertRepository, type BatchOptions } from './batched-insert';
 
 /** One entity_embeddings row (migrations/0020): an entity's vector of one embedding, keyed by its inputs' hash. */
 export interface EntityEmbeddingRow {
@@ -29,23 +29,9 @@ const ENTITY_EMBEDDING_ROWS = rowBinaryEncoder<EntityEmbeddingRow>('entity_embed
  * entity_embeddings writes, batched like item_embeddings' (rows of concurrent jobs share an insert), and
  * the backfill's read of what is stored.
  */
-export class EntityEmbeddingRepository {
-  private readonly inserts: BatchedInsert<EntityEmbeddingRow>;
-
-  constructor(
-    private readonly clickhouse: ClickHouseService,
-    opts: BatchOptions = {},
-  ) {
-    this.inserts = new BatchedInsert(clickhouse, ENTITY_EMBEDDING_ROWS, opts);
-  }
-
-  /** Resolves once the row is in ClickHouse; `flushNow` sends the pending rows without waiting for more. */
-  store(row: EntityEmbeddingRow, flushNow = false): Promise<void> {
-    return this.inserts.add(row, flushNow);
-  }
-
-  flush(): Promise<void> {
-    return this.inserts.flush();
+export class EntityEmbeddingRepository extends BatchedInsertRepository<EntityEmbeddingRow> {
+  constructor(clickhouse: ClickHouseService, opts: BatchOptions = {}) {
+    super(clickhouse, ENTITY_EMBEDDING_ROWS, opts);
   }
 
   /**

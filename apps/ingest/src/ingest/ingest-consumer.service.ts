@@ -37,14 +37,14 @@ export class IngestConsumer implements OnApplicationBootstrap, BeforeApplication
   private readonly batchers = new Map<string, { stream: Stream; batcher: RecordBatcher }>();
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(LOGGER) private readonly log: Logger,
-    private readonly metrics: IngestMetrics,
     private readonly source: IngestKafkaRepository,
     private readonly pipeline: IngestPipeline,
     private readonly flow: FlowControl,
     private readonly dlq: DeadLetterRepository,
     @Inject(INGEST_SCHEMA) schema: IngestSchema,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly metrics: IngestMetrics,
+    @Inject(LOGGER) private readonly log: Logger,
   ) {
     const opts = {
       maxRows: config.INGEST_BATCH_MAX_ROWS,

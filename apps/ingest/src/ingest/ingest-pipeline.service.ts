@@ -4,7 +4,7 @@ import { APP_CONFIG, type AppConfig } from '@mmctr/config';
 import type { CatalogueItem } from '@mmctr/contracts';
 import type { NormalisedRecord, RowEncoder } from '@mmctr/feature-repo';
 import { refusedRowReason, type IsolationResult, type RejectedRow } from '@mmctr/clickhouse';
-import { retryForever, type DeadLetterInput } from '@mmctr/kafka';
+import { retryForever, type DeadLetterInput, type RetryOptions } from '@mmctr/kafka';
 import { LOGGER } from '../logger';
 import { IngestMetrics } from '../metrics/ingest-metrics.service';
 import type { PartitionChunk } from './chunk';
@@ -35,9 +35,11 @@ export interface StoreResult {
 @Injectable()
 export class IngestPipeline {
   private stopping = false;
+  /** How a failing step backs off: the only settings the pipeline reads. */
+  private readonly backoff: Pick<RetryOptions, 'initialMs' | 'maxMs'>;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) config: AppConfig,
     @Inject(LOGGER) private readonly log: Logger,
     private readonly metrics: IngestMetrics,
     private readonly repo: IngestRepository,
@@ -45,7 +47,9 @@ export class IngestPipeline {
     private readonly online: IngestOnlineRepository,
     private readonly flow: FlowControl,
     @Inject(INGEST_SCHEMA) private readonly schema: IngestSchema,
-  ) {}
+  ) {
+    this.backoff = { initialMs: config.INGEST_RETRY_INITIAL_MS, maxMs: config.INGEST_RETRY_MAX_MS };
+  }
 
   /** After this, failing steps stop retrying (their data stays uncommitted and is redelivered). */
   abandonRetries(): void {
@@ -233,8 +237,7 @@ export class IngestPipeline {
   private async step<T>(target: string, kind: string, fn: () => Promise<T>): Promise<T> {
     const key = `${target}:${kind}`;
     const result = await retryForever(fn, {
-      initialMs: this.config.INGEST_RETRY_INITIAL_MS,
-      maxMs: this.config.INGEST_RETRY_MAX_MS,
+      ...this.backoff,
       giveUp: () => this.stopping,
       onRetry: (err, attempt, waitMs) => {
         this.metrics.retries.inc({ target });

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ClickHouseService } from '@mmctr/clickhouse';
+import { ClickHouseService, type QueryParams } from '@mmctr/clickhouse';
 import type { RawValue } from '@mmctr/features';
 import { SERVING_LAYOUT } from '../layout/layout.module';
 import type { ServingLayout } from '../layout/serving-layout';
@@ -23,6 +23,30 @@ export interface VectorRow {
   fused_vec: number[];
   created_ms: number;
 }
+
+/** Where stored vectors are read: the table, its key and vector columns, and which rows hold them. */
+interface VectorTable {
+  table: string;
+  key: string;
+  vec: string;
+  where: string;
+}
+
+/** The catalogue's fused vectors, of projection {pv:String} (empty: any). */
+const ITEM_VECTORS: VectorTable = {
+  table: 'item_embeddings',
+  key: 'item_id',
+  vec: 'fused_vec',
+  where: "({pv:String} = '' OR projection_version = {pv:String})",
+};
+
+/** A repository-declared embedding's vectors ({emb:String} of {entity:String}): no projection. */
+const ENTITY_VECTORS: VectorTable = {
+  table: 'entity_embeddings',
+  key: 'entity_key',
+  vec: 'vec',
+  where: 'embedding = {emb:String} AND entity = {entity:String}',
+};
 
 /** Table and column names are spliced into SQL (ClickHouse binds values only): plain identifiers. */
 function identifier(name: string): string {
@@ -92,51 +116,24 @@ export class ItemCatalogRepository {
   ): Promise<VectorRow[]> {
     // Only the embedding the layout stores is read (ServingLayout.embedding); others read as zeros.
     if (!this.vectorsStored) return [];
-    if (this.entityEmbedding !== undefined)
-      return this.entityVectors(this.entityEmbedding, afterId, sinceMs, limit);
-    const rows = await this.ch.query<{
-      item_id: string;
-      vec: number[];
-      latest_created_ms: string | number;
-    }>(
-      `SELECT item_id, argMax(fused_vec, created_ms) AS vec, max(created_ms) AS latest_created_ms
-       FROM item_embeddings
-       WHERE item_id > {after:String} AND notEmpty(fused_vec)
-         AND ({pv:String} = '' OR projection_version = {pv:String})
-       GROUP BY item_id HAVING latest_created_ms > {since:UInt64}
-       ORDER BY item_id LIMIT ${pageSize(limit)}`,
-      { after: afterId, since: sinceMs, pv: projectionVersion },
+    const [from, params]: [VectorTable, QueryParams] =
+      this.entityEmbedding === undefined
+        ? [ITEM_VECTORS, { pv: projectionVersion }]
+        : [ENTITY_VECTORS, { emb: this.entityEmbedding, entity: this.entity }];
+    const { table, key, vec, where } = from;
+    // `v`, not the column's name: an alias named like the column would shadow it in WHERE.
+    const rows = await this.ch.query<
+      Record<string, unknown> & { v: number[]; latest_created_ms: string | number }
+    >(
+      `SELECT ${key}, argMax(${vec}, created_ms) AS v, max(created_ms) AS latest_created_ms
+       FROM ${table}
+       WHERE ${key} > {after:String} AND notEmpty(${vec}) AND ${where}
+       GROUP BY ${key} HAVING latest_created_ms > {since:UInt64}
+       ORDER BY ${key} LIMIT ${pageSize(limit)}`,
+      { ...params, after: afterId, since: sinceMs },
     );
     return rows.map((r) => ({
-      item_id: r.item_id,
-      fused_vec: r.vec,
-      created_ms: Number(r.latest_created_ms),
-    }));
-  }
-
-  /** The same read of a repository-declared embedding's vectors (entity_embeddings, no projection). */
-  private async entityVectors(
-    embedding: string,
-    afterId: string,
-    sinceMs: number,
-    limit: number,
-  ): Promise<VectorRow[]> {
-    // `v`, not `vec`: an alias named like the column would shadow it in WHERE.
-    const rows = await this.ch.query<{
-      entity_key: string;
-      v: number[];
-      latest_created_ms: string | number;
-    }>(
-      `SELECT entity_key, argMax(vec, created_ms) AS v, max(created_ms) AS latest_created_ms
-       FROM entity_embeddings
-       WHERE embedding = {emb:String} AND entity = {entity:String} AND entity_key > {after:String}
-         AND notEmpty(vec)
-       GROUP BY entity_key HAVING latest_created_ms > {since:UInt64}
-       ORDER BY entity_key LIMIT ${pageSize(limit)}`,
-      { emb: embedding, entity: this.entity, after: afterId, since: sinceMs },
-    );
-    return rows.map((r) => ({
-      item_id: r.entity_key,
+      item_id: String(r[key]),
       fused_vec: r.v,
       created_ms: Number(r.latest_created_ms),
     }));

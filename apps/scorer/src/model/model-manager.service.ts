@@ -55,10 +55,10 @@ export class ModelManager implements OnApplicationBootstrap, OnApplicationShutdo
   private unstoredNoted = false;
 
   constructor(
-    @Inject(SCORER_CONFIG) private readonly config: ScorerConfig,
     private readonly registry: ModelRegistryRepository,
     private readonly loader: ModelLoader,
     private readonly items: ItemCacheService,
+    @Inject(SCORER_CONFIG) private readonly config: ScorerConfig,
     private readonly metrics: ScorerMetrics,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}

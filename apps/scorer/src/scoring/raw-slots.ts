@@ -34,6 +34,12 @@ export function recordRows(
   return { key: (r) => keys[r]!, own, joinKey: (attr, r) => categoricalString(own(r)?.[attr]) };
 }
 
+/** What a slot reads: an attribute of the row, or of an entity joined through the row's `via` attribute. */
+interface SlotSource {
+  source: string;
+  via?: string;
+}
+
 type RawWrite = (rows: RawRows, entities: EntityLookup, buf: InputBuffers, n: number, total: number) => void;
 
 /** Where a group's slots of one kind sit: the input and its values per row. */
@@ -57,34 +63,28 @@ export class RawSlots {
     input: InputOf,
     hasher: Hasher,
     /** Whether a slot is served elsewhere (context, the requester's key, the item cache). */
-    servedElsewhere: (slot: { source: string; via?: string }) => boolean,
+    servedElsewhere: (slot: SlotSource) => boolean,
   ) {
-    const raw = (s: { source: string; via?: string }) => !servedElsewhere(s);
-    group.categorical.forEach((s, i) => {
-      if (!raw(s)) return;
-      const read = this.reader(s, rowEntity);
+    const raw = (s: SlotSource) => !servedElsewhere(s);
+    /** The raw slots of one kind, each with its index among the kind's slots, its reader and input. */
+    const rawOf = <S extends SlotSource>(slots: readonly S[], kind: 'cat' | 'num' | 'multi') =>
+      slots.flatMap((s, i) => (raw(s) ? [{ s, i, read: this.reader(s, rowEntity), ...input(kind) }] : []));
+    for (const { s, i, read, input: k, stride } of rawOf(group.categorical, 'cat')) {
       const enc = categoricalEncoder(s, hasher);
-      const { input: k, stride } = input('cat');
       this.writes.push((rows, ent, buf, n, total) => {
         const out = buf.ids(k);
         for (let r = 0; r < total; r++) out.set(r * stride + i, r < n ? enc(read(rows, ent, r)) : 0);
       });
-    });
-    group.numeric.forEach((s, i) => {
-      if (!raw(s)) return;
-      const read = this.reader(s, rowEntity);
+    }
+    for (const { s, i, read, input: k, stride } of rawOf(group.numeric, 'num')) {
       const enc = numericEncoder(s, attributeDefault(layout.repo, s.source));
-      const { input: k, stride } = input('num');
       this.writes.push((rows, ent, buf, n, total) => {
         const out = buf.values(k);
         for (let r = 0; r < total; r++) out[r * stride + i] = r < n ? enc(read(rows, ent, r)) : 0;
       });
-    });
-    for (const s of group.multi_categorical) {
-      if (!raw(s)) continue;
-      const read = this.reader(s, rowEntity);
+    }
+    for (const { s, read, input: k, stride } of rawOf(group.multi_categorical, 'multi')) {
       const enc = multiEncoder(s, hasher);
-      const { input: k, stride } = input('multi');
       this.writes.push((rows, ent, buf, n, total) => {
         const out = buf.ids(k);
         for (let r = 0; r < total; r++)
@@ -125,7 +125,7 @@ export class RawSlots {
 
   /** The raw value a slot reads for row r; missing -> the attribute's declared default. */
   private reader(
-    s: { source: string; via?: string },
+    s: SlotSource,
     rowEntity: string,
   ): (rows: RawRows, entities: EntityLookup, r: number) => RawValue {
     const [ns, attr] = splitSource(s.source);
