@@ -16,6 +16,7 @@ import {
 } from '@mmctr/clickhouse';
 import { AnalyticsRepository, ITEM_HOURLY_SQL } from '../../tools/cli/src/analytics.repository';
 import { finalize } from '../../tools/cli/src/commands/analytics-finalizer';
+import { log } from '../support/log';
 
 const { values: args } = parseArgs({
   options: {
@@ -39,7 +40,6 @@ const SPAN_MS = DAYS * 86_400_000;
 
 const config = loadConfig();
 const DB = `mmctr_bench_analyst_${Date.now()}`;
-const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 const admin = clickHouseClient(config, { requestTimeoutMs: 3_600_000 });
 const ch = clickHouseClient(config, { database: DB, requestTimeoutMs: 3_600_000 });
 

@@ -32,6 +32,7 @@ import { freePort } from '../../test/support/free-port';
 import { cpuSeconds, servicesCpu } from '../support/cpu';
 import { runMainThenExit } from '../support/run-main';
 import { deleteKeysMatching } from '@mmctr/online-store';
+import { log } from '../support/log';
 
 const { values: args } = parseArgs({ options: { events: { type: 'string', default: '200000' } } });
 const N = Number(args.events);
@@ -43,7 +44,6 @@ const topics = {
   items: `mmctr.bench.${RUN}.agg.items`,
   dlq: `mmctr.bench.${RUN}.agg.dlq`,
 };
-const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 const kafka = createKafka(config);
 const admin = clickHouseClient(config);
 

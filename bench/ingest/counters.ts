@@ -16,6 +16,7 @@ import { demoWithAggregations } from '../../test/integration/aggregates/demo-agg
 import { freePort } from '../../test/support/free-port';
 import { cpuSeconds } from '../support/cpu';
 import { runMainThenExit } from '../support/run-main';
+import { log } from '../support/log';
 
 const { values: args } = parseArgs({
   options: {
@@ -32,7 +33,6 @@ const ROUNDS = Number(args.rounds);
 const ITEMS = 20_000;
 const TYPES = ['impression', 'impression', 'click', 'click', 'conversion'];
 const PREFIX = 'mmctr-bench:counters:';
-const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 
 /** The events as ingest hands them to the counters (context flattened), ids unique per round. */
 function events(round: string): CountedEvent[] {

@@ -17,6 +17,7 @@ import { createRedis, deleteKeysMatching } from '@mmctr/online-store';
 import { IngestProcess, sleep } from '../../test/support/ingest/ingest-process';
 import { rng } from '../../test/support/ingest/events';
 import { cpuSeconds, servicesCpu, servicesSince, totalCpu, type ServiceCpu } from '../support/cpu';
+import { log } from '../support/log';
 
 const { values: args } = parseArgs({
   options: {
@@ -47,7 +48,6 @@ const topics = {
 };
 const REDIS_PREFIX = `mmctr-bench:${RUN}:`;
 
-const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 const admin = clickHouseClient(config);
 const ch = clickHouseClient(config, { database: DB });
 const kafka = createKafka(config);

@@ -31,26 +31,26 @@ import {
 } from '@mmctr/scorer';
 import { aggregatesLayout } from '../../apps/scorer/test/support/aggregate-layout';
 import { numberArg } from '../support/cli-args';
-import { assemblySide, msSince, seededDraws } from './lib/assembly-bench';
+import { assemblySide, drawRequests, msSince, seededDraws } from './lib/assembly-bench';
 import { runMainThenExit } from '../support/run-main';
 import { deleteKeysMatching } from '@mmctr/online-store';
+import { log } from '../support/log';
 
 const B = 500;
 const REQUESTS = numberArg('requests', 200);
 const EVENTS = numberArg('events', 200_000);
-const ITEMS = 5_000;
-const USERS = 1_000;
+/** The users and items the events and the requests are drawn from. */
+const POPULATION = { users: 1_000, items: 5_000 };
 const D = 86_400_000;
 const config = loadConfig();
 const prefix = `mmctr-bench-agg-score:${Date.now()}:`;
-const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 
 const { rand, pick } = seededDraws(7);
 const category = (i: number) => `c${i % 50}`;
 
 /** Each layout's item cache over the same items, an assembler and its buffers. */
 const side = (layout: ServingLayout) =>
-  assemblySide(layout, ITEMS, B, (i) => ({ category: category(i), tags: ['t'] }));
+  assemblySide(layout, POPULATION.items, B, (i) => ({ category: category(i), tags: ['t'] }));
 
 function input(
   layout: ServingLayout,
@@ -85,7 +85,7 @@ async function main(): Promise<void> {
     const plain = side(new ServingLayout(loadFeatureRepo(DEFAULT_FEATURE_REPO_PATH)));
     const agg = side(aggregatesLayout());
     const pipe = redis.pipeline();
-    for (let i = 0; i < ITEMS; i++) pipe.hset(`${prefix}it:i${i}`, 'category', category(i));
+    for (let i = 0; i < POPULATION.items; i++) pipe.hset(`${prefix}it:i${i}`, 'category', category(i));
     await pipe.exec();
     const counters = new AggregateCounters(redis, agg.layout.repo, {
       keyPrefix: prefix,
@@ -97,8 +97,8 @@ async function main(): Promise<void> {
         event_id: `e${i + k}`,
         type: rand() < 0.7 ? 'impression' : 'click',
         ts_ms: now - 1 - Math.floor(rand() ** 2 * 7 * D),
-        user_id: `u${pick(USERS)}`,
-        item_id: `i${pick(ITEMS)}`,
+        user_id: `u${pick(POPULATION.users)}`,
+        item_id: `i${pick(POPULATION.items)}`,
         device: 'mobile',
         value: 0,
       }));
@@ -134,10 +134,7 @@ async function main(): Promise<void> {
       return { reads: new AggregateReadsService(agg.layout, repository, budget, metrics), reader: r };
     };
     const unrolled = () => rolling(0).reads;
-    const requests = Array.from({ length: REQUESTS }, () => ({
-      user: `u${pick(USERS)}`,
-      ids: Array.from({ length: B }, () => `i${pick(ITEMS)}`),
-    }));
+    const requests = drawRequests(pick, POPULATION, REQUESTS, B);
 
     /**
      * One request without aggregates, then with: wall and CPU milliseconds of each (this process's CPU:

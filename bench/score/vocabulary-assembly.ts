@@ -18,15 +18,15 @@ import {
   type AssemblyInput,
 } from '@mmctr/scorer';
 import { numberArg } from '../support/cli-args';
-import { assemblySide, msSince, seededDraws } from './lib/assembly-bench';
+import { log } from '../support/log';
+import { assemblySide, drawRequests, msSince, seededDraws } from './lib/assembly-bench';
 
 const B = 500;
 const REQUESTS = numberArg('requests', 300);
-const ITEMS = numberArg('items', 50_000);
-const USERS = 20_000;
+/** The users and items the requests are drawn from, every one in the vocabulary. */
+const POPULATION = { users: 20_000, items: numberArg('items', 50_000) };
 const CATEGORIES = 200;
 const FITTED = ['user_id', 'item_id', 'category'];
-const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 
 const { pick } = seededDraws(11);
 const category = (i: number) => `c${i % CATEGORIES}`;
@@ -40,13 +40,13 @@ function layoutOf(fit: boolean): ServingLayout {
 }
 
 const side = (layout: ServingLayout) =>
-  assemblySide(layout, ITEMS, B, (i) => ({ category: category(i), tags: ['t1', 't2'] }));
+  assemblySide(layout, POPULATION.items, B, (i) => ({ category: category(i), tags: ['t1', 't2'] }));
 
 /** A trained model's vocabulary.json for the fitted layout: every user, item and category (all seen in training). */
 function vocabularyDir(layout: ServingLayout): string {
   const values: Record<string, string[]> = {
-    user_id: Array.from({ length: USERS }, (_, i) => `u${i}`),
-    item_id: Array.from({ length: ITEMS }, (_, i) => `i${i}`),
+    user_id: Array.from({ length: POPULATION.users }, (_, i) => `u${i}`),
+    item_id: Array.from({ length: POPULATION.items }, (_, i) => `i${i}`),
     category: Array.from({ length: CATEGORIES }, (_, i) => `c${i}`),
   };
   const l = layout.layout;
@@ -115,11 +115,7 @@ async function main(): Promise<void> {
   }
   const vocabularyBytes = statSync(join(dir, VOCABULARY_FILE)).size;
   rmSync(dir, { recursive: true, force: true });
-  const requests = Array.from({ length: REQUESTS }, () => ({
-    user: `u${pick(USERS)}`,
-    ids: Array.from({ length: B }, () => `i${pick(ITEMS)}`),
-    history: Array.from({ length: 64 }, () => `i${pick(ITEMS)}`),
-  }));
+  const requests = drawRequests(pick, POPULATION, REQUESTS, B, 64);
   const tsMs = Date.now();
   const times = { hashed: [] as number[], exact: [] as number[], first: [] as number[] };
   for (let pass = 0; pass < 2; pass++) {
@@ -151,7 +147,7 @@ async function main(): Promise<void> {
   const out = {
     candidates: B,
     requests: REQUESTS,
-    items: ITEMS,
+    items: POPULATION.items,
     fitted: FITTED,
     hashed_ms: h,
     exact_ms: e,
@@ -159,7 +155,7 @@ async function main(): Promise<void> {
     ratio_p50: Number((e.p50 / h.p50).toFixed(3)),
     ratio_mean: Number((e.mean / h.mean).toFixed(3)),
     vocabulary_json_bytes: vocabularyBytes,
-    vocabulary_values: USERS + ITEMS + CATEGORIES,
+    vocabulary_values: POPULATION.users + POPULATION.items + CATEGORIES,
     vocabulary_load_ms: stats(loads),
     load_average: loadavg()[0],
   };

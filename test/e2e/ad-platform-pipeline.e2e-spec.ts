@@ -7,7 +7,6 @@
 // writing score_log; and `mmctr-train parity` recomputing every served CTR from it, failing on a
 // tampered one.
 import type { Producer } from 'kafkajs';
-import { scorerSuite } from '../../apps/scorer/test/support/scorer-harness';
 import { uniqueName } from '../support/clients';
 import { AD_PLATFORM } from '../support/feature-repo/ad-platform';
 import {
@@ -18,16 +17,8 @@ import {
   type EntityTable,
 } from '../support/feature-repo/ad-platform-data';
 import type { IsolatedNames } from '../support/ingest/fixtures';
-import { ingestSuite } from '../support/ingest/suite';
 import { deleteTopics } from '../support/kafka-group';
-import {
-  countBy,
-  expectDeadLetters,
-  serveAndLog,
-  suiteTempDir,
-  trainCheckAndPromote,
-  waitIngestCaughtUp,
-} from '../support/pipeline-e2e';
+import * as pipeline from '../support/pipeline-e2e';
 import { expectParity } from '../support/replay-check';
 import { expectTamperedCtrFails } from '../support/tampered-parity';
 
@@ -48,17 +39,18 @@ const KEYS: Record<EntityTable, string> = {
 const unknownAd = (c: { item_id: string }) => c.item_id.startsWith('ad-unknown');
 
 describe('the ad-platform repository end to end (Kafka -> ingest -> ClickHouse/Redis -> mmctr-train -> scorer -> score_log -> parity)', () => {
-  const ingest = ingestSuite();
   const entityPattern = `mmctr.test.${uniqueName('ads-e2e').replace(/_/g, '-')}.{table}`;
   const entityTopic = (table: string) => entityPattern.replace('{table}', table);
   const topicOf = (t: 'events' | EntityTable) =>
     t === 'events' ? names.env.KAFKA_TOPIC_EVENTS : entityTopic(t);
-  const suite = scorerSuite({ FEATURE_REPO: AD_PLATFORM, KAFKA_TOPIC_ENTITY_PATTERN: entityPattern });
+  const { ingest, suite, work } = pipeline.declareSuites('mmctr-ads-e2e-', {
+    FEATURE_REPO: AD_PLATFORM,
+    KAFKA_TOPIC_ENTITY_PATTERN: entityPattern,
+  });
   const data = adPlatformData(11, SIZE);
   const requests = replayRequests(data, data.valEndMs, REQUESTS, SIZE.ads);
   let names: IsolatedNames;
-  const work = suiteTempDir('mmctr-ads-e2e-');
-  let version: string;
+  let trained: pipeline.TrainedModel;
 
   afterAll(async () => {
     await deleteTopics(ingest.kafka(), ENTITY_TABLES.map(entityTopic));
@@ -96,21 +88,21 @@ describe('the ad-platform repository end to end (Kafka -> ingest -> ClickHouse/R
       await producer.disconnect();
     }
     const topics = [names.env.KAFKA_TOPIC_EVENTS, ...ENTITY_TABLES.map(entityTopic)];
-    await waitIngestCaughtUp(ingest.kafka(), names, topics);
+    await pipeline.waitIngestCaughtUp(ingest.kafka(), names, topics);
 
     const ch = suite.env.ch;
     const byType = await ch.query<{ type: string; n: string }>(
       'SELECT toString(type) AS type, count() AS n FROM ad_events FINAL GROUP BY type',
     );
     expect(Object.fromEntries(byType.map((r) => [r.type, Number(r.n)]))).toEqual(
-      countBy(data.events, (e) => e.type),
+      pipeline.countBy(data.events, (e) => e.type),
     );
     for (const table of ENTITY_TABLES) {
       const [row] = await ch.query<{ n: string }>(`SELECT count() AS n FROM ${table} FINAL`);
       expect({ table, rows: Number(row!.n) }).toEqual({ table, rows: data.snapshots[table].length });
     }
 
-    await expectDeadLetters(
+    await pipeline.expectDeadLetters(
       ingest.kafka(),
       names,
       data.malformed.map((m) => ({
@@ -148,7 +140,7 @@ describe('the ad-platform repository end to end (Kafka -> ingest -> ClickHouse/R
     // impressions, whose AUC moves by several hundredths with the fitted input scaling alone (quality
     // targets live in bench/, not here): better than chance is what this path check asks of it.
     const impressionTs = data.events.filter((e) => e.type === 'ad_impression').map((e) => e.ts_ms);
-    const trained = await trainCheckAndPromote(
+    trained = await pipeline.trainCheckAndPromote(
       suite,
       work.path(),
       {
@@ -160,21 +152,20 @@ describe('the ad-platform repository end to end (Kafka -> ingest -> ClickHouse/R
       },
       { val: 0.6, test: 0.5 },
     );
-    version = trained.version;
   });
 
   it('the scorer serves it: replayed test-period requests are answered and logged to score_log', async () => {
-    await serveAndLog(suite, names, version, requests);
+    await pipeline.serveAndLog(suite, names, trained.version, requests);
   });
 
   it('mmctr-train parity recomputes every served CTR within 1e-4', async () => {
-    const run = await expectParity(suite.env.database, version, requests);
+    const run = await expectParity(suite.env.database, trained.version, requests);
     // Unknown ads were scored (the declared defaults on both sides), and no entity changed after a request.
     expect(run.result.item_refs.unknown).toBe(requests.filter((r) => r.candidates.some(unknownAd)).length);
     expect(run.result.item_refs.changed_after_request).toBe(0);
   });
 
   it('mmctr-train parity fails on a logged CTR the logged inputs do not give', async () => {
-    await expectTamperedCtrFails(suite.env.ch, suite.env.database, version, requests[3]!, requests.length);
+    await expectTamperedCtrFails(suite.env, trained.version, requests[3]!, requests.length);
   });
 });

@@ -18,17 +18,10 @@ import { counterGroup, counterKey } from '@mmctr/aggregates';
 import { loadConfig } from '@mmctr/config';
 import type { BehaviourEvent } from '@mmctr/contracts';
 import type { ScoreResponse } from '@mmctr/scorer';
-import { loggedRequestIds, scorerSuite, waitFor } from '../../apps/scorer/test/support/scorer-harness';
+import { loggedRequestIds, waitFor } from '../../apps/scorer/test/support/scorer-harness';
 import { categoryAt, slateBehaviour, slateCatalogue, slatesFrom } from '../support/demo-slates';
 import type { IsolatedNames } from '../support/ingest/fixtures';
-import { ingestSuite } from '../support/ingest/suite';
-import {
-  serveAndLog,
-  startServing,
-  suiteTempDir,
-  trainCheckAndPromote,
-  waitIngestCaughtUp,
-} from '../support/pipeline-e2e';
+import * as pipeline from '../support/pipeline-e2e';
 import { expectParity } from '../support/replay-check';
 import { TcpProxy } from '../support/tcp-proxy';
 import { parity } from '../support/trainer-cli';
@@ -84,12 +77,10 @@ function replayRequests(events: BehaviourEvent[], count: number) {
 }
 
 describe('aggregate features end to end (Kafka -> ingest counters -> mmctr-train -> scorer reads -> score_log -> parity)', () => {
-  const ingest = ingestSuite();
-  const suite = scorerSuite({ FEATURE_REPO });
+  const { ingest, suite, work } = pipeline.declareSuites('mmctr-agg-e2e-', { FEATURE_REPO });
   const events = behaviour();
   const requests = replayRequests(events, REQUESTS);
   let names: IsolatedNames;
-  const work = suiteTempDir('mmctr-agg-e2e-');
   let model: string;
 
   it('ingest stores every event once and counts it once online, item versions before the events that follow them', async () => {
@@ -97,7 +88,7 @@ describe('aggregate features end to end (Kafka -> ingest counters -> mmctr-train
     await ingest.startIngest(names, { CLICKHOUSE_DATABASE: suite.env.database, FEATURE_REPO });
     const producer = ingest.producer(names);
     const topics = [names.env.KAFKA_TOPIC_EVENTS, names.env.KAFKA_TOPIC_ITEMS];
-    const caughtUp = () => waitIngestCaughtUp(ingest.kafka(), names, topics);
+    const caughtUp = () => pipeline.waitIngestCaughtUp(ingest.kafka(), names, topics);
     // A composite key's category is the one ingest has stored when it counts the click: each catalogue
     // version is stored before the events after it are produced (docs/features.md, Aggregations).
     const before = events.filter((e) => e.ts_ms < RECATEGORISED_MS);
@@ -136,7 +127,7 @@ describe('aggregate features end to end (Kafka -> ingest counters -> mmctr-train
   it('mmctr-train builds the point-in-time set with the aggregate columns, trains, exports, registers and promotes', async () => {
     // The click signal is learnt (quality targets live in bench/); the ONNX graph is the model.
     const impressionTs = events.filter((e) => e.type === 'impression').map((e) => e.ts_ms);
-    const trained = await trainCheckAndPromote(
+    const trained = await pipeline.trainCheckAndPromote(
       suite,
       work.path(),
       {
@@ -154,7 +145,7 @@ describe('aggregate features end to end (Kafka -> ingest counters -> mmctr-train
   });
 
   it('the scorer reads the windows online: the test slates are answered, not degraded, and logged with their window values', async () => {
-    await serveAndLog(suite, names, model, requests);
+    await pipeline.serveAndLog(suite, names, model, requests);
     const rows = await suite.env.ch.query<{ aggregates_json: string }>(
       "SELECT aggregates_json FROM score_log FINAL WHERE request_id LIKE 'agg-replay-%'",
     );
@@ -220,7 +211,7 @@ describe('aggregate features end to end (Kafka -> ingest counters -> mmctr-train
     const proxy = new TcpProxy(redisUrl.hostname, Number(redisUrl.port || 6379));
     redisUrl.port = String(await proxy.start());
     try {
-      const scorer = await startServing(suite, names, model, {
+      const scorer = await pipeline.startServing(suite, names, model, {
         REDIS_URL: redisUrl.toString(),
         SCORER_REDIS_TIMEOUT_MS: '300',
       });

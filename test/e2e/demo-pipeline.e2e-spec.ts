@@ -6,18 +6,9 @@
 // POST /v1/score; the score-log sink writing score_log; and `mmctr-train parity` recomputing every
 // served CTR from it, failing on a tampered one. No embedder runs: every item reads the zero vector.
 import type { BehaviourEvent, CatalogueItem } from '@mmctr/contracts';
-import { scorerSuite } from '../../apps/scorer/test/support/scorer-harness';
 import { categoryAt, SLATES, slateBehaviour, slateCatalogue, slatesFrom } from '../support/demo-slates';
 import { makeMalformed, reasonPattern, type IsolatedNames } from '../support/ingest/fixtures';
-import { ingestSuite } from '../support/ingest/suite';
-import {
-  countBy,
-  expectDeadLetters,
-  serveAndLog,
-  suiteTempDir,
-  trainCheckAndPromote,
-  waitIngestCaughtUp,
-} from '../support/pipeline-e2e';
+import * as pipeline from '../support/pipeline-e2e';
 import { expectParity } from '../support/replay-check';
 import { expectTamperedCtrFails } from '../support/tampered-parity';
 
@@ -67,14 +58,12 @@ function replayRequests(events: BehaviourEvent[], count: number) {
 }
 
 describe('the demo repository end to end (Kafka -> ingest -> ClickHouse/Redis -> mmctr-train -> scorer -> score_log -> parity)', () => {
-  const ingest = ingestSuite();
-  const suite = scorerSuite();
+  const { ingest, suite, work } = pipeline.declareSuites('mmctr-demo-e2e-');
   const items = catalogue();
   const events = behaviour(items);
   const requests = replayRequests(events, REQUESTS);
   let names: IsolatedNames;
-  const work = suiteTempDir('mmctr-demo-e2e-');
-  let version: string;
+  let trained: pipeline.TrainedModel;
 
   it('ingest stores every valid event and item version exactly once and dead-letters the malformed ones with their reasons', async () => {
     names = await ingest.names('demo-e2e');
@@ -85,7 +74,7 @@ describe('the demo repository end to end (Kafka -> ingest -> ClickHouse/Redis ->
     // Redelivery: some events are sent twice, far apart.
     await producer.sendEvents([...events, ...events.slice(0, REDELIVERED)]);
     await producer.sendRaw(names.env.KAFKA_TOPIC_EVENTS, malformed);
-    await waitIngestCaughtUp(ingest.kafka(), names, [
+    await pipeline.waitIngestCaughtUp(ingest.kafka(), names, [
       names.env.KAFKA_TOPIC_EVENTS,
       names.env.KAFKA_TOPIC_ITEMS,
     ]);
@@ -95,12 +84,12 @@ describe('the demo repository end to end (Kafka -> ingest -> ClickHouse/Redis ->
       'SELECT toString(type) AS type, count() AS n FROM events_dedup GROUP BY type',
     );
     expect(Object.fromEntries(byType.map((r) => [r.type, Number(r.n)]))).toEqual(
-      countBy(events, (e) => e.type),
+      pipeline.countBy(events, (e) => e.type),
     );
     const [stored] = await ch.query<{ n: string }>('SELECT count() AS n FROM items FINAL');
     expect(Number(stored!.n)).toBe(items.length);
 
-    await expectDeadLetters(
+    await pipeline.expectDeadLetters(
       ingest.kafka(),
       names,
       malformed.map((m) => ({
@@ -113,7 +102,7 @@ describe('the demo repository end to end (Kafka -> ingest -> ClickHouse/Redis ->
 
     // The online store: each user's click history in full (under the cap).
     const users = Array.from({ length: SLATES.users }, (_, u) => `u${u}`);
-    const clicks = countBy(
+    const clicks = pipeline.countBy(
       events.filter((e) => e.type === 'click'),
       (e) => e.user_id,
     );
@@ -129,21 +118,20 @@ describe('the demo repository end to end (Kafka -> ingest -> ClickHouse/Redis ->
     // than chance on the few hundred test impressions (quality targets live in bench/, not here); the
     // ONNX graph is the model.
     const impressionTs = events.filter((e) => e.type === 'impression').map((e) => e.ts_ms);
-    const trained = await trainCheckAndPromote(
+    trained = await pipeline.trainCheckAndPromote(
       suite,
       work.path(),
       { maxEpochs: 3, trainEndMs: TRAIN_END_MS, valEndMs: VAL_END_MS, impressionTs },
       { val: 0.65, test: 0.55 },
     );
-    version = trained.version;
   });
 
   it('the scorer serves it: replayed test-period slates are answered and logged to score_log', async () => {
-    await serveAndLog(suite, names, version, requests);
+    await pipeline.serveAndLog(suite, names, trained.version, requests);
   });
 
   it('mmctr-train parity recomputes every served CTR within 1e-4', async () => {
-    const run = await expectParity(suite.env.database, version, requests);
+    const run = await expectParity(suite.env.database, trained.version, requests);
     // Histories were read, the unknown items scored, items read without a vector; no item changed
     // after a request.
     expect(run.result.item_refs.history).toBeGreaterThan(0);
@@ -155,6 +143,6 @@ describe('the demo repository end to end (Kafka -> ingest -> ClickHouse/Redis ->
   });
 
   it('mmctr-train parity fails on a logged CTR the logged inputs do not give', async () => {
-    await expectTamperedCtrFails(suite.env.ch, suite.env.database, version, requests[3]!, requests.length);
+    await expectTamperedCtrFails(suite.env, trained.version, requests[3]!, requests.length);
   });
 });

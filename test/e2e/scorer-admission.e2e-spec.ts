@@ -3,19 +3,10 @@
 // answer is either the same 200 a lone request gets, on time, or a 503 with Retry-After.
 import { connect, type Socket } from 'node:net';
 import type { ScoreResponse } from '@mmctr/scorer';
-import {
-  clickEvent,
-  insertCatalogue,
-  recordClicks,
-  registerModel,
-  scorerSuite,
-  testModel,
-  waitFor,
-  waveVector,
-} from '../../apps/scorer/test/support/scorer-harness';
+import * as harness from '../../apps/scorer/test/support/scorer-harness';
 import { metricValue } from '@mmctr/observability';
 
-const vec = (seed: number) => waveVector(seed, 7.3, 0.4, Math.cos);
+const vec = (seed: number) => harness.waveVector(seed, 7.3, 0.4, Math.cos);
 const items = Array.from({ length: 520 }, (_, k) => ({
   item_id: `adm-${k}`,
   category: `cat${k % 5}`,
@@ -34,19 +25,19 @@ type Answer = ScoreResponse & { message?: string; reason?: string };
 
 describe('scorer admission control (real Redis, Kafka, ClickHouse)', () => {
   // 500 candidates on an emb-64 graph: milliseconds of work each, so a burst of 200 overloads the scorer.
-  const suite = scorerSuite({ SCORER_DEFAULT_DEADLINE_MS: '100', SCORER_MAX_QUEUE: '64' });
+  const suite = harness.scorerSuite({ SCORER_DEFAULT_DEADLINE_MS: '100', SCORER_MAX_QUEUE: '64' });
 
   beforeAll(async () => {
     const now = Date.now();
     const { env } = suite;
-    await insertCatalogue(env.ch, items, now);
-    await recordClicks(
+    await harness.insertCatalogue(env.ch, items, now);
+    await harness.recordClicks(
       env.prefix,
       items
         .slice(500)
-        .map((it, k) => clickEvent('adm-user', it.item_id, now - 60_000 * (k + 1), `c${k}`, `r${k}`)),
+        .map((it, k) => harness.clickEvent('adm-user', it.item_id, now - 60_000 * (k + 1), `c${k}`, `r${k}`)),
     );
-    await registerModel(env.ch, 'adm-v1', await testModel('admission', 3, 64), 'production');
+    await harness.registerModel(env.ch, 'adm-v1', await harness.testModel('admission', 3, 64), 'production');
     await (await suite.start()).waitServing('adm-v1');
   });
 
@@ -148,7 +139,7 @@ describe('scorer admission control (real Redis, Kafka, ClickHouse)', () => {
     const body = Buffer.from(JSON.stringify(request));
     // Two requests whose headers have arrived but whose bodies have not: both are admitted and in flight.
     const held = await Promise.all([heldRequest(Number(port), body), heldRequest(Number(port), body)]);
-    await waitFor(
+    await harness.waitFor(
       'both held requests admitted',
       async () => metricValue(await scorer.metrics(), 'mmctr_scorer_admission_in_flight') === 2,
     );

@@ -1,35 +1,27 @@
 // Degraded mode: the scorer reaches Redis through a TCP proxy this test controls (the shared Redis
 // keeps running for everyone else). Unreachable or silent Redis -> 200 with degraded: true, never 500.
 import { loadConfig } from '@mmctr/config';
-import {
-  clickEvent,
-  loggedRequestIds,
-  recordClicks,
-  registerModel,
-  scorerSuite,
-  testModel,
-  waitFor,
-} from '../../apps/scorer/test/support/scorer-harness';
+import * as harness from '../../apps/scorer/test/support/scorer-harness';
 import { TcpProxy } from '../support/tcp-proxy';
 
 describe('scorer degraded mode (Redis behind a controllable proxy)', () => {
-  const suite = scorerSuite();
+  const suite = harness.scorerSuite();
   let proxy: TcpProxy;
   const served: string[] = [];
 
   beforeAll(async () => {
-    const dir = await testModel('degraded', 3);
+    const dir = await harness.testModel('degraded', 3);
     const { env } = suite;
     const redisUrl = new URL(loadConfig().REDIS_URL);
     proxy = new TcpProxy(redisUrl.hostname, Number(redisUrl.port || 6379));
     const port = await proxy.start();
-    await recordClicks(
+    await harness.recordClicks(
       env.prefix,
       ['a', 'b', 'c'].map((item_id, k) =>
-        clickEvent('u-deg', item_id, Date.now() - 10_000 + k, `d${k}`, `r${k}`),
+        harness.clickEvent('u-deg', item_id, Date.now() - 10_000 + k, `d${k}`, `r${k}`),
       ),
     );
-    await registerModel(env.ch, 'deg-v1', dir, 'production');
+    await harness.registerModel(env.ch, 'deg-v1', dir, 'production');
     redisUrl.port = String(port);
     const scorer = await suite.start({ REDIS_URL: redisUrl.toString(), SCORER_REDIS_TIMEOUT_MS: '300' });
     await scorer.waitServing();
@@ -49,7 +41,7 @@ describe('scorer degraded mode (Redis behind a controllable proxy)', () => {
   };
 
   it('answers normally while Redis is reachable', async () => {
-    const res = await waitFor('a non-degraded answer', async () => {
+    const res = await harness.waitFor('a non-degraded answer', async () => {
       const r = await score(0);
       return r.status === 200 && !r.body.degraded && r;
     });
@@ -73,12 +65,12 @@ describe('scorer degraded mode (Redis behind a controllable proxy)', () => {
   });
 
   it('recovers once Redis is back, and logs the degraded responses too', async () => {
-    await waitFor('a non-degraded answer after recovery', async () => {
+    await harness.waitFor('a non-degraded answer after recovery', async () => {
       const r = await score(1000);
       return r.status === 200 && !r.body.degraded;
     });
-    await waitFor('every served request in score_log', async () => {
-      const logged = await loggedRequestIds(suite.env.ch);
+    await harness.waitFor('every served request in score_log', async () => {
+      const logged = await harness.loggedRequestIds(suite.env.ch);
       return served.every((id) => logged.has(id));
     });
     const [row] = await suite.env.ch.query<{ n: string }>(

@@ -5,9 +5,15 @@ import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import type { ClickHouseService } from '@mmctr/clickhouse';
 import { DLQ_HEADERS } from '@mmctr/contracts';
-import { waitFor, type RunningScorer, type ScorerSuite } from '../../apps/scorer/test/support/scorer-harness';
+import {
+  scorerSuite,
+  waitFor,
+  type RunningScorer,
+  type ScorerSuite,
+} from '../../apps/scorer/test/support/scorer-harness';
 import type { IsolatedNames } from './ingest/fixtures';
 import { readTopic } from './ingest/read-topic';
+import { ingestSuite } from './ingest/suite';
 import { groupCaughtUp } from './kafka-group';
 import { replayAndLog, type ReplayedRequest } from './replay-check';
 import { promote, trainAndRegister } from './trainer-cli';
@@ -37,6 +43,18 @@ export function suiteTempDir(prefix: string): { path(): string } {
       return dir;
     },
   };
+}
+
+/**
+ * Declares, in a pipeline spec's describe(), the suites its steps run on: ingest's (ingestSuite), the
+ * scorer's on a database of its own (scorerSuite with `scorerOverrides`) and a temporary folder
+ * (suiteTempDir with `tempPrefix`).
+ */
+export function declareSuites(tempPrefix: string, scorerOverrides: Record<string, string> = {}) {
+  const ingest = ingestSuite();
+  const suite = scorerSuite(scorerOverrides);
+  const work = suiteTempDir(tempPrefix);
+  return { ingest, suite, work };
 }
 
 /** Waits (up to 2 minutes) until ingest's consumer group has committed everything produced to `topics`. */
@@ -86,6 +104,12 @@ interface ArtifactMetrics {
   onnx: { max_abs_diff: number };
 }
 
+/** A model trained, registered and promoted: its registry folder and version. */
+export interface TrainedModel {
+  registry: string;
+  version: string;
+}
+
 /** The split a spec trains on: [trainEndMs, valEndMs) validates, [valEndMs, ...) tests. */
 export interface TrainSplit {
   trainEndMs: number;
@@ -101,7 +125,7 @@ export async function trainTinyAndPromote(
   database: string,
   dir: string,
   run: TrainSplit & { featureRepo?: string; maxEpochs: number },
-): Promise<{ registry: string; version: string }> {
+): Promise<TrainedModel> {
   const registry = join(dir, 'registry');
   const version = await trainAndRegister([
     ...['--database', database, ...(run.featureRepo ? ['--feature-repo', run.featureRepo] : [])],
@@ -147,13 +171,21 @@ export async function trainCheckAndPromote(
   dir: string,
   run: TrainSplit & { featureRepo?: string; maxEpochs: number; impressionTs: readonly number[] },
   auc: { val?: number; test?: number } = {},
-): Promise<{ registry: string; version: string }> {
+): Promise<TrainedModel> {
   const { impressionTs, ...train } = run;
   const trained = await trainTinyAndPromote(suite.env.database, dir, train);
   const split = { impressionTs, trainEndMs: run.trainEndMs, valEndMs: run.valEndMs };
   await expectTrainedMetrics(trained.registry, trained.version, split, auc);
   await expectProductionVersion(suite.env.ch, trained.version);
   return trained;
+}
+
+/** Expects `version` to be the registry's production version. */
+export async function expectProductionVersion(ch: ClickHouseService, version: string): Promise<void> {
+  const [row] = await ch.query<{ version: string }>(
+    "SELECT version FROM models_current WHERE status = 'production'",
+  );
+  expect(row?.version).toBe(version);
 }
 
 /**
@@ -183,12 +215,4 @@ export async function serveAndLog(
 ): Promise<void> {
   const scorer = await startServing(suite, names, version);
   await replayAndLog(scorer, suite.env.ch, version, requests);
-}
-
-/** Expects `version` to be the registry's production version. */
-export async function expectProductionVersion(ch: ClickHouseService, version: string): Promise<void> {
-  const [row] = await ch.query<{ version: string }>(
-    "SELECT version FROM models_current WHERE status = 'production'",
-  );
-  expect(row?.version).toBe(version);
 }

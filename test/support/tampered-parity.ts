@@ -3,12 +3,12 @@ import { parity } from './trainer-cli';
 import type { ReplayedRequest } from './replay-check';
 
 /**
- * Logs a copy of `request`'s score_log row with its first CTR moved by 0.01 (as `<id>-tampered`), then
- * expects `mmctr-train parity` to fail on exactly that candidate of the `logged` rows plus the copy.
+ * Logs a copy of `request`'s score_log row in `database` with its first CTR moved by 0.01 (as
+ * `<id>-tampered`), then expects `mmctr-train parity` to fail on exactly that candidate of the `logged`
+ * rows plus the copy.
  */
 export async function expectTamperedCtrFails(
-  ch: ClickHouseService,
-  database: string,
+  { ch, database }: { ch: ClickHouseService; database: string },
   version: string,
   request: ReplayedRequest,
   logged: number,

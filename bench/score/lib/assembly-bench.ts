@@ -1,5 +1,5 @@
-// What the feature-assembly benches share: seeded draws, a layout's item cache with its assembler and
-// input buffers, and a timer.
+// What the feature-assembly benches share: seeded draws and the requests drawn with them, a layout's item
+// cache with its assembler and input buffers, and a timer.
 import {
   FeatureAssembler,
   InputBuffers,
@@ -13,6 +13,30 @@ export function seededDraws(seed: number): { rand: () => number; pick: (n: numbe
   let state = seed;
   const rand = () => (state = (state * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
   return { rand, pick: (n: number) => Math.floor(rand() * n) };
+}
+
+/** The users `u0` .. and items `i0` .. (those of assemblySide's cache) a bench's requests are drawn from. */
+export interface Population {
+  users: number;
+  items: number;
+}
+
+/**
+ * `count` requests drawn with `pick` from `population`: a user and `candidates` items each, then
+ * `history` more items (the user's history; none by default).
+ */
+export function drawRequests(
+  pick: (n: number) => number,
+  population: Population,
+  count: number,
+  candidates: number,
+  history = 0,
+): { user: string; ids: string[]; history: string[] }[] {
+  return Array.from({ length: count }, () => ({
+    user: `u${pick(population.users)}`,
+    ids: Array.from({ length: candidates }, () => `i${pick(population.items)}`),
+    history: Array.from({ length: history }, () => `i${pick(population.items)}`),
+  }));
 }
 
 /**

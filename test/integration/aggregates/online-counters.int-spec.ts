@@ -74,6 +74,14 @@ describe('windowed aggregate counters (Kafka -> ingest -> Redis, against ClickHo
     }
   }
 
+  /** setUp, then ingest started on it (`extraEnv` besides) and the catalogue sent and in Redis. */
+  async function setUpIngesting(tag: string, extraEnv: Record<string, string> = {}) {
+    const setup = await setUp(tag);
+    const ingest = await suite.startIngest(setup.names, { ...setup.env, ...extraEnv });
+    await sendCatalogue(setup.names, setup.store);
+    return { ...setup, ingest };
+  }
+
   /**
    * `n` impressions and clicks before now: a third in the last hour (the 1m tier), most over the last
    * days, a tenth older than any window (ingest must not count them into live buckets).
@@ -209,9 +217,7 @@ describe('windowed aggregate counters (Kafka -> ingest -> Redis, against ClickHo
   }
 
   it('counts every event exactly once when the same events are delivered again', async () => {
-    const { names, db, env, store, counters } = await setUp('agg-redeliver');
-    const ingest = await suite.startIngest(names, env);
-    await sendCatalogue(names, store);
+    const { names, db, counters, ingest } = await setUpIngesting('agg-redeliver');
     const events = makeEvents(names, 4_000, 3);
     const producer = suite.producer(names);
     await producer.sendEvents(events);
@@ -232,9 +238,9 @@ describe('windowed aggregate counters (Kafka -> ingest -> Redis, against ClickHo
   });
 
   it('replays month-old events with a minimum TTL: counted exactly as of their time, keys kept that long', async () => {
-    const { names, db, env, store, counters } = await setUp('agg-replay');
-    const ingest = await suite.startIngest(names, { ...env, AGGREGATE_MIN_TTL_MS: String(H) });
-    await sendCatalogue(names, store);
+    const { names, db, counters, ingest } = await setUpIngesting('agg-replay', {
+      AGGREGATE_MIN_TTL_MS: String(H),
+    });
     // Without the minimum TTL, ingest would drop every one of these buckets as already expired.
     const t = Date.now() - 30 * D;
     const events = makeEvents(names, 2_000, 5, t);
@@ -254,9 +260,7 @@ describe('windowed aggregate counters (Kafka -> ingest -> Redis, against ClickHo
   });
 
   it('counts a click redelivered after its item changed category once, under the category it first had', async () => {
-    const { names, env, store, counters } = await setUp('agg-recategorised');
-    const ingest = await suite.startIngest(names, env);
-    await sendCatalogue(names, store);
+    const { names, store, counters, ingest } = await setUpIngesting('agg-recategorised');
     const id = item(names, 0); // category c0
     const user = `${names.prefix}u0`;
     const click = (eventId: string): BehaviourEvent => ({
@@ -339,9 +343,7 @@ describe('windowed aggregate counters (Kafka -> ingest -> Redis, against ClickHo
   });
 
   it('counts every event exactly once across a SIGKILL of ingest mid-stream and a restart', async () => {
-    const { names, db, env, store, counters } = await setUp('agg-kill');
-    let ingest = await suite.startIngest(names, env);
-    await sendCatalogue(names, store);
+    const { names, db, env, counters, ingest: first } = await setUpIngesting('agg-kill');
     const events = makeEvents(names, 20_000, 5);
     const producer = suite.producer(names);
     const producing = (async () => {
@@ -350,13 +352,13 @@ describe('windowed aggregate counters (Kafka -> ingest -> Redis, against ClickHo
         await sleep(100);
       }
     })();
-    await ingest.waitFor(async () => (await stored(db)) > 0, 'first rows');
-    await ingest.kill('SIGKILL');
+    await first.waitFor(async () => (await stored(db)) > 0, 'first rows');
+    await first.kill('SIGKILL');
     expect(await stored(db)).toBeLessThan(events.length); // it really was mid-stream
 
-    ingest = await suite.startIngest(names, env);
+    const restarted = await suite.startIngest(names, env);
     await producing;
-    await ingest.waitFor(async () => (await stored(db)) >= events.length, 'all events stored');
+    await restarted.waitFor(async () => (await stored(db)) >= events.length, 'all events stored');
     await expectCountersEventuallyExact(db, names, counters);
   });
 });

@@ -58,6 +58,8 @@ describe('features apply on the local ClickHouse (18.16)', () => {
     admin.query<{ name: string; version: string }>(
       `SELECT name, version FROM ${database}.feature_repo_applied ORDER BY applied_ms`,
     );
+  /** The ledger rows of the ad-platform repository applied as `versions`, in order. */
+  const adsApplied = (...versions: string[]) => versions.map((version) => ({ name: 'ad_platform', version }));
 
   afterAll(async () => {
     for (const s of stores) await s.close();
@@ -114,7 +116,7 @@ describe('features apply on the local ClickHouse (18.16)', () => {
     expect(again).toEqual([
       `database ${store.database}: feature repository ad_platform ads-1 is already applied; nothing to do`,
     ]);
-    expect(await ledger(store.database)).toEqual([{ name: 'ad_platform', version: 'ads-1' }]);
+    expect(await ledger(store.database)).toEqual(adsApplied('ads-1'));
 
     const edited = adPlatform('ads-1', additive);
     const refused = await applyRepository(store, edited);
@@ -125,10 +127,7 @@ describe('features apply on the local ClickHouse (18.16)', () => {
     ]);
     expect(refused.executed).toEqual([]);
     expect((await applyRepository(store, edited, { allowBreaking: true })).status).toBe('applied');
-    expect(await ledger(store.database)).toEqual([
-      { name: 'ad_platform', version: 'ads-1' },
-      { name: 'ad_platform', version: 'ads-1' },
-    ]);
+    expect(await ledger(store.database)).toEqual(adsApplied('ads-1', 'ads-1'));
     expect((await applyRepository(store, edited)).status).toBe('up-to-date');
   });
 
@@ -159,10 +158,7 @@ describe('features apply on the local ClickHouse (18.16)', () => {
       { event_id: 'e1', type: 'ad_impression', placement_id: 'none', watch_ms: '0' },
       { event_id: 'e2', type: 'video_view', placement_id: 'none', watch_ms: '1500' },
     ]);
-    expect(await ledger(db)).toEqual([
-      { name: 'ad_platform', version: 'ads-1' },
-      { name: 'ad_platform', version: 'ads-2' },
-    ]);
+    expect(await ledger(db)).toEqual(adsApplied('ads-1', 'ads-2'));
     expect((await applyRepository(store, next)).status).toBe('up-to-date');
   });
 
@@ -182,7 +178,7 @@ describe('features apply on the local ClickHouse (18.16)', () => {
     ]);
     expect(refused.reasons).toEqual(['4 breaking change(s); pass --allow-breaking to apply them anyway']);
     expect((await columns(db, 'ad_events')).revenue).toBe('Float64');
-    expect(await ledger(db)).toEqual([{ name: 'ad_platform', version: 'ads-1' }]);
+    expect(await ledger(db)).toEqual(adsApplied('ads-1'));
 
     const allowed = await applyRepository(store, next, { allowBreaking: true });
     expect(allowed.status).toBe('applied');

@@ -5,25 +5,14 @@
 // original bytes, and ingestion must not stall (the later events are stored).
 import fc from 'fast-check';
 import { DLQ_HEADERS, type BehaviourEvent, type CatalogueItem } from '@mmctr/contracts';
-import {
-  allStrings,
-  eventFields,
-  expectedEventFields,
-  expectedItemFields,
-  invalidUtf8,
-  itemFields,
-  splice,
-  utf8RoundTrips,
-} from '../../support/ingest/fuzz';
+import * as fuzz from '../../support/ingest/fuzz';
 import { readTopic } from '../../support/ingest/read-topic';
 import { ingestSuite } from '../../support/ingest/suite';
 
 jest.setTimeout(600_000);
 
-const FUZZ_EVENTS = 2_000;
-const FUZZ_ITEMS = 400;
-const JUNK = 1_200;
-const LATER_VALID = 300;
+/** How many messages of each kind are sent: fuzzed events and items, junk, then ordinary events. */
+const SENT = { fuzzEvents: 2_000, fuzzItems: 400, junk: 1_200, laterValid: 300 };
 
 describe('ingest fuzz (random bytes, JSON and Unicode through Kafka -> ClickHouse / DLQ)', () => {
   const suite = ingestSuite();
@@ -37,15 +26,15 @@ describe('ingest fuzz (random bytes, JSON and Unicode through Kafka -> ClickHous
     // would leave a daily partition each in the shared test database.
     const ts = fc.integer({ min: 1_767_225_600_000, max: 1_767_311_999_999 });
     const events = fc
-      .sample(eventFields(ts, 40, [12, 20, 3]), { numRuns: FUZZ_EVENTS, seed: 42 })
+      .sample(fuzz.eventFields(ts, 40, [12, 20, 3]), { numRuns: SENT.fuzzEvents, seed: 42 })
       .map((e, i): BehaviourEvent => ({ schema_version: 1, event_id: `${p}e${i}`, ...e }));
-    const itemArb = itemFields(
+    const itemArb = fuzz.itemFields(
       ts,
       { id: 20, title: 100, description: 200, category: 20, tag: 20, image: 60 },
       0,
     );
     const items = fc
-      .sample(itemArb, { numRuns: FUZZ_ITEMS, seed: 43 })
+      .sample(itemArb, { numRuns: SENT.fuzzItems, seed: 43 })
       .map(({ item_id: id, ...rest }, i): CatalogueItem => ({
         schema_version: 1,
         item_id: `${p}i${i}:${id}`,
@@ -58,12 +47,12 @@ describe('ingest fuzz (random bytes, JSON and Unicode through Kafka -> ClickHous
         fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v))),
         // A valid event with invalid UTF-8 spliced in somewhere.
         fc
-          .tuple(fc.nat(template.length), invalidUtf8)
-          .map(([at, bad]) => splice(Buffer.from(template), at, bad)),
+          .tuple(fc.nat(template.length), fuzz.invalidUtf8)
+          .map(([at, bad]) => fuzz.splice(Buffer.from(template), at, bad)),
       ),
-      { numRuns: JUNK, seed: 44 },
+      { numRuns: SENT.junk, seed: 44 },
     );
-    const later = Array.from({ length: LATER_VALID }, (_, i): BehaviourEvent => ({
+    const later = Array.from({ length: SENT.laterValid }, (_, i): BehaviourEvent => ({
       schema_version: 1,
       event_id: `${p}later${i}`,
       type: 'click',
@@ -86,17 +75,17 @@ describe('ingest fuzz (random bytes, JSON and Unicode through Kafka -> ClickHous
     );
     await producer.sendEvents(later);
 
-    const goodEvents = [...events.filter((e) => allStrings(e).every(utf8RoundTrips)), ...later];
-    const goodItems = items.filter((i) => allStrings(i).every(utf8RoundTrips));
+    const goodEvents = [...events.filter((e) => fuzz.allStrings(e).every(fuzz.utf8RoundTrips)), ...later];
+    const goodItems = items.filter((i) => fuzz.allStrings(i).every(fuzz.utf8RoundTrips));
     const deadLetters =
       eventValues.length + items.length + later.length - goodEvents.length - goodItems.length;
     // The generators must exercise both outcomes.
-    expect(goodEvents.length).toBeGreaterThan(LATER_VALID + FUZZ_EVENTS / 4);
-    expect(goodEvents.length).toBeLessThan(LATER_VALID + FUZZ_EVENTS);
+    expect(goodEvents.length).toBeGreaterThan(SENT.laterValid + SENT.fuzzEvents / 4);
+    expect(goodEvents.length).toBeLessThan(SENT.laterValid + SENT.fuzzEvents);
     // ... and store NUL and 4-byte UTF-8 (emoji, astral planes) in String columns of both tables.
     for (const good of [goodEvents, goodItems]) {
-      expect(good.some((r) => allStrings(r).some((s) => s.includes('\u0000')))).toBe(true);
-      expect(good.some((r) => allStrings(r).some((s) => /[\u{10000}-\u{10ffff}]/u.test(s)))).toBe(true);
+      expect(good.some((r) => fuzz.allStrings(r).some((s) => s.includes('\u0000')))).toBe(true);
+      expect(good.some((r) => fuzz.allStrings(r).some((s) => /[\u{10000}-\u{10ffff}]/u.test(s)))).toBe(true);
     }
 
     const ingest = await suite.startIngest(names);
@@ -126,7 +115,7 @@ describe('ingest fuzz (random bytes, JSON and Unicode through Kafka -> ClickHous
     expect([...byId.keys()].sort()).toEqual(goodEvents.map((e) => e.event_id).sort());
     for (const e of goodEvents) {
       // 64-bit integers come back as strings.
-      expect(byId.get(e.event_id)).toEqual({ ...expectedEventFields(e), ts_ms: String(e.ts_ms) });
+      expect(byId.get(e.event_id)).toEqual({ ...fuzz.expectedEventFields(e), ts_ms: String(e.ts_ms) });
     }
     const storedItems = await clickhouse.query<Record<string, unknown>>(
       `SELECT item_id, title, description, category, tags, image
@@ -136,7 +125,7 @@ describe('ingest fuzz (random bytes, JSON and Unicode through Kafka -> ClickHous
     const itemsById = new Map(storedItems.map((r) => [r.item_id as string, r]));
     expect([...itemsById.keys()].sort()).toEqual(goodItems.map((i) => i.item_id).sort());
     for (const i of goodItems) {
-      expect(itemsById.get(i.item_id)).toEqual(expectedItemFields(i));
+      expect(itemsById.get(i.item_id)).toEqual(fuzz.expectedItemFields(i));
     }
 
     // Every other message is in the DLQ once, with a reason and its original bytes.

@@ -11,16 +11,7 @@ import {
 } from '@mmctr/feature-repo';
 import { DEMO_EVENTS_COLUMNS } from '../../../../test/support/ingest/demo-columns';
 import { routeMessages } from './message-router';
-import {
-  allStrings,
-  eventFields,
-  expectedEventFields,
-  expectedItemFields,
-  invalidUtf8,
-  itemFields,
-  splice,
-  utf8RoundTrips,
-} from '../../../../test/support/ingest/fuzz';
+import * as fuzz from '../../../../test/support/ingest/fuzz';
 import { eventRow, itemRow } from '../../../../test/support/ingest/demo-rows';
 
 // Property test of the ingest front door: random bytes, random JSON and events/items carrying random
@@ -100,13 +91,13 @@ function route(kind: ContractKind, value: Buffer): NormalisedRecord | undefined 
     expect(d.value).toBe(value); // the original bytes, untouched
     expect(d.reason.length).toBeGreaterThan(0);
     expect(d.reason.length).toBeLessThanOrEqual(MAX_REASON_CHARS);
-    expect(utf8RoundTrips(d.reason)).toBe(true); // a header value, sent as UTF-8
+    expect(fuzz.utf8RoundTrips(d.reason)).toBe(true); // a header value, sent as UTF-8
     return undefined;
   }
   const rec = valid[0]!;
   // Stored only if the bytes were valid UTF-8 JSON and decoded to exactly this record.
   expect(isUtf8(value)).toBe(true);
-  expect(allStrings(rec).every(utf8RoundTrips)).toBe(true);
+  expect(fuzz.allStrings(rec).every(fuzz.utf8RoundTrips)).toBe(true);
   const sent = JSON.parse(value.toString('utf8')) as BehaviourEvent & CatalogueItem;
   if (kind === 'event') checkEventRow(sent, rec);
   else checkItemRow(sent, rec);
@@ -115,7 +106,7 @@ function route(kind: ContractKind, value: Buffer): NormalisedRecord | undefined 
 
 /** The record is the event with its context flattened and defaults filled; its row is what eventRow says. */
 function checkEventRow(e: BehaviourEvent, rec: NormalisedRecord): void {
-  const expected = { ...expectedEventFields(e), schema_version: 1 };
+  const expected = { ...fuzz.expectedEventFields(e), schema_version: 1 };
   expect(rec).toEqual(expected);
   const row = eventRow(e, INGESTED_AT);
   expect(row).toEqual({ ...expected, event_time: Math.floor(e.ts_ms / 1000), ingested_at: INGESTED_AT });
@@ -123,9 +114,9 @@ function checkEventRow(e: BehaviourEvent, rec: NormalisedRecord): void {
 }
 
 function checkItemRow(i: CatalogueItem, rec: NormalisedRecord): void {
-  expect(rec).toEqual({ ...expectedItemFields(i), schema_version: 1, ts_ms: i.ts_ms });
+  expect(rec).toEqual({ ...fuzz.expectedItemFields(i), schema_version: 1, ts_ms: i.ts_ms });
   const row = itemRow(i, INGESTED_AT);
-  expect(row).toMatchObject({ ...expectedItemFields(i), ts_ms: i.ts_ms });
+  expect(row).toMatchObject({ ...fuzz.expectedItemFields(i), ts_ms: i.ts_ms });
   expect(row.content_hash).toMatch(/^[0-9a-f]{64}$/);
   // Items are inserted as JSONEachRow: the JSON text carries the strings exactly.
   expect(JSON.parse(JSON.stringify(row))).toEqual(row);
@@ -134,14 +125,20 @@ function checkItemRow(i: CatalogueItem, rec: NormalisedRecord): void {
 const eventArb: fc.Arbitrary<BehaviourEvent> = fc
   .tuple(
     fc.stringMatching(/^[A-Za-z0-9_.:-]{1,64}$/),
-    eventFields(fc.integer({ min: 946_684_800_000, max: 4_102_444_800_000 }), 60, [16, 30, 4]),
+    fuzz.eventFields(fc.integer({ min: 946_684_800_000, max: 4_102_444_800_000 }), 60, [16, 30, 4]),
   )
   .map(([event_id, e]) => ({ schema_version: 1, event_id, ...e }));
 
-const itemArb: fc.Arbitrary<CatalogueItem> = itemFields(
-  fc.integer({ min: 946_684_800_000, max: 4_102_444_800_000 }),
-  { id: 60, title: 200, description: 400, category: 30, tag: 30, image: 200 },
-).map((i) => ({ schema_version: 1, ...i }));
+const itemArb: fc.Arbitrary<CatalogueItem> = fuzz
+  .itemFields(fc.integer({ min: 946_684_800_000, max: 4_102_444_800_000 }), {
+    id: 60,
+    title: 200,
+    description: 400,
+    category: 30,
+    tag: 30,
+    image: 200,
+  })
+  .map((i) => ({ schema_version: 1, ...i }));
 
 const bytesOf = (v: unknown) => Buffer.from(JSON.stringify(v), 'utf8');
 const RUNS = 2_500;
@@ -152,7 +149,7 @@ function routesByWellFormedness<T>(kind: ContractKind, arb: fc.Arbitrary<T>): vo
     fc.property(arb, (v) => {
       const rec = route(kind, bytesOf(v));
       // JSON.stringify escapes a lone surrogate (\udXXX): valid bytes, so only the contract can catch it.
-      if (allStrings(v).every(utf8RoundTrips)) expect(rec).toBeDefined();
+      if (fuzz.allStrings(v).every(fuzz.utf8RoundTrips)) expect(rec).toBeDefined();
       else expect(rec).toBeUndefined();
     }),
     { numRuns: RUNS },
@@ -170,9 +167,9 @@ describe('ingest fuzz: routeMessages + compiled encoder', () => {
 
   it('never stores an event whose bytes were corrupted into invalid UTF-8 (no U+FFFD rewriting)', () => {
     fc.assert(
-      fc.property(eventArb, invalidUtf8, fc.nat(), (e, bad, where) => {
+      fc.property(eventArb, fuzz.invalidUtf8, fc.nat(), (e, bad, where) => {
         const good = bytesOf(e);
-        const value = splice(good, where % (good.length + 1), bad);
+        const value = fuzz.splice(good, where % (good.length + 1), bad);
         expect(route('event', value)).toBeUndefined();
         const { invalid } = routeMessages(contracts.event, 'fuzz', 0, [{ offset: '0', key: null, value }]);
         expect(invalid[0]!.reason).toMatch(/^invalid UTF-8 at byte \d+$/);
