@@ -1,13 +1,7 @@
 import type Redis from 'ioredis';
-import {
-  aggregationOp,
-  durationMs,
-  type Aggregation,
-  type AttributeValue,
-  type FeatureRepo,
-} from '@mmctr/feature-repo';
+import { aggregationOp, type Aggregation, type AttributeValue, type FeatureRepo } from '@mmctr/feature-repo';
 import { SlotBatch, groupBySlot } from '@mmctr/online-store';
-import { smoothedRatio, tierFor, windowBuckets } from './buckets';
+import { smoothedRatio, windowBuckets, windowSpan } from './buckets';
 import { counterGroup, counterKey } from './counter-keys';
 import { counterLayout, keyText, type CounterLayout } from './counter-layout';
 import { PackWriter } from './pack-writer';
@@ -297,8 +291,7 @@ export class AggregateCounters {
     const group = counterGroup(this.opts.keyPrefix, a.key.join('+'), key);
     const batch = new SlotBatch(this.redis);
     const reads = a.windows.map((w) => {
-      const windowMs = durationMs(w);
-      const bucketMs = durationMs(tierFor(windowMs, a.granularity ?? []).bucket);
+      const { windowMs, bucketMs } = windowSpan(w, a.granularity);
       const starts = windowBuckets(tMs, windowMs, bucketMs);
       for (const s of starts) batch.on(group).hget(counterKey(group, bucketMs, s), a.name);
       return starts.length;

@@ -1,7 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { durationMs, type GranularityTier } from '@mmctr/feature-repo';
-import { bucketStart, expireAt, smoothedRatio, tierFor, windowBuckets, windowRange } from './buckets';
+import {
+  bucketStart,
+  expireAt,
+  smoothedRatio,
+  tierFor,
+  windowBuckets,
+  windowRange,
+  windowSpan,
+} from './buckets';
 
 interface Vectors {
   durations: { text: string; ms: number }[];
@@ -71,6 +79,10 @@ describe('bucket arithmetic: shared golden vectors', () => {
 
   it.each(V.tiers)('window $window reads the $bucket tier', ({ window, granularity, bucket }) => {
     expect(tierFor(durationMs(window), granularity).bucket).toBe(bucket);
+    expect(windowSpan(window, granularity)).toEqual({
+      windowMs: durationMs(window),
+      bucketMs: durationMs(bucket),
+    });
   });
 
   it('a window beyond every tier is an error', () => {

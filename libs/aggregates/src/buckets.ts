@@ -41,6 +41,15 @@ export function tierFor(windowMs: number, granularity: readonly GranularityTier[
   return tier;
 }
 
+/** A window's length and the width of the buckets it is counted in (its tier's), in ms. */
+export function windowSpan(
+  window: string,
+  granularity: readonly GranularityTier[] = [],
+): { windowMs: number; bucketMs: number } {
+  const windowMs = durationMs(window);
+  return { windowMs, bucketMs: durationMs(tierFor(windowMs, granularity).bucket) };
+}
+
 /** `(numerator + a) / (denominator + b)`, or `dflt` when that denominator is 0. */
 export function smoothedRatio(
   numerator: number,

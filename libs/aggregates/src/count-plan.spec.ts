@@ -28,6 +28,14 @@ const view = (id: string, ts: number, page = 'home'): CountedEvent => ({
   item_id: 'i/1',
   page,
 });
+const buy = (id: string, ts: number, amount = 1, item = 'i1'): CountedEvent => ({
+  event_id: id,
+  type: 'buy',
+  ts_ms: ts,
+  user_id: 'u1',
+  item_id: item,
+  amount,
+});
 
 /** A plan as plain data: per group its marker set, markers and counters. */
 function planCounts(
@@ -67,14 +75,6 @@ describe('counterLayout', () => {
   });
 
   it('keeps every redelivery marker past every counter its events touched', () => {
-    const buy = (id: string, ts: number): CountedEvent => ({
-      event_id: id,
-      type: 'buy',
-      ts_ms: ts,
-      user_id: 'u1',
-      item_id: 'i1',
-      amount: 1,
-    });
     const events = [T0, T0 + 1, T0 + H - 1, T0 + 17 * H + 123, T0 + D - 1].flatMap((ts, i) => [
       view(`v${i}`, ts),
       buy(`b${i}`, ts),
@@ -139,20 +139,12 @@ describe('CountPlanner', () => {
   });
 
   it('sums the increments of a batch per counter and field, one marker per bucket holding every id', () => {
-    const buy = (id: string, ts: number, amount: number): CountedEvent => ({
-      event_id: id,
-      type: 'buy',
-      ts_ms: ts,
-      user_id: 'u1',
-      item_id: 'i/1',
-      amount,
-    });
     const events = [
       view('e1', T0 + 1),
       view('e2', T0 + 2),
       view('e3', T0 + M),
-      buy('b1', T0 + 3, 2.5),
-      buy('b2', T0 + D + 5, 0.25),
+      buy('b1', T0 + 3, 2.5, 'i/1'),
+      buy('b2', T0 + D + 5, 0.25, 'i/1'),
     ];
     const [item] = planCounts(events, new Map(), T0, '');
     expect(item!.markers.map((m) => [m.key, m.ids])).toEqual([
@@ -176,15 +168,7 @@ describe('CountPlanner', () => {
   });
 
   it('applies filters, skips zero sums, counts an event once per batch and drops expired buckets', () => {
-    const buy = (id: string, amount: number): CountedEvent => ({
-      event_id: id,
-      type: 'buy',
-      ts_ms: T0,
-      user_id: 'u1',
-      item_id: 'i1',
-      amount,
-    });
-    const events = [view('e1', T0, 'search'), buy('b1', 2.5), buy('b1', 2.5), buy('b0', 0)];
+    const events = [view('e1', T0, 'search'), buy('b1', T0, 2.5), buy('b1', T0, 2.5), buy('b0', T0, 0)];
     const groups = planCounts(events, new Map(), T0 + H, '');
     const fields = (g: (typeof groups)[number]) =>
       g.counters.flatMap((c) => c.amounts.map(([f, n]) => `${c.key.split(':').slice(-2)[0]}:${f}:${n}`));

@@ -243,28 +243,14 @@ export class GroupCounts {
   }
 }
 
-/** The groups of one plan, a key group's events split over several once one reaches `maxOps`. */
+/**
+ * The groups of one plan, a key group's events split over several once one reaches `maxOps`; their
+ * markers, ids and counters are columns of shared arrays, each declared next to the method that fills it.
+ */
 class Batch {
   readonly groups: GroupCounts[] = [];
   /** Per declaration (SpecPlan.index), its open group per first part. */
   private readonly open: Map<string, GroupCounts>[] = [];
-  // Markers: bucket start, next marker of the group, first and last id.
-  readonly mStart: number[] = [];
-  readonly mNext: number[] = [];
-  readonly mIdHead: number[] = [];
-  readonly mIdTail: number[] = [];
-  readonly mIdCount: number[] = [];
-  // Ids: value, next id of the marker.
-  readonly ids: string[] = [];
-  readonly idNext: number[] = [];
-  // Counters: the key value after the first part (`,<encoded>…`; `''` for a one-part key), width
-  // index, bucket start, next counter of the group, and `stride` sums (NaN: no event touched the field).
-  readonly cRest: string[] = [];
-  readonly cWidth: number[] = [];
-  readonly cStart: number[] = [];
-  readonly cNext: number[] = [];
-  readonly sums: number[] = [];
-
   constructor(
     readonly prefix: string,
     private readonly maxOps: number,
@@ -290,6 +276,16 @@ class Batch {
     }
     return g;
   }
+
+  // Markers: bucket start, next marker of the group, first and last id.
+  readonly mStart: number[] = [];
+  readonly mNext: number[] = [];
+  readonly mIdHead: number[] = [];
+  readonly mIdTail: number[] = [];
+  readonly mIdCount: number[] = [];
+  // Ids: value, next id of the marker.
+  readonly ids: string[] = [];
+  readonly idNext: number[] = [];
 
   mark(g: GroupCounts, start: number, id: string): void {
     const i = this.ids.length;
@@ -317,6 +313,14 @@ class Batch {
     g.markerCount++;
     g.ops++;
   }
+
+  // Counters: the key value after the first part (`,<encoded>…`; `''` for a one-part key), width
+  // index, bucket start, next counter of the group, and `stride` sums (NaN: no event touched the field).
+  readonly cRest: string[] = [];
+  readonly cWidth: number[] = [];
+  readonly cStart: number[] = [];
+  readonly cNext: number[] = [];
+  readonly sums: number[] = [];
 
   /** Adds `amount` to `field` of group `g`'s counter of key value `rest` in bucket `start` of width `w`. */
   add(g: GroupCounts, rest: string, w: number, start: number, field: number, amount: number): void {

@@ -1,7 +1,7 @@
 import type Redis from 'ioredis';
-import { aggregationOp, durationMs, type Aggregation, type FeatureRepo } from '@mmctr/feature-repo';
+import { aggregationOp, type Aggregation, type FeatureRepo } from '@mmctr/feature-repo';
 import { SlotBatch, groupBySlot } from '@mmctr/online-store';
-import { bucketStart, tierFor } from './buckets';
+import { bucketStart, windowSpan } from './buckets';
 import { counterGroup } from './counter-keys';
 
 // Sums the closed buckets of one tier for each key group of KEYS, every (window, field) pair at once:
@@ -664,12 +664,7 @@ export class AggregateWindowReader {
       aggregationOp(a) === 'ratio'
         ? (a.op as { ratio: readonly [string, string] }).ratio.map((n) => this.aggregation(n))
         : [a];
-    const windowMs = durationMs(ref.window);
-    return counted.map((p) => ({
-      a: p,
-      windowMs,
-      bucketMs: durationMs(tierFor(windowMs, p.granularity ?? []).bucket),
-    }));
+    return counted.map((p) => ({ a: p, ...windowSpan(ref.window, p.granularity) }));
   }
 
   /** Registers (add) or finds a (window, field) pair in its key declaration's tier. */

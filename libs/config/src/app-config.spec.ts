@@ -25,12 +25,8 @@ describe('loadConfig', () => {
   });
 
   it('names each malformed variable', () => {
-    const p = problems({
-      ...valid,
-      KAFKA_BROKERS: 'nohostport',
-      CLICKHOUSE_URL: 'ftp://x',
-      HTTP_PORT: 'abc',
-    });
+    const malformed = { KAFKA_BROKERS: 'nohostport', CLICKHOUSE_URL: 'ftp://x', HTTP_PORT: 'abc' };
+    const p = problems({ ...valid, ...malformed });
     expect(p).toHaveLength(3);
     expect(p.join('\n')).toMatch(/KAFKA_BROKERS: must be a comma-separated list of host:port/);
     expect(p.join('\n')).toMatch(/CLICKHOUSE_URL: must use http: or https:/);

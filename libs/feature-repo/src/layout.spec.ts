@@ -35,15 +35,15 @@ describe('modelLayout', () => {
       'hour_of_day',
     ]);
     expect(l.candidate.categorical.map((s) => s.feature)).toEqual(['item_id', 'category', 'position']);
-    expect(l.inputs.map((i) => `${i.name}${JSON.stringify(i.shape)}`)).toEqual([
-      'user_cat["Bu",5]',
-      'hist_cat["Bu",64,2]',
-      'hist_multi["Bu",64,5]',
-      'hist_vec["Bu",64,128]',
-      'hist_age["Bu",64]',
-      'cand_cat["B",3]',
-      'cand_multi["B",5]',
-      'cand_vec["B",128]',
+    expect(l.inputs.map((i) => [i.name, i.shape])).toEqual([
+      ['user_cat', ['Bu', 5]],
+      ['hist_cat', ['Bu', 64, 2]],
+      ['hist_multi', ['Bu', 64, 5]],
+      ['hist_vec', ['Bu', 64, 128]],
+      ['hist_age', ['Bu', 64]],
+      ['cand_cat', ['B', 3]],
+      ['cand_multi', ['B', 5]],
+      ['cand_vec', ['B', 128]],
     ]);
   });
 

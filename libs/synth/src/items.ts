@@ -1,14 +1,13 @@
 // The catalogue: latent topic, popularity and first-seen time per item, plus its text.
 import { type CatalogueItem, SCHEMA_VERSION } from '@mmctr/contracts';
 import { DAY_MS, type Periods, type SynthConfig } from './config';
+import { entityTable, type EntityTable } from './entity-table';
 import { Rng } from './prng';
 import { itemText } from './text';
 import { TOPICS_PER_CATEGORY } from './vocabulary';
 
 /** Struct of arrays: the simulation reads these in its inner loop. */
-export interface ItemTable {
-  count: number;
-  ids: string[];
+export interface ItemTable extends EntityTable {
   topic: Int32Array;
   category: Int32Array;
   /** Standardised log-popularity z ~ N(0, 1); sampling weight exp(sigma * z). */
@@ -36,9 +35,7 @@ export function generateItems(
   const ic = cfg.items;
   const topicWeights = Array.from({ length: k }, () => Math.exp(ic.topicSizeSigma * rng.normal()));
 
-  const table: ItemTable = {
-    count: n,
-    ids: Array.from({ length: n }, (_, i) => itemId(i)),
+  const table: ItemTable = entityTable(n, itemId, {
     topic: new Int32Array(n),
     category: new Int32Array(n),
     popularityZ: new Float64Array(n),
@@ -48,7 +45,7 @@ export function generateItems(
     topicTagged: new Uint8Array(n),
     imageSeed: new Uint32Array(n),
     catalogue: [],
-  };
+  });
 
   // Cold-start items: an exact share, picked at random.
   const coldCount = Math.round(ic.coldStartShare * n);

@@ -1,14 +1,13 @@
 // Users: a sparse long-term interest mixture over topics, an activity level, a device, a country,
 // a latent segment and a personal click propensity.
 import { COUNTRIES, DEVICES, type SynthConfig } from './config';
+import { entityTable, type EntityTable } from './entity-table';
 import type { Rng } from './prng';
 import { TOPICS_PER_CATEGORY } from './vocabulary';
 
 export const MAX_MAIN_TOPICS = 3;
 
-export interface UserTable {
-  count: number;
-  ids: string[];
+export interface UserTable extends EntityTable {
   device: Uint8Array;
   country: Uint8Array;
   segment: Uint8Array;
@@ -33,9 +32,7 @@ export function generateUsers(cfg: SynthConfig, rng: Rng): UserTable {
     { length: uc.segments },
     () => cfg.clickModel.segmentBiasSigma * rng.normal(),
   );
-  const t: UserTable = {
-    count: n,
-    ids: Array.from({ length: n }, (_, i) => userId(i)),
+  const t: UserTable = entityTable(n, userId, {
     device: new Uint8Array(n),
     country: new Uint8Array(n),
     segment: new Uint8Array(n),
@@ -44,7 +41,7 @@ export function generateUsers(cfg: SynthConfig, rng: Rng): UserTable {
     mainTopics: new Int32Array(n * MAX_MAIN_TOPICS).fill(-1),
     mainWeights: new Float64Array(n * MAX_MAIN_TOPICS),
     bias: new Float64Array(n),
-  };
+  });
   for (let u = 0; u < n; u++) {
     const segment = rng.int(0, uc.segments - 1);
     t.segment[u] = segment;

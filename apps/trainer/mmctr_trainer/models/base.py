@@ -5,7 +5,7 @@ Every model takes the inputs of its schema's layout, in order (ModelSchema.input
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Generic, TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -130,12 +130,17 @@ def embeddings_for(schema: ModelSchema, params: EmbeddingModelParams) -> Embeddi
     return Embeddings(schema, params.embedding_dim, mm_norm=params.mm_norm, item_id_dropout=params.item_id_dropout)
 
 
-class TargetAttentionModel(CTRModel):
+P = TypeVar("P", bound=EmbeddingModelParams)
+
+
+class TargetAttentionModel(CTRModel, Generic[P]):
     """For each sequence the candidate's target representation t (demo: [id; category; mean(tags); projected
     vector]) attends over the entries; a head maps x0 = [user slot embeddings; the other candidate slots (demo:
-    position); t and the attended entries per sequence] to the logit (DIN, QIN)."""
+    position); t and the attended entries per sequence] to the logit (DIN, QIN). `P`: the model's parameters."""
 
-    def __init__(self, schema: ModelSchema, params: EmbeddingModelParams):
+    params: P
+
+    def __init__(self, schema: ModelSchema, params: P):
         super().__init__(schema, params)
         self.emb = embeddings_for(schema, params)
         e = params.embedding_dim

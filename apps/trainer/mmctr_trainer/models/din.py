@@ -12,10 +12,9 @@ from ..schema import ModelSchema
 from .base import TargetAttentionModel
 
 
-class DIN(TargetAttentionModel):
+class DIN(TargetAttentionModel[DINParams]):
     model_type = "din"
     params_type = DINParams
-    params: DINParams
 
     def __init__(self, schema: ModelSchema, params: DINParams):
         super().__init__(schema, params)

@@ -22,10 +22,9 @@ from ..schema import ModelSchema
 from .base import TargetAttentionModel
 
 
-class QIN(TargetAttentionModel):
+class QIN(TargetAttentionModel[QINParams]):
     model_type = "qin"
     params_type = QINParams
-    params: QINParams
 
     def __init__(self, schema: ModelSchema, params: QINParams):
         super().__init__(schema, params)

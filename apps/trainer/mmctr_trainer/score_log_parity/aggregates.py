@@ -44,20 +44,22 @@ class WorstDiffs:
 
 @dataclass(kw_only=True)
 class AggregateStats(WorstDiffs):
+    """The counts of the logged values compared, named as the summary reports them."""
+
     rows: int = 0
-    compared: int = 0
-    equal: int = 0
-    undeclared: int = 0
+    values_compared: int = 0
+    values_equal: int = 0
+    undeclared_values: int = 0
 
     @property
     def ok(self) -> bool:
-        return self.compared == self.equal and self.undeclared == 0
+        return self.values_compared == self.values_equal and self.undeclared_values == 0
 
     def add(self, row: LoggedRow, key: str, side: str, logged: np.ndarray, offline: np.ndarray) -> None:
         logged = np.asarray(logged, dtype=np.float64)
         d = np.abs(logged - offline)
-        self.compared += len(d)
-        self.equal += int((logged == offline).sum())
+        self.values_compared += len(d)
+        self.values_equal += int((logged == offline).sum())
         if not len(d) or not d.max() > 0:
             return
 
@@ -71,15 +73,8 @@ class AggregateStats(WorstDiffs):
         self.note(d, entry)
 
     def summary(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "rows": self.rows,
-            "values_compared": self.compared,
-            "values_equal": self.equal,
-            "undeclared_values": self.undeclared,
-            "max_abs_diff": self.max_abs_diff,
-            "worst": self.worst,
-        }
+        keys = ("ok", "rows", "values_compared", "values_equal", "undeclared_values", "max_abs_diff", "worst")
+        return {k: getattr(self, k) for k in keys}
 
 
 class AggregateParity:
@@ -123,6 +118,6 @@ class AggregateParity:
             for key, side, logged_values, rows_at in values:
                 col = self._column(key)
                 if col is None:
-                    s.undeclared += len(logged_values)
+                    s.undeclared_values += len(logged_values)
                     continue
                 s.add(r, key, side, np.asarray(logged_values), offline[col[0]][rows_at, col[1]])

@@ -18,6 +18,8 @@ from .assembly import LoggedRow
 class ParityStats(WorstDiffs):
     """The running counts of one parity check against its `tolerance` (max |served - recomputed| CTR)."""
 
+    tolerance: float
+    aggregates: AggregateStats | None = None  # the logged aggregate values recomputed offline (a layout with some)
     rows_checked: int = 0
     candidates_checked: int = 0
     sum_abs_diff: float = 0.0
@@ -34,8 +36,6 @@ class ParityStats(WorstDiffs):
     unknown_refs: int = 0
     changed_after_request_refs: int = 0
     without_vector_refs: int = 0
-    tolerance: float
-    aggregates: AggregateStats | None = None  # the logged aggregate values recomputed offline (a layout with some)
 
     def add_row(
         self, row: LoggedRow, offline: np.ndarray, served: np.ndarray, cand_flags: dict[str, np.ndarray]
@@ -76,13 +76,14 @@ class ParityStats(WorstDiffs):
         )
 
     def summary(self) -> dict[str, Any]:
+        n = self.candidates_checked
         return {
             "ok": self.ok,
             "tolerance": self.tolerance,
             "rows_checked": self.rows_checked,
-            "candidates_checked": self.candidates_checked,
+            "candidates_checked": n,
             "max_abs_diff": self.max_abs_diff,
-            "mean_abs_diff": self.sum_abs_diff / self.candidates_checked if self.candidates_checked else None,
+            "mean_abs_diff": self.sum_abs_diff / n if n else None,
             "candidates_over_tolerance": self.over_tolerance,
             "rows_over_tolerance": self.rows_over_tolerance,
             "degraded_rows_skipped": self.degraded_rows_skipped,

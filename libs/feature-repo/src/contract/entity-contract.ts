@@ -1,12 +1,11 @@
 import type { Entity, FeatureRepo } from '../types';
 import {
-  TS_MS,
-  compileField,
+  TS_MS_FIELD,
+  attributeFields,
   fail,
   keyField,
   messageObject,
   compileReader,
-  propertyCount,
   unknownProperties,
   type ContractResult,
 } from './record-fields';
@@ -28,10 +27,8 @@ export function findEntity(repo: FeatureRepo, name: string): Entity {
 /** Compiles the snapshot contract of `entity`: `{ schema_version: 1, <key>, ts_ms, <attributes...> }`. */
 export function compileEntityContract(repo: FeatureRepo, entityName: string): EntityContract {
   const entity = findEntity(repo, entityName);
-  const attrs = (entity.attributes ?? []).map((a) =>
-    compileField(a, 'attribute', `entities.${entity.name}.attributes.${a.name}`),
-  );
-  const fields = [keyField(entity.key), compileField(TS_MS, 'field', 'ts_ms'), ...attrs];
+  const attrs = attributeFields(`entities.${entity.name}`, entity.attributes);
+  const fields = [keyField(entity.key), TS_MS_FIELD, ...attrs];
   const known = new Set(['schema_version', entity.key, 'ts_ms', ...attrs.map((a) => a.name)]);
   const policy = repo.unknown_attributes;
   const counts = new Int32Array(2);
@@ -41,8 +38,7 @@ export function compileEntityContract(repo: FeatureRepo, entityName: string): En
     if (typeof top === 'string') return fail(top);
     const out = read(top, undefined);
     if (typeof out === 'string') return fail(out);
-    const bad =
-      counts[0]! + 1 === propertyCount(top) ? undefined : unknownProperties(top, known, policy, out);
+    const bad = unknownProperties(top, counts[0]! + 1, known, policy, out);
     return bad === undefined ? { ok: true, value: out } : fail(bad);
   };
   return { entity, check };

@@ -1,13 +1,13 @@
 import type { EventType, FeatureRepo } from '../types';
 import {
-  TS_MS,
+  TS_MS_FIELD,
   asObject,
+  attributeFields,
   compileField,
   fail,
   keyField,
   messageObject,
   compileReader,
-  propertyCount,
   unknownProperties,
   type CompiledField,
   type FieldReader,
@@ -43,9 +43,7 @@ function compileType(repo: FeatureRepo, t: EventType): CompiledType {
   const requestContext = new Set(
     repo.context.attributes.filter((a) => a.scope === 'request').map((a) => a.name),
   );
-  const attrs = (t.attributes ?? []).map((a) =>
-    compileField(a, 'attribute', `event_types.${t.name}.attributes.${a.name}`, requestContext.has(a.name)),
-  );
+  const attrs = attributeFields(`event_types.${t.name}`, t.attributes, (name) => requestContext.has(name));
   const fields: CompiledField[] = [TS_MS_FIELD, ...keys.map(keyField), ...attrs];
   const counts = new Int32Array(2);
   return {
@@ -56,7 +54,6 @@ function compileType(repo: FeatureRepo, t: EventType): CompiledType {
   };
 }
 
-const TS_MS_FIELD = compileField(TS_MS, 'field', 'ts_ms');
 /** Checked by the dispatcher before the type's reader runs. */
 const EVENT_HEAD = { schema_version: '1', event_id: 'top.event_id', type: 'top.type' };
 
@@ -106,10 +103,8 @@ function checkType(
   // schema_version, event_id, type (all checked present) and context are the known names outside the fields.
   const seen = t.counts[0]! + 3 + (nested === undefined ? 0 : 1);
   const bad =
-    (seen === propertyCount(top) ? undefined : unknownProperties(top, t.known, policy, out)) ??
+    unknownProperties(top, seen, t.known, policy, out) ??
     // Kept unknown context properties are not copied: they could shadow a top-level name.
-    (nested && t.counts[1] !== propertyCount(nested)
-      ? unknownProperties(nested, t.nestable, policy, undefined, ' under context')
-      : undefined);
+    (nested && unknownProperties(nested, t.counts[1]!, t.nestable, policy, undefined, ' under context'));
   return bad === undefined ? { ok: true, value: out } : fail(bad);
 }

@@ -35,13 +35,23 @@ export function compileField(a: Attribute, label: string, path: string, nestable
 }
 
 /** Core field ts_ms: epoch milliseconds between 2000 and 2100. */
-export const TS_MS: Attribute = {
+const TS_MS: Attribute = {
   name: 'ts_ms',
   type: 'int',
   required: true,
   min: 946684800000,
   max: 4102444800000,
 };
+
+export const TS_MS_FIELD = compileField(TS_MS, 'field', 'ts_ms');
+
+/** The fields of the attributes declared under `owner` (`entities.<name>`, `event_types.<name>`). */
+export const attributeFields = (
+  owner: string,
+  attrs: readonly Attribute[] | undefined,
+  nestable: (name: string) => boolean = () => false,
+): CompiledField[] =>
+  (attrs ?? []).map((a) => compileField(a, 'attribute', `${owner}.attributes.${a.name}`, nestable(a.name)));
 
 /** An entity key: a non-empty string of at most 128 characters. */
 export const keyField = (key: string): CompiledField =>
@@ -109,7 +119,7 @@ export function compileReader(
 }
 
 /** How many own enumerable properties `o` has (without allocating a key list). */
-export function propertyCount(o: Json): number {
+function propertyCount(o: Json): number {
   let n = 0;
   for (const _ in o) n++;
   return n;
@@ -118,15 +128,18 @@ export function propertyCount(o: Json): number {
 /**
  * Applies the repository's unknown-attribute policy to the properties of `o` that `known` lacks:
  * `reject` names the first one, `keep` copies them into `out` unchecked (storage ignores them; no
- * `out`: nowhere to keep them), `drop` leaves them out.
+ * `out`: nowhere to keep them), `drop` leaves them out. `seen`: how many properties of `o` the reader
+ * found known; when that is all of them there is nothing to scan.
  */
 export function unknownProperties(
   o: Json,
+  seen: number,
   known: ReadonlySet<string>,
   policy: UnknownPolicy,
   out: NormalisedRecord | undefined,
   where = '',
 ): string | undefined {
+  if (seen === propertyCount(o)) return undefined;
   for (const k in o) {
     if (known.has(k)) continue;
     if (policy === 'reject') return `unknown attribute '${k}'${where} (unknown_attributes: reject)`;

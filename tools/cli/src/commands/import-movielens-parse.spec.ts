@@ -53,25 +53,21 @@ describe('parseMovielens', () => {
     expect(reasons({ 'u.data': data })).toEqual([reason]);
   });
 
-  it.each([
-    ['1|24|M|artist\n', "u.user line 1: expected 5 '|'-separated fields, got 4"],
-    ['x|24|M|artist|1\n', "u.user line 1: user id 'x' is not a positive integer"],
-    ['1|old|M|artist|1\n', "u.user line 1: age 'old' is not an integer between 0 and 999"],
-    ['1|24|X|artist|1\n', "u.user line 1: gender 'X' is neither M nor F"],
-    ['1|24|M|pilot|1\n', "u.user line 1: occupation 'pilot' is not in u.occupation"],
-    ['1|24|M|artist|\n', 'u.user line 1: empty zip code'],
-    ['1|24|M|artist|1\n1|25|F|other|2\n', 'u.user line 2: id 1 already defined on line 1'],
-  ])('refuses the user line %j', (user, reason) => {
-    expect(reasons({ 'u.user': user, 'u.data': '' })).toEqual([reason]);
-  });
-
-  it.each([
-    ['1|T|01-Jan-1995||u|0|1\n', "u.item line 1: expected 8 '|'-separated fields, got 7"],
-    ['1||01-Jan-1995||u|0|1|0\n', 'u.item line 1: empty title'],
-    ['1|T|1995||u|0|1|0\n', "u.item line 1: release date '1995' is not d-Mon-yyyy"],
-    ['1|T|||u|0|2|0\n', "u.item line 1: genre flag 1 ('Action') is '2', not 0 or 1"],
-  ])('refuses the movie line %j', (item, reason) => {
-    expect(reasons({ 'u.item': item, 'u.data': '' })).toEqual([reason]);
+  it.each<[keyof MovielensTexts, string, string]>([
+    ['u.user', '1|24|M|artist\n', "u.user line 1: expected 5 '|'-separated fields, got 4"],
+    ['u.user', 'x|24|M|artist|1\n', "u.user line 1: user id 'x' is not a positive integer"],
+    ['u.user', '1|old|M|artist|1\n', "u.user line 1: age 'old' is not an integer between 0 and 999"],
+    ['u.user', '1|24|X|artist|1\n', "u.user line 1: gender 'X' is neither M nor F"],
+    ['u.user', '1|24|M|pilot|1\n', "u.user line 1: occupation 'pilot' is not in u.occupation"],
+    ['u.user', '1|24|M|artist|\n', 'u.user line 1: empty zip code'],
+    ['u.user', '1|24|M|artist|1\n1|25|F|other|2\n', 'u.user line 2: id 1 already defined on line 1'],
+    ['u.item', '1|T|01-Jan-1995||u|0|1\n', "u.item line 1: expected 8 '|'-separated fields, got 7"],
+    ['u.item', '1||01-Jan-1995||u|0|1|0\n', 'u.item line 1: empty title'],
+    ['u.item', '1|T|1995||u|0|1|0\n', "u.item line 1: release date '1995' is not d-Mon-yyyy"],
+    ['u.item', '1|T|||u|0|2|0\n', "u.item line 1: genre flag 1 ('Action') is '2', not 0 or 1"],
+  ])('refuses the %s line %j', (file, text, reason) => {
+    // no ratings: they would also be refused for the refused user or movie
+    expect(reasons({ [file]: text, 'u.data': '' })).toEqual([reason]);
   });
 
   it('refuses genres out of order and ratings of a refused user, each by line', () => {
