@@ -174,8 +174,9 @@ export class AnalyticsRepository {
 
   /**
    * Recomputes `hours` (all in the day starting at `dayS`) from events FINAL under `version` (new: no
-   * other day is written under it), rebuilds the day's daily rows and its month's, then records the hours in the ledger in one insert: readers switch to the new
-   * version only then. Rerunning with a newer version replaces the same hours.
+   * other day is written under it), rebuilds the day's daily rows and its month's, then records the hours
+   * in the ledger in one insert: readers switch to the new version only then. Rerunning with a newer
+   * version replaces the same hours.
    */
   async finalizeDay(dayS: number, hours: HourSignature[], version: number): Promise<void> {
     const hourList = hours.map((h) => h.hour);
@@ -188,6 +189,29 @@ export class AnalyticsRepository {
     const shownKeys = `SELECT request_id, item_id FROM events
       WHERE type = 'impression' AND event_time >= toDateTime({from:UInt32}) AND event_time < toDateTime({to:UInt32})
         AND has({hours:Array(UInt32)}, toUInt32(toStartOfHour(event_time)))`;
+    // Each impression's clicks and conversions, de-duplicated by event_id.
+    const outcomes = `
+      SELECT request_id, item_id, countIf(type = 'click') AS clicks, countIf(type = 'conversion') AS conversions,
+             sumIf(value, type = 'conversion') AS conversion_value
+      FROM
+      (
+        SELECT request_id, item_id, type, value FROM events
+        WHERE type != 'impression' AND event_time >= toDateTime({lookback:UInt32})
+          AND (request_id, item_id) IN (${shownKeys})
+        LIMIT 1 BY event_id
+      )
+      GROUP BY request_id, item_id`;
+    // What the scorer answered for those requests, a row per scored item.
+    const served = `
+      SELECT request_id, item_id, model_version, ctr, degraded, toUInt8(1) AS scored
+      FROM
+      (
+        SELECT request_id, model_version, item_ids, ctrs, degraded FROM score_log
+        WHERE event_time >= toDateTime({lookback:UInt32})
+          AND request_id IN (SELECT request_id FROM (${shownKeys}))
+        LIMIT 1 BY request_id
+      )
+      ARRAY JOIN item_ids AS item_id, ctrs AS ctr`;
     const labeled = `
       SELECT event_time, item_id, clicks, clicked, conversions, conversion_value, model_version, ctr, degraded, scored
       FROM
@@ -199,32 +223,9 @@ export class AnalyticsRepository {
           WHERE type = 'impression' AND event_time >= toDateTime({from:UInt32}) AND event_time < toDateTime({to:UInt32})
             AND has({hours:Array(UInt32)}, toUInt32(toStartOfHour(event_time)))
         ) AS shown
-        ANY LEFT JOIN
-        (
-          SELECT request_id, item_id, countIf(type = 'click') AS clicks, countIf(type = 'conversion') AS conversions,
-                 sumIf(value, type = 'conversion') AS conversion_value
-          FROM
-          (
-            SELECT request_id, item_id, type, value FROM events
-            WHERE type != 'impression' AND event_time >= toDateTime({lookback:UInt32})
-              AND (request_id, item_id) IN (${shownKeys})
-            LIMIT 1 BY event_id
-          )
-          GROUP BY request_id, item_id
-        ) AS outcomes USING (request_id, item_id)
+        ANY LEFT JOIN (${outcomes}) AS outcomes USING (request_id, item_id)
       ) AS labeled
-      ANY LEFT JOIN
-      (
-        SELECT request_id, item_id, model_version, ctr, degraded, toUInt8(1) AS scored
-        FROM
-        (
-          SELECT request_id, model_version, item_ids, ctrs, degraded FROM score_log
-          WHERE event_time >= toDateTime({lookback:UInt32})
-            AND request_id IN (SELECT request_id FROM (${shownKeys}))
-          LIMIT 1 BY request_id
-        )
-        ARRAY JOIN item_ids AS item_id, ctrs AS ctr
-      ) AS served USING (request_id, item_id)`;
+      ANY LEFT JOIN (${served}) AS served USING (request_id, item_id)`;
     await this.clickhouse.command(
       `INSERT INTO ctr_hourly (hour, item_id, model_version, impressions, clicked, clicks, conversions, conversion_value, version)
        SELECT toStartOfHour(event_time) AS hour, item_id, model_version, count(), sum(clicked), sum(clicks),
