@@ -61,7 +61,7 @@ describe('analyst views on the 2 x 2 ClickHouse cluster', () => {
   const store = generateStore(7);
 
   beforeAll(async () => {
-    const { cluster } = clickHouseCluster(2);
+    const cluster = clickHouseCluster(2);
     clusterName = cluster.name;
     nodes = nodeUrls.map((url) => connectNode(url));
     const health = await Promise.all(nodes.map((n) => n.health()));

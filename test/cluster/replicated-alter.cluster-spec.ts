@@ -6,7 +6,7 @@ import {
   type ClickHouseService,
   type ClusterOptions,
 } from '@mmctr/clickhouse';
-import { clickHouseCluster, connectNode } from './clickhouse-nodes';
+import { clickHouseCluster, connectNode, nodeUrls } from './clickhouse-nodes';
 import { replicated } from './replication';
 
 /**
@@ -32,11 +32,10 @@ describe('replicated ALTERs on the 2 x 2 ClickHouse cluster', () => {
     (await n.query<{ name: string }>(`DESCRIBE TABLE ${quoteIdentifier(DB)}.${table}`)).map((c) => c.name);
 
   beforeAll(async () => {
-    const found = clickHouseCluster(4);
-    if (!found.cluster.alterCluster)
+    cluster = clickHouseCluster(4);
+    if (!cluster.alterCluster)
       throw new Error('CLICKHOUSE_ALTER_CLUSTER must be set (deploy/local/cluster.env)');
-    cluster = found.cluster;
-    nodes = found.urls.map((url) => connectNode(url));
+    nodes = nodeUrls.map((url) => connectNode(url));
     await nodes[0]!.command(`CREATE DATABASE ${quoteIdentifier(DB)} ON CLUSTER ${cluster.name}`);
   });
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { MIGRATIONS_DIR, MigrationRunner, loadMigrations, type ClickHouseService } from '@mmctr/clickhouse';
 import { RetentionRepository } from '../../tools/cli/src/retention.repository';
-import { clickHouseCluster, connectNode } from './clickhouse-nodes';
+import { clickHouseCluster, connectNode, nodeUrls } from './clickhouse-nodes';
 import { generateStore } from './fixtures';
 import { replicated } from './replication';
 
@@ -25,7 +25,7 @@ describe('retention on the 2 x 2 ClickHouse cluster', () => {
     );
 
   beforeAll(async () => {
-    const { cluster, urls: nodeUrls } = clickHouseCluster(4);
+    const cluster = clickHouseCluster(4);
     clusterName = cluster.name;
     nodes = nodeUrls.map((url) => connectNode(url));
     await new MigrationRunner(nodes[0]!, DB, loadMigrations(MIGRATIONS_DIR), undefined, cluster).migrate();
