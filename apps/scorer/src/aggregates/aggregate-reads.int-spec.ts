@@ -14,6 +14,7 @@ import {
   type ReadStats,
 } from '@mmctr/aggregates';
 import type { AppConfig } from '@mmctr/config';
+import { metricValue } from '@mmctr/observability';
 import { aggregationOp, durationMs, type Aggregation } from '@mmctr/feature-repo';
 import { adminClickHouse, testConfig, uniqueName } from '../../../../test/support/clients';
 import { freePort } from '../../../../test/support/free-port';
@@ -75,13 +76,14 @@ describe('aggregate reads against ingest-written counters (real Redis, ClickHous
       SCORER_AGGREGATE_CACHE_ENTRIES: 10_000,
       SCORER_AGGREGATE_ROLL_MAX_VALUES: 256,
     });
+    const metrics = new ScorerMetrics();
     const reads = new AggregateReadsService(
       layout,
       repository,
       { SCORER_REDIS_TIMEOUT_MS: timeoutMs } as ScorerConfig,
-      new ScorerMetrics(),
+      metrics,
     );
-    return { repository, reads };
+    return { repository, reads, metrics };
   };
   const request = (tsMs: number, userId = 'u1'): AggregateRequest => ({
     tsMs,
@@ -242,8 +244,11 @@ describe('aggregate reads against ingest-written counters (real Redis, ClickHous
   it('rolls the sums of its small tiers forward at a boundary to the values of a full read', async () => {
     // The user's 24h window (24 one-hour buckets kept per user): read as of three hours in a row, the
     // third rolls forward from the second's buckets. Every bucket of a 24h window lives for 7 days.
-    const { repository } = service(redis);
+    const { repository, metrics } = service(redis);
     const keys = service(redis).reads.keys(request(0, 'u1'), cache);
+    const keptBytes = async () =>
+      metricValue(await metrics.registry.metrics(), 'mmctr_scorer_aggregate_cache_kept_bytes');
+    expect(await keptBytes()).toBe(0);
     const userClicks = layout.aggregates.findIndex((a) => a.name === 'user_clicks@24h');
     const t = now - 3 * H - (now % H) + 17_017;
     const st = (): ReadStats => ({ cached: 0, read: 0, calls: 0 });
@@ -252,6 +257,9 @@ describe('aggregate reads against ingest-written counters (real Redis, ClickHous
     const full = (await service(redis).repository.read(keys, t + 2 * H, st()))[userClicks]!;
     expect(Array.from(rolled)).toEqual(Array.from(full));
     expect(full[0]).toBeGreaterThan(0);
+    // The kept buckets, scraped: 8 bytes each of what the reader counts.
+    expect(repository.keptBytes()).toBeGreaterThan(0);
+    expect(await keptBytes()).toBe(repository.keptBytes());
   });
 
   it('answers the declared fallbacks, failed, while Redis refuses connections', async () => {

@@ -45,6 +45,7 @@ export class AggregateReadsService {
   ) {
     this.active = layout.aggregates.length > 0;
     this.fallbacks = repository.fallbacks;
+    metrics.watchAggregateCache(() => repository.keptBytes());
     for (const a of layout.aggregates)
       if (!this.specs.some((s) => s.spec === a.spec))
         this.specs.push({ spec: a.spec, side: a.side, key: a.key });

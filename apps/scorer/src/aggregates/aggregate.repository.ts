@@ -34,6 +34,11 @@ export class AggregateRepository {
         : null;
   }
 
+  /** Bytes of bucket values the cache keeps to roll windows forward (a walk over every entry). */
+  keptBytes(): number {
+    return (this.reader?.keptValues() ?? 0) * Float64Array.BYTES_PER_ELEMENT;
+  }
+
   /** Each window's value when the counters cannot be read: a ratio's declared default, else 0. */
   get fallbacks(): number[] {
     return this.reader?.windows.map((w) => w.fallback) ?? [];

@@ -1,6 +1,7 @@
 import { PerformanceObserver, constants, type NodeGCPerformanceDetail } from 'node:perf_hooks';
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
-import { appMetrics, type MetricTable } from '@mmctr/observability';
+import type { Gauge } from 'prom-client';
+import { appMetrics, metricsOn, type MetricTable } from '@mmctr/observability';
 
 const LATENCY_BUCKETS = [
   0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1,
@@ -159,6 +160,14 @@ const SCORER_METRICS = {
 @Injectable()
 export class ScorerMetrics extends appMetrics(SCORER_METRICS) implements OnModuleDestroy {
   private gcPauseMs = 0;
+  private aggregateKept: () => number = () => 0;
+  // Read at scrape time: counting walks every cache entry, too much for each request.
+  readonly aggregateKeptBytes: Gauge = metricsOn(this.registry).gauge(
+    'mmctr_scorer_aggregate_cache_kept_bytes',
+    'Bytes of bucket values the aggregate cache keeps to roll windows forward (SCORER_AGGREGATE_ROLL_MAX_VALUES)',
+    [],
+    (): void => this.aggregateKeptBytes.set(this.aggregateKept()),
+  );
   private readonly gcObserver = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
       const { detail } = entry as PerformanceEntry & { detail?: NodeGCPerformanceDetail };
@@ -167,6 +176,11 @@ export class ScorerMetrics extends appMetrics(SCORER_METRICS) implements OnModul
       this.gcPauseMs += entry.duration;
     }
   });
+
+  /** Where the aggregate cache's kept bytes are read at scrape time. */
+  watchAggregateCache(keptBytes: () => number): void {
+    this.aggregateKept = keptBytes;
+  }
 
   /** Every GC pause of this process so far, in ms, as observed (entries arrive after the pause). */
   get gcPauseTotalMs(): number {
