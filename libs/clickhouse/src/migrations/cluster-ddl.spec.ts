@@ -229,6 +229,9 @@ describe('CLICKHOUSE_CLUSTER', () => {
     expect(() => loadConfig({ ...base, CLICKHOUSE_ALTER_CLUSTER: 'c_first' })).toThrow(
       /CLICKHOUSE_ALTER_CLUSTER: needs CLICKHOUSE_CLUSTER/,
     );
+    expect(() => clusterOptions({ CLICKHOUSE_ALTER_CLUSTER: 'c_first' })).toThrow(
+      "alter cluster 'c_first' needs a cluster (CLICKHOUSE_CLUSTER, --cluster)",
+    );
   });
 });
 

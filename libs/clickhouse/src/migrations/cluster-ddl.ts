@@ -24,12 +24,21 @@ export interface ClusterOptions {
   alterCluster?: string;
 }
 
-/** The cluster options the configuration names, or undefined on one server. */
+/**
+ * The cluster options the configuration names, or undefined on one server. An alter cluster without a
+ * cluster is refused (the config schema refuses it too; the render CLIs take both as flags).
+ */
 export function clusterOptions(config: {
   CLICKHOUSE_CLUSTER?: string | undefined;
   CLICKHOUSE_ALTER_CLUSTER?: string | undefined;
 }): ClusterOptions | undefined {
-  if (!config.CLICKHOUSE_CLUSTER) return undefined;
+  if (!config.CLICKHOUSE_CLUSTER) {
+    if (config.CLICKHOUSE_ALTER_CLUSTER)
+      throw new Error(
+        `alter cluster '${config.CLICKHOUSE_ALTER_CLUSTER}' needs a cluster (CLICKHOUSE_CLUSTER, --cluster)`,
+      );
+    return undefined;
+  }
   return {
     name: config.CLICKHOUSE_CLUSTER,
     ...(config.CLICKHOUSE_ALTER_CLUSTER && { alterCluster: config.CLICKHOUSE_ALTER_CLUSTER }),

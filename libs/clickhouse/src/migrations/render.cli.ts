@@ -5,7 +5,7 @@ import { runCli } from './run-cli';
 
 /**
  * Prints, as JSON, the statements the migration runner would send for every migration file, in order:
- * `{ database, cluster, migrations: [{ version, name, statements }] }`. Reads no server: the trainer's
+ * `{ database, cluster, alter_cluster, migrations: [{ version, name, statements }] }`. Reads no server: the trainer's
  * modern-ClickHouse test (chdb) applies exactly these, and operators can review cluster DDL with it.
  */
 export function renderMigrations(argv: string[]): string {
@@ -25,7 +25,16 @@ export function renderMigrations(argv: string[]): string {
     name: m.name,
     statements: renderMigration(m, opts.database, cluster),
   }));
-  return JSON.stringify({ database: opts.database, cluster: opts.cluster ?? null, migrations }, null, 2);
+  return JSON.stringify(
+    {
+      database: opts.database,
+      cluster: cluster?.name ?? null,
+      alter_cluster: cluster?.alterCluster ?? null,
+      migrations,
+    },
+    null,
+    2,
+  );
 }
 
 if (require.main === module) runCli('render-migrations', () => renderMigrations(process.argv.slice(2)));

@@ -25,7 +25,7 @@ const asColumns = (tables: readonly StorageTable[]): Map<string, TableColumn[]> 
 
 /**
  * Prints, as JSON, the storage DDL `mmctr features apply` sends for each repository, rendered for
- * `--database` (and `--cluster`): `create` makes the earlier version's tables in an empty database,
+ * `--database` (and `--cluster`, `--alter-cluster`, both echoed): `create` makes the earlier version's tables in an empty database,
  * `evolve` moves them to the repository (ADD COLUMN, MODIFY COLUMN type Enum8), `columns` is what each
  * table then holds (the events table first). Reads no server: the trainer's modern-ClickHouse test (chdb) runs exactly these.
  */
@@ -57,7 +57,16 @@ export function renderStorage(argv: string[]): string {
       columns: Object.fromEntries([...asColumns(after)].map(([t, cols]) => [t, cols])),
     };
   });
-  return JSON.stringify({ database: opts.database, cluster: opts.cluster ?? null, repos }, null, 2);
+  return JSON.stringify(
+    {
+      database: opts.database,
+      cluster: cluster?.name ?? null,
+      alter_cluster: cluster?.alterCluster ?? null,
+      repos,
+    },
+    null,
+    2,
+  );
 }
 
 if (require.main === module) runCli('render-storage', () => renderStorage(process.argv.slice(2)));
