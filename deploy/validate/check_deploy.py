@@ -30,6 +30,8 @@ import yaml
 IMAGES = {"mmctr": "Dockerfile", "mmctr-trainer": "Dockerfile.trainer"}
 # An app's metric table entry (libs/observability's MetricTable): its name, then its labels, if any.
 METRIC_DECLARATION = re.compile(r"name: '(mmctr_\w+)',\n\s*help: .*\n(?:\s*labels: \[([^\]]*)\])?")
+# A metric built with metricsOn (a gauge read at scrape time): `.gauge('name', 'help', [labels], ...)`.
+METRIC_CONSTRUCTION = re.compile(r"\.(?:counter|gauge|histogram)\(\s*'(mmctr_\w+)',\s*'[^']*',\s*(?:\[([^\]]*)\])?")
 # A metric in a PromQL expression, with its label matchers if it has some.
 METRIC_SELECTOR = re.compile(r"\b(mmctr_\w+)(?:\{([^}]*)\})?")
 HISTOGRAM_SERIES = ("_bucket", "_count", "_sum")
@@ -57,7 +59,8 @@ class Repo:
         self.metrics = {
             m[1]: set(re.findall(r"'(\w+)'", m[2] or ""))
             for t in texts.values()
-            for m in METRIC_DECLARATION.finditer(t)
+            for pattern in (METRIC_DECLARATION, METRIC_CONSTRUCTION)
+            for m in pattern.finditer(t)
         }
 
     def command_problem(self, image: str, args: list[str]) -> str | None:
