@@ -10,7 +10,8 @@
 // of the two hours before the current one, read as of its start), with SCORER_AGGREGATE_ROLL_MAX_VALUES
 // n: 512 (the default) rolls every tier here, the item hours (168 x 3 values) included; 256 rolls the
 // minute tier (60 x 2) and the user x category hours (168 x 1) only; 0 rolls nothing. Each prints the
-// bytes of bucket values it keeps.
+// bytes of bucket values it keeps. restart: one fresh cache for every request in turn (a restart's
+// first requests); restart-warmed: the same after the start-up warm-up (SCORER_AGGREGATE_WARM_ITEMS).
 //   node -r ./scripts/register.js bench/score/aggregates.ts [--requests 200] [--events 200000]
 import '../../test/setup/load-stack-env.js';
 import { loadavg } from 'node:os';
@@ -26,6 +27,7 @@ import {
   ScorerMetrics,
   ServingLayout,
   loadScorerConfig,
+  warmCachedItems,
   type AssemblyInput,
   type ScorerConfig,
 } from '@mmctr/scorer';
@@ -209,6 +211,20 @@ async function main(): Promise<void> {
     await measure('warm', () => warm, tw);
     await measure('cold', () => reader());
     await measure('cold-unrolled', unrolled);
+    // A restart's first requests: one fresh cache for all of them, without and with the start-up warm-up
+    // of the windows keyed by the candidate alone (SCORER_AGGREGATE_WARM_ITEMS covering every item).
+    const restarted = reader();
+    await measure('restart', () => restarted);
+    const warmed = reader();
+    const w0 = Date.now();
+    const warmSums = await warmCachedItems(warmed, agg.cache, agg.cache.size);
+    const warmUp = { warm_up_ms: Date.now() - w0, warm_up_sums: warmSums };
+    await measure(
+      'restart-warmed',
+      () => warmed,
+      undefined,
+      () => warmUp,
+    );
 
     // Hour boundary: filled as of the two hours before the current one, read as of its start.
     const h1 = bucketStart(Date.now(), 3_600_000);

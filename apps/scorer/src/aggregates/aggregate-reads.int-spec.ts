@@ -262,6 +262,26 @@ describe('aggregate reads against ingest-written counters (real Redis, ClickHous
     expect(await keptBytes()).toBe(repository.keptBytes());
   });
 
+  it('warms the windows keyed by the candidate alone: a request then reads only those it keys', async () => {
+    const st = (): ReadStats => ({ cached: 0, read: 0, calls: 0 });
+    const keys = service(redis).reads.keys(request(now), cache);
+    const cold = st();
+    const full = await service(redis).repository.read(keys, now, cold);
+
+    const { repository, reads } = service(redis);
+    expect(reads.warmable).toBe(true);
+    const rows = Int32Array.from({ length: cache.size }, (_, r) => r);
+    expect(await reads.warm(cache, rows, now)).toBeGreaterThan(0);
+    const warmed = st();
+    const values = await repository.read(keys, now, warmed);
+    expect(values.map((v) => Array.from(v))).toEqual(full.map((v) => Array.from(v)));
+    // The item windows came from the warm-up; the requester's (and 'ix', not in the item cache) did not.
+    expect(warmed.cached).toBeGreaterThan(0);
+    expect(warmed.read).toBeGreaterThan(0);
+    expect(warmed.read).toBeLessThan(cold.read);
+    expect(warmed.cached + warmed.read).toBe(cold.read);
+  });
+
   it('answers the declared fallbacks, failed, while Redis refuses connections', async () => {
     const port = await freePort();
     const down = new Redis({

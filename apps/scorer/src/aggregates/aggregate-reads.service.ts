@@ -16,6 +16,12 @@ export interface AggregateRequest {
   readonly candidateRows: Int32Array;
 }
 
+interface KeySpec {
+  spec: string;
+  side: 'user' | 'candidate';
+  key: ServedAggregate['key'];
+}
+
 export interface AggregateValues {
   /** Per layout.aggregates: one raw value (user side) or one per candidate. */
   readonly values: readonly Float64Array[];
@@ -35,7 +41,9 @@ export class AggregateReadsService {
   readonly active: boolean;
   private readonly fallbacks: number[];
   /** The key declarations per side, each with how its key elements are read. */
-  private readonly specs: { spec: string; side: 'user' | 'candidate'; key: ServedAggregate['key'] }[] = [];
+  private readonly specs: KeySpec[] = [];
+  /** Those keyed by the candidate alone: their values do not depend on who asks. */
+  private readonly candidateOnly: KeySpec[];
 
   constructor(
     @Inject(SERVING_LAYOUT) private readonly layout: ServingLayout,
@@ -49,6 +57,28 @@ export class AggregateReadsService {
     for (const a of layout.aggregates)
       if (!this.specs.some((s) => s.spec === a.spec))
         this.specs.push({ spec: a.spec, side: a.side, key: a.key });
+    this.candidateOnly = this.specs.filter(
+      (s) => s.side === 'candidate' && s.key.every((p) => p.from !== 'requester'),
+    );
+  }
+
+  /** Whether warm() has anything to read: a window keyed by the candidate alone. */
+  get warmable(): boolean {
+    return this.candidateOnly.length > 0;
+  }
+
+  /**
+   * Reads, as of `tMs`, the windows keyed by the candidate alone for the item cache's `rows`, filling
+   * the repository's cache (no time budget): what a restart's first requests would otherwise read cold.
+   * Returns how many sums were read from Redis.
+   */
+  async warm(cache: ItemCache, rows: Int32Array, tMs: number): Promise<number> {
+    const candidateIds = Array.from(rows, (r) => cache.itemId(r));
+    const req: AggregateRequest = { tsMs: tMs, userId: '', candidateIds, candidateRows: rows };
+    const stats: ReadStats = { cached: 0, read: 0, calls: 0 };
+    await this.repository.read(this.keys(req, cache, this.candidateOnly), tMs, stats);
+    this.metrics.aggregateSums.inc({ source: 'redis' }, stats.read);
+    return stats.read;
   }
 
   /** Each window's fallback value: for requests not read (and for a failed read). */
@@ -80,9 +110,9 @@ export class AggregateReadsService {
    * they came, a candidate attribute as one text per candidate (one for the user side, one per
    * candidate for the candidate side).
    */
-  keys(req: AggregateRequest, cache: ItemCache): Map<string, KeyColumns> {
+  keys(req: AggregateRequest, cache: ItemCache, specs = this.specs): Map<string, KeyColumns> {
     const out = new Map<string, KeyColumns>();
-    for (const { spec, side, key } of this.specs) {
+    for (const { spec, side, key } of specs) {
       const n = side === 'user' ? 1 : req.candidateIds.length;
       const parts = key.map((p) => {
         if (p.from === 'requester') return req.userId;

@@ -6,7 +6,9 @@ import { SERVING_LAYOUT } from '../layout/layout.module';
 import type { ServingLayout } from '../layout/serving-layout';
 import { createScorerRedis } from '../redis/redis.module';
 import { AGGREGATE_REDIS, AggregateRepository } from './aggregate.repository';
+import { ItemsModule } from '../items/items.module';
 import { AggregateReadsService } from './aggregate-reads.service';
+import { AggregateWarmupService } from './aggregate-warmup.service';
 
 /**
  * The aggregate reads' Redis connection: its own, so that a command may outlive the request's budget
@@ -20,6 +22,7 @@ function aggregateRedis(config: AppConfig, scorer: ScorerConfig, layout: Serving
 }
 
 @Module({
+  imports: [ItemsModule],
   providers: [
     {
       provide: AGGREGATE_REDIS,
@@ -28,6 +31,7 @@ function aggregateRedis(config: AppConfig, scorer: ScorerConfig, layout: Serving
     },
     AggregateRepository,
     AggregateReadsService,
+    AggregateWarmupService,
   ],
   exports: [AggregateReadsService],
 })

@@ -57,6 +57,11 @@ export const scorerConfigSchema = z.object({
    * each) and rolls its sums forward at a boundary; larger tiers read their widest window whole. 512
    * covers 7 days of hours for 3 fields (bench/score/aggregates.ts, hour boundary). */
   SCORER_AGGREGATE_ROLL_MAX_VALUES: int(0, 100_000).default(512),
+  /** At start-up, before serving, the windows keyed by the candidate alone (no requester part) are read
+   * for up to this many items of the item cache, so the first requests do not read them all cold; 0: none.
+   * About 0.6 ms per item of the aggregate demo layout (bench/score/aggregates.ts, restart-warmed): it
+   * delays listening, so it counts against a startup probe. */
+  SCORER_AGGREGATE_WARM_ITEMS: int(0, 100_000_000).default(10_000),
   /** Hash holding an item's fused vector in field `v` (Float32 little-endian), written by apps/embedder. */
   SCORER_REDIS_VECTOR_KEY: z.string().default(MM_VECTOR_KEY_TEMPLATE),
   SCORER_ITEM_CACHE_SOURCE: z.enum(['clickhouse', 'none']).default('clickhouse'),

@@ -1,0 +1,63 @@
+import type { Logger } from 'pino';
+import type { ScorerConfig } from '../config/scorer-config';
+import type { ItemCache } from '../items/item-cache';
+import type { ItemCacheService } from '../items/item-cache.service';
+import type { AggregateReadsService } from './aggregate-reads.service';
+import { AggregateWarmupService } from './aggregate-warmup.service';
+
+function setup(opts: { items: number; limit: number; warmable?: boolean; failAt?: number }) {
+  const calls: number[][] = [];
+  const reads = {
+    warmable: opts.warmable ?? true,
+    warm: jest.fn(async (_cache: ItemCache, rows: Int32Array) => {
+      if (calls.length === opts.failAt) throw new Error('redis down');
+      calls.push(Array.from(rows));
+      return rows.length * 3;
+    }),
+  };
+  const items = { isLoaded: true, refresh: jest.fn(), cache: { size: opts.items } };
+  const logger = { info: jest.fn(), warn: jest.fn() };
+  const service = new AggregateWarmupService(
+    reads as unknown as AggregateReadsService,
+    items as unknown as ItemCacheService,
+    { SCORER_AGGREGATE_WARM_ITEMS: opts.limit } as ScorerConfig,
+    logger as unknown as Logger,
+  );
+  return { service, calls, logger };
+}
+
+describe('AggregateWarmupService', () => {
+  it('reads the first SCORER_AGGREGATE_WARM_ITEMS cached items in request-sized chunks', async () => {
+    const t = setup({ items: 5_000, limit: 1_200 });
+    await t.service.onApplicationBootstrap();
+    expect(t.calls.map((rows) => [rows[0], rows.length])).toEqual([
+      [0, 500],
+      [500, 500],
+      [1_000, 200],
+    ]);
+    expect(t.logger.info).toHaveBeenCalledWith(
+      expect.objectContaining({ items: 1_200, sums: 3_600 }),
+      'aggregate windows warmed',
+    );
+  });
+
+  it('warms every cached item when there are fewer than the bound, and none when off or nothing is keyed by the candidate alone', async () => {
+    const few = setup({ items: 7, limit: 20_000 });
+    await few.service.onApplicationBootstrap();
+    expect(few.calls).toEqual([[0, 1, 2, 3, 4, 5, 6]]);
+    for (const t of [setup({ items: 7, limit: 0 }), setup({ items: 7, limit: 100, warmable: false })]) {
+      await t.service.onApplicationBootstrap();
+      expect(t.calls).toEqual([]);
+    }
+  });
+
+  it('stops at a failed read with a warning, without failing the start', async () => {
+    const t = setup({ items: 2_000, limit: 2_000, failAt: 1 });
+    await expect(t.service.onApplicationBootstrap()).resolves.toBeUndefined();
+    expect(t.calls).toHaveLength(1);
+    expect(t.logger.warn).toHaveBeenCalledWith(
+      expect.objectContaining({ err: 'redis down' }),
+      'aggregate warm-up stopped; the first requests read the rest',
+    );
+  });
+});
