@@ -76,8 +76,8 @@ export class AggregateReadsService {
     const candidateIds = Array.from(rows, (r) => cache.itemId(r));
     const req: AggregateRequest = { tsMs: tMs, userId: '', candidateIds, candidateRows: rows };
     const stats: ReadStats = { cached: 0, read: 0, calls: 0 };
+    // Not counted in mmctr_scorer_aggregate_sums_total: no request used these sums.
     await this.repository.read(this.keys(req, cache, this.candidateOnly), tMs, stats);
-    this.metrics.aggregateSums.inc({ source: 'redis' }, stats.read);
     return stats.read;
   }
 
