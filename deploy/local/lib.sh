@@ -49,7 +49,14 @@ wait_until_answers() {
   local svc="$1" timeout="${2:-120}" start=$SECONDS
   until answers "$svc"; do
     if ! running_pid "$svc" >/dev/null; then
-      log "$svc exited during start-up; last log lines:"
+      # Started by this shell, so its exit status can still be collected (128+n: killed by signal n).
+      local rc=unknown pid
+      pid="$(cat "$(pid_file "$svc")" 2>/dev/null)" && [[ -n "$pid" ]] && {
+        rc=0
+        wait "$pid" 2>/dev/null || rc=$?
+        if ((rc == 127)); then rc=unknown; fi # not this shell's child
+      }
+      log "$svc exited during start-up (exit status $rc); last log lines:"
       tail -n 30 "$LOG_DIR/$svc.out" >&2 || true
       # ClickHouse writes only "Logging ... to" to stdout; why it stopped is in its own error log.
       if [[ -f "$LOG_DIR/$svc/clickhouse-server.err.log" ]]; then
