@@ -45,6 +45,11 @@ export function clusterOptions(config: {
   };
 }
 
+/** What rendered DDL was rendered for, as the render CLIs print it beside the statements. */
+export function renderTarget(database: string, cluster: ClusterOptions | undefined) {
+  return { database, cluster: cluster?.name ?? null, alter_cluster: cluster?.alterCluster ?? null };
+}
+
 /** Where an ALTER of a replicated table runs: one replica per shard when the options name such a cluster. */
 export function replicatedAlterCluster(cluster: ClusterOptions): string {
   return cluster.alterCluster ?? cluster.name;

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { clusterOptions } from './cluster-ddl';
+import { clusterOptions, renderTarget } from './cluster-ddl';
 import { MIGRATIONS_DIR, loadMigrations, renderMigration } from './migration-runner';
 import { runCli } from './run-cli';
 
@@ -25,16 +25,7 @@ export function renderMigrations(argv: string[]): string {
     name: m.name,
     statements: renderMigration(m, opts.database, cluster),
   }));
-  return JSON.stringify(
-    {
-      database: opts.database,
-      cluster: cluster?.name ?? null,
-      alter_cluster: cluster?.alterCluster ?? null,
-      migrations,
-    },
-    null,
-    2,
-  );
+  return JSON.stringify({ ...renderTarget(opts.database, cluster), migrations }, null, 2);
 }
 
 if (require.main === module) runCli('render-migrations', () => renderMigrations(process.argv.slice(2)));

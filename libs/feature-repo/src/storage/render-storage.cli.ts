@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { DATABASE_MARKER, clusterOptions, runCli } from '@mmctr/clickhouse';
+import { DATABASE_MARKER, clusterOptions, renderTarget, runCli } from '@mmctr/clickhouse';
 import { loadFeatureRepo } from '../load';
 import type { FeatureRepo } from '../types';
 import { storageDiff, storageRenderer } from './storage-ddl';
@@ -57,16 +57,7 @@ export function renderStorage(argv: string[]): string {
       columns: Object.fromEntries([...asColumns(after)].map(([t, cols]) => [t, cols])),
     };
   });
-  return JSON.stringify(
-    {
-      database: opts.database,
-      cluster: cluster?.name ?? null,
-      alter_cluster: cluster?.alterCluster ?? null,
-      repos,
-    },
-    null,
-    2,
-  );
+  return JSON.stringify({ ...renderTarget(opts.database, cluster), repos }, null, 2);
 }
 
 if (require.main === module) runCli('render-storage', () => renderStorage(process.argv.slice(2)));
