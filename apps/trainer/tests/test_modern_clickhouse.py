@@ -601,8 +601,8 @@ CATALOGUE_I2 = {
 }
 VECTORS_I1 = {"item_id": "i1", "content_hash": "h2", "ts_ms": T - 1000, "image_vec": [0.5], "text_vec": [1.0]}
 CATALOG_VECTORS = [
-    {"item_id": "i1", "vec": [0.0, 1.0], "latest_created_ms": 20},
-    {"item_id": "i2", "vec": [0.5, 0.5], "latest_created_ms": 15},
+    {"item_id": "i1", "v": [0.0, 1.0], "latest_created_ms": 20},
+    {"item_id": "i2", "v": [0.5, 0.5], "latest_created_ms": 15},
 ]
 
 REPOSITORY_EXPECTED: dict[str, list[dict[str, Any]]] = {
