@@ -217,7 +217,7 @@ async function main(): Promise<void> {
     await measure('restart', () => restarted);
     const warmed = reader();
     const w0 = Date.now();
-    const warmSums = await warmCachedItems(warmed, agg.cache, agg.cache.size);
+    const { sums: warmSums } = await warmCachedItems(warmed, agg.cache, agg.cache.size);
     const warmUp = { warm_up_ms: Date.now() - w0, warm_up_sums: warmSums };
     await measure(
       'restart-warmed',

@@ -11,26 +11,30 @@ const WARM_CHUNK = 500;
 
 /**
  * Warms the candidate-keyed windows of the item cache's first `n` items, a request's worth of items per
- * read, each as of its own start. Returns how many sums were read from Redis.
+ * read, each as of its own start; no read starts at or after `deadlineMs` (epoch ms). Returns the items
+ * warmed and how many sums were read from Redis.
  */
 export async function warmCachedItems(
   reads: AggregateReadsService,
   cache: ItemCache,
   n: number,
-): Promise<number> {
+  deadlineMs = Infinity,
+): Promise<{ items: number; sums: number }> {
   let sums = 0;
-  for (let from = 0; from < n; from += WARM_CHUNK) {
+  let from = 0;
+  for (; from < n && Date.now() < deadlineMs; from += WARM_CHUNK) {
     const rows = Int32Array.from({ length: Math.min(WARM_CHUNK, n - from) }, (_, i) => from + i);
     sums += await reads.warm(cache, rows, Date.now());
   }
-  return sums;
+  return { items: Math.min(from, n), sums };
 }
 
 /**
  * Before the scorer serves, reads the windows keyed by the candidate alone for the first
  * SCORER_AGGREGATE_WARM_ITEMS items of the item cache, so that the first requests after a start find
  * them cached instead of reading every bucket cold. Windows with a requester part wait for requests.
- * A failed read ends the warm-up with a warning; serving starts either way.
+ * A failed read, or SCORER_AGGREGATE_WARM_MAX_MS spent (it delays listening, so it bounds the start),
+ * ends the warm-up with a warning; serving starts either way.
  */
 @Injectable()
 export class AggregateWarmupService implements OnApplicationBootstrap {
@@ -48,9 +52,16 @@ export class AggregateWarmupService implements OnApplicationBootstrap {
     const cache = this.items.cache;
     const n = Math.min(limit, cache.size);
     const started = Date.now();
+    const deadline = started + this.config.SCORER_AGGREGATE_WARM_MAX_MS;
     try {
-      const sums = await warmCachedItems(this.reads, cache, n);
-      this.logger.info({ items: n, sums, ms: Date.now() - started }, 'aggregate windows warmed');
+      const { items, sums } = await warmCachedItems(this.reads, cache, n, deadline);
+      const ms = Date.now() - started;
+      if (items === n) this.logger.info({ items, sums, ms }, 'aggregate windows warmed');
+      else
+        this.logger.warn(
+          { items, of: n, sums, ms },
+          'aggregate warm-up reached SCORER_AGGREGATE_WARM_MAX_MS; the first requests read the rest',
+        );
     } catch (err) {
       this.logger.warn(
         { err: (err as Error).message, ms: Date.now() - started },

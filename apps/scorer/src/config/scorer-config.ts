@@ -62,6 +62,8 @@ export const scorerConfigSchema = z.object({
    * About 0.6 ms per item of the aggregate demo layout (bench/score/aggregates.ts, restart-warmed): it
    * delays listening, so it counts against a startup probe. */
   SCORER_AGGREGATE_WARM_ITEMS: int(0, 100_000_000).default(10_000),
+  /** The warm-up starts no read after this long, however many items are left. */
+  SCORER_AGGREGATE_WARM_MAX_MS: int(1, 600_000).default(20_000),
   /** Hash holding an item's fused vector in field `v` (Float32 little-endian), written by apps/embedder. */
   SCORER_REDIS_VECTOR_KEY: z.string().default(MM_VECTOR_KEY_TEMPLATE),
   SCORER_ITEM_CACHE_SOURCE: z.enum(['clickhouse', 'none']).default('clickhouse'),
