@@ -59,13 +59,18 @@ describe('AggregateWarmupService', () => {
     );
   });
 
-  it('warms every cached item when there are fewer than the bound, and none when off or nothing is keyed by the candidate alone', async () => {
+  it('warms every cached item when there are fewer than the bound, and none when off, nothing is keyed by the candidate alone or no item is cached', async () => {
     const few = setup({ items: 7, limit: 20_000 });
     await few.service.onApplicationBootstrap();
     expect(few.calls).toEqual([[0, 1, 2, 3, 4, 5, 6]]);
-    for (const t of [setup({ items: 7, limit: 0 }), setup({ items: 7, limit: 100, warmable: false })]) {
+    for (const t of [
+      setup({ items: 7, limit: 0 }),
+      setup({ items: 7, limit: 100, warmable: false }),
+      setup({ items: 0, limit: 100 }),
+    ]) {
       await t.service.onApplicationBootstrap();
       expect(t.calls).toEqual([]);
+      expect(t.logger.info).not.toHaveBeenCalled();
     }
   });
 

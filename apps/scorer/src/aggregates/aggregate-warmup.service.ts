@@ -51,6 +51,8 @@ export class AggregateWarmupService implements OnApplicationBootstrap {
     if (!this.items.isLoaded) await this.items.refresh();
     const cache = this.items.cache;
     const n = Math.min(limit, cache.size);
+    // An empty item cache (SCORER_ITEM_CACHE_SOURCE=none, as the score-log sink runs): nothing to warm.
+    if (n === 0) return;
     const started = Date.now();
     const deadline = started + this.config.SCORER_AGGREGATE_WARM_MAX_MS;
     try {
