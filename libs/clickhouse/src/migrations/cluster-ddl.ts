@@ -1,3 +1,4 @@
+import type { Command } from 'commander';
 import { quoteIdentifier, quoteString } from '../query-binder';
 
 /**
@@ -48,6 +49,35 @@ export function clusterOptions(config: {
 /** What rendered DDL was rendered for, as the render CLIs print it beside the statements. */
 export function renderTarget(database: string, cluster: ClusterOptions | undefined) {
   return { database, cluster: cluster?.name ?? null, alter_cluster: cluster?.alterCluster ?? null };
+}
+
+/** The target flags the render CLIs share, as commander parses them. */
+export interface RenderTargetFlags {
+  database: string;
+  cluster?: string;
+  alterCluster?: string;
+}
+
+/** Adds the render CLIs' `--database`, `--cluster` and `--alter-cluster` flags to `command`. */
+export function withRenderTargetOptions(command: Command): Command {
+  return command
+    .requiredOption('--database <name>', 'target database')
+    .option('--cluster <name>', 'render as cluster DDL for this remote_servers cluster')
+    .option('--alter-cluster <name>', 'with --cluster: one replica per shard, for replicated ALTERs');
+}
+
+/** The database and cluster options the render flags name; refuses `--alter-cluster` without `--cluster`. */
+export function renderTargetFrom(flags: RenderTargetFlags): {
+  database: string;
+  cluster: ClusterOptions | undefined;
+} {
+  return {
+    database: flags.database,
+    cluster: clusterOptions({
+      CLICKHOUSE_CLUSTER: flags.cluster,
+      CLICKHOUSE_ALTER_CLUSTER: flags.alterCluster,
+    }),
+  };
 }
 
 /** Where an ALTER of a replicated table runs: one replica per shard when the options name such a cluster. */

@@ -1,5 +1,12 @@
 import { Command } from 'commander';
-import { DATABASE_MARKER, clusterOptions, renderTarget, runCli } from '@mmctr/clickhouse';
+import {
+  DATABASE_MARKER,
+  type RenderTargetFlags,
+  renderTarget,
+  renderTargetFrom,
+  runCli,
+  withRenderTargetOptions,
+} from '@mmctr/clickhouse';
 import { loadFeatureRepo } from '../load';
 import type { FeatureRepo } from '../types';
 import { storageDiff, storageRenderer } from './storage-ddl';
@@ -30,22 +37,15 @@ const asColumns = (tables: readonly StorageTable[]): Map<string, TableColumn[]> 
  * table then holds (the events table first). Reads no server: the trainer's modern-ClickHouse test (chdb) runs exactly these.
  */
 export function renderStorage(argv: string[]): string {
-  const program = new Command('render-storage')
-    .requiredOption('--database <name>', 'target database')
-    .option('--cluster <name>', 'render as cluster DDL for this remote_servers cluster')
-    .option('--alter-cluster <name>', 'with --cluster: one replica per shard, for replicated ALTERs')
+  const program = withRenderTargetOptions(new Command('render-storage'))
     .argument('<repos...>', 'repository files or folders')
     .parse(argv, { from: 'user' });
-  const opts = program.opts<{ database: string; cluster?: string; alterCluster?: string }>();
-  const cluster = clusterOptions({
-    CLICKHOUSE_CLUSTER: opts.cluster,
-    CLICKHOUSE_ALTER_CLUSTER: opts.alterCluster,
-  });
+  const { database, cluster } = renderTargetFrom(program.opts<RenderTargetFlags>());
   const repos = program.args.map((path) => {
     const repo = loadFeatureRepo(path);
     const before = storageTables(earlier(repo));
     const after = storageTables(repo);
-    const render = storageRenderer(repo, opts.database, cluster);
+    const render = storageRenderer(repo, database, cluster);
     const fromScratch = storageDiff(DATABASE_MARKER, before, new Map());
     const evolve = storageDiff(DATABASE_MARKER, after, asColumns(before));
     return {
@@ -57,7 +57,7 @@ export function renderStorage(argv: string[]): string {
       columns: Object.fromEntries([...asColumns(after)].map(([t, cols]) => [t, cols])),
     };
   });
-  return JSON.stringify({ ...renderTarget(opts.database, cluster), repos }, null, 2);
+  return JSON.stringify({ ...renderTarget(database, cluster), repos }, null, 2);
 }
 
 if (require.main === module) runCli('render-storage', () => renderStorage(process.argv.slice(2)));
