@@ -32,6 +32,30 @@ IMAGES = {"mmctr": "Dockerfile", "mmctr-trainer": "Dockerfile.trainer"}
 METRIC_DECLARATION = re.compile(r"name: '(mmctr_\w+)',\n\s*help: .*\n(?:\s*labels: \[([^\]]*)\])?")
 # A metric built with metricsOn (a gauge read at scrape time): `.gauge('name', 'help', [labels], ...)`.
 METRIC_CONSTRUCTION = re.compile(r"\.(?:counter|gauge|histogram)\(\s*'(mmctr_\w+)',\s*'[^']*',\s*(?:\[([^\]]*)\])?")
+# The prefix an app gives prom-client's default metrics: `collectDefaultMetrics({ ..., prefix: 'p' })` or
+# libs/observability's `defaultMetricsPrefix: 'p'`.
+DEFAULT_METRICS_PREFIX = re.compile(r"(?:defaultMetricsPrefix|collectDefaultMetrics\(\{[^}]*\bprefix): '(mmctr_\w+)'")
+# prom-client 15's default metrics (collectDefaultMetrics on Linux) and their labels; no source declares them.
+DEFAULT_METRICS: dict[str, frozenset[str]] = {
+    **dict.fromkeys(
+        [
+            *(f"process_{m}" for m in ("cpu_user_seconds_total", "cpu_system_seconds_total", "cpu_seconds_total")),
+            *(f"process_{m}" for m in ("start_time_seconds", "resident_memory_bytes", "virtual_memory_bytes")),
+            *(f"process_{m}" for m in ("heap_bytes", "open_fds", "max_fds")),
+            "nodejs_eventloop_lag_seconds",
+            *(f"nodejs_eventloop_lag_{s}_seconds" for s in ("min", "max", "mean", "stddev", "p50", "p90", "p99")),
+            *(f"nodejs_active_{m}_total" for m in ("resources", "handles", "requests")),
+            "nodejs_heap_size_total_bytes",
+            "nodejs_heap_size_used_bytes",
+            "nodejs_external_memory_bytes",
+        ],
+        frozenset(),
+    ),
+    **{f"nodejs_active_{m}": frozenset({"type"}) for m in ("resources", "handles", "requests")},
+    **{f"nodejs_heap_space_size_{m}_bytes": frozenset({"space"}) for m in ("total", "used", "available")},
+    "nodejs_version_info": frozenset({"version", "major", "minor", "patch"}),
+    "nodejs_gc_duration_seconds": frozenset({"kind"}),
+}
 # A metric in a PromQL expression, with its label matchers if it has some.
 METRIC_SELECTOR = re.compile(r"\b(mmctr_\w+)(?:\{([^}]*)\})?")
 HISTOGRAM_SERIES = ("_bucket", "_count", "_sum")
@@ -52,7 +76,7 @@ class Repo:
         entrypoint = (root / "deploy/docker/entrypoint.sh").read_text(encoding="utf-8")
         self.variables = {v for t in [*texts.values(), entrypoint] for v in re.findall(r"\b[A-Z][A-Z0-9_]{2,}\b", t)}
         self.routes = {r for p, t in texts.items() if p.suffix == ".ts" for r in nest_routes(t)}
-        labels = re.findall(r"^  ([\w-]+(?: \| [\w-]+)*)\)", entrypoint, flags=re.M)
+        labels = re.findall(r"^  ([\w-]+(?: \| [\w-]+)*)\)", entrypoint, flags=re.MULTILINE)
         self.components = {c for label in labels for c in label.split(" | ")} - {"help", "--help", "-h", "*"}
         cli = (root / "apps/trainer/mmctr_trainer/cli.py").read_text(encoding="utf-8")
         self.train_commands = set(re.findall(r'_command\(\s*sub,\s*"([\w-]+)"', cli))
@@ -62,6 +86,8 @@ class Repo:
             for pattern in (METRIC_DECLARATION, METRIC_CONSTRUCTION)
             for m in pattern.finditer(t)
         }
+        for prefix in {p for t in texts.values() for p in DEFAULT_METRICS_PREFIX.findall(t)}:
+            self.metrics.update({prefix + name: set(labels) for name, labels in DEFAULT_METRICS.items()})
 
     def command_problem(self, image: str, args: list[str]) -> str | None:
         known = self.components if image == "mmctr" else self.train_commands
