@@ -28,6 +28,7 @@ import {
   ServingLayout,
   loadScorerConfig,
   warmCachedItems,
+  warmOrder,
   type AssemblyInput,
   type ScorerConfig,
 } from '@mmctr/scorer';
@@ -217,7 +218,11 @@ async function main(): Promise<void> {
     await measure('restart', () => restarted);
     const warmed = reader();
     const w0 = Date.now();
-    const { sums: warmSums } = await warmCachedItems(warmed, agg.cache, agg.cache.size);
+    const { sums: warmSums } = await warmCachedItems(
+      warmed,
+      agg.cache,
+      warmOrder(agg.cache, agg.cache.size).rows,
+    );
     const warmUp = { warm_up_ms: Date.now() - w0, warm_up_sums: warmSums };
     await measure(
       'restart-warmed',

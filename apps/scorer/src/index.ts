@@ -17,4 +17,4 @@ export { ItemOnlineRepository } from './items/item-online.repository';
 export { intraOpThreads } from './model/thread-budget';
 export { AggregateRepository } from './aggregates/aggregate.repository';
 export { AggregateReadsService, type AggregateRequest } from './aggregates/aggregate-reads.service';
-export { warmCachedItems } from './aggregates/aggregate-warmup.service';
+export { warmCachedItems, warmOrder } from './aggregates/aggregate-warmup.service';

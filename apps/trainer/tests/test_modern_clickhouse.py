@@ -672,6 +672,8 @@ REPOSITORY_EXPECTED: dict[str, list[dict[str, Any]]] = {
             "current": 0,
         },
     ],
+    # The fixture's request, stored twice (the warm-up's ranking reads without FINAL): 2 each.
+    "scored.mostScored": [{"item_id": "i1", "n": 2}, {"item_id": "i2", "n": 2}],
     # Day partitions as `mmctr retention` reads them (bytes on disk differ between servers: not compared).
     "retention.partitions(events)": [
         {"partition_id": "20260101", "rows": 5, "newest": T_S},

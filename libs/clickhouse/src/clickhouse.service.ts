@@ -1,5 +1,10 @@
 import { Readable } from 'node:stream';
-import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+import {
+  ClickHouseLogLevel,
+  createClient,
+  type ClickHouseClient,
+  type ClickHouseSettings,
+} from '@clickhouse/client';
 import { bindQuery, type QueryParams } from './query-binder';
 import { parseClickHouseError } from './clickhouse-error';
 
@@ -40,10 +45,15 @@ export class ClickHouseService {
     });
   }
 
-  async query<T = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<T[]> {
+  /** `settings` apply to this query only; use settings both 18.16 and modern servers know. */
+  async query<T = Record<string, unknown>>(
+    sql: string,
+    params?: QueryParams,
+    settings?: ClickHouseSettings,
+  ): Promise<T[]> {
     const query = bindQuery(sql, params); // bind errors are the caller's, not the server's
     try {
-      const rs = await this.client.query({ query, format: 'JSONEachRow' });
+      const rs = await this.client.query({ query, format: 'JSONEachRow', clickhouse_settings: settings });
       return await rs.json<T>();
     } catch (err) {
       throw parseClickHouseError(err);

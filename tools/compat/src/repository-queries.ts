@@ -5,6 +5,7 @@ import { DEFAULT_FEATURE_REPO_PATH, loadFeatureRepo } from '@mmctr/feature-repo'
 import { ItemCatalogRepository } from '../../../apps/scorer/src/items/item-catalog.repository';
 import { ServingLayout } from '../../../apps/scorer/src/layout/serving-layout';
 import { ModelRegistryRepository } from '../../../apps/scorer/src/model/model-registry.repository';
+import { ScoredItemsRepository } from '../../../apps/scorer/src/aggregates/scored-items.repository';
 import { AnalyticsRepository as FinalizerRepository } from '../../cli/src/analytics.repository';
 import { RetentionRepository } from '../../cli/src/retention.repository';
 
@@ -74,6 +75,8 @@ export async function repositoryQueries(): Promise<Captured[]> {
   await run('catalog.vectors(any projection)', () => catalog.vectors('', 0, '', 100));
   await run('registry.newest(production)', () => registry.newest('production'));
   await run('registry.productionVersions', () => registry.productionVersions(5));
+  const scored = new ScoredItemsRepository(ch);
+  await run('scored.mostScored', () => scored.mostScored(T_NOON_S - 3_600, 10, 5_000));
   const retention = new RetentionRepository(ch, DATABASE_PLACEHOLDER);
   await run('retention.partitions(events)', () => retention.partitions('events'));
   await run('retention.dropped', () => retention.dropped());

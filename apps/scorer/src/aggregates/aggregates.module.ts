@@ -9,6 +9,7 @@ import { AGGREGATE_REDIS, AggregateRepository } from './aggregate.repository';
 import { ItemsModule } from '../items/items.module';
 import { AggregateReadsService } from './aggregate-reads.service';
 import { AggregateWarmupService } from './aggregate-warmup.service';
+import { ScoredItemsRepository } from './scored-items.repository';
 
 /**
  * The aggregate reads' Redis connection: its own, so that a command may outlive the request's budget
@@ -31,6 +32,7 @@ function aggregateRedis(config: AppConfig, scorer: ScorerConfig, layout: Serving
     },
     AggregateRepository,
     AggregateReadsService,
+    ScoredItemsRepository,
     AggregateWarmupService,
   ],
   exports: [AggregateReadsService],

@@ -64,6 +64,9 @@ export const scorerConfigSchema = z.object({
   SCORER_AGGREGATE_WARM_ITEMS: int(0, 100_000_000).default(10_000),
   /** The warm-up starts no read after this long, however many items are left. */
   SCORER_AGGREGATE_WARM_MAX_MS: int(1, 600_000).default(20_000),
+  /** The warm-up takes the items scored most often in this many minutes of the score log first, then the
+   * item cache's order for the rest; 0: the item cache's order only. */
+  SCORER_AGGREGATE_WARM_LOOKBACK_MIN: int(0, 43_200).default(60),
   /** Hash holding an item's fused vector in field `v` (Float32 little-endian), written by apps/embedder. */
   SCORER_REDIS_VECTOR_KEY: z.string().default(MM_VECTOR_KEY_TEMPLATE),
   SCORER_ITEM_CACHE_SOURCE: z.enum(['clickhouse', 'none']).default('clickhouse'),

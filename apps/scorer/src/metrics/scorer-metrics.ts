@@ -147,6 +147,17 @@ const SCORER_METRICS = {
     help: 'POST /v1/score requests admitted and not yet answered (bounded by SCORER_MAX_QUEUE)',
   },
   // Finer than prom-client's nodejs_gc_duration_seconds: scavenges take well under a millisecond.
+  aggregateWarmupItems: {
+    type: 'gauge',
+    name: 'mmctr_scorer_aggregate_warmup_items',
+    help: 'Items whose candidate-keyed aggregate windows the start-up warm-up read, by how they were picked (scored: most scored in SCORER_AGGREGATE_WARM_LOOKBACK_MIN; cache: item cache order)',
+    labels: ['picked'],
+  },
+  aggregateWarmupSeconds: {
+    type: 'gauge',
+    name: 'mmctr_scorer_aggregate_warmup_seconds',
+    help: 'Time the start-up aggregate warm-up took, ranking included (it delays listening)',
+  },
   gcPauseSeconds: {
     type: 'histogram',
     name: 'mmctr_scorer_gc_pause_seconds',
@@ -191,8 +202,10 @@ export class ScorerMetrics extends appMetrics(SCORER_METRICS) implements OnModul
     super();
     this.gcObserver.observe({ entryTypes: ['gc'] });
     // Summed over the scorer processes in multi-process mode, except these states (each process holds
-    // the same): the aggregate shows the value, not the value times the processes.
-    for (const state of [this.modelInfo, this.itemCacheRows]) Object.assign(state, { aggregator: 'max' });
+    // the same, or for the warm-up the slowest start counts): the aggregate shows the value, not the
+    // value times the processes.
+    for (const state of [this.modelInfo, this.itemCacheRows, this.aggregateWarmupSeconds])
+      Object.assign(state, { aggregator: 'max' });
   }
 
   onModuleDestroy(): void {
