@@ -58,12 +58,12 @@ function setup(opts: Options) {
   const service = new AggregateWarmupService(
     reads as unknown as AggregateReadsService,
     items as unknown as ItemCacheService,
-    scored as unknown as ScoredItemsRepository,
     {
       SCORER_AGGREGATE_WARM_ITEMS: opts.limit,
       SCORER_AGGREGATE_WARM_MAX_MS: opts.maxMs ?? 20_000,
       SCORER_AGGREGATE_WARM_LOOKBACK_MIN: opts.lookbackMin ?? 60,
     } as ScorerConfig,
+    scored as unknown as ScoredItemsRepository,
     metrics as unknown as ScorerMetrics,
     logger as unknown as Logger,
   );

@@ -69,8 +69,8 @@ export class AggregateWarmupService implements OnApplicationBootstrap {
   constructor(
     private readonly reads: AggregateReadsService,
     private readonly items: ItemCacheService,
-    private readonly scored: ScoredItemsRepository,
     @Inject(SCORER_CONFIG) private readonly config: ScorerConfig,
+    private readonly scored: ScoredItemsRepository,
     private readonly metrics: ScorerMetrics,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
