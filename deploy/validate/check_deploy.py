@@ -13,7 +13,8 @@ checks that each one is something the project really builds, starts, serves or r
   get every connection variable libs/config requires;
 - claims, volumes and compose dependencies refer to things that exist;
 - every metric an alerting rule (deploy/prometheus/alerts.yml) reads is one an app declares, and every
-  label it matches on is one that metric has.
+  label it matches on is one that metric has; every recording rule's series it reads (a name with a
+  colon) is one a rule of the same file records.
 Usage: check_deploy.py [REPO_ROOT] [--k8s DIR] [--compose FILE] [--alerts FILE]; prints each problem,
 exits 1 if any.
 """
@@ -56,8 +57,12 @@ DEFAULT_METRICS: dict[str, frozenset[str]] = {
     "nodejs_version_info": frozenset({"version", "major", "minor", "patch"}),
     "nodejs_gc_duration_seconds": frozenset({"kind"}),
 }
-# A metric in a PromQL expression, with its label matchers if it has some.
-METRIC_SELECTOR = re.compile(r"\b(mmctr_\w+)(?:\{([^}]*)\})?")
+# A metric in a PromQL expression, with its label matchers if it has some (not part of a recorded name).
+METRIC_SELECTOR = re.compile(r"(?<![\w:])(mmctr_\w+)(?![\w:])(?:\{([^}]*)\})?")
+# A recording rule's series (level:metric:operations; a metric name has no colon). Run on the expression
+# without its string literals, whose label values may hold colons; a subquery's [1h:5m] starts with a digit.
+RECORDED_SELECTOR = re.compile(r"(?<![\w:])([A-Za-z_]\w*:[\w:]*)")
+STRING_LITERAL = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|`[^`]*`")
 HISTOGRAM_SERIES = ("_bucket", "_count", "_sum")
 # Labels Prometheus adds to every scraped series.
 TARGET_LABELS = {"instance", "job"}
@@ -200,11 +205,15 @@ class Checker:
 
     def check_alerts(self, path: Path) -> None:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        for group in doc["groups"]:
-            for rule in group["rules"]:
-                where = f"{path} {rule.get('alert') or rule.get('record')}"
-                for name, matchers in METRIC_SELECTOR.findall(rule["expr"]):
-                    self.check_selector(where, name, matchers)
+        rules = [rule for group in doc["groups"] for rule in group["rules"]]
+        recorded = {rule["record"] for rule in rules if "record" in rule}
+        for rule in rules:
+            where = f"{path} {rule.get('alert') or rule.get('record')}"
+            for name, matchers in METRIC_SELECTOR.findall(rule["expr"]):
+                self.check_selector(where, name, matchers)
+            for name in RECORDED_SELECTOR.findall(STRING_LITERAL.sub('""', rule["expr"])):
+                if name not in recorded:
+                    self.problem(where, f"series {name} is recorded by no rule of {path.name} (misspelt?)")
 
     def check_selector(self, where: str, name: str, matchers: str) -> None:
         base = next((name[: -len(s)] for s in HISTOGRAM_SERIES if name.endswith(s)), name)
