@@ -76,5 +76,7 @@ reject "check_deploy.py rejects an alert on a metric no app exports" "mmctr_scor
   "$PY" deploy/validate/check_deploy.py "$ROOT" --alerts "$FIXTURES/alerts.yml"
 reject "check_deploy.py rejects an alert matching a label its metric lacks" "has no label reson" \
   "$PY" deploy/validate/check_deploy.py "$ROOT" --alerts "$FIXTURES/alerts.yml"
+reject "check_deploy.py rejects an alert on a series no rule records" "job_instance:mmctr_targets:known is recorded by no rule" \
+  "$PY" deploy/validate/check_deploy.py "$ROOT" --alerts "$FIXTURES/alerts.yml"
 if ((failed)); then echo "deploy validation: $failed of $((passed + failed)) checks failed"; else echo "deploy validation: all $passed checks passed"; fi
 exit $((failed > 0))
