@@ -4,16 +4,30 @@
 // the time outside the scorer (client latency - server), the scorer's GC pauses during it (Server-Timing
 // `gc`, inside whichever stage they fell in) and this load generator's own. Then how much each part
 // adds to the slowest 1 % over the median request. The baseline, first: how long spinning threads are
-// descheduled on this box while the scorer is not serving (one thread, then two: both cores busy).
+// descheduled on this box while the scorer is not serving (one thread, then two: both cores busy), and
+// who ran meanwhile: the stack's services, the rest of the box, and what the hypervisor stole.
+//
+// --stores-nice N: instead of one report, --rounds rounds of two blocks of --requests each, Kafka's
+// and ClickHouse's autogroup weight (/proc/<pid>/autogroup; the kernel schedules each session as a
+// group, so a plain `nice` does not weigh them against the scorer) at 0, then at N; restored after.
 //
 // Usage: node -r ./scripts/register.js bench/score/tail.ts [--model qin-demo] [--requests 1000]
-//        [--env 'K=V;K2=V2'] [--jitter-ms 3000]
+//        [--env 'K=V;K2=V2'] [--jitter-ms 3000] [--stores-nice 19 [--rounds 2]]
 import '../../test/setup/load-stack-env.js';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { arg, envArg, numberArg } from '../support/cli-args';
-import { threadCpu } from '../support/cpu';
+import {
+  boxCpu,
+  cpuSeconds,
+  servicePid,
+  servicesCpu,
+  servicesSince,
+  threadCpu,
+  totalCpu,
+} from '../support/cpu';
 import { resolveModel } from './lib/models';
 import { parseServerTiming, stats, timedPost } from './lib/profile';
 import { ensureBenchTopic, seed, startScorer, warm } from './lib/scorer-process';
@@ -22,6 +36,9 @@ const MODEL = arg('model', 'qin-demo');
 const REQUESTS = numberArg('requests', 1000);
 /** How long the box's own scheduling hiccups are measured for, before the requests (ms). */
 const JITTER_MS = numberArg('jitter-ms', 3000);
+/** Kafka's and ClickHouse's autogroup nice for the second block of each round; NaN: no A/B. */
+const STORES_NICE = numberArg('stores-nice', NaN);
+const ROUNDS = numberArg('rounds', 2);
 
 // A thread that only spins: every gap over 0.5 ms between two clock reads is time the OS gave the core
 // to something else.
@@ -87,30 +104,86 @@ async function main(): Promise<void> {
     // (both cores busy, as when a run's two intra-op threads and the request loop are all runnable).
     console.log(`# the box's own scheduling: spinning threads, descheduled for over 0.5 ms`);
     for (const threads of [1, 2]) {
-      const before = threadCpu(child.pid!);
+      const before = { scorer: threadCpu(child.pid!), own: cpuSeconds(process.pid), box: boxCpu() };
+      const services = servicesCpu();
       const gaps = await schedulerGaps(threads, JITTER_MS);
-      const after = threadCpu(child.pid!);
-      const scorerCpu = after.loop + after.others - before.loop - before.others;
-      printGaps(
-        `${threads} thread(s), the scorer not serving (its CPU meanwhile ${(1000 * scorerCpu).toFixed(0)} ms)`,
-        gaps,
+      const after = { scorer: threadCpu(child.pid!), own: cpuSeconds(process.pid), box: boxCpu() };
+      const stack = servicesSince(services);
+      const scorerCpu = after.scorer.loop + after.scorer.others - before.scorer.loop - before.scorer.others;
+      // What the spinners could not have: everything busy but this process (them) and the scorer.
+      const rest = after.box.busy - before.box.busy - (after.own - before.own) - scorerCpu - totalCpu(stack);
+      const ms = (sec: number) => (1000 * sec).toFixed(0);
+      printGaps(`${threads} thread(s), the scorer not serving (its CPU meanwhile ${ms(scorerCpu)} ms)`, gaps);
+      console.log(
+        `    meanwhile, CPU ms: Kafka ${ms(stack.kafka)}, ClickHouse ${ms(stack.clickhouse)}, Redis ${ms(stack.redis)}, the rest of the box ${ms(Math.max(0, rest))}; stolen by the hypervisor ${ms(after.box.steal - before.box.steal)}`,
       );
     }
-    const samples: Sample[] = [];
-    for (let i = 0; i < REQUESTS; i++) {
-      const startMs = performance.now();
-      const { ms: client, timing } = await timedPost(url, body, agent);
-      samples.push({ startMs, client, stages: parseServerTiming(timing), ownGcMs: 0 });
-    }
-    for (const s of samples)
-      s.ownGcMs = ownGc
-        .filter((g) => g.end > s.startMs && g.start < s.startMs + s.client)
-        .reduce((sum, g) => sum + (Math.min(g.end, s.startMs + s.client) - Math.max(g.start, s.startMs)), 0);
-    report(samples);
+    const measure = async (): Promise<Sample[]> => {
+      const samples: Sample[] = [];
+      for (let i = 0; i < REQUESTS; i++) {
+        const startMs = performance.now();
+        const { ms: client, timing } = await timedPost(url, body, agent);
+        samples.push({ startMs, client, stages: parseServerTiming(timing), ownGcMs: 0 });
+      }
+      for (const s of samples)
+        s.ownGcMs = ownGc
+          .filter((g) => g.end > s.startMs && g.start < s.startMs + s.client)
+          .reduce(
+            (sum, g) => sum + (Math.min(g.end, s.startMs + s.client) - Math.max(g.start, s.startMs)),
+            0,
+          );
+      return samples;
+    };
+    if (Number.isNaN(STORES_NICE)) report(await measure());
+    else await storesNiceAb(measure);
   } finally {
     observer.disconnect();
     agent.destroy();
     child.kill('SIGTERM');
+  }
+}
+
+/** Kafka's and ClickHouse's autogroup files (the stack's services of this machine). */
+function storeAutogroups(): string[] {
+  const pids = (['kafka', 'clickhouse'] as const).map(servicePid);
+  if (pids.some((p) => p === undefined))
+    throw new Error('--stores-nice needs the local stack (deploy/local/up): no Kafka or ClickHouse pid file');
+  return pids.map((p) => `/proc/${p}/autogroup`);
+}
+
+/** "/autogroup-12 nice 0" -> 0. */
+const autogroupNice = (file: string): number => Number(/nice (-?\d+)/.exec(readFileSync(file, 'utf8'))?.[1]);
+
+/** --stores-nice: blocks at nice 0 and at STORES_NICE, alternating, each summarised beside its round's 0. */
+async function storesNiceAb(measure: () => Promise<Sample[]>): Promise<void> {
+  const files = storeAutogroups();
+  const saved = files.map(autogroupNice);
+  const setNice = (n: number) => {
+    for (const f of files) writeFileSync(f, String(n)); // EPERM without CAP_SYS_NICE for negative values
+  };
+  console.log(
+    `# Kafka's and ClickHouse's autogroup nice 0 vs ${STORES_NICE}, ${ROUNDS} rounds of ${REQUESTS} sequential requests each`,
+  );
+  try {
+    for (let round = 1; round <= ROUNDS; round++) {
+      const p99: number[] = [];
+      for (const nice of [0, STORES_NICE]) {
+        setNice(nice);
+        const samples = await measure();
+        const c = stats(samples.map((s) => s.client));
+        const sorted = [...samples].sort((a, b) => a.client - b.client);
+        const median = partsOf(sorted[Math.floor(sorted.length / 2)]!).outside!;
+        const tail = sorted.slice(Math.floor(sorted.length * 0.99));
+        const outside = tail.reduce((sum, s) => sum + partsOf(s).outside! - median, 0) / tail.length;
+        p99.push(c.p99);
+        console.log(
+          `  round ${round}, nice ${nice}: client p50 ${c.p50.toFixed(2)} / p99 ${c.p99.toFixed(2)} / max ${c.max.toFixed(2)} ms; the slowest 1 %'s time outside the scorer over the median's ${outside.toFixed(2)} ms; load ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}`,
+        );
+      }
+      console.log(`  round ${round}: p99 at nice ${STORES_NICE} ÷ at 0 = ${(p99[1]! / p99[0]!).toFixed(2)}`);
+    }
+  } finally {
+    files.forEach((f, i) => writeFileSync(f, String(saved[i])));
   }
 }
 

@@ -24,15 +24,25 @@ export function cpuSeconds(pid: number | undefined): number {
 }
 
 export const SERVICES = ['kafka', 'clickhouse', 'redis'] as const;
+
+/** The local stack's process id of `name` (undefined when this machine does not run it). */
+export function servicePid(name: (typeof SERVICES)[number]): number | undefined {
+  const file = join(STACK_RUN, `${name}.pid`);
+  return existsSync(file) ? Number(readFileSync(file, 'utf8').trim()) : undefined;
+}
+
+/** The whole box's CPU seconds from /proc/stat: busy (user, nice, system, irq, softirq) and stolen by the hypervisor. */
+export function boxCpu(): { busy: number; steal: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = f;
+  return { busy: (user + nice + system + irq + softirq) / CLK_TCK, steal: steal / CLK_TCK };
+}
 export type ServiceCpu = Record<(typeof SERVICES)[number], number>;
 
 /** CPU seconds of the local stack's Kafka, ClickHouse and Redis (0 for one this machine does not run). */
 export function servicesCpu(): ServiceCpu {
   const out = { kafka: 0, clickhouse: 0, redis: 0 };
-  for (const name of SERVICES) {
-    const file = join(STACK_RUN, `${name}.pid`);
-    if (existsSync(file)) out[name] = cpuSeconds(Number(readFileSync(file, 'utf8').trim()));
-  }
+  for (const name of SERVICES) out[name] = cpuSeconds(servicePid(name));
   return out;
 }
 
