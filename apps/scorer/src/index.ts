@@ -14,6 +14,8 @@ export type { ScoreLogThreadInit } from './score-log/score-log.thread';
 export * from './score-log-sink';
 export { ScorerMetrics } from './metrics/scorer-metrics';
 export { ItemOnlineRepository } from './items/item-online.repository';
+export { ItemCacheService } from './items/item-cache.service';
+export { ItemCatalogRepository } from './items/item-catalog.repository';
 export { intraOpThreads } from './model/thread-budget';
 export { AggregateRepository } from './aggregates/aggregate.repository';
 export { AggregateReadsService, type AggregateRequest } from './aggregates/aggregate-reads.service';

@@ -605,6 +605,8 @@ CATALOG_VECTORS = [
     {"item_id": "i2", "v": [0.5, 0.5], "latest_created_ms": 15},
 ]
 
+CATALOG_I2 = {"item_id": "i2", "category": "hats", "tags": [], "latest_ts_ms": T - 1500, "ingested_s": (T - 1500) // 1000}
+
 REPOSITORY_EXPECTED: dict[str, list[dict[str, Any]]] = {
     "analytics.ctrOverTime": [
         {"t": T_S, "impressions": 2, "clicks": 1},
@@ -641,6 +643,9 @@ REPOSITORY_EXPECTED: dict[str, list[dict[str, Any]]] = {
     "embeddings.currentVectors(i1)": [
         VECTORS_I1,
     ],
+    # The item cache's pages: the key range first, then its rows by range.
+    "catalog.itemPage": [{"n": 2, "last": "i2"}],
+    "catalog.itemPage(limit 1)": [{"n": 1, "last": "i1"}],
     "catalog.items": [
         {
             "item_id": "i1",
@@ -649,8 +654,11 @@ REPOSITORY_EXPECTED: dict[str, list[dict[str, Any]]] = {
             "latest_ts_ms": T - 1000,
             "ingested_s": (T - 1000) // 1000,
         },
-        {"item_id": "i2", "category": "hats", "tags": [], "latest_ts_ms": T - 1500, "ingested_s": (T - 1500) // 1000},
+        CATALOG_I2,
     ],
+    "catalog.items(after i1)": [CATALOG_I2],
+    "catalog.vectorPage": [{"n": 2, "last": "i2"}],
+    "catalog.vectorPage(since 15)": [{"n": 1, "last": "i1"}],
     "catalog.vectors": CATALOG_VECTORS,
     "catalog.vectors(any projection)": CATALOG_VECTORS,
     "registry.newest(production)": [

@@ -70,9 +70,14 @@ export async function repositoryQueries(): Promise<Captured[]> {
   await run('embeddings.embeddedKeys', () => embeddings.embeddedKeys(encoders, 'p1'));
   await run('embeddings.currentVectors', () => embeddings.currentVectors(encoders));
   await run('embeddings.currentVectors(i1)', () => embeddings.currentVectors(encoders, ['i1']));
-  await run('catalog.items', () => catalog.items('', 0, 100));
-  await run('catalog.vectors', () => catalog.vectors('', 0, 'p1', 100));
-  await run('catalog.vectors(any projection)', () => catalog.vectors('', 0, '', 100));
+  await run('catalog.itemPage', () => catalog.itemPage('', 0, 100));
+  await run('catalog.itemPage(limit 1)', () => catalog.itemPage('', 0, 1));
+  await run('catalog.items', () => catalog.items('', 'i2', 0));
+  await run('catalog.items(after i1)', () => catalog.items('i1', 'i2', 0));
+  await run('catalog.vectorPage', () => catalog.vectorPage('', 0, 'p1', 100));
+  await run('catalog.vectorPage(since 15)', () => catalog.vectorPage('', 15, 'p1', 100));
+  await run('catalog.vectors', () => catalog.vectors('', 'i2', 0, 'p1'));
+  await run('catalog.vectors(any projection)', () => catalog.vectors('', 'i2', 0, ''));
   await run('registry.newest(production)', () => registry.newest('production'));
   await run('registry.productionVersions', () => registry.productionVersions(5));
   const scored = new ScoredItemsRepository(ch);

@@ -3,7 +3,7 @@ import { loadScorerConfig } from '../config/scorer-config';
 import { ScorerMetrics } from '../metrics/scorer-metrics';
 import { demoLayout } from '../../test/support/test-layout';
 import { ItemCacheService } from './item-cache.service';
-import type { CatalogRow, ItemCatalogRepository, VectorRow } from './item-catalog.repository';
+import type { CatalogRow, ItemCatalogRepository, PageEnd, VectorRow } from './item-catalog.repository';
 import type { ItemOnlineRepository, OnlineItem } from './item-online.repository';
 
 const layout = demoLayout();
@@ -18,18 +18,40 @@ class FakeCatalog {
   down = false;
 
   asRepository(): ItemCatalogRepository {
+    const byId = <T extends { item_id: string }>(rows: T[]) =>
+      rows.sort((a, b) => a.item_id.localeCompare(b.item_id));
+    const pageEnd = (ids: string[], limit: number): PageEnd | undefined => {
+      const page = ids.slice(0, limit);
+      return page.length === 0 ? undefined : { last: page.at(-1)!, full: page.length === limit };
+    };
+    const items = (after: string, sinceS: number) =>
+      byId(this.items.filter((r) => r.item_id > after && r.ingested_s >= sinceS));
+    const vectors = (after: string, sinceMs: number) =>
+      byId(this.vectors.filter((r) => r.item_id > after && r.created_ms > sinceMs));
     return {
-      items: (after: string, sinceS: number, limit: number) => {
+      itemPage: (after: string, sinceS: number, limit: number) => {
         this.calls.push({ kind: 'items', after, since: sinceS });
         if (this.down) return Promise.reject(new Error('ECONNREFUSED'));
-        const rows = this.items.filter((r) => r.item_id > after && r.ingested_s >= sinceS);
-        return Promise.resolve(rows.sort((a, b) => a.item_id.localeCompare(b.item_id)).slice(0, limit));
+        return Promise.resolve(
+          pageEnd(
+            items(after, sinceS).map((r) => r.item_id),
+            limit,
+          ),
+        );
       },
-      vectors: (after: string, sinceMs: number, _pv: string, limit: number) => {
+      items: (after: string, last: string, sinceS: number) =>
+        Promise.resolve(items(after, sinceS).filter((r) => r.item_id <= last)),
+      vectorPage: (after: string, sinceMs: number, _pv: string, limit: number) => {
         this.calls.push({ kind: 'vectors', after, since: sinceMs });
-        const rows = this.vectors.filter((r) => r.item_id > after && r.created_ms > sinceMs);
-        return Promise.resolve(rows.sort((a, b) => a.item_id.localeCompare(b.item_id)).slice(0, limit));
+        return Promise.resolve(
+          pageEnd(
+            vectors(after, sinceMs).map((r) => r.item_id),
+            limit,
+          ),
+        );
       },
+      vectors: (after: string, last: string, sinceMs: number) =>
+        Promise.resolve(vectors(after, sinceMs).filter((r) => r.item_id <= last)),
     } as unknown as ItemCatalogRepository;
   }
 }

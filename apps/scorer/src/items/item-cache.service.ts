@@ -8,7 +8,7 @@ import { LOGGER } from '../logger';
 import { ScorerMetrics } from '../metrics/scorer-metrics';
 import { withTimeout } from '../with-timeout';
 import { ItemCache } from './item-cache';
-import { ItemCatalogRepository } from './item-catalog.repository';
+import { ItemCatalogRepository, type PageEnd } from './item-catalog.repository';
 import { ItemOnlineRepository, type OnlineItem } from './item-online.repository';
 
 /** An attribute value worth caching: not absent, not empty. */
@@ -20,6 +20,27 @@ export interface ItemLookup {
   rows: Int32Array;
   /** True when the Redis miss fetch failed or timed out: some items may be wrongly OOV. */
   failed: boolean;
+}
+
+/**
+ * Reads every page: the page's key range first (`page`), then its rows by range (`rows`), each row
+ * handed to `apply`. Returns the rows read.
+ */
+async function readPages<T>(
+  page: (after: string) => Promise<PageEnd | undefined>,
+  rows: (after: string, last: string) => Promise<T[]>,
+  apply: (row: T) => void,
+): Promise<number> {
+  let n = 0;
+  for (let after = ''; ;) {
+    const end = await page(after);
+    if (end === undefined) return n;
+    const got = await rows(after, end.last);
+    got.forEach(apply);
+    n += got.length;
+    if (!end.full) return n;
+    after = end.last;
+  }
 }
 
 /**
@@ -73,37 +94,27 @@ export class ItemCacheService implements OnApplicationBootstrap, OnApplicationSh
     const started = Date.now();
     const page = this.config.SCORER_ITEM_CACHE_PAGE_ROWS;
     try {
-      let items = 0;
-      let vectors = 0;
       // Overlap by a second: ingested_at has second resolution and upserts are idempotent.
       const sinceS = Math.max(0, this.itemsSinceS - 1);
       let maxS = this.itemsSinceS;
-      for (let after = ''; ;) {
-        const rows = await this.catalog.items(after, sinceS, page);
-        for (const r of rows) {
+      const items = await readPages(
+        (after) => this.catalog.itemPage(after, sinceS, page),
+        (after, last) => this.catalog.items(after, last, sinceS),
+        (r) => {
           this.cache.upsertItem(r);
           maxS = Math.max(maxS, r.ingested_s);
-        }
-        items += rows.length;
-        if (rows.length < page) break;
-        after = rows[rows.length - 1]!.item_id;
-      }
+        },
+      );
       let maxMs = this.vectorsSinceMs;
-      for (let after = ''; ;) {
-        const rows = await this.catalog.vectors(
-          after,
-          this.vectorsSinceMs,
-          this.config.SCORER_PROJECTION_VERSION,
-          page,
-        );
-        for (const r of rows) {
+      const pv = this.config.SCORER_PROJECTION_VERSION;
+      const vectors = await readPages(
+        (after) => this.catalog.vectorPage(after, this.vectorsSinceMs, pv, page),
+        (after, last) => this.catalog.vectors(after, last, this.vectorsSinceMs, pv),
+        (r) => {
           this.cache.upsertVector(r.item_id, r.fused_vec, r.created_ms);
           maxMs = Math.max(maxMs, r.created_ms);
-        }
-        vectors += rows.length;
-        if (rows.length < page) break;
-        after = rows[rows.length - 1]!.item_id;
-      }
+        },
+      );
       this.itemsSinceS = maxS;
       this.vectorsSinceMs = maxMs;
       if (!this.loaded) this.noteEmptyEntityEmbedding(vectors);
