@@ -32,6 +32,11 @@ function recordingClient(out: Captured[], call: () => string): ClickHouseService
       out.push({ call: call(), sql: bindQuery(sql, params) });
       return [];
     },
+    // The same SELECT as the server answers in RowBinary: the test reads its answer as JSON.
+    async queryRowBinary(sql: string, params?: QueryParams): Promise<Buffer> {
+      out.push({ call: call(), sql: bindQuery(sql, params) });
+      return Buffer.alloc(0);
+    },
     async health(): Promise<HealthStatus> {
       return { ok: true };
     },
