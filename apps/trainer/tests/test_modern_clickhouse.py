@@ -643,8 +643,8 @@ REPOSITORY_EXPECTED: dict[str, list[dict[str, Any]]] = {
     "embeddings.currentVectors(i1)": [
         VECTORS_I1,
     ],
-    # The item cache's pages: the key range first, then its rows by range.
-    "catalog.itemPage": [{"n": 2, "last": "i2"}],
+    # The item cache's pages: the key range first (rows counted, i1 has two versions), then its rows by range.
+    "catalog.itemPage": [{"n": 3, "last": "i2"}],
     "catalog.itemPage(limit 1)": [{"n": 1, "last": "i1"}],
     "catalog.items": [
         {
@@ -657,7 +657,7 @@ REPOSITORY_EXPECTED: dict[str, list[dict[str, Any]]] = {
         CATALOG_I2,
     ],
     "catalog.items(after i1)": [CATALOG_I2],
-    "catalog.vectorPage": [{"n": 2, "last": "i2"}],
+    "catalog.vectorPage": [{"n": 3, "last": "i2"}],
     "catalog.vectorPage(since 15)": [{"n": 1, "last": "i1"}],
     "catalog.vectors": CATALOG_VECTORS,
     "catalog.vectors(any projection)": CATALOG_VECTORS,

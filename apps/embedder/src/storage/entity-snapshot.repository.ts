@@ -36,7 +36,10 @@ export class EntitySnapshotRepository {
 
   /**
    * The newest snapshot (highest ts_ms) of up to `limit` keys after `after`, in key order: keyset pages,
-   * so a table of millions of keys is never held at once. FINAL collapses re-sent (key, ts_ms) rows.
+   * so a table of millions of keys is never held at once. The page's last key is found first, from the
+   * key column alone; its rows are then read by key range, which the sort key's index bounds (sorting
+   * every row after `after` to keep `limit` keys made each page cost the rest of the table). FINAL
+   * collapses re-sent (key, ts_ms) rows.
    */
   async newest(t: EntityTable, after: string, limit: number): Promise<EntitySnapshot[]> {
     const columns = [...new Set([t.key, 'ts_ms', ...t.columns])];
@@ -44,15 +47,21 @@ export class EntitySnapshotRepository {
     if (!Number.isSafeInteger(limit) || limit < 1)
       throw new Error(`page size ${limit} is not a positive integer`);
     const params: Record<string, string> = { table: t.table, key: t.key, after };
+    const [end] = await this.clickhouse.query<{ n: string | number; last: string }>(
+      `SELECT count() AS n, max(k) AS last FROM (
+         SELECT DISTINCT {key:Identifier} AS k FROM {table:Identifier} WHERE {key:Identifier} > {after:String}
+         ORDER BY k LIMIT ${limit})`,
+      params,
+    );
+    if (end === undefined || Number(end.n) === 0) return [];
     columns.forEach((c, i) => (params[`c${i}`] = c));
     const rows = await this.clickhouse.query<Record<string, unknown>>(
       `SELECT ${columns.map((_, i) => `{c${i}:Identifier}`).join(', ')}
        FROM {table:Identifier} FINAL
-       WHERE {key:Identifier} > {after:String}
+       WHERE {key:Identifier} > {after:String} AND {key:Identifier} <= {last:String}
        ORDER BY {key:Identifier}, ts_ms DESC
-       LIMIT 1 BY {key:Identifier}
-       LIMIT ${limit}`,
-      params,
+       LIMIT 1 BY {key:Identifier}`,
+      { ...params, last: end.last },
     );
     return rows.map((r) => ({ ...r, ts_ms: Number(r.ts_ms) }));
   }
