@@ -605,7 +605,13 @@ CATALOG_VECTORS = [
     {"item_id": "i2", "v": [0.5, 0.5], "latest_created_ms": 15},
 ]
 
-CATALOG_I2 = {"item_id": "i2", "category": "hats", "tags": [], "latest_ts_ms": T - 1500, "ingested_s": (T - 1500) // 1000}
+CATALOG_I2 = {
+    "item_id": "i2",
+    "category": "hats",
+    "tags": [],
+    "latest_ts_ms": T - 1500,
+    "ingested_s": (T - 1500) // 1000,
+}
 
 REPOSITORY_EXPECTED: dict[str, list[dict[str, Any]]] = {
     "analytics.ctrOverTime": [
