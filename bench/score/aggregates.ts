@@ -218,11 +218,12 @@ async function main(): Promise<void> {
     await measure('restart', () => restarted);
     const warmed = reader();
     const w0 = Date.now();
-    const { sums: warmSums } = await warmCachedItems(
+    const { sums: warmSums, error: warmError } = await warmCachedItems(
       warmed,
       agg.cache,
       warmOrder(agg.cache, agg.cache.size).rows,
     );
+    if (warmError) throw warmError;
     const warmUp = { warm_up_ms: Date.now() - w0, warm_up_sums: warmSums };
     await measure(
       'restart-warmed',

@@ -39,18 +39,22 @@ export function warmOrder(
 /**
  * Warms the candidate-keyed windows of the item cache's `rows`, a request's worth of items per read,
  * each as of its own start; no read starts at or after `deadlineMs` (epoch ms). Returns the items
- * warmed and how many sums were read from Redis.
+ * warmed (the chunks read in full), how many sums were read from Redis, and the error that stopped it.
  */
 export async function warmCachedItems(
   reads: AggregateReadsService,
   cache: ItemCache,
   rows: Int32Array,
   deadlineMs = Infinity,
-): Promise<{ items: number; sums: number }> {
+): Promise<{ items: number; sums: number; error?: Error }> {
   let sums = 0;
   let from = 0;
-  for (; from < rows.length && Date.now() < deadlineMs; from += WARM_CHUNK) {
-    sums += await reads.warm(cache, rows.subarray(from, from + WARM_CHUNK), Date.now());
+  try {
+    for (; from < rows.length && Date.now() < deadlineMs; from += WARM_CHUNK) {
+      sums += await reads.warm(cache, rows.subarray(from, from + WARM_CHUNK), Date.now());
+    }
+  } catch (err) {
+    return { items: from, sums, error: err as Error };
   }
   return { items: Math.min(from, rows.length), sums };
 }
@@ -86,30 +90,23 @@ export class AggregateWarmupService implements OnApplicationBootstrap {
     const started = Date.now();
     const deadline = started + this.config.SCORER_AGGREGATE_WARM_MAX_MS;
     const { rows, fromFirst } = warmOrder(cache, n, await this.mostScored(n, deadline));
-    let warmed = 0;
-    try {
-      const { items, sums } = await warmCachedItems(this.reads, cache, rows, deadline);
-      warmed = items;
-      const ms = Date.now() - started;
-      const log = { items, scored: Math.min(items, fromFirst), sums, ms };
-      if (items === n) this.logger.info(log, 'aggregate windows warmed');
-      else
-        this.logger.warn(
-          { ...log, of: n },
-          'aggregate warm-up reached SCORER_AGGREGATE_WARM_MAX_MS; the first requests read the rest',
-        );
-    } catch (err) {
+    const { items, sums, error } = await warmCachedItems(this.reads, cache, rows, deadline);
+    const ms = Date.now() - started;
+    const log = { items, scored: Math.min(items, fromFirst), sums, ms };
+    if (error)
       this.logger.warn(
-        { err: (err as Error).message, ms: Date.now() - started },
+        { ...log, of: n, err: error.message },
         'aggregate warm-up stopped; the first requests read the rest',
       );
-    } finally {
-      // A failed warm-up counts none: what it read before the failure is not tracked.
-      const scored = Math.min(warmed, fromFirst);
-      this.metrics.aggregateWarmupItems.set({ picked: 'scored' }, scored);
-      this.metrics.aggregateWarmupItems.set({ picked: 'cache' }, warmed - scored);
-      this.metrics.aggregateWarmupSeconds.set((Date.now() - started) / 1000);
-    }
+    else if (items === n) this.logger.info(log, 'aggregate windows warmed');
+    else
+      this.logger.warn(
+        { ...log, of: n },
+        'aggregate warm-up reached SCORER_AGGREGATE_WARM_MAX_MS; the first requests read the rest',
+      );
+    this.metrics.aggregateWarmupItems.set({ picked: 'scored' }, log.scored);
+    this.metrics.aggregateWarmupItems.set({ picked: 'cache' }, items - log.scored);
+    this.metrics.aggregateWarmupSeconds.set(ms / 1000);
   }
 
   /** The most scored item ids of the lookback, at most `n`; none when off, and none (with a warning) when the read fails. */
