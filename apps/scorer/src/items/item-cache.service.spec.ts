@@ -18,41 +18,46 @@ class FakeCatalog {
   down = false;
 
   asRepository(): ItemCatalogRepository {
-    const byId = <T extends { item_id: string }>(rows: T[]) =>
-      rows.sort((a, b) => a.item_id.localeCompare(b.item_id));
-    const pageEnd = (ids: string[], limit: number): PageEnd | undefined => {
-      const page = ids.slice(0, limit);
-      return page.length === 0 ? undefined : { last: page.at(-1)!, full: page.length === limit };
-    };
-    const items = (after: string, sinceS: number) =>
-      byId(this.items.filter((r) => r.item_id > after && r.ingested_s >= sinceS));
-    const vectors = (after: string, sinceMs: number) =>
-      byId(this.vectors.filter((r) => r.item_id > after && r.created_ms > sinceMs));
+    const items = this.pages<CatalogRow>(
+      'items',
+      () => this.items,
+      (r, s) => r.ingested_s >= s,
+    );
+    const vectors = this.pages<VectorRow>(
+      'vectors',
+      () => this.vectors,
+      (r, s) => r.created_ms > s,
+    );
     return {
-      itemPage: (after: string, sinceS: number, limit: number) => {
-        this.calls.push({ kind: 'items', after, since: sinceS });
-        if (this.down) return Promise.reject(new Error('ECONNREFUSED'));
-        return Promise.resolve(
-          pageEnd(
-            items(after, sinceS).map((r) => r.item_id),
-            limit,
-          ),
-        );
-      },
-      items: (after: string, last: string, sinceS: number) =>
-        Promise.resolve(items(after, sinceS).filter((r) => r.item_id <= last)),
-      vectorPage: (after: string, sinceMs: number, _pv: string, limit: number) => {
-        this.calls.push({ kind: 'vectors', after, since: sinceMs });
-        return Promise.resolve(
-          pageEnd(
-            vectors(after, sinceMs).map((r) => r.item_id),
-            limit,
-          ),
-        );
-      },
-      vectors: (after: string, last: string, sinceMs: number) =>
-        Promise.resolve(vectors(after, sinceMs).filter((r) => r.item_id <= last)),
+      itemPage: items.end,
+      items: items.rows,
+      vectorPage: (after: string, since: number, _pv: string, limit: number) =>
+        vectors.end(after, since, limit),
+      vectors: vectors.rows,
     } as unknown as ItemCatalogRepository;
+  }
+
+  /** One kind's page ends and page rows, as the repository answers them: rows changed since, in id order. */
+  private pages<T extends { item_id: string }>(
+    kind: 'items' | 'vectors',
+    all: () => T[],
+    changed: (r: T, since: number) => boolean,
+  ) {
+    const after = (id: string, since: number) =>
+      all()
+        .filter((r) => r.item_id > id && changed(r, since))
+        .sort((a, b) => a.item_id.localeCompare(b.item_id));
+    return {
+      end: (id: string, since: number, limit: number): Promise<PageEnd | undefined> => {
+        this.calls.push({ kind, after: id, since });
+        if (this.down) return Promise.reject(new Error('ECONNREFUSED'));
+        const page = after(id, since).slice(0, limit);
+        const last = page.at(-1)?.item_id;
+        return Promise.resolve(last === undefined ? undefined : { last, full: page.length === limit });
+      },
+      rows: (id: string, last: string, since: number) =>
+        Promise.resolve(after(id, since).filter((r) => r.item_id <= last)),
+    };
   }
 }
 
