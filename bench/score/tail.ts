@@ -19,15 +19,7 @@ import { Agent } from 'node:http';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { arg, envArg, numberArg } from '../support/cli-args';
-import {
-  boxCpu,
-  cpuSeconds,
-  servicePid,
-  servicesCpu,
-  servicesSince,
-  threadCpu,
-  totalCpu,
-} from '../support/cpu';
+import * as cpu from '../support/cpu';
 import { resolveModel } from './lib/models';
 import { parseServerTiming, stats, timedPost } from './lib/profile';
 import { ensureBenchTopic, seed, startScorer, warm } from './lib/scorer-process';
@@ -104,14 +96,23 @@ async function main(): Promise<void> {
     // (both cores busy, as when a run's two intra-op threads and the request loop are all runnable).
     console.log(`# the box's own scheduling: spinning threads, descheduled for over 0.5 ms`);
     for (const threads of [1, 2]) {
-      const before = { scorer: threadCpu(child.pid!), own: cpuSeconds(process.pid), box: boxCpu() };
-      const services = servicesCpu();
+      const before = {
+        scorer: cpu.threadCpu(child.pid!),
+        own: cpu.cpuSeconds(process.pid),
+        box: cpu.boxCpu(),
+      };
+      const services = cpu.servicesCpu();
       const gaps = await schedulerGaps(threads, JITTER_MS);
-      const after = { scorer: threadCpu(child.pid!), own: cpuSeconds(process.pid), box: boxCpu() };
-      const stack = servicesSince(services);
+      const after = {
+        scorer: cpu.threadCpu(child.pid!),
+        own: cpu.cpuSeconds(process.pid),
+        box: cpu.boxCpu(),
+      };
+      const stack = cpu.servicesSince(services);
       const scorerCpu = after.scorer.loop + after.scorer.others - before.scorer.loop - before.scorer.others;
       // What the spinners could not have: everything busy but this process (them) and the scorer.
-      const rest = after.box.busy - before.box.busy - (after.own - before.own) - scorerCpu - totalCpu(stack);
+      const rest =
+        after.box.busy - before.box.busy - (after.own - before.own) - scorerCpu - cpu.totalCpu(stack);
       const ms = (sec: number) => (1000 * sec).toFixed(0);
       printGaps(`${threads} thread(s), the scorer not serving (its CPU meanwhile ${ms(scorerCpu)} ms)`, gaps);
       console.log(
@@ -145,7 +146,7 @@ async function main(): Promise<void> {
 
 /** Kafka's and ClickHouse's autogroup files (the stack's services of this machine). */
 function storeAutogroups(): string[] {
-  const pids = (['kafka', 'clickhouse'] as const).map(servicePid);
+  const pids = (['kafka', 'clickhouse'] as const).map(cpu.servicePid);
   if (pids.some((p) => p === undefined))
     throw new Error('--stores-nice needs the local stack (deploy/local/up): no Kafka or ClickHouse pid file');
   return pids.map((p) => `/proc/${p}/autogroup`);
