@@ -42,14 +42,18 @@ describe('platform topics on the Kafka cluster', () => {
         expect(p.isr).toHaveLength(3);
       }
     }
-    const described = await admin.describeConfigs({
-      includeSynonyms: false,
-      resources: names.map((name) => ({
-        type: ConfigResourceTypes.TOPIC,
-        name,
-        configNames: ['min.insync.replicas'],
-      })),
-    });
+    // describeConfigs goes to a broker of the client's choosing, which may not have the metadata yet
+    // either: asked again until it answers for every topic.
+    const described = await waitFor("every topic's configuration", () =>
+      admin.describeConfigs({
+        includeSynonyms: false,
+        resources: names.map((name) => ({
+          type: ConfigResourceTypes.TOPIC,
+          name,
+          configNames: ['min.insync.replicas'],
+        })),
+      }),
+    );
     for (const r of described.resources) {
       expect(r.configEntries.find((e) => e.configName === 'min.insync.replicas')?.configValue).toBe('2');
     }
