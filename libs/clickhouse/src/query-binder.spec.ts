@@ -1,4 +1,4 @@
-import { bindQuery, QueryBindError, quoteIdentifier, quoteString } from './query-binder';
+import { bindQuery, QueryBindError, quoteIdentifier, quoteString, limitLiteral } from './query-binder';
 
 describe('bindQuery', () => {
   it('renders typed CAST literals', () => {
@@ -52,5 +52,15 @@ describe('bindQuery', () => {
   ])('rejects %s with %o', (sql, params, message) => {
     expect(() => bindQuery(sql, params as never)).toThrow(QueryBindError);
     expect(() => bindQuery(sql, params as never)).toThrow(message);
+  });
+});
+
+describe('limitLiteral', () => {
+  it('passes a positive safe integer and refuses anything else, naming what it is', () => {
+    expect(limitLiteral(20_000)).toBe(20_000);
+    for (const bad of [0, -1, 1.5, NaN, 2 ** 53])
+      expect(() => limitLiteral(bad, 'page size')).toThrow(
+        new RangeError(`page size ${bad} is not a positive integer`),
+      );
   });
 });

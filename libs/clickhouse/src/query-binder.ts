@@ -169,3 +169,12 @@ function dateText(value: ParamValue, name: string): string {
   if (Number.isNaN(d.getTime())) throw new QueryBindError(`parameter '${name}' is an invalid date`);
   return d.toISOString().slice(0, 19).replace('T', ' ');
 }
+
+/**
+ * A LIMIT as a literal (18.16 takes no bound parameter there): a positive safe integer, or a RangeError
+ * naming `what`.
+ */
+export function limitLiteral(n: number, what = 'limit'): number {
+  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`${what} ${n} is not a positive integer`);
+  return n;
+}

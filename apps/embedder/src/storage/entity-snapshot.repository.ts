@@ -1,4 +1,4 @@
-import type { ClickHouseService } from '@mmctr/clickhouse';
+import { limitLiteral, type ClickHouseService } from '@mmctr/clickhouse';
 
 /** A snapshot entity's table as the repository lays it out (libs/feature-repo storageTables). */
 export interface EntityTable {
@@ -43,14 +43,11 @@ export class EntitySnapshotRepository {
    */
   async newest(t: EntityTable, after: string, limit: number): Promise<EntitySnapshot[]> {
     const columns = [...new Set([t.key, 'ts_ms', ...t.columns])];
-    // LIMIT takes a literal on 18.16, not a CAST: an integer checked here.
-    if (!Number.isSafeInteger(limit) || limit < 1)
-      throw new Error(`page size ${limit} is not a positive integer`);
     const params: Record<string, string> = { table: t.table, key: t.key, after };
     const [end] = await this.clickhouse.query<{ n: string | number; last: string }>(
       `SELECT count() AS n, max(k) AS last FROM (
          SELECT DISTINCT {key:Identifier} AS k FROM {table:Identifier} WHERE {key:Identifier} > {after:String}
-         ORDER BY k LIMIT ${limit})`,
+         ORDER BY k LIMIT ${limitLiteral(limit, 'page size')})`,
       params,
     );
     if (end === undefined || Number(end.n) === 0) return [];

@@ -1,11 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ClickHouseService } from '@mmctr/clickhouse';
-
-// LIMIT takes no bound parameter on 18.16: a validated integer literal.
-const limitOf = (n: number): number => {
-  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`bad limit ${n}`);
-  return n;
-};
+import { ClickHouseService, limitLiteral } from '@mmctr/clickhouse';
 
 export interface ScoredItem {
   item_id: string;
@@ -28,7 +22,7 @@ export class ScoredItemsRepository {
       `SELECT item_id, count() AS n
        FROM score_log ARRAY JOIN item_ids AS item_id
        WHERE event_time >= toDateTime({since:UInt32})
-       GROUP BY item_id ORDER BY n DESC, item_id LIMIT ${limitOf(limit)}`,
+       GROUP BY item_id ORDER BY n DESC, item_id LIMIT ${limitLiteral(limit)}`,
       { since: sinceS },
       { max_execution_time: Math.max(1, Math.ceil(maxMs / 1000)), timeout_overflow_mode: 'break' },
     );

@@ -1,14 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ClickHouseService, RowBinaryReader, type QueryParams } from '@mmctr/clickhouse';
+import { ClickHouseService, RowBinaryReader, limitLiteral, type QueryParams } from '@mmctr/clickhouse';
 import type { RawValue } from '@mmctr/features';
 import { SERVING_LAYOUT } from '../layout/layout.module';
 import type { ServingLayout } from '../layout/serving-layout';
-
-// LIMIT takes no bound parameter on 18.16: a validated integer literal.
-const pageSize = (n: number): number => {
-  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`bad page size ${n}`);
-  return n;
-};
 
 export interface CatalogRow {
   item_id: string;
@@ -188,7 +182,7 @@ export class ItemCatalogRepository {
     const [row] = await this.ch.query<{ n: string | number; last: string }>(
       `SELECT count() AS n, max(k) AS last FROM (
          SELECT ${key} AS k FROM ${table} WHERE ${key} > {after:String} AND ${where}
-         ORDER BY ${key} LIMIT ${pageSize(limit)})`,
+         ORDER BY ${key} LIMIT ${limitLiteral(limit, 'page size')})`,
       { ...params, after: afterId },
     );
     const n = Number(row?.n ?? 0);
