@@ -7,18 +7,23 @@
 // descheduled on this box while the scorer is not serving (one thread, then two: both cores busy), and
 // who ran meanwhile: the stack's services, the rest of the box, and what the hypervisor stole.
 //
-// --stores-nice N: instead of one report, --rounds rounds of two blocks of --requests each, Kafka's
-// and ClickHouse's autogroup weight (/proc/<pid>/autogroup; the kernel schedules each session as a
-// group, so a plain `nice` does not weigh them against the scorer) at 0, then at N; restored after.
+// Two A/B modes: instead of one report, --rounds rounds of two blocks of --requests each.
+// --stores-nice N: Kafka's and ClickHouse's autogroup weight (/proc/<pid>/autogroup; the kernel
+// schedules each session as a group, so a plain `nice` does not weigh them against the scorer) at 0,
+// then at N. --fifo P: the serving path (every thread of the scorer, of Redis and of this client) at
+// the normal policy, then at SCHED_FIFO priority P, which no normal task preempts (an attempt at what
+// dedicated cores give). Both are restored after, also on SIGINT / SIGTERM. FIFO can stall the
+// serving path for minutes (it starves normal-priority kernel threads): a measurement, not a setting.
 //
 // Usage: node -r ./scripts/register.js bench/score/tail.ts [--model qin-demo] [--requests 1000]
-//        [--env 'K=V;K2=V2'] [--jitter-ms 3000] [--stores-nice 19 [--rounds 2]]
+//        [--env 'K=V;K2=V2'] [--jitter-ms 3000] [--stores-nice 19 | --fifo 10] [--rounds 2]
 import '../../test/setup/load-stack-env.js';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import { arg, envArg, numberArg } from '../support/cli-args';
+import { arg, envArg, numberArg, optionalNumberArg } from '../support/cli-args';
 import * as cpu from '../support/cpu';
 import { resolveModel } from './lib/models';
 import { parseServerTiming, stats, timedPost } from './lib/profile';
@@ -28,8 +33,10 @@ const MODEL = arg('model', 'qin-demo');
 const REQUESTS = numberArg('requests', 1000);
 /** How long the box's own scheduling hiccups are measured for, before the requests (ms). */
 const JITTER_MS = numberArg('jitter-ms', 3000);
-/** Kafka's and ClickHouse's autogroup nice for the second block of each round; NaN: no A/B. */
-const STORES_NICE = numberArg('stores-nice', NaN);
+/** Kafka's and ClickHouse's autogroup nice for the second block of each round. */
+const STORES_NICE = optionalNumberArg('stores-nice');
+/** SCHED_FIFO priority of the serving path for the second block of each round. */
+const FIFO = optionalNumberArg('fifo');
 const ROUNDS = numberArg('rounds', 2);
 
 // A thread that only spins: every gap over 0.5 ms between two clock reads is time the OS gave the core
@@ -94,15 +101,31 @@ async function main(): Promise<void> {
     await warm(url, body);
     // The baseline, same run, the scorer not serving: one spinning thread (a core to itself) and two
     // (both cores busy, as when a run's two intra-op threads and the request loop are all runnable).
+    // With --fifo, two more at SCHED_FIFO: then no task of normal policy can take their cores, and what
+    // still does is below the scheduler (the kernel's interrupts, its real-time threads, the host).
     console.log(`# the box's own scheduling: spinning threads, descheduled for over 0.5 ms`);
-    for (const threads of [1, 2]) {
+    const baselines = [
+      { threads: 1 },
+      { threads: 2 },
+      ...(FIFO === undefined ? [] : [{ threads: 2, fifo: FIFO }]),
+    ];
+    for (const { threads, fifo } of baselines) {
+      if (fifo !== undefined) {
+        const rtRuntime = readFileSync('/proc/sys/kernel/sched_rt_runtime_us', 'utf8').trim();
+        console.log(
+          `  at SCHED_FIFO ${fifo}, sched_rt_runtime_us ${rtRuntime}${rtRuntime === '-1' ? '' : ' (throttled: real-time tasks yield for the rest of each second, gaps of about 50 ms)'}`,
+        );
+        setPolicy([process.pid], '-f', fifo); // the spinners are created by, and inherit from, this thread
+      }
       const before = {
         scorer: cpu.threadCpu(child.pid!),
         own: cpu.cpuSeconds(process.pid),
         box: cpu.boxCpu(),
       };
       const services = cpu.servicesCpu();
-      const gaps = await schedulerGaps(threads, JITTER_MS);
+      const gaps = await schedulerGaps(threads, JITTER_MS).finally(() => {
+        if (fifo !== undefined) setPolicy([process.pid], '-o', 0);
+      });
       const after = {
         scorer: cpu.threadCpu(child.pid!),
         own: cpu.cpuSeconds(process.pid),
@@ -114,7 +137,8 @@ async function main(): Promise<void> {
       const rest =
         after.box.busy - before.box.busy - (after.own - before.own) - scorerCpu - cpu.totalCpu(stack);
       const ms = (sec: number) => (1000 * sec).toFixed(0);
-      printGaps(`${threads} thread(s), the scorer not serving (its CPU meanwhile ${ms(scorerCpu)} ms)`, gaps);
+      const label = `${threads} thread(s)${fifo === undefined ? '' : ` at SCHED_FIFO ${fifo}`}`;
+      printGaps(`${label}, the scorer not serving (its CPU meanwhile ${ms(scorerCpu)} ms)`, gaps);
       console.log(
         `    meanwhile, CPU ms: Kafka ${ms(stack.kafka)}, ClickHouse ${ms(stack.clickhouse)}, Redis ${ms(stack.redis)}, the rest of the box ${ms(Math.max(0, rest))}; stolen by the hypervisor ${ms(after.box.steal - before.box.steal)}`,
       );
@@ -135,8 +159,9 @@ async function main(): Promise<void> {
           );
       return samples;
     };
-    if (Number.isNaN(STORES_NICE)) report(await measure());
-    else await storesNiceAb(measure);
+    if (STORES_NICE !== undefined) await abRounds(measure, storesNice(STORES_NICE));
+    else if (FIFO !== undefined) await abRounds(measure, servingFifo(child.pid!, FIFO));
+    else report(await measure());
   } finally {
     observer.disconnect();
     agent.destroy();
@@ -155,21 +180,72 @@ function storeAutogroups(): string[] {
 /** "/autogroup-12 nice 0" -> 0. */
 const autogroupNice = (file: string): number => Number(/nice (-?\d+)/.exec(readFileSync(file, 'utf8'))?.[1]);
 
-/** --stores-nice: blocks at nice 0 and at STORES_NICE, alternating, each summarised beside its round's 0. */
-async function storesNiceAb(measure: () => Promise<Sample[]>): Promise<void> {
+interface Contrast {
+  title: string;
+  /** The two blocks' names, A then B. */
+  names: [string, string];
+  set(block: 0 | 1): void;
+  restore(): void;
+}
+
+/** --stores-nice: Kafka's and ClickHouse's autogroup nice, 0 then `nice`. */
+function storesNice(nice: number): Contrast {
   const files = storeAutogroups();
   const saved = files.map(autogroupNice);
-  const setNice = (n: number) => {
+  const write = (n: number) => {
     for (const f of files) writeFileSync(f, String(n)); // EPERM without CAP_SYS_NICE for negative values
   };
-  console.log(
-    `# Kafka's and ClickHouse's autogroup nice 0 vs ${STORES_NICE}, ${ROUNDS} rounds of ${REQUESTS} sequential requests each`,
-  );
+  return {
+    title: `Kafka's and ClickHouse's autogroup nice 0 vs ${nice}`,
+    names: ['nice 0', `nice ${nice}`],
+    set: (block) => write(block === 0 ? 0 : nice),
+    restore: () => files.forEach((f, i) => writeFileSync(f, String(saved[i]))),
+  };
+}
+
+/** SCHED_OTHER (-o, priority 0) or SCHED_FIFO (-f) for every thread of `pids` (chrt -a: onnxruntime's and libuv's threads too). */
+function setPolicy(pids: number[], flag: '-o' | '-f', priority: number): void {
+  const failed: string[] = [];
+  // Each pid on its own: a scorer already gone must not keep Redis at SCHED_FIFO.
+  for (const pid of pids)
+    try {
+      execFileSync('chrt', ['-a', flag, '-p', String(priority), String(pid)], { stdio: 'pipe' });
+    } catch (err) {
+      if (existsSync(`/proc/${pid}`)) failed.push(`${pid}: ${(err as Error).message}`);
+    }
+  if (failed.length > 0) throw new Error(`chrt ${flag} ${priority} failed for ${failed.join('; ')}`);
+}
+
+/** --fifo: every thread of the scorer, Redis and this process, SCHED_OTHER then SCHED_FIFO at `priority`. */
+function servingFifo(scorerPid: number, priority: number): Contrast {
+  const redis = cpu.servicePid('redis');
+  if (redis === undefined)
+    throw new Error('--fifo needs the local stack (deploy/local/up): no Redis pid file');
+  const pids = [redis, scorerPid, process.pid];
+  const normal = () => setPolicy(pids, '-o', 0);
+  return {
+    title: `the serving path (scorer, Redis, client) at SCHED_OTHER vs SCHED_FIFO ${priority}`,
+    names: ['normal', `fifo ${priority}`],
+    set: (block) => (block === 0 ? normal() : setPolicy(pids, '-f', priority)),
+    restore: normal,
+  };
+}
+
+/** Blocks A and B, alternating, --rounds times; each B summarised beside its round's A. */
+async function abRounds(measure: () => Promise<Sample[]>, contrast: Contrast): Promise<void> {
+  console.log(`# ${contrast.title}, ${ROUNDS} rounds of ${REQUESTS} sequential requests each`);
+  // A run cut short (Ctrl-C, `timeout`) must not leave Redis at SCHED_FIFO or Kafka niced.
+  const onSignal = (signal: NodeJS.Signals) => {
+    contrast.restore();
+    process.kill(process.pid, signal);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     for (let round = 1; round <= ROUNDS; round++) {
       const p99: number[] = [];
-      for (const nice of [0, STORES_NICE]) {
-        setNice(nice);
+      for (const block of [0, 1] as const) {
+        contrast.set(block);
         const samples = await measure();
         const c = stats(samples.map((s) => s.client));
         const sorted = [...samples].sort((a, b) => a.client - b.client);
@@ -178,13 +254,17 @@ async function storesNiceAb(measure: () => Promise<Sample[]>): Promise<void> {
         const outside = tail.reduce((sum, s) => sum + partsOf(s).outside! - median, 0) / tail.length;
         p99.push(c.p99);
         console.log(
-          `  round ${round}, nice ${nice}: client p50 ${c.p50.toFixed(2)} / p99 ${c.p99.toFixed(2)} / max ${c.max.toFixed(2)} ms; the slowest 1 %'s time outside the scorer over the median's ${outside.toFixed(2)} ms; load ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}`,
+          `  round ${round}, ${contrast.names[block]}: client p50 ${c.p50.toFixed(2)} / p99 ${c.p99.toFixed(2)} / max ${c.max.toFixed(2)} ms; the slowest 1 %'s time outside the scorer over the median's ${outside.toFixed(2)} ms; load ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}`,
         );
       }
-      console.log(`  round ${round}: p99 at nice ${STORES_NICE} ÷ at 0 = ${(p99[1]! / p99[0]!).toFixed(2)}`);
+      console.log(
+        `  round ${round}: p99 at ${contrast.names[1]} ÷ at ${contrast.names[0]} = ${(p99[1]! / p99[0]!).toFixed(2)}`,
+      );
     }
   } finally {
-    files.forEach((f, i) => writeFileSync(f, String(saved[i])));
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    contrast.restore();
   }
 }
 

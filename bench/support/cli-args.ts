@@ -12,6 +12,11 @@ export function numberArg(name: string, fallback: number): number {
   return n;
 }
 
+/** A numeric flag that may be absent (undefined); a value that is not a number fails with its name. */
+export function optionalNumberArg(name: string): number | undefined {
+  return process.argv.includes(`--${name}`) ? numberArg(name, NaN) : undefined;
+}
+
 /** `--name 'K=V;K2=V2'` as an environment object (empty when absent). */
 export function envArg(name: string): Record<string, string> {
   return Object.fromEntries(
