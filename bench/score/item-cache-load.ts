@@ -3,7 +3,8 @@
 // database of the bench's own, then loaded by ItemCacheService's real refresh through
 // ItemCatalogRepository (pages of item_id ranges: the page's keys first, its rows by range). Baseline,
 // same run and data: the grouped pages it replaced, where each page grouped every row after the cursor
-// and kept the first page-size keys. Each size runs --rounds times, alternating.
+// and kept the first page-size keys. Each size runs --rounds times, alternating. Then the same cache's
+// periodic refreshes, each ÷ the first load.
 //
 // Usage: node -r ./scripts/register.js bench/score/item-cache-load.ts [--items 5000,500000] [--dim 128]
 //        [--page 20000] [--rounds 2]
@@ -47,6 +48,17 @@ async function fill(ch: ClickHouseService, n: number): Promise<void> {
   );
 }
 
+/** 100 items of the `n` get a new version, ingested at least a second after the catalogue. */
+async function changeSome(ch: ClickHouseService, n: number, round: number): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  await ch.command(
+    `INSERT INTO items (item_id, ts_ms, category, tags, ingested_at)
+     SELECT concat('item-', toString(1000000 + number * ${Math.max(1, Math.floor(n / 100))})), 10000000 + ${round},
+            'changed', ['t'], now()
+     FROM numbers(100)`,
+  );
+}
+
 /** The grouped pages: one query per page, grouping every row after the cursor (the baseline). */
 async function groupedLoad(ch: ClickHouseService, layout: ServingLayout): Promise<number> {
   const cache = new ItemCache(layout);
@@ -81,8 +93,8 @@ async function groupedLoad(ch: ClickHouseService, layout: ServingLayout): Promis
   return cache.size;
 }
 
-/** ItemCacheService's first refresh, as at start: returns the rows it holds. */
-async function rangedLoad(ch: ClickHouseService, layout: ServingLayout): Promise<number> {
+/** ItemCacheService's first refresh, as at start: the service (for later refreshes). */
+async function rangedLoad(ch: ClickHouseService, layout: ServingLayout): Promise<ItemCacheService> {
   const config = loadScorerConfig({
     ...process.env,
     SCORER_ITEM_CACHE_PAGE_ROWS: String(PAGE),
@@ -98,7 +110,7 @@ async function rangedLoad(ch: ClickHouseService, layout: ServingLayout): Promise
   );
   await service.refresh();
   if (!service.isLoaded) throw new Error('the item cache refresh failed (see the scorer log)');
-  return service.cache.size;
+  return service;
 }
 
 async function timed(load: () => Promise<number>): Promise<{ ms: number; rows: number }> {
@@ -121,11 +133,27 @@ async function main(): Promise<void> {
       await fill(db.clickhouse, n);
       const ratios: number[] = [];
       for (let round = 1; round <= ROUNDS; round++) {
-        const ranged = await timed(() => rangedLoad(db.clickhouse, layout));
+        let service: ItemCacheService | undefined;
+        const ranged = await timed(async () => {
+          service = await rangedLoad(db.clickhouse, layout);
+          return service.cache.size;
+        });
+        // The periodic refresh (SCORER_ITEM_CACHE_REFRESH_MS) of the same cache: the first reads the
+        // overlap second once (the whole catalogue, which shares one ingested_at second in round 1);
+        // then nothing new; then 100 new versions ingested a second later.
+        const refresh = () => timed(async () => (await service!.refresh(), service!.cache.size));
+        const overlap = await refresh();
+        const idle = await refresh();
+        await changeSome(db.clickhouse, n, round);
+        const changed = await refresh();
         const grouped = await timed(() => groupedLoad(db.clickhouse, layout));
         if (ranged.rows !== n || grouped.rows !== n)
           throw new Error(`loaded ${ranged.rows} and ${grouped.rows} rows of ${n}`);
         ratios.push(grouped.ms / ranged.ms);
+        const ratio = (r: { ms: number }) => `${r.ms.toFixed(0)} (${(r.ms / ranged.ms).toFixed(3)})`;
+        console.log(
+          `  ${n} items, round ${round}: periodic refreshes, ms (÷ first load): the overlap once ${ratio(overlap)}; nothing new ${ratio(idle)}; 100 new versions ${ratio(changed)}`,
+        );
         console.log(
           `  ${n} items, round ${round}: ranged pages ${ranged.ms.toFixed(0)} ms (${((1000 * n) / ranged.ms).toFixed(0)} items/s); grouped pages ${grouped.ms.toFixed(0)} ms; grouped ÷ ranged ${(grouped.ms / ranged.ms).toFixed(2)}; load ${loadavg()[0]!.toFixed(1)}`,
         );

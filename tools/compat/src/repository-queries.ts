@@ -75,6 +75,9 @@ export async function repositoryQueries(): Promise<Captured[]> {
   await run('embeddings.embeddedKeys', () => embeddings.embeddedKeys(encoders, 'p1'));
   await run('embeddings.currentVectors', () => embeddings.currentVectors(encoders));
   await run('embeddings.currentVectors(i1)', () => embeddings.currentVectors(encoders, ['i1']));
+  await run('catalog.itemsIngested', () => catalog.itemsIngested(0, T_NOON_S));
+  await run("catalog.itemsIngested(i1's new version)", () => catalog.itemsIngested(T_NOON_S - 1, T_NOON_S));
+  await run('catalog.itemsIngested(before it)', () => catalog.itemsIngested(0, T_NOON_S - 2));
   await run('catalog.itemPage', () => catalog.itemPage('', 0, 100));
   await run('catalog.itemPage(limit 1)', () => catalog.itemPage('', 0, 1));
   await run('catalog.items', () => catalog.items('', 'i2', 0));

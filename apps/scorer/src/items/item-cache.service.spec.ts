@@ -29,6 +29,13 @@ class FakeCatalog {
       (r, s) => r.created_ms > s,
     );
     return {
+      itemsIngested: (from: number, to: number) => {
+        if (this.down) return Promise.reject(new Error('ECONNREFUSED'));
+        const rows = this.items.filter((r) => r.ingested_s >= from && r.ingested_s <= to);
+        // Any digest of the rows' versions does for the fake: the service only compares it.
+        const hash = rows.map((r) => `${r.item_id}@${r.ts_ms}`).join(',');
+        return Promise.resolve({ rows: rows.length, hash });
+      },
       itemPage: items.end,
       items: items.rows,
       vectorPage: (after: string, since: number, _pv: string, limit: number) =>
@@ -152,6 +159,42 @@ describe('ItemCacheService: loading from the catalogue', () => {
     ]);
     expect(t.service.cache.size).toBe(151);
     expect(await t.values('mmctr_scorer_item_cache_refreshes_total')).toEqual([[{ result: 'ok' }, 3]]);
+  });
+
+  it('reads the overlap second again only when its rows changed (a bulk load shares one second)', async () => {
+    const t = setup();
+    t.catalog.items = Array.from({ length: 150 }, (_, i) => catalogRow(i, 2000));
+    await t.service.refresh(); // everything, from 0
+    await t.service.refresh(); // the overlap, second 1999 on: not counted there before
+    const itemCalls = () => t.catalog.calls.filter((c) => c.kind === 'items').map((c) => c.since);
+    expect(itemCalls()).toEqual([0, 0, 1999, 1999]);
+    const upserts = jest.spyOn(t.service.cache, 'upsertItem');
+
+    // Nothing new: only what came after the watermark second is asked for, and nothing is read.
+    t.catalog.calls = [];
+    await t.service.refresh();
+    await t.service.refresh();
+    expect(itemCalls()).toEqual([2001, 2001]);
+    expect(upserts).not.toHaveBeenCalled();
+
+    // A row in a later second: that row only.
+    t.catalog.calls = [];
+    t.catalog.items.push(catalogRow(200, 2005));
+    await t.service.refresh();
+    expect(itemCalls()).toEqual([2001]);
+    expect(upserts.mock.calls.map(([r]) => r.item_id)).toEqual([id(200)]);
+
+    // A new version stored in the (new) watermark's own second changes the overlap: read again.
+    await t.service.refresh(); // the overlap of second 2005, once
+    upserts.mockClear();
+    t.catalog.calls = [];
+    t.catalog.items.push({ ...catalogRow(7, 2005), ts_ms: 99_999 });
+    await t.service.refresh();
+    expect(itemCalls()).toEqual([2004]);
+    expect(upserts.mock.calls.map(([r]) => [r.item_id, r.ts_ms])).toEqual([
+      [id(7), 99_999],
+      [id(200), 2_000],
+    ]);
   });
 
   it('keeps serving what it holds when a refresh fails, and counts the failure', async () => {

@@ -8,7 +8,7 @@ import { LOGGER } from '../logger';
 import { ScorerMetrics } from '../metrics/scorer-metrics';
 import { withTimeout } from '../with-timeout';
 import { ItemCache } from './item-cache';
-import { ItemCatalogRepository, type PageEnd } from './item-catalog.repository';
+import { ItemCatalogRepository, type ItemsIngested, type PageEnd } from './item-catalog.repository';
 import { ItemOnlineRepository, type OnlineItem } from './item-online.repository';
 
 /** An attribute value worth caching: not absent, not empty. */
@@ -52,6 +52,8 @@ export class ItemCacheService implements OnApplicationBootstrap, OnApplicationSh
   readonly cache: ItemCache;
   private loaded = false;
   private itemsSinceS = 0;
+  /** The overlap's rows (the watermark's second and the one before) as counted before the last read. */
+  private overlapRead: (ItemsIngested & { fromS: number; toS: number }) | undefined;
   private vectorsSinceMs = 0;
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
@@ -94,17 +96,28 @@ export class ItemCacheService implements OnApplicationBootstrap, OnApplicationSh
     const started = Date.now();
     const page = this.config.SCORER_ITEM_CACHE_PAGE_ROWS;
     try {
-      // Overlap by a second: ingested_at has second resolution and upserts are idempotent.
+      // Overlap by a second: ingested_at has second resolution and upserts are idempotent. The overlap's
+      // rows may be a whole bulk-loaded catalogue, so they are read again only when they changed:
+      // counted before the read, so that a row stored during it changes the next count.
       const sinceS = Math.max(0, this.itemsSinceS - 1);
+      const overlap = await this.catalog.itemsIngested(sinceS, this.itemsSinceS);
+      const seen = this.overlapRead;
+      const overlapUnchanged =
+        seen?.fromS === sinceS &&
+        seen.toS === this.itemsSinceS &&
+        seen.rows === overlap.rows &&
+        seen.hash === overlap.hash;
+      const readFromS = overlapUnchanged ? this.itemsSinceS + 1 : sinceS;
       let maxS = this.itemsSinceS;
       const items = await readPages(
-        (after) => this.catalog.itemPage(after, sinceS, page),
-        (after, last) => this.catalog.items(after, last, sinceS),
+        (after) => this.catalog.itemPage(after, readFromS, page),
+        (after, last) => this.catalog.items(after, last, readFromS),
         (r) => {
           this.cache.upsertItem(r);
           maxS = Math.max(maxS, r.ingested_s);
         },
       );
+      this.overlapRead = { fromS: sinceS, toS: this.itemsSinceS, ...overlap };
       let maxMs = this.vectorsSinceMs;
       const pv = this.config.SCORER_PROJECTION_VERSION;
       const vectors = await readPages(

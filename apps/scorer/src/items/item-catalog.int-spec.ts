@@ -117,4 +117,41 @@ describe('ItemCatalogRepository paging (real ClickHouse)', () => {
     expect(held(s, 4)).toEqual({ category: 'old', vector: [4, 5] });
     expect(held(s, 8)).toEqual(expected(8)); // p0 is not the projection served
   });
+
+  it('reads the overlap second again only when its rows changed', async () => {
+    const bulkS = T0_S + 120; // a later bulk load: every row in one second
+    await db.clickhouse.insert('items', [item(2, 'bulk', 4_000, bulkS), item(5, 'bulk', 4_000, bulkS)]);
+    const catalog = new ItemCatalogRepository(db.clickhouse, layout);
+    const sumOfHashes = async (versions: [number, number][]) => {
+      const terms = versions.map(([i, ts]) => `cityHash64('${id(i)}', toUInt64(${ts}))`).join(' + ');
+      const [row] = await db.clickhouse.query<{ h: string }>(`SELECT toString(${terms}) AS h`);
+      return row!.h;
+    };
+    const bulk = {
+      rows: 2,
+      hash: await sumOfHashes([
+        [2, 4_000],
+        [5, 4_000],
+      ]),
+    };
+    expect(await catalog.itemsIngested(bulkS - 1, bulkS)).toEqual(bulk);
+    expect(await catalog.itemsIngested(bulkS, bulkS + 5)).toEqual(bulk);
+    expect(await catalog.itemsIngested(bulkS + 1, bulkS + 5)).toEqual({ rows: 0, hash: '0' });
+
+    const s = service();
+    const reads = jest.spyOn(ItemCatalogRepository.prototype, 'items');
+    try {
+      await s.refresh(); // everything
+      await s.refresh(); // the overlap, bulkS - 1 on: not counted there before
+      reads.mockClear();
+      await s.refresh();
+      expect(reads).not.toHaveBeenCalled();
+      await db.clickhouse.insert('items', [item(2, 'bulk2', 5_000, bulkS)]);
+      await s.refresh();
+      expect(reads).toHaveBeenCalledWith('', expect.any(String), bulkS - 1);
+      expect(held(s, 2).category).toBe('bulk2');
+    } finally {
+      reads.mockRestore();
+    }
+  });
 });

@@ -18,6 +18,13 @@ export interface PageEnd {
   full: boolean;
 }
 
+/** The item rows ingested in a span of seconds: how many, and a sum of their (key, ts_ms) hashes. */
+export interface ItemsIngested {
+  rows: number;
+  /** Decimal UInt64: a new version, or a merge dropping a duplicate, changes it. */
+  hash: string;
+}
+
 export interface VectorRow {
   item_id: string;
   fused_vec: ArrayLike<number>;
@@ -88,6 +95,16 @@ export class ItemCatalogRepository {
   /** The next page of items ingested at or after `sinceS`: keys after `afterId` (see pageEnd). */
   itemPage(afterId: string, sinceS: number, limit: number): Promise<PageEnd | undefined> {
     return this.pageEnd(this.table, this.key, ITEMS_SINCE, { since: sinceS }, afterId, limit);
+  }
+
+  /** The rows ingested from `fromS` to `toS`, both included (reads ingested_at and the key columns only). */
+  async itemsIngested(fromS: number, toS: number): Promise<ItemsIngested> {
+    const [row] = await this.ch.query<{ n: string | number; h: string }>(
+      `SELECT count() AS n, toString(sum(cityHash64(${this.key}, ts_ms))) AS h
+       FROM ${this.table} WHERE ${ITEMS_SINCE} AND ingested_at <= toDateTime({to:UInt32})`,
+      { since: fromS, to: toS },
+    );
+    return { rows: Number(row?.n ?? 0), hash: row?.h ?? '0' };
   }
 
   /** Newest version of the items in (`afterId`, `lastId`] that were ingested at or after `sinceS`. */
