@@ -78,6 +78,7 @@ export async function repositoryQueries(): Promise<Captured[]> {
   await run('catalog.itemsIngested', () => catalog.itemsIngested(0, T_NOON_S));
   await run("catalog.itemsIngested(i1's new version)", () => catalog.itemsIngested(T_NOON_S - 1, T_NOON_S));
   await run('catalog.itemsIngested(before it)', () => catalog.itemsIngested(0, T_NOON_S - 2));
+  await run('catalog.vectorsCreated', () => catalog.vectorsCreated(10, 15, 'p1'));
   await run('catalog.itemPage', () => catalog.itemPage('', 0, 100));
   await run('catalog.itemPage(limit 1)', () => catalog.itemPage('', 0, 1));
   await run('catalog.items', () => catalog.items('', 'i2', 0));

@@ -72,6 +72,8 @@ export const scorerConfigSchema = z.object({
   SCORER_ITEM_CACHE_SOURCE: z.enum(['clickhouse', 'none']).default('clickhouse'),
   SCORER_ITEM_CACHE_REFRESH_MS: int(100, 86_400_000).default(30_000),
   SCORER_ITEM_CACHE_PAGE_ROWS: int(100, 1_000_000).default(20_000),
+  /** How far before its watermarks a refresh looks for rows stored late (at least ingested_at's 1 s). */
+  SCORER_ITEM_CACHE_OVERLAP_MS: int(1_000, 3_600_000).default(10_000),
   /** Embedding projection version to read; empty = the newest vector of any projection. */
   SCORER_PROJECTION_VERSION: z.string().default(''),
   /** Unknown items are looked up in Redis again only after this long. */

@@ -36,6 +36,13 @@ class FakeCatalog {
         const hash = rows.map((r) => `${r.item_id}@${r.ts_ms}`).join(',');
         return Promise.resolve({ rows: rows.length, hash });
       },
+      vectorsCreated: (from: number, to: number) => {
+        const rows = this.vectors.filter((r) => r.created_ms >= from && r.created_ms <= to);
+        return Promise.resolve({
+          rows: rows.length,
+          hash: rows.map((r) => `${r.item_id}@${r.created_ms}`).join(','),
+        });
+      },
       itemPage: items.end,
       items: items.rows,
       vectorPage: (after: string, since: number, _pv: string, limit: number) =>
@@ -101,6 +108,7 @@ function setup(env: Record<string, string> = {}) {
     SCORER_ITEM_CACHE_PAGE_ROWS: String(PAGE),
     SCORER_REDIS_TIMEOUT_MS: '50',
     SCORER_NEGATIVE_CACHE_MS: '60000',
+    SCORER_ITEM_CACHE_OVERLAP_MS: '1000',
     ...env,
   });
   const catalog = new FakeCatalog();
@@ -141,7 +149,8 @@ describe('ItemCacheService: loading from the catalogue', () => {
     expect(t.service.cache.vectorAt(row)[0]).toBe(0.5);
     expect(await t.values('mmctr_scorer_item_cache_rows')).toEqual([[{}, 150]]);
 
-    // Later refreshes ask from the watermarks, ingested_at with a second of overlap (its resolution).
+    // Later refreshes ask from the watermarks less the overlap (1 s here): ingested_at from 999 on,
+    // vectors created after 5,999 ms.
     t.catalog.calls = [];
     t.catalog.items.push(catalogRow(500, 1005));
     await t.service.refresh();
@@ -149,13 +158,13 @@ describe('ItemCacheService: loading from the catalogue', () => {
     expect(t.catalog.calls.find((c) => c.kind === 'vectors')).toEqual({
       kind: 'vectors',
       after: '',
-      since: 7_000,
+      since: 5_999,
     });
     t.catalog.calls = [];
     await t.service.refresh();
     expect(t.catalog.calls).toEqual([
       { kind: 'items', after: '', since: 1004 },
-      { kind: 'vectors', after: '', since: 7_000 },
+      { kind: 'vectors', after: '', since: 7_000 }, // the overlap as last counted: after the watermark
     ]);
     expect(t.service.cache.size).toBe(151);
     expect(await t.values('mmctr_scorer_item_cache_refreshes_total')).toEqual([[{ result: 'ok' }, 3]]);
@@ -195,6 +204,23 @@ describe('ItemCacheService: loading from the catalogue', () => {
       [id(7), 99_999],
       [id(200), 2_000],
     ]);
+  });
+
+  it('picks up a vector stored late with an older created_ms, within SCORER_ITEM_CACHE_OVERLAP_MS', async () => {
+    const t = setup({ SCORER_ITEM_CACHE_OVERLAP_MS: '10000' });
+    t.catalog.items = [catalogRow(1), catalogRow(2), catalogRow(3)];
+    t.catalog.vectors = [{ item_id: id(1), fused_vec: vector(0.1), created_ms: 50_000 }];
+    await t.service.refresh();
+    await t.service.refresh();
+    // Another embedder's insert lands after the refresh that saw 50,000: 4 s older, and 11 s older.
+    t.catalog.vectors.push(
+      { item_id: id(2), fused_vec: vector(0.2), created_ms: 46_000 },
+      { item_id: id(3), fused_vec: vector(0.3), created_ms: 39_000 },
+    );
+    await t.service.refresh();
+    const held = (i: number) => t.service.cache.hasVectorAt(t.service.cache.row(id(i)));
+    expect([held(1), held(2), held(3)]).toEqual([true, true, false]); // the last is past the overlap
+    expect(t.service.cache.vectorAt(t.service.cache.row(id(2)))[0]).toBeCloseTo(0.2);
   });
 
   it('keeps serving what it holds when a refresh fails, and counts the failure', async () => {

@@ -8,8 +8,9 @@ import { LOGGER } from '../logger';
 import { ScorerMetrics } from '../metrics/scorer-metrics';
 import { withTimeout } from '../with-timeout';
 import { ItemCache } from './item-cache';
-import { ItemCatalogRepository, type ItemsIngested, type PageEnd } from './item-catalog.repository';
+import { ItemCatalogRepository, type PageEnd } from './item-catalog.repository';
 import { ItemOnlineRepository, type OnlineItem } from './item-online.repository';
+import { WatermarkOverlap } from './watermark-overlap';
 
 /** An attribute value worth caching: not absent, not empty. */
 const isPresent = (v: RawValue): boolean =>
@@ -52,8 +53,9 @@ export class ItemCacheService implements OnApplicationBootstrap, OnApplicationSh
   readonly cache: ItemCache;
   private loaded = false;
   private itemsSinceS = 0;
-  /** The overlap's rows (the watermark's second and the one before) as counted before the last read. */
-  private overlapRead: (ItemsIngested & { fromS: number; toS: number }) | undefined;
+  /** ingested_at has one-second resolution: the items' span is in whole seconds, at least one. */
+  private readonly itemsOverlap: WatermarkOverlap;
+  private readonly vectorsOverlap: WatermarkOverlap;
   private vectorsSinceMs = 0;
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
@@ -68,6 +70,8 @@ export class ItemCacheService implements OnApplicationBootstrap, OnApplicationSh
     @Inject(SERVING_LAYOUT) private readonly layout: ServingLayout,
   ) {
     this.cache = new ItemCache(layout);
+    this.itemsOverlap = new WatermarkOverlap(Math.ceil(config.SCORER_ITEM_CACHE_OVERLAP_MS / 1000));
+    this.vectorsOverlap = new WatermarkOverlap(config.SCORER_ITEM_CACHE_OVERLAP_MS);
   }
 
   get isLoaded(): boolean {
@@ -96,36 +100,37 @@ export class ItemCacheService implements OnApplicationBootstrap, OnApplicationSh
     const started = Date.now();
     const page = this.config.SCORER_ITEM_CACHE_PAGE_ROWS;
     try {
-      // Overlap by a second: ingested_at has second resolution and upserts are idempotent. The overlap's
-      // rows may be a whole bulk-loaded catalogue, so they are read again only when they changed:
-      // counted before the read, so that a row stored during it changes the next count.
-      const sinceS = Math.max(0, this.itemsSinceS - 1);
-      const overlap = await this.catalog.itemsIngested(sinceS, this.itemsSinceS);
-      const seen = this.overlapRead;
-      const overlapUnchanged =
-        seen?.fromS === sinceS &&
-        seen.toS === this.itemsSinceS &&
-        seen.rows === overlap.rows &&
-        seen.hash === overlap.hash;
-      const readFromS = overlapUnchanged ? this.itemsSinceS + 1 : sinceS;
+      // Each watermark with an overlap (WatermarkOverlap): upserts are idempotent, and a catalogue
+      // loaded in bulk, which can share the watermark's second, is not read again while unchanged.
       let maxS = this.itemsSinceS;
-      const items = await readPages(
-        (after) => this.catalog.itemPage(after, readFromS, page),
-        (after, last) => this.catalog.items(after, last, readFromS),
-        (r) => {
-          this.cache.upsertItem(r);
-          maxS = Math.max(maxS, r.ingested_s);
-        },
+      const items = await this.itemsOverlap.readFrom(
+        this.itemsSinceS,
+        (from, to) => this.catalog.itemsIngested(from, to),
+        (fromS) =>
+          readPages(
+            (after) => this.catalog.itemPage(after, fromS, page),
+            (after, last) => this.catalog.items(after, last, fromS),
+            (r) => {
+              this.cache.upsertItem(r);
+              maxS = Math.max(maxS, r.ingested_s);
+            },
+          ),
       );
-      this.overlapRead = { fromS: sinceS, toS: this.itemsSinceS, ...overlap };
       let maxMs = this.vectorsSinceMs;
       const pv = this.config.SCORER_PROJECTION_VERSION;
-      const vectors = await readPages(
-        (after) => this.catalog.vectorPage(after, this.vectorsSinceMs, pv, page),
-        (after, last) => this.catalog.vectors(after, last, this.vectorsSinceMs, pv),
-        (r) => {
-          this.cache.upsertVector(r.item_id, r.fused_vec, r.created_ms);
-          maxMs = Math.max(maxMs, r.created_ms);
+      const vectors = await this.vectorsOverlap.readFrom(
+        this.vectorsSinceMs,
+        (from, to) => this.catalog.vectorsCreated(from, to, pv),
+        (fromMs) => {
+          const afterMs = Math.max(0, fromMs - 1); // the vector reads take created_ms after a value
+          return readPages(
+            (after) => this.catalog.vectorPage(after, afterMs, pv, page),
+            (after, last) => this.catalog.vectors(after, last, afterMs, pv),
+            (r) => {
+              this.cache.upsertVector(r.item_id, r.fused_vec, r.created_ms);
+              maxMs = Math.max(maxMs, r.created_ms);
+            },
+          );
         },
       );
       this.itemsSinceS = maxS;

@@ -137,6 +137,18 @@ describe('ItemCatalogRepository paging (real ClickHouse)', () => {
     expect(await catalog.itemsIngested(bulkS - 1, bulkS)).toEqual(bulk);
     expect(await catalog.itemsIngested(bulkS, bulkS + 5)).toEqual(bulk);
     expect(await catalog.itemsIngested(bulkS + 1, bulkS + 5)).toEqual({ rows: 0, hash: '0' });
+    // Vectors of the served projection created in a span, empty ones included (p0 and others are not).
+    const items = Array.from({ length: N }, (_, i) => i);
+    const newer = items.filter((i) => i % 7 === 0 && i % 5 !== 4).map((i): [number, number] => [i, 20_000]);
+    const empty = items.filter((i) => i % 5 === 4).map((i): [number, number] => [i, 30_000]);
+    expect(await catalog.vectorsCreated(20_000, 20_000, 'p1')).toEqual({
+      rows: newer.length,
+      hash: await sumOfHashes(newer),
+    });
+    expect(await catalog.vectorsCreated(15_000, 30_000, 'p1')).toEqual({
+      rows: newer.length + empty.length,
+      hash: await sumOfHashes([...newer, ...empty]),
+    });
 
     const s = service();
     const reads = jest.spyOn(ItemCatalogRepository.prototype, 'items');
@@ -148,7 +160,7 @@ describe('ItemCatalogRepository paging (real ClickHouse)', () => {
       expect(reads).not.toHaveBeenCalled();
       await db.clickhouse.insert('items', [item(2, 'bulk2', 5_000, bulkS)]);
       await s.refresh();
-      expect(reads).toHaveBeenCalledWith('', expect.any(String), bulkS - 1);
+      expect(reads).toHaveBeenCalledWith('', expect.any(String), bulkS - 10); // the default 10 s overlap
       expect(held(s, 2).category).toBe('bulk2');
     } finally {
       reads.mockRestore();

@@ -18,8 +18,8 @@ export interface PageEnd {
   full: boolean;
 }
 
-/** The item rows ingested in a span of seconds: how many, and a sum of their (key, ts_ms) hashes. */
-export interface ItemsIngested {
+/** Rows stored in a span of a watermark: how many, and a sum of their (key, version) hashes. */
+export interface RowsDigest {
   rows: number;
   /** Decimal UInt64: a new version, or a merge dropping a duplicate, changes it. */
   hash: string;
@@ -97,14 +97,14 @@ export class ItemCatalogRepository {
     return this.pageEnd(this.table, this.key, ITEMS_SINCE, { since: sinceS }, afterId, limit);
   }
 
-  /** The rows ingested from `fromS` to `toS`, both included (reads ingested_at and the key columns only). */
-  async itemsIngested(fromS: number, toS: number): Promise<ItemsIngested> {
-    const [row] = await this.ch.query<{ n: string | number; h: string }>(
-      `SELECT count() AS n, toString(sum(cityHash64(${this.key}, ts_ms))) AS h
-       FROM ${this.table} WHERE ${ITEMS_SINCE} AND ingested_at <= toDateTime({to:UInt32})`,
+  /** The item rows ingested from `fromS` to `toS`, both included (ingested_at and the key columns only). */
+  itemsIngested(fromS: number, toS: number): Promise<RowsDigest> {
+    return this.digest(
+      this.table,
+      `${this.key}, ts_ms`,
+      `${ITEMS_SINCE} AND ingested_at <= toDateTime({to:UInt32})`,
       { since: fromS, to: toS },
     );
-    return { rows: Number(row?.n ?? 0), hash: row?.h ?? '0' };
   }
 
   /** Newest version of the items in (`afterId`, `lastId`] that were ingested at or after `sinceS`. */
@@ -147,6 +147,18 @@ export class ItemCatalogRepository {
     return this.pageEnd(table, key, filter, { ...params, since: sinceMs }, afterId, limit);
   }
 
+  /** The vector rows created from `fromMs` to `toMs`, both included, empty ones too (as vectorPage counts). */
+  vectorsCreated(fromMs: number, toMs: number, projectionVersion: string): Promise<RowsDigest> {
+    if (!this.vectorsStored) return Promise.resolve({ rows: 0, hash: '0' });
+    const [{ table, key, where }, params] = this.vectorTable(projectionVersion);
+    return this.digest(
+      table,
+      `${key}, created_ms`,
+      `${where} AND created_ms >= {from:UInt64} AND created_ms <= {to:UInt64}`,
+      { ...params, from: fromMs, to: toMs },
+    );
+  }
+
   /** Newest fused vector of the items in (`afterId`, `lastId`] whose newest vector was created after `sinceMs`. */
   async vectors(
     afterId: string,
@@ -176,6 +188,19 @@ export class ItemCatalogRepository {
     return this.entityEmbedding === undefined
       ? [ITEM_VECTORS, { pv: projectionVersion }]
       : [ENTITY_VECTORS, { emb: this.entityEmbedding, entity: this.entity }];
+  }
+
+  private async digest(
+    table: string,
+    version: string,
+    where: string,
+    params: QueryParams,
+  ): Promise<RowsDigest> {
+    const [row] = await this.ch.query<{ n: string | number; h: string }>(
+      `SELECT count() AS n, toString(sum(cityHash64(${version}))) AS h FROM ${table} WHERE ${where}`,
+      params,
+    );
+    return { rows: Number(row?.n ?? 0), hash: row?.h ?? '0' };
   }
 
   /**
