@@ -48,7 +48,8 @@ function setUp(
     countKeys: () => Promise.resolve(sorted.length),
     newest: (table: EntityTable, after: string, limit: number) => {
       pages.push({ after, table });
-      return Promise.resolve(sorted.filter((r) => String(r.movie_id) > after).slice(0, limit));
+      const rest = sorted.filter((r) => String(r.movie_id) > after);
+      return Promise.resolve({ rows: rest.slice(0, limit), full: rest.length >= limit });
     },
   };
   const stored = {

@@ -91,14 +91,14 @@ export class EntityBackfillService {
     let after = '';
     for (;;) {
       const page = await this.snapshots.newest(table, after, this.opts.pageSize);
-      if (page.length === 0) break;
-      const jobs = page.map((s) => entityJob(spec, s));
+      if (page.rows.length === 0) break;
+      const jobs = page.rows.map((s) => entityJob(spec, s));
       after = jobs[jobs.length - 1]!.key;
       const todo = opts.force ? jobs : await this.unembedded(spec, jobs);
       result.skipped += jobs.length - todo.length;
       report();
       await this.run(todo, opts.concurrency, result, report);
-      if (page.length < this.opts.pageSize) break;
+      if (!page.full) break;
     }
     await this.stored.flush();
     result.total = Math.max(total, result.skipped + result.stored + result.stale + result.failures.length);

@@ -12,6 +12,12 @@ export interface EntityTable {
 /** The newest row of one key: its columns by name, as ingest's record of that snapshot had them. */
 export type EntitySnapshot = Record<string, unknown> & { ts_ms: number };
 
+/** A page of keys' newest snapshots, and whether the page read its full size of rows (more may follow). */
+export interface SnapshotPage {
+  rows: EntitySnapshot[];
+  full: boolean;
+}
+
 /** Reads of snapshot entities' tables (the embedder's entity backfill). */
 export class EntitySnapshotRepository {
   constructor(private readonly clickhouse: ClickHouseService) {}
@@ -35,22 +41,24 @@ export class EntitySnapshotRepository {
   }
 
   /**
-   * The newest snapshot (highest ts_ms) of up to `limit` keys after `after`, in key order: keyset pages,
-   * so a table of millions of keys is never held at once. The page's last key is found first, from the
-   * key column alone; its rows are then read by key range, which the sort key's index bounds (sorting
-   * every row after `after` to keep `limit` keys made each page cost the rest of the table). FINAL
-   * collapses re-sent (key, ts_ms) rows.
+   * The newest snapshot (highest ts_ms) of the keys after `after`, in key order, a page at a time:
+   * keyset pages, so a table of millions of keys is never held at once. The page's last key is found
+   * first, as the last of the first `limit` rows after `after` in key order (a top-`limit` sort of the
+   * key column; a key's versions each count, so a page holds at most `limit` keys, and all rows of its
+   * last key; DISTINCT keys cost more on 18.16). Its rows are then read by key range, which the sort
+   * key's index bounds. FINAL collapses re-sent (key, ts_ms) rows.
    */
-  async newest(t: EntityTable, after: string, limit: number): Promise<EntitySnapshot[]> {
+  async newest(t: EntityTable, after: string, limit: number): Promise<SnapshotPage> {
     const columns = [...new Set([t.key, 'ts_ms', ...t.columns])];
     const params: Record<string, string> = { table: t.table, key: t.key, after };
     const [end] = await this.clickhouse.query<{ n: string | number; last: string }>(
       `SELECT count() AS n, max(k) AS last FROM (
-         SELECT DISTINCT {key:Identifier} AS k FROM {table:Identifier} WHERE {key:Identifier} > {after:String}
+         SELECT {key:Identifier} AS k FROM {table:Identifier} WHERE {key:Identifier} > {after:String}
          ORDER BY k LIMIT ${limitLiteral(limit, 'page size')})`,
       params,
     );
-    if (end === undefined || Number(end.n) === 0) return [];
+    const n = Number(end?.n ?? 0);
+    if (end === undefined || n === 0) return { rows: [], full: false };
     columns.forEach((c, i) => (params[`c${i}`] = c));
     const rows = await this.clickhouse.query<Record<string, unknown>>(
       `SELECT ${columns.map((_, i) => `{c${i}:Identifier}`).join(', ')}
@@ -60,6 +68,6 @@ export class EntitySnapshotRepository {
        LIMIT 1 BY {key:Identifier}`,
       { ...params, last: end.last },
     );
-    return rows.map((r) => ({ ...r, ts_ms: Number(r.ts_ms) }));
+    return { rows: rows.map((r) => ({ ...r, ts_ms: Number(r.ts_ms) })), full: n === limit };
   }
 }
