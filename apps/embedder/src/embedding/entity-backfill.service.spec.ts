@@ -36,6 +36,8 @@ function setUp(
     pageSize?: number;
     tableExists?: boolean;
     repo?: typeof movielens;
+    /** What countKeys answers (an estimate on the real table); the keys' number by default. */
+    estimatedKeys?: number;
   } = {},
 ) {
   const sorted = [...rows].sort((a, b) => String(a.movie_id).localeCompare(String(b.movie_id)));
@@ -45,7 +47,7 @@ function setUp(
   let flushed = 0;
   const snapshots = {
     exists: () => Promise.resolve(opts.tableExists ?? true),
-    countKeys: () => Promise.resolve(sorted.length),
+    countKeys: () => Promise.resolve(opts.estimatedKeys ?? sorted.length),
     newest: (table: EntityTable, after: string, limit: number) => {
       pages.push({ after, table });
       const rest = sorted.filter((r) => String(r.movie_id) > after);
@@ -174,6 +176,19 @@ describe('EntityBackfillService', () => {
     expect(progress[0]).toEqual({ total: 7, done: 0, failed: 0 });
     expect(progress.at(-1)).toEqual({ total: 7, done: 7, failed: 0 });
     expect(progress.map((p) => p.done)).toEqual([...progress.map((p) => p.done)].sort((a, b) => a - b));
+  });
+
+  it('shows the estimated key count as the progress total, and reports the keys it visited', async () => {
+    const rows = Array.from({ length: 7 }, (_, i) => snap(`k${i}`, i, `title ${i}`));
+    for (const estimatedKeys of [9, 5]) {
+      const progress: BackfillProgress[] = [];
+      const t = setUp(rows, { pageSize: 3, estimatedKeys });
+      const result = await t.backfill.embed('title', { concurrency: 2, onProgress: (p) => progress.push(p) });
+      expect(progress[0]).toEqual({ total: estimatedKeys, done: 0, failed: 0 });
+      expect(progress.at(-1)!.done).toBe(7);
+      expect(progress.at(-1)!.total).toBe(Math.max(estimatedKeys, 7)); // an underestimate follows `done`
+      expect(result).toMatchObject({ total: 7, stored: 7 });
+    }
   });
 
   it('counts stale keys and keeps going past failures, each with its reason', async () => {

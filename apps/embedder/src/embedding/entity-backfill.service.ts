@@ -101,7 +101,8 @@ export class EntityBackfillService {
       if (!page.full) break;
     }
     await this.stored.flush();
-    result.total = Math.max(total, result.skipped + result.stored + result.stale + result.failures.length);
+    // Every key was visited: the exact total, where the count before was an estimate.
+    result.total = result.skipped + result.stored + result.stale + result.failures.length;
     return result;
   }
 

@@ -31,10 +31,13 @@ export class EntitySnapshotRepository {
     return Number(row?.n ?? 0) > 0;
   }
 
-  /** How many distinct keys the table holds. */
+  /**
+   * About how many distinct keys the table holds (uniqCombined: within about 1 %, in fixed memory; a
+   * progress total). uniqExact holds every key's hash: 1.6 s against 80 ms for 5 million keys on 18.16.
+   */
   async countKeys(t: Pick<EntityTable, 'table' | 'key'>): Promise<number> {
     const [row] = await this.clickhouse.query<{ n: string | number }>(
-      'SELECT uniqExact({key:Identifier}) AS n FROM {table:Identifier}',
+      'SELECT uniqCombined({key:Identifier}) AS n FROM {table:Identifier}',
       { table: t.table, key: t.key },
     );
     return Number(row?.n ?? 0);
