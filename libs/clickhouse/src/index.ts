@@ -9,3 +9,4 @@ export * from './insert-isolating-poison';
 export * from './row-binary-columns';
 export * from './migrations/cluster-ddl';
 export * from './migrations/alter-cluster';
+export * from './keyset-page';

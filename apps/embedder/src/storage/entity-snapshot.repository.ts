@@ -1,4 +1,4 @@
-import { limitLiteral, type ClickHouseService } from '@mmctr/clickhouse';
+import { keysetPageEnd, type ClickHouseService } from '@mmctr/clickhouse';
 
 /** A snapshot entity's table as the repository lays it out (libs/feature-repo storageTables). */
 export interface EntityTable {
@@ -45,23 +45,14 @@ export class EntitySnapshotRepository {
 
   /**
    * The newest snapshot (highest ts_ms) of the keys after `after`, in key order, a page at a time:
-   * keyset pages, so a table of millions of keys is never held at once. The page's last key is found
-   * first, as the last of the first `limit` rows after `after` in key order (a top-`limit` sort of the
-   * key column; a key's versions each count, so a page holds at most `limit` keys, and all rows of its
-   * last key; DISTINCT keys cost more on 18.16). Its rows are then read by key range, which the sort
-   * key's index bounds. FINAL collapses re-sent (key, ts_ms) rows.
+   * keyset pages (keysetPageEnd), so a table of millions of keys is never held at once; a page holds at
+   * most `limit` keys. FINAL collapses re-sent (key, ts_ms) rows.
    */
   async newest(t: EntityTable, after: string, limit: number): Promise<SnapshotPage> {
+    const end = await keysetPageEnd(this.clickhouse, { table: t.table, key: t.key, after, limit });
+    if (end === undefined) return { rows: [], full: false };
     const columns = [...new Set([t.key, 'ts_ms', ...t.columns])];
-    const params: Record<string, string> = { table: t.table, key: t.key, after };
-    const [end] = await this.clickhouse.query<{ n: string | number; last: string }>(
-      `SELECT count() AS n, max(k) AS last FROM (
-         SELECT {key:Identifier} AS k FROM {table:Identifier} WHERE {key:Identifier} > {after:String}
-         ORDER BY k LIMIT ${limitLiteral(limit, 'page size')})`,
-      params,
-    );
-    const n = Number(end?.n ?? 0);
-    if (end === undefined || n === 0) return { rows: [], full: false };
+    const params: Record<string, string> = { table: t.table, key: t.key, after, last: end.last };
     columns.forEach((c, i) => (params[`c${i}`] = c));
     const rows = await this.clickhouse.query<Record<string, unknown>>(
       `SELECT ${columns.map((_, i) => `{c${i}:Identifier}`).join(', ')}
@@ -69,8 +60,8 @@ export class EntitySnapshotRepository {
        WHERE {key:Identifier} > {after:String} AND {key:Identifier} <= {last:String}
        ORDER BY {key:Identifier}, ts_ms DESC
        LIMIT 1 BY {key:Identifier}`,
-      { ...params, last: end.last },
+      params,
     );
-    return { rows: rows.map((r) => ({ ...r, ts_ms: Number(r.ts_ms) })), full: n === limit };
+    return { rows: rows.map((r) => ({ ...r, ts_ms: Number(r.ts_ms) })), full: end.full };
   }
 }

@@ -1,5 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ClickHouseService, RowBinaryReader, limitLiteral, type QueryParams } from '@mmctr/clickhouse';
+import {
+  ClickHouseService,
+  RowBinaryReader,
+  keysetPageEnd,
+  type PageEnd,
+  type QueryParams,
+} from '@mmctr/clickhouse';
 import type { RawValue } from '@mmctr/features';
 import { SERVING_LAYOUT } from '../layout/layout.module';
 import type { ServingLayout } from '../layout/serving-layout';
@@ -12,11 +18,7 @@ export interface CatalogRow {
   ingested_s: number;
 }
 
-/** A page of keys: its last key, and whether it read the page size of rows (more may follow). */
-export interface PageEnd {
-  last: string;
-  full: boolean;
-}
+export type { PageEnd } from '@mmctr/clickhouse';
 
 /** Rows stored in a span of a watermark: how many, and a sum of their (key, version) hashes. */
 export interface RowsDigest {
@@ -92,9 +94,16 @@ export class ItemCatalogRepository {
     this.columns = layout.itemAttributes.map((a) => identifier(a.name));
   }
 
-  /** The next page of items ingested at or after `sinceS`: keys after `afterId` (see pageEnd). */
+  /** The next page of items ingested at or after `sinceS`: keys after `afterId` (keysetPageEnd). */
   itemPage(afterId: string, sinceS: number, limit: number): Promise<PageEnd | undefined> {
-    return this.pageEnd(this.table, this.key, ITEMS_SINCE, { since: sinceS }, afterId, limit);
+    return keysetPageEnd(this.ch, {
+      table: this.table,
+      key: this.key,
+      after: afterId,
+      limit,
+      where: ITEMS_SINCE,
+      params: { since: sinceS },
+    });
   }
 
   /** The item rows ingested from `fromS` to `toS`, both included (ingested_at and the key columns only). */
@@ -132,7 +141,7 @@ export class ItemCatalogRepository {
     }));
   }
 
-  /** The next page of items with a vector created after `sinceMs`: keys after `afterId` (see pageEnd). */
+  /** The next page of items with a vector created after `sinceMs`: keys after `afterId` (keysetPageEnd). */
   async vectorPage(
     afterId: string,
     sinceMs: number,
@@ -144,7 +153,14 @@ export class ItemCatalogRepository {
     const [{ table, key, where }, params] = this.vectorTable(projectionVersion);
     // Rows with an empty vector count here (the filter reads no vector); the page's read drops them.
     const filter = `${where} AND created_ms > {since:UInt64}`;
-    return this.pageEnd(table, key, filter, { ...params, since: sinceMs }, afterId, limit);
+    return keysetPageEnd(this.ch, {
+      table,
+      key,
+      after: afterId,
+      limit,
+      where: filter,
+      params: { ...params, since: sinceMs },
+    });
   }
 
   /** The vector rows created from `fromMs` to `toMs`, both included, empty ones too (as vectorPage counts). */
@@ -201,33 +217,5 @@ export class ItemCatalogRepository {
       params,
     );
     return { rows: Number(row?.n ?? 0), hash: row?.h ?? '0' };
-  }
-
-  /**
-   * The end of the next page: the last key among the first `limit` rows after `afterId` that `where`
-   * admits, in key order, and whether there were `limit` of them (more may follow); undefined when none
-   * is left. A key with several rows (versions) counts each, so a page may hold fewer than `limit` keys,
-   * never more, and all rows of its last key are in it (the page's read takes the key range). It reads
-   * the key and the filter's columns only, in a top-`limit` sort (DISTINCT cost 4-5 times more on 18.16);
-   * the page's rows are then read by key range, which the sort key's index bounds. Grouping every row
-   * after `afterId` to keep `limit` keys made each page cost the rest of the table: a catalogue 100 times
-   * the demo's took about a minute to load.
-   */
-  private async pageEnd(
-    table: string,
-    key: string,
-    where: string,
-    params: QueryParams,
-    afterId: string,
-    limit: number,
-  ): Promise<PageEnd | undefined> {
-    const [row] = await this.ch.query<{ n: string | number; last: string }>(
-      `SELECT count() AS n, max(k) AS last FROM (
-         SELECT ${key} AS k FROM ${table} WHERE ${key} > {after:String} AND ${where}
-         ORDER BY ${key} LIMIT ${limitLiteral(limit, 'page size')})`,
-      { ...params, after: afterId },
-    );
-    const n = Number(row?.n ?? 0);
-    return n === 0 || row === undefined ? undefined : { last: row.last, full: n === limit };
   }
 }
