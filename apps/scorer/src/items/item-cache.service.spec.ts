@@ -3,12 +3,24 @@ import { loadScorerConfig } from '../config/scorer-config';
 import { ScorerMetrics } from '../metrics/scorer-metrics';
 import { demoLayout } from '../../test/support/test-layout';
 import { ItemCacheService } from './item-cache.service';
-import type { CatalogRow, ItemCatalogRepository, PageEnd, VectorRow } from './item-catalog.repository';
+import type {
+  CatalogRow,
+  ItemCatalogRepository,
+  PageEnd,
+  RowsDigest,
+  VectorRow,
+} from './item-catalog.repository';
 import type { ItemOnlineRepository, OnlineItem } from './item-online.repository';
 
 const layout = demoLayout();
 const DIM = layout.embedding!.width;
 const PAGE = 100;
+
+/** Any digest of the rows' (key, version) does for the fake: the service only compares it. */
+const digest = (versions: [string, number][]): RowsDigest => ({
+  rows: versions.length,
+  hash: versions.map(([key, version]) => `${key}@${version}`).join(','),
+});
 
 /** ClickHouse's catalogue in memory, answering like ItemCatalogRepository (sorted by id, paged, watermarked). */
 class FakeCatalog {
@@ -32,16 +44,11 @@ class FakeCatalog {
       itemsIngested: (from: number, to: number) => {
         if (this.down) return Promise.reject(new Error('ECONNREFUSED'));
         const rows = this.items.filter((r) => r.ingested_s >= from && r.ingested_s <= to);
-        // Any digest of the rows' versions does for the fake: the service only compares it.
-        const hash = rows.map((r) => `${r.item_id}@${r.ts_ms}`).join(',');
-        return Promise.resolve({ rows: rows.length, hash });
+        return Promise.resolve(digest(rows.map((r) => [r.item_id, r.ts_ms])));
       },
       vectorsCreated: (from: number, to: number) => {
         const rows = this.vectors.filter((r) => r.created_ms >= from && r.created_ms <= to);
-        return Promise.resolve({
-          rows: rows.length,
-          hash: rows.map((r) => `${r.item_id}@${r.created_ms}`).join(','),
-        });
+        return Promise.resolve(digest(rows.map((r) => [r.item_id, r.created_ms])));
       },
       itemPage: items.end,
       items: items.rows,
