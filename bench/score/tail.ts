@@ -13,7 +13,8 @@
 // then at N. --fifo P: the serving path (every thread of the scorer, of Redis and of this client) at
 // the normal policy, then at SCHED_FIFO priority P, which no normal task preempts (an attempt at what
 // dedicated cores give). Both are restored after, also on SIGINT / SIGTERM. FIFO can stall the
-// serving path for minutes (it starves normal-priority kernel threads): a measurement, not a setting.
+// serving path for minutes (most likely by starving normal-priority kernel threads): a measurement,
+// not a setting.
 //
 // Usage: node -r ./scripts/register.js bench/score/tail.ts [--model qin-demo] [--requests 1000]
 //        [--env 'K=V;K2=V2'] [--jitter-ms 3000] [--stores-nice 19 | --fifo 10] [--rounds 2]
@@ -101,8 +102,9 @@ async function main(): Promise<void> {
     await warm(url, body);
     // The baseline, same run, the scorer not serving: one spinning thread (a core to itself) and two
     // (both cores busy, as when a run's two intra-op threads and the request loop are all runnable).
-    // With --fifo, two more at SCHED_FIFO: then no task of normal policy can take their cores, and what
-    // still does is below the scheduler (the kernel's interrupts, its real-time threads, the host).
+    // With --fifo, two more at SCHED_FIFO: no normal task preempts them, yet the kernel's fair server
+    // (6.12 on) still runs normal tasks for up to 50 ms a second per core; the rest is interrupts,
+    // real-time kernel threads and the host.
     console.log(`# the box's own scheduling: spinning threads, descheduled for over 0.5 ms`);
     const baselines = [
       { threads: 1 },
