@@ -655,6 +655,13 @@ REPOSITORY_EXPECTED: dict[str, list[dict[str, Any]]] = {
     "catalog.itemsIngested(i1's new version)": [{"n": 1, "h": [("i1", T - 1000)]}],
     "catalog.itemsIngested(before it)": [{"n": 2, "h": [("i1", T - 2000), ("i2", T - 1500)]}],
     "catalog.vectorsCreated": [{"n": 2, "h": [("i1", 10), ("i2", 15)]}],
+    # The reconcile's digests per bucket of the watermark (1 s of ingested_at, 10 ms of created_ms), cut before a value.
+    "catalog.itemBuckets": [
+        {"b": T_S - 2, "n": 2, "h": [("i1", T - 2000), ("i2", T - 1500)]},
+        {"b": T_S - 1, "n": 1, "h": [("i1", T - 1000)]},
+    ],
+    "catalog.itemBuckets(before)": [{"b": T_S - 2, "n": 2, "h": [("i1", T - 2000), ("i2", T - 1500)]}],
+    "catalog.vectorBuckets(before)": [{"b": 1, "n": 2, "h": [("i1", 10), ("i2", 15)]}],
     "catalog.itemPage": [{"n": 3, "last": "i2"}],
     "catalog.itemPage(limit 1)": [{"n": 1, "last": "i1"}],
     "catalog.items": [
@@ -668,10 +675,23 @@ REPOSITORY_EXPECTED: dict[str, list[dict[str, Any]]] = {
         CATALOG_I2,
     ],
     "catalog.items(after i1)": [CATALOG_I2],
+    # A bucket read again: pages of the keys with a row in [since, until), each key's newest version.
+    "catalog.itemPage(until)": [{"n": 2, "last": "i2"}],
+    "catalog.items(until)": [
+        {
+            "item_id": "i1",
+            "category": "boots",
+            "tags": ["a", "b"],
+            "latest_ts_ms": T - 1000,
+            "ingested_s": (T - 1000) // 1000,
+        }
+    ],
     "catalog.vectorPage": [{"n": 3, "last": "i2"}],
     "catalog.vectorPage(since 15)": [{"n": 1, "last": "i1"}],
     "catalog.vectors": CATALOG_VECTORS,
     "catalog.vectors(any projection)": CATALOG_VECTORS,
+    "catalog.vectorPage(until 15)": [{"n": 1, "last": "i1"}],
+    "catalog.vectors(until 15)": CATALOG_VECTORS[:1],
     "registry.newest(production)": [
         {"version": "m1", "model_type": "qin", "artifact_uri": "/registry/m1", "feature_spec_version": "fs-2"},
     ],
@@ -723,10 +743,12 @@ def test_repository_query_answers(db: ClickHouse, repository_queries: dict[str, 
     rows = db.all(sql, database=db.database)
     if call == "retention.partitions(events)":
         assert all(int(r.pop("bytes")) > 0 for r in rows)
-    if call == "embeddings.embeddedKeys" or call in ("catalog.vectors", "catalog.vectors(any projection)"):
+    if call in ("embeddings.embeddedKeys", "catalog.vectors") or call.startswith("catalog.vectors("):
         rows.sort(key=lambda r: r["item_id"])  # no ORDER BY: the repository builds a set, or upserts
     expected = REPOSITORY_EXPECTED[call]
-    if call.startswith(("catalog.itemsIngested", "catalog.vectorsCreated")):
+    if call.startswith(
+        ("catalog.itemsIngested", "catalog.vectorsCreated", "catalog.itemBuckets", "catalog.vectorBuckets")
+    ):
         # The server's own cityHash64 of the expected rows' (key, version), summed: the rows summed must be these.
         expected = [{**r, "h": hash_sum(db, r["h"])} for r in expected]
     assert norm(rows) == norm(expected)

@@ -74,6 +74,11 @@ export const scorerConfigSchema = z.object({
   SCORER_ITEM_CACHE_PAGE_ROWS: int(100, 1_000_000).default(20_000),
   /** How far before its watermarks a refresh looks for rows stored late (at least ingested_at's 1 s). */
   SCORER_ITEM_CACHE_OVERLAP_MS: int(1_000, 3_600_000).default(10_000),
+  /** Every this long a refresh also compares per-bucket digests of what lies before its overlaps, and reads
+   * the buckets that changed again (rows stored later than the overlap); 0: never. */
+  SCORER_ITEM_CACHE_RECONCILE_MS: int(0, 86_400_000).default(600_000),
+  /** Those buckets' width, in seconds of ingested_at and of created_ms. */
+  SCORER_ITEM_CACHE_RECONCILE_BUCKET_S: int(1, 86_400).default(3_600),
   /** Embedding projection version to read; empty = the newest vector of any projection. */
   SCORER_PROJECTION_VERSION: z.string().default(''),
   /** Unknown items are looked up in Redis again only after this long. */

@@ -1,12 +1,13 @@
+import type { PageEnd } from '@mmctr/clickhouse';
 import type { Logger } from 'pino';
 import { loadScorerConfig } from '../config/scorer-config';
 import { ScorerMetrics } from '../metrics/scorer-metrics';
 import { demoLayout } from '../../test/support/test-layout';
 import { ItemCacheService } from './item-cache.service';
 import type {
+  BucketDigest,
   CatalogRow,
   ItemCatalogRepository,
-  PageEnd,
   RowsDigest,
   VectorRow,
 } from './item-catalog.repository';
@@ -22,25 +23,67 @@ const digest = (versions: [string, number][]): RowsDigest => ({
   hash: versions.map(([key, version]) => `${key}@${version}`).join(','),
 });
 
+/** Per bucket of `width` of a watermark value, the digest of the rows before `before`. */
+function bucketDigests<T extends { item_id: string }>(
+  rows: T[],
+  value: (r: T) => number,
+  version: (r: T) => number,
+  width: number,
+  before = Infinity,
+): BucketDigest[] {
+  const byBucket = new Map<number, [string, number][]>();
+  for (const r of rows.filter((r) => value(r) < before)) {
+    const b = Math.floor(value(r) / width);
+    byBucket.set(b, [...(byBucket.get(b) ?? []), [r.item_id, version(r)]]);
+  }
+  return [...byBucket].sort(([a], [b]) => a - b).map(([bucket, v]) => ({ bucket, ...digest(v) }));
+}
+
 /** ClickHouse's catalogue in memory, answering like ItemCatalogRepository (sorted by id, paged, watermarked). */
 class FakeCatalog {
   items: CatalogRow[] = [];
   vectors: VectorRow[] = [];
-  calls: { kind: 'items' | 'vectors'; after: string; since: number }[] = [];
+  calls: { kind: 'items' | 'vectors'; after: string; since: number; until?: number }[] = [];
+  bucketCalls: { kind: 'items' | 'vectors'; before?: number }[] = [];
   down = false;
+  bucketsDown = false;
 
   asRepository(): ItemCatalogRepository {
     const items = this.pages<CatalogRow>(
       'items',
       () => this.items,
-      (r, s) => r.ingested_s >= s,
+      (r, s, u) => r.ingested_s >= s && r.ingested_s < u,
     );
     const vectors = this.pages<VectorRow>(
       'vectors',
       () => this.vectors,
-      (r, s) => r.created_ms > s,
+      (r, s, u) => r.created_ms > s && r.created_ms < u,
     );
+    const buckets = (kind: 'items' | 'vectors', before: number | undefined, answer: () => BucketDigest[]) => {
+      this.bucketCalls.push(before === undefined ? { kind } : { kind, before });
+      return this.bucketsDown ? Promise.reject(new Error('ECONNREFUSED')) : Promise.resolve(answer());
+    };
     return {
+      itemBuckets: (width: number, before?: number) =>
+        buckets('items', before, () =>
+          bucketDigests(
+            this.items,
+            (r) => r.ingested_s,
+            (r) => r.ts_ms,
+            width,
+            before,
+          ),
+        ),
+      vectorBuckets: (width: number, _pv: string, before?: number) =>
+        buckets('vectors', before, () =>
+          bucketDigests(
+            this.vectors,
+            (r) => r.created_ms,
+            (r) => r.created_ms,
+            width,
+            before,
+          ),
+        ),
       itemsIngested: (from: number, to: number) => {
         if (this.down) return Promise.reject(new Error('ECONNREFUSED'));
         const rows = this.items.filter((r) => r.ingested_s >= from && r.ingested_s <= to);
@@ -52,32 +95,36 @@ class FakeCatalog {
       },
       itemPage: items.end,
       items: items.rows,
-      vectorPage: (after: string, since: number, _pv: string, limit: number) =>
-        vectors.end(after, since, limit),
-      vectors: vectors.rows,
+      vectorPage: (after: string, since: number, _pv: string, limit: number, until?: number) =>
+        vectors.end(after, since, limit, until),
+      vectors: (after: string, last: string, since: number, _pv: string, until?: number) =>
+        vectors.rows(after, last, since, until),
     } as unknown as ItemCatalogRepository;
   }
 
-  /** One kind's page ends and page rows, as the repository answers them: rows changed since, in id order. */
+  /**
+   * One kind's page ends and page rows, as the repository answers them: rows changed since (and before
+   * until), in id order.
+   */
   private pages<T extends { item_id: string }>(
     kind: 'items' | 'vectors',
     all: () => T[],
-    changed: (r: T, since: number) => boolean,
+    changed: (r: T, since: number, until: number) => boolean,
   ) {
-    const after = (id: string, since: number) =>
+    const after = (id: string, since: number, until = Infinity) =>
       all()
-        .filter((r) => r.item_id > id && changed(r, since))
+        .filter((r) => r.item_id > id && changed(r, since, until))
         .sort((a, b) => a.item_id.localeCompare(b.item_id));
     return {
-      end: (id: string, since: number, limit: number): Promise<PageEnd | undefined> => {
-        this.calls.push({ kind, after: id, since });
+      end: (id: string, since: number, limit: number, until?: number): Promise<PageEnd | undefined> => {
+        this.calls.push(until === undefined ? { kind, after: id, since } : { kind, after: id, since, until });
         if (this.down) return Promise.reject(new Error('ECONNREFUSED'));
-        const page = after(id, since).slice(0, limit);
+        const page = after(id, since, until).slice(0, limit);
         const last = page.at(-1)?.item_id;
         return Promise.resolve(last === undefined ? undefined : { last, full: page.length === limit });
       },
-      rows: (id: string, last: string, since: number) =>
-        Promise.resolve(after(id, since).filter((r) => r.item_id <= last)),
+      rows: (id: string, last: string, since: number, until?: number) =>
+        Promise.resolve(after(id, since, until).filter((r) => r.item_id <= last)),
     };
   }
 }
@@ -244,6 +291,127 @@ describe('ItemCacheService: loading from the catalogue', () => {
     await t.service.onApplicationBootstrap();
     expect(t.catalog.calls).toEqual([]);
     expect(t.service.isLoaded).toBe(true);
+  });
+});
+
+describe('ItemCacheService: reconciling rows stored behind the overlap', () => {
+  /** The scorer's clock, in ms: the reconcile's interval and horizon read it. */
+  let clock = 10_000_000;
+  beforeEach(() => {
+    clock = 10_000_000;
+    jest.spyOn(Date, 'now').mockImplementation(() => clock);
+  });
+  afterEach(() => jest.restoreAllMocks());
+
+  const reconciling = () =>
+    setup({ SCORER_ITEM_CACHE_RECONCILE_MS: '60000', SCORER_ITEM_CACHE_RECONCILE_BUCKET_S: '100' });
+
+  it('reads a bucket again when a row arrives behind the overlap, only that bucket, only once', async () => {
+    const t = reconciling();
+    t.catalog.items = [...Array.from({ length: 150 }, (_, i) => catalogRow(i, 1000)), catalogRow(200, 5000)];
+    await t.service.refresh(); // the first load, after every bucket's digest
+    expect(t.catalog.bucketCalls).toEqual([{ kind: 'items' }, { kind: 'vectors' }]);
+    await t.service.refresh(); // the overlap, once after the watermark moved
+    const upserts = jest.spyOn(t.service.cache, 'upsertItem');
+
+    // A new version of item 7 ingested at second 1050, stored after the refresh passed 5000: the
+    // overlap (1 s) does not reach it, and the reconcile is not due yet.
+    t.catalog.items.push({ ...catalogRow(7, 1050), ts_ms: 99_999 });
+    await t.service.refresh();
+    expect(upserts).not.toHaveBeenCalled();
+    expect(t.catalog.bucketCalls).toHaveLength(2);
+
+    clock += 60_000;
+    t.catalog.calls = [];
+    await t.service.refresh();
+    // Buckets before the horizon (the clock less the overlap: second 10,059, so buckets before 10,000 s).
+    expect(t.catalog.bucketCalls.slice(2)).toEqual([
+      { kind: 'items', before: 10_000 },
+      { kind: 'vectors', before: 10_000_000 },
+    ]);
+    // Two pages of 100 rows (the bucket's 151 rows: item 7 twice).
+    expect(t.catalog.calls.filter((c) => c.until !== undefined)).toEqual([
+      { kind: 'items', after: '', since: 1000, until: 1100 },
+      { kind: 'items', after: id(98), since: 1000, until: 1100 },
+    ]);
+    expect(upserts.mock.calls.filter(([r]) => r.item_id === id(7)).map(([r]) => r.ts_ms)).toContain(99_999);
+    expect(await t.values('mmctr_scorer_item_cache_reread_buckets_total')).toEqual([[{ kind: 'items' }, 1]]);
+
+    clock += 60_000;
+    t.catalog.calls = [];
+    await t.service.refresh();
+    expect(t.catalog.calls.filter((c) => c.until !== undefined)).toEqual([]);
+    expect(await t.values('mmctr_scorer_item_cache_reconciles_total')).toEqual([[{ result: 'ok' }, 2]]);
+  });
+
+  it('reads a bucket filled by refreshes once, when it falls behind the horizon', async () => {
+    const t = reconciling();
+    t.catalog.items = [catalogRow(1, 1000)];
+    await t.service.refresh();
+    t.catalog.items.push(catalogRow(2, 9_950), catalogRow(3, 9_990)); // bucket 99: [9,900, 10,000) s
+    await t.service.refresh();
+
+    // At second 9,999 (the clock less the overlap) bucket 99 can still get rows on time: not compared.
+    clock = 10_000_000 + 60_000 - 61_000;
+    t.catalog.calls = [];
+    await t.service.refresh();
+    expect(t.catalog.calls.filter((c) => c.until !== undefined)).toEqual([]);
+
+    clock += 61_000;
+    await t.service.refresh();
+    expect(t.catalog.calls.filter((c) => c.until !== undefined)).toEqual([
+      { kind: 'items', after: '', since: 9_900, until: 10_000 },
+    ]);
+  });
+
+  it('reads adjacent changed buckets in one range, and a late vector behind the overlap', async () => {
+    const t = reconciling();
+    t.catalog.items = [1, 2, 3].map((i) => catalogRow(i, 1000));
+    t.catalog.vectors = [{ item_id: id(1), fused_vec: vector(0.1), created_ms: 9_000_000 }];
+    await t.service.refresh();
+    t.catalog.items.push({ ...catalogRow(2, 1150), ts_ms: 5 }, { ...catalogRow(3, 1250), ts_ms: 6 });
+    t.catalog.vectors.push({ item_id: id(2), fused_vec: vector(0.2), created_ms: 150_000 });
+    clock += 60_000;
+    t.catalog.calls = [];
+    await t.service.refresh();
+    expect(t.catalog.calls.filter((c) => c.until !== undefined)).toEqual([
+      { kind: 'items', after: '', since: 1100, until: 1300 },
+      { kind: 'vectors', after: '', since: 99_999, until: 200_000 },
+    ]);
+    const row = t.service.cache.row(id(2));
+    expect(t.service.cache.hasVectorAt(row)).toBe(true);
+    expect(t.service.cache.vectorAt(row)[0]).toBeCloseTo(0.2);
+  });
+
+  it('counts a failed reconcile, keeps the refresh, and tries again at the next interval', async () => {
+    const t = reconciling();
+    t.catalog.items = [catalogRow(1, 1000)];
+    await t.service.refresh();
+    t.catalog.items.push({ ...catalogRow(1, 1010), ts_ms: 77 });
+    t.catalog.bucketsDown = true;
+    clock += 60_000;
+    await t.service.refresh();
+    expect(t.warnings).toEqual(['item cache reconcile failed; retried at the next interval']);
+    expect(await t.values('mmctr_scorer_item_cache_reconciles_total')).toEqual([[{ result: 'failed' }, 1]]);
+    expect(await t.values('mmctr_scorer_item_cache_refreshes_total')).toEqual([[{ result: 'ok' }, 2]]);
+
+    t.catalog.bucketsDown = false;
+    await t.service.refresh(); // within the interval: not yet
+    expect(t.catalog.calls.filter((c) => c.until !== undefined)).toEqual([]);
+    clock += 60_000;
+    await t.service.refresh();
+    expect(t.catalog.calls.filter((c) => c.until !== undefined)).toEqual([
+      { kind: 'items', after: '', since: 1000, until: 1100 },
+    ]);
+  });
+
+  it('takes no digest with SCORER_ITEM_CACHE_RECONCILE_MS=0', async () => {
+    const t = setup({ SCORER_ITEM_CACHE_RECONCILE_MS: '0' });
+    t.catalog.items = [catalogRow(1, 1000)];
+    await t.service.refresh();
+    clock += 3_600_000;
+    await t.service.refresh();
+    expect(t.catalog.bucketCalls).toEqual([]);
   });
 });
 

@@ -1,4 +1,5 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type { PageEnd } from '@mmctr/clickhouse';
 import type { Logger } from 'pino';
 import type { RawValue } from '@mmctr/features';
 import { SCORER_CONFIG, type ScorerConfig } from '../config/scorer-config';
@@ -8,7 +9,8 @@ import { LOGGER } from '../logger';
 import { ScorerMetrics } from '../metrics/scorer-metrics';
 import { withTimeout } from '../with-timeout';
 import { ItemCache } from './item-cache';
-import { ItemCatalogRepository, type PageEnd } from './item-catalog.repository';
+import { BucketReconcile } from './bucket-reconcile';
+import { ItemCatalogRepository, type BucketDigest } from './item-catalog.repository';
 import { ItemOnlineRepository, type OnlineItem } from './item-online.repository';
 import { WatermarkOverlap } from './watermark-overlap';
 
@@ -57,6 +59,9 @@ export class ItemCacheService implements OnApplicationBootstrap, OnApplicationSh
   private readonly itemsOverlap: WatermarkOverlap;
   private readonly vectorsOverlap: WatermarkOverlap;
   private vectorsSinceMs = 0;
+  private readonly itemsReconcile: BucketReconcile;
+  private readonly vectorsReconcile: BucketReconcile;
+  private reconcileAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
   private readonly unknownUntil = new Map<string, number>();
@@ -72,6 +77,9 @@ export class ItemCacheService implements OnApplicationBootstrap, OnApplicationSh
     this.cache = new ItemCache(layout);
     this.itemsOverlap = new WatermarkOverlap(Math.ceil(config.SCORER_ITEM_CACHE_OVERLAP_MS / 1000));
     this.vectorsOverlap = new WatermarkOverlap(config.SCORER_ITEM_CACHE_OVERLAP_MS);
+    const bucketS = config.SCORER_ITEM_CACHE_RECONCILE_BUCKET_S;
+    this.itemsReconcile = new BucketReconcile(bucketS);
+    this.vectorsReconcile = new BucketReconcile(bucketS * 1000);
   }
 
   get isLoaded(): boolean {
@@ -99,7 +107,10 @@ export class ItemCacheService implements OnApplicationBootstrap, OnApplicationSh
   private async doRefresh(): Promise<void> {
     const started = Date.now();
     const page = this.config.SCORER_ITEM_CACHE_PAGE_ROWS;
+    const reconciling = this.config.SCORER_ITEM_CACHE_RECONCILE_MS > 0;
     try {
+      // Every bucket's digest before the first load reads it all: where the reconcile starts from.
+      const seeds = !this.loaded && reconciling ? await this.bucketDigests() : undefined;
       // Each watermark with an overlap (WatermarkOverlap): upserts are idempotent, and a catalogue
       // loaded in bulk, which can share the watermark's second, is not read again while unchanged.
       let maxS = this.itemsSinceS;
@@ -135,6 +146,11 @@ export class ItemCacheService implements OnApplicationBootstrap, OnApplicationSh
       );
       this.itemsSinceS = maxS;
       this.vectorsSinceMs = maxMs;
+      if (seeds) {
+        this.itemsReconcile.seed(seeds.items);
+        this.vectorsReconcile.seed(seeds.vectors);
+        this.reconcileAt = Date.now() + this.config.SCORER_ITEM_CACHE_RECONCILE_MS;
+      }
       if (!this.loaded) this.noteEmptyEntityEmbedding(vectors);
       this.loaded = true;
       this.metrics.itemCacheRows.set(this.cache.size);
@@ -148,6 +164,72 @@ export class ItemCacheService implements OnApplicationBootstrap, OnApplicationSh
     } catch (err) {
       this.metrics.itemCacheRefreshes.inc({ result: 'failed' });
       this.logger.warn({ err: (err as Error).message }, 'item cache refresh failed; serving the cached rows');
+    }
+    if (this.loaded && reconciling && Date.now() >= this.reconcileAt) await this.reconcile();
+  }
+
+  private bucketDigests(): Promise<{ items: BucketDigest[]; vectors: BucketDigest[] }> {
+    const widthS = this.config.SCORER_ITEM_CACHE_RECONCILE_BUCKET_S;
+    const pv = this.config.SCORER_PROJECTION_VERSION;
+    return Promise.all([
+      this.catalog.itemBuckets(widthS),
+      this.catalog.vectorBuckets(widthS * 1000, pv),
+    ]).then(([items, vectors]) => ({ items, vectors }));
+  }
+
+  /**
+   * Reads again the buckets of rows behind the overlaps whose digest changed (BucketReconcile). Only
+   * upserts: a bucket read again never moves a watermark. The horizon is the scorer's clock less the
+   * overlap, so a bucket is compared once its rows can only come late, even when ingestion stalls.
+   */
+  private async reconcile(): Promise<void> {
+    const started = Date.now();
+    this.reconcileAt = started + this.config.SCORER_ITEM_CACHE_RECONCILE_MS;
+    const widthS = this.config.SCORER_ITEM_CACHE_RECONCILE_BUCKET_S;
+    const page = this.config.SCORER_ITEM_CACHE_PAGE_ROWS;
+    const pv = this.config.SCORER_PROJECTION_VERSION;
+    const horizonMs = started - this.config.SCORER_ITEM_CACHE_OVERLAP_MS;
+    let rows = 0;
+    try {
+      const items = await this.itemsReconcile.reconcile(
+        Math.floor(horizonMs / 1000),
+        (beforeS) => this.catalog.itemBuckets(widthS, beforeS),
+        async (fromS, untilS) => {
+          rows += await readPages(
+            (after) => this.catalog.itemPage(after, fromS, page, untilS),
+            (after, last) => this.catalog.items(after, last, fromS, untilS),
+            (r) => this.cache.upsertItem(r),
+          );
+        },
+      );
+      const vectors = await this.vectorsReconcile.reconcile(
+        horizonMs,
+        (beforeMs) => this.catalog.vectorBuckets(widthS * 1000, pv, beforeMs),
+        async (fromMs, untilMs) => {
+          const afterMs = Math.max(0, fromMs - 1);
+          rows += await readPages(
+            (after) => this.catalog.vectorPage(after, afterMs, pv, page, untilMs),
+            (after, last) => this.catalog.vectors(after, last, afterMs, pv, untilMs),
+            (r) => this.cache.upsertVector(r.item_id, r.fused_vec, r.created_ms),
+          );
+        },
+      );
+      this.metrics.itemCacheReconciles.inc({ result: 'ok' });
+      if (items) this.metrics.itemCacheRereadBuckets.inc({ kind: 'items' }, items);
+      if (vectors) this.metrics.itemCacheRereadBuckets.inc({ kind: 'vectors' }, vectors);
+      this.metrics.itemCacheRows.set(this.cache.size);
+      if (items + vectors > 0) {
+        this.logger.info(
+          { buckets: { items, vectors }, rows, ms: Date.now() - started },
+          'item cache reconciled: buckets changed behind the overlap were read again',
+        );
+      }
+    } catch (err) {
+      this.metrics.itemCacheReconciles.inc({ result: 'failed' });
+      this.logger.warn(
+        { err: (err as Error).message },
+        'item cache reconcile failed; retried at the next interval',
+      );
     }
   }
 

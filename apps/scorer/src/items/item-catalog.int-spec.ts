@@ -1,7 +1,8 @@
 // The item cache's load and refresh from the real ClickHouse (a database of this test's own, migrated):
 // several pages of item_id ranges, items with two versions, vectors replaced, empty and of another
-// projection, then a refresh that reads only what changed. ItemCacheService runs its real refresh
-// through ItemCatalogRepository; the expectations come from the rows this test wrote.
+// projection, then a refresh that reads only what changed, and a reconcile that finds a row stored behind
+// the overlap. ItemCacheService runs its real refresh through ItemCatalogRepository; the expectations come
+// from the rows this test wrote.
 import { createLogger } from '@mmctr/observability';
 import { TestDatabase } from '../../../../test/support/ingest/test-database';
 import { aggregatesLayout } from '../../test/support/aggregate-layout';
@@ -77,16 +78,24 @@ describe('ItemCatalogRepository paging (real ClickHouse)', () => {
 
   afterAll(() => db.drop());
 
-  function service() {
+  function service(env: Record<string, string> = {}) {
     const config = loadScorerConfig({
       SCORER_ITEM_CACHE_PAGE_ROWS: '100',
       SCORER_PROJECTION_VERSION: 'p1',
+      ...env,
     });
     const logger = createLogger('scorer', 'silent');
     const catalog = new ItemCatalogRepository(db.clickhouse, layout);
     const noRedis = null as unknown as ItemOnlineRepository; // a refresh reads ClickHouse only
     return new ItemCacheService(config, catalog, noRedis, new ScorerMetrics(), logger, layout);
   }
+
+  /** The server's own sum of cityHash64(key, version) over these (item, version) pairs. */
+  const sumOfHashes = async (versions: [number, number][]) => {
+    const terms = versions.map(([i, ts]) => `cityHash64('${id(i)}', toUInt64(${ts}))`).join(' + ');
+    const [row] = await db.clickhouse.query<{ h: string }>(`SELECT toString(${terms}) AS h`);
+    return row!.h;
+  };
 
   const held = (s: ItemCacheService, i: number) => {
     const row = s.cache.row(id(i));
@@ -122,11 +131,6 @@ describe('ItemCatalogRepository paging (real ClickHouse)', () => {
     const bulkS = T0_S + 120; // a later bulk load: every row in one second
     await db.clickhouse.insert('items', [item(2, 'bulk', 4_000, bulkS), item(5, 'bulk', 4_000, bulkS)]);
     const catalog = new ItemCatalogRepository(db.clickhouse, layout);
-    const sumOfHashes = async (versions: [number, number][]) => {
-      const terms = versions.map(([i, ts]) => `cityHash64('${id(i)}', toUInt64(${ts}))`).join(' + ');
-      const [row] = await db.clickhouse.query<{ h: string }>(`SELECT toString(${terms}) AS h`);
-      return row!.h;
-    };
     const bulk = {
       rows: 2,
       hash: await sumOfHashes([
@@ -164,6 +168,48 @@ describe('ItemCatalogRepository paging (real ClickHouse)', () => {
       expect(held(s, 2).category).toBe('bulk2');
     } finally {
       reads.mockRestore();
+    }
+  });
+
+  it('reads a bucket again when a row is stored an hour behind the watermark (the reconcile)', async () => {
+    const catalog = new ItemCatalogRepository(db.clickhouse, layout);
+    const hour = (s: number) => Math.floor(s / 3600);
+    await db.clickhouse.insert('items', [item(3, 'later', 6_000, T0_S + 7_200)]);
+    // Digests per bucket of ingested_at (an hour) and of created_ms, cut before a value.
+    const buckets = await catalog.itemBuckets(3600);
+    expect(buckets.at(-1)).toEqual({
+      bucket: hour(T0_S + 7_200),
+      rows: 1,
+      hash: await sumOfHashes([[3, 6_000]]),
+    });
+    expect((await catalog.itemBuckets(3600, T0_S + 7_200)).map((b) => b.bucket)).toEqual([hour(T0_S)]);
+    const newer = Array.from({ length: N }, (_, i) => i)
+      .filter((i) => i % 7 === 0 && i % 5 !== 4)
+      .map((i): [number, number] => [i, 20_000]);
+    const vectorBuckets = await catalog.vectorBuckets(10_000, 'p1', 30_000);
+    expect(vectorBuckets.map((b) => b.bucket)).toEqual([1, 2]);
+    expect(vectorBuckets[1]).toEqual({ bucket: 2, rows: newer.length, hash: await sumOfHashes(newer) });
+
+    const plain = service({ SCORER_ITEM_CACHE_RECONCILE_MS: '0' });
+    const reconciling = service({ SCORER_ITEM_CACHE_RECONCILE_MS: '1' });
+    for (const s of [plain, reconciling]) {
+      await s.refresh();
+      await s.refresh();
+    }
+    // Item 6's new version, ingested (by its clock) in the first hour, visible only now.
+    await db.clickhouse.insert('items', [item(6, 'late', 7_000, T0_S + 30)]);
+    await new Promise((r) => setTimeout(r, 5)); // past the 1 ms reconcile interval
+    const pages = jest.spyOn(ItemCatalogRepository.prototype, 'itemPage');
+    try {
+      await plain.refresh();
+      await reconciling.refresh();
+      expect(held(plain, 6).category).toBe('new6'); // missed: behind the 10 s overlap
+      expect(held(reconciling, 6).category).toBe('late');
+      // Only the late row's hour was read again, in bounded pages.
+      const bounded = pages.mock.calls.filter((c) => c[3] !== undefined).map((c) => [c[1], c[3]]);
+      expect(new Set(bounded.map(String))).toEqual(new Set([String([T0_S, T0_S + 3600])]));
+    } finally {
+      pages.mockRestore();
     }
   });
 });

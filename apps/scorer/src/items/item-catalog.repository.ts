@@ -18,13 +18,16 @@ export interface CatalogRow {
   ingested_s: number;
 }
 
-export type { PageEnd } from '@mmctr/clickhouse';
-
 /** Rows stored in a span of a watermark: how many, and a sum of their (key, version) hashes. */
 export interface RowsDigest {
   rows: number;
   /** Decimal UInt64: a new version, or a merge dropping a duplicate, changes it. */
   hash: string;
+}
+
+/** The digest of one bucket of a watermark column: the rows whose value divided by the width is `bucket`. */
+export interface BucketDigest extends RowsDigest {
+  bucket: number;
 }
 
 export interface VectorRow {
@@ -57,8 +60,14 @@ const ENTITY_VECTORS: VectorTable = {
   where: 'embedding = {emb:String} AND entity = {entity:String}',
 };
 
-/** Catalogue rows ingested at or after {since:UInt32}. */
-const ITEMS_SINCE = 'ingested_at >= toDateTime({since:UInt32})';
+/** Catalogue rows ingested at or after {since:UInt32}, and before {until:UInt32} when `until` is set. */
+const itemsIngestedIn = (until: number | undefined): string =>
+  'ingested_at >= toDateTime({since:UInt32})' +
+  (until === undefined ? '' : ' AND ingested_at < toDateTime({until:UInt32})');
+
+/** Vector rows created after {since:UInt64}, and before {until:UInt64} when `until` is set. */
+const vectorsCreatedIn = (until: number | undefined): string =>
+  'created_ms > {since:UInt64}' + (until === undefined ? '' : ' AND created_ms < {until:UInt64}');
 
 /** Table and column names are spliced into SQL (ClickHouse binds values only): plain identifiers. */
 function identifier(name: string): string {
@@ -94,15 +103,18 @@ export class ItemCatalogRepository {
     this.columns = layout.itemAttributes.map((a) => identifier(a.name));
   }
 
-  /** The next page of items ingested at or after `sinceS`: keys after `afterId` (keysetPageEnd). */
-  itemPage(afterId: string, sinceS: number, limit: number): Promise<PageEnd | undefined> {
+  /**
+   * The next page of items ingested at or after `sinceS` (and before `untilS`): keys after `afterId`
+   * (keysetPageEnd).
+   */
+  itemPage(afterId: string, sinceS: number, limit: number, untilS?: number): Promise<PageEnd | undefined> {
     return keysetPageEnd(this.ch, {
       table: this.table,
       key: this.key,
       after: afterId,
       limit,
-      where: ITEMS_SINCE,
-      params: { since: sinceS },
+      where: itemsIngestedIn(untilS),
+      params: { since: sinceS, ...(untilS === undefined ? {} : { until: untilS }) },
     });
   }
 
@@ -111,13 +123,27 @@ export class ItemCatalogRepository {
     return this.digest(
       this.table,
       `${this.key}, ts_ms`,
-      `${ITEMS_SINCE} AND ingested_at <= toDateTime({to:UInt32})`,
+      `${itemsIngestedIn(undefined)} AND ingested_at <= toDateTime({to:UInt32})`,
       { since: fromS, to: toS },
     );
   }
 
-  /** Newest version of the items in (`afterId`, `lastId`] that were ingested at or after `sinceS`. */
-  async items(afterId: string, lastId: string, sinceS: number): Promise<CatalogRow[]> {
+  /** Per bucket of `widthS` seconds of ingested_at, before `beforeS` (all rows when undefined): a digest. */
+  itemBuckets(widthS: number, beforeS?: number): Promise<BucketDigest[]> {
+    return this.buckets(
+      this.table,
+      `${this.key}, ts_ms`,
+      'toUInt32(ingested_at)',
+      beforeS === undefined ? '1' : 'ingested_at < toDateTime({before:UInt32})',
+      { width: widthS, ...(beforeS === undefined ? {} : { before: beforeS }) },
+    );
+  }
+
+  /**
+   * Newest version of the items in (`afterId`, `lastId`] with a row ingested at or after `sinceS` (and
+   * before `untilS`).
+   */
+  async items(afterId: string, lastId: string, sinceS: number, untilS?: number): Promise<CatalogRow[]> {
     const attributes = this.columns.map((c) => `argMax(${c}, ts_ms) AS ${c}, `).join('');
     const key = this.key;
     const inPage = `${key} > {after:String} AND ${key} <= {last:String}`;
@@ -129,9 +155,9 @@ export class ItemCatalogRepository {
     >(
       `SELECT ${key}, ${attributes}max(ts_ms) AS latest_ts_ms, toUInt32(max(ingested_at)) AS ingested_s
        FROM ${this.table}
-       WHERE ${inPage} AND ${key} IN (SELECT ${key} FROM ${this.table} WHERE ${inPage} AND ${ITEMS_SINCE})
+       WHERE ${inPage} AND ${key} IN (SELECT ${key} FROM ${this.table} WHERE ${inPage} AND ${itemsIngestedIn(untilS)})
        GROUP BY ${key} ORDER BY ${key}`,
-      { after: afterId, last: lastId, since: sinceS },
+      { after: afterId, last: lastId, since: sinceS, ...(untilS === undefined ? {} : { until: untilS }) },
     );
     return rows.map((r) => ({
       item_id: String(r[key]),
@@ -141,25 +167,28 @@ export class ItemCatalogRepository {
     }));
   }
 
-  /** The next page of items with a vector created after `sinceMs`: keys after `afterId` (keysetPageEnd). */
+  /**
+   * The next page of items with a vector created after `sinceMs` (and before `untilMs`): keys after
+   * `afterId` (keysetPageEnd).
+   */
   async vectorPage(
     afterId: string,
     sinceMs: number,
     projectionVersion: string,
     limit: number,
+    untilMs?: number,
   ): Promise<PageEnd | undefined> {
     // Only the embedding the layout stores is read (ServingLayout.embedding); others read as zeros.
     if (!this.vectorsStored) return undefined;
     const [{ table, key, where }, params] = this.vectorTable(projectionVersion);
     // Rows with an empty vector count here (the filter reads no vector); the page's read drops them.
-    const filter = `${where} AND created_ms > {since:UInt64}`;
     return keysetPageEnd(this.ch, {
       table,
       key,
       after: afterId,
       limit,
-      where: filter,
-      params: { ...params, since: sinceMs },
+      where: `${where} AND ${vectorsCreatedIn(untilMs)}`,
+      params: { ...params, since: sinceMs, ...(untilMs === undefined ? {} : { until: untilMs }) },
     });
   }
 
@@ -175,24 +204,52 @@ export class ItemCatalogRepository {
     );
   }
 
-  /** Newest fused vector of the items in (`afterId`, `lastId`] whose newest vector was created after `sinceMs`. */
+  /** Per bucket of `widthMs` of created_ms, before `beforeMs` (all rows when undefined): a digest. */
+  vectorBuckets(widthMs: number, projectionVersion: string, beforeMs?: number): Promise<BucketDigest[]> {
+    if (!this.vectorsStored) return Promise.resolve([]);
+    const [{ table, key, where }, params] = this.vectorTable(projectionVersion);
+    return this.buckets(
+      table,
+      `${key}, created_ms`,
+      'created_ms',
+      beforeMs === undefined ? where : `${where} AND created_ms < {before:UInt64}`,
+      { ...params, width: widthMs, ...(beforeMs === undefined ? {} : { before: beforeMs }) },
+    );
+  }
+
+  /**
+   * Newest fused vector of the items in (`afterId`, `lastId`] whose newest vector was created after
+   * `sinceMs`; with `untilMs`, of those with a vector created between the two.
+   */
   async vectors(
     afterId: string,
     lastId: string,
     sinceMs: number,
     projectionVersion: string,
+    untilMs?: number,
   ): Promise<VectorRow[]> {
     if (!this.vectorsStored) return [];
     const [{ table, key, vec, where }, params] = this.vectorTable(projectionVersion);
+    const inPage = `${key} > {after:String} AND ${key} <= {last:String}`;
+    const bounded =
+      untilMs === undefined
+        ? ''
+        : ` AND ${key} IN (SELECT ${key} FROM ${table} WHERE ${inPage} AND ${where} AND ${vectorsCreatedIn(untilMs)})`;
     // `v`, not the column's name: an alias named like the column would shadow it in WHERE. RowBinary:
     // as JSON, printing and parsing the floats was most of a large catalogue's load. No ORDER BY: the
     // item pass already placed the rows, and a vector's upsert does not depend on the order.
     const answer = await this.ch.queryRowBinary(
       `SELECT ${key}, argMax(${vec}, created_ms) AS v, max(created_ms) AS latest_created_ms
        FROM ${table}
-       WHERE ${key} > {after:String} AND ${key} <= {last:String} AND notEmpty(${vec}) AND ${where}
+       WHERE ${inPage} AND notEmpty(${vec}) AND ${where}${bounded}
        GROUP BY ${key} HAVING latest_created_ms > {since:UInt64}`,
-      { ...params, after: afterId, last: lastId, since: sinceMs },
+      {
+        ...params,
+        after: afterId,
+        last: lastId,
+        since: sinceMs,
+        ...(untilMs === undefined ? {} : { until: untilMs }),
+      },
     );
     const rows: VectorRow[] = [];
     for (const r = new RowBinaryReader(answer); !r.done;)
@@ -217,5 +274,20 @@ export class ItemCatalogRepository {
       params,
     );
     return { rows: Number(row?.n ?? 0), hash: row?.h ?? '0' };
+  }
+
+  private async buckets(
+    table: string,
+    version: string,
+    value: string,
+    where: string,
+    params: QueryParams,
+  ): Promise<BucketDigest[]> {
+    const rows = await this.ch.query<{ b: string | number; n: string | number; h: string }>(
+      `SELECT intDiv(${value}, {width:UInt64}) AS b, count() AS n, toString(sum(cityHash64(${version}))) AS h
+       FROM ${table} WHERE ${where} GROUP BY b ORDER BY b`,
+      params,
+    );
+    return rows.map((r) => ({ bucket: Number(r.b), rows: Number(r.n), hash: r.h }));
   }
 }

@@ -106,6 +106,18 @@ const SCORER_METRICS = {
     help: 'Item cache refreshes by result',
     labels: ['result'],
   },
+  itemCacheReconciles: {
+    type: 'counter',
+    name: 'mmctr_scorer_item_cache_reconciles_total',
+    help: 'Item cache reconciles (per-bucket digests of rows behind the refresh overlaps) by result',
+    labels: ['result'],
+  },
+  itemCacheRereadBuckets: {
+    type: 'counter',
+    name: 'mmctr_scorer_item_cache_reread_buckets_total',
+    help: 'Buckets of item rows (items) or vectors (vectors) a reconcile read again because their digest changed',
+    labels: ['kind'],
+  },
   scoreLogs: {
     type: 'counter',
     name: 'mmctr_scorer_score_log_records_total',
