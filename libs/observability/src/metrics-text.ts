@@ -1,6 +1,5 @@
 // Reading Prometheus text exposition (an app's /metrics), for tools and tests that scrape one.
-
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+import escape from 'escape-string-regexp';
 
 /** The value of `series` (a name with its labels as exposed, e.g. `x_total{reason="a"}`) in `metrics`; 0 when absent. */
 export const metricValue = (metrics: string, series: string): number =>

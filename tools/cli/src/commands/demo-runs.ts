@@ -1,3 +1,5 @@
+import escapeRegExp from 'escape-string-regexp';
+
 /**
  * The names one demo run (`scripts/demo.sh`) gives its Kafka topics, consumer groups and Redis key
  * prefixes, all carrying `<namespace>-<run>`: runs never share state, and an earlier run's names can be
@@ -38,7 +40,6 @@ export function shellExports(env: Record<string, string>): string {
 
 // Stands for the run in the names of every run; a run id cannot contain it.
 const ANY_RUN = '\u0000';
-const escapeRegExp = (v: string) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const escapeGlob = (v: string) => v.replace(/[*?[\]\\]/g, '\\$&');
 
 /**
