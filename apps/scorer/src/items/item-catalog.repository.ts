@@ -69,6 +69,9 @@ const itemsIngestedIn = (until: number | undefined): string =>
 const vectorsCreatedIn = (until: number | undefined): string =>
   'created_ms > {since:UInt64}' + (until === undefined ? '' : ' AND created_ms < {until:UInt64}');
 
+/** The {until} parameter of those conditions, when set. */
+const untilParam = (until: number | undefined): QueryParams => (until === undefined ? {} : { until });
+
 /** Table and column names are spliced into SQL (ClickHouse binds values only): plain identifiers. */
 function identifier(name: string): string {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
@@ -114,7 +117,7 @@ export class ItemCatalogRepository {
       after: afterId,
       limit,
       where: itemsIngestedIn(untilS),
-      params: { since: sinceS, ...(untilS === undefined ? {} : { until: untilS }) },
+      params: { since: sinceS, ...untilParam(untilS) },
     });
   }
 
@@ -157,7 +160,7 @@ export class ItemCatalogRepository {
        FROM ${this.table}
        WHERE ${inPage} AND ${key} IN (SELECT ${key} FROM ${this.table} WHERE ${inPage} AND ${itemsIngestedIn(untilS)})
        GROUP BY ${key} ORDER BY ${key}`,
-      { after: afterId, last: lastId, since: sinceS, ...(untilS === undefined ? {} : { until: untilS }) },
+      { after: afterId, last: lastId, since: sinceS, ...untilParam(untilS) },
     );
     return rows.map((r) => ({
       item_id: String(r[key]),
@@ -188,7 +191,7 @@ export class ItemCatalogRepository {
       after: afterId,
       limit,
       where: `${where} AND ${vectorsCreatedIn(untilMs)}`,
-      params: { ...params, since: sinceMs, ...(untilMs === undefined ? {} : { until: untilMs }) },
+      params: { ...params, since: sinceMs, ...untilParam(untilMs) },
     });
   }
 
@@ -248,7 +251,7 @@ export class ItemCatalogRepository {
         after: afterId,
         last: lastId,
         since: sinceMs,
-        ...(untilMs === undefined ? {} : { until: untilMs }),
+        ...untilParam(untilMs),
       },
     );
     const rows: VectorRow[] = [];
