@@ -9,12 +9,14 @@
 // and its refresh with a reconcile, quiet, then after 100 versions stored behind the watermark in an hour
 // that held no rows, then in the catalogue's own hour (which the plain cache misses: checked), each ÷ the
 // plain cache's refresh in the same state. The catalogue is ingested two hours back, so that every digest
-// covers it.
+// covers it. It also prints what the loaded cache holds in memory (heap and array buffers, after a full GC).
 //
 // Usage: node -r ./scripts/register.js bench/score/item-cache-load.ts [--items 5000,500000] [--dim 128]
 //        [--page 20000] [--rounds 2]
 import '../../test/setup/load-stack-env.js';
 import { loadavg } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { ClickHouseService } from '@mmctr/clickhouse';
 import { loadFeatureRepo } from '@mmctr/feature-repo';
 import { createLogger } from '@mmctr/observability';
@@ -37,6 +39,15 @@ const DIM = numberArg('dim', 128);
 const PAGE = numberArg('page', 20_000);
 const ROUNDS = numberArg('rounds', 2);
 const REPO = 'feature-repos/demo-aggregates';
+/** Heap and array buffers after a full collection: what the process holds. */
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+function heldBytes(): number {
+  gc();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
 /** The catalogue's ingested_at: mid-hour, two hours back (behind the reconcile's horizon). */
 const FILL_S = (Math.floor(Date.now() / 3_600_000) - 2) * 3600 + 1800;
 
@@ -170,10 +181,15 @@ async function main(): Promise<void> {
       const ratios: number[] = [];
       for (let round = 1; round <= ROUNDS; round++) {
         let service: ItemCacheService | undefined;
+        const before = heldBytes();
         const ranged = await timed(async () => {
           service = await rangedLoad(db.clickhouse, layout, 0);
           return service.cache.size;
         });
+        const held = heldBytes() - before;
+        console.log(
+          `  ${n} items, round ${round}: held by the loaded cache ${(held / 2 ** 20).toFixed(1)} MiB (${(held / n).toFixed(0)} bytes per item; heap and array buffers after a full GC, ÷ items)`,
+        );
         // The periodic refresh (SCORER_ITEM_CACHE_REFRESH_MS) of the same cache: the first reads the
         // overlap second once (the whole catalogue, which shares one ingested_at second in round 1);
         // then nothing new; then 100 new versions ingested a second later.
