@@ -10,7 +10,12 @@ import { ScorerMetrics } from '../metrics/scorer-metrics';
 import { withTimeout } from '../with-timeout';
 import { ItemCache } from './item-cache';
 import { BucketReconcile } from './bucket-reconcile';
-import { ItemCatalogRepository, type BucketDigest } from './item-catalog.repository';
+import {
+  ItemCatalogRepository,
+  type BucketDigest,
+  type CatalogRow,
+  type VectorRow,
+} from './item-catalog.repository';
 import { ItemOnlineRepository, type OnlineItem } from './item-online.repository';
 import { WatermarkOverlap } from './watermark-overlap';
 
@@ -106,7 +111,6 @@ export class ItemCacheService implements OnApplicationBootstrap, OnApplicationSh
 
   private async doRefresh(): Promise<void> {
     const started = Date.now();
-    const page = this.config.SCORER_ITEM_CACHE_PAGE_ROWS;
     const reconciling = this.config.SCORER_ITEM_CACHE_RECONCILE_MS > 0;
     try {
       // Every bucket's digest before the first load reads it all: where the reconcile starts from.
@@ -117,32 +121,14 @@ export class ItemCacheService implements OnApplicationBootstrap, OnApplicationSh
       const items = await this.itemsOverlap.readFrom(
         this.itemsSinceS,
         (from, to) => this.catalog.itemsIngested(from, to),
-        (fromS) =>
-          readPages(
-            (after) => this.catalog.itemPage(after, fromS, page),
-            (after, last) => this.catalog.items(after, last, fromS),
-            (r) => {
-              this.cache.upsertItem(r);
-              maxS = Math.max(maxS, r.ingested_s);
-            },
-          ),
+        (fromS) => this.readItems(fromS, undefined, (r) => (maxS = Math.max(maxS, r.ingested_s))),
       );
       let maxMs = this.vectorsSinceMs;
       const pv = this.config.SCORER_PROJECTION_VERSION;
       const vectors = await this.vectorsOverlap.readFrom(
         this.vectorsSinceMs,
         (from, to) => this.catalog.vectorsCreated(from, to, pv),
-        (fromMs) => {
-          const afterMs = Math.max(0, fromMs - 1); // the vector reads take created_ms after a value
-          return readPages(
-            (after) => this.catalog.vectorPage(after, afterMs, pv, page),
-            (after, last) => this.catalog.vectors(after, last, afterMs, pv),
-            (r) => {
-              this.cache.upsertVector(r.item_id, r.fused_vec, r.created_ms);
-              maxMs = Math.max(maxMs, r.created_ms);
-            },
-          );
-        },
+        (fromMs) => this.readVectors(fromMs, undefined, (r) => (maxMs = Math.max(maxMs, r.created_ms))),
       );
       this.itemsSinceS = maxS;
       this.vectorsSinceMs = maxMs;
@@ -168,6 +154,42 @@ export class ItemCacheService implements OnApplicationBootstrap, OnApplicationSh
     if (this.loaded && reconciling && Date.now() >= this.reconcileAt) await this.reconcile();
   }
 
+  /** Upserts the items with a row ingested from `fromS` (to before `untilS`), page by page; the rows read. */
+  private readItems(
+    fromS: number,
+    untilS: number | undefined,
+    seen?: (r: CatalogRow) => void,
+  ): Promise<number> {
+    const page = this.config.SCORER_ITEM_CACHE_PAGE_ROWS;
+    return readPages(
+      (after) => this.catalog.itemPage(after, fromS, page, untilS),
+      (after, last) => this.catalog.items(after, last, fromS, untilS),
+      (r) => {
+        this.cache.upsertItem(r);
+        seen?.(r);
+      },
+    );
+  }
+
+  /** Upserts the vectors created from `fromMs` (to before `untilMs`), page by page; the rows read. */
+  private readVectors(
+    fromMs: number,
+    untilMs: number | undefined,
+    seen?: (r: VectorRow) => void,
+  ): Promise<number> {
+    const page = this.config.SCORER_ITEM_CACHE_PAGE_ROWS;
+    const pv = this.config.SCORER_PROJECTION_VERSION;
+    const afterMs = Math.max(0, fromMs - 1); // the vector reads take created_ms after a value
+    return readPages(
+      (after) => this.catalog.vectorPage(after, afterMs, pv, page, untilMs),
+      (after, last) => this.catalog.vectors(after, last, afterMs, pv, untilMs),
+      (r) => {
+        this.cache.upsertVector(r.item_id, r.fused_vec, r.created_ms);
+        seen?.(r);
+      },
+    );
+  }
+
   private bucketDigests(): Promise<{ items: BucketDigest[]; vectors: BucketDigest[] }> {
     const widthS = this.config.SCORER_ITEM_CACHE_RECONCILE_BUCKET_S;
     const pv = this.config.SCORER_PROJECTION_VERSION;
@@ -186,7 +208,6 @@ export class ItemCacheService implements OnApplicationBootstrap, OnApplicationSh
     const started = Date.now();
     this.reconcileAt = started + this.config.SCORER_ITEM_CACHE_RECONCILE_MS;
     const widthS = this.config.SCORER_ITEM_CACHE_RECONCILE_BUCKET_S;
-    const page = this.config.SCORER_ITEM_CACHE_PAGE_ROWS;
     const pv = this.config.SCORER_PROJECTION_VERSION;
     const horizonMs = started - this.config.SCORER_ITEM_CACHE_OVERLAP_MS;
     let rows = 0;
@@ -194,25 +215,12 @@ export class ItemCacheService implements OnApplicationBootstrap, OnApplicationSh
       const items = await this.itemsReconcile.reconcile(
         Math.floor(horizonMs / 1000),
         (beforeS) => this.catalog.itemBuckets(widthS, beforeS),
-        async (fromS, untilS) => {
-          rows += await readPages(
-            (after) => this.catalog.itemPage(after, fromS, page, untilS),
-            (after, last) => this.catalog.items(after, last, fromS, untilS),
-            (r) => this.cache.upsertItem(r),
-          );
-        },
+        async (fromS, untilS) => (rows += await this.readItems(fromS, untilS)),
       );
       const vectors = await this.vectorsReconcile.reconcile(
         horizonMs,
         (beforeMs) => this.catalog.vectorBuckets(widthS * 1000, pv, beforeMs),
-        async (fromMs, untilMs) => {
-          const afterMs = Math.max(0, fromMs - 1);
-          rows += await readPages(
-            (after) => this.catalog.vectorPage(after, afterMs, pv, page, untilMs),
-            (after, last) => this.catalog.vectors(after, last, afterMs, pv, untilMs),
-            (r) => this.cache.upsertVector(r.item_id, r.fused_vec, r.created_ms),
-          );
-        },
+        async (fromMs, untilMs) => (rows += await this.readVectors(fromMs, untilMs)),
       );
       this.metrics.itemCacheReconciles.inc({ result: 'ok' });
       if (items) this.metrics.itemCacheRereadBuckets.inc({ kind: 'items' }, items);

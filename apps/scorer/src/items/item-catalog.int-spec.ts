@@ -164,7 +164,7 @@ describe('ItemCatalogRepository paging (real ClickHouse)', () => {
       expect(reads).not.toHaveBeenCalled();
       await db.clickhouse.insert('items', [item(2, 'bulk2', 5_000, bulkS)]);
       await s.refresh();
-      expect(reads).toHaveBeenCalledWith('', expect.any(String), bulkS - 10); // the default 10 s overlap
+      expect(reads).toHaveBeenCalledWith('', expect.any(String), bulkS - 10, undefined); // the default 10 s overlap, unbounded
       expect(held(s, 2).category).toBe('bulk2');
     } finally {
       reads.mockRestore();
