@@ -66,7 +66,9 @@ describe('ItemCache (columnar, every item slot precomputed by row)', () => {
       if (i % 2 === 0) cache.upsertVector(`i${i}`, [i, -i], i);
     }
     expect(cache.size).toBe(3000);
-    for (const i of [0, 1, 1023, 1024, 2047, 2999]) {
+    // Capacity by a quarter at a time: 1024, 1280, 1600, 2000, 2500, 3125 rows.
+    expect(cache.vectorData.length / cache.dim).toBe(3125);
+    for (const i of [0, 1, 1023, 1024, 1279, 1280, 2047, 2500, 2999]) {
       const r = cache.row(`i${i}`);
       expect(cache.itemId(r)).toBe(`i${i}`);
       expect(cache.columns[0]![r]).toBe(bucket('item_id', `i${i}`, 131072));

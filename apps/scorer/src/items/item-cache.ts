@@ -160,7 +160,9 @@ export class ItemCache {
 
   private addRow(itemId: string): number {
     const r = this.ids.length;
-    if (r >= this.capacity) this.grow(Math.max(1024, this.capacity * 2));
+    // By a quarter, not double: a catalogue just past a capacity would otherwise hold nearly twice its
+    // columns (vectors are most of an item's bytes), and a growth holds the old and the new ones at once.
+    if (r >= this.capacity) this.grow(Math.max(1024, Math.ceil(this.capacity * 1.25)));
     this.ids.push(itemId);
     this.rowOf.set(itemId, r);
     this.encodeRow(r, {});
