@@ -605,6 +605,13 @@ CATALOG_VECTORS = [
     {"item_id": "i2", "v": [0.5, 0.5], "latest_created_ms": 15},
 ]
 
+CATALOG_I1 = {
+    "item_id": "i1",
+    "category": "boots",
+    "tags": ["a", "b"],
+    "latest_ts_ms": T - 1000,
+    "ingested_s": (T - 1000) // 1000,
+}
 CATALOG_I2 = {
     "item_id": "i2",
     "category": "hats",
@@ -664,28 +671,11 @@ REPOSITORY_EXPECTED: dict[str, list[dict[str, Any]]] = {
     "catalog.vectorBuckets(before)": [{"b": 1, "n": 2, "h": [("i1", 10), ("i2", 15)]}],
     "catalog.itemPage": [{"n": 3, "last": "i2"}],
     "catalog.itemPage(limit 1)": [{"n": 1, "last": "i1"}],
-    "catalog.items": [
-        {
-            "item_id": "i1",
-            "category": "boots",
-            "tags": ["a", "b"],
-            "latest_ts_ms": T - 1000,
-            "ingested_s": (T - 1000) // 1000,
-        },
-        CATALOG_I2,
-    ],
+    "catalog.items": [CATALOG_I1, CATALOG_I2],
     "catalog.items(after i1)": [CATALOG_I2],
     # A bucket read again: pages of the keys with a row in [since, until), each key's newest version.
     "catalog.itemPage(until)": [{"n": 2, "last": "i2"}],
-    "catalog.items(until)": [
-        {
-            "item_id": "i1",
-            "category": "boots",
-            "tags": ["a", "b"],
-            "latest_ts_ms": T - 1000,
-            "ingested_s": (T - 1000) // 1000,
-        }
-    ],
+    "catalog.items(until)": [CATALOG_I1],
     "catalog.vectorPage": [{"n": 3, "last": "i2"}],
     "catalog.vectorPage(since 15)": [{"n": 1, "last": "i1"}],
     "catalog.vectors": CATALOG_VECTORS,
