@@ -305,6 +305,8 @@ describe('ItemCacheService: reconciling rows stored behind the overlap', () => {
 
   const reconciling = () =>
     setup({ SCORER_ITEM_CACHE_RECONCILE_MS: '60000', SCORER_ITEM_CACHE_RECONCILE_BUCKET_S: '100' });
+  /** The page reads a reconcile made: the bounded ones (a refresh never sets `until`). */
+  const rereads = (t: ReturnType<typeof setup>) => t.catalog.calls.filter((c) => c.until !== undefined);
 
   it('reads a bucket again when a row arrives behind the overlap, only that bucket, only once', async () => {
     const t = reconciling();
@@ -330,7 +332,7 @@ describe('ItemCacheService: reconciling rows stored behind the overlap', () => {
       { kind: 'vectors', before: 10_000_000 },
     ]);
     // Two pages of 100 rows (the bucket's 151 rows: item 7 twice).
-    expect(t.catalog.calls.filter((c) => c.until !== undefined)).toEqual([
+    expect(rereads(t)).toEqual([
       { kind: 'items', after: '', since: 1000, until: 1100 },
       { kind: 'items', after: id(98), since: 1000, until: 1100 },
     ]);
@@ -340,7 +342,7 @@ describe('ItemCacheService: reconciling rows stored behind the overlap', () => {
     clock += 60_000;
     t.catalog.calls = [];
     await t.service.refresh();
-    expect(t.catalog.calls.filter((c) => c.until !== undefined)).toEqual([]);
+    expect(rereads(t)).toEqual([]);
     expect(await t.values('mmctr_scorer_item_cache_reconciles_total')).toEqual([[{ result: 'ok' }, 2]]);
   });
 
@@ -355,13 +357,11 @@ describe('ItemCacheService: reconciling rows stored behind the overlap', () => {
     clock = 10_000_000 + 60_000 - 61_000;
     t.catalog.calls = [];
     await t.service.refresh();
-    expect(t.catalog.calls.filter((c) => c.until !== undefined)).toEqual([]);
+    expect(rereads(t)).toEqual([]);
 
     clock += 61_000;
     await t.service.refresh();
-    expect(t.catalog.calls.filter((c) => c.until !== undefined)).toEqual([
-      { kind: 'items', after: '', since: 9_900, until: 10_000 },
-    ]);
+    expect(rereads(t)).toEqual([{ kind: 'items', after: '', since: 9_900, until: 10_000 }]);
   });
 
   it('reads adjacent changed buckets in one range, and a late vector behind the overlap', async () => {
@@ -374,7 +374,7 @@ describe('ItemCacheService: reconciling rows stored behind the overlap', () => {
     clock += 60_000;
     t.catalog.calls = [];
     await t.service.refresh();
-    expect(t.catalog.calls.filter((c) => c.until !== undefined)).toEqual([
+    expect(rereads(t)).toEqual([
       { kind: 'items', after: '', since: 1100, until: 1300 },
       { kind: 'vectors', after: '', since: 99_999, until: 200_000 },
     ]);
@@ -397,12 +397,10 @@ describe('ItemCacheService: reconciling rows stored behind the overlap', () => {
 
     t.catalog.bucketsDown = false;
     await t.service.refresh(); // within the interval: not yet
-    expect(t.catalog.calls.filter((c) => c.until !== undefined)).toEqual([]);
+    expect(rereads(t)).toEqual([]);
     clock += 60_000;
     await t.service.refresh();
-    expect(t.catalog.calls.filter((c) => c.until !== undefined)).toEqual([
-      { kind: 'items', after: '', since: 1000, until: 1100 },
-    ]);
+    expect(rereads(t)).toEqual([{ kind: 'items', after: '', since: 1000, until: 1100 }]);
   });
 
   it('takes no digest with SCORER_ITEM_CACHE_RECONCILE_MS=0', async () => {
